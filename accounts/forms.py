@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
+from django.urls import reverse
+
+from accounts.models import TIME_ZONE_CHOICES, User, normalize_email
+from multical.lib.email import send_templated_email
+
+_TIME_ZONES = {name for name, _ in TIME_ZONE_CHOICES}
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters, not a common password.",
+    )
+    # Filled in by the browser's own zone (static/accounts/timezone.js); UTC without JavaScript.
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
+    accept_legal = forms.BooleanField(
+        label="I accept the Terms of Service and the Privacy Policy",
+        error_messages={"required": "You need to accept the Terms of Service and the Privacy Policy."},
+    )
+    marketing_email = forms.BooleanField(
+        label="Send me occasional product news by e-mail (optional)",
+        required=False,
+    )
+
+    def clean_email(self) -> str:
+        email = normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email=email).exists():
+            raise forms.ValidationError(
+                "An account with this e-mail address already exists. Log in, or reset your password.",
+                code="duplicate_email",
+            )
+        return email
+
+    def clean_time_zone(self) -> str:
+        time_zone = self.cleaned_data["time_zone"]
+        return time_zone if time_zone in _TIME_ZONES else "UTC"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password:
+            candidate = User(email=cleaned.get("email", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
+
+
+class LoginForm(auth_forms.AuthenticationForm):
+    username = auth_forms.UsernameField(
+        label="E-mail address",
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    error_messages = {
+        "invalid_login": "That e-mail address and password do not match an account.",
+        "inactive": "This account is disabled.",
+        "unverified": "Please verify your e-mail address first: follow the link we sent you.",
+    }
+
+    def confirm_login_allowed(self, user: User) -> None:  # type: ignore[override]
+        super().confirm_login_allowed(user)
+        if not user.email_verified:
+            raise forms.ValidationError(self.error_messages["unverified"], code="unverified")
+
+
+class ResendVerificationForm(forms.Form):
+    email = forms.EmailField(label="E-mail address", max_length=254)
+
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data["email"])
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+    def send_mail(  # type: ignore[override]
+        self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
+    ) -> None:
+        # Links point at SITE_URL, never at whatever Host header the request carried.
+        path = reverse("accounts:password-reset-confirm", args=[context["uid"], context["token"]])
+        send_templated_email(
+            to=to_email,
+            template="accounts/email/password-reset",
+            context={"user": context["user"], "reset_url": settings.SITE_URL + path},
+        )
+
+
+class ProfileForm(forms.ModelForm):
+    marketing_email = forms.BooleanField(label="Send me occasional product news by e-mail", required=False)
+
+    class Meta:
+        model = User
+        fields = ["time_zone"]
+        help_texts = {"time_zone": "Times across the dashboard are shown in this zone."}

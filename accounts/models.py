@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def normalize_email(email: str) -> str:
+    """One spelling per mailbox, so the same address cannot sign up twice in another case."""
+    return email.strip().lower()
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=normalize_email(username or ""))
+
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+        user = self.model(email=normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
+        fields.update(is_staff=True, is_superuser=True, email_verified_at=timezone.now())
+        return self.create_user(email, password, **fields)
+
+
+TIME_ZONE_CHOICES = sorted((name, name.replace("_", " ")) for name in zoneinfo.available_timezones())
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    # Random, so that ids in e-mailed links and URLs reveal nothing about other accounts.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("e-mail address", max_length=254, unique=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+
+    class Meta:
+        constraints = [
+            # Stored lowercased, so the unique index also holds across letter case.
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="accounts_user_email_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class Consent(models.Model):
+    """An append-only ledger: each grant or withdrawal is a row, so its time is never lost."""
+
+    class Kind(models.TextChoices):
+        TERMS = "terms", "Terms of Service"
+        PRIVACY = "privacy", "Privacy Policy"
+        MARKETING_EMAIL = "marketing_email", "Product news by e-mail"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    granted = models.BooleanField()
+    # The legal documents' version for terms and privacy; empty for marketing.
+    document_version = models.CharField(max_length=32, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "kind", "-recorded_at"], name="accounts_consent_latest")]
+
+    def __str__(self) -> str:
+        verb = "granted" if self.granted else "withdrew"
+        return f"{self.user_id} {verb} {self.kind} at {self.recorded_at:%Y-%m-%d %H:%M}"

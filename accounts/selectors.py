@@ -1,0 +1,24 @@
+"""Reads for accounts."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+
+from accounts.models import Consent, User
+from accounts.tokens import email_verification_token
+
+
+def consent_granted(*, user: User, kind: str) -> bool:
+    """The user's current answer: the latest row of the ledger, or no consent at all."""
+    latest = user.consents.filter(kind=kind).order_by("-recorded_at", "-pk").first()
+    return bool(latest and latest.granted)
+
+
+def user_from_verification_link(*, uidb64: str, token: str) -> User | None:
+    try:
+        user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)))
+    except (ValueError, TypeError, OverflowError, ValidationError, User.DoesNotExist):
+        return None
+    return user if email_verification_token.check_token(user, token) else None

@@ -1,0 +1,58 @@
+"""Writes for accounts. Views call these; they hold the rules that views and forms must not."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.models import Consent, User
+from accounts.selectors import consent_granted
+from accounts.tokens import email_verification_token
+from multical.lib.email import send_templated_email
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, time_zone: str, marketing_email: bool) -> User:
+    """Create an unverified account that has accepted the legal documents, and e-mail the link."""
+    user = User.objects.create_user(email, password, time_zone=time_zone)
+    version = settings.LEGAL_DOCUMENTS_VERSION
+    Consent.objects.bulk_create(
+        [
+            Consent(user=user, kind=Consent.Kind.TERMS, granted=True, document_version=version),
+            Consent(user=user, kind=Consent.Kind.PRIVACY, granted=True, document_version=version),
+            Consent(user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email),
+        ]
+    )
+    transaction.on_commit(lambda: user_send_verification_email(user=user))
+    return user
+
+
+def user_send_verification_email(*, user: User) -> None:
+    if user.email_verified:
+        return
+    path = reverse(
+        "accounts:verify-email",
+        args=[urlsafe_base64_encode(force_bytes(user.pk)), email_verification_token.make_token(user)],
+    )
+    send_templated_email(
+        to=user.email,
+        template="accounts/email/verify-email",
+        context={"user": user, "verify_url": settings.SITE_URL + path},
+    )
+
+
+def user_verify_email(*, user: User) -> None:
+    if not user.email_verified:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+
+
+def user_update_profile(*, user: User, time_zone: str, marketing_email: bool) -> None:
+    user.time_zone = time_zone
+    user.save(update_fields=["time_zone"])
+    if consent_granted(user=user, kind=Consent.Kind.MARKETING_EMAIL) != marketing_email:
+        Consent.objects.create(user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email)

@@ -1,0 +1,232 @@
+"""Multical settings, read from the environment (every variable is listed in .env.example).
+
+MULTICAL_ENV=production makes every secret and service address required. Outside production,
+with no DATABASE_URL or REDIS_URL, the project runs on embedded stand-ins (SQLite, a database
+cache and Kombu's filesystem broker) so that a fresh checkout starts with nothing but Python.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from multical.lib.env import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+ENVIRONMENT = Env(production=False).str("MULTICAL_ENV", "development")
+if ENVIRONMENT not in {"development", "production"}:
+    raise ValueError("MULTICAL_ENV must be development or production.")
+PRODUCTION = ENVIRONMENT == "production"
+env = Env(production=PRODUCTION)
+
+SECRET_KEY = env.str("SECRET_KEY", dev_default="dev-only-secret-key-never-use-in-production-0123456789")
+# The server secret from which the credential vault derives its encryption keys.
+VAULT_SECRET = env.str("VAULT_SECRET", dev_default="dev-only-vault-secret")
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", dev_default=["localhost", "127.0.0.1", "[::1]"])
+# The public address of this installation, used in e-mailed links and OAuth redirect URIs.
+SITE_URL = env.str("SITE_URL", dev_default="http://localhost:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = [SITE_URL]
+
+INSTALLED_APPS = [
+    "multical",
+    "accounts",
+    "calendars",
+    "syncrules",
+    "booking",
+    "portfolio",
+    "integrations",
+    "django_ratelimit",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "multical.urls"
+WSGI_APPLICATION = "multical.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data stores -------------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", dev_default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", dev_default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "multical"),
+        }
+    }
+else:
+    # Shared by the web server, worker and beat processes, unlike the in-memory cache.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "multical_cache",
+        }
+    }
+
+# --- Celery --------------------------------------------------------------------------------------
+if REDIS_URL:
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Longer than the slowest task, so a late-acknowledged task is not handed out twice.
+        "visibility_timeout": 3600,
+    }
+else:
+    _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+    }
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", "multical")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it finishes, so a worker that dies mid-task leaves it to another.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+
+# --- Accounts, passwords and sessions ------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "landing"
+PASSWORD_HASHERS = ["accounts.hashers.Argon2idHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# How long e-mailed password-reset and verification links stay valid.
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_COOKIE_AGE = 60 * 60 * 24
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = PRODUCTION
+CSRF_FAILURE_VIEW = "multical.views.csrf_failure"
+
+# The version of the Terms of Service and Privacy Policy that sign-up records consent to.
+LEGAL_DOCUMENTS_VERSION = "2026-11-01"
+
+# --- Transport security (production sits behind a TLS-terminating proxy) -------------------------
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The container health check calls this path over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 * 2
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- E-mail --------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", dev_default="Multical <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if PRODUCTION:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# --- Calendar and payment providers (optional: a provider without a client id is shown disabled) -
+GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET = env.pair("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")
+MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET = env.pair("MICROSOFT_CLIENT_ID", "MICROSOFT_CLIENT_SECRET")
+ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET = env.pair("ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+
+# --- Static files, locale ------------------------------------------------------------------------
+STATIC_URL = "/static/"
+# Production serves the collected, hashed files; elsewhere WhiteNoise reads the source folders.
+STATIC_ROOT = VAR_DIR / "static" if PRODUCTION else None
+WHITENOISE_USE_FINDERS = not PRODUCTION
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: one line per record to stderr; never event content or secrets ----------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", "INFO")},
+}
+
+# --- Rate limits (django-ratelimit counts in the shared cache) ------------------------------------
+RATELIMIT_VIEW = "multical.views.rate_limited"
+SILENCED_SYSTEM_CHECKS = [
+    # Django's own RedisCache increments atomically (INCRBY); the check only knows django-redis.
+    "django_ratelimit.W001",
+]
+if not REDIS_URL:
+    # The embedded development cache increments without a lock: limits there are approximate.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")

@@ -1,0 +1,51 @@
+"""Project-level pages: the landing page, the dashboard home, health, and the error pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from multical import health
+
+# Seconds a rate-limited client is asked to wait: the longest limit window.
+RATE_LIMIT_RETRY_AFTER = 15 * 60
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    return render(request, "landing.html")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard.html")
+
+
+@never_cache
+@require_GET
+def health_check(request: HttpRequest) -> JsonResponse:
+    """200 while the database and broker answer (503 otherwise); the worker is reported only."""
+    essential = [health.check_database(), health.check_broker()]
+    checks = [*essential, health.check_worker()]
+    healthy = all(check.ok for check in essential)
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "unavailable",
+            "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+        },
+        status=200 if healthy else 503,
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "403_csrf.html", status=403)
+
+
+def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
+    response = render(request, "429.html", {"retry_after_minutes": RATE_LIMIT_RETRY_AFTER // 60}, status=429)
+    response["Retry-After"] = str(RATE_LIMIT_RETRY_AFTER)
+    return response

@@ -1,0 +1,89 @@
+"""The shared test world: named users, and checks that the real services are reachable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop at once, saying what to start, when PostgreSQL or Redis is not reachable."""
+    database_url, redis_url = settings.DATABASE_URL, settings.REDIS_URL
+    try:
+        psycopg.connect(database_url, dbname="postgres", connect_timeout=3).close()
+    except psycopg.Error as error:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {database_url} ({error}).\n"
+            "Start it (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start), "
+            "or point DATABASE_URL at one.",
+            returncode=3,
+        )
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+    except redis.RedisError as error:
+        pytest.exit(
+            f"Redis is not reachable at {redis_url} ({error}).\n"
+            "Start it (redis-server --daemonize yes --bind 127.0.0.1 --port 6379), or point REDIS_URL at one.",
+            returncode=3,
+        )
+
+
+@pytest.fixture
+def owner(db):
+    """The user whose data a test is about."""
+    return UserFactory(email="owner@example.com")
+
+
+@pytest.fixture
+def second_user(db):
+    """Another customer, with data of their own."""
+    return UserFactory(email="second@example.com")
+
+
+@pytest.fixture
+def outsider(db):
+    """A signed-in stranger who must never see the owner's data (every tenant view gets a 404 test)."""
+    return UserFactory(email="outsider@example.com")
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.login(email=owner.email, password=DEFAULT_PASSWORD)
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real worker process on the test database, this run's queue and the real Redis broker."""
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+    database_url = urlsplit(settings.DATABASE_URL)._replace(path=f"/{database_name}").geturl()
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    command = [
+        sys.executable, "-m", "celery", "--app", "multical", "worker",
+        "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", f"test-{os.getpid()}@%h",
+    ]  # fmt: skip
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    process.wait(timeout=30)
