@@ -30,7 +30,9 @@ class SignupForm(forms.Form):
     time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
     accept_legal = forms.BooleanField(
         label="I accept the Terms of Service and the Privacy Policy",
-        error_messages={"required": "You need to accept the Terms of Service and the Privacy Policy."},
+        error_messages={
+            "required": "You need to accept the Terms of Service and the Privacy Policy."
+        },
     )
     marketing_email = forms.BooleanField(
         label="Send me occasional product news by e-mail (optional)",
@@ -94,7 +96,13 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     )
 
     def send_mail(  # type: ignore[override]
-        self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
     ) -> None:
         # Links point at SITE_URL, never at whatever Host header the request carried.
         path = reverse("accounts:password-reset-confirm", args=[context["uid"], context["token"]])
@@ -106,7 +114,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
 
 
 class ProfileForm(forms.ModelForm):
-    marketing_email = forms.BooleanField(label="Send me occasional product news by e-mail", required=False)
+    marketing_email = forms.BooleanField(
+        label="Send me occasional product news by e-mail", required=False
+    )
 
     class Meta:
         model = User

@@ -33,7 +33,9 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **fields)
 
 
-TIME_ZONE_CHOICES = sorted((name, name.replace("_", " ")) for name in zoneinfo.available_timezones())
+TIME_ZONE_CHOICES = sorted(
+    (name, name.replace("_", " ")) for name in zoneinfo.available_timezones()
+)
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -54,7 +56,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         constraints = [
             # Stored lowercased, so the unique index also holds across letter case.
-            models.CheckConstraint(condition=Q(email=Lower("email")), name="accounts_user_email_lowercase"),
+            models.CheckConstraint(
+                condition=Q(email=Lower("email")), name="accounts_user_email_lowercase"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -81,7 +85,9 @@ class Consent(models.Model):
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "kind", "-recorded_at"], name="accounts_consent_latest")]
+        indexes = [
+            models.Index(fields=["user", "kind", "-recorded_at"], name="accounts_consent_latest")
+        ]
 
     def __str__(self) -> str:
         verb = "granted" if self.granted else "withdrew"

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
-from accounts.models import Consent, User
+from accounts.models import User
 from accounts.tokens import email_verification_token
 
 

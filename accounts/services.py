@@ -36,7 +36,10 @@ def user_send_verification_email(*, user: User) -> None:
         return
     path = reverse(
         "accounts:verify-email",
-        args=[urlsafe_base64_encode(force_bytes(user.pk)), email_verification_token.make_token(user)],
+        args=[
+            urlsafe_base64_encode(force_bytes(user.pk)),
+            email_verification_token.make_token(user),
+        ],
     )
     send_templated_email(
         to=user.email,
@@ -55,4 +58,6 @@ def user_update_profile(*, user: User, time_zone: str, marketing_email: bool) ->
     user.time_zone = time_zone
     user.save(update_fields=["time_zone"])
     if consent_granted(user=user, kind=Consent.Kind.MARKETING_EMAIL) != marketing_email:
-        Consent.objects.create(user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email)
+        Consent.objects.create(
+            user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email
+        )

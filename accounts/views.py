@@ -49,7 +49,10 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
         services.user_send_verification_email(user=user)
     request.session[PENDING_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
     # The same answer whether or not the address has an account.
-    messages.info(request, "If that address has an account waiting for verification, a new link is on its way.")
+    messages.info(
+        request,
+        "If that address has an account waiting for verification, a new link is on its way.",
+    )
     return redirect("accounts:verify-sent")
 
 
@@ -91,7 +94,9 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 def account_settings(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     marketing = selectors.consent_granted(user=user, kind=Consent.Kind.MARKETING_EMAIL)
-    form = forms.ProfileForm(request.POST or None, instance=user, initial={"marketing_email": marketing})
+    form = forms.ProfileForm(
+        request.POST or None, instance=user, initial={"marketing_email": marketing}
+    )
     if request.method == "POST" and form.is_valid():
         services.user_update_profile(
             user=user,

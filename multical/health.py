@@ -50,4 +50,6 @@ def check_worker() -> Check:
     if seen is None:
         return Check("worker", ok=False, detail="no heartbeat yet")
     age = int(timezone.now().timestamp() - seen)
-    return Check("worker", ok=age <= HEARTBEAT_STALE_AFTER_SECONDS, detail=f"last heartbeat {age} s ago")
+    return Check(
+        "worker", ok=age <= HEARTBEAT_STALE_AFTER_SECONDS, detail=f"last heartbeat {age} s ago"
+    )

@@ -22,7 +22,9 @@ if ENVIRONMENT not in {"development", "production"}:
 PRODUCTION = ENVIRONMENT == "production"
 env = Env(production=PRODUCTION)
 
-SECRET_KEY = env.str("SECRET_KEY", dev_default="dev-only-secret-key-never-use-in-production-0123456789")
+SECRET_KEY = env.str(
+    "SECRET_KEY", dev_default="dev-only-secret-key-never-use-in-production-0123456789"
+)
 # The server secret from which the credential vault derives its encryption keys.
 VAULT_SECRET = env.str("VAULT_SECRET", dev_default="dev-only-vault-secret")
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
@@ -80,7 +82,9 @@ TEMPLATES = [
 
 # --- Data stores -------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", dev_default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", dev_default="")
@@ -138,7 +142,10 @@ LOGOUT_REDIRECT_URL = "landing"
 PASSWORD_HASHERS = ["accounts.hashers.Argon2idHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -187,7 +194,9 @@ else:
 
 # --- Calendar and payment providers (optional: a provider without a client id is shown disabled) -
 GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET = env.pair("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")
-MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET = env.pair("MICROSOFT_CLIENT_ID", "MICROSOFT_CLIENT_SECRET")
+MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET = env.pair(
+    "MICROSOFT_CLIENT_ID", "MICROSOFT_CLIENT_SECRET"
+)
 ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET = env.pair("ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 

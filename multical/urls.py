@@ -1,5 +1,5 @@
-from django.contrib import admin
 from django.conf import settings
+from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
@@ -11,8 +11,16 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("health/", views.health_check, name="health"),
-    path("terms/", TemplateView.as_view(template_name="legal/terms.html", extra_context=_legal), name="terms"),
-    path("privacy/", TemplateView.as_view(template_name="legal/privacy.html", extra_context=_legal), name="privacy"),
+    path(
+        "terms/",
+        TemplateView.as_view(template_name="legal/terms.html", extra_context=_legal),
+        name="terms",
+    ),
+    path(
+        "privacy/",
+        TemplateView.as_view(template_name="legal/privacy.html", extra_context=_legal),
+        name="privacy",
+    ),
     path("accounts/", include("accounts.urls")),
     path("calendars/", include("calendars.urls")),
     path("rules/", include("syncrules.urls")),

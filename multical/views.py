@@ -46,6 +46,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
-    response = render(request, "429.html", {"retry_after_minutes": RATE_LIMIT_RETRY_AFTER // 60}, status=429)
+    response = render(
+        request, "429.html", {"retry_after_minutes": RATE_LIMIT_RETRY_AFTER // 60}, status=429
+    )
     response["Retry-After"] = str(RATE_LIMIT_RETRY_AFTER)
     return response

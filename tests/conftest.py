@@ -77,7 +77,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     ]  # fmt: skip
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url}
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 60
     while "ready." not in log_path.read_text():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -13,8 +13,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"multical-test-{os.getpid()}")
 os.environ.setdefault("CELERY_QUEUE", f"multical-test-{os.getpid()}")
 
-from multical.settings import *  # noqa: E402, F403
+from multical.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
-

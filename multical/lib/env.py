@@ -31,7 +31,9 @@ class Env:
         if dev_default is not _UNSET and not self.production:
             return dev_default  # type: ignore[return-value]
         where = " in production" if dev_default is not _UNSET else ""
-        raise ImproperlyConfigured(f"Set the environment variable {name}{where} (see .env.example).")
+        raise ImproperlyConfigured(
+            f"Set the environment variable {name}{where} (see .env.example)."
+        )
 
     def bool(self, name: str, default: bool) -> bool:
         value = self._environ.get(name, "").strip().lower()
@@ -52,7 +54,9 @@ class Env:
         except ValueError:
             raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
-    def list(self, name: str, default: object = _UNSET, *, dev_default: object = _UNSET) -> list[str]:
+    def list(
+        self, name: str, default: object = _UNSET, *, dev_default: object = _UNSET
+    ) -> list[str]:
         """A comma-separated list; the defaults are given as lists."""
         raw = self.str(name, default, dev_default=dev_default)
         if isinstance(raw, list):

@@ -51,8 +51,15 @@ def test_signed_in_users_skip_the_landing_and_login_pages(owner_client):
 
 
 def test_dashboard_sections_require_login(client):
-    for name in ["dashboard", "calendars:calendar_list", "syncrules:rule_list", "booking:page_list",
-                 "portfolio:portfolio", "accounts:settings", "accounts:password-change"]:
+    for name in [
+        "dashboard",
+        "calendars:calendar_list",
+        "syncrules:rule_list",
+        "booking:page_list",
+        "portfolio:portfolio",
+        "accounts:settings",
+        "accounts:password-change",
+    ]:
         response = client.get(reverse(name))
         assert response.status_code == 302, name
         assert response.url.startswith(LOGIN), name

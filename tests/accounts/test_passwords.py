@@ -44,7 +44,10 @@ def test_password_reset_by_email(client, owner, mailoutbox):
     assert mailoutbox[0].subject == "Reset your Multical password"
 
     form_url = client.get(reset_link(mailoutbox[0])).url
-    response = client.post(form_url, {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+    response = client.post(
+        form_url,
+        {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+    )
 
     assert response.status_code == 302
     assert response.url == reverse("accounts:login")
@@ -55,7 +58,10 @@ def test_a_used_reset_link_no_longer_works(client, owner, mailoutbox):
     client.post(reverse("accounts:password-reset"), {"email": owner.email})
     link = reset_link(mailoutbox[0])
     form_url = client.get(link).url
-    client.post(form_url, {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+    client.post(
+        form_url,
+        {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+    )
 
     response = client.get(link, follow=True)
 
@@ -68,9 +74,13 @@ def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
     assert mailoutbox == []
 
 
-def test_password_reset_links_use_the_site_url_not_the_host_header(client, owner, mailoutbox, settings):
+def test_password_reset_links_use_the_site_url_not_the_host_header(
+    client, owner, mailoutbox, settings
+):
     settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
-    client.post(reverse("accounts:password-reset"), {"email": owner.email}, HTTP_HOST="evil.example")
+    client.post(
+        reverse("accounts:password-reset"), {"email": owner.email}, HTTP_HOST="evil.example"
+    )
     assert "evil.example" not in mailoutbox[0].body
     assert "http://testserver/accounts/password/reset/" in mailoutbox[0].body
 
@@ -79,7 +89,10 @@ def test_password_reset_also_verifies_the_address(client, mailoutbox):
     user = UserFactory(email_verified_at=None)
     client.post(reverse("accounts:password-reset"), {"email": user.email})
     form_url = client.get(reset_link(mailoutbox[0])).url
-    client.post(form_url, {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+    client.post(
+        form_url,
+        {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+    )
 
     user.refresh_from_db()
     assert user.email_verified
@@ -88,7 +101,11 @@ def test_password_reset_also_verifies_the_address(client, mailoutbox):
 def test_password_change_requires_the_old_password(owner_client, owner):
     response = owner_client.post(
         reverse("accounts:password-change"),
-        {"old_password": "not it", "new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+        {
+            "old_password": "not it",
+            "new_password1": "a brand new passphrase",
+            "new_password2": "a brand new passphrase",
+        },
     )
     assert response.status_code == 200
     assert "Your old password was entered incorrectly" in response.content.decode()

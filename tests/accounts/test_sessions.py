@@ -35,7 +35,9 @@ def test_sessions_live_in_redis(client, owner, settings):
 
 def test_session_id_and_csrf_token_rotate_at_login(client, owner):
     client.get(reverse("accounts:signup"))
-    client.post(reverse("accounts:verify-resend"), {"email": "someone@example.com"})  # an anonymous session
+    client.post(
+        reverse("accounts:verify-resend"), {"email": "someone@example.com"}
+    )  # an anonymous session
     old_session = client.cookies["sessionid"].value
     old_csrf = client.cookies["csrftoken"].value
 
@@ -80,7 +82,11 @@ def test_password_change_ends_this_session_and_every_other(owner):
 
     response = here.post(
         reverse("accounts:password-change"),
-        {"old_password": DEFAULT_PASSWORD, "new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+        {
+            "old_password": DEFAULT_PASSWORD,
+            "new_password1": "a brand new passphrase",
+            "new_password2": "a brand new passphrase",
+        },
     )
 
     assert response.url == LOGIN
@@ -96,6 +102,9 @@ def test_password_reset_ends_every_session(client, owner, mailoutbox):
     client.post(reverse("accounts:password-reset"), {"email": owner.email})
     link = mailoutbox[0].body.split("http://testserver", 1)[1].split()[0]
     form_url = client.get(link).url
-    client.post(form_url, {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+    client.post(
+        form_url,
+        {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+    )
 
     assert signed_in.get(DASHBOARD).status_code == 302

@@ -85,7 +85,10 @@ def test_signup_without_accepting_the_legal_documents_is_refused_in_place(signup
     response = signup(accept_legal=None)
 
     assert response.status_code == 200
-    assert "You need to accept the Terms of Service and the Privacy Policy." in response.content.decode()
+    assert (
+        "You need to accept the Terms of Service and the Privacy Policy."
+        in response.content.decode()
+    )
     assert 'value="New.Person@Example.com"' in response.content.decode()
     assert not User.objects.exists()
 
@@ -102,7 +105,11 @@ def test_duplicate_email_in_another_case_is_refused(signup, client):
 
 @pytest.mark.parametrize(
     ("password", "message"),
-    [("short", "too short"), ("password123456", "too common"), ("8675309112233", "entirely numeric")],
+    [
+        ("short", "too short"),
+        ("password123456", "too common"),
+        ("8675309112233", "entirely numeric"),
+    ],
 )
 def test_weak_passwords_get_a_field_error(signup, client, password, message):
     response = signup(password=password)
@@ -168,7 +175,9 @@ def test_resending_answers_the_same_for_known_and_unknown_addresses(signup, clie
     unknown = client.post(resend, {"email": "nobody@example.com"}, follow=True)
 
     assert len(mailoutbox) == 1
-    assert [str(m) for m in known.context["messages"]] == [str(m) for m in unknown.context["messages"]]
+    assert [str(m) for m in known.context["messages"]] == [
+        str(m) for m in unknown.context["messages"]
+    ]
 
 
 def test_resending_to_a_verified_address_sends_nothing(client, mailoutbox):

@@ -22,7 +22,9 @@ def test_a_plain_default_applies_everywhere():
     assert Env({}, production=True).str("LOG_LEVEL", "INFO") == "INFO"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("off", False), ("False", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("yes", True), ("off", False), ("False", False)]
+)
 def test_booleans(raw, expected):
     assert Env({"FLAG": raw}, production=True).bool("FLAG", default=not expected) is expected
 
@@ -43,12 +45,18 @@ def test_lists_are_comma_separated_and_trimmed():
 
 
 def test_a_list_dev_default_is_returned_as_given():
-    assert Env({}, production=False).list("ALLOWED_HOSTS", dev_default=["localhost"]) == ["localhost"]
+    assert Env({}, production=False).list("ALLOWED_HOSTS", dev_default=["localhost"]) == [
+        "localhost"
+    ]
 
 
 def test_a_client_id_without_its_secret_fails_loudly():
-    with pytest.raises(ImproperlyConfigured, match="Set both GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET"):
-        Env({"GOOGLE_CLIENT_ID": "abc"}, production=False).pair("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")
+    with pytest.raises(
+        ImproperlyConfigured, match="Set both GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET"
+    ):
+        Env({"GOOGLE_CLIENT_ID": "abc"}, production=False).pair(
+            "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"
+        )
 
 
 def test_an_absent_provider_pair_is_allowed():

@@ -40,7 +40,9 @@ def test_rate_limited_requests_get_a_429_with_retry_after(rf):
 
 def test_a_form_posted_without_its_csrf_token_gets_a_friendly_403(owner):
     client = Client(enforce_csrf_checks=True)
-    response = client.post(reverse("accounts:login"), {"username": owner.email, "password": DEFAULT_PASSWORD})
+    response = client.post(
+        reverse("accounts:login"), {"username": owner.email, "password": DEFAULT_PASSWORD}
+    )
 
     assert response.status_code == 403
     assert "This form has expired" in response.content.decode()

@@ -22,7 +22,11 @@ PRODUCTION_ENV = {
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if key not in PRODUCTION_ENV and key != "DEBUG"}
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in PRODUCTION_ENV and key != "DEBUG"
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
@@ -43,7 +47,10 @@ def test_the_deploy_check_is_clean_under_production_settings():
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "VAULT_SECRET", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST"])
+@pytest.mark.parametrize(
+    "missing",
+    ["SECRET_KEY", "VAULT_SECRET", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST"],
+)
 def test_production_refuses_to_start_without_each_required_variable(missing):
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != missing}
     result = run_manage("check", env=env)

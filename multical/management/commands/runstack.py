@@ -15,13 +15,24 @@ class Command(BaseCommand):
     help = "Run the web server, a Celery worker and Celery beat together; Ctrl-C stops all three."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="Where the web server listens.")
+        parser.add_argument(
+            "addrport", nargs="?", default="127.0.0.1:8000", help="Where the web server listens."
+        )
 
     def handle(self, *args: Any, addrport: str, **options: Any) -> None:
         python = sys.executable
         celery = [python, "-m", "celery", "--app", "multical"]
         # Threads rather than forked children: Ctrl-C then stops the worker without orphans.
-        worker = [*celery, "worker", "--loglevel", "INFO", "--pool", "threads", "--concurrency", "4"]
+        worker = [
+            *celery,
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+        ]
         if not settings.REDIS_URL:
             # The filesystem broker has no fanout, which remote control and gossip rely on.
             worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]

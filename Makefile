@@ -1,0 +1,45 @@
+# The two commands of the README, and the chores around them. Needs only python3 (3.11+) and make.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+ADDRPORT ?= 127.0.0.1:8000
+
+# A local .env (see .env.example) configures `make run` the same way it configures docker compose.
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
+
+.PHONY: run test install lint format check
+
+run: install  ## Migrate, then run the web server, a Celery worker and Celery beat until Ctrl-C.
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+	$(PY) manage.py runstack $(ADDRPORT)
+
+test: install  ## The whole suite against PostgreSQL and Redis (DATABASE_URL / REDIS_URL override).
+	$(PY) -m pytest -n 2 $(ARGS)
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: install  ## What a deployment must pass: migrations in step and the Django system checks.
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py check
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
