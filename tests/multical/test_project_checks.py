@@ -21,11 +21,15 @@ PRODUCTION_ENV = {
 }
 
 
+# Test-only switches this process may carry (the browser tests set the async one).
+NOT_IN_PRODUCTION = {"DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {
         key: value
         for key, value in os.environ.items()
-        if key not in PRODUCTION_ENV and key != "DEBUG"
+        if key not in PRODUCTION_ENV and key not in NOT_IN_PRODUCTION
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
