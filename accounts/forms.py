@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.models import TIME_ZONE_CHOICES, User, normalize_email
 from multical.lib.email import send_templated_email
@@ -29,7 +30,6 @@ class SignupForm(forms.Form):
     # Filled in by the browser's own zone (static/accounts/timezone.js); UTC without JavaScript.
     time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
     accept_legal = forms.BooleanField(
-        label="I accept the Terms of Service and the Privacy Policy",
         error_messages={
             "required": "You need to accept the Terms of Service and the Privacy Policy."
         },
@@ -38,6 +38,14 @@ class SignupForm(forms.Form):
         label="Send me occasional product news by e-mail (optional)",
         required=False,
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["accept_legal"].label = format_html(
+            'I accept the <a href="{}">Terms of Service</a> and the <a href="{}">Privacy Policy</a>',
+            reverse("terms"),
+            reverse("privacy"),
+        )
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])

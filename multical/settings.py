@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +80,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Form fields render through templates/forms/field.html (labels, help and errors in one place).
+FORM_RENDERER = "multical.forms.FormRenderer"
 
 # --- Data stores -------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", dev_default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
@@ -203,7 +207,7 @@ STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE
 # --- Static files, locale ------------------------------------------------------------------------
 STATIC_URL = "/static/"
 # Production serves the collected, hashed files; elsewhere WhiteNoise reads the source folders.
-STATIC_ROOT = VAR_DIR / "static" if PRODUCTION else None
+STATIC_ROOT = env.str("STATIC_ROOT", str(VAR_DIR / "static")) if PRODUCTION else None
 WHITENOISE_USE_FINDERS = not PRODUCTION
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {

@@ -66,3 +66,14 @@ def test_production_cookies_are_secure_only():
     script = "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.DEBUG)"
     result = run_manage("shell", "--verbosity", "0", "-c", script, env=PRODUCTION_ENV)
     assert result.stdout.split() == ["True", "True", "False"], result.stderr
+
+
+def test_static_files_collect_for_production(tmp_path):
+    result = run_manage(
+        "collectstatic", "--noinput", env={**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path)}
+    )
+
+    assert result.returncode == 0, result.stderr
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    assert "css/multical.css" in manifest
+    assert list(tmp_path.glob("css/multical.*.css.gz"))
