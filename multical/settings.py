@@ -25,8 +25,10 @@ env = Env(production=PRODUCTION)
 SECRET_KEY = env.str(
     "SECRET_KEY", dev_default="dev-only-secret-key-never-use-in-production-0123456789"
 )
-# The server secret from which the credential vault derives its encryption keys.
+# The server secret from which the credential vault derives its encryption keys; earlier secrets
+# stay readable until `manage.py rotate_vault_key` has re-sealed everything under the current one.
 VAULT_SECRET = env.str("VAULT_SECRET", dev_default="dev-only-vault-secret")
+VAULT_PREVIOUS_SECRETS = env.list("VAULT_PREVIOUS_SECRETS", default=[])
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", dev_default=["localhost", "127.0.0.1", "[::1]"])
 # The public address of this installation, used in e-mailed links and OAuth redirect URIs.
@@ -203,6 +205,10 @@ MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET = env.pair(
 )
 ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET = env.pair("ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+
+# Requests to user-supplied URLs (iCal links, CalDAV servers) refuse private and loopback
+# addresses; local development and the test suite, whose servers run on loopback, allow loopback.
+OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)
 
 # --- Static files, locale ------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -17,3 +17,5 @@ from multical.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
+# The suite's CalDAV servers and iCal feeds listen on 127.0.0.1; the SSRF tests turn this off.
+OUTBOUND_ALLOW_LOOPBACK = True

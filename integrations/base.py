@@ -1,0 +1,186 @@
+"""The narrow contract every calendar provider implements, and the values that cross it.
+
+Everything provider-specific stays in ``integrations/<slug>/``. The values below live in memory
+only: a ``RemoteEvent`` carries event content (title, description, location, link) that must never
+be written to the database, logs, task arguments or caches.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+# The iCalendar property (and, translated, the provider field) that marks an event as a block we wrote.
+MARKER_PROPERTY = "X-MULTICAL-BLOCK-ID"
+
+
+class EventStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+class Transparency(enum.StrEnum):
+    BUSY = "busy"
+    FREE = "free"
+
+
+class Response(enum.StrEnum):
+    """The calendar owner's own answer to an invitation; NONE when they are not an invitee."""
+
+    NONE = "none"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+    NEEDS_ACTION = "needs-action"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open span of aware datetimes: start <= t < end."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCalendar:
+    remote_id: str
+    name: str
+    color: str = ""  # "#rrggbb", or "" when the provider has none
+    time_zone: str = ""  # an IANA name, or "" when the provider does not say
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEvent:
+    """One instance of an event inside the sync window.
+
+    ``id`` is stable for the instance across reads; ``series_id`` groups the instances of one
+    recurring series (or is the id of a single event). Timed events have aware UTC ``start`` and
+    ``end``. All-day events have ``all_day`` set and midnight-UTC datetimes that stand for dates
+    (first day, day after the last): read them with ``.date()``, never shift them into a zone.
+    """
+
+    id: str
+    series_id: str
+    start: datetime
+    end: datetime
+    all_day: bool = False
+    status: EventStatus = EventStatus.CONFIRMED
+    transparency: Transparency = Transparency.BUSY
+    response: Response = Response.NONE
+    title: str = ""
+    description: str = ""
+    location: str = ""
+    video_link: str = ""
+    ical_uid: str = ""
+    # The block id from our marker, when this event is one we wrote.
+    block_id: str = ""
+
+    @property
+    def ours(self) -> bool:
+        return bool(self.block_id)
+
+    def __repr__(self) -> str:
+        # Content stays out of reprs, so a logged or reported event cannot leak it.
+        return f"RemoteEvent(id={self.id!r}, start={self.start:%Y-%m-%dT%H:%M}Z, ours={self.ours})"
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """What changed in one calendar since a cursor.
+
+    - ``full_resync``: ``events`` is every event in the window; anything else is gone.
+    - otherwise ``events`` are new or changed instances, ``removed_ids`` instances that are gone,
+      and for each id in ``replaced_series`` the events listed are that series' complete set of
+      instances in the window (none listed: the whole series is gone).
+    ``next_cursor`` is opaque and stored only after the changes are applied. ``skipped`` counts
+    malformed items that were left out rather than failing the read.
+    """
+
+    events: list[RemoteEvent]
+    next_cursor: str
+    full_resync: bool = False
+    removed_ids: list[str] = field(default_factory=list)
+    replaced_series: set[str] = field(default_factory=set)
+    skipped: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.full_resync or self.events or self.removed_ids or self.replaced_series)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSpec:
+    """A block as the target calendar should show it, already rendered by the rule's privacy."""
+
+    block_id: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    title: str
+    description: str = ""
+    location: str = ""
+    transparency: Transparency = Transparency.BUSY
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+
+class ProviderError(Exception):
+    """The one error a provider raises.
+
+    ``permanent`` means retrying cannot help (revoked or wrong credentials, a calendar that no
+    longer exists): the connection needs the user. Otherwise retry with backoff, waiting at least
+    ``retry_after`` seconds when the provider said so. The message is shown to the user, so it is
+    plain words and never holds credentials or event content.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Provider(abc.ABC):
+    """One connected account at one provider."""
+
+    slug: ClassVar[str]
+    # False for read-only sources such as iCal links: never offered as a sync target.
+    writable: ClassVar[bool] = True
+
+    @classmethod
+    @abc.abstractmethod
+    def from_secrets(cls, secrets: Mapping[str, str]) -> Provider:
+        """Build the provider from the connection's decrypted secrets."""
+
+    @abc.abstractmethod
+    def list_calendars(self) -> list[RemoteCalendar]: ...
+
+    @abc.abstractmethod
+    def changes(self, calendar_id: str, cursor: str, window: Window) -> ChangeSet:
+        """Changes since ``cursor`` ("" for a first, full read), instances expanded in ``window``."""
+
+    @abc.abstractmethod
+    def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:
+        """Create (``remote_id`` None) or update a block carrying our marker; return its remote id."""
+
+    @abc.abstractmethod
+    def find_block(self, calendar_id: str, block_id: str) -> str | None:
+        """The remote id of the event carrying ``block_id`` in its marker, if one exists."""
+
+    @abc.abstractmethod
+    def delete_event(self, calendar_id: str, remote_id: str) -> None:
+        """Delete an event we wrote; an event that is already gone is not an error."""
+
+    @abc.abstractmethod
+    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]: ...

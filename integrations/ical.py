@@ -1,0 +1,227 @@
+"""iCalendar in and out, shared by the CalDAV and iCal-link providers.
+
+``read_events`` turns iCalendar text into ``RemoteEvent`` instances inside a window, with
+recurrences expanded by recurring-ical-events (RRULE, RDATE, EXDATE, moved instances, DST).
+``render_block`` writes a block as a VCALENDAR carrying our marker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+import recurring_ical_events
+import x_wr_timezone
+
+from integrations.base import (
+    MARKER_PROPERTY,
+    BlockSpec,
+    EventStatus,
+    RemoteEvent,
+    Response,
+    Transparency,
+    Window,
+)
+from integrations.video_links import find_video_link
+
+logger = logging.getLogger(__name__)
+
+PRODID = "-//Multical//Multical//EN"
+
+_PARTSTAT = {
+    "ACCEPTED": Response.ACCEPTED,
+    "TENTATIVE": Response.TENTATIVE,
+    "DECLINED": Response.DECLINED,
+    "NEEDS-ACTION": Response.NEEDS_ACTION,
+}
+
+
+class ICalendarError(ValueError):
+    """The text is not iCalendar at all (an HTML error page, an empty body, binary data)."""
+
+
+@dataclass(slots=True)
+class ParsedEvents:
+    events: list[RemoteEvent]
+    skipped: int = 0
+
+
+def parse_calendar(data: bytes | str) -> icalendar.Calendar:
+    """Parse one VCALENDAR, forgiving a byte-order mark and stray whitespace."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    text = text.lstrip("\ufeff \t\r\n")
+    if not text.upper().startswith("BEGIN:VCALENDAR"):
+        raise ICalendarError("This is not an iCalendar file.")
+    try:
+        return icalendar.Calendar.from_ical(text)
+    except ValueError as error:
+        raise ICalendarError("This iCalendar file could not be read.") from error
+
+
+def read_events(
+    calendar: icalendar.Calendar,
+    window: Window,
+    *,
+    series_prefix: str = "",
+    default_zone: tzinfo = UTC,
+    own_addresses: Iterable[str] = (),
+) -> ParsedEvents:
+    """The events of ``calendar`` that overlap ``window``, one per instance, cancelled ones dropped.
+
+    ``series_prefix`` makes ids unique where one collection holds several objects (CalDAV: the
+    resource's href). Floating times and unknown zones fall back to X-WR-TIMEZONE, then to
+    ``default_zone``. ``own_addresses`` are the owner's e-mail addresses, to read their response.
+    """
+    zone = _calendar_zone(calendar) or default_zone
+    if calendar.get("X-WR-TIMEZONE"):
+        calendar = x_wr_timezone.to_standard(calendar)
+    recurring_uids = {
+        str(component.get("UID", ""))
+        for component in calendar.walk("VEVENT")
+        if any(key in component for key in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
+    addresses = {address.lower() for address in own_addresses}
+    parsed = ParsedEvents(events=[])
+    seen_ids: set[str] = set()
+    try:
+        instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(window.start, window.end)
+    except Exception as error:  # the library's errors share no base class
+        logger.warning("iCalendar expansion failed: %s", type(error).__name__)
+        return ParsedEvents(events=[], skipped=1)
+    for component in instances:
+        try:
+            event = _to_event(component, zone, recurring_uids, series_prefix, addresses)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            parsed.skipped += 1
+            logger.info("Skipped a malformed event: %s", type(error).__name__)
+            continue
+        if event is None:
+            continue
+        if event.id in seen_ids:
+            # Feeds repeat UIDs for what are really different events; keep both.
+            event = replace(event, id=f"{event.id}#{event.start:%Y%m%dT%H%M}")
+        seen_ids.add(event.id)
+        parsed.events.append(event)
+    return parsed
+
+
+def render_block(spec: BlockSpec, *, uid: str) -> bytes:
+    """A VCALENDAR holding one block: always with DTEND, private, no alarms or attendees."""
+    event = icalendar.Event()
+    event.add("UID", uid)
+    event.add("DTSTAMP", datetime.now(UTC))
+    if spec.all_day:
+        event.add("DTSTART", spec.start.date())
+        event.add("DTEND", spec.end.date())
+    else:
+        event.add("DTSTART", spec.start.astimezone(UTC))
+        event.add("DTEND", spec.end.astimezone(UTC))
+    event.add("SUMMARY", spec.title)
+    if spec.description:
+        event.add("DESCRIPTION", spec.description)
+    if spec.location:
+        event.add("LOCATION", spec.location)
+    event.add("TRANSP", "TRANSPARENT" if spec.transparency == Transparency.FREE else "OPAQUE")
+    event.add("CLASS", "PRIVATE")
+    event.add(MARKER_PROPERTY, spec.block_id)
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _calendar_zone(calendar: icalendar.Calendar) -> tzinfo | None:
+    name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _to_event(
+    component: icalendar.Event,
+    zone: tzinfo,
+    recurring_uids: set[str],
+    series_prefix: str,
+    own_addresses: set[str],
+) -> RemoteEvent | None:
+    status = str(component.get("STATUS", "CONFIRMED")).upper()
+    if status == "CANCELLED":
+        return None
+    uid = str(component.get("UID", "")).strip()
+    start_value = component.DTSTART
+    # recurring-ical-events derives DTEND from DURATION; with neither, the event is a moment.
+    end_value = component.DTEND or start_value
+    all_day = not isinstance(start_value, datetime)
+    if all_day:
+        start, end = _date_as_utc(start_value), _date_as_utc(end_value)
+        if end <= start:
+            end = start + timedelta(days=1)
+    else:
+        start, end = _aware_utc(start_value, zone), _aware_utc(end_value, zone)
+    series_id = f"{series_prefix}{uid}"
+    event_id = series_id
+    if uid in recurring_uids:
+        original = component.get("RECURRENCE-ID")
+        original_start = original.dt if original is not None else start_value
+        event_id = f"{series_id}/{_instance_key(original_start, zone)}"
+    busy_status = str(component.get("X-MICROSOFT-CDO-BUSYSTATUS", "")).upper()
+    transparent = str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT"
+    title = str(component.get("SUMMARY", ""))
+    description = str(component.get("DESCRIPTION", ""))
+    location = str(component.get("LOCATION", ""))
+    return RemoteEvent(
+        id=event_id,
+        series_id=series_id,
+        start=start,
+        end=end,
+        all_day=all_day,
+        status=EventStatus.TENTATIVE if status == "TENTATIVE" or busy_status == "TENTATIVE" else EventStatus.CONFIRMED,
+        transparency=Transparency.FREE if transparent or busy_status == "FREE" else Transparency.BUSY,
+        response=_own_response(component, own_addresses),
+        title=title,
+        description=description,
+        location=location,
+        video_link=find_video_link(
+            str(component.get("X-GOOGLE-CONFERENCE", "")), str(component.get("URL", "")), location, description
+        ),
+        ical_uid=uid,
+        block_id=str(component.get(MARKER_PROPERTY, "")).strip(),
+    )
+
+
+def _own_response(component: icalendar.Event, own_addresses: set[str]) -> Response:
+    if not own_addresses:
+        return Response.NONE
+    attendees = component.get("ATTENDEE", [])
+    if not isinstance(attendees, list):
+        attendees = [attendees]
+    for attendee in attendees:
+        address = str(attendee).lower().removeprefix("mailto:")
+        if address in own_addresses:
+            return _PARTSTAT.get(str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(), Response.NEEDS_ACTION)
+    return Response.NONE
+
+
+def _aware_utc(value: datetime, zone: tzinfo) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+def _date_as_utc(value: date) -> datetime:
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _instance_key(original_start: date | datetime, zone: tzinfo) -> str:
+    if isinstance(original_start, datetime):
+        return _aware_utc(original_start, zone).strftime("%Y%m%dT%H%M%SZ")
+    return original_start.strftime("%Y%m%d")
+

@@ -1,0 +1,22 @@
+"""Provider slug → provider class, imported on first use so a process loads only what it calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.utils.module_loading import import_string
+
+from integrations.base import Provider
+
+PROVIDER_CLASSES = {
+    "caldav": "integrations.caldav.provider.CalDAVProvider",
+    "ics": "integrations.ics.provider.ICSProvider",
+}
+
+
+def provider_class(slug: str) -> type[Provider]:
+    return import_string(PROVIDER_CLASSES[slug])
+
+
+def build_provider(slug: str, secrets: Mapping[str, str]) -> Provider:
+    return provider_class(slug).from_secrets(secrets)
