@@ -92,3 +92,29 @@ class Consent(models.Model):
     def __str__(self) -> str:
         verb = "granted" if self.granted else "withdrew"
         return f"{self.user_id} {verb} {self.kind} at {self.recorded_at:%Y-%m-%d %H:%M}"
+
+
+class AuditLog(models.Model):
+    """Who did what to their account, when and from where; metadata never holds secrets or content."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        PASSWORD_CHANGED = "password_changed", "Changed password"
+        CONNECTION_ADDED = "connection_added", "Connected a calendar account"
+        CONNECTION_UPDATED = "connection_updated", "Updated a calendar account's password"
+        CONNECTION_DISCONNECTED = "connection_disconnected", "Disconnected a calendar account"
+        CONNECTION_REMOVED = "connection_removed", "Removed a calendar account"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="audit_log")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_auditlog_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from multical.lib.vault import SealedTextField
+
+
+class Connection(models.Model):
+    """One account at one provider, with its credentials sealed in the vault."""
+
+    class Kind(models.TextChoices):
+        ICLOUD = "icloud", "Apple iCloud"
+        CALDAV = "caldav", "CalDAV server"
+        ICS = "ics", "iCal link"
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        SYNCING = "syncing", "Syncing"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        ERROR = "error", "Error"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # What the user recognises the account by: an Apple ID, "user @ server", or the link's label.
+    label = models.CharField(max_length=200)
+    # The CalDAV server's address; iCal links keep theirs among the secrets (they embed tokens).
+    server_url = models.URLField(max_length=500, blank=True)
+    secrets = SealedTextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
+    # Plain words for the user, never a credential or event content.
+    last_error = models.CharField(max_length=300, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="calendars_connection_user")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.label}"
+
+    @property
+    def provider_slug(self) -> str:
+        return "ics" if self.kind == self.Kind.ICS else "caldav"
+
+
+class Calendar(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calendars")
+    remote_id = models.CharField(max_length=1000)
+    name = models.CharField(max_length=200)
+    color = models.CharField(max_length=7, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    read_only = models.BooleanField(default=False)
+    # The provider's opaque position in the change feed (a sync token, ETag, delta link).
+    sync_cursor = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "remote_id"], name="calendars_calendar_unique_remote_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
