@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Consent, User
+from accounts.models import AuditLog, Consent, User
 from accounts.selectors import consent_granted
 from accounts.tokens import email_verification_token
 from multical.lib.email import send_templated_email
@@ -61,3 +61,12 @@ def user_update_profile(*, user: User, time_zone: str, marketing_email: bool) ->
         Consent.objects.create(
             user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email
         )
+
+
+def audit_log_record(
+    *, user: User, action: str, ip_address: str | None, **metadata: object
+) -> AuditLog:
+    """Append to the user's audit log. Metadata names things (ids, providers); never secrets or content."""
+    return AuditLog.objects.create(
+        user=user, action=action, ip_address=ip_address, metadata=metadata
+    )

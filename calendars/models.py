@@ -25,7 +25,9 @@ class Connection(models.Model):
         DISCONNECTED = "disconnected", "Disconnected"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # What the user recognises the account by: an Apple ID, "user @ server", or the link's label.
     label = models.CharField(max_length=200)
@@ -65,7 +67,9 @@ class Calendar(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["connection", "remote_id"], name="calendars_calendar_unique_remote_id"),
+            models.UniqueConstraint(
+                fields=["connection", "remote_id"], name="calendars_calendar_unique_remote_id"
+            ),
         ]
 
     def __str__(self) -> str:

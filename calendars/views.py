@@ -1,10 +1,151 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms as django_forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from calendars import forms, selectors, services
+from calendars.models import Connection
+from integrations.base import ProviderError
+from multical.lib.requests import client_ip
+
+CREDENTIAL_FORMS = {
+    Connection.Kind.ICLOUD: forms.ICloudPasswordUpdateForm,
+    Connection.Kind.CALDAV: forms.PasswordUpdateForm,
+    Connection.Kind.ICS: forms.ICSLinkUpdateForm,
+}
 
 
 @login_required
 def calendar_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "calendars/calendar_list.html")
+    connections = selectors.connections_for_user(request.user)
+    return render(request, "calendars/calendar_list.html", {"connections": connections})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_icloud(request: HttpRequest) -> HttpResponse:
+    form = forms.ICloudConnectForm(request.POST or None)
+    return _connect(
+        request,
+        form,
+        "calendars/connect_icloud.html",
+        lambda data: services.connection_connect_caldav(
+            user=request.user,
+            kind=Connection.Kind.ICLOUD,
+            server_url="",
+            username=data["apple_id"],
+            password=data["app_password"],
+            ip_address=client_ip(request),
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_caldav(request: HttpRequest) -> HttpResponse:
+    form = forms.CalDAVConnectForm(request.POST or None)
+    return _connect(
+        request,
+        form,
+        "calendars/connect_caldav.html",
+        lambda data: services.connection_connect_caldav(
+            user=request.user,
+            kind=Connection.Kind.CALDAV,
+            server_url=data["server_url"],
+            username=data["username"],
+            password=data["password"],
+            ip_address=client_ip(request),
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_ics(request: HttpRequest) -> HttpResponse:
+    form = forms.ICSConnectForm(request.POST or None)
+    return _connect(
+        request,
+        form,
+        "calendars/connect_ics.html",
+        lambda data: services.connection_connect_ics(
+            user=request.user, url=data["url"], label=data["label"], ip_address=client_ip(request)
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_credentials(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = selectors.get_connection_for_user(request.user, connection_id)
+    form = CREDENTIAL_FORMS[connection.kind](request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.connection_update_credentials(
+                connection=connection, secrets=form.cleaned_data, ip_address=client_ip(request)
+            )
+        except ProviderError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"{connection.label} is connected again.")
+            return redirect("calendars:calendar_list")
+    return render(
+        request, "calendars/connection_credentials.html", {"connection": connection, "form": form}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_disconnect(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = selectors.get_connection_for_user(request.user, connection_id)
+    if request.method == "POST":
+        services.connection_disconnect(connection=connection, ip_address=client_ip(request))
+        messages.success(
+            request, f"{connection.label} is disconnected and its credentials are deleted."
+        )
+        return redirect("calendars:calendar_list")
+    return render(
+        request,
+        "calendars/connection_confirm.html",
+        {"connection": connection, "action": "disconnect"},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_remove(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = selectors.get_connection_for_user(request.user, connection_id)
+    if request.method == "POST":
+        services.connection_remove(connection=connection, ip_address=client_ip(request))
+        messages.success(request, f"{connection.label} is removed.")
+        return redirect("calendars:calendar_list")
+    return render(
+        request, "calendars/connection_confirm.html", {"connection": connection, "action": "remove"}
+    )
+
+
+def _connect(
+    request: HttpRequest,
+    form: django_forms.Form,
+    template: str,
+    connect: Callable[[dict], Connection],
+) -> HttpResponse:
+    """The shared shape of the connect pages: validate, ask the provider, or show why not."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = connect(form.cleaned_data)
+        except ProviderError as error:
+            form.add_error(None, error.message)
+        else:
+            count = connection.calendars.count()
+            messages.success(
+                request,
+                f"Connected {connection.label}: {count} calendar{'s' if count != 1 else ''}.",
+            )
+            return redirect("calendars:calendar_list")
+    return render(request, template, {"form": form})

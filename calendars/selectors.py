@@ -1,0 +1,34 @@
+"""Reads for calendars. Every lookup of a user's object goes through a helper that 404s outsiders."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+from calendars.models import Connection
+from integrations.base import Provider
+from integrations.registry import build_provider
+from multical.lib import vault
+
+
+def get_connection_for_user(user: User, connection_id: str) -> Connection:
+    return get_object_or_404(Connection, id=connection_id, user=user)
+
+
+def connections_for_user(user: User) -> QuerySet[Connection]:
+    return Connection.objects.filter(user=user).prefetch_related("calendars")
+
+
+def connection_secrets(connection: Connection) -> dict[str, str]:
+    """The connection's decrypted secrets; keep the result in memory, and only as long as needed."""
+    if not connection.secrets:
+        return {}
+    return vault.unseal_json(connection.secrets, context=vault.context_for(connection, "secrets"))
+
+
+def provider_for_connection(connection: Connection) -> Provider:
+    return build_provider(
+        connection.provider_slug,
+        {"server_url": connection.server_url, **connection_secrets(connection)},
+    )

@@ -1,0 +1,173 @@
+"""Writes for calendar connections: connect, refresh, update credentials, disconnect, remove.
+
+Connecting talks to the provider before anything is stored, so a wrong password or a link that is
+not a calendar becomes a form error and leaves nothing behind. ProviderError passes through to the
+caller, which shows its message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AuditLog, User
+from accounts.services import audit_log_record
+from calendars.models import Calendar, Connection
+from calendars.selectors import connection_secrets, provider_for_connection
+from integrations.base import ProviderError, RemoteCalendar
+from integrations.registry import build_provider
+from multical.lib import vault
+
+ICLOUD_SERVER_URL = "https://caldav.icloud.com/"
+
+
+def connection_connect_caldav(
+    *, user: User, kind: str, server_url: str, username: str, password: str, ip_address: str | None
+) -> Connection:
+    """Connect an Apple iCloud account (``server_url`` ignored) or any CalDAV server."""
+    if kind == Connection.Kind.ICLOUD:
+        server_url = ICLOUD_SERVER_URL
+        label = username
+    else:
+        label = f"{username} @ {urlsplit(server_url).hostname}"
+    secrets = {"username": username, "password": password}
+    return _connection_create(
+        user=user,
+        kind=kind,
+        label=label,
+        server_url=server_url,
+        secrets=secrets,
+        ip_address=ip_address,
+    )
+
+
+def connection_connect_ics(
+    *, user: User, url: str, label: str, ip_address: str | None
+) -> Connection:
+    return _connection_create(
+        user=user,
+        kind=Connection.Kind.ICS,
+        label=label,
+        server_url="",
+        secrets={"url": url},
+        ip_address=ip_address,
+    )
+
+
+def _connection_create(
+    *,
+    user: User,
+    kind: str,
+    label: str,
+    server_url: str,
+    secrets: Mapping[str, str],
+    ip_address: str | None,
+) -> Connection:
+    connection = Connection(user=user, kind=kind, server_url=server_url)
+    remote_calendars = build_provider(
+        connection.provider_slug, {"server_url": server_url, **secrets}
+    ).list_calendars()
+    if kind == Connection.Kind.ICS and not label:
+        label = remote_calendars[0].name
+    connection.label = label[: Connection._meta.get_field("label").max_length]
+    _seal_secrets(connection, secrets)
+    with transaction.atomic():
+        connection.save()
+        _calendars_update(connection, remote_calendars)
+        audit_log_record(
+            user=user,
+            action=AuditLog.Action.CONNECTION_ADDED,
+            ip_address=ip_address,
+            connection=str(connection.id),
+            provider=kind,
+        )
+    return connection
+
+
+def connection_refresh_calendars(*, connection: Connection) -> None:
+    """Bring the list of calendars in step with the provider's (names, colours, new and gone ones)."""
+    remote_calendars = provider_for_connection(connection).list_calendars()
+    with transaction.atomic():
+        _calendars_update(connection, remote_calendars)
+
+
+def connection_update_credentials(
+    *, connection: Connection, secrets: Mapping[str, str], ip_address: str | None
+) -> None:
+    """Replace the password (or iCal link), checking it with the provider first; reconnects it."""
+    merged = {"server_url": connection.server_url, **connection_secrets(connection), **secrets}
+    remote_calendars = build_provider(connection.provider_slug, merged).list_calendars()
+    _seal_secrets(connection, {key: value for key, value in merged.items() if key != "server_url"})
+    connection.status = Connection.Status.OK
+    connection.last_error = ""
+    connection.last_error_at = None
+    with transaction.atomic():
+        connection.save(update_fields=["secrets", "status", "last_error", "last_error_at"])
+        _calendars_update(connection, remote_calendars)
+        audit_log_record(
+            user=connection.user,
+            action=AuditLog.Action.CONNECTION_UPDATED,
+            ip_address=ip_address,
+            connection=str(connection.id),
+            provider=connection.kind,
+        )
+
+
+def connection_record_error(*, connection: Connection, error: ProviderError) -> None:
+    """Show a provider failure on the connection: permanent ones need the user to reconnect."""
+    connection.status = (
+        Connection.Status.NEEDS_RECONNECT if error.permanent else Connection.Status.ERROR
+    )
+    connection.last_error = error.message[: Connection._meta.get_field("last_error").max_length]
+    connection.last_error_at = timezone.now()
+    connection.save(update_fields=["status", "last_error", "last_error_at"])
+
+
+@transaction.atomic
+def connection_disconnect(*, connection: Connection, ip_address: str | None) -> None:
+    """Forget the credentials; the connection and its calendars stay listed until removed."""
+    connection.secrets = ""
+    connection.status = Connection.Status.DISCONNECTED
+    connection.save(update_fields=["secrets", "status"])
+    audit_log_record(
+        user=connection.user,
+        action=AuditLog.Action.CONNECTION_DISCONNECTED,
+        ip_address=ip_address,
+        connection=str(connection.id),
+        provider=connection.kind,
+    )
+
+
+@transaction.atomic
+def connection_remove(*, connection: Connection, ip_address: str | None) -> None:
+    audit_log_record(
+        user=connection.user,
+        action=AuditLog.Action.CONNECTION_REMOVED,
+        ip_address=ip_address,
+        connection=str(connection.id),
+        provider=connection.kind,
+    )
+    connection.delete()
+
+
+def _seal_secrets(connection: Connection, secrets: Mapping[str, str]) -> None:
+    connection.secrets = vault.seal_json(
+        dict(secrets), context=vault.context_for(connection, "secrets")
+    )
+
+
+def _calendars_update(connection: Connection, remote_calendars: list[RemoteCalendar]) -> None:
+    existing = {calendar.remote_id: calendar for calendar in connection.calendars.all()}
+    for remote in remote_calendars:
+        calendar = existing.pop(remote.remote_id, None) or Calendar(
+            connection=connection, remote_id=remote.remote_id
+        )
+        calendar.name = remote.name[:200] or "Untitled calendar"
+        calendar.color = remote.color
+        calendar.time_zone = remote.time_zone
+        calendar.read_only = remote.read_only
+        calendar.save()
+    Calendar.objects.filter(id__in=[calendar.id for calendar in existing.values()]).delete()
