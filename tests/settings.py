@@ -19,3 +19,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
 # The suite's CalDAV servers and iCal feeds listen on 127.0.0.1; the SSRF tests turn this off.
 OUTBOUND_ALLOW_LOOPBACK = True
+# One test database per run, so two runs on one machine (two checkouts, parallel sessions) never
+# drop each other's database; pytest-xdist appends its worker id to this name.
+DATABASES["default"]["TEST"] = {"NAME": f"test_multical_{os.getpid()}"}  # noqa: F405
