@@ -8,6 +8,7 @@ recurrences expanded by recurring-ical-events (RRULE, RDATE, EXDATE, moved insta
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -75,23 +76,34 @@ def read_events(
     ``series_prefix`` makes ids unique where one collection holds several objects (CalDAV: the
     resource's href). Floating times and unknown zones fall back to X-WR-TIMEZONE, then to
     ``default_zone``. ``own_addresses`` are the owner's e-mail addresses, to read their response.
+    ``calendar`` is adjusted in place (an unusable X-WR-TIMEZONE and undated events dropped,
+    reused UIDs split).
     """
-    zone = _calendar_zone(calendar) or default_zone
+    feed_zone = _calendar_zone(calendar)
+    if feed_zone is None:
+        # recurring-ical-events applies X-WR-TIMEZONE itself and fails on anything but an IANA
+        # name (Outlook writes Windows names), which would lose every event of the feed.
+        calendar.pop("X-WR-TIMEZONE", None)
+    zone = feed_zone or default_zone
     if calendar.get("X-WR-TIMEZONE"):
         calendar = x_wr_timezone.to_standard(calendar)
+    undated = _drop_undated_events(calendar)
+    _split_reused_uids(calendar)
     recurring_uids = {
         str(component.get("UID", ""))
         for component in calendar.walk("VEVENT")
         if any(key in component for key in ("RRULE", "RDATE", "RECURRENCE-ID"))
     }
     addresses = {address.lower() for address in own_addresses}
-    parsed = ParsedEvents(events=[])
+    parsed = ParsedEvents(events=[], skipped=undated)
     seen_ids: set[str] = set()
     try:
-        instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(window.start, window.end)
+        instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(
+            window.start, window.end
+        )
     except Exception as error:  # the library's errors share no base class
-        logger.warning("iCalendar expansion failed: %s", type(error).__name__)
-        return ParsedEvents(events=[], skipped=1)
+        # Raised, not returned empty: an empty read would look like "every event was deleted".
+        raise ICalendarError("The events of this calendar could not be read.") from error
     for component in instances:
         try:
             event = _to_event(component, zone, recurring_uids, series_prefix, addresses)
@@ -133,6 +145,41 @@ def render_block(spec: BlockSpec, *, uid: str) -> bytes:
     calendar.add("VERSION", "2.0")
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def _drop_undated_events(calendar: icalendar.Calendar) -> int:
+    """Remove the events without a DTSTART, which would fail the expansion of the whole calendar."""
+    undated = [
+        component
+        for component in calendar.subcomponents
+        if component.name == "VEVENT" and "DTSTART" not in component
+    ]
+    for component in undated:
+        calendar.subcomponents.remove(component)
+    return len(undated)
+
+
+def _split_reused_uids(calendar: icalendar.Calendar) -> None:
+    """Give events that share a UID but start at different times a UID each, keyed by the start.
+
+    recurring-ical-events keeps one event per UID (the highest SEQUENCE), but feeds reuse UIDs for
+    what are really different events. Copies at the same start, and series with moved instances
+    (RECURRENCE-ID), are left to it.
+    """
+    events_by_uid: dict[str, list[icalendar.Event]] = defaultdict(list)
+    for component in calendar.walk("VEVENT"):
+        events_by_uid[str(component.get("UID", ""))].append(component)
+    for uid, events in events_by_uid.items():
+        starts = [event.get("DTSTART") for event in events]
+        if len(events) < 2 or any(
+            "RECURRENCE-ID" in event or not isinstance(start, icalendar.vDDDTypes)
+            for event, start in zip(events, starts, strict=True)
+        ):
+            continue
+        keys = [start.to_ical().decode() for start in starts]
+        if len(set(keys)) > 1:
+            for event, key in zip(events, keys, strict=True):
+                event["UID"] = f"{uid}#{key}"
 
 
 def _calendar_zone(calendar: icalendar.Calendar) -> tzinfo | None:
@@ -183,14 +230,21 @@ def _to_event(
         start=start,
         end=end,
         all_day=all_day,
-        status=EventStatus.TENTATIVE if status == "TENTATIVE" or busy_status == "TENTATIVE" else EventStatus.CONFIRMED,
-        transparency=Transparency.FREE if transparent or busy_status == "FREE" else Transparency.BUSY,
+        status=EventStatus.TENTATIVE
+        if status == "TENTATIVE" or busy_status == "TENTATIVE"
+        else EventStatus.CONFIRMED,
+        transparency=Transparency.FREE
+        if transparent or busy_status == "FREE"
+        else Transparency.BUSY,
         response=_own_response(component, own_addresses),
         title=title,
         description=description,
         location=location,
         video_link=find_video_link(
-            str(component.get("X-GOOGLE-CONFERENCE", "")), str(component.get("URL", "")), location, description
+            str(component.get("X-GOOGLE-CONFERENCE", "")),
+            str(component.get("URL", "")),
+            location,
+            description,
         ),
         ical_uid=uid,
         block_id=str(component.get(MARKER_PROPERTY, "")).strip(),
@@ -206,7 +260,9 @@ def _own_response(component: icalendar.Event, own_addresses: set[str]) -> Respon
     for attendee in attendees:
         address = str(attendee).lower().removeprefix("mailto:")
         if address in own_addresses:
-            return _PARTSTAT.get(str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(), Response.NEEDS_ACTION)
+            return _PARTSTAT.get(
+                str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(), Response.NEEDS_ACTION
+            )
     return Response.NONE
 
 
@@ -224,4 +280,3 @@ def _instance_key(original_start: date | datetime, zone: tzinfo) -> str:
     if isinstance(original_start, datetime):
         return _aware_utc(original_start, zone).strftime("%Y%m%dT%H%M%SZ")
     return original_start.strftime("%Y%m%d")
-

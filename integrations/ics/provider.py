@@ -1,0 +1,208 @@
+"""The iCal-link provider: one read-only calendar, read from a feed URL through the guarded fetcher.
+
+A poll is one conditional GET (If-None-Match / If-Modified-Since). A feed served again without
+validators is recognised by a hash of its body and not parsed again. Any change is a full resync:
+a feed has no notion of what changed.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+
+from integrations.base import (
+    BlockSpec,
+    ChangeSet,
+    Interval,
+    Provider,
+    ProviderError,
+    RemoteCalendar,
+    Response,
+    Transparency,
+    Window,
+)
+from integrations.ical import ICalendarError, ParsedEvents, parse_calendar, read_events
+from multical.lib.safe_http import FetchError, FetchResult, UnsafeURLError, fetch
+
+FEED_ID = "feed"
+DEFAULT_NAME = "iCal link"
+READ_ONLY = "iCal links are read-only."
+NOT_ICALENDAR = "This link does not lead to an iCalendar file."
+
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+# Google regenerates DTSTAMP on every download; it says nothing about the events.
+_DTSTAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r?\n", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """What a poll remembers of the feed: its validators and a hash of its body, never content."""
+
+    etag: str = ""
+    last_modified: str = ""
+    body_sha256: str = ""
+
+    @classmethod
+    def loads(cls, cursor: str) -> _Cursor:
+        try:
+            data = json.loads(cursor)
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        return cls(
+            **{key: str(data.get(key, "")) for key in ("etag", "last_modified", "body_sha256")}
+        )
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def conditional_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+class ICSProvider(Provider):
+    slug = "ics"
+    writable = False
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    @classmethod
+    def from_secrets(cls, secrets: Mapping[str, str]) -> ICSProvider:
+        return cls(secrets["url"])
+
+    def list_calendars(self) -> list[RemoteCalendar]:
+        """The feed's one calendar; fetching it is how the connect form checks a link."""
+        calendar = _parse(self._fetch().body)
+        return [
+            RemoteCalendar(
+                remote_id=FEED_ID,
+                name=str(calendar.get("X-WR-CALNAME", "")).strip() or DEFAULT_NAME,
+                color=_color(calendar),
+                time_zone=_zone_name(calendar),
+                read_only=True,
+            )
+        ]
+
+    def changes(self, calendar_id: str, cursor: str, window: Window) -> ChangeSet:
+        """Nothing when the feed is unchanged (one request, no parsing), else every event in the window."""
+        previous = _Cursor.loads(cursor)
+        result = self._fetch(previous.conditional_headers())
+        if result.status == 304:
+            return ChangeSet(events=[], next_cursor=cursor)
+        current = _Cursor(
+            etag=result.headers.get("etag", ""),
+            last_modified=result.headers.get("last-modified", ""),
+            body_sha256=hashlib.sha256(_DTSTAMP_LINE.sub(b"", result.body)).hexdigest(),
+        )
+        if current.body_sha256 == previous.body_sha256:
+            return ChangeSet(events=[], next_cursor=current.dumps())
+        parsed = _read(result.body, window)
+        return ChangeSet(
+            events=parsed.events,
+            next_cursor=current.dumps(),
+            full_resync=True,
+            skipped=parsed.skipped,
+        )
+
+    def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:
+        raise ProviderError(READ_ONLY, permanent=True)
+
+    def find_block(self, calendar_id: str, block_id: str) -> str | None:
+        raise ProviderError(READ_ONLY, permanent=True)
+
+    def delete_event(self, calendar_id: str, remote_id: str) -> None:
+        raise ProviderError(READ_ONLY, permanent=True)
+
+    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
+        """Busy times from a fresh read: free, cancelled and declined events leave the time open."""
+        if FEED_ID not in calendar_ids:
+            return []
+        events = _read(self._fetch().body, window).events
+        intervals = [
+            Interval(start=event.start, end=event.end)
+            for event in events
+            if event.transparency == Transparency.BUSY and event.response != Response.DECLINED
+        ]
+        return sorted(intervals, key=lambda interval: (interval.start, interval.end))
+
+    def _fetch(self, headers: Mapping[str, str] | None = None) -> FetchResult:
+        try:
+            result = fetch(self._url, headers=headers)
+        except UnsafeURLError as error:
+            raise ProviderError(str(error), permanent=True) from error
+        except FetchError as error:
+            raise ProviderError(str(error), permanent=not error.transient) from error
+        if result.status == 429 or result.status >= 500:
+            raise ProviderError(
+                f"The calendar's server is not answering right now (HTTP {result.status}).",
+                permanent=False,
+                retry_after=_retry_after(result.headers.get("retry-after", "")),
+            )
+        if result.status >= 300 and result.status != 304:
+            raise ProviderError(
+                f"The link was refused (HTTP {result.status}). Check that it is still shared.",
+                permanent=True,
+            )
+        return result
+
+
+def _parse(body: bytes) -> icalendar.Calendar:
+    try:
+        return parse_calendar(body)
+    except ICalendarError as error:
+        raise ProviderError(NOT_ICALENDAR, permanent=True) from error
+
+
+def _read(body: bytes, window: Window) -> ParsedEvents:
+    # read_events falls back to the feed's X-WR-TIMEZONE, then to UTC, for floating times.
+    try:
+        return read_events(_parse(body), window)
+    except ICalendarError as error:
+        # Transient: the cursor stays, nothing is removed, and the next poll tries again.
+        raise ProviderError(str(error), permanent=False) from error
+
+
+def _color(calendar: icalendar.Calendar) -> str:
+    for name in ("X-APPLE-CALENDAR-COLOR", "COLOR"):
+        match = _HEX_COLOR.match(str(calendar.get(name, "")).strip())
+        if match:
+            return match.group().lower()
+    return ""
+
+
+def _zone_name(calendar: icalendar.Calendar) -> str:
+    name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    return name
+
+
+def _retry_after(value: str) -> float | None:
+    """Seconds to wait, from a Retry-After header in seconds or as an HTTP date."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

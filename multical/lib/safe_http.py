@@ -1,0 +1,315 @@
+"""The one guarded fetcher for user-supplied URLs (iCal links; CalDAV pins its own connections).
+
+A URL is accepted only with an http, https or webcal scheme and no user name or password in it.
+Its host is resolved once and every address it resolves to must be public; the connection then
+goes to a checked address and nowhere else, so a DNS answer that changes after the check (DNS
+rebinding) cannot redirect it. Redirects are followed by hand, each hop checked the same way.
+One deadline bounds the whole fetch, and the body is capped while it streams, after decompression.
+Loopback is allowed only when ``settings.OUTBOUND_ALLOW_LOOPBACK`` is on (the test suite).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import httpcore
+import httpx
+from django.conf import settings
+
+MAX_BYTES = 10 * 1024 * 1024
+TIMEOUT = 10.0
+MAX_REDIRECTS = 3
+
+_SCHEMES = {"http": "http", "https": "https", "webcal": "https", "webcals": "https"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+_DEFAULT_HEADERS = {
+    "User-Agent": "Multical calendar sync",
+    "Accept": "text/calendar, */*;q=0.5",
+    "Accept-Encoding": "gzip, deflate",
+}
+# Ranges that ``ipaddress`` reports as global in some Python versions but that are not reachable
+# public hosts.
+_ALSO_REFUSED = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "192.0.0.0/24",  # IETF protocol assignments
+        "198.18.0.0/15",  # benchmarking
+        "3fff::/20",  # documentation (RFC 9637)
+    )
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_PRIVATE_MESSAGE = "This address points to a private network and cannot be used."
+
+
+class UnsafeURLError(ValueError):
+    """The URL must not be fetched; the message is plain words, fit for a form."""
+
+
+class FetchError(Exception):
+    """The fetch failed: the network, a timeout, a body too large, too many redirects.
+
+    ``transient`` says whether trying again later may help.
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: str  # the URL that answered, after redirects
+
+
+def validate_url(url: str) -> str:
+    """The URL normalised (webcal → https, no fragment), once its host resolves to public addresses.
+
+    Raises UnsafeURLError for anything else, including a host name that cannot be resolved.
+    """
+    parsed = _parse(url)
+    try:
+        resolve_public_addresses(
+            parsed.raw_host.decode("ascii"), parsed.port or _DEFAULT_PORTS[parsed.scheme]
+        )
+    except FetchError as error:
+        raise UnsafeURLError(str(error)) from error
+    return str(parsed)
+
+
+def resolve_public_addresses(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to, when every one of them is public.
+
+    Connect only to these (never resolve the name again). Raises UnsafeURLError when any address
+    is not public, and FetchError (transient) when the name cannot be resolved.
+    """
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise FetchError("The server's name could not be found.", transient=True) from error
+    addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+    allow_loopback = settings.OUTBOUND_ALLOW_LOOPBACK
+    if not addresses or not all(
+        _is_public(ipaddress.ip_address(address), allow_loopback=allow_loopback)
+        for address in addresses
+    ):
+        raise UnsafeURLError(_PRIVATE_MESSAGE)
+    return addresses
+
+
+def fetch(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout: float = TIMEOUT,
+) -> FetchResult:
+    """GET ``url`` through the guard, following up to three redirects; any status is a result.
+
+    ``timeout`` bounds the whole fetch (redirects and body included), not each read. Raises
+    UnsafeURLError for a refused URL or redirect target, FetchError for everything else.
+    """
+    deadline = time.monotonic() + timeout
+    target = _parse(url)
+    request_headers = {**_DEFAULT_HEADERS, **(headers or {})}
+    for _ in range(MAX_REDIRECTS + 1):
+        status, response_headers, body = _get(target, request_headers, max_bytes, deadline)
+        location = response_headers.get("location")
+        if status not in _REDIRECT_STATUSES or not location:
+            return FetchResult(status=status, headers=response_headers, body=body, url=str(target))
+        target = _parse(str(target.join(location)))
+    raise FetchError("The link redirects too many times.", transient=False)
+
+
+def _parse(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL as error:
+        raise UnsafeURLError("This is not a valid web address.") from error
+    scheme = _SCHEMES.get(parsed.scheme)
+    if scheme is None:
+        raise UnsafeURLError("Only http, https and webcal links can be used.")
+    if parsed.userinfo:
+        raise UnsafeURLError("Links with a user name or password in them cannot be used.")
+    if not parsed.host:
+        raise UnsafeURLError("This is not a valid web address.")
+    return parsed.copy_with(scheme=scheme, fragment=None)
+
+
+def _is_public(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_loopback: bool
+) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or _nat64_embedded(address)
+        if embedded is not None:
+            # Loopback is allowed only spelled plainly, never through a translation prefix.
+            return _is_public(embedded, allow_loopback=False)
+        if address.is_site_local:
+            return False
+    if address.is_loopback:
+        return allow_loopback
+    return (
+        address.is_global
+        and not address.is_multicast
+        and not address.is_reserved
+        and not any(address in network for network in _ALSO_REFUSED)
+    )
+
+
+def _nat64_embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address not in _NAT64:
+        return None
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
+def _get(
+    url: httpx.URL, headers: Mapping[str, str], max_bytes: int, deadline: float
+) -> tuple[int, httpx.Headers, bytes]:
+    """One GET on a connection of its own, so each redirect hop is resolved and checked anew."""
+    core_url = httpcore.URL(
+        scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+    )
+    # httpcore would write an IPv6 host without its brackets; the URL's netloc has them.
+    request_headers = [
+        (b"Host", url.netloc),
+        *((name.encode(), value.encode()) for name, value in headers.items()),
+    ]
+    # httpcore's default TLS context trusts the system's certificates and certifi's.
+    pool = httpcore.ConnectionPool(network_backend=_PinnedBackend(deadline))
+    try:
+        with pool, pool.stream("GET", core_url, headers=request_headers) as response:
+            response_headers = httpx.Headers(response.headers)
+            body = _read_capped(response.iter_stream(), response_headers, max_bytes)
+    except httpcore.TimeoutException as error:
+        raise FetchError("The server did not answer in time.", transient=True) from error
+    except (httpcore.NetworkError, httpcore.ProtocolError) as error:
+        raise FetchError("The server could not be reached.", transient=True) from error
+    return response.status, response_headers, body
+
+
+def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, max_bytes: int) -> bytes:
+    too_large = FetchError(
+        f"The file is larger than {max_bytes / 1024 / 1024:g} MB.", transient=False
+    )
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    decompressor = _decompressor(headers.get("content-encoding", ""))
+    body = bytearray()
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if received > max_bytes:
+            raise too_large
+        if decompressor is None:
+            body += chunk
+        else:
+            try:
+                # Never inflate more than one byte past the cap, so a compression bomb stays small.
+                body += decompressor.decompress(chunk, max_bytes - len(body) + 1)
+            except zlib.error as error:
+                raise FetchError(
+                    "The server sent a damaged compressed file.", transient=True
+                ) from error
+        if len(body) > max_bytes:
+            raise too_large
+    return bytes(body)
+
+
+def _decompressor(encoding: str) -> zlib._Decompress | None:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        # 32 + MAX_WBITS reads either a gzip or a zlib header.
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)
+    raise FetchError("The server sent the file in a compression we cannot read.", transient=False)
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Resolves, checks and connects in one step, and keeps every network wait inside the deadline."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._tcp = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        _time_left(self._deadline, httpcore.ConnectTimeout)
+        addresses = resolve_public_addresses(host, port)
+        for address in addresses[:-1]:
+            try:
+                return self._connect(address, port, local_address, socket_options)
+            except httpcore.ConnectError:
+                continue
+        return self._connect(addresses[-1], port, local_address, socket_options)
+
+    def _connect(
+        self,
+        address: str,
+        port: int,
+        local_address: str | None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+    ) -> httpcore.NetworkStream:
+        stream = self._tcp.connect_tcp(
+            address,
+            port,
+            timeout=_time_left(self._deadline, httpcore.ConnectTimeout),
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+        return _DeadlineStream(stream, self._deadline)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake waits no longer than the deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(self._deadline, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(self._deadline, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # server_hostname is the URL's host name, so SNI and certificate checks use it, not the IP.
+        stream = self._stream.start_tls(
+            ssl_context, server_hostname, _time_left(self._deadline, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(stream, self._deadline)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._stream.get_extra_info(info)
+
+
+def _time_left(deadline: float, error: type[httpcore.TimeoutException]) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("The deadline passed.")
+    return left
