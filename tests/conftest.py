@@ -16,6 +16,9 @@ from django.db import connection
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
+# Shared fixtures for real protocol peers: CalDAV servers and iCal feeds on loopback.
+pytest_plugins = ["tests.ics_feeds"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Stop at once, saying what to start, when PostgreSQL or Redis is not reachable."""
