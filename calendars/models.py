@@ -33,6 +33,8 @@ class Connection(models.Model):
     label = models.CharField(max_length=200)
     # The CalDAV server's address; iCal links keep theirs among the secrets (they embed tokens).
     server_url = models.URLField(max_length=500, blank=True)
+    # The CalDAV user name (an Apple ID for iCloud): it names the account, so it outlives a disconnect.
+    username = models.CharField(max_length=254, blank=True)
     secrets = SealedTextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
     # Plain words for the user, never a credential or event content.

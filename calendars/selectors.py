@@ -30,5 +30,9 @@ def connection_secrets(connection: Connection) -> dict[str, str]:
 def provider_for_connection(connection: Connection) -> Provider:
     return build_provider(
         connection.provider_slug,
-        {"server_url": connection.server_url, **connection_secrets(connection)},
+        {
+            "server_url": connection.server_url,
+            "username": connection.username,
+            **connection_secrets(connection),
+        },
     )

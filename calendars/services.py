@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import AuditLog, User
 from accounts.services import audit_log_record
 from calendars.models import Calendar, Connection
-from calendars.selectors import connection_secrets, provider_for_connection
+from calendars.selectors import provider_for_connection
 from integrations.base import ProviderError, RemoteCalendar
 from integrations.registry import build_provider
 from multical.lib import vault
@@ -33,13 +33,13 @@ def connection_connect_caldav(
         label = username
     else:
         label = f"{username} @ {urlsplit(server_url).hostname}"
-    secrets = {"username": username, "password": password}
     return _connection_create(
         user=user,
         kind=kind,
         label=label,
         server_url=server_url,
-        secrets=secrets,
+        username=username,
+        secrets={"password": password},
         ip_address=ip_address,
     )
 
@@ -52,6 +52,7 @@ def connection_connect_ics(
         kind=Connection.Kind.ICS,
         label=label,
         server_url="",
+        username="",
         secrets={"url": url},
         ip_address=ip_address,
     )
@@ -63,13 +64,13 @@ def _connection_create(
     kind: str,
     label: str,
     server_url: str,
+    username: str,
     secrets: Mapping[str, str],
     ip_address: str | None,
 ) -> Connection:
-    connection = Connection(user=user, kind=kind, server_url=server_url)
-    remote_calendars = build_provider(
-        connection.provider_slug, {"server_url": server_url, **secrets}
-    ).list_calendars()
+    connection = Connection(user=user, kind=kind, server_url=server_url, username=username)
+    provider_settings = {"server_url": server_url, "username": username, **secrets}
+    remote_calendars = build_provider(connection.provider_slug, provider_settings).list_calendars()
     if kind == Connection.Kind.ICS and not label:
         label = remote_calendars[0].name
     connection.label = label[: Connection._meta.get_field("label").max_length]
@@ -98,9 +99,13 @@ def connection_update_credentials(
     *, connection: Connection, secrets: Mapping[str, str], ip_address: str | None
 ) -> None:
     """Replace the password (or iCal link), checking it with the provider first; reconnects it."""
-    merged = {"server_url": connection.server_url, **connection_secrets(connection), **secrets}
-    remote_calendars = build_provider(connection.provider_slug, merged).list_calendars()
-    _seal_secrets(connection, {key: value for key, value in merged.items() if key != "server_url"})
+    provider_settings = {
+        "server_url": connection.server_url,
+        "username": connection.username,
+        **secrets,
+    }
+    remote_calendars = build_provider(connection.provider_slug, provider_settings).list_calendars()
+    _seal_secrets(connection, secrets)
     connection.status = Connection.Status.OK
     connection.last_error = ""
     connection.last_error_at = None

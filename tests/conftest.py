@@ -17,7 +17,7 @@ from django.db import connection
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 # Shared fixtures for real protocol peers: CalDAV servers and iCal feeds on loopback.
-pytest_plugins = ["tests.ics_feeds"]
+pytest_plugins = ["tests.caldav_servers", "tests.ics_feeds"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -41,10 +41,11 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     kind = Connection.Kind.CALDAV
     label = factory.Sequence(lambda n: f"person{n} @ dav.example.com")
     server_url = "https://dav.example.com/"
+    username = "person"
 
     @factory.post_generation
     def secrets(connection, create, extracted, **kwargs):
-        values = extracted or {"username": "person", "password": CONNECTION_PASSWORD}
+        values = extracted or {"password": CONNECTION_PASSWORD}
         connection.secrets = vault.seal_json(
             values, context=vault.context_for(connection, "secrets")
         )

@@ -1,0 +1,1 @@
+"""CalDAV provider: Apple iCloud and any CalDAV server."""

@@ -1,0 +1,454 @@
+"""WebDAV over HTTP for the CalDAV provider: a guarded session, request bodies, multistatus parsing.
+
+Every connection goes through ``CheckedResolver``: the HTTP library asks it for a host's addresses,
+it returns only addresses ``multical.lib.safe_http.resolve_public_addresses`` has checked, and the
+socket connects to exactly those, so the check and the connection cannot disagree (no DNS
+rebinding), for the first host, discovered hosts (iCloud's per-account host) and redirects alike.
+Proxies and ``.netrc`` from the environment are ignored, redirects are followed by hand (keeping
+the method, never from https to http; credentials follow, as they follow discovered hosts),
+bodies are asked for uncompressed and capped in size and time while they stream, and nothing
+here logs a body, a header value or a credential.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, unquote, urljoin, urlsplit
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+import niquests
+from niquests.packages.urllib3.contrib.resolver import BaseResolver, ProtocolResolver
+
+from integrations.base import ProviderError
+from multical.lib.safe_http import FetchError, UnsafeURLError, resolve_public_addresses
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT = 10  # seconds, for connecting and for each wait on the server
+# A whole answer must arrive within this, however slowly the server trickles it.
+DEADLINE = 60
+# A whole calendar arrives in one calendar-query answer; 5,000 events are about 3 MB.
+MAX_BYTES = 64 * 1024 * 1024
+MAX_REDIRECTS = 3
+
+DAV = "DAV:"
+CALDAV = "urn:ietf:params:xml:ns:caldav"
+CALSERVER = "http://calendarserver.org/ns/"
+APPLE = "http://apple.com/ns/ical/"
+_PREFIXES = {DAV: "d", CALDAV: "c", CALSERVER: "cs", APPLE: "a"}
+
+_REDIRECTS = {301, 302, 307, 308}
+_SAFE_PATH = "/:@!$&'()*+,;=-._~"
+
+NOT_CALDAV = "This address does not look like a CalDAV server."
+WRONG_CREDENTIALS = "The server refused the user name or password."
+CALENDAR_GONE = "This calendar no longer exists on the server."
+READ_REFUSED = "The server does not let this account read the calendar."
+XML_BODY = {"Content-Type": 'application/xml; charset="utf-8"'}
+
+
+def qname(namespace: str, name: str) -> str:
+    """An element name in ElementTree's ``{namespace}name`` form."""
+    return f"{{{namespace}}}{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str  # the URL that answered, after redirects
+
+
+@dataclass(slots=True)
+class PropStat:
+    """One ``<response>`` of a multistatus: its href, and the properties found with a 2xx status."""
+
+    href: str
+    status: int | None = None  # a response-level status (sync-collection marks removals with 404)
+    props: dict[str, ElementTree.Element] = field(default_factory=dict)
+
+    def text(self, namespace: str, name: str) -> str:
+        element = self.props.get(qname(namespace, name))
+        return (element.text or "").strip() if element is not None else ""
+
+    def hrefs(self, namespace: str, name: str) -> list[str]:
+        element = self.props.get(qname(namespace, name))
+        if element is None:
+            return []
+        return [(href.text or "").strip() for href in element.iter(qname(DAV, "href")) if href.text]
+
+
+@dataclass(slots=True)
+class Multistatus:
+    responses: list[PropStat]
+    sync_token: str = ""
+
+
+class NotMultistatusError(ValueError):
+    """The body is not a WebDAV multistatus."""
+
+
+class CheckedResolver(BaseResolver):
+    """Hands the HTTP library only addresses that passed the outbound check.
+
+    The library connects to what ``getaddrinfo`` returns and never resolves the name itself, so
+    this is the pin. A refused host surfaces as a resolution failure; ``refusal`` keeps the reason.
+    """
+
+    protocol = ProtocolResolver.CUSTOM
+    implementation = "multical-checked"
+
+    def __init__(self) -> None:
+        super().__init__(None, None)
+        self.refusal: UnsafeURLError | None = None
+
+    def recycle(self) -> BaseResolver:
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def is_available(self) -> bool:
+        return True
+
+    def getaddrinfo(
+        self,
+        host: bytes | str | None,
+        port: str | int | None,
+        family: socket.AddressFamily,
+        kind: socket.SocketKind,
+        proto: int = 0,
+        flags: int = 0,
+        *,
+        quic_upgrade_via_dns_rr: bool = False,
+    ) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple]]:
+        name = host.decode("ascii") if isinstance(host, bytes) else (host or "")
+        number = int(port or 0)
+        try:
+            addresses = resolve_public_addresses(name.strip("[]"), number)
+        except UnsafeURLError as error:
+            self.refusal = error
+            raise socket.gaierror("refused by the outbound address check") from error
+        except FetchError as error:
+            raise socket.gaierror("name not found") from error
+        records = []
+        for address in addresses:
+            address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            if family not in (socket.AF_UNSPEC, address_family):
+                continue
+            target = (
+                (address, number, 0, 0) if address_family == socket.AF_INET6 else (address, number)
+            )
+            records.append((address_family, kind, proto, "", target))
+        if not records:
+            raise socket.gaierror("no address of the requested family")
+        return records
+
+
+class DAVSession:
+    """One account's HTTP session: Basic auth sent up front (Digest when the server asks for it)."""
+
+    def __init__(self, *, username: str, password: str, timeout: float = TIMEOUT) -> None:
+        self._resolver = CheckedResolver()
+        self._session = niquests.Session(
+            resolver=self._resolver,
+            retries=0,
+            disable_http3=True,
+            # Revocation checks would fetch OCSP URLs outside the guard.
+            revocation_configuration=None,
+        )
+        self._session.trust_env = False
+        self._username = username
+        self._password = password
+        self._auth: niquests.auth.AuthBase = niquests.auth.HTTPBasicAuth(username, password)
+        self._timeout = timeout
+        self.request_count = 0
+        self.received_bytes = 0
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: str | bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        accept_500: bool = False,
+    ) -> Response:
+        """Send one request, following redirects; any status but the ones below is a result.
+
+        Raises ProviderError for 401 (permanent), 429/5xx (transient, with Retry-After; a plain
+        500 is returned instead with ``accept_500``), network failures and timeouts (transient),
+        refused addresses and oversized bodies (permanent).
+        """
+        data = body.encode() if isinstance(body, str) else body
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(method, url, data, headers or {})
+            if response.status == 401 and self._should_switch_to_digest(response):
+                self._auth = niquests.auth.HTTPDigestAuth(self._username, self._password)
+                response = self._send(method, url, data, headers or {})
+            location = response.headers.get("Location", "")
+            if response.status not in _REDIRECTS or not location:
+                if not (accept_500 and response.status == 500):
+                    _raise_for_status(response)
+                return response
+            next_url = urljoin(url, location)
+            if urlsplit(next_url).scheme not in ("http", "https") or (
+                urlsplit(url).scheme == "https" and urlsplit(next_url).scheme != "https"
+            ):
+                raise ProviderError(NOT_CALDAV, permanent=True)
+            url = next_url
+        raise ProviderError("The server redirects too many times.", permanent=True)
+
+    def propfind(
+        self, url: str, names: Sequence[tuple[str, str]], *, depth: int = 0
+    ) -> Multistatus:
+        """PROPFIND ``names``; a missing resource, a refusal or a non-DAV answer is a ProviderError."""
+        response = self.request(
+            "PROPFIND", url, body=propfind(names), headers={**XML_BODY, "Depth": str(depth)}
+        )
+        return expect_multistatus(response)
+
+    def report(self, url: str, body: str, *, depth: int | None) -> Multistatus:
+        """A REPORT (no Depth header for ``depth=None``), checked like ``propfind``."""
+        headers = dict(XML_BODY) if depth is None else {**XML_BODY, "Depth": str(depth)}
+        return expect_multistatus(self.request("REPORT", url, body=body, headers=headers))
+
+    def _send(self, method: str, url: str, data: bytes, headers: Mapping[str, str]) -> Response:
+        self.request_count += 1
+        self._resolver.refusal = None
+        deadline = time.monotonic() + DEADLINE
+        try:
+            with self._session.request(
+                method,
+                url,
+                data=data or None,
+                # Uncompressed: the size cap then bounds memory too (no decompression bombs).
+                headers={
+                    "User-Agent": "Multical calendar sync",
+                    "Accept-Encoding": "identity",
+                    **headers,
+                },
+                auth=self._auth,
+                timeout=self._timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as raw:
+                content = _read_capped(raw, deadline)
+                self.received_bytes += len(content)
+                response = Response(raw.status_code or 0, raw.headers, content, url)
+        except niquests.exceptions.Timeout as error:
+            raise ProviderError(
+                "The CalDAV server did not answer in time.", permanent=False
+            ) from error
+        except niquests.exceptions.SSLError as error:
+            raise ProviderError(
+                "The CalDAV server's certificate could not be verified.", permanent=True
+            ) from error
+        except (
+            niquests.exceptions.ConnectionError,
+            niquests.exceptions.ChunkedEncodingError,
+        ) as error:
+            if self._resolver.refusal is not None:
+                raise ProviderError(str(self._resolver.refusal), permanent=True) from error
+            raise ProviderError(
+                "The CalDAV server could not be reached.", permanent=False
+            ) from error
+        except (niquests.exceptions.InvalidURL, niquests.exceptions.MissingSchema) as error:
+            raise ProviderError("This is not a valid web address.", permanent=True) from error
+        except niquests.exceptions.RequestException as error:
+            raise ProviderError(
+                "The CalDAV server could not be reached.", permanent=False
+            ) from error
+        logger.debug("CalDAV %s answered %s", method, response.status)
+        return response
+
+    def _should_switch_to_digest(self, response: Response) -> bool:
+        challenge = response.headers.get("WWW-Authenticate", "").lower()
+        return (
+            isinstance(self._auth, niquests.auth.HTTPBasicAuth)
+            and "digest" in challenge
+            and "basic" not in challenge
+        )
+
+
+def _read_capped(raw: niquests.Response, deadline: float) -> bytes:
+    too_large = ProviderError("The CalDAV server sent more data than we accept.", permanent=True)
+    declared = raw.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BYTES:
+        raise too_large
+    body = bytearray()
+    for chunk in raw.iter_content(64 * 1024):
+        body += chunk
+        if len(body) > MAX_BYTES:
+            raise too_large
+        if time.monotonic() > deadline:
+            raise ProviderError("The CalDAV server did not answer in time.", permanent=False)
+    return bytes(body)
+
+
+def _raise_for_status(response: Response) -> None:
+    status = response.status
+    if status == 401:
+        raise ProviderError(WRONG_CREDENTIALS, permanent=True)
+    if status in (429, 503):
+        raise ProviderError(
+            "The CalDAV server asked us to slow down.",
+            permanent=False,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After", "")),
+        )
+    # 501 Not Implemented is an answer (no PROPFIND/REPORT here), not a passing failure.
+    if status >= 500 and status != 501:
+        raise ProviderError(f"The CalDAV server had a problem (HTTP {status}).", permanent=False)
+
+
+def retry_after_seconds(value: str) -> float | None:
+    """Retry-After as seconds: a number of seconds or an HTTP date."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+# Request bodies -----------------------------------------------------------------------------
+
+
+def _xml(root: str, inner: str) -> str:
+    namespace, name = root[1:].split("}")
+    declarations = " ".join(f'xmlns:{prefix}="{uri}"' for uri, prefix in _PREFIXES.items())
+    element = f"{_PREFIXES[namespace]}:{name}"
+    return f'<?xml version="1.0" encoding="utf-8"?><{element} {declarations}>{inner}</{element}>'
+
+
+def _prop(names: Sequence[tuple[str, str]]) -> str:
+    return "<d:prop>" + "".join(f"<{_PREFIXES[ns]}:{name}/>" for ns, name in names) + "</d:prop>"
+
+
+def propfind(names: Sequence[tuple[str, str]]) -> str:
+    return _xml(qname(DAV, "propfind"), _prop(names))
+
+
+def sync_collection(token: str) -> str:
+    return _xml(
+        qname(DAV, "sync-collection"),
+        f"<d:sync-token>{escape(token)}</d:sync-token><d:sync-level>1</d:sync-level>"
+        + _prop([(DAV, "getetag")]),
+    )
+
+
+def calendar_query(start: datetime, end: datetime) -> str:
+    """The events overlapping [start, end), with their data (recurrences are expanded by us)."""
+    return _events_query(f'<c:time-range start="{_utc(start)}" end="{_utc(end)}"/>')
+
+
+def property_query(name: str, text: str) -> str:
+    """The events whose property ``name`` contains ``text``, with their data."""
+    return _events_query(
+        f'<c:prop-filter name="{escape(name)}">'
+        f'<c:text-match collation="i;octet">{escape(text)}</c:text-match></c:prop-filter>'
+    )
+
+
+def _events_query(condition: str) -> str:
+    return _xml(
+        qname(CALDAV, "calendar-query"),
+        _prop([(DAV, "getetag"), (CALDAV, "calendar-data")])
+        + '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
+        + condition
+        + "</c:comp-filter></c:comp-filter></c:filter>",
+    )
+
+
+def calendar_multiget(hrefs: Sequence[str]) -> str:
+    return _xml(
+        qname(CALDAV, "calendar-multiget"),
+        _prop([(DAV, "getetag"), (CALDAV, "calendar-data")])
+        + "".join(f"<d:href>{escape(href)}</d:href>" for href in hrefs),
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+# Answers ------------------------------------------------------------------------------------
+
+
+def parse_multistatus(body: bytes) -> Multistatus:
+    """The responses of a multistatus body; raises NotMultistatusError for anything else."""
+    # Python's expat never fetches external entities and (2.4.1+) bounds entity expansion; DAV
+    # answers never carry a document type, so one is refused outright all the same.
+    if b"<!DOCTYPE" in body:
+        raise NotMultistatusError("a document type in a DAV answer")
+    try:
+        root = ElementTree.fromstring(body)  # noqa: S314 - see above
+    except ElementTree.ParseError as error:
+        raise NotMultistatusError("not XML") from error
+    if root.tag != qname(DAV, "multistatus"):
+        raise NotMultistatusError("not a multistatus")
+    result = Multistatus(
+        responses=[], sync_token=(root.findtext(qname(DAV, "sync-token")) or "").strip()
+    )
+    for element in root.iterfind(qname(DAV, "response")):
+        href = (element.findtext(qname(DAV, "href")) or "").strip()
+        if not href:
+            continue
+        entry = PropStat(href=href, status=_status_code(element.findtext(qname(DAV, "status"))))
+        for propstat in element.iterfind(qname(DAV, "propstat")):
+            status = _status_code(propstat.findtext(qname(DAV, "status")))
+            if status is None or not 200 <= status < 300:
+                continue
+            for prop in propstat.iterfind(qname(DAV, "prop")):
+                for child in prop:
+                    entry.props[child.tag] = child
+        result.responses.append(entry)
+    return result
+
+
+def expect_multistatus(response: Response) -> Multistatus:
+    if response.status in (404, 410):
+        raise ProviderError(CALENDAR_GONE, permanent=True)
+    if response.status == 403:
+        raise ProviderError(READ_REFUSED, permanent=True)
+    if response.status != 207:
+        raise ProviderError(NOT_CALDAV, permanent=True)
+    try:
+        return parse_multistatus(response.body)
+    except NotMultistatusError as error:
+        raise ProviderError(NOT_CALDAV, permanent=True) from error
+
+
+def first(answer: Multistatus) -> PropStat:
+    """The first response of a Depth 0 answer (an empty one when the server sent none)."""
+    return answer.responses[0] if answer.responses else PropStat(href="")
+
+
+def _status_code(line: str | None) -> int | None:
+    parts = (line or "").split()
+    if len(parts) >= 2 and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def normalise_href(href: str, base_url: str) -> str:
+    """The path of ``href`` (absolute or relative to ``base_url``), percent-encoded one way."""
+    path = urlsplit(urljoin(base_url, href.strip())).path
+    return quote(unquote(path), safe=_SAFE_PATH)
