@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from calendars.models import Calendar
+
+
+class SyncRule(models.Model):
+    """Copy the events of the source calendars into the target calendars as blocks."""
+
+    class Visibility(models.TextChoices):
+        BUSY = "busy", "Busy only"
+        TITLE = "title", "Title only"
+        FULL = "full", "Full details"
+
+    class TentativeHandling(models.TextChoices):
+        BUSY = "busy", "Block as busy"
+        FREE = "free", "Block as free"
+        SKIP = "skip", "Don't copy"
+
+    class AllDayHandling(models.TextChoices):
+        SKIP = "skip", "Don't copy"
+        BUSY = "busy", "Block as busy"
+        FREE = "free", "Block as free"
+
+    class ShowAs(models.TextChoices):
+        BUSY = "busy", "Always busy"
+        FREE = "free", "Always free"
+        SOURCE = "source", "Same as the source event"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sync_rules")
+    name = models.CharField(max_length=120)
+    sources = models.ManyToManyField(Calendar, related_name="rules_as_source")
+    targets = models.ManyToManyField(Calendar, related_name="rules_as_target")
+    enabled = models.BooleanField(default=True)
+
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.BUSY)
+    busy_title = models.CharField(max_length=120, default="Busy")
+    show_location = models.BooleanField(default=False)
+    show_video_link = models.BooleanField(default=False)
+    # Lists of words (JSON, so the embedded SQLite development database can hold them too).
+    include_keywords = models.JSONField(default=list, blank=True)
+    exclude_keywords = models.JSONField(default=list, blank=True)
+
+    skip_declined = models.BooleanField(default=True)
+    skip_free = models.BooleanField(default=True)
+    tentative = models.CharField(max_length=8, choices=TentativeHandling.choices, default=TentativeHandling.BUSY)
+    all_day = models.CharField(max_length=8, choices=AllDayHandling.choices, default=AllDayHandling.SKIP)
+    show_as = models.CharField(max_length=8, choices=ShowAs.choices, default=ShowAs.BUSY)
+
+    lookahead_days = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    lookback_days = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(30)])
+    # ISO weekdays (1 = Monday) whose events are copied; empty means every day.
+    weekdays = models.JSONField(default=list, blank=True)
+    # Copy only events that overlap these hours, read in the user's time zone; both or neither.
+    working_hours_start = models.TimeField(null=True, blank=True)
+    working_hours_end = models.TimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(lookahead_days__gte=1, lookahead_days__lte=365),
+                name="syncrules_rule_lookahead_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(working_hours_start__isnull=True, working_hours_end__isnull=True)
+                | models.Q(working_hours_start__isnull=False, working_hours_end__isnull=False),
+                name="syncrules_rule_working_hours_both_or_neither",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Block(models.Model):
+    """A blocking event we wrote into a target calendar for one source event instance.
+
+    Holds ids, times, a state and a keyed fingerprint of what was written; never the content.
+    The row is written (pending) before the remote create, and its id is the marker the remote
+    event carries, so a retry finds what an interrupted attempt wrote instead of writing twice.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Being written"
+        SYNCED = "synced", "In the target calendar"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    rule = models.ForeignKey(SyncRule, on_delete=models.CASCADE, related_name="blocks")
+    source_calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="source_blocks")
+    source_event_id = models.CharField(max_length=1000)
+    source_series_id = models.CharField(max_length=1000)
+    target_calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="target_blocks")
+    # The event's id in the target calendar, once written.
+    target_event_id = models.CharField(max_length=1000, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    all_day = models.BooleanField(default=False)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "source_calendar", "source_event_id", "target_calendar"],
+                name="syncrules_block_one_per_source_instance_and_target",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["source_calendar", "source_series_id"], name="syncrules_block_series"),
+            models.Index(fields=["target_calendar", "target_event_id"], name="syncrules_block_target_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"block {self.id} ({self.state})"
+
+
+class SyncRun(models.Model):
+    """One sync of one rule's source calendar: counts and an error in plain words, no content."""
+
+    rule = models.ForeignKey(SyncRule, on_delete=models.CASCADE, related_name="runs")
+    source_calendar = models.ForeignKey(Calendar, on_delete=models.SET_NULL, null=True, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    full_read = models.BooleanField(default=False)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["rule", "-started_at"], name="syncrules_run_rule")]
+
+    def __str__(self) -> str:
+        return f"run of {self.rule_id} at {self.started_at:%Y-%m-%d %H:%M}"
