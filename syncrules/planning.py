@@ -1,0 +1,126 @@
+"""The values the planner takes and returns: plain data, no ORM, so planning is a pure function.
+
+``syncrules.planner.plan`` maps (source events, rule options, existing blocks) to operations;
+the applier (``syncrules.applier``) carries them out through the provider contract.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, time, tzinfo
+
+from integrations.base import RemoteEvent, Transparency
+
+
+class Visibility(enum.StrEnum):
+    BUSY = "busy"
+    TITLE = "title"
+    FULL = "full"
+
+
+class Handling(enum.StrEnum):
+    """How a kind of event (tentative, all-day) is copied."""
+
+    BUSY = "busy"
+    FREE = "free"
+    SKIP = "skip"
+
+
+class ShowAs(enum.StrEnum):
+    BUSY = "busy"
+    FREE = "free"
+    SOURCE = "source"
+
+
+class SkipReason(enum.StrEnum):
+    OURS = "ours"  # a block we wrote: never a source (loop prevention)
+    CANCELLED = "cancelled"
+    DECLINED = "declined"
+    FREE = "free"
+    TENTATIVE = "tentative"
+    ALL_DAY = "all_day"
+    EXCLUDED_KEYWORD = "excluded_keyword"
+    MISSING_KEYWORD = "missing_keyword"
+    WEEKDAY = "weekday"
+    WORKING_HOURS = "working_hours"
+    OUTSIDE_WINDOW = "outside_window"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOptions:
+    """A sync rule's settings, as the planner needs them (see ``SyncRule`` for their meaning)."""
+
+    visibility: Visibility = Visibility.BUSY
+    busy_title: str = "Busy"
+    show_location: bool = False
+    show_video_link: bool = False
+    include_keywords: tuple[str, ...] = ()  # lowercased
+    exclude_keywords: tuple[str, ...] = ()  # lowercased
+    skip_declined: bool = True
+    skip_free: bool = True
+    tentative: Handling = Handling.BUSY
+    all_day: Handling = Handling.SKIP
+    show_as: ShowAs = ShowAs.BUSY
+    weekdays: frozenset[int] = frozenset()  # ISO weekdays; empty = every day
+    working_hours: tuple[time, time] | None = None
+    time_zone: tzinfo | None = None  # the user's zone, for weekdays and working hours
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A block as it will read in the target: already stripped to what the rule lets through."""
+
+    start: datetime  # aware UTC; for all-day blocks midnight UTC standing for the date
+    end: datetime
+    all_day: bool
+    title: str
+    description: str
+    location: str
+    transparency: Transparency
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingBlock:
+    id: str
+    source_event_id: str
+    source_series_id: str
+    target_calendar_id: str
+    fingerprint: str
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    target_calendar_id: str
+    event: RemoteEvent
+    rendered: Rendered
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    block_id: str
+    event: RemoteEvent
+    rendered: Rendered
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    block_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    event: RemoteEvent
+    reason: SkipReason
+
+
+@dataclass(slots=True)
+class Plan:
+    creates: list[Create] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    deletes: list[Delete] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    unchanged: int = 0
