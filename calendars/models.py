@@ -65,6 +65,9 @@ class Calendar(models.Model):
     # The provider's opaque position in the change feed (a sync token, ETag, delta link).
     sync_cursor = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # The last sync failure of this calendar, in plain words; cleared by the next good sync.
+    last_error = models.CharField(max_length=300, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -210,6 +210,9 @@ STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE
 # addresses; local development and the test suite, whose servers run on loopback, allow loopback.
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)
 
+# How often calendars without push (CalDAV, iCal links) are polled; an idle poll is one request.
+SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 300)
+
 # --- Static files, locale ------------------------------------------------------------------------
 STATIC_URL = "/static/"
 # Production serves the collected, hashed files; elsewhere WhiteNoise reads the source folders.

@@ -34,7 +34,9 @@ class SyncRule(models.Model):
         SOURCE = "source", "Same as the source event"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sync_rules")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sync_rules"
+    )
     name = models.CharField(max_length=120)
     sources = models.ManyToManyField(Calendar, related_name="rules_as_source")
     targets = models.ManyToManyField(Calendar, related_name="rules_as_target")
@@ -50,8 +52,12 @@ class SyncRule(models.Model):
 
     skip_declined = models.BooleanField(default=True)
     skip_free = models.BooleanField(default=True)
-    tentative = models.CharField(max_length=8, choices=TentativeHandling.choices, default=TentativeHandling.BUSY)
-    all_day = models.CharField(max_length=8, choices=AllDayHandling.choices, default=AllDayHandling.SKIP)
+    tentative = models.CharField(
+        max_length=8, choices=TentativeHandling.choices, default=TentativeHandling.BUSY
+    )
+    all_day = models.CharField(
+        max_length=8, choices=AllDayHandling.choices, default=AllDayHandling.SKIP
+    )
     show_as = models.CharField(max_length=8, choices=ShowAs.choices, default=ShowAs.BUSY)
 
     lookahead_days = models.PositiveSmallIntegerField(
@@ -98,11 +104,17 @@ class Block(models.Model):
         SYNCED = "synced", "In the target calendar"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    rule = models.ForeignKey(SyncRule, on_delete=models.CASCADE, related_name="blocks")
-    source_calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="source_blocks")
+    # Both outlive what they point at (SET_NULL): a block whose rule or source calendar is gone is
+    # stale, and the clean-up deletes it from the target calendar before forgetting it.
+    rule = models.ForeignKey(SyncRule, on_delete=models.SET_NULL, null=True, related_name="blocks")
+    source_calendar = models.ForeignKey(
+        Calendar, on_delete=models.SET_NULL, null=True, related_name="source_blocks"
+    )
     source_event_id = models.CharField(max_length=1000)
     source_series_id = models.CharField(max_length=1000)
-    target_calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="target_blocks")
+    target_calendar = models.ForeignKey(
+        Calendar, on_delete=models.CASCADE, related_name="target_blocks"
+    )
     # The event's id in the target calendar, once written.
     target_event_id = models.CharField(max_length=1000, blank=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
@@ -120,8 +132,12 @@ class Block(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["source_calendar", "source_series_id"], name="syncrules_block_series"),
-            models.Index(fields=["target_calendar", "target_event_id"], name="syncrules_block_target_event"),
+            models.Index(
+                fields=["source_calendar", "source_series_id"], name="syncrules_block_series"
+            ),
+            models.Index(
+                fields=["target_calendar", "target_event_id"], name="syncrules_block_target_event"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -132,7 +148,9 @@ class SyncRun(models.Model):
     """One sync of one rule's source calendar: counts and an error in plain words, no content."""
 
     rule = models.ForeignKey(SyncRule, on_delete=models.CASCADE, related_name="runs")
-    source_calendar = models.ForeignKey(Calendar, on_delete=models.SET_NULL, null=True, related_name="+")
+    source_calendar = models.ForeignKey(
+        Calendar, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     full_read = models.BooleanField(default=False)
