@@ -23,6 +23,7 @@ class Connection(models.Model):
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
         ERROR = "error", "Error"
         DISCONNECTED = "disconnected", "Disconnected"
+        REMOVING = "removing", "Being removed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditLog, User
@@ -20,6 +22,7 @@ from calendars.selectors import provider_for_connection
 from integrations.base import ProviderError, RemoteCalendar
 from integrations.registry import build_provider
 from multical.lib import vault
+from multical.lib.email import send_templated_email
 
 ICLOUD_SERVER_URL = "https://caldav.icloud.com/"
 
@@ -109,9 +112,13 @@ def connection_update_credentials(
     connection.status = Connection.Status.OK
     connection.last_error = ""
     connection.last_error_at = None
+    from syncrules.tasks import enqueue_connection_resync
+
     with transaction.atomic():
         connection.save(update_fields=["secrets", "status", "last_error", "last_error_at"])
         _calendars_update(connection, remote_calendars)
+        # Whatever was missed while it was broken is read again in full.
+        enqueue_connection_resync(connection.id)
         audit_log_record(
             user=connection.user,
             action=AuditLog.Action.CONNECTION_UPDATED,
@@ -122,21 +129,37 @@ def connection_update_credentials(
 
 
 def connection_record_error(*, connection: Connection, error: ProviderError) -> None:
-    """Show a provider failure on the connection: permanent ones need the user to reconnect."""
+    """Show a provider failure on the connection.
+
+    A permanent one means the user must act (reconnect): the connection says so, and the user
+    gets one e-mail when it first happens, not one per failed sync.
+    """
+    newly_broken = error.permanent and connection.status != Connection.Status.NEEDS_RECONNECT
     connection.status = (
         Connection.Status.NEEDS_RECONNECT if error.permanent else Connection.Status.ERROR
     )
     connection.last_error = error.message[: Connection._meta.get_field("last_error").max_length]
     connection.last_error_at = timezone.now()
     connection.save(update_fields=["status", "last_error", "last_error_at"])
+    if newly_broken:
+        transaction.on_commit(lambda: _send_reconnect_email(connection))
+
+
+def _send_reconnect_email(connection: Connection) -> None:
+    send_templated_email(
+        to=connection.user.email,
+        template="calendars/email/needs-reconnect",
+        context={
+            "connection": connection,
+            "calendars_url": settings.SITE_URL + reverse("calendars:calendar_list"),
+        },
+    )
 
 
 @transaction.atomic
 def connection_disconnect(*, connection: Connection, ip_address: str | None) -> None:
-    """Forget the credentials; the connection and its calendars stay listed until removed."""
-    connection.secrets = ""
-    connection.status = Connection.Status.DISCONNECTED
-    connection.save(update_fields=["secrets", "status"])
+    """Stop syncing the account; its blocks are removed, then its credentials deleted (a task)."""
+    _connection_release(connection, status=Connection.Status.DISCONNECTED)
     audit_log_record(
         user=connection.user,
         action=AuditLog.Action.CONNECTION_DISCONNECTED,
@@ -148,6 +171,8 @@ def connection_disconnect(*, connection: Connection, ip_address: str | None) -> 
 
 @transaction.atomic
 def connection_remove(*, connection: Connection, ip_address: str | None) -> None:
+    """Like disconnecting, and then the account and its calendars are deleted too."""
+    _connection_release(connection, status=Connection.Status.REMOVING)
     audit_log_record(
         user=connection.user,
         action=AuditLog.Action.CONNECTION_REMOVED,
@@ -155,7 +180,15 @@ def connection_remove(*, connection: Connection, ip_address: str | None) -> None
         connection=str(connection.id),
         provider=connection.kind,
     )
-    connection.delete()
+
+
+def _connection_release(connection: Connection, *, status: str) -> None:
+    # Imported here: the sync engine builds on this module, not the other way round.
+    from syncrules.tasks import release_connection
+
+    connection.status = status
+    connection.save(update_fields=["status"])
+    transaction.on_commit(lambda: release_connection.delay(str(connection.id)))
 
 
 def _seal_secrets(connection: Connection, secrets: Mapping[str, str]) -> None:

@@ -106,7 +106,8 @@ def connection_disconnect(request: HttpRequest, connection_id: str) -> HttpRespo
     if request.method == "POST":
         services.connection_disconnect(connection=connection, ip_address=client_ip(request))
         messages.success(
-            request, f"{connection.label} is disconnected and its credentials are deleted."
+            request,
+            f"{connection.label} is disconnected: its blocks are being removed, then its credentials deleted.",
         )
         return redirect("calendars:calendar_list")
     return render(
@@ -122,7 +123,9 @@ def connection_remove(request: HttpRequest, connection_id: str) -> HttpResponse:
     connection = selectors.get_connection_for_user(request.user, connection_id)
     if request.method == "POST":
         services.connection_remove(connection=connection, ip_address=client_ip(request))
-        messages.success(request, f"{connection.label} is removed.")
+        messages.success(
+            request, f"{connection.label} is being removed, with the blocks Multical made."
+        )
         return redirect("calendars:calendar_list")
     return render(
         request, "calendars/connection_confirm.html", {"connection": connection, "action": "remove"}

@@ -1,4 +1,4 @@
-"""The Celery app. Every periodic schedule of the project lives in ``beat_schedule`` below."""
+"""The Celery app; its settings, and every periodic schedule, are CELERY_* Django settings."""
 
 from __future__ import annotations
 
@@ -11,8 +11,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "multical.settings")
 app = Celery("multical")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-app.conf.beat_schedule = {
-    # Lets /health/ tell operators whether beat and a worker are alive.
-    "heartbeat": {"task": "multical.tasks.record_heartbeat", "schedule": 60.0},
-}

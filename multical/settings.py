@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from multical.lib.env import Env
 
@@ -138,6 +139,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often calendars without push (CalDAV, iCal links) are polled; an idle poll is one request.
+SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 300)
+# Every periodic job of the project. Each is safe if two beats ever run (they only enqueue
+# coalesced, idempotent work).
+CELERY_BEAT_SCHEDULE = {
+    # Lets /health/ tell operators whether beat and a worker are alive.
+    "heartbeat": {"task": "multical.tasks.record_heartbeat", "schedule": 60.0},
+    # CalDAV calendars and iCal links have no push: poll them.
+    "poll-calendars": {
+        "task": "syncrules.tasks.poll_calendars",
+        "schedule": float(SYNC_POLL_INTERVAL_SECONDS),
+    },
+    # Re-read every source in full once a day: heals anything missed and rolls the window forward.
+    "reconcile": {"task": "syncrules.tasks.reconcile_all", "schedule": crontab(hour=3, minute=17)},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Accounts, passwords and sessions ------------------------------------------------------------
@@ -209,9 +225,6 @@ STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE
 # Requests to user-supplied URLs (iCal links, CalDAV servers) refuse private and loopback
 # addresses; local development and the test suite, whose servers run on loopback, allow loopback.
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)
-
-# How often calendars without push (CalDAV, iCal links) are polled; an idle poll is one request.
-SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 300)
 
 # --- Static files, locale ------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -74,10 +74,11 @@ class Rendered:
     start: datetime  # aware UTC; for all-day blocks midnight UTC standing for the date
     end: datetime
     all_day: bool
-    title: str
-    description: str
-    location: str
-    transparency: Transparency
+    # Out of the repr, so a logged or reported plan cannot leak event content.
+    title: str = field(repr=False)
+    description: str = field(repr=False)
+    location: str = field(repr=False)
+    transparency: Transparency = Transparency.BUSY
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,12 @@ def enqueue_calendar_sync(calendar_id: str, *, full: bool = False) -> None:
     transaction.on_commit(enqueue)
 
 
+def enqueue_connection_resync(connection_id: str) -> None:
+    """Full syncs of what reads from or writes into the connection's calendars."""
+    for calendar_id in engine.calendar_ids_touching_connection(str(connection_id)):
+        enqueue_calendar_sync(calendar_id, full=True)
+
+
 def enqueue_stale_block_removal() -> None:
     transaction.on_commit(remove_stale_blocks.delay)
 
@@ -115,3 +121,8 @@ def reconcile_all() -> None:
     for calendar_id in engine.source_calendar_ids():
         enqueue_calendar_sync(calendar_id, full=True)
     enqueue_stale_block_removal()
+
+
+@shared_task(acks_late=True)
+def release_connection(connection_id: str) -> None:
+    engine.release_connection(connection_id)

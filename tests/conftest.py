@@ -17,7 +17,7 @@ from django.db import connection
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 # Shared fixtures for real protocol peers: CalDAV servers and iCal feeds on loopback.
-pytest_plugins = ["tests.caldav_servers", "tests.ics_feeds"]
+pytest_plugins = ["tests.caldav_servers", "tests.ics_feeds", "tests.fault_proxy"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,3 +92,16 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     yield process
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture
+def run_tasks_inline(monkeypatch, django_capture_on_commit_callbacks):
+    """Run the Celery tasks a block of code enqueues, in this process, when it commits.
+
+    For service-level tests; the end-to-end tests run a real worker instead.
+    """
+    from multical.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+    return lambda: django_capture_on_commit_callbacks(execute=True)

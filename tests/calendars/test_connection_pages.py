@@ -93,9 +93,12 @@ def test_an_unknown_connection_id_is_a_404(owner_client):
 
 
 def test_disconnecting_deletes_the_credentials_and_keeps_the_listing(
-    owner_client, connection, owner
+    owner_client, connection, owner, run_tasks_inline
 ):
-    response = owner_client.post(reverse("calendars:connection-disconnect", args=[connection.id]))
+    with run_tasks_inline():
+        response = owner_client.post(
+            reverse("calendars:connection-disconnect", args=[connection.id])
+        )
 
     assert response.status_code == 302
     connection.refresh_from_db()
@@ -107,12 +110,22 @@ def test_disconnecting_deletes_the_credentials_and_keeps_the_listing(
     assert entry.ip_address == "127.0.0.1"
 
 
-def test_removing_deletes_the_connection_and_its_calendars(owner_client, connection, owner):
-    owner_client.post(reverse("calendars:connection-remove", args=[connection.id]))
+def test_removing_deletes_the_connection_and_its_calendars(
+    owner_client, connection, owner, run_tasks_inline
+):
+    with run_tasks_inline():
+        owner_client.post(reverse("calendars:connection-remove", args=[connection.id]))
 
     assert not Connection.objects.filter(id=connection.id).exists()
     assert not Calendar.objects.filter(connection_id=connection.id).exists()
     assert AuditLog.objects.filter(user=owner, action=AuditLog.Action.CONNECTION_REMOVED).exists()
+
+
+def test_a_connection_being_removed_says_so_until_it_is_gone(owner_client, connection):
+    Connection.objects.filter(id=connection.id).update(status=Connection.Status.REMOVING)
+    html = owner_client.get(reverse("calendars:calendar_list")).content.decode()
+    assert "Being removed" in html
+    assert reverse("calendars:connection-remove", args=[connection.id]) not in html
 
 
 def test_disconnect_and_remove_ask_first_and_change_nothing_on_get(owner_client, connection):

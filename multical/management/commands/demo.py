@@ -1,0 +1,219 @@
+"""Try the product in a minute: a local CalDAV server with sample calendars, a demo user already
+connected to them and one sync rule, then the web server, a worker and beat (``make demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zoneinfo
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
+
+from integrations.base import ProviderError
+from multical.demo import DEMO_EMAIL, demo_seed, demo_sync, demo_try_me_event
+from multical.management.commands.runstack import stack_manager
+
+RADICALE_USER = "demo"
+START_TIMEOUT = 30  # seconds
+# For the demo's own processes: its CalDAV server is on loopback, and a new event should show up
+# in the other calendar within half a minute.
+DEMO_ENVIRONMENT = {"OUTBOUND_ALLOW_LOOPBACK": "true", "SYNC_POLL_INTERVAL_SECONDS": "30"}
+
+
+class Command(BaseCommand):
+    help = (
+        "Start a local Radicale with two sample calendars, connect a demo user to them with one "
+        "sync rule, then run the web server, a Celery worker and beat; Ctrl-C stops everything."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "addrport", nargs="?", default="127.0.0.1:8000", help="Where the web server listens."
+        )
+        parser.add_argument(
+            "--radicale-port",
+            type=int,
+            default=5232,
+            help="Radicale's port on 127.0.0.1 (or the next free one).",
+        )
+        parser.add_argument(
+            "--time-zone",
+            default=_local_time_zone(),
+            type=_zone_name,
+            help="The demo user's time zone when it is first made (default: this machine's).",
+        )
+
+    def handle(
+        self, *args: Any, addrport: str, radicale_port: int, time_zone: str, **options: Any
+    ) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("The demo is for development only: it opens loopback to sync.")
+        os.environ.update(DEMO_ENVIRONMENT)
+        folder = Path(settings.VAR_DIR) / "demo-radicale"
+        folder.mkdir(parents=True, exist_ok=True)
+        password = _demo_password(folder / "users")
+        radicale, radicale_url = _start_radicale(folder, radicale_port)
+        try:
+            with override_settings(OUTBOUND_ALLOW_LOOPBACK=True):
+                world = demo_seed(
+                    server_url=radicale_url,
+                    username=RADICALE_USER,
+                    password=password,
+                    time_zone=time_zone,
+                )
+                try:
+                    demo_sync(world)
+                except ProviderError as error:
+                    self.stderr.write(
+                        f"The first sync failed ({error.message}); the worker retries."
+                    )
+            zone = ZoneInfo(world.user.time_zone)
+            try_me = folder / "try-me.ics"
+            try_me.write_bytes(demo_try_me_event(today=datetime.now(zone).date(), zone=zone))
+            site_url = _site_url(addrport)
+            self.stdout.write(_banner(site_url, password, radicale_url, try_me))
+            manager = stack_manager(addrport)
+            threading.Thread(
+                target=self._say_when_up, args=(site_url, password), daemon=True
+            ).start()
+            manager.loop()
+        finally:
+            _stop(radicale)
+        sys.exit(manager.returncode)
+
+    def _say_when_up(self, site_url: str, password: str) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{site_url}/health/", timeout=2)
+            except httpx.HTTPError:
+                time.sleep(1)
+                continue
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nThe demo is up: open {site_url}/ and log in as {DEMO_EMAIL} / {password}\n"
+                )
+            )
+            return
+
+
+def _banner(site_url: str, password: str, radicale_url: str, try_me: Path) -> str:
+    personal_url = f"{radicale_url}{RADICALE_USER}/personal/"
+    return f"""
+==============================================================================================
+ Multical demo
+   Open        {site_url}/
+   Log in as   {DEMO_EMAIL}   password  {password}
+   Look at     Calendars: two calendars, Work and Personal, on a local CalDAV server
+               Sync rules: one rule, "Personal → Work", Busy only
+               The Work calendar now holds Busy blocks for your personal events.
+
+ The calendar server: Radicale at {radicale_url} (user {RADICALE_USER}, password {password}).
+ Add an event to Personal with any CalDAV client ({personal_url}), or with
+   curl -u {RADICALE_USER}:{password} -T {os.path.relpath(try_me)} {personal_url}try-me.ics
+ and a Busy block for it appears in Work within about 30 seconds.
+
+ Ctrl-C stops the web server, the worker, beat and Radicale; `make demo` again reuses it all.
+==============================================================================================
+"""
+
+
+def _demo_password(users_file: Path) -> str:
+    """The demo's one password (web login and Radicale), kept in Radicale's plain users file."""
+    if users_file.exists():
+        name, _, password = users_file.read_text().strip().partition(":")
+        if name == RADICALE_USER and password:
+            return password
+    password = secrets.token_urlsafe(9)
+    users_file.write_text(f"{RADICALE_USER}:{password}\n")
+    users_file.chmod(0o600)
+    return password
+
+
+def _start_radicale(folder: Path, port: int) -> tuple[subprocess.Popen, str]:
+    port = _free_port(port)
+    url = f"http://127.0.0.1:{port}/"
+    command = [
+        sys.executable, "-m", "radicale", "--config", "",
+        "--server-hosts", f"127.0.0.1:{port}",
+        "--auth-type", "htpasswd",
+        "--auth-htpasswd-filename", str(folder / "users"),
+        "--auth-htpasswd-encryption", "plain",
+        "--rights-type", "owner_only",
+        "--storage-filesystem-folder", str(folder / "storage"),
+        "--logging-level", "warning",
+    ]  # fmt: skip
+    log_path = folder / "radicale.log"
+    with log_path.open("a") as log:
+        # Its own session: Ctrl-C reaches honcho, and Radicale is stopped last, after the worker.
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            httpx.request("OPTIONS", url, timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+            continue
+        return process, url
+    _stop(process)
+    raise CommandError(f"Radicale did not start on {url}; see {log_path}.")
+
+
+def _free_port(preferred: int) -> int:
+    for port in range(preferred, preferred + 20):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise CommandError(f"No free port for Radicale in {preferred} to {preferred + 19}.")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _site_url(addrport: str) -> str:
+    host, _, port = addrport.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]"):  # noqa: S104 - naming it, not binding to it
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def _zone_name(value: str) -> str:
+    if value not in zoneinfo.available_timezones():
+        raise argparse.ArgumentTypeError(f"unknown time zone {value!r} (e.g. Europe/Berlin)")
+    return value
+
+
+def _local_time_zone() -> str:
+    """This machine's zone (TZ, /etc/timezone, or where /etc/localtime points), else UTC."""
+    candidates = [os.environ.get("TZ", "").removeprefix(":")]
+    timezone_file, localtime = Path("/etc/timezone"), Path("/etc/localtime")
+    if timezone_file.exists():
+        candidates.append(timezone_file.read_text().strip())
+    if localtime.is_symlink():
+        candidates.append(str(localtime.resolve()).partition("zoneinfo/")[2])
+    known = zoneinfo.available_timezones()
+    return next((name for name in candidates if name in known), "UTC")

@@ -1,0 +1,171 @@
+"""Carries out a plan through the provider contract, so that retries never duplicate.
+
+A create first writes the block row (pending), then the remote event carrying the row's id as
+its marker, then the remote id. A crash in between leaves a pending row; the next plan updates
+it, and the update looks for the event carrying the marker before writing, so nothing is written
+twice. Errors: a target whose connection refuses us permanently is marked and skipped (the other
+targets go on); a transient error stops the sync, which is retried with the cursor unmoved.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from calendars.models import Calendar, Connection
+from calendars.selectors import provider_for_connection
+from calendars.services import connection_record_error
+from integrations.base import BlockSpec, Provider, ProviderError
+from syncrules.models import Block, SyncRule
+from syncrules.planning import Create, Plan, Rendered, Update
+
+logger = logging.getLogger(__name__)
+
+WRITABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
+
+
+class ProviderPool:
+    """One provider per connection for the length of a sync."""
+
+    def __init__(self) -> None:
+        self._providers: dict[str, Provider] = {}
+
+    def get(self, connection: Connection) -> Provider:
+        key = str(connection.id)
+        if key not in self._providers:
+            self._providers[key] = provider_for_connection(connection)
+        return self._providers[key]
+
+
+@dataclass(slots=True)
+class Counts:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    error: str = ""
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    rule: SyncRule,
+    source_calendar: Calendar,
+    targets: dict[str, Calendar],
+    pool: ProviderPool,
+) -> Counts:
+    counts = Counts()
+    refused: set[str] = set()  # targets whose connection refused us for good during this run
+
+    def writable(target: Calendar) -> bool:
+        connection = target.connection
+        return (
+            str(target.id) not in refused
+            and connection.status in WRITABLE
+            and bool(connection.secrets)
+        )
+
+    def attempt(target: Calendar, write) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            write(pool.get(target.connection))
+        except ProviderError as error:
+            if not error.permanent:
+                raise
+            refused.add(str(target.id))
+            connection_record_error(connection=target.connection, error=error)
+            counts.error = error.message
+            return False
+        return True
+
+    blocks = {
+        str(block.id): block
+        for block in Block.objects.filter(
+            id__in=[op.block_id for op in (*plan.updates, *plan.deletes)]
+        ).select_related("target_calendar__connection")
+    }
+
+    for delete in plan.deletes:
+        block = blocks.get(delete.block_id)
+        if block is None:
+            continue
+        target = block.target_calendar
+        if writable(target) and attempt(
+            target, lambda provider, b=block: delete_remote_block(provider, b)
+        ):
+            block.delete()
+            counts.deleted += 1
+
+    for create in plan.creates:
+        target = targets[create.target_calendar_id]
+        if not writable(target):
+            continue
+        block, fresh = Block.objects.get_or_create(
+            rule=rule,
+            source_calendar=source_calendar,
+            source_event_id=create.event.id,
+            target_calendar=target,
+            defaults={
+                "source_series_id": create.event.series_id,
+                "start": create.rendered.start,
+                "end": create.rendered.end,
+                "all_day": create.rendered.all_day,
+            },
+        )
+        # A fresh row has nothing remote to find; a row left pending by a crash may have.
+        write = lambda provider, b=block, op=create, look=not fresh: _write(provider, b, op, look)  # noqa: E731
+        if attempt(target, write):
+            counts.created += 1
+
+    for update in plan.updates:
+        block = blocks.get(update.block_id)
+        if block is None:
+            continue
+        target = block.target_calendar
+        write = lambda provider, b=block, op=update: _write(provider, b, op, look_first=True)  # noqa: E731
+        if writable(target) and attempt(target, write):
+            counts.updated += 1
+    return counts
+
+
+def _write(provider: Provider, block: Block, op: Create | Update, look_first: bool) -> None:
+    target = block.target_calendar
+    remote_id = block.target_event_id
+    if not remote_id and look_first:
+        remote_id = provider.find_block(target.remote_id, str(block.id))
+    block.target_event_id = provider.put_block(
+        target.remote_id, _spec(str(block.id), op.rendered), remote_id=remote_id or None
+    )
+    block.source_series_id = op.event.series_id
+    block.start, block.end, block.all_day = op.rendered.start, op.rendered.end, op.rendered.all_day
+    block.fingerprint = op.fingerprint
+    block.state = Block.State.SYNCED
+    block.save(
+        update_fields=[
+            "target_event_id",
+            "source_series_id",
+            "start",
+            "end",
+            "all_day",
+            "fingerprint",
+            "state",
+        ]
+    )
+
+
+def delete_remote_block(provider: Provider, block: Block) -> None:
+    target = block.target_calendar
+    remote_id = block.target_event_id or provider.find_block(target.remote_id, str(block.id))
+    if remote_id:
+        provider.delete_event(target.remote_id, remote_id)
+
+
+def _spec(block_id: str, rendered: Rendered) -> BlockSpec:
+    return BlockSpec(
+        block_id=block_id,
+        start=rendered.start,
+        end=rendered.end,
+        all_day=rendered.all_day,
+        title=rendered.title,
+        description=rendered.description,
+        location=rendered.location,
+        transparency=rendered.transparency,
+    )

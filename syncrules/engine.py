@@ -1,0 +1,273 @@
+"""The sync engine: read a source calendar's changes, plan each rule's blocks, apply, advance.
+
+Event content lives only in memory here, for the length of one sync; what is stored is ids,
+times, states and keyed fingerprints. The cursor moves only after every rule's plan is applied,
+so a crash or a provider failure means the same changes are read again, and the fingerprints and
+block markers make that second pass write nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from calendars.models import Calendar, Connection
+from calendars.selectors import provider_for_connection
+from calendars.services import connection_record_error
+from integrations.base import ChangeSet, Provider, ProviderError, Window
+from syncrules import planner
+from syncrules.applier import ProviderPool, apply_plan, delete_remote_block
+from syncrules.models import Block, SyncRule, SyncRun
+from syncrules.planning import ExistingBlock
+
+logger = logging.getLogger(__name__)
+
+POLLED_KINDS = (Connection.Kind.CALDAV, Connection.Kind.ICLOUD, Connection.Kind.ICS)
+USABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
+RELEASED = (Connection.Status.DISCONNECTED, Connection.Status.REMOVING)
+
+
+def fingerprint_key() -> bytes:
+    """The key of block fingerprints: derived from the server secret, never stored."""
+    return hashlib.sha256(b"multical-block-fingerprint:" + settings.SECRET_KEY.encode()).digest()
+
+
+def rule_window(rule: SyncRule, now: datetime) -> Window:
+    """From the start of today (less the lookback) to the lookahead, in the owner's zone."""
+    zone = ZoneInfo(rule.user.time_zone)
+    today = datetime.combine(now.astimezone(zone).date(), time.min, tzinfo=zone)
+    return Window(
+        start=today - timedelta(days=rule.lookback_days),
+        end=now + timedelta(days=rule.lookahead_days),
+    )
+
+
+def sync_source_calendar(calendar: Calendar, *, full: bool = False) -> None:
+    """Bring every enabled rule's blocks made from ``calendar`` in step with it."""
+    connection = calendar.connection
+    if connection.status not in USABLE or not connection.secrets:
+        return
+    rules = list(
+        SyncRule.objects.filter(enabled=True, sources=calendar)
+        .select_related("user")
+        .prefetch_related("targets__connection")
+    )
+    if not rules:
+        return
+    now = timezone.now()
+    windows = {rule.id: rule_window(rule, now) for rule in rules}
+    window = Window(min(w.start for w in windows.values()), max(w.end for w in windows.values()))
+    provider = provider_for_connection(connection)
+    try:
+        changes = _read_changes(provider, calendar, "" if full else calendar.sync_cursor, window)
+    except ProviderError as error:
+        _record_failure(calendar, error)
+        raise
+    known_ids = set(
+        Block.objects.filter(target_calendar=calendar)
+        .exclude(target_event_id="")
+        .values_list("target_event_id", flat=True)
+    )
+    pool = ProviderPool()
+    for rule in rules:
+        _sync_rule(rule, calendar, changes, windows[rule.id], known_ids, pool)
+    calendar.sync_cursor = changes.next_cursor
+    calendar.last_synced_at = timezone.now()
+    calendar.last_error, calendar.last_error_at = "", None
+    calendar.save(update_fields=["sync_cursor", "last_synced_at", "last_error", "last_error_at"])
+
+
+def _read_changes(provider: Provider, calendar: Calendar, cursor: str, window: Window) -> ChangeSet:
+    changes = provider.changes(calendar.remote_id, cursor, window)
+    reads_empty = changes.full_resync and all(event.ours for event in changes.events)
+    # Mass-deletion guard: a source that suddenly reads as empty is read once more before its
+    # blocks are removed, so one bad answer from a server cannot wipe the targets.
+    if reads_empty and Block.objects.filter(source_calendar=calendar).exists():
+        changes = provider.changes(calendar.remote_id, "", window)
+    return changes
+
+
+def _sync_rule(
+    rule: SyncRule,
+    calendar: Calendar,
+    changes: ChangeSet,
+    window: Window,
+    known_ids: set[str],
+    pool: ProviderPool,
+) -> None:
+    run = SyncRun.objects.create(rule=rule, source_calendar=calendar, full_read=changes.full_resync)
+    targets = {str(target.id): target for target in rule.targets.all()}
+    existing = [
+        ExistingBlock(
+            id=str(block.id),
+            source_event_id=block.source_event_id,
+            source_series_id=block.source_series_id,
+            target_calendar_id=str(block.target_calendar_id),
+            fingerprint=block.fingerprint,
+            pending=block.state == Block.State.PENDING,
+        )
+        for block in Block.objects.filter(rule=rule, source_calendar=calendar).only(
+            "id",
+            "source_event_id",
+            "source_series_id",
+            "target_calendar_id",
+            "fingerprint",
+            "state",
+        )
+    ]
+    the_plan = planner.plan(
+        options=planner.options_from_rule(rule, time_zone=ZoneInfo(rule.user.time_zone)),
+        targets=targets.keys(),
+        events=changes.events,
+        existing=existing,
+        window=window,
+        key=fingerprint_key(),
+        full=changes.full_resync,
+        removed_ids=changes.removed_ids,
+        replaced_series=changes.replaced_series,
+        known_block_event_ids=known_ids,
+    )
+    try:
+        counts = apply_plan(
+            the_plan, rule=rule, source_calendar=calendar, targets=targets, pool=pool
+        )
+    except ProviderError as error:
+        run.error = error.message[:300]
+        run.finished_at = timezone.now()
+        run.save(update_fields=["error", "finished_at"])
+        raise
+    run.created, run.updated, run.deleted = counts.created, counts.updated, counts.deleted
+    run.skipped = len(the_plan.skips) + changes.skipped
+    run.error = counts.error[:300]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["created", "updated", "deleted", "skipped", "error", "finished_at"])
+
+
+def _record_failure(calendar: Calendar, error: ProviderError) -> None:
+    calendar.last_error = error.message[:300]
+    calendar.last_error_at = timezone.now()
+    calendar.save(update_fields=["last_error", "last_error_at"])
+    if error.permanent:
+        connection_record_error(connection=calendar.connection, error=error)
+
+
+def stale_blocks() -> Iterable[Block]:
+    """Blocks no enabled rule wants any more: rule gone or off, source or target left the rule."""
+    through_sources = SyncRule.sources.through.objects.filter(
+        syncrule_id=OuterRef("rule_id"), calendar_id=OuterRef("source_calendar_id")
+    )
+    through_targets = SyncRule.targets.through.objects.filter(
+        syncrule_id=OuterRef("rule_id"), calendar_id=OuterRef("target_calendar_id")
+    )
+    return (
+        Block.objects.filter(
+            Q(rule__isnull=True)
+            | Q(rule__enabled=False)
+            | Q(source_calendar__isnull=True)
+            | Q(source_calendar__connection__status__in=RELEASED)
+            | ~Exists(through_sources)
+            | ~Exists(through_targets)
+        )
+        .select_related("target_calendar__connection")
+        .order_by("target_calendar_id")
+    )
+
+
+def remove_stale_blocks() -> int:
+    """Delete stale blocks from their target calendars, then forget them; returns how many."""
+    pool = ProviderPool()
+    removed = 0
+    for block in stale_blocks():
+        target = block.target_calendar
+        if target.connection.status not in USABLE or not target.connection.secrets:
+            continue  # the target cannot be written now; the next clean-up tries again
+        try:
+            provider = pool.get(target.connection)
+            remote_id = block.target_event_id or provider.find_block(
+                target.remote_id, str(block.id)
+            )
+            if remote_id:
+                provider.delete_event(target.remote_id, remote_id)
+        except ProviderError as error:
+            if error.permanent:
+                connection_record_error(connection=target.connection, error=error)
+            logger.warning("Could not remove a stale block from calendar %s", target.id)
+            continue
+        block.delete()
+        removed += 1
+    return removed
+
+
+def source_calendar_ids() -> list[str]:
+    return [
+        str(calendar_id)
+        for calendar_id in Calendar.objects.filter(
+            rules_as_source__enabled=True, connection__status__in=USABLE
+        )
+        .values_list("id", flat=True)
+        .distinct()
+    ]
+
+
+def polled_source_calendar_ids() -> list[str]:
+    return [
+        str(calendar_id)
+        for calendar_id in Calendar.objects.filter(
+            rules_as_source__enabled=True,
+            connection__status__in=USABLE,
+            connection__kind__in=POLLED_KINDS,
+        )
+        .values_list("id", flat=True)
+        .distinct()
+    ]
+
+
+def release_connection(connection_id: str) -> None:
+    """Finish a disconnect or removal: blocks out of its calendars and out of the others (made
+    from its calendars), then the credentials (disconnect) or the whole account (removal) go."""
+    connection = Connection.objects.filter(id=connection_id, status__in=RELEASED).first()
+    if connection is None:
+        return
+    if connection.secrets:
+        provider = provider_for_connection(connection)
+        for block in Block.objects.filter(target_calendar__connection=connection).select_related(
+            "target_calendar"
+        ):
+            try:
+                delete_remote_block(provider, block)
+            except ProviderError:
+                # Credentials already refused, or the server is down: the account is going
+                # either way, and we must not keep a user's credentials to retry for ever.
+                logger.warning(
+                    "Could not remove a block from calendar %s", block.target_calendar_id
+                )
+            block.delete()
+    Block.objects.filter(target_calendar__connection=connection).delete()
+    remove_stale_blocks()
+    if connection.status == Connection.Status.REMOVING:
+        connection.delete()
+    else:
+        connection.secrets = ""
+        connection.save(update_fields=["secrets"])
+
+
+def calendar_ids_touching_connection(connection_id: str) -> list[str]:
+    """Source calendars in the connection, and sources of rules that write into it."""
+    return [
+        str(calendar_id)
+        for calendar_id in Calendar.objects.filter(
+            Q(connection_id=connection_id, rules_as_source__enabled=True)
+            | Q(
+                rules_as_source__enabled=True, rules_as_source__targets__connection_id=connection_id
+            )
+        )
+        .values_list("id", flat=True)
+        .distinct()
+    ]
