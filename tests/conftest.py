@@ -66,17 +66,13 @@ def owner_client(client, owner):
     return client
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real worker process on the test database, this run's queue and the real Redis broker."""
-    with django_db_blocker.unblock():
-        database_name = connection.settings_dict["NAME"]
+def start_celery_worker(log_path, database_name: str) -> subprocess.Popen:
+    """A real worker process on ``database_name``, this run's queue and the real Redis broker."""
     database_url = urlsplit(settings.DATABASE_URL)._replace(path=f"/{database_name}").geturl()
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     command = [
         sys.executable, "-m", "celery", "--app", "multical", "worker",
         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", f"test-{os.getpid()}@%h",
+        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h",
     ]  # fmt: skip
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url}
     with log_path.open("w") as log:
@@ -89,9 +85,26 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
             process.kill()
             pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()}")
         time.sleep(0.2)
-    yield process
+    return process
+
+
+def stop_celery_worker(process: subprocess.Popen) -> None:
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real worker shared by the tests of this process; tests using it need committed data."""
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+    process = start_celery_worker(tmp_path_factory.mktemp("celery") / "worker.log", database_name)
+    yield process
+    stop_celery_worker(process)
 
 
 @pytest.fixture

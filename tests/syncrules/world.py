@@ -94,7 +94,8 @@ class World:
             engine.sync_source_calendar(calendar, full=full)
 
     def rule(self, sources: list[str], targets: list[str], **options: object) -> SyncRule:
-        rule = SyncRule.objects.create(user=self.connection.user, name="rule", **options)
+        options.setdefault("name", "rule")
+        rule = SyncRule.objects.create(user=self.connection.user, **options)
         rule.sources.set([self.calendars[name] for name in sources])
         rule.targets.set([self.calendars[name] for name in targets])
         return rule
