@@ -7,8 +7,8 @@
   keyword and working-hour filters on, then every event copied with full details), each as a first
   plan with no blocks yet and as a full plan against a block for every copied event with identical
   fingerprints (the steady state of a nightly reconciliation). Target: >= 50,000 events/s.
-Each section is a function returning its lines; ``main`` calls them in order and prints them. No database: the
-planner imports no Django models.
+- The engine on a real Radicale and a throwaway database (see ``bench/sync_engine_caldav.py``).
+Each section is a function returning its lines; ``main`` calls them in order and prints them.
 """
 
 from __future__ import annotations
@@ -202,6 +202,10 @@ def bench_planner() -> list[str]:
 
 def main() -> None:
     for line in bench_planner():
+        print(line, flush=True)
+    from bench.sync_engine_caldav import bench_engine
+
+    for line in bench_engine():
         print(line, flush=True)
 
 
