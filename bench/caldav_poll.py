@@ -1,6 +1,6 @@
 """What a CalDAV poll costs us: HTTP requests and our own CPU time, on a real Radicale.
 
-    uv run python bench/caldav_poll.py [--rounds N]
+    .venv/bin/python bench/caldav_poll.py [--rounds N]
 
 Starts Radicale on loopback with two calendars written straight into its storage (100 and 5,000
 events, a tenth of them weekly series), then measures with ``time.process_time`` of this process

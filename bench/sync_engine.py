@@ -1,6 +1,6 @@
 """What the sync engine costs us, section by section.
 
-    uv run python bench/sync_engine.py
+    .venv/bin/python bench/sync_engine.py
 
 - Planner: throughput of ``syncrules.planner.plan`` on a 10,000-event calendar (a realistic mix:
   weekly series, all-day events, some free, declined and tentative ones, links in descriptions,
