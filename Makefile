@@ -12,12 +12,17 @@ include .env
 export
 endif
 
-.PHONY: run test install lint format check
+.PHONY: run demo test install lint format check
 
 run: install  ## Migrate, then run the web server, a Celery worker and Celery beat until Ctrl-C.
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py runstack $(ADDRPORT)
+
+demo: install  ## Like run, plus a local CalDAV server and a demo user whose calendars already sync.
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+	OUTBOUND_ALLOW_LOOPBACK=true SYNC_POLL_INTERVAL_SECONDS=30 $(PY) manage.py demo $(ADDRPORT)
 
 test: install  ## The whole suite against PostgreSQL and Redis (DATABASE_URL / REDIS_URL override).
 	$(PY) -m pytest -n 2 $(ARGS)

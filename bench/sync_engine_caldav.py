@@ -98,6 +98,9 @@ def _measure(server) -> list[str]:  # type: ignore[no-untyped-def]
             server.write_object_file(world.url(name), f"bench-{number}.ics", _event(number, start))
     for name in ("Source 100", "Source 10000", "Source 5000"):
         world.rule([name], ["Target"], lookahead_days=60)
+        # Radicale indexes files written behind its back at the first listing: do that unmeasured.
+        with server.client(world.account) as client:
+            client.request("PROPFIND", world.url(name), headers={"Depth": "1"}, timeout=600)
 
     def sync(name: str, *, full: bool = False) -> tuple[float, int]:
         calendar = Calendar.objects.select_related("connection").get(id=world.calendars[name].id)
@@ -106,7 +109,9 @@ def _measure(server) -> list[str]:  # type: ignore[no-untyped-def]
             engine.sync_source_calendar(calendar, full=full)
             return time.process_time() - began, counter.count
 
-    lines = ["sync engine on Radicale (our CPU: time.process_time of this process, server excluded)"]
+    lines = [
+        "sync engine on Radicale (our CPU: time.process_time of this process, server excluded)"
+    ]
     wall = time.perf_counter()
     cpu, requests = sync("Source 5000")
     wall = time.perf_counter() - wall
@@ -133,7 +138,11 @@ def _measure(server) -> list[str]:  # type: ignore[no-untyped-def]
         )
     ratio = results[10_000][0] / results[100][0]
     same = set(results[10_000][1]) == set(results[100][1])
-    lines.append(f"  ratio 10,000 / 100: {ratio:.2f} (target <= 1.2: {'ok' if ratio <= 1.2 else 'MISSED'})")
+    lines.append(
+        f"  ratio 10,000 / 100: {ratio:.2f} (target <= 1.2: {'ok' if ratio <= 1.2 else 'MISSED'})"
+    )
     lines.append(f"  same request count: {'ok' if same else 'MISSED'}")
-    lines.append(f"  requests per changed event: {statistics.median(results[100][1]):.0f} (read 3 + write 1)")
+    lines.append(
+        f"  requests per changed event: {statistics.median(results[100][1]):.0f} (read 3 + write 1)"
+    )
     return lines

@@ -96,7 +96,7 @@ def demo_seed(*, server_url: str, username: str, password: str, time_zone: str) 
 
 def demo_sync(world: DemoWorld) -> None:
     """The rule's first sync, here and now, so the Work calendar holds its blocks at first login."""
-    from syncrules import engine  # imported late: the engine builds on everything above
+    from syncrules import engine  # imported late, as the rest of the syncrules app
 
     engine.sync_source_calendar(world.personal, full=True)
 
@@ -195,7 +195,9 @@ def demo_objects(*, today: date, zone: ZoneInfo) -> dict[str, dict[str, bytes]]:
         at(3, 16),
         at(3, 17),
         organizer=sam,
-        # Declined by the demo account: a rule that skips declined events leaves it out.
+        # Declined by the demo account. Radicale names its users by path, not by e-mail
+        # (calendar-user-address-set), so this reads as "no response" there: it sits in Work,
+        # which no rule reads, rather than passing for busy time in Personal.
         attendee=[attendee(me, "Demo", "DECLINED"), attendee(sam, "Sam", "ACCEPTED")],
     )
     yoga = [

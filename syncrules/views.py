@@ -1,10 +1,186 @@
 from __future__ import annotations
 
+import uuid
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from syncrules import forms, preview, selectors, services
+from syncrules.models import SyncRule
+from syncrules.tasks import enqueue_calendar_sync
+
+# Sent by static/syncrules/preview.js: answer with the preview fragment instead of the whole page.
+FRAGMENT_HEADER = "X-Preview-Fragment"
 
 
 @login_required
+@require_GET
 def rule_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "syncrules/rule_list.html")
+    calendars = selectors.calendars_for_user(request.user)
+    return render(
+        request,
+        "syncrules/rule_list.html",
+        {
+            "rules": selectors.rules_for_user(request.user),
+            "calendar_count": calendars.count(),
+            "writable_count": calendars.filter(read_only=False).count(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_create(request: HttpRequest) -> HttpResponse:
+    form = forms.RuleForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        rule = services.rule_create(user=request.user, data=form.cleaned_data)
+        messages.success(request, f"Rule “{rule.name}” is saved. Its first sync is queued.")
+        return redirect("syncrules:rule_list")
+    return _rule_form_page(request, form, rule=None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
+    rule = selectors.get_rule_for_user(request.user, rule_id)
+    form = forms.RuleForm(request.POST or None, user=request.user, rule=rule)
+    if request.method == "POST" and form.is_valid():
+        services.rule_update(rule=rule, data=form.cleaned_data)
+        messages.success(request, f"Rule “{rule.name}” is saved. Its blocks are being updated.")
+        return redirect("syncrules:rule_list")
+    return _rule_form_page(request, form, rule=rule)
+
+
+@login_required
+@require_POST
+def rule_preview(request: HttpRequest) -> HttpResponse:
+    """The next days under the rule in the posted form; its blocks as they would read, its skips."""
+    rule = _rule_being_edited(request)
+    form = forms.RuleForm(request.POST, user=request.user, rule=rule, for_preview=True)
+    result = (
+        preview.rule_preview(user=request.user, data=form.cleaned_data) if form.is_valid() else None
+    )
+    if request.headers.get(FRAGMENT_HEADER):
+        return render(
+            request,
+            "syncrules/rule_preview.html",
+            {"form": form, "preview": result, "preview_days": preview.PREVIEW_DAYS},
+        )
+    return _rule_form_page(request, form, rule=rule, result=result, previewed=True)
+
+
+@login_required
+def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
+    rule = selectors.get_rule_for_user(request.user, rule_id)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET"])
+    return render(
+        request,
+        "syncrules/rule_detail.html",
+        {
+            "rule": rule,
+            "sources": rule.sources.select_related("connection"),
+            "targets": rule.targets.select_related("connection"),
+            "runs": selectors.rule_runs(rule),
+            "history_length": selectors.HISTORY_LENGTH,
+        },
+    )
+
+
+@login_required
+def rule_set_enabled(request: HttpRequest, rule_id: str) -> HttpResponse:
+    rule = selectors.get_rule_for_user(request.user, rule_id)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    enabled = request.POST.get("enabled") == "on"
+    services.rule_set_enabled(rule=rule, enabled=enabled)
+    if enabled:
+        messages.success(request, f"Rule “{rule.name}” is on. Its blocks are being written.")
+    else:
+        messages.success(request, f"Rule “{rule.name}” is off. Its blocks are being removed.")
+    return redirect("syncrules:rule_list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
+    rule = selectors.get_rule_for_user(request.user, rule_id)
+    if request.method == "POST":
+        services.rule_delete(rule=rule)
+        messages.success(request, f"Rule “{rule.name}” is deleted. Its blocks are being removed.")
+        return redirect("syncrules:rule_list")
+    return render(request, "syncrules/rule_confirm_delete.html", {"rule": rule})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def block_each_other(request: HttpRequest) -> HttpResponse:
+    form = forms.BlockEachOtherForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        rules = services.rules_block_each_other(
+            user=request.user, calendars=form.cleaned_data["calendars"]
+        )
+        messages.success(
+            request, f"{len(rules)} rules are saved: your calendars now block each other."
+        )
+        return redirect("syncrules:rule_list")
+    return render(
+        request,
+        "syncrules/block_each_other.html",
+        {
+            "form": form,
+            "writable_count": selectors.writable_calendars_for_user(request.user).count(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar_detail(request: HttpRequest, calendar_id: str) -> HttpResponse:
+    """A calendar's sync state; POST asks for a sync now."""
+    calendar = selectors.get_calendar_for_user(request.user, calendar_id)
+    if request.method == "POST":
+        enqueue_calendar_sync(calendar.id)
+        messages.success(request, "Sync queued")
+        return redirect("syncrules:calendar_detail", calendar_id=calendar.id)
+    return render(
+        request,
+        "calendars/calendar_detail.html",
+        {"state": selectors.calendar_sync_state(calendar), "calendar": calendar},
+    )
+
+
+def _rule_form_page(
+    request: HttpRequest,
+    form: forms.RuleForm,
+    *,
+    rule: SyncRule | None,
+    result: preview.Preview | None = None,
+    previewed: bool = False,
+) -> HttpResponse:
+    return render(
+        request,
+        "syncrules/rule_form.html",
+        {
+            "form": form,
+            "rule": rule,
+            "preview": result,
+            "previewed": previewed,
+            "preview_days": preview.PREVIEW_DAYS,
+        },
+    )
+
+
+def _rule_being_edited(request: HttpRequest) -> SyncRule | None:
+    """The rule a preview is posted from (its edit page), so the page can be shown again."""
+    rule_id = request.POST.get("rule", "")
+    if not rule_id:
+        return None
+    try:
+        uuid.UUID(rule_id)
+    except ValueError:
+        raise Http404("No such rule.") from None
+    return selectors.get_rule_for_user(request.user, rule_id)

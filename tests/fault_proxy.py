@@ -18,7 +18,13 @@ import pytest
 
 Fault = Callable[[str, str, int], int | float | None]
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "content-encoding",
+}
 
 
 class FaultProxy:

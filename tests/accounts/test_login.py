@@ -68,7 +68,7 @@ def test_dashboard_sections_require_login(client):
 def test_every_dashboard_section_renders_its_empty_state(owner_client):
     for name, text in [
         ("calendars:calendar_list", "No calendars connected yet"),
-        ("syncrules:rule_list", "No sync rules yet"),
+        ("syncrules:rule_list", "Connect at least two calendars first"),
         ("booking:page_list", "No booking pages yet"),
         ("portfolio:portfolio", "Nothing to show yet"),
         ("dashboard", "Connect your calendars"),

@@ -4,6 +4,7 @@ connected to them and one sync rule, then the web server, a worker and beat (``m
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import socket
@@ -20,7 +21,6 @@ from zoneinfo import ZoneInfo
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.test.utils import override_settings
 
 from integrations.base import ProviderError
 from multical.demo import DEMO_EMAIL, demo_seed, demo_sync, demo_try_me_event
@@ -30,7 +30,6 @@ RADICALE_USER = "demo"
 START_TIMEOUT = 30  # seconds
 # For the demo's own processes: its CalDAV server is on loopback, and a new event should show up
 # in the other calendar within half a minute.
-DEMO_ENVIRONMENT = {"OUTBOUND_ALLOW_LOOPBACK": "true", "SYNC_POLL_INTERVAL_SECONDS": "30"}
 
 
 class Command(BaseCommand):
@@ -61,25 +60,28 @@ class Command(BaseCommand):
     ) -> None:
         if settings.PRODUCTION:
             raise CommandError("The demo is for development only: it opens loopback to sync.")
-        os.environ.update(DEMO_ENVIRONMENT)
+        if not settings.OUTBOUND_ALLOW_LOOPBACK:
+            raise CommandError(
+                "The demo's CalDAV server runs on loopback: start it with `make demo`, or set "
+                "OUTBOUND_ALLOW_LOOPBACK=true (and SYNC_POLL_INTERVAL_SECONDS=30 for quick polls)."
+            )
+        # One line per request to the demo's own server would bury what the demo prints.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         folder = Path(settings.VAR_DIR) / "demo-radicale"
         folder.mkdir(parents=True, exist_ok=True)
         password = _demo_password(folder / "users")
         radicale, radicale_url = _start_radicale(folder, radicale_port)
         try:
-            with override_settings(OUTBOUND_ALLOW_LOOPBACK=True):
-                world = demo_seed(
-                    server_url=radicale_url,
-                    username=RADICALE_USER,
-                    password=password,
-                    time_zone=time_zone,
-                )
-                try:
-                    demo_sync(world)
-                except ProviderError as error:
-                    self.stderr.write(
-                        f"The first sync failed ({error.message}); the worker retries."
-                    )
+            world = demo_seed(
+                server_url=radicale_url,
+                username=RADICALE_USER,
+                password=password,
+                time_zone=time_zone,
+            )
+            try:
+                demo_sync(world)
+            except ProviderError as error:
+                self.stderr.write(f"The first sync failed ({error.message}); the worker retries.")
             zone = ZoneInfo(world.user.time_zone)
             try_me = folder / "try-me.ics"
             try_me.write_bytes(demo_try_me_event(today=datetime.now(zone).date(), zone=zone))
@@ -107,6 +109,7 @@ class Command(BaseCommand):
                     f"\nThe demo is up: open {site_url}/ and log in as {DEMO_EMAIL} / {password}\n"
                 )
             )
+            self.stdout.flush()
             return
 
 
@@ -177,6 +180,8 @@ def _start_radicale(folder: Path, port: int) -> tuple[subprocess.Popen, str]:
 def _free_port(preferred: int) -> int:
     for port in range(preferred, preferred + 20):
         with socket.socket() as probe:
+            # As servers do, so a port the last run left in TIME_WAIT counts as free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

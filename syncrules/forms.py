@@ -1,0 +1,298 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django import forms
+from django.forms.models import ModelChoiceIterator
+
+from accounts.models import User
+from calendars.models import Calendar
+from syncrules import selectors
+from syncrules.models import SyncRule
+
+KEYWORDS_MAX = 50
+KEYWORD_MAX_LENGTH = 100
+WEEKDAYS = [
+    (1, "Monday"),
+    (2, "Tuesday"),
+    (3, "Wednesday"),
+    (4, "Thursday"),
+    (5, "Friday"),
+    (6, "Saturday"),
+    (7, "Sunday"),
+]
+# The rule's own settings, as the form's cleaned data carries them (sources and targets aside).
+RULE_SETTINGS = (
+    "name",
+    "enabled",
+    "visibility",
+    "busy_title",
+    "show_location",
+    "show_video_link",
+    "include_keywords",
+    "exclude_keywords",
+    "skip_declined",
+    "skip_free",
+    "tentative",
+    "all_day",
+    "show_as",
+    "lookahead_days",
+    "lookback_days",
+    "weekdays",
+    "working_hours_start",
+    "working_hours_end",
+)
+
+
+class CalendarChoiceIterator(ModelChoiceIterator):
+    """The user's calendars as choices grouped by connection: (account label, [choices])."""
+
+    def __iter__(self) -> Iterator[tuple[str, list]]:
+        groups: dict[object, tuple[str, list]] = {}
+        for calendar in self.queryset:
+            group = groups.setdefault(calendar.connection_id, (calendar.connection.label, []))
+            group[1].append(self.choice(calendar))
+        yield from groups.values()
+
+
+class CalendarCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes in one fieldset per connection; read-only calendars can be shown but not ticked."""
+
+    template_name = "syncrules/calendar_checkboxes.html"
+
+    def __init__(self, *, writable_only: bool = False, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.writable_only = writable_only
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):  # type: ignore[no-untyped-def]
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        calendar = getattr(value, "instance", None)
+        option["calendar"] = calendar
+        if self.writable_only and calendar is not None and calendar.read_only:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+class CalendarsField(forms.ModelMultipleChoiceField):
+    iterator = CalendarChoiceIterator
+
+    def label_from_instance(self, calendar: Calendar) -> str:
+        return calendar.name
+
+
+class KeywordsField(forms.CharField):
+    """Comma-separated words → a list (trimmed, without repeats); stored as the user wrote them."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(required=False, max_length=2000, **kwargs)
+
+    def prepare_value(self, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value
+
+    def clean(self, value: object) -> list[str]:
+        text = super().clean(value)
+        words: list[str] = []
+        for word in text.split(","):
+            word = " ".join(word.split())
+            if word and word.casefold() not in {known.casefold() for known in words}:
+                words.append(word)
+        if len(words) > KEYWORDS_MAX:
+            raise forms.ValidationError(f"Use at most {KEYWORDS_MAX} keywords.")
+        if any(len(word) > KEYWORD_MAX_LENGTH for word in words):
+            raise forms.ValidationError(f"Keep each keyword under {KEYWORD_MAX_LENGTH} characters.")
+        return words
+
+
+def _calendars_field(*, label: str, help_text: str, required_message: str, writable_only: bool):
+    return CalendarsField(
+        queryset=Calendar.objects.none(),
+        label=label,
+        help_text=help_text,
+        widget=CalendarCheckboxes(writable_only=writable_only),
+        error_messages={
+            "required": required_message,
+            "invalid_choice": "Choose among your own calendars.",
+            "invalid_pk_value": "Choose among your own calendars.",
+        },
+    )
+
+
+class RuleForm(forms.Form):
+    """A sync rule's settings. Only the user's own calendars are choices; read-only ones only as sources."""
+
+    name = forms.CharField(label="Name", max_length=120)
+    sources = _calendars_field(
+        label="Copy events from",
+        help_text="The source calendars. Read-only calendars (iCal links) can be sources.",
+        required_message="Choose at least one calendar to copy events from.",
+        writable_only=False,
+    )
+    targets = _calendars_field(
+        label="Block time in",
+        help_text="The target calendars, where Multical writes the blocks.",
+        required_message="Choose at least one calendar to block time in.",
+        writable_only=True,
+    )
+    visibility = forms.ChoiceField(
+        label="What the blocks show",
+        choices=SyncRule.Visibility.choices,
+        widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
+    )
+    busy_title = forms.CharField(
+        label="Title of the blocks",
+        max_length=120,
+        help_text="Used when the blocks show busy only.",
+    )
+    show_location = forms.BooleanField(label="Show the location", required=False)
+    show_video_link = forms.BooleanField(
+        label="Show the video-call link",
+        required=False,
+        help_text="When off, Meet, Zoom, Teams and Webex links are also removed from the "
+        "location and the description.",
+    )
+    include_keywords = KeywordsField(
+        label="Copy only events whose title contains",
+        help_text="Words separated by commas. Leave empty to copy events whatever their title.",
+    )
+    exclude_keywords = KeywordsField(
+        label="Never copy events whose title contains",
+        help_text="Words separated by commas, for example: lunch, gym.",
+    )
+    skip_declined = forms.BooleanField(label="Skip invitations I declined", required=False)
+    skip_free = forms.BooleanField(label="Skip events marked free", required=False)
+    tentative = forms.ChoiceField(
+        label="Tentative events", choices=SyncRule.TentativeHandling.choices
+    )
+    all_day = forms.ChoiceField(label="All-day events", choices=SyncRule.AllDayHandling.choices)
+    show_as = forms.ChoiceField(label="Show blocks as", choices=SyncRule.ShowAs.choices)
+    lookahead_days = forms.IntegerField(
+        label="Days ahead",
+        min_value=1,
+        max_value=365,
+        help_text="How far into the future events are copied (1 to 365 days).",
+        error_messages={
+            "min_value": "Choose between 1 and 365 days.",
+            "max_value": "Choose between 1 and 365 days.",
+        },
+    )
+    lookback_days = forms.IntegerField(
+        label="Days back",
+        min_value=0,
+        max_value=30,
+        help_text="How many past days keep their blocks (0 to 30).",
+        error_messages={
+            "min_value": "Choose between 0 and 30 days.",
+            "max_value": "Choose between 0 and 30 days.",
+        },
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label="Only on these days",
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "inline-choices"}),
+        help_text="Leave all unticked to copy events on every day.",
+    )
+    working_hours_start = forms.TimeField(
+        label="Working hours from",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    working_hours_end = forms.TimeField(
+        label="to",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="Copy only events that overlap these hours, in your time zone. Leave both "
+        "empty to copy events at any time.",
+    )
+    enabled = forms.BooleanField(label="Rule is on", required=False)
+
+    def __init__(
+        self,
+        data: object = None,
+        *,
+        user: User,
+        rule: SyncRule | None = None,
+        for_preview: bool = False,
+    ) -> None:
+        super().__init__(data, initial=_initial(rule))
+        calendars = selectors.calendars_for_user(user)
+        self.fields["sources"].queryset = calendars
+        self.fields["targets"].queryset = calendars
+        if for_preview:
+            # A preview needs calendars and options, not yet a name.
+            self.fields["name"].required = False
+
+    def clean_targets(self) -> list[Calendar]:
+        targets = self.cleaned_data["targets"]
+        read_only = [calendar.name for calendar in targets if calendar.read_only]
+        if read_only:
+            raise forms.ValidationError(
+                f"{_names(read_only)} {'is' if len(read_only) == 1 else 'are'} read-only: "
+                "Multical cannot write blocks there. Use it as a source instead."
+            )
+        return targets
+
+    def clean(self) -> dict:
+        data = super().clean()
+        both = set(data.get("sources") or ()) & set(data.get("targets") or ())
+        if both:
+            names = _names(sorted(calendar.name for calendar in both))
+            self.add_error(
+                "targets",
+                f"{names} cannot be both a source and a target of the same rule: "
+                "untick it on one side.",
+            )
+        start, end = data.get("working_hours_start"), data.get("working_hours_end")
+        if (start is None) != (end is None) and not self._has_error_on_working_hours():
+            self.add_error(
+                "working_hours_end" if end is None else "working_hours_start",
+                "Give both the start and the end of your working hours, or neither.",
+            )
+        elif start is not None and end is not None and start >= end:
+            self.add_error("working_hours_end", "Working hours must end after they start.")
+        return data
+
+    def _has_error_on_working_hours(self) -> bool:
+        return "working_hours_start" in self.errors or "working_hours_end" in self.errors
+
+
+class BlockEachOtherForm(forms.Form):
+    calendars = CalendarsField(
+        queryset=Calendar.objects.none(),
+        label="Calendars that block each other",
+        help_text="Each one gets a rule that copies its events into all the others, as busy "
+        "blocks titled “Busy”. You can change each rule afterwards.",
+        widget=CalendarCheckboxes(),
+        error_messages={
+            "required": "Choose at least two calendars.",
+            "invalid_choice": "Choose among your own calendars that Multical can write to.",
+            "invalid_pk_value": "Choose among your own calendars that Multical can write to.",
+        },
+    )
+
+    def __init__(self, data: object = None, *, user: User) -> None:
+        super().__init__(data)
+        self.fields["calendars"].queryset = selectors.writable_calendars_for_user(user)
+
+    def clean_calendars(self) -> list[Calendar]:
+        calendars = self.cleaned_data["calendars"]
+        if len(calendars) < 2:
+            raise forms.ValidationError("Choose at least two calendars.")
+        return calendars
+
+
+def _initial(rule: SyncRule | None) -> dict:
+    settings_from = rule or SyncRule()
+    initial = {name: getattr(settings_from, name) for name in RULE_SETTINGS}
+    if rule is not None:
+        initial["sources"] = list(rule.sources.all())
+        initial["targets"] = list(rule.targets.all())
+    return initial
+
+
+def _names(names: list[str]) -> str:
+    quoted = [f"“{name}”" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"

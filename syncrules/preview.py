@@ -1,0 +1,192 @@
+"""What a rule would do over the next 14 days, computed on demand from the sources as they are now.
+
+The events are read through the providers (one thread per source calendar, so a slow server does
+not hold up the others) and run through the planner as if no block existed yet. The result lives
+in memory for one request: nothing is written to the database, a cache or a log. A calendar that
+cannot be read shows its error; the others are still shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from accounts.models import User
+from calendars.models import Calendar
+from calendars.selectors import provider_for_connection
+from integrations.base import Provider, ProviderError, RemoteEvent, Transparency, Window
+from syncrules import planner
+from syncrules.engine import rule_window
+from syncrules.models import Block
+from syncrules.planning import Rendered, SkipReason
+from syncrules.services import rule_build
+
+PREVIEW_DAYS = 14
+MAX_THREADS = 4
+# Fingerprints are computed by the planner but never kept from a preview: any key will do.
+_THROWAWAY_KEY = b"preview"
+
+SKIP_WORDS = {
+    SkipReason.OURS: "A block Multical wrote",
+    SkipReason.CANCELLED: "Cancelled",
+    SkipReason.DECLINED: "Declined invitation",
+    SkipReason.FREE: "Marked free",
+    SkipReason.TENTATIVE: "Tentative",
+    SkipReason.ALL_DAY: "All-day event",
+    SkipReason.EXCLUDED_KEYWORD: "Excluded by keyword",
+    SkipReason.MISSING_KEYWORD: "None of the keywords to copy",
+    SkipReason.WEEKDAY: "On a day the rule leaves out",
+    SkipReason.WORKING_HOURS: "Outside working hours",
+    SkipReason.OUTSIDE_WINDOW: "Beyond the days ahead the rule copies",
+}
+DISCONNECTED = "This account is disconnected: enter its credentials again to read it."
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRow:
+    """One source event: the block it becomes (and where), or why it is skipped."""
+
+    source: str
+    title: str
+    all_day: bool
+    day: date  # the (first) day, in the user's zone for timed events
+    start: datetime | None  # in the user's zone; None for all-day events
+    end: datetime | None
+    last_day: date | None  # for all-day events
+    block: Rendered | None = None
+    targets: tuple[str, ...] = ()
+    skipped: str = ""
+
+    @property
+    def shows_busy(self) -> bool:
+        return self.block is not None and self.block.transparency == Transparency.BUSY
+
+
+@dataclass(frozen=True, slots=True)
+class SourceError:
+    calendar: str
+    message: str
+
+
+@dataclass(slots=True)
+class Preview:
+    start: datetime
+    end: datetime
+    rows: list[PreviewRow] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+
+    @property
+    def copied(self) -> int:
+        return sum(1 for row in self.rows if row.block is not None)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for row in self.rows if row.skipped)
+
+
+def rule_preview(*, user: User, data: Mapping[str, object], now: datetime | None = None) -> Preview:
+    """The blocks the rule in ``data`` (a valid rule form's cleaned data) would write, and its skips."""
+    now = now or timezone.now()
+    zone = ZoneInfo(user.time_zone)
+    rule = rule_build(user=user, data=data)
+    sources: Sequence[Calendar] = list(data["sources"])
+    targets = {str(calendar.id): calendar.name for calendar in data["targets"]}
+    read_window = Window(now, now + timedelta(days=PREVIEW_DAYS))
+    preview = Preview(start=now.astimezone(zone), end=read_window.end.astimezone(zone))
+
+    providers: dict[Calendar, Provider] = {}
+    for calendar in sources:
+        if calendar.connection.secrets:
+            providers[calendar] = provider_for_connection(calendar.connection)
+        else:
+            preview.errors.append(SourceError(calendar.name, DISCONNECTED))
+    events = _read_all(providers, read_window)
+
+    options = planner.options_from_rule(rule, time_zone=zone)
+    window = rule_window(rule, now)
+    known_block_event_ids = set(
+        Block.objects.filter(target_calendar__in=sources)
+        .exclude(target_event_id="")
+        .values_list("target_event_id", flat=True)
+    )
+    for calendar in sources:
+        if calendar not in providers:
+            continue
+        result = events[calendar]
+        if isinstance(result, ProviderError):
+            preview.errors.append(SourceError(calendar.name, result.message))
+            continue
+        plan = planner.plan(
+            options=options,
+            targets=targets.keys(),
+            events=result,
+            existing=(),
+            window=window,
+            key=_THROWAWAY_KEY,
+            full=True,
+            known_block_event_ids=known_block_event_ids,
+        )
+        blocks: dict[str, tuple[RemoteEvent, Rendered, list[str]]] = {}
+        for create in plan.creates:
+            entry = blocks.setdefault(create.event.id, (create.event, create.rendered, []))
+            entry[2].append(targets[create.target_calendar_id])
+        for event, rendered, names in blocks.values():
+            preview.rows.append(
+                _row(calendar, event, zone, block=rendered, targets=tuple(sorted(names)))
+            )
+        for skip in plan.skips:
+            preview.rows.append(_row(calendar, skip.event, zone, skipped=SKIP_WORDS[skip.reason]))
+    preview.rows.sort(key=lambda row: (_sort_instant(row, zone), row.title, row.source))
+    preview.errors.sort(key=lambda error: error.calendar)
+    return preview
+
+
+def _read_all(
+    providers: Mapping[Calendar, Provider], window: Window
+) -> dict[Calendar, list[RemoteEvent] | ProviderError]:
+    """Every source's events in ``window``, read concurrently; a failure stands in for its events."""
+
+    def read(calendar: Calendar) -> list[RemoteEvent] | ProviderError:
+        try:
+            return providers[calendar].changes(calendar.remote_id, "", window).events
+        except ProviderError as error:
+            return error
+
+    if not providers:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(providers))) as pool:
+        return dict(zip(providers, pool.map(read, providers), strict=True))
+
+
+def _row(calendar: Calendar, event: RemoteEvent, zone: ZoneInfo, **outcome: object) -> PreviewRow:
+    if event.all_day:
+        # All-day events stand for their dates wherever the user is: never shifted into a zone.
+        first = event.start.date()
+        times = {
+            "day": first,
+            "start": None,
+            "end": None,
+            "last_day": max(first, (event.end - timedelta(days=1)).date()),
+        }
+    else:
+        start = event.start.astimezone(zone)
+        times = {"day": start.date(), "start": start, "end": event.end.astimezone(zone)}
+        times["last_day"] = None
+    return PreviewRow(
+        source=calendar.name,
+        title=event.title.strip() or "(no title)",
+        all_day=event.all_day,
+        **times,
+        **outcome,
+    )
+
+
+def _sort_instant(row: PreviewRow, zone: ZoneInfo) -> datetime:
+    if row.start is not None:
+        return row.start
+    return datetime.combine(row.day, datetime.min.time(), tzinfo=zone)

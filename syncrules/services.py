@@ -1,0 +1,117 @@
+"""Writes for sync rules: create, update, turn on or off, delete, and the "block each other" set.
+
+A rule change is followed by the syncs it calls for, queued when the transaction commits: a full
+read of each source of an enabled rule (so every block is rendered again with the new settings),
+and a clean-up that removes blocks no rule wants any more (a source or target taken out of the
+rule, a rule turned off or deleted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from django.db import transaction
+
+from accounts.models import User
+from calendars.models import Calendar
+from syncrules.forms import RULE_SETTINGS
+from syncrules.models import SyncRule
+from syncrules.tasks import enqueue_calendar_sync, enqueue_stale_block_removal
+
+BLOCK_EACH_OTHER_SUFFIX = " → others"
+
+
+def rule_build(*, user: User, data: Mapping[str, object]) -> SyncRule:
+    """An unsaved rule holding ``data``'s settings (for a preview, or to save)."""
+    rule = SyncRule(user=user)
+    _set_settings(rule, data)
+    return rule
+
+
+@transaction.atomic
+def rule_create(*, user: User, data: Mapping[str, object]) -> SyncRule:
+    rule = rule_build(user=user, data=data)
+    sources, targets = _checked_calendars(user, data["sources"], data["targets"])
+    rule.save()
+    rule.sources.set(sources)
+    rule.targets.set(targets)
+    _enqueue_full_syncs(rule)
+    return rule
+
+
+@transaction.atomic
+def rule_update(*, rule: SyncRule, data: Mapping[str, object]) -> SyncRule:
+    """Save new settings; every block is rendered again, and blocks the rule no longer wants go."""
+    sources, targets = _checked_calendars(rule.user, data["sources"], data["targets"])
+    _set_settings(rule, data)
+    rule.save()
+    rule.sources.set(sources)
+    rule.targets.set(targets)
+    _enqueue_full_syncs(rule)
+    enqueue_stale_block_removal()
+    return rule
+
+
+@transaction.atomic
+def rule_set_enabled(*, rule: SyncRule, enabled: bool) -> None:
+    """Turning a rule off removes its blocks; turning it on writes them again."""
+    if rule.enabled == enabled:
+        return
+    rule.enabled = enabled
+    rule.save(update_fields=["enabled", "updated_at"])
+    if enabled:
+        _enqueue_full_syncs(rule)
+    else:
+        enqueue_stale_block_removal()
+
+
+@transaction.atomic
+def rule_delete(*, rule: SyncRule) -> None:
+    """Delete the rule; its blocks outlive it (rule = NULL) until the clean-up deletes them remotely."""
+    rule.delete()
+    enqueue_stale_block_removal()
+
+
+@transaction.atomic
+def rules_block_each_other(*, user: User, calendars: Sequence[Calendar]) -> list[SyncRule]:
+    """One rule per calendar, copying its events as busy blocks into all the others."""
+    if len({calendar.id for calendar in calendars}) < 2:
+        raise ValueError("Blocking each other takes at least two calendars.")
+    calendars, _ = _checked_calendars(user, calendars, calendars)
+    name_length = SyncRule._meta.get_field("name").max_length - len(BLOCK_EACH_OTHER_SUFFIX)
+    rules = []
+    for calendar in calendars:
+        rule = SyncRule.objects.create(
+            user=user, name=f"{calendar.name[:name_length]}{BLOCK_EACH_OTHER_SUFFIX}"
+        )
+        rule.sources.set([calendar])
+        rule.targets.set([other for other in calendars if other.id != calendar.id])
+        _enqueue_full_syncs(rule)
+        rules.append(rule)
+    return rules
+
+
+def _set_settings(rule: SyncRule, data: Mapping[str, object]) -> None:
+    for name in RULE_SETTINGS:
+        setattr(rule, name, data[name])
+
+
+def _checked_calendars(
+    user: User, sources: Iterable[Calendar], targets: Iterable[Calendar]
+) -> tuple[list[Calendar], list[Calendar]]:
+    """The rule's calendars, refusing what the forms already rule out (tenant isolation first)."""
+    sources, targets = list(sources), list(targets)
+    calendar_ids = {calendar.id for calendar in [*sources, *targets]}
+    owned = Calendar.objects.filter(id__in=calendar_ids, connection__user=user).count()
+    if owned != len(calendar_ids):
+        raise ValueError("A rule can only use its owner's calendars.")
+    if any(calendar.read_only for calendar in targets):
+        raise ValueError("A read-only calendar cannot be a target.")
+    return sources, targets
+
+
+def _enqueue_full_syncs(rule: SyncRule) -> None:
+    if not rule.enabled:
+        return
+    for calendar in rule.sources.all():
+        enqueue_calendar_sync(calendar.id, full=True)
