@@ -81,13 +81,7 @@ def _connection_create(
     with transaction.atomic():
         connection.save()
         _calendars_update(connection, remote_calendars)
-        audit_log_record(
-            user=user,
-            action=AuditLog.Action.CONNECTION_ADDED,
-            ip_address=ip_address,
-            connection=str(connection.id),
-            provider=kind,
-        )
+        _audit(connection, AuditLog.Action.CONNECTION_ADDED, ip_address)
     return connection
 
 
@@ -119,13 +113,7 @@ def connection_update_credentials(
         _calendars_update(connection, remote_calendars)
         # Whatever was missed while it was broken is read again in full.
         enqueue_connection_resync(connection.id)
-        audit_log_record(
-            user=connection.user,
-            action=AuditLog.Action.CONNECTION_UPDATED,
-            ip_address=ip_address,
-            connection=str(connection.id),
-            provider=connection.kind,
-        )
+        _audit(connection, AuditLog.Action.CONNECTION_UPDATED, ip_address)
 
 
 def connection_record_error(*, connection: Connection, error: ProviderError) -> None:
@@ -160,26 +148,14 @@ def _send_reconnect_email(connection: Connection) -> None:
 def connection_disconnect(*, connection: Connection, ip_address: str | None) -> None:
     """Stop syncing the account; its blocks are removed, then its credentials deleted (a task)."""
     _connection_release(connection, status=Connection.Status.DISCONNECTED)
-    audit_log_record(
-        user=connection.user,
-        action=AuditLog.Action.CONNECTION_DISCONNECTED,
-        ip_address=ip_address,
-        connection=str(connection.id),
-        provider=connection.kind,
-    )
+    _audit(connection, AuditLog.Action.CONNECTION_DISCONNECTED, ip_address)
 
 
 @transaction.atomic
 def connection_remove(*, connection: Connection, ip_address: str | None) -> None:
     """Like disconnecting, and then the account and its calendars are deleted too."""
     _connection_release(connection, status=Connection.Status.REMOVING)
-    audit_log_record(
-        user=connection.user,
-        action=AuditLog.Action.CONNECTION_REMOVED,
-        ip_address=ip_address,
-        connection=str(connection.id),
-        provider=connection.kind,
-    )
+    _audit(connection, AuditLog.Action.CONNECTION_REMOVED, ip_address)
 
 
 def _connection_release(connection: Connection, *, status: str) -> None:
@@ -189,6 +165,16 @@ def _connection_release(connection: Connection, *, status: str) -> None:
     connection.status = status
     connection.save(update_fields=["status"])
     transaction.on_commit(lambda: release_connection.delay(str(connection.id)))
+
+
+def _audit(connection: Connection, action: str, ip_address: str | None) -> None:
+    audit_log_record(
+        user=connection.user,
+        action=action,
+        ip_address=ip_address,
+        connection=str(connection.id),
+        provider=connection.kind,
+    )
 
 
 def _seal_secrets(connection: Connection, secrets: Mapping[str, str]) -> None:

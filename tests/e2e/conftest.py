@@ -50,3 +50,11 @@ def page(browser, live_server, settings):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def log_in(page, email: str, password: str) -> None:
+    """Fill and send the log-in form (the page lands wherever a log-in leads)."""
+    page.goto("/accounts/login/")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()

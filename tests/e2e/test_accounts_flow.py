@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import User
+from tests.e2e.conftest import log_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,13 +21,6 @@ def fill_signup(page, email, *, accept=True):
     if accept:
         page.get_by_label("I accept the Terms of Service and the Privacy Policy").check()
     page.get_by_role("button", name="Create account").click()
-
-
-def log_in(page, email, password):
-    page.goto("/accounts/login/")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_sign_up_verify_log_in_and_log_out(page, mailoutbox):

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from calendars.models import Connection
 from calendars.services import connection_connect_caldav, connection_connect_ics
 from syncrules.models import SyncRule
+from tests.e2e.conftest import log_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.syncrules.rule_page_helpers import days_from_now, ics_event, ics_feed, record_enqueues
 
@@ -52,10 +53,7 @@ def user_with_calendars(feed, radicale_server):
 
 @pytest.fixture
 def signed_in_page(page, user_with_calendars):
-    page.goto("/accounts/login/")
-    page.get_by_label("E-mail address").fill(user_with_calendars.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, user_with_calendars.email, DEFAULT_PASSWORD)
     expect(page.get_by_role("heading", name="Welcome to Multical")).to_be_visible()
     return page
 
@@ -112,10 +110,7 @@ def test_without_script_the_preview_comes_back_under_the_form(
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:
-        page.goto("/accounts/login/")
-        page.get_by_label("E-mail address").fill(user_with_calendars.email)
-        page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, user_with_calendars.email, DEFAULT_PASSWORD)
         page.goto("/rules/new/")
         page.get_by_role("group", name="Copy events from").get_by_label("Client feed").check()
         page.get_by_role("group", name="Block time in").get_by_label("Work").check()

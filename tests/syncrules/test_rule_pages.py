@@ -22,7 +22,6 @@ from tests.syncrules.rule_page_helpers import (
     days_from_now,
     ics_event,
     ics_feed,
-    record_enqueues,
     rule_form_data,
 )
 
@@ -30,13 +29,6 @@ pytestmark = pytest.mark.django_db
 
 RULE_URLS = ["rule_detail", "rule_edit", "rule_delete", "rule_set_enabled"]
 PLAIN_URLS = ["rule_list", "rule_create", "rule_preview", "block_each_other"]
-
-
-@pytest.fixture
-def enqueued(monkeypatch, db):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.factories import CalendarFactory, ConnectionFactory, UserFactory
 from tests.syncrules.rule_page_helpers import (
     BlockFactory,
     SyncRuleFactory,
-    record_enqueues,
     rule_form_data,
 )
 
@@ -30,13 +29,6 @@ pytestmark = pytest.mark.django_db
 # Monday 10 March 2025, midnight in Berlin: google.ics has these events in the 14 days from here.
 MONDAY = datetime(2025, 3, 9, 23, 0, tzinfo=UTC)
 GOOGLE_FEED_TITLES = ["Team stand-up (moved)", "Quarterly review", "Lunch (maybe)", "Team offsite"]
-
-
-@pytest.fixture
-def enqueued(monkeypatch, db):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture
