@@ -13,6 +13,8 @@ class Connection(models.Model):
     """One account at one provider, with its credentials sealed in the vault."""
 
     class Kind(models.TextChoices):
+        GOOGLE = "google", "Google Calendar"
+        MICROSOFT = "microsoft", "Microsoft 365"
         ICLOUD = "icloud", "Apple iCloud"
         CALDAV = "caldav", "CalDAV server"
         ICS = "ics", "iCal link"
@@ -52,7 +54,8 @@ class Connection(models.Model):
 
     @property
     def provider_slug(self) -> str:
-        return "ics" if self.kind == self.Kind.ICS else "caldav"
+        """The provider class behind this kind: iCloud is a CalDAV server like any other."""
+        return "caldav" if self.kind == self.Kind.ICLOUD else self.kind
 
 
 class Calendar(models.Model):
@@ -65,6 +68,11 @@ class Calendar(models.Model):
     read_only = models.BooleanField(default=False)
     # The provider's opaque position in the change feed (a sync token, ETag, delta link).
     sync_cursor = models.TextField(blank=True)
+    # Push notifications (Google channel / Graph subscription): ids and expiry only. The secret a
+    # notification must carry is derived from the channel id with the server secret, not stored.
+    push_channel_id = models.CharField(max_length=200, blank=True)
+    push_resource_id = models.CharField(max_length=500, blank=True)
+    push_expires_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # The last sync failure of this calendar, in plain words; cleared by the next good sync.
     last_error = models.CharField(max_length=300, blank=True)

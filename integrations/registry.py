@@ -9,6 +9,8 @@ from django.utils.module_loading import import_string
 from integrations.base import Provider
 
 PROVIDER_CLASSES = {
+    "google": "integrations.google.provider.GoogleProvider",
+    "microsoft": "integrations.microsoft.provider.MicrosoftProvider",
     "caldav": "integrations.caldav.provider.CalDAVProvider",
     "ics": "integrations.ics.provider.ICSProvider",
 }

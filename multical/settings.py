@@ -221,6 +221,15 @@ MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET = env.pair(
 )
 ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET = env.pair("ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+# Where the providers are; the test suite points these at local fakes of their APIs.
+GOOGLE_API_ENDPOINT = env.str("GOOGLE_API_ENDPOINT", "https://www.googleapis.com/calendar/v3/")
+GOOGLE_AUTH_URI = env.str("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
+MICROSOFT_AUTHORITY = env.str("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com/common")
+MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com/v1.0")
+# Graph's documentation gives two maxima for calendar subscriptions (4,230 and 10,080 minutes):
+# ask for this many and trust the expiry Graph answers with.
+MICROSOFT_SUBSCRIPTION_MINUTES = env.int("MICROSOFT_SUBSCRIPTION_MINUTES", 4230)
 
 # Requests to user-supplied URLs (iCal links, CalDAV servers) refuse private and loopback
 # addresses; local development and the test suite, whose servers run on loopback, allow loopback.
