@@ -28,11 +28,13 @@ INITIAL_EVENTS = int(os.environ.get("MULTICAL_BENCH_INITIAL", "5000"))
 
 def _event(number: int, start: datetime, revision: int = 0) -> str:
     begin = start + timedelta(days=(number * 3) % 55, hours=7 + number % 10)
+    # One event in 50 carries the word the incremental rules copy (see _measure).
+    tag = " tracked" if number % 50 == 0 else ""
     return (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\n"
         f"UID:bench-{number}\r\nDTSTAMP:20260101T000000Z\r\nSEQUENCE:{revision}\r\n"
         f"DTSTART:{begin:%Y%m%dT%H%M%SZ}\r\nDTEND:{begin + timedelta(minutes=30 + revision):%Y%m%dT%H%M%SZ}\r\n"
-        f"SUMMARY:Meeting {number}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        f"SUMMARY:Meeting {number}{tag}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
 
 
@@ -95,13 +97,23 @@ def _measure(server) -> list[str]:  # type: ignore[no-untyped-def]
     from tests.syncrules.world import make_world
 
     user = UserFactory(email="bench@example.com")
-    world = make_world(server, user, ["Source 100", "Source 10000", "Source initial", "Target"])
+    world = make_world(
+        server, user, ["Source 100", "Source 10000", "Source initial", "Target", "Target 2"]
+    )
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    for name, size in (("Source 100", 100), ("Source 10000", 10_000), ("Source initial", INITIAL_EVENTS)):
+    for name, size in (
+        ("Source 100", 100),
+        ("Source 10000", 10_000),
+        ("Source initial", INITIAL_EVENTS),
+    ):
         for number in range(size):
             server.write_object_file(world.url(name), f"bench-{number}.ics", _event(number, start))
+    world.rule(["Source initial"], ["Target"], lookahead_days=60)
+    # The incremental rules read and plan every event but copy one in 50, so that setting them
+    # up does not mean writing 10,000 blocks first; the changed event is one that is copied.
+    for name in ("Source 100", "Source 10000"):
+        world.rule([name], ["Target 2"], lookahead_days=60, include_keywords=["tracked"])
     for name in ("Source 100", "Source 10000", "Source initial"):
-        world.rule([name], ["Target"], lookahead_days=60)
         # Radicale indexes files written behind its back at the first listing: do that unmeasured.
         with server.client(world.account) as client:
             client.request("PROPFIND", world.url(name), headers={"Depth": "1"}, timeout=600)

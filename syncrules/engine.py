@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars.models import Calendar, Connection
@@ -113,7 +113,7 @@ def _sync_rule(
             fingerprint=block.fingerprint,
             pending=block.state == Block.State.PENDING,
         )
-        for block in Block.objects.filter(rule=rule, source_calendar=calendar).only(
+        for block in _blocks_concerned(rule, calendar, changes).only(
             "id",
             "source_event_id",
             "source_series_id",
@@ -148,6 +148,19 @@ def _sync_rule(
     run.error = counts.error[:300]
     run.finished_at = timezone.now()
     run.save(update_fields=["created", "updated", "deleted", "skipped", "error", "finished_at"])
+
+
+def _blocks_concerned(rule: SyncRule, calendar: Calendar, changes: ChangeSet) -> QuerySet[Block]:
+    """The rule's blocks from this calendar that the changes can touch: all of them after a full
+    read, otherwise only those of the changed events and series, so that an incremental sync
+    costs the same whatever the calendar's size. (Blocks of targets that left the rule are the
+    stale-block clean-up's job.)"""
+    blocks = Block.objects.filter(rule=rule, source_calendar=calendar)
+    if changes.full_resync:
+        return blocks
+    event_ids = {event.id for event in changes.events} | set(changes.removed_ids)
+    series_ids = {event.series_id for event in changes.events} | set(changes.replaced_series)
+    return blocks.filter(Q(source_event_id__in=event_ids) | Q(source_series_id__in=series_ids))
 
 
 def _record_failure(calendar: Calendar, error: ProviderError) -> None:
