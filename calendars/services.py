@@ -18,8 +18,8 @@ from django.utils import timezone
 from accounts.models import AuditLog, User
 from accounts.services import audit_log_record
 from calendars.models import Calendar, Connection
-from calendars.selectors import provider_for_connection
-from integrations.base import ProviderError, RemoteCalendar
+from calendars.selectors import connection_secrets, provider_for_connection
+from integrations.base import Provider, ProviderError, RemoteCalendar
 from integrations.registry import build_provider
 from multical.lib import vault
 from multical.lib.email import send_templated_email
@@ -165,6 +165,13 @@ def _connection_release(connection: Connection, *, status: str) -> None:
     connection.status = status
     connection.save(update_fields=["status"])
     transaction.on_commit(lambda: release_connection.delay(str(connection.id)))
+
+
+def connection_keep_refreshed_secrets(*, connection: Connection, provider: Provider) -> None:
+    """Seal again the credentials a provider refreshed while it worked (OAuth access tokens)."""
+    if provider.secrets_changed:
+        _seal_secrets(connection, {**connection_secrets(connection), **provider.current_secrets()})
+        connection.save(update_fields=["secrets"])
 
 
 def _audit(connection: Connection, action: str, ip_address: str | None) -> None:

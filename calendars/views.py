@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -83,6 +83,8 @@ def connect_ics(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def connection_credentials(request: HttpRequest, connection_id: str) -> HttpResponse:
     connection = selectors.get_connection_for_user(request.user, connection_id)
+    if connection.kind not in CREDENTIAL_FORMS:
+        raise Http404("This account reconnects through its provider's sign-in.")
     form = CREDENTIAL_FORMS[connection.kind](request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

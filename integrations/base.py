@@ -184,3 +184,12 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]: ...
+
+    @property
+    def secrets_changed(self) -> bool:
+        """True once the provider refreshed its own credentials (an OAuth access token)."""
+        return False
+
+    def current_secrets(self) -> dict[str, str]:
+        """The secrets as they are now, for the caller to seal again when ``secrets_changed``."""
+        return {}

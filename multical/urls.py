@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from integrations.google.webhooks import google_notification
 from multical import views
 
 _legal = {"version": settings.LEGAL_DOCUMENTS_VERSION}
@@ -26,5 +27,7 @@ urlpatterns = [
     path("rules/", include("syncrules.urls")),
     path("booking/", include("booking.urls")),
     path("portfolio/", include("portfolio.urls")),
+    # Push notifications from the providers: verified, answered at once, never a session.
+    path("hooks/google/", google_notification, name="google-notification"),
     path("admin/", admin.site.urls),
 ]

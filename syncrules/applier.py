@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
-from calendars.services import connection_record_error
+from calendars.services import connection_keep_refreshed_secrets, connection_record_error
 from integrations.base import BlockSpec, Provider, ProviderError
 from syncrules.models import Block, SyncRule
 from syncrules.planning import Create, Plan, Rendered, Update
@@ -28,13 +28,17 @@ class ProviderPool:
     """One provider per connection for the length of a sync."""
 
     def __init__(self) -> None:
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[str, tuple[Connection, Provider]] = {}
 
     def get(self, connection: Connection) -> Provider:
         key = str(connection.id)
         if key not in self._providers:
-            self._providers[key] = provider_for_connection(connection)
-        return self._providers[key]
+            self._providers[key] = (connection, provider_for_connection(connection))
+        return self._providers[key][1]
+
+    def keep_refreshed_secrets(self) -> None:
+        for connection, provider in self._providers.values():
+            connection_keep_refreshed_secrets(connection=connection, provider=provider)
 
 
 @dataclass(slots=True)

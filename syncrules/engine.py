@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
-from calendars.services import connection_record_error
+from calendars.services import connection_keep_refreshed_secrets, connection_record_error
 from integrations.base import ChangeSet, Provider, ProviderError, Window
 from syncrules import planner
 from syncrules.applier import ProviderPool, apply_plan, delete_remote_block
@@ -70,14 +70,19 @@ def sync_source_calendar(calendar: Calendar, *, full: bool = False) -> None:
     except ProviderError as error:
         _record_failure(calendar, error)
         raise
+    finally:
+        connection_keep_refreshed_secrets(connection=connection, provider=provider)
     known_ids = set(
         Block.objects.filter(target_calendar=calendar)
         .exclude(target_event_id="")
         .values_list("target_event_id", flat=True)
     )
     pool = ProviderPool()
-    for rule in rules:
-        _sync_rule(rule, calendar, changes, windows[rule.id], known_ids, pool)
+    try:
+        for rule in rules:
+            _sync_rule(rule, calendar, changes, windows[rule.id], known_ids, pool)
+    finally:
+        pool.keep_refreshed_secrets()
     calendar.sync_cursor = changes.next_cursor
     calendar.last_synced_at = timezone.now()
     calendar.last_error, calendar.last_error_at = "", None
@@ -215,6 +220,7 @@ def remove_stale_blocks() -> int:
             continue
         block.delete()
         removed += 1
+    pool.keep_refreshed_secrets()
     return removed
 
 

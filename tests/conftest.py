@@ -17,7 +17,12 @@ from django.db import connection
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 # Shared fixtures for real protocol peers: CalDAV servers and iCal feeds on loopback.
-pytest_plugins = ["tests.caldav_servers", "tests.ics_feeds", "tests.fault_proxy"]
+pytest_plugins = [
+    "tests.caldav_servers",
+    "tests.ics_feeds",
+    "tests.fault_proxy",
+    "tests.fakes.google",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

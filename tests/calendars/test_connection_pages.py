@@ -156,3 +156,11 @@ def test_an_apple_id_password_is_refused_before_contacting_apple(owner_client):
     assert response.status_code == 200
     assert "App-specific passwords are 16 letters" in response.content.decode()
     assert not Connection.objects.exists()
+
+
+def test_an_oauth_account_has_no_password_page(owner_client, owner):
+    google = ConnectionFactory(user=owner, kind=Connection.Kind.GOOGLE, label="me@gmail.com")
+    url = reverse("calendars:connection-credentials", args=[google.id])
+
+    assert owner_client.get(url).status_code == 404
+    assert url not in owner_client.get(reverse("calendars:calendar_list")).content.decode()

@@ -1,0 +1,962 @@
+"""A stateful fake of Google Calendar v3 and Google's OAuth token endpoint, on loopback.
+
+The production client (google-api-python-client over httplib2, google-auth for refreshes) talks to
+it unmodified: the ``google_fake`` fixture points ``GOOGLE_API_ENDPOINT`` and ``GOOGLE_TOKEN_URI``
+at it. It keeps the semantics the provider relies on, with Google's JSON shapes:
+
+- calendarList.list and events.list with ``pageToken`` paging (``page_size`` caps ``maxResults``,
+  so tests can force several pages), ``timeMin``/``timeMax``, ``showDeleted``,
+  ``privateExtendedProperty`` and ``singleEvents`` (DAILY/WEEKLY RRULEs with COUNT, instance ids
+  ``<id>_<YYYYMMDDTHHMMSSZ>``, moved and cancelled instances as exceptions);
+- sync tokens: issued on the last page only; a later list with one returns every instance changed
+  since (cancelled instances as ``id``/``recurringEventId``/``originalStartTime`` only, deleted
+  events as ``id``/``status`` only); an unknown or invalidated token answers 410; combining one
+  with ``timeMin``/``timeMax``/``q``/… answers 400, as Google does;
+- events.insert with a client-chosen id (base32hex, 409 when it exists, deleted or not),
+  get/update/patch/delete (410 when deleted already), 403 on writes to read-only calendars;
+- freebusy.query, events.watch and channels.stop (channels recorded);
+- the token endpoint (refresh_token grant; a revoked refresh token gets 400 ``invalid_grant``),
+  401 for an unknown access token, and a switch answering the next requests 403
+  ``rateLimitExceeded`` or 429 with ``Retry-After``.
+
+Every API request is recorded (``requests``), token requests are counted apart. Helpers change the
+state as another client would (``add_event``, ``edit_event``, ``move_instance``,
+``cancel_instance``, ``delete_event``) and send push notifications (``push``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+
+API_PREFIX = "/calendar/v3/"
+TOKEN_PATH = "/token"
+BASE32HEX = frozenset("abcdefghijklmnopqrstuv0123456789")
+# Parameters Google refuses next to a syncToken.
+NOT_WITH_SYNC_TOKEN = (
+    "timeMin",
+    "timeMax",
+    "q",
+    "orderBy",
+    "updatedMin",
+    "iCalUID",
+    "privateExtendedProperty",
+    "sharedExtendedProperty",
+)
+CHANNEL_LIFETIME = timedelta(days=7)
+
+
+class FakeError(Exception):
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        *,
+        domain: str = "global",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.domain = status, reason, message, domain
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "errors": [{"domain": self.domain, "reason": self.reason, "message": self.message}],
+                "code": self.status,
+                "message": self.message,
+            }
+        }
+
+
+@dataclass
+class Entry:
+    """One instance (or single event) as events.list with singleEvents=true shows it."""
+
+    seq: int
+    resource: dict[str, Any]
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class FakeCalendar:
+    id: str
+    summary: str
+    time_zone: str = "UTC"
+    background_color: str = "#9fe1e7"
+    access_role: str = "owner"
+    summary_override: str = ""
+    # Stored resources: single events, recurring masters and exceptions (moved/cancelled instances).
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Instance id → latest state, with the change counter that produced it (the change log).
+    view: dict[str, Entry] = field(default_factory=dict)
+    seq: int = 0
+
+    @property
+    def writable(self) -> bool:
+        return self.access_role in ("owner", "writer")
+
+    def list_entry(self) -> dict[str, Any]:
+        entry = {
+            "kind": "calendar#calendarListEntry",
+            "etag": f'"{abs(hash(self.id)) % 10**12}"',
+            "id": self.id,
+            "summary": self.summary,
+            "timeZone": self.time_zone,
+            "colorId": "14",
+            "backgroundColor": self.background_color,
+            "foregroundColor": "#000000",
+            "accessRole": self.access_role,
+            "defaultReminders": [],
+        }
+        if self.summary_override:
+            entry["summaryOverride"] = self.summary_override
+        return entry
+
+
+@dataclass
+class Channel:
+    id: str
+    resource_id: str
+    calendar_id: str
+    address: str
+    token: str
+    expiration: datetime
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any = None
+
+
+@dataclass
+class _Listing:
+    """The rest of a paged listing: a snapshot taken at the first page, as Google pages."""
+
+    calendar_id: str
+    items: list[dict[str, Any]]
+    page_size: int
+    sync_seq: int | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime | None = None) -> str:
+    return (moment or _now()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _parse_when(when: dict[str, Any]) -> tuple[datetime, bool]:
+    """A start/end object as an aware UTC datetime (dates at midnight UTC) and an all-day flag."""
+    if "date" in when:
+        return datetime.combine(date.fromisoformat(when["date"]), time.min, UTC), True
+    moment = datetime.fromisoformat(when["dateTime"])
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(when.get("timeZone") or "UTC"))
+    return moment.astimezone(UTC), False
+
+
+def _when(value: datetime | date, time_zone: str | None = None) -> dict[str, str]:
+    if not isinstance(value, datetime):
+        return {"date": value.isoformat()}
+    when = {"dateTime": value.isoformat()}
+    if time_zone:
+        when["timeZone"] = time_zone
+    return when
+
+
+def _zone_of(when: dict[str, Any]) -> tzinfo:
+    if when.get("timeZone"):
+        return ZoneInfo(when["timeZone"])
+    return datetime.fromisoformat(when["dateTime"]).tzinfo or UTC
+
+
+def _rrule(event: dict[str, Any]) -> tuple[timedelta, int]:
+    """(step, count) of the event's RRULE: DAILY or WEEKLY with COUNT and INTERVAL."""
+    for line in event.get("recurrence", []):
+        if line.startswith("RRULE:"):
+            parts = dict(part.split("=", 1) for part in line[6:].split(";"))
+            unit = {"DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}[parts["FREQ"]]
+            return unit * int(parts.get("INTERVAL", "1")), int(parts.get("COUNT", "100"))
+    raise FakeError(400, "invalid", "Only DAILY/WEEKLY RRULEs are supported by the fake.")
+
+
+def instance_id(master_id: str, original_start: datetime | date) -> str:
+    """Google's id of one instance of a recurring event."""
+    if isinstance(original_start, datetime):
+        return f"{master_id}_{original_start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return f"{master_id}_{original_start:%Y%m%d}"
+
+
+def _occurrences(master: dict[str, Any]) -> Iterator[tuple[str, dict, dict, dict]]:
+    """(instance id, originalStartTime, start, end) of every instance of a recurring master."""
+    step, count = _rrule(master)
+    start, end = master["start"], master["end"]
+    if "date" in start:
+        first, last = date.fromisoformat(start["date"]), date.fromisoformat(end["date"])
+        for k in range(count):
+            day = first + step * k
+            when = {"date": day.isoformat()}
+            yield (
+                instance_id(master["id"], day),
+                when,
+                when,
+                {"date": (last + step * k).isoformat()},
+            )
+        return
+    zone = _zone_of(start)
+    local_start = datetime.fromisoformat(start["dateTime"]).astimezone(zone).replace(tzinfo=None)
+    duration = datetime.fromisoformat(end["dateTime"]) - datetime.fromisoformat(start["dateTime"])
+    for k in range(count):
+        # Wall-clock steps in the event's zone, as Google expands across DST changes.
+        moment = (local_start + step * k).replace(tzinfo=zone)
+        when = _when(moment, start.get("timeZone"))
+        yield (
+            instance_id(master["id"], moment),
+            when,
+            when,
+            _when((moment + duration).astimezone(zone), end.get("timeZone")),
+        )
+
+
+def _tombstone(resource: dict[str, Any]) -> dict[str, Any]:
+    """What a sync read shows of a deleted event or cancelled instance: ids only, no content."""
+    dead = {"kind": "calendar#event", "etag": resource.get("etag", '"0"'), "id": resource["id"]}
+    dead["status"] = "cancelled"
+    if "recurringEventId" in resource:
+        dead["recurringEventId"] = resource["recurringEventId"]
+        dead["originalStartTime"] = resource["originalStartTime"]
+    return dead
+
+
+class GoogleFake:
+    """The state of one fake Google account, its calendars and channels."""
+
+    client_id = "fake-client-id.apps.googleusercontent.com"
+    client_secret = "fake-client-secret"
+
+    instance_id = staticmethod(instance_id)
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.lock = threading.RLock()
+        # One address per fake, so per-account pacing counters never carry over between tests.
+        self.email = f"owner.{secrets.token_hex(4)}@example.com"
+        self.calendars: dict[str, FakeCalendar] = {}
+        self.refresh_tokens: set[str] = set()
+        self.access_tokens: set[str] = set()
+        self.sync_tokens: dict[str, tuple[str, int]] = {}
+        self.listings: dict[str, _Listing] = {}
+        self.channels: dict[str, Channel] = {}
+        self.stopped_channels: list[str] = []
+        self.requests: list[RecordedRequest] = []
+        self.token_requests = 0
+        # Caps every page (Google's own cap is maxResults, at most 2500).
+        self.page_size = 2500
+        self._failures: list[tuple[int, str, float | None]] = []
+        self._counter = 0
+
+    # Accounts and tokens ----------------------------------------------------------------------
+
+    def grant(self, *, expired: bool = False) -> dict[str, str]:
+        """A fresh authorization, as the OAuth callback would seal it: the provider's secrets."""
+        with self.lock:
+            refresh, access = self._token("1//rt-"), self._token("ya29.at-")
+            self.refresh_tokens.add(refresh)
+            if not expired:
+                self.access_tokens.add(access)
+        expires_at = _now() + (timedelta(minutes=-5) if expired else timedelta(hours=1))
+        return {
+            "refresh_token": refresh,
+            "access_token": access,
+            "expires_at": expires_at.isoformat(),
+            "email": self.email,
+        }
+
+    def revoke(self, refresh_token: str) -> None:
+        """The user removed our access in their Google account."""
+        with self.lock:
+            self.refresh_tokens.discard(refresh_token)
+            self.access_tokens.clear()
+
+    def expire_access_tokens(self) -> None:
+        """Every access token stops working (an early expiry, a password change)."""
+        with self.lock:
+            self.access_tokens.clear()
+
+    def invalidate_sync_tokens(self) -> None:
+        """Google forgets every sync token: the next incremental read gets 410."""
+        with self.lock:
+            self.sync_tokens.clear()
+
+    def fail_next(
+        self,
+        count: int,
+        *,
+        status: int = 403,
+        reason: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        """Answer the next ``count`` API requests with an error: by default 403
+        rateLimitExceeded; 429 is Too Many Requests; any other status (a 503) works too."""
+        reason = reason or {403: "rateLimitExceeded", 429: "rateLimitExceeded"}.get(
+            status, "backendError"
+        )
+        with self.lock:
+            self._failures.extend([(status, reason, retry_after)] * count)
+
+    @property
+    def request_count(self) -> int:
+        return len(self.requests)
+
+    # Calendars and events, as another client ---------------------------------------------------
+
+    def add_calendar(
+        self,
+        calendar_id: str,
+        summary: str,
+        *,
+        access_role: str = "owner",
+        time_zone: str = "UTC",
+        color: str = "#9fe1e7",
+        summary_override: str = "",
+    ) -> FakeCalendar:
+        with self.lock:
+            calendar = FakeCalendar(
+                calendar_id, summary, time_zone, color, access_role, summary_override
+            )
+            self.calendars[calendar_id] = calendar
+            return calendar
+
+    def add_event(
+        self,
+        calendar_id: str,
+        summary: str,
+        start: datetime | date,
+        end: datetime | date,
+        *,
+        event_id: str | None = None,
+        time_zone: str | None = None,
+        recurrence: list[str] | None = None,
+        **extra: Any,
+    ) -> str:
+        """Create an event; ``extra`` holds further fields in Google's names (``attendees``…)."""
+        body: dict[str, Any] = {
+            "summary": summary,
+            "start": _when(start, time_zone),
+            "end": _when(end, time_zone),
+            **extra,
+        }
+        if event_id:
+            body["id"] = event_id
+        if recurrence:
+            body["recurrence"] = recurrence
+        with self.lock:
+            return self._insert(self._calendar(calendar_id), body)["id"]
+
+    def edit_event(self, calendar_id: str, event_id: str, **changes: Any) -> None:
+        """Change fields of an event, a series (all instances) or one instance (an exception).
+
+        ``start``/``end`` may be datetimes; other fields are in Google's names.
+        """
+        time_zone = changes.pop("time_zone", None)
+        for name in ("start", "end"):
+            if isinstance(changes.get(name), datetime | date):
+                changes[name] = _when(changes[name], time_zone)
+        with self.lock:
+            self._write(self._calendar(calendar_id), event_id, changes, patch=True)
+
+    def move_instance(
+        self, calendar_id: str, instance: str, start: datetime, end: datetime
+    ) -> None:
+        self.edit_event(calendar_id, instance, start=start, end=end)
+
+    def cancel_instance(self, calendar_id: str, instance: str) -> None:
+        self.delete_event(calendar_id, instance)
+
+    def delete_event(self, calendar_id: str, event_id: str) -> None:
+        with self.lock:
+            self._delete(self._calendar(calendar_id), event_id)
+
+    def event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
+        """The stored resource (or generated instance) of an event, as events.get returns it."""
+        with self.lock:
+            return copy.deepcopy(self._get(self._calendar(calendar_id), event_id))
+
+    def live_events(self, calendar_id: str) -> list[dict[str, Any]]:
+        """Every instance that is not cancelled, in start order."""
+        with self.lock:
+            entries = self._calendar(calendar_id).view.values()
+            live = [e for e in entries if e.resource.get("status") != "cancelled"]
+            return [copy.deepcopy(e.resource) for e in sorted(live, key=lambda e: e.start)]
+
+    # Push ----------------------------------------------------------------------------------------
+
+    def notification_headers(
+        self,
+        channel_id: str,
+        state: str = "exists",
+        *,
+        token: str | None = None,
+        resource_id: str | None = None,
+    ) -> dict[str, str]:
+        """The headers of a notification on ``channel_id`` (its own token and resource by default)."""
+        channel = self.channels.get(channel_id)
+        headers = {
+            "X-Goog-Channel-ID": channel_id,
+            "X-Goog-Channel-Token": channel.token if channel else "",
+            "X-Goog-Resource-ID": channel.resource_id if channel else "",
+            "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": str(self._tick()),
+        }
+        if channel:
+            headers["X-Goog-Resource-URI"] = (
+                f"{self.url}{API_PREFIX}calendars/{channel.calendar_id}/events?alt=json"
+            )
+            headers["X-Goog-Channel-Expiration"] = channel.expiration.strftime(
+                "%a, %d %b %Y %H:%M:%S GMT"
+            )
+        if token is not None:
+            headers["X-Goog-Channel-Token"] = token
+        if resource_id is not None:
+            headers["X-Goog-Resource-ID"] = resource_id
+        return headers
+
+    def push(self, channel_id: str, state: str = "exists", **overrides: str) -> int:
+        """POST a notification (no body) to the channel's address; the HTTP status it got."""
+        headers = self.notification_headers(channel_id, state, **overrides)
+        request = urllib.request.Request(  # noqa: S310 - the address the test gave watch
+            self.channels[channel_id].address, data=b"", headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    # Internals -----------------------------------------------------------------------------------
+
+    def _tick(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    def _token(self, prefix: str) -> str:
+        return prefix + secrets.token_hex(12)
+
+    def _calendar(self, calendar_id: str) -> FakeCalendar:
+        calendar = self.calendars.get(calendar_id)
+        if calendar is None:
+            raise FakeError(404, "notFound", "Not Found")
+        return calendar
+
+    def _writable(self, calendar_id: str) -> FakeCalendar:
+        calendar = self._calendar(calendar_id)
+        if not calendar.writable:
+            raise FakeError(
+                403, "requiredAccessLevel", "You need to have writer access to this calendar."
+            )
+        return calendar
+
+    def _expand(self, calendar: FakeCalendar) -> dict[str, tuple[dict, datetime, datetime]]:
+        out: dict[str, tuple[dict, datetime, datetime]] = {}
+        for event in calendar.events.values():
+            if "recurringEventId" in event:
+                continue  # an exception: shown in place of its generated instance
+            if "recurrence" not in event:
+                shown = _tombstone(event) if event["status"] == "cancelled" else event
+                out[event["id"]] = (
+                    shown,
+                    _parse_when(event["start"])[0],
+                    _parse_when(event["end"])[0],
+                )
+                continue
+            for key, original, start, end in _occurrences(event):
+                instance = calendar.events.get(key)
+                if instance is None:
+                    instance = {k: v for k, v in event.items() if k not in ("recurrence", "id")}
+                    instance.update(
+                        id=key,
+                        recurringEventId=event["id"],
+                        originalStartTime=original,
+                        start=start,
+                        end=end,
+                    )
+                if event["status"] == "cancelled" or instance.get("status") == "cancelled":
+                    instance = _tombstone(instance)
+                shown_start, shown_end = start, end
+                if "start" in instance:
+                    shown_start, shown_end = instance["start"], instance["end"]
+                out[key] = (
+                    instance,
+                    _parse_when(shown_start)[0],
+                    _parse_when(shown_end)[0],
+                )
+        return out
+
+    def _commit(self, calendar: FakeCalendar) -> None:
+        """Log every instance whose shown state changed, in one change each."""
+        current = self._expand(calendar)
+        for key in sorted(set(calendar.view) | set(current)):
+            before = calendar.view.get(key)
+            if key in current:
+                resource, start, end = current[key]
+                if before is None or before.resource != resource:
+                    calendar.seq += 1
+                    calendar.view[key] = Entry(calendar.seq, copy.deepcopy(resource), start, end)
+            elif before is not None and before.resource.get("status") != "cancelled":
+                # No longer generated (the series moved or shrank): gone, as Google reports it.
+                calendar.seq += 1
+                calendar.view[key] = Entry(
+                    calendar.seq, _tombstone(before.resource), before.start, before.end
+                )
+
+    def _stamp_write(self, resource: dict[str, Any]) -> None:
+        resource["etag"] = f'"{3_000_000_000_000 + self._tick()}"'
+        resource["updated"] = _stamp()
+
+    def _insert(self, calendar: FakeCalendar, body: dict[str, Any]) -> dict[str, Any]:
+        event_id = body.get("id") or secrets.token_hex(13)
+        if not (5 <= len(event_id) <= 1024 and set(event_id) <= BASE32HEX):
+            raise FakeError(400, "invalid", "Invalid resource id value.")
+        if event_id in calendar.events or event_id in calendar.view:
+            raise FakeError(409, "duplicate", "The requested identifier already exists.")
+        for name in ("start", "end"):
+            if name not in body:
+                raise FakeError(400, "required", "Missing end time." if name == "end" else "")
+        resource = {
+            "kind": "calendar#event",
+            **copy.deepcopy(body),
+            "id": event_id,
+            "status": body.get("status", "confirmed"),
+            "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+            "created": _stamp(),
+            "creator": {"email": self.email, "self": True},
+            "organizer": {"email": calendar.id, "self": True},
+            "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
+            "sequence": 0,
+            "eventType": body.get("eventType", "default"),
+        }
+        self._stamp_write(resource)
+        calendar.events[event_id] = resource
+        self._commit(calendar)
+        return resource
+
+    def _get(self, calendar: FakeCalendar, event_id: str) -> dict[str, Any]:
+        if event_id in calendar.events:
+            return calendar.events[event_id]
+        entry = calendar.view.get(event_id)
+        if entry is None or "recurringEventId" not in entry.resource:
+            raise FakeError(404, "notFound", "Not Found")
+        return entry.resource
+
+    def _write(
+        self, calendar: FakeCalendar, event_id: str, body: dict[str, Any], *, patch: bool
+    ) -> dict[str, Any]:
+        stored = calendar.events.get(event_id)
+        if stored is None:
+            # Writing one instance of a series makes it an exception.
+            stored = copy.deepcopy(self._get(calendar, event_id))
+            stored.setdefault("status", "confirmed")
+            calendar.events[event_id] = stored
+        keep = {
+            k: stored[k]
+            for k in (
+                "kind",
+                "id",
+                "htmlLink",
+                "created",
+                "creator",
+                "organizer",
+                "iCalUID",
+                "recurringEventId",
+                "originalStartTime",
+            )
+            if k in stored
+        }
+        if patch:
+            merged = {**stored, **copy.deepcopy(body)}
+            if "extendedProperties" in body and "extendedProperties" in stored:
+                merged["extendedProperties"] = {
+                    scope: {**stored["extendedProperties"].get(scope, {}), **values}
+                    for scope, values in {
+                        **stored["extendedProperties"],
+                        **body["extendedProperties"],
+                    }.items()
+                }
+        else:
+            merged = copy.deepcopy(body)
+            merged.setdefault("status", "confirmed")
+        merged.update(keep)
+        merged["sequence"] = stored.get("sequence", 0) + 1
+        self._stamp_write(merged)
+        calendar.events[event_id] = merged
+        self._commit(calendar)
+        return merged
+
+    def _delete(self, calendar: FakeCalendar, event_id: str) -> None:
+        stored = calendar.events.get(event_id)
+        if stored is not None and stored["status"] == "cancelled":
+            raise FakeError(410, "deleted", "Resource has been deleted")
+        if stored is None:
+            resource = self._get(calendar, event_id)
+            if resource.get("status") == "cancelled":
+                raise FakeError(410, "deleted", "Resource has been deleted")
+            stored = copy.deepcopy(resource)
+            calendar.events[event_id] = stored
+        stored["status"] = "cancelled"
+        self._stamp_write(stored)
+        self._commit(calendar)
+
+    # Request handling ------------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, dict, Any]:
+        """(status, headers, JSON body or None) for one request; the body is a copy."""
+        with self.lock:
+            status, extra, answer = self._handle(method, target, headers, raw)
+            return status, extra, copy.deepcopy(answer)
+
+    def _handle(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, dict, Any]:
+        split = urlsplit(target)
+        query = parse_qs(split.query, keep_blank_values=True)
+        if split.path == TOKEN_PATH and method == "POST":
+            return self._token_endpoint(parse_qs(raw.decode()))
+        body = json.loads(raw) if raw else None
+        self.requests.append(RecordedRequest(method, split.path, query, body))
+        try:
+            self._authorize(headers.get("Authorization", ""))
+            if self._failures:
+                status, reason, retry_after = self._failures.pop(0)
+                extra = {"Retry-After": str(int(retry_after))} if retry_after else {}
+                domain = "usageLimits" if status in (403, 429) else "global"
+                raise FakeError(status, reason, reason, domain=domain, headers=extra)
+            if not split.path.startswith(API_PREFIX):
+                raise FakeError(404, "notFound", "Not Found")
+            parts = [unquote(p) for p in split.path[len(API_PREFIX) :].split("/")]
+            status, answer = self._route(method, parts, query, body)
+            return status, {}, answer
+        except FakeError as error:
+            return error.status, error.headers, error.body()
+
+    def _token_endpoint(self, form: dict[str, list[str]]) -> tuple[int, dict, Any]:
+        self.token_requests += 1
+        value = {k: v[0] for k, v in form.items()}
+        if (value.get("client_id"), value.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return 401, {}, {"error": "invalid_client", "error_description": "Unauthorized"}
+        if value.get("grant_type") != "refresh_token":
+            return 400, {}, {"error": "unsupported_grant_type"}
+        if value.get("refresh_token") not in self.refresh_tokens:
+            return (
+                400,
+                {},
+                {
+                    "error": "invalid_grant",
+                    "error_description": "Token has been expired or revoked.",
+                },
+            )
+        access = self._token("ya29.at-")
+        self.access_tokens.add(access)
+        return (
+            200,
+            {},
+            {
+                "access_token": access,
+                "expires_in": 3599,
+                "scope": "https://www.googleapis.com/auth/calendar",
+                "token_type": "Bearer",
+            },
+        )
+
+    def _authorize(self, header: str) -> None:
+        scheme, _, token = header.partition(" ")
+        if scheme != "Bearer" or token not in self.access_tokens:
+            raise FakeError(
+                401,
+                "authError",
+                "Request had invalid authentication credentials.",
+                headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
+            )
+
+    def _route(
+        self, method: str, parts: list[str], query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
+        match (method, parts):
+            case ("GET", ["users", "me", "calendarList"]):
+                return 200, self._calendar_list(query)
+            case ("GET", ["calendars", calendar_id, "events"]):
+                return 200, self._list_events(self._calendar(calendar_id), query)
+            case ("POST", ["calendars", calendar_id, "events"]):
+                return 200, self._insert(self._writable(calendar_id), body or {})
+            case ("POST", ["calendars", calendar_id, "events", "watch"]):
+                return 200, self._watch(self._calendar(calendar_id), body or {})
+            case ("GET", ["calendars", calendar_id, "events", event_id]):
+                return 200, self._get(self._calendar(calendar_id), event_id)
+            case ("PUT" | "PATCH", ["calendars", calendar_id, "events", event_id]):
+                calendar = self._writable(calendar_id)
+                return 200, self._write(calendar, event_id, body or {}, patch=method == "PATCH")
+            case ("DELETE", ["calendars", calendar_id, "events", event_id]):
+                self._delete(self._writable(calendar_id), event_id)
+                return 204, None
+            case ("POST", ["freeBusy"]):
+                return 200, self._free_busy(body or {})
+            case ("POST", ["channels", "stop"]):
+                self._stop(body or {})
+                return 204, None
+        raise FakeError(404, "notFound", "Not Found")
+
+    def _page_size(self, query: dict[str, list[str]], default: int) -> int:
+        requested = int(query.get("maxResults", [default])[0])
+        return max(1, min(requested, 2500, self.page_size))
+
+    def _calendar_list(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        items = [calendar.list_entry() for calendar in self.calendars.values()]
+        offset = int(query.get("pageToken", ["0"])[0])
+        size = self._page_size(query, 100)
+        answer: dict[str, Any] = {
+            "kind": "calendar#calendarList",
+            "etag": f'"p{self._tick()}"',
+            "items": items[offset : offset + size],
+        }
+        if offset + size < len(items):
+            answer["nextPageToken"] = str(offset + size)
+        else:
+            answer["nextSyncToken"] = self._token("cl-")
+        return answer
+
+    def _list_events(self, calendar: FakeCalendar, query: dict[str, list[str]]) -> dict[str, Any]:
+        first = {name: values[0] for name, values in query.items()}
+        if "pageToken" in first:
+            listing = self.listings.pop(first["pageToken"], None)
+            if listing is None or listing.calendar_id != calendar.id:
+                raise FakeError(400, "invalid", "Invalid page token value.")
+        elif "syncToken" in first:
+            listing = self._changes_since(calendar, first)
+        else:
+            listing = self._snapshot(calendar, query)
+        page, rest = listing.items[: listing.page_size], listing.items[listing.page_size :]
+        answer: dict[str, Any] = {
+            "kind": "calendar#events",
+            "etag": f'"p{self._tick()}"',
+            "summary": calendar.summary,
+            "updated": _stamp(),
+            "timeZone": calendar.time_zone,
+            "accessRole": calendar.access_role,
+            "defaultReminders": [],
+            "items": copy.deepcopy(page),
+        }
+        if rest:
+            token = self._token("pt-")
+            self.listings[token] = _Listing(calendar.id, rest, listing.page_size, listing.sync_seq)
+            answer["nextPageToken"] = token
+        elif listing.sync_seq is not None:
+            token = self._token("CPsync-")
+            self.sync_tokens[token] = (calendar.id, listing.sync_seq)
+            answer["nextSyncToken"] = token
+        return answer
+
+    def _changes_since(self, calendar: FakeCalendar, first: dict[str, str]) -> _Listing:
+        refused = [name for name in NOT_WITH_SYNC_TOKEN if name in first]
+        if refused or first.get("showDeleted") == "false":
+            raise FakeError(400, "invalid", f"Parameters not allowed with a sync token: {refused}")
+        known = self.sync_tokens.get(first["syncToken"])
+        if known is None or known[0] != calendar.id:
+            raise FakeError(
+                410,
+                "fullSyncRequired",
+                "Sync token is no longer valid, a full sync is required.",
+            )
+        if first.get("singleEvents") != "true":
+            raise FakeError(400, "invalid", "The fake lists changes with singleEvents=true only.")
+        changed = sorted(
+            (e for e in calendar.view.values() if e.seq > known[1]), key=lambda e: e.seq
+        )
+        return _Listing(
+            calendar.id,
+            [e.resource for e in changed],
+            self._page_size({"maxResults": [first.get("maxResults", "250")]}, 250),
+            calendar.seq,
+        )
+
+    def _snapshot(self, calendar: FakeCalendar, query: dict[str, list[str]]) -> _Listing:
+        first = {name: values[0] for name, values in query.items()}
+        time_min = datetime.fromisoformat(first["timeMin"]) if "timeMin" in first else None
+        time_max = datetime.fromisoformat(first["timeMax"]) if "timeMax" in first else None
+        show_deleted = first.get("showDeleted") == "true"
+        wanted = [p.split("=", 1) for p in query.get("privateExtendedProperty", [])]
+        if first.get("singleEvents") == "true":
+            candidates = [(e.resource, e.start, e.end) for e in calendar.view.values()]
+        else:
+            candidates = [
+                (ev, *self._span(ev))
+                for ev in calendar.events.values()
+                if "recurringEventId" not in ev
+            ]
+        items = []
+        for resource, start, end in sorted(candidates, key=lambda c: (c[1], c[0]["id"])):
+            if resource.get("status") == "cancelled" and not show_deleted:
+                continue
+            if (time_min and end <= time_min) or (time_max and start >= time_max):
+                continue
+            private = resource.get("extendedProperties", {}).get("private", {})
+            if any(private.get(name) != value for name, value in wanted):
+                continue
+            items.append(resource)
+        return _Listing(calendar.id, items, self._page_size(query, 250), calendar.seq)
+
+    def _span(self, event: dict[str, Any]) -> tuple[datetime, datetime]:
+        start, end = _parse_when(event["start"])[0], _parse_when(event["end"])[0]
+        if "recurrence" in event:
+            *_, (_, _, _, last_end) = _occurrences(event)
+            end = _parse_when(last_end)[0]
+        return start, end
+
+    def _free_busy(self, body: dict[str, Any]) -> dict[str, Any]:
+        time_min = datetime.fromisoformat(body["timeMin"])
+        time_max = datetime.fromisoformat(body["timeMax"])
+        calendars: dict[str, Any] = {}
+        for item in body.get("items", []):
+            calendar = self.calendars.get(item["id"])
+            if calendar is None:
+                calendars[item["id"]] = {
+                    "errors": [{"domain": "global", "reason": "notFound"}],
+                    "busy": [],
+                }
+                continue
+            spans = []
+            for entry in calendar.view.values():
+                resource = entry.resource
+                declined = any(
+                    a.get("self") and a.get("responseStatus") == "declined"
+                    for a in resource.get("attendees", [])
+                )
+                if (
+                    resource.get("status") == "cancelled"
+                    or resource.get("transparency") == "transparent"
+                    or declined
+                ):
+                    continue
+                start, end = max(entry.start, time_min), min(entry.end, time_max)
+                if start < end:
+                    spans.append((start, end))
+            merged: list[list[datetime]] = []
+            for start, end in sorted(spans):
+                if merged and start <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], end)
+                else:
+                    merged.append([start, end])
+            calendars[item["id"]] = {
+                "busy": [
+                    {
+                        "start": s.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "end": e.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    }
+                    for s, e in merged
+                ]
+            }
+        return {
+            "kind": "calendar#freeBusy",
+            "timeMin": body["timeMin"],
+            "timeMax": body["timeMax"],
+            "calendars": calendars,
+        }
+
+    def _watch(self, calendar: FakeCalendar, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("type") != "web_hook" or not body.get("id") or not body.get("address"):
+            raise FakeError(400, "invalid", "A web_hook channel needs an id and an address.")
+        if body["id"] in self.channels:
+            raise FakeError(400, "channelIdNotUnique", "Channel id not unique.")
+        channel = Channel(
+            id=body["id"],
+            resource_id=self._token("res-"),
+            calendar_id=calendar.id,
+            address=body["address"],
+            token=body.get("token", ""),
+            expiration=(_now() + CHANNEL_LIFETIME).replace(microsecond=0),
+        )
+        self.channels[channel.id] = channel
+        answer = {
+            "kind": "api#channel",
+            "id": channel.id,
+            "resourceId": channel.resource_id,
+            "resourceUri": f"{self.url}{API_PREFIX}calendars/{calendar.id}/events?alt=json",
+            "expiration": str(int(channel.expiration.timestamp() * 1000)),
+        }
+        if channel.token:
+            answer["token"] = channel.token
+        return answer
+
+    def _stop(self, body: dict[str, Any]) -> None:
+        channel = self.channels.get(body.get("id", ""))
+        if channel is None or channel.resource_id != body.get("resourceId"):
+            raise FakeError(404, "notFound", f"Channel '{body.get('id')}' not found for project")
+        del self.channels[channel.id]
+        self.stopped_channels.append(channel.id)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _serve(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, headers, answer = self.server.fake.handle(
+            self.command, self.path, self.headers, raw
+        )
+        payload = b"" if answer is None else json.dumps(answer).encode()
+        self.send_response(status)
+        if answer is not None:
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+        for name, value in {**headers, "Content-Length": str(len(payload))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: GoogleFake
+
+
+@pytest.fixture
+def google_fake(settings) -> Iterator[GoogleFake]:
+    """A fresh fake Google account, with the project's Google settings pointed at it."""
+    fake = GoogleFake()
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.fake = fake
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.GOOGLE_API_ENDPOINT = f"{fake.url}{API_PREFIX}"
+    settings.GOOGLE_TOKEN_URI = f"{fake.url}{TOKEN_PATH}"
+    settings.GOOGLE_CLIENT_ID = fake.client_id
+    settings.GOOGLE_CLIENT_SECRET = fake.client_secret
+    yield fake
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
