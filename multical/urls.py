@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from integrations.google.webhooks import google_notification
+from integrations.microsoft.webhooks import graph_lifecycle, graph_notification
 from multical import views
 
 _legal = {"version": settings.LEGAL_DOCUMENTS_VERSION}
@@ -29,5 +30,7 @@ urlpatterns = [
     path("portfolio/", include("portfolio.urls")),
     # Push notifications from the providers: verified, answered at once, never a session.
     path("hooks/google/", google_notification, name="google-notification"),
+    path("hooks/microsoft/", graph_notification, name="microsoft-notification"),
+    path("hooks/microsoft/lifecycle/", graph_lifecycle, name="microsoft-lifecycle"),
     path("admin/", admin.site.urls),
 ]

@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars.models import Calendar, Connection
+from calendars.push import calendar_unwatch
 from calendars.selectors import provider_for_connection
 from calendars.services import connection_keep_refreshed_secrets, connection_record_error
 from integrations.base import ChangeSet, Provider, ProviderError, Window
@@ -255,6 +256,8 @@ def release_connection(connection_id: str) -> None:
     if connection is None:
         return
     if connection.secrets:
+        for calendar in connection.calendars.exclude(push_resource_id=""):
+            calendar_unwatch(calendar)
         provider = provider_for_connection(connection)
         for block in Block.objects.filter(target_calendar__connection=connection).select_related(
             "target_calendar"

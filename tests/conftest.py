@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.ics_feeds",
     "tests.fault_proxy",
     "tests.fakes.google",
+    "tests.fakes.microsoft",
 ]
 
 

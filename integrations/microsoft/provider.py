@@ -1,0 +1,314 @@
+"""Microsoft 365 and Outlook.com calendars through Microsoft Graph.
+
+Secrets: ``token_cache`` (msal's serialized cache), ``home_account_id`` (or ``username``) to find
+the account in it, and ``email``. A refresh changes the cache: when ``secrets_changed`` is true the
+caller seals ``current_secrets()`` again. Ids are Graph's immutable ids; a calendar's remote id is
+its Graph id. Changes come from ``calendarView/delta`` (the cursor is the whole deltaLink); push
+comes from Graph subscriptions (``watch`` / ``renew`` / ``unwatch``). HTTP and its errors are in
+``graph``, msal in ``auth``, the JSON mapping in ``mapping``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.utils import timezone
+
+from integrations.base import (
+    BlockSpec,
+    ChangeSet,
+    Interval,
+    Provider,
+    ProviderError,
+    RemoteCalendar,
+    RemoteEvent,
+    Response,
+    Transparency,
+    Window,
+)
+from integrations.microsoft import mapping
+from integrations.microsoft.auth import Credentials
+from integrations.microsoft.graph import GraphClient, decode, error_code, error_for
+from integrations.push import channel_secret
+
+# The answers to a delta link Graph no longer knows: read everything again.
+_STALE_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
+
+
+class MicrosoftProvider(Provider):
+    slug = "microsoft"
+    writable = True
+
+    def __init__(self, *, credentials: Credentials, email: str = "") -> None:
+        self._credentials = credentials
+        self.email = email
+        mailbox = credentials.home_account_id or credentials.username or email
+        self._graph = GraphClient(
+            base_url=settings.MICROSOFT_GRAPH_URL,
+            mailbox=mailbox,
+            access_token=credentials.access_token,
+        )
+
+    @classmethod
+    def from_secrets(
+        cls, secrets: Mapping[str, str], *, http_client: Any = None
+    ) -> MicrosoftProvider:
+        """``http_client`` is msal's transport to the identity platform (default: ``auth``'s)."""
+        email = secrets.get("email", "")
+        credentials = Credentials(
+            token_cache=secrets.get("token_cache", ""),
+            home_account_id=secrets.get("home_account_id", ""),
+            username=secrets.get("username", "") or email,
+            http_client=http_client,
+        )
+        return cls(credentials=credentials, email=email)
+
+    @property
+    def secrets_changed(self) -> bool:
+        """True when msal refreshed a token since the secrets were read (or last taken)."""
+        return self._credentials.changed
+
+    def current_secrets(self) -> dict[str, str]:
+        return {
+            "token_cache": self._credentials.serialize(),
+            "home_account_id": self._credentials.home_account_id,
+            "email": self.email,
+        }
+
+    @property
+    def request_count(self) -> int:
+        """Graph requests sent so far (token refreshes not included)."""
+        return self._graph.request_count
+
+    def close(self) -> None:
+        self._graph.close()
+
+    def list_calendars(self) -> list[RemoteCalendar]:
+        params = {"$select": "id,name,hexColor,color,canEdit", "$top": "100"}
+        return [
+            mapping.remote_calendar(item)
+            for page in self._graph.pages("/me/calendars", params=params)
+            for item in page.get("value") or []
+        ]
+
+    def changes(self, calendar_id: str, cursor: str, window: Window) -> ChangeSet:
+        """A delta round from the stored deltaLink, or a full one over ``window``.
+
+        The deltaLink keeps the window of the full read that started it, so the window moves on
+        only at the next full read.
+        """
+        delta_link = _delta_link(cursor)
+        if delta_link and self._graph.owns(delta_link):
+            read = self._delta_round(delta_link)
+            if read is not None:
+                return _change_set(*read, full=False)
+        params = {
+            "startDateTime": mapping.graph_datetime(window.start),
+            "endDateTime": mapping.graph_datetime(window.end),
+        }
+        read = self._delta_round(f"{_calendar_path(calendar_id)}/calendarView/delta", params)
+        if read is None:
+            raise ProviderError(
+                "Microsoft could not start a fresh read of the calendar; trying again later.",
+                permanent=False,
+            )
+        return _change_set(*read, full=True)
+
+    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
+        """Busy time from the events: what is not free, cancelled or declined."""
+        spans = []
+        for calendar_id in calendar_ids:
+            for event in self._instances(calendar_id, window):
+                if event.transparency == Transparency.FREE or event.response == Response.DECLINED:
+                    continue
+                spans.append((max(event.start, window.start), min(event.end, window.end)))
+        return _merged(spans)
+
+    # Blocks ---------------------------------------------------------------------------------
+
+    def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:
+        """Update the event, or create one (also when the one to update is gone).
+
+        A create is not idempotent at Graph: when a create may already have landed, the applier
+        calls ``find_block`` first.
+        """
+        body = mapping.block_event(spec)
+        if remote_id:
+            response = self._graph.request(
+                "PATCH",
+                f"/me/events/{quote(remote_id, safe='')}",
+                json=body,
+                write=True,
+                accept=(404,),
+            )
+            if response.status_code != 404:
+                return remote_id
+            # Deleted at Microsoft meanwhile (someone removed our block): put it back.
+        created = self._graph.json(
+            "POST", f"{_calendar_path(calendar_id)}/events", json=body, write=True
+        )
+        if not created.get("id"):
+            raise ProviderError("Microsoft did not say which event it created.", permanent=False)
+        return str(created["id"])
+
+    def find_block(self, calendar_id: str, block_id: str) -> str | None:
+        params = {"$filter": mapping.block_filter(block_id), "$select": "id", "$top": "1"}
+        found = self._graph.json("GET", f"{_calendar_path(calendar_id)}/events", params=params)
+        for item in found.get("value") or []:
+            if item.get("id"):
+                return str(item["id"])
+        return None
+
+    def delete_event(self, calendar_id: str, remote_id: str) -> None:
+        self._graph.request(
+            "DELETE", f"/me/events/{quote(remote_id, safe='')}", write=True, accept=(404, 410)
+        )
+
+    # Push -----------------------------------------------------------------------------------
+
+    def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, lifecycle_address: str
+    ) -> tuple[str, datetime]:
+        """Subscribe to the calendar's events; Graph first checks both addresses answer its
+        validation request. Returns the subscription id and the expiry Graph granted."""
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": address,
+            "lifecycleNotificationUrl": lifecycle_address,
+            "resource": f"/me/calendars/{calendar_id}/events",
+            "expirationDateTime": _requested_expiry(),
+            "clientState": channel_secret(channel_id),
+        }
+        response = self._graph.request("POST", "/subscriptions", json=body, accept=(400,))
+        if response.status_code == 400:
+            raise ProviderError(
+                "Microsoft could not confirm our notification address; trying again later.",
+                permanent=False,
+            )
+        return _subscription(decode(response))
+
+    def renew(self, subscription_id: str) -> datetime | None:
+        """The new expiry, or None when Graph no longer knows the subscription (create another)."""
+        response = self._graph.request(
+            "PATCH",
+            f"/subscriptions/{quote(subscription_id, safe='')}",
+            json={"expirationDateTime": _requested_expiry()},
+            accept=(404,),
+        )
+        if response.status_code == 404:
+            return None
+        return _subscription(decode(response))[1]
+
+    def unwatch(self, channel_id: str, subscription_id: str) -> None:
+        """Delete a subscription (Graph names it by its own id; ``channel_id`` is ours)."""
+        self._graph.request(
+            "DELETE", f"/subscriptions/{quote(subscription_id, safe='')}", accept=(404,)
+        )
+
+    def _instances(self, calendar_id: str, window: Window) -> Iterator[RemoteEvent]:
+        """The calendar's instances in ``window`` that are not cancelled (malformed ones left out)."""
+        params = {
+            "startDateTime": mapping.graph_datetime(window.start),
+            "endDateTime": mapping.graph_datetime(window.end),
+            "$select": "start,end,isAllDay,showAs,isCancelled,responseStatus",
+            "$top": "500",
+        }
+        for page in self._graph.pages(f"{_calendar_path(calendar_id)}/calendarView", params=params):
+            for item in page.get("value") or []:
+                if mapping.is_cancelled(item):
+                    continue
+                try:
+                    yield mapping.remote_event(item)
+                except (KeyError, TypeError, ValueError):
+                    continue
+
+    def _delta_round(
+        self, url: str, params: Mapping[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], str] | None:
+        """Every item of a delta round and the deltaLink ending it; None when the link is stale."""
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._graph.request("GET", url, params=params, accept=(400, 410))
+            if response.status_code in (400, 410):
+                if response.status_code == 410 or error_code(response).lower() in _STALE_CODES:
+                    return None
+                raise error_for(response, write=False)
+            page = decode(response)
+            items.extend(item for item in page.get("value") or [] if isinstance(item, dict))
+            if next_link := page.get("@odata.nextLink"):
+                url, params = str(next_link), None
+            elif delta_link := page.get("@odata.deltaLink"):
+                return items, str(delta_link)
+            else:
+                raise ProviderError(
+                    "Microsoft ended a read without a link to continue from.", permanent=False
+                )
+
+
+def _calendar_path(calendar_id: str) -> str:
+    return f"/me/calendars/{quote(calendar_id, safe='')}"
+
+
+def _delta_link(cursor: str) -> str:
+    try:
+        value = json.loads(cursor).get("delta_link", "") if cursor else ""
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _change_set(items: Iterable[Mapping[str, Any]], delta_link: str, *, full: bool) -> ChangeSet:
+    latest: dict[str, Mapping[str, Any] | None] = {}  # the last word on each id; None: gone
+    skipped = 0
+    for item in items:
+        if not item.get("id"):
+            skipped += 1
+            continue
+        gone = "@removed" in item or mapping.is_cancelled(item)
+        latest[str(item["id"])] = None if gone else item
+    events, removed = [], []
+    for event_id, item in latest.items():
+        if item is None:
+            removed.append(event_id)
+            continue
+        try:
+            events.append(mapping.remote_event(item))
+        except (KeyError, TypeError, ValueError):
+            skipped += 1
+    return ChangeSet(
+        events=events,
+        next_cursor=json.dumps({"delta_link": delta_link}),
+        full_resync=full,
+        removed_ids=[] if full else removed,
+        skipped=skipped,
+    )
+
+
+def _merged(spans: list[tuple[datetime, datetime]]) -> list[Interval]:
+    merged: list[Interval] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1].end:
+            if end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, end)
+        elif start < end:
+            merged.append(Interval(start, end))
+    return merged
+
+
+def _requested_expiry() -> str:
+    minutes = settings.MICROSOFT_SUBSCRIPTION_MINUTES
+    return mapping.graph_datetime(timezone.now() + timedelta(minutes=minutes))
+
+
+def _subscription(body: Mapping[str, Any]) -> tuple[str, datetime]:
+    try:
+        return str(body["id"]), mapping.parse_graph_datetime(str(body["expirationDateTime"]))
+    except (KeyError, ValueError) as error:
+        raise ProviderError(
+            "Microsoft sent a subscription we could not read.", permanent=False
+        ) from error

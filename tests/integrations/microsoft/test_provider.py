@@ -1,0 +1,685 @@
+"""The Microsoft Graph provider against stateful fakes of Microsoft's identity platform and Graph."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import time_machine
+from django.urls import path
+
+from integrations.base import (
+    BlockSpec,
+    EventStatus,
+    Interval,
+    ProviderError,
+    Response,
+    Transparency,
+    Window,
+)
+from integrations.microsoft import graph as graph_module
+from integrations.microsoft import mapping, services, webhooks
+from integrations.microsoft.auth import REFUSED
+from integrations.microsoft.provider import MicrosoftProvider
+from integrations.push import channel_secret
+from integrations.registry import build_provider
+from tests.factories import CalendarFactory, ConnectionFactory
+from tests.fakes.microsoft import FakeAccount, MicrosoftFake
+
+WINDOW = Window(start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 4, 15, tzinfo=UTC))
+BLOCK_ID = "5c1e0f9a-8a5b-4f0e-a3c2-7d9e1b2f4a60"
+
+# The receivers, routed as the lead wires them, for the tests that run a live server.
+urlpatterns = [
+    path(
+        "microsoft/notifications/", webhooks.graph_notification, name=services.NOTIFICATION_URL_NAME
+    ),
+    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name=services.LIFECYCLE_URL_NAME),
+]
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@pytest.fixture
+def account(microsoft_fake: MicrosoftFake) -> FakeAccount:
+    return microsoft_fake.connect()
+
+
+@pytest.fixture
+def provider(account: FakeAccount) -> MicrosoftProvider:
+    provider = MicrosoftProvider.from_secrets(account.secrets)
+    yield provider
+    provider.close()
+
+
+def spec(**changes) -> BlockSpec:
+    values = {
+        "block_id": BLOCK_ID,
+        "start": utc(2026, 3, 10, 9),
+        "end": utc(2026, 3, 10, 10),
+        "all_day": False,
+        "title": "Busy",
+    }
+    return BlockSpec(**{**values, **changes})
+
+
+# Reading ------------------------------------------------------------------------------------
+
+
+def test_the_registry_builds_the_provider_from_a_connections_secrets(account):
+    assert isinstance(build_provider("microsoft", account.secrets), MicrosoftProvider)
+
+
+def test_calendars_are_listed_across_pages(microsoft_fake, account, provider):
+    graph = microsoft_fake.graph
+    graph.page_size = 2
+    graph.add_calendar(account.user, "Work", hex_color="#1F6FEB")
+    graph.add_calendar(account.user, "Shared by Grace", can_edit=False)
+    graph.add_calendar(account.user, "Birthdays", can_edit=False)
+    graph.add_calendar(microsoft_fake.identity.add_user("grace@contoso.example"), "Not hers to see")
+
+    calendars = {calendar.name: calendar for calendar in provider.list_calendars()}
+
+    assert sorted(calendars) == ["Birthdays", "Calendar", "Shared by Grace", "Work"]
+    assert calendars["Work"].color == "#1f6feb"
+    assert calendars["Calendar"].color == ""
+    assert calendars["Shared by Grace"].read_only and not calendars["Work"].read_only
+    assert graph.count("GET", "/me/calendars") == 2
+
+
+def test_a_first_read_follows_every_page_to_the_delta_link(microsoft_fake, account, provider):
+    graph = microsoft_fake.graph
+    graph.page_size = 2
+    ids = [
+        graph.add_event(
+            account.default_calendar,
+            f"Meeting {n}",
+            utc(2026, 3, 2 + n, 9),
+            utc(2026, 3, 2 + n, 10),
+        )
+        for n in range(5)
+    ]
+    cancelled = graph.add_event(
+        account.default_calendar, "Called off", utc(2026, 3, 3, 14), utc(2026, 3, 3, 15)
+    )
+    graph.cancel_event(cancelled)
+    graph.add_event(account.default_calendar, "Long ago", utc(2025, 1, 1, 9), utc(2025, 1, 1, 10))
+
+    changes = provider.changes(account.default_calendar, "", WINDOW)
+
+    assert changes.full_resync
+    assert [event.id for event in changes.events] == ids
+    assert changes.removed_ids == []
+    assert graph.count("GET", "/calendarView/delta") == 3  # six instances in the window, two a page
+    assert "$deltatoken=" in json.loads(changes.next_cursor)["delta_link"]
+
+
+def test_events_become_utc_instances_with_their_status_response_and_link(
+    microsoft_fake, account, provider
+):
+    graph = microsoft_fake.graph
+    calendar = account.default_calendar
+    graph.add_event(
+        calendar,
+        "Board review",
+        utc(2026, 3, 10, 8),
+        utc(2026, 3, 10, 9, 30),
+        show_as="tentative",
+        response="tentativelyAccepted",
+        location="Room 4",
+        body={"contentType": "html", "content": "<p>Agenda: <b>budget</b></p>"},
+        join_url="https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc",
+    )
+    graph.add_event(
+        calendar, "Offsite", utc(2026, 3, 12), utc(2026, 3, 14), is_all_day=True, show_as="free"
+    )
+    graph.add_event(
+        calendar, "Declined", utc(2026, 3, 11, 9), utc(2026, 3, 11, 10), response="declined"
+    )
+    graph.add_event(
+        calendar,
+        "Away",
+        utc(2026, 3, 11, 12),
+        utc(2026, 3, 11, 13),
+        show_as="oof",
+        response="notResponded",
+    )
+
+    events = {event.title: event for event in provider.changes(calendar, "", WINDOW).events}
+
+    review = events["Board review"]
+    assert (review.start, review.end) == (utc(2026, 3, 10, 8), utc(2026, 3, 10, 9, 30))
+    assert review.start.tzinfo == UTC and not review.all_day
+    assert review.status == EventStatus.TENTATIVE and review.transparency == Transparency.BUSY
+    assert review.response == Response.TENTATIVE
+    assert (review.location, review.description) == ("Room 4", "Agenda: budget")
+    assert review.video_link == "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc"
+    assert review.ical_uid.startswith("040000008200E00074C5B7101A82E008")
+    assert review.block_id == ""  # delta cannot expand our marker; the engine checks its own ids
+    offsite = events["Offsite"]
+    assert offsite.all_day and (offsite.start, offsite.end) == (utc(2026, 3, 12), utc(2026, 3, 14))
+    assert offsite.transparency == Transparency.FREE
+    assert events["Declined"].response == Response.DECLINED
+    assert events["Away"].transparency == Transparency.BUSY
+    assert events["Away"].response == Response.NEEDS_ACTION
+    assert events["Away"].status == EventStatus.CONFIRMED
+
+
+def test_the_instances_of_a_series_share_the_series_id(microsoft_fake, account, provider):
+    master, occurrences = microsoft_fake.graph.add_series(
+        account.default_calendar,
+        "Weekly sync",
+        utc(2026, 3, 2, 9),
+        duration=timedelta(minutes=30),
+        count=3,
+    )
+
+    events = provider.changes(account.default_calendar, "", WINDOW).events
+
+    assert [event.id for event in events] == occurrences
+    assert {event.series_id for event in events} == {master}
+
+
+def test_an_incremental_read_brings_what_another_client_added_changed_and_deleted(
+    microsoft_fake, account, provider
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    kept = graph.add_event(calendar, "Kept", utc(2026, 3, 2, 9), utc(2026, 3, 2, 10))
+    moved = graph.add_event(calendar, "Moved", utc(2026, 3, 3, 9), utc(2026, 3, 3, 10))
+    deleted = graph.add_event(calendar, "Deleted", utc(2026, 3, 4, 9), utc(2026, 3, 4, 10))
+    called_off = graph.add_event(calendar, "Called off", utc(2026, 3, 5, 9), utc(2026, 3, 5, 10))
+    gone_away = graph.add_event(calendar, "Pushed out", utc(2026, 3, 6, 9), utc(2026, 3, 6, 10))
+    first = provider.changes(calendar, "", WINDOW)
+
+    added = graph.add_event(calendar, "Added", utc(2026, 3, 7, 9), utc(2026, 3, 7, 10))
+    graph.update_event(moved, start=utc(2026, 3, 3, 15), end=utc(2026, 3, 3, 16))
+    graph.delete_event(deleted)
+    graph.cancel_event(called_off)
+    graph.update_event(gone_away, start=utc(2026, 6, 1, 9), end=utc(2026, 6, 1, 10))
+    changes = provider.changes(calendar, first.next_cursor, WINDOW)
+
+    assert not changes.full_resync
+    assert {event.id: event.start for event in changes.events} == {
+        moved: utc(2026, 3, 3, 15),
+        added: utc(2026, 3, 7, 9),
+    }
+    assert sorted(changes.removed_ids) == sorted([deleted, called_off, gone_away])
+    assert kept not in changes.removed_ids
+    assert changes.next_cursor != first.next_cursor
+
+
+def test_an_idle_poll_costs_one_request(microsoft_fake, account, provider):
+    microsoft_fake.graph.add_event(
+        account.default_calendar, "Standing", utc(2026, 3, 2, 9), utc(2026, 3, 2, 10)
+    )
+    cursor = provider.changes(account.default_calendar, "", WINDOW).next_cursor
+    microsoft_fake.graph.reset_counts()
+
+    changes = provider.changes(account.default_calendar, cursor, WINDOW)
+
+    assert changes.is_empty
+    assert microsoft_fake.graph.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(410, "syncStateNotFound"), (400, "resyncRequired")],
+    ids=["gone", "resync"],
+)
+def test_a_stale_delta_link_means_a_full_read(microsoft_fake, account, provider, status, code):
+    graph = microsoft_fake.graph
+    standing = graph.add_event(
+        account.default_calendar, "Standing", utc(2026, 3, 2, 9), utc(2026, 3, 2, 10)
+    )
+    cursor = provider.changes(account.default_calendar, "", WINDOW).next_cursor
+    graph.invalidate_delta_links(status=status, code=code)
+
+    changes = provider.changes(account.default_calendar, cursor, WINDOW)
+
+    assert changes.full_resync
+    assert [event.id for event in changes.events] == [standing]
+    assert provider.changes(account.default_calendar, changes.next_cursor, WINDOW).is_empty
+
+
+def test_a_delta_link_to_another_host_is_not_followed_with_our_token(
+    microsoft_fake, account, provider
+):
+    cursor = json.dumps(
+        {"delta_link": "https://attacker.example/v1.0/me/calendarView/delta?$deltatoken=x"}
+    )
+
+    changes = provider.changes(account.default_calendar, cursor, WINDOW)
+
+    assert changes.full_resync
+    assert microsoft_fake.graph.count() == 1
+
+
+def test_every_request_asks_for_immutable_ids_utc_and_text_bodies(
+    microsoft_fake, account, provider
+):
+    graph = microsoft_fake.graph
+    event_id = graph.add_event(
+        account.default_calendar, "Standing", utc(2026, 3, 2, 9), utc(2026, 3, 2, 10)
+    )
+    provider.list_calendars()
+    [event] = provider.changes(account.default_calendar, "", WINDOW).events
+    provider.find_block(account.default_calendar, BLOCK_ID)
+    remote_id = provider.put_block(account.default_calendar, spec())
+    provider.delete_event(account.default_calendar, remote_id)
+
+    assert event.id == event_id  # the fake hands out changeable ids to anyone not asking for these
+    assert graph.count() == 5
+    for request in graph.requests:
+        assert {
+            'IdType="ImmutableId"',
+            'outlook.timezone="UTC"',
+            'outlook.body-content-type="text"',
+        } <= set(request.prefer), request
+
+
+def test_busy_time_leaves_out_free_cancelled_and_declined_events(microsoft_fake, account, provider):
+    graph = microsoft_fake.graph
+    work = graph.add_calendar(account.user, "Work")
+    graph.add_event(account.default_calendar, "A", utc(2026, 3, 2, 9), utc(2026, 3, 2, 10))
+    graph.add_event(work, "Overlapping", utc(2026, 3, 2, 9, 30), utc(2026, 3, 2, 11))
+    graph.add_event(work, "Free", utc(2026, 3, 2, 13), utc(2026, 3, 2, 14), show_as="free")
+    graph.add_event(work, "Declined", utc(2026, 3, 2, 15), utc(2026, 3, 2, 16), response="declined")
+    graph.cancel_event(graph.add_event(work, "Cancelled", utc(2026, 3, 2, 17), utc(2026, 3, 2, 18)))
+    graph.add_event(work, "Tentative", utc(2026, 3, 3, 9), utc(2026, 3, 3, 10), show_as="tentative")
+
+    busy = provider.busy([account.default_calendar, work], WINDOW)
+
+    assert busy == [
+        Interval(utc(2026, 3, 2, 9), utc(2026, 3, 2, 11)),
+        Interval(utc(2026, 3, 3, 9), utc(2026, 3, 3, 10)),
+    ]
+
+
+def test_html_bodies_are_read_as_text():
+    item = {
+        "id": "e1",
+        "start": {"dateTime": "2026-03-10T09:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-03-10T10:00:00.0000000", "timeZone": "UTC"},
+        "body": {
+            "contentType": "html",
+            "content": "<html><head><style>p{}</style></head><body><p>Dial&nbsp;in:</p>"
+            "<div>https://zoom.us/j/123456789</div><script>x()</script></body></html>",
+        },
+    }
+
+    event = mapping.remote_event(item)
+
+    assert event.description == "Dial in:\n\nhttps://zoom.us/j/123456789"
+    assert event.video_link == "https://zoom.us/j/123456789"
+
+
+# Blocks -------------------------------------------------------------------------------------
+
+
+def test_a_block_is_private_without_attendees_or_reminder_and_carries_our_marker(
+    microsoft_fake, account, provider
+):
+    remote_id = provider.put_block(
+        account.default_calendar,
+        spec(
+            title="Busy (Client A)",
+            description="Synced by Multical",
+            transparency=Transparency.FREE,
+        ),
+    )
+
+    event = microsoft_fake.graph.event(remote_id)
+    assert event.calendar_id == account.default_calendar
+    assert event.properties == {mapping.BLOCK_PROPERTY_ID: BLOCK_ID}
+    assert (event.subject, event.body["content"]) == ("Busy (Client A)", "Synced by Multical")
+    assert (event.start, event.end) == (utc(2026, 3, 10, 9), utc(2026, 3, 10, 10))
+    assert event.sensitivity == "private" and event.show_as == "free"
+    assert event.attendees == [] and not event.is_reminder_on and not event.is_all_day
+
+
+def test_an_all_day_block_is_written_as_dates(microsoft_fake, account, provider):
+    remote_id = provider.put_block(
+        account.default_calendar, spec(start=utc(2026, 3, 12), end=utc(2026, 3, 14), all_day=True)
+    )
+
+    event = microsoft_fake.graph.event(remote_id)
+    assert event.is_all_day and (event.start, event.end) == (utc(2026, 3, 12), utc(2026, 3, 14))
+    assert event.show_as == "busy"
+
+
+def test_updating_a_block_changes_the_same_event(microsoft_fake, account, provider):
+    remote_id = provider.put_block(account.default_calendar, spec())
+
+    again = provider.put_block(
+        account.default_calendar,
+        spec(start=utc(2026, 3, 10, 14), end=utc(2026, 3, 10, 15)),
+        remote_id,
+    )
+
+    assert again == remote_id
+    assert len(microsoft_fake.graph.live_events(account.default_calendar)) == 1
+    event = microsoft_fake.graph.event(remote_id)
+    assert event.start == utc(2026, 3, 10, 14)
+    assert event.properties == {mapping.BLOCK_PROPERTY_ID: BLOCK_ID}
+    assert microsoft_fake.graph.count("PATCH", f"/me/events/{remote_id}") == 1
+
+
+def test_updating_a_block_someone_deleted_puts_it_back(microsoft_fake, account, provider):
+    remote_id = provider.put_block(account.default_calendar, spec())
+    microsoft_fake.graph.delete_event(remote_id)
+
+    again = provider.put_block(account.default_calendar, spec(), remote_id)
+
+    assert again != remote_id
+    assert [event.id for event in microsoft_fake.graph.live_events(account.default_calendar)] == [
+        again
+    ]
+
+
+def test_find_block_finds_the_event_carrying_our_marker(microsoft_fake, account, provider):
+    graph = microsoft_fake.graph
+    other_calendar = graph.add_calendar(account.user, "Work")
+    graph.add_event(
+        account.default_calendar, "Someone's", utc(2026, 3, 10, 9), utc(2026, 3, 10, 10)
+    )
+    remote_id = provider.put_block(account.default_calendar, spec())
+    provider.put_block(account.default_calendar, spec(block_id="another-block"))
+
+    assert provider.find_block(account.default_calendar, BLOCK_ID) == remote_id
+    assert provider.find_block(account.default_calendar, "never-written") is None
+    assert provider.find_block(other_calendar, BLOCK_ID) is None
+
+
+def test_deleting_a_block_removes_the_event_and_a_gone_one_is_fine(
+    microsoft_fake, account, provider
+):
+    remote_id = provider.put_block(account.default_calendar, spec())
+
+    provider.delete_event(account.default_calendar, remote_id)
+    provider.delete_event(account.default_calendar, remote_id)
+
+    assert microsoft_fake.graph.live_events(account.default_calendar) == []
+    assert [r.status for r in microsoft_fake.graph.requests if r.method == "DELETE"] == [204, 404]
+
+
+def test_writing_to_a_read_only_calendar_is_permanent(microsoft_fake, account, provider):
+    shared = microsoft_fake.graph.add_calendar(account.user, "Shared by Grace", can_edit=False)
+
+    with pytest.raises(ProviderError) as raised:
+        provider.put_block(shared, spec())
+
+    assert raised.value.permanent
+    assert "read-only" in raised.value.message
+
+
+def test_a_calendar_that_no_longer_exists_is_permanent(account, provider):
+    with pytest.raises(ProviderError) as raised:
+        provider.changes("AAMkAGI2-gone=", "", WINDOW)
+
+    assert raised.value.permanent
+
+
+# Tokens -------------------------------------------------------------------------------------
+
+
+def test_an_expired_access_token_is_refreshed_silently_and_the_new_cache_is_exposed(
+    microsoft_fake, account, provider
+):
+    assert not provider.secrets_changed
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2)):
+        provider.list_calendars()
+
+    assert microsoft_fake.identity.grant_count("refresh_token") == 1
+    assert provider.secrets_changed
+    secrets = provider.current_secrets()
+    assert secrets["token_cache"] != account.secrets["token_cache"]
+    assert secrets["home_account_id"] == account.user.home_account_id
+    # The sealed-again cache works on its own: no second refresh.
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2)):
+        MicrosoftProvider.from_secrets(secrets).list_calendars()
+    assert microsoft_fake.identity.grant_count("refresh_token") == 1
+
+
+def test_a_token_graph_turns_away_is_refreshed_once_and_the_request_retried(
+    microsoft_fake, account, provider
+):
+    microsoft_fake.identity.expire_access_tokens(account.user)
+
+    assert [c.name for c in provider.list_calendars()] == ["Calendar"]
+    assert microsoft_fake.identity.grant_count("refresh_token") == 1
+    assert [r.status for r in microsoft_fake.graph.requests] == [401, 200]
+    assert provider.secrets_changed
+
+
+def test_a_revoked_authorization_needs_a_reconnect(microsoft_fake, account, provider):
+    microsoft_fake.identity.revoke(account.user)
+    microsoft_fake.identity.expire_access_tokens(account.user)
+
+    with pytest.raises(ProviderError) as raised:
+        provider.list_calendars()
+
+    assert raised.value.permanent
+    assert raised.value.message == REFUSED
+
+
+def test_an_outage_of_the_sign_in_service_is_transient(microsoft_fake, account, provider):
+    microsoft_fake.identity.token_failure = (503, {"error": "temporarily_unavailable"})
+    microsoft_fake.identity.expire_access_tokens(account.user)
+
+    with pytest.raises(ProviderError) as raised:
+        provider.list_calendars()
+
+    assert not raised.value.permanent
+
+
+# Pacing -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_throttling_is_transient_and_says_when_to_come_back(
+    microsoft_fake, account, provider, status
+):
+    microsoft_fake.graph.throttle(status=status, retry_after=7, times=1)
+
+    with pytest.raises(ProviderError) as raised:
+        provider.changes(account.default_calendar, "", WINDOW)
+
+    assert not raised.value.permanent
+    assert raised.value.retry_after == 7
+    assert provider.changes(account.default_calendar, "", WINDOW).full_resync
+
+
+def test_a_server_error_is_transient(microsoft_fake, account, provider):
+    microsoft_fake.graph.throttle(status=500, retry_after=None, times=1)
+
+    with pytest.raises(ProviderError) as raised:
+        provider.list_calendars()
+
+    assert not raised.value.permanent and raised.value.retry_after is None
+
+
+def test_a_graph_that_does_not_answer_in_time_is_transient(microsoft_fake, account, monkeypatch):
+    monkeypatch.setattr(graph_module, "TIMEOUT", httpx.Timeout(0.2))
+    provider = MicrosoftProvider.from_secrets(account.secrets)
+    microsoft_fake.graph.latency = 1.0
+
+    with pytest.raises(ProviderError) as raised:
+        provider.list_calendars()
+
+    assert not raised.value.permanent
+
+
+def test_tokens_turned_away_at_once_are_refreshed_once(microsoft_fake, account, provider):
+    graph = microsoft_fake.graph
+    provider.list_calendars()  # holds an access token now
+    microsoft_fake.identity.expire_access_tokens(account.user)
+    graph.latency = 0.1
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: provider.find_block(account.default_calendar, BLOCK_ID), range(4)))
+
+    assert microsoft_fake.identity.grant_count("refresh_token") == 1
+    assert [r.status for r in graph.requests].count(200) == 5
+
+
+def test_never_more_than_four_requests_are_in_flight_for_one_mailbox(
+    microsoft_fake, account, provider
+):
+    graph = microsoft_fake.graph
+    graph.latency = 0.15
+    second = MicrosoftProvider.from_secrets(
+        account.secrets
+    )  # e.g. another sync of the same account
+    providers = [provider, second] * 6
+
+    with ThreadPoolExecutor(max_workers=len(providers)) as pool:
+        found = list(
+            pool.map(lambda p: p.find_block(account.default_calendar, BLOCK_ID), providers)
+        )
+
+    assert found == [None] * 12
+    assert graph.count() == 12
+    assert graph.max_in_flight[account.user.oid] == 4
+
+
+def test_another_mailbox_has_its_own_four_slots(microsoft_fake, account, provider):
+    graph = microsoft_fake.graph
+    graph.latency = 0.15
+    grace = microsoft_fake.connect("grace@contoso.example", "Grace Hopper")
+    other = MicrosoftProvider.from_secrets(grace.secrets)
+    calls = [(provider, account.default_calendar)] * 4 + [(other, grace.default_calendar)] * 4
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        list(pool.map(lambda call: call[0].find_block(call[1], BLOCK_ID), calls))
+
+    assert graph.max_in_flight == {account.user.oid: 4, grace.user.oid: 4}
+
+
+# Subscriptions ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def subscribed_calendar(microsoft_fake, account, live_server, settings, transactional_db):
+    """A calendar of a Microsoft connection, with the receivers served by a live server."""
+    settings.SITE_URL = live_server.url
+    connection = ConnectionFactory(
+        kind="microsoft", label=account.user.email, secrets=account.secrets
+    )
+    return CalendarFactory(
+        connection=connection, remote_id=account.default_calendar, name="Calendar"
+    )
+
+
+@pytest.mark.urls(__name__)
+def test_subscribing_passes_graphs_validation_handshake_and_keeps_the_granted_expiry(
+    microsoft_fake, subscribed_calendar, live_server
+):
+    graph = microsoft_fake.graph
+    graph.subscription_max_minutes = 90  # less than we ask for: we keep what Graph grants
+
+    services.subscription_create(calendar=subscribed_calendar)
+
+    calendar = subscribed_calendar
+    calendar.refresh_from_db()
+    subscription = graph.subscriptions[calendar.push_resource_id]
+    assert subscription["clientState"] == channel_secret(calendar.push_channel_id)
+    assert subscription["resource"] == f"/me/calendars/{calendar.remote_id}/events"
+    assert subscription["changeType"] == "created,updated,deleted"
+    assert subscription["notificationUrl"] == f"{live_server.url}/microsoft/notifications/"
+    assert subscription["lifecycleNotificationUrl"] == f"{live_server.url}/microsoft/lifecycle/"
+    expected = datetime.now(UTC) + timedelta(minutes=90)
+    assert abs(calendar.push_expires_at - expected) < timedelta(minutes=1)
+    assert [(d.status, d.content_type.split(";")[0]) for d in graph.deliveries] == [
+        (200, "text/plain")
+    ] * 2
+
+
+@pytest.mark.urls(__name__)
+def test_an_address_that_fails_the_handshake_gets_no_subscription(
+    microsoft_fake, subscribed_calendar, account, live_server
+):
+    provider = MicrosoftProvider.from_secrets(account.secrets)
+
+    with pytest.raises(ProviderError) as raised:
+        provider.watch(
+            account.default_calendar,
+            channel_id="channel-1",
+            address=f"{live_server.url}/not-our-receiver/",
+            lifecycle_address=f"{live_server.url}/microsoft/lifecycle/",
+        )
+
+    assert not raised.value.permanent
+    assert microsoft_fake.graph.subscriptions == {}
+
+
+@pytest.mark.urls(__name__)
+def test_renewing_extends_the_subscription_and_a_forgotten_one_is_created_again(
+    microsoft_fake, subscribed_calendar
+):
+    graph, calendar = microsoft_fake.graph, subscribed_calendar
+    graph.subscription_max_minutes = 60
+    services.subscription_create(calendar=calendar)
+    first_id, first_expiry = calendar.push_resource_id, calendar.push_expires_at
+
+    graph.subscription_max_minutes = 4230
+    services.subscription_renew(calendar=calendar)
+    calendar.refresh_from_db()
+    assert calendar.push_resource_id == first_id
+    assert calendar.push_expires_at > first_expiry + timedelta(days=2)
+    assert graph.count("PATCH", f"/subscriptions/{first_id}") == 1
+
+    del graph.subscriptions[first_id]  # expired or dropped at Microsoft
+    services.subscription_renew(calendar=calendar)
+    calendar.refresh_from_db()
+    assert calendar.push_resource_id != first_id
+    assert list(graph.subscriptions) == [calendar.push_resource_id]
+
+
+@pytest.mark.urls(__name__)
+def test_unsubscribing_deletes_the_subscription_and_a_gone_one_is_fine(
+    microsoft_fake, subscribed_calendar
+):
+    calendar = subscribed_calendar
+    services.subscription_create(calendar=calendar)
+    subscription_id = calendar.push_resource_id
+
+    services.subscription_delete(calendar=calendar)
+    MicrosoftProvider.from_secrets(microsoft_secrets(calendar)).unwatch("", subscription_id)
+
+    calendar.refresh_from_db()
+    assert microsoft_fake.graph.subscriptions == {}
+    assert (calendar.push_channel_id, calendar.push_resource_id, calendar.push_expires_at) == (
+        "",
+        "",
+        None,
+    )
+    assert [r.status for r in microsoft_fake.graph.requests if r.method == "DELETE"] == [204, 404]
+
+
+@pytest.mark.urls(__name__)
+def test_a_refreshed_token_cache_is_sealed_again(microsoft_fake, account, subscribed_calendar):
+    calendar = subscribed_calendar
+    microsoft_fake.identity.expire_access_tokens()
+
+    services.subscription_create(calendar=calendar)
+
+    calendar.connection.refresh_from_db()
+    sealed = microsoft_secrets(calendar)
+    assert microsoft_fake.identity.grant_count("refresh_token") == 1
+    assert sealed["token_cache"] != account.secrets["token_cache"]
+    microsoft_fake.graph.reset_counts()
+    # The sealed cache holds the new access token: Graph takes it without another refresh.
+    MicrosoftProvider.from_secrets(sealed).list_calendars()
+    assert [r.status for r in microsoft_fake.graph.requests] == [200]
+    assert microsoft_fake.identity.grant_count("refresh_token") == 1
+
+
+def microsoft_secrets(calendar) -> dict[str, str]:
+    from calendars.selectors import connection_secrets
+
+    return connection_secrets(calendar.connection)
