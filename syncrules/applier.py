@@ -98,25 +98,13 @@ def apply_plan(
             block.delete()
             counts.deleted += 1
 
-    for create in plan.creates:
-        target = targets[create.target_calendar_id]
-        if not writable(target):
-            continue
-        block, fresh = Block.objects.get_or_create(
-            rule=rule,
-            source_calendar=source_calendar,
-            source_event_id=create.event.id,
-            target_calendar=target,
-            defaults={
-                "source_series_id": create.event.series_id,
-                "start": create.rendered.start,
-                "end": create.rendered.end,
-                "all_day": create.rendered.all_day,
-            },
-        )
+    creates = [op for op in plan.creates if writable(targets[op.target_calendar_id])]
+    for create, (block, fresh) in zip(
+        creates, _pending_rows(creates, rule, source_calendar, targets), strict=True
+    ):
         # A fresh row has nothing remote to find; a row left pending by a crash may have.
         write = lambda provider, b=block, op=create, look=not fresh: _write(provider, b, op, look)  # noqa: E731
-        if attempt(target, write):
+        if attempt(block.target_calendar, write):
             counts.created += 1
 
     for update in plan.updates:
@@ -128,6 +116,43 @@ def apply_plan(
         if writable(target) and attempt(target, write):
             counts.updated += 1
     return counts
+
+
+def _pending_rows(
+    creates: list[Create], rule: SyncRule, source_calendar: Calendar, targets: dict[str, Calendar]
+) -> list[tuple[Block, bool]]:
+    """The block rows for ``creates``, written as pending in one statement before any remote
+    write; (row, fresh), where a row that was already there (a crash's leftover) is not fresh."""
+    rows = [
+        Block(
+            rule=rule,
+            source_calendar=source_calendar,
+            source_event_id=op.event.id,
+            source_series_id=op.event.series_id,
+            target_calendar=targets[op.target_calendar_id],
+            start=op.rendered.start,
+            end=op.rendered.end,
+            all_day=op.rendered.all_day,
+        )
+        for op in creates
+    ]
+    if not rows:
+        return []
+    Block.objects.bulk_create(rows, ignore_conflicts=True)
+    stored = {
+        (block.source_event_id, str(block.target_calendar_id)): block
+        for block in Block.objects.filter(
+            rule=rule,
+            source_calendar=source_calendar,
+            source_event_id__in={op.event.id for op in creates},
+        ).select_related("target_calendar__connection")
+    }
+    ours = {row.id for row in rows}
+    result = []
+    for op in creates:
+        block = stored[(op.event.id, op.target_calendar_id)]
+        result.append((block, block.id in ours))
+    return result
 
 
 def _write(provider: Provider, block: Block, op: Create | Update, look_first: bool) -> None:
