@@ -122,29 +122,66 @@ def read_events(
 
 
 def render_block(spec: BlockSpec, *, uid: str) -> bytes:
-    """A VCALENDAR holding one block: always with DTEND, private, no alarms or attendees."""
-    event = icalendar.Event()
-    event.add("UID", uid)
-    event.add("DTSTAMP", datetime.now(UTC))
+    """A VCALENDAR holding one block: always with DTEND, private, no alarms or attendees.
+
+    Written directly rather than through icalendar's generic serializer, which costs more than
+    everything else in a block write together; the shape is fixed and small, and the block is
+    read back with icalendar in the tests.
+    """
     if spec.all_day:
-        event.add("DTSTART", spec.start.date())
-        event.add("DTEND", spec.end.date())
+        start, end = (
+            f"DTSTART;VALUE=DATE:{spec.start:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{spec.end:%Y%m%d}",
+        )
     else:
-        event.add("DTSTART", spec.start.astimezone(UTC))
-        event.add("DTEND", spec.end.astimezone(UTC))
-    event.add("SUMMARY", spec.title)
-    if spec.description:
-        event.add("DESCRIPTION", spec.description)
-    if spec.location:
-        event.add("LOCATION", spec.location)
-    event.add("TRANSP", "TRANSPARENT" if spec.transparency == Transparency.FREE else "OPAQUE")
-    event.add("CLASS", "PRIVATE")
-    event.add(MARKER_PROPERTY, spec.block_id)
-    calendar = icalendar.Calendar()
-    calendar.add("PRODID", PRODID)
-    calendar.add("VERSION", "2.0")
-    calendar.add_component(event)
-    return calendar.to_ical()
+        start = f"DTSTART:{spec.start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        end = f"DTEND:{spec.end.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "BEGIN:VEVENT",
+        f"UID:{_text(uid)}",
+        f"DTSTAMP:{datetime.now(UTC):%Y%m%dT%H%M%SZ}",
+        start,
+        end,
+        f"SUMMARY:{_text(spec.title)}",
+        *([f"DESCRIPTION:{_text(spec.description)}"] if spec.description else []),
+        *([f"LOCATION:{_text(spec.location)}"] if spec.location else []),
+        f"TRANSP:{'TRANSPARENT' if spec.transparency == Transparency.FREE else 'OPAQUE'}",
+        "CLASS:PRIVATE",
+        f"{MARKER_PROPERTY}:{_text(spec.block_id)}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return b"".join(_folded(line) for line in lines)
+
+
+def _text(value: str) -> str:
+    """RFC 5545 TEXT escaping (3.3.11)."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def _folded(line: str) -> bytes:
+    """One content line, folded at 75 octets without splitting a UTF-8 character (RFC 5545 3.1)."""
+    data = line.encode()
+    if len(data) <= 75:
+        return data + b"\r\n"
+    parts, limit = [], 75
+    while data:
+        cut = min(limit, len(data))
+        while cut < len(data) and (data[cut] & 0xC0) == 0x80:
+            cut -= 1  # step back off a continuation byte
+        parts.append(data[:cut])
+        data, limit = data[cut:], 74  # continuation lines start with one space
+    return b"\r\n ".join(parts) + b"\r\n"
 
 
 def _drop_undated_events(calendar: icalendar.Calendar) -> int:
