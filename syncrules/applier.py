@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
@@ -21,6 +22,16 @@ from syncrules.planning import Create, Plan, Rendered, Update
 
 logger = logging.getLogger(__name__)
 
+SAVE_BATCH = 100
+WRITTEN_FIELDS = [
+    "target_event_id",
+    "source_series_id",
+    "start",
+    "end",
+    "all_day",
+    "fingerprint",
+    "state",
+]
 WRITABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
 
 
@@ -92,29 +103,44 @@ def apply_plan(
         if block is None:
             continue
         target = block.target_calendar
-        if writable(target) and attempt(
-            target, lambda provider, b=block: delete_remote_block(provider, b)
-        ):
+        if writable(target) and attempt(target, partial(delete_remote_block, block=block)):
             block.delete()
             counts.deleted += 1
 
-    creates = [op for op in plan.creates if writable(targets[op.target_calendar_id])]
-    for create, (block, fresh) in zip(
-        creates, _pending_rows(creates, rule, source_calendar, targets), strict=True
-    ):
-        # A fresh row has nothing remote to find; a row left pending by a crash may have.
-        write = lambda provider, b=block, op=create, look=not fresh: _write(provider, b, op, look)  # noqa: E731
-        if attempt(block.target_calendar, write):
-            counts.created += 1
+    # Rows of written blocks are saved in batches (and whatever happens, before we return): one
+    # that misses its save stays pending, and the next plan updates it after finding it remotely.
+    written: list[Block] = []
 
-    for update in plan.updates:
-        block = blocks.get(update.block_id)
-        if block is None:
-            continue
-        target = block.target_calendar
-        write = lambda provider, b=block, op=update: _write(provider, b, op, look_first=True)  # noqa: E731
-        if writable(target) and attempt(target, write):
-            counts.updated += 1
+    def flush() -> None:
+        Block.objects.bulk_update(written, WRITTEN_FIELDS)
+        written.clear()
+
+    try:
+        creates = [op for op in plan.creates if writable(targets[op.target_calendar_id])]
+        for create, (block, fresh) in zip(
+            creates, _pending_rows(creates, rule, source_calendar, targets), strict=True
+        ):
+            # A fresh row has nothing remote to find; a row left pending by a crash may have.
+            write = partial(_write, block=block, op=create, look_first=not fresh)
+            if attempt(block.target_calendar, write):
+                counts.created += 1
+                written.append(block)
+                if len(written) >= SAVE_BATCH:
+                    flush()
+
+        for update in plan.updates:
+            block = blocks.get(update.block_id)
+            if block is None:
+                continue
+            target = block.target_calendar
+            write = partial(_write, block=block, op=update, look_first=True)
+            if writable(target) and attempt(target, write):
+                counts.updated += 1
+                written.append(block)
+                if len(written) >= SAVE_BATCH:
+                    flush()
+    finally:
+        flush()
     return counts
 
 
@@ -155,7 +181,7 @@ def _pending_rows(
     return result
 
 
-def _write(provider: Provider, block: Block, op: Create | Update, look_first: bool) -> None:
+def _write(provider: Provider, *, block: Block, op: Create | Update, look_first: bool) -> None:
     target = block.target_calendar
     remote_id = block.target_event_id
     if not remote_id and look_first:
@@ -167,20 +193,9 @@ def _write(provider: Provider, block: Block, op: Create | Update, look_first: bo
     block.start, block.end, block.all_day = op.rendered.start, op.rendered.end, op.rendered.all_day
     block.fingerprint = op.fingerprint
     block.state = Block.State.SYNCED
-    block.save(
-        update_fields=[
-            "target_event_id",
-            "source_series_id",
-            "start",
-            "end",
-            "all_day",
-            "fingerprint",
-            "state",
-        ]
-    )
 
 
-def delete_remote_block(provider: Provider, block: Block) -> None:
+def delete_remote_block(provider: Provider, *, block: Block) -> None:
     target = block.target_calendar
     remote_id = block.target_event_id or provider.find_block(target.remote_id, str(block.id))
     if remote_id:

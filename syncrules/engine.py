@@ -263,7 +263,7 @@ def release_connection(connection_id: str) -> None:
             "target_calendar"
         ):
             try:
-                delete_remote_block(provider, block)
+                delete_remote_block(provider, block=block)
             except ProviderError:
                 # Credentials already refused, or the server is down: the account is going
                 # either way, and we must not keep a user's credentials to retry for ever.
