@@ -208,12 +208,7 @@ def remove_stale_blocks() -> int:
         if target.connection.status not in USABLE or not target.connection.secrets:
             continue  # the target cannot be written now; the next clean-up tries again
         try:
-            provider = pool.get(target.connection)
-            remote_id = block.target_event_id or provider.find_block(
-                target.remote_id, str(block.id)
-            )
-            if remote_id:
-                provider.delete_event(target.remote_id, remote_id)
+            delete_remote_block(pool.get(target.connection), block=block)
         except ProviderError as error:
             if error.permanent:
                 connection_record_error(connection=target.connection, error=error)
