@@ -18,7 +18,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
@@ -27,6 +26,7 @@ import niquests
 from niquests.packages.urllib3.contrib.resolver import BaseResolver, ProtocolResolver
 
 from integrations.base import ProviderError
+from multical.lib.http_headers import retry_after_seconds
 from multical.lib.safe_http import FetchError, UnsafeURLError, resolve_public_addresses
 
 logger = logging.getLogger(__name__)
@@ -310,25 +310,6 @@ def _raise_for_status(response: Response) -> None:
     # 501 Not Implemented is an answer (no PROPFIND/REPORT here), not a passing failure.
     if status >= 500 and status != 501:
         raise ProviderError(f"The CalDAV server had a problem (HTTP {status}).", permanent=False)
-
-
-def retry_after_seconds(value: str) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date."""
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-# Request bodies -----------------------------------------------------------------------------
 
 
 def _xml(root: str, inner: str) -> str:

@@ -14,7 +14,6 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import google_auth_httplib2
@@ -28,6 +27,7 @@ from googleapiclient.errors import Error as ClientLibraryError
 from googleapiclient.errors import HttpError
 
 from integrations.base import ProviderError
+from multical.lib.http_headers import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def api_error(error: HttpError) -> GoogleAPIError:
     """Google's HTTP error in plain words (never the URL, which names the calendar)."""
     status = error.resp.status
     reason = _reason(error.content)
-    retry_after = _retry_after(error.resp.get("retry-after", ""))
+    retry_after = retry_after_seconds(error.resp.get("retry-after", ""))
 
     def make(message: str, *, permanent: bool, wait: float | None = None) -> GoogleAPIError:
         return GoogleAPIError(
@@ -218,18 +218,3 @@ def _reason(content: bytes) -> str:
         return str(data["error"]["errors"][0]["reason"])
     except (ValueError, KeyError, IndexError, TypeError):
         return ""
-
-
-def _retry_after(value: str) -> float | None:
-    """Retry-After in seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

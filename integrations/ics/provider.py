@@ -7,13 +7,11 @@ a feed has no notion of what changed.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -30,6 +28,7 @@ from integrations.base import (
     Window,
 )
 from integrations.ical import ICalendarError, ParsedEvents, parse_calendar, read_events
+from multical.lib.http_headers import retry_after_seconds
 from multical.lib.safe_http import FetchError, FetchResult, UnsafeURLError, fetch
 
 FEED_ID = "feed"
@@ -151,7 +150,7 @@ class ICSProvider(Provider):
             raise ProviderError(
                 f"The calendar's server is not answering right now (HTTP {result.status}).",
                 permanent=False,
-                retry_after=_retry_after(result.headers.get("retry-after", "")),
+                retry_after=retry_after_seconds(result.headers.get("retry-after", "")),
             )
         if result.status >= 300 and result.status != 304:
             raise ProviderError(
@@ -192,17 +191,3 @@ def _zone_name(calendar: icalendar.Calendar) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         return ""
     return name
-
-
-def _retry_after(value: str) -> float | None:
-    """Seconds to wait, from a Retry-After header in seconds or as an HTTP date."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

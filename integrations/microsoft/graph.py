@@ -10,14 +10,13 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from integrations.base import ProviderError
 from integrations.microsoft.auth import REFUSED
+from multical.lib.http_headers import retry_after_seconds
 
 MAX_IN_FLIGHT = 4
 # Immutable ids (an event keeps its id when moved), UTC times, text bodies, and bigger pages than
@@ -152,7 +151,7 @@ def error_code(response: httpx.Response) -> str:
 
 def error_for(response: httpx.Response, *, write: bool) -> ProviderError:
     status = response.status_code
-    retry_after = _retry_after(response.headers.get("Retry-After", ""))
+    retry_after = retry_after_seconds(response.headers.get("Retry-After", ""))
     if status == 401:
         return ProviderError(REFUSED, permanent=True)
     if status in (429, 503, 504) or (status >= 500 and retry_after is not None):
@@ -170,18 +169,3 @@ def error_for(response: httpx.Response, *, write: bool) -> ProviderError:
             f"Microsoft had a problem (HTTP {status}); trying again later.", permanent=False
         )
     return ProviderError(f"Microsoft rejected the request (HTTP {status}).", permanent=False)
-
-
-def _retry_after(value: str) -> float | None:
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

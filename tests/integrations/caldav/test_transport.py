@@ -14,6 +14,7 @@ import pytest
 from integrations.base import ProviderError, Window
 from integrations.caldav import dav
 from integrations.caldav.provider import CalDAVProvider
+from multical.lib.http_headers import retry_after_seconds
 from tests.integrations.caldav.scripted_server import Answer, ScriptedServer, found, multistatus
 
 WINDOW = Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 3, 1, tzinfo=UTC))
@@ -276,7 +277,7 @@ def test_digest_authentication_is_used_when_the_server_offers_only_digest():
 def test_retry_after_reads_seconds_and_dates():
     in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
 
-    assert dav.retry_after_seconds("30") == 30
-    assert dav.retry_after_seconds(in_a_minute) == pytest.approx(60, abs=5)
-    assert dav.retry_after_seconds("soon") is None
-    assert dav.retry_after_seconds("") is None
+    assert retry_after_seconds("30") == 30
+    assert retry_after_seconds(in_a_minute) == pytest.approx(60, abs=5)
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("") is None
