@@ -1,8 +1,12 @@
-"""Keeping push channels alive: a channel is opened for every calendar that feeds an enabled rule
-and whose provider pushes, replaced a day before it expires, and stopped when it is not needed.
+"""Keeping push channels alive (Google channels, Graph subscriptions).
+
+Every calendar that feeds an enabled rule, at a provider that pushes, has a channel. A day before
+it expires it is renewed where the provider can (Graph: PATCH) or replaced by a new one, and the
+old one is stopped (Google has no renewal). Stopped before the credentials go.
 
 Push is best-effort: a missed notification is healed by the nightly full re-read. Only ids and
-the expiry are stored; the secret a notification must carry is derived (integrations.push).
+the expiry are stored; the secret a notification carries is derived from the channel id
+(``integrations.push``).
 """
 
 from __future__ import annotations
@@ -18,21 +22,25 @@ from django.utils import timezone
 
 from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
-from calendars.services import connection_keep_refreshed_secrets, connection_record_error
+from calendars.services import connection_keep_refreshed_secrets
 from integrations.base import ProviderError
 
 logger = logging.getLogger(__name__)
 
-# Replace a channel this long before it expires, so a failed attempt has time for retries.
+# Renew this long before expiry, so a failed attempt has a day of retries before a gap.
 RENEW_AHEAD = timedelta(days=1)
-PUSH_KINDS = {Connection.Kind.GOOGLE: "google-notification"}
+# Where each pushing provider sends notifications, and lifecycle events ("" where it has none).
+NOTIFICATION_URLS = {
+    Connection.Kind.GOOGLE: ("google-notification", ""),
+    Connection.Kind.MICROSOFT: ("microsoft-notification", "microsoft-lifecycle"),
+}
 USABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
 
 
 def calendars_needing_a_channel() -> QuerySet[Calendar]:
     return (
         Calendar.objects.filter(
-            connection__kind__in=PUSH_KINDS,
+            connection__kind__in=NOTIFICATION_URLS,
             connection__status__in=USABLE,
             rules_as_source__enabled=True,
         )
@@ -44,21 +52,34 @@ def calendars_needing_a_channel() -> QuerySet[Calendar]:
     )
 
 
-def calendar_watch(calendar: Calendar) -> None:
-    """Open a new channel for the calendar, then stop the one it replaces."""
+def calendar_watch(calendar: Calendar, *, anew: bool = False) -> None:
+    """Renew the calendar's channel where the provider can, else open a new one and stop the old.
+
+    ``anew`` skips the renewal (the provider told us it removed the channel).
+    """
     connection = calendar.connection
     provider = provider_for_connection(connection)
     try:
+        if calendar.push_resource_id and not anew:
+            expires_at = provider.renew(calendar.push_resource_id)
+            if expires_at is not None:
+                calendar.push_expires_at = expires_at
+                calendar.save(update_fields=["push_expires_at"])
+                return
         old = (calendar.push_channel_id, calendar.push_resource_id)
         channel_id = str(uuid.uuid4())
-        address = settings.SITE_URL + reverse(PUSH_KINDS[connection.kind])
+        notification, lifecycle = NOTIFICATION_URLS[connection.kind]
         resource_id, expires_at = provider.watch(
-            calendar.remote_id, channel_id=channel_id, address=address
+            calendar.remote_id,
+            channel_id=channel_id,
+            address=settings.SITE_URL + reverse(notification),
+            lifecycle_address=settings.SITE_URL + reverse(lifecycle) if lifecycle else "",
         )
+        # Stored first: from now on notifications naming the old channel are unknown to us.
         calendar.push_channel_id, calendar.push_resource_id = channel_id, resource_id
         calendar.push_expires_at = expires_at
         calendar.save(update_fields=["push_channel_id", "push_resource_id", "push_expires_at"])
-        if old[0]:
+        if old[1] and old[1] != resource_id:
             try:
                 provider.unwatch(*old)
             except ProviderError:
@@ -70,29 +91,15 @@ def calendar_watch(calendar: Calendar) -> None:
 
 def calendar_unwatch(calendar: Calendar) -> None:
     """Stop the calendar's channel (before its credentials go, or when nothing needs it)."""
-    if not calendar.push_channel_id:
+    if not calendar.push_resource_id:
         return
+    provider = provider_for_connection(calendar.connection)
     try:
-        provider_for_connection(calendar.connection).unwatch(
-            calendar.push_channel_id, calendar.push_resource_id
-        )
+        provider.unwatch(calendar.push_channel_id, calendar.push_resource_id)
     except ProviderError:
         logger.info("Could not stop the channel of calendar %s", calendar.id)
+    finally:
+        connection_keep_refreshed_secrets(connection=calendar.connection, provider=provider)
     calendar.push_channel_id = calendar.push_resource_id = ""
     calendar.push_expires_at = None
     calendar.save(update_fields=["push_channel_id", "push_resource_id", "push_expires_at"])
-
-
-def renew_push_channels() -> int:
-    """Open or replace every channel that is missing or expires within a day; how many."""
-    renewed = 0
-    for calendar in calendars_needing_a_channel():
-        try:
-            calendar_watch(calendar)
-        except ProviderError as error:
-            if error.permanent:
-                connection_record_error(connection=calendar.connection, error=error)
-            logger.warning("Could not open a push channel for calendar %s", calendar.id)
-            continue
-        renewed += 1
-    return renewed

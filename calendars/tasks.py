@@ -1,10 +1,40 @@
+"""Push channel upkeep. Tasks take calendar ids and call one service each."""
+
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.db import transaction
 
 from calendars import push
+from calendars.models import Calendar
+from calendars.services import connection_record_error
+from integrations.base import ProviderError
+from syncrules.tasks import RETRY_LIMIT, backoff_seconds
+
+
+def enqueue_channel_renewal(calendar_id: str, *, anew: bool = False) -> None:
+    calendar_id = str(calendar_id)
+    transaction.on_commit(lambda: renew_push_channel.delay(calendar_id, anew=anew))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
+def renew_push_channel(self: Task, calendar_id: str, anew: bool = False) -> None:
+    calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
+    if calendar is None or calendar.connection.status not in push.USABLE:
+        return
+    try:
+        push.calendar_watch(calendar, anew=anew)
+    except ProviderError as error:
+        if error.permanent:
+            connection_record_error(connection=calendar.connection, error=error)
+            return
+        raise self.retry(
+            countdown=backoff_seconds(self.request.retries, error.retry_after)
+        ) from None
 
 
 @shared_task
 def renew_push_channels() -> None:
-    push.renew_push_channels()
+    """Periodic: every channel that is missing or expires within a day, each in its own task."""
+    for calendar_id in push.calendars_needing_a_channel().values_list("id", flat=True):
+        enqueue_channel_renewal(str(calendar_id))

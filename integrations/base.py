@@ -185,6 +185,21 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]: ...
 
+    # Push (Google channels, Graph subscriptions); providers without it are polled.
+    def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, lifecycle_address: str = ""
+    ) -> tuple[str, datetime]:
+        """Open a channel that notifies ``address`` of changes; (resource id, expiry)."""
+        raise NotImplementedError(f"{self.slug} does not push")
+
+    def renew(self, resource_id: str) -> datetime | None:
+        """Extend a channel; None when it cannot be (no renewal call, or the channel is gone)."""
+        return None
+
+    def unwatch(self, channel_id: str, resource_id: str) -> None:
+        """Stop a channel; one the provider no longer knows is stopped already."""
+        raise NotImplementedError(f"{self.slug} does not push")
+
     @property
     def secrets_changed(self) -> bool:
         """True once the provider refreshed its own credentials (an OAuth access token)."""

@@ -11,5 +11,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "multical.settings")
 app = Celery("multical")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Provider packages live below the integrations app, where autodiscovery does not look.
-app.autodiscover_tasks(["integrations.microsoft"])

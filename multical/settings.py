@@ -151,13 +151,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "syncrules.tasks.poll_calendars",
         "schedule": float(SYNC_POLL_INTERVAL_SECONDS),
     },
-    # Open push channels, and replace each a day before it expires (they last about a week).
+    # Open push channels (Google, Graph), renewing or replacing each a day before it expires.
     "renew-push-channels": {"task": "calendars.tasks.renew_push_channels", "schedule": 60.0 * 60},
-    # Renew Graph subscriptions with less than a day left (they last about three days).
-    "renew-graph-subscriptions": {
-        "task": "integrations.microsoft.tasks.renew_expiring_subscriptions",
-        "schedule": crontab(minute=23),
-    },
     # Re-read every source in full once a day: heals anything missed and rolls the window forward.
     "reconcile": {"task": "syncrules.tasks.reconcile_all", "schedule": crontab(hour=3, minute=17)},
 }

@@ -194,7 +194,9 @@ class GoogleProvider(Provider):
 
     # Push -------------------------------------------------------------------------------------
 
-    def watch(self, calendar_id: str, *, channel_id: str, address: str) -> tuple[str, datetime]:
+    def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, lifecycle_address: str = ""
+    ) -> tuple[str, datetime]:
         """Open a push channel on the calendar's events; (resource id, expiry).
 
         The channel's token is derived from its id (``integrations.push``), so nothing secret is

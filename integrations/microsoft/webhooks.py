@@ -20,10 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calendars.models import Calendar, Connection
-from integrations.microsoft.tasks import (
-    enqueue_subscription_recreation,
-    enqueue_subscription_renewal,
-)
+from calendars.tasks import enqueue_channel_renewal
 from integrations.push import channel_secret_matches
 from syncrules.tasks import enqueue_calendar_sync
 
@@ -58,9 +55,9 @@ def graph_lifecycle(request: HttpRequest) -> HttpResponse:
             continue
         handled.add((calendar_id, event))
         if event == "reauthorizationRequired":
-            enqueue_subscription_renewal(calendar_id)
+            enqueue_channel_renewal(calendar_id)
         elif event == "subscriptionRemoved":
-            enqueue_subscription_recreation(calendar_id)
+            enqueue_channel_renewal(calendar_id, anew=True)
             enqueue_calendar_sync(calendar_id, full=True)
         elif event == "missed":
             enqueue_calendar_sync(calendar_id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from calendars import push
+from calendars import tasks
 from calendars.models import Calendar, Connection
 from multical.lib import vault
 from syncrules.models import SyncRule
@@ -39,12 +39,15 @@ def live_channels(google_fake, now: datetime) -> list:
     return [channel for channel in google_fake.channels.values() if channel.expiration > now]
 
 
-def test_thirty_days_of_hourly_renewals_never_leave_a_gap(google_calendar, google_fake):
+def test_thirty_days_of_hourly_renewals_never_leave_a_gap(
+    google_calendar, google_fake, run_tasks_inline
+):
     with time_machine.travel(START, tick=False) as clock:
         for hour in range(30 * 24):
             now = START + timedelta(hours=hour)
             clock.move_to(now)
-            push.renew_push_channels()
+            with run_tasks_inline():
+                tasks.renew_push_channels()
             assert live_channels(google_fake, now), f"no live channel at hour {hour}"
             assert len(live_channels(google_fake, now)) == 1, "replaced channels must be stopped"
 
@@ -54,7 +57,7 @@ def test_thirty_days_of_hourly_renewals_never_leave_a_gap(google_calendar, googl
     assert google_calendar.push_channel_id in google_fake.channels
 
 
-def test_calendars_that_feed_no_rule_get_no_channel(owner, google_fake):
+def test_calendars_that_feed_no_rule_get_no_channel(owner, google_fake, run_tasks_inline):
     google_fake.add_calendar("idle@example.com", "Idle")
     secrets = google_fake.grant()
     connection = Connection(user=owner, kind=Connection.Kind.GOOGLE, label=secrets["email"])
@@ -62,14 +65,16 @@ def test_calendars_that_feed_no_rule_get_no_channel(owner, google_fake):
     connection.save()
     Calendar.objects.create(connection=connection, remote_id="idle@example.com", name="Idle")
 
-    assert push.renew_push_channels() == 0
+    with run_tasks_inline():
+        tasks.renew_push_channels()
     assert google_fake.channels == {}
 
 
 def test_disconnecting_stops_the_channel(google_calendar, google_fake, run_tasks_inline):
     from calendars.services import connection_disconnect
 
-    push.renew_push_channels()
+    with run_tasks_inline():
+        tasks.renew_push_channels()
     assert len(google_fake.channels) == 1
     with run_tasks_inline():
         connection_disconnect(connection=google_calendar.connection, ip_address=None)

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.urls import path
 
+from calendars import push
 from integrations.base import (
     BlockSpec,
     EventStatus,
@@ -21,7 +22,7 @@ from integrations.base import (
     Window,
 )
 from integrations.microsoft import graph as graph_module
-from integrations.microsoft import mapping, services, webhooks
+from integrations.microsoft import mapping, webhooks
 from integrations.microsoft.auth import REFUSED
 from integrations.microsoft.provider import MicrosoftProvider
 from integrations.push import channel_secret
@@ -34,10 +35,8 @@ BLOCK_ID = "5c1e0f9a-8a5b-4f0e-a3c2-7d9e1b2f4a60"
 
 # The receivers, routed as the lead wires them, for the tests that run a live server.
 urlpatterns = [
-    path(
-        "microsoft/notifications/", webhooks.graph_notification, name=services.NOTIFICATION_URL_NAME
-    ),
-    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name=services.LIFECYCLE_URL_NAME),
+    path("microsoft/notifications/", webhooks.graph_notification, name="microsoft-notification"),
+    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name="microsoft-lifecycle"),
 ]
 
 
@@ -582,7 +581,7 @@ def test_subscribing_passes_graphs_validation_handshake_and_keeps_the_granted_ex
     graph = microsoft_fake.graph
     graph.subscription_max_minutes = 90  # less than we ask for: we keep what Graph grants
 
-    services.subscription_create(calendar=subscribed_calendar)
+    push.calendar_watch(subscribed_calendar)
 
     calendar = subscribed_calendar
     calendar.refresh_from_db()
@@ -623,18 +622,18 @@ def test_renewing_extends_the_subscription_and_a_forgotten_one_is_created_again(
 ):
     graph, calendar = microsoft_fake.graph, subscribed_calendar
     graph.subscription_max_minutes = 60
-    services.subscription_create(calendar=calendar)
+    push.calendar_watch(calendar)
     first_id, first_expiry = calendar.push_resource_id, calendar.push_expires_at
 
     graph.subscription_max_minutes = 4230
-    services.subscription_renew(calendar=calendar)
+    push.calendar_watch(calendar)
     calendar.refresh_from_db()
     assert calendar.push_resource_id == first_id
     assert calendar.push_expires_at > first_expiry + timedelta(days=2)
     assert graph.count("PATCH", f"/subscriptions/{first_id}") == 1
 
     del graph.subscriptions[first_id]  # expired or dropped at Microsoft
-    services.subscription_renew(calendar=calendar)
+    push.calendar_watch(calendar)
     calendar.refresh_from_db()
     assert calendar.push_resource_id != first_id
     assert list(graph.subscriptions) == [calendar.push_resource_id]
@@ -645,10 +644,10 @@ def test_unsubscribing_deletes_the_subscription_and_a_gone_one_is_fine(
     microsoft_fake, subscribed_calendar
 ):
     calendar = subscribed_calendar
-    services.subscription_create(calendar=calendar)
+    push.calendar_watch(calendar)
     subscription_id = calendar.push_resource_id
 
-    services.subscription_delete(calendar=calendar)
+    push.calendar_unwatch(calendar)
     MicrosoftProvider.from_secrets(microsoft_secrets(calendar)).unwatch("", subscription_id)
 
     calendar.refresh_from_db()
@@ -666,7 +665,7 @@ def test_a_refreshed_token_cache_is_sealed_again(microsoft_fake, account, subscr
     calendar = subscribed_calendar
     microsoft_fake.identity.expire_access_tokens()
 
-    services.subscription_create(calendar=calendar)
+    push.calendar_watch(calendar)
 
     calendar.connection.refresh_from_db()
     sealed = microsoft_secrets(calendar)

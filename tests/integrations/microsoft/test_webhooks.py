@@ -11,10 +11,12 @@ import pytest
 from django.urls import path
 from django.utils import timezone
 
+from calendars import push, tasks
 from calendars.models import Connection
-from integrations.microsoft import services, tasks, webhooks
+from integrations.microsoft import webhooks
 from integrations.microsoft.auth import REFUSED
 from integrations.push import channel_secret
+from syncrules.models import SyncRule
 from tests.factories import CalendarFactory, ConnectionFactory
 from tests.fakes.microsoft import django_client_deliverer
 from tests.syncrules.rule_page_helpers import record_enqueues
@@ -23,9 +25,9 @@ urlpatterns = [
     path(
         "microsoft/notifications/",
         webhooks.graph_notification,
-        name=services.NOTIFICATION_URL_NAME,
+        name="microsoft-notification",
     ),
-    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name=services.LIFECYCLE_URL_NAME),
+    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name="microsoft-lifecycle"),
 ]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -45,9 +47,10 @@ def enqueued(monkeypatch):
 def subscription_tasks(monkeypatch) -> list[tuple[str, str]]:
     """The subscription tasks sent to the broker: (task, calendar id)."""
     sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(tasks.renew_subscription, "delay", lambda c: sent.append(("renew", c)))
     monkeypatch.setattr(
-        tasks.recreate_subscription, "delay", lambda c: sent.append(("recreate", c))
+        tasks.renew_push_channel,
+        "delay",
+        lambda c, anew=False: sent.append(("recreate" if anew else "renew", c)),
     )
     return sent
 
@@ -64,7 +67,11 @@ def subscribe(microsoft_fake, client, owner):
             user=owner, kind=Connection.Kind.MICROSOFT, label=email, secrets=account.secrets
         )
         calendar = CalendarFactory(connection=connection, remote_id=account.default_calendar)
-        services.subscription_create(calendar=calendar)
+        # Channels are kept for calendars that feed an enabled rule.
+        rule = SyncRule.objects.create(user=owner, name=f"{email} → elsewhere")
+        rule.sources.add(calendar)
+        rule.targets.add(CalendarFactory(connection=ConnectionFactory(user=owner)))
+        push.calendar_watch(calendar)
         return calendar
 
     return subscribe
@@ -161,7 +168,7 @@ def test_a_replaced_subscriptions_notifications_are_ignored(
 ):
     calendar = subscribe()
     old_id, old_state = calendar.push_resource_id, channel_secret(calendar.push_channel_id)
-    services.subscription_create(calendar=calendar)
+    push.calendar_watch(calendar, anew=True)
     stale = {"subscriptionId": old_id, "clientState": old_state}
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -205,7 +212,7 @@ def test_reauthorization_required_renews_the_subscription(
     assert enqueued.syncs == []
 
     before = calendar.push_expires_at
-    tasks.renew_subscription(str(calendar.id))
+    tasks.renew_push_channel(str(calendar.id))
     calendar.refresh_from_db()
     assert microsoft_fake.graph.count("PATCH", f"/subscriptions/{calendar.push_resource_id}") == 1
     assert calendar.push_expires_at >= before
@@ -222,7 +229,7 @@ def test_a_removed_subscription_is_created_again_and_the_calendar_read_in_full(
     assert subscription_tasks == [("recreate", str(calendar.id))]
     assert enqueued.syncs == [str(calendar.id)] and enqueued.full(calendar.id)
 
-    tasks.recreate_subscription(str(calendar.id))
+    tasks.renew_push_channel(str(calendar.id), anew=True)
     calendar.refresh_from_db()
     assert calendar.push_resource_id not in ("", removed_id)
     assert list(microsoft_fake.graph.subscriptions) == [calendar.push_resource_id]
@@ -264,7 +271,7 @@ def test_subscriptions_with_less_than_a_day_left_are_renewed(
     later.save(update_fields=["push_expires_at"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.renew_expiring_subscriptions()
+        tasks.renew_push_channels()
 
     assert subscription_tasks == [("renew", str(soon.id))]
 
@@ -275,7 +282,7 @@ def test_a_renewal_refused_for_good_marks_the_connection_for_reconnect(microsoft
     microsoft_fake.identity.revoke(user)
     microsoft_fake.identity.expire_access_tokens(user)
 
-    tasks.renew_subscription(str(calendar.id))
+    tasks.renew_push_channel(str(calendar.id))
 
     calendar.connection.refresh_from_db()
     assert calendar.connection.status == Connection.Status.NEEDS_RECONNECT
