@@ -232,13 +232,15 @@ def source_calendar_ids() -> list[str]:
 
 
 def polled_source_calendar_ids() -> list[str]:
+    """Sources without push, and pushing ones whose channel is missing or lapsed (push is
+    best-effort: until a channel is open again, polling keeps them in step)."""
+    without_live_channel = Q(push_expires_at__isnull=True) | Q(push_expires_at__lt=timezone.now())
     return [
         str(calendar_id)
         for calendar_id in Calendar.objects.filter(
-            rules_as_source__enabled=True,
-            connection__status__in=USABLE,
-            connection__kind__in=POLLED_KINDS,
+            rules_as_source__enabled=True, connection__status__in=USABLE
         )
+        .filter(Q(connection__kind__in=POLLED_KINDS) | without_live_channel)
         .values_list("id", flat=True)
         .distinct()
     ]

@@ -101,3 +101,31 @@ def test_the_sync_command_syncs_everything_now(world, capsys):
     call_command("sync", "--all")
     assert len(world.blocks("Work")) == 1
     assert "synced" in capsys.readouterr().out
+
+
+def test_a_pushing_calendar_is_polled_only_while_it_has_no_live_channel(
+    owner, enqueued, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from calendars.models import Connection
+    from syncrules.models import SyncRule
+    from tests.factories import CalendarFactory, ConnectionFactory
+
+    google = CalendarFactory(connection=ConnectionFactory(user=owner, kind=Connection.Kind.GOOGLE))
+    rule = SyncRule.objects.create(user=owner, name="Google → Work")
+    rule.sources.add(google)
+    rule.targets.add(CalendarFactory(connection=ConnectionFactory(user=owner)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.poll_calendars()
+    assert enqueued == [str(google.id)]
+
+    cache.delete(f"sync:queued:{google.id}")
+    google.push_resource_id, google.push_expires_at = "resource", timezone.now() + timedelta(days=3)
+    google.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.poll_calendars()
+    assert enqueued == [str(google.id)]  # nothing more: its channel is live
