@@ -102,7 +102,7 @@ class AuditLog(models.Model):
         LOGIN_FAILED = "login_failed", "Failed login"
         PASSWORD_CHANGED = "password_changed", "Changed password"
         CONNECTION_ADDED = "connection_added", "Connected a calendar account"
-        CONNECTION_UPDATED = "connection_updated", "Updated a calendar account's password"
+        CONNECTION_UPDATED = "connection_updated", "Updated a calendar account's credentials"
         CONNECTION_DISCONNECTED = "connection_disconnected", "Disconnected a calendar account"
         CONNECTION_REMOVED = "connection_removed", "Removed a calendar account"
 

@@ -202,3 +202,43 @@ def _calendars_update(connection: Connection, remote_calendars: list[RemoteCalen
         calendar.read_only = remote.read_only
         calendar.save()
     Calendar.objects.filter(id__in=[calendar.id for calendar in existing.values()]).delete()
+
+
+def connection_connect_oauth(
+    *, user: User, kind: str, email: str, secrets: Mapping[str, str], ip_address: str | None
+) -> Connection:
+    """Connect a Google or Microsoft account from a completed OAuth flow, or reconnect it.
+
+    The same account (by its address) connected again gets the new secrets and is healthy again,
+    instead of a second connection. The calendars are listed before anything is stored.
+    """
+    provider = build_provider(kind, secrets)
+    remote_calendars = provider.list_calendars()
+    if provider.secrets_changed:
+        secrets = {**secrets, **provider.current_secrets()}
+    connection = (
+        Connection.objects.filter(user=user, kind=kind, username__iexact=email)
+        .exclude(status=Connection.Status.REMOVING)
+        .first()
+    )
+    reconnecting = connection is not None
+    if connection is None:
+        connection = Connection(user=user, kind=kind, username=email)
+    connection.label = email[: Connection._meta.get_field("label").max_length]
+    connection.status = Connection.Status.OK
+    connection.last_error = ""
+    connection.last_error_at = None
+    _seal_secrets(connection, secrets)
+    with transaction.atomic():
+        connection.save()
+        _calendars_update(connection, remote_calendars)
+        if reconnecting:
+            from syncrules.tasks import enqueue_connection_resync
+
+            # Whatever was missed while it was broken is read again in full.
+            enqueue_connection_resync(connection.id)
+        action = (
+            AuditLog.Action.CONNECTION_UPDATED if reconnecting else AuditLog.Action.CONNECTION_ADDED
+        )
+        _audit(connection, action, ip_address)
+    return connection

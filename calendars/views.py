@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django import forms as django_forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,7 +25,16 @@ CREDENTIAL_FORMS = {
 @login_required
 def calendar_list(request: HttpRequest) -> HttpResponse:
     connections = selectors.connections_for_user(request.user)
-    return render(request, "calendars/calendar_list.html", {"connections": connections})
+    return render(
+        request,
+        "calendars/calendar_list.html",
+        {
+            "connections": connections,
+            # The OAuth providers this server has a client for; the others' buttons are disabled.
+            "google_available": bool(settings.GOOGLE_CLIENT_ID),
+            "microsoft_available": bool(settings.MICROSOFT_CLIENT_ID),
+        },
+    )
 
 
 @login_required

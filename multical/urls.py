@@ -24,6 +24,7 @@ urlpatterns = [
         name="privacy",
     ),
     path("accounts/", include("accounts.urls")),
+    path("calendars/oauth/", include("calendars.oauth_urls")),
     path("calendars/", include("calendars.urls")),
     path("rules/", include("syncrules.urls")),
     path("booking/", include("booking.urls")),

@@ -1,0 +1,103 @@
+"""Connecting Google and Microsoft 365 calendars through OAuth: connect (redirect) and callback.
+
+Thin: access check → flow → service → redirect. The flows live in ``integrations.<provider>.oauth``,
+the state handling in ``integrations.oauth_state``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from calendars import services
+from calendars.models import Connection
+from integrations import oauth_state
+from integrations.base import ProviderError
+from integrations.google import oauth as google_oauth
+from integrations.microsoft import oauth as microsoft_oauth
+from multical.lib.requests import client_ip
+
+FLOWS: dict[str, ModuleType] = {
+    Connection.Kind.GOOGLE: google_oauth,
+    Connection.Kind.MICROSOFT: microsoft_oauth,
+}
+
+
+def _flow_for(provider: str) -> ModuleType:
+    flow = FLOWS.get(provider)
+    if flow is None or not flow.is_configured():
+        raise Http404("This provider is not set up on this server.")
+    return flow
+
+
+def _redirect_uri(provider: str) -> str:
+    return settings.SITE_URL + reverse(f"calendars_oauth:{provider}-callback")
+
+
+@login_required
+@require_POST
+def oauth_connect(request: HttpRequest, provider: str) -> HttpResponse:
+    """Send the user to the provider's consent screen (a POST, so no prefetch starts a flow)."""
+    flow = _flow_for(provider)
+    try:
+        url, pending = flow.authorization_start(redirect_uri=_redirect_uri(provider))
+    except oauth_state.OAuthError as error:
+        return _error(request, provider, error.message, status=error.status)
+    oauth_state.pending_save(request, provider, pending)
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
+    flow = _flow_for(provider)
+    try:
+        pending = oauth_state.pending_pop(request, provider, state=request.GET.get("state", ""))
+        if request.GET.get("error"):
+            return _denied(request, provider, request.GET["error"])
+        grant = flow.authorization_finish(
+            pending=pending, query=request.GET.dict(), redirect_uri=_redirect_uri(provider)
+        )
+        connection = services.connection_connect_oauth(
+            user=request.user,
+            kind=provider,
+            email=grant.email,
+            secrets=grant.secrets,
+            ip_address=client_ip(request),
+        )
+    except oauth_state.OAuthError as error:
+        return _error(request, provider, error.message, status=error.status)
+    except ProviderError as error:
+        return _error(request, provider, error.message, status=502)
+    count = connection.calendars.count()
+    messages.success(
+        request, f"Connected {grant.email}: {count} calendar{'' if count == 1 else 's'}."
+    )
+    return redirect("calendars:calendar_list")
+
+
+def _denied(request: HttpRequest, provider: str, error: str) -> HttpResponse:
+    name = Connection.Kind(provider).label
+    if error == "access_denied":
+        message = (
+            f"You did not allow Multical to use your {name} calendars, so nothing was connected."
+        )
+    else:
+        message = f"{name} could not complete the connection, so nothing was connected."
+    return _error(request, provider, message, status=200)
+
+
+def _error(request: HttpRequest, provider: str, message: str, *, status: int) -> HttpResponse:
+    return render(
+        request,
+        "calendars/oauth_error.html",
+        {"provider_name": Connection.Kind(provider).label, "message": message},
+        status=status,
+    )

@@ -1,0 +1,92 @@
+"""Every OAuth scope Multical asks a provider for, and why: the one place they are declared.
+
+The OAuth flows send exactly these lists, and the public permissions page is rendered from them,
+so what an administrator reviews is what the consent screen asks for. Adding a scope means adding
+it here with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str
+    reason: str
+
+
+# Google -------------------------------------------------------------------------------------------
+
+GOOGLE_CALENDAR_CONNECTION = (
+    Scope(
+        "https://www.googleapis.com/auth/calendar.events",
+        "Read the events of your calendars to sync them, and write, update and delete the busy "
+        "blocks your sync rules create. Never your calendars' settings or sharing.",
+    ),
+    Scope(
+        "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+        "List the calendars in your account, with their names, colours and whether you may write "
+        "to them, so you can choose which ones to sync (calendar.events alone does not allow it).",
+    ),
+    Scope(
+        "https://www.googleapis.com/auth/userinfo.email",
+        "Learn the account's e-mail address, so the connection is named after it and reconnecting "
+        "the same account updates it instead of adding a second one.",
+    ),
+    Scope("openid", "Receive a signed statement of which Google account was connected."),
+)
+
+GOOGLE_SIGN_IN = (
+    Scope("openid", "Confirm which Google account you signed in with."),
+    Scope("email", "Your e-mail address, to find or create your Multical account."),
+    Scope("profile", "Your name, to greet you; nothing else from your profile is kept."),
+)
+
+# Microsoft ----------------------------------------------------------------------------------------
+
+MICROSOFT_CALENDAR_CONNECTION = (
+    Scope(
+        "Calendars.ReadWrite",
+        "Read the events of your calendars to sync them, and write, update and delete the busy "
+        "blocks your sync rules create.",
+    ),
+    Scope(
+        "User.Read",
+        "Read your basic profile (name, e-mail address) to name the connection.",
+    ),
+    Scope(
+        "offline_access",
+        "Keep syncing while you are away: a refresh token, sealed in our vault.",
+    ),
+    Scope("openid", "Receive a statement of which Microsoft account was connected."),
+    Scope(
+        "profile",
+        "Your name in that statement. Microsoft's library adds it to every request; we only "
+        "use the account's e-mail address.",
+    ),
+)
+
+MICROSOFT_SIGN_IN = (
+    Scope("openid", "Confirm which Microsoft account you signed in with."),
+    Scope("email", "Your e-mail address, to find or create your Multical account."),
+    Scope("profile", "Your name, to greet you; nothing else from your profile is kept."),
+    Scope("User.Read", "Read your basic profile, the e-mail address of work accounts included."),
+)
+
+# Scopes msal adds to every request by itself and refuses to be given.
+MSAL_RESERVED = frozenset({"openid", "profile", "offline_access"})
+
+PROVIDER_SCOPES = {
+    "google": {"calendar": GOOGLE_CALENDAR_CONNECTION, "sign_in": GOOGLE_SIGN_IN},
+    "microsoft": {"calendar": MICROSOFT_CALENDAR_CONNECTION, "sign_in": MICROSOFT_SIGN_IN},
+}
+
+
+def names(scopes: tuple[Scope, ...]) -> list[str]:
+    return [scope.name for scope in scopes]
+
+
+def msal_names(scopes: tuple[Scope, ...]) -> list[str]:
+    """The scopes to hand msal: the declared ones without those it adds itself."""
+    return [scope.name for scope in scopes if scope.name not in MSAL_RESERVED]
