@@ -7,6 +7,7 @@ import socket
 from datetime import UTC, datetime, time
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
@@ -351,7 +352,9 @@ def test_the_preview_writes_nothing_anywhere_and_logs_no_event_content(
 ):
     caplog.set_level(logging.DEBUG)
     counts = (SyncRule.objects.count(), Block.objects.count(), SyncRun.objects.count())
-    cache_keys = set(cache._cache.get_client().keys("*"))
+    # Only this process's keys: other test processes and workers share the Redis server.
+    own_keys = f"{settings.CACHES['default']['KEY_PREFIX']}:*"
+    cache_keys = set(cache._cache.get_client().keys(own_keys))
     google_feed.refresh_from_db()
     calendar_state = (google_feed.sync_cursor, google_feed.last_synced_at)
 
@@ -364,7 +367,7 @@ def test_the_preview_writes_nothing_anywhere_and_logs_no_event_content(
     writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
     assert writes == []
     assert (SyncRule.objects.count(), Block.objects.count(), SyncRun.objects.count()) == counts
-    assert set(cache._cache.get_client().keys("*")) == cache_keys
+    assert set(cache._cache.get_client().keys(own_keys)) == cache_keys
     google_feed.refresh_from_db()
     assert (google_feed.sync_cursor, google_feed.last_synced_at) == calendar_state
     for title in [*GOOGLE_FEED_TITLES, "Room 4.12", "Numbers for Q1"]:
