@@ -18,6 +18,8 @@ class Connection(models.Model):
         ICLOUD = "icloud", "Apple iCloud"
         CALDAV = "caldav", "CalDAV server"
         ICS = "ics", "iCal link"
+        # Not a calendar: the meeting provider booking pages create meetings with.
+        ZOOM = "zoom", "Zoom"
 
     class Status(models.TextChoices):
         OK = "ok", "OK"

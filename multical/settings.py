@@ -227,6 +227,8 @@ STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE
 GOOGLE_API_ENDPOINT = env.str("GOOGLE_API_ENDPOINT", "https://www.googleapis.com/calendar/v3/")
 GOOGLE_AUTH_URI = env.str("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth")
 GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
+ZOOM_API_URL = env.str("ZOOM_API_URL", "https://api.zoom.us/v2")
+ZOOM_OAUTH_URL = env.str("ZOOM_OAUTH_URL", "https://zoom.us/oauth")
 MICROSOFT_AUTHORITY = env.str("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com/common")
 MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com/v1.0")
 # Graph's documentation gives two maxima for calendar subscriptions (4,230 and 10,080 minutes):
