@@ -2,7 +2,8 @@
 
 Triggers for one calendar coalesce: a sync is queued only when none is waiting already, so a burst
 of notifications costs one sync. One sync of a calendar runs at a time (a lock in the shared
-cache), and a sync that finds the lock taken comes back a little later instead of being lost.
+cache); a trigger that finds it running has that sync go once more when it ends, so no change
+waits for the next poll.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ logger = logging.getLogger(__name__)
 # Longer than the slowest sync, so a lock held by a worker that died frees itself.
 LOCK_SECONDS = 15 * 60
 RETRY_LIMIT = 8
-BUSY_RETRY_SECONDS = 10
 
 
 def _queued_key(calendar_id: str) -> str:
@@ -66,15 +66,35 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return max(retry_after or 0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not crypto
 
 
+def _again_key(calendar_id: str) -> str:
+    return f"sync:again:{calendar_id}"
+
+
 @contextmanager
 def _calendar_lock(calendar_id: str) -> Iterator[bool]:
+    """Hold the calendar's sync lock, or say it is held.
+
+    A trigger that finds the lock held leaves a mark and tries the lock once more; the holder,
+    after releasing it, queues one more sync if it finds the mark. Whichever of the two steps
+    comes second sees the other's, so a change notified during a sync is never left waiting.
+    """
     key, token = f"sync:lock:{calendar_id}", uuid.uuid4().hex
     acquired = cache.add(key, token, timeout=LOCK_SECONDS)
+    if not acquired:
+        cache.set(_again_key(calendar_id), True, timeout=LOCK_SECONDS)
+        acquired = cache.add(key, token, timeout=LOCK_SECONDS)
+        if acquired:
+            cache.delete(_again_key(calendar_id))
     try:
         yield acquired
     finally:
-        if acquired and cache.get(key) == token:
-            cache.delete(key)
+        if acquired:
+            if cache.get(key) == token:
+                cache.delete(key)
+            if cache.get(_again_key(calendar_id)):
+                cache.delete(_again_key(calendar_id))
+                if cache.add(_queued_key(calendar_id), True, timeout=LOCK_SECONDS):
+                    sync_calendar.delay(calendar_id)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
@@ -82,10 +102,7 @@ def sync_calendar(self, calendar_id: str) -> None:  # type: ignore[no-untyped-de
     cache.delete(_queued_key(calendar_id))
     with _calendar_lock(calendar_id) as acquired:
         if not acquired:
-            # Another worker is syncing it: look again once that run is likely done.
-            if cache.add(_queued_key(calendar_id), True, timeout=LOCK_SECONDS):
-                sync_calendar.apply_async((calendar_id,), countdown=BUSY_RETRY_SECONDS)
-            return
+            return  # another worker is syncing it, and will sync it again for this trigger
         full = bool(cache.get(_full_key(calendar_id)))
         cache.delete(_full_key(calendar_id))
         calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()

@@ -18,13 +18,10 @@ def enqueued(monkeypatch):
     """The sync tasks sent to the broker (the boundary of this test), by calendar id."""
     sent: list[str] = []
     monkeypatch.setattr(tasks.sync_calendar, "delay", lambda calendar_id: sent.append(calendar_id))
-    monkeypatch.setattr(
-        tasks.sync_calendar, "apply_async", lambda args, countdown=None: sent.append(args[0])
-    )
     yield sent
     for calendar_id in set(sent):
         cache.delete_many(
-            [f"sync:queued:{calendar_id}", f"sync:full:{calendar_id}", f"sync:lock:{calendar_id}"]
+            [f"sync:{name}:{calendar_id}" for name in ("queued", "full", "lock", "again")]
         )
 
 
@@ -63,7 +60,25 @@ def test_a_calendar_being_synced_is_not_synced_twice_at_once(world, enqueued):
     tasks.sync_calendar.run(calendar_id)
 
     assert not Block.objects.exists()  # it did not sync under another worker's lock
-    assert enqueued == [calendar_id]  # and came back later instead of dropping the trigger
+    assert cache.get(f"sync:again:{calendar_id}")  # but asked the running sync to go once more
+    assert enqueued == []
+
+
+def test_a_trigger_during_a_sync_makes_it_run_once_more_at_its_end(world, enqueued, monkeypatch):
+    calendar_id = str(world.calendars["Personal"].id)
+    triggered = []
+
+    def sync_and_meanwhile_a_trigger(calendar, full):
+        if not triggered:
+            triggered.append(True)
+            tasks.sync_calendar.run(calendar_id)  # a notification handled by another worker
+
+    monkeypatch.setattr(tasks.engine, "sync_source_calendar", sync_and_meanwhile_a_trigger)
+    tasks.sync_calendar.run(calendar_id)
+
+    assert enqueued == [calendar_id]  # queued right away, not after a delay
+    assert cache.get(f"sync:again:{calendar_id}") is None
+    assert cache.get(f"sync:lock:{calendar_id}") is None
 
 
 def test_a_full_sync_request_survives_coalescing(
