@@ -127,12 +127,16 @@ def _world(fake):  # type: ignore[no-untyped-def]
     google.secrets = vault.seal_json(secrets, context=vault.context_for(google, "secrets"))
     google.save()
     fake.add_calendar("blocks@example.com", "Blocks")
-    target = Calendar.objects.create(connection=google, remote_id="blocks@example.com", name="Blocks")
+    target = Calendar.objects.create(
+        connection=google, remote_id="blocks@example.com", name="Blocks"
+    )
     calendars = []
     for number in range(CALENDARS):
         remote_id = f"source-{number}@example.com"
         fake.add_calendar(remote_id, f"Source {number}")
-        calendar = Calendar.objects.create(connection=google, remote_id=remote_id, name=f"Source {number}")
+        calendar = Calendar.objects.create(
+            connection=google, remote_id=remote_id, name=f"Source {number}"
+        )
         rule = SyncRule.objects.create(user=user, name=f"Source {number} → Blocks")
         rule.sources.add(calendar)
         rule.targets.add(target)
@@ -144,7 +148,9 @@ def _world(fake):  # type: ignore[no-untyped-def]
 
 def _notify(fake, calendar, site: str) -> float:  # type: ignore[no-untyped-def]
     headers = fake.notification_headers(calendar.push_channel_id, "exists")
-    request = urllib.request.Request(f"{site}/hooks/google/", data=b"", headers=headers, method="POST")  # noqa: S310
+    request = urllib.request.Request(
+        f"{site}/hooks/google/", data=b"", headers=headers, method="POST"
+    )  # noqa: S310
     began = time.perf_counter()
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own server
         response.read()
@@ -165,7 +171,9 @@ def _webhook_figures(fake, calendars, site: str) -> list[str]:  # type: ignore[n
     requests_before, queued_before = fake.request_count, _queued()
     with ThreadPoolExecutor(SENDERS) as senders:
         latencies = sorted(
-            senders.map(lambda n: _notify(fake, calendars[n % CALENDARS], site), range(NOTIFICATIONS))
+            senders.map(
+                lambda n: _notify(fake, calendars[n % CALENDARS], site), range(NOTIFICATIONS)
+            )
         )
     queued = _queued() - queued_before
     p50, p99 = (statistics.quantiles(latencies, n=100)[index] * 1000 for index in (49, 98))
@@ -185,7 +193,12 @@ def _clear_queue() -> None:
     redis.Redis.from_url(settings.REDIS_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
     from calendars.models import Calendar
 
-    cache.delete_many([f"sync:queued:{calendar_id}" for calendar_id in Calendar.objects.values_list("id", flat=True)])
+    cache.delete_many(
+        [
+            f"sync:queued:{calendar_id}"
+            for calendar_id in Calendar.objects.values_list("id", flat=True)
+        ]
+    )
 
 
 def _end_to_end_figures(fake, source, target, site: str) -> list[str]:  # type: ignore[no-untyped-def]
