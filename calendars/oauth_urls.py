@@ -34,4 +34,6 @@ urlpatterns = [
         {"provider": "microsoft"},
         name="microsoft-callback",
     ),
+    path("zoom/connect/", oauth_views.zoom_connect, name="zoom-connect"),
+    path("zoom/callback/", oauth_views.zoom_callback, name="zoom-callback"),
 ]

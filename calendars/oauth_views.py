@@ -1,4 +1,4 @@
-"""Connecting Google and Microsoft 365 calendars through OAuth: connect (redirect) and callback.
+"""Connecting Google and Microsoft 365 calendars, and Zoom, through OAuth: connect and callback.
 
 Thin: access check → flow → service → redirect. The flows live in ``integrations.<provider>.oauth``,
 the state handling in ``integrations.oauth_state``.
@@ -22,6 +22,7 @@ from integrations import oauth_state
 from integrations.base import ProviderError
 from integrations.google import oauth as google_oauth
 from integrations.microsoft import oauth as microsoft_oauth
+from integrations.zoom import oauth as zoom_oauth
 from multical.lib.requests import client_ip
 
 FLOWS: dict[str, ModuleType] = {
@@ -101,3 +102,51 @@ def _error(request: HttpRequest, provider: str, message: str, *, status: int) ->
         {"provider_name": Connection.Kind(provider).label, "message": message},
         status=status,
     )
+
+
+# Zoom: a meeting provider, not a calendar, so its connection has no calendars to list. ------------
+
+
+def _zoom_flow() -> ModuleType:
+    if not zoom_oauth.is_configured():
+        raise Http404("Zoom is not set up on this server.")
+    return zoom_oauth
+
+
+@login_required
+@require_POST
+def zoom_connect(request: HttpRequest) -> HttpResponse:
+    """Send the user to Zoom's consent screen (a POST, so no prefetch starts a flow)."""
+    flow = _zoom_flow()
+    url, pending = flow.authorization_start(redirect_uri=_redirect_uri(Connection.Kind.ZOOM))
+    oauth_state.pending_save(request, Connection.Kind.ZOOM, pending)
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def zoom_callback(request: HttpRequest) -> HttpResponse:
+    provider = Connection.Kind.ZOOM
+    flow = _zoom_flow()
+    try:
+        pending = oauth_state.pending_pop(request, provider, state=request.GET.get("state", ""))
+        if request.GET.get("error"):
+            message = (
+                "You did not allow Multical to create Zoom meetings, so nothing was connected."
+                if request.GET["error"] == "access_denied"
+                else "Zoom could not complete the connection, so nothing was connected."
+            )
+            return _error(request, provider, message, status=200)
+        grant = flow.authorization_finish(
+            pending=pending, query=request.GET.dict(), redirect_uri=_redirect_uri(provider)
+        )
+        services.connection_connect_zoom(
+            user=request.user,
+            email=grant.email,
+            secrets=grant.secrets,
+            ip_address=client_ip(request),
+        )
+    except oauth_state.OAuthError as error:
+        return _error(request, provider, error.message, status=error.status)
+    messages.success(request, f"Connected Zoom ({grant.email}): booking pages can add meetings.")
+    return redirect("calendars:calendar_list")

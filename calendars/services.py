@@ -242,3 +242,49 @@ def connection_connect_oauth(
         )
         _audit(connection, action, ip_address)
     return connection
+
+
+def connection_connect_zoom(
+    *, user: User, email: str, secrets: Mapping[str, str], ip_address: str | None
+) -> Connection:
+    """Connect the user's Zoom account from a completed OAuth flow: one per user.
+
+    Connecting again (the same account or another) updates that connection with the new account
+    and secrets and makes it healthy again. It has no calendars: booking pages create meetings.
+    """
+    connection = (
+        Connection.objects.filter(user=user, kind=Connection.Kind.ZOOM)
+        .exclude(status=Connection.Status.REMOVING)
+        .first()
+    )
+    reconnecting = connection is not None
+    if connection is None:
+        connection = Connection(user=user, kind=Connection.Kind.ZOOM)
+    connection.username = email[: Connection._meta.get_field("username").max_length]
+    connection.label = email[: Connection._meta.get_field("label").max_length]
+    connection.status = Connection.Status.OK
+    connection.last_error = ""
+    connection.last_error_at = None
+    _seal_secrets(connection, secrets)
+    with transaction.atomic():
+        connection.save()
+        action = (
+            AuditLog.Action.CONNECTION_UPDATED if reconnecting else AuditLog.Action.CONNECTION_ADDED
+        )
+        _audit(connection, action, ip_address)
+    return connection
+
+
+def connection_store_refreshed_secrets(
+    *, connection: Connection, secrets: Mapping[str, str]
+) -> None:
+    """Seal and save credentials the provider just rotated, at once (Zoom's refresh tokens)."""
+    _seal_secrets(connection, secrets)
+    connection.save(update_fields=["secrets"])
+
+
+def connection_forget_credentials(*, connection: Connection, error: ProviderError) -> None:
+    """Delete credentials the provider refused for good, and ask the user to reconnect."""
+    connection.secrets = ""
+    connection.save(update_fields=["secrets"])
+    connection_record_error(connection=connection, error=error)

@@ -33,6 +33,7 @@ def calendar_list(request: HttpRequest) -> HttpResponse:
             # The OAuth providers this server has a client for; the others' buttons are disabled.
             "google_available": bool(settings.GOOGLE_CLIENT_ID),
             "microsoft_available": bool(settings.MICROSOFT_CLIENT_ID),
+            "zoom_available": bool(settings.ZOOM_CLIENT_ID),
         },
     )
 

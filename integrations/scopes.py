@@ -2,7 +2,9 @@
 
 The OAuth flows send exactly these lists, and the public permissions page is rendered from them,
 so what an administrator reviews is what the consent screen asks for. Adding a scope means adding
-it here with its reason.
+it here with its reason. Zoom is the exception to "send": it takes the scopes from the app's
+Marketplace configuration, so its flow checks the granted ones against ``ZOOM_CONNECTION``, and
+operators must configure exactly those.
 """
 
 from __future__ import annotations
@@ -77,9 +79,37 @@ MICROSOFT_SIGN_IN = (
 # Scopes msal adds to every request by itself and refuses to be given.
 MSAL_RESERVED = frozenset({"openid", "profile", "offline_access"})
 
+# Zoom ---------------------------------------------------------------------------------------------
+# Zoom takes the scopes from the app's Marketplace configuration, not from the authorize request;
+# the token answer lists what was granted, and the flow checks it against this list.
+
+ZOOM_CONNECTION = (
+    Scope(
+        "meeting:write:meeting",
+        "Create a Zoom meeting for each booking made on your booking pages.",
+    ),
+    Scope(
+        "meeting:update:meeting",
+        "Move or retitle that meeting when its booking is rescheduled.",
+    ),
+    Scope(
+        "meeting:delete:meeting",
+        "Delete that meeting when its booking is cancelled. Never your other meetings.",
+    ),
+    Scope(
+        "meeting:read:invitation",
+        "Read the invite link of the meetings we create, to put it in the booking's confirmation.",
+    ),
+    Scope(
+        "user:read:user",
+        "Learn the account's e-mail address, so the connection is named after it.",
+    ),
+)
+
 PROVIDER_SCOPES = {
     "google": {"calendar": GOOGLE_CALENDAR_CONNECTION, "sign_in": GOOGLE_SIGN_IN},
     "microsoft": {"calendar": MICROSOFT_CALENDAR_CONNECTION, "sign_in": MICROSOFT_SIGN_IN},
+    "zoom": {"meetings": ZOOM_CONNECTION},
 }
 
 

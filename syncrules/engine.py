@@ -255,12 +255,16 @@ def release_connection(connection_id: str) -> None:
     if connection.secrets:
         for calendar in connection.calendars.exclude(push_resource_id=""):
             calendar_unwatch(calendar)
-        provider = provider_for_connection(connection)
-        for block in Block.objects.filter(target_calendar__connection=connection).select_related(
-            "target_calendar"
-        ):
+        blocks = list(
+            Block.objects.filter(target_calendar__connection=connection).select_related(
+                "target_calendar"
+            )
+        )
+        # Only calendar providers hold blocks (a Zoom connection has none, and no such provider).
+        provider = provider_for_connection(connection) if blocks else None
+        for block in blocks:
             try:
-                delete_remote_block(provider, block=block)
+                delete_remote_block(provider, block=block)  # type: ignore[arg-type]
             except ProviderError:
                 # Credentials already refused, or the server is down: the account is going
                 # either way, and we must not keep a user's credentials to retry for ever.

@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fault_proxy",
     "tests.fakes.google",
     "tests.fakes.microsoft",
+    "tests.fakes.zoom",
 ]
 
 

@@ -1,8 +1,9 @@
-"""A stateful fake of Google Calendar v3 and Google's OAuth token endpoint, on loopback.
+"""A stateful fake of Google Calendar v3 and Google's OAuth endpoints, on loopback.
 
-The production client (google-api-python-client over httplib2, google-auth for refreshes) talks to
-it unmodified: the ``google_fake`` fixture points ``GOOGLE_API_ENDPOINT`` and ``GOOGLE_TOKEN_URI``
-at it. It keeps the semantics the provider relies on, with Google's JSON shapes:
+The production client (google-api-python-client over httplib2, google-auth for refreshes,
+google-auth-oauthlib for connecting) talks to it unmodified: the ``google_fake`` fixture points
+``GOOGLE_API_ENDPOINT``, ``GOOGLE_AUTH_URI`` and ``GOOGLE_TOKEN_URI`` at it. It keeps the semantics
+the provider relies on, with Google's JSON shapes:
 
 - calendarList.list and events.list with ``pageToken`` paging (``page_size`` caps ``maxResults``,
   so tests can force several pages), ``timeMin``/``timeMax``, ``showDeleted``,
@@ -15,9 +16,16 @@ at it. It keeps the semantics the provider relies on, with Google's JSON shapes:
 - events.insert with a client-chosen id (base32hex, 409 when it exists, deleted or not),
   get/update/patch/delete (410 when deleted already), 403 on writes to read-only calendars;
 - freebusy.query, events.watch and channels.stop (channels recorded);
-- the token endpoint (refresh_token grant; a revoked refresh token gets 400 ``invalid_grant``),
-  401 for an unknown access token, and a switch answering the next requests 403
-  ``rateLimitExceeded`` or 429 with ``Retry-After``.
+- the consent screen at ``/o/oauth2/v2/auth`` (a plain HTML page listing the requested scopes,
+  with Allow and Deny): Allow redirects to the ``redirect_uri`` with a one-time ``code``, the
+  ``state`` and the granted ``scope``; Deny with ``error=access_denied``. ``authorize`` is the same
+  consent without a browser;
+- the token endpoint, with the client's secret in the form or as HTTP Basic: the
+  authorization_code grant (a code works once, for its own ``redirect_uri`` and PKCE S256
+  ``code_verifier``; the answer has access and refresh tokens and an unsigned but well-formed id
+  token for the account) and the refresh_token grant (a revoked refresh token gets 400
+  ``invalid_grant``); 401 for an unknown access token, and a switch answering the next requests
+  403 ``rateLimitExceeded`` or 429 with ``Retry-After``.
 
 Every API request is recorded (``requests``), token requests are counted apart. Helpers change the
 state as another client would (``add_event``, ``edit_event``, ``move_instance``,
@@ -26,7 +34,10 @@ state as another client would (``add_event``, ``edit_event``, ``move_instance``,
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import html
 import json
 import secrets
 import threading
@@ -37,13 +48,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 
 API_PREFIX = "/calendar/v3/"
+AUTH_PATH = "/o/oauth2/v2/auth"
 TOKEN_PATH = "/token"
+ISSUER = "https://accounts.google.com"
 BASE32HEX = frozenset("abcdefghijklmnopqrstuv0123456789")
 # Parameters Google refuses next to a syncToken.
 NOT_WITH_SYNC_TOKEN = (
@@ -140,6 +153,16 @@ class Channel:
 
 
 @dataclass
+class IssuedCode:
+    """An authorization code not yet redeemed, and what it was issued for."""
+
+    challenge: str
+    redirect_uri: str
+    scope: str
+    email: str
+
+
+@dataclass
 class RecordedRequest:
     method: str
     path: str
@@ -159,6 +182,48 @@ class _Listing:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _refused(error: str, description: str) -> tuple[int, dict, Any]:
+    """A token endpoint's 400 answer."""
+    return 400, {}, {"error": error, "error_description": description}
+
+
+def _with_query(uri: str, params: dict[str, str]) -> str:
+    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"
+
+
+def _consent_page(consent_id: str, request: dict[str, str], email: str) -> str:
+    scopes = "".join(f"<li>{html.escape(scope)}</li>" for scope in request["scope"].split())
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign in - Google Accounts</title></head>
+<body>
+<h1>Multical wants access to your Google Account</h1>
+<p>Signed in as {html.escape(email)}</p>
+<p>This will allow Multical ({html.escape(request["client_id"])}) to:</p>
+<ul>{scopes}</ul>
+<form method="post" action="{AUTH_PATH}">
+<input type="hidden" name="consent" value="{html.escape(consent_id)}">
+<button type="submit" name="decision" value="deny">Deny</button>
+<button type="submit" name="decision" value="allow">Allow</button>
+</form>
+</body>
+</html>
+"""
+
+
+def _error_page(error: FakeError) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Error {error.status}: {html.escape(error.reason)}</title></head>
+<body><h1>Error {error.status}: {html.escape(error.reason)}</h1><p>{html.escape(error.message)}</p></body>
+</html>
+"""
 
 
 def _stamp(moment: datetime | None = None) -> str:
@@ -264,6 +329,10 @@ class GoogleFake:
         self.calendars: dict[str, FakeCalendar] = {}
         self.refresh_tokens: set[str] = set()
         self.access_tokens: set[str] = set()
+        # Consent screens shown and not answered yet, and codes issued and not redeemed yet.
+        self.consents: dict[str, dict[str, str]] = {}
+        self.codes: dict[str, IssuedCode] = {}
+        self.code_redemptions = 0
         self.sync_tokens: dict[str, tuple[str, int]] = {}
         self.listings: dict[str, _Listing] = {}
         self.channels: dict[str, Channel] = {}
@@ -291,6 +360,18 @@ class GoogleFake:
             "expires_at": expires_at.isoformat(),
             "email": self.email,
         }
+
+    def authorize(
+        self, auth_url: str, *, email: str = "", granted_scope: str | None = None
+    ) -> dict[str, str]:
+        """The user consents at ``auth_url`` (as the consent screen's Allow does): the query Google
+        sends back to the redirect URI. ``email`` is the account they sign in with (this fake's by
+        default), ``granted_scope`` what they left ticked (everything requested by default)."""
+        split = urlsplit(auth_url)
+        assert f"{split.scheme}://{split.netloc}{split.path}" == self.url + AUTH_PATH, auth_url
+        with self.lock:
+            request = self._authorization_request(parse_qs(split.query))
+            return self._issue_code(request, email=email or self.email, scope=granted_scope)
 
     def revoke(self, refresh_token: str) -> None:
         """The user removed our access in their Google account."""
@@ -637,8 +718,10 @@ class GoogleFake:
     def _handle(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, dict, Any]:
         split = urlsplit(target)
         query = parse_qs(split.query, keep_blank_values=True)
+        if split.path == AUTH_PATH:
+            return self._consent_endpoint(method, query, raw)
         if split.path == TOKEN_PATH and method == "POST":
-            return self._token_endpoint(parse_qs(raw.decode()))
+            return self._token_endpoint(headers, parse_qs(raw.decode()))
         body = json.loads(raw) if raw else None
         self.requests.append(RecordedRequest(method, split.path, query, body))
         try:
@@ -656,14 +739,78 @@ class GoogleFake:
         except FakeError as error:
             return error.status, error.headers, error.body()
 
-    def _token_endpoint(self, form: dict[str, list[str]]) -> tuple[int, dict, Any]:
+    def _consent_endpoint(
+        self, method: str, query: dict[str, list[str]], raw: bytes
+    ) -> tuple[int, dict, Any]:
+        """The consent screen (an HTML page, so answers are strings) and its Allow/Deny form."""
+        try:
+            if method == "GET":
+                request = self._authorization_request(query)
+                consent_id = self._token("consent-")
+                self.consents[consent_id] = request
+                return 200, {}, _consent_page(consent_id, request, self.email)
+            if method != "POST":
+                raise FakeError(405, "method_not_allowed", "Method not allowed.")
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            request = self.consents.pop(form.get("consent", ""), None)
+            if request is None:
+                raise FakeError(400, "invalid_request", "This consent screen was already answered.")
+            if form.get("decision") == "allow":
+                answer = self._issue_code(request, email=self.email, scope=None)
+            else:
+                answer = {"error": "access_denied"}
+                if "state" in request:
+                    answer["state"] = request["state"]
+            return 302, {"Location": _with_query(request["redirect_uri"], answer)}, None
+        except FakeError as error:
+            return error.status, {}, _error_page(error)
+
+    def _authorization_request(self, query: dict[str, list[str]]) -> dict[str, str]:
+        """The parameters of an authorization request, refused as Google refuses them (with an
+        error page, never a redirect). Unlike Google, the fake insists on PKCE with S256."""
+        value = {k: v[0] for k, v in query.items()}
+        if value.get("client_id") != self.client_id:
+            raise FakeError(401, "invalid_client", "The OAuth client was not found.")
+        if value.get("response_type") != "code":
+            raise FakeError(400, "unsupported_response_type", "Only response_type=code.")
+        for name in ("redirect_uri", "scope", "code_challenge"):
+            if not value.get(name):
+                raise FakeError(400, "invalid_request", f"Missing required parameter: {name}")
+        if value.get("code_challenge_method") != "S256":
+            raise FakeError(400, "invalid_request", "code_challenge_method must be S256.")
+        return value
+
+    def _issue_code(
+        self, request: dict[str, str], *, email: str, scope: str | None
+    ) -> dict[str, str]:
+        code = "4/0A" + secrets.token_urlsafe(24)
+        granted = request["scope"] if scope is None else scope
+        self.codes[code] = IssuedCode(
+            request["code_challenge"], request["redirect_uri"], granted, email
+        )
+        answer = {"code": code, "scope": granted}
+        if "state" in request:
+            answer["state"] = request["state"]
+        return answer
+
+    def _client_credentials(self, headers: Any, value: dict[str, str]) -> tuple[str, str]:
+        """The client's id and secret: HTTP Basic (what oauthlib sends) or in the form."""
+        scheme, _, encoded = (headers.get("Authorization") or "").partition(" ")
+        if scheme != "Basic":
+            return value.get("client_id", ""), value.get("client_secret", "")
+        try:
+            client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            return "", ""
+        return unquote_plus(client_id), unquote_plus(secret)
+
+    def _token_endpoint(self, headers: Any, form: dict[str, list[str]]) -> tuple[int, dict, Any]:
         self.token_requests += 1
         value = {k: v[0] for k, v in form.items()}
-        if (value.get("client_id"), value.get("client_secret")) != (
-            self.client_id,
-            self.client_secret,
-        ):
+        if self._client_credentials(headers, value) != (self.client_id, self.client_secret):
             return 401, {}, {"error": "invalid_client", "error_description": "Unauthorized"}
+        if value.get("grant_type") == "authorization_code":
+            return self._redeem_code(value)
         if value.get("grant_type") != "refresh_token":
             return 400, {}, {"error": "unsupported_grant_type"}
         if value.get("refresh_token") not in self.refresh_tokens:
@@ -686,6 +833,52 @@ class GoogleFake:
                 "scope": "https://www.googleapis.com/auth/calendar",
                 "token_type": "Bearer",
             },
+        )
+
+    def _redeem_code(self, value: dict[str, str]) -> tuple[int, dict, Any]:
+        self.code_redemptions += 1
+        # Taken out first: a code is spent by any attempt, right or wrong.
+        issued = self.codes.pop(value.get("code", ""), None)
+        if issued is None:
+            return _refused("invalid_grant", "Malformed auth code.")
+        if value.get("redirect_uri") != issued.redirect_uri:
+            return _refused("redirect_uri_mismatch", "Bad Request")
+        verifier = value.get("code_verifier", "")
+        if _b64url(hashlib.sha256(verifier.encode()).digest()) != issued.challenge:
+            return _refused("invalid_grant", "Invalid code verifier.")
+        refresh, access = self._token("1//rt-"), self._token("ya29.at-")
+        self.refresh_tokens.add(refresh)
+        self.access_tokens.add(access)
+        return (
+            200,
+            {},
+            {
+                "access_token": access,
+                "expires_in": 3599,
+                "refresh_token": refresh,
+                "scope": issued.scope,
+                "token_type": "Bearer",
+                "id_token": self._id_token(issued.email),
+            },
+        )
+
+    def _id_token(self, email: str) -> str:
+        """An id token as Google's token endpoint returns it, with a signature nobody checks."""
+        now = int(_now().timestamp())
+        claims = {
+            "iss": ISSUER,
+            "azp": self.client_id,
+            "aud": self.client_id,
+            "sub": str(int(hashlib.sha256(email.lower().encode()).hexdigest()[:15], 16)),
+            "email": email,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + 3600,
+        }
+        header = {"alg": "RS256", "kid": "fake", "typ": "JWT"}
+        return ".".join(
+            _b64url(part)
+            for part in (json.dumps(header).encode(), json.dumps(claims).encode(), b"unsigned")
         )
 
     def _authorize(self, header: str) -> None:
@@ -923,10 +1116,14 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, answer = self.server.fake.handle(
             self.command, self.path, self.headers, raw
         )
-        payload = b"" if answer is None else json.dumps(answer).encode()
+        if isinstance(answer, str):
+            payload, content_type = answer.encode(), "text/html; charset=utf-8"
+        else:
+            payload = b"" if answer is None else json.dumps(answer).encode()
+            content_type = "application/json; charset=UTF-8"
         self.send_response(status)
         if answer is not None:
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Type", content_type)
         for name, value in {**headers, "Content-Length": str(len(payload))}.items():
             self.send_header(name, value)
         self.end_headers()
@@ -944,7 +1141,7 @@ class _Server(ThreadingHTTPServer):
 
 
 @pytest.fixture
-def google_fake(settings) -> Iterator[GoogleFake]:
+def google_fake(settings, monkeypatch) -> Iterator[GoogleFake]:
     """A fresh fake Google account, with the project's Google settings pointed at it."""
     fake = GoogleFake()
     server = _Server(("127.0.0.1", 0), _Handler)
@@ -953,7 +1150,10 @@ def google_fake(settings) -> Iterator[GoogleFake]:
     thread.start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     settings.GOOGLE_API_ENDPOINT = f"{fake.url}{API_PREFIX}"
+    settings.GOOGLE_AUTH_URI = f"{fake.url}{AUTH_PATH}"
     settings.GOOGLE_TOKEN_URI = f"{fake.url}{TOKEN_PATH}"
+    # oauthlib refuses to exchange a code over plain http unless told this is a local test.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     settings.GOOGLE_CLIENT_ID = fake.client_id
     settings.GOOGLE_CLIENT_SECRET = fake.client_secret
     yield fake
