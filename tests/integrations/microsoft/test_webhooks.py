@@ -287,3 +287,27 @@ def test_a_renewal_refused_for_good_marks_the_connection_for_reconnect(microsoft
     calendar.connection.refresh_from_db()
     assert calendar.connection.status == Connection.Status.NEEDS_RECONNECT
     assert calendar.connection.last_error == REFUSED
+
+
+def test_thirty_days_of_hourly_upkeep_never_leave_a_subscription_lapsed(
+    microsoft_fake, subscribe, run_tasks_inline
+):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    start = datetime.now(UTC).replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        calendar = subscribe()
+        for hour in range(30 * 24):
+            now = start + timedelta(hours=hour)
+            clock.move_to(now)
+            with run_tasks_inline():
+                tasks.renew_push_channels()
+            calendar.refresh_from_db()
+            subscription = microsoft_fake.graph.subscriptions[calendar.push_resource_id]
+            expires = datetime.fromisoformat(
+                subscription["expirationDateTime"].replace("Z", "+00:00")
+            )
+            assert expires > now, f"the subscription lapsed at hour {hour}"
+    assert len(microsoft_fake.graph.subscriptions) == 1  # renewed in place, never piled up
