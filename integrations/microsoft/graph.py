@@ -7,8 +7,8 @@ need a shared semaphore and is not here yet. A 401 gets one retry with a refresh
 
 from __future__ import annotations
 
+import hashlib
 import threading
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -17,6 +17,7 @@ import httpx
 from integrations.base import ProviderError
 from integrations.microsoft.auth import REFUSED
 from multical.lib.http_headers import retry_after_seconds
+from multical.lib.shared_slots import NoSlotFree, shared_slot
 
 MAX_IN_FLIGHT = 4
 # Immutable ids (an event keeps its id when moved), UTC times, text bodies, and bigger pages than
@@ -33,17 +34,10 @@ NOT_FOUND = "This calendar no longer exists at Microsoft."
 READ_ONLY = "This calendar is read-only: Microsoft refused the change."
 DENIED = "Microsoft denied access to this calendar; reconnect the account."
 
-_slots_lock = threading.Lock()
-_slots: weakref.WeakValueDictionary[str, threading.BoundedSemaphore] = weakref.WeakValueDictionary()
 
-
-def mailbox_slots(mailbox: str) -> threading.BoundedSemaphore:
-    """The in-flight limit shared by every client of ``mailbox`` in this process."""
-    with _slots_lock:
-        slots = _slots.get(mailbox)
-        if slots is None:
-            slots = _slots[mailbox] = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        return slots
+def mailbox_slot_name(mailbox: str) -> str:
+    """The name of the mailbox's in-flight slots, shared by every process (no address in it)."""
+    return "graph:" + hashlib.sha256(mailbox.lower().encode()).hexdigest()[:32]
 
 
 class GraphClient:
@@ -59,7 +53,7 @@ class GraphClient:
     ) -> None:
         self._base = base_url.rstrip("/")
         self._access_token = access_token
-        self._slots = mailbox_slots(mailbox)
+        self._slots = mailbox_slot_name(mailbox)
         headers = [("Accept", "application/json"), *(("Prefer", value) for value in PREFER)]
         self._http = httpx.Client(headers=headers, timeout=TIMEOUT, transport=transport)
         self._count_lock = threading.Lock()
@@ -111,8 +105,9 @@ class GraphClient:
     ) -> httpx.Response:
         with self._count_lock:
             self.request_count += 1
-        with self._slots:
-            try:
+        try:
+            # Graph throttles a mailbox past four concurrent requests, whoever sends them.
+            with shared_slot(self._slots, limit=MAX_IN_FLIGHT, hold_seconds=60):
                 return self._http.request(
                     method,
                     url,
@@ -120,14 +115,19 @@ class GraphClient:
                     json=json,
                     headers={"Authorization": f"Bearer {token}"},
                 )
-            except httpx.TimeoutException as error:
-                raise ProviderError(
-                    "Microsoft did not answer in time; trying again later.", permanent=False
-                ) from error
-            except httpx.HTTPError as error:
-                raise ProviderError(
-                    "Could not reach Microsoft; trying again later.", permanent=False
-                ) from error
+        except NoSlotFree as error:
+            raise ProviderError(
+                "Too many requests to this Microsoft account at once; trying again later.",
+                permanent=False,
+            ) from error
+        except httpx.TimeoutException as error:
+            raise ProviderError(
+                "Microsoft did not answer in time; trying again later.", permanent=False
+            ) from error
+        except httpx.HTTPError as error:
+            raise ProviderError(
+                "Could not reach Microsoft; trying again later.", permanent=False
+            ) from error
 
 
 def decode(response: httpx.Response) -> dict[str, Any]:
