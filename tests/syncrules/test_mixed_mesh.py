@@ -70,3 +70,35 @@ def test_google_and_caldav_block_each_other_without_loops(world, google_fake):
     )
     assert world.blocks("Work") == []
     assert Block.objects.count() == 1
+
+
+def test_microsoft_and_caldav_block_each_other_where_delta_shows_no_markers(
+    radicale_server, owner, microsoft_fake
+):
+    world = make_world(radicale_server, owner, ["Work"])
+    account = microsoft_fake.connect("ada@contoso.example")
+    connection = Connection(user=owner, kind=Connection.Kind.MICROSOFT, label="ada@contoso.example")
+    connection.secrets = vault.seal_json(
+        account.secrets, context=vault.context_for(connection, "secrets")
+    )
+    connection.save()
+    world.calendars["Outlook"] = Calendar.objects.create(
+        connection=connection, remote_id=account.default_calendar, name="Outlook"
+    )
+    world.rule(["Outlook"], ["Work"])
+    world.rule(["Work"], ["Outlook"])
+    microsoft_fake.graph.add_event(account.default_calendar, "Board call", soon(2, 14), soon(2, 15))
+    world.put("Work", "standup", soon(1, 9), minutes=15)
+
+    for _ in range(3):
+        world.sync("Outlook", "Work")
+
+    outlook = microsoft_fake.graph.live_events(account.default_calendar)
+    assert sorted(event.subject for event in outlook) == ["Board call", "Busy"]
+    assert [event.DTSTART for event in world.blocks("Work")] == [soon(2, 14)]
+    assert Block.objects.count() == 2  # one each way: the block in Outlook was never copied back
+
+    microsoft_fake.graph.delete_event(next(e.id for e in outlook if e.subject == "Board call"))
+    world.sync("Outlook", "Work")
+    assert world.blocks("Work") == []
+    assert Block.objects.count() == 1
