@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import AuditLog, Consent, User
+from accounts.models import AuditLog, Consent, User, normalize_email
 from accounts.selectors import consent_granted
 from accounts.tokens import email_verification_token
 from multical.lib.email import send_templated_email
@@ -70,3 +70,23 @@ def audit_log_record(
     return AuditLog.objects.create(
         user=user, action=action, ip_address=ip_address, metadata=metadata
     )
+
+
+def user_sign_in_with_provider(*, email: str, email_verified: bool) -> User | None:
+    """The active account a provider's sign-in opens, or None: only for an address it verified.
+
+    No account is created here: Terms and Privacy consent cannot be implied by a provider sign-in.
+    An account never verified in Multical becomes verified, since the provider proved the address;
+    its password is made unusable, because whoever chose it never proved they own the address (a
+    pre-registered account must not stay open to its registrant once the owner signs in).
+    """
+    if not email_verified:
+        return None
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is None or not user.is_active:
+        return None
+    if not user.email_verified:
+        user.email_verified_at = timezone.now()
+        user.set_unusable_password()
+        user.save(update_fields=["email_verified_at", "password"])
+    return user

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
@@ -70,6 +71,13 @@ class LoginView(auth_views.LoginView):
     form_class = forms.LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):  # type: ignore[no-untyped-def]
+        context = super().get_context_data(**kwargs)
+        # A provider's button only where its client id is set (its sign-in views 404 otherwise).
+        context["google_sign_in"] = bool(settings.GOOGLE_CLIENT_ID)
+        context["microsoft_sign_in"] = bool(settings.MICROSOFT_CLIENT_ID)
+        return context
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -23,6 +23,7 @@ urlpatterns = [
         TemplateView.as_view(template_name="legal/privacy.html", extra_context=_legal),
         name="privacy",
     ),
+    path("accounts/oauth/", include("accounts.oauth_urls")),
     path("accounts/", include("accounts.urls")),
     path("calendars/oauth/", include("calendars.oauth_urls")),
     path("calendars/", include("calendars.urls")),

@@ -65,7 +65,7 @@ def authorization_finish(
     if not code:
         raise OAuthError(NO_CODE)
     flow = _flow(redirect_uri=redirect_uri, code_verifier=pending["code_verifier"])
-    token = _exchange(flow, code)
+    token = exchange_code(flow, code)
     if missing_scopes(SCOPES, token.get("scope")):
         raise OAuthError(SCOPES_MISSING)
     if not token.get("refresh_token"):
@@ -100,7 +100,7 @@ def _flow(*, redirect_uri: str, code_verifier: str | None = None) -> Flow:
     )
 
 
-def _exchange(flow: Flow, code: str) -> dict[str, Any]:
+def exchange_code(flow: Flow, code: str) -> dict[str, Any]:
     try:
         return dict(flow.fetch_token(code=code))
     except OAuth2Error as error:
