@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -208,3 +208,25 @@ class Provider(abc.ABC):
     def current_secrets(self) -> dict[str, str]:
         """The secrets as they are now, for the caller to seal again when ``secrets_changed``."""
         return {}
+
+
+def merge_intervals(spans: Iterable[tuple[datetime, datetime]]) -> list[Interval]:
+    """Overlapping or touching spans joined, empty ones dropped, in time order."""
+    merged: list[Interval] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1].end:
+            if end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, end)
+        elif start < end:
+            merged.append(Interval(start, end))
+    return merged
+
+
+def busy_intervals(events: Iterable[RemoteEvent], window: Window) -> list[Interval]:
+    """The time ``events`` keep busy inside ``window``: free and declined ones leave it open
+    (cancelled ones never reach here)."""
+    return merge_intervals(
+        (max(event.start, window.start), min(event.end, window.end))
+        for event in events
+        if event.transparency != Transparency.FREE and event.response != Response.DECLINED
+    )

@@ -24,9 +24,8 @@ from integrations.base import (
     Provider,
     ProviderError,
     RemoteCalendar,
-    Response,
-    Transparency,
     Window,
+    busy_intervals,
 )
 from integrations.caldav import discovery
 from integrations.caldav.dav import (
@@ -100,20 +99,14 @@ class CalDAVProvider(Provider):
 
     def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
         """Busy time from the events themselves: iCloud has no free-busy query."""
-        spans = []
-        for calendar_id in calendar_ids:
-            for event in self._reader.events(_collection(calendar_id), window):
-                if event.transparency == Transparency.FREE or event.response == Response.DECLINED:
-                    continue
-                spans.append((max(event.start, window.start), min(event.end, window.end)))
-        merged: list[Interval] = []
-        for start, end in sorted(spans):
-            if merged and start <= merged[-1].end:
-                if end > merged[-1].end:
-                    merged[-1] = Interval(merged[-1].start, end)
-            elif start < end:
-                merged.append(Interval(start, end))
-        return merged
+        return busy_intervals(
+            (
+                event
+                for calendar_id in calendar_ids
+                for event in self._reader.events(_collection(calendar_id), window)
+            ),
+            window,
+        )
 
     # Blocks ---------------------------------------------------------------------------------
 

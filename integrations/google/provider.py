@@ -26,6 +26,7 @@ from integrations.base import (
     ProviderError,
     RemoteCalendar,
     Window,
+    merge_intervals,
 )
 from integrations.google.client import NOT_FOUND, GoogleAPIError, GoogleClient
 from integrations.google.events import (
@@ -131,7 +132,7 @@ class GoogleProvider(Provider):
                 spans.extend(
                     (_instant(span["start"]), _instant(span["end"])) for span in found["busy"]
                 )
-        return _merge(spans)
+        return merge_intervals(spans)
 
     # Blocks ---------------------------------------------------------------------------------
 
@@ -312,14 +313,3 @@ def _sync_token(cursor: str) -> str:
 
 def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
-
-
-def _merge(spans: list[tuple[datetime, datetime]]) -> list[Interval]:
-    merged: list[Interval] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1].end:
-            if end > merged[-1].end:
-                merged[-1] = Interval(merged[-1].start, end)
-        elif start < end:
-            merged.append(Interval(start, end))
-    return merged

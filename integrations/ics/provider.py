@@ -23,9 +23,8 @@ from integrations.base import (
     Provider,
     ProviderError,
     RemoteCalendar,
-    Response,
-    Transparency,
     Window,
+    busy_intervals,
 )
 from integrations.ical import ICalendarError, ParsedEvents, parse_calendar, read_events
 from multical.lib.http_headers import retry_after_seconds
@@ -131,13 +130,7 @@ class ICSProvider(Provider):
         """Busy times from a fresh read: free, cancelled and declined events leave the time open."""
         if FEED_ID not in calendar_ids:
             return []
-        events = _read(self._fetch().body, window).events
-        intervals = [
-            Interval(start=event.start, end=event.end)
-            for event in events
-            if event.transparency == Transparency.BUSY and event.response != Response.DECLINED
-        ]
-        return sorted(intervals, key=lambda interval: (interval.start, interval.end))
+        return busy_intervals(_read(self._fetch().body, window).events, window)
 
     def _fetch(self, headers: Mapping[str, str] | None = None) -> FetchResult:
         try:

@@ -27,9 +27,8 @@ from integrations.base import (
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
-    Response,
-    Transparency,
     Window,
+    busy_intervals,
 )
 from integrations.microsoft import mapping
 from integrations.microsoft.auth import Credentials
@@ -121,13 +120,14 @@ class MicrosoftProvider(Provider):
 
     def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
         """Busy time from the events: what is not free, cancelled or declined."""
-        spans = []
-        for calendar_id in calendar_ids:
-            for event in self._instances(calendar_id, window):
-                if event.transparency == Transparency.FREE or event.response == Response.DECLINED:
-                    continue
-                spans.append((max(event.start, window.start), min(event.end, window.end)))
-        return _merged(spans)
+        return busy_intervals(
+            (
+                event
+                for calendar_id in calendar_ids
+                for event in self._instances(calendar_id, window)
+            ),
+            window,
+        )
 
     # Blocks ---------------------------------------------------------------------------------
 
@@ -287,17 +287,6 @@ def _change_set(items: Iterable[Mapping[str, Any]], delta_link: str, *, full: bo
         removed_ids=[] if full else removed,
         skipped=skipped,
     )
-
-
-def _merged(spans: list[tuple[datetime, datetime]]) -> list[Interval]:
-    merged: list[Interval] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1].end:
-            if end > merged[-1].end:
-                merged[-1] = Interval(merged[-1].start, end)
-        elif start < end:
-            merged.append(Interval(start, end))
-    return merged
 
 
 def _requested_expiry() -> str:
