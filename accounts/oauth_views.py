@@ -115,20 +115,8 @@ def _callback(request: HttpRequest, provider: str, identify: Identify) -> HttpRe
 
 
 def _google_flow(*, code_verifier: str | None = None) -> Flow:
-    config = {
-        "web": {
-            "client_id": settings.GOOGLE_CLIENT_ID,
-            "client_secret": settings.GOOGLE_CLIENT_SECRET,
-            "auth_uri": settings.GOOGLE_AUTH_URI,
-            "token_uri": settings.GOOGLE_TOKEN_URI,
-        }
-    }
-    return Flow.from_client_config(
-        config,
-        scopes=GOOGLE_SCOPES,
-        redirect_uri=_redirect_uri(GOOGLE),
-        code_verifier=code_verifier,
-        autogenerate_code_verifier=True,
+    return google_oauth.build_flow(
+        redirect_uri=_redirect_uri(GOOGLE), scopes=GOOGLE_SCOPES, code_verifier=code_verifier
     )
 
 

@@ -50,7 +50,7 @@ def is_configured() -> bool:
 def authorization_start(*, redirect_uri: str) -> tuple[str, dict[str, str]]:
     """The consent URL to send the user to, and the pending flow to keep in their session."""
     state = new_state()
-    flow = _flow(redirect_uri=redirect_uri)
+    flow = build_flow(redirect_uri=redirect_uri)
     url, _ = flow.authorization_url(
         state=state, access_type="offline", prompt="consent", include_granted_scopes="true"
     )
@@ -64,7 +64,7 @@ def authorization_finish(
     code = query.get("code", "")
     if not code:
         raise OAuthError(NO_CODE)
-    flow = _flow(redirect_uri=redirect_uri, code_verifier=pending["code_verifier"])
+    flow = build_flow(redirect_uri=redirect_uri, code_verifier=pending["code_verifier"])
     token = exchange_code(flow, code)
     if missing_scopes(SCOPES, token.get("scope")):
         raise OAuthError(SCOPES_MISSING)
@@ -82,7 +82,10 @@ def authorization_finish(
     )
 
 
-def _flow(*, redirect_uri: str, code_verifier: str | None = None) -> Flow:
+def build_flow(
+    *, redirect_uri: str, scopes: list[str] = SCOPES, code_verifier: str | None = None
+) -> Flow:
+    """google-auth-oauthlib's flow for our client, with PKCE (a verifier made when none is given)."""
     config = {
         "web": {
             "client_id": settings.GOOGLE_CLIENT_ID,
@@ -93,7 +96,7 @@ def _flow(*, redirect_uri: str, code_verifier: str | None = None) -> Flow:
     }
     return Flow.from_client_config(
         config,
-        scopes=SCOPES,
+        scopes=scopes,
         redirect_uri=redirect_uri,
         code_verifier=code_verifier,
         autogenerate_code_verifier=True,
