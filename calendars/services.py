@@ -170,8 +170,10 @@ def _connection_release(connection: Connection, *, status: str) -> None:
 def connection_keep_refreshed_secrets(*, connection: Connection, provider: Provider) -> None:
     """Seal again the credentials a provider refreshed while it worked (OAuth access tokens)."""
     if provider.secrets_changed:
-        _seal_secrets(connection, {**connection_secrets(connection), **provider.current_secrets()})
-        connection.save(update_fields=["secrets"])
+        connection_store_refreshed_secrets(
+            connection=connection,
+            secrets={**connection_secrets(connection), **provider.current_secrets()},
+        )
 
 
 def _audit(connection: Connection, action: str, ip_address: str | None) -> None:
@@ -216,19 +218,11 @@ def connection_connect_oauth(
     remote_calendars = provider.list_calendars()
     if provider.secrets_changed:
         secrets = {**secrets, **provider.current_secrets()}
-    connection = (
-        Connection.objects.filter(user=user, kind=kind, username__iexact=email)
-        .exclude(status=Connection.Status.REMOVING)
-        .first()
-    )
+    connection = _live_connection(user=user, kind=kind, username__iexact=email)
     reconnecting = connection is not None
-    if connection is None:
-        connection = Connection(user=user, kind=kind, username=email)
-    connection.label = email[: Connection._meta.get_field("label").max_length]
-    connection.status = Connection.Status.OK
-    connection.last_error = ""
-    connection.last_error_at = None
-    _seal_secrets(connection, secrets)
+    connection = _authorized(
+        connection or Connection(user=user, kind=kind), email=email, secrets=secrets
+    )
     with transaction.atomic():
         connection.save()
         _calendars_update(connection, remote_calendars)
@@ -252,26 +246,37 @@ def connection_connect_zoom(
     Connecting again (the same account or another) updates that connection with the new account
     and secrets and makes it healthy again. It has no calendars: booking pages create meetings.
     """
-    connection = (
-        Connection.objects.filter(user=user, kind=Connection.Kind.ZOOM)
-        .exclude(status=Connection.Status.REMOVING)
-        .first()
-    )
+    connection = _live_connection(user=user, kind=Connection.Kind.ZOOM)
     reconnecting = connection is not None
-    if connection is None:
-        connection = Connection(user=user, kind=Connection.Kind.ZOOM)
-    connection.username = email[: Connection._meta.get_field("username").max_length]
-    connection.label = email[: Connection._meta.get_field("label").max_length]
-    connection.status = Connection.Status.OK
-    connection.last_error = ""
-    connection.last_error_at = None
-    _seal_secrets(connection, secrets)
+    connection = _authorized(
+        connection or Connection(user=user, kind=Connection.Kind.ZOOM), email=email, secrets=secrets
+    )
     with transaction.atomic():
         connection.save()
         action = (
             AuditLog.Action.CONNECTION_UPDATED if reconnecting else AuditLog.Action.CONNECTION_ADDED
         )
         _audit(connection, action, ip_address)
+    return connection
+
+
+def _live_connection(*, user: User, kind: str, **lookup: str) -> Connection | None:
+    """The user's connection of that kind (and account) that is not being removed, if any."""
+    return (
+        Connection.objects.filter(user=user, kind=kind, **lookup)
+        .exclude(status=Connection.Status.REMOVING)
+        .first()
+    )
+
+
+def _authorized(connection: Connection, *, email: str, secrets: Mapping[str, str]) -> Connection:
+    """The connection as a completed OAuth flow leaves it: named after the account, healthy."""
+    connection.username = email[: Connection._meta.get_field("username").max_length]
+    connection.label = email[: Connection._meta.get_field("label").max_length]
+    connection.status = Connection.Status.OK
+    connection.last_error = ""
+    connection.last_error_at = None
+    _seal_secrets(connection, secrets)
     return connection
 
 
