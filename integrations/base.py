@@ -155,8 +155,6 @@ class Provider(abc.ABC):
     """One connected account at one provider."""
 
     slug: ClassVar[str]
-    # False for read-only sources such as iCal links: never offered as a sync target.
-    writable: ClassVar[bool] = True
 
     @classmethod
     @abc.abstractmethod

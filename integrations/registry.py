@@ -16,9 +16,6 @@ PROVIDER_CLASSES = {
 }
 
 
-def provider_class(slug: str) -> type[Provider]:
-    return import_string(PROVIDER_CLASSES[slug])
-
-
 def build_provider(slug: str, secrets: Mapping[str, str]) -> Provider:
-    return provider_class(slug).from_secrets(secrets)
+    provider_class: type[Provider] = import_string(PROVIDER_CLASSES[slug])
+    return provider_class.from_secrets(secrets)

@@ -1,4 +1,4 @@
-"""Finding (and removing) video-meeting links: Google Meet, Zoom, Microsoft Teams and Webex."""
+"""Finding video-meeting links: Google Meet, Zoom, Microsoft Teams and Webex."""
 
 from __future__ import annotations
 
@@ -22,7 +22,3 @@ def find_video_link(*texts: str) -> str:
         if match := VIDEO_LINK.search(text or ""):
             return match.group(0).rstrip(".,;)>\"'")
     return ""
-
-
-def strip_video_links(text: str) -> str:
-    return VIDEO_LINK.sub("", text).strip()

@@ -73,6 +73,10 @@ def sync_source_calendar(calendar: Calendar, *, full: bool = False) -> None:
         raise
     finally:
         connection_keep_refreshed_secrets(connection=connection, provider=provider)
+    if changes.is_empty:
+        # An idle poll: nothing to plan, no history row; only the cursor and the time move.
+        _synced(calendar, changes.next_cursor)
+        return
     known_ids = set(
         Block.objects.filter(target_calendar=calendar)
         .exclude(target_event_id="")
@@ -84,7 +88,11 @@ def sync_source_calendar(calendar: Calendar, *, full: bool = False) -> None:
             _sync_rule(rule, calendar, changes, windows[rule.id], known_ids, pool)
     finally:
         pool.keep_refreshed_secrets()
-    calendar.sync_cursor = changes.next_cursor
+    _synced(calendar, changes.next_cursor)
+
+
+def _synced(calendar: Calendar, cursor: str) -> None:
+    calendar.sync_cursor = cursor
     calendar.last_synced_at = timezone.now()
     calendar.last_error, calendar.last_error_at = "", None
     calendar.save(update_fields=["sync_cursor", "last_synced_at", "last_error", "last_error_at"])

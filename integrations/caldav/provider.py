@@ -57,7 +57,6 @@ def block_uid(block_id: str) -> str:
 
 class CalDAVProvider(Provider):
     slug = "caldav"
-    writable = True
 
     def __init__(self, *, server_url: str, username: str, password: str) -> None:
         self.server_url = server_url

@@ -48,7 +48,6 @@ WRITABLE_ROLES = frozenset({"owner", "writer"})
 
 class GoogleProvider(Provider):
     slug = "google"
-    writable = True
 
     def __init__(self, client: GoogleClient) -> None:
         self._client = client

@@ -74,7 +74,6 @@ class _Cursor:
 
 class ICSProvider(Provider):
     slug = "ics"
-    writable = False
 
     def __init__(self, url: str) -> None:
         self._url = url

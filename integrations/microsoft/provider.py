@@ -41,7 +41,6 @@ _STALE_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 
 class MicrosoftProvider(Provider):
     slug = "microsoft"
-    writable = True
 
     def __init__(self, *, credentials: Credentials, email: str = "") -> None:
         self._credentials = credentials

@@ -375,3 +375,16 @@ def test_a_permanent_error_marks_the_connection_and_mails_the_user_once(
     assert len(mailoutbox) == 1
     assert "can no longer reach" in mailoutbox[0].subject
     assert "refused" in Calendar.objects.get(id=world.calendars["Personal"].id).last_error
+
+
+def test_an_idle_poll_plans_nothing_and_adds_no_history(world):
+    world.rule(["Personal"], ["Work"])
+    world.put("Personal", "dentist", soon(1, 10))
+    world.sync("Personal")
+    runs = SyncRun.objects.count()
+    synced_at = Calendar.objects.get(id=world.calendars["Personal"].id).last_synced_at
+
+    world.sync("Personal")
+
+    assert SyncRun.objects.count() == runs
+    assert Calendar.objects.get(id=world.calendars["Personal"].id).last_synced_at > synced_at

@@ -479,7 +479,9 @@ def test_an_unreachable_server_is_transient():
 def test_the_registry_builds_a_read_only_provider(feed):
     provider = build_provider("ics", {"server_url": "", "url": feed.url})
     assert isinstance(provider, ICSProvider)
-    assert (provider.slug, provider.writable) == ("ics", False)
+    assert provider.slug == "ics"
+    feed.serve_file("google.ics")
+    assert [calendar.read_only for calendar in provider.list_calendars()] == [True]
 
 
 def test_writes_are_refused_as_read_only(provider):
