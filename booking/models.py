@@ -1,0 +1,245 @@
+"""Booking pages, their availability, and the bookings attendees make through them.
+
+Bookings are the one kind of event content Multical stores (title, time, attendee, answers): the
+owner asked for them through their own page. They stay until the owner deletes them or the
+account goes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import TIME_ZONE_CHOICES
+from calendars.models import Calendar
+
+
+def new_secret() -> str:
+    """128 random bits, URL-safe: the part of an unlisted page's address nobody can guess."""
+    return secrets.token_urlsafe(16)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+class Profile(models.Model):
+    """The owner's public face: ``/book/<handle>/`` lists their listed pages."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="booking_profile",
+    )
+    handle = models.SlugField(max_length=40, unique=True)
+    display_name = models.CharField(max_length=120)
+
+    def __str__(self) -> str:
+        return self.handle
+
+
+class BookingPage(models.Model):
+    class Location(models.TextChoices):
+        ZOOM = "zoom", "Zoom meeting"
+        PHONE = "phone", "Phone call"
+        IN_PERSON = "in_person", "In person"
+        LINK = "link", "Custom link"
+        NONE = "none", "No location"
+
+    class AllDayEvents(models.TextChoices):
+        BUSY_ONLY = "busy", "Count when shown as busy"
+        IGNORE = "ignore", "Never count"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="booking_pages"
+    )
+    title = models.CharField(max_length=120)
+    description = models.TextField(max_length=2000, blank=True)
+    slug = models.SlugField(max_length=60)
+    # Listed pages appear on the owner's profile; unlisted ones are reached only by a secret link.
+    listed = models.BooleanField(default=False)
+    secret = models.CharField(max_length=32, default=new_secret, editable=False)
+    active = models.BooleanField(default=True)
+    # Meeting lengths in minutes the attendee can choose from; the first is the default.
+    durations = models.JSONField(default=list)
+
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    # {"1": [[540, 720], [780, 1020]], ...}: ISO weekday -> [start, end) minutes from midnight.
+    weekly_hours = models.JSONField(default=dict, blank=True)
+    buffer_before = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(240)], help_text="Minutes"
+    )
+    buffer_after = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(240)], help_text="Minutes"
+    )
+    minimum_notice = models.PositiveIntegerField(
+        default=240, validators=[MaxValueValidator(60 * 24 * 30)], help_text="Minutes"
+    )
+    horizon_days = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    increment = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(5), MaxValueValidator(240)], help_text="Minutes"
+    )
+    max_per_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+
+    # Which calendars make the owner busy: every calendar they have (also ones connected later),
+    # or the chosen ones.
+    busy_in_all_calendars = models.BooleanField(default=True)
+    busy_calendars = models.ManyToManyField(Calendar, blank=True, related_name="+")
+    tentative_is_busy = models.BooleanField(default=True)
+    free_is_busy = models.BooleanField(default=False)
+    all_day_events = models.CharField(
+        max_length=8, choices=AllDayEvents.choices, default=AllDayEvents.BUSY_ONLY
+    )
+    write_calendar = models.ForeignKey(
+        Calendar, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    location = models.CharField(max_length=16, choices=Location.choices, default=Location.NONE)
+    # The phone number, the address or the link, depending on ``location``.
+    location_detail = models.CharField(max_length=500, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "slug"], name="booking_page_owner_slug"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def public_slug(self) -> str:
+        return self.slug if self.listed else f"{self.slug}--{self.secret}"
+
+
+class DateOverride(models.Model):
+    """Different hours on one date, in the page's zone; no hours at all is a day off."""
+
+    page = models.ForeignKey(BookingPage, on_delete=models.CASCADE, related_name="date_overrides")
+    date = models.DateField()
+    hours = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["page", "date"], name="booking_override_page_date"),
+        ]
+
+    def __str__(self) -> str:
+        return self.date.isoformat()
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        SHORT = "short", "Short text"
+        LONG = "long", "Long text"
+
+    page = models.ForeignKey(BookingPage, on_delete=models.CASCADE, related_name="questions")
+    label = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SHORT)
+    required = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Booking(models.Model):
+    """One meeting booked through a page; its calendar event and Zoom meeting follow it.
+
+    ``sequence`` counts the changes attendees were told about (the iCalendar SEQUENCE); each outside
+    effect records the sequence it last caught up with, so the follow-up task can always tell what
+    is left to do, however often it runs.
+    """
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Actor(models.TextChoices):
+        ATTENDEE = "attendee", "the attendee"
+        OWNER = "owner", "the host"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookings"
+    )
+    page = models.ForeignKey(
+        BookingPage, on_delete=models.SET_NULL, null=True, blank=True, related_name="bookings"
+    )
+    title = models.CharField(max_length=120)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
+
+    attendee_name = models.CharField(max_length=120)
+    attendee_email = models.EmailField(max_length=254)
+    attendee_time_zone = models.CharField(max_length=64, default="UTC")
+    # [{"question": label, "answer": text}], as asked when the booking was made.
+    answers = models.JSONField(default=list, blank=True)
+
+    location = models.CharField(max_length=16, choices=BookingPage.Location.choices)
+    location_detail = models.CharField(max_length=500, blank=True)
+    zoom_meeting_id = models.CharField(max_length=64, blank=True)
+    meeting_url = models.URLField(max_length=1000, blank=True)
+
+    calendar = models.ForeignKey(
+        Calendar, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    remote_event_id = models.CharField(max_length=1000, blank=True)
+
+    # Mixed with the server secret into the manage links' token (see booking.tokens).
+    token_nonce = models.CharField(max_length=32, default=new_nonce, editable=False)
+    # A double-click or a retried submission carries the same key and books once.
+    submission_key = models.CharField(max_length=64)
+
+    sequence = models.PositiveIntegerField(default=0)
+    meeting_sequence = models.IntegerField(default=-1)
+    event_sequence = models.IntegerField(default=-1)
+    notified_sequence = models.IntegerField(default=-1)
+    follow_up_error = models.CharField(max_length=300, blank=True)
+
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=10, choices=Actor.choices, blank=True)
+    cancel_reason = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")), name="booking_end_after_start"
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "submission_key"], name="booking_owner_submission_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "status", "start"], name="booking_owner_start")]
+        # The exclusion constraint on confirmed ranges (invariant 6) is PostgreSQL-only and is
+        # added by migration 0002, so the embedded SQLite development database can still migrate.
+
+    def __str__(self) -> str:
+        return f"{self.title} at {self.start:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
