@@ -135,6 +135,37 @@ class Interval:
     end: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class BusyPolicy:
+    """Which events keep time busy (a booking page's settings).
+
+    Declined invitations and cancelled events never do; an event with none of the traits below
+    always does. Each trait has its own switch, and an event counts only if every trait it has
+    is switched on (an all-day event shown as free needs both ``all_day`` and ``free``).
+    """
+
+    # Tentative events, and invitations the owner answered "tentative".
+    tentative: bool = True
+    # Events shown as free.
+    free: bool = False
+    # All-day events.
+    all_day: bool = True
+
+    def counts(self, event: RemoteEvent) -> bool:
+        if event.status == EventStatus.CANCELLED or event.response == Response.DECLINED:
+            return False
+        if event.all_day and not self.all_day:
+            return False
+        if event.transparency == Transparency.FREE and not self.free:
+            return False
+        tentative = event.status == EventStatus.TENTATIVE or event.response == Response.TENTATIVE
+        return self.tentative or not tentative
+
+
+# The defaults as one shared value, so signatures can name it (a frozen value: safe to share).
+DEFAULT_BUSY_POLICY = BusyPolicy()
+
+
 class ProviderError(Exception):
     """The one error a provider raises.
 
@@ -181,7 +212,18 @@ class Provider(abc.ABC):
         """Delete an event we wrote; an event that is already gone is not an error."""
 
     @abc.abstractmethod
-    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]: ...
+    def busy(
+        self, calendar_ids: Sequence[str], window: Window, policy: BusyPolicy = DEFAULT_BUSY_POLICY
+    ) -> list[Interval]:
+        """The busy time of ``calendar_ids`` in ``window``: one interval per event instance that
+        ``policy`` counts, clipped to the window, in time order, and NOT merged.
+
+        Overlapping events overlap, and an event found in two of the calendars (an invitation)
+        comes twice. The caller merges with ``merge_intervals``, after dropping what must not
+        count: rescheduling a booking drops the intervals that are exactly the booking's own
+        time. All-day events span their dates as midnight-UTC datetimes (see ``RemoteEvent``).
+        A calendar that does not exist is a permanent ``ProviderError``.
+        """
 
     # Push (Google channels, Graph subscriptions); providers without it are polled.
     def watch(
@@ -208,10 +250,11 @@ class Provider(abc.ABC):
         return {}
 
 
-def merge_intervals(spans: Iterable[tuple[datetime, datetime]]) -> list[Interval]:
+def merge_intervals(spans: Iterable[Interval | tuple[datetime, datetime]]) -> list[Interval]:
     """Overlapping or touching spans joined, empty ones dropped, in time order."""
     merged: list[Interval] = []
-    for start, end in sorted(spans):
+    pairs = ((s.start, s.end) if isinstance(s, Interval) else s for s in spans)
+    for start, end in sorted(pairs):
         if merged and start <= merged[-1].end:
             if end > merged[-1].end:
                 merged[-1] = Interval(merged[-1].start, end)
@@ -220,11 +263,14 @@ def merge_intervals(spans: Iterable[tuple[datetime, datetime]]) -> list[Interval
     return merged
 
 
-def busy_intervals(events: Iterable[RemoteEvent], window: Window) -> list[Interval]:
-    """The time ``events`` keep busy inside ``window``: free and declined ones leave it open
-    (cancelled ones never reach here)."""
-    return merge_intervals(
-        (max(event.start, window.start), min(event.end, window.end))
-        for event in events
-        if event.transparency != Transparency.FREE and event.response != Response.DECLINED
-    )
+def busy_intervals(
+    events: Iterable[RemoteEvent], window: Window, policy: BusyPolicy = DEFAULT_BUSY_POLICY
+) -> list[Interval]:
+    """What ``Provider.busy`` returns for ``events``: one interval per event ``policy`` counts,
+    clipped to ``window`` (nothing left of it: left out), in time order, not merged."""
+    spans = []
+    for event in events:
+        start, end = max(event.start, window.start), min(event.end, window.end)
+        if start < end and policy.counts(event):
+            spans.append(Interval(start, end))
+    return sorted(spans, key=lambda span: (span.start, span.end))

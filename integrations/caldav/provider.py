@@ -17,8 +17,10 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urljoin
 
 from integrations.base import (
+    DEFAULT_BUSY_POLICY,
     MARKER_PROPERTY,
     BlockSpec,
+    BusyPolicy,
     ChangeSet,
     Interval,
     Provider,
@@ -96,8 +98,11 @@ class CalDAVProvider(Provider):
     def changes(self, calendar_id: str, cursor: str, window: Window) -> ChangeSet:
         return self._reader.changes(_collection(calendar_id), cursor, window)
 
-    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
-        """Busy time from the events themselves: iCloud has no free-busy query."""
+    def busy(
+        self, calendar_ids: Sequence[str], window: Window, policy: BusyPolicy = DEFAULT_BUSY_POLICY
+    ) -> list[Interval]:
+        """Busy time from the events themselves (iCloud has no free-busy query), weighed by
+        ``policy``."""
         return busy_intervals(
             (
                 event
@@ -105,6 +110,7 @@ class CalDAVProvider(Provider):
                 for event in self._reader.events(_collection(calendar_id), window)
             ),
             window,
+            policy,
         )
 
     # Blocks ---------------------------------------------------------------------------------

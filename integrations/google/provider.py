@@ -14,21 +14,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integrations.base import (
+    DEFAULT_BUSY_POLICY,
     BlockSpec,
+    BusyPolicy,
     ChangeSet,
     Interval,
     Provider,
-    ProviderError,
     RemoteCalendar,
+    RemoteEvent,
     Window,
-    merge_intervals,
+    busy_intervals,
 )
-from integrations.google.client import NOT_FOUND, GoogleAPIError, GoogleClient
+from integrations.google.client import GoogleAPIError, GoogleClient
 from integrations.google.events import (
     MARKER_KEY,
     block_body,
@@ -42,7 +44,13 @@ from integrations.push import channel_secret
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 2500
-FREEBUSY_CALENDARS_PER_QUERY = 50
+# A partial response with what busy time is computed from: the times, status, transparency, the
+# owner's answer, the event type (working locations and birthdays are never busy), the id the
+# mapping needs, and the markers; no content.
+BUSY_FIELDS = (
+    "items(id,start,end,status,transparency,eventType,attendees(self,responseStatus),"
+    "extendedProperties),nextPageToken"
+)
 WRITABLE_ROLES = frozenset({"owner", "writer"})
 
 
@@ -108,30 +116,15 @@ class GoogleProvider(Provider):
         }
         return self._read(calendar_id, bounds, full=True)
 
-    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
-        spans = []
-        ids = list(calendar_ids)
-        for offset in range(0, len(ids), FREEBUSY_CALENDARS_PER_QUERY):
-            body = {
-                "timeMin": window.start.astimezone(UTC).isoformat(),
-                "timeMax": window.end.astimezone(UTC).isoformat(),
-                "timeZone": "UTC",
-                "items": [{"id": i} for i in ids[offset : offset + FREEBUSY_CALENDARS_PER_QUERY]],
-            }
-            answer = self._client.call(self._api.freebusy().query(body=body))
-            for found in answer.get("calendars", {}).values():
-                reasons = {error.get("reason") for error in found.get("errors", [])}
-                if "notFound" in reasons:
-                    raise ProviderError(NOT_FOUND, permanent=True)
-                if reasons:
-                    raise ProviderError(
-                        "Google could not tell a calendar's busy times; trying again later.",
-                        permanent=False,
-                    )
-                spans.extend(
-                    (_instant(span["start"]), _instant(span["end"])) for span in found["busy"]
-                )
-        return merge_intervals(spans)
+    def busy(
+        self, calendar_ids: Sequence[str], window: Window, policy: BusyPolicy = DEFAULT_BUSY_POLICY
+    ) -> list[Interval]:
+        """Busy time from the events of the window: freebusy cannot tell tentative, free or
+        all-day time apart, so the policy could not be applied to it."""
+        events = (
+            event for calendar_id in calendar_ids for event in self._events(calendar_id, window)
+        )
+        return busy_intervals(events, window, policy)
 
     # Blocks ---------------------------------------------------------------------------------
 
@@ -268,6 +261,30 @@ class GoogleProvider(Provider):
         result.next_cursor = json.dumps({"sync_token": sync_token}) if sync_token else ""
         return result
 
+    def _events(self, calendar_id: str, window: Window) -> Iterator[RemoteEvent]:
+        """The calendar's instances in ``window``, cancelled and malformed ones left out, each
+        with only the fields ``busy`` weighs."""
+        items = self._pages(
+            self._api.events().list,
+            calendarId=calendar_id,
+            singleEvents=True,
+            showDeleted=False,
+            timeMin=window.start.astimezone(UTC).isoformat(),
+            timeMax=window.end.astimezone(UTC).isoformat(),
+            maxResults=PAGE_SIZE,
+            fields=BUSY_FIELDS,
+        )
+        for item in items:
+            if is_cancelled(item):
+                continue
+            try:
+                event = to_remote_event(item)
+            except (KeyError, ValueError, TypeError) as error:
+                logger.info("Skipped a malformed Google event: %s", type(error).__name__)
+                continue
+            if event is not None:
+                yield event
+
     @staticmethod
     def _take(result: ChangeSet, item: dict[str, Any]) -> None:
         if is_cancelled(item):
@@ -308,7 +325,3 @@ def _sync_token(cursor: str) -> str:
     except ValueError:
         return ""
     return str(value.get("sync_token", "")) if isinstance(value, dict) else ""
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)

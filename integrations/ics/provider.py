@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 
 from integrations.base import (
+    DEFAULT_BUSY_POLICY,
     BlockSpec,
+    BusyPolicy,
     ChangeSet,
     Interval,
     Provider,
@@ -125,11 +127,13 @@ class ICSProvider(Provider):
     def delete_event(self, calendar_id: str, remote_id: str) -> None:
         raise ProviderError(READ_ONLY, permanent=True)
 
-    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
-        """Busy times from a fresh read: free, cancelled and declined events leave the time open."""
+    def busy(
+        self, calendar_ids: Sequence[str], window: Window, policy: BusyPolicy = DEFAULT_BUSY_POLICY
+    ) -> list[Interval]:
+        """Busy time from a fresh read of the feed, weighed by ``policy``."""
         if FEED_ID not in calendar_ids:
             return []
-        return busy_intervals(_read(self._fetch().body, window).events, window)
+        return busy_intervals(_read(self._fetch().body, window).events, window, policy)
 
     def _fetch(self, headers: Mapping[str, str] | None = None) -> FetchResult:
         try:

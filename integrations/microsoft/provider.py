@@ -20,7 +20,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from integrations.base import (
+    DEFAULT_BUSY_POLICY,
     BlockSpec,
+    BusyPolicy,
     ChangeSet,
     Interval,
     Provider,
@@ -117,8 +119,10 @@ class MicrosoftProvider(Provider):
             )
         return _change_set(*read, full=True)
 
-    def busy(self, calendar_ids: Sequence[str], window: Window) -> list[Interval]:
-        """Busy time from the events: what is not free, cancelled or declined."""
+    def busy(
+        self, calendar_ids: Sequence[str], window: Window, policy: BusyPolicy = DEFAULT_BUSY_POLICY
+    ) -> list[Interval]:
+        """Busy time from the events of the window (calendarView), weighed by ``policy``."""
         return busy_intervals(
             (
                 event
@@ -126,6 +130,7 @@ class MicrosoftProvider(Provider):
                 for event in self._instances(calendar_id, window)
             ),
             window,
+            policy,
         )
 
     # Blocks ---------------------------------------------------------------------------------

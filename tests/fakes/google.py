@@ -15,7 +15,9 @@ the provider relies on, with Google's JSON shapes:
   with ``timeMin``/``timeMax``/``q``/… answers 400, as Google does;
 - events.insert with a client-chosen id (base32hex, 409 when it exists, deleted or not),
   get/update/patch/delete (410 when deleted already), 403 on writes to read-only calendars;
-- freebusy.query, events.watch and channels.stop (channels recorded);
+- partial responses: ``fields`` (``items(id,start),nextPageToken``, ``a/b``) trims any answer to
+  the fields asked for, so a mask that leaves out something the provider reads shows in tests;
+- events.watch and channels.stop (channels recorded);
 - the consent screen at ``/o/oauth2/v2/auth`` (a plain HTML page listing the requested scopes,
   with Allow and Deny): Allow redirects to the ``redirect_uri`` with a one-time ``code``, the
   ``state`` and the granted ``scope``; Deny with ``error=access_denied``. ``authorize`` is the same
@@ -301,6 +303,60 @@ def _occurrences(master: dict[str, Any]) -> Iterator[tuple[str, dict, dict, dict
             when,
             _when((moment + duration).astimezone(zone), end.get("timeZone")),
         )
+
+
+def _field_tree(mask: str) -> dict[str, Any]:
+    """A ``fields`` mask as a tree: name → subtree, or None for the whole value."""
+    tree, end = _field_list(mask, 0)
+    if end != len(mask):
+        raise FakeError(400, "invalidParameter", "Invalid field selection " + mask)
+    return tree
+
+
+def _field_list(mask: str, at: int) -> tuple[dict[str, Any], int]:
+    """The comma-separated selections from ``at`` up to a closing parenthesis or the end."""
+    tree: dict[str, Any] = {}
+    while True:
+        end = at
+        while end < len(mask) and mask[end] not in ",()":
+            end += 1
+        path = mask[at:end].strip().split("/")
+        if not all(path):
+            raise FakeError(400, "invalidParameter", "Invalid field selection " + mask)
+        selection: dict[str, Any] | None = None
+        if end < len(mask) and mask[end] == "(":
+            selection, end = _field_list(mask, end + 1)
+            if end >= len(mask) or mask[end] != ")":
+                raise FakeError(400, "invalidParameter", "Invalid field selection " + mask)
+            end += 1
+        for name in reversed(path):
+            selection = {name: selection}
+        _merge_fields(tree, selection)
+        if end < len(mask) and mask[end] == ",":
+            at = end + 1
+            continue
+        return tree, end
+
+
+def _merge_fields(tree: dict[str, Any], extra: dict[str, Any]) -> None:
+    for name, selection in extra.items():
+        if name not in tree:
+            tree[name] = selection
+        elif tree[name] is None or selection is None:
+            tree[name] = None  # the whole value wins over a part of it
+        else:
+            _merge_fields(tree[name], selection)
+
+
+def _partial(value: Any, tree: dict[str, Any] | None) -> Any:
+    """``value`` with only the fields in ``tree`` (lists: each element trimmed)."""
+    if tree is None:
+        return value
+    if isinstance(value, list):
+        return [_partial(item, tree) for item in value]
+    if isinstance(value, dict):
+        return {name: _partial(value[name], sub) for name, sub in tree.items() if name in value}
+    return value
 
 
 def _tombstone(resource: dict[str, Any]) -> dict[str, Any]:
@@ -735,6 +791,8 @@ class GoogleFake:
                 raise FakeError(404, "notFound", "Not Found")
             parts = [unquote(p) for p in split.path[len(API_PREFIX) :].split("/")]
             status, answer = self._route(method, parts, query, body)
+            if "fields" in query and answer is not None:
+                answer = _partial(answer, _field_tree(query["fields"][0]))
             return status, {}, answer
         except FakeError as error:
             return error.status, error.headers, error.body()
@@ -911,8 +969,6 @@ class GoogleFake:
             case ("DELETE", ["calendars", calendar_id, "events", event_id]):
                 self._delete(self._writable(calendar_id), event_id)
                 return 204, None
-            case ("POST", ["freeBusy"]):
-                return 200, self._free_busy(body or {})
             case ("POST", ["channels", "stop"]):
                 self._stop(body or {})
                 return 204, None
@@ -1023,56 +1079,6 @@ class GoogleFake:
             *_, (_, _, _, last_end) = _occurrences(event)
             end = _parse_when(last_end)[0]
         return start, end
-
-    def _free_busy(self, body: dict[str, Any]) -> dict[str, Any]:
-        time_min = datetime.fromisoformat(body["timeMin"])
-        time_max = datetime.fromisoformat(body["timeMax"])
-        calendars: dict[str, Any] = {}
-        for item in body.get("items", []):
-            calendar = self.calendars.get(item["id"])
-            if calendar is None:
-                calendars[item["id"]] = {
-                    "errors": [{"domain": "global", "reason": "notFound"}],
-                    "busy": [],
-                }
-                continue
-            spans = []
-            for entry in calendar.view.values():
-                resource = entry.resource
-                declined = any(
-                    a.get("self") and a.get("responseStatus") == "declined"
-                    for a in resource.get("attendees", [])
-                )
-                if (
-                    resource.get("status") == "cancelled"
-                    or resource.get("transparency") == "transparent"
-                    or declined
-                ):
-                    continue
-                start, end = max(entry.start, time_min), min(entry.end, time_max)
-                if start < end:
-                    spans.append((start, end))
-            merged: list[list[datetime]] = []
-            for start, end in sorted(spans):
-                if merged and start <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], end)
-                else:
-                    merged.append([start, end])
-            calendars[item["id"]] = {
-                "busy": [
-                    {
-                        "start": s.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "end": e.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    }
-                    for s, e in merged
-                ]
-            }
-        return {
-            "kind": "calendar#freeBusy",
-            "timeMin": body["timeMin"],
-            "timeMax": body["timeMax"],
-            "calendars": calendars,
-        }
 
     def _watch(self, calendar: FakeCalendar, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("type") != "web_hook" or not body.get("id") or not body.get("address"):

@@ -65,29 +65,3 @@ def test_an_all_day_block_keeps_its_dates():
     assert b"DTSTART;VALUE=DATE:20261224" in raw and b"DTEND;VALUE=DATE:20261227" in raw
     (event,) = read_events(parse_calendar(raw), WINDOW).events
     assert event.all_day and (event.start, event.end) == (spec.start, spec.end)
-
-
-def test_busy_time_is_merged_clipped_and_leaves_out_free_and_declined():
-    from integrations.base import RemoteEvent, Response, busy_intervals
-
-    def event(start_hour, end_hour, **fields):
-        return RemoteEvent(
-            id=f"e{start_hour}",
-            series_id="s",
-            start=datetime(2026, 12, 1, start_hour, tzinfo=UTC),
-            end=datetime(2026, 12, 1, end_hour, tzinfo=UTC),
-            **fields,
-        )
-
-    window = Window(datetime(2026, 12, 1, 8, tzinfo=UTC), datetime(2026, 12, 1, 18, tzinfo=UTC))
-    busy = busy_intervals(
-        [
-            event(7, 9),  # clipped to the window
-            event(9, 10),  # touches the one before: joined
-            event(12, 13, transparency=Transparency.FREE),
-            event(14, 15, response=Response.DECLINED),
-            event(16, 20),
-        ],
-        window,
-    )
-    assert [(i.start.hour, i.end.hour) for i in busy] == [(8, 10), (16, 18)]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.base import Response, Window
+from integrations.base import BusyPolicy, Interval, Response, Window
 from integrations.caldav import dav
 from integrations.caldav.provider import CalDAVProvider
 from multical.lib import safe_http
@@ -186,3 +186,48 @@ def test_sync_skips_the_collection_follows_a_truncated_answer_and_reads_the_owne
         "/1234/calendars/work/c.ics": Response.NONE,
     }
     assert json.loads(changes.next_cursor) == {"ctag": "ctag-2", "sync_token": "token-2"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "days"),
+    [(BusyPolicy(), [16, 17, 18]), (BusyPolicy(tentative=False), [17, 18])],
+)
+def test_busy_time_weighs_the_owner_answer_declined_never_tentative_as_the_policy_says(
+    icloud, policy, days
+):
+    def answered(uid: str, day: int, partstat: str) -> str:
+        attendee = f"ATTENDEE;PARTSTAT={partstat}:mailto:me@example.com\r\n"
+        return found(
+            f"/1234/calendars/work/{uid}.ics",
+            f'<d:getetag>"{uid}"</d:getetag><c:calendar-data>'
+            + apple_event(uid, day, extra=attendee)
+            + "</c:calendar-data>",
+        )
+
+    icloud.routes[("REPORT", "/1234/calendars/work/")] = [
+        multistatus(
+            answered("declined", 15, "DECLINED"),
+            answered("tentative", 16, "TENTATIVE"),
+            answered("accepted", 17, "ACCEPTED"),
+            answered("unanswered", 18, "NEEDS-ACTION"),
+        )
+    ]
+    icloud.routes[("PROPFIND", "/1234/calendars/work/")] = [
+        multistatus(
+            found(
+                "/1234/calendars/work/",
+                "<d:current-user-principal><d:href>/1234/principal/</d:href></d:current-user-principal>",
+            )
+        )
+    ]
+    provider = CalDAVProvider.from_secrets(
+        {"server_url": icloud.url, "username": "me", "password": "pw"}
+    )
+    calendar = f"http://{ACCOUNT_HOST}:{icloud.port}/1234/calendars/work/"
+
+    busy = provider.busy([calendar], WINDOW, policy)
+
+    assert busy == [
+        Interval(datetime(2030, 1, day, 15, tzinfo=UTC), datetime(2030, 1, day, 16, tzinfo=UTC))
+        for day in days
+    ]

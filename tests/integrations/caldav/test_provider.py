@@ -13,9 +13,9 @@ import pytest
 from integrations.base import (
     MARKER_PROPERTY,
     BlockSpec,
+    BusyPolicy,
     Interval,
     ProviderError,
-    Transparency,
     Window,
 )
 from integrations.caldav.provider import CalDAVProvider, block_uid
@@ -51,8 +51,8 @@ WEEKLY_WITH_EXCEPTIONS = (
 )
 
 
-def at(day: int, hour: int, month: int = 1) -> datetime:
-    return datetime(2030, month, day, hour, tzinfo=UTC)
+def at(day: int, hour: int, minute: int = 0, *, month: int = 1) -> datetime:
+    return datetime(2030, month, day, hour, minute, tzinfo=UTC)
 
 
 def block(block_id: str = "block-1", *, title: str = "Busy", hour: int = 9) -> BlockSpec:
@@ -504,35 +504,88 @@ def test_deleting_an_event_that_is_already_gone_is_fine(
 # Busy times -----------------------------------------------------------------------------------
 
 
-def test_busy_times_come_from_busy_events_merged(caldav_server, account, calendar_url, provider):
+def test_busy_time_is_one_span_per_event_clipped_to_the_window_and_not_merged(
+    caldav_server, account, calendar_url, provider
+):
     other = caldav_server.create_calendar(account, "Other")
-    caldav_server.put_object(
-        account, calendar_url, "a.ics", event("a", "20300115T100000Z", "20300115T110000Z")
+    put = caldav_server.put_object
+    put(
+        account, calendar_url, "before.ics", event("before", "20300114T220000Z", "20300115T100000Z")
     )
-    caldav_server.put_object(
-        account, other, "b.ics", event("b", "20300115T103000Z", "20300115T120000Z")
-    )
-    caldav_server.put_object(
-        account,
-        calendar_url,
-        "free.ics",
-        event("free", "20300116T100000Z", "20300116T110000Z", extra="TRANSP:TRANSPARENT\r\n"),
-    )
+    put(account, calendar_url, "a.ics", event("a", "20300115T100000Z", "20300115T110000Z"))
+    put(account, other, "b.ics", event("b", "20300115T103000Z", "20300115T120000Z"))
+    put(account, other, "c.ics", event("c", "20300115T103000Z", "20300115T120000Z"))
+    put(account, other, "past.ics", event("past", "20300115T230000Z", "20300116T020000Z"))
+    put(account, other, "after.ics", event("after", "20300116T090000Z", "20300116T100000Z"))
     provider.put_block(
         calendar_url,
-        BlockSpec(
-            block_id="blk",
-            start=at(17, 9),
-            end=at(17, 10),
-            all_day=False,
-            title="Busy",
-            transparency=Transparency.BUSY,
-        ),
+        BlockSpec(block_id="blk", start=at(15, 14), end=at(15, 15), all_day=False, title="Busy"),
     )
 
-    busy = provider.busy([calendar_url, other], WINDOW)
+    busy = provider.busy([calendar_url, other], Window(at(15, 0), at(16, 0)))
 
-    assert busy == [Interval(at(15, 10), at(15, 12)), Interval(at(17, 9), at(17, 10))]
+    assert busy == [
+        Interval(at(15, 0), at(15, 10)),
+        Interval(at(15, 10), at(15, 11)),
+        Interval(at(15, 10, 30), at(15, 12)),
+        Interval(at(15, 10, 30), at(15, 12)),
+        Interval(at(15, 14), at(15, 15)),
+        Interval(at(15, 23), at(16, 0)),
+    ]
+
+
+def hours(*values: int) -> list[Interval]:
+    return [Interval(at(15, hour), at(15, hour + 1)) for hour in values]
+
+
+HOLIDAY = Interval(at(16, 0), at(17, 0))
+FREE_ALL_DAY = Interval(at(17, 0), at(18, 0))
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (BusyPolicy(), [*hours(8, 9, 10), HOLIDAY]),
+        (BusyPolicy(tentative=False), [*hours(8), HOLIDAY]),
+        (BusyPolicy(free=True), [*hours(8, 9, 10, 11), HOLIDAY, FREE_ALL_DAY]),
+        (BusyPolicy(all_day=False), hours(8, 9, 10)),
+        (BusyPolicy(tentative=False, free=True, all_day=False), hours(8, 11)),
+    ],
+)
+def test_busy_time_counts_tentative_free_and_all_day_events_as_the_policy_says(
+    caldav_server, account, calendar_url, provider, policy, expected
+):
+    def put(uid: str, hour: int, extra: str = "") -> None:
+        data = event(uid, f"20300115T{hour:02}0000Z", f"20300115T{hour + 1:02}0000Z", extra=extra)
+        caldav_server.put_object(account, calendar_url, f"{uid}.ics", data)
+
+    def put_all_day(uid: str, day: int, extra: str = "") -> None:
+        data = event(uid, f"203001{day}", f"203001{day + 1}", extra=extra).replace(
+            "DTSTART:", "DTSTART;VALUE=DATE:"
+        )
+        data = data.replace("DTEND:", "DTEND;VALUE=DATE:")
+        caldav_server.put_object(account, calendar_url, f"{uid}.ics", data)
+
+    put("busy", 8)
+    put("tentative", 9, "STATUS:TENTATIVE\r\n")
+    put("exchange-tentative", 10, "X-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE\r\n")
+    put("free", 11, "TRANSP:TRANSPARENT\r\n")
+    put("cancelled", 12, "STATUS:CANCELLED\r\n")
+    put_all_day("holiday", 16)
+    put_all_day("free-all-day", 17, "TRANSP:TRANSPARENT\r\n")
+
+    assert provider.busy([calendar_url], WINDOW, policy) == expected
+
+
+def test_busy_time_of_a_calendar_that_is_gone_is_a_permanent_error(
+    caldav_server, account, provider
+):
+    missing = urljoin(caldav_server.calendar_home(account), "no-such-calendar/")
+
+    with pytest.raises(ProviderError) as raised:
+        provider.busy([missing], WINDOW)
+
+    assert raised.value.permanent
 
 
 def _render(spec: BlockSpec) -> bytes:

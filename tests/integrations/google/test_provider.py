@@ -12,6 +12,7 @@ from django.core.cache import cache
 
 from integrations.base import (
     BlockSpec,
+    BusyPolicy,
     EventStatus,
     Interval,
     ProviderError,
@@ -619,17 +620,106 @@ def test_requests_are_paced_under_the_per_user_limit(fake, settings):
 # Busy times -----------------------------------------------------------------------------------
 
 
-def test_busy_times_come_from_one_freebusy_query_merged(fake, provider):
+def test_busy_time_is_one_span_per_event_clipped_to_the_window_and_not_merged(fake, provider):
     fake.add_calendar("side@example.com", "Side")
+    fake.add_event(CALENDAR, "Started before", at(8, 22), at(9, 10))
     fake.add_event(CALENDAR, "Meeting", at(9, 9), at(9, 11))
     fake.add_event("side@example.com", "Overlap", at(9, 10), at(9, 12))
-    fake.add_event(CALENDAR, "Free", at(9, 14), at(9, 15), transparency="transparent")
-    fake.add_event(CALENDAR, "Late", at(10, 16), at(10, 17))
+    fake.add_event("side@example.com", "Same time", at(9, 10), at(9, 12))
+    fake.add_event(CALENDAR, "Runs past", at(10, 22), at(11, 2))
+    fake.add_event(CALENDAR, "After", at(11, 9), at(11, 10))
+    window = Window(at(9, 0), at(11, 0))
+
+    busy = provider.busy([CALENDAR, "side@example.com"], window)
+
+    assert busy == [
+        Interval(at(9, 0), at(9, 10)),
+        Interval(at(9, 9), at(9, 11)),
+        Interval(at(9, 10), at(9, 12)),
+        Interval(at(9, 10), at(9, 12)),
+        Interval(at(10, 22), at(11, 0)),
+    ]
+
+
+def test_busy_time_reads_the_window_of_each_calendar_asking_only_for_what_it_weighs(fake, provider):
+    fake.page_size = 2
+    fake.add_calendar("side@example.com", "Side")
+    fake.add_event(
+        CALENDAR, "Standup", at(7, 8), at(7, 9), recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"]
+    )
+    fake.add_event("side@example.com", "Lunch", at(9, 12), at(9, 13))
 
     busy = provider.busy([CALENDAR, "side@example.com"], WINDOW)
 
-    assert busy == [Interval(at(9, 9), at(9, 12)), Interval(at(10, 16), at(10, 17))]
-    assert [r.path for r in fake.requests] == ["/calendar/v3/freeBusy"]
+    assert busy == [
+        Interval(at(7, 8), at(7, 9)),
+        Interval(at(9, 12), at(9, 13)),
+        Interval(at(14, 8), at(14, 9)),
+        Interval(at(21, 8), at(21, 9)),
+    ]
+    requests = list_requests(fake)
+    assert len(requests) == fake.request_count == 3  # two pages, then one
+    first = requests[0].query
+    assert (first["timeMin"], first["timeMax"]) == (
+        ["2030-01-01T00:00:00+00:00"],
+        ["2030-03-01T00:00:00+00:00"],
+    )
+    assert (first["singleEvents"], first["showDeleted"]) == (["true"], ["false"])
+    assert first["fields"] == [
+        "items(id,start,end,status,transparency,eventType,attendees(self,responseStatus),"
+        "extendedProperties),nextPageToken"
+    ]
+
+
+@pytest.fixture
+def every_kind_of_event(fake):
+    """One event of each kind that busy time weighs, each at its own hour of 9 January."""
+
+    def add(title: str, hour: int, **fields) -> None:
+        fake.add_event(CALENDAR, title, at(9, hour), at(9, hour + 1), **fields)
+
+    def answered(response: str) -> list[dict]:
+        return [
+            {"email": "boss@example.com", "organizer": True, "responseStatus": "accepted"},
+            {"email": "owner@example.com", "self": True, "responseStatus": response},
+        ]
+
+    add("busy", 8)
+    add("tentative", 9, status="tentative")
+    add("answered tentative", 10, attendees=answered("tentative"))
+    add("free", 11, transparency="transparent")
+    add("declined", 12, attendees=answered("declined"))
+    add("not answered", 13, attendees=answered("needsAction"))
+    fake.delete_event(CALENDAR, fake.add_event(CALENDAR, "cancelled", at(9, 14), at(9, 15)))
+    add("working location", 15, eventType="workingLocation", transparency="transparent")
+    fake.add_event(CALENDAR, "holiday", date(2030, 1, 10), date(2030, 1, 11))
+    fake.add_event(
+        CALENDAR, "free all day", date(2030, 1, 11), date(2030, 1, 12), transparency="transparent"
+    )
+
+
+ALL_DAY_HOLIDAY = Interval(at(10, 0), at(11, 0))
+FREE_ALL_DAY = Interval(at(11, 0), at(12, 0))
+
+
+def hours(*values: int) -> list[Interval]:
+    return [Interval(at(9, hour), at(9, hour + 1)) for hour in values]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (BusyPolicy(), [*hours(8, 9, 10, 13), ALL_DAY_HOLIDAY]),
+        (BusyPolicy(tentative=False), [*hours(8, 13), ALL_DAY_HOLIDAY]),
+        (BusyPolicy(free=True), [*hours(8, 9, 10, 11, 13), ALL_DAY_HOLIDAY, FREE_ALL_DAY]),
+        (BusyPolicy(all_day=False), hours(8, 9, 10, 13)),
+        (BusyPolicy(tentative=False, free=True, all_day=False), hours(8, 11, 13)),
+    ],
+)
+def test_busy_time_counts_tentative_free_and_all_day_events_as_the_policy_says(
+    every_kind_of_event, provider, policy, expected
+):
+    assert provider.busy([CALENDAR], WINDOW, policy) == expected
 
 
 def test_busy_times_of_an_unknown_calendar_are_a_permanent_error(fake, provider):

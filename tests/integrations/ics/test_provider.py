@@ -13,6 +13,7 @@ import pytest
 from integrations import ical
 from integrations.base import (
     BlockSpec,
+    BusyPolicy,
     EventStatus,
     Interval,
     ProviderError,
@@ -516,12 +517,69 @@ def test_busy_times_leave_out_free_and_cancelled_events(feed, provider):
     ]
 
 
-def test_busy_times_count_tentative_and_leave_out_exchange_free(feed, provider):
+def test_busy_times_count_tentative_and_leave_out_exchange_free_one_span_per_event(feed, provider):
     feed.serve_file("outlook.ics")
     busy = provider.busy([FEED_ID], Window(utc(2025, 3, 11), utc(2025, 3, 13)))
-    # The New York call (14:00-14:30) and the tentative event (14:00-15:00) overlap: every
-    # provider reports busy time merged, so they are one span; the Exchange-free event is absent.
-    assert busy == [Interval(utc(2025, 3, 11, 14), utc(2025, 3, 11, 15))]
+    # The New York call (14:00-14:30) and the tentative event (14:00-15:00) overlap and stay
+    # two spans (the caller merges); the Exchange-free event is absent.
+    assert busy == [
+        Interval(utc(2025, 3, 11, 14), utc(2025, 3, 11, 14, 30)),
+        Interval(utc(2025, 3, 11, 14), utc(2025, 3, 11, 15)),
+    ]
+
+
+def vevent(uid: str, start: str, end: str, extra: str = "") -> str:
+    return (
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20250101T000000Z\r\nDTSTART{start}\r\n"
+        f"DTEND{end}\r\nSUMMARY:{uid}\r\n{extra}END:VEVENT\r\n"
+    )
+
+
+EVERY_KIND = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\n"
+    + vevent("busy", ":20250303T080000Z", ":20250303T090000Z")
+    + vevent("tentative", ":20250303T090000Z", ":20250303T100000Z", "STATUS:TENTATIVE\r\n")
+    + vevent(
+        "exchange-tentative",
+        ":20250303T100000Z",
+        ":20250303T110000Z",
+        "X-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE\r\n",
+    )
+    + vevent("free", ":20250303T110000Z", ":20250303T120000Z", "TRANSP:TRANSPARENT\r\n")
+    + vevent("cancelled", ":20250303T120000Z", ":20250303T130000Z", "STATUS:CANCELLED\r\n")
+    + vevent("holiday", ";VALUE=DATE:20250304", ";VALUE=DATE:20250305")
+    + vevent(
+        "free-all-day", ";VALUE=DATE:20250305", ";VALUE=DATE:20250306", "TRANSP:TRANSPARENT\r\n"
+    )
+    + vevent("runs-past", ":20250331T230000Z", ":20250401T020000Z")
+    + "END:VCALENDAR\r\n"
+).encode()
+MARCH = Window(utc(2025, 3, 1), utc(2025, 4, 1))
+HOLIDAY = Interval(utc(2025, 3, 4), utc(2025, 3, 5))
+FREE_ALL_DAY = Interval(utc(2025, 3, 5), utc(2025, 3, 6))
+RUNS_PAST = Interval(utc(2025, 3, 31, 23), utc(2025, 4, 1))
+
+
+def hours(*values: int) -> list[Interval]:
+    return [Interval(utc(2025, 3, 3, hour), utc(2025, 3, 3, hour + 1)) for hour in values]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (BusyPolicy(), [*hours(8, 9, 10), HOLIDAY, RUNS_PAST]),
+        (BusyPolicy(tentative=False), [*hours(8), HOLIDAY, RUNS_PAST]),
+        (BusyPolicy(free=True), [*hours(8, 9, 10, 11), HOLIDAY, FREE_ALL_DAY, RUNS_PAST]),
+        (BusyPolicy(all_day=False), [*hours(8, 9, 10), RUNS_PAST]),
+        (BusyPolicy(tentative=False, free=True, all_day=False), [*hours(8, 11), RUNS_PAST]),
+    ],
+)
+def test_busy_times_count_tentative_free_and_all_day_events_as_the_policy_says(
+    feed, provider, policy, expected
+):
+    feed.serve(EVERY_KIND)
+
+    assert provider.busy([FEED_ID], MARCH, policy) == expected
 
 
 def test_busy_for_another_calendar_id_is_empty_and_costs_nothing(feed, provider):

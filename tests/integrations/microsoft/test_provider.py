@@ -14,6 +14,7 @@ from django.urls import path
 from calendars import push
 from integrations.base import (
     BlockSpec,
+    BusyPolicy,
     EventStatus,
     Interval,
     ProviderError,
@@ -281,22 +282,79 @@ def test_every_request_asks_for_immutable_ids_utc_and_text_bodies(
         } <= set(request.prefer), request
 
 
-def test_busy_time_leaves_out_free_cancelled_and_declined_events(microsoft_fake, account, provider):
+def test_busy_time_is_one_span_per_event_clipped_to_the_window_and_not_merged(
+    microsoft_fake, account, provider
+):
     graph = microsoft_fake.graph
     work = graph.add_calendar(account.user, "Work")
+    graph.add_event(account.default_calendar, "Before", utc(2026, 3, 1, 22), utc(2026, 3, 2, 9))
     graph.add_event(account.default_calendar, "A", utc(2026, 3, 2, 9), utc(2026, 3, 2, 10))
     graph.add_event(work, "Overlapping", utc(2026, 3, 2, 9, 30), utc(2026, 3, 2, 11))
-    graph.add_event(work, "Free", utc(2026, 3, 2, 13), utc(2026, 3, 2, 14), show_as="free")
-    graph.add_event(work, "Declined", utc(2026, 3, 2, 15), utc(2026, 3, 2, 16), response="declined")
-    graph.cancel_event(graph.add_event(work, "Cancelled", utc(2026, 3, 2, 17), utc(2026, 3, 2, 18)))
-    graph.add_event(work, "Tentative", utc(2026, 3, 3, 9), utc(2026, 3, 3, 10), show_as="tentative")
+    graph.add_event(work, "Same time", utc(2026, 3, 2, 9, 30), utc(2026, 3, 2, 11))
+    graph.add_event(work, "Runs past", utc(2026, 3, 2, 23), utc(2026, 3, 3, 2))
+    graph.add_event(work, "After", utc(2026, 3, 3, 9), utc(2026, 3, 3, 10))
 
-    busy = provider.busy([account.default_calendar, work], WINDOW)
+    busy = provider.busy([account.default_calendar, work], Window(utc(2026, 3, 2), utc(2026, 3, 3)))
 
     assert busy == [
-        Interval(utc(2026, 3, 2, 9), utc(2026, 3, 2, 11)),
-        Interval(utc(2026, 3, 3, 9), utc(2026, 3, 3, 10)),
+        Interval(utc(2026, 3, 2), utc(2026, 3, 2, 9)),
+        Interval(utc(2026, 3, 2, 9), utc(2026, 3, 2, 10)),
+        Interval(utc(2026, 3, 2, 9, 30), utc(2026, 3, 2, 11)),
+        Interval(utc(2026, 3, 2, 9, 30), utc(2026, 3, 2, 11)),
+        Interval(utc(2026, 3, 2, 23), utc(2026, 3, 3)),
     ]
+
+
+def hours(*values: int) -> list[Interval]:
+    return [Interval(utc(2026, 3, 2, hour), utc(2026, 3, 2, hour + 1)) for hour in values]
+
+
+HOLIDAY = Interval(utc(2026, 3, 3), utc(2026, 3, 4))
+FREE_ALL_DAY = Interval(utc(2026, 3, 4), utc(2026, 3, 5))
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (BusyPolicy(), [*hours(8, 9, 10, 13, 15), HOLIDAY]),
+        (BusyPolicy(tentative=False), [*hours(8, 13, 15), HOLIDAY]),
+        (BusyPolicy(free=True), [*hours(8, 9, 10, 11, 13, 15), HOLIDAY, FREE_ALL_DAY]),
+        (BusyPolicy(all_day=False), hours(8, 9, 10, 13, 15)),
+        (BusyPolicy(tentative=False, free=True, all_day=False), hours(8, 11, 13, 15)),
+    ],
+)
+def test_busy_time_counts_tentative_free_and_all_day_events_as_the_policy_says(
+    microsoft_fake, account, provider, policy, expected
+):
+    graph = microsoft_fake.graph
+    calendar = account.default_calendar
+
+    def add(subject: str, hour: int, **fields) -> str:
+        return graph.add_event(
+            calendar, subject, utc(2026, 3, 2, hour), utc(2026, 3, 2, hour + 1), **fields
+        )
+
+    add("Busy", 8)
+    add("Tentative", 9, show_as="tentative")
+    add("Answered tentative", 10, response="tentativelyAccepted")
+    add("Free", 11, show_as="free")
+    add("Declined", 12, response="declined")
+    add("Not answered", 13, response="notResponded")
+    graph.cancel_event(add("Cancelled", 14))
+    add("Out of office", 15, show_as="oof")
+    graph.add_event(calendar, "Holiday", utc(2026, 3, 3), utc(2026, 3, 4), is_all_day=True)
+    graph.add_event(
+        calendar, "Free all day", utc(2026, 3, 4), utc(2026, 3, 5), is_all_day=True, show_as="free"
+    )
+
+    assert provider.busy([calendar], WINDOW, policy) == expected
+
+
+def test_busy_time_of_a_calendar_that_is_gone_is_a_permanent_error(account, provider):
+    with pytest.raises(ProviderError) as caught:
+        provider.busy(["AAMkAGI2-no-such-calendar"], WINDOW)
+
+    assert caught.value.permanent
 
 
 def test_html_bodies_are_read_as_text():
