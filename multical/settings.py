@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a refused rate limit into RATELIMIT_VIEW's 429 instead of a 403.
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "multical.urls"
@@ -141,6 +143,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often calendars without push (CalDAV, iCal links) are polled; an idle poll is one request.
 SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 300)
+# How long booking pages may reuse busy time read from a calendar (sync notifications and syncs
+# that find changes forget it sooner).
+BOOKING_BUSY_CACHE_SECONDS = env.int("BOOKING_BUSY_CACHE_SECONDS", 120)
 # Every periodic job of the project. Each is safe if two beats ever run (they only enqueue
 # coalesced, idempotent work).
 CELERY_BEAT_SCHEDULE = {
@@ -271,6 +276,9 @@ LOGGING = {
 
 # --- Rate limits (django-ratelimit counts in the shared cache) ------------------------------------
 RATELIMIT_VIEW = "multical.views.rate_limited"
+# Public booking pages, per client address: looking around, and submitting (book, move, cancel).
+BOOKING_BROWSE_RATE = env.str("BOOKING_BROWSE_RATE", "120/m")
+BOOKING_SUBMIT_RATE = env.str("BOOKING_SUBMIT_RATE", "10/m")
 SILENCED_SYSTEM_CHECKS = [
     # Django's own RedisCache increments atomically (INCRBY); the check only knows django-redis.
     "django_ratelimit.W001",

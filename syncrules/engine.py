@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from calendars.busy import forget_busy
 from calendars.models import Calendar, Connection
 from calendars.push import calendar_unwatch
 from calendars.selectors import provider_for_connection
@@ -88,6 +89,8 @@ def sync_source_calendar(calendar: Calendar, *, full: bool = False) -> None:
             _sync_rule(rule, calendar, changes, windows[rule.id], known_ids, pool)
     finally:
         pool.keep_refreshed_secrets()
+        # Blocks were written into the targets: their busy time changed.
+        forget_busy(target.id for rule in rules for target in rule.targets.all())
     _synced(calendar, changes.next_cursor)
 
 

@@ -18,6 +18,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import transaction
 
+from calendars.busy import forget_busy
 from calendars.models import Calendar
 from integrations.base import ProviderError
 from syncrules import engine
@@ -38,8 +39,13 @@ def _full_key(calendar_id: str) -> str:
 
 
 def enqueue_calendar_sync(calendar_id: str, *, full: bool = False) -> None:
-    """Ask for a sync of one calendar once the current transaction commits (coalesced)."""
+    """Ask for a sync of one calendar once the current transaction commits (coalesced).
+
+    Whatever asks for a sync has reason to think the calendar changed: busy time that booking
+    pages keep for it is forgotten at once.
+    """
     calendar_id = str(calendar_id)
+    forget_busy([calendar_id])
 
     def enqueue() -> None:
         if full:
