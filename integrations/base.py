@@ -14,8 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-# The iCalendar property (and, translated, the provider field) that marks an event as a block we wrote.
+# The iCalendar properties (and, translated, the provider fields) that mark the events we write:
+# a block copied by a sync rule, and an event written for a booking made on one of our pages.
 MARKER_PROPERTY = "X-MULTICAL-BLOCK-ID"
+BOOKING_MARKER_PROPERTY = "X-MULTICAL-BOOKING-ID"
+
+
+class MarkerKind(enum.StrEnum):
+    """Which marker an event we write carries.
+
+    A block is a copy: never a source, and reconciliation deletes the block-marked events it does
+    not know. A booking event is a real event that sync rules copy and the portfolio shows, so its
+    marker is a different one that nothing mistakes for a block's.
+    """
+
+    BLOCK = "block"
+    BOOKING = "booking"
 
 
 class EventStatus(enum.StrEnum):
@@ -79,8 +93,11 @@ class RemoteEvent:
     location: str = ""
     video_link: str = ""
     ical_uid: str = ""
-    # The block id from our marker, when this event is one we wrote.
+    # The block id from our block marker, when this event is a block we wrote.
     block_id: str = ""
+    # The booking id from our booking marker, when we wrote this event for a booking (a real
+    # event, not ``ours``). Empty where the read cannot see the marker (Microsoft's delta).
+    booking_id: str = ""
 
     @property
     def ours(self) -> bool:
@@ -117,7 +134,8 @@ class ChangeSet:
 
 @dataclass(frozen=True, slots=True)
 class BlockSpec:
-    """A block as the target calendar should show it, already rendered by the rule's privacy."""
+    """An event we write, as the calendar should show it: a block already rendered by the rule's
+    privacy, or (``kind`` BOOKING) a booking's event, whose ``block_id`` is the booking's id."""
 
     block_id: str
     start: datetime
@@ -127,6 +145,7 @@ class BlockSpec:
     description: str = ""
     location: str = ""
     transparency: Transparency = Transparency.BUSY
+    kind: MarkerKind = MarkerKind.BLOCK
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,11 +220,15 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:
-        """Create (``remote_id`` None) or update a block carrying our marker; return its remote id."""
+        """Create (``remote_id`` None) or update an event carrying the marker of ``spec.kind``;
+        return its remote id. A block and a booking event with the same id are two events."""
 
     @abc.abstractmethod
-    def find_block(self, calendar_id: str, block_id: str) -> str | None:
-        """The remote id of the event carrying ``block_id`` in its marker, if one exists."""
+    def find_block(
+        self, calendar_id: str, block_id: str, *, kind: MarkerKind = MarkerKind.BLOCK
+    ) -> str | None:
+        """The remote id of the event carrying ``block_id`` in its marker of ``kind``, if one
+        exists (a booking's event is never found as a block, nor the other way round)."""
 
     @abc.abstractmethod
     def delete_event(self, calendar_id: str, remote_id: str) -> None:

@@ -2,7 +2,8 @@
 
 ``read_events`` turns iCalendar text into ``RemoteEvent`` instances inside a window, with
 recurrences expanded by recurring-ical-events (RRULE, RDATE, EXDATE, moved instances, DST).
-``render_block`` writes a block as a VCALENDAR carrying our marker.
+``render_block`` writes a block (or a booking's event) as a VCALENDAR carrying the marker of its
+kind.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import recurring_ical_events
 import x_wr_timezone
 
 from integrations.base import (
+    BOOKING_MARKER_PROPERTY,
     MARKER_PROPERTY,
     BlockSpec,
     EventStatus,
+    MarkerKind,
     RemoteEvent,
     Response,
     Transparency,
@@ -32,6 +35,7 @@ from integrations.video_links import find_video_link
 logger = logging.getLogger(__name__)
 
 PRODID = "-//Multical//Multical//EN"
+MARKER_PROPERTIES = {MarkerKind.BLOCK: MARKER_PROPERTY, MarkerKind.BOOKING: BOOKING_MARKER_PROPERTY}
 
 _PARTSTAT = {
     "ACCEPTED": Response.ACCEPTED,
@@ -122,7 +126,8 @@ def read_events(
 
 
 def render_block(spec: BlockSpec, *, uid: str) -> bytes:
-    """A VCALENDAR holding one block: always with DTEND, private, no alarms or attendees.
+    """A VCALENDAR holding one block or booking event: always with DTEND, private, no alarms or
+    attendees, with the marker of ``spec.kind``.
 
     Written directly rather than through icalendar's generic serializer, which costs more than
     everything else in a block write together; the shape is fixed and small, and the block is
@@ -150,7 +155,7 @@ def render_block(spec: BlockSpec, *, uid: str) -> bytes:
         *([f"LOCATION:{_text(spec.location)}"] if spec.location else []),
         f"TRANSP:{'TRANSPARENT' if spec.transparency == Transparency.FREE else 'OPAQUE'}",
         "CLASS:PRIVATE",
-        f"{MARKER_PROPERTY}:{_text(spec.block_id)}",
+        f"{MARKER_PROPERTIES[spec.kind]}:{_text(spec.block_id)}",
         "END:VEVENT",
         "END:VCALENDAR",
     ]
@@ -285,6 +290,7 @@ def _to_event(
         ),
         ical_uid=uid,
         block_id=str(component.get(MARKER_PROPERTY, "")).strip(),
+        booking_id=str(component.get(BOOKING_MARKER_PROPERTY, "")).strip(),
     )
 
 

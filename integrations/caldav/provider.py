@@ -6,7 +6,8 @@ Ids. A calendar's remote id is its collection URL. An event's ``series_id`` is i
 path (an object holds one UID, so one series); a single event's ``id`` is that href too, and the
 instances of a recurring event are ``<href>|<UID>/<original start>``. A block we write lives at
 ``<calendar>/<uid>.ics`` with a UID derived from the block id, and its remote id is that href, the
-same string as its event id when it is read back. Reading is in ``sync``, discovery in
+same string as its event id when it is read back. A booking's event is written the same way, with
+its own marker property and a UID of its own. Reading is in ``sync``, discovery in
 ``discovery``, HTTP and the outbound guard in ``dav``.
 """
 
@@ -18,11 +19,11 @@ from urllib.parse import urljoin
 
 from integrations.base import (
     DEFAULT_BUSY_POLICY,
-    MARKER_PROPERTY,
     BlockSpec,
     BusyPolicy,
     ChangeSet,
     Interval,
+    MarkerKind,
     Provider,
     ProviderError,
     RemoteCalendar,
@@ -44,7 +45,7 @@ from integrations.caldav.dav import (
     propfind,
 )
 from integrations.caldav.sync import CalendarReader
-from integrations.ical import ICalendarError, parse_calendar, render_block
+from integrations.ical import MARKER_PROPERTIES, ICalendarError, parse_calendar, render_block
 from multical.lib.safe_http import UnsafeURLError, validate_url
 
 READ_ONLY = "This calendar is read-only: the server refused the change."
@@ -52,9 +53,11 @@ _ICS_BODY = {"Content-Type": 'text/calendar; charset="utf-8"'}
 _BLOCK_NAMESPACE = uuid.UUID("0b6f5d8e-3a51-4c8e-9f55-3d0c2f6e9a17")
 
 
-def block_uid(block_id: str) -> str:
-    """The iCalendar UID (and file name) of a block: the same for every try of one block."""
-    return f"multical-{uuid.uuid5(_BLOCK_NAMESPACE, block_id)}"
+def block_uid(block_id: str, kind: MarkerKind = MarkerKind.BLOCK) -> str:
+    """The iCalendar UID (and file name) of a block or booking event: the same for every try of
+    one, and never a block's for a booking's (a block's UID is a bare UUID after the prefix)."""
+    suffix = uuid.uuid5(_BLOCK_NAMESPACE, block_id)
+    return f"multical-{suffix}" if kind == MarkerKind.BLOCK else f"multical-{kind}-{suffix}"
 
 
 class CalDAVProvider(Provider):
@@ -119,7 +122,7 @@ class CalDAVProvider(Provider):
         """Create with If-None-Match: * (a retried create finds it and updates it), update with
         If-Match; a stale ETag is read again and tried once more."""
         url = _collection(calendar_id)
-        uid = block_uid(spec.block_id)
+        uid = block_uid(spec.block_id, spec.kind)
         body = render_block(spec, uid=uid)
         etag: str | None
         if remote_id is None:
@@ -145,16 +148,18 @@ class CalDAVProvider(Provider):
             permanent=False,
         )
 
-    def find_block(self, calendar_id: str, block_id: str) -> str | None:
+    def find_block(
+        self, calendar_id: str, block_id: str, *, kind: MarkerKind = MarkerKind.BLOCK
+    ) -> str | None:
         url = _collection(calendar_id)
-        href = normalise_href(f"{block_uid(block_id)}.ics", url)
+        href = normalise_href(f"{block_uid(block_id, kind)}.ics", url)
         if self._current_etag(url, href) is not None:
             return href
         # Not where we put it (another client moved it?): ask for our marker.
         response = self._session.request(
             "REPORT",
             url,
-            body=property_query(MARKER_PROPERTY, block_id),
+            body=property_query(MARKER_PROPERTIES[kind], block_id),
             headers={**XML_BODY, "Depth": "1"},
         )
         if response.status != 207:
@@ -164,7 +169,7 @@ class CalDAVProvider(Provider):
         except NotMultistatusError:
             return None
         for found, data in self._reader.calendar_data(answer, url).items():
-            if _carries_marker(data, block_id):
+            if _carries_marker(data, MARKER_PROPERTIES[kind], block_id):
                 return found
         return None
 
@@ -240,11 +245,9 @@ def _collection(calendar_id: str) -> str:
     return calendar_id if calendar_id.endswith("/") else f"{calendar_id}/"
 
 
-def _carries_marker(data: bytes, block_id: str) -> bool:
+def _carries_marker(data: bytes, marker: str, block_id: str) -> bool:
     try:
         calendar = parse_calendar(data)
     except ICalendarError:
         return False
-    return any(
-        str(event.get(MARKER_PROPERTY, "")).strip() == block_id for event in calendar.walk("VEVENT")
-    )
+    return any(str(event.get(marker, "")).strip() == block_id for event in calendar.walk("VEVENT"))

@@ -3,7 +3,9 @@
 Ids. A ``RemoteEvent.id`` is Google's instance id (reads use ``singleEvents=true``), its
 ``series_id`` the ``recurringEventId`` (or its own id for a single event). A block is created with
 an event id derived from its block id, so a retried insert meets the first one instead of
-duplicating it; our marker is ``extendedProperties.private["multical_block"]``.
+duplicating it; our marker is ``extendedProperties.private["multical_block"]``. A booking's event
+is written the same way with its own marker key and its own id prefix, so a block and a booking
+with the same id are two events.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from integrations.base import BlockSpec, EventStatus, RemoteEvent, Response, Transparency
+from integrations.base import (
+    BlockSpec,
+    EventStatus,
+    MarkerKind,
+    RemoteEvent,
+    Response,
+    Transparency,
+)
 from integrations.video_links import find_video_link
 
-MARKER_KEY = "multical_block"
+MARKER_KEYS = {MarkerKind.BLOCK: "multical_block", MarkerKind.BOOKING: "multical_booking"}
+# Every id of one kind starts with its prefix, so ids of the two kinds never meet.
+_ID_PREFIXES = {MarkerKind.BLOCK: "mc", MarkerKind.BOOKING: "mb"}
 # Not time the owner is busy with: a working location, a contact's birthday.
 SKIPPED_EVENT_TYPES = frozenset({"workingLocation", "birthday"})
 
@@ -30,17 +41,20 @@ _RESPONSES = {
 }
 
 
-def block_event_id(block_id: str) -> str:
-    """The Google event id of a block: base32hex (a-v, 0-9), 5 to 1024 characters, always the same."""
+def block_event_id(block_id: str, kind: MarkerKind = MarkerKind.BLOCK) -> str:
+    """The Google event id of a block (or booking event): base32hex (a-v, 0-9), 5 to 1024
+    characters, always the same for one id and kind."""
+    prefix = _ID_PREFIXES[kind]
     try:
-        return "mc" + uuid.UUID(block_id).hex
+        return prefix + uuid.UUID(block_id).hex
     except ValueError:
         digest = base64.b32hexencode(hashlib.sha256(block_id.encode()).digest())
-        return "mc" + digest.decode().lower().rstrip("=")
+        return prefix + digest.decode().lower().rstrip("=")
 
 
-def marker(item: dict[str, Any]) -> str:
-    return str(item.get("extendedProperties", {}).get("private", {}).get(MARKER_KEY, ""))
+def marker(item: dict[str, Any], kind: MarkerKind = MarkerKind.BLOCK) -> str:
+    private = item.get("extendedProperties", {}).get("private", {})
+    return str(private.get(MARKER_KEYS[kind], ""))
 
 
 def is_cancelled(item: dict[str, Any]) -> bool:
@@ -73,11 +87,13 @@ def to_remote_event(item: dict[str, Any]) -> RemoteEvent | None:
         video_link=_video_link(item),
         ical_uid=item.get("iCalUID", ""),
         block_id=marker(item),
+        booking_id=marker(item, MarkerKind.BOOKING),
     )
 
 
 def block_body(spec: BlockSpec) -> dict[str, Any]:
-    """The event resource of a block: private, no attendees or reminders, carrying our marker."""
+    """The event resource of a block or booking event: private, no attendees or reminders,
+    carrying the marker of its kind."""
     if spec.all_day:
         start: dict[str, str] = {"date": spec.start.date().isoformat()}
         end: dict[str, str] = {"date": spec.end.date().isoformat()}
@@ -91,7 +107,7 @@ def block_body(spec: BlockSpec) -> dict[str, Any]:
         "transparency": "transparent" if spec.transparency == Transparency.FREE else "opaque",
         "visibility": "private",
         "reminders": {"useDefault": False},
-        "extendedProperties": {"private": {MARKER_KEY: spec.block_id}},
+        "extendedProperties": {"private": {MARKER_KEYS[spec.kind]: spec.block_id}},
     }
     if spec.description:
         body["description"] = spec.description

@@ -24,6 +24,7 @@ from integrations.base import (
     BusyPolicy,
     ChangeSet,
     Interval,
+    MarkerKind,
     Provider,
     RemoteCalendar,
     RemoteEvent,
@@ -32,7 +33,7 @@ from integrations.base import (
 )
 from integrations.google.client import GoogleAPIError, GoogleClient
 from integrations.google.events import (
-    MARKER_KEY,
+    MARKER_KEYS,
     block_body,
     block_event_id,
     is_cancelled,
@@ -139,7 +140,7 @@ class GoogleProvider(Provider):
             except GoogleAPIError as error:
                 if error.status not in (404, 410):
                     raise
-        event_id = block_event_id(spec.block_id)
+        event_id = block_event_id(spec.block_id, spec.kind)
         try:
             created = self._client.call(
                 self._api.events().insert(
@@ -152,25 +153,29 @@ class GoogleProvider(Provider):
             return self._update(calendar_id, event_id, body)
         return str(created["id"])
 
-    def find_block(self, calendar_id: str, block_id: str) -> str | None:
+    def find_block(
+        self, calendar_id: str, block_id: str, *, kind: MarkerKind = MarkerKind.BLOCK
+    ) -> str | None:
         try:
             item = self._client.call(
-                self._api.events().get(calendarId=calendar_id, eventId=block_event_id(block_id))
+                self._api.events().get(
+                    calendarId=calendar_id, eventId=block_event_id(block_id, kind)
+                )
             )
         except GoogleAPIError as error:
             if error.status not in (404, 410):
                 raise
         else:
-            if not is_cancelled(item) and marker(item) == block_id:
+            if not is_cancelled(item) and marker(item, kind) == block_id:
                 return str(item["id"])
         # Not under its own id (written before ids were derived, or by another copy of us).
         for item in self._pages(
             self._api.events().list,
             calendarId=calendar_id,
-            privateExtendedProperty=f"{MARKER_KEY}={block_id}",
+            privateExtendedProperty=f"{MARKER_KEYS[kind]}={block_id}",
             maxResults=PAGE_SIZE,
         ):
-            if not is_cancelled(item) and marker(item) == block_id:
+            if not is_cancelled(item) and marker(item, kind) == block_id:
                 return str(item["id"])
         return None
 

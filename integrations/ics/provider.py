@@ -22,6 +22,7 @@ from integrations.base import (
     BusyPolicy,
     ChangeSet,
     Interval,
+    MarkerKind,
     Provider,
     ProviderError,
     RemoteCalendar,
@@ -121,7 +122,9 @@ class ICSProvider(Provider):
     def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:
         raise ProviderError(READ_ONLY, permanent=True)
 
-    def find_block(self, calendar_id: str, block_id: str) -> str | None:
+    def find_block(
+        self, calendar_id: str, block_id: str, *, kind: MarkerKind = MarkerKind.BLOCK
+    ) -> str | None:
         raise ProviderError(READ_ONLY, permanent=True)
 
     def delete_event(self, calendar_id: str, remote_id: str) -> None:

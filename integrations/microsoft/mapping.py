@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from integrations.base import (
     BlockSpec,
     EventStatus,
+    MarkerKind,
     RemoteCalendar,
     RemoteEvent,
     Response,
@@ -18,8 +19,12 @@ from integrations.base import (
 )
 from integrations.video_links import find_video_link
 
-# Our marker on the events we write: a single-value extended property in our own namespace.
+# Our markers on the events we write: single-value extended properties in our own namespace.
 BLOCK_PROPERTY_ID = "String {6b1f0c5e-3d2a-4f7b-9a1e-5c8d2e4f7a90} Name multical_block"
+BOOKING_PROPERTY_ID = "String {6b1f0c5e-3d2a-4f7b-9a1e-5c8d2e4f7a90} Name multical_booking"
+PROPERTY_IDS = {MarkerKind.BLOCK: BLOCK_PROPERTY_ID, MarkerKind.BOOKING: BOOKING_PROPERTY_ID}
+# Reads that can expand properties (calendarView, not delta) ask for the booking marker.
+EXPAND_BOOKING_MARKER = f"singleValueExtendedProperties($filter=id eq '{BOOKING_PROPERTY_ID}')"
 
 _RESPONSES = {
     "accepted": Response.ACCEPTED,
@@ -50,7 +55,8 @@ def remote_event(item: Mapping[str, Any]) -> RemoteEvent:
     """One event instance (single, occurrence or exception); ValueError when it is malformed.
 
     ``block_id`` stays "": delta reads cannot expand extended properties, so our marker never
-    arrives here and loop prevention relies on the table of event ids we created.
+    arrives here and loop prevention relies on the table of event ids we created. ``booking_id``
+    is read when the item carries the expanded booking marker (calendarView reads).
     """
     all_day = bool(item.get("isAllDay"))
     start, end = _when(item["start"], all_day=all_day), _when(item["end"], all_day=all_day)
@@ -76,11 +82,13 @@ def remote_event(item: Mapping[str, Any]) -> RemoteEvent:
         location=location,
         video_link=join_url or find_video_link(location, description),
         ical_uid=str(item.get("iCalUId") or ""),
+        booking_id=_property(item, BOOKING_PROPERTY_ID),
     )
 
 
 def block_event(spec: BlockSpec) -> dict[str, Any]:
-    """The event body of a block: private, no reminder, no attendees, carrying our marker."""
+    """The event body of a block or booking event: private, no reminder, no attendees, carrying
+    the marker of its kind."""
     return {
         "subject": spec.title,
         "body": {"contentType": "text", "content": spec.description},
@@ -93,15 +101,15 @@ def block_event(spec: BlockSpec) -> dict[str, Any]:
         "isReminderOn": False,
         "responseRequested": False,
         "attendees": [],
-        "singleValueExtendedProperties": [{"id": BLOCK_PROPERTY_ID, "value": spec.block_id}],
+        "singleValueExtendedProperties": [{"id": PROPERTY_IDS[spec.kind], "value": spec.block_id}],
     }
 
 
-def block_filter(block_id: str) -> str:
-    """The OData filter for the events carrying ``block_id`` in our marker."""
+def block_filter(block_id: str, kind: MarkerKind = MarkerKind.BLOCK) -> str:
+    """The OData filter for the events carrying ``block_id`` in our marker of ``kind``."""
     value = block_id.replace("'", "''")
     return (
-        f"singleValueExtendedProperties/Any(ep: ep/id eq '{BLOCK_PROPERTY_ID}' "
+        f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROPERTY_IDS[kind]}' "
         f"and ep/value eq '{value}')"
     )
 
@@ -137,6 +145,14 @@ def _when(value: Mapping[str, Any], *, all_day: bool) -> datetime:
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ValueError(f"unknown time zone {zone_name!r}") from error
     return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _property(item: Mapping[str, Any], property_id: str) -> str:
+    # Graph may write the property id's GUID in another case than we sent it.
+    for prop in item.get("singleValueExtendedProperties") or []:
+        if isinstance(prop, Mapping) and str(prop.get("id", "")).lower() == property_id.lower():
+            return str(prop.get("value") or "")
+    return ""
 
 
 def _body_text(body: Any) -> str:

@@ -25,6 +25,7 @@ from integrations.base import (
     BusyPolicy,
     ChangeSet,
     Interval,
+    MarkerKind,
     Provider,
     ProviderError,
     RemoteCalendar,
@@ -160,8 +161,10 @@ class MicrosoftProvider(Provider):
             raise ProviderError("Microsoft did not say which event it created.", permanent=False)
         return str(created["id"])
 
-    def find_block(self, calendar_id: str, block_id: str) -> str | None:
-        params = {"$filter": mapping.block_filter(block_id), "$select": "id", "$top": "1"}
+    def find_block(
+        self, calendar_id: str, block_id: str, *, kind: MarkerKind = MarkerKind.BLOCK
+    ) -> str | None:
+        params = {"$filter": mapping.block_filter(block_id, kind), "$select": "id", "$top": "1"}
         found = self._graph.json("GET", f"{_calendar_path(calendar_id)}/events", params=params)
         for item in found.get("value") or []:
             if item.get("id"):
@@ -215,11 +218,13 @@ class MicrosoftProvider(Provider):
         )
 
     def _instances(self, calendar_id: str, window: Window) -> Iterator[RemoteEvent]:
-        """The calendar's instances in ``window`` that are not cancelled (malformed ones left out)."""
+        """The calendar's instances in ``window`` that are not cancelled (malformed ones left
+        out), with what busy time weighs and the booking marker."""
         params = {
             "startDateTime": mapping.graph_datetime(window.start),
             "endDateTime": mapping.graph_datetime(window.end),
             "$select": "start,end,isAllDay,showAs,isCancelled,responseStatus",
+            "$expand": mapping.EXPAND_BOOKING_MARKER,
             "$top": "500",
         }
         for page in self._graph.pages(f"{_calendar_path(calendar_id)}/calendarView", params=params):

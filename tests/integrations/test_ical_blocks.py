@@ -5,7 +5,14 @@ from datetime import UTC, datetime
 import icalendar
 import pytest
 
-from integrations.base import MARKER_PROPERTY, BlockSpec, Transparency, Window
+from integrations.base import (
+    BOOKING_MARKER_PROPERTY,
+    MARKER_PROPERTY,
+    BlockSpec,
+    MarkerKind,
+    Transparency,
+    Window,
+)
 from integrations.ical import parse_calendar, read_events, render_block
 
 WINDOW = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
@@ -65,3 +72,28 @@ def test_an_all_day_block_keeps_its_dates():
     assert b"DTSTART;VALUE=DATE:20261224" in raw and b"DTEND;VALUE=DATE:20261227" in raw
     (event,) = read_events(parse_calendar(raw), WINDOW).events
     assert event.all_day and (event.start, event.end) == (spec.start, spec.end)
+
+
+def test_a_booking_event_carries_the_booking_marker_and_reads_back_as_a_real_event():
+    spec = BlockSpec(
+        block_id="5f1c7e9a-0000-4000-8000-000000000001",
+        start=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        end=datetime(2026, 12, 1, 10, tzinfo=UTC),
+        all_day=False,
+        title="Intro call with Ana Lima",
+        description="Answers: budget; timeline",
+        location="https://example.zoom.us/j/123",
+        kind=MarkerKind.BOOKING,
+    )
+    raw = render_block(spec, uid="multical-booking-1")
+
+    (event,) = read_events(parse_calendar(raw), WINDOW).events
+    assert (event.booking_id, event.block_id, event.ours) == (spec.block_id, "", False)
+    assert (event.title, event.description, event.location) == (
+        spec.title,
+        spec.description,
+        spec.location,
+    )
+    vevent = icalendar.Calendar.from_ical(raw).walk("VEVENT")[0]
+    assert str(vevent[BOOKING_MARKER_PROPERTY]) == spec.block_id
+    assert MARKER_PROPERTY not in vevent

@@ -11,10 +11,12 @@ import icalendar
 import pytest
 
 from integrations.base import (
+    BOOKING_MARKER_PROPERTY,
     MARKER_PROPERTY,
     BlockSpec,
     BusyPolicy,
     Interval,
+    MarkerKind,
     ProviderError,
     Window,
 )
@@ -488,6 +490,83 @@ def test_a_block_is_found_by_its_place_and_else_by_its_marker(
         caldav_server.url.rstrip("/")
     )
     assert provider.find_block(calendar_url, "block-3") is None
+
+
+BOOKING_ID = "0b1c6a52-5f7e-4c36-9a57-1f8a3f1d2e4b"
+
+
+def booking(*, title: str = "Intro call with Ana Lima", hour: int = 9) -> BlockSpec:
+    return BlockSpec(
+        block_id=BOOKING_ID,
+        start=at(10, hour),
+        end=at(10, hour + 1),
+        all_day=False,
+        title=title,
+        description="Booked through Multical.\nAnswers: budget; timeline",
+        location="https://example.zoom.us/j/123",
+        kind=MarkerKind.BOOKING,
+    )
+
+
+def test_a_booking_event_carries_the_booking_marker_and_reads_back_as_a_real_event(
+    caldav_server, account, calendar_url, provider
+):
+    first = provider.changes(calendar_url, "", WINDOW)
+    href = provider.put_block(calendar_url, booking())
+
+    stored = stored_event(caldav_server, account, calendar_url, href)
+    (found,) = provider.changes(calendar_url, first.next_cursor, WINDOW).events
+
+    assert str(stored[BOOKING_MARKER_PROPERTY]) == BOOKING_ID and MARKER_PROPERTY not in stored
+    assert str(stored["UID"]) == block_uid(BOOKING_ID, MarkerKind.BOOKING)
+    assert (found.id, found.booking_id, found.block_id, found.ours) == (href, BOOKING_ID, "", False)
+    assert (found.title, found.description, found.location) == (
+        "Intro call with Ana Lima",
+        "Booked through Multical.\nAnswers: budget; timeline",
+        "https://example.zoom.us/j/123",
+    )
+
+
+def test_a_booking_event_is_updated_in_place_and_a_retried_create_does_not_duplicate_it(
+    caldav_server, account, calendar_url, make_provider
+):
+    first = make_provider(account).put_block(calendar_url, booking())
+    again = make_provider(account).put_block(calendar_url, booking(title="Retried"))
+
+    moved = make_provider(account).put_block(calendar_url, booking(hour=14), remote_id=first)
+
+    assert first == again == moved
+    assert caldav_server.list_objects(account, calendar_url) == [first]
+    stored = stored_event(caldav_server, account, calendar_url, first)
+    assert (stored.DTSTART, str(stored[BOOKING_MARKER_PROPERTY])) == (at(10, 14), BOOKING_ID)
+
+
+def test_a_block_and_a_booking_with_the_same_id_are_two_events_found_apart(
+    caldav_server, account, calendar_url, provider
+):
+    block_href = provider.put_block(calendar_url, block(BOOKING_ID))
+    booking_href = provider.put_block(calendar_url, booking())
+
+    assert block_href != booking_href
+    assert sorted(caldav_server.list_objects(account, calendar_url)) == sorted(
+        [block_href, booking_href]
+    )
+    assert provider.find_block(calendar_url, BOOKING_ID) == block_href
+    assert provider.find_block(calendar_url, BOOKING_ID, kind=MarkerKind.BOOKING) == booking_href
+    provider.delete_event(calendar_url, booking_href)
+    assert provider.find_block(calendar_url, BOOKING_ID, kind=MarkerKind.BOOKING) is None
+    assert provider.find_block(calendar_url, BOOKING_ID) == block_href
+
+
+def test_a_booking_event_elsewhere_is_found_by_its_marker_and_never_as_a_block(
+    caldav_server, account, calendar_url, provider
+):
+    moved = caldav_server.put_object(
+        account, calendar_url, "renamed.ics", render_block(booking(), uid="other-uid")
+    ).removeprefix(caldav_server.url.rstrip("/"))
+
+    assert provider.find_block(calendar_url, BOOKING_ID, kind=MarkerKind.BOOKING) == moved
+    assert provider.find_block(calendar_url, BOOKING_ID) is None
 
 
 def test_deleting_an_event_that_is_already_gone_is_fine(

@@ -15,6 +15,7 @@ from integrations.base import (
     BusyPolicy,
     EventStatus,
     Interval,
+    MarkerKind,
     ProviderError,
     Response,
     Transparency,
@@ -465,6 +466,79 @@ def test_find_block_finds_a_block_by_its_own_id_or_by_its_marker(fake, provider)
     assert provider.find_block(CALENDAR, other) == elsewhere
     assert provider.find_block(CALENDAR, "5d7c1e3a-0000-4000-8000-00000000ffff") is None
     fake.delete_event(CALENDAR, remote_id)
+    assert provider.find_block(CALENDAR, BLOCK_ID) is None
+
+
+def booking(**changes) -> BlockSpec:
+    values = {
+        "block_id": BLOCK_ID,
+        "start": at(10, 9),
+        "end": at(10, 10),
+        "all_day": False,
+        "title": "Intro call with Ana Lima",
+        "description": "Booked through Multical.\nAnswers: budget; timeline",
+        "location": "https://example.zoom.us/j/123",
+        "kind": MarkerKind.BOOKING,
+    }
+    return BlockSpec(**{**values, **changes})
+
+
+def test_a_booking_event_carries_the_booking_marker_and_reads_back_as_a_real_event(fake, provider):
+    remote_id = provider.put_block(CALENDAR, booking())
+
+    stored = fake.event(CALENDAR, remote_id)
+    assert remote_id == block_event_id(BLOCK_ID, MarkerKind.BOOKING)
+    assert stored["extendedProperties"] == {"private": {"multical_booking": BLOCK_ID}}
+    (read,) = full_read(provider).events
+    assert (read.id, read.booking_id, read.block_id, read.ours) == (remote_id, BLOCK_ID, "", False)
+    assert (read.title, read.description, read.location) == (
+        "Intro call with Ana Lima",
+        "Booked through Multical.\nAnswers: budget; timeline",
+        "https://example.zoom.us/j/123",
+    )
+
+
+def test_a_booking_event_is_updated_in_place_and_a_retried_insert_does_not_duplicate_it(
+    fake, provider
+):
+    first = provider.put_block(CALENDAR, booking())
+    again = provider.put_block(CALENDAR, booking(title="Retried"))
+
+    moved = provider.put_block(CALENDAR, booking(start=at(11, 9), end=at(11, 10)), first)
+
+    assert first == again == moved
+    (only,) = fake.live_events(CALENDAR)
+    assert only["start"]["dateTime"] == "2030-01-11T09:00:00+00:00"
+    assert only["extendedProperties"] == {"private": {"multical_booking": BLOCK_ID}}
+
+
+def test_a_block_and_a_booking_with_the_same_id_are_two_events_found_apart(fake, provider):
+    block_event = provider.put_block(CALENDAR, block())
+    booking_event = provider.put_block(CALENDAR, booking())
+
+    assert block_event != booking_event
+    assert len(fake.live_events(CALENDAR)) == 2
+    assert provider.find_block(CALENDAR, BLOCK_ID) == block_event
+    assert provider.find_block(CALENDAR, BLOCK_ID, kind=MarkerKind.BOOKING) == booking_event
+    provider.delete_event(CALENDAR, booking_event)
+    assert provider.find_block(CALENDAR, BLOCK_ID, kind=MarkerKind.BOOKING) is None
+    assert provider.find_block(CALENDAR, BLOCK_ID) == block_event
+    read = {e.id: e for e in full_read(provider).events}
+    assert read[block_event].ours and not read[block_event].booking_id
+
+
+def test_a_booking_event_under_another_id_is_found_by_its_marker_and_never_as_a_block(
+    fake, provider
+):
+    elsewhere = fake.add_event(
+        CALENDAR,
+        "Intro call",
+        at(11, 9),
+        at(11, 10),
+        extendedProperties={"private": {"multical_booking": BLOCK_ID}},
+    )
+
+    assert provider.find_block(CALENDAR, BLOCK_ID, kind=MarkerKind.BOOKING) == elsewhere
     assert provider.find_block(CALENDAR, BLOCK_ID) is None
 
 

@@ -17,6 +17,7 @@ from integrations.base import (
     BusyPolicy,
     EventStatus,
     Interval,
+    MarkerKind,
     ProviderError,
     Response,
     Transparency,
@@ -450,6 +451,68 @@ def test_find_block_finds_the_event_carrying_our_marker(microsoft_fake, account,
     assert provider.find_block(account.default_calendar, BLOCK_ID) == remote_id
     assert provider.find_block(account.default_calendar, "never-written") is None
     assert provider.find_block(other_calendar, BLOCK_ID) is None
+
+
+def booking(**changes) -> BlockSpec:
+    values = {
+        "title": "Intro call with Ana Lima",
+        "description": "Booked through Multical.\nAnswers: budget; timeline",
+        "location": "https://example.zoom.us/j/123",
+        "kind": MarkerKind.BOOKING,
+    }
+    return spec(**{**values, **changes})
+
+
+def test_a_booking_event_carries_the_booking_marker_and_reads_back_as_a_real_event(
+    microsoft_fake, account, provider
+):
+    calendar = account.default_calendar
+    remote_id = provider.put_block(calendar, booking())
+
+    stored = microsoft_fake.graph.event(remote_id)
+    # calendarView can expand the marker (busy time reads it so); delta cannot.
+    (viewed,) = provider._instances(calendar, WINDOW)
+    (delta,) = provider.changes(calendar, "", WINDOW).events
+
+    assert stored.properties == {mapping.BOOKING_PROPERTY_ID: BLOCK_ID}
+    assert (viewed.id, viewed.booking_id, viewed.ours) == (remote_id, BLOCK_ID, False)
+    assert (delta.id, delta.booking_id, delta.ours) == (remote_id, "", False)
+    assert (delta.title, delta.description, delta.location) == (
+        "Intro call with Ana Lima",
+        "Booked through Multical.\nAnswers: budget; timeline",
+        "https://example.zoom.us/j/123",
+    )
+
+
+def test_a_booking_event_is_updated_in_place(microsoft_fake, account, provider):
+    remote_id = provider.put_block(account.default_calendar, booking())
+
+    again = provider.put_block(
+        account.default_calendar,
+        booking(start=utc(2026, 3, 11, 9), end=utc(2026, 3, 11, 10)),
+        remote_id,
+    )
+
+    assert again == remote_id
+    event = microsoft_fake.graph.event(remote_id)
+    assert event.start == utc(2026, 3, 11, 9)
+    assert event.properties == {mapping.BOOKING_PROPERTY_ID: BLOCK_ID}
+
+
+def test_a_block_and_a_booking_with_the_same_id_are_two_events_found_apart(
+    microsoft_fake, account, provider
+):
+    calendar = account.default_calendar
+    block_event = provider.put_block(calendar, spec())
+    booking_event = provider.put_block(calendar, booking())
+
+    assert block_event != booking_event
+    assert len(microsoft_fake.graph.live_events(calendar)) == 2
+    assert provider.find_block(calendar, BLOCK_ID) == block_event
+    assert provider.find_block(calendar, BLOCK_ID, kind=MarkerKind.BOOKING) == booking_event
+    provider.delete_event(calendar, booking_event)
+    assert provider.find_block(calendar, BLOCK_ID, kind=MarkerKind.BOOKING) is None
+    assert provider.find_block(calendar, BLOCK_ID) == block_event
 
 
 def test_deleting_a_block_removes_the_event_and_a_gone_one_is_fine(
