@@ -15,19 +15,11 @@ from multical.lib.email import send_templated_email
 _TIME_ZONES = {name for name, _ in TIME_ZONE_CHOICES}
 
 
-class SignupForm(forms.Form):
-    email = forms.EmailField(
-        label="E-mail address",
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
-    )
-    password = forms.CharField(
-        label="Password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 10 characters, not a common password.",
-    )
-    # Filled in by the browser's own zone (static/accounts/timezone.js); UTC without JavaScript.
+class LegalConsentForm(forms.Form):
+    """What every new account answers: the legal documents (required), product news (optional,
+    unticked), and the browser's time zone."""
+
+    # Filled in by the browser's own zone (static/js/timezone.js); UTC without JavaScript.
     time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
     accept_legal = forms.BooleanField(
         error_messages={
@@ -47,6 +39,26 @@ class SignupForm(forms.Form):
             reverse("privacy"),
         )
 
+    def clean_time_zone(self) -> str:
+        time_zone = self.cleaned_data["time_zone"]
+        return time_zone if time_zone in _TIME_ZONES else "UTC"
+
+
+class SignupForm(LegalConsentForm):
+    field_order = ["email", "password"]
+
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters, not a common password.",
+    )
+
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
         if User.objects.filter(email=email).exists():
@@ -55,10 +67,6 @@ class SignupForm(forms.Form):
                 code="duplicate_email",
             )
         return email
-
-    def clean_time_zone(self) -> str:
-        time_zone = self.cleaned_data["time_zone"]
-        return time_zone if time_zone in _TIME_ZONES else "UTC"
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

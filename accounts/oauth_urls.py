@@ -13,4 +13,6 @@ urlpatterns = [
         oauth_views.microsoft_sign_in_callback,
         name="microsoft-sign-in-callback",
     ),
+    path("sign-up/", oauth_views.sign_up, name="sign-up"),
+    path("sign-up/cancel/", oauth_views.sign_up_cancel, name="sign-up-cancel"),
 ]

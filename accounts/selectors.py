@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
-from accounts.models import User
+from accounts.models import User, normalize_email
 from accounts.tokens import email_verification_token
 
 
@@ -14,6 +14,11 @@ def consent_granted(*, user: User, kind: str) -> bool:
     """The user's current answer: the latest row of the ledger, or no consent at all."""
     latest = user.consents.filter(kind=kind).order_by("-recorded_at", "-pk").first()
     return bool(latest and latest.granted)
+
+
+def user_exists(*, email: str) -> bool:
+    """Whether any account, active or not, uses the address."""
+    return User.objects.filter(email=normalize_email(email)).exists()
 
 
 def user_from_verification_link(*, uidb64: str, token: str) -> User | None:

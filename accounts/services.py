@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import AuditLog, Consent, User, normalize_email
-from accounts.selectors import consent_granted
+from accounts.selectors import consent_granted, user_exists
 from accounts.tokens import email_verification_token
 from multical.lib.email import send_templated_email
 
@@ -19,6 +19,13 @@ from multical.lib.email import send_templated_email
 def user_register(*, email: str, password: str, time_zone: str, marketing_email: bool) -> User:
     """Create an unverified account that has accepted the legal documents, and e-mail the link."""
     user = User.objects.create_user(email, password, time_zone=time_zone)
+    _consent_record_sign_up(user=user, marketing_email=marketing_email)
+    transaction.on_commit(lambda: user_send_verification_email(user=user))
+    return user
+
+
+def _consent_record_sign_up(*, user: User, marketing_email: bool) -> None:
+    """A new account's answers: Terms and Privacy accepted in their current version, and news."""
     version = settings.LEGAL_DOCUMENTS_VERSION
     Consent.objects.bulk_create(
         [
@@ -27,8 +34,6 @@ def user_register(*, email: str, password: str, time_zone: str, marketing_email:
             Consent(user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email),
         ]
     )
-    transaction.on_commit(lambda: user_send_verification_email(user=user))
-    return user
 
 
 def user_send_verification_email(*, user: User) -> None:
@@ -75,7 +80,8 @@ def audit_log_record(
 def user_sign_in_with_provider(*, email: str, email_verified: bool) -> User | None:
     """The active account a provider's sign-in opens, or None: only for an address it verified.
 
-    No account is created here: Terms and Privacy consent cannot be implied by a provider sign-in.
+    No account is created here: Terms and Privacy consent cannot be implied by a provider sign-in
+    (``user_register_with_provider`` creates one once its owner has accepted them).
     An account never verified in Multical becomes verified, since the provider proved the address;
     its password is made unusable, because whoever chose it never proved they own the address (a
     pre-registered account must not stay open to its registrant once the owner signs in).
@@ -90,3 +96,41 @@ def user_sign_in_with_provider(*, email: str, email_verified: bool) -> User | No
         user.set_unusable_password()
         user.save(update_fields=["email_verified_at", "password"])
     return user
+
+
+def user_register_with_provider(
+    *, email: str, time_zone: str, marketing_email: bool
+) -> User | None:
+    """The account an address a provider verified opens once its owner accepted the legal documents.
+
+    A new account has no usable password (the provider is how its owner signs in), its address is
+    verified (the provider proved it) and its consent is recorded exactly as ``user_register``
+    records it. If an account with the address exists by now (a second tab, a password sign-up
+    meanwhile), it is opened the way ``user_sign_in_with_provider`` opens one, without recording
+    consent for it; None when that account is disabled.
+    """
+    email = normalize_email(email)
+    if not user_exists(email=email):
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email, None, time_zone=time_zone, email_verified_at=timezone.now()
+                )
+                _consent_record_sign_up(user=user, marketing_email=marketing_email)
+            return user
+        except IntegrityError:
+            pass  # created by another request between the check and the insert
+    return user_sign_in_with_provider(email=email, email_verified=True)
+
+
+def audit_log_login_failed(*, email: str, ip_address: str | None, reason: str) -> None:
+    """Note a refused password log-in in the log of the account it named, if there is one.
+
+    ``reason`` is the form's error code (``invalid_login``, ``unverified``, ``inactive``); the
+    attempted password is never recorded.
+    """
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is not None:
+        audit_log_record(
+            user=user, action=AuditLog.Action.LOGIN_FAILED, ip_address=ip_address, reason=reason
+        )

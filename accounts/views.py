@@ -12,7 +12,8 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import forms, selectors, services
-from accounts.models import Consent, User
+from accounts.models import AuditLog, Consent, User
+from multical.lib.requests import client_ip
 
 # The address a visitor just signed up with, so the "check your inbox" page can name it.
 PENDING_EMAIL_SESSION_KEY = "accounts:pending_verification_email"
@@ -31,7 +32,15 @@ def signup(request: HttpRequest) -> HttpResponse:
         )
         request.session[PENDING_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
         return redirect("accounts:verify-sent")
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(request, "accounts/signup.html", {"form": form, **_provider_buttons()})
+
+
+def _provider_buttons() -> dict[str, bool]:
+    # A provider's button only where its client id is set (its sign-in views 404 otherwise).
+    return {
+        "google_sign_in": bool(settings.GOOGLE_CLIENT_ID),
+        "microsoft_sign_in": bool(settings.MICROSOFT_CLIENT_ID),
+    }
 
 
 def verify_sent(request: HttpRequest) -> HttpResponse:
@@ -68,16 +77,34 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Password log-in; each success, and each refused password for an existing account, is audited."""
+
     form_class = forms.LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_valid(form)
+        services.audit_log_record(
+            user=form.get_user(),
+            action=AuditLog.Action.LOGIN,
+            ip_address=client_ip(self.request),
+            method="password",
+        )
+        return response
+
+    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+        errors = form.non_field_errors().as_data()
+        if form.cleaned_data.get("username") and errors:
+            services.audit_log_login_failed(
+                email=form.cleaned_data["username"],
+                ip_address=client_ip(self.request),
+                reason=errors[0].code or "invalid_login",
+            )
+        return super().form_invalid(form)
+
     def get_context_data(self, **kwargs):  # type: ignore[no-untyped-def]
-        context = super().get_context_data(**kwargs)
-        # A provider's button only where its client id is set (its sign-in views 404 otherwise).
-        context["google_sign_in"] = bool(settings.GOOGLE_CLIENT_ID)
-        context["microsoft_sign_in"] = bool(settings.MICROSOFT_CLIENT_ID)
-        return context
+        return {**super().get_context_data(**kwargs), **_provider_buttons()}
 
 
 class PasswordResetView(auth_views.PasswordResetView):

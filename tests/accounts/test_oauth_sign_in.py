@@ -1,8 +1,10 @@
 """Signing in with Google and Microsoft, against the provider fakes.
 
-Only an existing account whose address the provider verified is signed into; everything else is
-refused without logging anyone in, and a state that is missing, foreign or replayed is refused
-before any code is exchanged.
+An existing account whose address the provider verified is signed into; an unknown verified
+address is sent to the finish-signing-up step (tests/accounts/test_oauth_sign_up.py); everything
+else is refused without logging anyone in, and a state that is missing, foreign or replayed is
+refused before any code is exchanged. Where the login page was to lead (``next``) is followed
+after sign-in only if it is a path on this site.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import AuditLog
+from accounts.models import AuditLog, User
+from accounts.oauth_views import SIGN_UP_SESSION_KEY, microsoft_verified_email
+from integrations.oauth_state import OAuthError
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +26,9 @@ pytestmark = pytest.mark.django_db
 CONSUMER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 
 
-def start(client: Client, provider: str) -> str:
-    response = client.post(reverse(f"accounts_oauth:{provider}-sign-in"))
+def start(client: Client, provider: str, next_url: str | None = None) -> str:
+    data = {} if next_url is None else {"next": next_url}
+    response = client.post(reverse(f"accounts_oauth:{provider}-sign-in"), data)
     assert response.status_code == 302
     return response["Location"]
 
@@ -34,6 +39,19 @@ def callback(client: Client, provider: str, query: dict[str, str]):
 
 def signed_in_as(client: Client) -> str | None:
     return client.session.get("_auth_user_id")
+
+
+def unverified_id_token(issue):
+    """The Google fake's id token maker, with ``email_verified`` false."""
+
+    def unverified(email: str) -> str:
+        header, claims, signature = issue(email).split(".")
+        data = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+        data["email_verified"] = False
+        claims = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+        return f"{header}.{claims}.{signature}"
+
+    return unverified
 
 
 @pytest.fixture
@@ -90,32 +108,49 @@ def test_an_account_never_verified_is_verified_by_google_and_loses_its_password(
     assert not user.has_usable_password()
 
 
-def test_an_unknown_google_address_is_told_to_sign_up_first(client, google):
+def test_an_unknown_google_address_is_asked_to_finish_signing_up(client, google):
     response = callback(client, "google", google.authorize(start(client, "google")))
 
-    assert response.status_code == 200
-    assert f"No Multical account uses {google.email}" in response.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts_oauth:sign-up")
+    assert client.session[SIGN_UP_SESSION_KEY]["email"] == google.email
+    assert not User.objects.exists()
+    assert signed_in_as(client) is None
+
+
+def test_a_disabled_account_is_not_signed_in_nor_signed_up_again(client, google):
+    UserFactory(email=google.email, is_active=False)
+
+    response = callback(client, "google", google.authorize(start(client, "google")))
+
+    assert response.status_code == 403
+    assert "is disabled" in response.content.decode()
+    assert SIGN_UP_SESSION_KEY not in client.session
     assert signed_in_as(client) is None
 
 
 def test_an_address_google_did_not_verify_is_refused(client, google, monkeypatch):
     user = UserFactory(email=google.email)
-    issue = google._id_token
-
-    def unverified(email: str) -> str:
-        header, claims, signature = issue(email).split(".")
-        data = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
-        data["email_verified"] = False
-        claims = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-        return f"{header}.{claims}.{signature}"
-
-    monkeypatch.setattr(google, "_id_token", unverified)
+    monkeypatch.setattr(google, "_id_token", unverified_id_token(google._id_token))
 
     response = callback(client, "google", google.authorize(start(client, "google")))
 
     assert response.status_code == 403
     assert signed_in_as(client) is None
     assert not AuditLog.objects.filter(user=user).exists()
+
+
+def test_an_unknown_address_google_did_not_verify_is_not_offered_a_sign_up(
+    client, google, monkeypatch
+):
+    monkeypatch.setattr(google, "_id_token", unverified_id_token(google._id_token))
+
+    response = callback(client, "google", google.authorize(start(client, "google")))
+
+    assert response.status_code == 403
+    assert "did not confirm" in response.content.decode()
+    assert SIGN_UP_SESSION_KEY not in client.session
+    assert not User.objects.exists()
 
 
 def test_a_google_callback_with_another_state_is_refused_before_any_exchange(client, google):
@@ -199,8 +234,10 @@ def test_microsoft_asks_for_the_sign_in_scopes(client, microsoft):
         assert scope in url
 
 
-def test_a_personal_microsoft_account_is_not_taken_as_verified(client, microsoft):
-    UserFactory(email="ada@outlook.example")
+def test_a_personal_microsoft_account_is_signed_in_when_microsoft_vouches_for_its_address(
+    client, microsoft
+):
+    user = UserFactory(email="ada@outlook.example")
     account = microsoft.identity.add_user("ada@outlook.example")
     account.tenant_id = CONSUMER_TENANT
 
@@ -208,19 +245,103 @@ def test_a_personal_microsoft_account_is_not_taken_as_verified(client, microsoft
         client, "microsoft", microsoft.identity.authorize(start(client, "microsoft"), account)
     )
 
-    assert response.status_code == 403
-    assert signed_in_as(client) is None
+    assert response.status_code == 302
+    assert signed_in_as(client) == str(user.pk)
 
 
-def test_an_unknown_microsoft_address_is_told_to_sign_up_first(client, microsoft):
-    account = microsoft.identity.add_user("nobody@contoso.example")
+def test_an_unknown_microsoft_address_is_asked_to_finish_signing_up(client, microsoft):
+    account = microsoft.identity.add_user("Nobody@Contoso.example")
 
     response = callback(
         client, "microsoft", microsoft.identity.authorize(start(client, "microsoft"), account)
     )
 
-    assert "No Multical account uses nobody@contoso.example" in response.content.decode()
+    assert response["Location"] == reverse("accounts_oauth:sign-up")
+    held = client.session[SIGN_UP_SESSION_KEY]
+    assert (held["provider"], held["email"]) == ("microsoft", "nobody@contoso.example")
+    assert held["subject"]
     assert signed_in_as(client) is None
+
+
+@pytest.mark.parametrize("xms_edov", [True, "1", "true", "True"])
+def test_microsoft_is_trusted_when_the_email_domain_owner_is_verified(client, microsoft, xms_edov):
+    user = UserFactory(email="ada@contoso.example")
+    account = microsoft.identity.add_user("ada@contoso.example")
+    account.xms_edov = xms_edov
+
+    response = callback(
+        client, "microsoft", microsoft.identity.authorize(start(client, "microsoft"), account)
+    )
+
+    assert response.status_code == 302
+    assert signed_in_as(client) == str(user.pk)
+
+
+@pytest.mark.parametrize("xms_edov", [False, "0", "false", ""])
+def test_microsoft_is_refused_when_the_email_domain_owner_is_not_verified(
+    client, microsoft, xms_edov
+):
+    user = UserFactory(email="ada@contoso.example")
+    account = microsoft.identity.add_user("ada@contoso.example")
+    account.xms_edov = xms_edov
+
+    response = callback(
+        client, "microsoft", microsoft.identity.authorize(start(client, "microsoft"), account)
+    )
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "could not confirm that your organisation owns the domain of ada@contoso.example" in page
+    assert "administrator must verify this domain" in page
+    assert signed_in_as(client) is None
+    assert not AuditLog.objects.filter(user=user).exists()
+
+
+def test_microsoft_is_refused_when_the_domain_claim_is_not_enabled(client, microsoft):
+    UserFactory(email="ada@contoso.example")
+    account = microsoft.identity.add_user("ada@contoso.example")
+    account.xms_edov = None
+
+    response = callback(
+        client, "microsoft", microsoft.identity.authorize(start(client, "microsoft"), account)
+    )
+
+    assert response.status_code == 403
+    assert "must enable the optional claim xms_edov" in response.content.decode()
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.parametrize("xms_edov", [False, None])
+def test_an_unknown_address_microsoft_does_not_vouch_for_is_not_offered_a_sign_up(
+    client, microsoft, xms_edov
+):
+    account = microsoft.identity.add_user("nobody@contoso.example")
+    account.xms_edov = xms_edov
+
+    response = callback(
+        client, "microsoft", microsoft.identity.authorize(start(client, "microsoft"), account)
+    )
+
+    assert response.status_code == 403
+    assert SIGN_UP_SESSION_KEY not in client.session
+    assert not User.objects.exists()
+
+
+def test_only_the_email_claim_counts_never_preferred_username():
+    claims = {"preferred_username": "ada@contoso.example", "xms_edov": True}
+
+    with pytest.raises(OAuthError) as refused:
+        microsoft_verified_email(claims)
+    assert refused.value.status == 403
+    assert microsoft_verified_email({**claims, "email": "Ada.L@Contoso.example"}) == (
+        "ada.l@contoso.example"
+    )
+
+
+@pytest.mark.parametrize("xms_edov", ["yes", None, {}, ["true"]])
+def test_only_true_and_its_string_forms_count_as_verified(xms_edov):
+    with pytest.raises(OAuthError):
+        microsoft_verified_email({"email": "ada@contoso.example", "xms_edov": xms_edov})
 
 
 def test_a_microsoft_callback_with_another_state_or_replayed_is_refused(client, microsoft):
@@ -260,11 +381,80 @@ def test_the_login_page_offers_the_configured_providers(client, google, microsof
     assert "Sign in with Microsoft" in page
 
 
+def test_the_sign_up_page_offers_the_configured_providers(client, google, microsoft):
+    page = client.get(reverse("accounts:signup")).content.decode()
+
+    assert "Sign up with Google" in page
+    assert "Sign up with Microsoft" in page
+
+
 def test_the_login_page_hides_the_buttons_without_client_ids(client, settings):
     settings.GOOGLE_CLIENT_ID = settings.MICROSOFT_CLIENT_ID = ""
 
     page = client.get(reverse("accounts:login")).content.decode()
 
     assert "Sign in with" not in page
+    assert "Sign up with" not in client.get(reverse("accounts:signup")).content.decode()
     assert client.post(reverse("accounts_oauth:google-sign-in")).status_code == 404
     assert client.post(reverse("accounts_oauth:microsoft-sign-in")).status_code == 404
+
+
+# Where to go after signing in (next) --------------------------------------------------------------
+
+HOSTILE_NEXT = [
+    "//evil.com/",
+    "///evil.com/",
+    "https://evil.com/",
+    "http://testserver@evil.com/",
+    "http://testserver/rules/",
+    "javascript:alert(document.cookie)",
+    "/\\evil.com/",
+    "/\t/evil.com/",
+    "rules/",
+]
+
+
+def test_the_login_page_hands_its_next_to_both_buttons(client, google, microsoft):
+    page = client.get(reverse("accounts:login"), {"next": "/rules/"}).content.decode()
+
+    assert page.count('<input type="hidden" name="next" value="/rules/">') == 3
+
+
+def test_google_sign_in_leads_where_the_login_page_was_to_lead(client, google):
+    UserFactory(email=google.email)
+    url = start(client, "google", "/rules/?tab=mine")
+
+    response = callback(client, "google", google.authorize(url))
+
+    assert response["Location"] == "/rules/?tab=mine"
+    assert "rules" not in url  # kept in the session, not sent through the provider
+
+
+def test_microsoft_sign_in_leads_where_the_login_page_was_to_lead(client, microsoft):
+    UserFactory(email="ada@contoso.example")
+    account = microsoft.identity.add_user("ada@contoso.example")
+    url = start(client, "microsoft", "/rules/")
+
+    response = callback(client, "microsoft", microsoft.identity.authorize(url, account))
+
+    assert response["Location"] == "/rules/"
+    assert "rules" not in url
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NEXT)
+def test_a_next_off_this_site_leads_to_the_dashboard(client, google, hostile):
+    UserFactory(email=google.email)
+
+    response = callback(client, "google", google.authorize(start(client, "google", hostile)))
+
+    assert response["Location"] == reverse("dashboard")
+    assert signed_in_as(client) is not None
+
+
+def test_a_next_added_to_the_callback_url_is_ignored(client, google):
+    UserFactory(email=google.email)
+    answer = google.authorize(start(client, "google"))
+
+    response = callback(client, "google", {**answer, "next": "/rules/"})
+
+    assert response["Location"] == reverse("dashboard")

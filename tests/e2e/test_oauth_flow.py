@@ -1,4 +1,5 @@
-"""Connecting Google and Microsoft 365 in a real browser, through the providers' consent pages.
+"""Connecting Google and Microsoft 365, and signing up with Google, in a real browser, through the
+providers' consent pages.
 
 Google's consent page is the Google fake's own, over plain http on loopback. Microsoft's cannot be:
 msal insists on an https authority, which the identity fake answers in-process, so nothing listens
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from accounts.models import AuditLog, Consent, User
 from calendars.models import Connection
 from integrations import scopes
 from tests.e2e.conftest import log_in
@@ -192,3 +194,41 @@ def test_denying_microsoft_shows_the_friendly_page_and_stores_nothing(
     )
     assert microsoft_fake.identity.grant_count("authorization_code") == 0
     assert not Connection.objects.filter(user=user).exists()
+
+
+def test_a_new_user_signs_up_with_google_and_lands_where_next_named(page, live_server, google_fake):
+    page.goto("/rules/")
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/rules/")
+
+    page.get_by_role("button", name="Sign in with Google").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(google_fake.url + AUTH_PATH + "?")))
+    assert "rules" not in page.url
+    expect(page.get_by_text(google_fake.email)).to_be_visible()
+    page.get_by_role("button", name="Allow").click()
+
+    expect(page.get_by_role("heading", name="Finish signing up")).to_be_visible()
+    expect(page.get_by_text(google_fake.email, exact=True)).to_be_visible()
+    expect(page.get_by_role("textbox")).to_have_count(0)
+    expect(page.get_by_label("Send me occasional product news")).not_to_be_checked()
+    assert not User.objects.exists()
+    page.get_by_role("button", name="Create account").click()  # the Terms not yet accepted
+    expect(page.get_by_text("You need to accept the Terms of Service")).to_be_visible()
+    assert not User.objects.exists()
+
+    page.get_by_label("I accept the Terms of Service and the Privacy Policy").check()
+    page.get_by_role("button", name="Create account").click()
+
+    expect(page).to_have_url(f"{live_server.url}/rules/")
+    expect(page.get_by_role("heading", name="Sync rules")).to_be_visible()
+    expect(page.locator(".site-header__who")).to_have_text(google_fake.email)
+    user = User.objects.get()
+    assert user.email == google_fake.email
+    assert user.email_verified and not user.has_usable_password()
+    assert user.time_zone == "Europe/Berlin"  # the browser's own zone
+    kinds = {(c.kind, c.granted) for c in Consent.objects.filter(user=user)}
+    assert kinds == {
+        (Consent.Kind.TERMS, True),
+        (Consent.Kind.PRIVACY, True),
+        (Consent.Kind.MARKETING_EMAIL, False),
+    }
+    assert AuditLog.objects.get(user=user).action == AuditLog.Action.LOGIN

@@ -3,8 +3,9 @@ fixture that points the app at them.
 
 - ``FakeIdentityPlatform`` is an msal ``http_client``: instance and tenant discovery, the token
   endpoint (authorization code with PKCE, refresh token; a revoked refresh token gets
-  ``invalid_grant``), unsigned but well-formed id tokens carrying the flow's nonce. No network and
-  no TLS: msal insists on an https authority, and this object answers for it.
+  ``invalid_grant``), unsigned but well-formed id tokens carrying the flow's nonce, the ``email``
+  claim and, per user, the optional ``xms_edov`` claim (true unless a test says otherwise). No
+  network and no TLS: msal insists on an https authority, and this object answers for it.
 - ``FakeGraph`` is a stateful HTTP server on 127.0.0.1 speaking Graph's JSON: ``/me``, calendars
   (paged), ``calendarView`` and its delta (nextLink/deltaLink, ``@removed``, 410 for a stale
   link), events with single-value extended properties and the one ``$filter`` we send, recurring
@@ -70,6 +71,10 @@ class FakeUser:
     email: str
     name: str
     tenant_id: str = TENANT_ID
+    # The optional ``xms_edov`` claim ("email domain owner verified") of the id token: True, False,
+    # or a string form ("1", "0", "true"); None leaves the claim out, as when the app registration
+    # does not ask for it.
+    xms_edov: bool | str | None = True
 
     @property
     def home_account_id(self) -> str:
@@ -299,10 +304,13 @@ class FakeIdentityPlatform:
             "name": user.name,
             "oid": user.oid,
             "preferred_username": user.email,
+            "email": user.email,
             "sub": _b64url(hashlib.sha256(f"{user.oid}:{self.client_id}".encode()).digest()),
             "tid": user.tenant_id,
             "ver": "2.0",
         }
+        if user.xms_edov is not None:
+            claims["xms_edov"] = user.xms_edov
         if nonce:
             claims["nonce"] = nonce
         header = _b64url(json.dumps({"typ": "JWT", "alg": "none"}).encode())
