@@ -1,8 +1,8 @@
 """When a user is busy across their calendars, for booking pages.
 
 Calendars are read concurrently, one thread per connection (a provider's HTTP client is not
-shared between threads). What was read may be kept briefly in the shared cache, as start/end
-pairs only: no titles, no event ids. Each calendar's entries sit under a version that changes
+shared between threads). What was read may be kept briefly in the shared cache, as times only
+(start, end, whether it is a whole day): no titles, no event ids. Each calendar's entries sit under a version that changes
 whenever we learn the calendar changed (a push notification, a sync that found changes, blocks
 written into it), so a cached answer never outlives a change we were told about by more than the
 time it takes to learn of it; the rest expires after ``BOOKING_BUSY_CACHE_SECONDS``.
@@ -153,7 +153,7 @@ def _cached(
         for calendar in calendars
     }
     found = cache.get_many(list(keys))
-    return {keys[key]: [_interval(pair) for pair in pairs] for key, pairs in found.items()}
+    return {keys[key]: [_interval(entry) for entry in entries] for key, entries in found.items()}
 
 
 def _remember(
@@ -167,7 +167,8 @@ def _remember(
     cache.set_many(
         {
             _entry_key(str(calendar_id), versions[str(calendar_id)], window, policy): [
-                (int(span.start.timestamp()), int(span.end.timestamp())) for span in calendar_spans
+                (int(span.start.timestamp()), int(span.end.timestamp()), span.all_day)
+                for span in calendar_spans
             ]
             for calendar_id, calendar_spans in spans.items()
         },
@@ -175,5 +176,6 @@ def _remember(
     )
 
 
-def _interval(pair: tuple[int, int]) -> Interval:
-    return Interval(datetime.fromtimestamp(pair[0], UTC), datetime.fromtimestamp(pair[1], UTC))
+def _interval(entry: tuple[int, int, bool]) -> Interval:
+    start, end, all_day = entry
+    return Interval(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), all_day)

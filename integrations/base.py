@@ -152,6 +152,9 @@ class BlockSpec:
 class Interval:
     start: datetime
     end: datetime
+    # An all-day event's span: midnight-UTC dates that stand for whole days wherever the owner is
+    # (see RemoteEvent), for the caller to place in the owner's zone.
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,5 +298,5 @@ def busy_intervals(
     for event in events:
         start, end = max(event.start, window.start), min(event.end, window.end)
         if start < end and policy.counts(event):
-            spans.append(Interval(start, end))
+            spans.append(Interval(start, end, event.all_day))
     return sorted(spans, key=lambda span: (span.start, span.end))

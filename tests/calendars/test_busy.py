@@ -92,7 +92,7 @@ def test_the_cache_holds_times_only(world):
     calendar_id = world.calendars["work"].id
     keys = cache._cache.get_client().keys(f"{cache.key_prefix}:*busy:{calendar_id}:*")
     stored = [cache.get(key.decode().split(":", 2)[2]) for key in keys]
-    assert stored == [[(int(soon(1, 9).timestamp()), int(soon(1, 10).timestamp()))]]
+    assert stored == [[(int(soon(1, 9).timestamp()), int(soon(1, 10).timestamp()), False)]]
 
 
 def test_a_calendar_that_needs_reconnecting_is_unreadable_without_asking_its_server(world):

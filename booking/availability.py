@@ -1,0 +1,158 @@
+"""A page's open times: its rules, minus busy time read from the owner's calendars, minus bookings.
+
+This is the part of booking that touches the database and the providers; the arithmetic is in
+``booking.slots``. Busy time is read for whole UTC days, so the cache serves every visitor of the
+day; the check made just before a booking is stored reads the providers afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+
+from booking.models import Booking, BookingPage
+from booking.slots import Availability, available_slots
+from calendars.busy import calendars_busy
+from calendars.models import Calendar, Connection
+from integrations.base import BusyPolicy, Interval, Window
+
+# Busy time is read a little wider than the slots asked for, so buffers at the edges see it.
+_MARGIN = timedelta(days=1)
+
+
+@dataclass(slots=True)
+class PageSlots:
+    slots: list[datetime] = field(default_factory=list)
+    # Calendars whose busy time could not be read; while any is listed, no time is offered.
+    unreadable: list[Calendar] = field(default_factory=list)
+
+
+def availability_of(page: BookingPage) -> Availability:
+    return Availability(
+        time_zone=ZoneInfo(page.time_zone),
+        weekly_hours={int(day): _spans(hours) for day, hours in page.weekly_hours.items()},
+        date_overrides={
+            override.date: _spans(override.hours) for override in page.date_overrides.all()
+        },
+        buffer_before=timedelta(minutes=page.buffer_before),
+        buffer_after=timedelta(minutes=page.buffer_after),
+        minimum_notice=timedelta(minutes=page.minimum_notice),
+        horizon_days=page.horizon_days,
+        increment=timedelta(minutes=page.increment),
+        max_per_day=page.max_per_day,
+    )
+
+
+def busy_policy_of(page: BookingPage) -> BusyPolicy:
+    return BusyPolicy(
+        tentative=page.tentative_is_busy,
+        free=page.free_is_busy,
+        all_day=page.all_day_events == BookingPage.AllDayEvents.BUSY_ONLY,
+    )
+
+
+def busy_calendars_of(page: BookingPage) -> list[Calendar]:
+    """The calendars whose events make the owner busy for this page."""
+    calendars: QuerySet[Calendar] = (
+        Calendar.objects.filter(connection__user_id=page.owner_id)
+        if page.busy_in_all_calendars
+        else page.busy_calendars.filter(connection__user_id=page.owner_id)
+    )
+    return list(
+        calendars.exclude(
+            connection__status__in=[Connection.Status.DISCONNECTED, Connection.Status.REMOVING]
+        ).select_related("connection")
+    )
+
+
+def page_slots(
+    page: BookingPage,
+    *,
+    now: datetime,
+    window: Window,
+    duration: int,
+    rescheduling: Booking | None = None,
+    fresh: bool = False,
+) -> PageSlots:
+    """The start times offered for a ``duration``-minute meeting starting inside ``window``.
+
+    ``rescheduling`` is a booking being moved: its own time (in the database and in the
+    calendars, where its event and the blocks copied from it sit) does not count against it.
+    ``fresh`` skips the busy-time cache.
+    """
+    availability = availability_of(page)
+    span = _busy_window(page, now=now, window=window, availability=availability, fresh=fresh)
+    read = calendars_busy(busy_calendars_of(page), span, busy_policy_of(page), fresh=fresh)
+    if read.unreadable:
+        return PageSlots(unreadable=read.unreadable)
+    bookings = _confirmed_bookings(page, span, rescheduling)
+    busy: Sequence[Interval] = [_in_zone(span, availability.time_zone) for span in read.spans]
+    if rescheduling is not None:
+        own = (rescheduling.start, rescheduling.end)
+        busy = [span for span in busy if (span.start, span.end) != own]
+    return PageSlots(
+        slots=available_slots(
+            availability,
+            duration=timedelta(minutes=duration),
+            now=now,
+            busy=busy,
+            bookings=[Interval(booking.start, booking.end) for booking in bookings],
+            booked_starts=[booking.start for booking in bookings if booking.page_id == page.id],
+            window=window,
+        )
+    )
+
+
+def _busy_window(
+    page: BookingPage, *, now: datetime, window: Window, availability: Availability, fresh: bool
+) -> Window:
+    if fresh:
+        # Just what the asked window and its buffers touch: a quick read right before booking.
+        return Window(
+            window.start - availability.buffer_before - _MARGIN,
+            window.end + timedelta(hours=24) + availability.buffer_after,
+        )
+    # Whole UTC days over the whole horizon: one cache entry per calendar serves every month view.
+    first = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo) - _MARGIN
+    return Window(first, first + timedelta(days=page.horizon_days + 3))
+
+
+def _confirmed_bookings(
+    page: BookingPage, window: Window, rescheduling: Booking | None
+) -> list[Booking]:
+    bookings = Booking.objects.filter(
+        owner_id=page.owner_id,
+        status=Booking.Status.CONFIRMED,
+        start__lt=window.end,
+        end__gt=window.start,
+    ).only("start", "end", "page_id")
+    if rescheduling is not None:
+        bookings = bookings.exclude(id=rescheduling.id)
+    return list(bookings)
+
+
+def _in_zone(span: Interval, zone: ZoneInfo) -> Interval:
+    """An all-day span covers whole days where the owner is, not UTC's days."""
+    if not span.all_day:
+        return span
+    last_day = (span.end - timedelta(microseconds=1)).date()
+    return Interval(
+        local_day_window(span.start.date(), zone).start,
+        local_day_window(last_day, zone).end,
+        all_day=True,
+    )
+
+
+def _spans(hours: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    return [(int(start), int(end)) for start, end in hours]
+
+
+def local_day_window(day: date, zone: ZoneInfo) -> Window:
+    """One local day as a window of instants (23 or 25 hours long across a DST change)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return Window(start, end)
