@@ -1,20 +1,47 @@
-"""E-mails rendered from a template triple: ``<name>-subject.txt``, ``-body.txt``, ``-body.html``."""
+"""E-mails rendered from a template triple: ``<name>-subject.txt``, ``-body.txt``, ``-body.html``.
+
+The subject and the plain-text body are rendered without HTML escaping (a name like
+"O'Brien & Co" stays as typed); the HTML body is escaped as every template is.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 
 
-def send_templated_email(*, to: str, template: str, context: dict[str, Any]) -> None:
+class Attachment(NamedTuple):
+    """A file sent with an e-mail; ``mimetype`` may carry parameters
+    (``text/calendar; method=REQUEST``)."""
+
+    filename: str
+    content: str | bytes
+    mimetype: str
+
+
+def send_templated_email(
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    attachments: Sequence[Attachment] = (),
+) -> None:
     context = {"site_url": settings.SITE_URL, **context}
     # A subject is one line whatever the template's line breaks.
-    subject = " ".join(render_to_string(f"{template}-subject.txt", context).split())
+    subject = " ".join(_render_plain(f"{template}-subject.txt", context).split())
     message = EmailMultiAlternatives(
-        subject, render_to_string(f"{template}-body.txt", context), to=[to]
+        subject, _render_plain(f"{template}-body.txt", context), to=[to]
     )
     message.attach_alternative(render_to_string(f"{template}-body.html", context), "text/html")
+    for attachment in attachments:
+        message.attach(attachment.filename, attachment.content, attachment.mimetype)
     message.send()
+
+
+def _render_plain(name: str, context: dict[str, Any]) -> str:
+    return get_template(name).template.render(Context(context, autoescape=False))

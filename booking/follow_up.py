@@ -1,0 +1,365 @@
+"""The outside world follows a booking row: its Zoom meeting, its calendar event, its e-mails.
+
+The services change the row (status, times, and ``sequence`` on every change the attendee is told
+about) and queue ``booking_follow_up``. It brings three things up to ``booking.sequence``, each
+only when the sequence it last caught up with is lower, and records that sequence the moment the
+step succeeds; so however often it runs, and wherever an earlier run stopped, nothing is done twice.
+
+1. The Zoom meeting (Zoom bookings only): created once, then moved, deleted on cancellation.
+2. The event in the calendar the page wrote into: written with our booking marker, moved, deleted.
+   Without a stored remote id it is looked for by its marker first, so a create whose answer was
+   lost (a crash, a timeout) is found instead of written twice.
+3. The e-mails: the attendee's (with the invitation as an ``.ics`` file) and the owner's.
+
+A transient Zoom failure stops the run (the e-mails would otherwise go out without the link; on
+the last try they go without it). A transient calendar failure does not hold the e-mails back: they
+go, and then the run fails so the task retries the event. Permanent failures (Zoom or a calendar
+that needs reconnecting) are recorded on the connection and in ``follow_up_error``, and the owner's
+e-mail says what is missing; the step is not recorded as done, so a later run tries it again.
+
+One follow-up of a booking runs at a time (a lock in the shared cache). A run that finds the lock
+taken leaves a mark and tries the lock once more; the holder, after releasing it, goes once more if
+it finds the mark. Whichever of the two comes second sees the other's step, so a change committed
+while a follow-up runs is never left for the next change to carry.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.cache import cache
+from django.urls import reverse
+
+from booking.ics import booking_ics, host_name, ics_mimetype, where
+from booking.models import Booking, BookingPage
+from booking.tokens import cancel_url, manage_url, reschedule_url
+from calendars.models import Connection
+from calendars.selectors import provider_for_connection
+from calendars.services import connection_keep_refreshed_secrets, connection_record_error
+from integrations.base import BlockSpec, MarkerKind, ProviderError, Transparency
+from integrations.zoom import client as zoom_client
+from integrations.zoom import tokens as zoom_tokens
+from integrations.zoom.tokens import client_for_connection
+from multical.lib.email import Attachment, send_templated_email
+
+logger = logging.getLogger(__name__)
+
+# Longer than the slowest follow-up, so a lock held by a worker that died frees itself.
+LOCK_SECONDS = 10 * 60
+# How long the mark that the attendee's e-mail went out is kept (longer than every retry).
+SENT_MARK_SECONDS = 3 * 24 * 3600
+# Connections we may use: not waiting for the user to reconnect, disconnected or being removed.
+USABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
+# Zoom's answers that mean the authorization is gone (the connection needs the user), as opposed
+# to a refusal about one meeting.
+ZOOM_AUTHORIZATION_GONE = (zoom_client.REFUSED, zoom_tokens.NOT_CONNECTED)
+ZOOM_NOT_CONNECTED = "Zoom is not connected (or needs reconnecting)"
+ZOOM_KEPT_FAILING = "Zoom kept failing, and we stopped trying"
+
+
+@dataclass
+class _Run:
+    booking: Booking
+    last_try: bool
+    # Plain words for the owner: what this run could not do.
+    problems: list[str] = field(default_factory=list)
+    # A calendar failure worth retrying, raised once the e-mails are out, and its note.
+    retry: ProviderError | None = None
+    retry_note: str = ""
+
+
+def booking_follow_up(*, booking_id: str, last_try: bool = False) -> None:
+    """Bring the booking's meeting, event and e-mails up to its sequence, or raise a transient
+    ``ProviderError`` for the caller to retry. ``last_try``: the e-mails go out even if Zoom
+    is still failing."""
+    booking_id = str(booking_id)
+    lock_key, again_key = (
+        f"booking:follow-up:lock:{booking_id}",
+        f"booking:follow-up:again:{booking_id}",
+    )
+    while True:
+        token = uuid.uuid4().hex
+        if not cache.add(lock_key, token, timeout=LOCK_SECONDS):
+            cache.set(again_key, True, timeout=LOCK_SECONDS)
+            if not cache.add(lock_key, token, timeout=LOCK_SECONDS):
+                return  # the running follow-up goes once more for us
+        cache.delete(again_key)  # this run reads the row afresh: it covers earlier requests
+        try:
+            _follow(booking_id, last_try=last_try)
+        finally:
+            if cache.get(lock_key) == token:
+                cache.delete(lock_key)
+        if not cache.get(again_key):
+            return
+
+
+def _follow(booking_id: str, *, last_try: bool) -> None:
+    booking = (
+        Booking.objects.select_related("owner", "owner__booking_profile", "calendar__connection")
+        .filter(id=booking_id)
+        .first()
+    )
+    if booking is None:
+        return  # deleted meanwhile: nothing left to follow
+    run = _Run(booking=booking, last_try=last_try)
+    _follow_meeting(run)
+    _follow_event(run)
+    _follow_emails(run)
+    error = "; ".join(run.problems)
+    if run.retry_note:
+        error = "; ".join(filter(None, [error, run.retry_note]))
+    error = error[: Booking._meta.get_field("follow_up_error").max_length]
+    if error != booking.follow_up_error:
+        booking.follow_up_error = error
+        booking.save(update_fields=["follow_up_error"])
+    if run.retry is not None:
+        logger.info("booking %s: calendar event to be retried", booking.id)
+        raise run.retry
+    logger.info("booking %s followed up to sequence %s", booking.id, booking.sequence)
+
+
+# 1. The Zoom meeting --------------------------------------------------------------------------
+
+
+def _zoom_connection(booking: Booking) -> Connection | None:
+    connection = (
+        Connection.objects.filter(user_id=booking.owner_id, kind=Connection.Kind.ZOOM)
+        .exclude(status=Connection.Status.REMOVING)
+        .first()
+    )
+    if connection is None or connection.status not in USABLE or not connection.secrets:
+        return None
+    return connection
+
+
+def _meeting_topic(booking: Booking) -> str:
+    """The page's title and the attendee's name, never their address (Zoom shows the topic)."""
+    return f"{booking.title} with {booking.attendee_name}"[:200]
+
+
+def _follow_meeting(run: _Run) -> None:
+    booking = run.booking
+    if (
+        booking.location != BookingPage.Location.ZOOM
+        or booking.meeting_sequence >= booking.sequence
+    ):
+        return
+    if booking.is_cancelled and not booking.zoom_meeting_id:
+        _meeting_done(booking)
+        return
+    action = (
+        "deleted" if booking.is_cancelled else ("moved" if booking.zoom_meeting_id else "created")
+    )
+    connection = _zoom_connection(booking)
+    if connection is None:
+        run.problems.append(f"The Zoom meeting was not {action}: {ZOOM_NOT_CONNECTED}.")
+        logger.warning("booking %s: no usable Zoom connection", booking.id)
+        return
+    client = client_for_connection(connection)
+    meeting: dict[str, Any] = {
+        "topic": _meeting_topic(booking),
+        "start": booking.start,
+        "duration_minutes": int((booking.end - booking.start).total_seconds() // 60),
+        "time_zone": booking.owner.time_zone,
+    }
+    try:
+        if booking.is_cancelled:
+            client.delete_meeting(booking.zoom_meeting_id)  # one already gone is fine
+            booking.zoom_meeting_id = booking.meeting_url = ""
+        elif booking.zoom_meeting_id:
+            client.update_meeting(booking.zoom_meeting_id, **meeting)
+        else:
+            created = client.create_meeting(**meeting)
+            booking.zoom_meeting_id, booking.meeting_url = created.id, created.join_url
+            # Stored the moment Zoom answers: Zoom has no way to find a meeting made twice.
+            booking.save(update_fields=["zoom_meeting_id", "meeting_url"])
+    except ProviderError as error:
+        if not error.permanent and not run.last_try:
+            raise
+        if error.message in ZOOM_AUTHORIZATION_GONE:
+            connection_record_error(connection=connection, error=error)
+        reason = error.message.rstrip(".") if error.permanent else ZOOM_KEPT_FAILING
+        run.problems.append(f"The Zoom meeting was not {action}: {reason}.")
+        logger.warning("booking %s: Zoom meeting not %s", booking.id, action)
+        return
+    _meeting_done(booking)
+
+
+def _meeting_done(booking: Booking) -> None:
+    booking.meeting_sequence = booking.sequence
+    booking.save(update_fields=["zoom_meeting_id", "meeting_url", "meeting_sequence"])
+
+
+# 2. The calendar event ------------------------------------------------------------------------
+
+
+def _event_spec(booking: Booking) -> BlockSpec:
+    lines = [
+        f"Booked through {booking.title}",
+        f"Attendee: {booking.attendee_name} <{booking.attendee_email}>",
+    ]
+    location = where(booking)
+    if location:
+        lines.append(f"{booking.get_location_display()}: {location}")
+    for answer in booking.answers:
+        lines.append(f"{answer.get('question', '')}: {answer.get('answer', '')}")
+    lines.append(f"Details: {_booking_detail_url(booking)}")
+    return BlockSpec(
+        block_id=str(booking.id),
+        kind=MarkerKind.BOOKING,
+        start=booking.start,
+        end=booking.end,
+        all_day=False,
+        title=f"{booking.title} with {booking.attendee_name}",
+        description="\n".join(lines),
+        location=location,
+        transparency=Transparency.BUSY,
+    )
+
+
+def _follow_event(run: _Run) -> None:
+    booking = run.booking
+    calendar = booking.calendar
+    if calendar is None or booking.event_sequence >= booking.sequence:
+        return
+    connection = calendar.connection
+    action = "deleted" if booking.is_cancelled else "written"
+    if connection.status not in USABLE or not connection.secrets:
+        run.problems.append(
+            f"The event in {calendar.name} was not {action}: {connection.label} needs reconnecting."
+        )
+        logger.warning("booking %s: calendar connection not usable", booking.id)
+        return
+    provider = provider_for_connection(connection)
+    try:
+        # Nothing stored: a create may have landed before its answer was lost; look first.
+        remote_id = booking.remote_event_id or provider.find_block(
+            calendar.remote_id, str(booking.id), kind=MarkerKind.BOOKING
+        )
+        if booking.is_cancelled:
+            if remote_id:
+                provider.delete_event(calendar.remote_id, remote_id)
+            booking.remote_event_id = ""
+        else:
+            booking.remote_event_id = provider.put_block(
+                calendar.remote_id, _event_spec(booking), remote_id=remote_id or None
+            )
+    except ProviderError as error:
+        if not error.permanent:
+            run.retry = error
+            run.retry_note = (
+                f"The event in {calendar.name} will be {action} on the next try: "
+                f"{error.message.rstrip('.')}."
+            )
+            return
+        connection_record_error(connection=connection, error=error)
+        run.problems.append(
+            f"The event in {calendar.name} was not {action}: {error.message.rstrip('.')}."
+        )
+        logger.warning("booking %s: calendar event not %s", booking.id, action)
+        return
+    finally:
+        connection_keep_refreshed_secrets(connection=connection, provider=provider)
+    booking.event_sequence = booking.sequence
+    booking.save(update_fields=["remote_event_id", "event_sequence"])
+
+
+# 3. The e-mails -------------------------------------------------------------------------------
+
+BOOKED, RESCHEDULED, CANCELLED = "booked", "rescheduled", "cancelled"
+
+
+def _follow_emails(run: _Run) -> None:
+    booking = run.booking
+    if booking.notified_sequence >= booking.sequence:
+        return
+    if booking.is_cancelled:
+        kind = CANCELLED
+    else:
+        # Moved before the first e-mail went out: the attendee still needs the confirmation.
+        kind = BOOKED if booking.notified_sequence < 0 else RESCHEDULED
+    # The owner's e-mail can fail after the attendee's went out: the retry must not resend it.
+    sent_key = f"booking:notified:{booking.id}:{booking.sequence}"
+    if not cache.get(sent_key):
+        _send_to_attendee(booking, kind)
+        cache.set(sent_key, True, timeout=SENT_MARK_SECONDS)
+    _send_to_owner(booking, kind, run.problems)
+    booking.notified_sequence = booking.sequence
+    booking.save(update_fields=["notified_sequence"])
+    cache.delete(sent_key)
+
+
+def _send_to_attendee(booking: Booking, kind: str) -> None:
+    context = {
+        **_common_context(booking, booking.attendee_time_zone),
+        "host_name": host_name(booking),
+        # The host cancelled with a reason: the attendee is told it. (The attendee knows theirs.)
+        "host_cancelled": booking.cancelled_by == Booking.Actor.OWNER,
+        "zoom_link_missing": (
+            booking.location == BookingPage.Location.ZOOM and not booking.meeting_url
+        ),
+    }
+    if kind != CANCELLED:
+        context.update(
+            manage_url=manage_url(booking),
+            cancel_url=cancel_url(booking),
+            reschedule_url=reschedule_url(booking),
+        )
+    send_templated_email(
+        to=booking.attendee_email,
+        template=f"booking/email/attendee-{kind}",
+        context=context,
+        attachments=[Attachment("invite.ics", booking_ics(booking), ics_mimetype(booking))],
+    )
+
+
+def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
+    context = {
+        **_common_context(booking, booking.owner.time_zone),
+        "booking_url": _booking_detail_url(booking),
+        "calendars_url": settings.SITE_URL + reverse("calendars:calendar_list"),
+        "attendee_cancelled": booking.cancelled_by == Booking.Actor.ATTENDEE,
+        "problems": problems,
+    }
+    send_templated_email(
+        to=booking.owner.email, template=f"booking/email/owner-{kind}", context=context
+    )
+
+
+def _common_context(booking: Booking, zone_name: str) -> dict[str, Any]:
+    place = where(booking)
+    return {
+        "booking": booking,
+        "when": format_when(booking.start, booking.end, zone_name),
+        "where": place,
+        "where_label": booking.get_location_display(),
+        "where_is_link": (
+            booking.location in (BookingPage.Location.ZOOM, BookingPage.Location.LINK)
+            and place.startswith(("https://", "http://"))
+        ),
+    }
+
+
+def _booking_detail_url(booking: Booking) -> str:
+    return settings.SITE_URL + reverse("booking:booking_detail", args=[booking.id])
+
+
+def format_when(start: datetime, end: datetime, zone_name: str) -> str:
+    """The time in the reader's zone, named: "Tuesday 6 May 2030, 09:30-10:00 (Europe/Paris)"."""
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone, zone_name = ZoneInfo("UTC"), "UTC"
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    day = f"{start:%A} {start.day} {start:%B %Y}"
+    if end.date() == start.date():
+        span = f"{start:%H:%M}\u2013{end:%H:%M}"
+    else:
+        span = f"{start:%H:%M} \u2013 {end:%A} {end.day} {end:%B} {end:%H:%M}"
+    return f"{day}, {span} ({zone_name.replace('_', ' ')})"

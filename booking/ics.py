@@ -1,0 +1,95 @@
+"""The iCalendar invitation an attendee receives with each booking e-mail.
+
+One VEVENT whose UID never changes for a booking, so the attendee's calendar program replaces its
+copy: ``METHOD:REQUEST`` while the booking stands (a reschedule is the same UID with a higher
+SEQUENCE), ``METHOD:CANCEL`` once it is cancelled. The attendee has already accepted by booking,
+so no answer is asked for (``RSVP=FALSE``, ``PARTSTAT=ACCEPTED``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from icalendar import Calendar, Event, vCalAddress
+
+from booking.models import Booking, BookingPage
+from booking.tokens import manage_url
+
+PRODID = "-//Multical//Booking pages//EN"
+REQUEST = "REQUEST"
+CANCEL = "CANCEL"
+
+
+def ics_method(booking: Booking) -> str:
+    return CANCEL if booking.is_cancelled else REQUEST
+
+
+def ics_uid(booking: Booking) -> str:
+    return f"booking-{booking.id}@{urlsplit(settings.SITE_URL).hostname or 'multical'}"
+
+
+def ics_mimetype(booking: Booking) -> str:
+    return f"text/calendar; method={ics_method(booking)}"
+
+
+def host_name(booking: Booking) -> str:
+    """How the owner is named to attendees: their public display name, else their address."""
+    profile = getattr(booking.owner, "booking_profile", None)
+    return profile.display_name if profile and profile.display_name else booking.owner.email
+
+
+def where(booking: Booking) -> str:
+    """Where the meeting happens: the meeting link, the phone number or the address."""
+    if booking.location == BookingPage.Location.ZOOM:
+        return booking.meeting_url
+    return booking.location_detail
+
+
+def booking_ics(booking: Booking) -> bytes:
+    """The attendee's invitation (or its cancellation) for the booking as it is now."""
+    method = ics_method(booking)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+
+    event = Event()
+    event.add("uid", ics_uid(booking))
+    event.add("sequence", booking.sequence)
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", booking.start.astimezone(UTC))
+    event.add("dtend", booking.end.astimezone(UTC))
+    event.add("summary", f"{booking.title} with {host_name(booking)}")
+    event.add("description", _description(booking, method))
+    location = where(booking)
+    if location:
+        event.add("location", location)
+    event.add("status", "CANCELLED" if method == CANCEL else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+
+    organizer = vCalAddress(f"mailto:{booking.owner.email}")
+    organizer.params["CN"] = host_name(booking)
+    event.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{booking.attendee_email}")
+    attendee.params["CN"] = booking.attendee_name
+    attendee.params["ROLE"] = "REQ-PARTICIPANT"
+    attendee.params["PARTSTAT"] = "ACCEPTED"
+    attendee.params["RSVP"] = "FALSE"
+    event.add("attendee", attendee)
+
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _description(booking: Booking, method: str) -> str:
+    if method == CANCEL:
+        return f"{booking.title} with {host_name(booking)} was cancelled."
+    lines = [f"{booking.title} with {host_name(booking)}."]
+    location = where(booking)
+    if location:
+        lines.append(f"{booking.get_location_display()}: {location}")
+    lines.append(f"Change or cancel: {manage_url(booking)}")
+    return "\n".join(lines)
