@@ -8,6 +8,11 @@
   15-minute grid, 10-minute buffers. The calendars draw their spans from one pool of 1,200
   events, as calendars kept in sync hold copies of each other's events (10,000 independent
   spans would leave no free minute in 60 days). Target: p95 <= 20 ms.
+- Public page: gunicorn (2 workers x 8 threads) serving a host whose Radicale calendar holds
+  200 events; 1,000 month views from 20 concurrent clients with busy time cached.
+  Target: p95 <= 150 ms.
+- Double-booking storm: 100 attendees load the form for one time, then submit together; 20
+  rounds. Target: exactly one booking each round.
 Each section is a function returning its lines; ``main`` calls them in order and prints them.
 """
 
@@ -17,6 +22,7 @@ import gc
 import random
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -89,8 +95,17 @@ def slot_computation() -> list[str]:
     ]
 
 
+def public_page_and_storm() -> list[str]:
+    # Imported here: these sections need Django, a database and a CalDAV server.
+    from bench.booking_web import booking_site, page_latency, storm
+    from bench.sync_engine_caldav import _django
+
+    with _django(), tempfile.TemporaryDirectory() as folder, booking_site(Path(folder)) as site:
+        return page_latency(site) + storm(site)
+
+
 def main() -> None:
-    for section in (slot_computation,):
+    for section in (slot_computation, public_page_and_storm):
         for line in section():
             print(line, flush=True)
 

@@ -30,6 +30,7 @@ urlpatterns = [
     path("rules/", include("syncrules.urls")),
     path("booking/", include("booking.urls")),
     path("portfolio/", include("portfolio.urls")),
+    path("", include("booking.public_urls")),
     # Push notifications from the providers: verified, answered at once, never a session.
     path("hooks/google/", google_notification, name="google-notification"),
     path("hooks/microsoft/", graph_notification, name="microsoft-notification"),

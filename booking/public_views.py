@@ -1,0 +1,311 @@
+"""The pages attendees use: a host's profile, a booking page, the form, and their booking's page.
+
+No sign-in, so every view is rate limited per address, and every lookup answers a plain 404 for
+whatever does not exist or is not theirs to see. The essentials work without JavaScript; the
+small script only picks the browser's zone and clock on the first visit.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from booking.availability import local_day_window, page_slots
+from booking.models import Booking, BookingPage
+from booking.public import (
+    Viewer,
+    format_start,
+    get_booking_by_token,
+    get_profile,
+    get_public_page,
+    listed_pages,
+    month_weeks,
+    parse_day,
+    parse_month,
+    parse_start,
+    viewer_from,
+    zone_names,
+)
+from booking.public_forms import BookingForm, CancelForm, new_submission_key
+from booking.services import (
+    BookingClosed,
+    BusyUnknown,
+    SlotUnavailable,
+    booking_cancel,
+    booking_create,
+    booking_reschedule,
+)
+from booking.slots import slots_by_day
+from booking.tokens import manage_token
+from integrations.base import Window
+from multical.lib.requests import client_ip
+
+# Bookings this browser made, so that its confirmation page shows them to it and nobody else.
+SESSION_KEY = "booking:made"
+
+
+def _ip(group: str, request: HttpRequest) -> str:
+    return client_ip(request) or ""
+
+
+browsing_limit = ratelimit(key=_ip, rate=settings.BOOKING_BROWSE_RATE, block=True)
+submitting_limit = ratelimit(key=_ip, rate=settings.BOOKING_SUBMIT_RATE, method="POST", block=True)
+
+
+@browsing_limit
+def profile(request: HttpRequest, handle: str) -> HttpResponse:
+    host = get_profile(handle)
+    pages = listed_pages(host)
+    return render(request, "booking/public/profile.html", {"host": host, "pages": pages})
+
+
+@browsing_limit
+def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    booking_page = get_public_page(handle, slug)
+    viewer = viewer_from(request.GET, booking_page)
+    picker = _slot_picker(request, booking_page, viewer)
+    return render(
+        request,
+        "booking/public/page.html",
+        {"page": booking_page, "viewer": viewer, **picker},
+    )
+
+
+@browsing_limit
+@submitting_limit
+@require_http_methods(["GET", "POST"])
+def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    booking_page = get_public_page(handle, slug)
+    viewer = viewer_from(request.POST if request.method == "POST" else request.GET, booking_page)
+    params = request.POST if request.method == "POST" else request.GET
+    start = parse_start(params.get("start", ""))
+    if start is None or start <= timezone.now():
+        messages.info(request, "Pick a time first.")
+        return redirect(_page_url(booking_page, viewer))
+    form = BookingForm(
+        request.POST if request.method == "POST" else None,
+        page=booking_page,
+        initial={"submission": new_submission_key()},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            booking = booking_create(
+                page=booking_page,
+                start=start,
+                duration=viewer.duration,
+                attendee_name=form.cleaned_data["name"],
+                attendee_email=form.cleaned_data["email"],
+                attendee_time_zone=viewer.zone.key,
+                answers=form.answers(),
+                submission_key=form.cleaned_data["submission"],
+            )
+        except SlotUnavailable:
+            messages.warning(request, "This time was just taken. Here are the times still free.")
+            return redirect(_page_url(booking_page, viewer, day=_local_day(start, viewer)))
+        except BusyUnknown as error:
+            form.add_error(None, str(error))
+        except BookingClosed as error:
+            messages.warning(request, str(error))
+            return redirect(_page_url(booking_page, viewer))
+        else:
+            made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
+            request.session[SESSION_KEY] = made
+            return redirect(
+                reverse(
+                    "booking_public:booked",
+                    kwargs={"handle": handle, "slug": slug, "booking_id": booking.id},
+                )
+                + "?"
+                + viewer.query()
+            )
+    return render(
+        request,
+        "booking/public/book.html",
+        {
+            "page": booking_page,
+            "viewer": viewer,
+            "form": form,
+            "start": start,
+            "start_code": format_start(start),
+            "start_label": viewer.time_label(start),
+            "end_label": viewer.time_label(start + timedelta(minutes=viewer.duration)),
+            "back_url": _page_url(booking_page, viewer, day=_local_day(start, viewer)),
+        },
+    )
+
+
+@browsing_limit
+def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
+    booking_page = get_public_page(handle, slug)
+    if str(booking_id) not in request.session.get(SESSION_KEY, []):
+        return render(request, "404.html", status=404)
+    booking = Booking.objects.get(id=booking_id, page=booking_page)
+    viewer = viewer_from(request.GET, booking_page)
+    return render(
+        request,
+        "booking/public/booked.html",
+        {
+            "page": booking_page,
+            "booking": booking,
+            "viewer": viewer,
+            "manage_path": manage_path(booking),
+        },
+    )
+
+
+@browsing_limit
+def manage(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
+    booking = get_booking_by_token(booking_id, token)
+    return render(
+        request,
+        "booking/public/manage.html",
+        {
+            "booking": booking,
+            "token": token,
+            "zone": booking.attendee_time_zone,
+            "is_over": booking.end <= timezone.now(),
+        },
+    )
+
+
+@browsing_limit
+@submitting_limit
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
+    booking = get_booking_by_token(booking_id, token)
+    if booking.is_cancelled or booking.end <= timezone.now():
+        return redirect("booking_public:manage", booking_id=booking.id, token=token)
+    form = CancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        booking_cancel(
+            booking=booking, actor=Booking.Actor.ATTENDEE, reason=form.cleaned_data["reason"]
+        )
+        messages.success(request, "Your booking is cancelled. We let the host know.")
+        return redirect("booking_public:manage", booking_id=booking.id, token=token)
+    return render(
+        request,
+        "booking/public/cancel.html",
+        {"booking": booking, "token": token, "form": form, "zone": booking.attendee_time_zone},
+    )
+
+
+@browsing_limit
+@submitting_limit
+@require_http_methods(["GET", "POST"])
+def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
+    booking = get_booking_by_token(booking_id, token)
+    booking_page = booking.page
+    closed = (
+        booking.is_cancelled
+        or booking.end <= timezone.now()
+        or booking_page is None
+        or not booking_page.active
+    )
+    if closed:
+        return redirect("booking_public:manage", booking_id=booking.id, token=token)
+    duration = int((booking.end - booking.start).total_seconds() // 60)
+    params = request.POST if request.method == "POST" else request.GET
+    base = viewer_from(params, booking_page)
+    viewer = Viewer(zone=base.zone, clock=base.clock, duration=duration)
+    if request.method == "POST":
+        start = parse_start(request.POST.get("start", ""))
+        try:
+            if start is None:
+                raise SlotUnavailable("Pick a time first.")
+            booking_reschedule(booking=booking, start=start, actor=Booking.Actor.ATTENDEE)
+        except (SlotUnavailable, BusyUnknown, BookingClosed) as error:
+            messages.warning(request, _friendly(error))
+        else:
+            messages.success(request, "Your booking is moved. We sent you the new details.")
+            return redirect("booking_public:manage", booking_id=booking.id, token=token)
+    picker = _slot_picker(request, booking_page, viewer, rescheduling=booking)
+    return render(
+        request,
+        "booking/public/reschedule.html",
+        {"booking": booking, "page": booking_page, "viewer": viewer, "token": token, **picker},
+    )
+
+
+def _friendly(error: Exception) -> str:
+    if isinstance(error, SlotUnavailable):
+        return "This time was just taken. Here are the times still free."
+    return str(error)
+
+
+def _slot_picker(
+    request: HttpRequest,
+    booking_page: BookingPage,
+    viewer: Viewer,
+    *,
+    rescheduling: Booking | None = None,
+) -> dict[str, object]:
+    """The month the attendee looks at, its days with free times, and the chosen day's times."""
+    now = timezone.now()
+    today = now.astimezone(viewer.zone).date()
+    last_day = today + timedelta(days=booking_page.horizon_days + 1)
+    month = parse_month(request.GET.get("month", ""), today)
+    month = min(max(month, today.replace(day=1)), last_day.replace(day=1))
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    window = Window(
+        local_day_window(month, viewer.zone).start, local_day_window(next_month, viewer.zone).start
+    )
+    found = page_slots(
+        booking_page, now=now, window=window, duration=viewer.duration, rescheduling=rescheduling
+    )
+    by_day = slots_by_day(found.slots, viewer.zone)
+    chosen = parse_day(request.GET.get("day", ""))
+    if chosen not in by_day:
+        chosen = min(by_day) if by_day else None
+    return {
+        "unavailable": bool(found.unreadable),
+        "month": month,
+        "weeks": month_weeks(month),
+        "open_days": set(by_day),
+        "chosen_day": chosen,
+        "times": [
+            {"label": viewer.time_label(start), "code": format_start(start)}
+            for start in by_day.get(chosen, [])
+        ]
+        if chosen
+        else [],
+        "previous_month": month - timedelta(days=1) if month > today.replace(day=1) else None,
+        "next_month": next_month if next_month <= last_day else None,
+        "zones": _zone_choices(),
+    }
+
+
+def _zone_choices() -> list[str]:
+    return sorted(zone_names())
+
+
+def _page_url(booking_page: BookingPage, viewer: Viewer, *, day: date | None = None) -> str:
+    extra = {"day": day.isoformat(), "month": day.strftime("%Y-%m")} if day else {}
+    return (
+        reverse(
+            "booking_public:page",
+            kwargs={
+                "handle": booking_page.owner.booking_profile.handle,
+                "slug": booking_page.public_slug,
+            },
+        )
+        + "?"
+        + viewer.query(**extra)
+    )
+
+
+def _local_day(moment: datetime, viewer: Viewer) -> date:
+    return moment.astimezone(viewer.zone).date()
+
+
+def manage_path(booking: Booking) -> str:
+    return reverse(
+        "booking_public:manage", kwargs={"booking_id": booking.id, "token": manage_token(booking)}
+    )

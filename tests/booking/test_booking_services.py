@@ -1,0 +1,280 @@
+"""Booking, moving and cancelling through the services: a live check, a lock, and a constraint."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, close_old_connections, connection, transaction
+
+from booking.availability import page_slots
+from booking.models import Booking
+from booking.services import (
+    BookingClosed,
+    BusyUnknown,
+    SlotUnavailable,
+    booking_cancel,
+    booking_create,
+    booking_delete,
+    booking_reschedule,
+)
+from calendars.models import Calendar, Connection
+from integrations.base import Window
+from tests.booking.pages import at, days_ahead, make_host
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_follow_up(monkeypatch):
+    """The follow-up (Zoom, the calendar event, e-mails) is tested on its own; here it is only
+    counted, so that every service is seen to ask for it."""
+    asked: list[str] = []
+    monkeypatch.setattr(
+        "booking.services.enqueue_follow_up", lambda booking_id: asked.append(str(booking_id))
+    )
+    return asked
+
+
+def book(host, start, *, key: str = "k1", duration: int = 30) -> Booking:
+    return booking_create(
+        page=host.page,
+        start=start,
+        duration=duration,
+        attendee_name="Grace Guest",
+        attendee_email="grace@example.com",
+        attendee_time_zone="Europe/Berlin",
+        answers=[{"question": "Topic", "answer": "Roadmap"}],
+        submission_key=key,
+    )
+
+
+def test_a_free_time_is_booked_and_the_follow_up_is_asked_for(radicale_server, owner, no_follow_up):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+
+    booking = book(host, start)
+
+    assert (booking.start, booking.end) == (start, start + timedelta(minutes=30))
+    assert booking.status == Booking.Status.CONFIRMED
+    assert booking.calendar == host.world.calendars["work"]
+    assert booking.answers == [{"question": "Topic", "answer": "Roadmap"}]
+    assert no_follow_up == [str(booking.id)]
+
+
+def test_an_event_added_since_the_page_was_shown_is_seen_by_the_live_check(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+    window = Window(start, start + timedelta(hours=1))
+    shown = page_slots(host.page, now=start - timedelta(days=3), window=window, duration=30)
+    assert start in shown.slots  # and now it is in the cache
+    # Added straight on the server: no notification, the cache still says free.
+    host.world.put("work", "dentist", start + timedelta(minutes=15), minutes=30)
+
+    with pytest.raises(SlotUnavailable):
+        book(host, start)
+    assert not Booking.objects.exists()
+
+
+def test_a_calendar_that_cannot_be_read_books_nothing(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    # Nothing listens on the discard port: the server is down.
+    Calendar.objects.filter(id=host.world.calendars["work"].id).update(
+        remote_id="http://127.0.0.1:9/user/calendar/"
+    )
+
+    with pytest.raises(BusyUnknown):
+        book(host, at(days_ahead(3), 10))
+    assert not Booking.objects.exists()
+
+
+def test_a_calendar_that_needs_reconnecting_books_nothing(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    Connection.objects.filter(id=host.world.connection.id).update(
+        status=Connection.Status.NEEDS_RECONNECT
+    )
+
+    with pytest.raises(BusyUnknown):
+        book(host, at(days_ahead(3), 10))
+    assert not Booking.objects.exists()
+
+
+def test_the_same_submission_twice_books_once(radicale_server, owner, no_follow_up):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+
+    first = book(host, start, key="same")
+    second = book(host, start, key="same")
+
+    assert first.id == second.id
+    assert Booking.objects.count() == 1
+    assert no_follow_up == [str(first.id)]
+
+
+def test_a_time_already_booked_is_refused(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+    book(host, start, key="a")
+
+    with pytest.raises(SlotUnavailable):
+        book(host, start + timedelta(minutes=15), key="b")
+
+
+def test_buffers_keep_bookings_apart(radicale_server, owner):
+    host = make_host(radicale_server, owner, buffer_after=15, increment=15)
+    start = at(days_ahead(3), 10)
+    book(host, start, key="a")
+
+    with pytest.raises(SlotUnavailable):
+        book(host, start + timedelta(minutes=30), key="b")
+    assert book(host, start + timedelta(minutes=45), key="c").start == start + timedelta(minutes=45)
+
+
+def test_the_daily_cap_is_kept(radicale_server, owner):
+    host = make_host(radicale_server, owner, max_per_day=1)
+    day = days_ahead(3)
+    book(host, at(day, 10), key="a")
+
+    with pytest.raises(SlotUnavailable):
+        book(host, at(day, 14), key="b")
+    assert book(host, at(day + timedelta(days=1), 10), key="c")
+
+
+def test_a_length_the_page_does_not_offer_is_refused(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    with pytest.raises(SlotUnavailable):
+        book(host, at(days_ahead(3), 10), duration=45)
+
+
+def test_a_switched_off_page_takes_no_bookings(radicale_server, owner):
+    host = make_host(radicale_server, owner, active=False)
+    with pytest.raises(BookingClosed):
+        book(host, at(days_ahead(3), 10))
+
+
+def test_the_database_refuses_overlapping_confirmed_bookings_whatever_the_code_does(
+    radicale_server, owner
+):
+    host = make_host(radicale_server, owner)
+    booking = book(host, at(days_ahead(3), 10))
+    clash = Booking(
+        owner=owner,
+        page=host.page,
+        title="x",
+        start=booking.start + timedelta(minutes=29),
+        end=booking.end + timedelta(minutes=29),
+        attendee_name="Mallory",
+        attendee_email="m@example.com",
+        location=booking.location,
+        submission_key="other",
+    )
+    with pytest.raises(IntegrityError, match="booking_no_overlap"), transaction.atomic():
+        clash.save()
+
+    # Cancelled bookings leave their time free, and touching ranges do not overlap.
+    booking_cancel(booking=booking)
+    clash.save()
+    Booking.objects.create(
+        owner=owner,
+        title="y",
+        start=clash.end,
+        end=clash.end + timedelta(minutes=30),
+        attendee_name="Next",
+        attendee_email="n@example.com",
+        location=booking.location,
+        submission_key="next",
+    )
+
+
+def test_rescheduling_moves_the_booking_and_counts_a_new_sequence(
+    radicale_server, owner, no_follow_up
+):
+    host = make_host(radicale_server, owner, increment=15)
+    booking = book(host, at(days_ahead(3), 10))
+    # Its own event sits in the calendar (the follow-up wrote it): it must not block its new time.
+    host.world.put("work", "own-event", booking.start, minutes=30)
+    new_start = booking.start + timedelta(minutes=15)
+
+    moved = booking_reschedule(booking=booking, start=new_start, actor=Booking.Actor.ATTENDEE)
+
+    assert (moved.start, moved.end) == (new_start, new_start + timedelta(minutes=30))
+    assert moved.sequence == 1
+    assert no_follow_up == [str(booking.id)] * 2
+
+
+def test_rescheduling_into_another_booking_is_refused(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    first = book(host, at(days_ahead(3), 10), key="a")
+    book(host, at(days_ahead(3), 11), key="b")
+
+    with pytest.raises(SlotUnavailable):
+        booking_reschedule(booking=first, start=at(days_ahead(3), 11))
+    first.refresh_from_db()
+    assert first.start == at(days_ahead(3), 10)
+
+
+def test_a_cancelled_booking_cannot_be_rescheduled(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    booking = book(host, at(days_ahead(3), 10))
+    booking_cancel(booking=booking, actor=Booking.Actor.ATTENDEE, reason="Ill")
+
+    with pytest.raises(BookingClosed):
+        booking_reschedule(booking=booking, start=at(days_ahead(4), 10))
+
+
+def test_cancelling_twice_changes_nothing_the_second_time(radicale_server, owner, no_follow_up):
+    host = make_host(radicale_server, owner)
+    booking = book(host, at(days_ahead(3), 10))
+
+    booking_cancel(booking=booking, actor=Booking.Actor.ATTENDEE, reason=" Ill ")
+    booking_cancel(booking=booking, actor=Booking.Actor.OWNER, reason="Other")
+
+    booking.refresh_from_db()
+    assert (booking.status, booking.sequence) == (Booking.Status.CANCELLED, 1)
+    assert (booking.cancelled_by, booking.cancel_reason) == (Booking.Actor.ATTENDEE, "Ill")
+    assert len(no_follow_up) == 2  # created, cancelled
+
+
+def test_a_coming_booking_must_be_cancelled_before_it_is_deleted(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    booking = book(host, at(days_ahead(3), 10))
+    with pytest.raises(BookingClosed):
+        booking_delete(booking=booking)
+
+    booking_cancel(booking=booking)
+    with pytest.raises(BookingClosed):  # the cancellation has not gone out yet
+        booking_delete(booking=booking)
+
+    Booking.objects.filter(id=booking.id).update(notified_sequence=1, event_sequence=1)
+    booking.refresh_from_db()
+    booking_delete(booking=booking)
+    assert not Booking.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_simultaneous_submissions_for_one_time_make_one_booking(radicale_server, owner):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+    barrier = threading.Barrier(50)
+    outcomes: list[str] = []
+
+    def submit(number: int) -> None:
+        try:
+            barrier.wait()
+            book(host, start, key=f"attendee-{number}")
+            outcomes.append("booked")
+        except SlotUnavailable:
+            outcomes.append("taken")
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["booked"] + ["taken"] * 49
+    assert Booking.objects.filter(status=Booking.Status.CONFIRMED).count() == 1

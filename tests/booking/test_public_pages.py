@@ -1,0 +1,246 @@
+"""The pages attendees use, as their browser sees them (without JavaScript)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from booking.models import Booking, BookingPage
+from booking.public import format_start
+from booking.services import booking_cancel
+from booking.tokens import manage_token
+from calendars.models import Connection
+from tests.booking.pages import at, days_ahead, make_host
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_follow_up(monkeypatch):
+    monkeypatch.setattr("booking.services.enqueue_follow_up", lambda booking_id: None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    cache.clear()
+
+
+def times_on(html: str) -> list[str]:
+    return re.findall(r'class="button button--block" href="[^"]*start=(\d{8}T\d{6}Z)"', html)
+
+
+def form_data(response, **fields: str) -> dict[str, str]:
+    """What the browser posts: the form's hidden fields, a name, an address, and ``fields``."""
+    hidden = dict(
+        re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', response.text)
+    )
+    hidden.pop("csrfmiddlewaretoken", None)
+    return {**hidden, "name": "Grace Guest", "email": "grace@example.com", **fields}
+
+
+def test_a_listed_page_is_found_by_its_slug_and_on_the_profile(radicale_server, owner, client):
+    host = make_host(radicale_server, owner)
+    BookingPage.objects.create(owner=owner, title="Secret chat", slug="secret", durations=[15])
+
+    assert client.get(host.path).status_code == 200
+    profile = client.get(f"/book/{host.handle}/")
+    assert "Intro call" in profile.text
+    assert "Secret chat" not in profile.text
+
+
+def test_an_unlisted_page_is_found_only_with_its_secret(radicale_server, owner, client):
+    host = make_host(radicale_server, owner, listed=False)
+    page = host.page
+
+    assert client.get(f"/book/{host.handle}/{page.slug}--{page.secret}/").status_code == 200
+    for guess in (page.slug, f"{page.slug}--", f"{page.slug}--{page.secret[:-1]}x"):
+        assert client.get(f"/book/{host.handle}/{guess}/").status_code == 404
+
+
+def test_unknown_handles_and_switched_off_pages_are_not_found(radicale_server, owner, client):
+    host = make_host(radicale_server, owner, active=False)
+    assert client.get(host.path).status_code == 404
+    assert client.get("/book/nobody-here/intro/").status_code == 404
+
+
+def test_times_are_shown_in_the_attendee_zone_and_clock(radicale_server, owner, client):
+    day = days_ahead(10)
+    host = make_host(
+        radicale_server,
+        owner,
+        time_zone="Europe/Berlin",
+        weekly_hours={str(day.isoweekday()): [[9 * 60, 10 * 60]]},
+    )
+    query = f"?tz=America/New_York&clock=12&month={day:%Y-%m}&day={day:%Y-%m-%d}"
+
+    response = client.get(host.path + query)
+
+    nine_in_berlin = at(day, 9, zone="Europe/Berlin")
+    assert times_on(response.text) == [
+        format_start(nine_in_berlin),
+        format_start(nine_in_berlin + timedelta(minutes=30)),
+    ]
+    new_york_hour = nine_in_berlin.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    assert f">{new_york_hour.hour % 12 or 12}:00 am<" in response.text
+
+
+def test_a_busy_event_removes_its_times(radicale_server, owner, client):
+    day = days_ahead(10)
+    host = make_host(radicale_server, owner, weekly_hours={str(day.isoweekday()): [[540, 660]]})
+    host.world.put("work", "standup", at(day, 9, 30), minutes=30)
+
+    response = client.get(host.path + f"?tz=UTC&month={day:%Y-%m}&day={day:%Y-%m-%d}")
+
+    assert times_on(response.text) == [
+        format_start(at(day, 9)),
+        format_start(at(day, 10)),
+        format_start(at(day, 10, 30)),
+    ]
+
+
+def test_a_calendar_that_cannot_be_read_shows_no_times(radicale_server, owner, client):
+    host = make_host(radicale_server, owner)
+    Connection.objects.filter(id=host.world.connection.id).update(
+        status=Connection.Status.NEEDS_RECONNECT
+    )
+
+    response = client.get(host.path + "?tz=UTC")
+
+    assert "Times can't be shown right now" in response.text
+    assert times_on(response.text) == []
+
+
+def test_an_attendee_books_and_only_their_browser_sees_the_confirmation(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner)
+    host.page.questions.create(label="What about?", required=True)
+    start = at(days_ahead(3), 10)
+    form_url = f"{host.path}new/?tz=Europe/Berlin&clock=24&duration=30&start={format_start(start)}"
+    form = client.get(form_url)
+    assert form.status_code == 200
+
+    missing = client.post(form_url, form_data(form))
+    assert missing.status_code == 200
+    assert "This field is required" in missing.text
+    assert not Booking.objects.exists()
+
+    question = host.page.questions.get()
+    done = client.post(form_url, form_data(form, **{f"question_{question.id}": "Roadmap"}))
+
+    booking = Booking.objects.get()
+    assert done.status_code == 302
+    assert booking.attendee_time_zone == "Europe/Berlin"
+    assert booking.answers == [{"question": "What about?", "answer": "Roadmap"}]
+    confirmation = client.get(done.url)
+    assert "You are booked" in confirmation.text
+    assert Client().get(done.url).status_code == 404
+
+
+def test_a_double_click_books_once(radicale_server, owner, client):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+    form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(start)}"
+    data = form_data(client.get(form_url))
+
+    first = client.post(form_url, data)
+    second = client.post(form_url, data)
+
+    assert Booking.objects.count() == 1
+    assert first.url == second.url
+
+
+def test_a_lost_race_says_the_time_was_just_taken_and_shows_fresh_times(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+    form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(start)}"
+    data = form_data(client.get(form_url))
+    other = Client()
+    other.post(form_url, form_data(other.get(form_url), name="Quicker", email="q@example.com"))
+
+    lost = client.post(form_url, data, follow=True)
+
+    assert "This time was just taken" in lost.text
+    assert format_start(start) not in times_on(lost.text)
+    assert Booking.objects.get().attendee_name == "Quicker"
+
+
+def test_a_time_in_the_past_or_garbage_goes_back_to_the_page(radicale_server, owner, client):
+    host = make_host(radicale_server, owner)
+    for start in ("20200101T100000Z", "not-a-time", ""):
+        response = client.get(f"{host.path}new/?start={start}")
+        assert response.status_code == 302
+        assert response.url.startswith(host.path)
+
+
+def test_the_manage_link_cancels_once_and_then_says_so(radicale_server, owner, client):
+    host = make_host(radicale_server, owner)
+    booking = _booked(host, client)
+    token = manage_token(booking)
+    manage = f"/bookings/{booking.id}/{token}/"
+
+    assert "Reschedule" in client.get(manage).text
+    client.post(manage + "cancel/", {"reason": "Something came up"})
+
+    booking.refresh_from_db()
+    assert booking.is_cancelled
+    assert (booking.cancelled_by, booking.cancel_reason) == ("attendee", "Something came up")
+    again = client.get(manage + "cancel/", follow=True)
+    assert "This booking was cancelled" in again.text
+    moved = client.get(manage + "reschedule/", follow=True)
+    assert "This booking was cancelled" in moved.text
+
+
+def test_a_wrong_token_or_another_booking_id_is_not_found(radicale_server, owner, client):
+    host = make_host(radicale_server, owner)
+    booking = _booked(host, client)
+    token = manage_token(booking)
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+
+    assert client.get(f"/bookings/{booking.id}/{forged}/").status_code == 404
+    assert client.post(f"/bookings/{booking.id}/{forged}/cancel/").status_code == 404
+    other = "00000000-0000-4000-8000-000000000000"
+    assert client.get(f"/bookings/{other}/{token}/").status_code == 404
+    booking.refresh_from_db()
+    assert not booking.is_cancelled
+
+
+def test_the_manage_link_reschedules_to_a_free_time(radicale_server, owner, client):
+    host = make_host(radicale_server, owner)
+    booking = _booked(host, client)
+    token = manage_token(booking)
+    new_start = booking.start + timedelta(days=1)
+
+    client.post(
+        f"/bookings/{booking.id}/{token}/reschedule/?tz=UTC", {"start": format_start(new_start)}
+    )
+
+    booking.refresh_from_db()
+    assert booking.start == new_start
+    assert booking.sequence == 1
+
+
+def test_submitting_too_often_is_rate_limited(radicale_server, owner, client, settings):
+    host = make_host(radicale_server, owner)
+    booking = _booked(host, client)
+    booking_cancel(booking=booking)
+    url = f"/bookings/{booking.id}/{manage_token(booking)}/cancel/"
+
+    statuses = [client.post(url).status_code for _ in range(11)]
+
+    assert statuses[:10] == [302] * 10
+    assert statuses[10] == 429
+
+
+def _booked(host, client) -> Booking:
+    start = at(days_ahead(3), 10)
+    form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(start)}"
+    client.post(form_url, form_data(client.get(form_url)))
+    cache.clear()  # the rate limit starts afresh for what the test does next
+    return Booking.objects.get()
