@@ -1,0 +1,617 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+
+from django import forms
+from django.core.validators import URLValidator
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import slugify
+
+from accounts.models import TIME_ZONE_CHOICES, User
+from booking import selectors
+from booking.models import BookingPage, Question
+from calendars.models import Calendar
+from syncrules.forms import CalendarCheckboxes, CalendarsField
+
+WEEKDAYS = [
+    (1, "Monday"),
+    (2, "Tuesday"),
+    (3, "Wednesday"),
+    (4, "Thursday"),
+    (5, "Friday"),
+    (6, "Saturday"),
+    (7, "Sunday"),
+]
+# What a new page starts with: Monday to Friday, 09:00 to 17:00.
+DEFAULT_WEEKLY_HOURS = {str(day): [[9 * 60, 17 * 60]] for day in range(1, 6)}
+DEFAULT_DURATIONS = [30]
+DURATION_MIN, DURATION_MAX, DURATIONS_MAX = 5, 480, 10
+# The page's own settings, as PageForms.cleaned_data carries them (dates and questions aside).
+PAGE_SETTINGS = (
+    "title",
+    "description",
+    "slug",
+    "listed",
+    "active",
+    "durations",
+    "time_zone",
+    "weekly_hours",
+    "buffer_before",
+    "buffer_after",
+    "minimum_notice",
+    "horizon_days",
+    "increment",
+    "max_per_day",
+    "busy_in_all_calendars",
+    "tentative_is_busy",
+    "free_is_busy",
+    "all_day_events",
+    "write_calendar",
+    "location",
+    "location_detail",
+)
+HOURS_EXAMPLE = "09:00-12:00, 13:00-17:00"
+_RANGE = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*[-\u2013\u2014]\s*(\d{1,2})(?:[:.h](\d{2}))?")
+_PHONE = re.compile(r"\+?[\d\s().-]+")
+
+
+def format_minutes(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_hours(ranges: list[list[int]]) -> str:
+    return ", ".join(f"{format_minutes(start)}-{format_minutes(end)}" for start, end in ranges)
+
+
+def parse_hours(text: str, *, where: str) -> list[list[int]]:
+    """ "09:00-12:00, 13:00-17:00" → [[540, 720], [780, 1020]]; blank → [] (no hours).
+
+    Ranges that touch are joined; reversed or overlapping ones are refused, naming ``where``.
+    """
+    ranges: list[list[int]] = []
+    for part in re.split(r"[,;]", text):
+        part = part.strip()
+        if not part:
+            continue
+        match = _RANGE.fullmatch(part)
+        if not match:
+            raise forms.ValidationError(
+                f"{where}: “{part}” is not a range of hours. Write them like {HOURS_EXAMPLE}."
+            )
+        start = _minutes(match[1], match[2], where=where, end=False)
+        end = _minutes(match[3], match[4], where=where, end=True)
+        if end <= start:
+            raise forms.ValidationError(
+                f"{where}: {format_minutes(start)}-{format_minutes(end)} ends before it starts."
+            )
+        ranges.append([start, end])
+    ranges.sort()
+    joined: list[list[int]] = []
+    for start, end in ranges:
+        if joined and start < joined[-1][1]:
+            before = joined[-1]
+            raise forms.ValidationError(
+                f"{where}: {format_minutes(before[0])}-{format_minutes(before[1])} and "
+                f"{format_minutes(start)}-{format_minutes(end)} overlap."
+            )
+        if joined and start == joined[-1][1]:
+            joined[-1][1] = end
+        else:
+            joined.append([start, end])
+    return joined
+
+
+def _minutes(hour: str, minute: str | None, *, where: str, end: bool) -> int:
+    value = int(hour) * 60 + int(minute or 0)
+    if int(minute or 0) > 59 or value > 24 * 60 or (value == 24 * 60 and not end):
+        raise forms.ValidationError(
+            f"{where}: {hour}:{minute or '00'} is not a time of day (00:00 to 24:00)."
+        )
+    return value
+
+
+class DurationsField(forms.CharField):
+    """ "15, 30, 45" → [15, 30, 45]: meeting lengths in minutes, in the order given, no repeats."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_length=100, **kwargs)
+
+    def prepare_value(self, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(minutes) for minutes in value)
+        return value
+
+    def clean(self, value: object) -> list[int]:
+        text = super().clean(value)
+        durations: list[int] = []
+        for part in re.split(r"[,;\s]+", text):
+            part = part.removesuffix("min").strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise forms.ValidationError(f"“{part}” is not a number of minutes.")
+            minutes = int(part)
+            if not DURATION_MIN <= minutes <= DURATION_MAX:
+                raise forms.ValidationError(
+                    f"{minutes} minutes is not allowed: each length must be between "
+                    f"{DURATION_MIN} and {DURATION_MAX} minutes."
+                )
+            if minutes not in durations:
+                durations.append(minutes)
+        if not durations:
+            raise forms.ValidationError("Give at least one meeting length, in minutes.")
+        if len(durations) > DURATIONS_MAX:
+            raise forms.ValidationError(f"Offer at most {DURATIONS_MAX} meeting lengths.")
+        return durations
+
+
+class WritableCalendarField(forms.ModelChoiceField):
+    def label_from_instance(self, calendar: Calendar) -> str:
+        return f"{calendar.name} ({calendar.connection.label})"
+
+
+def _minutes_field(label: str, *, minimum: int, maximum: int, help_text: str) -> forms.IntegerField:
+    message = f"Choose between {minimum} and {maximum}."
+    return forms.IntegerField(
+        label=label,
+        min_value=minimum,
+        max_value=maximum,
+        help_text=help_text,
+        error_messages={"min_value": message, "max_value": message},
+    )
+
+
+class ProfileForm(forms.Form):
+    handle = forms.CharField(
+        label="Handle",
+        help_text="Your public address: /book/<em>handle</em>/. Lowercase letters, digits and "
+        "hyphens, 3 to 40 characters. Changing it changes the links to all your pages.",
+    )
+    display_name = forms.CharField(
+        label="Name shown to attendees",
+        max_length=120,
+        help_text="Your name or your company's, as people booking you see it.",
+    )
+
+    def __init__(self, data: object = None, *, user: User) -> None:
+        profile = selectors.profile_for_user(user)
+        initial = (
+            {"handle": profile.handle, "display_name": profile.display_name}
+            if profile
+            else {
+                "handle": selectors.suggested_handle(user),
+                "display_name": selectors.suggested_display_name(user),
+            }
+        )
+        super().__init__(data, initial=initial)
+        self.user = user
+
+    def clean_handle(self) -> str:
+        handle = self.cleaned_data["handle"].strip().lower()
+        problem = selectors.handle_problem(handle)
+        if problem:
+            raise forms.ValidationError(problem)
+        if selectors.handle_taken(handle, user=self.user):
+            raise forms.ValidationError(f"“{handle}” is taken. Choose another handle.")
+        return handle
+
+
+class PageForm(forms.Form):
+    """A booking page's settings. Only the user's own calendars are choices."""
+
+    title = forms.CharField(label="Title", max_length=120, help_text="For example: Intro call.")
+    description = forms.CharField(
+        label="Description",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown to attendees above the times they can pick.",
+    )
+    slug = forms.CharField(
+        label="Address",
+        max_length=60,
+        required=False,
+        help_text="The end of the page's link: lowercase letters, digits and hyphens. Leave "
+        "empty to make one from the title.",
+    )
+    listed = forms.TypedChoiceField(
+        label="Who can find it",
+        choices=[
+            ("unlisted", "Unlisted: only people you give its secret link to can book"),
+            ("listed", "Listed: also shown on your public profile page"),
+        ],
+        coerce=lambda value: value == "listed",
+        widget=forms.RadioSelect,
+        help_text="An unlisted page's link carries a random secret nobody can guess.",
+    )
+    active = forms.BooleanField(
+        label="Open for bookings",
+        required=False,
+        help_text="When off, the page's link shows “not found” until you turn it on again.",
+    )
+    durations = DurationsField(
+        label="Meeting lengths",
+        help_text=f"Minutes, separated by commas, for example: 15, 30, 45 ({DURATION_MIN} to "
+        f"{DURATION_MAX} each). The first is the one picked at first.",
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone of these hours",
+        choices=TIME_ZONE_CHOICES,
+        help_text="Attendees see the times in their own zone.",
+    )
+    buffer_before = _minutes_field(
+        "Free time before", minimum=0, maximum=240, help_text="Minutes kept free before a meeting."
+    )
+    buffer_after = _minutes_field(
+        "Free time after", minimum=0, maximum=240, help_text="Minutes kept free after a meeting."
+    )
+    minimum_notice = _minutes_field(
+        "Minimum notice",
+        minimum=0,
+        maximum=60 * 24 * 30,
+        help_text="Minutes between booking and meeting: 240 is four hours, 1440 a day.",
+    )
+    horizon_days = _minutes_field(
+        "Days ahead", minimum=1, maximum=365, help_text="How far ahead people can book."
+    )
+    increment = _minutes_field(
+        "Start times every",
+        minimum=5,
+        maximum=240,
+        help_text="Minutes between the start times offered: 30 gives 09:00, 09:30, 10:00…",
+    )
+    max_per_day = forms.IntegerField(
+        label="At most this many bookings a day",
+        min_value=1,
+        max_value=100,
+        required=False,
+        help_text="Leave empty for no limit.",
+        error_messages={
+            "min_value": "Choose between 1 and 100, or leave empty.",
+            "max_value": "Choose between 1 and 100, or leave empty.",
+        },
+    )
+    busy_in_all_calendars = forms.TypedChoiceField(
+        label="Events that make you busy",
+        choices=[
+            ("all", "Events in all my calendars, also ones I connect later"),
+            ("chosen", "Events in the calendars I choose below"),
+        ],
+        coerce=lambda value: value == "all",
+        widget=forms.RadioSelect,
+    )
+    busy_calendars = CalendarsField(
+        queryset=Calendar.objects.none(),
+        label="Calendars to check",
+        required=False,
+        widget=CalendarCheckboxes(),
+        error_messages={
+            "invalid_choice": "Choose among your own calendars.",
+            "invalid_pk_value": "Choose among your own calendars.",
+        },
+    )
+    tentative_is_busy = forms.BooleanField(label="Tentative events make me busy", required=False)
+    free_is_busy = forms.BooleanField(label="Events marked free make me busy too", required=False)
+    all_day_events = forms.ChoiceField(
+        label="All-day events", choices=BookingPage.AllDayEvents.choices
+    )
+    write_calendar = WritableCalendarField(
+        queryset=Calendar.objects.none(),
+        label="Add bookings to",
+        required=False,
+        empty_label="Choose a calendar",
+        help_text="The calendar each booking is written to as an event. iCal links and "
+        "read-only calendars cannot be chosen.",
+        error_messages={
+            "invalid_choice": "Choose one of your calendars Multical can write to (not an iCal "
+            "link or a read-only calendar)."
+        },
+    )
+    location = forms.ChoiceField(
+        label="Where you meet",
+        choices=BookingPage.Location.choices,
+        widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
+    )
+    location_detail = forms.CharField(
+        label="Phone number, address or link",
+        max_length=500,
+        required=False,
+        help_text="The number to call for a phone call, the address for in person, an "
+        "https:// link for a custom link. Zoom makes a meeting link for each booking.",
+    )
+
+    def __init__(self, data: object = None, *, user: User, page: BookingPage | None = None):
+        self.writable = selectors.writable_calendars_for_user(user)
+        super().__init__(data, initial=_initial(page, user=user, writable=self.writable))
+        self.user, self.page = user, page
+        self.fields["busy_calendars"].queryset = selectors.calendars_for_user(user)
+        self.fields["write_calendar"].queryset = self.writable
+        for day, name in WEEKDAYS:
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=name, required=False, max_length=200
+            )
+
+    def weekday_fields(self) -> list[forms.BoundField]:
+        return [self[f"hours_{day}"] for day, _ in WEEKDAYS]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        weekly: dict[str, list[list[int]]] = {}
+        for day, name in WEEKDAYS:
+            field = f"hours_{day}"
+            if field in self.errors:
+                continue
+            try:
+                hours = parse_hours(data.get(field, ""), where=name)
+            except forms.ValidationError as error:
+                self.add_error(field, error)
+                continue
+            if hours:
+                weekly[str(day)] = hours
+        data["weekly_hours"] = weekly
+        self._clean_slug(data)
+        self._clean_conflicts(data)
+        self._clean_location(data)
+        missing_calendar = (
+            data.get("write_calendar") is None and "write_calendar" not in self.errors
+        )
+        if missing_calendar and self.writable.exists():
+            self.add_error("write_calendar", "Choose the calendar bookings are added to.")
+        return data
+
+    def _clean_slug(self, data: dict) -> None:
+        if "slug" in self.errors:
+            return
+        slug = data.get("slug", "").strip().lower()
+        if slug:
+            if not selectors.SLUG_PATTERN.fullmatch(slug):
+                self.add_error(
+                    "slug",
+                    "Use lowercase letters, digits and single hyphens, starting and ending with "
+                    "a letter or a digit.",
+                )
+            elif self._slug_taken(slug):
+                self.add_error(
+                    "slug", f"You already have a page at “{slug}”. Choose another address."
+                )
+            data["slug"] = slug
+            return
+        base = "-".join(re.findall(r"[a-z0-9]+", slugify(data.get("title", ""))))[:56].strip("-")
+        if not base:
+            if "title" not in self.errors:
+                self.add_error("slug", "Give the page an address: letters or digits.")
+            return
+        slug, number = base, 1
+        while self._slug_taken(slug):
+            number += 1
+            slug = f"{base}-{number}"
+        data["slug"] = slug
+
+    def _slug_taken(self, slug: str) -> bool:
+        pages = BookingPage.objects.filter(owner=self.user, slug=slug)
+        if self.page is not None:
+            pages = pages.exclude(id=self.page.id)
+        return pages.exists()
+
+    def _clean_conflicts(self, data: dict) -> None:
+        if data.get("busy_in_all_calendars"):
+            data["busy_calendars"] = []
+        elif "busy_calendars" not in self.errors and not data.get("busy_calendars"):
+            self.add_error(
+                "busy_calendars",
+                "Choose at least one calendar, or count events in all your calendars.",
+            )
+
+    def _clean_location(self, data: dict) -> None:
+        location = data.get("location")
+        detail = data.get("location_detail", "").strip()
+        Location = BookingPage.Location
+        if location in (Location.ZOOM, Location.NONE):
+            detail = ""
+        if location == Location.ZOOM and selectors.zoom_connection_for_user(self.user) is None:
+            self.add_error(
+                "location",
+                format_html(
+                    'Zoom meetings need a working Zoom connection. <a href="{}">Connect Zoom</a> '
+                    "on the Calendars page, then choose Zoom here again.",
+                    reverse("calendars:calendar_list"),
+                ),
+            )
+        elif location == Location.PHONE and not _is_phone_number(detail):
+            self.add_error(
+                "location_detail",
+                "Give the phone number for the call, for example +49 30 1234567.",
+            )
+        elif location == Location.IN_PERSON and not detail:
+            self.add_error("location_detail", "Give the address where you meet.")
+        elif location == Location.LINK:
+            try:
+                URLValidator(schemes=["https"])(detail)
+            except forms.ValidationError:
+                self.add_error("location_detail", "Give the meeting link, starting with https://.")
+        data["location_detail"] = detail
+
+
+class OverrideForm(forms.Form):
+    date = forms.DateField(
+        label="Date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    hours = forms.CharField(
+        label="Hours",
+        required=False,
+        max_length=200,
+        help_text="Leave empty for a day off.",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        day = data.get("date")
+        if day is None:
+            if data.get("hours") and "date" not in self.errors:
+                self.add_error("date", "Give the date these hours are for.")
+            return data
+        try:
+            data["hours"] = parse_hours(
+                data.get("hours", ""), where=f"{day:%a} {day.day} {day:%b %Y}"
+            )
+        except forms.ValidationError as error:
+            self.add_error("hours", error)
+        return data
+
+
+class BaseOverrideFormSet(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.fields["DELETE"].label = "Remove"
+
+    def clean(self) -> None:
+        seen: set[date] = set()
+        for form in self.forms:
+            if self._should_delete_form(form) or not hasattr(form, "cleaned_data"):
+                continue
+            day = form.cleaned_data.get("date")
+            if day in seen:
+                form.add_error("date", "This date is already listed above.")
+            elif day is not None:
+                seen.add(day)
+
+    def overrides(self) -> list[tuple[date, list[list[int]]]]:
+        return sorted(
+            (form.cleaned_data["date"], form.cleaned_data["hours"])
+            for form in self.forms
+            if not self._should_delete_form(form) and form.cleaned_data.get("date") is not None
+        )
+
+
+OverrideFormSet = forms.formset_factory(
+    OverrideForm,
+    formset=BaseOverrideFormSet,
+    extra=2,
+    can_delete=True,
+    max_num=200,
+    validate_max=True,
+)
+
+
+class QuestionForm(forms.Form):
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    label = forms.CharField(
+        label="Question", max_length=200, error_messages={"required": "Write the question."}
+    )
+    kind = forms.ChoiceField(
+        label="Answer", choices=Question.Kind.choices, initial=Question.Kind.SHORT
+    )
+    required = forms.BooleanField(label="Required", required=False)
+
+
+class BaseQuestionFormSet(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.fields["ORDER"].label = "Position"
+        form.fields["DELETE"].label = "Remove"
+
+    def questions(self) -> list[dict]:
+        return [
+            {name: form.cleaned_data[name] for name in ("id", "label", "kind", "required")}
+            for form in self.ordered_forms
+        ]
+
+
+QuestionFormSet = forms.formset_factory(
+    QuestionForm,
+    formset=BaseQuestionFormSet,
+    extra=2,
+    can_order=True,
+    can_delete=True,
+    max_num=20,
+    validate_max=True,
+)
+
+
+class PageForms:
+    """A page's settings with its date overrides and questions: one form to the user."""
+
+    def __init__(
+        self, data: Mapping | None = None, *, user: User, page: BookingPage | None = None
+    ) -> None:
+        self.form = PageForm(data, user=user, page=page)
+        overrides = page.date_overrides.all() if page else []
+        questions = page.questions.all() if page else []
+        self.overrides = OverrideFormSet(
+            data,
+            prefix="overrides",
+            initial=[
+                {"date": override.date, "hours": format_hours(override.hours)}
+                for override in overrides
+            ],
+        )
+        self.questions = QuestionFormSet(
+            data,
+            prefix="questions",
+            initial=[
+                {"id": q.id, "label": q.label, "kind": q.kind, "required": q.required}
+                for q in questions
+            ],
+        )
+
+    @property
+    def has_errors(self) -> bool:
+        return self.form.is_bound and not self.is_valid()
+
+    def is_valid(self) -> bool:
+        results = [self.form.is_valid(), self.overrides.is_valid(), self.questions.is_valid()]
+        return all(results)
+
+    @property
+    def cleaned_data(self) -> dict:
+        data = {name: self.form.cleaned_data[name] for name in PAGE_SETTINGS}
+        data["busy_calendars"] = list(self.form.cleaned_data["busy_calendars"])
+        data["overrides"] = self.overrides.overrides()
+        data["questions"] = self.questions.questions()
+        return data
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (optional)",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Sent to the attendee with the cancellation.",
+    )
+
+
+class RescheduleForm(forms.Form):
+    start = forms.DateTimeField(
+        label="New time",
+        error_messages={"required": "Choose a new time.", "invalid": "Choose a new time."},
+    )
+
+
+def _initial(page: BookingPage | None, *, user: User, writable) -> dict:
+    if page is None:
+        page = BookingPage(
+            owner=user,
+            time_zone=user.time_zone,
+            durations=DEFAULT_DURATIONS,
+            weekly_hours=DEFAULT_WEEKLY_HOURS,
+            active=True,
+            write_calendar=writable.first(),
+        )
+        busy_calendars: list[Calendar] = []
+    else:
+        busy_calendars = list(page.busy_calendars.all())
+    initial = {name: getattr(page, name) for name in PAGE_SETTINGS}
+    initial["listed"] = "listed" if page.listed else "unlisted"
+    initial["busy_in_all_calendars"] = "all" if page.busy_in_all_calendars else "chosen"
+    initial["busy_calendars"] = busy_calendars
+    for day, _ in WEEKDAYS:
+        initial[f"hours_{day}"] = format_hours(page.weekly_hours.get(str(day), []))
+    return initial
+
+
+def _is_phone_number(text: str) -> bool:
+    return bool(_PHONE.fullmatch(text)) and 6 <= sum(char.isdigit() for char in text) <= 20
