@@ -21,8 +21,9 @@ from calendars.models import Calendar
 
 
 def new_secret() -> str:
-    """128 random bits, URL-safe: the part of an unlisted page's address nobody can guess."""
-    return secrets.token_urlsafe(16)
+    """128 random bits in hex: the part of an unlisted page's address nobody can guess (hex, so
+    it never holds the "--" that joins it to the slug)."""
+    return secrets.token_hex(16)
 
 
 def new_nonce() -> str:

@@ -48,7 +48,8 @@ def get_public_page(handle: str, slug: str) -> BookingPage:
     listed = pages.filter(slug=slug, listed=True).first()
     if listed is not None:
         return listed
-    base, _, secret = slug.rpartition(UNLISTED_JOIN)
+    # Slugs cannot hold "--" (the page form refuses it), so the first one starts the secret.
+    base, _, secret = slug.partition(UNLISTED_JOIN)
     unlisted = pages.filter(slug=base, listed=False).first() if base else None
     if unlisted is None or not constant_time_compare(unlisted.secret, secret):
         raise Http404

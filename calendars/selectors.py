@@ -20,6 +20,14 @@ def connections_for_user(user: User) -> QuerySet[Connection]:
     return Connection.objects.filter(user=user).prefetch_related("calendars")
 
 
+def connections_needing_attention(user: User) -> list[Connection]:
+    """Connections that stopped working: the ones the user must mend first, then passing errors."""
+    broken = Connection.objects.filter(
+        user=user, status__in=[Connection.Status.NEEDS_RECONNECT, Connection.Status.ERROR]
+    )
+    return sorted(broken, key=lambda c: (c.status != Connection.Status.NEEDS_RECONNECT, c.label))
+
+
 def connection_secrets(connection: Connection) -> dict[str, str]:
     """The connection's decrypted secrets; keep the result in memory, and only as long as needed."""
     if not connection.secrets:

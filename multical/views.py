@@ -8,10 +8,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from booking.selectors import bookings_for_user
+from calendars.selectors import connections_for_user, connections_needing_attention
 from multical import health
+from syncrules.selectors import rules_for_user
 
 # Seconds a rate-limited client is asked to wait: the longest limit window.
 RATE_LIMIT_RETRY_AFTER = 15 * 60
+UPCOMING_BOOKINGS = 5
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -22,7 +26,18 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html")
+    """Home: what needs mending first, then the rules, the coming bookings and meetings."""
+    user = request.user
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "broken_connections": connections_needing_attention(user),
+            "connection_count": connections_for_user(user).count(),
+            "rules": rules_for_user(user),
+            "bookings": bookings_for_user(user, show="upcoming")[:UPCOMING_BOOKINGS],
+        },
+    )
 
 
 @never_cache

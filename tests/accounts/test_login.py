@@ -72,7 +72,7 @@ def test_every_dashboard_section_renders_its_empty_state(owner_client):
     for name, text in [
         ("calendars:calendar_list", "No calendars connected yet"),
         ("syncrules:rule_list", "Connect at least two calendars first"),
-        ("booking:page_list", "No booking pages yet"),
+        ("booking:page_list", "First, choose your public address"),
         ("portfolio:portfolio", "Nothing to show yet"),
         ("dashboard", "Connect your calendars"),
     ]:
