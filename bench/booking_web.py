@@ -46,6 +46,7 @@ def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
     from tests.syncrules.world import event_ics
 
     radicale = RadicaleServer(folder)
+    radicale.start()
     try:
         host = make_host(
             radicale,

@@ -10,12 +10,14 @@ import calendar
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from booking.models import Booking, BookingPage, Profile
 from booking.tokens import token_matches
@@ -28,6 +30,24 @@ START_FORMAT = "%Y%m%dT%H%M%SZ"
 @cache
 def zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
+
+
+@cache
+def _sorted_zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zone_names()))
+
+
+@lru_cache(maxsize=64)
+def zone_options(selected: str) -> SafeString:
+    """The time-zone picker's ~600 options, built in Python: as a template loop they were most of
+    the page's rendering time. Zone names are plain ASCII, escaped all the same."""
+    return mark_safe(  # noqa: S308 - every value is escaped right here
+        "".join(
+            f'<option value="{escape(name)}"{" selected" if name == selected else ""}>'
+            f"{escape(name)}</option>"
+            for name in _sorted_zone_names()
+        )
+    )
 
 
 def get_profile(handle: str) -> Profile:
@@ -129,9 +149,28 @@ def parse_day(value: str) -> date | None:
         return None
 
 
-def month_weeks(first: date) -> list[list[date | None]]:
-    """The month's weeks, Monday first; days of other months are None."""
+@dataclass(frozen=True, slots=True)
+class DayCell:
+    day: date
+    label: str  # "Tuesday 3 December"
+    href: str  # "" when the day has no open time
+
+
+def month_weeks(first: date, *, open_days: set[date], query: str) -> list[list[DayCell | None]]:
+    """The month's weeks, Monday first, with a link on each open day; days of other months are
+    None. Built here rather than in the template: it is most of the page."""
     return [
-        [day if day.month == first.month else None for day in week]
+        [
+            DayCell(
+                day=day,
+                label=f"{day:%A} {day.day} {day:%B}",
+                href=f"?{query}&month={day:%Y-%m}&day={day.isoformat()}"
+                if day in open_days
+                else "",
+            )
+            if day.month == first.month
+            else None
+            for day in week
+        ]
         for week in calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
     ]

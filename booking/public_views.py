@@ -32,7 +32,7 @@ from booking.public import (
     parse_month,
     parse_start,
     viewer_from,
-    zone_names,
+    zone_options,
 )
 from booking.public_forms import BookingForm, CancelForm, new_submission_key
 from booking.services import (
@@ -264,11 +264,12 @@ def _slot_picker(
     chosen = parse_day(request.GET.get("day", ""))
     if chosen not in by_day:
         chosen = min(by_day) if by_day else None
+    query = viewer.query()
     return {
         "unavailable": bool(found.unreadable),
+        "query": query,
         "month": month,
-        "weeks": month_weeks(month),
-        "open_days": set(by_day),
+        "weeks": month_weeks(month, open_days=set(by_day), query=query),
         "chosen_day": chosen,
         "times": [
             {"label": viewer.time_label(start), "code": format_start(start)}
@@ -278,12 +279,8 @@ def _slot_picker(
         else [],
         "previous_month": month - timedelta(days=1) if month > today.replace(day=1) else None,
         "next_month": next_month if next_month <= last_day else None,
-        "zones": _zone_choices(),
+        "zone_options": zone_options(viewer.zone.key),
     }
-
-
-def _zone_choices() -> list[str]:
-    return sorted(zone_names())
 
 
 def _page_url(booking_page: BookingPage, viewer: Viewer, *, day: date | None = None) -> str:
