@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -146,8 +146,10 @@ def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
 def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
     booking_page = get_public_page(handle, slug)
     if str(booking_id) not in request.session.get(SESSION_KEY, []):
-        return render(request, "404.html", status=404)
-    booking = Booking.objects.get(id=booking_id, page=booking_page)
+        raise Http404
+    booking = Booking.objects.filter(id=booking_id, page=booking_page).first()
+    if booking is None:  # deleted by the host since
+        raise Http404
     viewer = viewer_from(request.GET, booking_page)
     return render(
         request,
