@@ -14,17 +14,8 @@ from accounts.models import TIME_ZONE_CHOICES, User
 from booking import selectors
 from booking.models import BookingPage, Question
 from calendars.models import Calendar
-from syncrules.forms import CalendarCheckboxes, CalendarsField
+from syncrules.forms import WEEKDAYS, CalendarCheckboxes, CalendarsField
 
-WEEKDAYS = [
-    (1, "Monday"),
-    (2, "Tuesday"),
-    (3, "Wednesday"),
-    (4, "Thursday"),
-    (5, "Friday"),
-    (6, "Saturday"),
-    (7, "Sunday"),
-]
 # What a new page starts with: Monday to Friday, 09:00 to 17:00.
 DEFAULT_WEEKLY_HOURS = {str(day): [[9 * 60, 17 * 60]] for day in range(1, 6)}
 DEFAULT_DURATIONS = [30]
