@@ -6,4 +6,10 @@ app_name = "portfolio"
 
 urlpatterns = [
     path("", views.portfolio, name="portfolio"),
+    path("events/", views.events, name="events"),
+    path(
+        "calendars/<uuid:calendar_id>/",
+        views.calendar_preference,
+        name="calendar-preference",
+    ),
 ]

@@ -1,0 +1,305 @@
+"""Every real event of a user's calendars over a window, read from the providers on demand.
+
+Nothing read here is kept: no database row, file, log line or cache entry holds a title, a
+description, a location or a link. The result lives in memory for one response.
+
+Calendars are read concurrently, each by its own provider object (a provider's HTTP client is not
+shared between threads), at most ``PER_CONNECTION`` at a time per account and ``MAX_THREADS`` in
+all; Microsoft's limit of four requests in flight per mailbox is kept by its Graph client.
+
+What is left out, and what is joined:
+- blocks our sync wrote: an event whose id our table of blocks lists for that calendar (the only
+  signal where a read cannot see markers, as in Microsoft's delta), then any event carrying our
+  block marker. Events written for bookings are real events and stay, flagged ``booking``.
+- the same meeting in several calendars (one iCalendar UID, the same start and end) is one
+  event listing its calendars.
+- cancelled events never come from the providers. Declined invitations are kept and flagged
+  ``declined``, for the page to show dimmed: they are still on the calendar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import chain, zip_longest
+
+from django.db import connections as db_connections
+
+from accounts.models import User
+from calendars.models import Calendar, Connection
+from calendars.selectors import provider_for_connection
+from calendars.services import connection_keep_refreshed_secrets
+from integrations.base import EventStatus, Provider, ProviderError, RemoteEvent, Response, Window
+from integrations.base import Transparency as Busy
+from syncrules.models import Block
+
+logger = logging.getLogger(__name__)
+
+MAX_THREADS = 8
+# Calendars of one account read at once (each with its own provider and HTTP connection).
+PER_CONNECTION = 4
+# A connection in error failed its last sync for a passing reason: its calendars are still read.
+READABLE = frozenset({Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR})
+# Calendars the user let go of are not shown at all; the others are read or reported.
+LEFT_OUT = frozenset({Connection.Status.DISCONNECTED, Connection.Status.REMOVING})
+# All-day events are dates, the same everywhere, while the window's edges are instants in one
+# zone: read a day more on each side so no date the window touches is missed.
+DATE_MARGIN = timedelta(days=1)
+
+NEEDS_RECONNECT = "This account needs to be reconnected before its events can be shown."
+UNREADABLE = "This calendar could not be read just now; try again in a moment."
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarFailure:
+    """A calendar whose events are missing from the result, and why, in plain words."""
+
+    calendar: Calendar
+    reason: str
+    # Retrying cannot help: the account needs the user (reconnect, new password).
+    needs_reconnect: bool = False
+
+
+@dataclass(slots=True)
+class PortfolioEvent:
+    """One real event, possibly found in several of the user's calendars.
+
+    Timed events have aware UTC ``start``/``end``. All-day events have ``all_day`` set and
+    midnight-UTC datetimes standing for dates (first day, day after the last), as in
+    ``RemoteEvent``: read them with ``.date()``.
+    """
+
+    id: str
+    title: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    calendars: list[Calendar]
+    location: str = ""
+    video_link: str = ""
+    booking: bool = False
+    declined: bool = False
+    tentative: bool = False
+    free: bool = False
+
+
+@dataclass(slots=True)
+class PortfolioResult:
+    events: list[PortfolioEvent] = field(default_factory=list)
+    failures: list[CalendarFailure] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Read:
+    events: list[RemoteEvent] | None = None
+    error: ProviderError | None = None
+    provider: Provider | None = None
+
+
+def events_for(
+    user: User, window: Window, *, calendar_ids: Collection[object] | None = None
+) -> PortfolioResult:
+    """The real events of the user's shown calendars (of ``calendar_ids`` among them, when given)
+    over ``window``, in time order, and the calendars that could not be read.
+
+    Timed events overlap ``window``; all-day events are those whose dates the window touches,
+    give or take a day (the caller's view shows the dates it covers). Calendars the user hid in
+    the portfolio are not read.
+    """
+    calendars = readable_calendars(user, calendar_ids=calendar_ids)
+    result = PortfolioResult()
+    to_read: list[Calendar] = []
+    for calendar in calendars:
+        if calendar.connection.status in READABLE:
+            to_read.append(calendar)
+        else:
+            reason = calendar.connection.last_error or NEEDS_RECONNECT
+            result.failures.append(CalendarFailure(calendar, reason, needs_reconnect=True))
+
+    reads = _read_all(to_read, Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN))
+    _keep_refreshed_secrets(to_read, reads)
+    found: list[tuple[Calendar, Sequence[RemoteEvent]]] = []
+    for calendar, read in zip(to_read, reads, strict=True):
+        if read.error is not None:
+            logger.info("Portfolio: calendar %s could not be read: %s", calendar.id, read.error)
+            result.failures.append(
+                CalendarFailure(calendar, read.error.message, needs_reconnect=read.error.permanent)
+            )
+        else:
+            found.append((calendar, read.events or []))
+    result.events = assemble(found, window=window, known_blocks=known_blocks(to_read))
+    result.failures.sort(key=lambda failure: _calendar_order(failure.calendar))
+    return result
+
+
+def readable_calendars(
+    user: User, *, calendar_ids: Collection[object] | None = None
+) -> list[Calendar]:
+    """The user's calendars the portfolio shows (not hidden, account not let go of), in order."""
+    calendars = (
+        Calendar.objects.filter(connection__user=user)
+        .exclude(connection__status__in=LEFT_OUT)
+        .exclude(portfolio_preference__shown=False)
+        .select_related("connection", "portfolio_preference")
+        .order_by("connection__created_at", "connection_id", "name", "id")
+    )
+    if calendar_ids is not None:
+        calendars = calendars.filter(id__in=[str(calendar_id) for calendar_id in calendar_ids])
+    return list(calendars)
+
+
+def known_blocks(calendars: Iterable[Calendar]) -> set[tuple[str, str]]:
+    """(calendar id, remote event id) of every block we wrote into these calendars."""
+    return {
+        (str(calendar_id), event_id)
+        for calendar_id, event_id in Block.objects.filter(target_calendar__in=list(calendars))
+        .exclude(target_event_id="")
+        .values_list("target_calendar_id", "target_event_id")
+    }
+
+
+def assemble(
+    reads: Iterable[tuple[Calendar, Sequence[RemoteEvent]]],
+    *,
+    window: Window,
+    known_blocks: Collection[tuple[str, str]] = frozenset(),
+) -> list[PortfolioEvent]:
+    """The portfolio's events from what each calendar read: blocks left out, copies of one
+    meeting joined, in time order. A pure function of its arguments."""
+    date_window = Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN)
+    merged: dict[tuple[object, ...], PortfolioEvent] = {}
+    for calendar, events in reads:
+        calendar_id = str(calendar.id)
+        for event in events:
+            if event.block_id or (calendar_id, event.id) in known_blocks:
+                continue
+            if event.status == EventStatus.CANCELLED or not _inside(event, window, date_window):
+                continue
+            key: tuple[object, ...] = (
+                (event.ical_uid, event.start, event.end, event.all_day)
+                if event.ical_uid
+                else (calendar_id, event.id)
+            )
+            found = merged.get(key)
+            if found is None:
+                merged[key] = _portfolio_event(calendar, event)
+            else:
+                _join(found, calendar, event)
+    return sorted(
+        merged.values(), key=lambda event: (event.start, not event.all_day, event.end, event.title)
+    )
+
+
+def _inside(event: RemoteEvent, window: Window, date_window: Window) -> bool:
+    bounds = date_window if event.all_day else window
+    if event.end <= event.start:
+        return bounds.start <= event.start < bounds.end
+    return event.start < bounds.end and event.end > bounds.start
+
+
+def _portfolio_event(calendar: Calendar, event: RemoteEvent) -> PortfolioEvent:
+    digest = hashlib.blake2b(f"{calendar.id}\n{event.id}".encode(), digest_size=9).hexdigest()
+    return PortfolioEvent(
+        id=digest,
+        title=event.title.strip(),
+        start=event.start,
+        end=event.end,
+        all_day=event.all_day,
+        calendars=[calendar],
+        location=event.location.strip(),
+        video_link=event.video_link,
+        booking=bool(event.booking_id),
+        declined=event.response == Response.DECLINED,
+        tentative=_tentative(event),
+        free=event.transparency == Busy.FREE,
+    )
+
+
+def _join(found: PortfolioEvent, calendar: Calendar, event: RemoteEvent) -> None:
+    """Another calendar's copy of ``found``: list the calendar, fill what the first copy lacked."""
+    if calendar not in found.calendars:
+        found.calendars.append(calendar)
+    found.title = found.title or event.title.strip()
+    found.location = found.location or event.location.strip()
+    found.video_link = found.video_link or event.video_link
+    found.booking = found.booking or bool(event.booking_id)
+    # Declined only where every copy says so; free only when no copy keeps the time busy.
+    found.declined = found.declined and event.response == Response.DECLINED
+    found.tentative = found.tentative and _tentative(event)
+    found.free = found.free and event.transparency == Busy.FREE
+
+
+def _tentative(event: RemoteEvent) -> bool:
+    return event.status == EventStatus.TENTATIVE or event.response == Response.TENTATIVE
+
+
+def _calendar_order(calendar: Calendar) -> tuple[object, ...]:
+    return (calendar.connection.created_at, str(calendar.connection_id), calendar.name)
+
+
+def _read_all(calendars: Sequence[Calendar], window: Window) -> list[_Read]:
+    """Each calendar's events in ``window``, read concurrently; in the order of ``calendars``."""
+    if not calendars:
+        return []
+    gates = {calendar.connection_id: threading.Semaphore(PER_CONNECTION) for calendar in calendars}
+
+    def read(calendar: Calendar) -> _Read:
+        with gates[calendar.connection_id]:
+            try:
+                return _read(calendar, window)
+            finally:
+                # A thread that touched the database (a database cache) closes what it opened.
+                db_connections.close_all()
+
+    # Accounts take turns in the queue, so one account with many calendars cannot hold every
+    # thread waiting at its gate while the others wait in line.
+    by_connection: dict[object, list[int]] = defaultdict(list)
+    for index, calendar in enumerate(calendars):
+        by_connection[calendar.connection_id].append(index)
+    order = [
+        index
+        for index in chain.from_iterable(zip_longest(*by_connection.values()))
+        if index is not None
+    ]
+    with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(calendars))) as pool:
+        reads = dict(zip(order, pool.map(read, [calendars[i] for i in order]), strict=True))
+    return [reads[index] for index in range(len(calendars))]
+
+
+def _read(calendar: Calendar, window: Window) -> _Read:
+    read = _Read()
+    try:
+        read.provider = provider_for_connection(calendar.connection)
+        read.events = read.provider.changes(calendar.remote_id, "", window).events
+    except ProviderError as error:
+        read.error = error
+    except Exception as error:  # one calendar's surprise must not hide the others
+        # Only the kind of error: a library's message could quote what it was reading.
+        logger.error(
+            "Portfolio: reading calendar %s failed unexpectedly: %s",
+            calendar.id,
+            type(error).__name__,
+        )
+        read.error = ProviderError(UNREADABLE, permanent=False)
+    return read
+
+
+def _keep_refreshed_secrets(calendars: Sequence[Calendar], reads: Sequence[_Read]) -> None:
+    """Seal again the credentials providers refreshed while reading, once per account."""
+    refreshed: dict[object, tuple[Connection, Provider]] = {}
+    for calendar, read in zip(calendars, reads, strict=True):
+        if read.provider is not None and read.provider.secrets_changed:
+            # Any refreshed copy will do: each holds working tokens for the account.
+            refreshed[calendar.connection_id] = (calendar.connection, read.provider)
+    for connection, provider in refreshed.values():
+        connection_keep_refreshed_secrets(connection=connection, provider=provider)
+    for read in reads:
+        close = getattr(read.provider, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,61 @@
+"""The portfolio's events and failures as the page's JSON: only what the page shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from calendars.models import Calendar
+from portfolio.fetch import CalendarFailure, PortfolioEvent, PortfolioResult
+from portfolio.selectors import calendar_color
+
+
+def result_json(result: PortfolioResult) -> dict[str, Any]:
+    colors: dict[object, str] = {}
+
+    def calendar_json(calendar: Calendar) -> dict[str, str]:
+        if calendar.id not in colors:
+            colors[calendar.id] = calendar_color(calendar)
+        return {"id": str(calendar.id), "name": calendar.name, "color": colors[calendar.id]}
+
+    return {
+        "events": [event_json(event, calendar_json) for event in result.events],
+        "failures": [failure_json(failure) for failure in result.failures],
+    }
+
+
+def event_json(event: PortfolioEvent, calendar_json: Any) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "title": event.title,
+        "start": _when(event.start, event.all_day),
+        "end": _when(event.end, event.all_day),
+        "allDay": event.all_day,
+        "calendars": [calendar_json(calendar) for calendar in event.calendars],
+        "location": event.location,
+        "videoLink": _web_link(event.video_link),
+        "booking": event.booking,
+        "declined": event.declined,
+        "tentative": event.tentative,
+        "free": event.free,
+    }
+
+
+def failure_json(failure: CalendarFailure) -> dict[str, Any]:
+    return {
+        "calendar": {"id": str(failure.calendar.id), "name": failure.calendar.name},
+        "reason": failure.reason,
+        "needsReconnect": failure.needs_reconnect,
+    }
+
+
+def _web_link(url: str) -> str:
+    # Providers hand over links as written by whoever made the event: only web addresses pass.
+    return url if url.lower().startswith(("https://", "http://")) else ""
+
+
+def _when(moment: datetime, all_day: bool) -> str:
+    if all_day:
+        # A date, the same in every zone (see RemoteEvent).
+        return moment.date().isoformat()
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,68 @@
+"""Reads for the portfolio page: the user's calendars as the portfolio shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+from calendars.models import Calendar, Connection
+from portfolio.fetch import LEFT_OUT
+from portfolio.models import CalendarPreference
+
+# For calendars whose provider gives no colour; readable on light and dark backgrounds alike.
+PALETTE = ("#3b5bdb", "#2b8a3e", "#c2255c", "#e8590c", "#7048e8", "#0c8599", "#5c940d", "#a61e4d")
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioCalendar:
+    calendar: Calendar
+    color: str
+    shown: bool
+
+    @property
+    def id(self) -> str:
+        return str(self.calendar.id)
+
+    @property
+    def name(self) -> str:
+        return self.calendar.name
+
+    @property
+    def account(self) -> str:
+        connection = self.calendar.connection
+        return f"{connection.get_kind_display()} · {connection.label}"
+
+
+def get_calendar_for_user(user: User, calendar_id: object) -> Calendar:
+    return get_object_or_404(
+        Calendar.objects.select_related("connection"), id=calendar_id, connection__user=user
+    )
+
+
+def portfolio_calendars(user: User) -> list[PortfolioCalendar]:
+    """Every calendar the portfolio can show, hidden ones included, with its colour."""
+    calendars = (
+        Calendar.objects.filter(connection__user=user)
+        .exclude(connection__status__in=LEFT_OUT)
+        .exclude(connection__kind=Connection.Kind.ZOOM)
+        .select_related("connection", "portfolio_preference")
+        .order_by("connection__created_at", "connection_id", "name", "id")
+    )
+    return [
+        PortfolioCalendar(calendar, calendar_color(calendar), _preference(calendar).shown)
+        for calendar in calendars
+    ]
+
+
+def calendar_color(calendar: Calendar) -> str:
+    """The colour the user chose, else the provider's, else one of ours that stays the same."""
+    return _preference(calendar).color or calendar.color or PALETTE[calendar.id.int % len(PALETTE)]
+
+
+def _preference(calendar: Calendar) -> CalendarPreference:
+    try:
+        return calendar.portfolio_preference
+    except CalendarPreference.DoesNotExist:
+        return CalendarPreference(calendar=calendar)

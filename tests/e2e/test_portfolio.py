@@ -1,0 +1,187 @@
+"""The portfolio in a real browser: this week's events from Radicale, the Google fake and the
+Microsoft fake in week, month and agenda views, blocks hidden, a meeting found in two calendars
+shown once, a Join button, and a banner for the calendar that failed."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from syncrules.models import Block
+from tests.e2e.conftest import log_in
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.portfolio.world import block_marker, make_mixed
+from tests.syncrules.world import make_world
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MEET = "https://meet.google.com/abc-mnop-xyz"
+TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_portfolio"
+
+
+def this_week(weekday: int, hour: int, minute: int = 0) -> datetime:
+    """A time of this week (Monday 0) in Berlin, as UTC."""
+    today = datetime.now(BERLIN).date()
+    day = today - timedelta(days=today.weekday()) + timedelta(days=weekday)
+    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN).astimezone(UTC)
+
+
+@pytest.fixture
+def settings_with_rate(settings):
+    settings.PORTFOLIO_FETCH_RATE = "10000/m"
+    return settings
+
+
+@pytest.fixture
+def ada(radicale_server, google_fake, microsoft_fake, fault_proxy, settings_with_rate):
+    """A consultant in Berlin with calendars at three providers, and one that is failing."""
+    user = UserFactory(email="ada.portfolio@example.com", time_zone="Europe/Berlin")
+    mixed = make_mixed(radicale_server, user, google_fake, microsoft_fake)
+    kickoff = f"kickoff-{uuid.uuid4().hex[:8]}@example.com"
+    mixed.caldav_event("Work", "review", this_week(1, 10), title="Design review", location="Room 7")
+    mixed.caldav_event("Work", kickoff, this_week(2, 14), title="Kick-off", location="Room 1")
+    mixed.google_event("Kick-off", this_week(2, 14), iCalUID=kickoff)
+    mixed.caldav_event("Personal", "dentist", this_week(3, 8), minutes=45, title="Dentist")
+    mixed.google_event("School play", this_week(4, 16))
+    mixed.outlook_event("Board call", this_week(1, 13), join_url=TEAMS)
+    mixed.outlook_event("Overlapping sync", this_week(1, 13, 30))
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    mixed.google_event(
+        "Client call", now - timedelta(minutes=5), minutes=45, hangoutLink=MEET, location="Online"
+    )
+    # Blocks our sync wrote: one carries our marker, the other only our table knows (Graph).
+    mixed.caldav_event(
+        "Work", "a-block", this_week(3, 11), title="Busy", extra=block_marker(str(uuid.uuid4()))
+    )
+    unmarked = mixed.outlook_event("Busy", this_week(4, 9))
+    Block.objects.create(
+        source_event_id="source",
+        source_series_id="source",
+        target_calendar=mixed.calendars["Outlook"],
+        target_event_id=unmarked,
+        state=Block.State.SYNCED,
+        start=this_week(4, 9),
+        end=this_week(4, 10),
+    )
+    # A second CalDAV account behind a proxy that starts failing once it is connected.
+    side = make_world(radicale_server, user, ["Side job"], server_url=fault_proxy.url)
+    side.put("Side job", "retainer", this_week(0, 15), title="Retainer call")
+    fault_proxy.fault = lambda method, path, count: 503
+    return user, mixed, fault_proxy
+
+
+@pytest.fixture
+def portfolio_page(page, ada):
+    user = ada[0]
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    log_in(page, user.email, DEFAULT_PASSWORD)
+    sections = page.get_by_role("navigation", name="Sections")
+    expect(sections).to_be_visible()
+    sections.get_by_role("link", name="Portfolio").click()
+    expect(page.get_by_role("heading", name="Portfolio")).to_be_visible()
+    expect(page.locator(".fc-event", has_text="Design review")).to_be_visible()
+    return page
+
+
+def event(page, title: str):
+    return page.locator(".fc-event", has_text=title)
+
+
+def test_week_view_shows_every_real_event_once_and_the_failing_calendar(
+    portfolio_page, ada, tmp_path
+):
+    page = portfolio_page
+    proxy = ada[2]
+
+    expect(page.locator(".fc-timegrid")).to_be_visible()
+    for title in ["Design review", "Dentist", "School play", "Board call", "Overlapping sync"]:
+        expect(event(page, title)).to_have_count(1)
+    expect(event(page, "Design review")).to_contain_text("10:00")
+    # Blocks are hidden, whichever way they are recognised.
+    expect(event(page, "Busy")).to_have_count(0)
+    # One meeting in two calendars: one event, listing both.
+    expect(event(page, "Kick-off")).to_have_count(1)
+    expect(event(page, "Kick-off")).to_have_attribute("data-calendars", "Work, Family")
+    # Overlapping events sit side by side, not on top of each other.
+    board = event(page, "Board call").bounding_box()
+    overlapping = event(page, "Overlapping sync").bounding_box()
+    assert board["x"] + board["width"] <= overlapping["x"] + 1
+    # The current time is marked.
+    expect(page.locator(".fc-timegrid-now-indicator-line")).to_have_count(1)
+
+    # Up next: the meeting going on now, with its Join button.
+    up_next = page.locator("#up-next-list")
+    expect(up_next).to_contain_text("Client call")
+    expect(up_next.get_by_role("link", name="Join Client call")).to_have_attribute("href", MEET)
+
+    # The failing calendar has its banner; the others rendered anyway.
+    banner = page.locator(".portfolio-failure")
+    expect(banner).to_have_count(1)
+    expect(banner).to_contain_text("Side job could not be loaded")
+    expect(event(page, "Retainer call")).to_have_count(0)
+    event(page, "Design review").scroll_into_view_if_needed()  # the day scrolls inside the grid
+    page.screenshot(path=tmp_path / "week.png", full_page=True)
+
+    # It recovers; Retry reads again.
+    proxy.reset()
+    banner.get_by_role("button", name="Retry").click()
+    expect(event(page, "Retainer call")).to_have_count(1)
+    expect(page.locator(".portfolio-failure")).to_have_count(0)
+
+
+def test_month_and_agenda_views_and_event_details(portfolio_page, tmp_path):
+    page = portfolio_page
+
+    page.get_by_role("button", name="Month").click()
+    expect(page.locator(".fc-daygrid-body")).to_be_visible()
+    for title in ["Design review", "Dentist", "School play", "Board call", "Kick-off"]:
+        expect(page.locator(".fc-daygrid-event", has_text=title)).to_have_count(1)
+    expect(event(page, "Busy")).to_have_count(0)
+    expect(page.locator(".portfolio-failure")).to_contain_text("Side job")
+    page.screenshot(path=tmp_path / "month.png", full_page=True)
+
+    event(page, "Board call").click()
+    details = page.locator("#event-details")
+    expect(details).to_be_visible()
+    expect(details.get_by_role("heading", name="Board call")).to_be_visible()
+    expect(details).to_contain_text("Outlook")
+    expect(details).to_contain_text("13:00")
+    expect(details.get_by_role("link", name="Join Board call")).to_have_attribute("href", TEAMS)
+    details.get_by_role("button", name="Close").click()
+    expect(details).to_be_hidden()
+
+    page.get_by_role("button", name="Agenda").click()
+    expect(page.locator(".fc-list")).to_be_visible()
+    expect(page.locator(".fc-list-event", has_text="Design review")).to_have_count(1)
+    expect(page.locator(".fc-list-event", has_text="Kick-off")).to_have_count(1)
+    assert re.search(r"view=agenda", page.url)
+
+
+def test_time_zone_switch_and_a_hidden_calendar(portfolio_page, ada):
+    page = portfolio_page
+    _, mixed, _ = ada
+
+    page.get_by_label("Time zone").select_option("America/New_York")
+    expect(event(page, "Design review")).to_contain_text("04:00")
+    assert "tz=America%2FNew_York" in page.url
+
+    # The new zone's week starts at another instant: wait for its read to finish.
+    expect(page.locator("#portfolio")).not_to_have_class(re.compile("is-loading"))
+    requests_before = mixed.google.request_count
+    page.get_by_role("checkbox", name="Family").uncheck()
+    expect(event(page, "School play")).to_have_count(0)
+    expect(page.locator("#portfolio")).not_to_have_class(re.compile("is-loading"))
+    # The Kick-off is still in Work; only Family is hidden, and Google was not asked again.
+    expect(event(page, "Kick-off")).to_have_attribute("data-calendars", "Work")
+    assert mixed.google.request_count == requests_before
+
+    page.reload()
+    expect(event(page, "Design review")).to_contain_text("04:00")  # the zone is kept in the URL
+    expect(page.get_by_role("checkbox", name="Family")).not_to_be_checked()
+    expect(event(page, "School play")).to_have_count(0)
