@@ -56,8 +56,17 @@ def _ip(group: str, request: HttpRequest) -> str:
     return client_ip(request) or ""
 
 
-browsing_limit = ratelimit(key=_ip, rate=settings.BOOKING_BROWSE_RATE, block=True)
-submitting_limit = ratelimit(key=_ip, rate=settings.BOOKING_SUBMIT_RATE, method="POST", block=True)
+def _browse_rate(group: str, request: HttpRequest) -> str:
+    return settings.BOOKING_BROWSE_RATE
+
+
+def _submit_rate(group: str, request: HttpRequest) -> str:
+    return settings.BOOKING_SUBMIT_RATE
+
+
+# Rates are read per request, so that a changed setting needs no restart of the module.
+browsing_limit = ratelimit(key=_ip, rate=_browse_rate, block=True)
+submitting_limit = ratelimit(key=_ip, rate=_submit_rate, method="POST", block=True)
 
 
 @browsing_limit

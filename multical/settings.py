@@ -279,6 +279,8 @@ RATELIMIT_VIEW = "multical.views.rate_limited"
 # Public booking pages, per client address: looking around, and submitting (book, move, cancel).
 BOOKING_BROWSE_RATE = env.str("BOOKING_BROWSE_RATE", "120/m")
 BOOKING_SUBMIT_RATE = env.str("BOOKING_SUBMIT_RATE", "10/m")
+# The portfolio's event feed reads every calendar at the providers: per client address.
+PORTFOLIO_FETCH_RATE = env.str("PORTFOLIO_FETCH_RATE", "20/15m")
 SILENCED_SYSTEM_CHECKS = [
     # Django's own RedisCache increments atomically (INCRBY); the check only knows django-redis.
     "django_ratelimit.W001",

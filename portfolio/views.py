@@ -22,12 +22,10 @@ from portfolio.payload import result_json
 from portfolio.selectors import calendar_color, get_calendar_for_user, portfolio_calendars
 from portfolio.services import preference_update
 
-# Reads from the providers per client address; settings.PORTFOLIO_FETCH_RATE overrides it.
-FETCH_RATE = "60/m"
-
 
 def _fetch_rate(group: str, request: HttpRequest) -> str:
-    return getattr(settings, "PORTFOLIO_FETCH_RATE", FETCH_RATE)
+    # Read per request, so that tests and a changed setting take effect at once.
+    return settings.PORTFOLIO_FETCH_RATE
 
 
 def _ip(group: str, request: HttpRequest) -> str:
