@@ -31,7 +31,7 @@ def generous_rate_limits(settings):
 
 
 def times_on(html: str) -> list[str]:
-    return re.findall(r'class="button button--block" href="[^"]*start=(\d{8}T\d{6}Z)"', html)
+    return re.findall(r'booking-picker__time" href="[^"]*start=(\d{8}T\d{6}Z)"', html)
 
 
 def form_data(response, **fields: str) -> dict[str, str]:

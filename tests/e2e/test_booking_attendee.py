@@ -38,7 +38,7 @@ def booking_events(host):
 
 
 def test_an_attendee_books_moves_and_cancels_and_everything_follows(
-    page, radicale_server, owner, zoom_fake, mailoutbox, eager_tasks
+    page, radicale_server, owner, zoom_fake, mailoutbox, eager_tasks, tmp_path
 ):
     connection_connect_zoom(
         user=owner,
@@ -54,6 +54,7 @@ def test_an_attendee_books_moves_and_cancels_and_everything_follows(
     page.goto(host.path)
     expect(page).to_have_url(re.compile(r"tz=Europe%2FBerlin"))
     expect(page.get_by_role("heading", name="Intro call")).to_be_visible()
+    page.screenshot(path=tmp_path / "public-page.png", full_page=True)
     first_time = page.locator(".booking-picker__times a").first
     chosen = first_time.inner_text()
     first_time.click()
@@ -61,6 +62,7 @@ def test_an_attendee_books_moves_and_cancels_and_everything_follows(
     page.get_by_label("E-mail address").fill("grace@example.com")
     page.get_by_role("button", name="Book this time").click()
     expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
+    page.screenshot(path=tmp_path / "booked.png", full_page=True)
     expect(page.get_by_text(chosen, exact=False)).to_be_visible()
 
     booking = Booking.objects.get()
