@@ -25,14 +25,15 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["email", "email_verified_at", "date_joined", "is_staff"]
     search_fields = ["email"]
     list_filter = ["is_staff", "is_active"]
-    readonly_fields = ["date_joined", "last_login"]
+    readonly_fields = ["date_joined", "last_login", "deletion_requested_at"]
     fieldsets = [
         (None, {"fields": ["email", "password", "email_verified_at", "time_zone"]}),
         (
             "Permissions",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
         ),
-        ("Dates", {"fields": ["date_joined", "last_login"]}),
+        ("Notifications", {"fields": ["notify_reconnect_alerts", "notify_booking_emails"]}),
+        ("Dates", {"fields": ["date_joined", "last_login", "deletion_requested_at"]}),
     ]
     add_fieldsets = [
         (

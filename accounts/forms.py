@@ -138,3 +138,52 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ["time_zone"]
         help_texts = {"time_zone": "Times across the dashboard are shown in this zone."}
+
+
+class NotificationPreferencesForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["notify_reconnect_alerts", "notify_booking_emails"]
+        help_texts = {"notify_booking_emails": "The people who book you are always e-mailed."}
+
+
+class DeleteAccountForm(forms.Form):
+    """The owner confirms with their password, or, without one (a provider sign-up), by typing
+    their e-mail address."""
+
+    remove_blocks = forms.BooleanField(
+        label="Remove the blocks Multical made in my calendars",
+        required=False,
+        initial=True,
+        help_text="Untick to leave them in your calendars as they are.",
+    )
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user.has_usable_password():
+            self.fields["password"] = forms.CharField(
+                label="Your password",
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+            )
+        else:
+            self.fields["email"] = forms.CharField(
+                label="Type your e-mail address to confirm",
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+        self.order_fields(["password", "email", "remove_blocks"])
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+        return password
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        if normalize_email(email) != self.user.email:
+            raise forms.ValidationError(
+                "That is not the address of this account.", code="email_mismatch"
+            )
+        return email

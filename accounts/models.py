@@ -48,6 +48,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
+    # E-mails the user can switch off (the attendees of their bookings are always told).
+    notify_reconnect_alerts = models.BooleanField(
+        "E-mail me when a calendar account needs reconnecting", default=True
+    )
+    notify_booking_emails = models.BooleanField(
+        "E-mail me when a booking is made, moved or cancelled", default=True
+    )
+
+    # Set when the owner asked for the account to be deleted: from then on it is inactive (no log-in,
+    # no session) and a task removes what it wrote at the providers, then deletes it for good.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_removes_blocks = models.BooleanField(default=True)
+
     objects = UserManager()
 
     USERNAME_FIELD = "email"
@@ -101,10 +114,13 @@ class AuditLog(models.Model):
         LOGIN = "login", "Logged in"
         LOGIN_FAILED = "login_failed", "Failed login"
         PASSWORD_CHANGED = "password_changed", "Changed password"
-        CONNECTION_ADDED = "connection_added", "Connected a calendar account"
-        CONNECTION_UPDATED = "connection_updated", "Updated a calendar account's credentials"
-        CONNECTION_DISCONNECTED = "connection_disconnected", "Disconnected a calendar account"
-        CONNECTION_REMOVED = "connection_removed", "Removed a calendar account"
+        PASSWORD_RESET = "password_reset", "Reset password by e-mailed link"
+        CONNECTION_ADDED = "connection_added", "Connected an account"
+        CONNECTION_UPDATED = "connection_updated", "Updated an account's credentials"
+        CONNECTION_DISCONNECTED = "connection_disconnected", "Disconnected an account"
+        CONNECTION_REMOVED = "connection_removed", "Removed an account"
+        DATA_EXPORTED = "data_exported", "Downloaded a copy of the account's data"
+        DELETION_REQUESTED = "deletion_requested", "Asked for the account to be deleted"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="audit_log")
     action = models.CharField(max_length=32, choices=Action.choices)

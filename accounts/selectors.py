@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
-from accounts.models import User, normalize_email
+from accounts.models import AuditLog, User, normalize_email
 from accounts.tokens import email_verification_token
 
 
@@ -27,3 +28,18 @@ def user_from_verification_link(*, uidb64: str, token: str) -> User | None:
     except (ValueError, TypeError, OverflowError, ValidationError, User.DoesNotExist):
         return None
     return user if email_verification_token.check_token(user, token) else None
+
+
+def wants_reconnect_alerts(user: User) -> bool:
+    """Whether to e-mail the user that a connection needs reconnecting."""
+    return user.notify_reconnect_alerts and user.deletion_requested_at is None
+
+
+def wants_booking_emails(user: User) -> bool:
+    """Whether to e-mail the owner of a booking page about its bookings (never the attendee's)."""
+    return user.notify_booking_emails and user.deletion_requested_at is None
+
+
+def audit_log_for_user(user: User) -> QuerySet[AuditLog]:
+    """The user's own audit entries, newest first."""
+    return AuditLog.objects.filter(user=user).order_by("-created_at", "-pk")

@@ -68,6 +68,12 @@ def user_update_profile(*, user: User, time_zone: str, marketing_email: bool) ->
         )
 
 
+def user_update_notifications(*, user: User, reconnect_alerts: bool, booking_emails: bool) -> None:
+    user.notify_reconnect_alerts = reconnect_alerts
+    user.notify_booking_emails = booking_emails
+    user.save(update_fields=["notify_reconnect_alerts", "notify_booking_emails"])
+
+
 def audit_log_record(
     *, user: User, action: str, ip_address: str | None, **metadata: object
 ) -> AuditLog:

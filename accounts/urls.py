@@ -25,4 +25,10 @@ urlpatterns = [
     ),
     path("password/change/", views.password_change, name="password-change"),
     path("settings/", views.account_settings, name="settings"),
+    path(
+        "settings/notifications/", views.notification_preferences, name="notification-preferences"
+    ),
+    path("settings/security/", views.security_log, name="security"),
+    path("settings/export/", views.data_export, name="export"),
+    path("settings/delete/", views.delete_account, name="delete"),
 ]

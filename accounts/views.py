@@ -6,17 +6,28 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from accounts import forms, selectors, services
+from accounts.deletion import account_deletion_request
+from accounts.export import account_export
 from accounts.models import AuditLog, Consent, User
+from calendars.models import Connection
 from multical.lib.requests import client_ip
 
 # The address a visitor just signed up with, so the "check your inbox" page can name it.
 PENDING_EMAIL_SESSION_KEY = "accounts:pending_verification_email"
+# Data exports per client address (each one reads everything the user has).
+EXPORT_RATE = "20/15m"
+AUDIT_ENTRIES_PER_PAGE = 25
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -121,6 +132,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         # Following the e-mailed link proved the address too.
         services.user_verify_email(user=form.user)
+        services.audit_log_record(
+            user=form.user,
+            action=AuditLog.Action.PASSWORD_RESET,
+            ip_address=client_ip(self.request),
+        )
         messages.success(self.request, "Your password is changed. Log in with the new one.")
         return response
 
@@ -140,7 +156,102 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, "Settings saved.")
         return redirect("accounts:settings")
-    return render(request, "accounts/settings.html", {"form": form})
+    notifications = forms.NotificationPreferencesForm(instance=user)
+    return render(
+        request, "accounts/settings.html", {"form": form, "notifications_form": notifications}
+    )
+
+
+@login_required
+@require_POST
+def notification_preferences(request: HttpRequest) -> HttpResponse:
+    form = forms.NotificationPreferencesForm(request.POST)
+    if form.is_valid():
+        services.user_update_notifications(
+            user=request.user,  # type: ignore[arg-type]
+            reconnect_alerts=form.cleaned_data["notify_reconnect_alerts"],
+            booking_emails=form.cleaned_data["notify_booking_emails"],
+        )
+        messages.success(request, "Notification settings saved.")
+    return redirect("accounts:settings")
+
+
+@login_required
+def security_log(request: HttpRequest) -> HttpResponse:
+    """The user's own audit log, newest first."""
+    entries = Paginator(selectors.audit_log_for_user(request.user), AUDIT_ENTRIES_PER_PAGE)
+    page = entries.get_page(request.GET.get("page"))
+    rows = [(entry, _audit_details(entry)) for entry in page]
+    return render(request, "accounts/security.html", {"page": page, "rows": rows})
+
+
+_ACCOUNT_KINDS = dict(Connection.Kind.choices)
+# Signing in with a provider names the company, not its calendar product.
+_SIGN_IN_PROVIDERS = {"google": "Google", "microsoft": "Microsoft"}
+_LOGIN_FAILURES = {
+    "invalid_login": "wrong password",
+    "unverified": "e-mail address not verified yet",
+    "inactive": "account disabled",
+}
+
+
+def _audit_details(entry: AuditLog) -> str:
+    """The entry's metadata in words: how a log-in happened, which provider an account is at."""
+    metadata, action = entry.metadata, entry.action
+    if action == AuditLog.Action.LOGIN:
+        provider = metadata.get("provider")
+        return f"with {_SIGN_IN_PROVIDERS.get(provider, provider)}" if provider else "with password"
+    if action == AuditLog.Action.LOGIN_FAILED:
+        reason = metadata.get("reason", "")
+        return _LOGIN_FAILURES.get(reason, reason)
+    if action == AuditLog.Action.DELETION_REQUESTED:
+        return (
+            "removing Multical's blocks" if metadata.get("remove_blocks") else "keeping the blocks"
+        )
+    provider = metadata.get("provider", "")
+    return _ACCOUNT_KINDS.get(provider, provider)
+
+
+def _export_ip(group: str, request: HttpRequest) -> str:
+    return client_ip(request) or ""
+
+
+@never_cache
+@login_required
+@require_POST
+@ratelimit(key=_export_ip, rate=EXPORT_RATE, method="POST", block=True)
+def data_export(request: HttpRequest) -> HttpResponse:
+    """Everything we keep about the user, as a JSON file to download (no credentials in it)."""
+    user: User = request.user  # type: ignore[assignment]
+    services.audit_log_record(
+        user=user, action=AuditLog.Action.DATA_EXPORTED, ip_address=client_ip(request)
+    )
+    response = JsonResponse(
+        account_export(user=user), encoder=DjangoJSONEncoder, json_dumps_params={"indent": 2}
+    )
+    filename = f"multical-data-{timezone.now():%Y-%m-%d}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def delete_account(request: HttpRequest) -> HttpResponse:
+    """Close the account now (every session ends); a task removes the rest in the background."""
+    user: User = request.user  # type: ignore[assignment]
+    form = forms.DeleteAccountForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        account_deletion_request(
+            user=user,
+            remove_blocks=form.cleaned_data["remove_blocks"],
+            ip_address=client_ip(request),
+        )
+        logout(request)
+        messages.info(
+            request,
+            "Your account is closed, and its data is being deleted. Thank you for using Multical.",
+        )
+        return redirect("landing")
+    return render(request, "accounts/delete_account.html", {"form": form})
 
 
 @login_required
@@ -148,6 +259,9 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.save()
+        services.audit_log_record(
+            user=form.user, action=AuditLog.Action.PASSWORD_CHANGED, ip_address=client_ip(request)
+        )
         # The new password hash already invalidates every other session; end this one as well.
         logout(request)
         messages.success(request, "Your password is changed. Log in with the new one.")

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 
+from accounts.selectors import wants_booking_emails
 from booking.ics import booking_ics, host_name, ics_mimetype, where
 from booking.models import Booking, BookingPage
 from booking.tokens import cancel_url, manage_url, reschedule_url
@@ -320,6 +321,8 @@ def _send_to_attendee(booking: Booking, kind: str) -> None:
 
 
 def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
+    if not wants_booking_emails(booking.owner):
+        return
     context = {
         **_common_context(booking, booking.owner.time_zone),
         "booking_url": _booking_detail_url(booking),

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditLog, User
+from accounts.selectors import wants_reconnect_alerts
 from accounts.services import audit_log_record
 from calendars.models import Calendar, Connection
 from calendars.selectors import connection_secrets, provider_for_connection
@@ -134,6 +135,8 @@ def connection_record_error(*, connection: Connection, error: ProviderError) -> 
 
 
 def _send_reconnect_email(connection: Connection) -> None:
+    if not wants_reconnect_alerts(connection.user):
+        return
     send_templated_email(
         to=connection.user.email,
         template="calendars/email/needs-reconnect",

@@ -1,0 +1,180 @@
+"""The GDPR data export: everything Multical keeps about one user, as one JSON document.
+
+Never in it: credentials (the sealed fields, passwords, OAuth tokens, iCal links, which are secrets
+since anyone holding one can read the calendar), the secrets of booking links, sync cursors and push
+channel ids. Connections and calendars are exported field by field from an allow-list, so a
+credential added to those models later stays out unless someone lists it here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.db.models import Model
+from django.utils import timezone
+
+from accounts.models import AuditLog, User
+from booking.models import Booking, BookingPage, Profile
+from calendars.models import Calendar, Connection
+from syncrules.models import Block, SyncRule
+
+FORMAT_VERSION = "1.1"
+
+CONNECTION_FIELDS = ["id", "kind", "label", "username", "status", "last_error", "last_error_at"]
+CALENDAR_FIELDS = ["id", "name", "color", "time_zone", "read_only", "last_synced_at"]
+BLOCK_FIELDS = [
+    "id",
+    "rule_id",
+    "source_calendar_id",
+    "source_event_id",
+    "source_series_id",
+    "target_calendar_id",
+    "target_event_id",
+    "state",
+    "start",
+    "end",
+    "all_day",
+    "updated_at",
+]
+BOOKING_FIELDS = [
+    "id",
+    "page_id",
+    "title",
+    "start",
+    "end",
+    "status",
+    "attendee_name",
+    "attendee_email",
+    "attendee_time_zone",
+    "answers",
+    "location",
+    "location_detail",
+    "zoom_meeting_id",
+    "meeting_url",
+    "calendar_id",
+    "remote_event_id",
+    "cancelled_at",
+    "cancelled_by",
+    "cancel_reason",
+    "created_at",
+]
+# Every option of a rule or a page; only the owner link and the unlisted page's secret are left out.
+RULE_FIELDS = [f.attname for f in SyncRule._meta.concrete_fields if f.name != "user"]
+PAGE_FIELDS = [
+    f.attname for f in BookingPage._meta.concrete_fields if f.name not in {"owner", "secret"}
+]
+
+
+def account_export(*, user: User) -> dict[str, Any]:
+    """The user's data, ready for ``DjangoJSONEncoder`` (times in UTC, ISO 8601)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "exported_at": timezone.now(),
+        "account": _pick(
+            user, ["id", "email", "email_verified_at", "time_zone", "date_joined", "last_login"]
+        ),
+        "notification_preferences": {
+            "reconnect_alerts": user.notify_reconnect_alerts,
+            "booking_emails": user.notify_booking_emails,
+        },
+        "consents": [
+            _pick(consent, ["kind", "granted", "document_version", "recorded_at"])
+            for consent in user.consents.order_by("recorded_at", "pk")
+        ],
+        "connections": _connections(user),
+        "sync_rules": _rules(user),
+        "blocks": [
+            _pick(block, BLOCK_FIELDS)
+            for block in Block.objects.filter(target_calendar__connection__user=user).order_by(
+                "start", "id"
+            )
+        ],
+        "booking_profile": _booking_profile(user),
+        "booking_pages": _booking_pages(user),
+        "bookings": [
+            _pick(booking, BOOKING_FIELDS)
+            for booking in Booking.objects.filter(owner=user).order_by("start", "id")
+        ],
+        "audit_log": [
+            {
+                "action": entry.action,
+                "description": entry.get_action_display(),
+                **_pick(entry, ["ip_address", "metadata", "created_at"]),
+            }
+            for entry in AuditLog.objects.filter(user=user).order_by("created_at", "pk")
+        ],
+    }
+
+
+def _pick(instance: Model, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in names}
+
+
+def _without_credentials(url: str) -> str:
+    """A server's address without a user name, password, query or fragment that could carry one."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _connections(user: User) -> list[dict[str, Any]]:
+    connections = Connection.objects.filter(user=user).prefetch_related("calendars")
+    return [
+        {
+            **_pick(connection, CONNECTION_FIELDS),
+            "server_url": _without_credentials(connection.server_url),
+            "created_at": connection.created_at,
+            "calendars": [_calendar(calendar) for calendar in connection.calendars.all()],
+        }
+        for connection in connections.order_by("created_at", "id")
+    ]
+
+
+def _calendar(calendar: Calendar) -> dict[str, Any]:
+    return {
+        **_pick(calendar, CALENDAR_FIELDS),
+        "remote_id": _without_credentials(calendar.remote_id),
+        "last_error": calendar.last_error,
+        "last_error_at": calendar.last_error_at,
+    }
+
+
+def _rules(user: User) -> list[dict[str, Any]]:
+    rules = SyncRule.objects.filter(user=user).prefetch_related("sources", "targets")
+    return [
+        {
+            **_pick(rule, RULE_FIELDS),
+            "sources": sorted(str(calendar.id) for calendar in rule.sources.all()),
+            "targets": sorted(str(calendar.id) for calendar in rule.targets.all()),
+        }
+        for rule in rules.order_by("created_at", "id")
+    ]
+
+
+def _booking_profile(user: User) -> dict[str, Any] | None:
+    profile = Profile.objects.filter(user=user).first()
+    return _pick(profile, ["handle", "display_name"]) if profile else None
+
+
+def _booking_pages(user: User) -> list[dict[str, Any]]:
+    pages = BookingPage.objects.filter(owner=user).prefetch_related(
+        "busy_calendars", "questions", "date_overrides"
+    )
+    return [
+        {
+            **_pick(page, PAGE_FIELDS),
+            "busy_calendars": sorted(str(calendar.id) for calendar in page.busy_calendars.all()),
+            "questions": [
+                _pick(question, ["label", "kind", "required", "position"])
+                for question in page.questions.all()
+            ],
+            "date_overrides": [
+                _pick(override, ["date", "hours"]) for override in page.date_overrides.all()
+            ],
+        }
+        for page in pages.order_by("created_at", "id")
+    ]
