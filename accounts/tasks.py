@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 from accounts import deletion
+from accounts.models import User
 from syncrules.tasks import backoff_seconds
 
 # With backoff, about two hours of retries before the account is deleted whatever is left.
@@ -21,3 +25,18 @@ def delete_account(self, user_id: str) -> None:  # type: ignore[no-untyped-def]
         raise self.retry(
             countdown=backoff_seconds(self.request.retries, incomplete.retry_after)
         ) from None
+
+
+# Longer than a deletion's whole run of retries: one still marked after this lost its task.
+STALLED_DELETION = timedelta(hours=3)
+
+
+@shared_task
+def resume_stalled_deletions() -> None:
+    """Queue again every deletion asked for long ago whose task was lost (a broker restart): the
+    account stays closed meanwhile, and a second run of a deletion is harmless."""
+    cutoff = timezone.now() - STALLED_DELETION
+    for user_id in User.objects.filter(deletion_requested_at__lt=cutoff).values_list(
+        "id", flat=True
+    ):
+        delete_account.delay(str(user_id))

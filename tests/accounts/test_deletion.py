@@ -385,3 +385,20 @@ def test_after_the_last_try_the_account_is_deleted_anyway_and_that_is_logged(
     )
     assert any(line.startswith(f"Deleted account {owner.id} (asked for at ") for line in logged)
     assert owner.email not in "\n".join(logged)
+
+
+def test_a_deletion_whose_task_was_lost_is_queued_again_by_beat(owner, second_user, monkeypatch):
+    from accounts import tasks as account_tasks
+
+    queued: list[str] = []
+    monkeypatch.setattr(account_tasks.delete_account, "delay", queued.append)
+    User.objects.filter(id=owner.id).update(
+        deletion_requested_at=timezone.now() - timedelta(hours=4)
+    )
+    User.objects.filter(id=second_user.id).update(
+        deletion_requested_at=timezone.now() - timedelta(minutes=10)  # still in its own retries
+    )
+
+    account_tasks.resume_stalled_deletions()
+
+    assert queued == [str(owner.id)]

@@ -37,7 +37,7 @@ def test_sign_up_verify_log_in_and_log_out(page, mailoutbox):
     expect(page.get_by_text("Your e-mail address is verified. You can log in now.")).to_be_visible()
 
     log_in(page, "ada@example.com", PASSWORD)
-    expect(page.get_by_role("heading", name="Welcome to Multical")).to_be_visible()
+    expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
     expect(
         page.get_by_role("navigation", name="Sections").get_by_role("link", name="Calendars")
     ).to_be_visible()

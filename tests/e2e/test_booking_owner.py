@@ -36,7 +36,7 @@ def test_make_a_page_with_hours_and_a_question_and_see_its_times(
     user, tomorrow, account = owner_with_calendars
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     log_in(page, user.email, DEFAULT_PASSWORD)
-    expect(page.get_by_role("heading", name="Welcome to Multical")).to_be_visible()
+    expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
 
     page.get_by_role("navigation", name="Sections").get_by_role(
         "link", name="Booking pages"

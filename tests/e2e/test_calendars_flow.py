@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def signed_in_page(page):
     user = UserFactory(email="cal@example.com")
     log_in(page, user.email, DEFAULT_PASSWORD)
-    expect(page.get_by_role("heading", name="Welcome to Multical")).to_be_visible()
+    expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
     return page
 
 

@@ -88,7 +88,7 @@ def user():
 @pytest.fixture
 def signed_in_page(page, user):
     log_in(page, user.email, DEFAULT_PASSWORD)
-    expect(page.get_by_role("heading", name="Welcome to Multical")).to_be_visible()
+    expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
     return page
 
 

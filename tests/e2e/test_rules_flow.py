@@ -54,7 +54,7 @@ def user_with_calendars(feed, radicale_server):
 @pytest.fixture
 def signed_in_page(page, user_with_calendars):
     log_in(page, user_with_calendars.email, DEFAULT_PASSWORD)
-    expect(page.get_by_role("heading", name="Welcome to Multical")).to_be_visible()
+    expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
     return page
 
 

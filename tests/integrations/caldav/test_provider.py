@@ -617,8 +617,8 @@ def hours(*values: int) -> list[Interval]:
     return [Interval(at(15, hour), at(15, hour + 1)) for hour in values]
 
 
-HOLIDAY = Interval(at(16, 0), at(17, 0))
-FREE_ALL_DAY = Interval(at(17, 0), at(18, 0))
+HOLIDAY = Interval(at(16, 0), at(17, 0), all_day=True)
+FREE_ALL_DAY = Interval(at(17, 0), at(18, 0), all_day=True)
 
 
 @pytest.mark.parametrize(

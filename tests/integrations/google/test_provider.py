@@ -772,8 +772,8 @@ def every_kind_of_event(fake):
     )
 
 
-ALL_DAY_HOLIDAY = Interval(at(10, 0), at(11, 0))
-FREE_ALL_DAY = Interval(at(11, 0), at(12, 0))
+ALL_DAY_HOLIDAY = Interval(at(10, 0), at(11, 0), all_day=True)
+FREE_ALL_DAY = Interval(at(11, 0), at(12, 0), all_day=True)
 
 
 def hours(*values: int) -> list[Interval]:

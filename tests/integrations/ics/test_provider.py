@@ -510,7 +510,7 @@ def test_busy_times_leave_out_free_and_cancelled_events(feed, provider):
         Interval(utc(2025, 3, 3, 8, 30), utc(2025, 3, 3, 9)),
         Interval(utc(2025, 3, 10, 10), utc(2025, 3, 10, 10, 30)),
         Interval(utc(2025, 3, 12, 15), utc(2025, 3, 12, 16)),
-        Interval(utc(2025, 3, 20), utc(2025, 3, 22)),
+        Interval(utc(2025, 3, 20), utc(2025, 3, 22), all_day=True),
         Interval(utc(2025, 3, 24, 8, 30), utc(2025, 3, 24, 9)),
         Interval(utc(2025, 3, 31, 7, 30), utc(2025, 3, 31, 8)),
         Interval(utc(2025, 4, 14, 7, 30), utc(2025, 4, 14, 8)),
@@ -555,8 +555,8 @@ EVERY_KIND = (
     + "END:VCALENDAR\r\n"
 ).encode()
 MARCH = Window(utc(2025, 3, 1), utc(2025, 4, 1))
-HOLIDAY = Interval(utc(2025, 3, 4), utc(2025, 3, 5))
-FREE_ALL_DAY = Interval(utc(2025, 3, 5), utc(2025, 3, 6))
+HOLIDAY = Interval(utc(2025, 3, 4), utc(2025, 3, 5), all_day=True)
+FREE_ALL_DAY = Interval(utc(2025, 3, 5), utc(2025, 3, 6), all_day=True)
 RUNS_PAST = Interval(utc(2025, 3, 31, 23), utc(2025, 4, 1))
 
 

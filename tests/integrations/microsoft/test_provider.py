@@ -310,8 +310,8 @@ def hours(*values: int) -> list[Interval]:
     return [Interval(utc(2026, 3, 2, hour), utc(2026, 3, 2, hour + 1)) for hour in values]
 
 
-HOLIDAY = Interval(utc(2026, 3, 3), utc(2026, 3, 4))
-FREE_ALL_DAY = Interval(utc(2026, 3, 4), utc(2026, 3, 5))
+HOLIDAY = Interval(utc(2026, 3, 3), utc(2026, 3, 4), all_day=True)
+FREE_ALL_DAY = Interval(utc(2026, 3, 4), utc(2026, 3, 5), all_day=True)
 
 
 @pytest.mark.parametrize(
