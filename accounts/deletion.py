@@ -6,7 +6,8 @@
    stop, its booking pages stop taking bookings, its coming bookings are cancelled (the attendees
    get the usual cancellation e-mail with the iCalendar CANCEL; the owner's copy is not sent), and
    a task is queued.
-2. ``account_delete`` (the task, after the request): push channels are stopped, the blocks
+2. ``account_delete`` (the task, after the request): an active Stripe subscription is cancelled
+   (at once, so the user is never charged again), push channels are stopped, the blocks
    Multical wrote into the user's calendars are removed (unless the user chose to keep them), and
    once the attendees have been told, the user row is deleted: everything else goes with it in one
    cascade. A provider that is down leaves work undone and the task is retried with backoff; on the
@@ -25,6 +26,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.billing import services as billing
+from accounts.billing.stripe_api import StripeUnavailable
 from accounts.models import AuditLog, User
 from accounts.services import audit_log_record
 from booking.models import Booking, BookingPage
@@ -90,12 +93,23 @@ def account_deletion_request(*, user: User, remove_blocks: bool, ip_address: str
 
 
 def account_delete(*, user_id: str, last_try: bool = False) -> None:
-    """Finish a requested deletion: stop channels, remove blocks, then delete the user and all
-    their data. Raises ``DeletionIncomplete`` while provider work or cancellation e-mails are
-    pending, unless ``last_try``. Does nothing for an account that is gone or was not closed."""
+    """Finish a requested deletion: cancel the Stripe subscription, stop channels, remove blocks,
+    then delete the user and all their data. Raises ``DeletionIncomplete`` while the subscription,
+    provider work or cancellation e-mails are pending, unless ``last_try``. Does nothing for an
+    account that is gone or was not closed."""
     user = User.objects.filter(pk=user_id, deletion_requested_at__isnull=False).first()
     if user is None:
         return
+    try:
+        billing.subscriptions_cancel_for_deletion(user=user)
+    except (StripeUnavailable, billing.BillingError):
+        if not last_try:
+            raise DeletionIncomplete("the Stripe subscription is not cancelled yet") from None
+        logger.error(
+            "Deleting account %s whose Stripe subscription could not be cancelled (customer %s)",
+            user_id,
+            user.subscription.stripe_customer_id,
+        )
     # A booking made in the moment before the pages closed is cancelled too.
     _cancel_coming_bookings(user)
     _stop_push_channels(user)

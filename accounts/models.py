@@ -134,3 +134,108 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Subscription(models.Model):
+    """The user's Stripe customer and their Pro subscription, as last read from Stripe.
+
+    No row, or a subscription that is not live, is the Free plan. Card details never reach us:
+    Checkout and the Customer Portal are Stripe's own pages.
+    """
+
+    class Status(models.TextChoices):
+        # Stripe's subscription statuses.
+        INCOMPLETE = "incomplete", "Waiting for the first payment"
+        INCOMPLETE_EXPIRED = "incomplete_expired", "First payment never made"
+        TRIALING = "trialing", "Trial"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Payment failed, retrying"
+        CANCELED = "canceled", "Ended"
+        UNPAID = "unpaid", "Ended unpaid"
+        PAUSED = "paused", "Paused"
+
+    # Pro while Stripe keeps the subscription going: past due included, since Stripe retries the
+    # payment for a while and only then cancels it (or marks it unpaid), which ends Pro.
+    LIVE_STATUSES = frozenset({Status.TRIALING, Status.ACTIVE, Status.PAST_DUE})
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="subscription"
+    )
+    stripe_customer_id = models.CharField(max_length=255)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=24, choices=Status.choices, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    # When a renewal payment failed, until one succeeds: a notice, and one e-mail per failed streak.
+    payment_failed_at = models.DateTimeField(null=True, blank=True)
+    # When the last Pro subscription ended.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"], name="accounts_subscription_unique_customer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.status or 'no subscription'}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE_STATUSES
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event that was processed: the same id delivered again changes nothing."""
+
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event_id"], name="accounts_stripeevent_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.type})"
+
+
+class PlanPause(models.Model):
+    """A sync rule or booking page switched off because a Pro plan ended, not by its owner.
+
+    The pages say why it is off; after upgrading again the owner can switch them all back on at
+    once. Switching one on by hand forgets its pause.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="plan_pauses")
+    rule = models.OneToOneField(
+        "syncrules.SyncRule",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="plan_pause",
+    )
+    page = models.OneToOneField(
+        "booking.BookingPage",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="plan_pause",
+    )
+    paused_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rule__isnull=False, page__isnull=True)
+                | Q(rule__isnull=True, page__isnull=False),
+                name="accounts_planpause_rule_or_page",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        paused = f"rule {self.rule_id}" if self.rule_id else f"page {self.page_id}"
+        return f"{self.user_id}: {paused}"

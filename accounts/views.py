@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from accounts import forms, selectors, services
+from accounts.billing.plans import plan_overview
 from accounts.deletion import account_deletion_request
 from accounts.export import account_export
 from accounts.models import AuditLog, Consent, User
@@ -158,7 +159,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:settings")
     notifications = forms.NotificationPreferencesForm(instance=user)
     return render(
-        request, "accounts/settings.html", {"form": form, "notifications_form": notifications}
+        request,
+        "accounts/settings.html",
+        {"form": form, "notifications_form": notifications, "plan": plan_overview(user)},
     )
 
 

@@ -2,7 +2,8 @@
 
 A page is saved with its date overrides and questions in one transaction. The services refuse
 what the forms already rule out for the owner's own data: another user's calendars, a calendar
-bookings cannot be written to.
+bookings cannot be written to. A page created open, or opened, counts against the Free plan's open
+pages (``accounts.billing.plans``): over the limit ``PlanLimitReached`` is raised and nothing saved.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date
 
 from django.db import transaction
 
+from accounts.billing.plans import Limit, limit_check, plan_pause_forget
 from accounts.models import User
 from booking import selectors
 from booking.forms import PAGE_SETTINGS
@@ -35,6 +37,8 @@ def profile_update(*, user: User, handle: str, display_name: str) -> Profile:
 def page_create(*, owner: User, data: Mapping[str, object]) -> BookingPage:
     """A new page from ``data`` (PageForms.cleaned_data): settings, overrides and questions."""
     _check_calendars(owner, data)
+    if data["active"]:
+        limit_check(user=owner, limit=Limit.BOOKING_PAGES)
     page = BookingPage(owner=owner)
     _set_settings(page, data)
     page.save()
@@ -46,6 +50,9 @@ def page_create(*, owner: User, data: Mapping[str, object]) -> BookingPage:
 def page_update(*, page: BookingPage, data: Mapping[str, object]) -> BookingPage:
     """Save new settings; overrides are replaced, questions kept, changed, added or removed."""
     _check_calendars(page.owner, data)
+    if data["active"] and not page.active:
+        limit_check(user=page.owner, limit=Limit.BOOKING_PAGES)
+        plan_pause_forget(page=page)
     _set_settings(page, data)
     page.save(update_fields=[*PAGE_SETTINGS, "updated_at"])
     _save_related(page, data)

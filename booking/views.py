@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from booking import forms, pages, selectors, services
 from booking.models import Booking, BookingPage
 
@@ -69,11 +70,17 @@ def page_create(request: HttpRequest) -> HttpResponse:
         messages.info(request, "First choose your public address: your pages' links start with it.")
         return redirect("booking:profile_edit")
     editor = forms.PageForms(_posted(request), user=request.user)
+    # Said before the form is filled in; a posted page over the limit is shown again, unsaved.
+    refusal = would_exceed(user=request.user, limit=Limit.BOOKING_PAGES)
     if request.method == "POST" and editor.is_valid():
-        page = pages.page_create(owner=request.user, data=editor.cleaned_data)
-        messages.success(request, f"“{page.title}” is saved. These are the times it offers.")
-        return redirect("booking:page_preview", page_id=page.id)
-    return _page_form(request, editor, page=None)
+        try:
+            page = pages.page_create(owner=request.user, data=editor.cleaned_data)
+        except PlanLimitReached as error:
+            refusal = error
+        else:
+            messages.success(request, f"“{page.title}” is saved. These are the times it offers.")
+            return redirect("booking:page_preview", page_id=page.id)
+    return _page_form(request, editor, page=None, refusal=refusal)
 
 
 @login_required
@@ -82,7 +89,10 @@ def page_edit(request: HttpRequest, page_id: str) -> HttpResponse:
     page = selectors.get_page_for_user(request.user, page_id)
     editor = forms.PageForms(_posted(request), user=request.user, page=page)
     if request.method == "POST" and editor.is_valid():
-        pages.page_update(page=page, data=editor.cleaned_data)
+        try:
+            pages.page_update(page=page, data=editor.cleaned_data)
+        except PlanLimitReached as refusal:
+            return _page_form(request, editor, page=page, refusal=refusal)
         messages.success(request, f"“{page.title}” is saved. These are the times it offers.")
         return redirect("booking:page_preview", page_id=page.id)
     return _page_form(request, editor, page=page)
@@ -235,7 +245,11 @@ def booking_delete(request: HttpRequest, booking_id: str) -> HttpResponse:
 
 
 def _page_form(
-    request: HttpRequest, editor: forms.PageForms, *, page: BookingPage | None
+    request: HttpRequest,
+    editor: forms.PageForms,
+    *,
+    page: BookingPage | None,
+    refusal: PlanLimitReached | None = None,
 ) -> HttpResponse:
     return render(
         request,
@@ -245,6 +259,7 @@ def _page_form(
             "form": editor.form,
             "page": page,
             "zoom_connected": selectors.zoom_connection_for_user(request.user) is not None,
+            "refusal": refusal,
         },
     )
 

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.billing.plans import PlanLimitReached
 from calendars import services
 from calendars.models import Connection
 from integrations import oauth_state
@@ -77,6 +78,16 @@ def oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
         return _error(request, provider, error.message, status=error.status)
     except ProviderError as error:
         return _error(request, provider, error.message, status=502)
+    except PlanLimitReached as refusal:
+        return render(
+            request,
+            "calendars/oauth_error.html",
+            {
+                "provider_name": Connection.Kind(provider).label,
+                "message": "Nothing was connected.",
+                "refusal": refusal,
+            },
+        )
     count = connection.calendars.count()
     messages.success(
         request, f"Connected {grant.email}: {count} calendar{'' if count == 1 else 's'}."

@@ -3,6 +3,10 @@
 Connecting talks to the provider before anything is stored, so a wrong password or a link that is
 not a calendar becomes a form error and leaves nothing behind. ProviderError passes through to the
 caller, which shows its message.
+
+A new calendar account (or a disconnected one connected again) counts against the Free plan's
+calendar accounts (``accounts.billing.plans``): over the limit ``PlanLimitReached`` is raised before
+the provider is asked, and checked again when the connection is saved.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.billing.plans import Limit, limit_check
 from accounts.models import AuditLog, User
 from accounts.selectors import wants_reconnect_alerts
 from accounts.services import audit_log_record
@@ -72,6 +77,7 @@ def _connection_create(
     secrets: Mapping[str, str],
     ip_address: str | None,
 ) -> Connection:
+    limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
     connection = Connection(user=user, kind=kind, server_url=server_url, username=username)
     provider_settings = {"server_url": server_url, "username": username, **secrets}
     remote_calendars = build_provider(connection.provider_slug, provider_settings).list_calendars()
@@ -80,6 +86,7 @@ def _connection_create(
     connection.label = label[: Connection._meta.get_field("label").max_length]
     _seal_secrets(connection, secrets)
     with transaction.atomic():
+        limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
         connection.save()
         _calendars_update(connection, remote_calendars)
         _audit(connection, AuditLog.Action.CONNECTION_ADDED, ip_address)
@@ -97,6 +104,9 @@ def connection_update_credentials(
     *, connection: Connection, secrets: Mapping[str, str], ip_address: str | None
 ) -> None:
     """Replace the password (or iCal link), checking it with the provider first; reconnects it."""
+    reviving = connection.status == Connection.Status.DISCONNECTED
+    if reviving:
+        limit_check(user=connection.user, limit=Limit.CALENDAR_ACCOUNTS)
     provider_settings = {
         "server_url": connection.server_url,
         "username": connection.username,
@@ -110,6 +120,8 @@ def connection_update_credentials(
     from syncrules.tasks import enqueue_connection_resync
 
     with transaction.atomic():
+        if reviving:
+            limit_check(user=connection.user, limit=Limit.CALENDAR_ACCOUNTS)
         connection.save(update_fields=["secrets", "status", "last_error", "last_error_at"])
         _calendars_update(connection, remote_calendars)
         # Whatever was missed while it was broken is read again in full.
@@ -217,16 +229,22 @@ def connection_connect_oauth(
     The same account (by its address) connected again gets the new secrets and is healthy again,
     instead of a second connection. The calendars are listed before anything is stored.
     """
+    connection = _live_connection(user=user, kind=kind, username__iexact=email)
+    reconnecting = connection is not None
+    # The same account connected again is not one more; a disconnected one becomes one again.
+    adding = connection is None or connection.status == Connection.Status.DISCONNECTED
+    if adding:
+        limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
     provider = build_provider(kind, secrets)
     remote_calendars = provider.list_calendars()
     if provider.secrets_changed:
         secrets = {**secrets, **provider.current_secrets()}
-    connection = _live_connection(user=user, kind=kind, username__iexact=email)
-    reconnecting = connection is not None
     connection = _authorized(
         connection or Connection(user=user, kind=kind), email=email, secrets=secrets
     )
     with transaction.atomic():
+        if adding:
+            limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
         connection.save()
         _calendars_update(connection, remote_calendars)
         if reconnecting:

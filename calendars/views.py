@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from calendars import forms, selectors, services
 from calendars.models import Connection
 from integrations.base import ProviderError
@@ -34,6 +35,7 @@ def calendar_list(request: HttpRequest) -> HttpResponse:
             "google_available": bool(settings.GOOGLE_CLIENT_ID),
             "microsoft_available": bool(settings.MICROSOFT_CLIENT_ID),
             "zoom_available": bool(settings.ZOOM_CLIENT_ID),
+            "refusal": would_exceed(user=request.user, limit=Limit.CALENDAR_ACCOUNTS),
         },
     )
 
@@ -97,6 +99,7 @@ def connection_credentials(request: HttpRequest, connection_id: str) -> HttpResp
     if connection.kind not in CREDENTIAL_FORMS:
         raise Http404("This account reconnects through its provider's sign-in.")
     form = CREDENTIAL_FORMS[connection.kind](request.POST or None)
+    refusal = None
     if request.method == "POST" and form.is_valid():
         try:
             services.connection_update_credentials(
@@ -104,11 +107,15 @@ def connection_credentials(request: HttpRequest, connection_id: str) -> HttpResp
             )
         except ProviderError as error:
             form.add_error(None, error.message)
+        except PlanLimitReached as error:
+            refusal = error
         else:
             messages.success(request, f"{connection.label} is connected again.")
             return redirect("calendars:calendar_list")
     return render(
-        request, "calendars/connection_credentials.html", {"connection": connection, "form": form}
+        request,
+        "calendars/connection_credentials.html",
+        {"connection": connection, "form": form, "refusal": refusal},
     )
 
 
@@ -151,12 +158,16 @@ def _connect(
     template: str,
     connect: Callable[[dict], Connection],
 ) -> HttpResponse:
-    """The shared shape of the connect pages: validate, ask the provider, or show why not."""
+    """The shared shape of the connect pages: validate, ask the provider, or show why not (the
+    plan's limit is said before the form is filled in)."""
+    refusal = would_exceed(user=request.user, limit=Limit.CALENDAR_ACCOUNTS)
     if request.method == "POST" and form.is_valid():
         try:
             connection = connect(form.cleaned_data)
         except ProviderError as error:
             form.add_error(None, error.message)
+        except PlanLimitReached as error:
+            refusal = error
         else:
             count = connection.calendars.count()
             messages.success(
@@ -164,4 +175,4 @@ def _connect(
                 f"Connected {connection.label}: {count} calendar{'s' if count != 1 else ''}.",
             )
             return redirect("calendars:calendar_list")
-    return render(request, template, {"form": form})
+    return render(request, template, {"form": form, "refusal": refusal})

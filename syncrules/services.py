@@ -4,6 +4,9 @@ A rule change is followed by the syncs it calls for, queued when the transaction
 read of each source of an enabled rule (so every block is rendered again with the new settings),
 and a clean-up that removes blocks no rule wants any more (a source or target taken out of the
 rule, a rule turned off or deleted).
+
+A rule created on, or turned on, counts against the Free plan's rules (``accounts.billing.plans``):
+over the limit the service raises ``PlanLimitReached`` and saves nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import transaction
 
+from accounts.billing.plans import Limit, limit_check, plan_pause_forget
 from accounts.models import User
 from calendars.models import Calendar
 from syncrules.forms import RULE_SETTINGS
@@ -31,6 +35,8 @@ def rule_build(*, user: User, data: Mapping[str, object]) -> SyncRule:
 @transaction.atomic
 def rule_create(*, user: User, data: Mapping[str, object]) -> SyncRule:
     rule = rule_build(user=user, data=data)
+    if rule.enabled:
+        limit_check(user=user, limit=Limit.RULES)
     sources, targets = _checked_calendars(user, data["sources"], data["targets"])
     rule.save()
     rule.sources.set(sources)
@@ -43,6 +49,7 @@ def rule_create(*, user: User, data: Mapping[str, object]) -> SyncRule:
 def rule_update(*, rule: SyncRule, data: Mapping[str, object]) -> SyncRule:
     """Save new settings; every block is rendered again, and blocks the rule no longer wants go."""
     sources, targets = _checked_calendars(rule.user, data["sources"], data["targets"])
+    _switching_on(rule, data["enabled"])
     _set_settings(rule, data)
     rule.save()
     rule.sources.set(sources)
@@ -57,6 +64,7 @@ def rule_set_enabled(*, rule: SyncRule, enabled: bool) -> None:
     """Turning a rule off removes its blocks; turning it on writes them again."""
     if rule.enabled == enabled:
         return
+    _switching_on(rule, enabled)
     rule.enabled = enabled
     rule.save(update_fields=["enabled", "updated_at"])
     if enabled:
@@ -78,6 +86,7 @@ def rules_block_each_other(*, user: User, calendars: Sequence[Calendar]) -> list
     if len({calendar.id for calendar in calendars}) < 2:
         raise ValueError("Blocking each other takes at least two calendars.")
     calendars, _ = _checked_calendars(user, calendars, calendars)
+    limit_check(user=user, limit=Limit.RULES, adding=len(calendars))
     name_length = SyncRule._meta.get_field("name").max_length - len(BLOCK_EACH_OTHER_SUFFIX)
     rules = []
     for calendar in calendars:
@@ -89,6 +98,13 @@ def rules_block_each_other(*, user: User, calendars: Sequence[Calendar]) -> list
         _enqueue_full_syncs(rule)
         rules.append(rule)
     return rules
+
+
+def _switching_on(rule: SyncRule, enabled: object) -> None:
+    """A rule being turned on must fit the plan; once on, it is no longer paused by the plan."""
+    if enabled and not rule.enabled:
+        limit_check(user=rule.user, limit=Limit.RULES)
+        plan_pause_forget(rule=rule)
 
 
 def _set_settings(rule: SyncRule, data: Mapping[str, object]) -> None:

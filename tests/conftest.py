@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fakes.google",
     "tests.fakes.microsoft",
     "tests.fakes.zoom",
+    "tests.fakes.stripe",
 ]
 
 

@@ -1,0 +1,376 @@
+"""Writes for billing: Checkout and the Customer Portal, Stripe's webhook events, the end of Pro
+and its return, and cancelling when an account is deleted.
+
+Stripe is the truth about a subscription. Every event we act on only tells us *whose* subscription
+changed; we then read that customer's subscriptions from Stripe and store what they say now, so
+events arriving late, twice or out of order all end in the same state. Each event id is stored
+(unique) in the transaction that acts on it: a replay changes nothing, and an event whose handling
+failed is not stored, so Stripe's retry handles it again.
+
+Decisions:
+
+- A failed renewal payment (``past_due``) keeps Pro while Stripe retries the card; the user is told
+  once per failed streak (a notice, and an e-mail with a link to the portal). Pro ends when Stripe
+  gives up and cancels the subscription or marks it unpaid, per the account's retry settings.
+- When Pro ends, nothing is deleted. Sync rules beyond the Free limit (the newest ones that are on)
+  are switched off, which takes their blocks out of the calendars as switching a rule off always
+  does; booking pages beyond the limit stop taking bookings (their bookings stay). Each is marked as
+  paused by the plan, the pages say so, and the user gets an e-mail. Connected calendar accounts
+  stay connected; only new ones are refused.
+- Upgrading again switches nothing back on by itself (a rule writes into calendars, which should
+  not happen unasked months later): Settings lists what was paused with one button to switch it
+  all back on, and each can also be switched on by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.billing import plans, stripe_api
+from accounts.billing.plans import FREE_LIMITS, Limit
+from accounts.models import PlanPause, StripeEvent, Subscription, User
+from booking.models import BookingPage
+from multical.lib.email import send_templated_email
+from syncrules.models import SyncRule
+from syncrules.services import rule_set_enabled
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+HANDLED_EVENTS = frozenset(
+    {
+        "checkout.session.completed",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "invoice.payment_failed",
+    }
+)
+# Subscriptions that will never bill again: nothing to cancel.
+_FINISHED = frozenset({Subscription.Status.CANCELED, Subscription.Status.INCOMPLETE_EXPIRED})
+
+
+class BillingError(Exception):
+    """Something the user asked of billing cannot be done; ``message`` says why in plain words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# Checkout and the portal ------------------------------------------------------------------------
+
+
+def checkout_start(*, user: User) -> str:
+    """The address of a Stripe Checkout page that subscribes the user to Pro."""
+    if not plans.billing_configured():
+        raise BillingError("Billing is not set up on this server: every feature is already yours.")
+    subscription = _subscription_with_customer(user)
+    if subscription.is_live:
+        raise BillingError("You are on Pro already.")
+    session = _call(
+        lambda api: api.v1.checkout.sessions.create(
+            params={
+                "mode": "subscription",
+                "customer": subscription.stripe_customer_id,
+                "client_reference_id": str(user.pk),
+                "line_items": [{"price": settings.STRIPE_PRO_PRICE_ID, "quantity": 1}],
+                "success_url": _absolute(reverse("billing:done"))
+                + "?session_id={CHECKOUT_SESSION_ID}",
+                "cancel_url": _absolute(reverse("billing:cancelled")),
+                "subscription_data": {"metadata": {"user_id": str(user.pk)}},
+            }
+        )
+    )
+    return session.url
+
+
+def portal_start(*, user: User) -> str:
+    """The address of the user's Stripe Customer Portal (card, invoices, cancellation)."""
+    subscription = Subscription.objects.filter(user=user).first()
+    if not plans.billing_configured() or subscription is None:
+        raise BillingError("There is no billing account to manage yet.")
+    session = _call(
+        lambda api: api.v1.billing_portal.sessions.create(
+            params={
+                "customer": subscription.stripe_customer_id,
+                "return_url": _absolute(reverse("accounts:settings")),
+            }
+        )
+    )
+    return session.url
+
+
+def checkout_return(*, user: User, session_id: str) -> Subscription | None:
+    """The user is back from Checkout: read their subscription now rather than wait for the
+    webhook. Only a session of the user's own is accepted; None if it is not theirs."""
+    subscription = Subscription.objects.filter(user=user).first()
+    if subscription is None or not session_id.isascii():
+        return None
+    session = _call(lambda api: api.v1.checkout.sessions.retrieve(session_id))
+    if session.client_reference_id != str(user.pk) or (
+        session.customer != subscription.stripe_customer_id
+    ):
+        return None
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        subscription_refresh(subscription=subscription)
+    return subscription
+
+
+def _subscription_with_customer(user: User) -> Subscription:
+    """The user's row, creating their Stripe customer on first use (one per user, even when two
+    requests race: the user's row is locked, and Stripe's idempotency key backs it up)."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).exists()
+        subscription = Subscription.objects.filter(user=user).first()
+        if subscription is not None:
+            return subscription
+        customer = _call(
+            lambda api: api.v1.customers.create(
+                params={"email": user.email, "metadata": {"user_id": str(user.pk)}},
+                options={"idempotency_key": f"multical-customer-{user.pk}"},
+            )
+        )
+        return Subscription.objects.create(user=user, stripe_customer_id=customer.id)
+
+
+# Webhook events ---------------------------------------------------------------------------------
+
+
+def stripe_event_process(*, event: Mapping[str, Any]) -> bool:
+    """Act on a verified webhook event once. False if its id was processed before.
+
+    Raises ``stripe_api.StripeUnavailable`` when Stripe cannot be read back; nothing is stored
+    then, and Stripe delivers the event again later.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                StripeEvent.objects.create(event_id=event["id"], type=event["type"])
+        except IntegrityError:
+            return False
+        if event["type"] not in HANDLED_EVENTS:
+            return True
+        payload = event["data"]["object"]
+        subscription = _subscription_for_event(event["type"], payload)
+        if subscription is None:
+            logger.info("Stripe event %s names no customer of ours", event["id"])
+            return True
+        subscription_refresh(
+            subscription=subscription,
+            payment_failed=event["type"] == "invoice.payment_failed",
+        )
+    return True
+
+
+def _subscription_for_event(kind: str, payload: Mapping[str, Any]) -> Subscription | None:
+    """Our row for the customer the event is about, locked until the transaction ends."""
+    rows = Subscription.objects.select_for_update()
+    customer_id = payload.get("customer")
+    if isinstance(customer_id, Mapping):
+        customer_id = customer_id.get("id")
+    subscription = rows.filter(stripe_customer_id=customer_id or "").first()
+    if subscription is not None or kind != "checkout.session.completed":
+        return subscription
+    # A checkout for a customer we have no row for (created at Stripe by hand): trust the session's
+    # user id, which only Stripe could have signed into this event.
+    user = User.objects.filter(pk=_uuid_or_none(payload.get("client_reference_id"))).first()
+    if user is None or not customer_id or Subscription.objects.filter(user=user).exists():
+        return None
+    created = Subscription.objects.create(user=user, stripe_customer_id=customer_id)
+    return rows.get(pk=created.pk)
+
+
+def subscription_refresh(*, subscription: Subscription, payment_failed: bool = False) -> None:
+    """Store what Stripe says about the customer's subscriptions now, and act on a change of plan.
+
+    ``subscription`` must be locked (select_for_update) by the caller's transaction.
+    """
+    current = _current_subscription(subscription.stripe_customer_id)
+    was_live = subscription.is_live
+    if current is None:
+        subscription.status = ""
+        subscription.stripe_subscription_id = ""
+        subscription.current_period_end = None
+        subscription.cancel_at_period_end = False
+    else:
+        subscription.stripe_subscription_id = current["id"]
+        subscription.status = current["status"]
+        subscription.current_period_end = _period_end(current)
+        subscription.cancel_at_period_end = bool(current.get("cancel_at_period_end"))
+    newly_failed = False
+    if not subscription.is_live:
+        subscription.payment_failed_at = None
+    elif payment_failed:
+        newly_failed = subscription.payment_failed_at is None
+        subscription.payment_failed_at = subscription.payment_failed_at or timezone.now()
+    elif subscription.status != Subscription.Status.PAST_DUE:
+        subscription.payment_failed_at = None
+    if was_live and not subscription.is_live:
+        subscription.ended_at = timezone.now()
+    elif subscription.is_live:
+        subscription.ended_at = None
+    subscription.save()
+    if was_live and not subscription.is_live:
+        _pro_ended(subscription.user)
+    if newly_failed and subscription.user.deletion_requested_at is None:
+        user = subscription.user
+        transaction.on_commit(lambda: _send_payment_failed_email(user))
+
+
+def _current_subscription(customer_id: str) -> Mapping[str, Any] | None:
+    """The customer's subscription that decides their plan: the newest live one, else the newest."""
+    listed = _call(
+        lambda api: api.v1.subscriptions.list(
+            params={"customer": customer_id, "status": "all", "limit": 100}
+        )
+    )
+    found = [item.to_dict() for item in listed.data]
+    if not found:
+        return None
+    return max(
+        found,
+        key=lambda item: (item["status"] in Subscription.LIVE_STATUSES, item.get("created", 0)),
+    )
+
+
+def _period_end(item: Mapping[str, Any]) -> datetime | None:
+    # Since Stripe's 2025-03-31 API the billing period is kept on each subscription item.
+    ends = [entry.get("current_period_end") for entry in item.get("items", {}).get("data", [])]
+    ends = [end for end in ends if end]
+    return datetime.fromtimestamp(max(ends), tz=UTC) if ends else None
+
+
+# The end of Pro, and its return -----------------------------------------------------------------
+
+
+def _pro_ended(user: User) -> None:
+    """Pause what goes beyond the Free plan, newest first; keep everything; tell the user."""
+    rules = SyncRule.objects.filter(user=user, enabled=True).order_by("created_at", "id")
+    paused_rules = list(rules[FREE_LIMITS[Limit.RULES] :])
+    for rule in paused_rules:
+        rule_set_enabled(rule=rule, enabled=False)
+        PlanPause.objects.create(user=user, rule=rule)
+    pages = BookingPage.objects.filter(owner=user, active=True).order_by("created_at", "id")
+    paused_pages = list(pages[FREE_LIMITS[Limit.BOOKING_PAGES] :])
+    for page in paused_pages:
+        page.active = False
+        page.save(update_fields=["active", "updated_at"])
+        PlanPause.objects.create(user=user, page=page)
+    logger.info(
+        "Pro ended for %s: %d rules and %d pages paused",
+        user.pk,
+        len(paused_rules),
+        len(paused_pages),
+    )
+    if user.deletion_requested_at is None:
+        transaction.on_commit(lambda: _send_pro_ended_email(user, paused_rules, paused_pages))
+
+
+@transaction.atomic
+def plan_pauses_resume(*, user: User) -> int:
+    """Switch back on every rule and page the end of Pro paused; how many. Pro only."""
+    if plans.plan_for(user) != plans.Plan.PRO:
+        raise BillingError("Upgrade to Pro to switch everything back on.")
+    pauses = list(
+        PlanPause.objects.filter(user=user).select_related("rule", "page").order_by("paused_at")
+    )
+    for pause in pauses:
+        if pause.rule is not None:
+            rule_set_enabled(rule=pause.rule, enabled=True)
+        else:
+            pause.page.active = True
+            pause.page.save(update_fields=["active", "updated_at"])
+        pause.delete()
+    return len(pauses)
+
+
+def _send_pro_ended_email(user: User, rules: list[SyncRule], pages: list[BookingPage]) -> None:
+    send_templated_email(
+        to=user.email,
+        template="accounts/email/billing-pro-ended",
+        context={
+            "rules": rules,
+            "pages": pages,
+            "limits": FREE_LIMITS,
+            "settings_url": _absolute(reverse("accounts:settings")),
+        },
+    )
+
+
+def _send_payment_failed_email(user: User) -> None:
+    send_templated_email(
+        to=user.email,
+        template="accounts/email/billing-payment-failed",
+        context={"settings_url": _absolute(reverse("accounts:settings"))},
+    )
+
+
+# Account deletion -------------------------------------------------------------------------------
+
+
+def subscriptions_cancel_for_deletion(*, user: User) -> None:
+    """Cancel, at once and without a refund, every subscription of the user's that would bill again.
+
+    Raises ``stripe_api.StripeUnavailable`` if Stripe cannot be reached (the deletion is tried again
+    later). The customer and its invoices stay at Stripe, as accounting records.
+    """
+    subscription = Subscription.objects.filter(user=user).first()
+    if subscription is None or not settings.STRIPE_SECRET_KEY:
+        return
+    listed = _call(
+        lambda api: api.v1.subscriptions.list(
+            params={"customer": subscription.stripe_customer_id, "status": "all", "limit": 100}
+        )
+    )
+    for item in listed.data:
+        if item.status in _FINISHED:
+            continue
+        try:
+            stripe_api.client().v1.subscriptions.cancel(item.id)
+        except stripe.StripeError as error:
+            if not stripe_api.is_missing(error):
+                raise _translated(error) from error
+        logger.info("Cancelled Stripe subscription %s of account %s", item.id, user.pk)
+
+
+# Helpers ----------------------------------------------------------------------------------------
+
+
+def _call(request: Callable[[stripe.StripeClient], T]) -> T:
+    """Run ``request`` with a client; Stripe's errors become ours (see ``_translated``)."""
+    try:
+        return request(stripe_api.client())
+    except stripe.StripeError as error:
+        raise _translated(error) from error
+
+
+def _translated(error: stripe.StripeError) -> Exception:
+    """Transient failures become ``StripeUnavailable``; the others ``BillingError``, logged, since
+    they mean our configuration or our request is wrong."""
+    if stripe_api.is_transient(error):
+        return stripe_api.StripeUnavailable(str(error))
+    logger.error("Stripe refused a request: %s (%s)", type(error).__name__, error.http_status)
+    return BillingError("Stripe could not do that just now. Please try again later.")
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def _uuid_or_none(value: object) -> str | None:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None

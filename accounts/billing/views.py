@@ -1,0 +1,97 @@
+"""The user's side of billing: go to Checkout or the Customer Portal, come back, resume what the
+end of Pro paused. Each is a POST (or Stripe's redirect back) that ends in a redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.billing import services
+from accounts.billing.stripe_api import StripeUnavailable
+
+# Where to go back to after Checkout: the page whose limit sent the user to upgrade.
+NEXT_SESSION_KEY = "billing:next"
+UNAVAILABLE = "Stripe cannot be reached just now. Please try again in a few minutes."
+
+
+@login_required
+@require_POST
+def checkout(request: HttpRequest) -> HttpResponse:
+    """Send the user to Stripe Checkout to subscribe to Pro."""
+    try:
+        url = services.checkout_start(user=request.user)
+    except services.BillingError as error:
+        messages.info(request, error.message)
+        return redirect("accounts:settings")
+    except StripeUnavailable:
+        messages.error(request, UNAVAILABLE)
+        return redirect("accounts:settings")
+    next_path = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_path, allowed_hosts={request.get_host()}):
+        request.session[NEXT_SESSION_KEY] = next_path
+    else:
+        request.session.pop(NEXT_SESSION_KEY, None)
+    return redirect(url)
+
+
+@login_required
+@require_POST
+def portal(request: HttpRequest) -> HttpResponse:
+    """Send the user to Stripe's Customer Portal: card, invoices, cancellation."""
+    try:
+        url = services.portal_start(user=request.user)
+    except services.BillingError as error:
+        messages.info(request, error.message)
+        return redirect("accounts:settings")
+    except StripeUnavailable:
+        messages.error(request, UNAVAILABLE)
+        return redirect("accounts:settings")
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def checkout_done(request: HttpRequest) -> HttpResponse:
+    """Stripe sends the user here after paying: read the subscription now, then go back to where
+    the upgrade started."""
+    next_path = request.session.pop(NEXT_SESSION_KEY, None) or "accounts:settings"
+    try:
+        subscription = services.checkout_return(
+            user=request.user, session_id=request.GET.get("session_id", "")
+        )
+    except (services.BillingError, StripeUnavailable):
+        subscription = None
+    if subscription is not None and subscription.is_live:
+        messages.success(request, "Welcome to Pro: every limit is lifted.")
+    else:
+        messages.info(
+            request, "Thank you! Stripe is confirming your payment; Pro starts in a moment."
+        )
+    return redirect(next_path)
+
+
+@login_required
+@require_GET
+def checkout_cancelled(request: HttpRequest) -> HttpResponse:
+    request.session.pop(NEXT_SESSION_KEY, None)
+    messages.info(request, "Nothing was charged: you are still on the Free plan.")
+    return redirect("accounts:settings")
+
+
+@login_required
+@require_POST
+def resume(request: HttpRequest) -> HttpResponse:
+    """Switch back on everything the end of Pro paused."""
+    try:
+        count = services.plan_pauses_resume(user=request.user)
+    except services.BillingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"{count} paused item{'s are' if count != 1 else ' is'} on again."
+        )
+    return redirect("accounts:settings")
