@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from multical.lib.env import Env
 
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
     "portfolio",
     "integrations",
     "django_ratelimit",
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -56,8 +59,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every response carries the security headers: static files, redirects,
+    # error pages and 429s included.
+    "multical.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After static files, before any session or database work: every request's per-address limit.
+    "multical.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -195,6 +203,17 @@ CSRF_FAILURE_VIEW = "multical.views.csrf_failure"
 LEGAL_DOCUMENTS_VERSION = "2026-11-01"
 
 # --- Transport security (production sits behind a TLS-terminating proxy) -------------------------
+# The request header that proxy puts the client's address in (X-Forwarded-For, read from the right,
+# or X-Real-IP), and how many proxies append to it. Unset, only the peer address counts: a client
+# could write any forwarding header it likes.
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", "")
+if TRUSTED_PROXY_HEADER:
+    TRUSTED_PROXY_HEADER = TRUSTED_PROXY_HEADER.upper().replace("-", "_")
+    if not TRUSTED_PROXY_HEADER.startswith("HTTP_"):
+        TRUSTED_PROXY_HEADER = f"HTTP_{TRUSTED_PROXY_HEADER}"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 1 or more.")
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -203,9 +222,32 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 * 2
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# multical.middleware.SecurityHeadersMiddleware writes these headers, HSTS (from the settings above,
+# whether or not a request looks secure) and the policy below on every response; the settings here
+# keep Django's own middleware and `check --deploy` in agreement.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        # FullCalendar injects its stylesheet with the nonce it reads from base.html's csp-nonce meta.
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        # FullCalendar's stylesheet carries its arrow icons as an embedded (data:) font.
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        # Plus, per request, the origin of each URL named in FORM_ACTION_URL_SETTINGS.
+        "form-action": [SELF],
+    }
+}
+# Settings holding URLs that our forms' redirects lead to (the providers' consent pages, where the
+# "connect" and "sign in with" buttons go): each one's origin is allowed in form-action.
+FORM_ACTION_URL_SETTINGS = ["GOOGLE_AUTH_URI", "MICROSOFT_AUTHORITY", "ZOOM_OAUTH_URL"]
 
 # --- E-mail --------------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", dev_default="Multical <noreply@localhost>")
@@ -276,6 +318,18 @@ LOGGING = {
 
 # --- Rate limits (django-ratelimit counts in the shared cache) ------------------------------------
 RATELIMIT_VIEW = "multical.views.rate_limited"
+# Addresses as multical.lib.requests.client_ip reads them (the trusted proxy header, if set).
+RATELIMIT_IP_META_KEY = "multical.lib.rate_limits.client_address"
+# Every request, per client address (multical.middleware.RateLimitMiddleware)...
+RATE_LIMIT_DEFAULT = env.str("RATE_LIMIT_DEFAULT", "100/15m")
+# ...except these paths: push notifications (verified by their secrets, and a dropped one is a
+# lost change) and the health check. Static files are exempt too.
+RATE_LIMIT_EXEMPT_PATHS = ["/hooks/", "/health/"]
+# Failed log-ins, sign-ups and password resets per client address (multical.lib.failed_attempts).
+FAILED_ATTEMPTS_RATE = env.str("FAILED_ATTEMPTS_RATE", "10/15m")
+# A calendar's "sync now" and a data export, per client address.
+SYNC_NOW_RATE = env.str("SYNC_NOW_RATE", "20/15m")
+DATA_EXPORT_RATE = env.str("DATA_EXPORT_RATE", "20/15m")
 # Public booking pages, per client address: looking around, and submitting (book, move, cancel).
 BOOKING_BROWSE_RATE = env.str("BOOKING_BROWSE_RATE", "120/m")
 BOOKING_SUBMIT_RATE = env.str("BOOKING_SUBMIT_RATE", "10/m")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -11,9 +13,11 @@ from django.views.decorators.http import require_GET
 from booking.selectors import bookings_for_user
 from calendars.selectors import connections_for_user, connections_needing_attention
 from multical import health
+from multical.lib import rate_limits
 from syncrules.selectors import rules_for_user
 
-# Seconds a rate-limited client is asked to wait: the longest limit window.
+# Seconds to wait when the refusing limit did not say (a plain django-ratelimit decorator): the
+# longest window, so that the client never comes back too early.
 RATE_LIMIT_RETRY_AFTER = 15 * 60
 UPCOMING_BOOKINGS = 5
 
@@ -61,8 +65,10 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 429 page; Retry-After is what is left of the window of the limit that refused."""
+    seconds = getattr(request, rate_limits.RETRY_AFTER_ATTRIBUTE, None) or RATE_LIMIT_RETRY_AFTER
     response = render(
-        request, "429.html", {"retry_after_minutes": RATE_LIMIT_RETRY_AFTER // 60}, status=429
+        request, "429.html", {"retry_after_minutes": math.ceil(seconds / 60)}, status=429
     )
-    response["Retry-After"] = str(RATE_LIMIT_RETRY_AFTER)
+    response["Retry-After"] = str(seconds)
     return response

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from multical.lib import rate_limits
 from syncrules import forms, preview, selectors, services
 from syncrules.models import SyncRule
 from syncrules.tasks import enqueue_calendar_sync
@@ -139,6 +140,9 @@ def block_each_other(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@rate_limits.ratelimit(
+    group="sync-now", rate=rate_limits.setting_rate("SYNC_NOW_RATE"), method="POST"
+)
 def calendar_detail(request: HttpRequest, calendar_id: str) -> HttpResponse:
     """A calendar's sync state; POST asks for a sync now."""
     calendar = selectors.get_calendar_for_user(request.user, calendar_id)

@@ -12,6 +12,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/multic
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"multical-test-{os.getpid()}")
 os.environ.setdefault("CELERY_QUEUE", f"multical-test-{os.getpid()}")
+# The suite sends thousands of requests from 127.0.0.1; the rate-limit tests lower these themselves.
+os.environ.setdefault("RATE_LIMIT_DEFAULT", "1000000/15m")
+os.environ.setdefault("FAILED_ATTEMPTS_RATE", "1000000/15m")
 
 from multical.settings import *  # noqa: F403
 

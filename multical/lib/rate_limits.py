@@ -1,0 +1,109 @@
+"""Rate limits per client address, counted by django-ratelimit in the shared cache.
+
+django-ratelimit counts in fixed windows (each key's window starts at its own offset). Every
+refusal made here records on the request how long its window has left, so that the 429 page
+(``multical.views.rate_limited``) sends a ``Retry-After`` that matches the limit that refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
+from django_ratelimit.exceptions import Ratelimited
+
+from multical.lib.requests import client_ip
+
+# The request attribute that tells the 429 page how many seconds the refusing window has left.
+RETRY_AFTER_ATTRIBUTE = "rate_limit_retry_after"
+# Requests whose address cannot be read share one bucket instead of escaping every limit.
+UNKNOWN_CLIENT = "unknown"
+
+Rate = str | Callable[[str, HttpRequest], str]
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as limits count it: IPv6 clients by their /64, as one host holds one.
+
+    Also django-ratelimit's ``RATELIMIT_IP_META_KEY``, so that ``key="ip"`` means the same.
+    """
+    address = client_ip(request)
+    if not address:
+        return UNKNOWN_CLIENT
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return UNKNOWN_CLIENT
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
+    return str(parsed)
+
+
+def client_key(group: str, request: HttpRequest) -> str:
+    """``client_address`` in the shape django-ratelimit's ``key`` callables take."""
+    return client_address(request)
+
+
+def usage(
+    request: HttpRequest, *, group: str, rate: Rate, increment: bool, method: Any = ALL
+) -> dict[str, Any] | None:
+    """django-ratelimit's count of ``group`` for this client in the current window (None when
+    limits are off or the method is not counted)."""
+    return get_usage(
+        request, group=group, key=client_key, rate=rate, method=method, increment=increment
+    )
+
+
+def refusal(request: HttpRequest, *, seconds_left: int) -> Ratelimited:
+    """The exception that answers the request with a 429, its wait recorded for Retry-After.
+
+    ``seconds_left`` is django-ratelimit's ``time_left``: the window still counts in its last
+    second, so the client may come back one second after it. A failed cache read reports -1
+    (django-ratelimit then refuses): the client is asked to wait a minute.
+    """
+    setattr(request, RETRY_AFTER_ATTRIBUTE, seconds_left + 1 if seconds_left >= 0 else 60)
+    return Ratelimited()
+
+
+def hit(request: HttpRequest, *, group: str, rate: Rate, method: Any = ALL) -> Ratelimited | None:
+    """Count this request against ``rate``; the refusal to raise or answer if it is over."""
+    counted = usage(request, group=group, rate=rate, increment=True, method=method)
+    if counted is None or not counted["should_limit"]:
+        return None
+    return refusal(request, seconds_left=counted["time_left"])
+
+
+def ratelimit(*, group: str, rate: Rate, method: Any = ALL) -> Callable:
+    """A view decorator: every request (of ``method``) counts against ``rate`` per client address,
+    and one over the limit is answered by the 429 page with its window's Retry-After.
+
+    ``rate`` is a string such as ``"20/15m"`` or, to follow a setting that tests change, a
+    callable ``(group, request) -> str``.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def limited_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            refused = hit(request, group=group, rate=rate, method=method)
+            if refused is not None:
+                raise refused
+            return view(request, *args, **kwargs)
+
+        return limited_view
+
+    return decorator
+
+
+def setting_rate(name: str) -> Callable[[str, HttpRequest], str]:
+    """A rate read from the setting ``name`` at each request (so a changed setting applies at once)."""
+
+    def rate(group: str, request: HttpRequest) -> str:
+        return getattr(settings, name)
+
+    return rate

@@ -1,0 +1,243 @@
+"""Tenant isolation: every URL that takes an object id, filled with the owner's real objects and
+requested (GET and POST) by another signed-in user and by an anonymous visitor. Zero leaks: the
+other user gets 404, the visitor the log-in page or 404, nobody sees the owner's data, and nothing
+of the owner's changes.
+
+A URL taking an id (a uuid or int converter) that ``TARGETS`` does not know fails the suite until
+it says which of the owner's objects fills it, so no new URL escapes the walk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from booking.public_views import SESSION_KEY as BOOKINGS_MADE_SESSION_KEY
+from tests.security.routes import routes
+from tests.security.world import Names, Tenant, make_tenant
+
+pytestmark = pytest.mark.django_db
+
+OWNER = Names.marked("owner-private-7c1e")
+OWNER_ATTENDEE_EMAIL = "owner-private-attendee@example.com"
+# A token of the right shape that is not the booking's (the real one is the attendee's key).
+FORGED_TOKEN = "0" * 64
+# What a careless view would act on, were its access check missing.
+POST_DATA = {
+    "name": "hijacked",
+    "title": "hijacked",
+    "enabled": "",
+    "shown": "",
+    "color": "#000000",
+    "reason": "hijacked",
+    "remove_blocks": "on",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to fill a URL with the owner's objects. ``key`` fills it for the control request
+    when the URL itself carries the credential (an attendee's link), and ``made_here`` marks
+    the confirmation page, which only the browser that booked may see."""
+
+    fill: Callable[[Tenant], dict[str, Any]]
+    key: Callable[[Tenant], dict[str, Any]] | None = None
+    made_here: bool = False
+
+
+def _connection(t: Tenant) -> dict[str, Any]:
+    return {"connection_id": t.connection.id}
+
+
+def _calendar(t: Tenant) -> dict[str, Any]:
+    return {"calendar_id": t.calendar.id}
+
+
+def _rule(t: Tenant) -> dict[str, Any]:
+    return {"rule_id": t.rule.id}
+
+
+def _page(t: Tenant) -> dict[str, Any]:
+    return {"page_id": t.page.id}
+
+
+def _booking(t: Tenant) -> dict[str, Any]:
+    return {"booking_id": t.booking.id}
+
+
+def _forged_link(t: Tenant) -> dict[str, Any]:
+    return {"booking_id": t.booking.id, "token": FORGED_TOKEN}
+
+
+def _attendee_link(t: Tenant) -> dict[str, Any]:
+    return {"booking_id": t.booking.id, "token": t.token}
+
+
+def _confirmation(t: Tenant) -> dict[str, Any]:
+    return {"handle": t.profile.handle, "slug": t.page.public_slug, "booking_id": t.booking.id}
+
+
+TARGETS: dict[str, Target] = {
+    "calendars:connection-credentials": Target(_connection),
+    "calendars:connection-disconnect": Target(_connection),
+    "calendars:connection-remove": Target(_connection),
+    "syncrules:calendar_detail": Target(_calendar),
+    "syncrules:rule_detail": Target(_rule),
+    "syncrules:rule_edit": Target(_rule),
+    "syncrules:rule_set_enabled": Target(_rule),
+    "syncrules:rule_delete": Target(_rule),
+    "booking:page_edit": Target(_page),
+    "booking:page_preview": Target(_page),
+    "booking:page_delete": Target(_page),
+    "booking:booking_detail": Target(_booking),
+    "booking:booking_cancel": Target(_booking),
+    "booking:booking_reschedule": Target(_booking),
+    "booking:booking_delete": Target(_booking),
+    "portfolio:calendar-preference": Target(_calendar),
+    # Public: the attendee's link carries an HMAC token; anyone else's guess is a 404.
+    "booking_public:manage": Target(_forged_link, key=_attendee_link),
+    "booking_public:cancel": Target(_forged_link, key=_attendee_link),
+    "booking_public:reschedule": Target(_forged_link, key=_attendee_link),
+    # Public: shown only to the browser session that made the booking.
+    "booking_public:booked": Target(_confirmation, made_here=True),
+}
+
+
+@pytest.fixture
+def tenant(radicale_server, owner) -> Tenant:
+    return make_tenant(
+        radicale_server, owner, OWNER, handle="owner-host", attendee_email=OWNER_ATTENDEE_EMAIL
+    )
+
+
+@pytest.fixture
+def outsider_client(radicale_server, outsider) -> Client:
+    """Another customer, signed in, with objects of every kind of their own."""
+    make_tenant(radicale_server, outsider, Names.marked("outsider"), handle="outsider-host")
+    client = Client()
+    client.force_login(outsider)
+    return client
+
+
+def id_routes() -> dict[str, str]:
+    return {route.name: route.route for route in routes() if route.takes_an_object_id}
+
+
+def url(name: str, kwargs: dict[str, Any]) -> str:
+    return reverse(name, kwargs=kwargs)
+
+
+def leaked(response) -> list[str]:
+    body = response.content.decode(errors="replace")
+    return [value for value in [*OWNER.all(), OWNER_ATTENDEE_EMAIL] if value in body]
+
+
+def snapshot(tenant: Tenant) -> dict[str, Any]:
+    objects = [
+        tenant.connection,
+        tenant.calendar,
+        tenant.other_calendar,
+        tenant.rule,
+        tenant.profile,
+        tenant.page,
+        tenant.question,
+        tenant.booking,
+        tenant.preference,
+    ]
+    rows = {
+        f"{type(obj).__name__} {obj.pk}": type(obj).objects.filter(pk=obj.pk).values().first()
+        for obj in objects
+    }
+    rows["rule sources"] = sorted(str(c.pk) for c in tenant.rule.sources.all())
+    rows["rule targets"] = sorted(str(c.pk) for c in tenant.rule.targets.all())
+    return rows
+
+
+def test_every_url_that_takes_an_object_id_is_known():
+    unknown = sorted(set(id_routes()) - set(TARGETS))
+    gone = sorted(set(TARGETS) - set(id_routes()))
+
+    assert unknown == [], f"Say in TARGETS which of the owner's objects fills {unknown}"
+    assert gone == [], f"These URLs no longer exist: remove them from TARGETS: {gone}"
+
+
+def test_the_owner_reaches_every_object(tenant, owner):
+    """The control: the filled URLs name real objects, so the 404s below are refusals."""
+    client = Client()
+    client.force_login(owner)
+    missing = []
+    for name, target in TARGETS.items():
+        visitor = client
+        if target.key is not None:
+            visitor = Client()
+        elif target.made_here:
+            visitor = Client()
+            session = visitor.session
+            session[BOOKINGS_MADE_SESSION_KEY] = [str(tenant.booking.id)]
+            session.save()
+        kwargs = (target.key or target.fill)(tenant)
+        response = visitor.get(url(name, kwargs))
+        if response.status_code not in {200, 302, 405}:
+            missing.append(f"{name}: {response.status_code}")
+
+    assert missing == []
+
+
+def test_another_user_gets_404_for_every_object_and_changes_nothing(tenant, outsider_client):
+    before = snapshot(tenant)
+    problems = []
+    for name, target in TARGETS.items():
+        path = url(name, target.fill(tenant))
+        for response in [outsider_client.get(path), outsider_client.post(path, POST_DATA)]:
+            method = response.request["REQUEST_METHOD"]
+            # 405: a view that takes no such request at all, turned away before any lookup.
+            if response.status_code not in {404, 405}:
+                problems.append(f"{method} {name}: {response.status_code}")
+            if leaked(response):
+                problems.append(f"{method} {name} shows {leaked(response)}")
+
+    assert problems == []
+    assert snapshot(tenant) == before
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in_or_gets_404_and_changes_nothing(tenant):
+    visitor = Client()
+    login = reverse("accounts:login")
+    before = snapshot(tenant)
+    problems = []
+    for name, target in TARGETS.items():
+        path = url(name, target.fill(tenant))
+        for response in [visitor.get(path), visitor.post(path, POST_DATA)]:
+            method = response.request["REQUEST_METHOD"]
+            to_login = response.status_code == 302 and response["Location"].startswith(login)
+            if not (to_login or response.status_code in {401, 404, 405}):
+                problems.append(f"{method} {name}: {response.status_code}")
+            if leaked(response):
+                problems.append(f"{method} {name} shows {leaked(response)}")
+
+    assert problems == []
+    assert snapshot(tenant) == before
+
+
+def test_the_admin_turns_away_everyone_but_staff(tenant, owner, outsider_client):
+    """The admin addresses objects by ``<path:object_id>``: it is for staff only, whoever asks."""
+    login = reverse("admin:login")
+    problems = []
+    # Logging in and out shows nothing of anyone's.
+    entrances = {"admin:login", "admin:logout"}
+    admin_routes = [r for r in routes() if r.namespace == "admin" and r.name not in entrances]
+    for route in admin_routes:
+        path = route.path({"object_id": tenant.booking.pk, "id": owner.pk})
+        for client in [outsider_client, Client()]:
+            response = client.get(path)
+            to_login = response.status_code == 302 and login in response["Location"]
+            if not (to_login or response.status_code == 404) or leaked(response):
+                problems.append(f"{path}: {response.status_code}")
+
+    assert len(admin_routes) > 20
+    assert problems == []

@@ -1,0 +1,115 @@
+"""A user with one of every object the app addresses by id, each named with ``names``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from booking.models import Booking, BookingPage, Profile, Question
+from booking.tokens import manage_token
+from calendars.models import Calendar, Connection
+from portfolio.models import CalendarPreference
+from syncrules.models import SyncRule
+from tests.syncrules.world import World, make_world
+
+EVERY_DAY = {str(day): [[0, 1440]] for day in range(1, 8)}
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the user typed (or an attendee did) into each field a page or an e-mail shows."""
+
+    connection: str
+    calendar: str
+    rule: str
+    host: str
+    page: str
+    question: str
+    attendee: str
+    answer: str
+    cancel_reason: str
+
+    @classmethod
+    def marked(cls, mark: str) -> Names:
+        return cls(**{field: f"{mark}-{field}" for field in cls.__dataclass_fields__})
+
+    def all(self) -> list[str]:
+        return [getattr(self, field) for field in self.__dataclass_fields__]
+
+
+@dataclass
+class Tenant:
+    world: World
+    names: Names
+    connection: Connection
+    calendar: Calendar
+    other_calendar: Calendar
+    rule: SyncRule
+    profile: Profile
+    page: BookingPage
+    question: Question
+    booking: Booking
+    preference: CalendarPreference
+
+    @property
+    def token(self) -> str:
+        return manage_token(self.booking)
+
+
+def make_tenant(
+    radicale_server, user, names: Names, *, handle: str, attendee_email: str = "guest@example.com"
+) -> Tenant:
+    """``user`` with a CalDAV connection (calendars "work" and "home" on Radicale), a rule from
+    work to home, a booking profile and page with a question, a booking with an answer, and a
+    portfolio colour for work."""
+    world = make_world(radicale_server, user, ["work", "home"])
+    connection = world.connection
+    connection.label = names.connection
+    connection.save(update_fields=["label"])
+    calendar, other = world.calendars["work"], world.calendars["home"]
+    calendar.name = names.calendar
+    calendar.save(update_fields=["name"])
+    rule = SyncRule.objects.create(user=user, name=names.rule)
+    rule.sources.set([calendar])
+    rule.targets.set([other])
+    profile = Profile.objects.create(user=user, handle=handle, display_name=names.host)
+    page = BookingPage.objects.create(
+        owner=user,
+        title=names.page,
+        slug="intro",
+        listed=True,
+        durations=[30],
+        time_zone="UTC",
+        weekly_hours=EVERY_DAY,
+        minimum_notice=0,
+        busy_in_all_calendars=False,
+    )
+    question = Question.objects.create(page=page, label=names.question, position=0)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+    booking = Booking.objects.create(
+        owner=user,
+        page=page,
+        title=page.title,
+        start=start,
+        end=start + timedelta(minutes=30),
+        attendee_name=names.attendee,
+        attendee_email=attendee_email,
+        answers=[{"question": names.question, "answer": names.answer}],
+        location=BookingPage.Location.NONE,
+        submission_key="first",
+        notified_sequence=0,
+    )
+    preference = CalendarPreference.objects.create(calendar=calendar, color="#123456")
+    return Tenant(
+        world=world,
+        names=names,
+        connection=connection,
+        calendar=calendar,
+        other_calendar=other,
+        rule=rule,
+        profile=profile,
+        page=page,
+        question=question,
+        booking=booking,
+        preference=preference,
+    )
