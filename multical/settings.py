@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     "renew-push-channels": {"task": "calendars.tasks.renew_push_channels", "schedule": 60.0 * 60},
     # Re-read every source in full once a day: heals anything missed and rolls the window forward.
     "reconcile": {"task": "syncrules.tasks.reconcile_all", "schedule": crontab(hour=3, minute=17)},
+    # Account deletions whose task was lost (a broker restart) are queued again.
+    "resume-account-deletions": {
+        "task": "accounts.tasks.resume_stalled_deletions",
+        "schedule": 60.0 * 60,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -270,6 +275,20 @@ MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET = env.pair(
 )
 ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET = env.pair("ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+# --- Billing (Stripe) -----------------------------------------------------------------------------
+# Billing is on when the key, the webhook secret and the Pro plan's price are set. Without them (a
+# self-hosted server) nobody is limited: every account has all of Pro's features.
+STRIPE_PRO_PRICE_ID = env.str("STRIPE_PRO_PRICE_ID", "")
+if STRIPE_SECRET_KEY and not STRIPE_PRO_PRICE_ID:
+    raise ImproperlyConfigured(
+        "Set STRIPE_PRO_PRICE_ID (the Pro plan's price) with STRIPE_SECRET_KEY."
+    )
+# Stripe's API, and the origins of its Checkout and Customer Portal pages (our upgrade and "manage"
+# forms redirect there, so form-action must allow them); the tests point all three at a fake.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_CHECKOUT_URL = env.str("STRIPE_CHECKOUT_URL", "https://checkout.stripe.com")
+STRIPE_PORTAL_URL = env.str("STRIPE_PORTAL_URL", "https://billing.stripe.com")
+FORM_ACTION_URL_SETTINGS += ["STRIPE_CHECKOUT_URL", "STRIPE_PORTAL_URL"]
 # Where the providers are; the test suite points these at local fakes of their APIs.
 GOOGLE_API_ENDPOINT = env.str("GOOGLE_API_ENDPOINT", "https://www.googleapis.com/calendar/v3/")
 GOOGLE_AUTH_URI = env.str("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth")

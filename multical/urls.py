@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from accounts.billing.webhooks import stripe_webhook
 from integrations.google.webhooks import google_notification
 from integrations.microsoft.webhooks import graph_lifecycle, graph_notification
 from multical import views
@@ -25,6 +26,7 @@ urlpatterns = [
     ),
     path("accounts/oauth/", include("accounts.oauth_urls")),
     path("accounts/", include("accounts.urls")),
+    path("billing/", include("accounts.billing.urls")),
     path("calendars/oauth/", include("calendars.oauth_urls")),
     path("calendars/", include("calendars.urls")),
     path("rules/", include("syncrules.urls")),
@@ -35,5 +37,6 @@ urlpatterns = [
     path("hooks/google/", google_notification, name="google-notification"),
     path("hooks/microsoft/", graph_notification, name="microsoft-notification"),
     path("hooks/microsoft/lifecycle/", graph_lifecycle, name="microsoft-lifecycle"),
+    path("hooks/stripe/", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -8,6 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
+from accounts.billing.prompts import limit_message
 from multical.lib import rate_limits
 from syncrules import forms, preview, selectors, services
 from syncrules.models import SyncRule
@@ -36,11 +38,17 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def rule_create(request: HttpRequest) -> HttpResponse:
     form = forms.RuleForm(request.POST or None, user=request.user)
+    # Said before the form is filled in; a posted rule over the limit is shown again, unsaved.
+    refusal = would_exceed(user=request.user, limit=Limit.RULES)
     if request.method == "POST" and form.is_valid():
-        rule = services.rule_create(user=request.user, data=form.cleaned_data)
-        messages.success(request, f"Rule “{rule.name}” is saved. Its first sync is queued.")
-        return redirect("syncrules:rule_list")
-    return _rule_form_page(request, form, rule=None)
+        try:
+            rule = services.rule_create(user=request.user, data=form.cleaned_data)
+        except PlanLimitReached as error:
+            refusal = error
+        else:
+            messages.success(request, f"Rule “{rule.name}” is saved. Its first sync is queued.")
+            return redirect("syncrules:rule_list")
+    return _rule_form_page(request, form, rule=None, refusal=refusal)
 
 
 @login_required
@@ -49,7 +57,10 @@ def rule_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = selectors.get_rule_for_user(request.user, rule_id)
     form = forms.RuleForm(request.POST or None, user=request.user, rule=rule)
     if request.method == "POST" and form.is_valid():
-        services.rule_update(rule=rule, data=form.cleaned_data)
+        try:
+            services.rule_update(rule=rule, data=form.cleaned_data)
+        except PlanLimitReached as refusal:
+            return _rule_form_page(request, form, rule=rule, refusal=refusal)
         messages.success(request, f"Rule “{rule.name}” is saved. Its blocks are being updated.")
         return redirect("syncrules:rule_list")
     return _rule_form_page(request, form, rule=rule)
@@ -97,7 +108,11 @@ def rule_set_enabled(request: HttpRequest, rule_id: str) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     enabled = request.POST.get("enabled") == "on"
-    services.rule_set_enabled(rule=rule, enabled=enabled)
+    try:
+        services.rule_set_enabled(rule=rule, enabled=enabled)
+    except PlanLimitReached as refusal:
+        messages.error(request, limit_message(refusal, "or turn the rule that is on off first."))
+        return redirect("syncrules:rule_list")
     if enabled:
         messages.success(request, f"Rule “{rule.name}” is on. Its blocks are being written.")
     else:
@@ -120,20 +135,26 @@ def rule_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def block_each_other(request: HttpRequest) -> HttpResponse:
     form = forms.BlockEachOtherForm(request.POST or None, user=request.user)
+    refusal = None
     if request.method == "POST" and form.is_valid():
-        rules = services.rules_block_each_other(
-            user=request.user, calendars=form.cleaned_data["calendars"]
-        )
-        messages.success(
-            request, f"{len(rules)} rules are saved: your calendars now block each other."
-        )
-        return redirect("syncrules:rule_list")
+        try:
+            rules = services.rules_block_each_other(
+                user=request.user, calendars=form.cleaned_data["calendars"]
+            )
+        except PlanLimitReached as error:
+            refusal = error
+        else:
+            messages.success(
+                request, f"{len(rules)} rules are saved: your calendars now block each other."
+            )
+            return redirect("syncrules:rule_list")
     return render(
         request,
         "syncrules/block_each_other.html",
         {
             "form": form,
             "writable_count": selectors.writable_calendars_for_user(request.user).count(),
+            "refusal": refusal,
         },
     )
 
@@ -164,6 +185,7 @@ def _rule_form_page(
     rule: SyncRule | None,
     result: preview.Preview | None = None,
     previewed: bool = False,
+    refusal: PlanLimitReached | None = None,
 ) -> HttpResponse:
     return render(
         request,
@@ -174,6 +196,7 @@ def _rule_form_page(
             "preview": result,
             "previewed": previewed,
             "preview_days": preview.PREVIEW_DAYS,
+            "refusal": refusal,
         },
     )
 
