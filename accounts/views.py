@@ -22,6 +22,7 @@ from accounts.deletion import account_deletion_request
 from accounts.export import account_export
 from accounts.models import AuditLog, Consent, User
 from calendars.models import Connection
+from multical.lib import failed_attempts
 from multical.lib.requests import client_ip
 
 # The address a visitor just signed up with, so the "check your inbox" page can name it.
@@ -35,15 +36,18 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = forms.SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.user_register(
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password"],
-            time_zone=form.cleaned_data["time_zone"],
-            marketing_email=form.cleaned_data["marketing_email"],
-        )
-        request.session[PENDING_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
-        return redirect("accounts:verify-sent")
+    if request.method == "POST":
+        failed_attempts.check(request, failed_attempts.SIGNUP)
+        if form.is_valid():
+            services.user_register(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                time_zone=form.cleaned_data["time_zone"],
+                marketing_email=form.cleaned_data["marketing_email"],
+            )
+            request.session[PENDING_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
+            return redirect("accounts:verify-sent")
+        failed_attempts.record(request, failed_attempts.SIGNUP)
     return render(request, "accounts/signup.html", {"form": form, **_provider_buttons()})
 
 
@@ -95,6 +99,10 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        failed_attempts.check(request, failed_attempts.LOGIN)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
         services.audit_log_record(
@@ -106,6 +114,7 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):  # type: ignore[no-untyped-def]
+        failed_attempts.record(self.request, failed_attempts.LOGIN)
         errors = form.non_field_errors().as_data()
         if form.cleaned_data.get("username") and errors:
             services.audit_log_login_failed(
@@ -124,10 +133,29 @@ class PasswordResetView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset.html"
     success_url = reverse_lazy("accounts:password-reset-done")
 
+    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        failed_attempts.check(request, failed_attempts.PASSWORD_RESET)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+        failed_attempts.record(self.request, failed_attempts.PASSWORD_RESET)
+        return super().form_invalid(form)
+
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:login")
+
+    def dispatch(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        failed_attempts.check(request, failed_attempts.PASSWORD_RESET)
+        response = super().dispatch(request, *args, **kwargs)
+        if not self.validlink:  # opening a link is the guess at its token
+            failed_attempts.record(request, failed_attempts.PASSWORD_RESET)
+        return response
+
+    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+        failed_attempts.record(self.request, failed_attempts.PASSWORD_RESET)
+        return super().form_invalid(form)
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
