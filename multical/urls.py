@@ -24,6 +24,7 @@ urlpatterns = [
         TemplateView.as_view(template_name="legal/privacy.html", extra_context=_legal),
         name="privacy",
     ),
+    path("permissions/", include("multical.permissions")),
     path("accounts/oauth/", include("accounts.oauth_urls")),
     path("accounts/", include("accounts.urls")),
     path("billing/", include("accounts.billing.urls")),
