@@ -8,16 +8,21 @@ kind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import recurring_ical_events
 import x_wr_timezone
+from dateutil.rrule import rrulestr
+from icalendar.parser import Contentlines
 
 from integrations.base import (
     BOOKING_MARKER_PROPERTY,
@@ -37,12 +42,50 @@ logger = logging.getLogger(__name__)
 PRODID = "-//Multical//Multical//EN"
 MARKER_PROPERTIES = {MarkerKind.BLOCK: MARKER_PROPERTY, MarkerKind.BOOKING: BOOKING_MARKER_PROPERTY}
 
+# Recurrence rules are expanded by dateutil, which starts at DTSTART and, for a rule that never
+# matches, searches every period up to the year 9999: seconds of CPU for one line of a feed, and
+# feeds are user-supplied. So only series whose expansion is bounded are expanded; the others are
+# skipped as malformed:
+# - daily or coarser, at one time of day (calendar apps write nothing finer);
+# - starting no more than _MAX_RULE_DAYS before the end of the window, per INTERVAL (a daily
+#   series begun before about 1750 is skipped; yearly birthdays since then are read);
+# - daily and weekly rules may filter only by weekday and month, which always match; monthly and
+#   yearly ones must match once in a full cycle of the calendar, which is asked of dateutil;
+# - more than _MAX_EMPTY_SERIES monthly or yearly rules that never match refuse the file.
+# In a VTIMEZONE, which icalendar turns into a time zone cached for the whole process, anything
+# but a yearly rule at one time of day refuses the file.
+_RULE_FREQUENCIES = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+_TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
+_DAY_FILTERS = frozenset({"BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS", "BYEASTER"})
+_MAX_RULE_DAYS = 100_000
+_MAX_EMPTY_SERIES = 16
+TOO_MANY_EMPTY_SERIES = "This calendar has too many recurring events that never occur."
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# The Gregorian calendar repeats every 400 years: 4,800 months.
+_CYCLE_YEARS = 400
+_CYCLE_PERIODS = {"MONTHLY": 4_800, "YEARLY": 400}
+# Real files nest three deep (VCALENDAR, VEVENT, VALARM); icalendar walks components recursively.
+_MAX_DEPTH = 16
+_STRUCTURE_NAMES = frozenset({"BEGIN", "END", "RRULE", "EXRULE"})
+_SPACES = re.compile(r"[ \t]+")
+# IANA zone names ("America/Argentina/Buenos_Aires"); anything else is not looked up at all.
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]{1,30}(?:/[A-Za-z0-9_+\-]{1,30}){0,2}")
+
 _PARTSTAT = {
     "ACCEPTED": Response.ACCEPTED,
     "TENTATIVE": Response.TENTATIVE,
     "DECLINED": Response.DECLINED,
     "NEEDS-ACTION": Response.NEEDS_ACTION,
 }
+
+
+# Event instances one read may expand to: 25 a day over the widest window a rule can ask for.
+# A few hundred bytes of recurring events can ask for millions; each costs a copy of its event.
+MAX_INSTANCES = 10_000
+TOO_MANY_INSTANCES = (
+    f"This calendar has more than {MAX_INSTANCES:,} events in the period being read; sync fewer "
+    "days ahead."
+)
 
 
 class ICalendarError(ValueError):
@@ -62,8 +105,15 @@ def parse_calendar(data: bytes | str) -> icalendar.Calendar:
     if not text.upper().startswith("BEGIN:VCALENDAR"):
         raise ICalendarError("This is not an iCalendar file.")
     try:
-        return icalendar.Calendar.from_ical(text)
-    except ValueError as error:
+        lines = Contentlines.from_ical(text)
+        _check_structure(lines)
+        # icalendar's parser takes the content lines as they are, instead of unfolding again.
+        return icalendar.Calendar.from_ical(lines)
+    except (ICalendarError, MemoryError):
+        raise
+    except Exception as error:
+        # icalendar's parser fails in more ways than ValueError on broken input (a TZID given
+        # twice, a zone name too long for the file system): each means this file cannot be read.
         raise ICalendarError("This iCalendar file could not be read.") from error
 
 
@@ -90,8 +140,11 @@ def read_events(
         calendar.pop("X-WR-TIMEZONE", None)
     zone = feed_zone or default_zone
     if calendar.get("X-WR-TIMEZONE"):
-        calendar = x_wr_timezone.to_standard(calendar)
-    undated = _drop_undated_events(calendar)
+        try:
+            calendar = x_wr_timezone.to_standard(calendar)
+        except Exception as error:  # a date that cannot be moved to the zone (the year 9999)
+            raise ICalendarError("The events of this calendar could not be read.") from error
+    undated = _drop_undated_events(calendar) + _drop_unbounded_series(calendar, window)
     _split_reused_uids(calendar)
     recurring_uids = {
         str(component.get("UID", ""))
@@ -102,16 +155,16 @@ def read_events(
     parsed = ParsedEvents(events=[], skipped=undated)
     seen_ids: set[str] = set()
     try:
-        instances = recurring_ical_events.of(calendar, skip_bad_series=True).between(
-            window.start, window.end
-        )
+        instances = _instances(calendar, window)
+    except ICalendarError:
+        raise
     except Exception as error:  # the library's errors share no base class
         # Raised, not returned empty: an empty read would look like "every event was deleted".
         raise ICalendarError("The events of this calendar could not be read.") from error
     for component in instances:
         try:
             event = _to_event(component, zone, recurring_uids, series_prefix, addresses)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
             parsed.skipped += 1
             logger.info("Skipped a malformed event: %s", type(error).__name__)
             continue
@@ -123,6 +176,21 @@ def read_events(
         seen_ids.add(event.id)
         parsed.events.append(event)
     return parsed
+
+
+def _instances(calendar: icalendar.Calendar, window: Window) -> list[icalendar.Component]:
+    """recurring-ical-events' ``between``, series by series, refusing more than
+    ``MAX_INSTANCES`` before it copies any of them."""
+    query = recurring_ical_events.of(calendar, skip_bad_series=True)
+    skip = tuple(query.suppressed_errors)
+    occurrences = []
+    for series in query.series:
+        with contextlib.suppress(*skip):
+            for occurrence in series.between(window.start, window.end):
+                occurrences.append(occurrence)
+                if len(occurrences) > MAX_INSTANCES:
+                    raise ICalendarError(TOO_MANY_INSTANCES)
+    return [occurrence.as_component(False) for occurrence in occurrences]
 
 
 def render_block(spec: BlockSpec, *, uid: str) -> bytes:
@@ -201,6 +269,148 @@ def _drop_undated_events(calendar: icalendar.Calendar) -> int:
     return len(undated)
 
 
+def _check_structure(lines: Contentlines) -> None:
+    """Refuse a file nested deeper than ``_MAX_DEPTH``, or whose VTIMEZONE observances recur other
+    than yearly at one time of day.
+
+    Read from the content lines icalendar parses, before it builds (and caches, for every later
+    file) a time zone from them.
+    """
+    stack: list[str] = []
+    for line in lines:
+        # icalendar reads a name up to the first ":" or ";", ignoring the spaces and tabs in it.
+        head = line.split(":", 1)[0].split(";", 1)[0]
+        if _SPACES.sub("", head.strip()).upper() not in _STRUCTURE_NAMES:
+            continue
+        try:
+            name, _, value = line.parts()
+        except ValueError:
+            continue
+        name = name.upper()
+        if name == "BEGIN":
+            stack.append(value.upper())
+            if len(stack) > _MAX_DEPTH:
+                raise ICalendarError("This iCalendar file is nested too deeply.")
+        elif name == "END":
+            if stack:
+                stack.pop()
+        elif name in ("RRULE", "EXRULE") and "VTIMEZONE" in stack:
+            parts = _rule_parts(value)
+            if parts.get("FREQ") != ["YEARLY"] or any(
+                len(parts.get(part, ())) > 1 for part in _TIME_PARTS
+            ):
+                raise ICalendarError("This iCalendar file has a time zone we cannot use.")
+
+
+def _rule_parts(value: str) -> dict[str, list[str]]:
+    """An RRULE value's parts, split as icalendar splits them (a malformed pair is ignored)."""
+    parts: dict[str, list[str]] = {}
+    for pair in value.split(";"):
+        key, equals, values = pair.partition("=")
+        if equals and "=" not in values:
+            parts.setdefault(key.strip().upper(), []).extend(
+                item.strip().upper() for item in values.split(",")
+            )
+    return parts
+
+
+def _drop_unbounded_series(calendar: icalendar.Calendar, window: Window) -> int:
+    """Remove the recurring events whose expansion is not bounded (see ``_RULE_FREQUENCIES``),
+    wherever they are nested: recurring-ical-events expands them all."""
+    removed = 0
+    probes = _Probes()
+    for parent in calendar.walk():
+        for component in list(parent.subcomponents):
+            if (
+                component.name == "VEVENT"
+                and "RRULE" in component
+                and not _bounded(component, window, probes)
+            ):
+                parent.subcomponents.remove(component)
+                removed += 1
+    return removed
+
+
+@dataclass(slots=True)
+class _Probes:
+    """Whether monthly and yearly rules ever match, by rule and start (copies are asked once),
+    and how many never do."""
+
+    matches: dict[tuple[bytes, datetime], bool] = field(default_factory=dict)
+    empty: int = 0
+
+
+def _bounded(event: icalendar.Event, window: Window, probes: _Probes) -> bool:
+    start = event.get("DTSTART")
+    if not isinstance(start, icalendar.vDDDTypes) or not isinstance(start.dt, date):
+        return False
+    start = start.dt if isinstance(start.dt, datetime) else datetime.combine(start.dt, time.min)
+    try:
+        span = _aware_utc(window.end, UTC) - _aware_utc(start, UTC)
+    except OverflowError:  # a start at the very edge of the calendar
+        return False
+    rules = event.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules]:
+        if not isinstance(rule, icalendar.vRecur):
+            return False  # icalendar could not read it (a broken property)
+        try:
+            text = rule.to_ical()
+            parts = _rule_parts(text.decode())
+            interval = int(parts.get("INTERVAL", ["1"])[0])
+        except (TypeError, ValueError):  # icalendar cannot write it back (an UNTIL of a time)
+            return False
+        frequency = parts.get("FREQ", [""])[0]
+        if (
+            frequency not in _RULE_FREQUENCIES
+            or interval < 1
+            or any(len(parts.get(part, ())) > 1 for part in _TIME_PARTS)
+            or span.days / interval > _MAX_RULE_DAYS
+        ):
+            return False
+        if frequency in ("DAILY", "WEEKLY"):
+            weekdays = {day[-2:] for day in parts.get("BYDAY", [])}
+            if (_DAY_FILTERS & parts.keys()) or (
+                # Every 7n days is the weekday of DTSTART.
+                frequency == "DAILY"
+                and interval % 7 == 0
+                and weekdays
+                and _WEEKDAYS[start.weekday()] not in weekdays
+            ):
+                return False
+            continue
+        key = (text, start.replace(tzinfo=None))
+        if key not in probes.matches:
+            probes.matches[key] = _matches_in_a_cycle(rule, key[1], frequency, interval)
+            probes.empty += not probes.matches[key]
+            if probes.empty > _MAX_EMPTY_SERIES:
+                raise ICalendarError(TOO_MANY_EMPTY_SERIES)
+        if not probes.matches[key]:
+            return False
+    return True
+
+
+def _matches_in_a_cycle(
+    rule: icalendar.vRecur, start: datetime, frequency: str, interval: int
+) -> bool:
+    """Whether a monthly or yearly rule has any occurrence, asked of dateutil near the year 9999.
+
+    DTSTART moves forward by whole cycles of the calendar that are also whole intervals, so the
+    rule sees the same dates in the same phase; from there dateutil's search for a first match
+    ends at the year 9999 after at most two cycles (some milliseconds) instead of eight thousand
+    years.
+    """
+    cycle = _CYCLE_YEARS * interval // math.gcd(interval, _CYCLE_PERIODS[frequency])
+    shift = max((datetime.max.year - start.year - cycle) // cycle, 0) * cycle
+    unbounded = icalendar.vRecur({k: v for k, v in rule.items() if k not in ("UNTIL", "COUNT")})
+    try:
+        probe = rrulestr(
+            unbounded.to_ical().decode(), dtstart=start.replace(year=start.year + shift)
+        )
+        return next(iter(probe), None) is not None
+    except (ValueError, TypeError, OverflowError):
+        return True  # dateutil refuses the rule, and recurring-ical-events skips the series
+
+
 def _split_reused_uids(calendar: icalendar.Calendar) -> None:
     """Give events that share a UID but start at different times a UID each, keyed by the start.
 
@@ -218,19 +428,27 @@ def _split_reused_uids(calendar: icalendar.Calendar) -> None:
             for event, start in zip(events, starts, strict=True)
         ):
             continue
-        keys = [start.to_ical().decode() for start in starts]
+        try:
+            keys = [_ical_text(start) for start in starts]
+        except (ValueError, OverflowError):  # a period that ends past the year 9999
+            continue
         if len(set(keys)) > 1:
             for event, key in zip(events, keys, strict=True):
                 event["UID"] = f"{uid}#{key}"
 
 
+def _ical_text(value: icalendar.vDDDTypes) -> str:
+    text = value.to_ical()
+    return text.decode() if isinstance(text, bytes) else str(text)
+
+
 def _calendar_zone(calendar: icalendar.Calendar) -> tzinfo | None:
     name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
-    if not name:
+    if not _ZONE_NAME.fullmatch(name):
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 
