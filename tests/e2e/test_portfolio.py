@@ -171,7 +171,9 @@ def test_time_zone_switch_and_a_hidden_calendar(portfolio_page, ada):
     expect(event(page, "Design review")).to_contain_text("04:00")
     assert "tz=America%2FNew_York" in page.url
 
-    # The new zone's week starts at another instant: wait for its read to finish.
+    # The new zone's week starts at another instant: wait until its reads are all done (a read
+    # may start a moment after the zone changed, so "not loading" alone can be seen too early).
+    page.wait_for_load_state("networkidle")
     expect(page.locator("#portfolio")).not_to_have_class(re.compile("is-loading"))
     requests_before = mixed.google.request_count
     page.get_by_role("checkbox", name="Family").uncheck()
