@@ -95,9 +95,27 @@ def _connection_create(
 
 def connection_refresh_calendars(*, connection: Connection) -> None:
     """Bring the list of calendars in step with the provider's (names, colours, new and gone ones)."""
-    remote_calendars = provider_for_connection(connection).list_calendars()
+    provider = provider_for_connection(connection)
+    try:
+        remote_calendars = provider.list_calendars()
+    finally:
+        connection_keep_refreshed_secrets(connection=connection, provider=provider)
     with transaction.atomic():
         _calendars_update(connection, remote_calendars)
+
+
+def connection_keep_authorized(*, connection: Connection) -> None:
+    """Use an OAuth connection's credentials once, so that its tokens are refreshed (and rotated
+    ones stored) before they lapse, even when nothing has synced through it for weeks: Microsoft
+    and Zoom refresh tokens expire when unused. A calendar account also gets its calendar list
+    brought up to date on the way. Raises ``ProviderError``."""
+    if connection.kind == Connection.Kind.ZOOM:
+        # Imported here: the Zoom client builds on this module's services.
+        from integrations.zoom.tokens import client_for_connection
+
+        client_for_connection(connection).me()
+    else:
+        connection_refresh_calendars(connection=connection)
 
 
 def connection_update_credentials(

@@ -1,4 +1,4 @@
-"""Push channel upkeep. Tasks take calendar ids and call one service each."""
+"""Push channel and credential upkeep. Tasks take ids and call one service each."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from celery import Task, shared_task
 from django.db import transaction
 
 from calendars import push
-from calendars.models import Calendar
-from calendars.services import connection_record_error
+from calendars.models import Calendar, Connection
+from calendars.services import connection_keep_authorized, connection_record_error
 from integrations.base import ProviderError
 from syncrules.tasks import RETRY_LIMIT, backoff_seconds
 
@@ -38,3 +38,32 @@ def renew_push_channels() -> None:
     """Periodic: every channel that is missing or expires within a day, each in its own task."""
     for calendar_id in push.calendars_needing_a_channel().values_list("id", flat=True):
         enqueue_channel_renewal(str(calendar_id))
+
+
+OAUTH_KINDS = (Connection.Kind.GOOGLE, Connection.Kind.MICROSOFT, Connection.Kind.ZOOM)
+# Connections whose last use failed for a passing reason are tried too: this may mend them.
+KEPT_ALIVE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
+def keep_connection_authorized(self: Task, connection_id: str) -> None:
+    connection = Connection.objects.filter(id=connection_id, status__in=KEPT_ALIVE).first()
+    if connection is None:
+        return
+    try:
+        connection_keep_authorized(connection=connection)
+    except ProviderError as error:
+        if error.permanent:
+            connection_record_error(connection=connection, error=error)
+            return
+        raise self.retry(
+            countdown=backoff_seconds(self.request.retries, error.retry_after)
+        ) from None
+
+
+@shared_task
+def keep_connections_authorized() -> None:
+    """Periodic: every OAuth connection uses its credentials once, each in its own task."""
+    connections = Connection.objects.filter(kind__in=OAUTH_KINDS, status__in=KEPT_ALIVE)
+    for connection_id in connections.values_list("id", flat=True):
+        keep_connection_authorized.delay(str(connection_id))

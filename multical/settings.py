@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     "renew-push-channels": {"task": "calendars.tasks.renew_push_channels", "schedule": 60.0 * 60},
     # Re-read every source in full once a day: heals anything missed and rolls the window forward.
     "reconcile": {"task": "syncrules.tasks.reconcile_all", "schedule": crontab(hour=3, minute=17)},
+    # Every OAuth connection uses its tokens once a day, so unused refresh tokens never lapse.
+    "keep-connections-authorized": {
+        "task": "calendars.tasks.keep_connections_authorized",
+        "schedule": crontab(hour=4, minute=41),
+    },
     # Account deletions whose task was lost (a broker restart) are queued again.
     "resume-account-deletions": {
         "task": "accounts.tasks.resume_stalled_deletions",
