@@ -14,7 +14,6 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from accounts import forms, selectors, services
 from accounts.billing.plans import plan_overview
@@ -22,13 +21,12 @@ from accounts.deletion import account_deletion_request
 from accounts.export import account_export
 from accounts.models import AuditLog, Consent, User
 from calendars.models import Connection
-from multical.lib import failed_attempts
+from multical.lib import failed_attempts, rate_limits
 from multical.lib.requests import client_ip
 
 # The address a visitor just signed up with, so the "check your inbox" page can name it.
 PENDING_EMAIL_SESSION_KEY = "accounts:pending_verification_email"
 # Data exports per client address (each one reads everything the user has).
-EXPORT_RATE = "20/15m"
 AUDIT_ENTRIES_PER_PAGE = 25
 
 
@@ -243,14 +241,12 @@ def _audit_details(entry: AuditLog) -> str:
     return _ACCOUNT_KINDS.get(provider, provider)
 
 
-def _export_ip(group: str, request: HttpRequest) -> str:
-    return client_ip(request) or ""
-
-
 @never_cache
 @login_required
 @require_POST
-@ratelimit(key=_export_ip, rate=EXPORT_RATE, method="POST", block=True)
+@rate_limits.ratelimit(
+    group="data-export", rate=rate_limits.setting_rate("DATA_EXPORT_RATE"), method="POST"
+)
 def data_export(request: HttpRequest) -> HttpResponse:
     """Everything we keep about the user, as a JSON file to download (no credentials in it)."""
     user: User = request.user  # type: ignore[assignment]

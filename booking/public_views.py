@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.decorators import ratelimit
 
 from booking.availability import local_day_window, page_slots
 from booking.models import Booking, BookingPage
@@ -46,27 +44,18 @@ from booking.services import (
 from booking.slots import slots_by_day
 from booking.tokens import manage_token
 from integrations.base import Window
-from multical.lib.requests import client_ip
+from multical.lib import rate_limits
 
 # Bookings this browser made, so that its confirmation page shows them to it and nobody else.
 SESSION_KEY = "booking:made"
 
 
-def _ip(group: str, request: HttpRequest) -> str:
-    return client_ip(request) or ""
-
-
-def _browse_rate(group: str, request: HttpRequest) -> str:
-    return settings.BOOKING_BROWSE_RATE
-
-
-def _submit_rate(group: str, request: HttpRequest) -> str:
-    return settings.BOOKING_SUBMIT_RATE
-
-
-# Rates are read per request, so that a changed setting needs no restart of the module.
-browsing_limit = ratelimit(key=_ip, rate=_browse_rate, block=True)
-submitting_limit = ratelimit(key=_ip, rate=_submit_rate, method="POST", block=True)
+browsing_limit = rate_limits.ratelimit(
+    group="booking-browse", rate=rate_limits.setting_rate("BOOKING_BROWSE_RATE")
+)
+submitting_limit = rate_limits.ratelimit(
+    group="booking-submit", rate=rate_limits.setting_rate("BOOKING_SUBMIT_RATE"), method="POST"
+)
 
 
 @browsing_limit

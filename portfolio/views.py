@@ -5,7 +5,6 @@ from __future__ import annotations
 import zoneinfo
 from functools import cache
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,23 +12,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_ratelimit.decorators import ratelimit
 
-from multical.lib.requests import client_ip
+from multical.lib import rate_limits
 from portfolio.fetch import events_for
 from portfolio.forms import PreferenceForm, RangeError, parse_range
 from portfolio.payload import result_json
 from portfolio.selectors import calendar_color, get_calendar_for_user, portfolio_calendars
 from portfolio.services import preference_update
-
-
-def _fetch_rate(group: str, request: HttpRequest) -> str:
-    # Read per request, so that tests and a changed setting take effect at once.
-    return settings.PORTFOLIO_FETCH_RATE
-
-
-def _ip(group: str, request: HttpRequest) -> str:
-    return client_ip(request) or ""
 
 
 @cache
@@ -59,7 +48,9 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@ratelimit(key=_ip, rate=_fetch_rate, block=True)
+@rate_limits.ratelimit(
+    group="portfolio-fetch", rate=rate_limits.setting_rate("PORTFOLIO_FETCH_RATE")
+)
 @require_GET
 def events(request: HttpRequest) -> JsonResponse:
     """The events of the user's shown calendars between ``start`` and ``end`` (ISO 8601 instants,

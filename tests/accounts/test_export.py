@@ -335,6 +335,6 @@ def test_twenty_exports_per_quarter_hour_per_address_then_429(exporter, owner):
     refused = exporter.post(EXPORT)
 
     assert refused.status_code == 429
-    assert refused["Retry-After"] == str(15 * 60)
+    assert 0 < int(refused["Retry-After"]) <= 15 * 60 + 1  # what is left of the window
     assert AuditLog.objects.filter(action=AuditLog.Action.DATA_EXPORTED).count() == 20
     assert exporter.post(EXPORT, REMOTE_ADDR=next(_addresses)).status_code == 200
