@@ -79,6 +79,9 @@ _PARTSTAT = {
 }
 
 
+# Parsing takes about ten times its input in memory. iCal links are fetched up to this size
+# already; one CalDAV object (an event and its exceptions) is never near it.
+MAX_CALENDAR_BYTES = 10 * 1024 * 1024
 # Event instances one read may expand to: 25 a day over the widest window a rule can ask for.
 # A few hundred bytes of recurring events can ask for millions; each costs a copy of its event.
 MAX_INSTANCES = 10_000
@@ -100,6 +103,8 @@ class ParsedEvents:
 
 def parse_calendar(data: bytes | str) -> icalendar.Calendar:
     """Parse one VCALENDAR, forgiving a byte-order mark and stray whitespace."""
+    if len(data) > MAX_CALENDAR_BYTES:
+        raise ICalendarError("This iCalendar file is too large to read.")
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     text = text.lstrip("\ufeff \t\r\n")
     if not text.upper().startswith("BEGIN:VCALENDAR"):

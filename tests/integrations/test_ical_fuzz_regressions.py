@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from integrations.base import Window
-from integrations.ical import MAX_INSTANCES, ICalendarError, parse_calendar, read_events
+from integrations.ical import (
+    MAX_CALENDAR_BYTES,
+    MAX_INSTANCES,
+    ICalendarError,
+    parse_calendar,
+    read_events,
+)
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 # The widest window a sync reads: 30 days back, 365 ahead.
@@ -88,6 +94,18 @@ def test_a_begin_with_spaces_in_its_name_still_counts_towards_the_depth():
 
     with pytest.raises(ICalendarError, match="nested too deeply"):
         parse_calendar(data)
+
+
+def test_a_file_larger_than_any_feed_is_refused_before_parsing():
+    # Thirty megabytes of one long value took over 256 MB to parse (a CalDAV server may send that
+    # much; iCal links are cut off at ten).
+    data = ics(*event("big", "DESCRIPTION:" + "x" * (MAX_CALENDAR_BYTES + 1)))
+
+    outcome, seconds = timed(data)
+
+    assert isinstance(outcome, ICalendarError)
+    assert "too large" in str(outcome)
+    assert seconds < QUICK
 
 
 def time_zone(tzid: str, rule: str) -> list[str]:
