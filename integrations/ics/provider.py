@@ -187,6 +187,6 @@ def _zone_name(calendar: icalendar.Calendar) -> str:
     name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         return ""
     return name

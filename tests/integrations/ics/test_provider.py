@@ -92,6 +92,17 @@ def test_a_google_export_lists_its_name_and_zone(feed, provider):
     )
 
 
+def test_a_zone_name_too_long_for_a_file_name_is_left_out(feed, provider):
+    feed.serve(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nX-WR-CALNAME:Odd\r\n"
+        + b"X-WR-TIMEZONE:Europe/"
+        + b"x" * 400
+        + b"\r\nEND:VCALENDAR\r\n"
+    )
+    [calendar] = provider.list_calendars()
+    assert (calendar.name, calendar.time_zone) == ("Odd", "")
+
+
 def test_a_google_weekly_series_keeps_its_local_time_across_the_berlin_dst_change(feed, provider):
     feed.serve_file("google.ics")
     change = provider.changes(FEED_ID, "", WINDOW)
