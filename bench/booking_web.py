@@ -78,8 +78,9 @@ def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
             "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         }
         web = subprocess.Popen(
+            # As the Dockerfile runs it: three sync workers.
             [sys.executable, "-m", "gunicorn", "multical.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "8", "--log-level", "warning"],
+             "--workers", "3", "--log-level", "warning"],
             cwd=ROOT, env=env,
         )  # fmt: skip
         try:
@@ -97,16 +98,20 @@ def page_latency(site: dict[str, Any]) -> list[str]:
     with httpx.Client() as warm:
         warm.get(url).raise_for_status()  # the busy time is read once, then cached
 
-    def fetch(_: int) -> float:
+    def client_session(_: int) -> list[float]:
+        # One client = one browser: its own connection, kept alive between its page views.
+        elapsed = []
         with httpx.Client() as client:
-            started = time.perf_counter()
-            response = client.get(url)
-            elapsed = time.perf_counter() - started
-        response.raise_for_status()
-        return elapsed * 1000
+            for _ in range(PAGE_REQUESTS // PAGE_CLIENTS):
+                started = time.perf_counter()
+                client.get(url).raise_for_status()
+                elapsed.append((time.perf_counter() - started) * 1000)
+        return elapsed
 
     with ThreadPoolExecutor(PAGE_CLIENTS) as pool:
-        times = sorted(pool.map(fetch, range(PAGE_REQUESTS)))
+        times = sorted(
+            t for session in pool.map(client_session, range(PAGE_CLIENTS)) for t in session
+        )
     p95 = times[int(len(times) * 0.95) - 1]
     return [
         f"public page, {PAGE_CLIENTS} concurrent clients, {PAGE_REQUESTS} requests, busy time "

@@ -8,9 +8,9 @@
   15-minute grid, 10-minute buffers. The calendars draw their spans from one pool of 1,200
   events, as calendars kept in sync hold copies of each other's events (10,000 independent
   spans would leave no free minute in 60 days). Target: p95 <= 20 ms.
-- Public page: gunicorn (2 workers x 8 threads) serving a host whose Radicale calendar holds
-  200 events; 1,000 month views from 20 concurrent clients with busy time cached.
-  Target: p95 <= 150 ms.
+- Public page: gunicorn (3 sync workers, as the Dockerfile runs it) serving a host whose
+  Radicale calendar holds 200 events; 1,000 month views from 20 concurrent clients (each with
+  its own kept-alive connection) with busy time cached. Target: p95 <= 150 ms.
 - Double-booking storm: 100 attendees load the form for one time, then submit together; 20
   rounds. Target: exactly one booking each round.
 Each section is a function returning its lines; ``main`` calls them in order and prints them.

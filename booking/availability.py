@@ -7,11 +7,14 @@ day; the check made just before a booking is stored reads the providers afresh.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 
 from booking.models import Booking, BookingPage
@@ -145,6 +148,22 @@ def _in_zone(span: Interval, zone: ZoneInfo) -> Interval:
         local_day_window(last_day, zone).end,
         all_day=True,
     )
+
+
+def bookings_version(owner_id: object) -> str:
+    """Changes whenever one of the owner's bookings is made, moved, cancelled or deleted: part of
+    the key under which public pages keep their rendered times."""
+    return cache.get(_bookings_version_key(owner_id)) or ""
+
+
+def forget_bookings(owner_id: object) -> None:
+    """Once the current transaction commits, pages stop reusing times computed before it."""
+    key = _bookings_version_key(owner_id)
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex[:12], None))
+
+
+def _bookings_version_key(owner_id: object) -> str:
+    return f"booking:bookings-version:{owner_id}"
 
 
 def _spans(hours: Sequence[Sequence[int]]) -> list[tuple[int, int]]:

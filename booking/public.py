@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
+from django.db.models import Q
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare
@@ -61,17 +62,19 @@ def listed_pages(profile: Profile) -> list[BookingPage]:
 def get_public_page(handle: str, slug: str) -> BookingPage:
     """The active page at ``/book/<handle>/<slug>/``: a listed page by its slug, an unlisted one
     only by its slug and secret together."""
-    profile = get_profile(handle)
-    pages = BookingPage.objects.filter(owner_id=profile.user_id, active=True).select_related(
-        "owner", "owner__booking_profile", "write_calendar"
-    )
-    listed = pages.filter(slug=slug, listed=True).first()
-    if listed is not None:
-        return listed
     # Slugs cannot hold "--" (the page form refuses it), so the first one starts the secret.
     base, _, secret = slug.partition(UNLISTED_JOIN)
-    unlisted = pages.filter(slug=base, listed=False).first() if base else None
-    if unlisted is None or not constant_time_compare(unlisted.secret, secret):
+    candidates = (
+        BookingPage.objects.filter(owner__booking_profile__handle=handle, active=True)
+        .filter(Q(slug=slug, listed=True) | Q(slug=base, listed=False))
+        .select_related("owner", "owner__booking_profile", "write_calendar")
+    )
+    # One query for both readings of the address; a listed page wins.
+    found = sorted(candidates, key=lambda page: not page.listed)
+    if found and found[0].listed:
+        return found[0]
+    unlisted = found[0] if found else None
+    if unlisted is None or not secret or not constant_time_compare(unlisted.secret, secret):
         raise Http404
     return unlisted
 

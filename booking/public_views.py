@@ -7,16 +7,25 @@ small script only picks the browser's zone and clock on the first visit.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
-from booking.availability import local_day_window, page_slots
+from booking.availability import (
+    bookings_version,
+    busy_calendars_of,
+    local_day_window,
+    page_slots,
+)
 from booking.models import Booking, BookingPage
 from booking.public import (
     Viewer,
@@ -43,9 +52,13 @@ from booking.services import (
 )
 from booking.slots import slots_by_day
 from booking.tokens import manage_token
+from calendars.busy import busy_versions
 from integrations.base import Window
 from multical.lib import rate_limits
 
+# How long a rendered month of open times is reused: it also bounds how long a time stays offered
+# after its notice has passed (the booking itself re-checks).
+PICKER_SECONDS = 60
 # Bookings this browser made, so that its confirmation page shows them to it and nobody else.
 SESSION_KEY = "booking:made"
 
@@ -69,12 +82,58 @@ def profile(request: HttpRequest, handle: str) -> HttpResponse:
 def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     booking_page = get_public_page(handle, slug)
     viewer = viewer_from(request.GET, booking_page)
-    picker = _slot_picker(request, booking_page, viewer)
     return render(
         request,
         "booking/public/page.html",
-        {"page": booking_page, "viewer": viewer, **picker},
+        {
+            "page": booking_page,
+            "viewer": viewer,
+            "picker": _page_picker(request, booking_page, viewer),
+        },
     )
+
+
+def _page_picker(request: HttpRequest, booking_page: BookingPage, viewer: Viewer) -> str:
+    """The month and its times, rendered; kept for a minute in the shared cache, under a key
+    that changes with the page, its calendars' busy time and the owner's bookings, so every
+    visitor after the first gets it without computing. What it shows is open times only; a
+    booking re-checks everything live anyway."""
+    key = _picker_key(request, booking_page, viewer)
+    html = cache.get(key)
+    if html is None:
+        picker = _slot_picker(request, booking_page, viewer)
+        book_url = reverse(
+            "booking_public:book",
+            kwargs={
+                "handle": booking_page.owner.booking_profile.handle,
+                "slug": booking_page.public_slug,
+            },
+        )
+        html = render_to_string(
+            "booking/public/picker.html",
+            {"viewer": viewer, "action": "book", "book_url": book_url, **picker},
+            request=request,
+        )
+        if not picker["unavailable"]:  # an unreadable calendar is asked again next time
+            cache.set(key, html, PICKER_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our own template, escaped there
+
+
+def _picker_key(request: HttpRequest, booking_page: BookingPage, viewer: Viewer) -> str:
+    calendar_ids = [str(calendar.id) for calendar in busy_calendars_of(booking_page)]
+    versions = busy_versions(calendar_ids)
+    parts = [
+        str(booking_page.id),
+        booking_page.updated_at.isoformat(),
+        bookings_version(booking_page.owner_id),
+        *(f"{i}={versions[i]}" for i in sorted(calendar_ids)),
+        str(int(timezone.now().timestamp() // PICKER_SECONDS)),
+        viewer.query(),
+        request.GET.get("month", ""),
+        request.GET.get("day", ""),
+    ]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return f"booking:picker:{digest}"
 
 
 @browsing_limit

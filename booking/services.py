@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from booking.availability import local_day_window, page_slots
+from booking.availability import forget_bookings, local_day_window, page_slots
 from booking.models import Booking, BookingPage
 from booking.tasks import enqueue_follow_up
 from integrations.base import Window
@@ -79,6 +79,7 @@ def booking_create(
         with transaction.atomic():
             _check_stored(page, start=start, duration=duration)
             booking.save(force_insert=True)
+            forget_bookings(booking.owner_id)
             enqueue_follow_up(booking.id)
     except IntegrityError as error:
         if _SAME_SUBMISSION in str(error):
@@ -111,6 +112,7 @@ def booking_reschedule(
             current.start, current.end = start, start + timedelta(minutes=duration)
             current.sequence += 1
             current.save(update_fields=["start", "end", "sequence", "updated_at"])
+            forget_bookings(current.owner_id)
             enqueue_follow_up(current.id)
     except IntegrityError as error:
         if _OVERLAP in str(error):
@@ -142,6 +144,7 @@ def booking_cancel(
                 "updated_at",
             ]
         )
+        forget_bookings(current.owner_id)
         enqueue_follow_up(current.id)
     booking.refresh_from_db()
     return booking

@@ -140,6 +140,12 @@ def _entry_key(calendar_id: str, version: str, window: Window, policy: BusyPolic
     )
 
 
+def busy_versions(calendar_ids: Sequence[str]) -> dict[str, str]:
+    """Each calendar's current version: what callers that keep results built from busy time key
+    them by, so a change we learn of retires those results too."""
+    return _versions(calendar_ids)
+
+
 def _versions(calendar_ids: Sequence[str]) -> dict[str, str]:
     found = cache.get_many([_version_key(i) for i in calendar_ids])
     return {i: found.get(_version_key(i), "") for i in calendar_ids}

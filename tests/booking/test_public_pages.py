@@ -245,3 +245,35 @@ def _booked(host, client) -> Booking:
     form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(start)}"
     client.post(form_url, form_data(client.get(form_url)))
     return Booking.objects.get()
+
+
+def test_shown_times_are_reused_until_a_booking_or_a_calendar_change_retires_them(
+    radicale_server, owner, client, django_capture_on_commit_callbacks
+):
+    from booking.services import booking_create
+    from syncrules.tasks import enqueue_calendar_sync
+
+    day = days_ahead(10)
+    host = make_host(radicale_server, owner, weekly_hours={str(day.isoweekday()): [[540, 660]]})
+    url = host.path + f"?tz=UTC&month={day:%Y-%m}&day={day:%Y-%m-%d}"
+    all_four = [format_start(at(day, hour, minute)) for hour in (9, 10) for minute in (0, 30)]
+    assert times_on(client.get(url).text) == all_four
+
+    # Straight on the server, with no notification yet: the page keeps what it showed.
+    host.world.put("work", "standup", at(day, 9), minutes=30)
+    assert times_on(client.get(url).text) == all_four
+    enqueue_calendar_sync(host.world.calendars["work"].id)  # what a notification does
+    assert times_on(client.get(url).text) == all_four[1:]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_create(
+            page=host.page,
+            start=at(day, 10),
+            duration=30,
+            attendee_name="Grace Guest",
+            attendee_email="grace@example.com",
+            attendee_time_zone="UTC",
+            answers=[],
+            submission_key="k",
+        )
+    assert times_on(client.get(url).text) == [all_four[1], all_four[3]]
