@@ -89,8 +89,9 @@ def main() -> None:
             "RATE_LIMIT_DEFAULT": "1000000/m",
         }
         web = subprocess.Popen(
+            # As the Dockerfile runs it: three sync workers.
             [sys.executable, "-m", "gunicorn", "multical.wsgi", "--bind", f"127.0.0.1:{web_port}",
-             "--workers", "2", "--threads", "4", "--log-level", "warning"],
+             "--workers", "3", "--log-level", "warning"],
             cwd=ROOT, env=env,
         )  # fmt: skip
         try:
