@@ -9,6 +9,7 @@ kind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import re
@@ -16,13 +17,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import icalendar
 import recurring_ical_events
 import x_wr_timezone
 from dateutil.rrule import rrulestr
-from icalendar.parser import Contentlines
+from icalendar.parser import Contentline, Contentlines
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from integrations.base import (
     BOOKING_MARKER_PROPERTY,
@@ -113,7 +115,7 @@ def parse_calendar(data: bytes | str) -> icalendar.Calendar:
         lines = Contentlines.from_ical(text)
         _check_structure(lines)
         # icalendar's parser takes the content lines as they are, instead of unfolding again.
-        return icalendar.Calendar.from_ical(lines)
+        return icalendar.Calendar.from_ical(_own_zone_ids(lines))
     except (ICalendarError, MemoryError):
         raise
     except Exception as error:
@@ -272,6 +274,69 @@ def _drop_undated_events(calendar: icalendar.Calendar) -> int:
     for component in undated:
         calendar.subcomponents.remove(component)
     return len(undated)
+
+
+def _own_zone_ids(lines: Contentlines) -> Contentlines:
+    """The file with each custom time zone renamed after its own definition.
+
+    icalendar keeps the first zone it builds for a TZID it does not know (Outlook's "Customized
+    Time Zone", say) for the whole process, and uses it for every later file naming that TZID:
+    another user's feed would be read in this one's zone. A digest of the definition in the name
+    keeps different definitions apart, and lets identical ones share the cached zone.
+    """
+    renames = _custom_zone_ids(lines)
+    if not renames:
+        return lines
+    return Contentlines(_with_zone_renamed(line, renames) for line in lines)
+
+
+def _custom_zone_ids(lines: Contentlines) -> dict[str, str]:
+    renames: dict[str, str] = {}
+    definition: list[str] | None = None
+    tzid = ""
+    for line in lines:
+        try:
+            name, _, value = line.parts()
+        except (AttributeError, ValueError):
+            continue
+        name = name.upper()
+        if name == "BEGIN" and value.upper() == "VTIMEZONE":
+            definition, tzid = [], ""
+        if definition is None:
+            continue
+        definition.append(str(line))
+        if name == "TZID":
+            tzid = value
+        elif name == "END" and value.upper() == "VTIMEZONE":
+            if tzid and not _known_zone(tzid):
+                digest = hashlib.sha256("\n".join(definition).encode()).hexdigest()[:16]
+                renames[tzid] = f"{tzid} #{digest}"
+            definition = None
+    return renames
+
+
+_IANA_ZONES = frozenset(available_timezones())
+
+
+def _known_zone(tzid: str) -> bool:
+    name = tzid.strip("/")
+    return name in _IANA_ZONES or name in WINDOWS_TO_OLSON
+
+
+def _with_zone_renamed(line: object, renames: dict[str, str]) -> object:
+    try:
+        name, params, value = line.parts()  # type: ignore[attr-defined]
+        raw_value = line.raw_parts()[2]  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return line
+    if name.upper() == "TZID" and value in renames:
+        # The zone's own TZID line: the digest appended to the value as written.
+        head = line[: len(line) - len(raw_value)]  # type: ignore[index]
+        return Contentline(f"{head}{raw_value}{renames[value][len(value) :]}")
+    if params.get("TZID") in renames:
+        params["TZID"] = renames[params["TZID"]]
+        return Contentline(f"{name};{params.to_ical().decode()}:{raw_value}")
+    return line
 
 
 def _check_structure(lines: Contentlines) -> None:

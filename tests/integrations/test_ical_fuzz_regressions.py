@@ -390,3 +390,41 @@ def test_an_x_wr_timezone_that_is_not_a_zone_name_is_ignored(zone_lines):
     (floating,) = read(data).events
 
     assert floating.start == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def _custom_zone_feed(offset: str, uid: str) -> bytes:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\n"
+        "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\n"
+        f"BEGIN:STANDARD\r\nDTSTART:16010101T000000\r\nTZOFFSETFROM:{offset}\r\n"
+        f"TZOFFSETTO:{offset}\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20250101T000000Z\r\n"
+        "DTSTART;TZID=Customized Time Zone:20250310T090000\r\n"
+        "DTEND;TZID=Customized Time Zone:20250310T100000\r\nSUMMARY:x\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
+def test_two_feeds_with_different_definitions_of_one_custom_zone_name_keep_their_own():
+    window = Window(datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+    tokyo = read_events(parse_calendar(_custom_zone_feed("+0900", "a")), window).events
+    new_york = read_events(parse_calendar(_custom_zone_feed("-0500", "b")), window).events
+    tokyo_again = read_events(parse_calendar(_custom_zone_feed("+0900", "c")), window).events
+
+    assert tokyo[0].start == datetime(2025, 3, 10, 0, tzinfo=UTC)
+    assert new_york[0].start == datetime(2025, 3, 10, 14, tzinfo=UTC)
+    assert tokyo_again[0].start == datetime(2025, 3, 10, 0, tzinfo=UTC)
+
+
+def test_a_known_zone_keeps_its_name_and_the_time_zone_database():
+    feed = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\n"
+        b"BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n"
+        b"TZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        b"BEGIN:VEVENT\r\nUID:k\r\nDTSTAMP:20250101T000000Z\r\n"
+        b"DTSTART;TZID=Europe/Berlin:20250310T090000\r\n"
+        b"DTEND;TZID=Europe/Berlin:20250310T100000\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    window = Window(datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+    (event,) = read_events(parse_calendar(feed), window).events
+    assert event.start == datetime(2025, 3, 10, 8, tzinfo=UTC)  # CET, not the file's +05:00
