@@ -111,6 +111,13 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
 
+    def get_users(self, email: str):  # type: ignore[no-untyped-def]
+        """Active accounts with this address, also those without a password yet: an account made
+        through Google or Microsoft sets its first password here (Django leaves those out)."""
+        return User.objects.filter(
+            email=normalize_email(email), is_active=True, deletion_requested_at__isnull=True
+        )
+
     def send_mail(  # type: ignore[override]
         self,
         subject_template_name,

@@ -3,6 +3,7 @@ import re
 import argon2
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -120,3 +121,25 @@ def test_password_change_validates_the_new_password(owner_client):
     )
     assert response.status_code == 200
     assert "too short" in response.content.decode()
+
+
+def test_an_account_made_through_a_provider_sets_its_first_password_by_reset(
+    client, owner, mailoutbox
+):
+    owner.set_unusable_password()
+    owner.save(update_fields=["password"])
+
+    client.post(reverse("accounts:password-reset"), {"email": owner.email})
+    form_url = client.get(reset_link(mailoutbox[0])).url
+    client.post(
+        form_url,
+        {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+    )
+
+    assert client.login(email=owner.email, password="a brand new passphrase")
+
+
+def test_an_account_being_deleted_gets_no_reset_mail(client, owner, mailoutbox):
+    type(owner).objects.filter(id=owner.id).update(deletion_requested_at=timezone.now())
+    client.post(reverse("accounts:password-reset"), {"email": owner.email})
+    assert mailoutbox == []
