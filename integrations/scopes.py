@@ -74,6 +74,11 @@ MICROSOFT_SIGN_IN = (
     Scope("email", "Your e-mail address, to find or create your Multical account."),
     Scope("profile", "Your name, to greet you; nothing else from your profile is kept."),
     Scope("User.Read", "Read your basic profile, the e-mail address of work accounts included."),
+    Scope(
+        "offline_access",
+        "Added by Microsoft's sign-in library to every request. Signing in keeps no token: the "
+        "tokens Microsoft returns are dropped once we know who you are.",
+    ),
 )
 
 # Scopes msal adds to every request by itself and refuses to be given.
