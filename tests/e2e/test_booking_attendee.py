@@ -1,13 +1,14 @@
 """An attendee books, reschedules and cancels in a real browser; the calendar event in Radicale,
 the Zoom meeting and the e-mails follow.
 
-The follow-up tasks run eagerly in the live server's own thread, so the e-mails they send land in
-this process's outbox (the worker-based tests elsewhere cover the task plumbing itself).
+The first test runs the follow-up tasks eagerly in the live server's own thread, so the e-mails they
+send land in this process's outbox; the second leaves them to a real Celery worker.
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -102,3 +103,34 @@ def test_an_attendee_books_moves_and_cancels_and_everything_follows(
     # The used link says so kindly.
     page.goto(link(to_attendee[0], "reschedule"))
     expect(page.get_by_role("heading", name="This booking was cancelled")).to_be_visible()
+
+
+def test_with_a_real_worker_the_calendar_event_follows_booking_and_cancelling(
+    page, radicale_server, owner, celery_worker_process
+):
+    host = make_host(radicale_server, owner, minimum_notice=24 * 60)
+
+    page.goto(host.path)
+    page.locator(".booking-picker__times a").first.click()
+    page.get_by_label("Your name").fill("Grace Guest")
+    page.get_by_label("E-mail address").fill("grace@example.com")
+    page.get_by_role("button", name="Book this time").click()
+    expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
+    booking = Booking.objects.get()
+    wait_for(lambda: len(booking_events(host)) == 1)
+    assert str(booking_events(host)[0][BOOKING_MARKER_PROPERTY]) == str(booking.id)
+
+    page.get_by_role("link", name="Cancel or reschedule").click()
+    page.get_by_role("link", name="Cancel").click()
+    page.get_by_role("button", name="Cancel the booking").click()
+    expect(page.get_by_role("heading", name="This booking was cancelled")).to_be_visible()
+    wait_for(lambda: booking_events(host) == [])
+    booking.refresh_from_db()
+    assert booking.event_sequence == booking.sequence == 1
+
+
+def wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the worker did not get there in time"
+        time.sleep(0.2)
