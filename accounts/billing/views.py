@@ -3,6 +3,8 @@ end of Pro paused. Each is a POST (or Stripe's redirect back) that ends in a red
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -22,35 +24,30 @@ UNAVAILABLE = "Stripe cannot be reached just now. Please try again in a few minu
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
     """Send the user to Stripe Checkout to subscribe to Pro."""
-    try:
-        url = services.checkout_start(user=request.user)
-    except services.BillingError as error:
-        messages.info(request, error.message)
-        return redirect("accounts:settings")
-    except StripeUnavailable:
-        messages.error(request, UNAVAILABLE)
-        return redirect("accounts:settings")
     next_path = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_path, allowed_hosts={request.get_host()}):
         request.session[NEXT_SESSION_KEY] = next_path
     else:
         request.session.pop(NEXT_SESSION_KEY, None)
-    return redirect(url)
+    return _to_stripe(request, services.checkout_start)
 
 
 @login_required
 @require_POST
 def portal(request: HttpRequest) -> HttpResponse:
     """Send the user to Stripe's Customer Portal: card, invoices, cancellation."""
+    return _to_stripe(request, services.portal_start)
+
+
+def _to_stripe(request: HttpRequest, start: Callable[..., str]) -> HttpResponse:
+    """Redirect to the Stripe page ``start`` opens for the user, or back to Settings saying why not."""
     try:
-        url = services.portal_start(user=request.user)
+        return redirect(start(user=request.user))
     except services.BillingError as error:
         messages.info(request, error.message)
-        return redirect("accounts:settings")
     except StripeUnavailable:
         messages.error(request, UNAVAILABLE)
-        return redirect("accounts:settings")
-    return redirect(url)
+    return redirect("accounts:settings")
 
 
 @login_required
