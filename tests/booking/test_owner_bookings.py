@@ -480,3 +480,15 @@ def test_an_upcoming_booking_must_be_cancelled_before_it_is_deleted(owner_client
     for response in [owner_client.get(url, follow=True), owner_client.post(url, follow=True)]:
         assert "Cancel this booking first" in response.content.decode()
     assert Booking.objects.filter(id=booking.id).exists()
+
+
+def test_more_than_a_page_of_bookings_links_to_the_next_keeping_the_filter(
+    owner, page, owner_client
+):
+    start = datetime(2020, 1, 1, 9, tzinfo=UTC)
+    for day in range(51):
+        make_booking(owner, page, start + timedelta(days=day), status=Booking.Status.CANCELLED)
+
+    html = owner_client.get(reverse("booking:booking_list") + "?show=cancelled").content.decode()
+
+    assert 'href="?show=cancelled&amp;page=2">More</a>' in html
