@@ -42,6 +42,7 @@ from booking.public import (
     zone_options,
 )
 from booking.public_forms import BookingForm, CancelForm, new_submission_key
+from booking.selectors import public_page_path
 from booking.services import (
     BookingClosed,
     BusyUnknown,
@@ -51,7 +52,7 @@ from booking.services import (
     booking_reschedule,
 )
 from booking.slots import slots_by_day
-from booking.tokens import manage_token
+from booking.tokens import manage_path
 from calendars.busy import busy_versions
 from integrations.base import Window
 from multical.lib import rate_limits
@@ -344,24 +345,8 @@ def _slot_picker(
 
 def _page_url(booking_page: BookingPage, viewer: Viewer, *, day: date | None = None) -> str:
     extra = {"day": day.isoformat(), "month": day.strftime("%Y-%m")} if day else {}
-    return (
-        reverse(
-            "booking_public:page",
-            kwargs={
-                "handle": booking_page.owner.booking_profile.handle,
-                "slug": booking_page.public_slug,
-            },
-        )
-        + "?"
-        + viewer.query(**extra)
-    )
+    return f"{public_page_path(booking_page)}?{viewer.query(**extra)}"
 
 
 def _local_day(moment: datetime, viewer: Viewer) -> date:
     return moment.astimezone(viewer.zone).date()
-
-
-def manage_path(booking: Booking) -> str:
-    return reverse(
-        "booking_public:manage", kwargs={"booking_id": booking.id, "token": manage_token(booking)}
-    )

@@ -25,24 +25,22 @@ def token_matches(booking: Booking, token: str) -> bool:
     return constant_time_compare(manage_token(booking), token)
 
 
+def manage_path(booking: Booking, action: str = "manage") -> str:
+    """The path of the attendee's page for this booking, or of its ``cancel``/``reschedule`` step."""
+    return reverse(
+        f"booking_public:{action}",
+        kwargs={"booking_id": booking.id, "token": manage_token(booking)},
+    )
+
+
 def manage_url(booking: Booking) -> str:
     """The attendee's page for this booking (details, cancel, reschedule), absolute."""
-    path = reverse(
-        "booking_public:manage", kwargs={"booking_id": booking.id, "token": manage_token(booking)}
-    )
-    return f"{settings.SITE_URL}{path}"
+    return settings.SITE_URL + manage_path(booking)
 
 
 def cancel_url(booking: Booking) -> str:
-    path = reverse(
-        "booking_public:cancel", kwargs={"booking_id": booking.id, "token": manage_token(booking)}
-    )
-    return f"{settings.SITE_URL}{path}"
+    return settings.SITE_URL + manage_path(booking, "cancel")
 
 
 def reschedule_url(booking: Booking) -> str:
-    path = reverse(
-        "booking_public:reschedule",
-        kwargs={"booking_id": booking.id, "token": manage_token(booking)},
-    )
-    return f"{settings.SITE_URL}{path}"
+    return settings.SITE_URL + manage_path(booking, "reschedule")
