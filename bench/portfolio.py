@@ -251,14 +251,14 @@ def _timed(user, rounds: int = ROUNDS) -> tuple[list[float], int, int]:  # type:
 
 
 def _serially(user) -> list[float]:  # type: ignore[no-untyped-def]
-    from portfolio import fetch
+    from calendars import reading
 
-    threads = fetch.MAX_THREADS
-    fetch.MAX_THREADS = 1
+    threads = reading.MAX_THREADS
+    reading.MAX_THREADS = 1
     try:
         return _timed(user, rounds=3)[0]
     finally:
-        fetch.MAX_THREADS = threads
+        reading.MAX_THREADS = threads
 
 
 def _wall(label: str, user) -> list[str]:  # type: ignore[no-untyped-def]

@@ -1,11 +1,11 @@
 """When a user is busy across their calendars, for booking pages.
 
-Calendars are read concurrently, one thread per connection (a provider's HTTP client is not
-shared between threads). What was read may be kept briefly in the shared cache, as times only
-(start, end, whether it is a whole day): no titles, no event ids. Each calendar's entries sit under a version that changes
-whenever we learn the calendar changed (a push notification, a sync that found changes, blocks
-written into it), so a cached answer never outlives a change we were told about by more than the
-time it takes to learn of it; the rest expires after ``BOOKING_BUSY_CACHE_SECONDS``.
+Calendars are read concurrently (``calendars.reading``). What was read may be kept briefly in the
+shared cache, as times only (start, end, whether it is a whole day): no titles, no event ids. Each
+calendar's entries sit under a version that changes whenever we learn the calendar changed (a push
+notification, a sync that found changes, blocks written into it), so a cached answer never
+outlives a change we were told about by more than the time it takes to learn of it; the rest
+expires after ``BOOKING_BUSY_CACHE_SECONDS``.
 
 A calendar that cannot be read is reported, never treated as free: the caller fails closed.
 """
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -25,31 +23,21 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from calendars.models import Calendar, Connection
-from calendars.selectors import provider_for_connection
-from integrations.base import Interval, Provider, ProviderError, Window
+from calendars.models import Calendar
+from calendars.reading import READABLE, read_calendars
+from calendars.services import connection_record_error
+from integrations.base import Interval, ProviderError, Window
 
 if TYPE_CHECKING:
     from integrations.base import BusyPolicy
 
 logger = logging.getLogger(__name__)
 
-MAX_THREADS = 8
-# A connection in error failed its last sync for a passing reason: its calendars are still tried.
-READABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
-
 
 @dataclass(slots=True)
 class BusyRead:
     spans: list[Interval] = field(default_factory=list)
     unreadable: list[Calendar] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _ConnectionRead:
-    spans: dict[object, list[Interval]] = field(default_factory=dict)
-    failed: list[tuple[Calendar, ProviderError]] = field(default_factory=list)
-    provider: Provider | None = None
 
 
 def calendars_busy(
@@ -59,37 +47,31 @@ def calendars_busy(
     not be read. ``fresh`` reads the providers even when the cache has an answer (and leaves the
     cache alone): for the check made just before a booking is stored."""
     result = BusyRead()
-    to_read: dict[Connection, list[Calendar]] = defaultdict(list)
     # Versions are read before the providers, so an answer read while a change was announced is
     # filed under the old version and never served.
     versions = _versions([str(calendar.id) for calendar in calendars])
     cached = {} if fresh else _cached(calendars, versions, window, policy)
+    to_read: list[Calendar] = []
     for calendar in calendars:
         if calendar.connection.status not in READABLE:
             result.unreadable.append(calendar)
         elif calendar.id in cached:
             result.spans.extend(cached[calendar.id])
         else:
-            to_read[calendar.connection].append(calendar)
+            to_read.append(calendar)
 
-    if to_read:
-        with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(to_read))) as pool:
-            reads = list(
-                pool.map(lambda item: _read(item[0], item[1], window, policy), to_read.items())
-            )
-        for (connection, _calendars), read in zip(to_read.items(), reads, strict=True):
-            for spans in read.spans.values():
-                result.spans.extend(spans)
-            if not fresh:
-                _remember(read.spans, versions, window, policy)
-            for calendar, error in read.failed:
-                result.unreadable.append(calendar)
-                _record_failure(calendar, error)
-            if read.provider is not None:
-                # Imported here: calendars.services builds on the sync engine, which builds on this.
-                from calendars.services import connection_keep_refreshed_secrets
-
-                connection_keep_refreshed_secrets(connection=connection, provider=read.provider)
+    read_spans: dict[object, list[Interval]] = {}
+    for read in read_calendars(
+        to_read, lambda provider, calendar: provider.busy([calendar.remote_id], window, policy)
+    ):
+        if read.error is not None:
+            result.unreadable.append(read.calendar)
+            _record_failure(read.calendar, read.error)
+        else:
+            read_spans[read.calendar.id] = read.value or []
+            result.spans.extend(read.value or [])
+    if not fresh:
+        _remember(read_spans, versions, window, policy)
     return result
 
 
@@ -98,31 +80,12 @@ def forget_busy(calendar_ids: Iterable[object]) -> None:
     cache.set_many({_version_key(str(i)): uuid.uuid4().hex[:12] for i in calendar_ids}, None)
 
 
-def _read(
-    connection: Connection, calendars: list[Calendar], window: Window, policy: BusyPolicy
-) -> _ConnectionRead:
-    read = _ConnectionRead()
-    try:
-        read.provider = provider_for_connection(connection)
-    except ProviderError as error:
-        read.failed = [(calendar, error) for calendar in calendars]
-        return read
-    for calendar in calendars:
-        try:
-            read.spans[calendar.id] = read.provider.busy([calendar.remote_id], window, policy)
-        except ProviderError as error:
-            read.failed.append((calendar, error))
-    return read
-
-
 def _record_failure(calendar: Calendar, error: ProviderError) -> None:
     logger.warning("Busy time of calendar %s could not be read: %s", calendar.id, error.message)
     calendar.last_error = error.message[: Calendar._meta.get_field("last_error").max_length]
     calendar.last_error_at = timezone.now()
     calendar.save(update_fields=["last_error", "last_error_at"])
     if error.permanent:
-        from calendars.services import connection_record_error
-
         connection_record_error(connection=calendar.connection, error=error)
 
 

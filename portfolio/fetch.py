@@ -3,9 +3,7 @@
 Nothing read here is kept: no database row, file, log line or cache entry holds a title, a
 description, a location or a link. The result lives in memory for one response.
 
-Calendars are read concurrently, each by its own provider object (a provider's HTTP client is not
-shared between threads), at most ``PER_CONNECTION`` at a time per account and ``MAX_THREADS`` in
-all; Microsoft's limit of four requests in flight per mailbox is kept by its Graph client.
+Calendars are read concurrently (``calendars.reading``).
 
 What is left out, and what is joined:
 - blocks our sync wrote: an event whose id our table of blocks lists for that calendar (the only
@@ -21,31 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import chain, zip_longest
-
-from django.db import connections as db_connections
 
 from accounts.models import User
 from calendars.models import Calendar, Connection
-from calendars.selectors import provider_for_connection
-from calendars.services import connection_keep_refreshed_secrets
-from integrations.base import EventStatus, Provider, ProviderError, RemoteEvent, Response, Window
+from calendars.reading import READABLE, read_calendars
+from integrations.base import EventStatus, RemoteEvent, Response, Window
 from integrations.base import Transparency as Busy
 from syncrules.models import Block
 
 logger = logging.getLogger(__name__)
 
-MAX_THREADS = 8
-# Calendars of one account read at once (each with its own provider and HTTP connection).
-PER_CONNECTION = 4
-# A connection in error failed its last sync for a passing reason: its calendars are still read.
-READABLE = frozenset({Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR})
 # Calendars the user let go of are not shown at all; the others are read or reported.
 LEFT_OUT = frozenset({Connection.Status.DISCONNECTED, Connection.Status.REMOVING})
 # All-day events are dates, the same everywhere, while the window's edges are instants in one
@@ -53,7 +39,6 @@ LEFT_OUT = frozenset({Connection.Status.DISCONNECTED, Connection.Status.REMOVING
 DATE_MARGIN = timedelta(days=1)
 
 NEEDS_RECONNECT = "This account needs to be reconnected before its events can be shown."
-UNREADABLE = "This calendar could not be read just now; try again in a moment."
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +80,6 @@ class PortfolioResult:
     failures: list[CalendarFailure] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Read:
-    events: list[RemoteEvent] | None = None
-    error: ProviderError | None = None
-    provider: Provider | None = None
-
-
 def events_for(
     user: User, window: Window, *, calendar_ids: Collection[object] | None = None
 ) -> PortfolioResult:
@@ -122,17 +100,23 @@ def events_for(
             reason = calendar.connection.last_error or NEEDS_RECONNECT
             result.failures.append(CalendarFailure(calendar, reason, needs_reconnect=True))
 
-    reads = _read_all(to_read, Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN))
-    _keep_refreshed_secrets(to_read, reads)
+    wide = Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN)
+    reads = read_calendars(
+        to_read, lambda provider, calendar: provider.changes(calendar.remote_id, "", wide).events
+    )
     found: list[tuple[Calendar, Sequence[RemoteEvent]]] = []
-    for calendar, read in zip(to_read, reads, strict=True):
+    for read in reads:
         if read.error is not None:
-            logger.info("Portfolio: calendar %s could not be read: %s", calendar.id, read.error)
+            logger.info(
+                "Portfolio: calendar %s could not be read: %s", read.calendar.id, read.error
+            )
             result.failures.append(
-                CalendarFailure(calendar, read.error.message, needs_reconnect=read.error.permanent)
+                CalendarFailure(
+                    read.calendar, read.error.message, needs_reconnect=read.error.permanent
+                )
             )
         else:
-            found.append((calendar, read.events or []))
+            found.append((read.calendar, read.value or []))
     result.events = assemble(found, window=window, known_blocks=known_blocks(to_read))
     result.failures.sort(key=lambda failure: _calendar_order(failure.calendar))
     return result
@@ -241,65 +225,3 @@ def _tentative(event: RemoteEvent) -> bool:
 
 def _calendar_order(calendar: Calendar) -> tuple[object, ...]:
     return (calendar.connection.created_at, str(calendar.connection_id), calendar.name)
-
-
-def _read_all(calendars: Sequence[Calendar], window: Window) -> list[_Read]:
-    """Each calendar's events in ``window``, read concurrently; in the order of ``calendars``."""
-    if not calendars:
-        return []
-    gates = {calendar.connection_id: threading.Semaphore(PER_CONNECTION) for calendar in calendars}
-
-    def read(calendar: Calendar) -> _Read:
-        with gates[calendar.connection_id]:
-            try:
-                return _read(calendar, window)
-            finally:
-                # A thread that touched the database (a database cache) closes what it opened.
-                db_connections.close_all()
-
-    # Accounts take turns in the queue, so one account with many calendars cannot hold every
-    # thread waiting at its gate while the others wait in line.
-    by_connection: dict[object, list[int]] = defaultdict(list)
-    for index, calendar in enumerate(calendars):
-        by_connection[calendar.connection_id].append(index)
-    order = [
-        index
-        for index in chain.from_iterable(zip_longest(*by_connection.values()))
-        if index is not None
-    ]
-    with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(calendars))) as pool:
-        reads = dict(zip(order, pool.map(read, [calendars[i] for i in order]), strict=True))
-    return [reads[index] for index in range(len(calendars))]
-
-
-def _read(calendar: Calendar, window: Window) -> _Read:
-    read = _Read()
-    try:
-        read.provider = provider_for_connection(calendar.connection)
-        read.events = read.provider.changes(calendar.remote_id, "", window).events
-    except ProviderError as error:
-        read.error = error
-    except Exception as error:  # one calendar's surprise must not hide the others
-        # Only the kind of error: a library's message could quote what it was reading.
-        logger.error(
-            "Portfolio: reading calendar %s failed unexpectedly: %s",
-            calendar.id,
-            type(error).__name__,
-        )
-        read.error = ProviderError(UNREADABLE, permanent=False)
-    return read
-
-
-def _keep_refreshed_secrets(calendars: Sequence[Calendar], reads: Sequence[_Read]) -> None:
-    """Seal again the credentials providers refreshed while reading, once per account."""
-    refreshed: dict[object, tuple[Connection, Provider]] = {}
-    for calendar, read in zip(calendars, reads, strict=True):
-        if read.provider is not None and read.provider.secrets_changed:
-            # Any refreshed copy will do: each holds working tokens for the account.
-            refreshed[calendar.connection_id] = (calendar.connection, read.provider)
-    for connection, provider in refreshed.values():
-        connection_keep_refreshed_secrets(connection=connection, provider=provider)
-    for read in reads:
-        close = getattr(read.provider, "close", None)
-        if close is not None:
-            close()
