@@ -32,6 +32,9 @@ class PageSlots:
     slots: list[datetime] = field(default_factory=list)
     # Calendars whose busy time could not be read; while any is listed, no time is offered.
     unreadable: list[Calendar] = field(default_factory=list)
+    # The busy time the slots were computed from (placed in the page's zone), and the span read.
+    busy: list[Interval] = field(default_factory=list)
+    span: Window | None = None
 
 
 def availability_of(page: BookingPage) -> Availability:
@@ -92,21 +95,45 @@ def page_slots(
     read = calendars_busy(busy_calendars_of(page), span, busy_policy_of(page), fresh=fresh)
     if read.unreadable:
         return PageSlots(unreadable=read.unreadable)
-    bookings = _confirmed_bookings(page, span, rescheduling)
-    busy: Sequence[Interval] = [_in_zone(span, availability.time_zone) for span in read.spans]
+    busy = [_in_zone(span, availability.time_zone) for span in read.spans]
     if rescheduling is not None:
         own = (rescheduling.start, rescheduling.end)
         busy = [span for span in busy if (span.start, span.end) != own]
-    return PageSlots(
-        slots=available_slots(
-            availability,
-            duration=timedelta(minutes=duration),
-            now=now,
-            busy=busy,
-            bookings=[Interval(booking.start, booking.end) for booking in bookings],
-            booked_starts=[booking.start for booking in bookings if booking.page_id == page.id],
-            window=window,
-        )
+    slots = open_starts(
+        page,
+        availability,
+        busy=busy,
+        span=span,
+        now=now,
+        window=window,
+        duration=duration,
+        rescheduling=rescheduling,
+    )
+    return PageSlots(slots=slots, busy=busy, span=span)
+
+
+def open_starts(
+    page: BookingPage,
+    availability: Availability,
+    *,
+    busy: Sequence[Interval],
+    span: Window,
+    now: datetime,
+    window: Window,
+    duration: int,
+    rescheduling: Booking | None = None,
+) -> list[datetime]:
+    """The starts offered given ``busy`` (read over ``span``) and the bookings stored now: the
+    booking service runs it again under its lock with the busy time it has just read."""
+    bookings = _confirmed_bookings(page, span, rescheduling)
+    return available_slots(
+        availability,
+        duration=timedelta(minutes=duration),
+        now=now,
+        busy=busy,
+        bookings=[Interval(booking.start, booking.end) for booking in bookings],
+        booked_starts=[booking.start for booking in bookings if booking.page_id == page.id],
+        window=window,
     )
 
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from booking.availability import forget_bookings, local_day_window, page_slots
+from booking.availability import (
+    PageSlots,
+    availability_of,
+    forget_bookings,
+    open_starts,
+    page_slots,
+)
 from booking.models import Booking, BookingPage
 from booking.tasks import enqueue_follow_up
 from integrations.base import Window
@@ -59,7 +63,7 @@ def booking_create(
     earlier = _by_submission(page.owner_id, submission_key)
     if earlier is not None:
         return earlier
-    _check_live(page, start=start, duration=duration)
+    offered = _check_live(page, start=start, duration=duration)
     booking = Booking(
         owner_id=page.owner_id,
         page=page,
@@ -77,7 +81,7 @@ def booking_create(
     )
     try:
         with transaction.atomic():
-            _check_stored(page, start=start, duration=duration)
+            _check_stored(page, start=start, duration=duration, offered=offered)
             booking.save(force_insert=True)
             forget_bookings(booking.owner_id)
             enqueue_follow_up(booking.id)
@@ -102,13 +106,15 @@ def booking_reschedule(
     if page is None:
         raise BookingClosed("The booking page of this booking was deleted.")
     duration = int((booking.end - booking.start).total_seconds() // 60)
-    _check_live(page, start=start, duration=duration, rescheduling=booking)
+    offered = _check_live(page, start=start, duration=duration, rescheduling=booking)
     try:
         with transaction.atomic():
             current = Booking.objects.select_for_update().get(id=booking.id)
             if current.is_cancelled:
                 raise BookingClosed("A cancelled booking cannot be moved.")
-            _check_stored(page, start=start, duration=duration, rescheduling=current)
+            _check_stored(
+                page, start=start, duration=duration, offered=offered, rescheduling=current
+            )
             current.start, current.end = start, start + timedelta(minutes=duration)
             current.sequence += 1
             current.save(update_fields=["start", "end", "sequence", "updated_at"])
@@ -176,12 +182,13 @@ def _by_submission(owner_id: object, submission_key: str) -> Booking | None:
 
 def _check_live(
     page: BookingPage, *, start: datetime, duration: int, rescheduling: Booking | None = None
-) -> None:
-    """The time must still be offered when busy time is read afresh from every calendar."""
+) -> PageSlots:
+    """The time must still be offered when busy time is read afresh from every calendar; what was
+    read is returned for the check under the lock."""
     offered = page_slots(
         page,
         now=timezone.now(),
-        window=Window(start, start + timedelta(seconds=1)),
+        window=_just(start),
         duration=duration,
         rescheduling=rescheduling,
         fresh=True,
@@ -190,41 +197,35 @@ def _check_live(
         raise BusyUnknown("We could not check the calendar just now. Please try again shortly.")
     if start not in offered.slots:
         raise SlotUnavailable("This time was just taken.")
+    return offered
 
 
 def _check_stored(
-    page: BookingPage, *, start: datetime, duration: int, rescheduling: Booking | None = None
+    page: BookingPage,
+    *,
+    start: datetime,
+    duration: int,
+    offered: PageSlots,
+    rescheduling: Booking | None = None,
 ) -> None:
-    """Under a lock on the owner, nothing stored since the live check takes the time: bookings
-    of one owner are decided one at a time (the constraint would refuse an overlap anyway, but
-    not a day that reached its cap, nor a buffer)."""
+    """Under a lock on the owner, the same computation again with the bookings stored by now
+    (buffers and daily caps included, which the constraint alone would not catch): bookings of
+    one owner are decided one at a time."""
     User.objects.select_for_update().only("id").get(id=page.owner_id)
-    end = start + timedelta(minutes=duration)
-    before = timedelta(minutes=page.buffer_before)
-    after = timedelta(minutes=page.buffer_after)
-    # A meeting may not fall into another's buffers, nor another meeting into its own; buffers
-    # may overlap each other.
-    clashing = Booking.objects.filter(
-        Q(start__lt=end + after, end__gt=start - before)
-        | Q(start__lt=end + before, end__gt=start - after),
-        owner_id=page.owner_id,
-        status=Booking.Status.CONFIRMED,
+    assert offered.span is not None  # a readable answer always has its span
+    still_open = open_starts(
+        page,
+        availability_of(page),
+        busy=offered.busy,
+        span=offered.span,
+        now=timezone.now(),
+        window=_just(start),
+        duration=duration,
+        rescheduling=rescheduling,
     )
-    if rescheduling is not None:
-        clashing = clashing.exclude(id=rescheduling.id)
-    if clashing.exists():
+    if start not in still_open:
         raise SlotUnavailable("This time was just taken.")
-    if page.max_per_day is not None:
-        _check_daily_cap(page, start=start, rescheduling=rescheduling)
 
 
-def _check_daily_cap(page: BookingPage, *, start: datetime, rescheduling: Booking | None) -> None:
-    zone = ZoneInfo(page.time_zone)
-    window = local_day_window(start.astimezone(zone).date(), zone)
-    same_day = Booking.objects.filter(
-        page=page, status=Booking.Status.CONFIRMED, start__gte=window.start, start__lt=window.end
-    )
-    if rescheduling is not None:
-        same_day = same_day.exclude(id=rescheduling.id)
-    if same_day.count() >= (page.max_per_day or 0):
-        raise SlotUnavailable("This day is fully booked.")
+def _just(start: datetime) -> Window:
+    return Window(start, start + timedelta(seconds=1))
