@@ -1,8 +1,9 @@
 """Reading a CalDAV calendar: the cheap change check, RFC 6578 sync, full listings, expansion.
 
 The cursor is JSON holding the collection's ``ctag`` and ``sync_token``, whichever the server
-offers, and nothing else. An idle poll is one PROPFIND (ctag unchanged), or one empty
-sync-collection when the server has no ctag. After a change: sync-collection from the token, then
+offers, and nothing else. An idle poll is one PROPFIND of the ctag alone (servers such as Radicale
+work out a sync token from every member, so asking for both more than doubles the check's cost),
+or one empty sync-collection when the server has no ctag. After a change: sync-collection from the token, then
 one calendar-multiget per 100 changed objects, so the cost follows the changes, not the calendar.
 A refused token (403 on Radicale, 412 on Xandikos, ...) or a server without sync support gives a
 full listing: calendar-query by time range, flagged ``full_resync``, with a fresh token.
@@ -41,7 +42,8 @@ from integrations.ical import ICalendarError, parse_calendar, read_events
 MULTIGET_BATCH = 100
 MAX_SYNC_PAGES = 50
 
-_STATE_PROPS = [(CALSERVER, "getctag"), (DAV, "sync-token"), (DAV, "current-user-principal")]
+_CHECK_PROPS = [(CALSERVER, "getctag"), (DAV, "current-user-principal")]
+_STATE_PROPS = [*_CHECK_PROPS, (DAV, "sync-token")]
 # A DTSTART or DTEND with neither a zone nor "Z": a floating time, read in the calendar's zone.
 _FLOATING = re.compile(rb"^DT(?:START|END)(?:;VALUE=DATE-TIME)?:\d{8}T\d{6}\r?$", re.MULTILINE)
 
@@ -95,7 +97,7 @@ class CalendarReader:
         previous = Cursor.load(cursor)
         state = None
         if previous.ctag:
-            state = self._state(url)
+            state = self._state(url, _CHECK_PROPS)
             if state.ctag == previous.ctag:
                 return ChangeSet(events=[], next_cursor=cursor)
         if previous.sync_token:
@@ -111,8 +113,8 @@ class CalendarReader:
                     replaced_series=read.hrefs | gone,
                     skipped=read.skipped,
                 )
-        if state is None:
-            state = self._state(url)
+        # The token is read before the listing, so a change made during it comes with the next sync.
+        state = self._state(url, _STATE_PROPS)
         read = self._read(url, self._query(url, window), window, principal=state.principal)
         return ChangeSet(
             events=read.events,
@@ -139,8 +141,8 @@ class CalendarReader:
             objects[href] = entry.text(CALDAV, "calendar-data").encode()
         return objects
 
-    def _state(self, url: str) -> _State:
-        entry = first(self._session.propfind(url, _STATE_PROPS))
+    def _state(self, url: str, names: Sequence[tuple[str, str]]) -> _State:
+        entry = first(self._session.propfind(url, names))
         return _State(
             ctag=entry.text(CALSERVER, "getctag"),
             sync_token=entry.text(DAV, "sync-token"),
