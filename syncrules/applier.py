@@ -17,6 +17,7 @@ from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
 from calendars.services import connection_keep_refreshed_secrets, connection_record_error
 from integrations.base import BlockSpec, Provider, ProviderError
+from multical.lib.bulk_save import save_fields
 from syncrules.models import Block, SyncRule
 from syncrules.planning import Create, Plan, Rendered, Update
 
@@ -31,6 +32,7 @@ WRITTEN_FIELDS = [
     "all_day",
     "fingerprint",
     "state",
+    "updated_at",
 ]
 WRITABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
 
@@ -112,7 +114,7 @@ def apply_plan(
     written: list[Block] = []
 
     def flush() -> None:
-        Block.objects.bulk_update(written, WRITTEN_FIELDS)
+        save_fields(written, WRITTEN_FIELDS)
         written.clear()
 
     try:

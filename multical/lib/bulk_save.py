@@ -1,0 +1,42 @@
+"""Saving some fields of many rows at once, at a cost that stays small per row.
+
+Django's ``bulk_update`` folds every row into one ``CASE WHEN`` expression per field, and building
+that costs close to a millisecond of CPU per row. Here each row is a plain
+``UPDATE ... WHERE pk = %s``, all sent by one ``executemany``, which psycopg 3 pipelines into a
+single round trip. Fields are prepared as ``save()`` prepares them (``auto_now`` included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connections, router, transaction
+from django.db.models import Model
+
+
+def save_fields(objects: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of ``objects`` (all of one model, already saved) in one transaction."""
+    if not objects:
+        return
+    model = type(objects[0])
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
+    # Only quoted names from the model's meta are formatted in; every value is a parameter.
+    statement = (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    )
+    rows = [
+        [
+            *(
+                field.get_db_prep_save(field.pre_save(obj, add=False), connection)
+                for field in columns
+            ),
+            meta.pk.get_db_prep_value(obj.pk, connection),
+        ]
+        for obj in objects
+    ]
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
