@@ -1,33 +1,33 @@
 """WebDAV over HTTP for the CalDAV provider: a guarded session, request bodies, multistatus parsing.
 
-Every connection goes through ``CheckedResolver``: the HTTP library asks it for a host's addresses,
-it returns only addresses ``multical.lib.safe_http.resolve_public_addresses`` has checked, and the
-socket connects to exactly those, so the check and the connection cannot disagree (no DNS
-rebinding), for the first host, discovered hosts (iCloud's per-account host) and redirects alike.
-Proxies and ``.netrc`` from the environment are ignored, redirects are followed by hand (keeping
-the method, never from https to http; credentials follow, as they follow discovered hosts),
-bodies are asked for uncompressed and capped in size and time while they stream, and nothing
-here logs a body, a header value or a credential.
+Every connection goes through ``multical.lib.safe_http.PinnedBackend``: it resolves the host,
+checks every address, and connects to exactly those, so the check and the connection cannot
+disagree (no DNS rebinding), for the first host, discovered hosts (iCloud's per-account host) and
+redirects alike. httpcore underneath reads no proxy or ``.netrc`` from the environment; redirects
+are followed by hand (keeping the method, never from https to http; credentials follow, as they
+follow discovered hosts), bodies are asked for uncompressed and capped in size and time while
+they stream, and nothing here logs a body, a header value or a credential.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
-import socket
+import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-import niquests
-from niquests.packages.urllib3.contrib.resolver import BaseResolver, ProtocolResolver
+import httpcore
+import httpx
 
 from integrations.base import ProviderError
 from multical.lib.http_headers import retry_after_seconds
-from multical.lib.safe_http import FetchError, UnsafeURLError, resolve_public_addresses
+from multical.lib.safe_http import FetchError, PinnedBackend, UnsafeURLError
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ WRONG_CREDENTIALS = "The server refused the user name or password."
 CALENDAR_GONE = "This calendar no longer exists on the server."
 READ_REFUSED = "The server does not let this account read the calendar."
 XML_BODY = {"Content-Type": 'application/xml; charset="utf-8"'}
+UNREACHABLE = "The CalDAV server could not be reached."
 
 
 def qname(namespace: str, name: str) -> str:
@@ -96,85 +97,22 @@ class NotMultistatusError(ValueError):
     """The body is not a WebDAV multistatus."""
 
 
-class CheckedResolver(BaseResolver):
-    """Hands the HTTP library only addresses that passed the outbound check.
-
-    The library connects to what ``getaddrinfo`` returns and never resolves the name itself, so
-    this is the pin. A refused host surfaces as a resolution failure; ``refusal`` keeps the reason.
-    """
-
-    protocol = ProtocolResolver.CUSTOM
-    implementation = "multical-checked"
-
-    def __init__(self) -> None:
-        super().__init__(None, None)
-        self.refusal: UnsafeURLError | None = None
-
-    def recycle(self) -> BaseResolver:
-        return self
-
-    def close(self) -> None:
-        pass
-
-    def is_available(self) -> bool:
-        return True
-
-    def getaddrinfo(
-        self,
-        host: bytes | str | None,
-        port: str | int | None,
-        family: socket.AddressFamily,
-        kind: socket.SocketKind,
-        proto: int = 0,
-        flags: int = 0,
-        *,
-        quic_upgrade_via_dns_rr: bool = False,
-    ) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple]]:
-        name = host.decode("ascii") if isinstance(host, bytes) else (host or "")
-        number = int(port or 0)
-        try:
-            addresses = resolve_public_addresses(name.strip("[]"), number)
-        except UnsafeURLError as error:
-            self.refusal = error
-            raise socket.gaierror("refused by the outbound address check") from error
-        except FetchError as error:
-            raise socket.gaierror("name not found") from error
-        records = []
-        for address in addresses:
-            address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            if family not in (socket.AF_UNSPEC, address_family):
-                continue
-            target = (
-                (address, number, 0, 0) if address_family == socket.AF_INET6 else (address, number)
-            )
-            records.append((address_family, kind, proto, "", target))
-        if not records:
-            raise socket.gaierror("no address of the requested family")
-        return records
-
-
 class DAVSession:
     """One account's HTTP session: Basic auth sent up front (Digest when the server asks for it)."""
 
     def __init__(self, *, username: str, password: str, timeout: float = TIMEOUT) -> None:
-        self._resolver = CheckedResolver()
-        self._session = niquests.Session(
-            resolver=self._resolver,
-            retries=0,
-            disable_http3=True,
-            # Revocation checks would fetch OCSP URLs outside the guard.
-            revocation_configuration=None,
-        )
-        self._session.trust_env = False
+        # httpcore's default TLS context trusts the system's certificates and certifi's.
+        self._pool = httpcore.ConnectionPool(network_backend=PinnedBackend(), retries=0)
         self._username = username
         self._password = password
-        self._auth: niquests.auth.AuthBase = niquests.auth.HTTPBasicAuth(username, password)
-        self._timeout = timeout
+        self._basic = b"Basic " + base64.b64encode(f"{username}:{password}".encode())
+        self._digest: httpx.DigestAuth | None = None
+        self._timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
         self.request_count = 0
         self.received_bytes = 0
 
     def close(self) -> None:
-        self._session.close()
+        self._pool.close()
 
     def request(
         self,
@@ -195,7 +133,7 @@ class DAVSession:
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send(method, url, data, headers or {})
             if response.status == 401 and self._should_switch_to_digest(response):
-                self._auth = niquests.auth.HTTPDigestAuth(self._username, self._password)
+                self._switch_to_digest(method, url, response)
                 response = self._send(method, url, data, headers or {})
             location = response.headers.get("Location", "")
             if response.status not in _REDIRECTS or not location:
@@ -226,69 +164,79 @@ class DAVSession:
 
     def _send(self, method: str, url: str, data: bytes, headers: Mapping[str, str]) -> Response:
         self.request_count += 1
-        self._resolver.refusal = None
         deadline = time.monotonic() + DEADLINE
         try:
-            with self._session.request(
-                method,
-                url,
-                data=data or None,
+            target = httpx.URL(url)
+            request_headers = [
+                # httpcore would write an IPv6 host without its brackets; the URL's netloc has them.
+                (b"Host", target.netloc),
+                (b"User-Agent", b"Multical calendar sync"),
                 # Uncompressed: the size cap then bounds memory too (no decompression bombs).
-                headers={
-                    "User-Agent": "Multical calendar sync",
-                    "Accept-Encoding": "identity",
-                    **headers,
-                },
-                auth=self._auth,
-                timeout=self._timeout,
-                allow_redirects=False,
-                stream=True,
+                (b"Accept-Encoding", b"identity"),
+                (b"Authorization", self._authorization(method, target)),
+                *((name.encode(), value.encode()) for name, value in headers.items()),
+            ]
+            with self._pool.stream(
+                method,
+                httpcore.URL(
+                    scheme=target.raw_scheme,
+                    host=target.raw_host,
+                    port=target.port,
+                    target=target.raw_path,
+                ),
+                headers=request_headers,
+                content=data or None,
+                extensions={"timeout": self._timeouts},
             ) as raw:
-                content = _read_capped(raw, deadline)
-                self.received_bytes += len(content)
-                response = Response(raw.status_code or 0, raw.headers, content, url)
-        except niquests.exceptions.Timeout as error:
+                response_headers = httpx.Headers(raw.headers)
+                content = _read_capped(raw.iter_stream(), response_headers, deadline)
+        except UnsafeURLError as error:
+            raise ProviderError(str(error), permanent=True) from error
+        except httpcore.TimeoutException as error:
             raise ProviderError(
                 "The CalDAV server did not answer in time.", permanent=False
             ) from error
-        except niquests.exceptions.SSLError as error:
-            raise ProviderError(
-                "The CalDAV server's certificate could not be verified.", permanent=True
-            ) from error
-        except (
-            niquests.exceptions.ConnectionError,
-            niquests.exceptions.ChunkedEncodingError,
-        ) as error:
-            if self._resolver.refusal is not None:
-                raise ProviderError(str(self._resolver.refusal), permanent=True) from error
-            raise ProviderError(
-                "The CalDAV server could not be reached.", permanent=False
-            ) from error
-        except (niquests.exceptions.InvalidURL, niquests.exceptions.MissingSchema) as error:
+        except httpcore.ConnectError as error:
+            # httpcore keeps the TLS failure as the context of the error it raises.
+            if isinstance(error.__cause__ or error.__context__, ssl.SSLError):
+                raise ProviderError(
+                    "The CalDAV server's certificate could not be verified.", permanent=True
+                ) from error
+            raise ProviderError(UNREACHABLE, permanent=False) from error
+        except (httpx.InvalidURL, httpcore.UnsupportedProtocol) as error:
             raise ProviderError("This is not a valid web address.", permanent=True) from error
-        except niquests.exceptions.RequestException as error:
-            raise ProviderError(
-                "The CalDAV server could not be reached.", permanent=False
-            ) from error
-        logger.debug("CalDAV %s answered %s", method, response.status)
-        return response
+        except (FetchError, httpcore.NetworkError, httpcore.ProtocolError) as error:
+            raise ProviderError(UNREACHABLE, permanent=False) from error
+        self.received_bytes += len(content)
+        logger.debug("CalDAV %s answered %s", method, raw.status)
+        return Response(raw.status, response_headers, content, url)
+
+    def _authorization(self, method: str, target: httpx.URL) -> bytes:
+        if self._digest is None:
+            return self._basic
+        # httpx's Digest flow, once it has seen the challenge, signs each request up front.
+        signed = next(self._digest.sync_auth_flow(httpx.Request(method, target)))
+        return signed.headers["Authorization"].encode()
 
     def _should_switch_to_digest(self, response: Response) -> bool:
         challenge = response.headers.get("WWW-Authenticate", "").lower()
-        return (
-            isinstance(self._auth, niquests.auth.HTTPBasicAuth)
-            and "digest" in challenge
-            and "basic" not in challenge
-        )
+        return self._digest is None and "digest" in challenge and "basic" not in challenge
+
+    def _switch_to_digest(self, method: str, url: str, challenge: Response) -> None:
+        digest = httpx.DigestAuth(self._username, self._password)
+        flow = digest.sync_auth_flow(httpx.Request(method, url))
+        first = next(flow)
+        flow.send(httpx.Response(401, headers=challenge.headers, request=first))
+        self._digest = digest
 
 
-def _read_capped(raw: niquests.Response, deadline: float) -> bytes:
+def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, deadline: float) -> bytes:
     too_large = ProviderError("The CalDAV server sent more data than we accept.", permanent=True)
-    declared = raw.headers.get("Content-Length", "")
+    declared = headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BYTES:
         raise too_large
     body = bytearray()
-    for chunk in raw.iter_content(64 * 1024):
+    for chunk in chunks:
         body += chunk
         if len(body) > MAX_BYTES:
             raise too_large

@@ -184,7 +184,7 @@ def _get(
         *((name.encode(), value.encode()) for name, value in headers.items()),
     ]
     # httpcore's default TLS context trusts the system's certificates and certifi's.
-    pool = httpcore.ConnectionPool(network_backend=_PinnedBackend(deadline))
+    pool = httpcore.ConnectionPool(network_backend=PinnedBackend(deadline))
     try:
         with pool, pool.stream("GET", core_url, headers=request_headers) as response:
             response_headers = httpx.Headers(response.headers)
@@ -235,10 +235,16 @@ def _decompressor(encoding: str) -> zlib._Decompress | None:
     raise FetchError("The server sent the file in a compression we cannot read.", transient=False)
 
 
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Resolves, checks and connects in one step, and keeps every network wait inside the deadline."""
+class PinnedBackend(httpcore.NetworkBackend):
+    """httpcore's connections, made only to addresses ``resolve_public_addresses`` has checked.
 
-    def __init__(self, deadline: float) -> None:
+    The name is resolved and checked in the same step that connects, so the address connected to
+    is the one checked. A refused host raises UnsafeURLError out of the request, a name that does
+    not resolve FetchError. With a ``deadline`` (a ``time.monotonic`` value) every network wait,
+    the TLS handshake included, ends by then; without one each wait has its own timeout.
+    """
+
+    def __init__(self, deadline: float | None = None) -> None:
         self._deadline = deadline
         self._tcp = httpcore.SyncBackend()
 
@@ -250,30 +256,36 @@ class _PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        _time_left(self._deadline, httpcore.ConnectTimeout)
+        timeout = self._time_left(timeout)
         addresses = resolve_public_addresses(host, port)
         for address in addresses[:-1]:
             try:
-                return self._connect(address, port, local_address, socket_options)
+                return self._connect(address, port, timeout, local_address, socket_options)
             except httpcore.ConnectError:
                 continue
-        return self._connect(addresses[-1], port, local_address, socket_options)
+        return self._connect(addresses[-1], port, timeout, local_address, socket_options)
 
     def _connect(
         self,
         address: str,
         port: int,
+        timeout: float | None,
         local_address: str | None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
     ) -> httpcore.NetworkStream:
         stream = self._tcp.connect_tcp(
             address,
             port,
-            timeout=_time_left(self._deadline, httpcore.ConnectTimeout),
+            timeout=self._time_left(timeout),
             local_address=local_address,
             socket_options=socket_options,
         )
-        return _DeadlineStream(stream, self._deadline)
+        return stream if self._deadline is None else _DeadlineStream(stream, self._deadline)
+
+    def _time_left(self, timeout: float | None) -> float | None:
+        if self._deadline is None:
+            return timeout
+        return _time_left(self._deadline, httpcore.ConnectTimeout)
 
 
 class _DeadlineStream(httpcore.NetworkStream):

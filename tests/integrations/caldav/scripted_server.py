@@ -3,6 +3,7 @@ iCloud's quirks, rate limits, errors, web pages, redirects, Digest authenticatio
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,9 +30,10 @@ Handler = Callable[[Request], Answer]
 
 class ScriptedServer:
     """Answers ``(method, path)`` from ``routes`` (a handler, or a list of answers given in turn);
-    anything else gets 404. Every request is kept in ``requests``."""
+    anything else gets 404. Every request is kept in ``requests``. With ``tls`` (a server
+    context) it speaks https."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[tuple[str, str], Handler | list[Answer]] = {}
         self.requests: list[Request] = []
         server = self
@@ -60,8 +62,10 @@ class ScriptedServer:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> ScriptedServer:

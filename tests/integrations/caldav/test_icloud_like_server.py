@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations.base import BusyPolicy, Interval, Response, Window
-from integrations.caldav import dav
 from integrations.caldav.provider import CalDAVProvider
 from multical.lib import safe_http
 from tests.integrations.caldav.scripted_server import ScriptedServer, found, multistatus, status
@@ -48,7 +47,7 @@ def account_host(monkeypatch):
     def resolve(host: str, port: int) -> list[str]:
         return ["127.0.0.1"] if host == ACCOUNT_HOST else original(host, port)
 
-    monkeypatch.setattr(dav, "resolve_public_addresses", resolve)
+    monkeypatch.setattr(safe_http, "resolve_public_addresses", resolve)
     return ACCOUNT_HOST
 
 

@@ -95,23 +95,24 @@ def provider(make_provider, account: Account) -> CalDAVProvider:
 @contextlib.contextmanager
 def http_log(provider: CalDAVProvider, before: Callable[[str, dict], None] | None = None):
     """Every HTTP request the provider sends, as (method, status), counted below our own code:
-    on the HTTP library's session."""
-    session = provider._session._session
-    original = session.request
+    on the HTTP library's connection pool."""
+    pool = provider._session._pool
+    original = pool.stream
     sent: list[tuple[str, int]] = []
 
-    def request(method, url, **kwargs):
+    @contextlib.contextmanager
+    def stream(method, url, **kwargs):
         if before is not None:
-            before(method, kwargs.get("headers") or {})
-        response = original(method, url, **kwargs)
-        sent.append((method, response.status_code))
-        return response
+            before(method, {name.decode(): value.decode() for name, value in kwargs["headers"]})
+        with original(method, url, **kwargs) as response:
+            sent.append((method, response.status))
+            yield response
 
-    session.request = request
+    pool.stream = stream
     try:
         yield sent
     finally:
-        session.request = original
+        pool.stream = original
 
 
 def stored_event(

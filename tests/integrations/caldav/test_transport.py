@@ -14,8 +14,10 @@ import pytest
 from integrations.base import ProviderError, Window
 from integrations.caldav import dav
 from integrations.caldav.provider import CalDAVProvider
+from multical.lib import safe_http
 from multical.lib.http_headers import retry_after_seconds
 from tests.integrations.caldav.scripted_server import Answer, ScriptedServer, found, multistatus
+from tests.tls import make_certificate
 
 WINDOW = Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 3, 1, tzinfo=UTC))
 PRIVATE = "This address points to a private network and cannot be used."
@@ -57,7 +59,7 @@ def test_every_connection_goes_to_the_address_that_was_checked(monkeypatch):
         checked.append(host)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(dav, "resolve_public_addresses", resolve)
+    monkeypatch.setattr(safe_http, "resolve_public_addresses", resolve)
     with ScriptedServer() as server:
         server.routes[("PROPFIND", "/cal/")] = [calendar_state()]
         server.routes[("REPORT", "/cal/")] = [multistatus()]
@@ -68,6 +70,28 @@ def test_every_connection_goes_to_the_address_that_was_checked(monkeypatch):
     assert [request.headers["Host"] for request in server.requests] == [
         f"calendar.invalid:{server.port}"
     ] * 2
+
+
+def test_https_is_verified_for_the_calendar_host_while_pinned_to_its_checked_address(
+    tmp_path, monkeypatch
+):
+    context, ca_file = make_certificate(tmp_path, "dav.example")
+    names_asked: list[str | None] = []
+    context.sni_callback = lambda sock, name, ctx: names_asked.append(name)
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+    monkeypatch.setattr(safe_http, "resolve_public_addresses", lambda host, port: ["127.0.0.1"])
+    with ScriptedServer(tls=context) as server:
+        server.routes[("PROPFIND", "/cal/")] = [calendar_state()]
+        server.routes[("REPORT", "/cal/")] = [multistatus()]
+
+        provider_for("").changes(f"https://dav.example:{server.port}/cal/", "", WINDOW)
+        with pytest.raises(ProviderError) as raised:
+            provider_for("").changes(f"https://other.example:{server.port}/cal/", "", WINDOW)
+
+    assert names_asked == ["dav.example", "other.example"]
+    assert [request.method for request in server.requests] == ["PROPFIND", "REPORT"]
+    assert raised.value.permanent
+    assert raised.value.message == "The CalDAV server's certificate could not be verified."
 
 
 def test_a_redirect_to_a_private_address_is_refused():
