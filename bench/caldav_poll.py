@@ -24,7 +24,6 @@ import argparse
 import gc
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 settings.configure(OUTBOUND_ALLOW_LOOPBACK=True)
 
+from bench.latency_proxy import LatencyProxy  # noqa: E402
 from integrations.base import Window  # noqa: E402
 from integrations.caldav import dav  # noqa: E402
 from integrations.caldav.provider import CalDAVProvider  # noqa: E402
@@ -269,31 +269,6 @@ def wake_up_cost(pause: float = HOLD_MS / 1000, rounds: int = 15) -> float:
         time.sleep(pause)
         after_waits.append(timed())
     return statistics.median(after_waits) / straight
-
-
-class LatencyProxy:
-    """bench/latency_proxy.py in a process of its own, in front of ``upstream``."""
-
-    def __init__(self, upstream: str, hold_ms: int) -> None:
-        self._command = [
-            sys.executable,
-            str(Path(__file__).with_name("latency_proxy.py")),
-            upstream,
-            str(hold_ms),
-        ]
-        self.url = ""
-
-    def __enter__(self) -> LatencyProxy:
-        self._process = subprocess.Popen(self._command, stdout=subprocess.PIPE, text=True)
-        self.url = f"http://127.0.0.1:{self._process.stdout.readline().strip()}/"
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._process.terminate()
-        self._process.wait(timeout=10)
-
-    def late(self) -> int:
-        return int(httpx.get(f"{self.url}_late", timeout=10).text)
 
 
 def describe(polls: list[Poll]) -> str:

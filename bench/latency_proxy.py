@@ -1,21 +1,27 @@
 """An HTTP proxy that answers every request a fixed time after it arrived, whatever the server took.
 
-    python bench/latency_proxy.py UPSTREAM_URL HOLD_MS
+Put two calendars behind it and they differ only in size: the wait, which costs the waiting
+process CPU time on its own (caches and the CPU go cold), is the same for both. ``LatencyProxy``
+runs it as a process of its own, so its work is never counted as the benchmark's:
 
-Prints the port it listens on (127.0.0.1), then serves until killed. Put two calendars behind it
-and they differ only in size: the wait, which costs the waiting process CPU time on its own
-(caches and the CPU go cold), is the same for both. It runs as a process of its own, so its work
-is never counted as the client's. An answer that takes the server longer than HOLD_MS is passed
-on at once and counted; ``GET /_late`` returns that count.
+    with LatencyProxy(upstream_url, hold_ms=400) as proxy:
+        ...  # talk to proxy.url
+        proxy.hold(0)  # pass answers on at once from now on
+        proxy.late()  # answers that took the server longer than the hold (passed on at once)
+
+Run directly (``python bench/latency_proxy.py UPSTREAM_URL HOLD_MS``) it prints its port and
+serves until killed; ``GET /_proxy/hold/MS`` changes the hold and ``GET /_proxy/late`` counts.
 """
 
 from __future__ import annotations
 
 import http.client
+import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host"}
@@ -27,8 +33,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self) -> None:
         arrived = time.monotonic()
-        if self.path == "/_late":
-            self._answer(200, [], str(self.server.late).encode())
+        if self.path.startswith("/_proxy/"):
+            self._control(self.path.split("/")[2:])
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -49,6 +55,11 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self.server.late += 1
         self._answer(response.status, answer, content)
+
+    def _control(self, command: list[str]) -> None:
+        if command[0] == "hold":
+            self.server.hold = float(command[1]) / 1000
+        self._answer(200, [], str(self.server.late).encode())
 
     def _answer(self, status: int, headers: list[tuple[str, str]], content: bytes) -> None:
         self.send_response(status)
@@ -74,6 +85,39 @@ class _Proxy(ThreadingHTTPServer):
         self.hold = hold_ms / 1000
         self.late = 0
         self.lock = threading.Lock()
+
+
+class LatencyProxy:
+    """This module's proxy in a process of its own, in front of ``upstream``."""
+
+    def __init__(self, upstream: str, hold_ms: float) -> None:
+        self._command = [sys.executable, str(Path(__file__)), upstream, str(hold_ms)]
+        self.url = ""
+
+    def __enter__(self) -> LatencyProxy:
+        self._process = subprocess.Popen(self._command, stdout=subprocess.PIPE, text=True)
+        self.url = f"http://127.0.0.1:{self._process.stdout.readline().strip()}/"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
+
+    def hold(self, hold_ms: float) -> None:
+        self._ask(f"hold/{hold_ms}")
+
+    def late(self) -> int:
+        return int(self._ask("late"))
+
+    def _ask(self, command: str) -> str:
+        connection = http.client.HTTPConnection(
+            urlsplit(self.url).hostname, urlsplit(self.url).port
+        )
+        try:
+            connection.request("GET", f"/_proxy/{command}")
+            return connection.getresponse().read().decode()
+        finally:
+            connection.close()
 
 
 def main() -> None:
