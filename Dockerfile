@@ -22,6 +22,9 @@ RUN MULTICAL_ENV=production SECRET_KEY=build-only VAULT_SECRET=build-only ALLOWE
     EMAIL_HOST=build DEFAULT_FROM_EMAIL=build@build \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var && chown -R multical /app/var
+# The app's own bytecode, as uv compiled the dependencies': at run time nothing may write it, and
+# every process would otherwise compile each module again as it imports it.
+RUN python -m compileall -q /app
 
 USER multical
 EXPOSE 8000
