@@ -1,8 +1,9 @@
 """The demo world of ``manage.py demo``: a demo user connected to a local CalDAV server, with two
-calendars of sample events and one sync rule between them.
+calendars of sample events, one sync rule between them, and a booking page.
 
-It goes through the product's own services (connect, create the rule, sync); only the calendar
-server is local. Seeding again reuses the user, the connection and the rule, and writes the same
+It goes through the product's own services (connect, create the rule and the page, sync); only
+the calendar server is local. Seeding again reuses the user, the connection, the rule and the
+page (as the newcomer may have changed them), and writes the same
 objects under the same names and UIDs, so nothing is duplicated. When the connection or the
 server's calendars are missing (a new database, a wiped server folder, another port), the demo's
 calendars and connection are made again together, so no block is ever left behind twice.
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_verify_email
+from booking.models import BookingPage
 from calendars.models import Calendar, Connection
 from calendars.selectors import connection_secrets
 from calendars.services import (
@@ -33,6 +35,7 @@ from syncrules.models import SyncRule
 
 DEMO_EMAIL = "demo@multical.local"
 RULE_NAME = "Personal → Work"
+PAGE_SLUG = "intro-call"
 # Slug in the server's URL → (display name, colour).
 CALENDARS = {"work": ("Work", "#2563eb"), "personal": ("Personal", "#16a34a")}
 _XML = {"Content-Type": 'application/xml; charset="utf-8"'}
@@ -46,6 +49,7 @@ class DemoWorld:
     work: Calendar
     personal: Calendar
     rule: SyncRule
+    page: BookingPage
 
 
 def demo_seed(*, server_url: str, username: str, password: str, time_zone: str) -> DemoWorld:
@@ -91,7 +95,14 @@ def demo_seed(*, server_url: str, username: str, password: str, time_zone: str) 
         urlsplit(calendar.remote_id).path: calendar for calendar in connection.calendars.all()
     }
     work, personal = (by_path[urlsplit(urls[slug]).path] for slug in ("work", "personal"))
-    return DemoWorld(user, connection, work, personal, _demo_rule(user, personal, work))
+    return DemoWorld(
+        user,
+        connection,
+        work,
+        personal,
+        _demo_rule(user, personal, work),
+        _demo_page(user, work),
+    )
 
 
 def demo_sync(world: DemoWorld) -> None:
@@ -116,9 +127,11 @@ def _demo_user(*, password: str, time_zone: str) -> User:
 
 
 def _start_over(dav: httpx.Client, *, user: User, username: str, urls: dict[str, str]) -> None:
-    """Forget the demo's connection and rule, and make its calendars again, empty."""
+    """Forget the demo's connection, rule and page, and make its calendars again, empty."""
     Connection.objects.filter(user=user, kind=Connection.Kind.CALDAV, username=username).delete()
     SyncRule.objects.filter(user=user, name=RULE_NAME).delete()
+    # Bookings made through the page stay in the user's list, as when anyone deletes a page.
+    BookingPage.objects.filter(owner=user, slug=PAGE_SLUG).delete()
     for slug, url in urls.items():
         dav.delete(url)
         name, color = CALENDARS[slug]
@@ -150,6 +163,36 @@ def _demo_rule(user: User, personal: Calendar, work: Calendar) -> SyncRule:
         name=RULE_NAME, visibility=SyncRule.Visibility.BUSY, sources=[personal], targets=[work]
     )
     return rule_create(user=user, data=data)
+
+
+def _demo_page(user: User, work: Calendar) -> BookingPage:
+    """A listed 30-minute page, weekdays 9 to 5 less busy time in every calendar, booked into Work."""
+    from booking import selectors
+    from booking.forms import PAGE_SETTINGS
+    from booking.pages import page_create, profile_update
+
+    if selectors.profile_for_user(user) is None:
+        profile_update(user=user, handle=selectors.suggested_handle(user), display_name="Demo")
+    page = BookingPage.objects.filter(owner=user, slug=PAGE_SLUG).first()
+    if page is not None:
+        return page
+    data: dict[str, object] = {
+        name: BookingPage._meta.get_field(name).get_default() for name in PAGE_SETTINGS
+    }
+    data.update(
+        title="Intro call",
+        description="Thirty minutes to get to know each other.",
+        slug=PAGE_SLUG,
+        listed=True,
+        durations=[30],
+        time_zone=user.time_zone,
+        weekly_hours={str(weekday): [[9 * 60, 17 * 60]] for weekday in range(1, 6)},
+        write_calendar=work,
+        busy_calendars=[],
+        overrides=[],
+        questions=[],
+    )
+    return page_create(owner=user, data=data)
 
 
 def demo_objects(*, today: date, zone: ZoneInfo) -> dict[str, dict[str, bytes]]:

@@ -12,8 +12,11 @@ import pytest
 import recurring_ical_events
 
 from accounts.models import User
+from booking.models import BookingPage
+from booking.selectors import public_page_path, slot_preview
+from calendars.busy import calendars_busy
 from calendars.models import Calendar, Connection
-from integrations.base import MARKER_PROPERTY
+from integrations.base import MARKER_PROPERTY, BusyPolicy, Window
 from multical.demo import DEMO_EMAIL, RULE_NAME, demo_objects, demo_seed, demo_sync
 from syncrules.models import Block, SyncRule
 
@@ -54,6 +57,7 @@ def counts() -> dict[str, int]:
         "connections": Connection.objects.count(),
         "calendars": Calendar.objects.count(),
         "rules": SyncRule.objects.count(),
+        "pages": BookingPage.objects.count(),
         "blocks": Block.objects.count(),
     }
 
@@ -74,6 +78,35 @@ def test_seeding_connects_a_verified_demo_user_to_two_calendars_with_one_rule(ac
     assert world.rule.visibility == SyncRule.Visibility.BUSY
     assert list(world.rule.sources.all()) == [world.personal]
     assert list(world.rule.targets.all()) == [world.work]
+
+
+def test_the_demo_page_offers_weekday_times_less_busy_time_and_books_into_work(account, client):
+    world = seed(account)
+    demo_sync(world)
+
+    page = world.page
+    assert (page.title, page.listed, page.active, page.durations) == (
+        "Intro call",
+        True,
+        True,
+        [30],
+    )
+    assert page.write_calendar == world.work
+    assert page.busy_in_all_calendars
+    assert sorted(page.weekly_hours) == ["1", "2", "3", "4", "5"]
+    assert client.get(public_page_path(page)).status_code == 200
+    preview = slot_preview(page, duration=30, days=14)
+    assert preview.unreadable == []
+    offered = [slot for day in preview.days for slot in day.slots]
+    assert offered, "no open times in two weeks"
+    assert all(
+        slot.isoweekday() <= 5 and time(9) <= slot.time() <= time(16, 30) for slot in offered
+    )
+    # The weekly meetings in Work are busy time: none of their starts is offered.
+    busy = calendars_busy(
+        [world.work, world.personal], Window(preview.start, preview.end), BusyPolicy()
+    )
+    assert not any(span.start <= slot < span.end for span in busy.spans for slot in offered)
 
 
 def test_seeding_writes_the_sample_events_to_the_server(radicale_server, account):
@@ -130,6 +163,7 @@ def test_a_wiped_server_gets_fresh_calendars_and_no_leftover_blocks(radicale_ser
     assert Connection.objects.count() == 1
     assert SyncRule.objects.count() == 1
     assert len(written) == Block.objects.count() > 0
+    assert BookingPage.objects.get().write_calendar == world.work
 
 
 def test_sample_events_hold_a_moved_and_a_cancelled_meeting_a_declined_invite_and_free_time():

@@ -22,6 +22,7 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from booking.selectors import public_page_path
 from integrations.base import ProviderError
 from multical.demo import DEMO_EMAIL, demo_seed, demo_sync, demo_try_me_event
 from multical.management.commands.runstack import stack_manager
@@ -86,7 +87,8 @@ class Command(BaseCommand):
             try_me = folder / "try-me.ics"
             try_me.write_bytes(demo_try_me_event(today=datetime.now(zone).date(), zone=zone))
             site_url = _site_url(addrport)
-            self.stdout.write(_banner(site_url, password, radicale_url, try_me))
+            page_url = f"{site_url}{public_page_path(world.page)}"
+            self.stdout.write(_banner(site_url, password, radicale_url, try_me, page_url))
             manager = stack_manager(addrport)
             threading.Thread(
                 target=self._say_when_up, args=(site_url, password), daemon=True
@@ -113,7 +115,7 @@ class Command(BaseCommand):
             return
 
 
-def _banner(site_url: str, password: str, radicale_url: str, try_me: Path) -> str:
+def _banner(site_url: str, password: str, radicale_url: str, try_me: Path, page_url: str) -> str:
     personal_url = f"{radicale_url}{RADICALE_USER}/personal/"
     return f"""
 ==============================================================================================
@@ -123,6 +125,9 @@ def _banner(site_url: str, password: str, radicale_url: str, try_me: Path) -> st
    Look at     Calendars: two calendars, Work and Personal, on a local CalDAV server
                Sync rules: one rule, "Personal → Work", Busy only
                The Work calendar now holds Busy blocks for your personal events.
+               Booking pages: "Intro call", open to anyone at
+               {page_url}
+               with weekday times that skip what either calendar holds.
 
  The calendar server: Radicale at {radicale_url} (user {RADICALE_USER}, password {password}).
  Add an event to Personal with any CalDAV client ({personal_url}), or with
