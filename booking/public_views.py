@@ -60,6 +60,9 @@ from multical.lib import rate_limits
 # How long a rendered month of open times is reused: it also bounds how long a time stays offered
 # after its notice has passed (the booking itself re-checks).
 PICKER_SECONDS = 60
+# A time is offered only while it can still be booked a while after the page is shown: the
+# rendered month is served for up to PICKER_SECONDS, and the attendee needs a moment for the form.
+OFFER_LEAD = timedelta(seconds=PICKER_SECONDS, minutes=5)
 # Bookings this browser made, so that its confirmation page shows them to it and nobody else.
 SESSION_KEY = "booking:made"
 
@@ -318,7 +321,11 @@ def _slot_picker(
         local_day_window(month, viewer.zone).start, local_day_window(next_month, viewer.zone).start
     )
     found = page_slots(
-        booking_page, now=now, window=window, duration=viewer.duration, rescheduling=rescheduling
+        booking_page,
+        now=now + OFFER_LEAD,
+        window=window,
+        duration=viewer.duration,
+        rescheduling=rescheduling,
     )
     by_day = slots_by_day(found.slots, viewer.zone)
     chosen = parse_day(request.GET.get("day", ""))

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 
 from booking.models import Booking, BookingPage
@@ -168,6 +169,25 @@ def test_a_lost_race_says_the_time_was_just_taken_and_shows_fresh_times(
     assert "This time was just taken" in lost.text
     assert format_start(start) not in times_on(lost.text)
     assert Booking.objects.get().attendee_name == "Quicker"
+
+
+def test_times_too_close_to_book_by_the_time_the_form_is_sent_are_not_offered(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner, minimum_notice=60)
+    day = days_ahead(3)
+    soon, later = at(day, 11), at(day, 11, 30)
+
+    with time_machine.travel(at(day, 9, 57), tick=False):
+        shown = times_on(client.get(f"{host.path}?tz=UTC&day={day:%Y-%m-%d}").text)
+        # Still bookable now: only what the page offers keeps a margin.
+        form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(soon)}"
+        booked = client.post(form_url, form_data(client.get(form_url)))
+
+    assert format_start(soon) not in shown
+    assert shown[0] == format_start(later)
+    assert booked.status_code == 302
+    assert Booking.objects.get().start == soon
 
 
 def test_a_time_in_the_past_or_garbage_goes_back_to_the_page(radicale_server, owner, client):
