@@ -10,7 +10,8 @@ runs it as a process of its own, so its work is never counted as the benchmark's
         proxy.late()  # answers that took the server longer than the hold (passed on at once)
 
 Run directly (``python bench/latency_proxy.py UPSTREAM_URL HOLD_MS``) it prints its port and
-serves until killed; ``GET /_proxy/hold/MS`` changes the hold and ``GET /_proxy/late`` counts.
+serves until killed; ``GET /_proxy/hold/MS`` changes the hold (and starts the count of late
+answers again), ``GET /_proxy/late`` returns that count.
 """
 
 from __future__ import annotations
@@ -51,14 +52,16 @@ class _Handler(BaseHTTPRequestHandler):
         left = self.server.hold - (time.monotonic() - arrived)
         if left > 0:
             time.sleep(left)
-        else:
+        elif self.server.hold:
             with self.server.lock:
                 self.server.late += 1
         self._answer(response.status, answer, content)
 
     def _control(self, command: list[str]) -> None:
         if command[0] == "hold":
-            self.server.hold = float(command[1]) / 1000
+            with self.server.lock:
+                self.server.hold = float(command[1]) / 1000
+                self.server.late = 0
         self._answer(200, [], str(self.server.late).encode())
 
     def _answer(self, status: int, headers: list[tuple[str, str]], content: bytes) -> None:
