@@ -19,7 +19,7 @@ COPY . .
 # for collecting static files at build time and are never used at run time.
 RUN MULTICAL_ENV=production SECRET_KEY=build-only VAULT_SECRET=build-only ALLOWED_HOSTS=build \
     SITE_URL=https://build DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://build:6379/0 \
-    EMAIL_HOST=build DEFAULT_FROM_EMAIL=build@build \
+    EMAIL_HOST=build DEFAULT_FROM_EMAIL=build@build OPERATOR_NAME=build OPERATOR_CONTACT=build \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var && chown -R multical /app/var
 # The app's own bytecode, as uv compiled the dependencies': at run time nothing may write it, and

@@ -212,7 +212,11 @@ CSRF_COOKIE_SECURE = PRODUCTION
 CSRF_FAILURE_VIEW = "multical.views.csrf_failure"
 
 # The version of the Terms of Service and Privacy Policy that sign-up records consent to.
-LEGAL_DOCUMENTS_VERSION = "2026-11-01"
+LEGAL_DOCUMENTS_VERSION = "2026-11-21"
+# Who runs this installation, and where people write to them: both documents name the operator
+# (for the GDPR, the controller of the personal data kept here).
+OPERATOR_NAME = env.str("OPERATOR_NAME", dev_default="The person running this development server")
+OPERATOR_CONTACT = env.str("OPERATOR_CONTACT", dev_default="privacy@localhost")
 
 # --- Transport security (production sits behind a TLS-terminating proxy) -------------------------
 # The request header that proxy puts the client's address in (X-Forwarded-For, read from the right,

@@ -1,29 +1,17 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 
 from accounts.billing.webhooks import stripe_webhook
 from integrations.google.webhooks import google_notification
 from integrations.microsoft.webhooks import graph_lifecycle, graph_notification
 from multical import views
 
-_legal = {"version": settings.LEGAL_DOCUMENTS_VERSION}
-
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("health/", views.health_check, name="health"),
-    path(
-        "terms/",
-        TemplateView.as_view(template_name="legal/terms.html", extra_context=_legal),
-        name="terms",
-    ),
-    path(
-        "privacy/",
-        TemplateView.as_view(template_name="legal/privacy.html", extra_context=_legal),
-        name="privacy",
-    ),
+    path("terms/", views.legal_document, {"template_name": "legal/terms.html"}, name="terms"),
+    path("privacy/", views.legal_document, {"template_name": "legal/privacy.html"}, name="privacy"),
     path("permissions/", include("multical.permissions")),
     path("accounts/oauth/", include("accounts.oauth_urls")),
     path("accounts/", include("accounts.urls")),

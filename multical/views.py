@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,6 +21,23 @@ from syncrules.selectors import rules_for_user
 # longest window, so that the client never comes back too early.
 RATE_LIMIT_RETRY_AFTER = 15 * 60
 UPCOMING_BOOKINGS = 5
+
+
+def legal_document(request: HttpRequest, template_name: str) -> HttpResponse:
+    """The Terms of Service or the Privacy Policy: this installation's version and operator."""
+    contact = settings.OPERATOR_CONTACT
+    return render(
+        request,
+        template_name,
+        {
+            "version": settings.LEGAL_DOCUMENTS_VERSION,
+            "operator_name": settings.OPERATOR_NAME,
+            "operator_contact": contact,
+            "operator_contact_url": (
+                contact if contact.startswith(("https://", "http://")) else f"mailto:{contact}"
+            ),
+        },
+    )
 
 
 def landing(request: HttpRequest) -> HttpResponse:

@@ -48,6 +48,28 @@ def test_the_privacy_policy_names_who_else_handles_data_how_long_and_the_rights(
     assert f'href="{reverse("permissions")}"' in html
 
 
+@pytest.mark.parametrize("name", ["terms", "privacy"])
+@pytest.mark.parametrize(
+    ("contact", "link"),
+    [
+        ("privacy@calendars.example", "mailto:privacy@calendars.example"),
+        ("https://calendars.example/contact", "https://calendars.example/contact"),
+        # Only web pages are linked as they are: any other scheme is taken for an address.
+        ("javascript://%0aalert(1)", "mailto:javascript://%0aalert(1)"),
+    ],
+)
+def test_each_document_names_the_operator_and_how_to_reach_them(
+    client, settings, name, contact, link
+):
+    settings.OPERATOR_NAME = "Example Calendars <Ltd>"
+    settings.OPERATOR_CONTACT = contact
+
+    html = page(client, name)
+
+    assert "Example Calendars &lt;Ltd&gt;" in html
+    assert f'<a href="{link}">{contact}</a>' in html
+
+
 def test_the_terms_link_the_privacy_policy_and_the_permissions_page(client):
     html = page(client, "terms")
 

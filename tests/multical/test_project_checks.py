@@ -18,6 +18,8 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://redis.internal:6379/0",
     "EMAIL_HOST": "smtp.example.com",
     "DEFAULT_FROM_EMAIL": "Multical <noreply@multical.example.com>",
+    "OPERATOR_NAME": "Example Calendars Ltd",
+    "OPERATOR_CONTACT": "privacy@multical.example.com",
 }
 
 
@@ -53,7 +55,16 @@ def test_the_deploy_check_is_clean_under_production_settings():
 
 @pytest.mark.parametrize(
     "missing",
-    ["SECRET_KEY", "VAULT_SECRET", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST"],
+    [
+        "SECRET_KEY",
+        "VAULT_SECRET",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "EMAIL_HOST",
+        "OPERATOR_NAME",
+        "OPERATOR_CONTACT",
+    ],
 )
 def test_production_refuses_to_start_without_each_required_variable(missing):
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != missing}
