@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from booking.slots import Availability, available_slots
 from calendars.busy import calendars_busy
 from calendars.models import Calendar, Connection
 from integrations.base import BusyPolicy, Interval, Window
+from syncrules.models import Block
 
 # Busy time is read a little wider than the slots asked for, so buffers at the edges see it.
 _MARGIN = timedelta(days=1)
@@ -86,8 +87,9 @@ def page_slots(
 ) -> PageSlots:
     """The start times offered for a ``duration``-minute meeting starting inside ``window``.
 
-    ``rescheduling`` is a booking being moved: its own time (in the database and in the
-    calendars, where its event and the blocks copied from it sit) does not count against it.
+    ``rescheduling`` is a booking being moved: its own time (in the database, and in the
+    calendars its event and the blocks copied from it) does not count against it; any other
+    event at that very time still does.
     ``fresh`` skips the busy-time cache.
     """
     availability = availability_of(page)
@@ -97,8 +99,8 @@ def page_slots(
         return PageSlots(unreadable=read.unreadable)
     busy = [_in_zone(span, availability.time_zone) for span in read.spans]
     if rescheduling is not None:
-        own = (rescheduling.start, rescheduling.end)
-        busy = [span for span in busy if (span.start, span.end) != own]
+        own = _own_event_ids(rescheduling)
+        busy = [span for span in busy if span.event_id not in own]
     slots = open_starts(
         page,
         availability,
@@ -170,11 +172,21 @@ def _in_zone(span: Interval, zone: ZoneInfo) -> Interval:
     if not span.all_day:
         return span
     last_day = (span.end - timedelta(microseconds=1)).date()
-    return Interval(
-        local_day_window(span.start.date(), zone).start,
-        local_day_window(last_day, zone).end,
-        all_day=True,
+    return replace(
+        span,
+        start=local_day_window(span.start.date(), zone).start,
+        end=local_day_window(last_day, zone).end,
     )
+
+
+def _own_event_ids(booking: Booking) -> set[str]:
+    """The booking's event in its calendar, and the blocks sync rules copied from it elsewhere."""
+    if not booking.remote_event_id:
+        return set()
+    copies = Block.objects.filter(
+        source_calendar_id=booking.calendar_id, source_event_id=booking.remote_event_id
+    ).exclude(target_event_id="")
+    return {booking.remote_event_id, *copies.values_list("target_event_id", flat=True)}
 
 
 def bookings_version(owner_id: object) -> str:

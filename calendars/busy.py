@@ -97,8 +97,9 @@ def _entry_key(calendar_id: str, version: str, window: Window, policy: BusyPolic
     flags = "".join(
         "1" if flag else "0" for flag in (policy.tentative, policy.free, policy.all_day)
     )
+    # "busy2": entries that carry event ids; entries of the older shape are never read.
     return (
-        f"busy:{calendar_id}:{version}:{flags}:"
+        f"busy2:{calendar_id}:{version}:{flags}:"
         f"{int(window.start.timestamp())}:{int(window.end.timestamp())}"
     )
 
@@ -136,7 +137,12 @@ def _remember(
     cache.set_many(
         {
             _entry_key(str(calendar_id), versions[str(calendar_id)], window, policy): [
-                (int(span.start.timestamp()), int(span.end.timestamp()), span.all_day)
+                (
+                    int(span.start.timestamp()),
+                    int(span.end.timestamp()),
+                    span.all_day,
+                    span.event_id,
+                )
                 for span in calendar_spans
             ]
             for calendar_id, calendar_spans in spans.items()
@@ -145,6 +151,8 @@ def _remember(
     )
 
 
-def _interval(entry: tuple[int, int, bool]) -> Interval:
-    start, end, all_day = entry
-    return Interval(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), all_day)
+def _interval(entry: tuple[int, int, bool, str]) -> Interval:
+    start, end, all_day, event_id = entry
+    return Interval(
+        datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), all_day, event_id
+    )

@@ -155,6 +155,9 @@ class Interval:
     # An all-day event's span: midnight-UTC dates that stand for whole days wherever the owner is
     # (see RemoteEvent), for the caller to place in the owner's zone.
     all_day: bool = False
+    # The provider's id of the event that makes the time busy (busy time read from events), so a
+    # booking being moved can leave out its own event and the blocks copied from it.
+    event_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,5 +301,5 @@ def busy_intervals(
     for event in events:
         start, end = max(event.start, window.start), min(event.end, window.end)
         if start < end and policy.counts(event):
-            spans.append(Interval(start, end, event.all_day))
+            spans.append(Interval(start, end, event.all_day, event.id))
     return sorted(spans, key=lambda span: (span.start, span.end))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import IntegrityError, close_old_connections, connection, transaction
@@ -21,6 +22,7 @@ from booking.services import (
 )
 from calendars.models import Calendar, Connection
 from integrations.base import Window
+from syncrules.models import Block
 from tests.booking.pages import at, days_ahead, make_host
 
 pytestmark = pytest.mark.django_db
@@ -187,13 +189,28 @@ def test_the_database_refuses_overlapping_confirmed_bookings_whatever_the_code_d
     )
 
 
+def put_event(host, uid: str, start, *, minutes: int = 30) -> str:
+    """An event in the host's calendar; returns its id there (the path of its object)."""
+    host.world.put("work", uid, start, minutes=minutes)
+    return urlsplit(host.world.url("work")).path + f"{uid}.ics"
+
+
+def with_own_event(host, booking: Booking) -> Booking:
+    """What the follow-up does: the booking's event in the calendar, its id kept on the booking."""
+    event_id = put_event(host, "own-event", booking.start)
+    Booking.objects.filter(id=booking.id).update(
+        calendar=host.world.calendars["work"], remote_event_id=event_id
+    )
+    booking.refresh_from_db()
+    return booking
+
+
 def test_rescheduling_moves_the_booking_and_counts_a_new_sequence(
     radicale_server, owner, no_follow_up
 ):
     host = make_host(radicale_server, owner, increment=15)
-    booking = book(host, at(days_ahead(3), 10))
-    # Its own event sits in the calendar (the follow-up wrote it): it must not block its new time.
-    host.world.put("work", "own-event", booking.start, minutes=30)
+    # Its own event sits in the calendar: it must not block its new time.
+    booking = with_own_event(host, book(host, at(days_ahead(3), 10)))
     new_start = booking.start + timedelta(minutes=15)
 
     moved = booking_reschedule(booking=booking, start=new_start, actor=Booking.Actor.ATTENDEE)
@@ -201,6 +218,32 @@ def test_rescheduling_moves_the_booking_and_counts_a_new_sequence(
     assert (moved.start, moved.end) == (new_start, new_start + timedelta(minutes=30))
     assert moved.sequence == 1
     assert no_follow_up == [str(booking.id)] * 2
+
+
+def test_a_block_copied_from_the_booking_leaves_its_time_free_another_event_there_does_not(
+    radicale_server, owner
+):
+    host = make_host(radicale_server, owner, increment=15)
+    booking = with_own_event(host, book(host, at(days_ahead(3), 10)))
+    work = host.world.calendars["work"]
+    Block.objects.create(
+        source_calendar=work,
+        source_event_id=booking.remote_event_id,
+        source_series_id=booking.remote_event_id,
+        target_calendar=work,
+        target_event_id=put_event(host, "copy-of-the-booking", booking.start),
+        start=booking.start,
+        end=booking.end,
+    )
+    later = booking.start + timedelta(minutes=15)
+
+    moved = booking_reschedule(booking=booking, start=later)
+    assert moved.start == later
+
+    # Someone else's meeting at exactly the booking's own time is busy time all the same.
+    put_event(host, "dentist", later)
+    with pytest.raises(SlotUnavailable):
+        booking_reschedule(booking=moved, start=later + timedelta(minutes=15))
 
 
 def test_rescheduling_into_another_booking_is_refused(radicale_server, owner):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -27,6 +28,11 @@ def window() -> Window:
     return Window(soon(0, 0), soon(7, 0))
 
 
+def event_id(world, name: str, uid: str) -> str:
+    """A CalDAV event's id: the path of its object."""
+    return urlsplit(world.url(name)).path + f"{uid}.ics"
+
+
 def read(world, *names: str, fresh: bool = False):
     calendars = [
         Calendar.objects.select_related("connection").get(id=world.calendars[name].id)
@@ -42,8 +48,8 @@ def test_busy_time_is_read_from_every_calendar(world):
     found = read(world)
 
     assert sorted(found.spans, key=lambda span: span.start) == [
-        Interval(soon(1, 9), soon(1, 10)),
-        Interval(soon(2, 18), soon(2, 18, 30)),
+        Interval(soon(1, 9), soon(1, 10), event_id=event_id(world, "work", "a")),
+        Interval(soon(2, 18), soon(2, 18, 30), event_id=event_id(world, "home", "b")),
     ]
     assert found.unreadable == []
 
@@ -82,17 +88,20 @@ def test_an_answer_read_while_a_change_was_announced_is_never_served(world, monk
     assert read(world, "work").spans == []
     monkeypatch.undo()
 
-    assert read(world, "work").spans == [Interval(soon(1, 16), soon(1, 17))]
+    assert read(world, "work").spans == [
+        Interval(soon(1, 16), soon(1, 17), event_id=event_id(world, "work", "late"))
+    ]
 
 
-def test_the_cache_holds_times_only(world):
+def test_the_cache_holds_times_and_event_ids_only(world):
     world.put("work", "a", soon(1, 9), title="Divorce lawyer", location="Main St 5")
     read(world, "work")
 
     calendar_id = world.calendars["work"].id
-    keys = cache._cache.get_client().keys(f"{cache.key_prefix}:*busy:{calendar_id}:*")
+    keys = cache._cache.get_client().keys(f"{cache.key_prefix}:*busy2:{calendar_id}:*")
     stored = [cache.get(key.decode().split(":", 2)[2]) for key in keys]
-    assert stored == [[(int(soon(1, 9).timestamp()), int(soon(1, 10).timestamp()), False)]]
+    start, end = int(soon(1, 9).timestamp()), int(soon(1, 10).timestamp())
+    assert stored == [[(start, end, False, event_id(world, "work", "a"))]]
 
 
 def test_a_calendar_that_needs_reconnecting_is_unreadable_without_asking_its_server(world):
@@ -113,7 +122,7 @@ def test_a_server_that_is_down_makes_its_calendar_unreadable_and_says_so(world):
     found = read(world)
 
     assert [calendar.name for calendar in found.unreadable] == ["home"]
-    assert found.spans == [Interval(soon(1, 9), soon(1, 10))]
+    assert found.spans == [Interval(soon(1, 9), soon(1, 10), event_id=event_id(world, "work", "a"))]
     home = Calendar.objects.get(id=world.calendars["home"].id)
     assert home.last_error and home.last_error_at
     # Nothing of the failed read was cached as "free".

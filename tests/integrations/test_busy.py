@@ -24,7 +24,8 @@ def at(hour: int, minute: int = 0) -> datetime:
 
 
 def event(start: int, end: int, **fields) -> RemoteEvent:
-    return RemoteEvent(id=f"e{start}", series_id="s", start=at(start), end=at(end), **fields)
+    fields.setdefault("id", f"e{start}")
+    return RemoteEvent(series_id="s", start=at(start), end=at(end), **fields)
 
 
 WINDOW = Window(at(8), at(18))
@@ -36,18 +37,19 @@ def test_busy_time_is_one_span_per_event_clipped_in_time_order_and_not_merged():
             event(16, 20),  # clipped at the end of the window
             event(9, 10),
             event(7, 9),  # clipped at its start; touches the next one, and stays apart
-            event(9, 10),  # the same time twice (an invitation in two calendars): twice
+            event(9, 10, id="e9-again"),  # the same time twice (an invitation in two calendars)
             event(5, 8),  # ends where the window starts: nothing of it is inside
             event(12, 12),  # a moment takes no time
         ],
         WINDOW,
     )
 
+    # Each span names the event that makes the time busy.
     assert busy == [
-        Interval(at(8), at(9)),
-        Interval(at(9), at(10)),
-        Interval(at(9), at(10)),
-        Interval(at(16), at(18)),
+        Interval(at(8), at(9), event_id="e7"),
+        Interval(at(9), at(10), event_id="e9"),
+        Interval(at(9), at(10), event_id="e9-again"),
+        Interval(at(16), at(18), event_id="e16"),
     ]
 
 
