@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import random
 import ssl
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,6 +54,8 @@ CALENDAR_GONE = "This calendar no longer exists on the server."
 READ_REFUSED = "The server does not let this account read the calendar."
 XML_BODY = {"Content-Type": 'application/xml; charset="utf-8"'}
 UNREACHABLE = "The CalDAV server could not be reached."
+# Seconds to wait, at random in this range, before sending again a request the server dropped.
+_RESEND_PAUSE = (0.05, 0.25)
 
 
 def qname(namespace: str, name: str) -> str:
@@ -163,33 +166,23 @@ class DAVSession:
         return expect_multistatus(self.request("REPORT", url, body=body, headers=headers))
 
     def _send(self, method: str, url: str, data: bytes, headers: Mapping[str, str]) -> Response:
-        self.request_count += 1
         deadline = time.monotonic() + DEADLINE
         try:
             target = httpx.URL(url)
-            request_headers = [
-                # httpcore would write an IPv6 host without its brackets; the URL's netloc has them.
-                (b"Host", target.netloc),
-                (b"User-Agent", b"Multical calendar sync"),
-                # Uncompressed: the size cap then bounds memory too (no decompression bombs).
-                (b"Accept-Encoding", b"identity"),
-                (b"Authorization", self._authorization(method, target)),
-                *((name.encode(), value.encode()) for name, value in headers.items()),
-            ]
-            with self._pool.stream(
-                method,
-                httpcore.URL(
-                    scheme=target.raw_scheme,
-                    host=target.raw_host,
-                    port=target.port,
-                    target=target.raw_path,
-                ),
-                headers=request_headers,
-                content=data or None,
-                extensions={"timeout": self._timeouts},
-            ) as raw:
-                response_headers = httpx.Headers(raw.headers)
-                content = _read_capped(raw.iter_stream(), response_headers, deadline)
+            try:
+                status, response_headers, content = self._exchange(
+                    method, target, data, headers, deadline
+                )
+            except _Unanswered:
+                # The server dropped the connection before answering: a keep-alive connection it
+                # closed just then, or a full accept queue. Every request we make can be sent
+                # again (reads, and writes that are idempotent or conditional).
+                time.sleep(random.uniform(*_RESEND_PAUSE))  # noqa: S311 - jitter, not crypto
+                status, response_headers, content = self._exchange(
+                    method, target, data, headers, deadline
+                )
+        except _Unanswered as error:
+            raise ProviderError(UNREACHABLE, permanent=False) from error.__cause__
         except UnsafeURLError as error:
             raise ProviderError(str(error), permanent=True) from error
         except httpcore.TimeoutException as error:
@@ -208,8 +201,53 @@ class DAVSession:
         except (FetchError, httpcore.NetworkError, httpcore.ProtocolError) as error:
             raise ProviderError(UNREACHABLE, permanent=False) from error
         self.received_bytes += len(content)
-        logger.debug("CalDAV %s answered %s", method, raw.status)
-        return Response(raw.status, response_headers, content, url)
+        logger.debug("CalDAV %s answered %s", method, status)
+        return Response(status, response_headers, content, url)
+
+    def _exchange(
+        self,
+        method: str,
+        target: httpx.URL,
+        data: bytes,
+        headers: Mapping[str, str],
+        deadline: float,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """One request and its whole answer; _Unanswered when the connection drops before it."""
+        self.request_count += 1
+        request_headers = [
+            # httpcore would write an IPv6 host without its brackets; the URL's netloc has them.
+            (b"Host", target.netloc),
+            (b"User-Agent", b"Multical calendar sync"),
+            # Uncompressed: the size cap then bounds memory too (no decompression bombs).
+            (b"Accept-Encoding", b"identity"),
+            (b"Authorization", self._authorization(method, target)),
+            *((name.encode(), value.encode()) for name, value in headers.items()),
+        ]
+        answered = False
+        try:
+            with self._pool.stream(
+                method,
+                httpcore.URL(
+                    scheme=target.raw_scheme,
+                    host=target.raw_host,
+                    port=target.port,
+                    target=target.raw_path,
+                ),
+                headers=request_headers,
+                content=data or None,
+                extensions={"timeout": self._timeouts},
+            ) as raw:
+                answered = True
+                response_headers = httpx.Headers(raw.headers)
+                return (
+                    raw.status,
+                    response_headers,
+                    _read_capped(raw.iter_stream(), response_headers, deadline),
+                )
+        except (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError) as error:
+            if answered:
+                raise
+            raise _Unanswered from error
 
     def _authorization(self, method: str, target: httpx.URL) -> bytes:
         if self._digest is None:
@@ -228,6 +266,10 @@ class DAVSession:
         first = next(flow)
         flow.send(httpx.Response(401, headers=challenge.headers, request=first))
         self._digest = digest
+
+
+class _Unanswered(Exception):
+    """The connection dropped before the server answered (the cause is httpcore's error)."""
 
 
 def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, deadline: float) -> bytes:

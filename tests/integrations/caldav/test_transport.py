@@ -251,6 +251,76 @@ def test_an_answer_trickled_slower_than_the_deadline_is_a_transient_timeout(monk
     assert time.monotonic() - started < 5
 
 
+@contextlib.contextmanager
+def dropping_server(answers: list[bytes | None]):
+    """A listener that takes one connection per entry of ``answers``: None closes it unanswered
+    (with a reset), bytes are sent as the answer before closing. Yields (url, connections seen)."""
+    seen: list[int] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def serve() -> None:
+            for answer in answers:
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(65536)
+                    seen.append(1)
+                    if answer is None:
+                        # SO_LINGER 0: close with a reset, as a server with a full queue does.
+                        connection.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                        )
+                    else:
+                        connection.sendall(answer)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/cal/", seen
+
+
+STATE_ANSWER = (
+    b"HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s"
+)
+
+
+def _state_answer() -> bytes:
+    body = calendar_state().body.encode()
+    return STATE_ANSWER % (len(body), body)
+
+
+def test_a_request_the_server_dropped_unanswered_is_sent_once_more():
+    with dropping_server([None, _state_answer()]) as (url, seen):
+        session = dav.DAVSession(username="me", password="pw")
+        answer = session.propfind(url, [(dav.CALSERVER, "getctag")])
+
+    assert dav.first(answer).text(dav.CALSERVER, "getctag") == "1"
+    assert (len(seen), session.request_count) == (2, 2)
+
+
+def test_a_server_that_drops_every_request_is_transient_after_the_second_try():
+    with dropping_server([None, None, None]) as (url, seen):
+        session = dav.DAVSession(username="me", password="pw")
+        with pytest.raises(ProviderError) as raised:
+            session.propfind(url, [(dav.CALSERVER, "getctag")])
+
+    assert not raised.value.permanent
+    assert raised.value.message == dav.UNREACHABLE
+    assert (len(seen), session.request_count) == (2, 2)
+
+
+def test_an_answer_cut_off_midway_is_not_asked_for_again():
+    cut = b"HTTP/1.1 207 Multi-Status\r\nContent-Length: 5000\r\n\r\n<d:multistatus"
+    with dropping_server([cut, _state_answer()]) as (url, seen):
+        session = dav.DAVSession(username="me", password="pw")
+        with pytest.raises(ProviderError) as raised:
+            session.propfind(url, [(dav.CALSERVER, "getctag")])
+
+    assert not raised.value.permanent
+    assert (len(seen), session.request_count) == (1, 1)
+
+
 def test_a_server_that_cannot_be_reached_is_transient():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
