@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from datetime import UTC, datetime, time
 
@@ -12,7 +13,7 @@ from django.core.cache import cache
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
-from calendars.models import Connection
+from calendars.models import Calendar, Connection
 from calendars.services import connection_connect_ics
 from syncrules import services
 from syncrules.forms import RuleForm
@@ -275,6 +276,9 @@ def google_feed(owner, feed):
     return connection.calendars.get()
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def preview_of(owner, source, targets, **changes):
     data = cleaned(owner, sources=[source], targets=targets, **changes)
     return rule_preview(user=owner, data=data, now=MONDAY)
@@ -352,13 +356,21 @@ def test_the_preview_writes_nothing_anywhere_and_logs_no_event_content(
 ):
     caplog.set_level(logging.DEBUG)
     counts = (SyncRule.objects.count(), Block.objects.count(), SyncRun.objects.count())
-    # Only this process's keys (other test processes share the Redis server), and no sessions
-    # (a live test server of an earlier browser test may still be answering a request).
+    # Only this process's keys (other test processes share the Redis server), and no sessions or
+    # keys naming another user's calendars (a live test server of an earlier browser test, or a
+    # task it queued, may still be at work).
     own_keys = f"{settings.CACHES['default']['KEY_PREFIX']}:*"
+    owners = {
+        str(i) for i in Calendar.objects.filter(connection__user=owner).values_list("id", flat=True)
+    }
 
     def cache_keys_now() -> set[bytes]:
         keys = cache._cache.get_client().keys(own_keys)
-        return {key for key in keys if b"django.contrib.sessions" not in key}
+        return {
+            key
+            for key in keys
+            if b"django.contrib.sessions" not in key and set(UUID.findall(key.decode())) <= owners
+        }
 
     cache_keys = cache_keys_now()
     google_feed.refresh_from_db()
