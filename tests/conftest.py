@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.syncrules.rule_page_helpers import record_enqueues
 
 # Shared fixtures for real protocol peers: CalDAV servers and iCal feeds on loopback.
 pytest_plugins = [
@@ -66,6 +67,14 @@ def second_user(db):
 def outsider(db):
     """A signed-in stranger who must never see the owner's data (every tenant view gets a 404 test)."""
     return UserFactory(email="outsider@example.com")
+
+
+@pytest.fixture
+def enqueued(monkeypatch, db):
+    """The syncs and clean-ups the code under test sends to the broker (recorded, not sent)."""
+    recorder = record_enqueues(monkeypatch)
+    yield recorder
+    recorder.clean_up()
 
 
 @pytest.fixture

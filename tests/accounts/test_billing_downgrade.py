@@ -18,19 +18,12 @@ from syncrules import services as rule_services
 from syncrules.models import SyncRule
 from tests.accounts.test_billing_webhooks import deliver_all, post_event, subscribe
 from tests.factories import CalendarFactory, ConnectionFactory
-from tests.syncrules.rule_page_helpers import SyncRuleFactory, record_enqueues
+from tests.syncrules.rule_page_helpers import SyncRuleFactory
 
 pytestmark = pytest.mark.django_db
 
 SETTINGS = reverse("accounts:settings")
 RESUME = reverse("billing:resume")
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture

@@ -20,21 +20,15 @@ from syncrules.models import SyncRule
 from tests.accounts.test_billing_webhooks import subscribe
 from tests.booking.test_owner_pages import page_form_data
 from tests.factories import CalendarFactory, ConnectionFactory
-from tests.syncrules.rule_page_helpers import SyncRuleFactory, record_enqueues, rule_form_data
+from tests.syncrules.rule_page_helpers import SyncRuleFactory, rule_form_data
 
-pytestmark = pytest.mark.django_db
+# Every sync the limits would queue is recorded, not sent.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 CHECKOUT = reverse("billing:checkout")
 NEW_RULE = reverse("syncrules:rule_create")
 NEW_PAGE = reverse("booking:page_create")
 CONNECT_ICS = reverse("calendars:connect-ics")
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture

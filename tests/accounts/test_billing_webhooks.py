@@ -16,7 +16,6 @@ from accounts.billing.plans import Plan, plan_for
 from accounts.models import StripeEvent, Subscription, User
 from tests.factories import UserFactory
 from tests.fakes.stripe import FakeStripe
-from tests.syncrules.rule_page_helpers import record_enqueues
 
 pytestmark = pytest.mark.django_db
 
@@ -58,13 +57,6 @@ def subscribe(fake: FakeStripe, user: User) -> str:
     session_id = checkout_session_for(user)
     deliver_all(fake, fake.complete_checkout(session_id))
     return fake.checkout_sessions[session_id]["subscription"]
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture

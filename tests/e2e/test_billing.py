@@ -9,18 +9,11 @@ from accounts.billing.plans import Plan, plan_for
 from syncrules.models import SyncRule
 from tests.e2e.conftest import log_in
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory, UserFactory
-from tests.syncrules.rule_page_helpers import SyncRuleFactory, record_enqueues
+from tests.syncrules.rule_page_helpers import SyncRuleFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOT = "/tmp/billing-prompt.png"  # noqa: S108 - a fixed path the lead looks at
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture

@@ -10,18 +10,11 @@ from calendars.services import connection_connect_caldav, connection_connect_ics
 from syncrules.models import SyncRule
 from tests.e2e.conftest import log_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.syncrules.rule_page_helpers import days_from_now, ics_event, ics_feed, record_enqueues
+from tests.syncrules.rule_page_helpers import days_from_now, ics_event, ics_feed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOT = "/tmp/rules-preview.png"  # noqa: S108 - a fixed path the lead looks at
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from integrations.push import channel_secret
 from syncrules.models import SyncRule
 from tests.factories import CalendarFactory, ConnectionFactory
 from tests.fakes.microsoft import django_client_deliverer
-from tests.syncrules.rule_page_helpers import record_enqueues
 
 urlpatterns = [
     path(
@@ -34,13 +33,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
 NOTIFICATIONS = "/microsoft/notifications/"
 LIFECYCLE = "/microsoft/lifecycle/"
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    recorder = record_enqueues(monkeypatch)
-    yield recorder
-    recorder.clean_up()
 
 
 @pytest.fixture
