@@ -256,7 +256,7 @@ class PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        timeout = self._time_left(timeout)
+        self._connect_timeout(timeout)  # past the deadline already: no lookup
         addresses = resolve_public_addresses(host, port)
         for address in addresses[:-1]:
             try:
@@ -276,13 +276,13 @@ class PinnedBackend(httpcore.NetworkBackend):
         stream = self._tcp.connect_tcp(
             address,
             port,
-            timeout=self._time_left(timeout),
+            timeout=self._connect_timeout(timeout),
             local_address=local_address,
             socket_options=socket_options,
         )
         return stream if self._deadline is None else _DeadlineStream(stream, self._deadline)
 
-    def _time_left(self, timeout: float | None) -> float | None:
+    def _connect_timeout(self, timeout: float | None) -> float | None:
         if self._deadline is None:
             return timeout
         return _time_left(self._deadline, httpcore.ConnectTimeout)
