@@ -1,4 +1,4 @@
-"""The one guarded fetcher for user-supplied URLs (iCal links; CalDAV pins its own connections).
+"""The one guarded fetcher for user-supplied URLs (iCal links), and its pinned connections.
 
 A URL is accepted only with an http, https or webcal scheme and no user name or password in it.
 Its host is resolved once and every address it resolves to must be public; the connection then
@@ -6,6 +6,7 @@ goes to a checked address and nowhere else, so a DNS answer that changes after t
 rebinding) cannot redirect it. Redirects are followed by hand, each hop checked the same way.
 One deadline bounds the whole fetch, and the body is capped while it streams, after decompression.
 Loopback is allowed only when ``settings.OUTBOUND_ALLOW_LOOPBACK`` is on (the test suite).
+``PinnedBackend`` is the connecting part alone, for the CalDAV session's own connection pool.
 """
 
 from __future__ import annotations
