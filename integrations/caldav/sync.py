@@ -113,8 +113,10 @@ class CalendarReader:
                     replaced_series=read.hrefs | gone,
                     skipped=read.skipped,
                 )
-        # The token is read before the listing, so a change made during it comes with the next sync.
-        state = self._state(url, _STATE_PROPS)
+        if state is None or previous.sync_token:
+            # A fresh token, read before the listing so that a change made during it comes with
+            # the next sync. A server that gave no token before (ctag only) is not asked again.
+            state = self._state(url, _STATE_PROPS)
         read = self._read(url, self._query(url, window), window, principal=state.principal)
         return ChangeSet(
             events=read.events,

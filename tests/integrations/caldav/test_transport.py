@@ -94,6 +94,23 @@ def test_https_is_verified_for_the_calendar_host_while_pinned_to_its_checked_add
     assert raised.value.message == "The CalDAV server's certificate could not be verified."
 
 
+def test_a_server_with_a_ctag_but_no_sync_is_listed_again_with_one_check_and_one_query():
+    def ctag(value: str) -> Answer:
+        return multistatus(found("/cal/", f"<cs:getctag>{value}</cs:getctag>"))
+
+    with ScriptedServer() as server:
+        server.routes[("PROPFIND", "/cal/")] = [ctag("1"), ctag("2")]
+        server.routes[("REPORT", "/cal/")] = [multistatus()]
+        provider = provider_for(server.url)
+        first = provider.changes(f"{server.url}cal/", "", WINDOW)
+        before = len(server.requests)
+
+        changed = provider.changes(f"{server.url}cal/", first.next_cursor, WINDOW)
+
+    assert changed.full_resync
+    assert [r.method for r in server.requests[before:]] == ["PROPFIND", "REPORT"]
+
+
 def test_a_redirect_to_a_private_address_is_refused():
     with ScriptedServer() as server:
         server.routes[("PROPFIND", "/cal/")] = [
