@@ -96,7 +96,7 @@ class RemoteEvent:
     # The block id from our block marker, when this event is a block we wrote.
     block_id: str = ""
     # The booking id from our booking marker, when we wrote this event for a booking (a real
-    # event, not ``ours``). Empty where the read cannot see the marker (Microsoft's delta).
+    # event, not ``ours``).
     booking_id: str = ""
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from html.parser import HTMLParser
@@ -25,6 +27,15 @@ BOOKING_PROPERTY_ID = "String {6b1f0c5e-3d2a-4f7b-9a1e-5c8d2e4f7a90} Name multic
 PROPERTY_IDS = {MarkerKind.BLOCK: BLOCK_PROPERTY_ID, MarkerKind.BOOKING: BOOKING_PROPERTY_ID}
 # Reads that can expand properties (calendarView, not delta) ask for the booking marker.
 EXPAND_BOOKING_MARKER = f"singleValueExtendedProperties($filter=id eq '{BOOKING_PROPERTY_ID}')"
+# Delta cannot expand properties, but it returns the transactionId a create set, and Graph never
+# lets an update change it: every event we create carries "<prefix><id>.<nonce>" there too, so a
+# read recognises it from the instant it exists. The nonce gives each create a transactionId of
+# its own (Graph refuses a used one), e.g. when a block deleted by hand is written again.
+TRANSACTION_PREFIXES = {
+    MarkerKind.BLOCK: "multical-block.",
+    MarkerKind.BOOKING: "multical-booking.",
+}
+_NONCE = re.compile(r"[0-9a-f]{8}")
 
 _RESPONSES = {
     "accepted": Response.ACCEPTED,
@@ -51,12 +62,21 @@ def is_cancelled(item: Mapping[str, Any]) -> bool:
     return bool(item.get("isCancelled"))
 
 
+def left_window(item: Mapping[str, Any]) -> bool:
+    """True for a delta item that names an event and nothing else: neither a start nor an end.
+
+    Graph sends an event moved out of a delta round's window so (its id, every other field null)
+    rather than as ``@removed``. An item with a start or an end is an event, however broken.
+    """
+    return not _has_time(item.get("start")) and not _has_time(item.get("end"))
+
+
 def remote_event(item: Mapping[str, Any]) -> RemoteEvent:
     """One event instance (single, occurrence or exception); ValueError when it is malformed.
 
-    ``block_id`` stays "": delta reads cannot expand extended properties, so our marker never
-    arrives here and loop prevention relies on the table of event ids we created. ``booking_id``
-    is read when the item carries the expanded booking marker (calendarView reads).
+    ``block_id`` and ``booking_id`` come from our marker of each kind: the extended property where
+    the read expanded it (calendarView), else the transactionId our create set (delta reads, which
+    cannot expand properties but return it), so every read recognises the events we wrote.
     """
     all_day = bool(item.get("isAllDay"))
     start, end = _when(item["start"], all_day=all_day), _when(item["end"], all_day=all_day)
@@ -82,13 +102,14 @@ def remote_event(item: Mapping[str, Any]) -> RemoteEvent:
         location=location,
         video_link=join_url or find_video_link(location, description),
         ical_uid=str(item.get("iCalUId") or ""),
-        booking_id=_property(item, BOOKING_PROPERTY_ID),
+        block_id=_marker(item, MarkerKind.BLOCK),
+        booking_id=_marker(item, MarkerKind.BOOKING),
     )
 
 
 def block_event(spec: BlockSpec) -> dict[str, Any]:
     """The event body of a block or booking event: private, no reminder, no attendees, carrying
-    the marker of its kind."""
+    the marker of its kind. An update sends it as it is (Graph refuses a transactionId there)."""
     return {
         "subject": spec.title,
         "body": {"contentType": "text", "content": spec.description},
@@ -103,6 +124,22 @@ def block_event(spec: BlockSpec) -> dict[str, Any]:
         "attendees": [],
         "singleValueExtendedProperties": [{"id": PROPERTY_IDS[spec.kind], "value": spec.block_id}],
     }
+
+
+def new_block_event(spec: BlockSpec) -> dict[str, Any]:
+    """The body that creates a block or booking event: ``block_event`` with a transactionId of
+    its own, new at each call."""
+    return {**block_event(spec), "transactionId": transaction_id(spec)}
+
+
+def transaction_id(spec: BlockSpec) -> str:
+    """``multical-block.<id>.<nonce>`` (or ``multical-booking.…``), the nonce new at each call."""
+    return f"{TRANSACTION_PREFIXES[spec.kind]}{spec.block_id}.{transaction_nonce()}"
+
+
+def transaction_nonce() -> str:
+    """Eight random hex digits: creates of the same id never share a transactionId."""
+    return secrets.token_hex(4)
 
 
 def block_filter(block_id: str, kind: MarkerKind = MarkerKind.BLOCK) -> str:
@@ -145,6 +182,23 @@ def _when(value: Mapping[str, Any], *, all_day: bool) -> datetime:
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ValueError(f"unknown time zone {zone_name!r}") from error
     return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _marker(item: Mapping[str, Any], kind: MarkerKind) -> str:
+    """The id in our marker of ``kind``: the extended property when the item has it, else the
+    id in a transactionId of ours ("" for another app's, or none)."""
+    if found := _property(item, PROPERTY_IDS[kind]):
+        return found
+    value = item.get("transactionId")
+    prefix = TRANSACTION_PREFIXES[kind]
+    if not isinstance(value, str) or not value.startswith(prefix):
+        return ""
+    marked, _, nonce = value.removeprefix(prefix).rpartition(".")
+    return marked if marked and _NONCE.fullmatch(nonce) else ""
+
+
+def _has_time(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value.get("dateTime"))
 
 
 def _property(item: Mapping[str, Any], property_id: str) -> str:

@@ -3,9 +3,10 @@
 Secrets: ``token_cache`` (msal's serialized cache), ``home_account_id`` (or ``username``) to find
 the account in it, and ``email``. A refresh changes the cache: when ``secrets_changed`` is true the
 caller seals ``current_secrets()`` again. Ids are Graph's immutable ids; a calendar's remote id is
-its Graph id. Changes come from ``calendarView/delta`` (the cursor is the whole deltaLink); push
-comes from Graph subscriptions (``watch`` / ``renew`` / ``unwatch``). HTTP and its errors are in
-``graph``, msal in ``auth``, the JSON mapping in ``mapping``.
+its Graph id. Changes come from ``calendarView/delta`` (the cursor is the whole deltaLink), where
+the events we wrote are known by the transactionId their create set; push comes from Graph
+subscriptions (``watch`` / ``renew`` / ``unwatch``). HTTP and its errors are in ``graph``, msal in
+``auth``, the JSON mapping in ``mapping``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from integrations.push import channel_secret
 
 # The answers to a delta link Graph no longer knows: read everything again.
 _STALE_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
+# Graph's answer to a create whose transactionId was used for another event in the mailbox.
+_DUPLICATE_TRANSACTION = "ErrorDuplicateTransactionId"
 
 
 class MicrosoftProvider(Provider):
@@ -139,27 +142,26 @@ class MicrosoftProvider(Provider):
     def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:
         """Update the event, or create one (also when the one to update is gone).
 
-        A create is not idempotent at Graph: when a create may already have landed, the applier
-        calls ``find_block`` first.
+        Each create carries a transactionId of its own naming the block (see ``mapping``), so
+        delta reads know the event for ours from the instant it exists. Its nonce makes the
+        transactionId no retry key: when a create may already have landed, the applier calls
+        ``find_block`` first. Should Graph still refuse the transactionId as used, the block is
+        looked up and updated, or, when there is none, created with a fresh one.
         """
-        body = mapping.block_event(spec)
-        if remote_id:
-            response = self._graph.request(
-                "PATCH",
-                f"/me/events/{quote(remote_id, safe='')}",
-                json=body,
-                write=True,
-                accept=(404,),
+        if remote_id and self._update(remote_id, spec):
+            return remote_id
+        # None, or deleted at Microsoft meanwhile (someone removed our block): put it back.
+        created = self._create(calendar_id, spec)
+        if created is None:
+            existing = self.find_block(calendar_id, spec.block_id, kind=spec.kind)
+            if existing and self._update(existing, spec):
+                return existing
+            created = self._create(calendar_id, spec)
+        if created is None:
+            raise ProviderError(
+                "Microsoft refused to create the event; trying again later.", permanent=False
             )
-            if response.status_code != 404:
-                return remote_id
-            # Deleted at Microsoft meanwhile (someone removed our block): put it back.
-        created = self._graph.json(
-            "POST", f"{_calendar_path(calendar_id)}/events", json=body, write=True
-        )
-        if not created.get("id"):
-            raise ProviderError("Microsoft did not say which event it created.", permanent=False)
-        return str(created["id"])
+        return created
 
     def find_block(
         self, calendar_id: str, block_id: str, *, kind: MarkerKind = MarkerKind.BLOCK
@@ -216,6 +218,35 @@ class MicrosoftProvider(Provider):
         self._graph.request(
             "DELETE", f"/subscriptions/{quote(subscription_id, safe='')}", accept=(404,)
         )
+
+    def _update(self, remote_id: str, spec: BlockSpec) -> bool:
+        """PATCH the event to ``spec`` (never its transactionId); False when it is gone."""
+        response = self._graph.request(
+            "PATCH",
+            f"/me/events/{quote(remote_id, safe='')}",
+            json=mapping.block_event(spec),
+            write=True,
+            accept=(404,),
+        )
+        return response.status_code != 404
+
+    def _create(self, calendar_id: str, spec: BlockSpec) -> str | None:
+        """The id of the event created; None when Graph says the transactionId is used."""
+        response = self._graph.request(
+            "POST",
+            f"{_calendar_path(calendar_id)}/events",
+            json=mapping.new_block_event(spec),
+            write=True,
+            accept=(400,),
+        )
+        if response.status_code == 400:
+            if error_code(response) == _DUPLICATE_TRANSACTION:
+                return None
+            raise error_for(response, write=True)
+        created = decode(response)
+        if not created.get("id"):
+            raise ProviderError("Microsoft did not say which event it created.", permanent=False)
+        return str(created["id"])
 
     def _instances(self, calendar_id: str, window: Window) -> Iterator[RemoteEvent]:
         """The calendar's instances in ``window`` that are not cancelled (malformed ones left
@@ -278,7 +309,8 @@ def _change_set(items: Iterable[Mapping[str, Any]], delta_link: str, *, full: bo
         if not item.get("id"):
             skipped += 1
             continue
-        gone = "@removed" in item or mapping.is_cancelled(item)
+        # Graph sends an event moved out of the window as its id with null fields.
+        gone = "@removed" in item or mapping.is_cancelled(item) or mapping.left_window(item)
         latest[str(item["id"])] = None if gone else item
     events, removed = [], []
     for event_id, item in latest.items():

@@ -13,6 +13,13 @@ fixture that points the app at them.
   validation handshake, notifications and lifecycle events sent on request, 429 with
   ``Retry-After`` on request, 401 for a bad token. It records every request and the most
   requests each mailbox had in flight at once.
+- ``transactionId`` as Graph keeps it: set only on create (a PATCH carrying it is refused with
+  400 ``ErrorInvalidRequest``), returned by every read only when it was set, and unique in the
+  mailbox: a create reusing one gets 400 ``ErrorDuplicateTransactionId`` unless it repeats the
+  first create exactly (then it answers with the first event and creates nothing).
+- In a delta round, a deleted event comes as ``@removed``; an event that still exists but was
+  moved out of the round's window comes as its ``id`` with every other field ``null``, as Graph
+  was seen to send it (its documentation says ``@removed`` for both).
 """
 
 from __future__ import annotations
@@ -361,6 +368,7 @@ class FakeEvent:
     response_requested: bool = True
     attendees: list[dict[str, Any]] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)  # single-value extended properties
+    transaction_id: str | None = None  # set by the creating client only, never changed
     created_version: int = 0
     version: int = 0
     deleted: bool = False
@@ -434,6 +442,17 @@ class GraphError(Exception):
 
 
 _NOT_FOUND = ("ErrorItemNotFound", "The specified object was not found in the store.")
+_DUPLICATE_TRANSACTION = (
+    "ErrorDuplicateTransactionId",
+    "Your request can't be completed. The TransactionId specified in the request has already been "
+    "used to create a different event.",
+)
+# Graph's answer to an update carrying transactionId (reported by users; the reference only says
+# it cannot be changed). Refused whatever the value, which is the strict reading.
+_IMMUTABLE_TRANSACTION = (
+    "ErrorInvalidRequest",
+    "Your request can't be completed. ClientId/TransactionId is immutable and cannot be updated.",
+)
 _EVENT_FIELDS = {
     "subject",
     "body",
@@ -452,6 +471,7 @@ _EVENT_FIELDS = {
     "reminderMinutesBeforeStart",
     "allowNewTimeProposals",
     "isOnlineMeeting",
+    "transactionId",
 }
 _SHOW_AS = {"free", "tentative", "busy", "oof", "workingElsewhere", "unknown"}
 _SENSITIVITY = {"normal", "personal", "private", "confidential"}
@@ -478,6 +498,9 @@ class FakeGraph:
         self.lock = threading.RLock()
         self.calendars: dict[str, dict[str, Any]] = {}
         self.events: dict[str, FakeEvent] = {}  # deleted ones stay as tombstones for delta
+        # (mailbox, transactionId) → (the event it created, the create's body). Kept after the
+        # event is deleted: whether Graph ever forgets one is not documented, so it stays used.
+        self.transactions: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
         self.deliveries: list[Delivery] = []
@@ -1034,15 +1057,26 @@ class _Request:
         for event in changed:
             if event.type == "seriesMaster":
                 continue
-            visible = not event.deleted and event.overlaps(state.start, state.end)
-            if visible:
+            if not event.deleted and event.overlaps(state.start, state.end):
                 items.append(self._render(event))
-            elif event.created_version <= state.version:  # the client may have it: say it is gone
+            elif event.created_version > state.version:
+                continue  # the client never had it: nothing to say
+            elif event.deleted:
                 items.append(
                     {
                         "@odata.type": "#microsoft.graph.event",
                         "id": self._id(event.id),
                         "@removed": {"reason": "deleted"},
+                    }
+                )
+            else:
+                # Still there, out of the window: its id, every other field null.
+                rendered = self._render(event)
+                items.append(
+                    {
+                        **{name: None for name in rendered if not name.startswith("@")},
+                        "@odata.type": "#microsoft.graph.event",
+                        "id": rendered["id"],
                     }
                 )
         return items
@@ -1084,14 +1118,39 @@ class _Request:
     def _create_event(self, calendar: dict[str, Any]) -> dict[str, Any]:
         self._writable(calendar)
         fields = self._event_fields(self.payload, creating=True)
-        event_id = self.graph.add_event(
-            calendar["id"],
-            fields.pop("subject", ""),
-            fields.pop("start"),
-            fields.pop("end"),
-            **fields,
-        )
+        transaction_id = fields.get("transaction_id")
+        with self.graph.lock:
+            if transaction_id is not None:
+                used = self.graph.transactions.get((self.user.oid, transaction_id))
+                if used is not None:
+                    return self._repeated_create(calendar, *used)
+            event_id = self.graph.add_event(
+                calendar["id"],
+                fields.pop("subject", ""),
+                fields.pop("start"),
+                fields.pop("end"),
+                **fields,
+            )
+            if transaction_id is not None:
+                self.graph.transactions[(self.user.oid, transaction_id)] = (event_id, self.payload)
         return self._render(self.graph.events[event_id])
+
+    def _repeated_create(
+        self, calendar: dict[str, Any], event_id: str, first_body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A create whose transactionId was used before in the mailbox.
+
+        The reference says transactionId lets the server "avoid redundant POST operations in case
+        of client retries to create the same event", and its error names "a different event"; a
+        Microsoft support engineer's walk-through (blog.rykoma.net, 2020-10-05) shows an identical
+        repeat answered 201 with nothing created. So: the same body while the first event lives
+        gets that event back; anything else is refused.
+        """
+        event = self.graph.events[event_id]
+        same = self.payload == first_body and event.calendar_id == calendar["id"]
+        if same and not event.deleted:
+            return self._render(event)
+        raise GraphError(400, *_DUPLICATE_TRANSACTION)
 
     def _update_event(self, event: FakeEvent) -> dict[str, Any]:
         self._writable(self.graph.calendars[event.calendar_id])
@@ -1112,6 +1171,12 @@ class _Request:
                 f"The property '{unknown.pop()}' does not exist on type 'microsoft.graph.event'.",
             )
         fields: dict[str, Any] = {}
+        if "transactionId" in payload:
+            if not creating:
+                raise GraphError(400, *_IMMUTABLE_TRANSACTION)
+            if not isinstance(payload["transactionId"], str) or not payload["transactionId"]:
+                raise GraphError(400, "RequestBodyRead", "Invalid transactionId.")
+            fields["transaction_id"] = payload["transactionId"]
         all_day = bool(payload.get("isAllDay", False))
         for name in ("start", "end"):
             if name in payload:
@@ -1223,6 +1288,8 @@ class _Request:
             "organizer": {"emailAddress": {"name": self.user.name, "address": self.user.email}},
             "onlineMeeting": {"joinUrl": event.join_url} if event.join_url else None,
         }
+        if event.transaction_id is not None:  # "only returned … if an app has set it"
+            item["transactionId"] = event.transaction_id
         if expand := self.query.get("$expand"):
             match = _EXPAND.fullmatch(expand)
             if match is None:

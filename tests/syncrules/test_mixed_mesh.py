@@ -72,7 +72,7 @@ def test_google_and_caldav_block_each_other_without_loops(world, google_fake):
     assert Block.objects.count() == 1
 
 
-def test_microsoft_and_caldav_block_each_other_where_delta_shows_no_markers(
+def test_microsoft_and_caldav_block_each_other_without_loops(
     radicale_server, owner, microsoft_fake
 ):
     world = make_world(radicale_server, owner, ["Work"])

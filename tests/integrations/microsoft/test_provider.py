@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -162,7 +164,7 @@ def test_events_become_utc_instances_with_their_status_response_and_link(
     assert (review.location, review.description) == ("Room 4", "Agenda: budget")
     assert review.video_link == "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc"
     assert review.ical_uid.startswith("040000008200E00074C5B7101A82E008")
-    assert review.block_id == ""  # delta cannot expand our marker; the engine checks its own ids
+    assert review.block_id == ""  # another client's event: no marker of ours
     offsite = events["Offsite"]
     assert offsite.all_day and (offsite.start, offsite.end) == (utc(2026, 3, 12), utc(2026, 3, 14))
     assert offsite.transparency == Transparency.FREE
@@ -213,6 +215,38 @@ def test_an_incremental_read_brings_what_another_client_added_changed_and_delete
     assert sorted(changes.removed_ids) == sorted([deleted, called_off, gone_away])
     assert kept not in changes.removed_ids
     assert changes.next_cursor != first.next_cursor
+
+
+def test_an_event_moved_out_of_the_window_arrives_as_its_id_with_null_fields_and_is_removed(
+    microsoft_fake, account, provider
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    moved = graph.add_event(calendar, "Pushed out", utc(2026, 3, 6, 9), utc(2026, 3, 6, 10))
+    first = provider.changes(calendar, "", WINDOW)
+    graph.update_event(moved, start=utc(2026, 6, 1, 9), end=utc(2026, 6, 1, 10))
+
+    raw = provider._graph.json("GET", json.loads(first.next_cursor)["delta_link"])
+    changes = provider.changes(calendar, first.next_cursor, WINDOW)
+
+    (item,) = raw["value"]
+    assert item["id"] == moved and "@removed" not in item
+    fields = {name: value for name, value in item.items() if name != "id" and name[0] != "@"}
+    assert {"start", "end", "subject", "isCancelled"} <= set(fields)
+    assert set(fields.values()) == {None}
+    assert (changes.events, changes.removed_ids, changes.skipped) == ([], [moved], 0)
+
+
+def test_an_item_with_a_start_and_end_that_cannot_be_read_is_skipped_not_removed(
+    microsoft_fake, account, provider
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    broken = graph.add_event(calendar, "Broken", utc(2026, 3, 6, 9), utc(2026, 3, 6, 10))
+    first = provider.changes(calendar, "", WINDOW)
+    graph.update_event(broken, end=utc(2026, 3, 6, 8))  # ends before it starts
+
+    changes = provider.changes(calendar, first.next_cursor, WINDOW)
+
+    assert (changes.events, changes.removed_ids, changes.skipped) == ([], [], 1)
 
 
 def test_an_idle_poll_costs_one_request(microsoft_fake, account, provider):
@@ -472,13 +506,13 @@ def test_a_booking_event_carries_the_booking_marker_and_reads_back_as_a_real_eve
     remote_id = provider.put_block(calendar, booking())
 
     stored = microsoft_fake.graph.event(remote_id)
-    # calendarView can expand the marker (busy time reads it so); delta cannot.
+    # calendarView expands the marker (busy time reads it so); delta reads the transactionId.
     (viewed,) = provider._instances(calendar, WINDOW)
     (delta,) = provider.changes(calendar, "", WINDOW).events
 
     assert stored.properties == {mapping.BOOKING_PROPERTY_ID: BLOCK_ID}
     assert (viewed.id, viewed.booking_id, viewed.ours) == (remote_id, BLOCK_ID, False)
-    assert (delta.id, delta.booking_id, delta.ours) == (remote_id, "", False)
+    assert (delta.id, delta.booking_id, delta.ours) == (remote_id, BLOCK_ID, False)
     assert (delta.title, delta.description, delta.location) == (
         "Intro call with Ana Lima",
         "Booked through Multical.\nAnswers: budget; timeline",
@@ -544,6 +578,163 @@ def test_a_calendar_that_no_longer_exists_is_permanent(account, provider):
         provider.changes("AAMkAGI2-gone=", "", WINDOW)
 
     assert raised.value.permanent
+
+
+# Recognising our events ---------------------------------------------------------------------
+
+
+def test_a_block_is_ours_in_the_very_next_delta_read_of_its_calendar(
+    microsoft_fake, account, provider
+):
+    calendar = account.default_calendar
+    cursor = provider.changes(calendar, "", WINDOW).next_cursor
+
+    remote_id = provider.put_block(calendar, spec())
+    (incremental,) = provider.changes(calendar, cursor, WINDOW).events
+    (full,) = provider.changes(calendar, "", WINDOW).events
+
+    assert (incremental.id, incremental.block_id, incremental.ours) == (remote_id, BLOCK_ID, True)
+    assert incremental.booking_id == ""
+    assert (full.id, full.block_id, full.ours) == (remote_id, BLOCK_ID, True)
+
+
+def test_a_booking_event_carries_its_booking_id_in_the_very_next_delta_read(
+    microsoft_fake, account, provider
+):
+    calendar = account.default_calendar
+    cursor = provider.changes(calendar, "", WINDOW).next_cursor
+
+    remote_id = provider.put_block(calendar, booking())
+    (event,) = provider.changes(calendar, cursor, WINDOW).events
+
+    assert (event.id, event.booking_id) == (remote_id, BLOCK_ID)
+    assert (event.block_id, event.ours) == ("", False)  # a real event: sync rules copy it
+
+
+def test_each_create_carries_a_transaction_id_of_its_kind_its_id_and_a_fresh_nonce(
+    microsoft_fake, account, provider
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    first = provider.put_block(calendar, spec())
+    graph.delete_event(first)  # removed by hand: putting it back is a new create
+    second = provider.put_block(calendar, spec(), first)
+    booked = provider.put_block(calendar, booking())
+
+    block_ids = [graph.event(first).transaction_id, graph.event(second).transaction_id]
+    for transaction_id in block_ids:
+        assert re.fullmatch(rf"multical-block\.{BLOCK_ID}\.[0-9a-f]{{8}}", transaction_id or "")
+    assert block_ids[0] != block_ids[1]
+    assert re.fullmatch(
+        rf"multical-booking\.{BLOCK_ID}\.[0-9a-f]{{8}}", graph.event(booked).transaction_id or ""
+    )
+    # The extended property stays: filters find blocks by it.
+    assert graph.event(second).properties == {mapping.BLOCK_PROPERTY_ID: BLOCK_ID}
+
+
+def test_updating_a_block_sends_no_transaction_id_and_keeps_the_first(
+    microsoft_fake, account, provider
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    remote_id = provider.put_block(calendar, spec())
+    created_with = graph.event(remote_id).transaction_id
+
+    provider.put_block(
+        calendar, spec(start=utc(2026, 3, 10, 14), end=utc(2026, 3, 10, 15)), remote_id
+    )
+
+    event = graph.event(remote_id)
+    assert event.start == utc(2026, 3, 10, 14)
+    assert created_with is not None
+    assert event.transaction_id == created_with
+    # Graph refuses an update that carries one (the fake as well), so the update above had none.
+    refused = provider._graph.request(
+        "PATCH",
+        f"/me/events/{quote(remote_id, safe='')}",
+        json={"transactionId": created_with},
+        accept=(400,),
+    )
+    assert (refused.status_code, graph_module.error_code(refused)) == (400, "ErrorInvalidRequest")
+
+
+def test_a_create_refused_for_a_used_transaction_id_updates_the_block_already_there(
+    microsoft_fake, account, provider, monkeypatch
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    monkeypatch.setattr(mapping, "transaction_nonce", lambda: "0000abcd")  # every create collides
+    first = provider.put_block(calendar, spec())
+
+    again = provider.put_block(calendar, spec(start=utc(2026, 3, 10, 14), end=utc(2026, 3, 10, 15)))
+
+    assert again == first
+    assert [event.id for event in graph.live_events(calendar)] == [first]
+    assert graph.event(first).start == utc(2026, 3, 10, 14)
+    assert [r.status for r in graph.requests if r.method in ("POST", "PATCH")] == [201, 400, 200]
+
+
+def test_a_create_refused_for_a_used_transaction_id_with_no_block_left_is_sent_with_a_fresh_one(
+    microsoft_fake, account, provider, monkeypatch
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    nonces = iter(["0000abcd", "0000abcd", "1234beef"])
+    monkeypatch.setattr(mapping, "transaction_nonce", lambda: next(nonces))
+    first = provider.put_block(calendar, spec())
+    graph.delete_event(first)  # removed by hand; its transactionId stays used
+
+    again = provider.put_block(calendar, spec())
+
+    assert [event.id for event in graph.live_events(calendar)] == [again]
+    assert graph.event(again).transaction_id == f"multical-block.{BLOCK_ID}.1234beef"
+    assert [r.status for r in graph.requests if r.method == "POST"] == [201, 400, 201]
+
+
+def test_an_identical_create_repeated_with_its_transaction_id_gets_the_first_event_back(
+    microsoft_fake, account, provider
+):
+    path = f"/me/calendars/{quote(account.default_calendar, safe='')}/events"
+    body = {**mapping.block_event(spec()), "transactionId": f"multical-block.{BLOCK_ID}.0000abcd"}
+
+    first = provider._graph.json("POST", path, json=body)
+    again = provider._graph.json("POST", path, json=body)
+
+    assert again["id"] == first["id"]
+    assert [event.id for event in microsoft_fake.graph.live_events(account.default_calendar)] == [
+        first["id"]
+    ]
+
+
+def test_another_apps_transaction_id_does_not_make_an_event_ours(microsoft_fake, account, provider):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    for transaction_id in (
+        "{F433A331-8F92-4ABC-9D98-6ADF4F303795}",
+        f"multical-blocks.{BLOCK_ID}.0000abcd",
+        f"multical-block.{BLOCK_ID}",
+    ):
+        graph.add_event(
+            calendar,
+            "Theirs",
+            utc(2026, 3, 2, 9),
+            utc(2026, 3, 2, 10),
+            transaction_id=transaction_id,
+        )
+
+    events = provider.changes(calendar, "", WINDOW).events
+
+    assert len(events) == 3
+    assert all((event.block_id, event.booking_id) == ("", "") for event in events)
+
+
+def test_our_extended_property_wins_over_the_transaction_id():
+    item = {
+        "id": "e1",
+        "start": {"dateTime": "2026-03-10T09:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-03-10T10:00:00.0000000", "timeZone": "UTC"},
+        "transactionId": "multical-block.from-the-create.0000abcd",
+        "singleValueExtendedProperties": [
+            {"id": mapping.BLOCK_PROPERTY_ID.lower(), "value": "from-the-property"}
+        ],
+    }
+
+    assert mapping.remote_event(item).block_id == "from-the-property"
 
 
 # Tokens -------------------------------------------------------------------------------------
