@@ -79,7 +79,9 @@ def calendar_watch(calendar: Calendar, *, anew: bool = False) -> None:
         calendar.push_channel_id, calendar.push_resource_id = channel_id, resource_id
         calendar.push_expires_at = expires_at
         calendar.save(update_fields=["push_channel_id", "push_resource_id", "push_expires_at"])
-        if old[1] and old[1] != resource_id:
+        # Always stopped by its own ids: Google gives every channel on a calendar the same
+        # resource id, so only the channel id tells the old one from the new.
+        if old[0] and old[1]:
             try:
                 provider.unwatch(*old)
             except ProviderError:

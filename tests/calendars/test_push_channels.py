@@ -10,6 +10,7 @@ import time_machine
 
 from calendars import tasks
 from calendars.models import Calendar, Connection
+from calendars.push import calendar_watch
 from multical.lib import vault
 from syncrules.models import SyncRule
 from tests.factories import CalendarFactory, ConnectionFactory
@@ -82,3 +83,18 @@ def test_disconnecting_stops_the_channel(google_calendar, google_fake, run_tasks
     assert google_fake.channels == {}
     google_calendar.refresh_from_db()
     assert google_calendar.push_channel_id == ""
+
+
+def test_a_replaced_channel_is_stopped_even_when_google_names_the_same_resource(
+    google_calendar, google_fake
+):
+    calendar_watch(google_calendar)
+    old_channel, old_resource = google_calendar.push_channel_id, google_calendar.push_resource_id
+
+    calendar_watch(google_calendar)
+
+    google_calendar.refresh_from_db()
+    assert google_calendar.push_resource_id == old_resource  # Google's name for the calendar
+    assert google_calendar.push_channel_id != old_channel
+    assert google_fake.stopped_channels == [old_channel]
+    assert list(google_fake.channels) == [google_calendar.push_channel_id]

@@ -17,7 +17,9 @@ the provider relies on, with Google's JSON shapes:
   get/update/patch/delete (410 when deleted already), 403 on writes to read-only calendars;
 - partial responses: ``fields`` (``items(id,start),nextPageToken``, ``a/b``) trims any answer to
   the fields asked for, so a mask that leaves out something the provider reads shows in tests;
-- events.watch and channels.stop (channels recorded);
+- events.watch and channels.stop (channels recorded): every channel on a calendar gets the
+  calendar's one ``resourceId``, as Google gives it, so only the channel id tells two channels
+  apart; channels.stop needs both and answers 404 otherwise;
 - the consent screen at ``/o/oauth2/v2/auth`` (a plain HTML page listing the requested scopes,
   with Allow and Deny): Allow redirects to the ``redirect_uri`` with a one-time ``code``, the
   ``state`` and the granted ``scope``; Deny with ``error=access_denied``. ``authorize`` is the same
@@ -121,6 +123,8 @@ class FakeCalendar:
     # Instance id → latest state, with the change counter that produced it (the change log).
     view: dict[str, Entry] = field(default_factory=dict)
     seq: int = 0
+    # What Google names the watched resource: the calendar's events, the same for every channel.
+    resource_id: str = field(default_factory=lambda: "res-" + secrets.token_hex(12))
 
     @property
     def writable(self) -> bool:
@@ -1087,7 +1091,7 @@ class GoogleFake:
             raise FakeError(400, "channelIdNotUnique", "Channel id not unique.")
         channel = Channel(
             id=body["id"],
-            resource_id=self._token("res-"),
+            resource_id=calendar.resource_id,
             calendar_id=calendar.id,
             address=body["address"],
             token=body.get("token", ""),
