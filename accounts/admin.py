@@ -32,7 +32,10 @@ class UserAdmin(DjangoUserAdmin):
             "Permissions",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
         ),
-        ("Notifications", {"fields": ["notify_reconnect_alerts", "notify_booking_emails"]}),
+        (
+            "Notifications",
+            {"fields": ["notify_reconnect_alerts", "notify_booking_emails", "notify_sync_alerts"]},
+        ),
         ("Dates", {"fields": ["date_joined", "last_login", "deletion_requested_at"]}),
     ]
     add_fieldsets = [

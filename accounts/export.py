@@ -78,6 +78,7 @@ def account_export(*, user: User) -> dict[str, Any]:
         "notification_preferences": {
             "reconnect_alerts": user.notify_reconnect_alerts,
             "booking_emails": user.notify_booking_emails,
+            "sync_alerts": user.notify_sync_alerts,
         },
         "consents": [
             _pick(consent, ["kind", "granted", "document_version", "recorded_at"])

@@ -150,8 +150,14 @@ class ProfileForm(forms.ModelForm):
 class NotificationPreferencesForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["notify_reconnect_alerts", "notify_booking_emails"]
-        help_texts = {"notify_booking_emails": "The people who book you are always e-mailed."}
+        fields = ["notify_reconnect_alerts", "notify_booking_emails", "notify_sync_alerts"]
+        help_texts = {
+            "notify_booking_emails": "The people who book you are always e-mailed.",
+            "notify_sync_alerts": (
+                "Before removing the blocks of most of a calendar's events at once, Multical reads "
+                "the calendar again to make sure they are really gone."
+            ),
+        }
 
 
 class DeleteAccountForm(forms.Form):

@@ -55,6 +55,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     notify_booking_emails = models.BooleanField(
         "E-mail me when a booking is made, moved or cancelled", default=True
     )
+    notify_sync_alerts = models.BooleanField(
+        "E-mail me when most of a calendar's events vanish and their blocks are removed",
+        default=True,
+    )
 
     # Set when the owner asked for the account to be deleted: from then on it is inactive (no log-in,
     # no session) and a task removes what it wrote at the providers, then deletes it for good.

@@ -35,6 +35,11 @@ def wants_reconnect_alerts(user: User) -> bool:
     return user.notify_reconnect_alerts and user.deletion_requested_at is None
 
 
+def wants_sync_alerts(user: User) -> bool:
+    """Whether to e-mail the user that a sync removed the blocks of most of a calendar's events."""
+    return user.notify_sync_alerts and user.deletion_requested_at is None
+
+
 def wants_booking_emails(user: User) -> bool:
     """Whether to e-mail the owner of a booking page about its bookings (never the attendee's)."""
     return user.notify_booking_emails and user.deletion_requested_at is None

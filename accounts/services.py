@@ -68,10 +68,15 @@ def user_update_profile(*, user: User, time_zone: str, marketing_email: bool) ->
         )
 
 
-def user_update_notifications(*, user: User, reconnect_alerts: bool, booking_emails: bool) -> None:
+def user_update_notifications(
+    *, user: User, reconnect_alerts: bool, booking_emails: bool, sync_alerts: bool
+) -> None:
     user.notify_reconnect_alerts = reconnect_alerts
     user.notify_booking_emails = booking_emails
-    user.save(update_fields=["notify_reconnect_alerts", "notify_booking_emails"])
+    user.notify_sync_alerts = sync_alerts
+    user.save(
+        update_fields=["notify_reconnect_alerts", "notify_booking_emails", "notify_sync_alerts"]
+    )
 
 
 def audit_log_record(

@@ -9,10 +9,9 @@ from django.utils import timezone
 
 from accounts import deletion
 from accounts.models import User
-from syncrules.tasks import backoff_seconds
+from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 
 # With backoff, about two hours of retries before the account is deleted whatever is left.
-RETRY_LIMIT = 8
 
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)

@@ -200,6 +200,7 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
             user=request.user,  # type: ignore[arg-type]
             reconnect_alerts=form.cleaned_data["notify_reconnect_alerts"],
             booking_emails=form.cleaned_data["notify_booking_emails"],
+            sync_alerts=form.cleaned_data["notify_sync_alerts"],
         )
         messages.success(request, "Notification settings saved.")
     return redirect("accounts:settings")

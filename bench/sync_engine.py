@@ -34,7 +34,7 @@ from integrations.base import (
     Window,
 )
 from syncrules.planner import plan
-from syncrules.planning import ExistingBlock, Handling, Plan, RuleOptions, Visibility
+from syncrules.planning import ExistingBlock, Handling, Plan, RuleOptions, RuleSpec, Visibility
 
 PLANNER_EVENTS = 10_000
 PLANNER_TARGET_RATE = 50_000  # events/s
@@ -142,16 +142,10 @@ def planner_runs(
 ) -> tuple[list[float], list[float], Plan, int]:
     """Timings of a first plan (no blocks) and of a full plan against a block per copied event."""
 
+    rule = RuleSpec(id="rule", options=options, targets=frozenset({"target"}), window=WINDOW)
+
     def full_plan(existing: list[ExistingBlock]) -> Plan:
-        return plan(
-            options=options,
-            targets=["target"],
-            events=events,
-            existing=existing,
-            window=WINDOW,
-            key=KEY,
-            full=True,
-        )
+        return plan(rules=[rule], events=events, existing=existing, key=KEY, full=True)
 
     first_seconds, first = timed(lambda: full_plan([]))
     existing = [
@@ -161,6 +155,7 @@ def planner_runs(
             source_series_id=create.event.series_id,
             target_calendar_id=create.target_calendar_id,
             fingerprint=create.fingerprint,
+            rule_id=create.rule_id,
         )
         for number, create in enumerate(first.creates)
     ]

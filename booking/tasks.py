@@ -7,9 +7,7 @@ from django.db import transaction
 
 from booking.follow_up import booking_follow_up
 from integrations.base import ProviderError
-from syncrules.tasks import backoff_seconds
-
-RETRY_LIMIT = 8
+from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 
 
 def enqueue_follow_up(booking_id: str) -> None:

@@ -9,7 +9,7 @@ from calendars import push
 from calendars.models import Calendar, Connection
 from calendars.services import connection_keep_authorized, connection_record_error
 from integrations.base import ProviderError
-from syncrules.tasks import RETRY_LIMIT, backoff_seconds
+from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 
 
 def enqueue_channel_renewal(calendar_id: str, *, anew: bool = False) -> None:

@@ -126,7 +126,10 @@ else:
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        # Longer than the slowest task, so a late-acknowledged task is not handed out twice.
+        # A task is handed out again if not acknowledged within this: longer than the hard time
+        # limit plus the longest retry countdown (multical.lib.retry), so a running or waiting
+        # task is never handed out twice. Crash recovery does not wait for it: a sync's intent is a
+        # row, and the sweeper (resume-syncs) queues it again within a minute or two.
         "visibility_timeout": 3600,
     }
 else:
@@ -149,6 +152,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# No task may run longer: the soft limit lets it record the failure (a sync backs off and is
+# retried), the hard one stops a stuck process.
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often calendars without push (CalDAV, iCal links) are polled; an idle poll is one request.
@@ -156,11 +163,23 @@ SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 300)
 # How long booking pages may reuse busy time read from a calendar (sync notifications and syncs
 # that find changes forget it sooner).
 BOOKING_BUSY_CACHE_SECONDS = env.int("BOOKING_BUSY_CACHE_SECONDS", 120)
+# The mass-deletion guard: when one sync would remove more than this percentage of a source's
+# blocks, and at least this many, because their events vanished, the deletions wait for a full
+# read at least MASS_DELETION_CONFIRM_SECONDS later that finds them still gone.
+MASS_DELETION_PERCENT = env.int("MASS_DELETION_PERCENT", 50)
+MASS_DELETION_MIN_BLOCKS = env.int("MASS_DELETION_MIN_BLOCKS", 10)
+MASS_DELETION_CONFIRM_SECONDS = env.int("MASS_DELETION_CONFIRM_SECONDS", 120)
 # Every periodic job of the project. Each is safe if two beats ever run (they only enqueue
 # coalesced, idempotent work).
 CELERY_BEAT_SCHEDULE = {
     # Lets /health/ tell operators whether beat and a worker are alive.
     "heartbeat": {"task": "multical.tasks.record_heartbeat", "schedule": 60.0},
+    # Syncs asked for and not served (a worker killed mid-sync, a lost message, a retry that is
+    # due) are queued again.
+    "resume-syncs": {"task": "syncrules.tasks.resume_syncs", "schedule": 30.0},
+    # Blocks no rule copies any more are removed (their removal is queued at once; this catches a
+    # lost message), and disconnections whose clean-up stalled resume.
+    "remove-stale-blocks": {"task": "syncrules.tasks.remove_stale_blocks", "schedule": 10 * 60.0},
     # CalDAV calendars and iCal links have no push: poll them.
     "poll-calendars": {
         "task": "syncrules.tasks.poll_calendars",

@@ -15,7 +15,7 @@ from booking.selectors import bookings_for_user
 from calendars.selectors import connections_for_user, connections_needing_attention
 from multical import health
 from multical.lib import rate_limits
-from syncrules.selectors import rules_for_user
+from syncrules.selectors import mass_deletions_for_user, rules_for_user
 
 # Seconds to wait when the refusing limit did not say (a plain django-ratelimit decorator): the
 # longest window, so that the client never comes back too early.
@@ -57,6 +57,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "broken_connections": connections_needing_attention(user),
             "connection_count": connections_for_user(user).count(),
             "rules": rules_for_user(user),
+            "mass_deletions": mass_deletions_for_user(user),
             "bookings": bookings_for_user(user, show="upcoming")[:UPCOMING_BOOKINGS],
         },
     )

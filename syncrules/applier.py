@@ -1,15 +1,16 @@
 """Carries out a plan through the provider contract, so that retries never duplicate.
 
 A create first writes the block row (pending), then the remote event carrying the row's id as
-its marker, then the remote id. A crash in between leaves a pending row; the next plan updates
-it, and the update looks for the event carrying the marker before writing, so nothing is written
-twice. Errors: a target whose connection refuses us permanently is marked and skipped (the other
+its marker (from its first instant, every read of the target recognises it as ours), then saves
+the remote id at once. A crash in between leaves a pending row; the next plan updates it, and the
+update looks for the event carrying the marker before writing, so nothing is written twice. Errors: a target whose connection refuses us permanently is marked and skipped (the other
 targets go on); a transient error stops the sync, which is retried with the cursor unmoved.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import partial
 
@@ -18,13 +19,13 @@ from calendars.selectors import provider_for_connection
 from calendars.services import connection_keep_refreshed_secrets, connection_record_error
 from integrations.base import BlockSpec, Provider, ProviderError
 from multical.lib.bulk_save import save_fields
-from syncrules.models import Block, SyncRule
+from syncrules.models import Block
 from syncrules.planning import Create, Plan, Rendered, Update
 
 logger = logging.getLogger(__name__)
 
-SAVE_BATCH = 100
 WRITTEN_FIELDS = [
+    "rule",
     "target_event_id",
     "source_series_id",
     "start",
@@ -65,12 +66,12 @@ class Counts:
 def apply_plan(
     plan: Plan,
     *,
-    rule: SyncRule,
     source_calendar: Calendar,
     targets: dict[str, Calendar],
     pool: ProviderPool,
-) -> Counts:
-    counts = Counts()
+) -> dict[str, Counts]:
+    """Carry out ``plan``; what was done, by the id of the rule each block is credited to."""
+    counts: dict[str, Counts] = defaultdict(Counts)
     refused: set[str] = set()  # targets whose connection refused us for good during this run
 
     def writable(target: Calendar) -> bool:
@@ -81,7 +82,7 @@ def apply_plan(
             and bool(connection.secrets)
         )
 
-    def attempt(target: Calendar, write) -> bool:  # type: ignore[no-untyped-def]
+    def attempt(target: Calendar, rule_id: str, write) -> bool:  # type: ignore[no-untyped-def]
         try:
             write(pool.get(target.connection))
         except ProviderError as error:
@@ -89,7 +90,7 @@ def apply_plan(
                 raise
             refused.add(str(target.id))
             connection_record_error(connection=target.connection, error=error)
-            counts.error = error.message
+            counts[rule_id].error = error.message
             return False
         return True
 
@@ -104,56 +105,44 @@ def apply_plan(
         block = blocks.get(delete.block_id)
         if block is None:
             continue
-        target = block.target_calendar
-        if writable(target) and attempt(target, partial(delete_remote_block, block=block)):
+        target, rule_id = block.target_calendar, str(block.rule_id or "")
+        if writable(target) and attempt(target, rule_id, partial(delete_remote_block, block=block)):
             block.delete()
-            counts.deleted += 1
+            counts[rule_id].deleted += 1
 
-    # Rows of written blocks are saved in batches (and whatever happens, before we return): one
-    # that misses its save stays pending, and the next plan updates it after finding it remotely.
-    written: list[Block] = []
+    creates = [op for op in plan.creates if writable(targets[op.target_calendar_id])]
+    for create, (block, fresh) in zip(
+        creates, _pending_rows(creates, source_calendar, targets), strict=True
+    ):
+        # A fresh row has nothing remote to find; a row left pending by a crash may have.
+        write = partial(_write, block=block, op=create, look_first=not fresh)
+        if attempt(block.target_calendar, create.rule_id, write):
+            counts[create.rule_id].created += 1
 
-    def flush() -> None:
-        save_fields(written, WRITTEN_FIELDS)
-        written.clear()
-
-    try:
-        creates = [op for op in plan.creates if writable(targets[op.target_calendar_id])]
-        for create, (block, fresh) in zip(
-            creates, _pending_rows(creates, rule, source_calendar, targets), strict=True
-        ):
-            # A fresh row has nothing remote to find; a row left pending by a crash may have.
-            write = partial(_write, block=block, op=create, look_first=not fresh)
-            if attempt(block.target_calendar, write):
-                counts.created += 1
-                written.append(block)
-                if len(written) >= SAVE_BATCH:
-                    flush()
-
-        for update in plan.updates:
-            block = blocks.get(update.block_id)
-            if block is None:
-                continue
-            target = block.target_calendar
-            write = partial(_write, block=block, op=update, look_first=True)
-            if writable(target) and attempt(target, write):
-                counts.updated += 1
-                written.append(block)
-                if len(written) >= SAVE_BATCH:
-                    flush()
-    finally:
-        flush()
+    for update in plan.updates:
+        block = blocks.get(update.block_id)
+        if block is None:
+            continue
+        if not update.rewrite:
+            # The calendar already shows this rendering: only the rule it is credited to moves.
+            block.rule_id = update.rule_id or None
+            save_fields([block], ["rule", "updated_at"])
+            continue
+        target = block.target_calendar
+        write = partial(_write, block=block, op=update, look_first=True)
+        if writable(target) and attempt(target, update.rule_id, write):
+            counts[update.rule_id].updated += 1
     return counts
 
 
 def _pending_rows(
-    creates: list[Create], rule: SyncRule, source_calendar: Calendar, targets: dict[str, Calendar]
+    creates: list[Create], source_calendar: Calendar, targets: dict[str, Calendar]
 ) -> list[tuple[Block, bool]]:
     """The block rows for ``creates``, written as pending in one statement before any remote
     write; (row, fresh), where a row that was already there (a crash's leftover) is not fresh."""
     rows = [
         Block(
-            rule=rule,
+            rule_id=op.rule_id or None,
             source_calendar=source_calendar,
             source_event_id=op.event.id,
             source_series_id=op.event.series_id,
@@ -170,7 +159,6 @@ def _pending_rows(
     stored = {
         (block.source_event_id, str(block.target_calendar_id)): block
         for block in Block.objects.filter(
-            rule=rule,
             source_calendar=source_calendar,
             source_event_id__in={op.event.id for op in creates},
         ).select_related("target_calendar__connection")
@@ -184,6 +172,8 @@ def _pending_rows(
 
 
 def _write(provider: Provider, *, block: Block, op: Create | Update, look_first: bool) -> None:
+    """Write the block, then save its row at once: the remote id is never known only in memory,
+    so neither a crash nor a concurrent sync of the target ever meets it unrecorded."""
     target = block.target_calendar
     remote_id = block.target_event_id
     if not remote_id and look_first:
@@ -191,10 +181,12 @@ def _write(provider: Provider, *, block: Block, op: Create | Update, look_first:
     block.target_event_id = provider.put_block(
         target.remote_id, _spec(str(block.id), op.rendered), remote_id=remote_id or None
     )
+    block.rule_id = op.rule_id or None
     block.source_series_id = op.event.series_id
     block.start, block.end, block.all_day = op.rendered.start, op.rendered.end, op.rendered.all_day
     block.fingerprint = op.fingerprint
     block.state = Block.State.SYNCED
+    save_fields([block], WRITTEN_FIELDS)
 
 
 def delete_remote_block(provider: Provider, *, block: Block) -> None:

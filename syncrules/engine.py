@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,9 +26,9 @@ from calendars.selectors import provider_for_connection
 from calendars.services import connection_keep_refreshed_secrets, connection_record_error
 from integrations.base import ChangeSet, Provider, ProviderError, Window
 from syncrules import planner
-from syncrules.applier import ProviderPool, apply_plan, delete_remote_block
+from syncrules.applier import Counts, ProviderPool, apply_plan, delete_remote_block
 from syncrules.models import Block, SyncRule, SyncRun
-from syncrules.planning import ExistingBlock
+from syncrules.planning import ExistingBlock, Plan, RuleSpec
 
 logger = logging.getLogger(__name__)
 
@@ -51,21 +52,50 @@ def rule_window(rule: SyncRule, now: datetime) -> Window:
     )
 
 
-def sync_source_calendar(calendar: Calendar, *, full: bool = False) -> None:
-    """Bring every enabled rule's blocks made from ``calendar`` in step with it."""
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What one sync of a source did that its caller acts on (counts only)."""
+
+    # Deletions held back by the mass-deletion guard, waiting for a confirming full read.
+    deletions_held: int = 0
+    # Deletions carried out because a confirming full read found the events still gone.
+    deletions_confirmed: int = 0
+
+
+def sync_source_calendar(
+    calendar: Calendar, *, full: bool = False, confirm_deletions: bool = False
+) -> SyncReport:
+    """Bring the blocks made from ``calendar`` by every enabled rule in step with it.
+
+    One plan covers every rule that reads the calendar, so an event instance gets at most one
+    block per target calendar, whichever rules ask for it. The mass-deletion guard: when the
+    events this read finds gone would remove more than ``MASS_DELETION_PERCENT`` % of the calendar's
+    blocks (and at least ``MASS_DELETION_MIN_BLOCKS``), those deletions are held back (reported,
+    nothing else held up) unless ``confirm_deletions`` is set and this is a full read: a full read
+    that comes after a hold confirms it.
+    """
     connection = calendar.connection
     if connection.status not in USABLE or not connection.secrets:
-        return
+        return SyncReport()
     rules = list(
         SyncRule.objects.filter(enabled=True, sources=calendar)
         .select_related("user")
         .prefetch_related("targets__connection")
+        .order_by("created_at", "id")
     )
     if not rules:
-        return
+        return SyncReport()
     now = timezone.now()
-    windows = {rule.id: rule_window(rule, now) for rule in rules}
-    window = Window(min(w.start for w in windows.values()), max(w.end for w in windows.values()))
+    specs = [
+        RuleSpec(
+            id=str(rule.id),
+            options=planner.options_from_rule(rule, time_zone=ZoneInfo(rule.user.time_zone)),
+            targets=frozenset(str(target.id) for target in rule.targets.all()),
+            window=rule_window(rule, now),
+        )
+        for rule in rules
+    ]
+    window = Window(min(s.window.start for s in specs), max(s.window.end for s in specs))
     provider = provider_for_connection(connection)
     try:
         changes = _read_changes(provider, calendar, "" if full else calendar.sync_cursor, window)
@@ -77,21 +107,114 @@ def sync_source_calendar(calendar: Calendar, *, full: bool = False) -> None:
     if changes.is_empty:
         # An idle poll: nothing to plan, no history row; only the cursor and the time move.
         _synced(calendar, changes.next_cursor)
-        return
+        return SyncReport()
     known_ids = set(
         Block.objects.filter(target_calendar=calendar)
         .exclude(target_event_id="")
         .values_list("target_event_id", flat=True)
     )
+    the_plan = planner.plan(
+        rules=specs,
+        events=changes.events,
+        existing=_existing_blocks(calendar, changes),
+        key=fingerprint_key(),
+        full=changes.full_resync,
+        removed_ids=changes.removed_ids,
+        replaced_series=changes.replaced_series,
+        known_block_event_ids=known_ids,
+    )
+    report = _guard_mass_deletion(
+        the_plan, calendar, confirm=confirm_deletions and changes.full_resync
+    )
+    runs = {
+        str(rule.id): SyncRun.objects.create(
+            rule=rule,
+            source_calendar=calendar,
+            full_read=changes.full_resync,
+            deletions_held=report.deletions_held,
+            deletions_confirmed=bool(report.deletions_confirmed),
+        )
+        for rule in rules
+    }
+    targets = {str(target.id): target for rule in rules for target in rule.targets.all()}
     pool = ProviderPool()
     try:
-        for rule in rules:
-            _sync_rule(rule, calendar, changes, windows[rule.id], known_ids, pool)
+        counts = apply_plan(the_plan, source_calendar=calendar, targets=targets, pool=pool)
+    except ProviderError as error:
+        for run in runs.values():
+            run.error = error.message[:300]
+            run.finished_at = timezone.now()
+        SyncRun.objects.bulk_update(runs.values(), ["error", "finished_at"])
+        raise
     finally:
         pool.keep_refreshed_secrets()
         # Blocks were written into the targets: their busy time changed.
-        forget_busy(target.id for rule in rules for target in rule.targets.all())
+        forget_busy(targets)
+    skipped = Counter(skip.rule_id for skip in the_plan.skips)
+    for rule_id, run in runs.items():
+        done = counts.get(rule_id, Counts())
+        run.created, run.updated, run.deleted = done.created, done.updated, done.deleted
+        run.skipped = skipped[rule_id] + changes.skipped
+        run.error = done.error[:300]
+        run.finished_at = timezone.now()
+    SyncRun.objects.bulk_update(
+        runs.values(), ["created", "updated", "deleted", "skipped", "error", "finished_at"]
+    )
     _synced(calendar, changes.next_cursor)
+    return report
+
+
+def _existing_blocks(calendar: Calendar, changes: ChangeSet) -> list[ExistingBlock]:
+    """The blocks made from this calendar that the changes can touch: all of them after a full
+    read, otherwise only those of the changed events and series, so that an incremental sync
+    costs the same whatever the calendar's size. (Blocks of targets no rule has any more are the
+    stale-block clean-up's job.)"""
+    blocks = Block.objects.filter(source_calendar=calendar)
+    if not changes.full_resync:
+        event_ids = {event.id for event in changes.events} | set(changes.removed_ids)
+        series_ids = {event.series_id for event in changes.events} | set(changes.replaced_series)
+        blocks = blocks.filter(
+            Q(source_event_id__in=event_ids) | Q(source_series_id__in=series_ids)
+        )
+    return [
+        ExistingBlock(
+            id=str(block_id),
+            source_event_id=event_id,
+            source_series_id=series_id,
+            target_calendar_id=str(target_id),
+            fingerprint=stamp,
+            pending=state == Block.State.PENDING,
+            rule_id=str(rule_id or ""),
+        )
+        for block_id, event_id, series_id, target_id, stamp, state, rule_id in blocks.values_list(
+            "id",
+            "source_event_id",
+            "source_series_id",
+            "target_calendar_id",
+            "fingerprint",
+            "state",
+            "rule_id",
+        )
+    ]
+
+
+def _guard_mass_deletion(plan: Plan, calendar: Calendar, *, confirm: bool) -> SyncReport:
+    """Hold back the deletions of vanished events when there are too many of them (see
+    ``sync_source_calendar``), or report them as confirmed when ``confirm``."""
+    vanished = sum(1 for delete in plan.deletes if delete.vanished)
+    if vanished < settings.MASS_DELETION_MIN_BLOCKS:
+        return SyncReport()
+    total = Block.objects.filter(source_calendar=calendar).count()
+    if vanished * 100 <= settings.MASS_DELETION_PERCENT * total:
+        return SyncReport()
+    if confirm:
+        logger.warning(
+            "Calendar %s: %s blocks removed after a confirming read", calendar.id, vanished
+        )
+        return SyncReport(deletions_confirmed=vanished)
+    logger.warning("Calendar %s: %s deletions held for a confirming read", calendar.id, vanished)
+    plan.deletes = [delete for delete in plan.deletes if not delete.vanished]
+    return SyncReport(deletions_held=vanished)
 
 
 def _synced(calendar: Calendar, cursor: str) -> None:
@@ -104,80 +227,11 @@ def _synced(calendar: Calendar, cursor: str) -> None:
 def _read_changes(provider: Provider, calendar: Calendar, cursor: str, window: Window) -> ChangeSet:
     changes = provider.changes(calendar.remote_id, cursor, window)
     reads_empty = changes.full_resync and all(event.ours for event in changes.events)
-    # Mass-deletion guard: a source that suddenly reads as empty is read once more before its
-    # blocks are removed, so one bad answer from a server cannot wipe the targets.
+    # A source that suddenly reads as empty is read once more at once, so one bad answer from a
+    # server costs one request, not a held deletion (the mass-deletion guard still weighs it).
     if reads_empty and Block.objects.filter(source_calendar=calendar).exists():
         changes = provider.changes(calendar.remote_id, "", window)
     return changes
-
-
-def _sync_rule(
-    rule: SyncRule,
-    calendar: Calendar,
-    changes: ChangeSet,
-    window: Window,
-    known_ids: set[str],
-    pool: ProviderPool,
-) -> None:
-    run = SyncRun.objects.create(rule=rule, source_calendar=calendar, full_read=changes.full_resync)
-    targets = {str(target.id): target for target in rule.targets.all()}
-    existing = [
-        ExistingBlock(
-            id=str(block.id),
-            source_event_id=block.source_event_id,
-            source_series_id=block.source_series_id,
-            target_calendar_id=str(block.target_calendar_id),
-            fingerprint=block.fingerprint,
-            pending=block.state == Block.State.PENDING,
-        )
-        for block in _blocks_concerned(rule, calendar, changes).only(
-            "id",
-            "source_event_id",
-            "source_series_id",
-            "target_calendar_id",
-            "fingerprint",
-            "state",
-        )
-    ]
-    the_plan = planner.plan(
-        options=planner.options_from_rule(rule, time_zone=ZoneInfo(rule.user.time_zone)),
-        targets=targets.keys(),
-        events=changes.events,
-        existing=existing,
-        window=window,
-        key=fingerprint_key(),
-        full=changes.full_resync,
-        removed_ids=changes.removed_ids,
-        replaced_series=changes.replaced_series,
-        known_block_event_ids=known_ids,
-    )
-    try:
-        counts = apply_plan(
-            the_plan, rule=rule, source_calendar=calendar, targets=targets, pool=pool
-        )
-    except ProviderError as error:
-        run.error = error.message[:300]
-        run.finished_at = timezone.now()
-        run.save(update_fields=["error", "finished_at"])
-        raise
-    run.created, run.updated, run.deleted = counts.created, counts.updated, counts.deleted
-    run.skipped = len(the_plan.skips) + changes.skipped
-    run.error = counts.error[:300]
-    run.finished_at = timezone.now()
-    run.save(update_fields=["created", "updated", "deleted", "skipped", "error", "finished_at"])
-
-
-def _blocks_concerned(rule: SyncRule, calendar: Calendar, changes: ChangeSet) -> QuerySet[Block]:
-    """The rule's blocks from this calendar that the changes can touch: all of them after a full
-    read, otherwise only those of the changed events and series, so that an incremental sync
-    costs the same whatever the calendar's size. (Blocks of targets that left the rule are the
-    stale-block clean-up's job.)"""
-    blocks = Block.objects.filter(rule=rule, source_calendar=calendar)
-    if changes.full_resync:
-        return blocks
-    event_ids = {event.id for event in changes.events} | set(changes.removed_ids)
-    series_ids = {event.series_id for event in changes.events} | set(changes.replaced_series)
-    return blocks.filter(Q(source_event_id__in=event_ids) | Q(source_series_id__in=series_ids))
 
 
 def _record_failure(calendar: Calendar, error: ProviderError) -> None:
@@ -188,22 +242,19 @@ def _record_failure(calendar: Calendar, error: ProviderError) -> None:
         connection_record_error(connection=calendar.connection, error=error)
 
 
-def stale_blocks() -> Iterable[Block]:
-    """Blocks no enabled rule wants any more: rule gone or off, source or target left the rule."""
-    through_sources = SyncRule.sources.through.objects.filter(
-        syncrule_id=OuterRef("rule_id"), calendar_id=OuterRef("source_calendar_id")
-    )
-    through_targets = SyncRule.targets.through.objects.filter(
-        syncrule_id=OuterRef("rule_id"), calendar_id=OuterRef("target_calendar_id")
+def stale_blocks() -> QuerySet[Block]:
+    """Blocks nothing copies any more: their source calendar is gone or released, or no enabled
+    rule has their source as a source and their target as a target."""
+    wanted = SyncRule.objects.filter(
+        enabled=True,
+        sources=OuterRef("source_calendar_id"),
+        targets=OuterRef("target_calendar_id"),
     )
     return (
         Block.objects.filter(
-            Q(rule__isnull=True)
-            | Q(rule__enabled=False)
-            | Q(source_calendar__isnull=True)
+            Q(source_calendar__isnull=True)
             | Q(source_calendar__connection__status__in=RELEASED)
-            | ~Exists(through_sources)
-            | ~Exists(through_targets)
+            | ~Exists(wanted)
         )
         .select_related("target_calendar__connection")
         .order_by("target_calendar_id")

@@ -21,6 +21,7 @@ WEEKDAYS = [
     (6, "Saturday"),
     (7, "Sunday"),
 ]
+OVERLAP_LABEL = "Save anyway: one block per event where the rules meet"
 # The rule's own settings, as the form's cleaned data carries them (sources and targets aside).
 RULE_SETTINGS = (
     "name",
@@ -208,6 +209,7 @@ class RuleForm(forms.Form):
         "empty to copy events at any time.",
     )
     enabled = forms.BooleanField(label="Rule is on", required=False)
+    overlap_ok = forms.BooleanField(label=OVERLAP_LABEL, required=False)
 
     def __init__(
         self,
@@ -218,6 +220,7 @@ class RuleForm(forms.Form):
         for_preview: bool = False,
     ) -> None:
         super().__init__(data, initial=_initial(rule))
+        self.user, self.rule, self.for_preview = user, rule, for_preview
         calendars = selectors.calendars_for_user(user)
         self.fields["sources"].queryset = calendars
         self.fields["targets"].queryset = calendars
@@ -253,6 +256,15 @@ class RuleForm(forms.Form):
             )
         elif start is not None and end is not None and start >= end:
             self.add_error("working_hours_end", "Working hours must end after they start.")
+        if data.get("enabled") and not self.for_preview and not data.get("overlap_ok"):
+            overlaps = selectors.overlapping_rules(
+                self.user,
+                sources=data.get("sources") or (),
+                targets=data.get("targets") or (),
+                excluding=self.rule,
+            )
+            if overlaps:
+                self.add_error("overlap_ok", overlap_warning(overlaps))
         return data
 
     def _has_error_on_working_hours(self) -> bool:
@@ -273,8 +285,11 @@ class BlockEachOtherForm(forms.Form):
         },
     )
 
+    overlap_ok = forms.BooleanField(label=OVERLAP_LABEL, required=False)
+
     def __init__(self, data: object = None, *, user: User) -> None:
         super().__init__(data)
+        self.user = user
         self.fields["calendars"].queryset = selectors.writable_calendars_for_user(user)
 
     def clean_calendars(self) -> list[Calendar]:
@@ -282,6 +297,28 @@ class BlockEachOtherForm(forms.Form):
         if len(calendars) < 2:
             raise forms.ValidationError("Choose at least two calendars.")
         return calendars
+
+    def clean(self) -> dict:
+        data = super().clean()
+        calendars = data.get("calendars") or ()
+        if calendars and not data.get("overlap_ok"):
+            overlaps = selectors.overlapping_rules(self.user, sources=calendars, targets=calendars)
+            if overlaps:
+                self.add_error("overlap_ok", overlap_warning(overlaps))
+        return data
+
+
+def overlap_warning(overlaps: list[selectors.Overlap]) -> str:
+    """What saving a rule over the same calendars as others means, said before it is saved."""
+    said = "; ".join(
+        f"“{overlap.rule.name}” already copies "
+        + ", ".join(f"{source.name} into {target.name}" for source, target in overlap.pairs)
+        for overlap in overlaps
+    )
+    return (
+        f"{said}. An event copied by two rules into the same calendar gets one block there, "
+        "shown as the more private of the rules says. Tick the box to save anyway."
+    )
 
 
 def _initial(rule: SyncRule | None) -> dict:

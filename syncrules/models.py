@@ -104,8 +104,10 @@ class Block(models.Model):
         SYNCED = "synced", "In the target calendar"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # Both outlive what they point at (SET_NULL): a block whose rule or source calendar is gone is
-    # stale, and the clean-up deletes it from the target calendar before forgetting it.
+    # The rule whose rendering the block shows. Both outlive what they point at (SET_NULL): a
+    # block whose source calendar is gone, or that no enabled rule copies any more, is stale, and
+    # the clean-up deletes it from the target calendar before forgetting it; one whose rule went
+    # while another rule still copies its event is rendered again by that rule.
     rule = models.ForeignKey(SyncRule, on_delete=models.SET_NULL, null=True, related_name="blocks")
     source_calendar = models.ForeignKey(
         Calendar, on_delete=models.SET_NULL, null=True, related_name="source_blocks"
@@ -126,9 +128,11 @@ class Block(models.Model):
 
     class Meta:
         constraints = [
+            # However many rules copy one instance into one calendar, it gets one block there (the
+            # most private rendering wins, and ``rule`` names the rule it was rendered by).
             models.UniqueConstraint(
-                fields=["rule", "source_calendar", "source_event_id", "target_calendar"],
-                name="syncrules_block_one_per_source_instance_and_target",
+                fields=["source_calendar", "source_event_id", "target_calendar"],
+                name="syncrules_block_one_per_instance_and_target",
             ),
         ]
         indexes = [
@@ -158,6 +162,10 @@ class SyncRun(models.Model):
     updated = models.PositiveIntegerField(default=0)
     deleted = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+    # The mass-deletion guard: deletions this run held back until a later full read confirms the
+    # events are gone, and whether ``deleted`` is such a confirmed mass deletion.
+    deletions_held = models.PositiveIntegerField(default=0)
+    deletions_confirmed = models.BooleanField(default=False)
     error = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -166,3 +174,56 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"run of {self.rule_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SyncState(models.Model):
+    """What has been asked of one calendar's sync, and what has been done: the durable intent.
+
+    Every trigger (a notification, a poll, a rule change, "sync now") counts one request; a sync
+    remembers the count it started from and, once everything it did has committed, marks that
+    count served. So a request is never lost to a crash: until a sync that started after it has
+    finished, ``requested > served`` and the sweeper queues the calendar again. A full read asked
+    for (a rule's settings changed, a connection came back) is served only by a full read that
+    started after it. Counts only: no content, no cursor (that stays on the calendar).
+    """
+
+    calendar = models.OneToOneField(
+        Calendar, primary_key=True, on_delete=models.CASCADE, related_name="sync_state"
+    )
+    requested = models.BigIntegerField(default=0)
+    served = models.BigIntegerField(default=0)
+    # The value of ``requested`` when a full read was last asked for, and the last one served.
+    full_requested = models.BigIntegerField(default=0)
+    full_served = models.BigIntegerField(default=0)
+    # When the oldest request not yet served came in (the sweeper leaves young ones to the queue).
+    pending_since = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # After a transient failure: how many in a row, and no new attempt before ``retry_at``.
+    failures = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    # The mass-deletion guard holds this many deletions since then, for a confirming full read.
+    deletions_held = models.PositiveIntegerField(default=0)
+    deletions_held_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["pending_since"],
+                condition=models.Q(pending_since__isnull=False),
+                name="syncrules_state_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync state of {self.calendar_id} ({self.served}/{self.requested})"
+
+    @property
+    def pending(self) -> bool:
+        return self.requested > self.served or self.full_requested > self.full_served
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None and (
+            self.finished_at is None or self.started_at > self.finished_at
+        )

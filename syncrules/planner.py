@@ -3,14 +3,14 @@
 Nothing here touches the database, the network or the clock, so a plan can be tested and
 benchmarked on its own. ``render`` applies the rule's privacy to one event, ``fingerprint`` keys
 what a block shows so unchanged blocks are not rewritten, ``skip_reason`` says why an event is not
-copied, and ``plan`` puts them together for one source calendar of one rule.
+copied, and ``plan`` puts them together for one source calendar and every rule that reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Container, Iterable, Iterator
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from syncrules.planning import (
     Plan,
     Rendered,
     RuleOptions,
+    RuleSpec,
     ShowAs,
     Skip,
     SkipReason,
@@ -39,6 +40,7 @@ DEFAULT_BUSY_TITLE = "Busy"
 # Bumped whenever the encoding below changes, so old and new fingerprints can never collide.
 FINGERPRINT_VERSION = "multical-block-v1"
 _ONE_DAY = timedelta(days=1)
+_VISIBILITY_RANK = {Visibility.BUSY: 0, Visibility.TITLE: 1, Visibility.FULL: 2}
 # An event covering a whole week touches every weekday: looking further cannot change the answer.
 _MAX_DAYS_EXAMINED = 8
 
@@ -287,13 +289,20 @@ def _overlaps_working_hours(
     return False
 
 
+def privacy_rank(options: RuleOptions) -> tuple[int, bool, bool]:
+    """How much of an event a rule's blocks reveal, as a sortable key: lower is more private.
+
+    Busy only < Title only < Full details, then without the location before with it, then without
+    the video link before with it.
+    """
+    return (_VISIBILITY_RANK[options.visibility], options.show_location, options.show_video_link)
+
+
 def plan(
     *,
-    options: RuleOptions,
-    targets: Collection[str],
+    rules: Sequence[RuleSpec],
     events: Iterable[RemoteEvent],
     existing: Iterable[ExistingBlock],
-    window: Window,
     key: bytes,
     full: bool,
     removed_ids: Collection[str] = (),
@@ -302,83 +311,104 @@ def plan(
 ) -> Plan:
     """The operations that bring the blocks of one source calendar in line with its events.
 
-    ``events`` are the source's events (all of them in the window when ``full``, else the new and
-    changed ones; for a repeated id the last one wins), ``existing`` the rule's blocks from this
-    source, ``targets`` the rule's target calendar ids.
+    ``rules`` are the enabled rules reading this source (their order breaks ties, see below),
+    ``events`` the source's events (all of them in the window when ``full``, else the new and
+    changed ones; for a repeated id the last one wins), ``existing`` the blocks made from this
+    source, whichever rule they are credited to.
 
-    - Each copied event gets, in each target, a Create when it has no block there, an Update when
-      its block shows something else (a different fingerprint) or is still pending, and otherwise
-      counts as unchanged.
-    - Each skipped event is listed once in ``skips`` and loses any blocks it has.
-    - With ``full``, every block not matched by a copied event and a current target is deleted.
-      Otherwise a block is deleted when its event is in ``removed_ids``, when its series is in
-      ``replaced_series`` and its event is not among ``events``, when its target is no longer a
-      target, or when its event was skipped. A block kept by a copied event is never deleted.
-    - A second block for the same (event, target) is deleted (invariant: at most one).
-    Creates and updates follow the order of ``events``, then ``targets`` sorted; deletes are sorted
-    by block id and never repeated. ``plan.unchanged`` counts (event, target) pairs.
+    - An (event, target) pair is wanted when some rule that has the target does not skip the
+      event; it gets one block however many rules want it, rendered by the most private of those
+      rules (``privacy_rank``; on a tie, the first in ``rules``), which the block is credited to.
+    - Each wanted pair gets a Create when it has no block, an Update when its block shows
+      something else (a different fingerprint), is still pending, or is credited to another rule
+      (then ``rewrite`` is False if it shows the same), and otherwise counts as unchanged.
+    - Each rule that skips an event lists it once in ``skips`` with its reason.
+    - A block whose pair is not wanted is deleted: with ``full``, every such block; otherwise one
+      whose event was read (and every rule skips it or none targets it), is in ``removed_ids``,
+      belongs to a series in ``replaced_series`` without being among ``events``, or whose target
+      no rule has any more. ``Delete.vanished`` tells deletions of events that are gone apart.
+    - A second block of the same pair is deleted (invariant: at most one).
+    Creates and updates follow the order of ``events``, then targets sorted; deletes are sorted by
+    block id and never repeated. ``plan.unchanged`` counts (event, target) pairs.
     """
-    target_ids = sorted(set(targets))
-    target_set = frozenset(target_ids)
+    all_targets = frozenset(target for rule in rules for target in rule.targets)
     removed = frozenset(removed_ids)
     replaced = frozenset(replaced_series)
+    # Most private first, ties in the given order: the first rule found for a target wins it.
+    ranked = sorted(enumerate(rules), key=lambda pair: (privacy_rank(pair[1].options), pair[0]))
 
     latest: dict[str, RemoteEvent] = {}
     for event in events:
         latest[event.id] = event
 
     blocks: dict[tuple[str, str], ExistingBlock] = {}
-    doomed: set[str] = set()
+    doomed: dict[str, bool] = {}  # block id → vanished
     for block in existing:
         slot = (block.source_event_id, block.target_calendar_id)
         if slot in blocks:
-            doomed.add(block.id)
+            doomed[block.id] = False
         else:
             blocks[slot] = block
 
     result = Plan()
     creates, updates, skips = result.creates, result.updates, result.skips
-    kept: set[str] = set()
-    skipped: set[str] = set()
+    wanted: set[tuple[str, str]] = set()
     unchanged = 0
     for event_id, event in latest.items():
-        reason = skip_reason(
-            event, options, window=window, known_block_event_ids=known_block_event_ids
-        )
-        if reason is not None:
-            skips.append(Skip(event=event, reason=reason))
-            skipped.add(event_id)
-            continue
-        kept.add(event_id)
-        rendered = render(event, options)
-        stamp = fingerprint(rendered, key=key)
-        for target in target_ids:
+        winners: dict[str, RuleSpec] = {}
+        for _, rule in ranked:
+            reason = skip_reason(
+                event, rule.options, window=rule.window, known_block_event_ids=known_block_event_ids
+            )
+            if reason is not None:
+                skips.append(Skip(event=event, reason=reason, rule_id=rule.id))
+                continue
+            for target in rule.targets:
+                winners.setdefault(target, rule)
+        rendered_by: dict[str, tuple[Rendered, str]] = {}
+        for target in sorted(winners):
+            rule = winners[target]
+            if rule.id not in rendered_by:
+                rendered = render(event, rule.options)
+                rendered_by[rule.id] = (rendered, fingerprint(rendered, key=key))
+            rendered, stamp = rendered_by[rule.id]
+            wanted.add((event_id, target))
             block = blocks.get((event_id, target))
             if block is None:
                 creates.append(
                     Create(
-                        target_calendar_id=target, event=event, rendered=rendered, fingerprint=stamp
+                        target_calendar_id=target,
+                        event=event,
+                        rendered=rendered,
+                        fingerprint=stamp,
+                        rule_id=rule.id,
                     )
                 )
-            elif block.pending or block.fingerprint != stamp:
+            elif block.pending or block.fingerprint != stamp or block.rule_id != rule.id:
                 updates.append(
-                    Update(block_id=block.id, event=event, rendered=rendered, fingerprint=stamp)
+                    Update(
+                        block_id=block.id,
+                        event=event,
+                        rendered=rendered,
+                        fingerprint=stamp,
+                        rule_id=rule.id,
+                        rewrite=block.pending or block.fingerprint != stamp,
+                    )
                 )
             else:
                 unchanged += 1
     result.unchanged = unchanged
 
     for (event_id, target), block in blocks.items():
-        # Copied events were matched above; so what is left of a replaced series is gone.
-        if event_id in kept and target in target_set:
+        if (event_id, target) in wanted:
             continue
-        if (
-            full
-            or event_id in skipped
-            or event_id in removed
-            or target not in target_set
-            or block.source_series_id in replaced
-        ):
-            doomed.add(block.id)
-    result.deletes = [Delete(block_id=block_id) for block_id in sorted(doomed)]
+        read = event_id in latest
+        if read or full or target not in all_targets:
+            doomed[block.id] = not read and target in all_targets
+        elif event_id in removed or block.source_series_id in replaced:
+            # What is left of a replaced series after its listed events is gone.
+            doomed[block.id] = True
+    result.deletes = [
+        Delete(block_id=block_id, vanished=doomed[block_id]) for block_id in sorted(doomed)
+    ]
     return result

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 
-from integrations.base import RemoteEvent, Transparency
+from integrations.base import RemoteEvent, Transparency, Window
 
 
 class Visibility(enum.StrEnum):
@@ -82,6 +82,16 @@ class Rendered:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One rule reading the source being planned: its settings, target calendars and window."""
+
+    id: str
+    options: RuleOptions
+    targets: frozenset[str]
+    window: Window
+
+
+@dataclass(frozen=True, slots=True)
 class ExistingBlock:
     id: str
     source_event_id: str
@@ -89,6 +99,7 @@ class ExistingBlock:
     target_calendar_id: str
     fingerprint: str
     pending: bool = False
+    rule_id: str = ""  # the rule whose rendering it shows ("" once that rule is gone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,7 @@ class Create:
     event: RemoteEvent
     rendered: Rendered
     fingerprint: str
+    rule_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +117,26 @@ class Update:
     event: RemoteEvent
     rendered: Rendered
     fingerprint: str
+    rule_id: str = ""
+    # False when the calendar already shows exactly this: only the rule the block is credited to
+    # changes (another rule now asks for the same rendering), so nothing is written remotely.
+    rewrite: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class Delete:
     block_id: str
+    # True when the source event itself is gone (removed, or missing from a full read), as
+    # opposed to filtered out, no longer asked for by a rule, or a second block of one instance.
+    # The mass-deletion guard weighs only these.
+    vanished: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Skip:
     event: RemoteEvent
     reason: SkipReason
+    rule_id: str = ""
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from integrations.base import Provider, ProviderError, RemoteEvent, Transparency
 from syncrules import planner
 from syncrules.engine import rule_window
 from syncrules.models import Block
-from syncrules.planning import Rendered, SkipReason
+from syncrules.planning import Rendered, RuleSpec, SkipReason
 from syncrules.services import rule_build
 
 PREVIEW_DAYS = 14
@@ -107,8 +107,12 @@ def rule_preview(*, user: User, data: Mapping[str, object], now: datetime | None
             preview.errors.append(SourceError(calendar.name, DISCONNECTED))
     events = _read_all(providers, read_window)
 
-    options = planner.options_from_rule(rule, time_zone=zone)
-    window = rule_window(rule, now)
+    spec = RuleSpec(
+        id="preview",
+        options=planner.options_from_rule(rule, time_zone=zone),
+        targets=frozenset(targets),
+        window=rule_window(rule, now),
+    )
     known_block_event_ids = set(
         Block.objects.filter(target_calendar__in=sources)
         .exclude(target_event_id="")
@@ -122,11 +126,9 @@ def rule_preview(*, user: User, data: Mapping[str, object], now: datetime | None
             preview.errors.append(SourceError(calendar.name, result.message))
             continue
         plan = planner.plan(
-            options=options,
-            targets=targets.keys(),
+            rules=[spec],
             events=result,
             existing=(),
-            window=window,
             key=_THROWAWAY_KEY,
             full=True,
             known_block_event_ids=known_block_event_ids,

@@ -41,7 +41,7 @@ def rule_create(*, user: User, data: Mapping[str, object]) -> SyncRule:
     rule.save()
     rule.sources.set(sources)
     rule.targets.set(targets)
-    _enqueue_full_syncs(rule)
+    _enqueue_full_syncs(sources)
     return rule
 
 
@@ -50,33 +50,37 @@ def rule_update(*, rule: SyncRule, data: Mapping[str, object]) -> SyncRule:
     """Save new settings; every block is rendered again, and blocks the rule no longer wants go."""
     sources, targets = _checked_calendars(rule.user, data["sources"], data["targets"])
     _switching_on(rule, data["enabled"])
+    former_sources = list(rule.sources.all())
     _set_settings(rule, data)
     rule.save()
     rule.sources.set(sources)
     rule.targets.set(targets)
-    _enqueue_full_syncs(rule)
+    _enqueue_full_syncs([*former_sources, *sources])
     enqueue_stale_block_removal()
     return rule
 
 
 @transaction.atomic
 def rule_set_enabled(*, rule: SyncRule, enabled: bool) -> None:
-    """Turning a rule off removes its blocks; turning it on writes them again."""
+    """Turning a rule off removes its blocks (but those another rule also copies, which that rule
+    renders again); turning it on writes them again."""
     if rule.enabled == enabled:
         return
     _switching_on(rule, enabled)
     rule.enabled = enabled
     rule.save(update_fields=["enabled", "updated_at"])
-    if enabled:
-        _enqueue_full_syncs(rule)
-    else:
+    _enqueue_full_syncs(rule.sources.all())
+    if not enabled:
         enqueue_stale_block_removal()
 
 
 @transaction.atomic
 def rule_delete(*, rule: SyncRule) -> None:
-    """Delete the rule; its blocks outlive it (rule = NULL) until the clean-up deletes them remotely."""
+    """Delete the rule; its blocks outlive it (rule = NULL) until the clean-up deletes them
+    remotely, or another rule that copies the same events renders them again."""
+    sources = list(rule.sources.all())
     rule.delete()
+    _enqueue_full_syncs(sources)
     enqueue_stale_block_removal()
 
 
@@ -95,7 +99,7 @@ def rules_block_each_other(*, user: User, calendars: Sequence[Calendar]) -> list
         )
         rule.sources.set([calendar])
         rule.targets.set([other for other in calendars if other.id != calendar.id])
-        _enqueue_full_syncs(rule)
+        _enqueue_full_syncs([calendar])
         rules.append(rule)
     return rules
 
@@ -126,8 +130,15 @@ def _checked_calendars(
     return sources, targets
 
 
-def _enqueue_full_syncs(rule: SyncRule) -> None:
-    if not rule.enabled:
-        return
-    for calendar in rule.sources.all():
-        enqueue_calendar_sync(calendar.id, full=True)
+def _enqueue_full_syncs(calendars: Iterable[Calendar]) -> None:
+    """A full read of each of ``calendars`` that an enabled rule reads, so that every block made
+    from it is planned again under those rules (the blocks of the others are the clean-up's)."""
+    read = (
+        Calendar.objects.filter(
+            id__in={calendar.id for calendar in calendars}, rules_as_source__enabled=True
+        )
+        .values_list("id", flat=True)
+        .distinct()
+    )
+    for calendar_id in read:
+        enqueue_calendar_sync(calendar_id, full=True)

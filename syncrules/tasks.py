@@ -1,59 +1,58 @@
-"""Celery tasks for sync. They take ids only, and each calls one engine function.
+"""Celery tasks for sync. They take ids only, and each calls the engine or the sync state.
 
-Triggers for one calendar coalesce: a sync is queued only when none is waiting already, so a burst
-of notifications costs one sync. One sync of a calendar runs at a time (a lock in the shared
-cache); a trigger that finds it running has that sync go once more when it ends, so no change
-waits for the next poll.
+What a sync must do is a row, not a message: a trigger counts a request in the calendar's
+``SyncState`` (``syncrules.state``) and then sends a wake-up call, coalesced in the cache so a
+burst of notifications costs one message. One sync of a calendar runs at a time, under a lock that
+dies with its holder (``multical.lib.locks``: a PostgreSQL advisory lock on the worker's own
+connection), so a killed worker never leaves its calendar locked. A sync that finds the lock held
+returns at once: the holder, once it has released the lock, looks at the row again and queues one
+more sync if requests came in meanwhile, so no change waits for the next poll. Whatever is still
+unserved after a crash or a lost message, the sweeper (``resume_syncs``, every 30 s) queues again.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.core.cache import cache
 from django.db import transaction
 
 from calendars.busy import forget_busy
 from calendars.models import Calendar
 from integrations.base import ProviderError
-from syncrules import engine
+from multical.lib import locks
+from multical.lib.retry import RETRY_LIMIT, backoff_seconds
+from syncrules import engine, reconcile, state
+from syncrules.notifications import mass_deletion_notify
 
 logger = logging.getLogger(__name__)
 
-# Longer than the slowest sync, so a lock held by a worker that died frees itself.
-LOCK_SECONDS = 15 * 60
-RETRY_LIMIT = 8
+# How long a wake-up call counts as queued: a lost one is replaced by the sweeper after this.
+QUEUED_SECONDS = 5 * 60
 
 
 def _queued_key(calendar_id: str) -> str:
     return f"sync:queued:{calendar_id}"
 
 
-def _full_key(calendar_id: str) -> str:
-    return f"sync:full:{calendar_id}"
-
-
 def enqueue_calendar_sync(calendar_id: str, *, full: bool = False) -> None:
-    """Ask for a sync of one calendar once the current transaction commits (coalesced).
+    """Ask for a sync of one calendar (a full read when ``full``): counted now, in the current
+    transaction, and a worker woken once it commits (coalesced).
 
     Whatever asks for a sync has reason to think the calendar changed: busy time that booking
     pages keep for it is forgotten at once.
     """
     calendar_id = str(calendar_id)
     forget_busy([calendar_id])
+    state.sync_request(calendar_id=calendar_id, full=full)
+    transaction.on_commit(lambda: _wake(calendar_id))
 
-    def enqueue() -> None:
-        if full:
-            cache.set(_full_key(calendar_id), True, timeout=LOCK_SECONDS)
-        if cache.add(_queued_key(calendar_id), True, timeout=LOCK_SECONDS):
-            sync_calendar.delay(calendar_id)
 
-    transaction.on_commit(enqueue)
+def _wake(calendar_id: str, *, countdown: float = 0) -> None:
+    """Send a sync task unless one is believed queued already."""
+    if cache.add(_queued_key(calendar_id), True, timeout=QUEUED_SECONDS + countdown):
+        sync_calendar.apply_async((calendar_id,), countdown=countdown or None)
 
 
 def enqueue_connection_resync(connection_id: str) -> None:
@@ -66,64 +65,58 @@ def enqueue_stale_block_removal() -> None:
     transaction.on_commit(remove_stale_blocks.delay)
 
 
-def backoff_seconds(attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, never sooner than the provider asked."""
-    ceiling = min(30 * 2**attempt, 3600)
-    return max(retry_after or 0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not crypto
-
-
-def _again_key(calendar_id: str) -> str:
-    return f"sync:again:{calendar_id}"
-
-
-@contextmanager
-def _calendar_lock(calendar_id: str) -> Iterator[bool]:
-    """Hold the calendar's sync lock, or say it is held.
-
-    A trigger that finds the lock held leaves a mark and tries the lock once more; the holder,
-    after releasing it, queues one more sync if it finds the mark. Whichever of the two steps
-    comes second sees the other's, so a change notified during a sync is never left waiting.
-    """
-    key, token = f"sync:lock:{calendar_id}", uuid.uuid4().hex
-    acquired = cache.add(key, token, timeout=LOCK_SECONDS)
-    if not acquired:
-        cache.set(_again_key(calendar_id), True, timeout=LOCK_SECONDS)
-        acquired = cache.add(key, token, timeout=LOCK_SECONDS)
-        if acquired:
-            cache.delete(_again_key(calendar_id))
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            if cache.get(key) == token:
-                cache.delete(key)
-            if cache.get(_again_key(calendar_id)):
-                cache.delete(_again_key(calendar_id))
-                if cache.add(_queued_key(calendar_id), True, timeout=LOCK_SECONDS):
-                    sync_calendar.delay(calendar_id)
-
-
-@shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
-def sync_calendar(self, calendar_id: str) -> None:  # type: ignore[no-untyped-def]
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def sync_calendar(self: Task, calendar_id: str) -> None:
     cache.delete(_queued_key(calendar_id))
-    with _calendar_lock(calendar_id) as acquired:
-        if not acquired:
-            return  # another worker is syncing it, and will sync it again for this trigger
-        full = bool(cache.get(_full_key(calendar_id)))
-        cache.delete(_full_key(calendar_id))
-        calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
-        if calendar is None:
-            return
-        try:
-            engine.sync_source_calendar(calendar, full=full)
-        except ProviderError as error:
-            if error.permanent:
-                return  # the engine marked the connection; retrying cannot help
-            if full:
-                cache.set(_full_key(calendar_id), True, timeout=LOCK_SECONDS)
-            raise self.retry(
-                countdown=backoff_seconds(self.request.retries, error.retry_after)
-            ) from None
+    with locks.try_lock(state.sync_lock_name(calendar_id)) as held:
+        if not held:
+            return  # another worker is syncing it, and looks at the requests again at its end
+        retry_in = _sync_as_requested(calendar_id)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
+    wait = state.wait_before_next(calendar_id=calendar_id)
+    if wait is not None:
+        _wake(calendar_id, countdown=wait)
+
+
+def _sync_as_requested(calendar_id: str) -> float | None:
+    """Serve what is asked of the calendar's sync; the seconds to wait before retrying a
+    transient failure, or None."""
+    claim = state.sync_claim(calendar_id=calendar_id)
+    if claim is None:
+        return None
+    calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
+    if calendar is None:
+        return None
+    try:
+        report = engine.sync_source_calendar(
+            calendar, full=claim.full, confirm_deletions=claim.confirm_deletions
+        )
+    except ProviderError as error:
+        if error.permanent:
+            # The engine marked the connection; retrying cannot help, reconnecting will.
+            state.sync_served(calendar_id=calendar_id, claim=claim, report=engine.SyncReport())
+            return None
+        return state.sync_failed(calendar_id=calendar_id, retry_after=error.retry_after)
+    except Exception:
+        # A fault of ours (or the database's): backed off like a provider's, and reported.
+        state.sync_failed(calendar_id=calendar_id, retry_after=None)
+        raise
+    state.sync_served(calendar_id=calendar_id, claim=claim, report=report)
+    if report.deletions_confirmed:
+        mass_deletion_notify(calendar=calendar, removed=report.deletions_confirmed)
+    return None
+
+
+@shared_task
+def resume_syncs() -> None:
+    """Periodic: queue again every calendar whose requests wait unserved with no sync running
+    (a worker killed mid-sync, a lost message, a retry whose time has come)."""
+    calendar_ids = state.calendars_to_resume()
+    running = locks.held(state.sync_lock_name(calendar_id) for calendar_id in calendar_ids)
+    for calendar_id in calendar_ids:
+        if state.sync_lock_name(calendar_id) not in running:
+            _wake(calendar_id)
 
 
 @shared_task(acks_late=True)
@@ -140,10 +133,30 @@ def poll_calendars() -> None:
 
 @shared_task
 def reconcile_all() -> None:
-    """Daily: re-read every source in full (heals missed changes, rolls the window forward)."""
+    """Daily: re-read every source in full (heals missed changes, rolls the window forward), and
+    every target, to mend the blocks someone deleted or moved there."""
     for calendar_id in engine.source_calendar_ids():
         enqueue_calendar_sync(calendar_id, full=True)
+    for calendar_id in reconcile.reconciled_target_ids():
+        reconcile_target.delay(calendar_id)
     enqueue_stale_block_removal()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
+def reconcile_target(self: Task, calendar_id: str) -> None:
+    calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
+    if calendar is None:
+        return
+    try:
+        sources = reconcile.reconcile_target(calendar)
+    except ProviderError as error:
+        if error.permanent:
+            return  # the connection needs its user; the next night tries again
+        raise self.retry(
+            countdown=backoff_seconds(self.request.retries, error.retry_after)
+        ) from None
+    for source_id in sources:
+        enqueue_calendar_sync(source_id, full=True)
 
 
 @shared_task(acks_late=True)

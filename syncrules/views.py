@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from accounts.billing.prompts import limit_message
+from calendars.models import Calendar
 from multical.lib import rate_limits
 from syncrules import forms, preview, selectors, services
 from syncrules.models import SyncRule
@@ -23,15 +27,60 @@ FRAGMENT_HEADER = "X-Preview-Fragment"
 @require_GET
 def rule_list(request: HttpRequest) -> HttpResponse:
     calendars = selectors.calendars_for_user(request.user)
+    rules = _with_activity(selectors.rules_for_user(request.user))
     return render(
         request,
         "syncrules/rule_list.html",
         {
-            "rules": selectors.rules_for_user(request.user),
+            "rules": rules,
+            "active": any(rule.activity != selectors.Activity.IDLE for rule in rules),
             "calendar_count": calendars.count(),
             "writable_count": calendars.filter(read_only=False).count(),
         },
     )
+
+
+@login_required
+@require_GET
+def rule_list_status(request: HttpRequest) -> JsonResponse:
+    """The rule list's facts, for static/syncrules/live_status.js while syncs run."""
+    rules = _with_activity(selectors.rules_for_user(request.user))
+    return _live_parts(
+        request,
+        active=any(rule.activity != selectors.Activity.IDLE for rule in rules),
+        parts={
+            f"facts-{rule.id}": (
+                "syncrules/includes/rule_facts.html",
+                {"rule": rule, "activity": rule.activity},
+            )
+            for rule in rules
+        },
+    )
+
+
+def _with_activity(rules: Iterable[SyncRule]) -> list[SyncRule]:
+    rules = list(rules)
+    activity = selectors.rules_activity(rules)
+    for rule in rules:
+        rule.activity = activity[str(rule.id)]  # type: ignore[attr-defined]
+    return rules
+
+
+def _live_parts(
+    request: HttpRequest, *, active: bool, parts: dict[str, tuple[str, dict[str, object]]]
+) -> JsonResponse:
+    """Fragments of a page by element id, rendered by the templates the page includes."""
+    response = JsonResponse(
+        {
+            "active": active,
+            "parts": {
+                element_id: render_to_string(template, context, request=request)
+                for element_id, (template, context) in parts.items()
+            },
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -89,17 +138,46 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = selectors.get_rule_for_user(request.user, rule_id)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET"])
+    context = _rule_status_context(rule)
     return render(
         request,
         "syncrules/rule_detail.html",
         {
-            "rule": rule,
+            **context,
             "sources": rule.sources.select_related("connection"),
             "targets": rule.targets.select_related("connection"),
-            "runs": selectors.rule_runs(rule),
-            "history_length": selectors.HISTORY_LENGTH,
+            "shared": selectors.rule_blocks(rule)[1],
         },
     )
+
+
+@login_required
+@require_GET
+def rule_status(request: HttpRequest, rule_id: str) -> JsonResponse:
+    """The rule page's state and history, for static/syncrules/live_status.js while it syncs."""
+    rule = selectors.get_rule_for_user(request.user, rule_id)
+    context = _rule_status_context(rule)
+    return _live_parts(
+        request,
+        active=context["active"],
+        parts={
+            "rule-state": ("syncrules/includes/rule_state.html", context),
+            "rule-history": ("syncrules/includes/rule_history.html", context),
+        },
+    )
+
+
+def _rule_status_context(rule: SyncRule) -> dict[str, Any]:
+    activity = selectors.rules_activity([rule])[str(rule.id)]
+    return {
+        "rule": rule,
+        "activity": activity,
+        "active": activity != selectors.Activity.IDLE,
+        "blocks": selectors.rule_blocks(rule)[0],
+        "targets_count": rule.targets.count(),
+        "runs": selectors.rule_runs(rule),
+        "history_length": selectors.HISTORY_LENGTH,
+    }
 
 
 @login_required
@@ -171,11 +249,30 @@ def calendar_detail(request: HttpRequest, calendar_id: str) -> HttpResponse:
         enqueue_calendar_sync(calendar.id)
         messages.success(request, "Sync queued")
         return redirect("syncrules:calendar_detail", calendar_id=calendar.id)
-    return render(
+    return render(request, "calendars/calendar_detail.html", _calendar_status_context(calendar))
+
+
+@login_required
+@require_GET
+def calendar_status(request: HttpRequest, calendar_id: str) -> JsonResponse:
+    """The calendar page's sync facts, for static/syncrules/live_status.js while it syncs."""
+    calendar = selectors.get_calendar_for_user(request.user, calendar_id)
+    context = _calendar_status_context(calendar)
+    return _live_parts(
         request,
-        "calendars/calendar_detail.html",
-        {"state": selectors.calendar_sync_state(calendar), "calendar": calendar},
+        active=context["active"],
+        parts={"calendar-status": ("syncrules/includes/calendar_facts.html", context)},
     )
+
+
+def _calendar_status_context(calendar: Calendar) -> dict[str, Any]:
+    activity = selectors.calendar_activity([calendar.id])[str(calendar.id)]
+    return {
+        "calendar": calendar,
+        "state": selectors.calendar_sync_state(calendar),
+        "activity": activity,
+        "active": activity != selectors.Activity.IDLE,
+    }
 
 
 def _rule_form_page(

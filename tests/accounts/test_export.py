@@ -184,6 +184,7 @@ def test_every_section_is_present_with_the_users_data(exporter, owner):
     assert exported["notification_preferences"] == {
         "reconnect_alerts": True,
         "booking_emails": False,
+        "sync_alerts": True,
     }
     assert exported["consents"] == [
         {

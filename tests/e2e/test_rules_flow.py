@@ -88,7 +88,7 @@ def test_write_a_rule_preview_its_blocks_and_save_it(signed_in_page, user_with_c
     expect(card).to_contain_text("Client feed")
     expect(card).to_contain_text("Work")
     expect(card).to_contain_text("Title only")
-    expect(card).to_contain_text("Not run yet")
+    expect(card).to_contain_text("Sync queued")  # the broker is faked here: it stays queued
     rule = SyncRule.objects.get(user=user_with_calendars)
     assert rule.exclude_keywords == ["lunch"]
     assert enqueued.syncs == [str(rule.sources.get().id)]
@@ -115,3 +115,30 @@ def test_without_script_the_preview_comes_back_under_the_form(
         assert not SyncRule.objects.exists()
     finally:
         context.close()
+
+
+@pytest.mark.worker
+def test_a_saved_rule_shows_its_first_sync_and_its_result_without_a_reload(
+    signed_in_page, user_with_calendars, celery_worker_process
+):
+    page = signed_in_page
+    page.goto("/rules/new/")
+    page.get_by_label("Name").fill("Client into work")
+    page.get_by_role("group", name="Copy events from").get_by_label("Client feed").check()
+    page.get_by_role("group", name="Block time in").get_by_label("Work").check()
+    page.get_by_role("button", name="Save rule").click()
+    expect(page).to_have_url(re.compile(r"/rules/$"))
+    card = page.locator(".rule", has_text="Client into work")
+    loaded_at = page.evaluate("performance.timeOrigin")
+
+    # The real worker runs the first sync: the card follows it, with no reload.
+    expect(card).to_contain_text("3 created", timeout=20_000)
+    expect(card.locator("dd").nth(1)).to_have_text("3")
+    assert page.evaluate("performance.timeOrigin") == loaded_at
+
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#rule-history")).to_contain_text("Full read")
+    rule = SyncRule.objects.get(user=user_with_calendars)
+    work = rule.targets.get()
+    page.goto(f"/rules/calendars/{work.id}/")
+    expect(page.locator("#calendar-status")).to_contain_text("Blocks written into it3")

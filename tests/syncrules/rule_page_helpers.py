@@ -11,7 +11,7 @@ from django.test import Client
 
 from calendars.models import Calendar
 from syncrules import tasks
-from syncrules.models import Block, SyncRule, SyncRun
+from syncrules.models import Block, SyncRule, SyncRun, SyncState
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, UserFactory
 
 
@@ -104,7 +104,9 @@ class Enqueued:
     stale_removals: int = 0
 
     def full(self, calendar_id: object) -> bool:
-        return bool(cache.get(f"sync:full:{calendar_id}"))
+        """Whether a full read of the calendar is asked for and not yet done (a durable row)."""
+        state = SyncState.objects.filter(calendar_id=calendar_id).first()
+        return state is not None and state.full_requested > state.full_served
 
     def queued(self, calendar_id: object) -> bool:
         return bool(cache.get(f"sync:queued:{calendar_id}"))
@@ -112,21 +114,20 @@ class Enqueued:
     def clean_up(self) -> None:
         """Forget the coalescing keys, so no later test finds a sync "already queued"."""
         calendar_ids = {*self.syncs, *map(str, Calendar.objects.values_list("id", flat=True))}
-        for calendar_id in calendar_ids:
-            cache.delete_many([f"sync:queued:{calendar_id}", f"sync:full:{calendar_id}"])
+        cache.delete_many([f"sync:queued:{calendar_id}" for calendar_id in calendar_ids])
 
 
 def record_enqueues(monkeypatch) -> Enqueued:
-    """Record the tasks' ``delay`` calls instead of sending them to a broker (call ``clean_up``)."""
+    """Record the tasks sent instead of sending them to a broker (call ``clean_up``)."""
     enqueued = Enqueued()
 
-    def sync_delay(calendar_id: str) -> None:
-        enqueued.syncs.append(calendar_id)
+    def sync_send(args: tuple[str], countdown: float | None = None) -> None:
+        enqueued.syncs.append(args[0])
 
     def stale_delay() -> None:
         enqueued.stale_removals += 1
 
-    monkeypatch.setattr(tasks.sync_calendar, "delay", sync_delay)
+    monkeypatch.setattr(tasks.sync_calendar, "apply_async", sync_send)
     monkeypatch.setattr(tasks.remove_stale_blocks, "delay", stale_delay)
     return enqueued
 

@@ -23,6 +23,7 @@ from syncrules.planning import (
     Plan,
     Rendered,
     RuleOptions,
+    RuleSpec,
     ShowAs,
     SkipReason,
     Visibility,
@@ -105,6 +106,7 @@ def block(
     fingerprint_: str | None = None,
     pending: bool = False,
     block_id: str | None = None,
+    rule_id: str = "rule",
 ) -> ExistingBlock:
     """A block as the applier left it: by default showing exactly what ``source`` renders to."""
     if fingerprint_ is None:
@@ -116,6 +118,7 @@ def block(
         target_calendar_id=target,
         fingerprint=fingerprint_,
         pending=pending,
+        rule_id=rule_id,
     )
 
 
@@ -129,15 +132,22 @@ def planned(
     **kwargs,
 ) -> Plan:
     return plan(
-        options=options,
-        targets=targets,
+        rules=[rule_spec(options, targets)],
         events=events,
         existing=existing,
-        window=WINDOW,
         key=KEY,
         full=full,
         **kwargs,
     )
+
+
+def rule_spec(
+    options: RuleOptions = COPY_ALL,
+    targets: Sequence[str] = ("target-a",),
+    *,
+    rule_id: str = "rule",
+) -> RuleSpec:
+    return RuleSpec(id=rule_id, options=options, targets=frozenset(targets), window=WINDOW)
 
 
 def deleted(result: Plan) -> list[str]:
@@ -959,6 +969,7 @@ def random_calendar(rng: random.Random):
             target_calendar_id=rng.choice(["t1", "t2", "t3", "t4"]),
             fingerprint=rng.choice(["stale", ""]),
             pending=rng.random() < 0.1,
+            rule_id="rule",
         )
         for number in range(rng.randint(0, 60))
     ]
@@ -987,11 +998,9 @@ def test_random_calendars_keep_the_plans_invariants(seed):
     replaced_series = {f"s{rng.randint(0, 3)}"}
 
     result = plan(
-        options=options,
-        targets=targets,
+        rules=[rule_spec(options, targets)],
         events=events,
         existing=existing,
-        window=WINDOW,
         key=KEY,
         full=full,
         removed_ids=removed_ids,

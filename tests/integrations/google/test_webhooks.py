@@ -37,7 +37,9 @@ def hook_urls(settings):
 def enqueued(monkeypatch):
     """The syncs sent to the broker, by calendar id (the coalescing keys are cleaned up)."""
     sent: list[str] = []
-    monkeypatch.setattr(tasks.sync_calendar, "delay", sent.append)
+    monkeypatch.setattr(
+        tasks.sync_calendar, "apply_async", lambda args, countdown=None: sent.append(args[0])
+    )
     yield sent
     cache.delete_many([f"sync:queued:{calendar_id}" for calendar_id in set(sent)])
 

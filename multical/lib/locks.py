@@ -1,0 +1,109 @@
+"""Named locks that die with their holder.
+
+A lock held in a cache with a timeout outlives a worker that is killed: whatever it guarded waits
+for the timeout. These locks are tied to the holder's own connection instead, so the operating
+system frees them the instant the process dies:
+
+- PostgreSQL: a session-level advisory lock on the process's database connection. The server
+  releases it when the connection closes (a killed process's socket closes at once; a machine that
+  vanishes is noticed by TCP keepalives, see ``DATABASES`` in the settings). Advisory locks are
+  per database, so parallel test databases never meet.
+- Any other database (the embedded SQLite of development, one machine): an ``flock`` on a file in
+  ``var/locks/``, which the kernel releases with the process.
+
+A lock is tried, never waited for: the caller learns at once whether it holds it. The same process
+cannot take a lock it already holds (PostgreSQL would count it twice; callers never nest them).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+
+def lock_key(name: str) -> int:
+    """The signed 64-bit advisory lock key for ``name`` (stable across processes and releases)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def try_lock(name: str) -> Iterator[bool]:
+    """Hold the lock ``name`` for the length of the block if nobody holds it; yield whether it
+    is held by this block."""
+    if connection.vendor == "postgresql":
+        with _advisory_lock(lock_key(name)) as acquired:
+            yield acquired
+    else:
+        with _file_lock(name) as acquired:
+            yield acquired
+
+
+def held(names: Iterable[str]) -> set[str]:
+    """Which of ``names`` some process holds right now (a snapshot: it may change at once)."""
+    names = list(names)
+    if not names:
+        return set()
+    if connection.vendor == "postgresql":
+        keys = {lock_key(name): name for name in names}
+        with connection.cursor() as cursor:
+            # A bigint advisory key shows in pg_locks as its high half (classid) and low half
+            # (objid), with objsubid 1.
+            cursor.execute(
+                "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            taken = {_signed(row[0]) for row in cursor.fetchall()}
+        return {name for key, name in keys.items() if key in taken}
+    busy = set()
+    for name in names:
+        with _file_lock(name) as acquired:
+            if not acquired:
+                busy.add(name)
+    return busy
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+@contextmanager
+def _advisory_lock(key: int) -> Iterator[bool]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            except DatabaseError:
+                # The connection broke, and a lost session holds no lock. Closed to be sure, unless
+                # an outer transaction (a test's) owns the connection: its rollback comes first.
+                if not connection.in_atomic_block:
+                    connection.close()
+
+
+@contextmanager
+def _file_lock(name: str) -> Iterator[bool]:
+    folder = Path(settings.VAR_DIR) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(name.encode()).hexdigest()[:32]}.lock"
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
