@@ -2,7 +2,8 @@
 
 Tests point a connection at ``proxy.url`` and set ``proxy.fault`` to a function of
 (method, path, number of this method seen so far) returning None (pass through), an HTTP status
-to answer with instead, or a number of seconds to stall before passing through.
+to answer with instead, a number of seconds to stall before passing through, or a
+``tests.fakes.faults.Fault`` (kill the sender, drop the answer, run something meanwhile).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-Fault = Callable[[str, str, int], int | float | None]
+from tests.fakes.faults import Fault as WriteFault
+from tests.fakes.faults import serve_write
+
+Fault = Callable[[str, str, int], int | float | WriteFault | None]
 
 _HOP_BY_HOP = {
     "connection",
@@ -56,9 +61,16 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(outcome, float):
             time.sleep(outcome)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", *_HOP_BY_HOP}}
-        upstream = httpx.request(
-            self.command, proxy.upstream + self.path, content=body, headers=headers, timeout=30
-        )
+
+        def carry_out():  # type: ignore[no-untyped-def]
+            upstream = httpx.request(
+                self.command, proxy.upstream + self.path, content=body, headers=headers, timeout=30
+            )
+            return lambda: self._answer(upstream)
+
+        serve_write(self, outcome if isinstance(outcome, WriteFault) else None, carry_out)
+
+    def _answer(self, upstream: httpx.Response) -> None:
         self.send_response(upstream.status_code)
         for name, value in upstream.headers.items():
             if name.lower() not in _HOP_BY_HOP:
@@ -74,14 +86,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def fault_proxy(radicale_server) -> Iterator[FaultProxy]:
-    """A fault-injecting proxy in front of the suite's Radicale."""
+@contextmanager
+def running_fault_proxy(upstream: str) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of ``upstream``, on a free loopback port."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.proxy = FaultProxy(radicale_server.url)
+    server.daemon_threads = True
+    server.proxy = FaultProxy(upstream)
     server.proxy.url = f"http://127.0.0.1:{server.server_address[1]}/"
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
-    yield server.proxy
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server.proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def fault_proxy(radicale_server) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the suite's Radicale."""
+    with running_fault_proxy(radicale_server.url) as proxy:
+        yield proxy

@@ -43,11 +43,13 @@ import copy
 import hashlib
 import html
 import json
+import re
 import secrets
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +58,8 @@ from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tests.fakes.faults import WriteFaults, serve_write
 
 API_PREFIX = "/calendar/v3/"
 AUTH_PATH = "/o/oauth2/v2/auth"
@@ -74,6 +78,8 @@ NOT_WITH_SYNC_TOKEN = (
     "sharedExtendedProperty",
 )
 CHANNEL_LIFETIME = timedelta(days=7)
+# Event writes: insert, update, patch, delete (not watch, nor channels.stop).
+_EVENT_WRITE = re.compile(rf"{API_PREFIX}calendars/[^/]+/events(/[^/]+)?")
 
 
 class FakeError(Exception):
@@ -398,6 +404,8 @@ class GoogleFake:
         self.channels: dict[str, Channel] = {}
         self.stopped_channels: list[str] = []
         self.requests: list[RecordedRequest] = []
+        # Faults injected into event writes (tests/fakes/faults.py).
+        self.faults = WriteFaults()
         self.token_requests = 0
         # Caps every page (Google's own cap is maxResults, at most 2500).
         self.page_size = 2500
@@ -1123,9 +1131,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, headers, answer = self.server.fake.handle(
-            self.command, self.path, self.headers, raw
-        )
+        fault = None
+        if self.command != "GET" and _EVENT_WRITE.match(urlsplit(self.path).path):
+            fault = self.server.fake.faults.decide(self.command, self.path)
+
+        def carry_out() -> Any:
+            answer = self.server.fake.handle(self.command, self.path, self.headers, raw)
+            return lambda: self._answer(*answer)
+
+        serve_write(self, fault, carry_out)
+
+    def _answer(self, status: int, headers: dict[str, str], answer: Any) -> None:
         if isinstance(answer, str):
             payload, content_type = answer.encode(), "text/html; charset=utf-8"
         else:
@@ -1150,23 +1166,40 @@ class _Server(ThreadingHTTPServer):
     fake: GoogleFake
 
 
-@pytest.fixture
-def google_fake(settings, monkeypatch) -> Iterator[GoogleFake]:
-    """A fresh fake Google account, with the project's Google settings pointed at it."""
+@contextmanager
+def running_google_fake() -> Iterator[GoogleFake]:
+    """A fresh fake Google account, served on a free loopback port."""
     fake = GoogleFake()
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = fake
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.GOOGLE_API_ENDPOINT = f"{fake.url}{API_PREFIX}"
-    settings.GOOGLE_AUTH_URI = f"{fake.url}{AUTH_PATH}"
-    settings.GOOGLE_TOKEN_URI = f"{fake.url}{TOKEN_PATH}"
-    # oauthlib refuses to exchange a code over plain http unless told this is a local test.
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    settings.GOOGLE_CLIENT_ID = fake.client_id
-    settings.GOOGLE_CLIENT_SECRET = fake.client_secret
-    yield fake
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def google_settings(fake: GoogleFake) -> dict[str, str]:
+    """The project's Google settings pointed at ``fake`` (also as a worker's environment)."""
+    return {
+        "GOOGLE_API_ENDPOINT": f"{fake.url}{API_PREFIX}",
+        "GOOGLE_AUTH_URI": f"{fake.url}{AUTH_PATH}",
+        "GOOGLE_TOKEN_URI": f"{fake.url}{TOKEN_PATH}",
+        "GOOGLE_CLIENT_ID": fake.client_id,
+        "GOOGLE_CLIENT_SECRET": fake.client_secret,
+    }
+
+
+@pytest.fixture
+def google_fake(settings, monkeypatch) -> Iterator[GoogleFake]:
+    """A fresh fake Google account, with the project's Google settings pointed at it."""
+    with running_google_fake() as fake:
+        for name, value in google_settings(fake).items():
+            setattr(settings, name, value)
+        # oauthlib refuses to exchange a code over plain http unless told this is a local test.
+        monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        yield fake

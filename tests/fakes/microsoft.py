@@ -43,6 +43,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.fakes.faults import WriteFaults, serve_write
+
+# Event writes: creates, updates and deletes of events (not subscriptions).
+_EVENT_WRITE = re.compile(r"/events(/[^/]+)?$")
+
 AUTHORITY_HOST = "login.fake-microsoftonline.test"
 TENANT_ID = "6f1e8b2c-4a1d-4c3e-9b7a-2d5f8e0c1a93"
 CLIENT_ID = "3b1c7a52-8c1f-4f0e-9a55-0d6e6c2a1b7e"
@@ -503,6 +508,8 @@ class FakeGraph:
         self.transactions: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
+        # Faults injected into event writes (tests/fakes/faults.py).
+        self.faults = WriteFaults()
         self.deliveries: list[Delivery] = []
         self.page_size = 10  # the most items a page holds, whatever the client prefers
         self.subscription_max_minutes = 4230
@@ -1463,7 +1470,17 @@ class _GraphHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, headers, answer = self.fake.handle(self.command, self.path, self.headers, body)
+        fault = None
+        if self.command != "GET" and _EVENT_WRITE.search(urlsplit(self.path).path):
+            fault = self.fake.faults.decide(self.command, self.path)
+
+        def carry_out() -> Any:
+            answer = self.fake.handle(self.command, self.path, self.headers, body)
+            return lambda: self._answer(*answer)
+
+        serve_write(self, fault, carry_out)
+
+    def _answer(self, status: int, headers: dict[str, str], answer: bytes) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
