@@ -83,15 +83,29 @@ def owner_client(client, owner):
     return client
 
 
-def start_celery_worker(log_path, database_name: str) -> subprocess.Popen:
-    """A real worker process on ``database_name``, this run's queue and the real Redis broker."""
+def start_celery_worker(
+    log_path, database_name: str, *, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A real worker process on ``database_name``, this run's queue and the real Redis broker;
+    ``env`` adds to its environment (a provider fake's settings). With an identity relay in
+    ``env`` it starts through ``tests.celery_worker``, which lets msal reach the Microsoft fake."""
     database_url = urlsplit(settings.DATABASE_URL)._replace(path=f"/{database_name}").geturl()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        **(env or {}),
+    }
+    entry = (
+        [sys.executable, "-m", "tests.celery_worker"]
+        if env.get("MULTICAL_TEST_IDENTITY_RELAY")
+        else [sys.executable, "-m", "celery", "--app", "multical", "worker"]
+    )
     command = [
-        sys.executable, "-m", "celery", "--app", "multical", "worker",
+        *entry,
         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
         "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h",
     ]  # fmt: skip
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -1495,6 +1495,73 @@ class _GraphHandler(BaseHTTPRequestHandler):
         pass
 
 
+# The identity platform for other processes ----------------------------------------------------
+
+
+class IdentityRelay:
+    """The fake identity platform served over loopback HTTP, for a worker process started by a
+    test: msal there reaches it through ``RelayHttpClient`` (``tests.celery_worker`` installs it),
+    as msal here reaches the fake object directly."""
+
+    def __init__(self, identity: FakeIdentityPlatform) -> None:
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                call = relay.identity.get if asked["method"] == "GET" else relay.identity.post
+                kwargs = {k: asked[k] for k in ("params", "data", "headers") if asked.get(k)}
+                answer = call(asked["url"], **kwargs)
+                body = json.dumps(
+                    {
+                        "status_code": answer.status_code,
+                        "text": answer.text,
+                        "headers": dict(answer.headers),
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.identity = identity
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class RelayHttpClient:
+    """msal's ``http_client`` (``get``/``post``/``close``) over an ``IdentityRelay``."""
+
+    def __init__(self, relay_url: str) -> None:
+        self._relay_url = relay_url
+        self._client = httpx.Client(timeout=10)
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+        return self._send("GET", url, params=params, headers=headers)
+
+    def post(
+        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
+    ) -> Any:
+        return self._send("POST", url, params=params, data=data, headers=headers)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _send(self, method: str, url: str, **parts: Any) -> FakeHttpResponse:
+        asked = {"method": method, "url": url, **{k: v for k, v in parts.items() if v}}
+        answer = self._client.post(self._relay_url, json=asked).json()
+        return FakeHttpResponse(answer["status_code"], answer["text"], answer["headers"])
+
+
 # The two together, and the fixture -----------------------------------------------------------
 
 
