@@ -179,7 +179,7 @@ CELERY_BEAT_SCHEDULE = {
     "resume-syncs": {"task": "syncrules.tasks.resume_syncs", "schedule": 30.0},
     # Blocks no rule copies any more are removed (their removal is queued at once; this catches a
     # lost message), and disconnections whose clean-up stalled resume.
-    "remove-stale-blocks": {"task": "syncrules.tasks.remove_stale_blocks", "schedule": 10 * 60.0},
+    "finish-clean-ups": {"task": "syncrules.tasks.finish_clean_ups", "schedule": 10 * 60.0},
     # CalDAV calendars and iCal links have no push: poll them.
     "poll-calendars": {
         "task": "syncrules.tasks.poll_calendars",

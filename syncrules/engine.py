@@ -343,6 +343,15 @@ def release_connection(connection_id: str) -> None:
         connection.save(update_fields=["secrets"])
 
 
+def unfinished_release_ids() -> list[str]:
+    """Connections disconnected or being removed whose clean-up has not finished (a lost task):
+    ``release_connection`` is safe to run again."""
+    unfinished = Q(status=Connection.Status.REMOVING) | (
+        Q(status=Connection.Status.DISCONNECTED) & ~Q(secrets="")
+    )
+    return [str(pk) for pk in Connection.objects.filter(unfinished).values_list("id", flat=True)]
+
+
 def calendar_ids_touching_connection(connection_id: str) -> list[str]:
     """Source calendars in the connection, and sources of rules that write into it."""
     return [

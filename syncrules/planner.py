@@ -335,7 +335,11 @@ def plan(
     removed = frozenset(removed_ids)
     replaced = frozenset(replaced_series)
     # Most private first, ties in the given order: the first rule found for a target wins it.
-    ranked = sorted(enumerate(rules), key=lambda pair: (privacy_rank(pair[1].options), pair[0]))
+    ranked = [
+        rule
+        for _, rule in sorted(enumerate(rules), key=lambda p: (privacy_rank(p[1].options), p[0]))
+    ]
+    sorted_targets = {rule.id: sorted(rule.targets) for rule in ranked}
 
     latest: dict[str, RemoteEvent] = {}
     for event in events:
@@ -352,27 +356,37 @@ def plan(
 
     result = Plan()
     creates, updates, skips = result.creates, result.updates, result.skips
-    wanted: set[tuple[str, str]] = set()
+    wanted: dict[str, Collection[str]] = {}  # event id → the targets some rule copies it into
     unchanged = 0
     for event_id, event in latest.items():
-        winners: dict[str, RuleSpec] = {}
-        for _, rule in ranked:
+        copying = []
+        for rule in ranked:
             reason = skip_reason(
                 event, rule.options, window=rule.window, known_block_event_ids=known_block_event_ids
             )
-            if reason is not None:
+            if reason is None:
+                copying.append(rule)
+            else:
                 skips.append(Skip(event=event, reason=reason, rule_id=rule.id))
-                continue
-            for target in rule.targets:
-                winners.setdefault(target, rule)
+        if not copying:
+            continue
+        if len(copying) == 1:  # the common case: no target to share out
+            rule = copying[0]
+            wanted[event_id] = rule.targets
+            pairs: Iterable[tuple[str, RuleSpec]] = ((t, rule) for t in sorted_targets[rule.id])
+        else:
+            winners: dict[str, RuleSpec] = {}
+            for rule in copying:
+                for target in rule.targets:
+                    winners.setdefault(target, rule)
+            wanted[event_id] = winners.keys()
+            pairs = sorted(winners.items())
         rendered_by: dict[str, tuple[Rendered, str]] = {}
-        for target in sorted(winners):
-            rule = winners[target]
+        for target, rule in pairs:
             if rule.id not in rendered_by:
                 rendered = render(event, rule.options)
                 rendered_by[rule.id] = (rendered, fingerprint(rendered, key=key))
             rendered, stamp = rendered_by[rule.id]
-            wanted.add((event_id, target))
             block = blocks.get((event_id, target))
             if block is None:
                 creates.append(
@@ -400,7 +414,7 @@ def plan(
     result.unchanged = unchanged
 
     for (event_id, target), block in blocks.items():
-        if (event_id, target) in wanted:
+        if target in wanted.get(event_id, ()):
             continue
         read = event_id in latest
         if read or full or target not in all_targets:

@@ -28,7 +28,7 @@ from syncrules.engine import SyncReport
 from syncrules.models import SyncState
 
 # A request not served after this long, while no sync holds its calendar, is queued again.
-RESUME_AFTER = timedelta(seconds=60)
+RESUME_AFTER = timedelta(seconds=20)
 RESUME_BATCH = 500
 
 

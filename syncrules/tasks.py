@@ -125,6 +125,15 @@ def remove_stale_blocks() -> None:
 
 
 @shared_task
+def finish_clean_ups() -> None:
+    """Periodic: remove the blocks no rule copies any more, and finish the disconnections and
+    removals whose task was lost (each is a row's state, so nothing is forgotten)."""
+    remove_stale_blocks.delay()
+    for connection_id in engine.unfinished_release_ids():
+        release_connection.delay(connection_id)
+
+
+@shared_task
 def poll_calendars() -> None:
     """Queue a sync of every polled calendar that feeds an enabled rule (coalesced, so cheap)."""
     for calendar_id in engine.polled_source_calendar_ids():

@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,8 +17,16 @@ import pytest
 
 from integrations.base import EventStatus, RemoteEvent, Response, Transparency, Window
 from syncrules.models import SyncRule
-from syncrules.planner import fingerprint, options_from_rule, plan, render, skip_reason
+from syncrules.planner import (
+    fingerprint,
+    options_from_rule,
+    plan,
+    privacy_rank,
+    render,
+    skip_reason,
+)
 from syncrules.planning import (
+    Create,
     ExistingBlock,
     Handling,
     Plan,
@@ -1040,3 +1049,133 @@ def test_random_calendars_keep_the_plans_invariants(seed):
     else:
         assert {(event_id, target) for event_id in kept for target in targets} <= set(slots)
         assert not {event_id for event_id, _ in slots} & (removed_ids - kept)
+
+
+# Several rules reading one source --------------------------------------------------------------
+
+BUSY_ONLY = dataclasses.replace(COPY_ALL, visibility=Visibility.BUSY)
+TITLES = dataclasses.replace(COPY_ALL, visibility=Visibility.TITLE)
+FULL = dataclasses.replace(COPY_ALL, visibility=Visibility.FULL)
+
+
+def test_two_rules_into_one_calendar_give_one_block_rendered_by_the_more_private():
+    source = secret_event()
+    result = plan(
+        rules=[rule_spec(FULL, rule_id="full"), rule_spec(BUSY_ONLY, rule_id="busy")],
+        events=[source],
+        existing=[],
+        key=KEY,
+        full=True,
+    )
+
+    assert [(c.target_calendar_id, c.rule_id) for c in result.creates] == [("target-a", "busy")]
+    assert result.creates[0].rendered.title == "Busy"
+    assert SECRET_TITLE not in visible_text(result.creates[0].rendered)
+
+
+def test_each_target_gets_the_most_private_of_the_rules_that_write_into_it():
+    source = secret_event()
+    result = plan(
+        rules=[
+            rule_spec(FULL, ("a", "b"), rule_id="full"),
+            rule_spec(TITLES, ("b",), rule_id="titles"),
+        ],
+        events=[source],
+        existing=[],
+        key=KEY,
+        full=True,
+    )
+
+    assert [(c.target_calendar_id, c.rule_id) for c in result.creates] == [
+        ("a", "full"),
+        ("b", "titles"),
+    ]
+
+
+def test_a_rule_that_skips_the_event_leaves_it_to_the_other():
+    source = event("dentist", title="Dentist")
+    private = dataclasses.replace(BUSY_ONLY, exclude_keywords=("dentist",))
+    result = plan(
+        rules=[rule_spec(private, rule_id="busy"), rule_spec(TITLES, rule_id="titles")],
+        events=[source],
+        existing=[],
+        key=KEY,
+        full=True,
+    )
+
+    assert [(c.rule_id, c.rendered.title) for c in result.creates] == [("titles", "Dentist")]
+    assert [(s.rule_id, s.reason) for s in result.skips] == [("busy", SkipReason.EXCLUDED_KEYWORD)]
+
+
+def test_a_block_credited_to_another_rule_showing_the_same_moves_over_without_a_rewrite():
+    source = event("standup")
+    existing = block(source, options=BUSY_ONLY, rule_id="gone")
+    result = plan(
+        rules=[rule_spec(BUSY_ONLY, rule_id="kept")],
+        events=[source],
+        existing=[existing],
+        key=KEY,
+        full=True,
+    )
+
+    assert [(u.block_id, u.rule_id, u.rewrite) for u in result.updates] == [
+        (existing.id, "kept", False)
+    ]
+
+
+def test_deletions_say_whether_the_event_itself_is_gone():
+    kept, filtered, gone = event("kept"), event("filtered", title="lunch"), event("gone")
+    existing = [block(kept), block(filtered), block(gone), block(kept, "old-target")]
+    options = dataclasses.replace(COPY_ALL, exclude_keywords=("lunch",))
+
+    result = planned([kept, filtered], existing, options=options, full=True)
+
+    vanished = {delete.block_id: delete.vanished for delete in result.deletes}
+    assert vanished == {
+        block(filtered).id: False,  # filtered out: the event is there
+        block(gone).id: True,  # missing from a full read
+        block(kept, "old-target").id: False,  # no rule writes into that calendar any more
+    }
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_rules_over_one_source_give_at_most_one_block_per_event_and_target(seed):
+    rng = random.Random(1000 + seed)
+    events, existing, _, _ = random_calendar(rng)
+    rules = [
+        rule_spec(
+            random_calendar(rng)[3],
+            rng.sample(["t1", "t2", "t3"], rng.randint(1, 3)),
+            rule_id=f"r{number}",
+        )
+        for number in range(rng.randint(1, 3))
+    ]
+    result = plan(rules=rules, events=events, existing=existing, key=KEY, full=True)
+
+    latest = {source.id: source for source in events}
+    created = Counter((c.event.id, c.target_calendar_id) for c in result.creates)
+    assert all(count == 1 for count in created.values())
+    doomed = {delete.block_id for delete in result.deletes}
+    after = [b for b in existing if b.id not in doomed]
+    slots = [(b.source_event_id, b.target_calendar_id) for b in after] + [
+        (c.event.id, c.target_calendar_id) for c in result.creates
+    ]
+    assert len(slots) == len(set(slots))
+    by_id = {b.id: b for b in existing}
+    ranked = sorted(enumerate(rules), key=lambda pair: (privacy_rank(pair[1].options), pair[0]))
+    for written in [*result.creates, *result.updates]:
+        target = (
+            written.target_calendar_id
+            if isinstance(written, Create)
+            else by_id[written.block_id].target_calendar_id
+        )
+        wanting = [
+            rule
+            for _, rule in ranked
+            if target in rule.targets
+            and skip_reason(
+                latest[written.event.id], rule.options, window=WINDOW, known_block_event_ids=()
+            )
+            is None
+        ]
+        assert written.rule_id == wanting[0].id  # the most private rule that wants it

@@ -333,3 +333,16 @@ def test_a_pushing_calendar_is_polled_only_while_it_has_no_live_channel(
         tasks.poll_calendars()
     assert enqueued == [(str(google.id), None)]  # nothing more: its channel is live
     assert Calendar.objects.filter(id=google.id).exists()
+
+
+def test_a_disconnection_whose_clean_up_task_was_lost_is_finished_by_the_periodic_job(
+    world, enqueued, monkeypatch
+):
+    released = []
+    monkeypatch.setattr(tasks.release_connection, "delay", released.append)
+    monkeypatch.setattr(tasks.remove_stale_blocks, "delay", lambda: None)
+    Connection.objects.filter(id=world.connection.id).update(status=Connection.Status.DISCONNECTED)
+
+    tasks.finish_clean_ups()
+
+    assert released == [str(world.connection.id)]
