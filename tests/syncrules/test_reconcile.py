@@ -115,3 +115,16 @@ def test_the_nightly_pass_reconciles_every_target(world, enqueued, monkeypatch):
     tasks.reconcile_all()
 
     assert reconciled == [str(world.calendars["Work"].id)]
+
+
+def test_the_nightly_pass_puts_back_a_block_deleted_by_hand(
+    world, run_tasks_inline, django_capture_on_commit_callbacks
+):
+    url = next(iter(block_objects(world).values()))
+    world.server.delete_object(world.account, url)
+
+    with run_tasks_inline():
+        tasks.reconcile_all()
+
+    assert block_times(world, "Work") == own_times(world, "Personal")
+    assert_no_orphans_or_duplicates(world)
