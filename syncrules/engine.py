@@ -1,9 +1,11 @@
-"""The sync engine: read a source calendar's changes, plan each rule's blocks, apply, advance.
+"""The sync engine: read a source calendar's changes, plan the blocks of every rule reading it in
+one plan, apply it, advance the cursor.
 
 Event content lives only in memory here, for the length of one sync; what is stored is ids,
-times, states and keyed fingerprints. The cursor moves only after every rule's plan is applied,
-so a crash or a provider failure means the same changes are read again, and the fingerprints and
-block markers make that second pass write nothing twice.
+times, states and keyed fingerprints. The cursor moves only after the plan is applied, so a crash
+or a provider failure means the same changes are read again, and the fingerprints and block
+markers make that second pass write nothing twice. What a sync is asked to do, and when it has
+done it, is the business of ``syncrules.state``; reconciling the targets, of ``syncrules.reconcile``.
 """
 
 from __future__ import annotations
