@@ -309,7 +309,8 @@ def _use_more_than_free_allows(owner, owner_client, calendars, feed):
     feed.serve(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nX-WR-CALNAME:Feed\r\nEND:VCALENDAR\r\n")
     responses = [
         owner_client.post(NEW_RULE, new_rule_data(calendars, name="Second")),
-        owner_client.post(NEW_RULE, new_rule_data(calendars, name="Third")),
+        # The third copies the same pair as the second: confirm the overlap warning.
+        owner_client.post(NEW_RULE, new_rule_data(calendars, name="Third", overlap_ok="on")),
         owner_client.post(CONNECT_ICS, {"url": feed.url, "label": "Third account"}),
         owner_client.post(
             NEW_PAGE,
