@@ -5,6 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 ADDRPORT ?= 127.0.0.1:8000
+RADICALE_PORT ?= 5232
 
 # A local .env (see .env.example) configures `make run` the same way it configures docker compose.
 ifneq (,$(wildcard .env))
@@ -22,10 +23,10 @@ run: install  ## Migrate, then run the web server, a Celery worker and Celery be
 demo: install  ## Like run, plus a local CalDAV server and a demo user whose calendars already sync.
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
-	OUTBOUND_ALLOW_LOOPBACK=true SYNC_POLL_INTERVAL_SECONDS=30 $(PY) manage.py demo $(ADDRPORT)
+	OUTBOUND_ALLOW_LOOPBACK=true SYNC_POLL_INTERVAL_SECONDS=30 $(PY) manage.py demo $(ADDRPORT) --radicale-port $(RADICALE_PORT)
 
-test: install  ## The whole suite against PostgreSQL and Redis (DATABASE_URL / REDIS_URL override).
-	$(PY) -m pytest -n 2 $(ARGS)
+test: install  ## The whole suite; brings up PostgreSQL, Redis and Chromium if need be (tests/testenv.py).
+	$(PY) -m tests.testenv $(PY) -m pytest -n 2 $(ARGS)
 
 install: $(VENV)/.installed
 

@@ -8,6 +8,7 @@ cache and Kombu's filesystem broker) so that a fresh checkout starts with nothin
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -33,9 +34,15 @@ SECRET_KEY = env.str(
 VAULT_SECRET = env.str("VAULT_SECRET", dev_default="dev-only-vault-secret")
 VAULT_PREVIOUS_SECRETS = env.list("VAULT_PREVIOUS_SECRETS", default=[])
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", dev_default=["localhost", "127.0.0.1", "[::1]"])
-# The public address of this installation, used in e-mailed links and OAuth redirect URIs.
+# The public address of this installation, used in e-mailed links and OAuth redirect URIs. In
+# development `make run` and `make demo` set it to the address their web server was started on.
 SITE_URL = env.str("SITE_URL", dev_default="http://localhost:8000").rstrip("/")
+# In development the site's own host is allowed too, so that `make run ADDRPORT=192.168.1.20:8080`
+# answers the links it makes.
+_site_host = urlsplit(SITE_URL).hostname or "localhost"
+_site_host = f"[{_site_host}]" if ":" in _site_host else _site_host  # as Host carries an IPv6 one
+_dev_hosts = ["localhost", "127.0.0.1", "[::1]", _site_host]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", dev_default=list(dict.fromkeys(_dev_hosts)))
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 INSTALLED_APPS = [
@@ -136,7 +143,8 @@ else:
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # The host is ignored; naming one keeps Kombu from warning on every connection that it took one.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

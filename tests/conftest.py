@@ -30,15 +30,19 @@ pytest_plugins = [
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Stop at once, saying what to start, when PostgreSQL or Redis is not reachable."""
+    """Stop at once, saying what to start, when PostgreSQL or Redis is not reachable.
+
+    `make test` (tests/testenv.py) starts throwaway servers when none is configured or answering;
+    a bare pytest uses what DATABASE_URL and REDIS_URL (or their defaults) name.
+    """
     database_url, redis_url = settings.DATABASE_URL, settings.REDIS_URL
     try:
         psycopg.connect(database_url, dbname="postgres", connect_timeout=3).close()
     except psycopg.Error as error:
         pytest.exit(
             f"PostgreSQL is not reachable at {database_url} ({error}).\n"
-            "Start it (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start), "
-            "or point DATABASE_URL at one.",
+            "Start it, point DATABASE_URL at one, or run `make test`, which starts a throwaway one "
+            "when DATABASE_URL is unset.",
             returncode=3,
         )
     try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 import zoneinfo
 from datetime import datetime
@@ -21,16 +21,51 @@ from zoneinfo import ZoneInfo
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from honcho.printer import Message, Printer
 
 from booking.selectors import public_page_path
 from integrations.base import ProviderError
 from multical.demo import DEMO_EMAIL, demo_seed, demo_sync, demo_try_me_event
-from multical.management.commands.runstack import stack_manager
+from multical.management.commands.runstack import site_url, stack_manager
 
 RADICALE_USER = "demo"
 START_TIMEOUT = 30  # seconds
-# For the demo's own processes: its CalDAV server is on loopback, and a new event should show up
-# in the other calendar within half a minute.
+# Radicale takes the first free port from the one asked for, trying this many.
+PORT_TRIES = 20
+
+
+class StartupPrinter(Printer):
+    """Honcho's printer for the demo: the banner comes last, and the workers speak up only when
+    something is wrong.
+
+    ``banner`` is printed once the web server, the worker and beat have each said they are up, so
+    no start-up output follows it. The worker's and beat's routine log records (DEBUG and INFO in
+    Celery's format: task received, task succeeded, due task sent) stay off the terminal; their
+    warnings, errors and anything else they print still show. Blank lines, which say nothing
+    behind a process's prefix (runserver ends its start-up with one), are left out.
+    """
+
+    # What each process prints once it is up: runserver once it listens, the worker once it
+    # consumes, beat once its scheduler runs.
+    READY = {"web": "Quit the server with", "worker": " ready.", "beat": "beat: Starting..."}
+    ROUTINE = re.compile(r"^\[[^\]]*: (?:DEBUG|INFO)/")
+
+    def __init__(self, banner: str, output: Any = sys.stdout) -> None:
+        super().__init__(output=output)
+        self._banner = banner
+        self._waiting = set(self.READY)
+
+    def write(self, message: Message) -> None:
+        data = message.data
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        if message.name in self._waiting and self.READY[message.name] in text:
+            self._waiting.discard(message.name)
+        routine = message.name in ("worker", "beat") and self.ROUTINE.match(text)
+        if text.strip() and not routine:
+            super().write(message)
+        if self._banner and not self._waiting:
+            print(self._banner, file=self.output, flush=True)
+            self._banner = ""
 
 
 class Command(BaseCommand):
@@ -45,7 +80,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--radicale-port",
-            type=int,
+            type=_port,
             default=5232,
             help="Radicale's port on 127.0.0.1 (or the next free one).",
         )
@@ -66,6 +101,7 @@ class Command(BaseCommand):
                 "The demo's CalDAV server runs on loopback: start it with `make demo`, or set "
                 "OUTBOUND_ALLOW_LOOPBACK=true (and SYNC_POLL_INTERVAL_SECONDS=30 for quick polls)."
             )
+        address = site_url(addrport)
         # One line per request to the demo's own server would bury what the demo prints.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         folder = Path(settings.VAR_DIR) / "demo-radicale"
@@ -86,41 +122,21 @@ class Command(BaseCommand):
             zone = ZoneInfo(world.user.time_zone)
             try_me = folder / "try-me.ics"
             try_me.write_bytes(demo_try_me_event(today=datetime.now(zone).date(), zone=zone))
-            site_url = _site_url(addrport)
-            page_url = f"{site_url}{public_page_path(world.page)}"
-            self.stdout.write(_banner(site_url, password, radicale_url, try_me, page_url))
-            manager = stack_manager(addrport)
-            threading.Thread(
-                target=self._say_when_up, args=(site_url, password), daemon=True
-            ).start()
+            page_url = f"{address}{public_page_path(world.page)}"
+            banner = _banner(address, password, radicale_url, try_me, page_url)
+            manager = stack_manager(addrport, quiet=True, printer=StartupPrinter(banner))
             manager.loop()
         finally:
             _stop(radicale)
         sys.exit(manager.returncode)
 
-    def _say_when_up(self, site_url: str, password: str) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{site_url}/health/", timeout=2)
-            except httpx.HTTPError:
-                time.sleep(1)
-                continue
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"\nThe demo is up: open {site_url}/ and log in as {DEMO_EMAIL} / {password}\n"
-                )
-            )
-            self.stdout.flush()
-            return
 
-
-def _banner(site_url: str, password: str, radicale_url: str, try_me: Path, page_url: str) -> str:
+def _banner(address: str, password: str, radicale_url: str, try_me: Path, page_url: str) -> str:
     personal_url = f"{radicale_url}{RADICALE_USER}/personal/"
     return f"""
 ==============================================================================================
- Multical demo
-   Open        {site_url}/
+ The Multical demo is up
+   Open        {address}/
    Log in as   {DEMO_EMAIL}   password  {password}
    Look at     Calendars: two calendars, Work and Personal, on a local CalDAV server
                Sync rules: one rule, "Personal → Work", Busy only
@@ -183,7 +199,8 @@ def _start_radicale(folder: Path, port: int) -> tuple[subprocess.Popen, str]:
 
 
 def _free_port(preferred: int) -> int:
-    for port in range(preferred, preferred + 20):
+    last = min(preferred + PORT_TRIES - 1, 65535)
+    for port in range(preferred, last + 1):
         with socket.socket() as probe:
             # As servers do, so a port the last run left in TIME_WAIT counts as free.
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -192,7 +209,7 @@ def _free_port(preferred: int) -> int:
             except OSError:
                 continue
             return port
-    raise CommandError(f"No free port for Radicale in {preferred} to {preferred + 19}.")
+    raise CommandError(f"No free port for Radicale in {preferred} to {last}.")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -204,11 +221,10 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _site_url(addrport: str) -> str:
-    host, _, port = addrport.rpartition(":")
-    if host in ("", "0.0.0.0", "[::]"):  # noqa: S104 - naming it, not binding to it
-        host = "127.0.0.1"
-    return f"http://{host}:{port}"
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (1 to 65535)")
+    return int(value)
 
 
 def _zone_name(value: str) -> str:
