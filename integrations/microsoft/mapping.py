@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from html.parser import HTMLParser
@@ -29,8 +29,11 @@ PROPERTY_IDS = {MarkerKind.BLOCK: BLOCK_PROPERTY_ID, MarkerKind.BOOKING: BOOKING
 EXPAND_BOOKING_MARKER = f"singleValueExtendedProperties($filter=id eq '{BOOKING_PROPERTY_ID}')"
 # Delta cannot expand properties, but it returns the transactionId a create set, and Graph never
 # lets an update change it: every event we create carries "<prefix><id>.<nonce>" there too, so a
-# read recognises it from the instant it exists. The nonce gives each create a transactionId of
-# its own (Graph refuses a used one), e.g. when a block deleted by hand is written again.
+# read recognises it from the instant it exists. Graph refuses a used transactionId (or, for the
+# same body, answers with the event it made), which makes it a retry key: a create sent again,
+# after a timeout whose request still lands later or after a crash, carries the same one and cannot
+# make the block twice. The nonce changes only when the block is written again in place of an event
+# that is gone (see ``transaction_id``).
 TRANSACTION_PREFIXES = {
     MarkerKind.BLOCK: "multical-block.",
     MarkerKind.BOOKING: "multical-booking.",
@@ -126,20 +129,26 @@ def block_event(spec: BlockSpec) -> dict[str, Any]:
     }
 
 
-def new_block_event(spec: BlockSpec) -> dict[str, Any]:
-    """The body that creates a block or booking event: ``block_event`` with a transactionId of
-    its own, new at each call."""
-    return {**block_event(spec), "transactionId": transaction_id(spec)}
+def new_block_event(spec: BlockSpec, *, replacing: str = "", attempt: int = 0) -> dict[str, Any]:
+    """The body that creates a block or booking event: ``block_event`` with its transactionId
+    (``transaction_id``)."""
+    return {
+        **block_event(spec),
+        "transactionId": transaction_id(spec, replacing=replacing, attempt=attempt),
+    }
 
 
-def transaction_id(spec: BlockSpec) -> str:
-    """``multical-block.<id>.<nonce>`` (or ``multical-booking.…``), the nonce new at each call."""
-    return f"{TRANSACTION_PREFIXES[spec.kind]}{spec.block_id}.{transaction_nonce()}"
+def transaction_id(spec: BlockSpec, *, replacing: str = "", attempt: int = 0) -> str:
+    """``multical-block.<id>.<nonce>`` (or ``multical-booking.…``).
 
-
-def transaction_nonce() -> str:
-    """Eight random hex digits: creates of the same id never share a transactionId."""
-    return secrets.token_hex(4)
+    The nonce is derived from the block, the remote event this create replaces (``replacing``: ""
+    for the block's first event, else the id of the one found gone) and ``attempt`` (the number of
+    transactionIds already refused for them): every retry of a create sends the same one, and a
+    block written again after its event was deleted gets a new one.
+    """
+    key = f"{spec.block_id}\0{replacing}\0{attempt}".encode()
+    nonce = hashlib.sha256(key).hexdigest()[:8]
+    return f"{TRANSACTION_PREFIXES[spec.kind]}{spec.block_id}.{nonce}"
 
 
 def block_filter(block_id: str, kind: MarkerKind = MarkerKind.BLOCK) -> str:

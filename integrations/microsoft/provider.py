@@ -43,6 +43,8 @@ from integrations.push import channel_secret
 _STALE_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 # Graph's answer to a create whose transactionId was used for another event in the mailbox.
 _DUPLICATE_TRANSACTION = "ErrorDuplicateTransactionId"
+# How many transactionIds one write tries when Graph says each is used and no block carries it.
+CREATE_ATTEMPTS = 3
 
 
 class MicrosoftProvider(Provider):
@@ -142,26 +144,27 @@ class MicrosoftProvider(Provider):
     def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:
         """Update the event, or create one (also when the one to update is gone).
 
-        Each create carries a transactionId of its own naming the block (see ``mapping``), so
-        delta reads know the event for ours from the instant it exists. Its nonce makes the
-        transactionId no retry key: when a create may already have landed, the applier calls
-        ``find_block`` first. Should Graph still refuse the transactionId as used, the block is
-        looked up and updated, or, when there is none, created with a fresh one.
+        Each create carries a transactionId naming the block (``mapping.transaction_id``), so
+        delta reads know the event for ours from the instant it exists, and a create sent again
+        (the answer to the first was lost, or a timeout gave up on a request that still lands
+        later) is refused or answered with the first event instead of making a second. When Graph
+        refuses the transactionId as used, the block is looked up and updated; when there is none
+        (the event made with it was deleted since), the create is sent with the next one.
         """
         if remote_id and self._update(remote_id, spec):
             return remote_id
         # None, or deleted at Microsoft meanwhile (someone removed our block): put it back.
-        created = self._create(calendar_id, spec)
-        if created is None:
+        replacing = remote_id or ""
+        for attempt in range(CREATE_ATTEMPTS):
+            created = self._create(calendar_id, spec, replacing=replacing, attempt=attempt)
+            if created is not None:
+                return created
             existing = self.find_block(calendar_id, spec.block_id, kind=spec.kind)
             if existing and self._update(existing, spec):
                 return existing
-            created = self._create(calendar_id, spec)
-        if created is None:
-            raise ProviderError(
-                "Microsoft refused to create the event; trying again later.", permanent=False
-            )
-        return created
+        raise ProviderError(
+            "Microsoft refused to create the event; trying again later.", permanent=False
+        )
 
     def find_block(
         self, calendar_id: str, block_id: str, *, kind: MarkerKind = MarkerKind.BLOCK
@@ -230,12 +233,14 @@ class MicrosoftProvider(Provider):
         )
         return response.status_code != 404
 
-    def _create(self, calendar_id: str, spec: BlockSpec) -> str | None:
+    def _create(
+        self, calendar_id: str, spec: BlockSpec, *, replacing: str, attempt: int
+    ) -> str | None:
         """The id of the event created; None when Graph says the transactionId is used."""
         response = self._graph.request(
             "POST",
             f"{_calendar_path(calendar_id)}/events",
-            json=mapping.new_block_event(spec),
+            json=mapping.new_block_event(spec, replacing=replacing, attempt=attempt),
             write=True,
             accept=(400,),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -32,6 +33,7 @@ from integrations.microsoft.provider import MicrosoftProvider
 from integrations.push import channel_secret
 from integrations.registry import build_provider
 from tests.factories import CalendarFactory, ConnectionFactory
+from tests.fakes.faults import Fault
 from tests.fakes.microsoft import FakeAccount, MicrosoftFake
 from tests.integrations.spans import each_names_its_event, times_of
 
@@ -657,12 +659,13 @@ def test_updating_a_block_sends_no_transaction_id_and_keeps_the_first(
 
 
 def test_a_create_refused_for_a_used_transaction_id_updates_the_block_already_there(
-    microsoft_fake, account, provider, monkeypatch
+    microsoft_fake, account, provider
 ):
     graph, calendar = microsoft_fake.graph, account.default_calendar
-    monkeypatch.setattr(mapping, "transaction_nonce", lambda: "0000abcd")  # every create collides
     first = provider.put_block(calendar, spec())
 
+    # The row never learnt the first id (a crash), and the block has moved since: the create is
+    # sent again with the same transactionId, and refused as a different body.
     again = provider.put_block(calendar, spec(start=utc(2026, 3, 10, 14), end=utc(2026, 3, 10, 15)))
 
     assert again == first
@@ -671,20 +674,64 @@ def test_a_create_refused_for_a_used_transaction_id_updates_the_block_already_th
     assert [r.status for r in graph.requests if r.method in ("POST", "PATCH")] == [201, 400, 200]
 
 
-def test_a_create_refused_for_a_used_transaction_id_with_no_block_left_is_sent_with_a_fresh_one(
-    microsoft_fake, account, provider, monkeypatch
+def test_a_create_refused_for_a_used_transaction_id_with_no_block_left_is_sent_with_the_next_one(
+    microsoft_fake, account, provider
 ):
     graph, calendar = microsoft_fake.graph, account.default_calendar
-    nonces = iter(["0000abcd", "0000abcd", "1234beef"])
-    monkeypatch.setattr(mapping, "transaction_nonce", lambda: next(nonces))
     first = provider.put_block(calendar, spec())
     graph.delete_event(first)  # removed by hand; its transactionId stays used
 
     again = provider.put_block(calendar, spec())
 
     assert [event.id for event in graph.live_events(calendar)] == [again]
-    assert graph.event(again).transaction_id == f"multical-block.{BLOCK_ID}.1234beef"
+    assert graph.event(first).transaction_id == mapping.transaction_id(spec())
+    assert graph.event(again).transaction_id == mapping.transaction_id(spec(), attempt=1)
     assert [r.status for r in graph.requests if r.method == "POST"] == [201, 400, 201]
+
+
+def test_a_block_written_again_in_place_of_its_deleted_event_gets_a_new_transaction_id(
+    microsoft_fake, account, provider
+):
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    first = provider.put_block(calendar, spec())
+    graph.delete_event(first)
+
+    again = provider.put_block(calendar, spec(), first)  # the update finds it gone
+
+    assert [event.id for event in graph.live_events(calendar)] == [again]
+    assert graph.event(again).transaction_id == mapping.transaction_id(spec(), replacing=first)
+    assert [r.status for r in graph.requests if r.method in ("POST", "PATCH")] == [201, 404, 201]
+
+
+def test_a_create_that_timed_out_and_lands_after_its_retry_makes_one_event(
+    microsoft_fake, account, monkeypatch
+):
+    """The client gives up on a create that Graph still carries out later, after the retry has
+    looked for the block, found nothing and created it: the late one must not make a second."""
+    graph, calendar = microsoft_fake.graph, account.default_calendar
+    monkeypatch.setattr(graph_module, "TIMEOUT", httpx.Timeout(0.5))
+    retried, landed = threading.Event(), threading.Event()
+    stalls = iter([True])
+
+    def decide(method: str, path: str) -> Fault | None:
+        if method != "POST" or not next(stalls, False):
+            return None
+        return Fault(before=lambda _port: retried.wait(10), after=lambda _port: landed.set())
+
+    graph.faults.decide = decide
+    first_try, retry = (MicrosoftProvider.from_secrets(account.secrets) for _ in range(2))
+    try:
+        with pytest.raises(ProviderError):
+            first_try.put_block(calendar, spec())
+        assert retry.find_block(calendar, BLOCK_ID) is None  # not landed yet
+        created = retry.put_block(calendar, spec())
+    finally:
+        retried.set()
+        first_try.close()
+        retry.close()
+    assert landed.wait(10)
+
+    assert [event.id for event in graph.live_events(calendar)] == [created]
 
 
 def test_an_identical_create_repeated_with_its_transaction_id_gets_the_first_event_back(
