@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.billing.plans import PlanLimitReached
 from calendars import services
 from calendars.models import Connection
+from calendars.views import connect_outcome, known_connections
 from integrations import oauth_state
 from integrations.base import ProviderError
 from integrations.google import oauth as google_oauth
@@ -67,6 +68,7 @@ def oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
         grant = flow.authorization_finish(
             pending=pending, query=request.GET.dict(), redirect_uri=_redirect_uri(provider)
         )
+        known = known_connections(request.user)
         connection = services.connection_connect_oauth(
             user=request.user,
             kind=provider,
@@ -89,9 +91,8 @@ def oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
             },
         )
     count = connection.calendars.count()
-    messages.success(
-        request, f"Connected {grant.email}: {count} calendar{'' if count == 1 else 's'}."
-    )
+    added = f"Connected {grant.email}: {count} calendar{'' if count == 1 else 's'}."
+    messages.success(request, connect_outcome(connection, known, added=added))
     return redirect("calendars:calendar_list")
 
 
@@ -151,7 +152,8 @@ def zoom_callback(request: HttpRequest) -> HttpResponse:
         grant = flow.authorization_finish(
             pending=pending, query=request.GET.dict(), redirect_uri=_redirect_uri(provider)
         )
-        services.connection_connect_zoom(
+        known = known_connections(request.user)
+        connection = services.connection_connect_zoom(
             user=request.user,
             email=grant.email,
             secrets=grant.secrets,
@@ -159,5 +161,8 @@ def zoom_callback(request: HttpRequest) -> HttpResponse:
         )
     except oauth_state.OAuthError as error:
         return _error(request, provider, error.message, status=error.status)
-    messages.success(request, f"Connected Zoom ({grant.email}): booking pages can add meetings.")
+    added = f"Connected Zoom ({grant.email}): booking pages can add meetings."
+    messages.success(
+        request, connect_outcome(connection, known, added=added, name=f"Zoom ({grant.email})")
+    )
     return redirect("calendars:calendar_list")

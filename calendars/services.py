@@ -2,7 +2,9 @@
 
 Connecting talks to the provider before anything is stored, so a wrong password or a link that is
 not a calendar becomes a form error and leaves nothing behind. ProviderError passes through to the
-caller, which shows its message.
+caller, which shows its message. An account the user has already connected (the same CalDAV server
+and user name, Apple ID, iCal link, Google, Microsoft or Zoom account) is never connected twice:
+connecting it again updates that connection, and brings back a disconnected one.
 
 A new calendar account (or a disconnected one connected again) counts against the Free plan's
 calendar accounts (``accounts.billing.plans``): over the limit ``PlanLimitReached`` is raised before
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.billing.plans import Limit, limit_check
 from accounts.models import AuditLog, User
@@ -31,18 +34,29 @@ from multical.lib import vault
 from multical.lib.email import send_templated_email
 
 ICLOUD_SERVER_URL = "https://caldav.icloud.com/"
+ZOOM_REMOVED = (
+    "Multical was removed from this Zoom account, so booking pages no longer add Zoom meetings; "
+    "connect Zoom again to bring them back."
+)
+# The secret a Microsoft grant keeps its account's lasting id under.
+MICROSOFT_ACCOUNT_ID = "home_account_id"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def connection_connect_caldav(
     *, user: User, kind: str, server_url: str, username: str, password: str, ip_address: str | None
 ) -> Connection:
-    """Connect an Apple iCloud account (``server_url`` ignored) or any CalDAV server."""
+    """Connect an Apple iCloud account (``server_url`` ignored) or any CalDAV server.
+
+    The same account connected again (the same server address and user name; the same Apple ID,
+    in any letter case) updates the user's connection to it, as ``_connection_connect`` says.
+    """
     if kind == Connection.Kind.ICLOUD:
         server_url = ICLOUD_SERVER_URL
         label = username
     else:
         label = f"{username} @ {urlsplit(server_url).hostname}"
-    return _connection_create(
+    return _connection_connect(
         user=user,
         kind=kind,
         label=label,
@@ -56,18 +70,23 @@ def connection_connect_caldav(
 def connection_connect_ics(
     *, user: User, url: str, label: str, ip_address: str | None
 ) -> Connection:
-    return _connection_create(
+    """Connect an iCal link, labelled ``label`` or else by the feed's own name.
+
+    The same link connected again updates the user's connection to it (its label only when one is
+    given). The link itself stays sealed: the connection is recognised by a keyed fingerprint.
+    """
+    return _connection_connect(
         user=user,
         kind=Connection.Kind.ICS,
         label=label,
         server_url="",
-        username="",
+        username=_link_name(user, url),
         secrets={"url": url},
         ip_address=ip_address,
     )
 
 
-def _connection_create(
+def _connection_connect(
     *,
     user: User,
     kind: str,
@@ -77,20 +96,137 @@ def _connection_create(
     secrets: Mapping[str, str],
     ip_address: str | None,
 ) -> Connection:
-    limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
-    connection = Connection(user=user, kind=kind, server_url=server_url, username=username)
-    provider_settings = {"server_url": server_url, "username": username, **secrets}
-    remote_calendars = build_provider(connection.provider_slug, provider_settings).list_calendars()
-    if kind == Connection.Kind.ICS and not label:
-        label = remote_calendars[0].name
-    connection.label = label[: Connection._meta.get_field("label").max_length]
-    _seal_secrets(connection, secrets)
-    with transaction.atomic():
+    """Check the account with its provider (its calendars are listed), then store it.
+
+    If the user already has a connection to this account (``_same_account``), that connection
+    gets the new credentials and calendars, is healthy again (a disconnected one comes back) and is
+    read again in full; otherwise a new one is made. Another user's connection to the same account
+    is never looked at.
+    """
+    account = {"user": user, "kind": kind, "server_url": server_url, "username": username}
+    found = _same_account(**account, secrets=secrets)
+    if found is None or found.status == Connection.Status.DISCONNECTED:
         limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
-        connection.save()
-        _calendars_update(connection, remote_calendars)
-        _audit(connection, AuditLog.Action.CONNECTION_ADDED, ip_address)
+    provider = build_provider(
+        Connection(kind=kind).provider_slug,
+        {"server_url": server_url, "username": username, **secrets},
+    )
+    remote_calendars = provider.list_calendars()
+    if provider.secrets_changed:
+        secrets = {**secrets, **provider.current_secrets()}
+    with transaction.atomic():
+        _lock_connections_of(user)
+        # Looked up again under the lock: a form sent twice at once finds the first one's.
+        connection = _same_account(**account, secrets=secrets) or Connection(**account)
+        if connection._state.adding or connection.status == Connection.Status.DISCONNECTED:
+            limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
+        # The name as given now: an account's address may have changed, or its letter case.
+        connection.username = username
+        if label or connection._state.adding:
+            label = label or remote_calendars[0].name
+            connection.label = label[: Connection._meta.get_field("label").max_length]
+        _connection_store(
+            connection, secrets=secrets, remote_calendars=remote_calendars, ip_address=ip_address
+        )
     return connection
+
+
+def _same_account(
+    *, user: User, kind: str, server_url: str, username: str, secrets: Mapping[str, str]
+) -> Connection | None:
+    """The user's own connection to this account, if any (one being removed does not count; of
+    several made before accounts were recognised, one in use first, then the oldest).
+
+    A Microsoft account is also recognised by its home account id, which stays when the address
+    that names it changes (connections named by a sign-in name before Graph's address was used).
+    """
+    wanted = _account_key(kind, server_url, username)
+    account_id = secrets.get(MICROSOFT_ACCOUNT_ID, "") if kind == Connection.Kind.MICROSOFT else ""
+    matches = [
+        connection
+        for connection in Connection.objects.filter(user=user, kind=kind).exclude(
+            status=Connection.Status.REMOVING
+        )
+        if _account_key(kind, connection.server_url, _account_name(connection)) == wanted
+        or (account_id and _readable_secrets(connection).get(MICROSOFT_ACCOUNT_ID) == account_id)
+    ]
+    return min(
+        matches,
+        key=lambda c: (c.status == Connection.Status.DISCONNECTED, c.created_at),
+        default=None,
+    )
+
+
+def _account_key(kind: str, server_url: str, username: str) -> tuple[str, ...]:
+    """What makes two connections of one kind the same account."""
+    if kind == Connection.Kind.ZOOM:
+        return ()  # one Zoom account per user: booking pages need no choice
+    if kind == Connection.Kind.CALDAV:
+        # The same address however it is written: letter case, a default port, a last slash.
+        parts = urlsplit(server_url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
+        host = parts.hostname or ""
+        return (parts.scheme, host, str(port), parts.path.rstrip("/"), parts.query, username)
+    # Apple IDs and OAuth accounts are e-mail addresses; an iCal link is named by a fingerprint.
+    return (username.lower(),)
+
+
+def _account_name(connection: Connection) -> str:
+    if connection.kind == Connection.Kind.ICS and not connection.username:
+        # A link connected before links were named by their fingerprint.
+        url = _readable_secrets(connection).get("url")
+        return _link_name(connection.user, url) if url else ""
+    return connection.username
+
+
+def _readable_secrets(connection: Connection) -> dict[str, str]:
+    """The connection's secrets, or none when they were deleted or cannot be opened any more
+    (sealed under a key since dropped): such a connection is then known by its name alone."""
+    try:
+        return connection_secrets(connection)
+    except vault.VaultError:
+        return {}
+
+
+def _link_name(user: User, url: str) -> str:
+    """An iCal link's name: a keyed fingerprint, so the link (a secret) is never stored unsealed,
+    and per user, so that two users' rows do not show that they follow the same link."""
+    digest = salted_hmac("calendars.ics-link", f"{user.pk}:{url}", algorithm="sha256")
+    return f"link:{digest.hexdigest()}"
+
+
+def _lock_connections_of(user: User) -> None:
+    # The user's row stands for their connections: connecting is one request at a time per user.
+    User.objects.select_for_update().filter(pk=user.pk).exists()
+
+
+def _connection_store(
+    connection: Connection,
+    *,
+    secrets: Mapping[str, str],
+    remote_calendars: list[RemoteCalendar],
+    ip_address: str | None,
+) -> None:
+    """Save the connection, healthy, with these credentials and calendars (in the caller's
+    transaction). One that existed is read again in full: whatever was missed while it was
+    broken or disconnected."""
+    existed = not connection._state.adding
+    connection.status = Connection.Status.OK
+    connection.last_error = ""
+    connection.last_error_at = None
+    _seal_secrets(connection, secrets)
+    connection.save(
+        update_fields=["label", "username", "secrets", "status", "last_error", "last_error_at"]
+        if existed
+        else None
+    )
+    _calendars_update(connection, remote_calendars)
+    if existed:
+        from syncrules.tasks import enqueue_connection_resync
+
+        enqueue_connection_resync(connection.id)
+    action = AuditLog.Action.CONNECTION_UPDATED if existed else AuditLog.Action.CONNECTION_ADDED
+    _audit(connection, action, ip_address)
 
 
 def connection_refresh_calendars(*, connection: Connection) -> None:
@@ -121,7 +257,23 @@ def connection_keep_authorized(*, connection: Connection) -> None:
 def connection_update_credentials(
     *, connection: Connection, secrets: Mapping[str, str], ip_address: str | None
 ) -> None:
-    """Replace the password (or iCal link), checking it with the provider first; reconnects it."""
+    """Replace the password (or iCal link), checking it with the provider first; reconnects it.
+
+    An iCal link the user has already connected as another connection is refused (a
+    ``ProviderError`` naming it): two connections of one link would be the same account twice.
+    """
+    if connection.kind == Connection.Kind.ICS:
+        link_name = _link_name(connection.user, secrets["url"])
+        other = _same_account(
+            user=connection.user,
+            kind=connection.kind,
+            server_url="",
+            username=link_name,
+            secrets=secrets,
+        )
+        if other is not None and other.id != connection.id:
+            raise ProviderError(f"This link is already connected as {other.label}.", permanent=True)
+        connection.username = link_name
     reviving = connection.status == Connection.Status.DISCONNECTED
     if reviving:
         limit_check(user=connection.user, limit=Limit.CALENDAR_ACCOUNTS)
@@ -131,20 +283,12 @@ def connection_update_credentials(
         **secrets,
     }
     remote_calendars = build_provider(connection.provider_slug, provider_settings).list_calendars()
-    _seal_secrets(connection, secrets)
-    connection.status = Connection.Status.OK
-    connection.last_error = ""
-    connection.last_error_at = None
-    from syncrules.tasks import enqueue_connection_resync
-
     with transaction.atomic():
         if reviving:
             limit_check(user=connection.user, limit=Limit.CALENDAR_ACCOUNTS)
-        connection.save(update_fields=["secrets", "status", "last_error", "last_error_at"])
-        _calendars_update(connection, remote_calendars)
-        # Whatever was missed while it was broken is read again in full.
-        enqueue_connection_resync(connection.id)
-        _audit(connection, AuditLog.Action.CONNECTION_UPDATED, ip_address)
+        _connection_store(
+            connection, secrets=secrets, remote_calendars=remote_calendars, ip_address=ip_address
+        )
 
 
 def connection_record_error(*, connection: Connection, error: ProviderError) -> None:
@@ -242,39 +386,22 @@ def _calendars_update(connection: Connection, remote_calendars: list[RemoteCalen
 def connection_connect_oauth(
     *, user: User, kind: str, email: str, secrets: Mapping[str, str], ip_address: str | None
 ) -> Connection:
-    """Connect a Google or Microsoft account from a completed OAuth flow, or reconnect it.
+    """Connect a Google or Microsoft account from a completed OAuth flow.
 
-    The same account (by its address) connected again gets the new secrets and is healthy again,
-    instead of a second connection. The calendars are listed before anything is stored.
+    The account is named by its address; the same account connected again updates the user's
+    connection to it, as ``_connection_connect`` says. The calendars are listed before anything
+    is stored.
     """
-    connection = _live_connection(user=user, kind=kind, username__iexact=email)
-    reconnecting = connection is not None
-    # The same account connected again is not one more; a disconnected one becomes one again.
-    adding = connection is None or connection.status == Connection.Status.DISCONNECTED
-    if adding:
-        limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
-    provider = build_provider(kind, secrets)
-    remote_calendars = provider.list_calendars()
-    if provider.secrets_changed:
-        secrets = {**secrets, **provider.current_secrets()}
-    connection = _authorized(
-        connection or Connection(user=user, kind=kind), email=email, secrets=secrets
+    email = email[: Connection._meta.get_field("username").max_length]
+    return _connection_connect(
+        user=user,
+        kind=kind,
+        label=email,
+        server_url="",
+        username=email,
+        secrets=secrets,
+        ip_address=ip_address,
     )
-    with transaction.atomic():
-        if adding:
-            limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
-        connection.save()
-        _calendars_update(connection, remote_calendars)
-        if reconnecting:
-            from syncrules.tasks import enqueue_connection_resync
-
-            # Whatever was missed while it was broken is read again in full.
-            enqueue_connection_resync(connection.id)
-        action = (
-            AuditLog.Action.CONNECTION_UPDATED if reconnecting else AuditLog.Action.CONNECTION_ADDED
-        )
-        _audit(connection, action, ip_address)
-    return connection
 
 
 def connection_connect_zoom(
@@ -285,37 +412,15 @@ def connection_connect_zoom(
     Connecting again (the same account or another) updates that connection with the new account
     and secrets and makes it healthy again. It has no calendars: booking pages create meetings.
     """
-    connection = _live_connection(user=user, kind=Connection.Kind.ZOOM)
-    reconnecting = connection is not None
-    connection = _authorized(
-        connection or Connection(user=user, kind=Connection.Kind.ZOOM), email=email, secrets=secrets
-    )
+    email = email[: Connection._meta.get_field("username").max_length]
     with transaction.atomic():
-        connection.save()
-        action = (
-            AuditLog.Action.CONNECTION_UPDATED if reconnecting else AuditLog.Action.CONNECTION_ADDED
-        )
-        _audit(connection, action, ip_address)
-    return connection
-
-
-def _live_connection(*, user: User, kind: str, **lookup: str) -> Connection | None:
-    """The user's connection of that kind (and account) that is not being removed, if any."""
-    return (
-        Connection.objects.filter(user=user, kind=kind, **lookup)
-        .exclude(status=Connection.Status.REMOVING)
-        .first()
-    )
-
-
-def _authorized(connection: Connection, *, email: str, secrets: Mapping[str, str]) -> Connection:
-    """The connection as a completed OAuth flow leaves it: named after the account, healthy."""
-    connection.username = email[: Connection._meta.get_field("username").max_length]
-    connection.label = email[: Connection._meta.get_field("label").max_length]
-    connection.status = Connection.Status.OK
-    connection.last_error = ""
-    connection.last_error_at = None
-    _seal_secrets(connection, secrets)
+        _lock_connections_of(user)
+        connection = _same_account(
+            user=user, kind=Connection.Kind.ZOOM, server_url="", username=email, secrets=secrets
+        ) or Connection(user=user, kind=Connection.Kind.ZOOM)
+        connection.username = email
+        connection.label = email[: Connection._meta.get_field("label").max_length]
+        _connection_store(connection, secrets=secrets, remote_calendars=[], ip_address=ip_address)
     return connection
 
 
@@ -325,6 +430,23 @@ def connection_store_refreshed_secrets(
     """Seal and save credentials the provider just rotated, at once (Zoom's refresh tokens)."""
     _seal_secrets(connection, secrets)
     connection.save(update_fields=["secrets"])
+
+
+def connection_forget_zoom_user(*, zoom_user_id: str) -> int:
+    """Delete the credentials of the Zoom connections of that Zoom user (they removed the app at
+    Zoom) and ask their owners to reconnect; returns how many there were.
+
+    The Zoom user id is sealed with the tokens, so each live Zoom connection is opened to compare:
+    a user has at most one, and Zoom sends this notice once per removal.
+    """
+    forgotten = 0
+    zoom_connections = Connection.objects.filter(kind=Connection.Kind.ZOOM).exclude(secrets="")
+    for connection in zoom_connections.select_related("user").iterator():
+        if _readable_secrets(connection).get("user_id") == zoom_user_id:
+            error = ProviderError(ZOOM_REMOVED, permanent=True)
+            connection_forget_credentials(connection=connection, error=error)
+            forgotten += 1
+    return forgotten
 
 
 def connection_forget_credentials(*, connection: Connection, error: ProviderError) -> None:

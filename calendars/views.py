@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 
 from django import forms as django_forms
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
+from accounts.models import User
 from calendars import forms, selectors, services
 from calendars.models import Connection
 from integrations.base import ProviderError
@@ -162,6 +164,7 @@ def _connect(
     plan's limit is said before the form is filled in)."""
     refusal = would_exceed(user=request.user, limit=Limit.CALENDAR_ACCOUNTS)
     if request.method == "POST" and form.is_valid():
+        known = known_connections(request.user)
         try:
             connection = connect(form.cleaned_data)
         except ProviderError as error:
@@ -170,9 +173,30 @@ def _connect(
             refusal = error
         else:
             count = connection.calendars.count()
-            messages.success(
-                request,
-                f"Connected {connection.label}: {count} calendar{'s' if count != 1 else ''}.",
-            )
+            added = f"Connected {connection.label}: {count} calendar{'s' if count != 1 else ''}."
+            messages.success(request, connect_outcome(connection, known, added=added))
             return redirect("calendars:calendar_list")
     return render(request, template, {"form": form, "refusal": refusal})
+
+
+def known_connections(user: User) -> dict[uuid.UUID, str]:
+    """The user's connections and their states, read before connecting for ``connect_outcome``."""
+    return dict(selectors.connections_for_user(user).values_list("id", "status"))
+
+
+def connect_outcome(
+    connection: Connection,
+    known: Mapping[uuid.UUID, str],
+    *,
+    added: str,
+    name: str | None = None,
+) -> str:
+    """What to tell the user once connecting succeeded: ``added`` for a new connection; for one
+    they had (``known``), that it came back or that its credentials were updated, by ``name``
+    (the connection's label unless given)."""
+    name = name or connection.label
+    if connection.id not in known:
+        return added
+    if known[connection.id] == Connection.Status.DISCONNECTED:
+        return f"{name} is connected again."
+    return f"{name} was already connected: its credentials are updated."

@@ -2,9 +2,9 @@
 
 The OAuth flows send exactly these lists, and the public permissions page is rendered from them,
 so what an administrator reviews is what the consent screen asks for. Adding a scope means adding
-it here with its reason. Zoom is the exception to "send": it takes the scopes from the app's
-Marketplace configuration, so its flow checks the granted ones against ``ZOOM_CONNECTION``, and
-operators must configure exactly those.
+it here with its reason, and a reason must say what the code does with it. Zoom is the exception
+to "send": it takes the scopes from the app's Marketplace configuration, so its flow checks that the
+granted ones are exactly ``ZOOM_CONNECTION``, and operators must configure exactly those.
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ GOOGLE_CALENDAR_CONNECTION = (
 
 GOOGLE_SIGN_IN = (
     Scope("openid", "Confirm which Google account you signed in with."),
-    Scope("email", "Your e-mail address, to find or create your Multical account."),
-    Scope("profile", "Your name, to greet you; nothing else from your profile is kept."),
+    Scope(
+        "email",
+        "Your e-mail address, and Google's word that it is verified, to find or create your "
+        "Multical account.",
+    ),
 )
 
 # Microsoft ----------------------------------------------------------------------------------------
@@ -55,25 +58,38 @@ MICROSOFT_CALENDAR_CONNECTION = (
     ),
     Scope(
         "User.Read",
-        "Read your basic profile (name, e-mail address) to name the connection.",
+        "Read the account's e-mail address from its profile (its mailbox address, or the name it "
+        "signs in with when it has no mailbox), so the connection is named after it and "
+        "reconnecting the same account updates it. Nothing else from the profile is read.",
     ),
     Scope(
         "offline_access",
         "Keep syncing while you are away: a refresh token, sealed in our vault.",
     ),
-    Scope("openid", "Receive a statement of which Microsoft account was connected."),
+    Scope(
+        "openid",
+        "A signed statement of which Microsoft account was connected, which Microsoft's library "
+        "checks and keeps the account's tokens under.",
+    ),
     Scope(
         "profile",
-        "Your name in that statement. Microsoft's library adds it to every request; we only "
-        "use the account's e-mail address.",
+        "Microsoft's sign-in library (MSAL) adds it to every request; it puts your name in that "
+        "statement, and Multical never reads it.",
     ),
 )
 
 MICROSOFT_SIGN_IN = (
     Scope("openid", "Confirm which Microsoft account you signed in with."),
-    Scope("email", "Your e-mail address, to find or create your Multical account."),
-    Scope("profile", "Your name, to greet you; nothing else from your profile is kept."),
-    Scope("User.Read", "Read your basic profile, the e-mail address of work accounts included."),
+    Scope(
+        "email",
+        "Your e-mail address, and whether Microsoft vouches that its domain is verified, to find "
+        "or create your Multical account.",
+    ),
+    Scope(
+        "profile",
+        "Microsoft's sign-in library (MSAL) adds it to every request; it puts your name in the "
+        "statement of who signed in, and Multical never reads it.",
+    ),
     Scope(
         "offline_access",
         "Added by Microsoft's sign-in library to every request. Signing in keeps no token: the "
@@ -86,12 +102,14 @@ MSAL_RESERVED = frozenset({"openid", "profile", "offline_access"})
 
 # Zoom ---------------------------------------------------------------------------------------------
 # Zoom takes the scopes from the app's Marketplace configuration, not from the authorize request;
-# the token answer lists what was granted, and the flow checks it against this list.
+# the token answer lists what was granted, and the flow checks it is exactly this list. One scope
+# per call the code makes (integrations.zoom.client).
 
 ZOOM_CONNECTION = (
     Scope(
         "meeting:write:meeting",
-        "Create a Zoom meeting for each booking made on your booking pages.",
+        "Create a Zoom meeting for each booking made on your booking pages (its answer carries "
+        "the link attendees join by).",
     ),
     Scope(
         "meeting:update:meeting",
@@ -102,12 +120,29 @@ ZOOM_CONNECTION = (
         "Delete that meeting when its booking is cancelled. Never your other meetings.",
     ),
     Scope(
-        "meeting:read:invitation",
-        "Read the invite link of the meetings we create, to put it in the booking's confirmation.",
+        "user:read:user",
+        "Learn which Zoom user connected (their e-mail address, to name the connection, and "
+        "Zoom's id for them, so the connection is forgotten when they remove the app at Zoom).",
+    ),
+)
+
+# Zoom scopes the product's documentation has listed that the code does not use, and why they are
+# not asked for (the permissions page and the README say so).
+ZOOM_NOT_REQUESTED = (
+    Scope(
+        "meeting:write:invite_links",
+        "It creates personal invite links for a meeting's registrants; attendees join by the "
+        "link Zoom returns when the meeting is created, so no invite links are made.",
     ),
     Scope(
-        "user:read:user",
-        "Learn the account's e-mail address, so the connection is named after it.",
+        "user:read:email",
+        "It reads a user's e-mail address by itself; the connected user's address already comes "
+        "with user:read:user.",
+    ),
+    Scope(
+        "meeting:read:invitation",
+        "It reads a meeting's invitation text; the join link comes from the create answer, so it "
+        "was never needed (earlier versions asked for it).",
     ),
 )
 

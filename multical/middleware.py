@@ -1,5 +1,5 @@
-"""The project's own middleware: security headers on every response, and the per-address limit
-every request counts against."""
+"""The project's own middleware: security headers on every response, and the rate limit every
+request counts against (by account when signed in, by address otherwise)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from csp.middleware import CSPMiddleware, PolicyParts
 from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
+from django_ratelimit.exceptions import Ratelimited
 
 from multical.lib import rate_limits
 
@@ -83,22 +85,68 @@ def form_action_origins() -> list[str]:
 
 
 _default_rate = rate_limits.setting_rate("RATE_LIMIT_DEFAULT")
+_signed_in_rate = rate_limits.setting_rate("RATE_LIMIT_SIGNED_IN")
+_page_rate = rate_limits.setting_rate("BOOKING_PAGE_RATE")
+# The URL namespace of the pages attendees use: booking pages, and each booking's own page.
+PUBLIC_PAGES_NAMESPACE = "booking_public"
 
 
 class RateLimitMiddleware:
-    """Every request counts against ``RATE_LIMIT_DEFAULT`` per client address, except the
-    providers' push notifications (verified by their secrets; dropping one loses a change), the
-    health check and static files. A request over the limit gets the 429 page."""
+    """Every request counts against a budget, except the providers' push notifications (verified
+    by their secrets; dropping one loses a change), the health check and static files:
+
+    - a signed-in user's, against ``RATE_LIMIT_SIGNED_IN`` for their account, from any address;
+    - an attendee's, on a public booking page, against that page's share of what one address may
+      ask (``BOOKING_PAGE_RATE`` per address and page); the booking views themselves count each
+      address against ``BOOKING_BROWSE_RATE`` over all of them, which is sized for a whole office
+      behind one address, so these pages stay out of the anonymous budget below;
+    - anyone else's, against ``RATE_LIMIT_DEFAULT`` per client address.
+
+    It runs after authentication, to know who is signed in. A request over a budget gets the 429
+    page.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(exempt_prefixes()):
-            refused = rate_limits.hit(request, group="every-request", rate=_default_rate)
+            refused = _count(request)
             if refused is not None:
                 return import_string(settings.RATELIMIT_VIEW)(request, refused)
         return self.get_response(request)
+
+
+def _count(request: HttpRequest) -> Ratelimited | None:
+    if request.user.is_authenticated:
+        return rate_limits.hit(
+            request, group="signed-in", rate=_signed_in_rate, key=rate_limits.requester_key
+        )
+    page = public_page(request.path_info)
+    if page is None:
+        return rate_limits.hit(
+            request, group="every-request", rate=_default_rate, key=rate_limits.client_key
+        )
+
+    def address_and_page(group: str, request: HttpRequest) -> str:
+        return f"{rate_limits.client_address(request)} {page}"
+
+    return rate_limits.hit(request, group="public-page", rate=_page_rate, key=address_and_page)
+
+
+def public_page(path: str) -> str | None:
+    """Which booking page (or booking) an attendee's request is about; None for other pages."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    if match.namespace != PUBLIC_PAGES_NAMESPACE:
+        return None
+    if "handle" in match.kwargs:
+        return "/".join(
+            str(match.kwargs[name]) for name in ("handle", "slug") if name in match.kwargs
+        )
+    return f"booking/{match.kwargs.get('booking_id', '')}"
 
 
 def exempt_prefixes() -> tuple[str, ...]:

@@ -2,9 +2,10 @@
 
 Everything on it that can drift is read from the code that does it: the scopes from
 ``integrations.scopes`` through the same helpers the OAuth flows use (plus those Microsoft's
-library adds to every request), the credential vault's cipher and key derivation, the password
-hasher's parameters, push channel renewal, polling, rate limits, HSTS and the audit log's
-actions. Included by the project's urls as ``path("permissions/", include(...))``.
+library adds to every request), the settings of the Zoom meetings bookings create, the privacy
+controls of sync rules, the credential vault's cipher and key derivation, the password hasher's
+parameters, push channel renewal, polling, rate limits, HSTS, the audit log's actions and the
+operator to contact. Included by the project's urls as ``path("permissions/", include(...))``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from accounts.export import FORMAT_VERSION
 from accounts.models import AuditLog
 from calendars.push import RENEW_AHEAD
 from integrations import scopes
+from integrations.microsoft.provider import subscription_minutes
+from integrations.zoom.client import MEETING_SETTINGS
 from multical.lib import vault
+from syncrules.models import SyncRule
 
 ADMIN_CONSENT_URL = "https://login.microsoftonline.com/organizations/v2.0/adminconsent"
 # Where the Graph permissions live, for the admin-consent request (OpenID scopes stay bare).
@@ -43,12 +47,14 @@ _RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
 _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 # The limits this installation enforces, by setting, in the words of the page.
 RATE_LIMITS = [
-    ("RATE_LIMIT_DEFAULT", "Every request from one address"),
+    ("RATE_LIMIT_SIGNED_IN", "Every request of one signed-in account, from any address"),
+    ("RATE_LIMIT_DEFAULT", "Every other request from one address, when not signed in"),
     ("FAILED_ATTEMPTS_RATE", "Failed log-ins, sign-ups and password resets from one address"),
-    ("SYNC_NOW_RATE", "“Sync now” from one address"),
-    ("PORTFOLIO_FETCH_RATE", "Reads of your calendars for the unified view from one address"),
-    ("DATA_EXPORT_RATE", "Data exports from one address"),
-    ("BOOKING_BROWSE_RATE", "Public booking pages viewed from one address"),
+    ("SYNC_NOW_RATE", "“Sync now” by one account"),
+    ("PORTFOLIO_FETCH_RATE", "Reads of your calendars for the unified view by one account"),
+    ("DATA_EXPORT_RATE", "Data exports by one account"),
+    ("BOOKING_BROWSE_RATE", "Public booking pages viewed from one address, all pages together"),
+    ("BOOKING_PAGE_RATE", "Views of one public booking page from one address"),
     ("BOOKING_SUBMIT_RATE", "Bookings made, moved or cancelled from one address"),
 ]
 _ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
@@ -199,15 +205,47 @@ def security_facts() -> dict[str, object]:
         "hsts_preload": getattr(settings, "SECURE_HSTS_PRELOAD", False),
         "renew_ahead": duration_in_words(RENEW_AHEAD.total_seconds()),
         "renew_every": every_in_words(schedule["renew-push-channels"]["schedule"]),
-        "graph_lifetime": duration_in_words(settings.MICROSOFT_SUBSCRIPTION_MINUTES * 60),
+        "graph_lifetime": duration_in_words(subscription_minutes() * 60),
         "poll_every": every_in_words(settings.SYNC_POLL_INTERVAL_SECONDS),
     }
+
+
+def zoom_meetings() -> dict[str, bool]:
+    """What the Zoom meetings of bookings are set to, as the Zoom client sends them."""
+    return {
+        "recording_off": MEETING_SETTINGS.get("auto_recording") == "none",
+        "host_first": MEETING_SETTINGS.get("join_before_host") is False,
+    }
+
+
+def privacy_controls() -> dict[str, object]:
+    """The choices every sync rule offers over what its blocks show, and their defaults."""
+    field = SyncRule._meta.get_field
+    return {
+        "visibility": [label for _, label in SyncRule.Visibility.choices],
+        "visibility_default": SyncRule.Visibility(field("visibility").default).label,
+        "visibility_busy": SyncRule.Visibility.BUSY.label,
+        "show_as": [label for _, label in SyncRule.ShowAs.choices],
+        "show_as_default": SyncRule.ShowAs(field("show_as").default).label,
+        "details_off": not field("show_location").default and not field("show_video_link").default,
+    }
+
+
+def operator() -> dict[str, str]:
+    """Who runs this installation, and a link that reaches them (a web page, or an address)."""
+    contact = settings.OPERATOR_CONTACT
+    link = contact if contact.startswith(("https://", "http://")) else f"mailto:{contact}"
+    return {"name": settings.OPERATOR_NAME, "contact": contact, "link": link}
 
 
 @require_GET
 def permissions_page(request: HttpRequest) -> HttpResponse:
     context = {
         "flows": flows(),
+        "zoom_not_requested": scopes.ZOOM_NOT_REQUESTED,
+        "zoom_meetings": zoom_meetings(),
+        "controls": privacy_controls(),
+        "operator": operator(),
         "facts": security_facts(),
         "rate_limits": rate_limits(),
         "audit_actions": [label for _, label in AuditLog.Action.choices],

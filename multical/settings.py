@@ -7,6 +7,7 @@ cache and Kombu's filesystem broker) so that a fresh checkout starts with nothin
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from multical.lib.env import Env
+from multical.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -71,12 +73,13 @@ MIDDLEWARE = [
     "multical.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # After static files, before any session or database work: every request's per-address limit.
-    "multical.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, so that signed-in users are counted by account (and their 429 page
+    # knows them), before any view: every request's limit.
+    "multical.middleware.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a refused rate limit into RATELIMIT_VIEW's 429 instead of a 403.
@@ -333,15 +336,31 @@ GOOGLE_AUTH_URI = env.str("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oaut
 GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
 ZOOM_API_URL = env.str("ZOOM_API_URL", "https://api.zoom.us/v2")
 ZOOM_OAUTH_URL = env.str("ZOOM_OAUTH_URL", "https://zoom.us/oauth")
+# The secret token Zoom signs its event notifications with (SITE_URL/hooks/zoom/, where the notice
+# that a user removed the app arrives): required in production when Zoom is set up.
+ZOOM_WEBHOOK_SECRET_TOKEN = (
+    env.str("ZOOM_WEBHOOK_SECRET_TOKEN", dev_default="") if ZOOM_CLIENT_ID else ""
+)
 MICROSOFT_AUTHORITY = env.str("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com/common")
 MICROSOFT_GRAPH_URL = env.str("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com/v1.0")
-# Graph's documentation gives two maxima for calendar subscriptions (4,230 and 10,080 minutes):
-# ask for this many and trust the expiry Graph answers with.
+# How long Graph subscriptions to calendars are asked for, in minutes; never more than the 4,230
+# Graph documents for events, which it enforces (integrations.microsoft.provider).
 MICROSOFT_SUBSCRIPTION_MINUTES = env.int("MICROSOFT_SUBSCRIPTION_MINUTES", 4230)
 
 # Requests to user-supplied URLs (iCal links, CalDAV servers) refuse private and loopback
 # addresses; local development and the test suite, whose servers run on loopback, allow loopback.
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)
+# Private networks users' iCal links and CalDAV servers may be on (a self-hoster's Nextcloud on
+# 192.168.1.0/24), checked and pinned like public addresses; none by default. Cloud metadata,
+# link-local, multicast and broadcast addresses stay refused whatever is listed.
+OUTBOUND_ALLOWED_NETWORKS: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+for _network in env.list("OUTBOUND_ALLOWED_NETWORKS", default=[]):
+    try:
+        OUTBOUND_ALLOWED_NETWORKS.append(ipaddress.ip_network(_network, strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"OUTBOUND_ALLOWED_NETWORKS: {_network!r} is not a network such as 192.168.1.0/24."
+        ) from None
 
 # --- Static files, locale ------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -365,32 +384,35 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Logging: one line per record to stderr; never event content or secrets ----------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", "INFO")},
-}
+# Secrets in logged paths are redacted, and libraries that log headers or token answers are held
+# at WARNING whatever LOG_LEVEL says (multical.logging).
+LOGGING = logging_config(level=env.str("LOG_LEVEL", "INFO"))
 
 # --- Rate limits (django-ratelimit counts in the shared cache) ------------------------------------
 RATELIMIT_VIEW = "multical.views.rate_limited"
 # Addresses as multical.lib.requests.client_ip reads them (the trusted proxy header, if set).
 RATELIMIT_IP_META_KEY = "multical.lib.rate_limits.client_address"
-# Every request, per client address (multical.middleware.RateLimitMiddleware)...
+# Every request of a signed-in user, per account, far more than anyone clicks
+# (multical.middleware.RateLimitMiddleware)...
+RATE_LIMIT_SIGNED_IN = env.str("RATE_LIMIT_SIGNED_IN", "2000/15m")
+# ...every other request, per client address, but for public booking pages (below)...
 RATE_LIMIT_DEFAULT = env.str("RATE_LIMIT_DEFAULT", "100/15m")
 # ...except these paths: push notifications (verified by their secrets, and a dropped one is a
 # lost change) and the health check. Static files are exempt too.
 RATE_LIMIT_EXEMPT_PATHS = ["/hooks/", "/health/"]
 # Failed log-ins, sign-ups and password resets per client address (multical.lib.failed_attempts).
 FAILED_ATTEMPTS_RATE = env.str("FAILED_ATTEMPTS_RATE", "10/15m")
-# A calendar's "sync now" and a data export, per client address.
+# A calendar's "sync now" and a data export, per account.
 SYNC_NOW_RATE = env.str("SYNC_NOW_RATE", "20/15m")
 DATA_EXPORT_RATE = env.str("DATA_EXPORT_RATE", "20/15m")
-# Public booking pages, per client address: looking around, and submitting (book, move, cancel).
-BOOKING_BROWSE_RATE = env.str("BOOKING_BROWSE_RATE", "120/m")
-BOOKING_SUBMIT_RATE = env.str("BOOKING_SUBMIT_RATE", "10/m")
-# The portfolio's event feed reads every calendar at the providers: per client address.
+# Public booking pages, per client address. An attendee's visit is some 10 to 20 requests (the
+# page, a few months or days, the form, the confirmation), so looking around allows a whole office
+# behind one address, and each page's share of it about 30 to 60 visits; submitting (book, move,
+# cancel) allows an office's bookings and their retries, not a flood of them.
+BOOKING_BROWSE_RATE = env.str("BOOKING_BROWSE_RATE", "3000/15m")
+BOOKING_PAGE_RATE = env.str("BOOKING_PAGE_RATE", "600/15m")
+BOOKING_SUBMIT_RATE = env.str("BOOKING_SUBMIT_RATE", "60/15m")
+# The portfolio's event feed reads every calendar at the providers: per account.
 PORTFOLIO_FETCH_RATE = env.str("PORTFOLIO_FETCH_RATE", "20/15m")
 SILENCED_SYSTEM_CHECKS = [
     # Django's own RedisCache increments atomically (INCRBY); the check only knows django-redis.

@@ -4,6 +4,7 @@ from django.urls import include, path
 from accounts.billing.webhooks import stripe_webhook
 from integrations.google.webhooks import google_notification
 from integrations.microsoft.webhooks import graph_lifecycle, graph_notification
+from integrations.zoom.webhooks import zoom_notification
 from multical import views
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("hooks/google/", google_notification, name="google-notification"),
     path("hooks/microsoft/", graph_notification, name="microsoft-notification"),
     path("hooks/microsoft/lifecycle/", graph_lifecycle, name="microsoft-lifecycle"),
+    path("hooks/zoom/", zoom_notification, name="zoom-notification"),
     path("hooks/stripe/", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -50,9 +50,17 @@ def pytest_configure(config: pytest.Config) -> None:
     except redis.RedisError as error:
         pytest.exit(
             f"Redis is not reachable at {redis_url} ({error}).\n"
-            "Start it (redis-server --daemonize yes --bind 127.0.0.1 --port 6379), or point REDIS_URL at one.",
+            "Start it, point REDIS_URL at one, or run `make test`, which starts a throwaway one "
+            "when REDIS_URL is unset.",
             returncode=3,
         )
+
+
+@pytest.fixture(autouse=True)
+def generous_public_page_budget(settings):
+    """Tests reuse the same booking page addresses from 127.0.0.1, and each page's budget per
+    address counts across tests for its whole window; the rate-limit tests set their own."""
+    settings.BOOKING_PAGE_RATE = "1000000/15m"
 
 
 @pytest.fixture

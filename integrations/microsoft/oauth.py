@@ -2,8 +2,9 @@
 
 ``authorization_start`` gives msal's consent URL and its flow dict (state, code verifier, nonce),
 which the session keeps; ``authorization_finish`` hands that dict and the callback's query back to
-msal, which redeems the code and checks the id token's nonce. The connection's secret is the
-serialized token cache, sealed by the caller; it never passes through the session.
+msal, which redeems the code and checks the id token's nonce, then asks Graph's ``/me`` for the
+account's address (``User.Read``). The connection's secret is the serialized token cache, sealed by
+the caller; it never passes through the session.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import msal
 from django.conf import settings
 
 from integrations import scopes
+from integrations.base import ProviderError
 from integrations.microsoft.auth import confidential_client
+from integrations.microsoft.provider import MicrosoftProvider
 from integrations.oauth_state import Grant, OAuthError, missing_scopes, new_state
 
 # What we hand msal; it adds openid, profile and offline_access itself (declared in ``scopes``).
@@ -73,16 +76,23 @@ def authorization_finish(
     granted = granted.split() if isinstance(granted, str) else granted
     if missing_scopes([s.lower() for s in SCOPES], [s.lower() for s in granted]):
         raise OAuthError(SCOPES_MISSING)
-    claims = result.get("id_token_claims") or {}
-    email = str(claims.get("preferred_username") or claims.get("email") or "").lower()
     accounts = app.get_accounts()
-    if not email or len(accounts) != 1:
+    if len(accounts) != 1:
         raise OAuthError(NO_ACCOUNT, status=502)
-    return Grant(
-        email=email,
-        secrets={
-            "token_cache": cache.serialize(),
-            "home_account_id": accounts[0]["home_account_id"],
-            "email": email,
-        },
-    )
+    secrets = {"token_cache": cache.serialize(), "home_account_id": accounts[0]["home_account_id"]}
+    email = _account_address(secrets)
+    return Grant(email=email, secrets={**secrets, "email": email})
+
+
+def _account_address(secrets: Mapping[str, str]) -> str:
+    """The address Graph's ``/me`` gives the account just connected; else ``OAuthError``."""
+    provider = MicrosoftProvider.from_secrets(secrets)
+    try:
+        email = provider.account_address()
+    except ProviderError as error:
+        raise OAuthError(NO_ACCOUNT, status=502) from error
+    finally:
+        provider.close()
+    if not email:
+        raise OAuthError(NO_ACCOUNT, status=502)
+    return email

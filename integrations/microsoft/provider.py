@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from django.conf import settings
 from django.utils import timezone
 
@@ -45,6 +46,14 @@ _STALE_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 _DUPLICATE_TRANSACTION = "ErrorDuplicateTransactionId"
 # How many transactionIds one write tries when Graph says each is used and no block carries it.
 CREATE_ATTEMPTS = 3
+# Graph's answer to a subscription whose address did not answer its validation request.
+_VALIDATION_FAILED = "ValidationError"
+_GRAPH_MESSAGE_LENGTH = 200
+# The longest subscription to Outlook events that Graph documents: 4,230 minutes, the figure of the
+# subscription resource's reference and of Graph's own refusal ("Subscription expiration can only
+# be 4230 minutes in the future"); later pages give 10,080. Asking for more than the smaller is a
+# 400, and renewals a day ahead make the difference worth nothing.
+SUBSCRIPTION_MAX_MINUTES = 4230
 
 
 class MicrosoftProvider(Provider):
@@ -93,6 +102,20 @@ class MicrosoftProvider(Provider):
 
     def close(self) -> None:
         self._graph.close()
+
+    def account_address(self) -> str:
+        """The account's address as Graph's ``/me`` gives it (what ``User.Read`` is asked for): its
+        mailbox (``mail``), else its user principal name, lowercased; "" when Graph names neither.
+
+        The id token's ``preferred_username`` is no substitute: for a work account it is the name
+        the person signs in with, which need not be an address anyone receives mail at.
+        """
+        me = self._graph.json("GET", "/me", params={"$select": "mail,userPrincipalName"})
+        for field in ("mail", "userPrincipalName"):
+            value = me.get(field)
+            if isinstance(value, str) and "@" in value:
+                return value.strip().lower()
+        return ""
 
     def list_calendars(self) -> list[RemoteCalendar]:
         params = {"$select": "id,name,hexColor,color,canEdit", "$top": "100"}
@@ -198,10 +221,7 @@ class MicrosoftProvider(Provider):
         }
         response = self._graph.request("POST", "/subscriptions", json=body, accept=(400,))
         if response.status_code == 400:
-            raise ProviderError(
-                "Microsoft could not confirm our notification address; trying again later.",
-                permanent=False,
-            )
+            raise _subscription_refused(response)
         return _subscription(decode(response))
 
     def renew(self, subscription_id: str) -> datetime | None:
@@ -210,10 +230,12 @@ class MicrosoftProvider(Provider):
             "PATCH",
             f"/subscriptions/{quote(subscription_id, safe='')}",
             json={"expirationDateTime": _requested_expiry()},
-            accept=(404,),
+            accept=(400, 404),
         )
         if response.status_code == 404:
             return None
+        if response.status_code == 400:
+            raise _subscription_refused(response)
         return _subscription(decode(response))[1]
 
     def unwatch(self, channel_id: str, subscription_id: str) -> None:
@@ -335,9 +357,33 @@ def _change_set(items: Iterable[Mapping[str, Any]], delta_link: str, *, full: bo
     )
 
 
+def subscription_minutes() -> int:
+    """How long a subscription is asked for: ``MICROSOFT_SUBSCRIPTION_MINUTES``, never more than
+    ``SUBSCRIPTION_MAX_MINUTES`` (Graph refuses a longer one with a 400) nor less than a minute."""
+    return max(1, min(settings.MICROSOFT_SUBSCRIPTION_MINUTES, SUBSCRIPTION_MAX_MINUTES))
+
+
 def _requested_expiry() -> str:
-    minutes = settings.MICROSOFT_SUBSCRIPTION_MINUTES
-    return mapping.graph_datetime(timezone.now() + timedelta(minutes=minutes))
+    return mapping.graph_datetime(timezone.now() + timedelta(minutes=subscription_minutes()))
+
+
+def _subscription_refused(response: httpx.Response) -> ProviderError:
+    """Graph's 400 to a subscription, for what it is: our address failed Graph's validation
+    handshake, or Graph refused the request itself (its own words are kept, they name the field)."""
+    if error_code(response) == _VALIDATION_FAILED:
+        return ProviderError(
+            "Microsoft could not confirm our notification address; trying again later.",
+            permanent=False,
+        )
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    message = error.get("message") if isinstance(error, dict) else None
+    reason = message.strip()[:_GRAPH_MESSAGE_LENGTH] if isinstance(message, str) else ""
+    return ProviderError(
+        f"Microsoft refused the subscription: {reason or 'no reason given'}", permanent=False
+    )
 
 
 def _subscription(body: Mapping[str, Any]) -> tuple[str, datetime]:

@@ -3,7 +3,7 @@
 Meetings carry what the caller passes as ``topic`` and nothing else from the booking: the booking
 code passes the attendee's name, never their e-mail address, so no address ends up stored at Zoom
 or shown to whoever sees the meeting. Cloud recording stays off (``auto_recording: "none"``) and
-nobody joins before the host.
+nobody joins before the host (``MEETING_SETTINGS``, which the permissions page reads).
 
 Every failure is a ``ProviderError``: 429 and 5xx (and an unreachable Zoom) are transient, honouring
 ``Retry-After``; a 401 is answered by one refresh of the access token, and a second 401 is permanent
@@ -26,6 +26,9 @@ REFUSED = "Zoom refused the stored authorization; reconnect Zoom."
 UNREACHABLE = "Zoom could not be reached; we will try again."
 BUSY = "Zoom asked us to slow down; we will try again."
 MEETING_GONE = "This Zoom meeting no longer exists."
+# Every meeting's settings (the permissions page says so): no cloud recording, and nobody in the
+# meeting before its host.
+MEETING_SETTINGS: dict[str, Any] = {"auto_recording": "none", "join_before_host": False}
 
 
 class TokenSource(Protocol):
@@ -77,7 +80,7 @@ class ZoomClient:
                 "topic": topic,
                 "type": 2,
                 **_when(start, duration_minutes, time_zone),
-                "settings": {"auto_recording": "none", "join_before_host": False},
+                "settings": dict(MEETING_SETTINGS),
             },
         )
         body = response.json()

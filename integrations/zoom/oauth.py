@@ -3,10 +3,13 @@
 A multi-tenant product must use user-level OAuth: server-to-server apps only reach the Zoom account
 that owns them. ``authorization_start`` gives the consent URL and what the session must keep (state
 and code verifier); ``authorization_finish`` exchanges the code at ``ZOOM_OAUTH_URL/token`` with
-HTTP Basic client authentication and asks ``GET /users/me`` which account it was.
+HTTP Basic client authentication and asks ``GET /users/me`` which account it was (its address, to
+name the connection, and Zoom's id of the user, sealed with the tokens, which Zoom's
+deauthorization notice names).
 
 Zoom takes the scopes from the app's Marketplace configuration rather than from the request, so the
-token answer's ``scope`` is checked against ``integrations.scopes.ZOOM_CONNECTION`` instead.
+token answer's ``scope`` is checked against ``integrations.scopes.ZOOM_CONNECTION`` instead: every
+one of them must be granted, and nothing more, so the permissions page stays exactly true.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ UNREACHABLE = "Zoom's sign-in service could not be reached. Nothing was connecte
 SCOPES_MISSING = (
     "Zoom did not grant every permission Multical needs to manage meetings (the server's Zoom app "
     "may lack some). Nothing was connected; ask the operator to check the app's scopes."
+)
+SCOPES_EXTRA = (
+    "This server's Zoom app asks for more than Multical uses ({scopes}). Nothing was connected; "
+    "ask the operator to remove those scopes from the app, as its permissions page promises."
 )
 NO_LASTING_ACCESS = "Zoom gave no lasting access. Nothing was connected; please start again."
 NO_ACCOUNT = "Zoom did not say which account was connected. Nothing was connected."
@@ -89,15 +96,31 @@ def authorization_finish(
     answer = token.json()
     if missing_scopes(SCOPES, answer.get("scope")):
         raise OAuthError(SCOPES_MISSING)
+    if extra := _extra_scopes(answer.get("scope")):
+        raise OAuthError(SCOPES_EXTRA.format(scopes=", ".join(extra)))
     if not answer.get("refresh_token") or not answer.get("access_token"):
         raise OAuthError(NO_LASTING_ACCESS)
     try:
-        email = str(ZoomClient(static_token(answer["access_token"])).me().get("email", ""))
+        me = ZoomClient(static_token(answer["access_token"])).me()
     except ProviderError as error:
         raise OAuthError(NO_ACCOUNT, status=502) from error
-    if not email:
+    email, user_id = me.get("email"), me.get("id")
+    if (
+        not isinstance(email, str)
+        or "@" not in email
+        or not isinstance(user_id, str)
+        or not user_id
+    ):
         raise OAuthError(NO_ACCOUNT, status=502)
-    return Grant(email=email.lower(), secrets=secrets_from_token_answer(answer))
+    return Grant(
+        email=email.lower(), secrets={**secrets_from_token_answer(answer), "user_id": user_id}
+    )
+
+
+def _extra_scopes(granted: object) -> list[str]:
+    """The granted scopes Multical does not use (Zoom answers with a space-separated string)."""
+    names = granted.split() if isinstance(granted, str) else []
+    return sorted(set(names) - set(SCOPES))
 
 
 def token_request(data: Mapping[str, str]) -> httpx.Response:

@@ -1,4 +1,10 @@
-"""Rate limits per client address, counted by django-ratelimit in the shared cache.
+"""Rate limits, counted by django-ratelimit in the shared cache: signed-in users by their account,
+everyone else by their client address.
+
+Counting a signed-in user by account means a whole office behind one address does not share one
+budget, and a user cannot buy more by changing address. Failed log-ins, sign-ups and password
+resets are always counted by address (``multical.lib.failed_attempts``): whoever fails is not
+signed in as the account they try.
 
 django-ratelimit counts in fixed windows (each key's window starts at its own offset). Every
 refusal made here records on the request how long its window has left, so that the 429 page
@@ -26,6 +32,7 @@ RETRY_AFTER_ATTRIBUTE = "rate_limit_retry_after"
 UNKNOWN_CLIENT = "unknown"
 
 Rate = str | Callable[[str, HttpRequest], str]
+Key = Callable[[str, HttpRequest], str]
 
 
 def client_address(request: HttpRequest) -> str:
@@ -50,14 +57,26 @@ def client_key(group: str, request: HttpRequest) -> str:
     return client_address(request)
 
 
+def requester_key(group: str, request: HttpRequest) -> str:
+    """The signed-in user's account, or else ``client_address``: who a request counts against."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"account:{user.pk}"
+    return client_address(request)
+
+
 def usage(
-    request: HttpRequest, *, group: str, rate: Rate, increment: bool, method: Any = ALL
+    request: HttpRequest,
+    *,
+    group: str,
+    rate: Rate,
+    increment: bool,
+    method: Any = ALL,
+    key: Key = client_key,
 ) -> dict[str, Any] | None:
-    """django-ratelimit's count of ``group`` for this client in the current window (None when
-    limits are off or the method is not counted)."""
-    return get_usage(
-        request, group=group, key=client_key, rate=rate, method=method, increment=increment
-    )
+    """django-ratelimit's count of ``group`` for ``key`` (the client address unless given) in the
+    current window (None when limits are off or the method is not counted)."""
+    return get_usage(request, group=group, key=key, rate=rate, method=method, increment=increment)
 
 
 def refusal(request: HttpRequest, *, seconds_left: int) -> Ratelimited:
@@ -71,17 +90,21 @@ def refusal(request: HttpRequest, *, seconds_left: int) -> Ratelimited:
     return Ratelimited()
 
 
-def hit(request: HttpRequest, *, group: str, rate: Rate, method: Any = ALL) -> Ratelimited | None:
-    """Count this request against ``rate``; the refusal to raise or answer if it is over."""
-    counted = usage(request, group=group, rate=rate, increment=True, method=method)
+def hit(
+    request: HttpRequest, *, group: str, rate: Rate, method: Any = ALL, key: Key = requester_key
+) -> Ratelimited | None:
+    """Count this request against ``rate`` for ``key`` (the account or else the address); the
+    refusal to raise or answer if it is over."""
+    counted = usage(request, group=group, rate=rate, increment=True, method=method, key=key)
     if counted is None or not counted["should_limit"]:
         return None
     return refusal(request, seconds_left=counted["time_left"])
 
 
 def ratelimit(*, group: str, rate: Rate, method: Any = ALL) -> Callable:
-    """A view decorator: every request (of ``method``) counts against ``rate`` per client address,
-    and one over the limit is answered by the 429 page with its window's Retry-After.
+    """A view decorator: every request (of ``method``) counts against ``rate`` per account for a
+    signed-in user, per client address for anyone else, and one over the limit is answered by the
+    429 page with its window's Retry-After.
 
     ``rate`` is a string such as ``"20/15m"`` or, to follow a setting that tests change, a
     callable ``(group, request) -> str``.

@@ -1,11 +1,16 @@
 """The one guarded fetcher for user-supplied URLs (iCal links), and its pinned connections.
 
-A URL is accepted only with an http, https or webcal scheme and no user name or password in it.
-Its host is resolved once and every address it resolves to must be public; the connection then
-goes to a checked address and nowhere else, so a DNS answer that changes after the check (DNS
-rebinding) cannot redirect it. Redirects are followed by hand, each hop checked the same way.
-One deadline bounds the whole fetch, and the body is capped while it streams, after decompression.
-Loopback is allowed only when ``settings.OUTBOUND_ALLOW_LOOPBACK`` is on (the test suite).
+A URL is accepted only with an http, https or webcal scheme, no user name or password in it, and
+a port (if any) from 1 to 65535. Its host is resolved once and every address it resolves to must
+be public; the connection then goes to a checked address and nowhere else, so a DNS answer that
+changes after the check (DNS rebinding) cannot redirect it. Redirects are followed by hand, each
+hop checked the same way. One deadline bounds the whole fetch, and the body is capped while it
+streams, after decompression.
+
+Two settings widen "public": ``OUTBOUND_ALLOW_LOOPBACK`` (the test suite, local development) and
+``OUTBOUND_ALLOWED_NETWORKS``, the private networks an operator lets users reach (their own CalDAV
+server), both checked and pinned the same way. Neither ever opens cloud metadata, link-local,
+multicast, broadcast or "this host" addresses, nor an address spelled through a translation prefix.
 ``PinnedBackend`` is the connecting part alone, for the CalDAV session's own connection pool.
 """
 
@@ -16,7 +21,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpcore
@@ -45,8 +50,36 @@ _ALSO_REFUSED = tuple(
         "3fff::/20",  # documentation (RFC 9637)
     )
 )
+# Refused whatever the operator allows: nobody runs a calendar server there, and some of them are
+# the keys to the machine we run on.
+_NEVER_ALLOWED = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",  # "this host": connecting to 0.0.0.0 reaches the local machine
+        "169.254.0.0/16",  # link-local: the cloud metadata services (169.254.169.254 and others)
+        "100.100.100.200/32",  # Alibaba Cloud's metadata service
+        "192.0.0.192/32",  # Oracle Cloud's metadata service
+        "224.0.0.0/4",  # multicast
+        "255.255.255.255/32",  # broadcast
+        "::/128",  # unspecified
+        "fe80::/10",  # link-local
+        "fd00:ec2::254/128",  # AWS's metadata service over IPv6
+        "ff00::/8",  # multicast
+    )
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_PRIVATE_MESSAGE = "This address points to a private network and cannot be used."
+_PORTS = range(1, 65536)
+# Plain words for the person who typed the address: whoever runs the installation can allow a
+# private network, so that is who they can ask; the addresses nobody can allow say only no.
+PRIVATE_NETWORK_MESSAGE = (
+    "This address is on a private network, which this installation does not reach. If your "
+    "calendar server is on your own network, ask whoever runs this installation to allow it."
+)
+RESERVED_ADDRESS_MESSAGE = "This address is reserved for special uses and cannot be used."
+PORT_MESSAGE = "This is not a valid web address: the port must be a number from 1 to 65535."
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class UnsafeURLError(ValueError):
@@ -88,22 +121,33 @@ def validate_url(url: str) -> str:
 
 
 def resolve_public_addresses(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to, when every one of them is public.
+    """The addresses ``host`` resolves to, when every one of them is public (or allowed by the
+    settings above) and ``port`` is one from 1 to 65535.
 
-    Connect only to these (never resolve the name again). Raises UnsafeURLError when any address
-    is not public, and FetchError (transient) when the name cannot be resolved.
+    Connect only to these (never resolve the name again). Raises UnsafeURLError when the port or
+    any address is refused, and FetchError (transient) when the name cannot be resolved.
     """
+    _check_port(port)
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
         raise FetchError("The server's name could not be found.", transient=True) from error
     addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+    if not addresses:
+        raise UnsafeURLError(RESERVED_ADDRESS_MESSAGE)
     allow_loopback = settings.OUTBOUND_ALLOW_LOOPBACK
-    if not addresses or not all(
-        _is_public(ipaddress.ip_address(address), allow_loopback=allow_loopback)
-        for address in addresses
-    ):
-        raise UnsafeURLError(_PRIVATE_MESSAGE)
+    networks = settings.OUTBOUND_ALLOWED_NETWORKS
+    refused = [
+        parsed
+        for parsed in map(ipaddress.ip_address, addresses)
+        if not _is_allowed(parsed, allow_loopback=allow_loopback, networks=networks)
+    ]
+    if refused:
+        raise UnsafeURLError(
+            PRIVATE_NETWORK_MESSAGE
+            if all(_can_be_allowed(address) for address in refused)
+            else RESERVED_ADDRESS_MESSAGE
+        )
     return addresses
 
 
@@ -135,6 +179,9 @@ def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url.strip())
     except httpx.InvalidURL as error:
+        # httpx refuses a port that is not a number, in those words; any other port it accepts.
+        if str(error).startswith("Invalid port"):
+            raise UnsafeURLError(PORT_MESSAGE) from error
         raise UnsafeURLError("This is not a valid web address.") from error
     scheme = _SCHEMES.get(parsed.scheme)
     if scheme is None:
@@ -143,27 +190,54 @@ def _parse(url: str) -> httpx.URL:
         raise UnsafeURLError("Links with a user name or password in them cannot be used.")
     if not parsed.host:
         raise UnsafeURLError("This is not a valid web address.")
+    _check_port(parsed.port)
     return parsed.copy_with(scheme=scheme, fragment=None)
 
 
-def _is_public(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_loopback: bool
-) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or _nat64_embedded(address)
-        if embedded is not None:
-            # Loopback is allowed only spelled plainly, never through a translation prefix.
-            return _is_public(embedded, allow_loopback=False)
-        if address.is_site_local:
-            return False
-    if address.is_loopback:
-        return allow_loopback
+def _check_port(port: int | None) -> None:
+    # The resolver would take 65616 as 80 (it keeps the low 16 bits): refuse, never wrap.
+    if port is not None and port not in _PORTS:
+        raise UnsafeURLError(PORT_MESSAGE)
+
+
+def _is_allowed(address: IPAddress, *, allow_loopback: bool, networks: Sequence[IPNetwork]) -> bool:
+    embedded = _embedded(address)
+    if embedded is not None:
+        # Loopback and allowed networks count only spelled plainly, never through a translation
+        # prefix: the operator allowed 192.168.1.0/24, not every way of writing it.
+        return _is_allowed(embedded, allow_loopback=False, networks=())
+    if _never_allowed(address):
+        return False
+    if address.is_loopback and allow_loopback:
+        return True
+    return any(address in network for network in networks) or _is_public(address)
+
+
+def _is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return False
     return (
         address.is_global
         and not address.is_multicast
         and not address.is_reserved
         and not any(address in network for network in _ALSO_REFUSED)
     )
+
+
+def _can_be_allowed(address: IPAddress) -> bool:
+    """Whether listing a network in ``OUTBOUND_ALLOWED_NETWORKS`` could let ``address`` in."""
+    return _embedded(address) is None and not _never_allowed(address)
+
+
+def _never_allowed(address: IPAddress) -> bool:
+    return any(address in network for network in _NEVER_ALLOWED)
+
+
+def _embedded(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries through a translation prefix, if any."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    return address.ipv4_mapped or address.sixtofour or _nat64_embedded(address)
 
 
 def _nat64_embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

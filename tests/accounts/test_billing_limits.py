@@ -214,8 +214,11 @@ def test_accounts_count_not_calendars_and_zoom_disconnected_and_removed_ones_do_
 
     connection_connect_ics(user=owner, url=feed.url, label="", ip_address=None)  # the second
 
+    # Another link (the same link again would update the second, not add a third).
     with pytest.raises(PlanLimitReached):
-        connection_connect_ics(user=owner, url=feed.url, label="Third", ip_address=None)
+        connection_connect_ics(
+            user=owner, url=f"{feed.url}?calendar=3", label="Third", ip_address=None
+        )
 
 
 def test_reconnecting_a_disconnected_account_over_the_limit_is_refused(

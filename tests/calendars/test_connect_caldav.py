@@ -1,6 +1,10 @@
 """Connecting CalDAV accounts through the pages, against a real Radicale server."""
 
+import ipaddress
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection as db_connection
@@ -141,3 +145,89 @@ def test_a_disconnected_account_reconnects_with_its_password(owner_client, owner
     connection.refresh_from_db()
     assert connection.status == Connection.Status.OK
     assert connection_secrets(connection) == {"password": account.password}
+
+
+@pytest.mark.parametrize("port", ["65616", "65536", "99999", "0", "-1", "http"])
+def test_a_server_port_outside_1_to_65535_is_a_field_error_not_a_connection(
+    owner_client, account, port
+):
+    real = urlsplit(account.server_url)
+    # 65616 would wrap around to port 80, and the server's port plus 65536 to the server itself.
+    wrapped = str(real.port + 65536) if port == "65536" else port
+    response = owner_client.post(
+        CONNECT,
+        {
+            "server_url": f"http://{real.hostname}:{wrapped}{real.path}",
+            "username": account.username,
+            "password": account.password,
+        },
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    # Django's own URL check answers first for what is not a number at all.
+    assert "the port must be a number from 1 to 65535" in page or "Enter a valid URL" in page
+    assert "field--invalid" in page
+    assert not Connection.objects.exists()
+
+
+def test_a_server_on_a_private_address_tells_the_user_whom_to_ask(owner_client):
+    response = owner_client.post(
+        CONNECT, {"server_url": "http://192.168.1.20/dav/", "username": "x", "password": "y"}
+    )
+
+    page = response.content.decode()
+    assert "ask whoever runs this installation" in page
+    assert "OUTBOUND" not in page
+
+
+def test_a_server_on_a_network_the_operator_allows_connects(owner_client, owner, account, settings):
+    settings.OUTBOUND_ALLOW_LOOPBACK = False
+    refused = connect(owner_client, account)
+    assert refused.status_code == 200
+    assert not Connection.objects.exists()
+
+    # The suite's Radicale listens on 127.0.0.1: here it stands for a server on a private network.
+    settings.OUTBOUND_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.0/30")]
+    response = connect(owner_client, account)
+
+    assert response.status_code == 302
+    connection = Connection.objects.get(user=owner)
+    assert connection.calendars.count() == 2
+
+
+class RedirectPastTheLastPort(BaseHTTPRequestHandler):
+    """A CalDAV server that sends clients to its own port plus 65536, which wraps around to it."""
+
+    def do_PROPFIND(self) -> None:
+        self.server.paths.append(self.path)
+        self.send_response(301)
+        self.send_header("Location", f"http://127.0.0.1:{self.server.server_port + 65536}/dav/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_server_redirecting_past_the_last_port_is_refused_without_wrapping_around(owner_client):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RedirectPastTheLastPort)
+    server.paths = []
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        response = owner_client.post(
+            CONNECT,
+            {
+                "server_url": f"http://127.0.0.1:{server.server_port}/",
+                "username": "x",
+                "password": "y",
+            },
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 200
+    assert "the port must be a number from 1 to 65535" in response.content.decode()
+    assert server.paths == ["/"]
+    assert not Connection.objects.exists()

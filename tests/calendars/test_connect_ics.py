@@ -1,5 +1,7 @@
 """Adding an iCal link through the page, against a local feed server."""
 
+from urllib.parse import urlsplit
+
 import pytest
 from django.db import connection as db_connection
 from django.urls import reverse
@@ -97,3 +99,20 @@ def test_changing_the_link_checks_the_new_one_first(owner_client, owner, feed):
     accepted = owner_client.post(url, {"url": feed.url + "?v=2"})
     assert accepted.status_code == 302
     assert connection_secrets(Connection.objects.get()) == {"url": feed.url + "?v=2"}
+
+
+@pytest.mark.parametrize("port", ["65616", "65536", "0", "-1", "99999999999999999999", "ics"])
+def test_a_link_with_a_port_outside_1_to_65535_is_a_field_error(owner_client, feed, port):
+    feed.serve_file("google.ics")
+    real = urlsplit(feed.url)
+    # The feed's own port plus 65536 would wrap around to the feed itself.
+    wrapped = str(real.port + 65536) if port == "65536" else port
+
+    response = owner_client.post(
+        CONNECT, {"url": f"http://{real.hostname}:{wrapped}{real.path}", "label": ""}
+    )
+
+    assert response.status_code == 200
+    assert "the port must be a number from 1 to 65535" in response.content.decode()
+    assert feed.requests == []
+    assert not Connection.objects.exists()

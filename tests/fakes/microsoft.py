@@ -10,7 +10,7 @@ fixture that points the app at them.
   (paged), ``calendarView`` and its delta (nextLink/deltaLink, ``@removed``, 410 for a stale
   link), events with single-value extended properties and the one ``$filter`` we send, recurring
   series (occurrences carry ``seriesMasterId``), ``isCancelled``, subscriptions with the
-  validation handshake, notifications and lifecycle events sent on request, 429 with
+  validation handshake (an expiry past 4,230 minutes is refused with Graph's 400), notifications and lifecycle events sent on request, 429 with
   ``Retry-After`` on request, 401 for a bad token. It records every request and the most
   requests each mailbox had in flight at once.
 - ``transactionId`` as Graph keeps it: set only on create (a PATCH carrying it is refused with
@@ -87,6 +87,14 @@ class FakeUser:
     # or a string form ("1", "0", "true"); None leaves the claim out, as when the app registration
     # does not ask for it.
     xms_edov: bool | str | None = True
+    # A work account signs in with its user principal name, which need not be its mailbox
+    # address (``email``); some accounts have no mailbox at all, and Graph's ``mail`` is null.
+    upn: str = ""
+    has_mailbox: bool = True
+
+    @property
+    def user_principal_name(self) -> str:
+        return self.upn or self.email
 
     @property
     def home_account_id(self) -> str:
@@ -315,7 +323,7 @@ class FakeIdentityPlatform:
             "exp": now + 3600,
             "name": user.name,
             "oid": user.oid,
-            "preferred_username": user.email,
+            "preferred_username": user.user_principal_name,
             "email": user.email,
             "sub": _b64url(hashlib.sha256(f"{user.oid}:{self.client_id}".encode()).digest()),
             "tid": user.tenant_id,
@@ -512,6 +520,10 @@ class FakeGraph:
         self.faults = WriteFaults()
         self.deliveries: list[Delivery] = []
         self.page_size = 10  # the most items a page holds, whatever the client prefers
+        # Graph refuses an expiry further ahead than its maximum for the resource (4,230 minutes
+        # for Outlook events) with a 400; within it, the fake grants at most
+        # ``subscription_max_minutes``, which tests lower to see that the granted expiry is kept.
+        self.subscription_limit_minutes = 4230
         self.subscription_max_minutes = 4230
         self.latency = 0.0  # seconds each request takes (to drive concurrency)
         self.in_flight: dict[str, int] = {}
@@ -880,8 +892,8 @@ class _Request:
             return 200, {
                 "id": u.oid,
                 "displayName": u.name,
-                "mail": u.email,
-                "userPrincipalName": u.email,
+                "mail": u.email if u.has_mailbox else None,
+                "userPrincipalName": u.user_principal_name,
             }
         if s == ["me", "calendars"] and m == "GET":
             return 200, self._list_calendars()
@@ -1434,7 +1446,13 @@ class _Request:
             raise GraphError(
                 400, "InvalidRequest", "Subscription expiration must be in the future."
             )
-        # Graph grants at most its maximum (less a little), whatever was asked for.
+        limit = self.graph.subscription_limit_minutes
+        if wanted > _now() + timedelta(minutes=limit):
+            raise GraphError(
+                400,
+                "ExtensionError",
+                f"Subscription expiration can only be {limit} minutes in the future.",
+            )
         longest = (
             _now() + timedelta(minutes=self.graph.subscription_max_minutes) - timedelta(seconds=7)
         )

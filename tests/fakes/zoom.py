@@ -12,7 +12,11 @@ it, so the production code talks to it unmodified. What it keeps, with Zoom's JS
 - ``GET /v2/users/me``; meetings: ``POST /v2/users/me/meetings``, ``GET``/``PATCH``/``DELETE
   /v2/meetings/{id}`` (404 code 3001 when gone);
 - 401 (code 124) for an unknown or expired access token; ``throttle(n)`` answers the next ``n`` API
-  requests 429 with ``Retry-After``, ``break_down(n)`` answers them 503.
+  requests 429 with ``Retry-After``, ``break_down(n)`` answers them 503;
+- event notifications as Zoom signs them (``signed``): ``x-zm-signature`` is ``v0=`` and the hex
+  HMAC-SHA256 of ``v0:<x-zm-request-timestamp>:<body>`` under the app's secret token, for the
+  ``endpoint.url_validation`` challenge (``url_validation``) and the notice Zoom sends when a user
+  removes the app (``deauthorization``).
 
 API requests are recorded (``requests``); token requests are recorded apart (``token_requests``).
 Helpers act as Zoom or the user would: ``revoke`` (the user removes the app), ``expire_access``.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -36,10 +41,10 @@ import pytest
 
 API_PREFIX = "/v2"
 OAUTH_PREFIX = "/oauth"
-GRANTED_SCOPE = (
-    "meeting:write:meeting meeting:update:meeting meeting:delete:meeting "
-    "meeting:read:invitation user:read:user"
-)
+GRANTED_SCOPE = "meeting:write:meeting meeting:update:meeting meeting:delete:meeting user:read:user"
+ACCOUNT_ID = "D8cJuqWVQ623CI4Q8yQK0Q"
+# A challenge token of the shape Zoom sends (not a secret: Zoom sends it in the clear).
+PLAIN_TOKEN = "qgg8vlvZRS6UYooatFL8Aw"
 
 
 @dataclass
@@ -55,6 +60,9 @@ class FakeZoom:
     client_id: str = "zoom-client-id"
     client_secret: str = "zoom-client-secret"
     email: str = "host@zoom.example"
+    # Zoom's id of the user who consents (``GET /users/me``'s ``id``).
+    user_id: str = "KDcuGIm1QgePTO8WbOqwIQ"
+    webhook_secret_token: str = "zoom-webhook-secret-token"
     granted_scope: str = GRANTED_SCOPE
     access_lifetime: int = 3599
     refresh_delay: float = 0.0
@@ -117,6 +125,40 @@ class FakeZoom:
     def break_down(self, count: int = 1, *, status: int = 503) -> None:
         self.failing, self.failure_status = count, status
 
+    def signed(
+        self, event: dict[str, Any], *, timestamp: int | None = None, secret: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """``event`` as Zoom posts it: the body, and the headers (as Django's test client takes
+        them) with Zoom's timestamp and signature, under the app's secret token unless ``secret``."""
+        body = json.dumps(event).encode()
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        key = (self.webhook_secret_token if secret is None else secret).encode()
+        digest = hmac.new(key, f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+        return body, {"HTTP_X_ZM_REQUEST_TIMESTAMP": stamp, "HTTP_X_ZM_SIGNATURE": f"v0={digest}"}
+
+    def url_validation(self, plain_token: str = PLAIN_TOKEN) -> dict[str, Any]:
+        """The challenge Zoom sends to check an endpoint (and every 72 hours after)."""
+        return {
+            "payload": {"plainToken": plain_token},
+            "event_ts": int(time.time() * 1000),
+            "event": "endpoint.url_validation",
+        }
+
+    def deauthorization(self, *, user_id: str | None = None) -> dict[str, Any]:
+        """The notice Zoom sends when the user removes the app from their Zoom account."""
+        return {
+            "event": "app_deauthorized",
+            "event_ts": int(time.time() * 1000),
+            "payload": {
+                "account_id": ACCOUNT_ID,
+                "user_id": self.user_id if user_id is None else user_id,
+                "signature": secrets.token_hex(32),
+                "user_data_retention": None,
+                "deauthorization_time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "client_id": self.client_id,
+            },
+        }
+
     def refresh_works(self, refresh_token: str) -> bool:
         return refresh_token in self.refresh_tokens
 
@@ -170,7 +212,7 @@ class FakeZoom:
                     return 429, {"code": 429, "message": "Too many requests."}, headers
                 return self.failure_status, {"code": 0, "message": "Internal error."}, {}
         if method == "GET" and path == "/users/me":
-            return 200, {"id": "zu-1", "email": self.email, "type": 2}, {}
+            return 200, {"id": self.user_id, "email": self.email, "type": 2}, {}
         if method == "POST" and path == "/users/me/meetings":
             meeting_id = str(80000000000 + len(self.meetings) + secrets.randbelow(10**6))
             meeting = {
@@ -247,6 +289,7 @@ def zoom_fake(settings) -> Iterator[FakeZoom]:
     settings.ZOOM_OAUTH_URL = fake.base_url + OAUTH_PREFIX
     settings.ZOOM_CLIENT_ID = fake.client_id
     settings.ZOOM_CLIENT_SECRET = fake.client_secret
+    settings.ZOOM_WEBHOOK_SECRET_TOKEN = fake.webhook_secret_token
     try:
         yield fake
     finally:

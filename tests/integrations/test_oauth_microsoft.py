@@ -246,3 +246,66 @@ def test_the_connect_view_is_404_without_a_client_id(owner_client, microsoft_fak
 
 def test_connect_does_not_start_a_flow_on_a_get(owner_client, microsoft_fake):
     assert owner_client.get(reverse(CONNECT)).status_code == 405
+
+
+# The account's address: Graph's /me, as User.Read allows ------------------------------------------
+
+
+def test_a_work_account_is_named_after_its_mailbox_not_its_sign_in_name(
+    owner, owner_client, microsoft_fake
+):
+    user = microsoft_fake.identity.add_user("ada.lovelace@contoso.example", "Ada Lovelace")
+    user.upn = "alovelace@contoso.onmicrosoft.example"
+    microsoft_fake.graph.add_calendar(user, "Calendar", default=True)
+
+    response = callback(owner_client, microsoft_fake.identity.authorize(start(owner_client), user))
+
+    assert response.status_code == 302
+    connection = Connection.objects.get(user=owner)
+    assert connection.label == connection.username == "ada.lovelace@contoso.example"
+    assert connection_secrets(connection)["email"] == "ada.lovelace@contoso.example"
+    (me,) = [r for r in microsoft_fake.graph.requests if r.path == "/me"]
+    assert me.query["$select"] == "mail,userPrincipalName"
+
+
+def test_an_account_without_a_mailbox_is_named_after_its_user_principal_name(
+    owner, owner_client, microsoft_fake
+):
+    user = microsoft_fake.identity.add_user("grace@contoso.example", "Grace Hopper")
+    user.upn, user.has_mailbox = "Grace.Hopper@Contoso.onmicrosoft.example", False
+    microsoft_fake.graph.add_calendar(user, "Calendar", default=True)
+
+    callback(owner_client, microsoft_fake.identity.authorize(start(owner_client), user))
+
+    connection = Connection.objects.get(user=owner)
+    assert connection.username == "grace.hopper@contoso.onmicrosoft.example"
+
+
+def test_when_graph_cannot_say_who_the_account_is_nothing_is_connected(
+    owner, owner_client, microsoft_fake, account
+):
+    answer = microsoft_fake.identity.authorize(start(owner_client), account)
+    microsoft_fake.graph.throttle(status=503, retry_after=None, times=1)
+
+    response = callback(owner_client, answer)
+
+    assert response.status_code == 502
+    assert "did not say which account" in response.content.decode()
+    assert not Connection.objects.exists()
+    assert not AuditLog.objects.exists()
+
+
+def test_a_connection_named_after_its_sign_in_name_is_updated_when_reconnected(
+    owner, owner_client, microsoft_fake
+):
+    """A connection made when the name came from the id token (a UPN) is the same account."""
+    user = microsoft_fake.identity.add_user("ada.lovelace@contoso.example", "Ada Lovelace")
+    user.upn = "alovelace@contoso.onmicrosoft.example"
+    microsoft_fake.graph.add_calendar(user, "Calendar", default=True)
+    callback(owner_client, microsoft_fake.identity.authorize(start(owner_client), user))
+    Connection.objects.filter(user=owner).update(username=user.upn, label=user.upn)
+
+    callback(owner_client, microsoft_fake.identity.authorize(start(owner_client), user))
+
+    connection = Connection.objects.get(user=owner)
+    assert connection.username == "ada.lovelace@contoso.example"

@@ -8,6 +8,9 @@ added to a flow but not to the page, or left on the page after a flow stopped as
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,9 +19,14 @@ from django.contrib.auth.hashers import get_hasher
 from django.test import Client
 from django.urls import reverse
 
+from integrations import scopes as declared_scopes
+from integrations.zoom import client as zoom_api
 from integrations.zoom import oauth as zoom_oauth
+from integrations.zoom.client import ZoomClient, static_token
 from multical.lib import vault
+from syncrules.models import SyncRule
 from tests.factories import DEFAULT_PASSWORD
+from tests.security.routes import routes
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +127,14 @@ def test_the_page_lists_exactly_the_scopes_each_consent_screen_asks_for(client, 
         extra = set(listed[flow]) - set(scopes)
         assert not missing, f"{flow}: requested but not on the page: {sorted(missing)}"
         assert not extra, f"{flow}: on the page but never requested: {sorted(extra)}"
+
+
+def test_signing_in_asks_for_no_scope_whose_grant_is_never_used(requested):
+    # Signing in reads the id token's address and nothing else: no name, no Graph profile.
+    assert "profile" not in requested["google-sign-in"]
+    assert "User.Read" not in requested["microsoft-sign-in"]
+    # msal adds profile to every request by itself; the page says it is never read.
+    assert "profile" in requested["microsoft-sign-in"]
 
 
 def test_every_listed_scope_says_why(client):
@@ -229,3 +245,127 @@ def test_the_page_says_how_to_revoke_access_at_each_provider(client):
         "https://account.apple.com/",
     ):
         assert address in links
+
+
+# What the page promises administrators beyond the scopes ---------------------------------------
+
+
+def page_text(client: Client) -> str:
+    """The page's words: tags removed, runs of white space made one space."""
+    html = client.get(reverse(PAGE)).content.decode()
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
+
+
+def test_the_page_says_what_zoom_receives_and_the_client_sends_nothing_more(
+    client, owner, zoom_fake
+):
+    text = page_text(client)
+    client_for = ZoomClient(static_token(zoom_fake.grant()["access_token"]))
+
+    client_for.create_meeting(
+        topic="Intro call with Grace Hopper",
+        start=datetime(2030, 5, 6, 9, tzinfo=UTC),
+        duration_minutes=30,
+        time_zone="Europe/Paris",
+    )
+
+    (sent,) = [r.body for r in zoom_fake.requests if r.method == "POST"]
+    assert set(sent) == {"topic", "type", "start_time", "duration", "timezone", "settings"}
+    assert sent["settings"] == {"auto_recording": "none", "join_before_host": False}
+    assert "the booking page's title and the attendee's name" in text
+    assert "never their e-mail address" in text
+    assert "its start, its length and its time zone" in text
+    assert "cloud recording is off" in text
+    assert "nobody can join before the host" in text
+
+
+def test_the_zoom_facts_on_the_page_follow_the_meeting_settings_the_client_sends(
+    client, monkeypatch
+):
+    monkeypatch.setitem(zoom_api.MEETING_SETTINGS, "auto_recording", "cloud")
+    monkeypatch.setitem(zoom_api.MEETING_SETTINGS, "join_before_host", True)
+
+    text = page_text(client)
+
+    assert "cloud recording is off" not in text
+    assert "nobody can join before the host" not in text
+
+
+def test_the_zoom_scopes_the_documentation_listed_but_the_code_does_not_use_are_explained(
+    client,
+):
+    text = page_text(client)
+    documented = {
+        "meeting:write:meeting",
+        "meeting:update:meeting",
+        "meeting:delete:meeting",
+        "meeting:write:invite_links",
+        "user:read:user",
+        "user:read:email",
+    }
+
+    requested = set(declared_scopes.names(declared_scopes.ZOOM_CONNECTION))
+    explained = {scope.name for scope in declared_scopes.ZOOM_NOT_REQUESTED}
+    assert documented - requested <= explained
+    assert not explained & requested
+    for scope in declared_scopes.ZOOM_NOT_REQUESTED:
+        assert f"{scope.name}: {scope.reason}" in text
+
+
+def test_the_page_names_the_privacy_controls_every_sync_rule_has(client):
+    text = page_text(client)
+
+    for _, label in SyncRule.Visibility.choices:
+        assert f"“{label}”" in text
+    for _, label in SyncRule.ShowAs.choices:
+        assert f"“{label}”" in text
+    assert "the event's location and its video link are copied only when you turn them on" in text
+    assert "keywords in an event's title or description" in text
+
+
+def test_the_page_says_mail_files_and_contacts_are_never_reached_and_no_scope_reaches_them(
+    client,
+):
+    text = page_text(client)
+    declared = [
+        scope.name
+        for flows in declared_scopes.PROVIDER_SCOPES.values()
+        for flow in flows.values()
+        for scope in flow
+    ]
+
+    assert "never reads your e-mail, your files or your contacts" in text
+    reaching = re.compile(r"(^|/)(mail|gmail|files|drive|contacts|people)(\.|/|$)", re.IGNORECASE)
+    assert [name for name in declared if reaching.search(name)] == []
+
+
+def test_the_page_says_the_unified_view_is_private_and_it_has_no_public_address(client):
+    text = page_text(client)
+
+    assert "no share link" in text
+    portfolio = [route for route in routes() if route.namespace == "portfolio"]
+    assert portfolio
+    for route in portfolio:
+        response = client.get(route.path())
+        # Pages send a visitor to log in; the event feed answers 401.
+        assert response.status_code in (302, 401), route.name
+        if response.status_code == 302:
+            assert response["Location"].startswith(reverse("accounts:login"))
+    assert [route.route for route in routes() if "share" in route.route] == []
+
+
+@pytest.mark.parametrize(
+    ("contact", "link"),
+    [
+        ("privacy@calendars.example", "mailto:privacy@calendars.example"),
+        ("https://calendars.example/contact", "https://calendars.example/contact"),
+    ],
+)
+def test_the_page_names_whom_to_contact(client, settings, contact, link):
+    settings.OPERATOR_NAME = "Example Calendars Ltd"
+    settings.OPERATOR_CONTACT = contact
+
+    text = page_text(client)
+
+    assert "Example Calendars Ltd" in text
+    assert link in page_listing(client).links

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import ipaddress
 import socket
 import ssl
 import threading
@@ -18,12 +19,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from multical.lib.safe_http import (
+    PRIVATE_NETWORK_MESSAGE,
     FetchError,
+    PinnedBackend,
     UnsafeURLError,
     fetch,
     resolve_public_addresses,
     validate_url,
 )
+from tests.multical.test_project_checks import run_manage
 from tests.tls import make_certificate
 
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -205,7 +209,7 @@ def test_a_user_name_and_password_in_the_link_are_refused():
 def test_the_message_is_plain_words_for_a_form():
     with pytest.raises(UnsafeURLError) as caught:
         validate_url("http://10.1.2.3/calendar.ics")
-    assert str(caught.value) == "This address points to a private network and cannot be used."
+    assert str(caught.value) == PRIVATE_NETWORK_MESSAGE
 
 
 @pytest.mark.parametrize(
@@ -547,3 +551,186 @@ def test_https_refuses_a_certificate_for_another_name(tmp_path, dns, monkeypatch
         with pytest.raises(FetchError, match="could not be reached"):
             fetch(f"https://feeds.example:{server.server_address[1]}/cal.ics")
         assert server.requests == []
+
+
+# Ports: a number from 1 to 65535, or none at all. -------------------------------------------------
+
+OUT_OF_RANGE_PORTS = ["65536", "65616", "99999", "0", "-1", "99999999999999999999", "8o80", "x"]
+
+
+@pytest.mark.parametrize("port", OUT_OF_RANGE_PORTS)
+def test_a_port_outside_1_to_65535_is_refused_with_words_for_a_form(port):
+    with pytest.raises(UnsafeURLError, match="port must be a number from 1 to 65535"):
+        validate_url(f"http://93.184.216.34:{port}/calendar.ics")
+
+
+def test_a_port_past_the_last_one_never_wraps_around_to_another(server):
+    # Port P + 65536 wraps to P in the resolver: the server on P must never hear from us.
+    server.routes["/cal.ics"] = lambda handler: reply(handler, 200, b"reached")
+    with pytest.raises(UnsafeURLError, match="port must be a number from 1 to 65535"):
+        fetch(f"http://127.0.0.1:{server.server_address[1] + 65536}/cal.ics")
+    assert server.requests == []
+
+
+def test_a_redirect_to_a_port_past_the_last_one_is_refused(server):
+    server.routes["/cal.ics"] = redirect_to(f"http://127.0.0.1:{server.server_address[1] + 65536}/")
+    with pytest.raises(UnsafeURLError, match="port must be a number from 1 to 65535"):
+        fetch(url_of(server, "/cal.ics"))
+    assert [path for path, _ in server.requests] == ["/cal.ics"]
+
+
+def test_the_pinned_connection_itself_refuses_a_port_out_of_range(server):
+    # Callers that build their own URLs (the CalDAV session) meet the same check when connecting.
+    with pytest.raises(UnsafeURLError, match="port must be a number from 1 to 65535"):
+        PinnedBackend().connect_tcp("127.0.0.1", server.server_address[1] + 65536)
+    with pytest.raises(UnsafeURLError, match="port must be a number from 1 to 65535"):
+        resolve_public_addresses("127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("port", ["1", "65535", "8443"])
+def test_every_port_from_1_to_65535_is_accepted(port):
+    assert validate_url(f"https://93.184.216.34:{port}/cal.ics") == (
+        f"https://93.184.216.34:{port}/cal.ics"
+    )
+
+
+# Private networks the operator allows (a self-hoster's own CalDAV server). ------------------------
+
+
+@pytest.fixture
+def home_network(settings):
+    """The operator allows 192.168.1.0/24 and, standing in for a private network in these tests,
+    127.0.0.2/32 (an address on loopback other than 127.0.0.1); loopback itself stays off."""
+    settings.OUTBOUND_ALLOW_LOOPBACK = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = [
+        ipaddress.ip_network("192.168.1.0/24"),
+        ipaddress.ip_network("127.0.0.2/32"),
+    ]
+    return settings
+
+
+@pytest.fixture
+def server_at_127_0_0_2() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    server.routes, server.requests = {}, []
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_no_private_network_is_allowed_by_default():
+    from django.conf import settings
+
+    assert settings.OUTBOUND_ALLOWED_NETWORKS == []
+
+
+@pytest.mark.usefixtures("home_network")
+def test_an_address_in_an_allowed_network_is_accepted():
+    assert validate_url("https://192.168.1.20/remote.php/dav/") == (
+        "https://192.168.1.20/remote.php/dav/"
+    )
+
+
+@pytest.mark.usefixtures("home_network")
+@pytest.mark.parametrize(
+    "url", ["https://192.168.2.20/", "http://10.0.0.1/", "http://127.0.0.1/", "http://127.0.0.3/"]
+)
+def test_an_address_outside_every_allowed_network_is_still_refused(url):
+    with pytest.raises(UnsafeURLError):
+        validate_url(url)
+
+
+def test_the_refusal_tells_the_user_to_ask_whoever_runs_the_installation_not_a_setting():
+    with pytest.raises(UnsafeURLError) as caught:
+        validate_url("http://192.168.1.20/calendar.ics")
+    message = str(caught.value)
+    assert "private network" in message
+    assert "ask whoever runs" in message
+    assert "OUTBOUND" not in message and "_" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://169.254.170.2/v2/credentials",
+        "http://[fe80::1]/",
+        "http://[fd00:ec2::254]/",
+        "http://100.100.100.200/latest/meta-data/",
+        "http://224.0.0.1/",
+        "http://239.255.255.250/",
+        "http://[ff02::1]/",
+        "http://255.255.255.255/",
+        "http://0.0.0.0/",
+        "http://0.1.2.3/",
+        "http://[::]/",
+        "http://[::ffff:192.168.1.20]/",
+        "http://[64:ff9b::c0a8:114]/",
+    ],
+)
+def test_metadata_multicast_and_translated_addresses_stay_refused_whatever_is_allowed(
+    url, settings
+):
+    settings.OUTBOUND_ALLOW_LOOPBACK = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = [
+        ipaddress.ip_network("0.0.0.0/0"),
+        ipaddress.ip_network("::/0"),
+    ]
+    with pytest.raises(UnsafeURLError) as caught:
+        validate_url(url)
+    # Nobody can allow these: the message does not send the user to ask.
+    assert "ask whoever runs" not in str(caught.value)
+
+
+@pytest.mark.usefixtures("home_network")
+def test_a_server_in_an_allowed_network_is_fetched_pinned_to_the_checked_address(
+    server_at_127_0_0_2, dns
+):
+    dns.answers["nextcloud.home.arpa"] = [["127.0.0.2"], ["127.0.0.1"]]
+    server_at_127_0_0_2.routes["/cal.ics"] = lambda handler: reply(handler, 200, b"at home")
+    port = server_at_127_0_0_2.server_address[1]
+
+    result = fetch(f"http://nextcloud.home.arpa:{port}/cal.ics")
+
+    assert result.body == b"at home"
+    assert dns.lookups["nextcloud.home.arpa"] == 1
+
+
+@pytest.mark.usefixtures("home_network")
+def test_a_redirect_from_an_allowed_network_to_another_private_one_is_refused(
+    server_at_127_0_0_2, server
+):
+    server_at_127_0_0_2.routes["/cal.ics"] = redirect_to(url_of(server, "/secret"))
+    server.routes["/secret"] = lambda handler: reply(handler, 200, b"internal")
+
+    with pytest.raises(UnsafeURLError):
+        fetch(url_of(server_at_127_0_0_2, "/cal.ics", host="127.0.0.2"))
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("value", ["192.168.1.0/33", "not-a-network", "10.0.0.0/8,300.1.2.3"])
+def test_an_allowed_network_that_is_not_one_stops_start_up_naming_the_setting(value):
+    result = run_manage("check", env={"OUTBOUND_ALLOWED_NETWORKS": value})
+
+    assert result.returncode != 0
+    assert "OUTBOUND_ALLOWED_NETWORKS" in result.stderr
+
+
+def test_allowed_networks_are_read_from_the_environment():
+    script = "from django.conf import settings as s; print(*s.OUTBOUND_ALLOWED_NETWORKS)"
+    result = run_manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        script,
+        env={"OUTBOUND_ALLOWED_NETWORKS": "192.168.1.0/24, 10.0.0.0/8,fd12:3456::/48"},
+    )
+
+    assert result.stdout.split() == ["192.168.1.0/24", "10.0.0.0/8", "fd12:3456::/48"], (
+        result.stderr
+    )

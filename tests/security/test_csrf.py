@@ -37,6 +37,9 @@ CSRF_EXEMPT = {
     "integrations.microsoft.webhooks.graph_lifecycle",
     # Stripe's events: the Stripe-Signature header over the raw body, with the webhook secret.
     "accounts.billing.webhooks.stripe_webhook",
+    # Zoom's events: x-zm-signature, an HMAC of the timestamp and raw body under the app's
+    # secret token.
+    "integrations.zoom.webhooks.zoom_notification",
 }
 
 

@@ -20,7 +20,7 @@ from tests.integrations.caldav.scripted_server import Answer, ScriptedServer, fo
 from tests.tls import make_certificate
 
 WINDOW = Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 3, 1, tzinfo=UTC))
-PRIVATE = "This address points to a private network and cannot be used."
+PRIVATE = safe_http.PRIVATE_NETWORK_MESSAGE
 
 
 def provider_for(url: str, **secrets: str) -> CalDAVProvider:

@@ -24,6 +24,7 @@ from integrations.base import (
 from integrations.ics import provider as ics_provider
 from integrations.ics.provider import FEED_ID, ICSProvider
 from integrations.registry import build_provider
+from multical.lib.safe_http import PRIVATE_NETWORK_MESSAGE, RESERVED_ADDRESS_MESSAGE
 from tests.integrations.spans import each_names_its_event, times_of
 
 FEEDS = Path(__file__).parent / "feeds"
@@ -448,18 +449,18 @@ def test_a_server_error_without_retry_after_is_transient(feed, provider):
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "message"),
     [
-        "http://10.0.0.1/calendar.ics",
-        "webcal://169.254.169.254/latest/meta-data/",
-        "http://[::ffff:192.168.0.1]/",
+        ("http://10.0.0.1/calendar.ics", PRIVATE_NETWORK_MESSAGE),
+        ("webcal://169.254.169.254/latest/meta-data/", RESERVED_ADDRESS_MESSAGE),
+        ("http://[::ffff:192.168.0.1]/", RESERVED_ADDRESS_MESSAGE),  # mapped: never allowed
     ],
 )
-def test_a_link_to_a_private_address_is_refused_permanently(url):
+def test_a_link_to_a_private_address_is_refused_permanently(url, message):
     with pytest.raises(ProviderError) as caught:
         ICSProvider.from_secrets({"url": url}).list_calendars()
     assert caught.value.permanent
-    assert caught.value.message == "This address points to a private network and cannot be used."
+    assert caught.value.message == message
 
 
 def test_loopback_links_are_refused_in_production(feed, provider, settings):

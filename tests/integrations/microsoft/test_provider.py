@@ -975,6 +975,7 @@ def test_an_address_that_fails_the_handshake_gets_no_subscription(
         )
 
     assert not raised.value.permanent
+    assert "could not confirm our notification address" in raised.value.message
     assert microsoft_fake.graph.subscriptions == {}
 
 
@@ -1044,3 +1045,49 @@ def microsoft_secrets(calendar) -> dict[str, str]:
     from calendars.selectors import connection_secrets
 
     return connection_secrets(calendar.connection)
+
+
+# Subscription lifetimes: never beyond Graph's documented maximum -------------------------------
+
+
+@pytest.mark.urls(__name__)
+def test_a_subscription_is_never_asked_for_beyond_graphs_documented_maximum(
+    microsoft_fake, subscribed_calendar, settings
+):
+    settings.MICROSOFT_SUBSCRIPTION_MINUTES = 10080  # Graph refuses anything past 4230
+    calendar = subscribed_calendar
+
+    push.calendar_watch(calendar)
+    calendar.push_expires_at = datetime.now(UTC) + timedelta(hours=2)
+    calendar.save(update_fields=["push_expires_at"])
+    push.calendar_watch(calendar)
+
+    calendar.refresh_from_db()
+    assert calendar.push_resource_id in microsoft_fake.graph.subscriptions
+    (renewal,) = [r for r in microsoft_fake.graph.requests if r.method == "PATCH"]
+    assert renewal.status == 200
+    latest = datetime.now(UTC) + timedelta(minutes=4230)
+    assert datetime.now(UTC) + timedelta(days=2) < calendar.push_expires_at <= latest
+
+
+@pytest.mark.urls(__name__)
+def test_a_subscription_graph_refuses_is_reported_in_graphs_words(
+    microsoft_fake, subscribed_calendar, account, live_server
+):
+    microsoft_fake.graph.subscription_limit_minutes = 60  # shorter than we ask for
+    provider = MicrosoftProvider.from_secrets(account.secrets)
+
+    with pytest.raises(ProviderError) as raised:
+        provider.watch(
+            account.default_calendar,
+            channel_id="channel-1",
+            address=f"{live_server.url}/microsoft/notifications/",
+            lifecycle_address=f"{live_server.url}/microsoft/lifecycle/",
+        )
+
+    assert raised.value.message == (
+        "Microsoft refused the subscription: "
+        "Subscription expiration can only be 60 minutes in the future."
+    )
+    assert not raised.value.permanent
+    assert microsoft_fake.graph.subscriptions == {}

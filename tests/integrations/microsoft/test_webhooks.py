@@ -78,7 +78,9 @@ def test_graphs_validation_request_is_echoed_as_plain_text(client, django_assert
     token = "Validation: Testing client application reachability for subscription Request-Id: 7f1c"
 
     with django_assert_num_queries(0):
-        response = client.post(f"{url}?validationToken={quote(token)}", content_type="text/plain")
+        response = client.post(
+            f"{url}?validationToken={quote(token)}", data="", content_type="text/plain"
+        )
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")

@@ -16,6 +16,7 @@ from calendars import services
 from calendars.models import Connection
 from calendars.selectors import connection_secrets
 from integrations.base import ProviderError
+from integrations.zoom import oauth as zoom_oauth
 from integrations.zoom.oauth import secrets_from_token_answer, token_request
 from integrations.zoom.tokens import client_for_connection
 
@@ -83,7 +84,8 @@ def test_connecting_zoom_seals_the_tokens_names_the_connection_and_audits(
     assert connection.status == Connection.Status.OK
     assert not connection.calendars.exists()
     stored = connection_secrets(connection)
-    assert set(stored) == {"access_token", "refresh_token", "expires_at"}
+    assert set(stored) == {"access_token", "refresh_token", "expires_at", "user_id"}
+    assert stored["user_id"] == zoom_fake.user_id
     assert zoom_fake.refresh_works(stored["refresh_token"])
     assert datetime.fromisoformat(stored["expires_at"]) > datetime.now(UTC)
     for token in (stored["refresh_token"], stored["access_token"]):
@@ -159,6 +161,49 @@ def test_missing_meeting_permissions_are_refused_and_store_nothing(owner, owner_
     assert response.status_code == 400
     assert "did not grant every permission" in response.content.decode()
     assert not Connection.objects.exists()
+
+
+def test_a_zoom_app_that_asks_for_more_than_multical_uses_is_refused(
+    owner, owner_client, zoom_fake
+):
+    zoom_fake.granted_scope += " meeting:read:invitation"
+
+    response = callback(owner_client, zoom_fake.consent(start(owner_client)))
+
+    assert response.status_code == 400
+    assert "asks for more than Multical uses (meeting:read:invitation)" in (
+        response.content.decode()
+    )
+    assert not Connection.objects.exists()
+
+
+# The granular scope Zoom's API reference gives for each call the client makes.
+SCOPE_OF_CALL = {
+    ("GET", "/users/me"): "user:read:user",
+    ("POST", "/users/me/meetings"): "meeting:write:meeting",
+    ("PATCH", "/meetings/{id}"): "meeting:update:meeting",
+    ("DELETE", "/meetings/{id}"): "meeting:delete:meeting",
+}
+
+
+def test_the_scopes_zoom_is_asked_for_are_exactly_those_of_the_calls_the_code_makes(
+    owner, owner_client, zoom_fake
+):
+    callback(owner_client, zoom_fake.consent(start(owner_client)))
+    connection = Connection.objects.get(user=owner)
+    meeting = book(connection)
+    client_for_connection(connection).update_meeting(
+        meeting.id, topic="Moved", start=START, duration_minutes=45, time_zone="UTC"
+    )
+    client_for_connection(connection).delete_meeting(meeting.id)
+
+    calls = {
+        (r.method, "/meetings/{id}" if r.path.startswith("/meetings/") else r.path)
+        for r in zoom_fake.requests
+    }
+    assert calls == set(SCOPE_OF_CALL)
+    assert sorted(SCOPE_OF_CALL.values()) == sorted(zoom_oauth.SCOPES)
+    assert zoom_fake.granted_scope.split() == zoom_oauth.SCOPES
 
 
 def test_connecting_zoom_again_updates_the_users_single_zoom_connection(
