@@ -79,6 +79,9 @@ class Calendar(models.Model):
     # The last sync failure of this calendar, in plain words; cleared by the next good sync.
     last_error = models.CharField(max_length=300, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Events the last full read left out because they could not be read (a number only, never
+    # which events): shown on the calendar's page.
+    unreadable_events = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]

@@ -20,6 +20,7 @@ from itertools import chain, zip_longest
 from typing import Generic, TypeVar
 
 from django.db import connections as db_connections
+from django.db.models import prefetch_related_objects
 
 from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
@@ -55,6 +56,8 @@ def read_calendars(
     if not calendars:
         return []
     gates = {calendar.connection_id: threading.Semaphore(PER_CONNECTION) for calendar in calendars}
+    # A provider reads its owner's zone (for floating times): loaded here, in one query.
+    prefetch_related_objects(list(calendars), "connection__user")
 
     def read_one(calendar: Calendar) -> CalendarRead[T]:
         with gates[calendar.connection_id]:

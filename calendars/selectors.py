@@ -36,11 +36,13 @@ def connection_secrets(connection: Connection) -> dict[str, str]:
 
 
 def provider_for_connection(connection: Connection) -> Provider:
+    """The connection's provider; the owner's zone reads times a calendar leaves floating."""
     return build_provider(
         connection.provider_slug,
         {
             "server_url": connection.server_url,
             "username": connection.username,
+            "time_zone": connection.user.time_zone,
             **connection_secrets(connection),
         },
     )

@@ -8,7 +8,6 @@ kind.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
@@ -25,6 +24,8 @@ import x_wr_timezone
 from dateutil.rrule import rrulestr
 from icalendar.parser import Contentline, Contentlines
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from recurring_ical_events.occurrence import Occurrence
+from recurring_ical_events.series import Series
 
 from integrations.base import (
     BOOKING_MARKER_PROPERTY,
@@ -104,7 +105,12 @@ class ParsedEvents:
 
 
 def parse_calendar(data: bytes | str) -> icalendar.Calendar:
-    """Parse one VCALENDAR, forgiving a byte-order mark and stray whitespace."""
+    """Parse iCalendar text into one calendar, forgiving a byte-order mark, stray whitespace and
+    the mistakes ``_repaired`` puts right.
+
+    A file of several VCALENDARs (old Mozilla and Sunbird exports write one per event) is read
+    as one calendar holding all their components; anything else after a VCALENDAR is refused.
+    """
     if len(data) > MAX_CALENDAR_BYTES:
         raise ICalendarError("This iCalendar file is too large to read.")
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
@@ -115,13 +121,28 @@ def parse_calendar(data: bytes | str) -> icalendar.Calendar:
         lines = Contentlines.from_ical(text)
         _check_structure(lines)
         # icalendar's parser takes the content lines as they are, instead of unfolding again.
-        return icalendar.Calendar.from_ical(_own_zone_ids(lines))
+        components = icalendar.Calendar.from_ical(_repaired(lines), multiple=True)
     except (ICalendarError, MemoryError):
         raise
     except Exception as error:
         # icalendar's parser fails in more ways than ValueError on broken input (a TZID given
         # twice, a zone name too long for the file system): each means this file cannot be read.
         raise ICalendarError("This iCalendar file could not be read.") from error
+    if not components or not all(isinstance(c, icalendar.Calendar) for c in components):
+        raise ICalendarError("This iCalendar file could not be read.")
+    calendar, *others = components
+    for other in others:
+        calendar.subcomponents.extend(other.subcomponents)
+    return calendar
+
+
+def owner_zone(name: str) -> tzinfo:
+    """The zone named by an owner's setting (an IANA name), for times a calendar leaves floating
+    without naming a zone of its own; UTC when it is empty or unknown."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
+        return UTC
 
 
 def read_events(
@@ -136,9 +157,13 @@ def read_events(
 
     ``series_prefix`` makes ids unique where one collection holds several objects (CalDAV: the
     resource's href). Floating times and unknown zones fall back to X-WR-TIMEZONE, then to
-    ``default_zone``. ``own_addresses`` are the owner's e-mail addresses, to read their response.
-    ``calendar`` is adjusted in place (an unusable X-WR-TIMEZONE and undated events dropped,
-    reused UIDs split).
+    ``default_zone`` (the calendar's or its owner's zone). ``own_addresses`` are the owner's
+    e-mail addresses, to read their response. Events without a UID are events of their own; of
+    an event given more than once, only its latest version counts; an empty RRULE is none.
+    What cannot be read (an event without a start, a series that cannot be expanded, or whose
+    expansion is unbounded) is left out and counted in ``skipped``; the rest is read.
+    ``calendar`` is adjusted in place (an unusable X-WR-TIMEZONE, undated events and superseded
+    versions dropped, UIDs given and split).
     """
     feed_zone = _calendar_zone(calendar)
     if feed_zone is None:
@@ -151,7 +176,10 @@ def read_events(
             calendar = x_wr_timezone.to_standard(calendar)
         except Exception as error:  # a date that cannot be moved to the zone (the year 9999)
             raise ICalendarError("The events of this calendar could not be read.") from error
-    undated = _drop_undated_events(calendar) + _drop_unbounded_series(calendar, window)
+    _drop_empty_rules(calendar)
+    skipped = _drop_undated_events(calendar) + _drop_unbounded_series(calendar, window)
+    _name_events_without_uid(calendar)
+    _drop_superseded_versions(calendar)
     _split_reused_uids(calendar)
     recurring_uids = {
         str(component.get("UID", ""))
@@ -159,15 +187,15 @@ def read_events(
         if any(key in component for key in ("RRULE", "RDATE", "RECURRENCE-ID"))
     }
     addresses = {address.lower() for address in own_addresses}
-    parsed = ParsedEvents(events=[], skipped=undated)
     seen_ids: set[str] = set()
     try:
-        instances = _instances(calendar, window)
+        instances, unreadable = _instances(calendar, window)
     except ICalendarError:
         raise
     except Exception as error:  # the library's errors share no base class
         # Raised, not returned empty: an empty read would look like "every event was deleted".
         raise ICalendarError("The events of this calendar could not be read.") from error
+    parsed = ParsedEvents(events=[], skipped=skipped + unreadable)
     for component in instances:
         try:
             event = _to_event(component, zone, recurring_uids, series_prefix, addresses)
@@ -185,19 +213,64 @@ def read_events(
     return parsed
 
 
-def _instances(calendar: icalendar.Calendar, window: Window) -> list[icalendar.Component]:
+def _instances(
+    calendar: icalendar.Calendar, window: Window
+) -> tuple[list[icalendar.Component], int]:
     """recurring-ical-events' ``between``, series by series, refusing more than
-    ``MAX_INSTANCES`` before it copies any of them."""
-    query = recurring_ical_events.of(calendar, skip_bad_series=True)
-    skip = tuple(query.suppressed_errors)
-    occurrences = []
-    for series in query.series:
-        with contextlib.suppress(*skip):
+    ``MAX_INSTANCES`` before it copies any of them; and how many series could not be expanded.
+
+    A series the library rejects (a broken property, a period that ends before it starts, two
+    starts) is left out whole and counted, and the others are read: one bad event must neither
+    hide a calendar nor vanish unseen. When not one series can be read, that is an error, not
+    an empty calendar (which would read as "every event was deleted").
+    """
+    uids = {str(event.get("UID", "")) for event in calendar.walk("VEVENT")}
+    all_series = _series(calendar, uids)
+    unreadable = len(uids) - len(all_series)
+    occurrences: list[Occurrence] = []
+    for series in all_series:
+        found = []
+        try:
             for occurrence in series.between(window.start, window.end):
-                occurrences.append(occurrence)
-                if len(occurrences) > MAX_INSTANCES:
+                found.append(occurrence)
+                if len(occurrences) + len(found) > MAX_INSTANCES:
                     raise ICalendarError(TOO_MANY_INSTANCES)
-    return [occurrence.as_component(False) for occurrence in occurrences]
+        except (ICalendarError, MemoryError):
+            raise
+        except Exception:  # the library's errors share no base class
+            unreadable += 1
+            continue
+        occurrences.extend(found)
+    if unreadable:
+        logger.info("Skipped %s series that could not be expanded", unreadable)
+        if unreadable == len(uids):
+            raise ICalendarError("The events of this calendar could not be read.")
+    return [occurrence.as_component(False) for occurrence in occurrences], unreadable
+
+
+def _series(calendar: icalendar.Calendar, uids: set[str]) -> list[Series]:
+    """The library's series of the calendar (one per UID), without the ones it cannot build.
+
+    It skips the series it knows to be broken; on any other failure the series are built one
+    UID at a time, so that only the broken ones are lost.
+    """
+    try:
+        return list(recurring_ical_events.of(calendar, skip_bad_series=True).series)
+    except Exception:  # the library's errors share no base class
+        if len(uids) < 2:
+            return []
+    by_uid: dict[str, list[icalendar.Component]] = defaultdict(list)
+    for event in calendar.walk("VEVENT"):
+        by_uid[str(event.get("UID", ""))].append(event)
+    built = []
+    for events in by_uid.values():
+        alone = icalendar.Calendar()
+        alone.subcomponents = events
+        try:
+            built.extend(recurring_ical_events.of(alone, skip_bad_series=True).series)
+        except Exception:  # noqa: S112 - counted by the caller as a series not built
+            continue
+    return built
 
 
 def render_block(spec: BlockSpec, *, uid: str) -> bytes:
@@ -264,6 +337,24 @@ def _folded(line: str) -> bytes:
     return b"\r\n ".join(parts) + b"\r\n"
 
 
+def _drop_empty_rules(calendar: icalendar.Calendar) -> None:
+    """Remove empty recurrence rules: holiday feeds (calendarlabs.com) write ``RRULE:`` on every
+    event, which recurs no more than an event without one."""
+    for component in calendar.walk("VEVENT"):
+        rules = component.get("RRULE")
+        if rules is None:
+            continue
+        kept = [
+            rule
+            for rule in (rules if isinstance(rules, list) else [rules])
+            if not (isinstance(rule, icalendar.vRecur) and not rule)
+        ]
+        if not kept:
+            del component["RRULE"]
+        elif isinstance(rules, list) and len(kept) < len(rules):
+            component["RRULE"] = kept
+
+
 def _drop_undated_events(calendar: icalendar.Calendar) -> int:
     """Remove the events without a DTSTART, which would fail the expansion of the whole calendar."""
     undated = [
@@ -276,21 +367,33 @@ def _drop_undated_events(calendar: icalendar.Calendar) -> int:
     return len(undated)
 
 
-def _own_zone_ids(lines: Contentlines) -> Contentlines:
-    """The file with each custom time zone renamed after its own definition.
+def _repaired(lines: Contentlines) -> Contentlines:
+    """The file's content lines, with what real-world writers get wrong put right before
+    icalendar reads them (it would read a broken value as nothing, and the expansion then drops
+    the whole series):
 
-    icalendar keeps the first zone it builds for a TZID it does not know (Outlook's "Customized
-    Time Zone", say) for the whole process, and uses it for every later file naming that TZID:
-    another user's feed would be read in this one's zone. A digest of the definition in the name
-    keeps different definitions apart, and lets identical ones share the cached zone.
+    - a custom zone renamed after its own definition. icalendar keeps the first zone it builds
+      for a TZID it does not know (Outlook's "Customized Time Zone", say) for the whole process,
+      and uses it for every later file naming that TZID: another user's feed would be read in
+      this one's zone. A digest of the definition in the name keeps different definitions apart,
+      and lets identical ones share the cached zone;
+    - a zone named the way Windows displays it ("(UTC-05:00) Eastern Time (US & Canada)"), which
+      Exchange writes without a definition, renamed to the zone it names;
+    - a zone holding the time in its name (Outlook: ``TZID="W. Europe Standard Time:20200609T0900
+      00"`` with nothing after it) gives the time back;
+    - a date written with a "Z" (Google birthdays: ``RDATE:20131210Z``) is the date;
+    - a duration of weeks or days written as a time (Synology: ``PT1W``) is that duration.
     """
-    renames = _custom_zone_ids(lines)
-    if not renames:
+    zones = _ZoneNames(_custom_zone_ids(lines))
+    repaired = [_repaired_line(line, zones) for line in lines]
+    if all(new is old for new, old in zip(repaired, lines, strict=True)):
         return lines
-    return Contentlines(_with_zone_renamed(line, renames) for line in lines)
+    return Contentlines(repaired)
 
 
 def _custom_zone_ids(lines: Contentlines) -> dict[str, str]:
+    """TZID → new name for every zone the file defines: its own name when known, else the name
+    with a digest of the definition."""
     renames: dict[str, str] = {}
     definition: list[str] | None = None
     tzid = ""
@@ -311,6 +414,8 @@ def _custom_zone_ids(lines: Contentlines) -> dict[str, str]:
             if tzid and not _known_zone(tzid):
                 digest = hashlib.sha256("\n".join(definition).encode()).hexdigest()[:16]
                 renames[tzid] = f"{tzid} #{digest}"
+            elif tzid:
+                renames[tzid] = tzid
             definition = None
     return renames
 
@@ -323,20 +428,259 @@ def _known_zone(tzid: str) -> bool:
     return name in _IANA_ZONES or name in WINDOWS_TO_OLSON
 
 
-def _with_zone_renamed(line: object, renames: dict[str, str]) -> object:
+@dataclass(slots=True)
+class _ZoneNames:
+    """What each TZID of one file is renamed to (itself when it stays), decided once per name."""
+
+    defined: dict[str, str]
+    decided: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, tzid: str) -> str:
+        if tzid not in self.decided:
+            if tzid in self.defined:
+                self.decided[tzid] = self.defined[tzid]
+            elif _known_zone(tzid):
+                self.decided[tzid] = tzid
+            else:
+                self.decided[tzid] = _displayed_zone(tzid) or tzid
+        return self.decided[tzid]
+
+
+# The properties whose values are dates or times, and the start of every line _repaired_line may
+# change: the others are passed over without being parsed.
+_DATE_PROPERTIES = frozenset({"DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "RDATE", "EXDATE"})
+_REPAIRED_PREFIXES = (*_DATE_PROPERTIES, "DURATION", "TZID")
+_TZID_PARAMETER = re.compile(r';\s*TZID\s*=\s*("[^"]*"|[^;:]*)', re.IGNORECASE)
+_TIME_IN_ZONE_NAME = re.compile(r"(.+?):(\d{8}(?:T\d{6}Z?)?)")
+_DATES_IN_UTC = re.compile(r"\d{8}Z(?:,\d{8}Z)*")
+_DURATION_AS_TIME = re.compile(r"([+-]?)PT(\d+[WD])")
+
+
+def _repaired_line(line: Contentline, zones: _ZoneNames) -> Contentline:
+    """The line as written, or the line with its zone renamed and its value put right."""
+    head = line[:16].lstrip().upper()
+    if not head.startswith(_REPAIRED_PREFIXES):
+        return line
+    tail = line.rpartition(":")[2].strip()
+    zone = _TZID_PARAMETER.search(line)
+    written_zone = zone.group(1).strip('"') if zone else ""
+    if not (
+        head.startswith("TZID")
+        or (
+            zone
+            and (zones(written_zone) != written_zone or ":" in written_zone or "^" in written_zone)
+        )
+        or _DATES_IN_UTC.fullmatch(tail)
+        or _DURATION_AS_TIME.fullmatch(tail)
+    ):
+        return line  # the common case, decided without parsing the line
     try:
-        name, params, value = line.parts()  # type: ignore[attr-defined]
-        raw_value = line.raw_parts()[2]  # type: ignore[attr-defined]
+        name, params, value = line.parts()
+        raw_value = line.raw_parts()[2]
     except (AttributeError, ValueError):
         return line
-    if name.upper() == "TZID" and value in renames:
-        # The zone's own TZID line: the digest appended to the value as written.
-        head = line[: len(line) - len(raw_value)]  # type: ignore[index]
-        return Contentline(f"{head}{raw_value}{renames[value][len(value) :]}")
-    if params.get("TZID") in renames:
-        params["TZID"] = renames[params["TZID"]]
-        return Contentline(f"{name};{params.to_ical().decode()}:{raw_value}")
-    return line
+    name = name.upper()
+    if name == "TZID":
+        # A zone's own TZID line: the digest appended to the value as written.
+        renamed = zones(value)
+        if renamed == value or not renamed.startswith(value):
+            return line
+        return Contentline(f"{line}{renamed[len(value) :]}")
+    if name == "DURATION":
+        fixed = _DURATION_AS_TIME.fullmatch(raw_value.strip())
+        if fixed is None:
+            return line
+        raw_value = f"{fixed.group(1)}P{fixed.group(2)}"
+    elif name in _DATE_PROPERTIES:
+        tzid = params.get("TZID")
+        if isinstance(tzid, str):
+            swallowed = _TIME_IN_ZONE_NAME.fullmatch(tzid)
+            if swallowed is not None:
+                tzid = swallowed.group(1).strip()
+                raw_value = raw_value or swallowed.group(2)
+            params["TZID"] = zones(tzid)
+        if _DATES_IN_UTC.fullmatch(raw_value.strip()):
+            raw_value = raw_value.strip().replace("Z", "")
+            params["VALUE"] = "DATE"
+            params.pop("TZID", None)
+    else:
+        return line
+    parameters = params.to_ical().decode()
+    return Contentline(f"{name}{';' if parameters else ''}{parameters}:{raw_value}")
+
+
+def _displayed_zone(tzid: str) -> str | None:
+    """The zone a name as Windows displays it stands for: "(UTC-05:00) Eastern Time (US &
+    Canada)" (and "(GMT-05:00) ..." of older versions) is America/New_York. An unknown place
+    with a whole-hour offset is read at that fixed offset, which is closer than UTC."""
+    match = _DISPLAYED_ZONE.fullmatch(tzid.replace("\\", "").strip())
+    if match is None:
+        return None
+    sign, hours, minutes, place = match.groups()
+    zone = _WINDOWS_DISPLAY_NAMES.get(_SPACES.sub(" ", place).casefold())
+    if zone is not None:
+        return zone
+    if not sign:
+        return "Etc/UTC"
+    if minutes != "00":
+        return None
+    # The Etc zones count the other way round: Etc/GMT+5 is five hours behind UTC.
+    return f"Etc/GMT{'+' if sign == '-' else '-'}{int(hours)}"
+
+
+_DISPLAYED_ZONE = re.compile(r"\((?:UTC|GMT)(?:([+-])(\d{1,2}):(\d{2}))?\)\s*(.+)", re.IGNORECASE)
+# Windows' names for its zones, with the zone each stands for (from the Unicode CLDR's
+# windowsZones.xml, the names as its comments give them, and a few of older Windows versions).
+_WINDOWS_DISPLAY_NAMES = {
+    name.casefold(): zone
+    for name, _, zone in (
+        line.rpartition(" = ")
+        for line in """
+International Date Line West = Etc/GMT+12
+Coordinated Universal Time-11 = Etc/GMT+11
+Aleutian Islands = America/Adak
+Hawaii = Pacific/Honolulu
+Marquesas Islands = Pacific/Marquesas
+Alaska = America/Anchorage
+Coordinated Universal Time-09 = Etc/GMT+9
+Baja California = America/Tijuana
+Coordinated Universal Time-08 = Etc/GMT+8
+Pacific Time (US & Canada) = America/Los_Angeles
+Arizona = America/Phoenix
+Chihuahua, La Paz, Mazatlan = America/Mazatlan
+Mountain Time (US & Canada) = America/Denver
+Yukon = America/Whitehorse
+Central America = America/Guatemala
+Central Time (US & Canada) = America/Chicago
+Easter Island = Pacific/Easter
+Guadalajara, Mexico City, Monterrey = America/Mexico_City
+Saskatchewan = America/Regina
+Bogota, Lima, Quito, Rio Branco = America/Bogota
+Chetumal = America/Cancun
+Eastern Time (US & Canada) = America/New_York
+Haiti = America/Port-au-Prince
+Havana = America/Havana
+Indiana (East) = America/Indiana/Indianapolis
+Turks and Caicos = America/Grand_Turk
+Asuncion = America/Asuncion
+Atlantic Time (Canada) = America/Halifax
+Caracas = America/Caracas
+Cuiaba = America/Cuiaba
+Georgetown, La Paz, Manaus, San Juan = America/La_Paz
+Santiago = America/Santiago
+Newfoundland = America/St_Johns
+Araguaina = America/Araguaina
+Brasilia = America/Sao_Paulo
+Cayenne, Fortaleza = America/Cayenne
+City of Buenos Aires = America/Argentina/Buenos_Aires
+Greenland = America/Nuuk
+Montevideo = America/Montevideo
+Punta Arenas = America/Punta_Arenas
+Saint Pierre and Miquelon = America/Miquelon
+Salvador = America/Bahia
+Coordinated Universal Time-02 = Etc/GMT+2
+Azores = Atlantic/Azores
+Cabo Verde Is. = Atlantic/Cape_Verde
+Coordinated Universal Time = Etc/UTC
+Dublin, Edinburgh, Lisbon, London = Europe/London
+Monrovia, Reykjavik = Atlantic/Reykjavik
+Sao Tome = Africa/Sao_Tome
+Casablanca = Africa/Casablanca
+Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna = Europe/Berlin
+Belgrade, Bratislava, Budapest, Ljubljana, Prague = Europe/Budapest
+Brussels, Copenhagen, Madrid, Paris = Europe/Paris
+Sarajevo, Skopje, Warsaw, Zagreb = Europe/Warsaw
+West Central Africa = Africa/Lagos
+Amman = Asia/Amman
+Athens, Bucharest = Europe/Bucharest
+Beirut = Asia/Beirut
+Cairo = Africa/Cairo
+Chisinau = Europe/Chisinau
+Damascus = Asia/Damascus
+Gaza, Hebron = Asia/Hebron
+Harare, Pretoria = Africa/Johannesburg
+Helsinki, Kyiv, Riga, Sofia, Tallinn, Vilnius = Europe/Kyiv
+Jerusalem = Asia/Jerusalem
+Juba = Africa/Juba
+Kaliningrad = Europe/Kaliningrad
+Khartoum = Africa/Khartoum
+Tripoli = Africa/Tripoli
+Windhoek = Africa/Windhoek
+Baghdad = Asia/Baghdad
+Istanbul = Europe/Istanbul
+Kuwait, Riyadh = Asia/Riyadh
+Minsk = Europe/Minsk
+Moscow, St. Petersburg = Europe/Moscow
+Nairobi = Africa/Nairobi
+Tehran = Asia/Tehran
+Abu Dhabi, Muscat = Asia/Dubai
+Astrakhan, Ulyanovsk = Europe/Astrakhan
+Baku = Asia/Baku
+Izhevsk, Samara = Europe/Samara
+Port Louis = Indian/Mauritius
+Saratov = Europe/Saratov
+Tbilisi = Asia/Tbilisi
+Volgograd = Europe/Volgograd
+Yerevan = Asia/Yerevan
+Kabul = Asia/Kabul
+Ashgabat, Tashkent = Asia/Tashkent
+Ekaterinburg = Asia/Yekaterinburg
+Islamabad, Karachi = Asia/Karachi
+Qyzylorda = Asia/Qyzylorda
+Chennai, Kolkata, Mumbai, New Delhi = Asia/Kolkata
+Sri Jayawardenepura = Asia/Colombo
+Kathmandu = Asia/Kathmandu
+Astana = Asia/Bishkek
+Dhaka = Asia/Dhaka
+Omsk = Asia/Omsk
+Yangon (Rangoon) = Asia/Yangon
+Bangkok, Hanoi, Jakarta = Asia/Bangkok
+Barnaul, Gorno-Altaysk = Asia/Barnaul
+Hovd = Asia/Hovd
+Krasnoyarsk = Asia/Krasnoyarsk
+Novosibirsk = Asia/Novosibirsk
+Tomsk = Asia/Tomsk
+Beijing, Chongqing, Hong Kong, Urumqi = Asia/Shanghai
+Irkutsk = Asia/Irkutsk
+Kuala Lumpur, Singapore = Asia/Singapore
+Perth = Australia/Perth
+Taipei = Asia/Taipei
+Ulaanbaatar = Asia/Ulaanbaatar
+Eucla = Australia/Eucla
+Chita = Asia/Chita
+Osaka, Sapporo, Tokyo = Asia/Tokyo
+Pyongyang = Asia/Pyongyang
+Seoul = Asia/Seoul
+Yakutsk = Asia/Yakutsk
+Adelaide = Australia/Adelaide
+Darwin = Australia/Darwin
+Brisbane = Australia/Brisbane
+Canberra, Melbourne, Sydney = Australia/Sydney
+Guam, Port Moresby = Pacific/Port_Moresby
+Hobart = Australia/Hobart
+Vladivostok = Asia/Vladivostok
+Lord Howe Island = Australia/Lord_Howe
+Bougainville Island = Pacific/Bougainville
+Chokurdakh = Asia/Srednekolymsk
+Magadan = Asia/Magadan
+Norfolk Island = Pacific/Norfolk
+Sakhalin = Asia/Sakhalin
+Solomon Is., New Caledonia = Pacific/Guadalcanal
+Anadyr, Petropavlovsk-Kamchatsky = Asia/Kamchatka
+Auckland, Wellington = Pacific/Auckland
+Coordinated Universal Time+12 = Etc/GMT-12
+Fiji = Pacific/Fiji
+Chatham Islands = Pacific/Chatham
+Coordinated Universal Time+13 = Etc/GMT-13
+Nuku'alofa = Pacific/Tongatapu
+Samoa = Pacific/Apia
+Kiritimati Island = Pacific/Kiritimati
+Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London = Europe/London
+Helsinki, Kiev, Riga, Sofia, Tallinn, Vilnius = Europe/Kyiv
+Buenos Aires = America/Argentina/Buenos_Aires
+""".strip().splitlines()
+    )
+}
 
 
 def _check_structure(lines: Contentlines) -> None:
@@ -481,12 +825,97 @@ def _matches_in_a_cycle(
         return True  # dateutil refuses the rule, and recurring-ical-events skips the series
 
 
+# The properties that say when an event happens: events identical in all of them are at the
+# same times. Nothing of the event's content is among them.
+_TIMING_PROPERTIES = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
+
+
+def _timing(event: icalendar.Event) -> str:
+    """A digest of the event's timing properties, parameters (its zone) included."""
+    parts = []
+    for name in _TIMING_PROPERTIES:
+        values = event.get(name)
+        for value in values if isinstance(values, list) else [] if values is None else [values]:
+            try:
+                written = value.to_ical()
+                params = value.params.to_ical() if hasattr(value, "params") else b""
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                written, params = str(value).encode(), b""
+            written = written if isinstance(written, bytes) else str(written).encode()
+            parts.append(b"%s;%s:%s" % (name.encode(), params, written))
+    return hashlib.sha256(b"\n".join(parts)).hexdigest()[:16]
+
+
+def _name_events_without_uid(calendar: icalendar.Calendar) -> None:
+    """Give each event without a UID one of its own, made from its timing.
+
+    Instances are grouped into series, and their ids made, by UID; without one, a festival's
+    programme or an Exchange export is a heap of events that must each stay one. The name
+    follows the event's own times, not its place in the file, so it is the same at every read
+    while the event is; events at identical times are numbered in the order they come.
+    """
+    named: dict[str, int] = defaultdict(int)
+    for event in calendar.walk("VEVENT"):
+        if str(event.get("UID", "")).strip():
+            continue
+        digest = _timing(event)
+        named[digest] += 1
+        event["UID"] = f"#{digest}" if named[digest] == 1 else f"#{digest}-{named[digest]}"
+
+
+def _drop_superseded_versions(calendar: icalendar.Calendar) -> None:
+    """Keep only the latest version of an event written more than once (a rescheduled event
+    appended instead of replaced): the highest SEQUENCE, then the latest DTSTAMP (RFC 5545
+    3.8.7.4). Copies that agree on both are not versions but events that share a UID (or one
+    event twice): ``_split_reused_uids`` and the expansion deal with them.
+    """
+    copies: dict[tuple[str, str], list[icalendar.Event]] = defaultdict(list)
+    for event in calendar.walk("VEVENT"):
+        copies[(str(event.get("UID", "")), _recurrence_key(event))].append(event)
+    superseded: set[int] = set()
+    for versions in copies.values():
+        if len(versions) < 2:
+            continue
+        stamps = [_version(event) for event in versions]
+        latest = max(stamps)
+        if len(set(stamps)) > 1:
+            superseded.update(
+                id(event) for event, stamp in zip(versions, stamps, strict=True) if stamp != latest
+            )
+    if superseded:
+        for parent in calendar.walk():
+            parent.subcomponents = [c for c in parent.subcomponents if id(c) not in superseded]
+
+
+def _recurrence_key(event: icalendar.Event) -> str:
+    recurrence = event.get("RECURRENCE-ID")
+    if recurrence is None:
+        return ""
+    try:
+        return _ical_text(recurrence)
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        return str(recurrence)
+
+
+def _version(event: icalendar.Event) -> tuple[int, datetime]:
+    try:
+        sequence = int(str(event.get("SEQUENCE", "0")).strip())
+    except ValueError:
+        sequence = -1  # the expansion refuses it anyway
+    try:
+        stamp = _aware_utc(event.get("DTSTAMP").dt, UTC)
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        stamp = datetime.min.replace(tzinfo=UTC)
+    return sequence, stamp
+
+
 def _split_reused_uids(calendar: icalendar.Calendar) -> None:
     """Give events that share a UID but start at different times a UID each, keyed by the start.
 
     recurring-ical-events keeps one event per UID (the highest SEQUENCE), but feeds reuse UIDs for
-    what are really different events. Copies at the same start, and series with moved instances
-    (RECURRENCE-ID), are left to it.
+    what are really different events. Starts written alike that are not the same times (in
+    another zone, a one-off and a series) are told apart by a digest of their timing. Copies at
+    the very same times, and series with moved instances (RECURRENCE-ID), are left to it.
     """
     events_by_uid: dict[str, list[icalendar.Event]] = defaultdict(list)
     for component in calendar.walk("VEVENT"):
@@ -502,6 +931,14 @@ def _split_reused_uids(calendar: icalendar.Calendar) -> None:
             keys = [_ical_text(start) for start in starts]
         except (ValueError, OverflowError):  # a period that ends past the year 9999
             continue
+        timings = [_timing(event) for event in events]
+        timings_by_key: dict[str, set[str]] = defaultdict(set)
+        for key, timing in zip(keys, timings, strict=True):
+            timings_by_key[key].add(timing)
+        keys = [
+            key if len(timings_by_key[key]) == 1 else f"{key}/{timing}"
+            for key, timing in zip(keys, timings, strict=True)
+        ]
         if len(set(keys)) > 1:
             for event, key in zip(events, keys, strict=True):
                 event["UID"] = f"{uid}#{key}"

@@ -106,9 +106,16 @@ def sync_source_calendar(
         raise
     finally:
         connection_keep_refreshed_secrets(connection=connection, provider=provider)
+    # A full read counts every event that could not be read. A read of changes counts only the
+    # changed ones, so it can raise the count but not lower it (providers read in full when a
+    # change touches unreadable events: CalDAV's cursor knows which objects hold them).
+    unreadable = (
+        changes.skipped if changes.full_resync else max(calendar.unreadable_events, changes.skipped)
+    )
     if changes.is_empty:
-        # An idle poll: nothing to plan, no history row; only the cursor and the time move.
-        _synced(calendar, changes.next_cursor)
+        # An idle poll (or only events that could not be read): nothing to plan, no history row;
+        # only the cursor, the time and the count move.
+        _synced(calendar, changes.next_cursor, unreadable=unreadable)
         return SyncReport()
     known_ids = set(
         Block.objects.filter(target_calendar=calendar)
@@ -162,7 +169,7 @@ def sync_source_calendar(
     SyncRun.objects.bulk_update(
         runs.values(), ["created", "updated", "deleted", "skipped", "error", "finished_at"]
     )
-    _synced(calendar, changes.next_cursor)
+    _synced(calendar, changes.next_cursor, unreadable=unreadable)
     return report
 
 
@@ -219,11 +226,20 @@ def _guard_mass_deletion(plan: Plan, calendar: Calendar, *, confirm: bool) -> Sy
     return SyncReport(deletions_held=vanished)
 
 
-def _synced(calendar: Calendar, cursor: str) -> None:
+def _synced(calendar: Calendar, cursor: str, *, unreadable: int) -> None:
     calendar.sync_cursor = cursor
     calendar.last_synced_at = timezone.now()
     calendar.last_error, calendar.last_error_at = "", None
-    calendar.save(update_fields=["sync_cursor", "last_synced_at", "last_error", "last_error_at"])
+    calendar.unreadable_events = unreadable
+    calendar.save(
+        update_fields=[
+            "sync_cursor",
+            "last_synced_at",
+            "last_error",
+            "last_error_at",
+            "unreadable_events",
+        ]
+    )
 
 
 def _read_changes(provider: Provider, calendar: Calendar, cursor: str, window: Window) -> ChangeSet:

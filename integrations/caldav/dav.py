@@ -16,7 +16,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -124,13 +124,13 @@ class DAVSession:
         *,
         body: str | bytes = b"",
         headers: Mapping[str, str] | None = None,
-        accept_500: bool = False,
+        accept: Collection[int] = (),
     ) -> Response:
         """Send one request, following redirects; any status but the ones below is a result.
 
-        Raises ProviderError for 401 (permanent), 429/5xx (transient, with Retry-After; a plain
-        500 is returned instead with ``accept_500``), network failures and timeouts (transient),
-        refused addresses and oversized bodies (permanent).
+        Raises ProviderError for 401 (permanent), 429/5xx (transient, with Retry-After; the
+        statuses in ``accept`` are returned instead), network failures and timeouts
+        (transient), refused addresses and oversized bodies (permanent).
         """
         data = body.encode() if isinstance(body, str) else body
         for _ in range(MAX_REDIRECTS + 1):
@@ -140,7 +140,7 @@ class DAVSession:
                 response = self._send(method, url, data, headers or {})
             location = response.headers.get("Location", "")
             if response.status not in _REDIRECTS or not location:
-                if not (accept_500 and response.status == 500):
+                if response.status not in accept:
                     _raise_for_status(response)
                 return response
             next_url = urljoin(url, location)

@@ -45,7 +45,13 @@ from integrations.caldav.dav import (
     propfind,
 )
 from integrations.caldav.sync import CalendarReader
-from integrations.ical import MARKER_PROPERTIES, ICalendarError, parse_calendar, render_block
+from integrations.ical import (
+    MARKER_PROPERTIES,
+    ICalendarError,
+    owner_zone,
+    parse_calendar,
+    render_block,
+)
 from multical.lib.safe_http import UnsafeURLError, validate_url
 
 READ_ONLY = "This calendar is read-only: the server refused the change."
@@ -63,11 +69,15 @@ def block_uid(block_id: str, kind: MarkerKind = MarkerKind.BLOCK) -> str:
 class CalDAVProvider(Provider):
     slug = "caldav"
 
-    def __init__(self, *, server_url: str, username: str, password: str) -> None:
+    def __init__(
+        self, *, server_url: str, username: str, password: str, time_zone: str = ""
+    ) -> None:
+        """``time_zone``: the owner's zone (an IANA name), for floating times in calendars that
+        name no zone of their own; UTC when it is empty or unknown."""
         self.server_url = server_url
         self._session = DAVSession(username=username, password=password)
         self._etags: dict[str, str] = {}  # href → ETag of the objects this instance has seen
-        self._reader = CalendarReader(self._session, self._etags)
+        self._reader = CalendarReader(self._session, self._etags, owner_zone=owner_zone(time_zone))
 
     @classmethod
     def from_secrets(cls, secrets: Mapping[str, str]) -> CalDAVProvider:
@@ -75,6 +85,7 @@ class CalDAVProvider(Provider):
             server_url=secrets.get("server_url", ""),
             username=secrets.get("username", ""),
             password=secrets.get("password", ""),
+            time_zone=secrets.get("time_zone", ""),
         )
 
     @property

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -29,7 +30,7 @@ from integrations.base import (
     Window,
     busy_intervals,
 )
-from integrations.ical import ICalendarError, ParsedEvents, parse_calendar, read_events
+from integrations.ical import ICalendarError, ParsedEvents, owner_zone, parse_calendar, read_events
 from multical.lib.http_headers import retry_after_seconds
 from multical.lib.safe_http import FetchError, FetchResult, UnsafeURLError, fetch
 
@@ -78,12 +79,15 @@ class _Cursor:
 class ICSProvider(Provider):
     slug = "ics"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, time_zone: str = "") -> None:
+        """``time_zone``: the owner's zone (an IANA name), for times the feed leaves floating
+        without naming a zone of its own; UTC when it is empty or unknown."""
         self._url = url
+        self._owner_zone = owner_zone(time_zone)
 
     @classmethod
     def from_secrets(cls, secrets: Mapping[str, str]) -> ICSProvider:
-        return cls(secrets["url"])
+        return cls(secrets["url"], time_zone=secrets.get("time_zone", ""))
 
     def list_calendars(self) -> list[RemoteCalendar]:
         """The feed's one calendar; fetching it is how the connect form checks a link."""
@@ -111,7 +115,7 @@ class ICSProvider(Provider):
         )
         if current.body_sha256 == previous.body_sha256:
             return ChangeSet(events=[], next_cursor=current.dumps())
-        parsed = _read(result.body, window)
+        parsed = _read(result.body, window, self._owner_zone)
         return ChangeSet(
             events=parsed.events,
             next_cursor=current.dumps(),
@@ -136,7 +140,9 @@ class ICSProvider(Provider):
         """Busy time from a fresh read of the feed, weighed by ``policy``."""
         if FEED_ID not in calendar_ids:
             return []
-        return busy_intervals(_read(self._fetch().body, window).events, window, policy)
+        return busy_intervals(
+            _read(self._fetch().body, window, self._owner_zone).events, window, policy
+        )
 
     def _fetch(self, headers: Mapping[str, str] | None = None) -> FetchResult:
         try:
@@ -166,10 +172,11 @@ def _parse(body: bytes) -> icalendar.Calendar:
         raise ProviderError(NOT_ICALENDAR, permanent=True) from error
 
 
-def _read(body: bytes, window: Window) -> ParsedEvents:
-    # read_events falls back to the feed's X-WR-TIMEZONE, then to UTC, for floating times.
+def _read(body: bytes, window: Window, zone: tzinfo) -> ParsedEvents:
+    # Floating times are the feed's X-WR-TIMEZONE, else the owner's: a feed that names no zone
+    # was written for the people reading it (TripIt writes local times without one).
     try:
-        return read_events(_parse(body), window)
+        return read_events(_parse(body), window, default_zone=zone)
     except ICalendarError as error:
         # Transient: the cursor stays, nothing is removed, and the next poll tries again.
         raise ProviderError(str(error), permanent=False) from error

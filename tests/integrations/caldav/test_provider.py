@@ -376,17 +376,36 @@ def test_a_malformed_object_is_skipped_and_counted(caldav_server, account, calen
 
     full = provider.changes(calendar_url, "", WINDOW)
     caldav_server.put_object(
-        account, calendar_url, "broken2.ics", broken.replace("broken-1", "broken-2")
-    )
-    caldav_server.put_object(
         account, calendar_url, "good2.ics", event("good-2", "20300117T100000Z", "20300117T110000Z")
     )
     incremental = provider.changes(calendar_url, full.next_cursor, WINDOW)
 
     assert (full.skipped, [e.start for e in full.events]) == (1, [at(16, 10)])
-    assert (incremental.skipped, [e.start for e in incremental.events]) == (1, [at(17, 10)])
+    assert (incremental.skipped, [e.start for e in incremental.events]) == (0, [at(17, 10)])
+    assert not incremental.full_resync
     # What could not be read is left as it was, not reported as gone.
     assert all("broken" not in href for href in incremental.replaced_series)
+
+
+def test_a_change_beside_a_malformed_object_is_read_in_full_to_count_them_all(
+    caldav_server, account, calendar_url, provider
+):
+    broken = event("broken-1", "20300115T100000Z", "20300115T110000Z", extra="SEQUENCE:abc\r\n")
+    caldav_server.put_object(account, calendar_url, "broken.ics", broken)
+    full = provider.changes(calendar_url, "", WINDOW)
+    caldav_server.put_object(
+        account, calendar_url, "broken2.ics", broken.replace("broken-1", "broken-2")
+    )
+
+    another = provider.changes(calendar_url, full.next_cursor, WINDOW)
+    caldav_server.put_object(
+        account, calendar_url, "broken.ics", broken.replace("SEQUENCE:abc", "SEQUENCE:1")
+    )
+    mended = provider.changes(calendar_url, another.next_cursor, WINDOW)
+
+    assert (full.skipped, another.skipped, mended.skipped) == (1, 2, 1)
+    assert another.full_resync and mended.full_resync
+    assert [e.start for e in mended.events] == [at(15, 10)]
 
 
 # Blocks ---------------------------------------------------------------------------------------
