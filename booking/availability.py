@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
@@ -18,7 +18,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from booking.models import Booking, BookingPage
-from booking.slots import Availability, available_slots
+from booking.slots import (
+    Availability,
+    Refusal,
+    available_slots,
+    local_day_window,
+    start_refusal,
+)
 from calendars.busy import calendars_busy
 from calendars.models import Calendar, Connection
 from integrations.base import BusyPolicy, Interval, Window
@@ -84,13 +90,15 @@ def page_slots(
     duration: int,
     rescheduling: Booking | None = None,
     fresh: bool = False,
+    lead: timedelta = timedelta(0),
 ) -> PageSlots:
     """The start times offered for a ``duration``-minute meeting starting inside ``window``.
 
     ``rescheduling`` is a booking being moved: its own time (in the database, and in the
     calendars its event and the blocks copied from it) does not count against it; any other
     event at that very time still does.
-    ``fresh`` skips the busy-time cache.
+    ``fresh`` skips the busy-time cache. ``lead``: only times still bookable that much later are
+    offered (see ``available_slots``).
     """
     availability = availability_of(page)
     span = _busy_window(page, now=now, window=window, availability=availability, fresh=fresh)
@@ -110,6 +118,7 @@ def page_slots(
         window=window,
         duration=duration,
         rescheduling=rescheduling,
+        lead=lead,
     )
     return PageSlots(slots=slots, busy=busy, span=span)
 
@@ -124,10 +133,10 @@ def open_starts(
     window: Window,
     duration: int,
     rescheduling: Booking | None = None,
+    lead: timedelta = timedelta(0),
 ) -> list[datetime]:
-    """The starts offered given ``busy`` (read over ``span``) and the bookings stored now: the
-    booking service runs it again under its lock with the busy time it has just read."""
-    bookings = _confirmed_bookings(page, span, rescheduling)
+    """The starts offered given ``busy`` (read over ``span``) and the bookings stored now."""
+    bookings = _confirmed_bookings(page, _bookings_window(span, window, availability), rescheduling)
     return available_slots(
         availability,
         duration=timedelta(minutes=duration),
@@ -136,6 +145,34 @@ def open_starts(
         bookings=[Interval(booking.start, booking.end) for booking in bookings],
         booked_starts=[booking.start for booking in bookings if booking.page_id == page.id],
         window=window,
+        lead=lead,
+    )
+
+
+def open_refusal(
+    page: BookingPage,
+    availability: Availability,
+    *,
+    busy: Sequence[Interval],
+    span: Window,
+    now: datetime,
+    start: datetime,
+    duration: int,
+    rescheduling: Booking | None = None,
+) -> Refusal | None:
+    """Why ``start`` is not among ``open_starts`` with the same arguments (the bookings stored
+    now), or None when it is: the booking service asks it again under its lock with the busy
+    time it has just read."""
+    window = Window(start, start + timedelta(seconds=1))
+    bookings = _confirmed_bookings(page, _bookings_window(span, window, availability), rescheduling)
+    return start_refusal(
+        availability,
+        start=start,
+        duration=timedelta(minutes=duration),
+        now=now,
+        busy=busy,
+        bookings=[Interval(booking.start, booking.end) for booking in bookings],
+        booked_starts=[booking.start for booking in bookings if booking.page_id == page.id],
     )
 
 
@@ -151,6 +188,16 @@ def _busy_window(
     # Whole UTC days over the whole horizon: one cache entry per calendar serves every month view.
     first = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo) - _MARGIN
     return Window(first, first + timedelta(days=page.horizon_days + 3))
+
+
+def _bookings_window(span: Window, window: Window, availability: Availability) -> Window:
+    """Where stored bookings matter to starts inside ``window``: the span busy time was read over
+    (buffers included), and the whole owner-local days the window touches, however long, since
+    the daily cap counts every booking of a start's day."""
+    zone = availability.time_zone
+    first = local_day_window(window.start.astimezone(zone).date(), zone).start
+    last = local_day_window(window.end.astimezone(zone).date(), zone).end
+    return Window(min(span.start, first), max(span.end, last))
 
 
 def _confirmed_bookings(
@@ -207,10 +254,3 @@ def _bookings_version_key(owner_id: object) -> str:
 
 def _spans(hours: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
     return [(int(start), int(end)) for start, end in hours]
-
-
-def local_day_window(day: date, zone: ZoneInfo) -> Window:
-    """One local day as a window of instants (23 or 25 hours long across a DST change)."""
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return Window(start, end)

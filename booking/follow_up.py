@@ -28,9 +28,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import cache
@@ -39,6 +37,7 @@ from django.urls import reverse
 from accounts.selectors import wants_booking_emails
 from booking.ics import booking_ics, host_name, ics_mimetype, where
 from booking.models import Booking, BookingPage
+from booking.public import format_when
 from booking.tokens import cancel_url, manage_url, reschedule_url
 from calendars.models import Connection
 from calendars.selectors import provider_for_connection
@@ -298,7 +297,7 @@ def _follow_emails(run: _Run) -> None:
 
 def _send_to_attendee(booking: Booking, kind: str) -> None:
     context = {
-        **_common_context(booking, booking.attendee_time_zone),
+        **_common_context(booking, booking.attendee_time_zone, booking.attendee_clock),
         "host_name": host_name(booking),
         # The host cancelled with a reason: the attendee is told it. (The attendee knows theirs.)
         "host_cancelled": booking.cancelled_by == Booking.Actor.OWNER,
@@ -335,11 +334,11 @@ def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
     )
 
 
-def _common_context(booking: Booking, zone_name: str) -> dict[str, Any]:
+def _common_context(booking: Booking, zone_name: str, clock: int = 24) -> dict[str, Any]:
     place = where(booking)
     return {
         "booking": booking,
-        "when": format_when(booking.start, booking.end, zone_name),
+        "when": format_when(booking.start, booking.end, zone_name, clock),
         "where": place,
         "where_label": booking.get_location_display(),
         "where_is_link": (
@@ -351,18 +350,3 @@ def _common_context(booking: Booking, zone_name: str) -> dict[str, Any]:
 
 def _booking_detail_url(booking: Booking) -> str:
     return settings.SITE_URL + reverse("booking:booking_detail", args=[booking.id])
-
-
-def format_when(start: datetime, end: datetime, zone_name: str) -> str:
-    """The time in the reader's zone, named: "Tuesday 6 May 2030, 09:30-10:00 (Europe/Paris)"."""
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone, zone_name = ZoneInfo("UTC"), "UTC"
-    start, end = start.astimezone(zone), end.astimezone(zone)
-    day = f"{start:%A} {start.day} {start:%B %Y}"
-    if end.date() == start.date():
-        span = f"{start:%H:%M}\u2013{end:%H:%M}"
-    else:
-        span = f"{start:%H:%M} \u2013 {end:%A} {end.day} {end:%B} {end:%H:%M}"
-    return f"{day}, {span} ({zone_name.replace('_', ' ')})"

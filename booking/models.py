@@ -179,6 +179,10 @@ class Booking(models.Model):
         ATTENDEE = "attendee", "the attendee"
         OWNER = "owner", "the host"
 
+    class Clock(models.IntegerChoices):
+        TWELVE = 12, "am/pm"
+        TWENTY_FOUR = 24, "24-hour"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookings"
@@ -194,6 +198,10 @@ class Booking(models.Model):
     attendee_name = models.CharField(max_length=120)
     attendee_email = models.EmailField(max_length=254)
     attendee_time_zone = models.CharField(max_length=64, default="UTC")
+    # The zone and clock the attendee booked with: their pages and e-mails keep showing them.
+    attendee_clock = models.PositiveSmallIntegerField(
+        choices=Clock.choices, default=Clock.TWENTY_FOUR
+    )
     # [{"question": label, "answer": text}], as asked when the booking was made.
     answers = models.JSONField(default=list, blank=True)
 

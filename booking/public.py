@@ -1,7 +1,8 @@
-"""Reads for the public side: pages by their address, what an attendee's browser asked for.
+"""Reads for the public side: pages by their address, what an attendee's browser asked for, and
+times written the way the attendee reads them.
 
 Nothing here tells one page or booking from another that does not exist: whatever is not found,
-not active, or not listed under the address given is a plain 404.
+not listed under the address given, or (unless asked for) not active is a plain 404.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import calendar
 import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,12 @@ from booking.tokens import token_matches
 # An unlisted page's address is "<slug>--<secret>".
 UNLISTED_JOIN = "--"
 START_FORMAT = "%Y%m%dT%H%M%SZ"
+# Starts are read only this far inside what a datetime holds, so that converting one to any zone
+# or adding a few days to it cannot overflow; no page offers anything near either end.
+_START_RANGE = (
+    datetime.min.replace(tzinfo=UTC) + timedelta(days=366),
+    datetime.max.replace(tzinfo=UTC) - timedelta(days=366),
+)
 
 
 @cache
@@ -56,19 +63,23 @@ def get_profile(handle: str) -> Profile:
 
 
 def listed_pages(profile: Profile) -> list[BookingPage]:
-    return list(BookingPage.objects.filter(owner_id=profile.user_id, listed=True, active=True))
+    """The pages the host's profile lists: active, listed, and offering a meeting length."""
+    pages = BookingPage.objects.filter(owner_id=profile.user_id, listed=True, active=True)
+    return list(pages.exclude(durations=[]))
 
 
-def get_public_page(handle: str, slug: str) -> BookingPage:
+def get_public_page(handle: str, slug: str, *, switched_off: bool = False) -> BookingPage:
     """The active page at ``/book/<handle>/<slug>/``: a listed page by its slug, an unlisted one
-    only by its slug and secret together."""
+    only by its slug and secret together. ``switched_off`` finds an inactive page too, for those
+    who already had it open: they are told it stopped taking bookings."""
     # Slugs cannot hold "--" (the page form refuses it), so the first one starts the secret.
     base, _, secret = slug.partition(UNLISTED_JOIN)
-    candidates = (
-        BookingPage.objects.filter(owner__booking_profile__handle=handle, active=True)
-        .filter(Q(slug=slug, listed=True) | Q(slug=base, listed=False))
-        .select_related("owner", "owner__booking_profile", "write_calendar")
-    )
+    pages = BookingPage.objects.filter(owner__booking_profile__handle=handle)
+    if not switched_off:
+        pages = pages.filter(active=True)
+    candidates = pages.filter(
+        Q(slug=slug, listed=True) | Q(slug=base, listed=False)
+    ).select_related("owner", "owner__booking_profile", "write_calendar")
     # One query for both readings of the address; a listed page wins.
     found = sorted(candidates, key=lambda page: not page.listed)
     if found and found[0].listed:
@@ -106,35 +117,117 @@ class Viewer:
         return params.urlencode()
 
     def time_label(self, moment: datetime) -> str:
+        return time_label(moment, self.zone, self.clock)
+
+    def when(self, start: datetime, end: datetime | None = None) -> str:
+        return format_when(start, end, self.zone.key, self.clock)
+
+    def day_label(self, moment: datetime) -> str:
+        """``moment``'s day where the viewer is: "Wednesday 3 June"."""
         local = moment.astimezone(self.zone)
-        if self.clock == 12:
-            return f"{local.hour % 12 or 12}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
-        return f"{local:%H:%M}"
+        return f"{local:%A} {local.day} {local:%B}"
 
 
-def viewer_from(params: QueryDict, page: BookingPage) -> Viewer:
-    """Unknown zones and lengths fall back to the page's own: a bad link still shows the page."""
+def viewer_from(
+    params: QueryDict, page: BookingPage, *, zone: str | None = None, clock: int | None = None
+) -> Viewer:
+    """What ``params`` ask for; what they do not say comes from ``zone`` and ``clock`` when given
+    (what an attendee booked with), else from the page. Unknown zones and lengths fall back the
+    same way: a bad link still shows the page (the form refuses a length on its own, see
+    ``length_refusal``). A page that offers no length at all (see ``offers_a_length``) reads as
+    length 0."""
+    first = page.durations[0] if offers_a_length(page) else 0
     zone_name = params.get("tz", "")
-    zone = ZoneInfo(zone_name if zone_name in zone_names() else page.time_zone)
-    clock = 12 if params.get("clock") == "12" else 24
+    if zone_name not in zone_names():
+        zone_name = zone if zone in zone_names() else page.time_zone
+    asked_clock = params.get("clock")
+    if asked_clock not in ("12", "24"):
+        asked_clock = str(clock or 24)
     try:
         duration = int(params.get("duration", ""))
     except ValueError:
-        duration = page.durations[0]
+        duration = first
     if duration not in page.durations:
-        duration = page.durations[0]
-    return Viewer(zone=zone, clock=clock, duration=duration)
+        duration = first
+    return Viewer(zone=ZoneInfo(zone_name), clock=int(asked_clock), duration=duration)
+
+
+def offers_a_length(page: BookingPage) -> bool:
+    """Whether the page offers any meeting length: the page form always saves one, but a page
+    stored otherwise (the admin, an import) may have none, and then nothing can be booked."""
+    return bool(page.durations)
+
+
+def length_refusal(params: QueryDict, page: BookingPage, *, required: bool) -> str | None:
+    """Why the meeting length in ``params`` cannot be booked, in words; None when the page offers
+    it, or when none is given and ``required`` is false (the page's first length then)."""
+    asked = params.get("duration")
+    if asked is None:
+        return "Choose a meeting length." if required else None
+    try:
+        minutes = int(asked)
+    except ValueError:
+        minutes = 0
+    if minutes in page.durations:
+        return None
+    what = f"{minutes}-minute meetings are" if 0 < minutes <= 24 * 60 else "That length is"
+    return f"{what} not offered (any more). Choose a meeting length."
 
 
 def parse_start(value: str) -> datetime | None:
+    """The instant in a ``start`` parameter, or None when it is not one (or lies so far out that
+    arithmetic on it could overflow)."""
     try:
-        return datetime.strptime(value, START_FORMAT).replace(tzinfo=UTC)
+        start = datetime.strptime(value, START_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
+    earliest, latest = _START_RANGE
+    return start if earliest <= start <= latest else None
 
 
 def format_start(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(START_FORMAT)
+
+
+def time_label(moment: datetime, zone: ZoneInfo, clock: int) -> str:
+    """``moment`` on the reader's clock: "9:30 am" (``clock`` 12) or "09:30" (24). Where the zone's
+    clock shows that time twice (the repeated hour when it falls back), its offset tells the two
+    apart: "01:30 (UTC-4)", then "01:30 (UTC-5)"."""
+    local = moment.astimezone(zone)
+    if clock == 12:
+        label = f"{local.hour % 12 or 12}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
+    else:
+        label = f"{local:%H:%M}"
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        label += f" ({_offset_label(local)})"
+    return label
+
+
+def _offset_label(local: datetime) -> str:
+    offset = local.utcoffset()
+    assert offset is not None  # an aware datetime in a ZoneInfo zone
+    minutes = int(offset.total_seconds()) // 60
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def format_when(start: datetime, end: datetime | None, zone_name: str, clock: int = 24) -> str:
+    """A meeting's time for a reader in ``zone_name`` on their ``clock``, named: "Tuesday 6 May
+    2030, 09:30-10:00 (Europe/Paris)"; with no ``end``, its start alone. An unknown zone reads as
+    UTC."""
+    try:
+        zone = ZoneInfo(zone_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone, zone_name = ZoneInfo("UTC"), "UTC"
+    local = start.astimezone(zone)
+    span = time_label(start, zone, clock)
+    if end is not None:
+        last = end.astimezone(zone)
+        if last.date() == local.date():
+            span += f"\u2013{time_label(end, zone, clock)}"
+        else:
+            span += f" \u2013 {last:%A} {last.day} {last:%B} {time_label(end, zone, clock)}"
+    return f"{local:%A} {local.day} {local:%B %Y}, {span} ({zone_name.replace('_', ' ')})"
 
 
 def parse_month(value: str, default: date) -> date:

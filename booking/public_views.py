@@ -23,18 +23,20 @@ from django.views.decorators.http import require_http_methods
 from booking.availability import (
     bookings_version,
     busy_calendars_of,
-    local_day_window,
     page_slots,
 )
-from booking.models import Booking, BookingPage
+from booking.models import Booking, BookingPage, Profile
 from booking.public import (
     Viewer,
     format_start,
+    format_when,
     get_booking_by_token,
     get_profile,
     get_public_page,
+    length_refusal,
     listed_pages,
     month_weeks,
+    offers_a_length,
     parse_day,
     parse_month,
     parse_start,
@@ -51,7 +53,7 @@ from booking.services import (
     booking_create,
     booking_reschedule,
 )
-from booking.slots import slots_by_day
+from booking.slots import local_day_window, slots_by_day
 from booking.tokens import manage_path
 from calendars.busy import busy_versions
 from integrations.base import Window
@@ -85,12 +87,15 @@ def profile(request: HttpRequest, handle: str) -> HttpResponse:
 @browsing_limit
 def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     booking_page = get_public_page(handle, slug)
+    if not offers_a_length(booking_page):
+        return _not_bookable(request, booking_page)
     viewer = viewer_from(request.GET, booking_page)
     return render(
         request,
         "booking/public/page.html",
         {
             "page": booking_page,
+            "host": _host(booking_page),
             "viewer": viewer,
             "picker": _page_picker(request, booking_page, viewer),
         },
@@ -144,81 +149,160 @@ def _picker_key(request: HttpRequest, booking_page: BookingPage, viewer: Viewer)
 @submitting_limit
 @require_http_methods(["GET", "POST"])
 def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
-    booking_page = get_public_page(handle, slug)
-    viewer = viewer_from(request.POST if request.method == "POST" else request.GET, booking_page)
-    params = request.POST if request.method == "POST" else request.GET
-    start = parse_start(params.get("start", ""))
-    if start is None or start <= timezone.now():
+    booking_page = get_public_page(handle, slug, switched_off=True)
+    if not booking_page.active:
+        return _stopped(request, booking_page)
+    if not offers_a_length(booking_page):
+        return _not_bookable(request, booking_page)
+    posted = request.method == "POST"
+    params = request.POST if posted else request.GET
+    viewer = viewer_from(params, booking_page)
+    # A refused form offers the day's other times; the time it was refused for stays its default.
+    start = parse_start(params.get("other_start") or params.get("start", ""))
+    if start is None:
         messages.info(request, "Pick a time first.")
         return redirect(_page_url(booking_page, viewer))
-    form = BookingForm(
-        request.POST if request.method == "POST" else None,
-        page=booking_page,
-        initial={"submission": new_submission_key()},
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            booking = booking_create(
-                page=booking_page,
-                start=start,
-                duration=viewer.duration,
-                attendee_name=form.cleaned_data["name"],
-                attendee_email=form.cleaned_data["email"],
-                attendee_time_zone=viewer.zone.key,
-                answers=form.answers(),
-                submission_key=form.cleaned_data["submission"],
-            )
-        except SlotUnavailable:
-            messages.warning(request, "This time was just taken. Here are the times still free.")
-            return redirect(_page_url(booking_page, viewer, day=_local_day(start, viewer)))
-        except BusyUnknown as error:
-            form.add_error(None, str(error))
-        except BookingClosed as error:
-            messages.warning(request, str(error))
+    wrong_length = length_refusal(params, booking_page, required=posted)
+    if not posted:
+        if wrong_length:
+            messages.warning(request, wrong_length)
             return redirect(_page_url(booking_page, viewer))
-        else:
-            made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
-            request.session[SESSION_KEY] = made
-            return redirect(
-                reverse(
-                    "booking_public:booked",
-                    kwargs={"handle": handle, "slug": slug, "booking_id": booking.id},
-                )
-                + "?"
-                + viewer.query()
-            )
+        if start <= timezone.now():
+            messages.info(request, "This time has passed. Pick another one.")
+            return redirect(_page_url(booking_page, viewer))
+        form = BookingForm(page=booking_page, initial={"submission": new_submission_key()})
+        return _book_form(request, booking_page, viewer, form, start)
+    form = BookingForm(request.POST, page=booking_page)
+    valid = form.is_valid()
+    if wrong_length:
+        form.add_error(None, wrong_length)
+        return _book_form(request, booking_page, viewer, form, start, choose_length=True)
+    if not valid:
+        return _book_form(request, booking_page, viewer, form, start)
+    # Whether the page is on and offers the length was settled above, on this same page row.
+    try:
+        booking = booking_create(
+            page=booking_page,
+            start=start,
+            duration=viewer.duration,
+            attendee_name=form.cleaned_data["name"],
+            attendee_email=form.cleaned_data["email"],
+            attendee_time_zone=viewer.zone.key,
+            attendee_clock=viewer.clock,
+            answers=form.answers(),
+            submission_key=form.cleaned_data["submission"],
+        )
+    except SlotUnavailable as error:
+        form.add_error(None, str(error))
+        return _book_form(request, booking_page, viewer, form, start, other_times=True)
+    except BusyUnknown as error:
+        form.add_error(None, str(error))
+        return _book_form(request, booking_page, viewer, form, start)
+    made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
+    request.session[SESSION_KEY] = made
+    return redirect(
+        reverse(
+            "booking_public:booked",
+            kwargs={"handle": handle, "slug": slug, "booking_id": booking.id},
+        )
+        + "?"
+        + viewer.query()
+    )
+
+
+def _book_form(
+    request: HttpRequest,
+    booking_page: BookingPage,
+    viewer: Viewer,
+    form: BookingForm,
+    start: datetime,
+    *,
+    choose_length: bool = False,
+    other_times: bool = False,
+) -> HttpResponse:
+    """The form, as first shown or sent back with what was typed. ``choose_length``: the length
+    is asked again among those offered now; ``other_times``: the times still free on the same
+    day are offered instead of the refused one."""
     return render(
         request,
         "booking/public/book.html",
         {
             "page": booking_page,
+            "host": _host(booking_page),
             "viewer": viewer,
             "form": form,
-            "start": start,
             "start_code": format_start(start),
-            "start_label": viewer.time_label(start),
-            "end_label": viewer.time_label(start + timedelta(minutes=viewer.duration)),
+            "when": viewer.when(start) if choose_length else _meeting_when(start, viewer),
+            "length_choices": booking_page.durations if choose_length else None,
+            "other_times": _other_times(booking_page, viewer, start) if other_times else None,
+            "day_label": viewer.day_label(start),
             "back_url": _page_url(booking_page, viewer, day=_local_day(start, viewer)),
         },
     )
 
 
+def _meeting_when(start: datetime, viewer: Viewer) -> str:
+    return viewer.when(start, start + timedelta(minutes=viewer.duration))
+
+
+def _other_times(
+    booking_page: BookingPage, viewer: Viewer, start: datetime
+) -> list[dict[str, str]] | None:
+    """The times still offered on ``start``'s day where the attendee is, but ``start`` itself;
+    None when the calendars cannot be read just now."""
+    now = timezone.now()
+    found = page_slots(
+        booking_page,
+        now=now,
+        lead=OFFER_LEAD,
+        window=local_day_window(_local_day(start, viewer), viewer.zone),
+        duration=viewer.duration,
+    )
+    if found.unreadable:
+        return None
+    return [
+        {"code": format_start(slot), "label": viewer.time_label(slot)}
+        for slot in found.slots
+        if slot != start
+    ]
+
+
+def _stopped(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
+    """Someone had the page open when its owner switched it off: say so, rather than a bare 404."""
+    return render(
+        request,
+        "booking/public/stopped.html",
+        {"page": booking_page, "host": _host(booking_page)},
+        status=410,
+    )
+
+
+def _not_bookable(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
+    """An active page that offers no meeting length: nothing can be booked, and it says so."""
+    return render(
+        request,
+        "booking/public/stopped.html",
+        {"page": booking_page, "host": _host(booking_page), "no_length": True},
+    )
+
+
 @browsing_limit
 def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
-    booking_page = get_public_page(handle, slug)
+    # The page may be switched off a moment after the booking: the booking stands all the same.
+    booking_page = get_public_page(handle, slug, switched_off=True)
     if str(booking_id) not in request.session.get(SESSION_KEY, []):
         raise Http404
     booking = Booking.objects.filter(id=booking_id, page=booking_page).first()
     if booking is None:  # deleted by the host since
         raise Http404
-    viewer = viewer_from(request.GET, booking_page)
     return render(
         request,
         "booking/public/booked.html",
         {
             "page": booking_page,
+            "host": _host(booking_page),
             "booking": booking,
-            "viewer": viewer,
+            "when": _booking_when(booking),
             "manage_path": manage_path(booking),
         },
     )
@@ -232,6 +316,8 @@ def manage(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
         "booking/public/manage.html",
         {
             "booking": booking,
+            "host": booking.owner.booking_profile,
+            "when": _booking_when(booking),
             "token": token,
             "zone": booking.attendee_time_zone,
             "is_over": booking.end <= timezone.now(),
@@ -256,7 +342,13 @@ def cancel(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
     return render(
         request,
         "booking/public/cancel.html",
-        {"booking": booking, "token": token, "form": form, "zone": booking.attendee_time_zone},
+        {
+            "booking": booking,
+            "host": booking.owner.booking_profile,
+            "when": _booking_when(booking),
+            "token": token,
+            "form": form,
+        },
     )
 
 
@@ -266,26 +358,25 @@ def cancel(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
 def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
     booking = get_booking_by_token(booking_id, token)
     booking_page = booking.page
-    closed = (
-        booking.is_cancelled
-        or booking.end <= timezone.now()
-        or booking_page is None
-        or not booking_page.active
-    )
-    if closed:
+    if booking.is_cancelled or booking.end <= timezone.now():
+        return redirect("booking_public:manage", booking_id=booking.id, token=token)
+    if booking_page is None or not booking_page.active:
+        messages.info(request, "This page stopped taking bookings, so the time cannot be changed.")
         return redirect("booking_public:manage", booking_id=booking.id, token=token)
     duration = int((booking.end - booking.start).total_seconds() // 60)
     params = request.POST if request.method == "POST" else request.GET
-    base = viewer_from(params, booking_page)
+    base = viewer_from(
+        params, booking_page, zone=booking.attendee_time_zone, clock=booking.attendee_clock
+    )
     viewer = Viewer(zone=base.zone, clock=base.clock, duration=duration)
-    if request.method == "POST":
-        start = parse_start(request.POST.get("start", ""))
+    start = parse_start(request.POST.get("start", "")) if request.method == "POST" else None
+    if request.method == "POST" and start is None:
+        messages.warning(request, "Pick a time first.")
+    elif start is not None:
         try:
-            if start is None:
-                raise SlotUnavailable("Pick a time first.")
             booking_reschedule(booking=booking, start=start, actor=Booking.Actor.ATTENDEE)
         except (SlotUnavailable, BusyUnknown, BookingClosed) as error:
-            messages.warning(request, _friendly(error))
+            messages.warning(request, str(error))
         else:
             messages.success(request, "Your booking is moved. We sent you the new details.")
             return redirect("booking_public:manage", booking_id=booking.id, token=token)
@@ -293,14 +384,27 @@ def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpRespons
     return render(
         request,
         "booking/public/reschedule.html",
-        {"booking": booking, "page": booking_page, "viewer": viewer, "token": token, **picker},
+        {
+            "booking": booking,
+            "host": booking.owner.booking_profile,
+            "when": viewer.when(booking.start, booking.end),
+            "page": booking_page,
+            "viewer": viewer,
+            "token": token,
+            **picker,
+        },
     )
 
 
-def _friendly(error: Exception) -> str:
-    if isinstance(error, SlotUnavailable):
-        return "This time was just taken. Here are the times still free."
-    return str(error)
+def _host(booking_page: BookingPage) -> Profile:
+    return booking_page.owner.booking_profile
+
+
+def _booking_when(booking: Booking) -> str:
+    """The booking's time in the zone and on the clock the attendee booked with."""
+    return format_when(
+        booking.start, booking.end, booking.attendee_time_zone, booking.attendee_clock
+    )
 
 
 def _slot_picker(
@@ -322,7 +426,8 @@ def _slot_picker(
     )
     found = page_slots(
         booking_page,
-        now=now + OFFER_LEAD,
+        now=now,
+        lead=OFFER_LEAD,
         window=window,
         duration=viewer.duration,
         rescheduling=rescheduling,

@@ -19,10 +19,11 @@ from booking.availability import (
     PageSlots,
     availability_of,
     forget_bookings,
-    open_starts,
+    open_refusal,
     page_slots,
 )
 from booking.models import Booking, BookingPage
+from booking.slots import Refusal, start_refusal
 from booking.tasks import enqueue_follow_up
 from integrations.base import Window
 
@@ -32,7 +33,15 @@ _SAME_SUBMISSION = "booking_owner_submission_key"
 
 
 class SlotUnavailable(Exception):
-    """The time is no longer free (taken a moment ago, or outside the page's hours)."""
+    """The page does not offer the time (any more): ``reason`` says why, the message in words."""
+
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class LengthNotOffered(Exception):
+    """The page does not offer meetings of the length asked for (any more)."""
 
 
 class BusyUnknown(Exception):
@@ -53,17 +62,26 @@ def booking_create(
     attendee_time_zone: str,
     answers: Sequence[dict[str, str]],
     submission_key: str,
+    attendee_clock: int = Booking.Clock.TWENTY_FOUR,
 ) -> Booking:
     """Book ``start`` for ``duration`` minutes, or raise. The same ``submission_key`` (a
-    double-click, a retried request) returns the booking already made."""
-    if not page.active:
-        raise BookingClosed("This page is not taking bookings.")
-    if duration not in page.durations:
-        raise SlotUnavailable("That meeting length is not offered.")
+    double-click, a retried request) returns the booking already made, whenever it arrives:
+    before, while or after the first one is stored."""
     earlier = _by_submission(page.owner_id, submission_key)
     if earlier is not None:
         return earlier
-    offered = _check_live(page, start=start, duration=duration)
+    if not page.active:
+        raise BookingClosed("This page is not taking bookings.")
+    if duration not in page.durations:
+        raise LengthNotOffered(f"Meetings of {duration} minutes are not offered.")
+    try:
+        offered = _check_live(page, start=start, duration=duration)
+    except SlotUnavailable:
+        # Its twin may have been stored while this one read the calendars: the time is theirs.
+        earlier = _by_submission(page.owner_id, submission_key)
+        if earlier is not None:
+            return earlier
+        raise
     booking = Booking(
         owner_id=page.owner_id,
         page=page,
@@ -73,6 +91,7 @@ def booking_create(
         attendee_name=attendee_name,
         attendee_email=attendee_email,
         attendee_time_zone=attendee_time_zone,
+        attendee_clock=attendee_clock,
         answers=list(answers),
         location=page.location,
         location_detail=page.location_detail,
@@ -81,6 +100,11 @@ def booking_create(
     )
     try:
         with transaction.atomic():
+            _lock_owner(page.owner_id)
+            # A twin that got the lock first has committed by now.
+            earlier = _by_submission(page.owner_id, submission_key)
+            if earlier is not None:
+                return earlier
             _check_stored(page, start=start, duration=duration, offered=offered)
             booking.save(force_insert=True)
             forget_bookings(booking.owner_id)
@@ -91,7 +115,7 @@ def booking_create(
             if earlier is not None:
                 return earlier
         if _OVERLAP in str(error):
-            raise SlotUnavailable("This time was just taken.") from error
+            raise _refused(Refusal.TAKEN, page) from error
         raise
     return booking
 
@@ -109,6 +133,7 @@ def booking_reschedule(
     offered = _check_live(page, start=start, duration=duration, rescheduling=booking)
     try:
         with transaction.atomic():
+            _lock_owner(page.owner_id)
             current = Booking.objects.select_for_update().get(id=booking.id)
             if current.is_cancelled:
                 raise BookingClosed("A cancelled booking cannot be moved.")
@@ -122,7 +147,7 @@ def booking_reschedule(
             enqueue_follow_up(current.id)
     except IntegrityError as error:
         if _OVERLAP in str(error):
-            raise SlotUnavailable("This time was just taken.") from error
+            raise _refused(Refusal.TAKEN, page) from error
         raise
     booking.refresh_from_db()
     return booking
@@ -184,10 +209,16 @@ def _check_live(
     page: BookingPage, *, start: datetime, duration: int, rescheduling: Booking | None = None
 ) -> PageSlots:
     """The time must still be offered when busy time is read afresh from every calendar; what was
-    read is returned for the check under the lock."""
+    read is returned for the check under the lock. A time the page could not offer whatever the
+    calendars say (notice, horizon, hours, grid) is refused before any calendar is read."""
+    now = timezone.now()
+    availability = availability_of(page)
+    reason = start_refusal(availability, start=start, duration=timedelta(minutes=duration), now=now)
+    if reason is not None:
+        raise _refused(reason, page)
     offered = page_slots(
         page,
-        now=timezone.now(),
+        now=now,
         window=_just(start),
         duration=duration,
         rescheduling=rescheduling,
@@ -196,7 +227,19 @@ def _check_live(
     if offered.unreadable:
         raise BusyUnknown("We could not check the calendar just now. Please try again shortly.")
     if start not in offered.slots:
-        raise SlotUnavailable("This time was just taken.")
+        assert offered.span is not None  # a readable answer always has its span
+        reason = open_refusal(
+            page,
+            availability,
+            busy=offered.busy,
+            span=offered.span,
+            now=now,
+            start=start,
+            duration=duration,
+            rescheduling=rescheduling,
+        )
+        # Free again a moment later (a booking cancelled meanwhile) is still a time just taken.
+        raise _refused(reason or Refusal.TAKEN, page)
     return offered
 
 
@@ -208,23 +251,59 @@ def _check_stored(
     offered: PageSlots,
     rescheduling: Booking | None = None,
 ) -> None:
-    """Under a lock on the owner, the same computation again with the bookings stored by now
-    (buffers and daily caps included, which the constraint alone would not catch): bookings of
-    one owner are decided one at a time."""
-    User.objects.select_for_update().only("id").get(id=page.owner_id)
+    """Under the lock on the owner, the same computation again with the bookings stored by now
+    (buffers and daily caps included, which the constraint alone would not catch)."""
     assert offered.span is not None  # a readable answer always has its span
-    still_open = open_starts(
+    reason = open_refusal(
         page,
         availability_of(page),
         busy=offered.busy,
         span=offered.span,
         now=timezone.now(),
-        window=_just(start),
+        start=start,
         duration=duration,
         rescheduling=rescheduling,
     )
-    if start not in still_open:
-        raise SlotUnavailable("This time was just taken.")
+    if reason is not None:
+        raise _refused(reason, page)
+
+
+def _lock_owner(owner_id: object) -> None:
+    """Bookings of one owner are decided one at a time, until the transaction ends."""
+    User.objects.select_for_update().only("id").get(id=owner_id)
+
+
+def _refused(reason: Refusal, page: BookingPage) -> SlotUnavailable:
+    return SlotUnavailable(reason, _refusal_message(reason, page))
+
+
+def _refusal_message(reason: Refusal, page: BookingPage) -> str:
+    """Why the page does not offer a time, in the attendee's words."""
+    if reason == Refusal.NOTICE:
+        if not page.minimum_notice:
+            return "This time has passed."
+        ahead = _span_words(page.minimum_notice)
+        return f"This time is too soon: bookings are taken at least {ahead} ahead."
+    if reason == Refusal.HORIZON:
+        return f"This time is too far ahead: bookings open {page.horizon_days} days in advance."
+    if reason == Refusal.HOURS:
+        return "This time is outside the hours this page offers."
+    if reason == Refusal.GRID:
+        return "This is not one of the start times this page offers."
+    if reason == Refusal.FULL:
+        return "That day is fully booked."
+    return "This time was just taken."
+
+
+def _span_words(minutes: int) -> str:
+    """``minutes`` in the largest whole unit: "2 days", "4 hours", "90 minutes"."""
+    if minutes % (24 * 60) == 0:
+        count, unit = minutes // (24 * 60), "day"
+    elif minutes % 60 == 0:
+        count, unit = minutes // 60, "hour"
+    else:
+        count, unit = minutes, "minute"
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def _just(start: datetime) -> Window:

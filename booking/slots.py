@@ -19,10 +19,12 @@ override and its daily cap.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from integrations.base import Interval, Window, merge_intervals
@@ -86,6 +88,7 @@ def available_slots(
     bookings: Iterable[Interval],
     booked_starts: Iterable[datetime] = (),
     window: Window | None = None,
+    lead: timedelta = timedelta(0),
 ) -> list[datetime]:
     """The starts, sorted and in UTC, of the ``duration``-long meetings the page offers.
 
@@ -94,6 +97,8 @@ def available_slots(
     ``booked_starts`` the starts of this page's confirmed bookings, for ``max_per_day``. A slot
     starts on the grid of an interval of hours, no earlier than ``now + minimum_notice``, on one
     of the ``horizon_days`` owner-local days from today, and (with ``window``) inside the window.
+    ``lead`` moves the earliest start later still, but not today nor the horizon: times shown now
+    must stay bookable for ``lead``, and a booking made then counts its days from its own now.
 
     Buffers: a slot needs ``buffer_before`` free before it and ``buffer_after`` after it, where a
     calendar's busy time is not free. Against a booking the buffers are shared, not stacked: a
@@ -108,7 +113,7 @@ def available_slots(
     zone = availability.time_zone
     today = now.astimezone(zone).date()
     last_day = today + timedelta(days=availability.horizon_days - 1)
-    earliest = now + availability.minimum_notice
+    earliest = now + lead + availability.minimum_notice
     latest = _first_instant(datetime.combine(last_day + DAY, time()), zone)
     if window is not None:
         earliest, latest = max(earliest, window.start), min(latest, window.end)
@@ -118,9 +123,7 @@ def available_slots(
     starts, ends = _blocked(availability, busy, bookings)
     full = _full_days(availability, booked_starts)
     slots: list[datetime] = []
-    # Candidates come in time order (days in order, each day's sorted), so one pointer walks the
-    # blocked spans: ``ends[index]`` is the first blocked span that ends after the candidate.
-    index, count = 0, len(starts)
+    count = len(starts)
     day = max(today, earliest.astimezone(zone).date())
     last_day = min(last_day, latest.astimezone(zone).date())
     while day <= last_day:
@@ -131,12 +134,67 @@ def available_slots(
                     continue
                 if start >= latest:
                     break
-                while index < count and ends[index] <= start:
-                    index += 1
+                # Each candidate finds its blocked span on its own: a clock that falls back across
+                # midnight runs the end of one day again after the next day began, so the days'
+                # candidates do not come in time order.
+                index = bisect_right(ends, start)
                 if index == count or starts[index] >= start + duration:
                     slots.append(start)
         day += DAY
+    slots.sort()
     return slots
+
+
+class Refusal(StrEnum):
+    """Why a start is not offered; ``start_refusal`` gives the first that applies, in this order."""
+
+    NOTICE = "notice"  # earlier than now plus the minimum notice (or past)
+    HORIZON = "horizon"  # after the last day bookings are open for
+    HOURS = "hours"  # the meeting does not lie within one interval of the day's hours
+    GRID = "grid"  # within the hours, but not one of their start times
+    FULL = "full"  # its owner-local day has its ``max_per_day`` bookings
+    TAKEN = "taken"  # busy time or another booking (with the buffers) is in the way
+
+
+def start_refusal(
+    availability: Availability,
+    *,
+    start: datetime,
+    duration: timedelta,
+    now: datetime,
+    busy: Iterable[Interval] = (),
+    bookings: Iterable[Interval] = (),
+    booked_starts: Iterable[datetime] = (),
+    lead: timedelta = timedelta(0),
+) -> Refusal | None:
+    """Why ``available_slots`` with the same arguments does not offer ``start``, or None when it
+    does. Any aware ``start`` is answered, however far from now (the horizon is checked before
+    any arithmetic on it)."""
+    if start < now + lead + availability.minimum_notice:
+        return Refusal.NOTICE
+    zone = availability.time_zone
+    last_day = now.astimezone(zone).date() + timedelta(days=availability.horizon_days - 1)
+    if start >= _first_instant(datetime.combine(last_day + DAY, time()), zone):
+        return Refusal.HORIZON
+
+    def offered(busy: Iterable[Interval], bookings: Iterable[Interval]) -> bool:
+        return start in available_slots(
+            availability,
+            duration=duration,
+            now=now,
+            busy=busy,
+            bookings=bookings,
+            window=Window(start, start + SECOND),
+            lead=lead,
+        )
+
+    if not offered((), ()):
+        return Refusal.GRID if _within_hours(availability, start, duration) else Refusal.HOURS
+    if start.astimezone(zone).date() in _full_days(availability, booked_starts):
+        return Refusal.FULL
+    if not offered(busy, bookings):
+        return Refusal.TAKEN
+    return None
 
 
 def slots_by_day(slots: Iterable[datetime], zone: ZoneInfo) -> dict[date, list[datetime]]:
@@ -175,6 +233,27 @@ def _full_days(availability: Availability, booked_starts: Iterable[datetime]) ->
     zone = availability.time_zone
     counts = Counter(start.astimezone(zone).date() for start in booked_starts)
     return {day for day, booked in counts.items() if booked >= availability.max_per_day}
+
+
+def local_day_window(day: date, zone: ZoneInfo) -> Window:
+    """Every instant whose date in ``zone`` is ``day``: from the first time the clock shows its
+    midnight (or the jump over it) to the last time it runs up to the next one. That is 23 or 25
+    hours across a change of offset, and a little more than the day itself where the clock falls
+    back across midnight and shows the day's last minutes again after the next day began."""
+    midnight = datetime.combine(day, time())
+    return Window(_first_instant(midnight, zone), _interval_end(midnight + DAY, zone))
+
+
+def _within_hours(availability: Availability, start: datetime, duration: timedelta) -> bool:
+    """Whether the meeting lies in real time within one interval of its owner-local day's hours."""
+    zone = availability.time_zone
+    day = start.astimezone(zone).date()
+    midnight = datetime.combine(day, time())
+    return any(
+        _first_instant(midnight + first * MINUTE, zone) <= start
+        and start + duration <= _interval_end(midnight + last * MINUTE, zone)
+        for first, last in availability.hours_on(day)
+    )
 
 
 def _starts_on(

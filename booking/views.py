@@ -190,8 +190,8 @@ def booking_reschedule(request: HttpRequest, booking_id: str) -> HttpResponse:
             services.booking_reschedule(
                 booking=booking, start=form.cleaned_data["start"], actor=Booking.Actor.OWNER
             )
-        except services.SlotUnavailable:
-            form.add_error("start", "That time was just taken. Choose another one.")
+        except services.SlotUnavailable as error:
+            form.add_error("start", f"{error} Choose another one.")
         except services.BusyUnknown:
             form.add_error(
                 "start", "A calendar could not be read just now, so nothing was moved. Try again."

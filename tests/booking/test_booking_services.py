@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, time, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
+from booking import services
 from booking.availability import page_slots
 from booking.models import Booking
 from booking.services import (
     BookingClosed,
     BusyUnknown,
+    LengthNotOffered,
     SlotUnavailable,
     booking_cancel,
     booking_create,
     booking_delete,
     booking_reschedule,
 )
+from booking.slots import Refusal
 from calendars.models import Calendar, Connection
 from integrations.base import Window
 from syncrules.models import Block
@@ -143,10 +147,70 @@ def test_the_daily_cap_is_kept(radicale_server, owner):
     assert book(host, at(day + timedelta(days=1), 10), key="c")
 
 
+@pytest.mark.parametrize(
+    ("zone", "day", "length", "last_start"),
+    [
+        # 7 November 2027 runs 25 hours: 00:00 EDT (04:00 UTC) to 24:00 EST (05:00 UTC the 8th).
+        ("America/New_York", date(2027, 11, 7), 30, time(23, 30)),
+        # 2 April 2028 runs 24.5 hours: 00:00 +11 (13:00 UTC the 1st) to 24:00 +10:30.
+        ("Australia/Lord_Howe", date(2028, 4, 2), 15, time(23, 45)),
+    ],
+)
+def test_the_daily_cap_counts_the_owners_whole_local_day_however_long(
+    radicale_server, owner, zone, day, length, last_start
+):
+    host = make_host(
+        radicale_server, owner, time_zone=zone, max_per_day=1, durations=[length], increment=15
+    )
+    first = at(day, 0, zone=zone)
+    last = at(day, last_start.hour, last_start.minute, zone=zone)
+    assert last - first > timedelta(hours=24)
+
+    with time_machine.travel(first - timedelta(days=5)):
+        book(host, first, key="a", duration=length)
+        with pytest.raises(SlotUnavailable) as refused:
+            book(host, last, key="b", duration=length)
+        # The next day is another day.
+        book(host, at(day + timedelta(days=1), 0, zone=zone), key="c", duration=length)
+
+    assert refused.value.reason == Refusal.FULL
+    assert Booking.objects.filter(start=last).count() == 0
+
+
 def test_a_length_the_page_does_not_offer_is_refused(radicale_server, owner):
     host = make_host(radicale_server, owner)
-    with pytest.raises(SlotUnavailable):
-        book(host, at(days_ahead(3), 10), duration=45)
+    for length in (45, 0, -30):
+        with pytest.raises(LengthNotOffered):
+            book(host, at(days_ahead(3), 10), duration=length)
+    assert not Booking.objects.exists()
+
+
+def test_each_refusal_says_its_own_reason(radicale_server, owner):
+    host = make_host(
+        radicale_server,
+        owner,
+        minimum_notice=24 * 60,
+        weekly_hours={str(day): [[9 * 60, 17 * 60]] for day in range(1, 8)},
+    )
+    day = days_ahead(3)
+    book(host, at(day, 10), key="a")
+    cases = {
+        at(days_ahead(1), 0): Refusal.NOTICE,
+        at(days_ahead(-1), 10): Refusal.NOTICE,
+        at(days_ahead(200), 10): Refusal.HORIZON,
+        at(day, 20): Refusal.HOURS,
+        at(day, 11, 10): Refusal.GRID,
+        at(day, 10): Refusal.TAKEN,
+    }
+
+    reasons = {}
+    for number, start in enumerate(cases):
+        with pytest.raises(SlotUnavailable) as refused:
+            book(host, start, key=f"refused-{number}")
+        reasons[start] = refused.value.reason
+        assert str(refused.value)
+
+    assert reasons == cases
 
 
 def test_a_switched_off_page_takes_no_bookings(radicale_server, owner):
@@ -325,3 +389,72 @@ def test_fifty_simultaneous_submissions_for_one_time_make_one_booking(radicale_s
     assert len(outcomes) == 50
     assert outcomes.count("booked") == 1
     assert Booking.objects.filter(status=Booking.Status.CONFIRMED).count() == 1
+
+
+def at_once(*calls):
+    """Run ``calls`` in threads of their own; what each returned or raised, in order."""
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(number: int) -> None:
+        try:
+            outcomes[number] = calls[number]()
+        except Exception as error:  # the outcome under test
+            outcomes[number] = error
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.fixture
+def read_in_step(monkeypatch):
+    """Two submissions both read the calendars before either stores its booking: how a
+    double-click arrives most of the time."""
+    barrier = threading.Barrier(2)
+    read = services.page_slots
+
+    def in_step(*args, **kwargs):
+        offered = read(*args, **kwargs)
+        barrier.wait(timeout=30)
+        return offered
+
+    monkeypatch.setattr(services, "page_slots", in_step)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_submissions_at_once_land_on_the_same_booking(
+    radicale_server, owner, read_in_step
+):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+
+    first, second = at_once(
+        lambda: book(host, start, key="same"), lambda: book(host, start, key="same")
+    )
+
+    assert isinstance(first, Booking), first
+    assert isinstance(second, Booking), second
+    assert first.id == second.id
+    assert Booking.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_attendee_at_the_same_moment_is_told_the_time_was_just_taken(
+    radicale_server, owner, read_in_step
+):
+    host = make_host(radicale_server, owner)
+    start = at(days_ahead(3), 10)
+
+    outcomes = at_once(lambda: book(host, start, key="one"), lambda: book(host, start, key="two"))
+
+    (booked,) = [outcome for outcome in outcomes if isinstance(outcome, Booking)]
+    (refused,) = [outcome for outcome in outcomes if not isinstance(outcome, Booking)]
+    assert isinstance(refused, SlotUnavailable)
+    assert refused.reason == Refusal.TAKEN
+    assert Booking.objects.get().id == booked.id

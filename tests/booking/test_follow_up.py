@@ -187,6 +187,31 @@ def test_a_new_booking_gets_one_meeting_one_event_and_two_emails(world, zoom, zo
     assert booking.follow_up_error == ""
 
 
+def test_the_attendees_emails_keep_the_clock_they_booked_with(world, follow):
+    start = soon(3, 19)  # the afternoon in New York
+    booking = follow(
+        make_booking(
+            world,
+            start=start,
+            end=start + timedelta(minutes=30),
+            location="phone",
+            calendar=None,
+            attendee_clock=Booking.Clock.TWELVE,
+        )
+    )
+    local = booking.start.astimezone(ZoneInfo("America/New_York"))
+    twelve = f"{local.hour - 12}:{local:%M} pm"
+
+    (to_attendee,) = sent_to(ATTENDEE)
+    assert twelve in to_attendee.subject
+    assert twelve in to_attendee.body and twelve in html(to_attendee)
+    assert f"{local:%H:%M}" not in to_attendee.body
+    # The owner reads their own zone, on the 24-hour clock.
+    (to_owner,) = sent_to("owner@example.com")
+    owners = booking.start.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"{owners:%H:%M}" in to_owner.body
+
+
 def test_following_up_again_changes_nothing(world, zoom, zoom_fake, follow):
     booking = follow(make_booking(world))
     requests_before, event_before = len(zoom_fake.requests), booking_events(world)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from booking import selectors, services
 from booking.availability import PageSlots
 from booking.models import Booking, BookingPage, Profile
+from booking.slots import Refusal
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -361,9 +362,9 @@ def test_a_time_outside_the_hours_is_refused_with_fresh_times(owner_client, book
     )
 
     assert response.context["form"].errors["start"] == [
-        "That time was just taken. Choose another one."
+        "This time is outside the hours this page offers. Choose another one."
     ]
-    assert "That time was just taken" in response.content.decode()
+    assert "outside the hours this page offers" in response.content.decode()
     assert response.context["preview"].days
     booking.refresh_from_db()
     assert booking.start == MONDAY + timedelta(days=1, hours=1)
@@ -372,7 +373,7 @@ def test_a_time_outside_the_hours_is_refused_with_fresh_times(owner_client, book
 @pytest.mark.parametrize(
     ("error", "message"),
     [
-        (services.SlotUnavailable, "That time was just taken. Choose another one."),
+        (services.SlotUnavailable, "This time was just taken. Choose another one."),
         (services.BusyUnknown, "A calendar could not be read just now, so nothing was moved."),
     ],
 )
@@ -380,6 +381,8 @@ def test_a_refused_move_says_why_and_offers_the_times_again(
     owner_client, booking, monday, monkeypatch, error, message
 ):
     def refuse(**kwargs):
+        if error is services.SlotUnavailable:
+            raise error(Refusal.TAKEN, "This time was just taken.")
         raise error("no")
 
     monkeypatch.setattr(services, "booking_reschedule", refuse)
@@ -492,3 +495,17 @@ def test_more_than_a_page_of_bookings_links_to_the_next_keeping_the_filter(
     html = owner_client.get(reverse("booking:booking_list") + "?show=cancelled").content.decode()
 
     assert 'href="?show=cancelled&amp;page=2">More</a>' in html
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59-12:00"])
+def test_a_new_time_out_of_any_range_is_refused_not_a_server_error(
+    owner_client, booking, monday, start
+):
+    response = owner_client.post(
+        reverse("booking:booking_reschedule", args=[booking.id]), {"start": start}
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["start"]
+    booking.refresh_from_db()
+    assert booking.start == MONDAY + timedelta(days=1, hours=1)

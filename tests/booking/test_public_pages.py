@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import threading
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import close_old_connections, connection
 from django.test import Client
 
+from booking import services
 from booking.models import Booking, BookingPage
 from booking.public import format_start
 from booking.services import booking_cancel
@@ -154,7 +158,7 @@ def test_a_double_click_books_once(radicale_server, owner, client):
     assert first.url == second.url
 
 
-def test_a_lost_race_says_the_time_was_just_taken_and_shows_fresh_times(
+def test_a_lost_race_says_the_time_was_just_taken_and_offers_the_times_still_free(
     radicale_server, owner, client
 ):
     host = make_host(radicale_server, owner)
@@ -164,10 +168,12 @@ def test_a_lost_race_says_the_time_was_just_taken_and_shows_fresh_times(
     other = Client()
     other.post(form_url, form_data(other.get(form_url), name="Quicker", email="q@example.com"))
 
-    lost = client.post(form_url, data, follow=True)
+    lost = client.post(form_url, data)
 
     assert "This time was just taken" in lost.text
-    assert format_start(start) not in times_on(lost.text)
+    others = re.findall(r'name="other_start" value="(\d{8}T\d{6}Z)"', lost.text)
+    assert format_start(start) not in others
+    assert format_start(start + timedelta(minutes=30)) in others
     assert Booking.objects.get().attendee_name == "Quicker"
 
 
@@ -297,3 +303,297 @@ def test_shown_times_are_reused_until_a_booking_or_a_calendar_change_retires_the
             submission_key="k",
         )
     assert times_on(client.get(url).text) == [all_four[1], all_four[3]]
+
+
+# What the attendee sees, in their zone and clock
+
+
+def when_on(html: str) -> str:
+    """The text of the form's line that says when the meeting is."""
+    return re.sub(r"<[^>]+>", "", re.search(r'booking-public__when">(.*?)</p>', html, re.S)[1])
+
+
+def test_the_form_shows_the_day_and_time_in_the_attendees_zone_and_clock(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner, time_zone="Europe/Berlin")
+    # 22:00 in Berlin is 05:00 the next morning in Tokyo.
+    start = at(days_ahead(10), 22, zone="Europe/Berlin")
+    tokyo = start.astimezone(ZoneInfo("Asia/Tokyo"))
+    url = f"{host.path}new/?duration=30&start={format_start(start)}&tz=Asia/Tokyo"
+
+    twelve = when_on(client.get(url + "&clock=12").text)
+    twenty_four = when_on(client.get(url + "&clock=24").text)
+
+    day = f"{tokyo:%A} {tokyo.day} {tokyo:%B %Y}"  # 05:00 in summer, 06:00 in winter
+    assert twelve == f"{day}, {tokyo.hour}:00 am\u2013{tokyo.hour}:30 am (Asia/Tokyo)"
+    assert twenty_four == f"{day}, {tokyo:%H}:00\u2013{tokyo:%H}:30 (Asia/Tokyo)"
+
+
+def test_the_confirmation_manage_and_cancel_pages_keep_the_attendees_zone_and_clock(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner, time_zone="Europe/Berlin")
+    start = at(days_ahead(10), 22, zone="Europe/Berlin")
+    tokyo = start.astimezone(ZoneInfo("Asia/Tokyo"))
+    form_url = f"{host.path}new/?tz=Asia/Tokyo&clock=12&duration=30&start={format_start(start)}"
+    done = client.post(form_url, form_data(client.get(form_url)))
+    booking = Booking.objects.get()
+    manage = f"/bookings/{booking.id}/{manage_token(booking)}/"
+    expected = f"{tokyo:%A} {tokyo.day} {tokyo:%B %Y}, {tokyo.hour}:00 am\u2013{tokyo.hour}:30 am"
+
+    assert (booking.attendee_time_zone, booking.attendee_clock) == ("Asia/Tokyo", 12)
+    for url in (done.url, manage, manage + "cancel/"):
+        text = client.get(url).text
+        assert expected in text, url
+        assert f"{tokyo:%H:%M}" not in text, url
+
+
+def test_the_two_instants_of_a_repeated_hour_show_their_offsets(radicale_server, owner, client):
+    # New York falls back on Sunday 3 November 2030: 01:00-02:00 happens twice.
+    host = make_host(
+        radicale_server, owner, time_zone="America/New_York", weekly_hours={"7": [[60, 120]]}
+    )
+
+    with time_machine.travel(datetime(2030, 10, 25, 12, tzinfo=UTC)):
+        page = client.get(host.path + "?tz=America/New_York&month=2030-11&day=2030-11-03")
+
+    labels = re.findall(r'booking-picker__time" href="[^"]*">([^<]*)<', page.text)
+    assert labels == ["01:00 (UTC-4)", "01:30 (UTC-4)", "01:00 (UTC-5)", "01:30 (UTC-5)"]
+
+
+def test_every_day_the_page_offers_from_six_minutes_to_midnight_can_be_booked(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner, horizon_days=2)
+
+    with time_machine.travel(datetime(2030, 6, 10, 23, 54, tzinfo=UTC), tick=False):
+        page = client.get(host.path + "?tz=UTC&month=2030-06").text
+        open_days = re.findall(r'booking-picker__day[^"]*" href="[^"]*day=([\d-]+)"', page)
+        last_day = client.get(host.path + f"?tz=UTC&month=2030-06&day={open_days[-1]}").text
+        last_time = times_on(last_day)[-1]
+        form_url = f"{host.path}new/?tz=UTC&duration=30&start={last_time}"
+        booked = client.post(form_url, form_data(client.get(form_url)))
+
+    # Today is over by the time a form is sent; tomorrow is the horizon's last day.
+    assert open_days == ["2030-06-11"]
+    assert booked.status_code == 302
+    assert Booking.objects.get().start == datetime(2030, 6, 11, 23, 30, tzinfo=UTC)
+
+
+# Refusals
+
+
+def test_a_length_the_host_dropped_while_the_form_was_open_is_refused_not_replaced(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner, durations=[30, 45])
+    form_url = f"{host.path}new/?tz=UTC&duration=45&start={format_start(at(days_ahead(3), 10))}"
+    data = form_data(client.get(form_url))
+    host.page.durations = [30, 60]
+    host.page.save()
+
+    refused = client.post(form_url, data)
+    tampered = [client.post(form_url, {**data, "duration": bad}) for bad in ("0", "-30", "x")]
+
+    assert not Booking.objects.exists()
+    assert refused.status_code == 200
+    assert "45-minute meetings are not offered" in refused.text
+    assert 'value="Grace Guest"' in refused.text
+    # The attendee chooses one of the lengths offered now.
+    assert re.findall(r'name="duration" value="(\d+)"', refused.text) == ["30", "60"]
+    for response in tampered:
+        assert response.status_code == 200
+        assert "not offered" in response.text
+    chosen = client.post(form_url, {**data, "duration": "60"})
+    assert chosen.status_code == 302
+    assert Booking.objects.get().end - Booking.objects.get().start == timedelta(minutes=60)
+
+
+def test_a_link_to_the_form_with_a_length_not_offered_goes_back_to_the_page_and_says_so(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner)
+    start = format_start(at(days_ahead(3), 10))
+
+    response = client.get(f"{host.path}new/?tz=UTC&duration=45&start={start}", follow=True)
+
+    assert response.redirect_chain[0][0].startswith(host.path + "?")
+    assert "45-minute meetings are not offered" in response.text
+
+
+def test_a_start_out_of_range_is_refused_on_every_form_not_a_server_error(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner)
+    booking = _booked(host, client)
+    reschedule = f"/bookings/{booking.id}/{manage_token(booking)}/reschedule/?tz=Asia/Tokyo"
+    # The last second a datetime holds is past what it can hold in a zone ahead of UTC.
+    far = "99991231T235959Z"
+    form_url = f"{host.path}new/?tz=Asia/Tokyo&duration=30&start={far}"
+
+    shown = client.get(form_url, follow=True)
+    sent = client.post(form_url, {**_typed(at(days_ahead(3), 11)), "start": far}, follow=True)
+    moved = client.post(reschedule, {"start": far}, follow=True)
+
+    for response in (shown, sent, moved):
+        assert response.status_code == 200
+        assert "Pick a time first" in response.text
+    # A start that is a time, only far off, is refused for being too far ahead.
+    later = "21001231T100000Z"
+    sent = client.post(form_url, {**_typed(at(days_ahead(3), 11)), "start": later})
+    moved = client.post(reschedule, {"start": later}, follow=True)
+    for response in (sent, moved):
+        assert response.status_code == 200
+        assert "too far ahead: bookings open 60 days in advance" in response.text
+    booking.refresh_from_db()
+    assert booking.start == at(days_ahead(3), 10)
+    assert Booking.objects.count() == 1
+
+
+def test_a_refused_form_says_the_real_reason_and_keeps_what_was_typed(
+    radicale_server, owner, client
+):
+    host = make_host(
+        radicale_server,
+        owner,
+        minimum_notice=24 * 60,
+        weekly_hours={str(day): [[9 * 60, 12 * 60]] for day in range(1, 8)},
+    )
+    question = host.page.questions.create(label="What about?")
+    day = days_ahead(3)
+    Client().post(
+        f"{host.path}new/",
+        _typed(at(day, 10), name="Quicker", email="q@example.com"),
+    )
+    assert Booking.objects.count() == 1
+    reasons = {
+        at(days_ahead(1), 0): "too soon: bookings are taken at least 1 day ahead",
+        at(day, 20): "outside the hours this page offers",
+        at(day, 11, 10): "not one of the start times this page offers",
+        at(day, 10): "This time was just taken",
+    }
+
+    for start, reason in reasons.items():
+        typed = _typed(start, **{f"question_{question.id}": "The roadmap"})
+        response = client.post(f"{host.path}new/?tz=UTC", typed)
+
+        assert response.status_code == 200, start
+        assert reason in response.text, start
+        assert "This time was just taken" not in response.text or reason.startswith("This time")
+        assert 'value="Grace Guest"' in response.text
+        assert 'value="grace@example.com"' in response.text
+        assert "The roadmap" in response.text
+    # The times still free that day are offered in the form itself, and one books.
+    taken = client.post(f"{host.path}new/?tz=UTC", _typed(at(day, 10)))
+    others = re.findall(r'name="other_start" value="(\d{8}T\d{6}Z)"', taken.text)
+    assert format_start(at(day, 10)) not in others
+    assert format_start(at(day, 11)) in others
+    chosen = client.post(
+        f"{host.path}new/?tz=UTC", {**_typed(at(day, 10)), "other_start": format_start(at(day, 11))}
+    )
+    assert chosen.status_code == 302
+    assert Booking.objects.filter(attendee_name="Grace Guest").get().start == at(day, 11)
+
+
+def _typed(start, **fields: str) -> dict[str, str]:
+    """What a filled-in form for ``start`` sends, with a fresh submission key."""
+    return {
+        "start": format_start(start),
+        "duration": "30",
+        "tz": "UTC",
+        "clock": "24",
+        "submission": f"key-{start:%Y%m%d%H%M%S}-{len(fields)}-{fields.get('name', '')}",
+        "name": "Grace Guest",
+        "email": "grace@example.com",
+        **fields,
+    }
+
+
+def test_a_page_switched_off_while_the_form_is_open_says_it_stopped_taking_bookings(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner, listed=False)
+    form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(at(days_ahead(3), 10))}"
+    data = form_data(client.get(form_url))
+    BookingPage.objects.filter(id=host.page.id).update(active=False)
+
+    response = client.post(form_url, data)
+
+    assert response.status_code == 410
+    assert "stopped taking bookings" in response.text
+    assert not Booking.objects.exists()
+    # Without the unlisted page's secret it is still nobody's business.
+    guessed = f"/book/{host.handle}/{host.page.slug}--{'0' * 32}/new/"
+    assert client.post(guessed, data).status_code == 404
+
+
+def test_public_pages_show_the_host_not_the_sign_up_header_nor_an_empty_location(
+    radicale_server, owner, client
+):
+    host = make_host(radicale_server, owner, location=BookingPage.Location.NONE)
+    booking = _booked(host, client)
+
+    for url in (
+        host.path,
+        f"/book/{host.handle}/",
+        f"/bookings/{booking.id}/{manage_token(booking)}/",
+    ):
+        text = client.get(url).text
+        header = re.search(r'<header class="site-header[^"]*">(.*?)</header>', text, re.S)[1]
+        assert "Ada Host" in header, url
+        assert "Sign up free" not in text and "Log in" not in text, url
+        assert "No location" not in text, url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_lands_on_the_same_confirmation(radicale_server, owner, client, monkeypatch):
+    host = make_host(radicale_server, owner)
+    form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(at(days_ahead(3), 10))}"
+    data = form_data(client.get(form_url))
+    # Both clicks have read the calendars before either is stored.
+    barrier, read = threading.Barrier(2), services.page_slots
+
+    def in_step(*args, **kwargs):
+        offered = read(*args, **kwargs)
+        barrier.wait(timeout=30)
+        return offered
+
+    monkeypatch.setattr(services, "page_slots", in_step)
+    answers: list[object] = [None, None]
+
+    def click(number: int) -> None:
+        browser = Client()
+        browser.cookies = client.cookies
+        try:
+            answers[number] = browser.post(form_url, data)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    clicks = [threading.Thread(target=click, args=(number,)) for number in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join()
+
+    first, second = answers
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert first.url == second.url
+    assert "You are booked" in client.get(second.url).text
+    assert Booking.objects.count() == 1
+
+
+def test_a_page_that_offers_no_length_says_so_instead_of_failing(radicale_server, owner, client):
+    host = make_host(radicale_server, owner, durations=[])
+    form_url = f"{host.path}new/?tz=UTC&duration=30&start={format_start(at(days_ahead(3), 10))}"
+
+    shown = client.get(host.path)
+    form = client.get(form_url)
+    sent = client.post(form_url, _typed(at(days_ahead(3), 10)))
+
+    for response in (shown, form, sent):
+        assert response.status_code == 200
+        assert "is not taking bookings yet" in response.text
+    assert "Intro call" not in client.get(f"/book/{host.handle}/").text
+    assert not Booking.objects.exists()

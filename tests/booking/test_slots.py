@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from booking.slots import Availability, available_slots, slots_by_day
+from booking.slots import Availability, Refusal, available_slots, slots_by_day, start_refusal
 from integrations.base import Interval, Window
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -20,6 +20,7 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
 TOKYO = ZoneInfo("Asia/Tokyo")
+ST_JOHNS = ZoneInfo("America/St_Johns")
 
 MONDAY = date(2026, 6, 1)  # Berlin is on CEST (UTC+2) all week
 MONDAY_MORNING = datetime(2026, 6, 1, 5, tzinfo=UTC)  # 07:00 in Berlin
@@ -505,6 +506,86 @@ def test_lord_howe_spring_forward_skips_half_an_hour_of_the_grid() -> None:
         utc(2026, 10, 3, 15, 15),
         utc(2026, 10, 3, 15, 30),
     ]
+
+
+# Fall-backs across midnight
+# Before 2011 St John's fell back at 00:01 on a Sunday to 23:01 on the Saturday: on 7 November 2010,
+# 00:00 NDT (-02:30) is 02:30 UTC, then 23:01-00:01 happen again in NST (-03:30), 02:31-03:31 UTC.
+# Sunday's first minutes come before the second run of Saturday's last hour.
+
+
+def test_a_fall_back_across_midnight_never_offers_a_slot_inside_busy_time() -> None:
+    page = availability(ST_JOHNS, weekly={6: hours("00:00-24:00"), 7: hours("00:00-24:00")})
+    busy = span(utc(2010, 11, 7, 2, 30), 30)  # Sunday 00:00 NDT to Saturday 23:29 NST
+
+    slots = offered(page, now=utc(2010, 11, 5, 12), busy=[busy])
+
+    assert utc(2010, 11, 7, 2, 30) not in slots  # Sunday 00:00 NDT
+    assert [slot for slot in slots if busy.start - minutes(30) < slot < busy.end] == []
+    # Saturday 23:30 NDT ends as the busy time starts; Saturday 23:30 NST starts as it ends.
+    assert {utc(2010, 11, 7, 2), utc(2010, 11, 7, 3)} <= set(slots)
+    assert slots == sorted(set(slots))
+
+
+def test_a_fall_back_across_midnight_offers_every_instant_once_and_in_time_order() -> None:
+    page = availability(
+        ST_JOHNS,
+        on={date(2010, 11, 6): hours("23:00-24:00"), date(2010, 11, 7): hours("00:00-01:00")},
+    )
+
+    # Saturday 23:00 23:30 NDT, Sunday 00:00 NDT, Saturday 23:30 NST, Sunday 00:00 00:30 NST.
+    assert offered(page, now=utc(2010, 11, 5, 12)) == [
+        utc(2010, 11, 7, 1, 30),
+        utc(2010, 11, 7, 2),
+        utc(2010, 11, 7, 2, 30),
+        utc(2010, 11, 7, 3),
+        utc(2010, 11, 7, 3, 30),
+        utc(2010, 11, 7, 4),
+    ]
+
+
+# An offer made ahead of the booking
+
+
+def test_an_offer_lead_pushes_the_earliest_start_but_not_the_owners_today_or_horizon() -> None:
+    page = availability(weekly={day: hours("00:00-24:00") for day in EVERY_DAY}, horizon_days=2)
+    # Monday 23:54 in Berlin: with six minutes' lead the first time is Tuesday 00:00, and the
+    # horizon still ends with Tuesday, as it does for a booking made now.
+    slots = offered(page, now=utc(2026, 6, 1, 21, 54), lead=minutes(6))
+
+    assert slots[0] == utc(2026, 6, 1, 22)
+    assert slots[-1] == utc(2026, 6, 2, 21, 30)
+
+
+# Why a start is not offered
+
+
+def test_a_start_that_is_not_offered_is_refused_for_its_own_reason() -> None:
+    page = availability(
+        weekly={1: hours("07:00-12:00"), 2: hours("07:00-12:00")},
+        minimum_notice=minutes(60),
+        horizon_days=7,
+        max_per_day=1,
+    )
+
+    def why(start: datetime, *, length: int = 30, **options) -> Refusal | None:
+        return start_refusal(
+            page, start=start, duration=minutes(length), now=MONDAY_MORNING, **options
+        )
+
+    # Monday 07:00 in Berlin is now; 08:00 the earliest start.
+    assert why(utc(2026, 6, 1, 5, 30)) == Refusal.NOTICE
+    assert why(utc(2026, 5, 1, 8)) == Refusal.NOTICE
+    assert why(utc(2026, 6, 8, 8)) == Refusal.HORIZON
+    assert why(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)) == Refusal.HORIZON
+    assert why(utc(2026, 6, 1, 11)) == Refusal.HOURS  # 13:00
+    assert why(utc(2026, 6, 1, 9, 30), length=60) == Refusal.HOURS  # 11:30 to 12:30
+    assert why(utc(2026, 6, 3, 8)) == Refusal.HOURS  # Wednesday
+    assert why(utc(2026, 6, 1, 8, 10)) == Refusal.GRID  # 10:10
+    assert why(utc(2026, 6, 1, 8), booked_starts=[utc(2026, 6, 1, 6)]) == Refusal.FULL
+    assert why(utc(2026, 6, 1, 8), busy=[span(utc(2026, 6, 1, 8, 15), 30)]) == Refusal.TAKEN
+    assert why(utc(2026, 6, 1, 8), bookings=[span(utc(2026, 6, 1, 7, 45), 30)]) == Refusal.TAKEN
+    assert why(utc(2026, 6, 1, 8)) is None
 
 
 # The month view

@@ -7,13 +7,18 @@ send land in this process's outbox; the second leaves them to a real Celery work
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 import time
 
 import pytest
 from playwright.sync_api import expect
 
+from booking import services
 from booking.models import Booking, BookingPage
+from booking.public import parse_start
+from booking.services import booking_create
 from calendars.services import connection_connect_zoom
 from integrations.base import BOOKING_MARKER_PROPERTY
 from integrations.zoom.oauth import secrets_from_token_answer
@@ -134,3 +139,138 @@ def wait_for(condition, seconds: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the worker did not get there in time"
         time.sleep(0.2)
+
+
+def test_a_double_click_on_the_form_shows_the_confirmation(
+    page, radicale_server, owner, monkeypatch
+):
+    host = make_host(radicale_server, owner, minimum_notice=24 * 60)
+    # The server reads the calendars for both clicks before it stores either (the timing that
+    # made the second click answer "just taken" most of the time), then stores the first click
+    # first: the browser shows the answer to the second.
+    both_read, read = threading.Barrier(2), services.page_slots
+    submissions: list[str] = []
+    arrivals = itertools.count()
+
+    def in_step(*args, **kwargs):
+        offered = read(*args, **kwargs)
+        second = next(arrivals) == 1
+        submissions.append("read")
+        both_read.wait(timeout=10)
+        if second:
+            wait_for(Booking.objects.exists, seconds=10)
+        return offered
+
+    monkeypatch.setattr(services, "page_slots", in_step)
+
+    page.goto(host.path)
+    page.locator(".booking-picker__times a").first.click()
+    page.get_by_label("Your name").fill("Grace Guest")
+    page.get_by_label("E-mail address").fill("grace@example.com")
+    box = page.get_by_role("button", name="Book this time").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # Chromium merges two clicks that come within one task into one request; a person's second
+    # click comes while the first request is on its way, and the browser sends it again. (The
+    # mouse, unlike a locator, does not wait for the first navigation to finish.)
+    page.mouse.click(x, y)
+    wait_for(lambda: submissions == ["read"], seconds=5)
+    page.mouse.click(x, y)
+
+    expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
+    assert submissions == ["read", "read"]
+    assert Booking.objects.count() == 1
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_refused_form_says_why_keeps_what_was_typed_and_fits_the_screen(
+    page, radicale_server, owner, width
+):
+    host = make_host(radicale_server, owner, minimum_notice=24 * 60)
+    page.set_viewport_size({"width": width, "height": 800})
+
+    page.goto(host.path)
+    page.locator(".booking-picker__times a").first.click()
+    page.get_by_label("Your name").fill("Grace Guest")
+    page.get_by_label("E-mail address").fill("grace@example.com")
+    # Someone else books that very time while the form is being filled in.
+    chosen = parse_start(re.search(r"start=(\w+)", page.url)[1])
+    booking_create(
+        page=host.page,
+        start=chosen,
+        duration=30,
+        attendee_name="Quicker",
+        attendee_email="q@example.com",
+        attendee_time_zone="UTC",
+        answers=[],
+        submission_key="quicker",
+    )
+    page.get_by_role("button", name="Book this time").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("This time was just taken")
+    expect(page.get_by_label("Your name")).to_have_value("Grace Guest")
+    expect(page.get_by_label("E-mail address")).to_have_value("grace@example.com")
+    expect(page.locator(".site-header")).to_have_text("Ada Host")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.locator('input[name="other_start"]').first.check()
+    page.get_by_role("button", name="Book the chosen time").click()
+
+    expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert Booking.objects.get(attendee_name="Grace Guest").start > chosen
+
+
+def test_every_page_an_attendee_sees_fits_a_phone_under_the_hosts_name(
+    page, radicale_server, owner
+):
+    host = make_host(radicale_server, owner, minimum_notice=24 * 60, durations=[30, 60])
+    page.set_viewport_size({"width": 390, "height": 800})
+    seen: list[str] = []
+
+    def fits(name: str) -> None:
+        expect(page.locator(".site-header")).to_have_text("Ada Host")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        seen.append(name)
+
+    page.goto(f"/book/{host.handle}/")
+    fits("profile")
+    page.goto(host.path)
+    expect(page).to_have_url(re.compile(r"tz=Europe%2FBerlin"))
+    fits("page")
+    page.locator(".booking-picker__times a").first.click()
+    fits("form")
+    page.get_by_label("Your name").fill("Grace Guest")
+    page.get_by_label("E-mail address").fill("grace@example.com")
+    page.get_by_role("button", name="Book this time").click()
+    expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
+    fits("booked")
+    page.get_by_role("link", name="Cancel or reschedule").click()
+    fits("manage")
+    page.get_by_role("link", name="Reschedule", exact=True).click()
+    expect(page.get_by_role("heading", name="Pick a new time")).to_be_visible()
+    fits("reschedule")
+    page.go_back()
+    page.get_by_role("link", name="Cancel", exact=True).click()
+    fits("cancel")
+    page.get_by_role("button", name="Cancel the booking").click()
+    expect(page.get_by_role("heading", name="This booking was cancelled")).to_be_visible()
+    fits("cancelled")
+
+    # A form sent for a length the host has dropped since asks for one of those offered now.
+    page.goto(host.path + "?tz=Europe/Berlin&duration=60")
+    page.locator(".booking-picker__times a").first.click()
+    page.get_by_label("Your name").fill("Grace Guest")
+    page.get_by_label("E-mail address").fill("grace@example.com")
+    BookingPage.objects.filter(id=host.page.id).update(durations=[30, 45])
+    page.get_by_role("button", name="Book this time").click()
+    expect(page.get_by_role("alert")).to_contain_text("60-minute meetings are not offered")
+    expect(page.get_by_role("radio", name="45 minutes")).to_be_visible()
+    fits("length refused")
+    # Then the host switches the page off.
+    BookingPage.objects.filter(id=host.page.id).update(active=False)
+    page.get_by_role("radio", name="45 minutes").check()
+    page.get_by_role("button", name="Book this time").click()
+    expect(page.get_by_role("heading", name="Intro call stopped taking bookings")).to_be_visible()
+    fits("stopped")
+
+    assert len(seen) == 10
+    assert Booking.objects.count() == 1
