@@ -30,9 +30,10 @@ test: install  ## The whole suite; brings up PostgreSQL, Redis and Chromium if n
 
 install: $(VENV)/.installed
 
-lint: install
+lint: install  ## ruff, and the import contract of the layers (pyproject.toml).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff check --fix .
