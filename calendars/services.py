@@ -28,6 +28,7 @@ from accounts.selectors import wants_reconnect_alerts
 from accounts.services import audit_log_record
 from calendars.models import Calendar, Connection
 from calendars.selectors import connection_secrets, provider_for_connection
+from calendars.signals import connection_released, connection_restored
 from integrations.base import Provider, ProviderError, RemoteCalendar
 from integrations.registry import build_provider
 from multical.lib import vault
@@ -222,9 +223,7 @@ def _connection_store(
     )
     _calendars_update(connection, remote_calendars)
     if existed:
-        from syncrules.tasks import enqueue_connection_resync
-
-        enqueue_connection_resync(connection.id)
+        connection_restored.send(sender=Connection, connection_id=str(connection.id))
     action = AuditLog.Action.CONNECTION_UPDATED if existed else AuditLog.Action.CONNECTION_ADDED
     _audit(connection, action, ip_address)
 
@@ -336,12 +335,9 @@ def connection_remove(*, connection: Connection, ip_address: str | None) -> None
 
 
 def _connection_release(connection: Connection, *, status: str) -> None:
-    # Imported here: the sync engine builds on this module, not the other way round.
-    from syncrules.tasks import release_connection
-
     connection.status = status
     connection.save(update_fields=["status"])
-    transaction.on_commit(lambda: release_connection.delay(str(connection.id)))
+    connection_released.send(sender=Connection, connection_id=str(connection.id))
 
 
 def connection_keep_refreshed_secrets(*, connection: Connection, provider: Provider) -> None:

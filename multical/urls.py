@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.billing.webhooks import stripe_webhook
-from integrations.google.webhooks import google_notification
-from integrations.microsoft.webhooks import graph_lifecycle, graph_notification
-from integrations.zoom.webhooks import zoom_notification
+from calendars.webhooks.google import google_notification
+from calendars.webhooks.microsoft import graph_lifecycle, graph_notification
+from calendars.webhooks.zoom import zoom_notification
 from multical import views
 
 urlpatterns = [

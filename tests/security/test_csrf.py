@@ -29,17 +29,17 @@ CSRF_FAILURE_TEMPLATE = "403_csrf.html"
 CSRF_EXEMPT = {
     # Google push notifications: the channel token (an HMAC of the channel id under the server
     # secret) and the resource id Google gave the channel.
-    "integrations.google.webhooks.google_notification",
+    "calendars.webhooks.google.google_notification",
     # Microsoft Graph change notifications: each subscription's clientState, and the
     # validation handshake.
-    "integrations.microsoft.webhooks.graph_notification",
+    "calendars.webhooks.microsoft.graph_notification",
     # Microsoft Graph lifecycle notifications: the same clientState check.
-    "integrations.microsoft.webhooks.graph_lifecycle",
+    "calendars.webhooks.microsoft.graph_lifecycle",
     # Stripe's events: the Stripe-Signature header over the raw body, with the webhook secret.
     "accounts.billing.webhooks.stripe_webhook",
     # Zoom's events: x-zm-signature, an HMAC of the timestamp and raw body under the app's
     # secret token.
-    "integrations.zoom.webhooks.zoom_notification",
+    "calendars.webhooks.zoom.zoom_notification",
 }
 
 
@@ -61,7 +61,7 @@ def test_only_the_providers_notifications_are_exempt_from_csrf():
     exempt = {view_path(route) for route in exempt_routes()}
 
     assert exempt <= CSRF_EXEMPT, f"Not verified by a provider's secret: {exempt - CSRF_EXEMPT}"
-    assert "integrations.google.webhooks.google_notification" in exempt
+    assert "calendars.webhooks.google.google_notification" in exempt
 
 
 @pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "anonymous"])

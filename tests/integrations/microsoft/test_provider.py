@@ -15,6 +15,7 @@ import time_machine
 from django.urls import path
 
 from calendars import push
+from calendars.webhooks import microsoft as webhooks
 from integrations.base import (
     BlockSpec,
     BusyPolicy,
@@ -27,7 +28,7 @@ from integrations.base import (
     Window,
 )
 from integrations.microsoft import graph as graph_module
-from integrations.microsoft import mapping, webhooks
+from integrations.microsoft import mapping
 from integrations.microsoft.auth import REFUSED
 from integrations.microsoft.provider import MicrosoftProvider
 from integrations.push import channel_secret

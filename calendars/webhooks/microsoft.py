@@ -22,9 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calendars.models import Calendar, Connection
+from calendars.signals import calendar_changed
 from calendars.tasks import enqueue_channel_renewal
 from integrations.push import channel_secret_matches
-from syncrules.tasks import enqueue_calendar_sync
 
 # Graph's handshake token is opaque ("Validation: Testing client application reachability for
 # subscription Request-Id: <uuid>" today, and it may change) but never holds HTML or script: a
@@ -54,7 +54,7 @@ def graph_notification(request: HttpRequest) -> HttpResponse:
     if items is None:
         return HttpResponseBadRequest()
     for calendar_id in {calendar.id for calendar, _ in _verified(items)}:
-        enqueue_calendar_sync(str(calendar_id))
+        calendar_changed.send(sender=Calendar, calendar_id=str(calendar_id))
     return HttpResponse(status=202)
 
 
@@ -78,9 +78,9 @@ def graph_lifecycle(request: HttpRequest) -> HttpResponse:
             enqueue_channel_renewal(calendar_id)
         elif event == "subscriptionRemoved":
             enqueue_channel_renewal(calendar_id, anew=True)
-            enqueue_calendar_sync(calendar_id, full=True)
+            calendar_changed.send(sender=Calendar, calendar_id=calendar_id, full=True)
         elif event == "missed":
-            enqueue_calendar_sync(calendar_id)
+            calendar_changed.send(sender=Calendar, calendar_id=calendar_id)
     return HttpResponse(status=202)
 
 

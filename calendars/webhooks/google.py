@@ -1,4 +1,5 @@
-"""Google push notifications: verify the channel, queue one (coalesced) sync, answer at once.
+"""Google push notifications: verify the channel, publish the change (one coalesced sync), answer
+at once.
 
 A notification has no body, only headers: the channel id (ours), the channel token (derived from
 the channel id with the server secret), the resource id Google gave the channel, and the state
@@ -22,8 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calendars.models import Calendar
+from calendars.signals import calendar_changed
 from integrations.push import channel_secret_matches
-from syncrules.tasks import enqueue_calendar_sync
 
 logger = logging.getLogger(__name__)
 
@@ -51,5 +52,5 @@ def google_notification(request: HttpRequest) -> HttpResponse:
     if not hmac.compare_digest(calendar.push_resource_id.encode(), resource_id.encode()):
         return HttpResponse(status=403)
     if state in CHANGED_STATES:
-        enqueue_calendar_sync(str(calendar.id))
+        calendar_changed.send(sender=Calendar, calendar_id=str(calendar.id))
     return HttpResponse(status=200)

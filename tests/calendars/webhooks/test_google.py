@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import path
 
 from calendars.models import Connection
+from calendars.webhooks.google import google_notification
 from integrations.google.provider import GoogleProvider
-from integrations.google.webhooks import google_notification
 from integrations.push import channel_secret
 from syncrules import tasks
 from tests.factories import CalendarFactory, ConnectionFactory
