@@ -39,13 +39,13 @@ from booking.ics import booking_ics, host_name, ics_mimetype, where
 from booking.models import Booking, BookingPage
 from booking.public import format_when
 from booking.tokens import cancel_url, manage_url, reschedule_url
+from calendars import zoom_tokens
 from calendars.models import Connection
 from calendars.selectors import provider_for_connection
 from calendars.services import connection_keep_refreshed_secrets, connection_record_error
+from calendars.zoom_tokens import client_for_connection
 from integrations.base import BlockSpec, MarkerKind, ProviderError, Transparency
 from integrations.zoom import client as zoom_client
-from integrations.zoom import tokens as zoom_tokens
-from integrations.zoom.tokens import client_for_connection
 from multical.lib.email import Attachment, send_templated_email
 
 logger = logging.getLogger(__name__)

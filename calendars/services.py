@@ -239,20 +239,6 @@ def connection_refresh_calendars(*, connection: Connection) -> None:
         _calendars_update(connection, remote_calendars)
 
 
-def connection_keep_authorized(*, connection: Connection) -> None:
-    """Use an OAuth connection's credentials once, so that its tokens are refreshed (and rotated
-    ones stored) before they lapse, even when nothing has synced through it for weeks: Microsoft
-    and Zoom refresh tokens expire when unused. A calendar account also gets its calendar list
-    brought up to date on the way. Raises ``ProviderError``."""
-    if connection.kind == Connection.Kind.ZOOM:
-        # Imported here: the Zoom client builds on this module's services.
-        from integrations.zoom.tokens import client_for_connection
-
-        client_for_connection(connection).me()
-    else:
-        connection_refresh_calendars(connection=connection)
-
-
 def connection_update_credentials(
     *, connection: Connection, secrets: Mapping[str, str], ip_address: str | None
 ) -> None:

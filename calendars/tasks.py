@@ -7,7 +7,8 @@ from django.db import transaction
 
 from calendars import push
 from calendars.models import Calendar, Connection
-from calendars.services import connection_keep_authorized, connection_record_error
+from calendars.services import connection_record_error
+from calendars.upkeep import connection_keep_authorized
 from integrations.base import ProviderError
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 

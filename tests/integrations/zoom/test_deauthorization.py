@@ -15,8 +15,8 @@ from django.urls import reverse
 from calendars import services
 from calendars.models import Connection
 from calendars.selectors import connection_secrets
+from calendars.zoom_tokens import client_for_connection
 from integrations.base import ProviderError
-from integrations.zoom.tokens import client_for_connection
 from tests.factories import UserFactory
 from tests.multical.test_project_checks import PRODUCTION_ENV, run_manage
 

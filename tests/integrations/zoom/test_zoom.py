@@ -15,10 +15,10 @@ from accounts.models import AuditLog
 from calendars import services
 from calendars.models import Connection
 from calendars.selectors import connection_secrets
+from calendars.zoom_tokens import client_for_connection
 from integrations.base import ProviderError
 from integrations.zoom import oauth as zoom_oauth
 from integrations.zoom.oauth import secrets_from_token_answer, token_request
-from integrations.zoom.tokens import client_for_connection
 
 pytestmark = pytest.mark.django_db
 
