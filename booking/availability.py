@@ -76,9 +76,7 @@ def busy_calendars_of(page: BookingPage) -> list[Calendar]:
         else page.busy_calendars.filter(connection__user_id=page.owner_id)
     )
     return list(
-        calendars.exclude(
-            connection__status__in=[Connection.Status.DISCONNECTED, Connection.Status.REMOVING]
-        ).select_related("connection")
+        calendars.exclude(connection__status__in=Connection.RELEASED).select_related("connection")
     )
 
 

@@ -55,7 +55,6 @@ LOCK_SECONDS = 10 * 60
 # How long the mark that the attendee's e-mail went out is kept (longer than every retry).
 SENT_MARK_SECONDS = 3 * 24 * 3600
 # Connections we may use: not waiting for the user to reconnect, disconnected or being removed.
-USABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
 # Zoom's answers that mean the authorization is gone (the connection needs the user), as opposed
 # to a refusal about one meeting.
 ZOOM_AUTHORIZATION_GONE = (zoom_client.REFUSED, zoom_tokens.NOT_CONNECTED)
@@ -133,7 +132,7 @@ def _zoom_connection(booking: Booking) -> Connection | None:
         .exclude(status=Connection.Status.REMOVING)
         .first()
     )
-    if connection is None or connection.status not in USABLE or not connection.secrets:
+    if connection is None or not connection.is_usable or not connection.secrets:
         return None
     return connection
 
@@ -230,7 +229,7 @@ def _follow_event(run: _Run) -> None:
         return
     connection = calendar.connection
     action = "deleted" if booking.is_cancelled else "written"
-    if connection.status not in USABLE or not connection.secrets:
+    if not connection.is_usable or not connection.secrets:
         run.problems.append(
             f"The event in {calendar.name} was not {action}: {connection.label} needs reconnecting."
         )

@@ -22,7 +22,6 @@ from accounts.models import User
 from booking.availability import page_slots
 from booking.models import Booking, BookingPage, Profile
 from calendars.models import Calendar, Connection
-from calendars.push import USABLE
 from integrations.base import Window
 
 # Lowercase letters and digits in groups joined by single hyphens ("--" separates an unlisted
@@ -101,7 +100,7 @@ def writable_calendars_for_user(user: User) -> QuerySet[Calendar]:
 def zoom_connection_for_user(user: User) -> Connection | None:
     """The user's Zoom connection if meetings can be created with it now."""
     return Connection.objects.filter(
-        user=user, kind=Connection.Kind.ZOOM, status__in=USABLE
+        user=user, kind=Connection.Kind.ZOOM, status__in=Connection.USABLE
     ).first()
 
 

@@ -24,7 +24,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from calendars.models import Calendar
-from calendars.reading import READABLE, read_calendars
+from calendars.reading import read_calendars
 from calendars.services import connection_record_error
 from integrations.base import Interval, ProviderError, Window
 
@@ -53,7 +53,7 @@ def calendars_busy(
     cached = {} if fresh else _cached(calendars, versions, window, policy)
     to_read: list[Calendar] = []
     for calendar in calendars:
-        if calendar.connection.status not in READABLE:
+        if not calendar.connection.is_usable:
             result.unreadable.append(calendar)
         elif calendar.id in cached:
             result.spans.extend(cached[calendar.id])

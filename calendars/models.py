@@ -9,6 +9,20 @@ from django.utils import timezone
 from multical.lib.vault import SealedTextField
 
 
+class ConnectionQuerySet(models.QuerySet):
+    def usable(self) -> ConnectionQuerySet:
+        """The connections work is done through (``Connection.USABLE``)."""
+        return self.filter(status__in=Connection.USABLE)
+
+    def released(self) -> ConnectionQuerySet:
+        """The connections being let go (``Connection.RELEASED``)."""
+        return self.filter(status__in=Connection.RELEASED)
+
+    def held(self) -> ConnectionQuerySet:
+        """Every connection but the released ones: what the user still has."""
+        return self.exclude(status__in=Connection.RELEASED)
+
+
 class Connection(models.Model):
     """One account at one provider, with its credentials sealed in the vault."""
 
@@ -23,11 +37,16 @@ class Connection(models.Model):
 
     class Status(models.TextChoices):
         OK = "ok", "OK"
-        SYNCING = "syncing", "Syncing"
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
         ERROR = "error", "Error"
         DISCONNECTED = "disconnected", "Disconnected"
         REMOVING = "removing", "Being removed"
+
+    # Working, or failing for a passing reason: read, written into, watched and kept authorized.
+    # A connection that needs reconnecting is not (its credentials are refused).
+    USABLE = frozenset({Status.OK, Status.ERROR})
+    # Disconnected or being removed: its blocks are being taken out, and nothing new starts.
+    RELEASED = frozenset({Status.DISCONNECTED, Status.REMOVING})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -47,12 +66,18 @@ class Connection(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = ConnectionQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["user", "created_at"], name="calendars_connection_user")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.label}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status in self.USABLE
 
     @property
     def provider_slug(self) -> str:

@@ -34,14 +34,13 @@ NOTIFICATION_URLS = {
     Connection.Kind.GOOGLE: ("google-notification", ""),
     Connection.Kind.MICROSOFT: ("microsoft-notification", "microsoft-lifecycle"),
 }
-USABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
 
 
 def calendars_needing_a_channel() -> QuerySet[Calendar]:
     return (
         Calendar.objects.filter(
             connection__kind__in=NOTIFICATION_URLS,
-            connection__status__in=USABLE,
+            connection__status__in=Connection.USABLE,
             rules_as_source__enabled=True,
         )
         .filter(

@@ -33,7 +33,6 @@ MAX_THREADS = 8
 # Calendars of one account read at once (each with its own provider and HTTP connection).
 PER_CONNECTION = 4
 # A connection in error failed its last sync for a passing reason: its calendars are still read.
-READABLE = frozenset({Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR})
 UNREADABLE = "This calendar could not be read just now; try again in a moment."
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ def enqueue_channel_renewal(calendar_id: str, *, anew: bool = False) -> None:
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
 def renew_push_channel(self: Task, calendar_id: str, anew: bool = False) -> None:
     calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
-    if calendar is None or calendar.connection.status not in push.USABLE:
+    if calendar is None or not calendar.connection.is_usable:
         return
     try:
         push.calendar_watch(calendar, anew=anew)
@@ -42,13 +42,12 @@ def renew_push_channels() -> None:
 
 
 OAUTH_KINDS = (Connection.Kind.GOOGLE, Connection.Kind.MICROSOFT, Connection.Kind.ZOOM)
-# Connections whose last use failed for a passing reason are tried too: this may mend them.
-KEPT_ALIVE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
 def keep_connection_authorized(self: Task, connection_id: str) -> None:
-    connection = Connection.objects.filter(id=connection_id, status__in=KEPT_ALIVE).first()
+    # One whose last use failed for a passing reason is tried too: this may mend it.
+    connection = Connection.objects.usable().filter(id=connection_id).first()
     if connection is None:
         return
     try:
@@ -65,6 +64,6 @@ def keep_connection_authorized(self: Task, connection_id: str) -> None:
 @shared_task
 def keep_connections_authorized() -> None:
     """Periodic: every OAuth connection uses its credentials once, each in its own task."""
-    connections = Connection.objects.filter(kind__in=OAUTH_KINDS, status__in=KEPT_ALIVE)
+    connections = Connection.objects.usable().filter(kind__in=OAUTH_KINDS)
     for connection_id in connections.values_list("id", flat=True):
         keep_connection_authorized.delay(str(connection_id))

@@ -61,7 +61,7 @@ def demo_seed(*, server_url: str, username: str, password: str, time_zone: str) 
         Connection.objects.filter(
             user=user, kind=Connection.Kind.CALDAV, server_url=server_url, username=username
         )
-        .exclude(status__in=[Connection.Status.DISCONNECTED, Connection.Status.REMOVING])
+        .exclude(status__in=Connection.RELEASED)
         .first()
     )
     today = datetime.now(ZoneInfo(user.time_zone)).date()

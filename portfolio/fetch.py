@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from accounts.models import User
 from calendars.models import Calendar, Connection
-from calendars.reading import READABLE, read_calendars
+from calendars.reading import read_calendars
 from integrations.base import EventStatus, RemoteEvent, Response, Window
 from integrations.base import Transparency as Busy
 from syncrules.models import Block
@@ -33,7 +33,6 @@ from syncrules.models import Block
 logger = logging.getLogger(__name__)
 
 # Calendars the user let go of are not shown at all; the others are read or reported.
-LEFT_OUT = frozenset({Connection.Status.DISCONNECTED, Connection.Status.REMOVING})
 # All-day events are dates, the same everywhere, while the window's edges are instants in one
 # zone: read a day more on each side so no date the window touches is missed.
 DATE_MARGIN = timedelta(days=1)
@@ -94,7 +93,7 @@ def events_for(
     result = PortfolioResult()
     to_read: list[Calendar] = []
     for calendar in calendars:
-        if calendar.connection.status in READABLE:
+        if calendar.connection.is_usable:
             to_read.append(calendar)
         else:
             reason = calendar.connection.last_error or NEEDS_RECONNECT
@@ -128,7 +127,7 @@ def readable_calendars(
     """The user's calendars the portfolio shows (not hidden, account not let go of), in order."""
     calendars = (
         Calendar.objects.filter(connection__user=user)
-        .exclude(connection__status__in=LEFT_OUT)
+        .exclude(connection__status__in=Connection.RELEASED)
         .exclude(portfolio_preference__shown=False)
         .select_related("connection", "portfolio_preference")
         .order_by("connection__created_at", "connection_id", "name", "id")

@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from calendars.models import Calendar, Connection
-from portfolio.fetch import LEFT_OUT
 from portfolio.models import CalendarPreference
 
 # For calendars whose provider gives no colour; readable on light and dark backgrounds alike.
@@ -45,7 +44,7 @@ def portfolio_calendars(user: User) -> list[PortfolioCalendar]:
     """Every calendar the portfolio can show, hidden ones included, with its colour."""
     calendars = (
         Calendar.objects.filter(connection__user=user)
-        .exclude(connection__status__in=LEFT_OUT)
+        .exclude(connection__status__in=Connection.RELEASED)
         .exclude(connection__kind=Connection.Kind.ZOOM)
         .select_related("connection", "portfolio_preference")
         .order_by("connection__created_at", "connection_id", "name", "id")

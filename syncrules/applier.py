@@ -39,7 +39,6 @@ WRITTEN_FIELDS = [
     "state",
     "updated_at",
 ]
-WRITABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
 
 
 class ProviderPool:
@@ -80,11 +79,7 @@ def apply_plan(
 
     def writable(target: Calendar) -> bool:
         connection = target.connection
-        return (
-            str(target.id) not in refused
-            and connection.status in WRITABLE
-            and bool(connection.secrets)
-        )
+        return str(target.id) not in refused and connection.is_usable and bool(connection.secrets)
 
     def attempt(target: Calendar, rule_id: str, write) -> bool:  # type: ignore[no-untyped-def]
         try:

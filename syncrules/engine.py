@@ -35,8 +35,6 @@ from syncrules.planning import ExistingBlock, Plan, RuleSpec
 logger = logging.getLogger(__name__)
 
 POLLED_KINDS = (Connection.Kind.CALDAV, Connection.Kind.ICLOUD, Connection.Kind.ICS)
-USABLE = (Connection.Status.OK, Connection.Status.SYNCING, Connection.Status.ERROR)
-RELEASED = (Connection.Status.DISCONNECTED, Connection.Status.REMOVING)
 
 
 def fingerprint_key() -> bytes:
@@ -77,7 +75,7 @@ def sync_source_calendar(
     that comes after a hold confirms it.
     """
     connection = calendar.connection
-    if connection.status not in USABLE or not connection.secrets:
+    if not connection.is_usable or not connection.secrets:
         return SyncReport()
     rules = list(
         SyncRule.objects.filter(enabled=True, sources=calendar)
@@ -271,7 +269,7 @@ def stale_blocks() -> QuerySet[Block]:
     return (
         Block.objects.filter(
             Q(source_calendar__isnull=True)
-            | Q(source_calendar__connection__status__in=RELEASED)
+            | Q(source_calendar__connection__status__in=Connection.RELEASED)
             | ~Exists(wanted)
         )
         .select_related("target_calendar__connection")
@@ -285,7 +283,7 @@ def remove_stale_blocks() -> int:
     removed = 0
     for block in stale_blocks():
         target = block.target_calendar
-        if target.connection.status not in USABLE or not target.connection.secrets:
+        if not target.connection.is_usable or not target.connection.secrets:
             continue  # the target cannot be written now; the next clean-up tries again
         try:
             delete_remote_block(pool.get(target.connection), block=block)
@@ -304,7 +302,7 @@ def source_calendar_ids() -> list[str]:
     return [
         str(calendar_id)
         for calendar_id in Calendar.objects.filter(
-            rules_as_source__enabled=True, connection__status__in=USABLE
+            rules_as_source__enabled=True, connection__status__in=Connection.USABLE
         )
         .values_list("id", flat=True)
         .distinct()
@@ -318,7 +316,7 @@ def polled_source_calendar_ids() -> list[str]:
     return [
         str(calendar_id)
         for calendar_id in Calendar.objects.filter(
-            rules_as_source__enabled=True, connection__status__in=USABLE
+            rules_as_source__enabled=True, connection__status__in=Connection.USABLE
         )
         .filter(Q(connection__kind__in=POLLED_KINDS) | without_live_channel)
         .values_list("id", flat=True)
@@ -329,7 +327,7 @@ def polled_source_calendar_ids() -> list[str]:
 def release_connection(connection_id: str) -> None:
     """Finish a disconnect or removal: blocks out of its calendars and out of the others (made
     from its calendars), then the credentials (disconnect) or the whole account (removal) go."""
-    connection = Connection.objects.filter(id=connection_id, status__in=RELEASED).first()
+    connection = Connection.objects.released().filter(id=connection_id).first()
     if connection is None:
         return
     if connection.secrets:

@@ -23,11 +23,10 @@ from datetime import timedelta
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from calendars.models import Calendar
+from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
 from calendars.services import connection_keep_refreshed_secrets
 from integrations.base import ProviderError, RemoteEvent, Window
-from syncrules.engine import USABLE
 from syncrules.models import Block
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def reconcile_target(calendar: Calendar) -> set[str]:
     """Mend the blocks in ``calendar`` (see the module); the ids of the source calendars to read in
     full so that the blocks cleared are written again."""
     connection = calendar.connection
-    if connection.status not in USABLE or not connection.secrets:
+    if not connection.is_usable or not connection.secrets:
         return set()
     span = Block.objects.filter(target_calendar=calendar).aggregate(
         first=Min("start"), last=Max("end")
@@ -122,7 +121,7 @@ def reconciled_target_ids() -> list[str]:
     return [
         str(calendar_id)
         for calendar_id in Calendar.objects.filter(
-            target_blocks__isnull=False, connection__status__in=USABLE
+            target_blocks__isnull=False, connection__status__in=Connection.USABLE
         )
         .values_list("id", flat=True)
         .distinct()

@@ -163,6 +163,6 @@ def _in_use(user: User, limit: Limit) -> int:
     return (
         Connection.objects.filter(user=user)
         .exclude(kind=Connection.Kind.ZOOM)
-        .exclude(status__in=[Connection.Status.DISCONNECTED, Connection.Status.REMOVING])
+        .exclude(status__in=Connection.RELEASED)
         .count()
     )
