@@ -8,6 +8,7 @@ from django.forms.models import ModelChoiceIterator
 from accounts.models import User
 from calendars.models import Calendar
 from syncrules import selectors
+from syncrules.choices import ALL_DAY_CHOICES
 from syncrules.models import SyncRule
 
 KEYWORDS_MAX = 50
@@ -163,10 +164,8 @@ class RuleForm(forms.Form):
     )
     skip_declined = forms.BooleanField(label="Skip invitations I declined", required=False)
     skip_free = forms.BooleanField(label="Skip events marked free", required=False)
-    tentative = forms.ChoiceField(
-        label="Tentative events", choices=SyncRule.TentativeHandling.choices
-    )
-    all_day = forms.ChoiceField(label="All-day events", choices=SyncRule.AllDayHandling.choices)
+    tentative = forms.ChoiceField(label="Tentative events", choices=SyncRule.Handling.choices)
+    all_day = forms.ChoiceField(label="All-day events", choices=ALL_DAY_CHOICES)
     show_as = forms.ChoiceField(label="Show blocks as", choices=SyncRule.ShowAs.choices)
     lookahead_days = forms.IntegerField(
         label="Days ahead",

@@ -8,30 +8,16 @@ from django.db import models
 from django.utils import timezone
 
 from calendars.models import Calendar
+from syncrules import choices
 
 
 class SyncRule(models.Model):
     """Copy the events of the source calendars into the target calendars as blocks."""
 
-    class Visibility(models.TextChoices):
-        BUSY = "busy", "Busy only"
-        TITLE = "title", "Title only"
-        FULL = "full", "Full details"
-
-    class TentativeHandling(models.TextChoices):
-        BUSY = "busy", "Block as busy"
-        FREE = "free", "Block as free"
-        SKIP = "skip", "Don't copy"
-
-    class AllDayHandling(models.TextChoices):
-        SKIP = "skip", "Don't copy"
-        BUSY = "busy", "Block as busy"
-        FREE = "free", "Block as free"
-
-    class ShowAs(models.TextChoices):
-        BUSY = "busy", "Always busy"
-        FREE = "free", "Always free"
-        SOURCE = "source", "Same as the source event"
+    # Defined once in syncrules.choices, where the planner reads them too.
+    Visibility = choices.Visibility
+    Handling = choices.Handling
+    ShowAs = choices.ShowAs
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -53,10 +39,10 @@ class SyncRule(models.Model):
     skip_declined = models.BooleanField(default=True)
     skip_free = models.BooleanField(default=True)
     tentative = models.CharField(
-        max_length=8, choices=TentativeHandling.choices, default=TentativeHandling.BUSY
+        max_length=8, choices=choices.Handling.choices, default=choices.Handling.BUSY
     )
     all_day = models.CharField(
-        max_length=8, choices=AllDayHandling.choices, default=AllDayHandling.SKIP
+        max_length=8, choices=choices.ALL_DAY_CHOICES, default=choices.Handling.SKIP
     )
     show_as = models.CharField(max_length=8, choices=ShowAs.choices, default=ShowAs.BUSY)
 

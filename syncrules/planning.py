@@ -11,26 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 
 from integrations.base import RemoteEvent, Transparency, Window
+from syncrules.choices import Handling, ShowAs, Visibility
 
-
-class Visibility(enum.StrEnum):
-    BUSY = "busy"
-    TITLE = "title"
-    FULL = "full"
-
-
-class Handling(enum.StrEnum):
-    """How a kind of event (tentative, all-day) is copied."""
-
-    BUSY = "busy"
-    FREE = "free"
-    SKIP = "skip"
-
-
-class ShowAs(enum.StrEnum):
-    BUSY = "busy"
-    FREE = "free"
-    SOURCE = "source"
+__all__ = ["Handling", "ShowAs", "Visibility"]  # the planner's callers take them from here too
 
 
 class SkipReason(enum.StrEnum):
