@@ -12,7 +12,7 @@ calendars and connection are made again together, so no block is ever left behin
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -153,16 +153,12 @@ def _demo_rule(user: User, personal: Calendar, work: Calendar) -> SyncRule:
     rule = SyncRule.objects.filter(user=user, name=RULE_NAME).first()
     if rule is not None:
         return rule  # as the newcomer may have changed it
-    from syncrules.forms import RULE_SETTINGS
-    from syncrules.services import rule_create
+    from syncrules.services import RuleSettings, rule_create
 
-    data: dict[str, object] = {
-        name: SyncRule._meta.get_field(name).get_default() for name in RULE_SETTINGS
-    }
-    data.update(
-        name=RULE_NAME, visibility=SyncRule.Visibility.BUSY, sources=[personal], targets=[work]
+    settings = replace(
+        RuleSettings.of(SyncRule()), name=RULE_NAME, visibility=SyncRule.Visibility.BUSY
     )
-    return rule_create(user=user, data=data)
+    return rule_create(user=user, settings=settings, sources=[personal], targets=[work])
 
 
 def _demo_page(user: User, work: Calendar) -> BookingPage:

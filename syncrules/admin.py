@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from syncrules import services
-from syncrules.forms import RULE_SETTINGS
 from syncrules.models import Block, SyncRule, SyncRun
 
 
@@ -40,9 +39,12 @@ class SyncRuleAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: SyncRule, form: object, change: bool) -> None:
-        data = {name: getattr(obj, name) for name in RULE_SETTINGS}
-        data.update(sources=list(obj.sources.all()), targets=list(obj.targets.all()))
-        services.rule_update(rule=obj, data=data)
+        services.rule_update(
+            rule=obj,
+            settings=services.RuleSettings.of(obj),
+            sources=list(obj.sources.all()),
+            targets=list(obj.targets.all()),
+        )
 
     def delete_model(self, request: HttpRequest, obj: SyncRule) -> None:
         services.rule_delete(rule=obj)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 
 from django import forms
 from django.forms.models import ModelChoiceIterator
@@ -10,6 +11,7 @@ from calendars.models import Calendar
 from syncrules import selectors
 from syncrules.choices import ALL_DAY_CHOICES
 from syncrules.models import SyncRule
+from syncrules.services import RuleSettings
 
 KEYWORDS_MAX = 50
 KEYWORD_MAX_LENGTH = 100
@@ -23,27 +25,6 @@ WEEKDAYS = [
     (7, "Sunday"),
 ]
 OVERLAP_LABEL = "Save anyway: one block per event where the rules meet"
-# The rule's own settings, as the form's cleaned data carries them (sources and targets aside).
-RULE_SETTINGS = (
-    "name",
-    "enabled",
-    "visibility",
-    "busy_title",
-    "show_location",
-    "show_video_link",
-    "include_keywords",
-    "exclude_keywords",
-    "skip_declined",
-    "skip_free",
-    "tentative",
-    "all_day",
-    "show_as",
-    "lookahead_days",
-    "lookback_days",
-    "weekdays",
-    "working_hours_start",
-    "working_hours_end",
-)
 
 
 class CalendarChoiceIterator(ModelChoiceIterator):
@@ -266,6 +247,10 @@ class RuleForm(forms.Form):
                 self.add_error("overlap_ok", overlap_warning(overlaps))
         return data
 
+    def settings(self) -> RuleSettings:
+        """The rule's own settings, once the form is valid."""
+        return RuleSettings.from_values(self.cleaned_data)
+
     def _has_error_on_working_hours(self) -> bool:
         return "working_hours_start" in self.errors or "working_hours_end" in self.errors
 
@@ -322,7 +307,7 @@ def overlap_warning(overlaps: list[selectors.Overlap]) -> str:
 
 def _initial(rule: SyncRule | None) -> dict:
     settings_from = rule or SyncRule()
-    initial = {name: getattr(settings_from, name) for name in RULE_SETTINGS}
+    initial = asdict(RuleSettings.of(settings_from))
     if rule is not None:
         initial["sources"] = list(rule.sources.all())
         initial["targets"] = list(rule.targets.all())

@@ -24,7 +24,7 @@ from syncrules import planner
 from syncrules.engine import rule_window
 from syncrules.models import Block
 from syncrules.planning import Rendered, RuleSpec, SkipReason
-from syncrules.services import rule_build
+from syncrules.services import RuleSettings, rule_build
 
 PREVIEW_DAYS = 14
 MAX_THREADS = 4
@@ -89,13 +89,21 @@ class Preview:
         return sum(1 for row in self.rows if row.skipped)
 
 
-def rule_preview(*, user: User, data: Mapping[str, object], now: datetime | None = None) -> Preview:
-    """The blocks the rule in ``data`` (a valid rule form's cleaned data) would write, and its skips."""
+def rule_preview(
+    *,
+    user: User,
+    settings: RuleSettings,
+    sources: Sequence[Calendar],
+    targets: Sequence[Calendar],
+    now: datetime | None = None,
+) -> Preview:
+    """The blocks a rule with ``settings`` from ``sources`` into ``targets`` would write, and its
+    skips."""
     now = now or timezone.now()
     zone = ZoneInfo(user.time_zone)
-    rule = rule_build(user=user, data=data)
-    sources: Sequence[Calendar] = list(data["sources"])
-    targets = {str(calendar.id): calendar.name for calendar in data["targets"]}
+    rule = rule_build(user=user, settings=settings)
+    sources = list(sources)
+    target_names = {str(calendar.id): calendar.name for calendar in targets}
     read_window = Window(now, now + timedelta(days=PREVIEW_DAYS))
     preview = Preview(start=now.astimezone(zone), end=read_window.end.astimezone(zone))
 
@@ -110,7 +118,7 @@ def rule_preview(*, user: User, data: Mapping[str, object], now: datetime | None
     spec = RuleSpec(
         id="preview",
         options=planner.options_from_rule(rule, time_zone=zone),
-        targets=frozenset(targets),
+        targets=frozenset(target_names),
         window=rule_window(rule, now),
     )
     known_block_event_ids = set(
@@ -136,7 +144,7 @@ def rule_preview(*, user: User, data: Mapping[str, object], now: datetime | None
         blocks: dict[str, tuple[RemoteEvent, Rendered, list[str]]] = {}
         for create in plan.creates:
             entry = blocks.setdefault(create.event.id, (create.event, create.rendered, []))
-            entry[2].append(targets[create.target_calendar_id])
+            entry[2].append(target_names[create.target_calendar_id])
         for event, rendered, names in blocks.values():
             preview.rows.append(
                 _row(calendar, event, zone, block=rendered, targets=tuple(sorted(names)))

@@ -12,32 +12,91 @@ over the limit the service raises ``PlanLimitReached`` and saves nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import time
+from typing import Any
 
 from django.db import transaction
 
 from accounts.billing.plans import Limit, limit_check, plan_pause_forget
 from accounts.models import User
 from calendars.models import Calendar
-from syncrules.forms import RULE_SETTINGS
+from syncrules.choices import Handling, ShowAs, Visibility
 from syncrules.models import SyncRule
 from syncrules.tasks import enqueue_calendar_sync, enqueue_stale_block_removal
 
 BLOCK_EACH_OTHER_SUFFIX = " → others"
 
 
-def rule_build(*, user: User, data: Mapping[str, object]) -> SyncRule:
-    """An unsaved rule holding ``data``'s settings (for a preview, or to save)."""
+@dataclass(frozen=True, kw_only=True)
+class RuleSettings:
+    """A rule's own settings, its calendars aside: what the rule form, the admin, the demo (and
+    any other caller) hands the services, typed. A new setting is a field of the model, a field
+    here and a field of the form; ``of`` and ``apply_to`` carry every field."""
+
+    name: str
+    enabled: bool
+    visibility: Visibility
+    busy_title: str
+    show_location: bool
+    show_video_link: bool
+    include_keywords: tuple[str, ...]
+    exclude_keywords: tuple[str, ...]
+    skip_declined: bool
+    skip_free: bool
+    tentative: Handling
+    all_day: Handling
+    show_as: ShowAs
+    lookahead_days: int
+    lookback_days: int
+    weekdays: tuple[int, ...]  # ISO weekdays; empty: every day
+    working_hours_start: time | None
+    working_hours_end: time | None
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> RuleSettings:
+        """The settings in ``values`` (one entry per field, as a rule or a form holds them)."""
+        given = {field.name: values[field.name] for field in fields(cls)}
+        for name, kind in _CHOICES.items():
+            given[name] = kind(given[name])
+        for name in _SEQUENCES:
+            given[name] = tuple(given[name] or ())
+        return cls(**given)
+
+    @classmethod
+    def of(cls, rule: SyncRule) -> RuleSettings:
+        """The settings ``rule`` holds; ``SyncRule()`` holds the defaults."""
+        return cls.from_values({field.name: getattr(rule, field.name) for field in fields(cls)})
+
+    def apply_to(self, rule: SyncRule) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            setattr(rule, field.name, list(value) if field.name in _SEQUENCES else value)
+
+
+_CHOICES = {"visibility": Visibility, "tentative": Handling, "all_day": Handling, "show_as": ShowAs}
+_SEQUENCES = ("include_keywords", "exclude_keywords", "weekdays")
+
+
+def rule_build(*, user: User, settings: RuleSettings) -> SyncRule:
+    """An unsaved rule holding ``settings`` (for a preview, or to save)."""
     rule = SyncRule(user=user)
-    _set_settings(rule, data)
+    settings.apply_to(rule)
     return rule
 
 
 @transaction.atomic
-def rule_create(*, user: User, data: Mapping[str, object]) -> SyncRule:
-    rule = rule_build(user=user, data=data)
+def rule_create(
+    *,
+    user: User,
+    settings: RuleSettings,
+    sources: Sequence[Calendar],
+    targets: Sequence[Calendar],
+) -> SyncRule:
+    rule = rule_build(user=user, settings=settings)
     if rule.enabled:
         limit_check(user=user, limit=Limit.RULES)
-    sources, targets = _checked_calendars(user, data["sources"], data["targets"])
+    sources, targets = _checked_calendars(user, sources, targets)
     rule.save()
     rule.sources.set(sources)
     rule.targets.set(targets)
@@ -46,12 +105,18 @@ def rule_create(*, user: User, data: Mapping[str, object]) -> SyncRule:
 
 
 @transaction.atomic
-def rule_update(*, rule: SyncRule, data: Mapping[str, object]) -> SyncRule:
+def rule_update(
+    *,
+    rule: SyncRule,
+    settings: RuleSettings,
+    sources: Sequence[Calendar],
+    targets: Sequence[Calendar],
+) -> SyncRule:
     """Save new settings; every block is rendered again, and blocks the rule no longer wants go."""
-    sources, targets = _checked_calendars(rule.user, data["sources"], data["targets"])
-    _switching_on(rule, data["enabled"])
+    sources, targets = _checked_calendars(rule.user, sources, targets)
+    _switching_on(rule, settings.enabled)
     former_sources = list(rule.sources.all())
-    _set_settings(rule, data)
+    settings.apply_to(rule)
     rule.save()
     rule.sources.set(sources)
     rule.targets.set(targets)
@@ -109,11 +174,6 @@ def _switching_on(rule: SyncRule, enabled: object) -> None:
     if enabled and not rule.enabled:
         limit_check(user=rule.user, limit=Limit.RULES)
         plan_pause_forget(rule=rule)
-
-
-def _set_settings(rule: SyncRule, data: Mapping[str, object]) -> None:
-    for name in RULE_SETTINGS:
-        setattr(rule, name, data[name])
 
 
 def _checked_calendars(

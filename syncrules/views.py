@@ -91,7 +91,12 @@ def rule_create(request: HttpRequest) -> HttpResponse:
     refusal = would_exceed(user=request.user, limit=Limit.RULES)
     if request.method == "POST" and form.is_valid():
         try:
-            rule = services.rule_create(user=request.user, data=form.cleaned_data)
+            rule = services.rule_create(
+                user=request.user,
+                settings=form.settings(),
+                sources=form.cleaned_data["sources"],
+                targets=form.cleaned_data["targets"],
+            )
         except PlanLimitReached as error:
             refusal = error
         else:
@@ -107,7 +112,12 @@ def rule_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
     form = forms.RuleForm(request.POST or None, user=request.user, rule=rule)
     if request.method == "POST" and form.is_valid():
         try:
-            services.rule_update(rule=rule, data=form.cleaned_data)
+            services.rule_update(
+                rule=rule,
+                settings=form.settings(),
+                sources=form.cleaned_data["sources"],
+                targets=form.cleaned_data["targets"],
+            )
         except PlanLimitReached as refusal:
             return _rule_form_page(request, form, rule=rule, refusal=refusal)
         messages.success(request, f"Rule “{rule.name}” is saved. Its blocks are being updated.")
@@ -121,9 +131,14 @@ def rule_preview(request: HttpRequest) -> HttpResponse:
     """The next days under the rule in the posted form; its blocks as they would read, its skips."""
     rule = _rule_being_edited(request)
     form = forms.RuleForm(request.POST, user=request.user, rule=rule, for_preview=True)
-    result = (
-        preview.rule_preview(user=request.user, data=form.cleaned_data) if form.is_valid() else None
-    )
+    result = None
+    if form.is_valid():
+        result = preview.rule_preview(
+            user=request.user,
+            settings=form.settings(),
+            sources=form.cleaned_data["sources"],
+            targets=form.cleaned_data["targets"],
+        )
     if request.headers.get(FRAGMENT_HEADER):
         return render(
             request,

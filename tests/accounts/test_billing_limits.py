@@ -15,7 +15,6 @@ from booking.models import BookingPage, Profile
 from calendars.models import Connection
 from calendars.services import connection_connect_ics, connection_connect_oauth
 from syncrules import services as rule_services
-from syncrules.forms import RULE_SETTINGS
 from syncrules.models import SyncRule
 from tests.accounts.test_billing_webhooks import subscribe
 from tests.booking.test_owner_pages import page_form_data
@@ -166,11 +165,15 @@ def test_blocking_each_other_on_free_is_refused_since_it_makes_several_rules(
 def test_the_rule_service_refuses_over_the_limit_whoever_calls_it(
     stripe_fake, owner, calendars, first_rule
 ):
-    data = {name: getattr(first_rule, name) for name in RULE_SETTINGS}
-    data.update(sources=[calendars["Holidays"]], targets=[calendars["Work"]])
+    settings = rule_services.RuleSettings.of(first_rule)
 
     with pytest.raises(PlanLimitReached) as refused:
-        rule_services.rule_create(user=owner, data=data)
+        rule_services.rule_create(
+            user=owner,
+            settings=settings,
+            sources=[calendars["Holidays"]],
+            targets=[calendars["Work"]],
+        )
 
     assert (refused.value.limit, refused.value.allowed, refused.value.in_use) == (Limit.RULES, 1, 1)
     assert SyncRule.objects.count() == 1

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 from django.db import connections
 
 from integrations.caldav.provider import CalDAVProvider
 from syncrules import services, tasks
-from syncrules.forms import RULE_SETTINGS
-from syncrules.models import Block
+from syncrules.models import Block, SyncRule
 from tests.fakes.faults import Fault
 from tests.syncrules.world import World, make_world, soon
 
@@ -46,12 +46,14 @@ def test_a_privacy_downgrade_is_finished_after_a_crash_midway(
     world.sync("Personal")
     assert revealing(world) == 6
     rule = world.connection.user.sync_rules.get()
-    data = {name: getattr(rule, name) for name in RULE_SETTINGS}
-    data.update(
-        visibility="busy", sources=[world.calendars["Personal"]], targets=[world.calendars["Work"]]
-    )
+    settings = replace(services.RuleSettings.of(rule), visibility=SyncRule.Visibility.BUSY)
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_update(rule=rule, data=data)
+        services.rule_update(
+            rule=rule,
+            settings=settings,
+            sources=[world.calendars["Personal"]],
+            targets=[world.calendars["Work"]],
+        )
     put_block, calls = CalDAVProvider.put_block, []
 
     def crash_at_the_third_write(self, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import socket
@@ -49,10 +50,11 @@ def holidays(owner):
 
 
 def cleaned(user, *, sources, targets, **changes) -> dict:
-    """The rule form's cleaned data, as the views hand it to the services."""
+    """What a valid rule form gives the services, as the views hand it over."""
     form = RuleForm(rule_form_data(sources=sources, targets=targets, **changes), user=user)
     assert form.is_valid(), form.errors
-    return form.cleaned_data
+    data = form.cleaned_data
+    return {"settings": form.settings(), "sources": data["sources"], "targets": data["targets"]}
 
 
 # Saving rules ------------------------------------------------------------------------------------
@@ -70,7 +72,7 @@ def test_creating_a_rule_saves_its_settings_and_its_calendars(owner, calendars, 
         working_hours_end="18:00",
     )
 
-    rule = services.rule_create(user=owner, data=data)
+    rule = services.rule_create(user=owner, **data)
 
     rule.refresh_from_db()
     assert rule.user == owner
@@ -90,7 +92,7 @@ def test_creating_a_rule_queues_a_full_sync_of_each_source_once_committed(
     data = cleaned(owner, sources=[work, holidays], targets=[calendars["Personal"]])
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_create(user=owner, data=data)
+        services.rule_create(user=owner, **data)
         assert enqueued.syncs == []  # nothing leaves before the rule is committed
 
     assert sorted(enqueued.syncs) == sorted([str(work.id), str(holidays.id)])
@@ -108,7 +110,7 @@ def test_a_rule_created_off_queues_nothing(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        rule = services.rule_create(user=owner, data=data)
+        rule = services.rule_create(user=owner, **data)
 
     assert rule.enabled is False
     assert enqueued.syncs == []
@@ -128,7 +130,7 @@ def test_updating_a_rule_resyncs_its_sources_in_full_and_queues_the_stale_block_
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_update(rule=rule, data=data)
+        services.rule_update(rule=rule, **data)
 
     rule.refresh_from_db()
     assert rule.name == "Family into personal"
@@ -147,7 +149,7 @@ def test_triggers_for_one_calendar_coalesce_into_one_queued_sync(
     with django_capture_on_commit_callbacks(execute=True):
         for target in ["Personal", "Family"]:
             services.rule_create(
-                user=owner, data=cleaned(owner, sources=[work], targets=[calendars[target]])
+                user=owner, **cleaned(owner, sources=[work], targets=[calendars[target]])
             )
 
     assert enqueued.syncs == [str(work.id)]
@@ -222,7 +224,7 @@ def test_a_rule_cannot_use_another_users_calendar(owner, calendars, enqueued):
     data = cleaned(owner, sources=[calendars["Work"]], targets=[calendars["Personal"]])
 
     with pytest.raises(ValueError, match="owner's calendars"):
-        services.rule_create(user=owner, data={**data, "targets": [strangers]})
+        services.rule_create(user=owner, **{**data, "targets": [strangers]})
 
     assert not SyncRule.objects.exists()
 
@@ -281,7 +283,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 def preview_of(owner, source, targets, **changes):
     data = cleaned(owner, sources=[source], targets=targets, **changes)
-    return rule_preview(user=owner, data=data, now=MONDAY)
+    return rule_preview(user=owner, **data, now=MONDAY)
 
 
 def test_a_busy_only_preview_shows_every_block_as_busy_and_says_why_events_are_skipped(
@@ -412,7 +414,7 @@ def test_a_source_that_cannot_be_read_shows_its_error_and_the_others_still_show(
     gone = CalendarFactory(connection=disconnected, name="Gone feed", read_only=True)
     data = cleaned(owner, sources=[google_feed, unreachable, gone], targets=[calendars["Personal"]])
 
-    preview = rule_preview(user=owner, data=data, now=MONDAY)
+    preview = rule_preview(user=owner, **data, now=MONDAY)
 
     errors = {error.calendar: error.message for error in preview.errors}
     assert set(errors) == {"Old club", "Gone feed"}
@@ -435,3 +437,21 @@ def test_a_preview_of_another_users_calendar_is_impossible_through_the_form(owne
 
     assert not form.is_valid()
     assert "targets" in form.errors
+
+
+def test_the_typed_settings_carry_every_setting_of_the_model_and_round_trip():
+    bookkeeping = {"id", "user", "sources", "targets", "created_at", "updated_at", "blocks"}
+    model_settings = {
+        field.name
+        for field in SyncRule._meta.get_fields()
+        if field.concrete and field.name not in bookkeeping
+    }
+
+    assert {field.name for field in dataclasses.fields(services.RuleSettings)} == model_settings
+    defaults = services.RuleSettings.of(SyncRule())
+    rule = SyncRule()
+    changed = dataclasses.replace(defaults, visibility="full", weekdays=(1, 5), name="Renamed")
+    changed = services.RuleSettings.from_values(dataclasses.asdict(changed))
+    changed.apply_to(rule)
+    assert services.RuleSettings.of(rule) == changed
+    assert changed.visibility is SyncRule.Visibility.FULL and rule.weekdays == [1, 5]

@@ -28,7 +28,6 @@ from django.db import connections
 
 from calendars.models import Calendar
 from syncrules import engine, reconcile, services, state, tasks
-from syncrules.forms import RULE_SETTINGS
 from syncrules.models import Block, SyncRule, SyncState
 from tests.fakes.faults import FORK_GUARD, Fault, process_of_peer
 from tests.syncrules.torture.model import EventSpec, Model, RuleSpec, Verdict, judge
@@ -342,11 +341,12 @@ class Torture:
             return
         spec = self.rng.choice(specs)
         rule = self.rules[spec.name]
-        data = {name: getattr(rule, name) for name in RULE_SETTINGS}
-        data.update(
-            visibility="busy", sources=list(rule.sources.all()), targets=list(rule.targets.all())
+        services.rule_update(
+            rule=rule,
+            settings=replace(services.RuleSettings.of(rule), visibility=SyncRule.Visibility.BUSY),
+            sources=list(rule.sources.all()),
+            targets=list(rule.targets.all()),
         )
-        services.rule_update(rule=rule, data=data)
         rule.refresh_from_db()
         self.model.rules[self.model.rules.index(spec)] = replace(spec, visibility="busy")
 
