@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import date
+from typing import Any
 
 from django import forms
 from django.core.validators import URLValidator
@@ -13,6 +15,7 @@ from django.utils.text import slugify
 from accounts.models import TIME_ZONE_CHOICES, User
 from booking import selectors
 from booking.models import BookingPage, Question
+from booking.pages import PageSettings
 from calendars.models import Calendar
 from syncrules.forms import WEEKDAYS, CalendarCheckboxes, CalendarsField
 
@@ -21,29 +24,6 @@ DEFAULT_WEEKLY_HOURS = {str(day): [[9 * 60, 17 * 60]] for day in range(1, 6)}
 DEFAULT_DURATIONS = [30]
 DURATION_MIN, DURATION_MAX, DURATIONS_MAX = 5, 480, 10
 # The page's own settings, as PageForms.cleaned_data carries them (dates and questions aside).
-PAGE_SETTINGS = (
-    "title",
-    "description",
-    "slug",
-    "listed",
-    "active",
-    "durations",
-    "time_zone",
-    "weekly_hours",
-    "buffer_before",
-    "buffer_after",
-    "minimum_notice",
-    "horizon_days",
-    "increment",
-    "max_per_day",
-    "busy_in_all_calendars",
-    "tentative_is_busy",
-    "free_is_busy",
-    "all_day_events",
-    "write_calendar",
-    "location",
-    "location_detail",
-)
 HOURS_EXAMPLE = "09:00-12:00, 13:00-17:00"
 _RANGE = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*[-\u2013\u2014]\s*(\d{1,2})(?:[:.h](\d{2}))?")
 _PHONE = re.compile(r"\+?[\d\s().-]+")
@@ -556,13 +536,15 @@ class PageForms:
         results = [self.form.is_valid(), self.overrides.is_valid(), self.questions.is_valid()]
         return all(results)
 
-    @property
-    def cleaned_data(self) -> dict:
-        data = {name: self.form.cleaned_data[name] for name in PAGE_SETTINGS}
-        data["busy_calendars"] = list(self.form.cleaned_data["busy_calendars"])
-        data["overrides"] = self.overrides.overrides()
-        data["questions"] = self.questions.questions()
-        return data
+    def saved(self) -> dict[str, Any]:
+        """What ``booking.pages.page_create`` and ``page_update`` take, once the forms are valid:
+        the typed settings, the busy calendars, the date overrides and the questions."""
+        return {
+            "settings": PageSettings.from_values(self.form.cleaned_data),
+            "busy_calendars": list(self.form.cleaned_data["busy_calendars"]),
+            "overrides": self.overrides.overrides(),
+            "questions": self.questions.questions(),
+        }
 
 
 class CancelForm(forms.Form):
@@ -595,7 +577,7 @@ def _initial(page: BookingPage | None, *, user: User, writable) -> dict:
         busy_calendars: list[Calendar] = []
     else:
         busy_calendars = list(page.busy_calendars.all())
-    initial = {name: getattr(page, name) for name in PAGE_SETTINGS}
+    initial = asdict(PageSettings.of(page))
     initial["listed"] = "listed" if page.listed else "unlisted"
     initial["busy_in_all_calendars"] = "all" if page.busy_in_all_calendars else "chosen"
     initial["busy_calendars"] = busy_calendars

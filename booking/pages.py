@@ -9,15 +9,17 @@ pages (``accounts.billing.plans``): over the limit ``PlanLimitReached`` is raise
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import date
+from typing import Any
 
 from django.db import transaction
 
 from accounts.billing.plans import Limit, limit_check, plan_pause_forget
 from accounts.models import User
 from booking import selectors
-from booking.forms import PAGE_SETTINGS
 from booking.models import BookingPage, DateOverride, Profile, Question
+from calendars.models import Calendar
 
 
 @transaction.atomic
@@ -33,29 +35,93 @@ def profile_update(*, user: User, handle: str, display_name: str) -> Profile:
     return profile
 
 
+@dataclass(frozen=True, kw_only=True)
+class PageSettings:
+    """A booking page's own settings, its busy calendars, date overrides and questions aside:
+    what the page form, the demo (and any other caller) hands the services, typed. A new setting
+    is a field of the model, a field here and a field of the form."""
+
+    title: str
+    description: str
+    slug: str
+    listed: bool
+    active: bool
+    durations: tuple[int, ...]  # minutes; the first is the default
+    time_zone: str
+    weekly_hours: Mapping[str, list[list[int]]]  # ISO weekday -> [start, end) minutes
+    buffer_before: int
+    buffer_after: int
+    minimum_notice: int
+    horizon_days: int
+    increment: int
+    max_per_day: int | None
+    busy_in_all_calendars: bool
+    tentative_is_busy: bool
+    free_is_busy: bool
+    all_day_events: str
+    write_calendar: Calendar | None
+    location: str
+    location_detail: str
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> PageSettings:
+        """The settings in ``values`` (one entry per field, as a page or a form holds them)."""
+        given = {field.name: values[field.name] for field in fields(cls)}
+        given["durations"] = tuple(given["durations"] or ())
+        return cls(**given)
+
+    @classmethod
+    def of(cls, page: BookingPage) -> PageSettings:
+        """The settings ``page`` holds; ``BookingPage()`` holds the defaults."""
+        return cls.from_values({field.name: getattr(page, field.name) for field in fields(cls)})
+
+    def apply_to(self, page: BookingPage) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            setattr(page, field.name, list(value) if field.name == "durations" else value)
+
+
+# A question as the form gives it: {"id": the Question's id or None, "label", "kind", "required"}.
+QuestionSpec = Mapping[str, object]
+
+
 @transaction.atomic
-def page_create(*, owner: User, data: Mapping[str, object]) -> BookingPage:
-    """A new page from ``data`` (PageForms.cleaned_data): settings, overrides and questions."""
-    _check_calendars(owner, data)
-    if data["active"]:
+def page_create(
+    *,
+    owner: User,
+    settings: PageSettings,
+    busy_calendars: Sequence[Calendar] = (),
+    overrides: Iterable[tuple[date, list]] = (),
+    questions: Sequence[QuestionSpec] = (),
+) -> BookingPage:
+    """A new page: settings, the calendars that make the owner busy, overrides and questions."""
+    _check_calendars(owner, settings, busy_calendars)
+    if settings.active:
         limit_check(user=owner, limit=Limit.BOOKING_PAGES)
     page = BookingPage(owner=owner)
-    _set_settings(page, data)
+    settings.apply_to(page)
     page.save()
-    _save_related(page, data)
+    _save_related(page, busy_calendars, overrides, questions)
     return page
 
 
 @transaction.atomic
-def page_update(*, page: BookingPage, data: Mapping[str, object]) -> BookingPage:
+def page_update(
+    *,
+    page: BookingPage,
+    settings: PageSettings,
+    busy_calendars: Sequence[Calendar] = (),
+    overrides: Iterable[tuple[date, list]] = (),
+    questions: Sequence[QuestionSpec] = (),
+) -> BookingPage:
     """Save new settings; overrides are replaced, questions kept, changed, added or removed."""
-    _check_calendars(page.owner, data)
-    if data["active"] and not page.active:
+    _check_calendars(page.owner, settings, busy_calendars)
+    if settings.active and not page.active:
         limit_check(user=page.owner, limit=Limit.BOOKING_PAGES)
         plan_pause_forget(page=page)
-    _set_settings(page, data)
-    page.save(update_fields=[*PAGE_SETTINGS, "updated_at"])
-    _save_related(page, data)
+    settings.apply_to(page)
+    page.save(update_fields=[*(field.name for field in fields(PageSettings)), "updated_at"])
+    _save_related(page, busy_calendars, overrides, questions)
     return page
 
 
@@ -65,15 +131,15 @@ def page_delete(*, page: BookingPage) -> None:
     page.delete()
 
 
-def _set_settings(page: BookingPage, data: Mapping[str, object]) -> None:
-    for name in PAGE_SETTINGS:
-        setattr(page, name, data[name])
-
-
-def _save_related(page: BookingPage, data: Mapping[str, object]) -> None:
-    page.busy_calendars.set(data["busy_calendars"])
-    _save_overrides(page, data["overrides"])
-    _save_questions(page, data["questions"])
+def _save_related(
+    page: BookingPage,
+    busy_calendars: Sequence[Calendar],
+    overrides: Iterable[tuple[date, list]],
+    questions: Sequence[QuestionSpec],
+) -> None:
+    page.busy_calendars.set(busy_calendars)
+    _save_overrides(page, overrides)
+    _save_questions(page, questions)
 
 
 def _save_overrides(page: BookingPage, overrides: Iterable[tuple[date, list]]) -> None:
@@ -83,7 +149,7 @@ def _save_overrides(page: BookingPage, overrides: Iterable[tuple[date, list]]) -
     )
 
 
-def _save_questions(page: BookingPage, questions: Sequence[Mapping[str, object]]) -> None:
+def _save_questions(page: BookingPage, questions: Sequence[QuestionSpec]) -> None:
     existing = {question.id: question for question in page.questions.all()}
     kept = []
     for position, spec in enumerate(questions):
@@ -97,13 +163,15 @@ def _save_questions(page: BookingPage, questions: Sequence[Mapping[str, object]]
     page.questions.exclude(id__in=kept).delete()
 
 
-def _check_calendars(owner: User, data: Mapping[str, object]) -> None:
+def _check_calendars(
+    owner: User, settings: PageSettings, busy_calendars: Sequence[Calendar]
+) -> None:
     """Refuse another user's calendars, and a calendar bookings cannot be written to."""
-    busy_ids = {calendar.id for calendar in data["busy_calendars"]}
+    busy_ids = {calendar.id for calendar in busy_calendars}
     owned = selectors.calendars_for_user(owner).filter(id__in=busy_ids).count()
     if owned != len(busy_ids):
         raise ValueError("A booking page can only use its owner's calendars.")
-    write_calendar = data["write_calendar"]
+    write_calendar = settings.write_calendar
     writable = selectors.writable_calendars_for_user(owner)
     if write_calendar is not None and not writable.filter(id=write_calendar.id).exists():
         raise ValueError("Bookings are written only to a writable calendar of the owner's.")

@@ -74,7 +74,7 @@ def page_create(request: HttpRequest) -> HttpResponse:
     refusal = would_exceed(user=request.user, limit=Limit.BOOKING_PAGES)
     if request.method == "POST" and editor.is_valid():
         try:
-            page = pages.page_create(owner=request.user, data=editor.cleaned_data)
+            page = pages.page_create(owner=request.user, **editor.saved())
         except PlanLimitReached as error:
             refusal = error
         else:
@@ -90,7 +90,7 @@ def page_edit(request: HttpRequest, page_id: str) -> HttpResponse:
     editor = forms.PageForms(_posted(request), user=request.user, page=page)
     if request.method == "POST" and editor.is_valid():
         try:
-            pages.page_update(page=page, data=editor.cleaned_data)
+            pages.page_update(page=page, **editor.saved())
         except PlanLimitReached as refusal:
             return _page_form(request, editor, page=page, refusal=refusal)
         messages.success(request, f"“{page.title}” is saved. These are the times it offers.")

@@ -164,18 +164,15 @@ def _demo_rule(user: User, personal: Calendar, work: Calendar) -> SyncRule:
 def _demo_page(user: User, work: Calendar) -> BookingPage:
     """A listed 30-minute page, weekdays 9 to 5 less busy time in every calendar, booked into Work."""
     from booking import selectors
-    from booking.forms import PAGE_SETTINGS
-    from booking.pages import page_create, profile_update
+    from booking.pages import PageSettings, page_create, profile_update
 
     if selectors.profile_for_user(user) is None:
         profile_update(user=user, handle=selectors.suggested_handle(user), display_name="Demo")
     page = BookingPage.objects.filter(owner=user, slug=PAGE_SLUG).first()
     if page is not None:
         return page
-    data: dict[str, object] = {
-        name: BookingPage._meta.get_field(name).get_default() for name in PAGE_SETTINGS
-    }
-    data.update(
+    settings = replace(
+        PageSettings.of(BookingPage()),
         title="Intro call",
         description="Thirty minutes to get to know each other.",
         slug=PAGE_SLUG,
@@ -184,11 +181,8 @@ def _demo_page(user: User, work: Calendar) -> BookingPage:
         time_zone=user.time_zone,
         weekly_hours={str(weekday): [[9 * 60, 17 * 60]] for weekday in range(1, 6)},
         write_calendar=work,
-        busy_calendars=[],
-        overrides=[],
-        questions=[],
     )
-    return page_create(owner=user, data=data)
+    return page_create(owner=user, settings=settings)
 
 
 def demo_objects(*, today: date, zone: ZoneInfo) -> dict[str, dict[str, bytes]]:

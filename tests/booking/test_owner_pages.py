@@ -3,6 +3,7 @@ preview of the coming times, deleting, and access."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -12,8 +13,8 @@ from django.urls import reverse
 
 from booking import pages, selectors
 from booking.availability import PageSlots
-from booking.forms import PAGE_SETTINGS
 from booking.models import Booking, BookingPage, DateOverride, Profile, Question
+from booking.pages import PageSettings
 from calendars.models import Connection
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory, UserFactory
 
@@ -871,24 +872,24 @@ def test_deleting_a_page_asks_first_and_keeps_its_bookings(owner_client, owner, 
 # The services refuse what the forms rule out ----------------------------------------------------
 
 
-def saved_settings(page: BookingPage, **changes: object) -> dict[str, object]:
-    data = {name: getattr(page, name) for name in PAGE_SETTINGS}
-    data.update(busy_calendars=[], overrides=[], questions=[])
-    data.update(changes)
-    return data
+def saved_settings(page: BookingPage, **changes: object) -> PageSettings:
+    return dataclasses.replace(PageSettings.of(page), **changes)
 
 
 def test_a_page_cannot_use_another_users_calendars(page, calendars, strangers_calendar):
     with pytest.raises(ValueError, match="writable calendar of the owner's"):
-        pages.page_update(page=page, data=saved_settings(page, write_calendar=strangers_calendar))
+        pages.page_update(
+            page=page, settings=saved_settings(page, write_calendar=strangers_calendar)
+        )
     with pytest.raises(ValueError, match="writable calendar of the owner's"):
         pages.page_update(
-            page=page, data=saved_settings(page, write_calendar=calendars["Holidays"])
+            page=page, settings=saved_settings(page, write_calendar=calendars["Holidays"])
         )
     with pytest.raises(ValueError, match="its owner's calendars"):
         pages.page_create(
             owner=page.owner,
-            data=saved_settings(page, slug="other", busy_calendars=[strangers_calendar]),
+            settings=saved_settings(page, slug="other"),
+            busy_calendars=[strangers_calendar],
         )
 
     page.refresh_from_db()
@@ -943,3 +944,18 @@ def make_booking(owner, page, start, *, minutes=30, status=Booking.Status.CONFIR
         location=page.location,
         submission_key=f"key-{Booking.objects.count()}-{start.isoformat()}",
     )
+
+
+def test_the_typed_settings_carry_every_setting_of_the_page_model():
+    kept_apart = {"id", "owner", "secret", "busy_calendars", "created_at", "updated_at"}
+    model_settings = {
+        field.name
+        for field in BookingPage._meta.get_fields()
+        if field.concrete and field.name not in kept_apart
+    }
+
+    assert {field.name for field in dataclasses.fields(PageSettings)} == model_settings
+    page = BookingPage()
+    changed = dataclasses.replace(PageSettings.of(page), durations=(30, 45), title="Intro")
+    changed.apply_to(page)
+    assert PageSettings.of(page) == changed and page.durations == [30, 45]
