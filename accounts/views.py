@@ -20,7 +20,7 @@ from accounts.billing.plans import plan_overview
 from accounts.deletion import account_deletion_request
 from accounts.export import account_export
 from accounts.models import AuditLog, Consent, User
-from calendars.models import Connection
+from integrations.kinds import AccountKind
 from multical.lib import failed_attempts, rate_limits
 from multical.lib.requests import client_ip
 
@@ -215,7 +215,7 @@ def security_log(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/security.html", {"page": page, "rows": rows})
 
 
-_ACCOUNT_KINDS = dict(Connection.Kind.choices)
+_ACCOUNT_KINDS = dict(AccountKind.choices)
 # Signing in with a provider names the company, not its calendar product.
 _SIGN_IN_PROVIDERS = {"google": "Google", "microsoft": "Microsoft"}
 _LOGIN_FAILURES = {

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from integrations.kinds import AccountKind
 from multical.lib.vault import SealedTextField
 
 
@@ -26,14 +27,8 @@ class ConnectionQuerySet(models.QuerySet):
 class Connection(models.Model):
     """One account at one provider, with its credentials sealed in the vault."""
 
-    class Kind(models.TextChoices):
-        GOOGLE = "google", "Google Calendar"
-        MICROSOFT = "microsoft", "Microsoft 365"
-        ICLOUD = "icloud", "Apple iCloud"
-        CALDAV = "caldav", "CalDAV server"
-        ICS = "ics", "iCal link"
-        # Not a calendar: the meeting provider booking pages create meetings with.
-        ZOOM = "zoom", "Zoom"
+    # Defined with the providers (integrations.kinds), where the names of accounts live.
+    Kind = AccountKind
 
     class Status(models.TextChoices):
         OK = "ok", "OK"

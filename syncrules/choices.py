@@ -3,26 +3,7 @@ forms and pages show their labels, and the planner (which imports no Django) dec
 
 from __future__ import annotations
 
-import enum
-
-
-class _ChoiceType(enum.EnumType):
-    @property
-    def choices(cls) -> list[tuple[str, str]]:
-        """(value, label) of each member, in order: what a Django field or form takes."""
-        return [(member.value, member.label) for member in cls]  # type: ignore[attr-defined]
-
-
-class Choice(enum.StrEnum, metaclass=_ChoiceType):
-    """A stored value with the words a person reads for it: ``BUSY = "busy", "Busy only"``."""
-
-    label: str
-
-    def __new__(cls, value: str, label: str) -> Choice:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        return member
+from multical.lib.choices import Choice
 
 
 class Visibility(Choice):
