@@ -29,6 +29,4 @@ urlpatterns = [
         "settings/notifications/", views.notification_preferences, name="notification-preferences"
     ),
     path("settings/security/", views.security_log, name="security"),
-    path("settings/export/", views.data_export, name="export"),
-    path("settings/delete/", views.delete_account, name="delete"),
 ]

@@ -7,26 +7,20 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import forms, selectors, services
 from accounts.billing.plans import plan_overview
-from accounts.deletion import account_deletion_request
-from accounts.export import account_export
 from accounts.models import AuditLog, Consent, User
 from integrations.kinds import AccountKind
-from multical.lib import failed_attempts, rate_limits
+from multical.lib import failed_attempts
 from multical.lib.requests import client_ip
 
 # The address a visitor just signed up with, so the "check your inbox" page can name it.
 PENDING_EMAIL_SESSION_KEY = "accounts:pending_verification_email"
-# Data exports per client address (each one reads everything the user has).
 AUDIT_ENTRIES_PER_PAGE = 25
 
 
@@ -240,46 +234,6 @@ def _audit_details(entry: AuditLog) -> str:
         )
     provider = metadata.get("provider", "")
     return _ACCOUNT_KINDS.get(provider, provider)
-
-
-@never_cache
-@login_required
-@require_POST
-@rate_limits.ratelimit(
-    group="data-export", rate=rate_limits.setting_rate("DATA_EXPORT_RATE"), method="POST"
-)
-def data_export(request: HttpRequest) -> HttpResponse:
-    """Everything we keep about the user, as a JSON file to download (no credentials in it)."""
-    user: User = request.user  # type: ignore[assignment]
-    services.audit_log_record(
-        user=user, action=AuditLog.Action.DATA_EXPORTED, ip_address=client_ip(request)
-    )
-    response = JsonResponse(
-        account_export(user=user), encoder=DjangoJSONEncoder, json_dumps_params={"indent": 2}
-    )
-    filename = f"multical-data-{timezone.now():%Y-%m-%d}.json"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-@login_required
-def delete_account(request: HttpRequest) -> HttpResponse:
-    """Close the account now (every session ends); a task removes the rest in the background."""
-    user: User = request.user  # type: ignore[assignment]
-    form = forms.DeleteAccountForm(user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        account_deletion_request(
-            user=user,
-            remove_blocks=form.cleaned_data["remove_blocks"],
-            ip_address=client_ip(request),
-        )
-        logout(request)
-        messages.info(
-            request,
-            "Your account is closed, and its data is being deleted. Thank you for using Multical.",
-        )
-        return redirect("landing")
-    return render(request, "accounts/delete_account.html", {"form": form})
 
 
 @login_required

@@ -23,12 +23,12 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
-from accounts.export import FORMAT_VERSION
 from accounts.models import AuditLog
 from calendars.push import RENEW_AHEAD
 from integrations import scopes
 from integrations.microsoft.provider import subscription_minutes
 from integrations.zoom.client import MEETING_SETTINGS
+from lifecycle.export import FORMAT_VERSION
 from multical.lib import vault
 from syncrules.models import SyncRule
 

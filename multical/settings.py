@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "syncrules",
     "booking",
     "portfolio",
+    "lifecycle",
     "integrations",
     "django_ratelimit",
     "csp",
@@ -207,7 +208,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Account deletions whose task was lost (a broker restart) are queued again.
     "resume-account-deletions": {
-        "task": "accounts.tasks.resume_stalled_deletions",
+        "task": "lifecycle.tasks.resume_stalled_deletions",
         "schedule": 60.0 * 60,
     },
 }

@@ -15,6 +15,7 @@ urlpatterns = [
     path("privacy/", views.legal_document, {"template_name": "legal/privacy.html"}, name="privacy"),
     path("permissions/", include("multical.permissions")),
     path("accounts/oauth/", include("accounts.oauth_urls")),
+    path("accounts/settings/", include("lifecycle.urls")),
     path("accounts/", include("accounts.urls")),
     path("billing/", include("accounts.billing.urls")),
     path("calendars/oauth/", include("calendars.oauth_urls")),

@@ -8,8 +8,8 @@ import logging
 import pytest
 from django.utils import timezone
 
-from accounts import deletion
 from accounts.models import Subscription, User
+from lifecycle import deletion
 from tests.accounts.test_billing_webhooks import checkout_session_for, deliver_all, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_on_the_last_try_the_account_goes_and_the_customer_is_named_for_the_oper
     customer = Subscription.objects.get(user=owner).stripe_customer_id
     stripe_fake.break_down(10)
 
-    with caplog.at_level(logging.ERROR, logger="accounts.deletion"):
+    with caplog.at_level(logging.ERROR, logger="lifecycle.deletion"):
         deletion.account_delete(user_id=str(closed(owner).pk), last_try=True)
 
     assert not User.objects.filter(pk=owner.pk).exists()

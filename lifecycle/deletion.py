@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -52,10 +51,10 @@ class DeletionIncomplete(Exception):
         self.retry_after = retry_after
 
 
-@transaction.atomic
-def account_deletion_request(*, user: User, remove_blocks: bool, ip_address: str | None) -> None:
-    """Close the account at once and queue its deletion (``remove_blocks``: take the blocks
-    Multical wrote out of the user's calendars). Asking twice keeps the first answer."""
+def account_close(*, user: User, remove_blocks: bool, ip_address: str | None) -> str:
+    """Close the account at once, in the caller's transaction (``remove_blocks``: its deletion
+    takes the blocks Multical wrote out of the user's calendars); its id, for the deletion task.
+    Asking twice keeps the first answer."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.deletion_requested_at is None:
         user.deletion_requested_at = timezone.now()
@@ -84,12 +83,7 @@ def account_deletion_request(*, user: User, remove_blocks: bool, ip_address: str
         Block.objects.filter(target_calendar__connection__user=user).delete()
     BookingPage.objects.filter(owner=user).update(active=False)
     _cancel_coming_bookings(user)
-
-    # Imported here: the task module builds on this one.
-    from accounts.tasks import delete_account
-
-    user_id = str(user.pk)
-    transaction.on_commit(lambda: delete_account.delay(user_id))
+    return str(user.pk)
 
 
 def account_delete(*, user_id: str, last_try: bool = False) -> None:

@@ -20,7 +20,7 @@ from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
-EXPORT = reverse("accounts:export")
+EXPORT = reverse("lifecycle:export")
 # Credentials planted in the owner's connections: none may leave in an export.
 CALDAV_PASSWORD = "caldav-pw-Q7xk2LmN9"
 ACCESS_TOKEN = "ya29.planted-access-token-8fJ2kq"

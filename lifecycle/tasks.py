@@ -1,4 +1,4 @@
-"""Celery tasks for accounts. They take ids only."""
+"""Celery tasks of an account's life as a whole. They take ids only."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from accounts import deletion
 from accounts.models import User
+from lifecycle import deletion
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 
 # With backoff, about two hours of retries before the account is deleted whatever is left.

@@ -18,22 +18,23 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import deletion
 from accounts.models import AuditLog, Consent, User
-from accounts.tasks import RETRY_LIMIT, delete_account
 from booking.models import Booking, BookingPage, DateOverride, Profile, Question
 from calendars import tasks
 from calendars.models import Calendar, Connection
+from lifecycle import deletion
+from lifecycle import services as lifecycle_services
+from lifecycle.tasks import RETRY_LIMIT, delete_account
 from multical.lib import vault
 from syncrules.models import Block, SyncRule, SyncRun
-from tests.accounts.test_export import make_data
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory, UserFactory
 from tests.fakes.microsoft import django_client_deliverer
+from tests.lifecycle.test_export import make_data
 from tests.syncrules.world import World, make_world, soon
 
 pytestmark = pytest.mark.django_db
 
-DELETE = reverse("accounts:delete")
+DELETE = reverse("lifecycle:delete")
 DASHBOARD = reverse("dashboard")
 LOGIN = reverse("accounts:login")
 ATTENDEE = "grace@attendee.example"
@@ -192,7 +193,7 @@ def test_a_closed_account_stops_syncing_booking_and_e_mailing(
     page = BookingPage.objects.create(owner=owner, title="Intro", slug="intro", durations=[30])
 
     with django_capture_on_commit_callbacks():
-        deletion.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
+        lifecycle_services.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
 
     assert not SyncRule.objects.get(user=owner).enabled
     page.refresh_from_db()
@@ -297,7 +298,7 @@ def test_coming_bookings_are_cancelled_and_their_attendees_told(
 def test_the_deletion_waits_for_the_attendees_to_be_told(owner, django_capture_on_commit_callbacks):
     booking = make_booking(owner, start=timezone.now() + timedelta(days=2))
     with django_capture_on_commit_callbacks():  # the follow-up with the e-mail is not run
-        deletion.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
+        lifecycle_services.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
 
     with pytest.raises(deletion.DeletionIncomplete):
         deletion.account_delete(user_id=str(owner.id))
@@ -313,8 +314,10 @@ def test_asking_twice_and_running_twice_are_harmless(
     owner, world, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks():
-        deletion.account_deletion_request(user=owner, remove_blocks=False, ip_address=None)
-        deletion.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
+        lifecycle_services.account_deletion_request(
+            user=owner, remove_blocks=False, ip_address=None
+        )
+        lifecycle_services.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
     owner.refresh_from_db()
     assert owner.deletion_removes_blocks is False  # the first answer holds
     assert AuditLog.objects.filter(action=AuditLog.Action.DELETION_REQUESTED).count() == 1
@@ -348,7 +351,7 @@ def test_a_provider_outage_leaves_the_account_for_a_retry_that_finishes_it(
 ):
     fault_proxy.fault = lambda method, path, count: 503 if method == "DELETE" else None
     with django_capture_on_commit_callbacks():
-        deletion.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
+        lifecycle_services.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
 
     with pytest.raises(deletion.DeletionIncomplete):
         deletion.account_delete(user_id=str(owner.id))
@@ -369,10 +372,10 @@ def test_after_the_last_try_the_account_is_deleted_anyway_and_that_is_logged(
 ):
     fault_proxy.fault = lambda method, path, count: 503 if method == "DELETE" else None
     with pytest.raises(Retry), run_tasks_inline():
-        deletion.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
+        lifecycle_services.account_deletion_request(user=owner, remove_blocks=True, ip_address=None)
     assert User.objects.filter(id=owner.id).exists()
 
-    with caplog.at_level(logging.INFO, logger="accounts.deletion"):
+    with caplog.at_level(logging.INFO, logger="lifecycle.deletion"):
         delete_account.apply(args=[str(owner.id)], retries=RETRY_LIMIT)
 
     assert not User.objects.filter(id=owner.id).exists()
@@ -388,7 +391,7 @@ def test_after_the_last_try_the_account_is_deleted_anyway_and_that_is_logged(
 
 
 def test_a_deletion_whose_task_was_lost_is_queued_again_by_beat(owner, second_user, monkeypatch):
-    from accounts import tasks as account_tasks
+    from lifecycle import tasks as account_tasks
 
     queued: list[str] = []
     monkeypatch.setattr(account_tasks.delete_account, "delay", queued.append)
