@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any
+from typing import ClassVar
 
 from django.db import transaction
 
@@ -20,6 +20,7 @@ from accounts.models import User
 from booking import selectors
 from booking.models import BookingPage, DateOverride, Profile, Question
 from calendars.models import Calendar
+from multical.lib.model_settings import ModelSettings
 
 
 @transaction.atomic
@@ -36,7 +37,7 @@ def profile_update(*, user: User, handle: str, display_name: str) -> Profile:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PageSettings:
+class PageSettings(ModelSettings):
     """A booking page's own settings, its busy calendars, date overrides and questions aside:
     what the page form, the demo (and any other caller) hands the services, typed. A new setting
     is a field of the model, a field here and a field of the form."""
@@ -63,22 +64,7 @@ class PageSettings:
     location: str
     location_detail: str
 
-    @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> PageSettings:
-        """The settings in ``values`` (one entry per field, as a page or a form holds them)."""
-        given = {field.name: values[field.name] for field in fields(cls)}
-        given["durations"] = tuple(given["durations"] or ())
-        return cls(**given)
-
-    @classmethod
-    def of(cls, page: BookingPage) -> PageSettings:
-        """The settings ``page`` holds; ``BookingPage()`` holds the defaults."""
-        return cls.from_values({field.name: getattr(page, field.name) for field in fields(cls)})
-
-    def apply_to(self, page: BookingPage) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            setattr(page, field.name, list(value) if field.name == "durations" else value)
+    SEQUENCES: ClassVar = ("durations",)
 
 
 # A question as the form gives it: {"id": the Question's id or None, "label", "kind", "required"}.

@@ -11,16 +11,17 @@ over the limit the service raises ``PlanLimitReached`` and saves nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import time
-from typing import Any
+from typing import ClassVar
 
 from django.db import transaction
 
 from accounts.billing.plans import Limit, limit_check, plan_pause_forget
 from accounts.models import User
 from calendars.models import Calendar
+from multical.lib.model_settings import ModelSettings
 from syncrules.choices import Handling, ShowAs, Visibility
 from syncrules.models import SyncRule
 from syncrules.tasks import enqueue_calendar_sync, enqueue_stale_block_removal
@@ -29,10 +30,10 @@ BLOCK_EACH_OTHER_SUFFIX = " → others"
 
 
 @dataclass(frozen=True, kw_only=True)
-class RuleSettings:
+class RuleSettings(ModelSettings):
     """A rule's own settings, its calendars aside: what the rule form, the admin, the demo (and
     any other caller) hands the services, typed. A new setting is a field of the model, a field
-    here and a field of the form; ``of`` and ``apply_to`` carry every field."""
+    here and a field of the form."""
 
     name: str
     enabled: bool
@@ -53,29 +54,13 @@ class RuleSettings:
     working_hours_start: time | None
     working_hours_end: time | None
 
-    @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> RuleSettings:
-        """The settings in ``values`` (one entry per field, as a rule or a form holds them)."""
-        given = {field.name: values[field.name] for field in fields(cls)}
-        for name, kind in _CHOICES.items():
-            given[name] = kind(given[name])
-        for name in _SEQUENCES:
-            given[name] = tuple(given[name] or ())
-        return cls(**given)
-
-    @classmethod
-    def of(cls, rule: SyncRule) -> RuleSettings:
-        """The settings ``rule`` holds; ``SyncRule()`` holds the defaults."""
-        return cls.from_values({field.name: getattr(rule, field.name) for field in fields(cls)})
-
-    def apply_to(self, rule: SyncRule) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            setattr(rule, field.name, list(value) if field.name in _SEQUENCES else value)
-
-
-_CHOICES = {"visibility": Visibility, "tentative": Handling, "all_day": Handling, "show_as": ShowAs}
-_SEQUENCES = ("include_keywords", "exclude_keywords", "weekdays")
+    TYPED: ClassVar = {
+        "visibility": Visibility,
+        "tentative": Handling,
+        "all_day": Handling,
+        "show_as": ShowAs,
+    }
+    SEQUENCES: ClassVar = ("include_keywords", "exclude_keywords", "weekdays")
 
 
 def rule_build(*, user: User, settings: RuleSettings) -> SyncRule:
