@@ -6,4 +6,7 @@ class SyncrulesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from syncrules import receivers  # noqa: F401 - connects the receivers
+        from accounts.billing.plans import Limit, register_limited
+        from syncrules import plan_limits, receivers  # noqa: F401 - receivers connect themselves
+
+        register_limited(Limit.RULES, plan_limits.LIMITED)

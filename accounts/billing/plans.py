@@ -10,19 +10,21 @@ What counts against the Free limits is what does work for the user:
 
 The services that add or switch on one of these call ``limit_check`` first, in their transaction,
 and refuse with ``PlanLimitReached``: nothing is saved, and the view shows why with a way to upgrade.
+
+Each app that owns a limited thing registers how it is counted, paused when Pro ends and resumed
+(``register_limited``, from its ``AppConfig.ready``): billing imports none of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
 
 from accounts.models import PlanPause, Subscription, User
-from booking.models import BookingPage
-from calendars.models import Connection
-from syncrules.models import SyncRule
 
 
 class Plan(models.TextChoices):
@@ -37,6 +39,32 @@ class Limit(models.TextChoices):
 
 
 FREE_LIMITS = {Limit.RULES: 1, Limit.CALENDAR_ACCOUNTS: 2, Limit.BOOKING_PAGES: 1}
+
+
+@dataclass(frozen=True)
+class Limited:
+    """How the app that owns a limited thing counts it, and (for what Pro's end pauses) pauses the
+    ones beyond what Free allows (switched off, each with a ``PlanPause``, oldest kept; returns
+    them) and resumes one a pause names."""
+
+    count: Callable[[User], int]
+    pause_beyond: Callable[[User, int], list[Any]] | None = None
+    resume: Callable[[PlanPause], None] | None = None
+
+
+_LIMITED: dict[Limit, Limited] = {}
+
+
+def register_limited(limit: Limit, limited: Limited) -> None:
+    _LIMITED[limit] = limited
+
+
+def limited(limit: Limit) -> Limited:
+    try:
+        return _LIMITED[limit]
+    except KeyError:
+        raise LookupError(f"No app registered how to count {limit.label}.") from None
+
 
 _REFUSALS = {
     Limit.RULES: "The Free plan runs {allowed} sync rule at a time, and you have {in_use} on.",
@@ -110,8 +138,9 @@ class Overview:
     plan: Plan
     subscription: Subscription | None
     usage: dict[Limit, int] = field(default_factory=dict)
-    paused_rules: list[SyncRule] = field(default_factory=list)
-    paused_pages: list[BookingPage] = field(default_factory=list)
+    # The rules and pages Pro's end paused (syncrules' and booking's models).
+    paused_rules: list[Any] = field(default_factory=list)
+    paused_pages: list[Any] = field(default_factory=list)
 
     @property
     def rows(self) -> list[tuple[str, int, int]]:
@@ -147,7 +176,7 @@ def plan_overview(user: User) -> Overview:
     )
 
 
-def plan_pause_forget(*, rule: SyncRule | None = None, page: BookingPage | None = None) -> None:
+def plan_pause_forget(*, rule: Any = None, page: Any = None) -> None:
     """The owner switched this rule or page on again: it is no longer paused by the plan."""
     if rule is not None:
         PlanPause.objects.filter(rule=rule).delete()
@@ -156,13 +185,4 @@ def plan_pause_forget(*, rule: SyncRule | None = None, page: BookingPage | None 
 
 
 def _in_use(user: User, limit: Limit) -> int:
-    if limit == Limit.RULES:
-        return SyncRule.objects.filter(user=user, enabled=True).count()
-    if limit == Limit.BOOKING_PAGES:
-        return BookingPage.objects.filter(owner=user, active=True).count()
-    return (
-        Connection.objects.filter(user=user)
-        .exclude(kind=Connection.Kind.ZOOM)
-        .exclude(status__in=Connection.RELEASED)
-        .count()
-    )
+    return limited(limit).count(user)

@@ -39,10 +39,7 @@ from django.utils import timezone
 from accounts.billing import plans, stripe_api
 from accounts.billing.plans import FREE_LIMITS, Limit
 from accounts.models import PlanPause, StripeEvent, Subscription, User
-from booking.models import BookingPage
 from multical.lib.email import send_templated_email
-from syncrules.models import SyncRule
-from syncrules.services import rule_set_enabled
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -257,17 +254,12 @@ def _period_end(item: Mapping[str, Any]) -> datetime | None:
 
 def _pro_ended(user: User) -> None:
     """Pause what goes beyond the Free plan, newest first; keep everything; tell the user."""
-    rules = SyncRule.objects.filter(user=user, enabled=True).order_by("created_at", "id")
-    paused_rules = list(rules[FREE_LIMITS[Limit.RULES] :])
-    for rule in paused_rules:
-        rule_set_enabled(rule=rule, enabled=False)
-        PlanPause.objects.create(user=user, rule=rule)
-    pages = BookingPage.objects.filter(owner=user, active=True).order_by("created_at", "id")
-    paused_pages = list(pages[FREE_LIMITS[Limit.BOOKING_PAGES] :])
-    for page in paused_pages:
-        page.active = False
-        page.save(update_fields=["active", "updated_at"])
-        PlanPause.objects.create(user=user, page=page)
+    paused = {
+        limit: limited.pause_beyond(user, FREE_LIMITS[limit])
+        for limit in (Limit.RULES, Limit.BOOKING_PAGES)
+        if (limited := plans.limited(limit)).pause_beyond is not None
+    }
+    paused_rules, paused_pages = paused[Limit.RULES], paused[Limit.BOOKING_PAGES]
     logger.info(
         "Pro ended for %s: %d rules and %d pages paused",
         user.pk,
@@ -283,20 +275,16 @@ def plan_pauses_resume(*, user: User) -> int:
     """Switch back on every rule and page the end of Pro paused; how many. Pro only."""
     if plans.plan_for(user) != plans.Plan.PRO:
         raise BillingError("Upgrade to Pro to switch everything back on.")
-    pauses = list(
-        PlanPause.objects.filter(user=user).select_related("rule", "page").order_by("paused_at")
-    )
+    pauses = list(PlanPause.objects.filter(user=user).order_by("paused_at"))
     for pause in pauses:
-        if pause.rule is not None:
-            rule_set_enabled(rule=pause.rule, enabled=True)
-        else:
-            pause.page.active = True
-            pause.page.save(update_fields=["active", "updated_at"])
+        resume = plans.limited(Limit.RULES if pause.rule_id else Limit.BOOKING_PAGES).resume
+        assert resume is not None  # what Pro's end pauses can be resumed
+        resume(pause)
         pause.delete()
     return len(pauses)
 
 
-def _send_pro_ended_email(user: User, rules: list[SyncRule], pages: list[BookingPage]) -> None:
+def _send_pro_ended_email(user: User, rules: list[Any], pages: list[Any]) -> None:
     send_templated_email(
         to=user.email,
         template="accounts/email/billing-pro-ended",

@@ -362,3 +362,14 @@ def test_a_refusal_reads_as_a_sentence_with_the_numbers(stripe_fake):
     assert re.fullmatch(
         r"The Free plan keeps 1 booking page open at a time, and you have 3 open\.", refusal.message
     )
+
+
+def test_every_limit_is_counted_by_the_app_that_owns_it_and_what_pro_ends_can_come_back():
+    from accounts.billing import plans
+
+    for limit in Limit:
+        assert plans.limited(limit).count is not None
+    for limit in (Limit.RULES, Limit.BOOKING_PAGES):
+        assert plans.limited(limit).pause_beyond is not None
+        assert plans.limited(limit).resume is not None
+    assert plans.limited(Limit.CALENDAR_ACCOUNTS).pause_beyond is None  # nothing is disconnected
