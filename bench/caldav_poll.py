@@ -41,7 +41,7 @@ settings.configure(OUTBOUND_ALLOW_LOOPBACK=True)
 
 from bench.latency_proxy import LatencyProxy  # noqa: E402
 from integrations.base import Window  # noqa: E402
-from integrations.caldav import dav  # noqa: E402
+from integrations.caldav import client as dav  # noqa: E402
 from integrations.caldav.provider import CalDAVProvider  # noqa: E402
 from tests.caldav_servers import Account, RadicaleServer  # noqa: E402
 

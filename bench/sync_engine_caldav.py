@@ -63,7 +63,7 @@ class _RequestCounter:
     """Counts the CalDAV provider's HTTP requests while in use."""
 
     def __init__(self) -> None:
-        from integrations.caldav.dav import DAVSession
+        from integrations.caldav.client import DAVSession
 
         self.count = 0
         self._session_class = DAVSession

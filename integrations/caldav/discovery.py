@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from integrations.base import ProviderError, RemoteCalendar
-from integrations.caldav.dav import (
+from integrations.caldav.client import (
     APPLE,
     CALDAV,
     DAV,

@@ -31,7 +31,7 @@ from integrations.base import (
     busy_intervals,
 )
 from integrations.caldav import discovery
-from integrations.caldav.dav import (
+from integrations.caldav.client import (
     CALENDAR_GONE,
     DAV,
     XML_BODY,

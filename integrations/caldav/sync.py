@@ -30,7 +30,7 @@ from urllib.parse import urljoin
 import icalendar
 
 from integrations.base import ChangeSet, ProviderError, RemoteEvent, Window
-from integrations.caldav.dav import (
+from integrations.caldav.client import (
     CALDAV,
     CALENDAR_GONE,
     CALSERVER,

@@ -32,7 +32,7 @@ from integrations.base import (
     busy_intervals,
 )
 from integrations.google.client import GoogleAPIError, GoogleClient
-from integrations.google.events import (
+from integrations.google.mapping import (
     MARKER_KEYS,
     block_body,
     block_event_id,

@@ -37,7 +37,7 @@ from integrations.base import (
 )
 from integrations.microsoft import mapping
 from integrations.microsoft.auth import Credentials
-from integrations.microsoft.graph import GraphClient, decode, error_code, error_for
+from integrations.microsoft.client import GraphClient, decode, error_code, error_for
 from integrations.push import channel_secret
 
 # The answers to a delta link Graph no longer knows: read everything again.

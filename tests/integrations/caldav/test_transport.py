@@ -12,7 +12,7 @@ from email.utils import format_datetime
 import pytest
 
 from integrations.base import ProviderError, Window
-from integrations.caldav import dav
+from integrations.caldav import client as dav
 from integrations.caldav.provider import CalDAVProvider
 from multical.lib import safe_http
 from multical.lib.http_headers import retry_after_seconds

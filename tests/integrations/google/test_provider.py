@@ -22,7 +22,7 @@ from integrations.base import (
     Window,
 )
 from integrations.google.client import REVOKED
-from integrations.google.events import block_event_id
+from integrations.google.mapping import block_event_id
 from integrations.google.provider import GoogleProvider
 from integrations.push import channel_secret
 from tests.integrations.spans import each_names_its_event, times_of

@@ -27,7 +27,7 @@ from integrations.base import (
     Transparency,
     Window,
 )
-from integrations.microsoft import graph as graph_module
+from integrations.microsoft import client as graph_module
 from integrations.microsoft import mapping
 from integrations.microsoft.auth import REFUSED
 from integrations.microsoft.provider import MicrosoftProvider

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from integrations.caldav import dav
+from integrations.caldav import client as dav
 from integrations.google import client as google_client
-from integrations.microsoft import graph
+from integrations.microsoft import client as graph
 from syncrules import state, tasks
 from tests.syncrules.torture.driver import CLIENT_TIMEOUT
 
