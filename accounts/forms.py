@@ -128,7 +128,7 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         html_email_template_name=None,
     ) -> None:
         # Links point at SITE_URL, never at whatever Host header the request carried.
-        path = reverse("accounts:password-reset-confirm", args=[context["uid"], context["token"]])
+        path = reverse("accounts:password_reset_confirm", args=[context["uid"], context["token"]])
         send_templated_email(
             to=to_email,
             template="accounts/email/password-reset",

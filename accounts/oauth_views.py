@@ -109,7 +109,7 @@ def _pending_key(provider: str) -> str:
 
 
 def _redirect_uri(provider: str) -> str:
-    return settings.SITE_URL + reverse(f"accounts_oauth:{provider}-sign-in-callback")
+    return settings.SITE_URL + reverse(f"accounts_oauth:{provider}_sign_in_callback")
 
 
 def _error(request: HttpRequest, provider: str, message: str, *, status: int) -> HttpResponse:
@@ -169,7 +169,7 @@ def _finish(request: HttpRequest, provider: str, identity: Identity, next_url: s
         "next": next_url,
         "held_at": time.time(),
     }
-    return redirect("accounts_oauth:sign-up")
+    return redirect("accounts_oauth:sign_up")
 
 
 Identify = Callable[[Mapping[str, Any], Mapping[str, str]], Identity]

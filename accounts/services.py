@@ -40,7 +40,7 @@ def user_send_verification_email(*, user: User) -> None:
     if user.email_verified:
         return
     path = reverse(
-        "accounts:verify-email",
+        "accounts:verify_email",
         args=[
             urlsafe_base64_encode(force_bytes(user.pk)),
             email_verification_token.make_token(user),

@@ -38,7 +38,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 marketing_email=form.cleaned_data["marketing_email"],
             )
             request.session[PENDING_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
-            return redirect("accounts:verify-sent")
+            return redirect("accounts:verify_sent")
         failed_attempts.record(request, failed_attempts.SIGNUP)
     return render(request, "accounts/signup.html", {"form": form, **_provider_buttons()})
 
@@ -71,7 +71,7 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
         request,
         "If that address has an account waiting for verification, a new link is on its way.",
     )
-    return redirect("accounts:verify-sent")
+    return redirect("accounts:verify_sent")
 
 
 def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
@@ -123,7 +123,7 @@ class LoginView(auth_views.LoginView):
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = forms.PasswordResetForm
     template_name = "accounts/password_reset.html"
-    success_url = reverse_lazy("accounts:password-reset-done")
+    success_url = reverse_lazy("accounts:password_reset_done")
 
     def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         failed_attempts.check(request, failed_attempts.PASSWORD_RESET)

@@ -41,7 +41,7 @@ def _flow_for(provider: str) -> ModuleType:
 
 
 def _redirect_uri(provider: str) -> str:
-    return settings.SITE_URL + reverse(f"calendars_oauth:{provider}-callback")
+    return settings.SITE_URL + reverse(f"calendars_oauth:{provider}_callback")
 
 
 @login_required

@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 RENEW_AHEAD = timedelta(days=1)
 # Where each pushing provider sends notifications, and lifecycle events ("" where it has none).
 NOTIFICATION_URLS = {
-    Connection.Kind.GOOGLE: ("google-notification", ""),
-    Connection.Kind.MICROSOFT: ("microsoft-notification", "microsoft-lifecycle"),
+    Connection.Kind.GOOGLE: ("google_notification", ""),
+    Connection.Kind.MICROSOFT: ("microsoft_notification", "microsoft_lifecycle"),
 }
 
 

@@ -6,22 +6,22 @@ app_name = "calendars"
 
 urlpatterns = [
     path("", views.calendar_list, name="calendar_list"),
-    path("connect/icloud/", views.connect_icloud, name="connect-icloud"),
-    path("connect/caldav/", views.connect_caldav, name="connect-caldav"),
-    path("connect/ical/", views.connect_ics, name="connect-ics"),
+    path("connect/icloud/", views.connect_icloud, name="connect_icloud"),
+    path("connect/caldav/", views.connect_caldav, name="connect_caldav"),
+    path("connect/ical/", views.connect_ics, name="connect_ics"),
     path(
         "connections/<uuid:connection_id>/credentials/",
         views.connection_credentials,
-        name="connection-credentials",
+        name="connection_credentials",
     ),
     path(
         "connections/<uuid:connection_id>/disconnect/",
         views.connection_disconnect,
-        name="connection-disconnect",
+        name="connection_disconnect",
     ),
     path(
         "connections/<uuid:connection_id>/remove/",
         views.connection_remove,
-        name="connection-remove",
+        name="connection_remove",
     ),
 ]

@@ -25,10 +25,10 @@ urlpatterns = [
     path("portfolio/", include("portfolio.urls")),
     path("", include("booking.public_urls")),
     # Push notifications from the providers: verified, answered at once, never a session.
-    path("hooks/google/", google_notification, name="google-notification"),
-    path("hooks/microsoft/", graph_notification, name="microsoft-notification"),
-    path("hooks/microsoft/lifecycle/", graph_lifecycle, name="microsoft-lifecycle"),
-    path("hooks/zoom/", zoom_notification, name="zoom-notification"),
-    path("hooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("hooks/google/", google_notification, name="google_notification"),
+    path("hooks/microsoft/", graph_notification, name="microsoft_notification"),
+    path("hooks/microsoft/lifecycle/", graph_lifecycle, name="microsoft_lifecycle"),
+    path("hooks/zoom/", zoom_notification, name="zoom_notification"),
+    path("hooks/stripe/", stripe_webhook, name="stripe_webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -10,6 +10,6 @@ urlpatterns = [
     path(
         "calendars/<uuid:calendar_id>/",
         views.calendar_preference,
-        name="calendar-preference",
+        name="calendar_preference",
     ),
 ]

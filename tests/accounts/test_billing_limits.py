@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 CHECKOUT = reverse("billing:checkout")
 NEW_RULE = reverse("syncrules:rule_create")
 NEW_PAGE = reverse("booking:page_create")
-CONNECT_ICS = reverse("calendars:connect-ics")
+CONNECT_ICS = reverse("calendars:connect_ics")
 
 
 @pytest.fixture
@@ -230,7 +230,7 @@ def test_reconnecting_a_disconnected_account_over_the_limit_is_refused(
     old = ConnectionFactory(user=owner, status=Connection.Status.DISCONNECTED)
 
     response = owner_client.post(
-        reverse("calendars:connection-credentials", args=[old.id]), {"password": "new-password"}
+        reverse("calendars:connection_credentials", args=[old.id]), {"password": "new-password"}
     )
 
     assert shows_upgrade_prompt(response, "The Free plan connects 2 calendar accounts")
@@ -256,10 +256,10 @@ def test_a_new_google_account_over_the_limit_shows_the_prompt_and_stores_nothing
     stripe_fake, owner, owner_client, calendars, google_fake
 ):
     google_fake.add_calendar("primary", google_fake.email)
-    consent = owner_client.post(reverse("calendars_oauth:google-connect"))["Location"]
+    consent = owner_client.post(reverse("calendars_oauth:google_connect"))["Location"]
 
     response = owner_client.get(
-        reverse("calendars_oauth:google-callback"), google_fake.authorize(consent)
+        reverse("calendars_oauth:google_callback"), google_fake.authorize(consent)
     )
 
     assert response.status_code == 200

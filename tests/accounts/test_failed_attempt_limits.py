@@ -55,6 +55,6 @@ def test_failed_sign_ups_are_limited(client):
 
 def test_guessing_reset_links_is_limited(client, owner):
     for number in range(3):
-        client.get(reverse("accounts:password-reset-confirm", args=["MQ", f"bad-token-{number}"]))
-    response = client.get(reverse("accounts:password-reset-confirm", args=["MQ", "bad-token-x"]))
+        client.get(reverse("accounts:password_reset_confirm", args=["MQ", f"bad-token-{number}"]))
+    response = client.get(reverse("accounts:password_reset_confirm", args=["MQ", "bad-token-x"]))
     assert response.status_code == 429

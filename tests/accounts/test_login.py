@@ -61,7 +61,7 @@ def test_dashboard_sections_require_login(client):
         "booking:page_list",
         "portfolio:portfolio",
         "accounts:settings",
-        "accounts:password-change",
+        "accounts:password_change",
     ]:
         response = client.get(reverse(name))
         assert response.status_code == 302, name

@@ -20,7 +20,7 @@ from tests.factories import ConnectionFactory
 pytestmark = pytest.mark.django_db
 
 SETTINGS = reverse("accounts:settings")
-NOTIFICATIONS = reverse("accounts:notification-preferences")
+NOTIFICATIONS = reverse("accounts:notification_preferences")
 ATTENDEE = "grace@attendee.example"
 
 

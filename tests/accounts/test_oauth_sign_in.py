@@ -28,13 +28,13 @@ CONSUMER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 
 def start(client: Client, provider: str, next_url: str | None = None) -> str:
     data = {} if next_url is None else {"next": next_url}
-    response = client.post(reverse(f"accounts_oauth:{provider}-sign-in"), data)
+    response = client.post(reverse(f"accounts_oauth:{provider}_sign_in"), data)
     assert response.status_code == 302
     return response["Location"]
 
 
 def callback(client: Client, provider: str, query: dict[str, str]):
-    return client.get(reverse(f"accounts_oauth:{provider}-sign-in-callback"), query)
+    return client.get(reverse(f"accounts_oauth:{provider}_sign_in_callback"), query)
 
 
 def signed_in_as(client: Client) -> str | None:
@@ -112,7 +112,7 @@ def test_an_unknown_google_address_is_asked_to_finish_signing_up(client, google)
     response = callback(client, "google", google.authorize(start(client, "google")))
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts_oauth:sign-up")
+    assert response["Location"] == reverse("accounts_oauth:sign_up")
     assert client.session[SIGN_UP_SESSION_KEY]["email"] == google.email
     assert not User.objects.exists()
     assert signed_in_as(client) is None
@@ -191,7 +191,7 @@ def test_a_google_callback_without_a_pending_flow_is_refused(google):
 
 
 def test_the_connect_flow_state_does_not_complete_a_sign_in(owner_client, google):
-    connect_url = owner_client.post(reverse("calendars_oauth:google-connect"))["Location"]
+    connect_url = owner_client.post(reverse("calendars_oauth:google_connect"))["Location"]
     answer = google.authorize(connect_url)
     owner_client.logout()
 
@@ -201,13 +201,13 @@ def test_the_connect_flow_state_does_not_complete_a_sign_in(owner_client, google
 
 
 def test_sign_in_does_not_start_on_a_get(client, google):
-    assert client.get(reverse("accounts_oauth:google-sign-in")).status_code == 405
+    assert client.get(reverse("accounts_oauth:google_sign_in")).status_code == 405
 
 
 def test_the_start_view_needs_the_csrf_token():
     client = Client(enforce_csrf_checks=True)
 
-    assert client.post(reverse("accounts_oauth:google-sign-in")).status_code == 403
+    assert client.post(reverse("accounts_oauth:google_sign_in")).status_code == 403
 
 
 # Microsoft ----------------------------------------------------------------------------------------
@@ -257,7 +257,7 @@ def test_an_unknown_microsoft_address_is_asked_to_finish_signing_up(client, micr
         client, "microsoft", microsoft.identity.authorize(start(client, "microsoft"), account)
     )
 
-    assert response["Location"] == reverse("accounts_oauth:sign-up")
+    assert response["Location"] == reverse("accounts_oauth:sign_up")
     held = client.session[SIGN_UP_SESSION_KEY]
     assert (held["provider"], held["email"]) == ("microsoft", "nobody@contoso.example")
     assert held["subject"]
@@ -396,8 +396,8 @@ def test_the_login_page_hides_the_buttons_without_client_ids(client, settings):
 
     assert "Sign in with" not in page
     assert "Sign up with" not in client.get(reverse("accounts:signup")).content.decode()
-    assert client.post(reverse("accounts_oauth:google-sign-in")).status_code == 404
-    assert client.post(reverse("accounts_oauth:microsoft-sign-in")).status_code == 404
+    assert client.post(reverse("accounts_oauth:google_sign_in")).status_code == 404
+    assert client.post(reverse("accounts_oauth:microsoft_sign_in")).status_code == 404
 
 
 # Where to go after signing in (next) --------------------------------------------------------------

@@ -24,17 +24,17 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-SIGN_UP = reverse("accounts_oauth:sign-up")
-CANCEL = reverse("accounts_oauth:sign-up-cancel")
+SIGN_UP = reverse("accounts_oauth:sign_up")
+CANCEL = reverse("accounts_oauth:sign_up_cancel")
 ACCEPT = {"accept_legal": "on", "time_zone": "America/New_York"}
 
 
 def reach_the_step(client: Client, google, next_url: str | None = None) -> None:
     """Sign in at the Google fake with an address no account uses: the step awaits consent."""
     data = {} if next_url is None else {"next": next_url}
-    auth_url = client.post(reverse("accounts_oauth:google-sign-in"), data)["Location"]
+    auth_url = client.post(reverse("accounts_oauth:google_sign_in"), data)["Location"]
     answer = google.authorize(auth_url)
-    response = client.get(reverse("accounts_oauth:google-sign-in-callback"), answer)
+    response = client.get(reverse("accounts_oauth:google_sign_in_callback"), answer)
     assert response.status_code == 302
     assert response["Location"] == SIGN_UP
 
@@ -209,9 +209,9 @@ def test_the_new_account_cannot_log_in_with_any_password(client, google):
 
 def test_a_microsoft_sign_up_creates_its_account(client, microsoft_fake):
     account = microsoft_fake.identity.add_user("Grace@Contoso.example")
-    auth_url = client.post(reverse("accounts_oauth:microsoft-sign-in"))["Location"]
+    auth_url = client.post(reverse("accounts_oauth:microsoft_sign_in"))["Location"]
     answer = microsoft_fake.identity.authorize(auth_url, account)
-    response = client.get(reverse("accounts_oauth:microsoft-sign-in-callback"), answer)
+    response = client.get(reverse("accounts_oauth:microsoft_sign_in_callback"), answer)
     assert response["Location"] == SIGN_UP
 
     client.post(SIGN_UP, ACCEPT)
@@ -383,9 +383,9 @@ def csrf_token(client: Client) -> str:
 def test_the_consent_form_needs_the_csrf_token(google):
     client = Client(enforce_csrf_checks=True)
     token = csrf_token(client)
-    start = client.post(reverse("accounts_oauth:google-sign-in"), {"csrfmiddlewaretoken": token})
+    start = client.post(reverse("accounts_oauth:google_sign_in"), {"csrfmiddlewaretoken": token})
     answer = google.authorize(start["Location"])
-    client.get(reverse("accounts_oauth:google-sign-in-callback"), answer)
+    client.get(reverse("accounts_oauth:google_sign_in_callback"), answer)
     assert SIGN_UP_SESSION_KEY in client.session
 
     refused = client.post(SIGN_UP, ACCEPT)

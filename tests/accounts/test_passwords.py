@@ -40,7 +40,7 @@ def reset_link(mail) -> str:
 
 
 def test_password_reset_by_email(client, owner, mailoutbox):
-    client.post(reverse("accounts:password-reset"), {"email": owner.email.upper()})
+    client.post(reverse("accounts:password_reset"), {"email": owner.email.upper()})
     assert len(mailoutbox) == 1
     assert mailoutbox[0].subject == "Reset your Multical password"
 
@@ -56,7 +56,7 @@ def test_password_reset_by_email(client, owner, mailoutbox):
 
 
 def test_a_used_reset_link_no_longer_works(client, owner, mailoutbox):
-    client.post(reverse("accounts:password-reset"), {"email": owner.email})
+    client.post(reverse("accounts:password_reset"), {"email": owner.email})
     link = reset_link(mailoutbox[0])
     form_url = client.get(link).url
     client.post(
@@ -70,8 +70,8 @@ def test_a_used_reset_link_no_longer_works(client, owner, mailoutbox):
 
 
 def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, mailoutbox):
-    response = client.post(reverse("accounts:password-reset"), {"email": "nobody@example.com"})
-    assert response.url == reverse("accounts:password-reset-done")
+    response = client.post(reverse("accounts:password_reset"), {"email": "nobody@example.com"})
+    assert response.url == reverse("accounts:password_reset_done")
     assert mailoutbox == []
 
 
@@ -80,7 +80,7 @@ def test_password_reset_links_use_the_site_url_not_the_host_header(
 ):
     settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
     client.post(
-        reverse("accounts:password-reset"), {"email": owner.email}, HTTP_HOST="evil.example"
+        reverse("accounts:password_reset"), {"email": owner.email}, HTTP_HOST="evil.example"
     )
     assert "evil.example" not in mailoutbox[0].body
     assert "http://testserver/accounts/password/reset/" in mailoutbox[0].body
@@ -88,7 +88,7 @@ def test_password_reset_links_use_the_site_url_not_the_host_header(
 
 def test_password_reset_also_verifies_the_address(client, mailoutbox):
     user = UserFactory(email_verified_at=None)
-    client.post(reverse("accounts:password-reset"), {"email": user.email})
+    client.post(reverse("accounts:password_reset"), {"email": user.email})
     form_url = client.get(reset_link(mailoutbox[0])).url
     client.post(
         form_url,
@@ -101,7 +101,7 @@ def test_password_reset_also_verifies_the_address(client, mailoutbox):
 
 def test_password_change_requires_the_old_password(owner_client, owner):
     response = owner_client.post(
-        reverse("accounts:password-change"),
+        reverse("accounts:password_change"),
         {
             "old_password": "not it",
             "new_password1": "a brand new passphrase",
@@ -116,7 +116,7 @@ def test_password_change_requires_the_old_password(owner_client, owner):
 
 def test_password_change_validates_the_new_password(owner_client):
     response = owner_client.post(
-        reverse("accounts:password-change"),
+        reverse("accounts:password_change"),
         {"old_password": DEFAULT_PASSWORD, "new_password1": "short", "new_password2": "short"},
     )
     assert response.status_code == 200
@@ -129,7 +129,7 @@ def test_an_account_made_through_a_provider_sets_its_first_password_by_reset(
     owner.set_unusable_password()
     owner.save(update_fields=["password"])
 
-    client.post(reverse("accounts:password-reset"), {"email": owner.email})
+    client.post(reverse("accounts:password_reset"), {"email": owner.email})
     form_url = client.get(reset_link(mailoutbox[0])).url
     client.post(
         form_url,
@@ -141,5 +141,5 @@ def test_an_account_made_through_a_provider_sets_its_first_password_by_reset(
 
 def test_an_account_being_deleted_gets_no_reset_mail(client, owner, mailoutbox):
     type(owner).objects.filter(id=owner.id).update(deletion_requested_at=timezone.now())
-    client.post(reverse("accounts:password-reset"), {"email": owner.email})
+    client.post(reverse("accounts:password_reset"), {"email": owner.email})
     assert mailoutbox == []

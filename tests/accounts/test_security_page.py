@@ -130,7 +130,7 @@ def test_a_password_change_is_audited(owner):
     client.login(email=owner.email, password=DEFAULT_PASSWORD)
 
     client.post(
-        reverse("accounts:password-change"),
+        reverse("accounts:password_change"),
         {
             "old_password": DEFAULT_PASSWORD,
             "new_password1": NEW_PASSWORD,
@@ -145,7 +145,7 @@ def test_a_password_change_is_audited(owner):
 
 
 def test_a_completed_password_reset_is_audited_without_the_password(client, owner, mailoutbox):
-    client.post(reverse("accounts:password-reset"), {"email": owner.email})
+    client.post(reverse("accounts:password_reset"), {"email": owner.email})
     assert not AuditLog.objects.exists()  # asking for the link proves nothing yet
     link = mailoutbox[0].body.split("http://testserver", 1)[1].split()[0]
     form_url = client.get(link).url
@@ -164,7 +164,7 @@ def test_a_completed_password_reset_is_audited_without_the_password(client, owne
 
 def test_a_failed_password_change_is_not_audited(owner_client, owner):
     owner_client.post(
-        reverse("accounts:password-change"),
+        reverse("accounts:password_change"),
         {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
     )
 

@@ -36,7 +36,7 @@ def test_sessions_live_in_redis(client, owner, settings):
 def test_session_id_and_csrf_token_rotate_at_login(client, owner):
     client.get(reverse("accounts:signup"))
     client.post(
-        reverse("accounts:verify-resend"), {"email": "someone@example.com"}
+        reverse("accounts:verify_resend"), {"email": "someone@example.com"}
     )  # an anonymous session
     old_session = client.cookies["sessionid"].value
     old_csrf = client.cookies["csrftoken"].value
@@ -50,7 +50,7 @@ def test_session_id_and_csrf_token_rotate_at_login(client, owner):
 
 def test_a_fixated_session_id_is_not_logged_in(client, owner):
     client.get(reverse("accounts:signup"))
-    client.post(reverse("accounts:verify-resend"), {"email": "someone@example.com"})
+    client.post(reverse("accounts:verify_resend"), {"email": "someone@example.com"})
     planted = client.cookies["sessionid"].value
 
     log_in(client, owner)
@@ -81,7 +81,7 @@ def test_password_change_ends_this_session_and_every_other(owner):
     this_session = here.cookies["sessionid"].value
 
     response = here.post(
-        reverse("accounts:password-change"),
+        reverse("accounts:password_change"),
         {
             "old_password": DEFAULT_PASSWORD,
             "new_password1": "a brand new passphrase",
@@ -99,7 +99,7 @@ def test_password_reset_ends_every_session(client, owner, mailoutbox):
     signed_in = Client()
     log_in(signed_in, owner)
 
-    client.post(reverse("accounts:password-reset"), {"email": owner.email})
+    client.post(reverse("accounts:password_reset"), {"email": owner.email})
     link = mailoutbox[0].body.split("http://testserver", 1)[1].split()[0]
     form_url = client.get(link).url
     client.post(

@@ -42,7 +42,7 @@ def test_signup_creates_an_unverified_user_with_a_lowercased_email(signup, mailo
     response = signup()
 
     assert response.status_code == 302
-    assert response.url == reverse("accounts:verify-sent")
+    assert response.url == reverse("accounts:verify_sent")
     user = User.objects.get()
     assert user.email == "new.person@example.com"
     assert user.time_zone == "America/New_York"
@@ -169,7 +169,7 @@ def test_the_verification_email_has_text_and_html_parts(signup, client, mailoutb
 def test_resending_answers_the_same_for_known_and_unknown_addresses(signup, client, mailoutbox):
     signup()
     mailoutbox.clear()
-    resend = reverse("accounts:verify-resend")
+    resend = reverse("accounts:verify_resend")
 
     known = client.post(resend, {"email": "new.person@example.com"}, follow=True)
     unknown = client.post(resend, {"email": "nobody@example.com"}, follow=True)
@@ -182,9 +182,9 @@ def test_resending_answers_the_same_for_known_and_unknown_addresses(signup, clie
 
 def test_resending_to_a_verified_address_sends_nothing(client, mailoutbox):
     UserFactory(email="done@example.com")
-    client.post(reverse("accounts:verify-resend"), {"email": "done@example.com"})
+    client.post(reverse("accounts:verify_resend"), {"email": "done@example.com"})
     assert mailoutbox == []
 
 
 def test_resending_with_a_malformed_address_is_a_400(client):
-    assert client.post(reverse("accounts:verify-resend"), {"email": "nope"}).status_code == 400
+    assert client.post(reverse("accounts:verify_resend"), {"email": "nope"}).status_code == 400

@@ -26,9 +26,9 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 CALENDARS = reverse("calendars:calendar_list")
-CONNECT_CALDAV = reverse("calendars:connect-caldav")
-CONNECT_ICLOUD = reverse("calendars:connect-icloud")
-CONNECT_ICS = reverse("calendars:connect-ics")
+CONNECT_CALDAV = reverse("calendars:connect_caldav")
+CONNECT_ICLOUD = reverse("calendars:connect_icloud")
+CONNECT_ICS = reverse("calendars:connect_ics")
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 
 
@@ -56,7 +56,7 @@ def shown_message(client: Client, response) -> str:
 
 def disconnect(client: Client, connection: Connection, run_tasks_inline) -> None:
     with run_tasks_inline():
-        client.post(reverse("calendars:connection-disconnect", args=[connection.id]))
+        client.post(reverse("calendars:connection_disconnect", args=[connection.id]))
     connection.refresh_from_db()
     assert connection.status == Connection.Status.DISCONNECTED
     assert connection.secrets == ""
@@ -240,7 +240,7 @@ def test_changing_a_link_to_one_already_connected_is_refused_naming_that_connect
     owner_client.post(CONNECT_ICS, {"url": feed.url, "label": "Team"})
     owner_client.post(CONNECT_ICS, {"url": feed.url + "?calendar=2", "label": "Other"})
     other = Connection.objects.get(user=owner, label="Other")
-    change = reverse("calendars:connection-credentials", args=[other.id])
+    change = reverse("calendars:connection_credentials", args=[other.id])
 
     response = owner_client.post(change, {"url": feed.url})
 
@@ -268,9 +268,9 @@ def test_what_recognises_an_ical_link_never_shows_the_link(owner_client, owner, 
 
 
 def oauth_connect(client: Client, provider: str, authorize) -> str:
-    started = client.post(reverse(f"calendars_oauth:{provider}-connect"))
+    started = client.post(reverse(f"calendars_oauth:{provider}_connect"))
     query = authorize(started["Location"])
-    return shown_message(client, client.get(reverse(f"calendars_oauth:{provider}-callback"), query))
+    return shown_message(client, client.get(reverse(f"calendars_oauth:{provider}_callback"), query))
 
 
 def test_the_same_google_account_connected_again_is_updated_and_the_user_told(

@@ -16,7 +16,7 @@ from calendars.selectors import connection_secrets
 
 pytestmark = pytest.mark.django_db
 
-CONNECT = reverse("calendars:connect-caldav")
+CONNECT = reverse("calendars:connect_caldav")
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_updating_the_password_reconnects_after_checking_it(
         status=Connection.Status.NEEDS_RECONNECT,
         last_error="The server refused the user name or password.",
     )
-    url = reverse("calendars:connection-credentials", args=[connection.id])
+    url = reverse("calendars:connection_credentials", args=[connection.id])
 
     refused = owner_client.post(url, {"password": "still-wrong"})
     assert "The server refused the user name or password." in refused.content.decode()
@@ -134,10 +134,10 @@ def test_updating_the_password_reconnects_after_checking_it(
 def test_a_disconnected_account_reconnects_with_its_password(owner_client, owner, account):
     connect(owner_client, account)
     connection = Connection.objects.get(user=owner)
-    owner_client.post(reverse("calendars:connection-disconnect", args=[connection.id]))
+    owner_client.post(reverse("calendars:connection_disconnect", args=[connection.id]))
 
     response = owner_client.post(
-        reverse("calendars:connection-credentials", args=[connection.id]),
+        reverse("calendars:connection_credentials", args=[connection.id]),
         {"password": account.password},
     )
 

@@ -12,7 +12,7 @@ from calendars.selectors import connection_secrets
 
 pytestmark = pytest.mark.django_db
 
-CONNECT = reverse("calendars:connect-ics")
+CONNECT = reverse("calendars:connect_ics")
 
 
 def test_a_valid_link_becomes_a_read_only_calendar(owner_client, owner, feed):
@@ -89,7 +89,7 @@ def test_changing_the_link_checks_the_new_one_first(owner_client, owner, feed):
     feed.serve_file("google.ics")
     owner_client.post(CONNECT, {"url": feed.url, "label": "Team"})
     connection = Connection.objects.get(user=owner)
-    url = reverse("calendars:connection-credentials", args=[connection.id])
+    url = reverse("calendars:connection_credentials", args=[connection.id])
 
     refused = owner_client.post(url, {"url": "ftp://files.example.com/cal.ics"})
     assert refused.status_code == 200

@@ -16,9 +16,9 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 CONNECTION_URLS = [
-    "calendars:connection-credentials",
-    "calendars:connection-disconnect",
-    "calendars:connection-remove",
+    "calendars:connection_credentials",
+    "calendars:connection_disconnect",
+    "calendars:connection_remove",
 ]
 
 
@@ -88,7 +88,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, connection):
 
 
 def test_an_unknown_connection_id_is_a_404(owner_client):
-    url = reverse("calendars:connection-remove", args=["8b4f9f62-86f3-4c4c-9f0d-0d7d8e0d9a11"])
+    url = reverse("calendars:connection_remove", args=["8b4f9f62-86f3-4c4c-9f0d-0d7d8e0d9a11"])
     assert owner_client.get(url).status_code == 404
 
 
@@ -97,7 +97,7 @@ def test_disconnecting_deletes_the_credentials_and_keeps_the_listing(
 ):
     with run_tasks_inline():
         response = owner_client.post(
-            reverse("calendars:connection-disconnect", args=[connection.id])
+            reverse("calendars:connection_disconnect", args=[connection.id])
         )
 
     assert response.status_code == 302
@@ -114,7 +114,7 @@ def test_removing_deletes_the_connection_and_its_calendars(
     owner_client, connection, owner, run_tasks_inline
 ):
     with run_tasks_inline():
-        owner_client.post(reverse("calendars:connection-remove", args=[connection.id]))
+        owner_client.post(reverse("calendars:connection_remove", args=[connection.id]))
 
     assert not Connection.objects.filter(id=connection.id).exists()
     assert not Calendar.objects.filter(connection_id=connection.id).exists()
@@ -125,11 +125,11 @@ def test_a_connection_being_removed_says_so_until_it_is_gone(owner_client, conne
     Connection.objects.filter(id=connection.id).update(status=Connection.Status.REMOVING)
     html = owner_client.get(reverse("calendars:calendar_list")).content.decode()
     assert "Being removed" in html
-    assert reverse("calendars:connection-remove", args=[connection.id]) not in html
+    assert reverse("calendars:connection_remove", args=[connection.id]) not in html
 
 
 def test_disconnect_and_remove_ask_first_and_change_nothing_on_get(owner_client, connection):
-    for name in ["calendars:connection-disconnect", "calendars:connection-remove"]:
+    for name in ["calendars:connection_disconnect", "calendars:connection_remove"]:
         response = owner_client.get(reverse(name, args=[connection.id]))
         assert response.status_code == 200
     connection.refresh_from_db()
@@ -139,9 +139,9 @@ def test_disconnect_and_remove_ask_first_and_change_nothing_on_get(owner_client,
 
 def test_the_connect_pages_render(owner_client):
     for name, text in [
-        ("calendars:connect-icloud", "app-specific password"),
-        ("calendars:connect-caldav", "Server address"),
-        ("calendars:connect-ics", "iCal link"),
+        ("calendars:connect_icloud", "app-specific password"),
+        ("calendars:connect_caldav", "Server address"),
+        ("calendars:connect_ics", "iCal link"),
     ]:
         response = owner_client.get(reverse(name))
         assert response.status_code == 200
@@ -150,7 +150,7 @@ def test_the_connect_pages_render(owner_client):
 
 def test_an_apple_id_password_is_refused_before_contacting_apple(owner_client):
     response = owner_client.post(
-        reverse("calendars:connect-icloud"),
+        reverse("calendars:connect_icloud"),
         {"apple_id": "me@icloud.com", "app_password": "MyAppleIDpassword1"},
     )
     assert response.status_code == 200
@@ -160,7 +160,7 @@ def test_an_apple_id_password_is_refused_before_contacting_apple(owner_client):
 
 def test_an_oauth_account_has_no_password_page(owner_client, owner):
     google = ConnectionFactory(user=owner, kind=Connection.Kind.GOOGLE, label="me@gmail.com")
-    url = reverse("calendars:connection-credentials", args=[google.id])
+    url = reverse("calendars:connection_credentials", args=[google.id])
 
     assert owner_client.get(url).status_code == 404
     assert url not in owner_client.get(reverse("calendars:calendar_list")).content.decode()

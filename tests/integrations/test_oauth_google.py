@@ -23,8 +23,8 @@ from tests.fakes.google import GoogleFake
 
 pytestmark = pytest.mark.django_db
 
-CONNECT = "calendars_oauth:google-connect"
-CALLBACK = "calendars_oauth:google-callback"
+CONNECT = "calendars_oauth:google_connect"
+CALLBACK = "calendars_oauth:google_callback"
 
 
 @pytest.fixture
@@ -247,7 +247,7 @@ def test_the_connect_view_is_404_without_a_client_id(owner_client, settings):
     settings.MICROSOFT_CLIENT_ID = ""
 
     assert owner_client.post(reverse(CONNECT)).status_code == 404
-    assert owner_client.post(reverse("calendars_oauth:microsoft-connect")).status_code == 404
+    assert owner_client.post(reverse("calendars_oauth:microsoft_connect")).status_code == 404
     assert owner_client.get(reverse(CALLBACK), {"state": "x", "code": "y"}).status_code == 404
 
 
@@ -270,7 +270,7 @@ def test_the_calendar_page_offers_both_buttons_with_client_ids(owner_client, set
     page = owner_client.get(reverse("calendars:calendar_list")).content.decode()
 
     assert f'action="{reverse(CONNECT)}"' in page
-    assert f'action="{reverse("calendars_oauth:microsoft-connect")}"' in page
+    assert f'action="{reverse("calendars_oauth:microsoft_connect")}"' in page
     # Other providers' buttons (Zoom…) have their own settings; these two must be enabled.
     assert 'aria-describedby="google-unavailable"' not in page
     assert 'aria-describedby="microsoft-unavailable"' not in page

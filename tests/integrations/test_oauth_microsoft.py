@@ -23,8 +23,8 @@ from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-CONNECT = "calendars_oauth:microsoft-connect"
-CALLBACK = "calendars_oauth:microsoft-callback"
+CONNECT = "calendars_oauth:microsoft_connect"
+CALLBACK = "calendars_oauth:microsoft_callback"
 EMAIL = "ada@contoso.example"
 
 

@@ -198,7 +198,7 @@ def test_a_closed_account_stops_syncing_booking_and_e_mailing(
     assert not SyncRule.objects.get(user=owner).enabled
     page.refresh_from_db()
     assert not page.active
-    Client().post(reverse("accounts:password-reset"), {"email": owner.email})
+    Client().post(reverse("accounts:password_reset"), {"email": owner.email})
     assert mailoutbox == []
 
 

@@ -61,7 +61,7 @@ def test_a_connection_that_needs_reconnecting_comes_first_with_its_button(owner,
     assert "Fastmail" in attention and "The server refused the password." in attention
     assert "Work iCloud" not in attention
     assert "Enter the password again" in attention
-    assert reverse("calendars_oauth:google-connect") in attention
+    assert reverse("calendars_oauth:google_connect") in attention
     assert html.index('id="attention"') < html.index('id="home-rules"')
 
 

@@ -98,7 +98,7 @@ def test_finishing_a_sign_up_with_a_provider_links_both_documents(client):
     }
     session.save()
 
-    html = page(client, "accounts_oauth:sign-up")
+    html = page(client, "accounts_oauth:sign_up")
 
     assert "new@example.com" in html
     assert f'href="{reverse("terms")}"' in html

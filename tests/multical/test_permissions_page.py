@@ -95,22 +95,22 @@ def requested(owner, google_client, zoom_client, microsoft_fake) -> dict[str, li
     signed_in = Client()
     signed_in.login(email=owner.email, password=DEFAULT_PASSWORD)
     anonymous = Client()
-    zoom_url = redirect_of(signed_in.post(reverse("calendars_oauth:zoom-connect")))
+    zoom_url = redirect_of(signed_in.post(reverse("calendars_oauth:zoom_connect")))
     # Zoom takes its scopes from the app's Marketplace settings, not from the request: the list
     # that counts is the one the callback insists on being granted.
     assert "scope" not in parse_qs(urlsplit(zoom_url).query)
     return {
         "google-calendar": scopes_in(
-            redirect_of(signed_in.post(reverse("calendars_oauth:google-connect")))
+            redirect_of(signed_in.post(reverse("calendars_oauth:google_connect")))
         ),
         "google-sign-in": scopes_in(
-            redirect_of(anonymous.post(reverse("accounts_oauth:google-sign-in")))
+            redirect_of(anonymous.post(reverse("accounts_oauth:google_sign_in")))
         ),
         "microsoft-calendar": scopes_in(
-            redirect_of(signed_in.post(reverse("calendars_oauth:microsoft-connect")))
+            redirect_of(signed_in.post(reverse("calendars_oauth:microsoft_connect")))
         ),
         "microsoft-sign-in": scopes_in(
-            redirect_of(anonymous.post(reverse("accounts_oauth:microsoft-sign-in")))
+            redirect_of(anonymous.post(reverse("accounts_oauth:microsoft_sign_in")))
         ),
         "zoom-meetings": list(zoom_oauth.SCOPES),
     }

@@ -50,7 +50,7 @@ def test_planted_content_reaches_only_the_users_browser(mixed, owner_client, cap
     shown = owner_client.get(events, week).content.decode()
     # Every path a read can take: a preference change, a hidden calendar, a failing provider.
     owner_client.post(
-        reverse("portfolio:calendar-preference", args=[mixed.calendars["Personal"].id]),
+        reverse("portfolio:calendar_preference", args=[mixed.calendars["Personal"].id]),
         {"shown": "0", "color": "#123456"},
     )
     owner_client.get(events, week)

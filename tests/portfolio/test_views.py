@@ -24,7 +24,7 @@ def week_query() -> dict[str, str]:
 
 
 def preference_url(calendar) -> str:
-    return reverse("portfolio:calendar-preference", args=[calendar.id])
+    return reverse("portfolio:calendar_preference", args=[calendar.id])
 
 
 def signed_in(user) -> Client:

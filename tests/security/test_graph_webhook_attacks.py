@@ -13,7 +13,7 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-RECEIVERS = ["microsoft-notification", "microsoft-lifecycle"]
+RECEIVERS = ["microsoft_notification", "microsoft_lifecycle"]
 # Graph's own validation token (as its handshake sends it).
 GRAPH_TOKEN = "Validation: Testing client application reachability for subscription Request-Id: 7f1c0e2a-9d1b-4b8e-8a44-3c2b6c1d5e90"
 
@@ -28,7 +28,7 @@ def _shapes(receiver: str) -> list[object]:
     shapes += [{"value": [value]} for value in WRONG_TYPES if not isinstance(value, dict)]
     # The fields Graph's items carry as strings: the ones the receiver reads may not be null.
     read = ("subscriptionId", "clientState")
-    if receiver == "microsoft-lifecycle":
+    if receiver == "microsoft_lifecycle":
         read += ("lifecycleEvent",)
     for field in ("subscriptionId", "clientState", "lifecycleEvent", "changeType", "tenantId"):
         for value in WRONG_TYPES:

@@ -250,7 +250,7 @@ def test_an_unlisted_pages_secret_is_not_logged(client, written, owner):
     assert secret[::-1] not in written.text
 
 
-@pytest.mark.parametrize("name", ["accounts:verify-email", "accounts:password-reset-confirm"])
+@pytest.mark.parametrize("name", ["accounts:verify_email", "accounts:password_reset_confirm"])
 def test_a_verification_or_reset_link_refused_with_429_is_logged_without_its_token(
     settings, client, written, name, fresh_address
 ):
@@ -272,7 +272,7 @@ CODE, STATE = "4/0AQSTgQ-one-time-code", "st4te-0f-the-fl0w"
 
 
 @pytest.mark.parametrize(
-    "name", ["calendars_oauth:google-callback", "accounts_oauth:google-sign-in-callback"]
+    "name", ["calendars_oauth:google_callback", "accounts_oauth:google_sign_in_callback"]
 )
 def test_an_oauth_callbacks_code_and_state_are_not_logged(owner_client, written, name):
     path = reverse(name)

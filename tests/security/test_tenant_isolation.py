@@ -83,9 +83,9 @@ def _confirmation(t: Tenant) -> dict[str, Any]:
 
 
 TARGETS: dict[str, Target] = {
-    "calendars:connection-credentials": Target(_connection),
-    "calendars:connection-disconnect": Target(_connection),
-    "calendars:connection-remove": Target(_connection),
+    "calendars:connection_credentials": Target(_connection),
+    "calendars:connection_disconnect": Target(_connection),
+    "calendars:connection_remove": Target(_connection),
     "syncrules:calendar_detail": Target(_calendar),
     "syncrules:calendar_status": Target(_calendar),
     "syncrules:rule_detail": Target(_rule),
@@ -100,7 +100,7 @@ TARGETS: dict[str, Target] = {
     "booking:booking_cancel": Target(_booking),
     "booking:booking_reschedule": Target(_booking),
     "booking:booking_delete": Target(_booking),
-    "portfolio:calendar-preference": Target(_calendar),
+    "portfolio:calendar_preference": Target(_calendar),
     # Public: the attendee's link carries an HMAC token; anyone else's guess is a 404.
     "booking_public:manage": Target(_forged_link, key=_attendee_link),
     "booking_public:cancel": Target(_forged_link, key=_attendee_link),

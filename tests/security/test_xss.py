@@ -57,9 +57,9 @@ def owner_pages(tenant: Tenant) -> list[str]:
     return [
         reverse("dashboard"),
         reverse("calendars:calendar_list"),
-        reverse("calendars:connection-credentials", args=[connection]),
-        reverse("calendars:connection-disconnect", args=[connection]),
-        reverse("calendars:connection-remove", args=[connection]),
+        reverse("calendars:connection_credentials", args=[connection]),
+        reverse("calendars:connection_disconnect", args=[connection]),
+        reverse("calendars:connection_remove", args=[connection]),
         reverse("syncrules:rule_list"),
         reverse("syncrules:rule_detail", args=[rule]),
         reverse("syncrules:rule_edit", args=[rule]),

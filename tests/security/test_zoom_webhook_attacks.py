@@ -21,7 +21,7 @@ from integrations.zoom.oauth import secrets_from_token_answer
 
 pytestmark = pytest.mark.django_db
 
-HOOK = "zoom-notification"
+HOOK = "zoom_notification"
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ urlpatterns = [
     path(
         "microsoft/notifications/",
         webhooks.graph_notification,
-        name="microsoft-notification",
+        name="microsoft_notification",
     ),
-    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name="microsoft-lifecycle"),
+    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name="microsoft_lifecycle"),
 ]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]

@@ -43,8 +43,8 @@ BLOCK_ID = "5c1e0f9a-8a5b-4f0e-a3c2-7d9e1b2f4a60"
 
 # The receivers, routed as the lead wires them, for the tests that run a live server.
 urlpatterns = [
-    path("microsoft/notifications/", webhooks.graph_notification, name="microsoft-notification"),
-    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name="microsoft-lifecycle"),
+    path("microsoft/notifications/", webhooks.graph_notification, name="microsoft_notification"),
+    path("microsoft/lifecycle/", webhooks.graph_lifecycle, name="microsoft_lifecycle"),
 ]
 
 

@@ -22,13 +22,13 @@ from tests.multical.test_project_checks import PRODUCTION_ENV, run_manage
 
 pytestmark = pytest.mark.django_db
 
-HOOK = "zoom-notification"
+HOOK = "zoom_notification"
 
 
 def connect_zoom(client: Client, zoom_fake) -> Connection:
     """The signed-in user connects Zoom through the whole OAuth flow."""
-    url = client.post(reverse("calendars_oauth:zoom-connect"))["Location"]
-    response = client.get(reverse("calendars_oauth:zoom-callback"), zoom_fake.consent(url))
+    url = client.post(reverse("calendars_oauth:zoom_connect"))["Location"]
+    response = client.get(reverse("calendars_oauth:zoom_callback"), zoom_fake.consent(url))
     assert response.status_code == 302
     return Connection.objects.filter(kind=Connection.Kind.ZOOM).latest("created_at")
 

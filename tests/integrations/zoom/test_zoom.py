@@ -22,8 +22,8 @@ from integrations.zoom.oauth import secrets_from_token_answer, token_request
 
 pytestmark = pytest.mark.django_db
 
-CONNECT = "calendars_oauth:zoom-connect"
-CALLBACK = "calendars_oauth:zoom-callback"
+CONNECT = "calendars_oauth:zoom_connect"
+CALLBACK = "calendars_oauth:zoom_callback"
 START = datetime(2030, 5, 6, 7, 30, tzinfo=UTC)
 
 
@@ -258,7 +258,7 @@ def test_the_calendar_page_offers_connect_zoom_and_no_password_for_it(
 
     assert f'action="{reverse(CONNECT)}"' in page
     assert "zoom-unavailable" not in page
-    assert reverse("calendars:connection-credentials", args=[connection.id]) not in page
+    assert reverse("calendars:connection_credentials", args=[connection.id]) not in page
 
 
 # Meetings -----------------------------------------------------------------------------------------
