@@ -44,7 +44,8 @@ def _event(number: int, start: datetime, revision: int = 0) -> str:
 
 @contextmanager
 def _django() -> Iterator[None]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    # Not setdefault: importing the multical package sets it to the production settings.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     import django
     from django.db import connection
     from django.test.utils import setup_test_environment

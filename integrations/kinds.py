@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from multical.lib.choices import Choice
+from integrations.choices import Choice
 
 
 class AccountKind(Choice):

@@ -3,7 +3,7 @@ forms and pages show their labels, and the planner (which imports no Django) dec
 
 from __future__ import annotations
 
-from multical.lib.choices import Choice
+from integrations.choices import Choice
 
 
 class Visibility(Choice):

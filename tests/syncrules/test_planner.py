@@ -216,10 +216,11 @@ def test_options_from_a_default_rule_have_no_working_hours_and_every_weekday():
     assert options == RuleOptions(time_zone=UTC)
 
 
-def test_the_planner_imports_without_django_settings():
+def test_the_planner_imports_without_django_settings_and_loads_neither_django_nor_celery():
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    loaded = "import sys, syncrules.planner; print(sorted({m.split('.')[0] for m in sys.modules}))"
     completed = subprocess.run(
-        [sys.executable, "-c", "import syncrules.planner"],
+        [sys.executable, "-c", loaded],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
         capture_output=True,
@@ -228,6 +229,7 @@ def test_the_planner_imports_without_django_settings():
     )
 
     assert completed.returncode == 0, completed.stderr
+    assert "django" not in completed.stdout and "celery" not in completed.stdout
 
 
 # Privacy: what a block shows

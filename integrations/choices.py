@@ -1,5 +1,9 @@
 """Enums whose members carry the words a person reads for them, usable as Django choices without
-importing Django (pure code, like the sync planner, reads the same members)."""
+importing Django: the pure sync planner reads the same members as the models and forms.
+
+Here rather than in ``multical.lib`` because importing anything under ``multical`` runs its package
+init, which loads the Celery app, and the planner must load neither Celery nor Django.
+"""
 
 from __future__ import annotations
 
