@@ -910,10 +910,14 @@ def test_never_more_than_four_requests_are_in_flight_for_one_mailbox(
 
 def test_another_mailbox_has_its_own_four_slots(microsoft_fake, account, provider):
     graph = microsoft_fake.graph
-    # Long enough that all eight requests overlap even on a loaded machine.
-    graph.latency = 0.6
     grace = microsoft_fake.connect("grace@contoso.example", "Grace Hopper")
     other = MicrosoftProvider.from_secrets(grace.secrets)
+    # Tokens fetched first, so the eight requests start together; each then lasts long enough
+    # that all eight overlap even on a loaded machine.
+    provider.find_block(account.default_calendar, BLOCK_ID)
+    other.find_block(grace.default_calendar, BLOCK_ID)
+    graph.max_in_flight.clear()
+    graph.latency = 1.5
     calls = [(provider, account.default_calendar)] * 4 + [(other, grace.default_calendar)] * 4
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
