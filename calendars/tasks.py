@@ -20,7 +20,7 @@ def enqueue_channel_renewal(calendar_id: str, *, anew: bool = False) -> None:
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
 def renew_push_channel(self: Task, calendar_id: str, anew: bool = False) -> None:
-    calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
+    calendar = Calendar.objects.select_related("connection__user").filter(id=calendar_id).first()
     if calendar is None or not calendar.connection.is_usable:
         return
     try:

@@ -97,7 +97,7 @@ def apply_plan(
         str(block.id): block
         for block in Block.objects.filter(
             id__in=[op.block_id for op in (*plan.updates, *plan.deletes)]
-        ).select_related("target_calendar__connection")
+        ).select_related("target_calendar__connection__user")
     }
 
     for delete in plan.deletes:
@@ -194,7 +194,7 @@ def _pending_rows(
         for block in Block.objects.filter(
             source_calendar=source_calendar,
             source_event_id__in={op.event.id for op in creates},
-        ).select_related("target_calendar__connection")
+        ).select_related("target_calendar__connection__user")
     }
     ours = {row.id for row in rows}
     result = []

@@ -80,7 +80,7 @@ def sync_source_calendar(
     rules = list(
         SyncRule.objects.filter(enabled=True, sources=calendar)
         .select_related("user")
-        .prefetch_related("targets__connection")
+        .prefetch_related("targets__connection__user")
         .order_by("created_at", "id")
     )
     if not rules:
@@ -272,7 +272,7 @@ def stale_blocks() -> QuerySet[Block]:
             | Q(source_calendar__connection__status__in=Connection.RELEASED)
             | ~Exists(wanted)
         )
-        .select_related("target_calendar__connection")
+        .select_related("target_calendar__connection__user")
         .order_by("target_calendar_id")
     )
 

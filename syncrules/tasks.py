@@ -85,7 +85,7 @@ def _sync_as_requested(calendar_id: str) -> float | None:
     claim = state.sync_claim(calendar_id=calendar_id)
     if claim is None:
         return None
-    calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
+    calendar = Calendar.objects.select_related("connection__user").filter(id=calendar_id).first()
     if calendar is None:
         return None
     try:
@@ -153,7 +153,7 @@ def reconcile_all() -> None:
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
 def reconcile_target(self: Task, calendar_id: str) -> None:
-    calendar = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
+    calendar = Calendar.objects.select_related("connection__user").filter(id=calendar_id).first()
     if calendar is None:
         return
     try:

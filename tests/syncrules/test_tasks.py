@@ -16,6 +16,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calendars.models import Calendar, Connection
@@ -93,6 +94,29 @@ def test_a_sync_serves_the_requests_it_started_from(
     assert (state.requested, state.served, state.pending_since) == (1, 1, None)
     assert len(world.blocks("Work")) == 1
     assert enqueued == [(calendar_id, None)]  # the trigger's task only: nothing more was asked
+
+
+def test_a_sync_loads_each_owner_with_its_calendar_not_one_query_each(
+    world, enqueued, django_capture_on_commit_callbacks
+):
+    """Providers read the owner's zone (floating times): it comes with the calendar and the
+    rule's targets, never as a query of its own per provider, on every poll."""
+    calendar_id = str(world.calendars["Personal"].id)
+    world.put("Personal", "dentist", soon(1, 10))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.enqueue_calendar_sync(calendar_id)
+
+    with CaptureQueriesContext(connection) as queries:
+        tasks.sync_calendar.run(calendar_id)
+
+    assert len(world.blocks("Work")) == 1
+    one_owner_reads = [
+        query["sql"]
+        for query in queries
+        if query["sql"].startswith('SELECT "accounts_user"')
+        and '"accounts_user"."id" =' in query["sql"]
+    ]
+    assert one_owner_reads == []  # the targets' owners come in one prefetch, not one by one
 
 
 def test_a_task_with_nothing_asked_of_it_does_nothing(world, enqueued):
