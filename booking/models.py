@@ -69,6 +69,8 @@ class BookingPage(models.Model):
     listed = models.BooleanField(default=False)
     secret = models.CharField(max_length=32, default=new_secret, editable=False)
     active = models.BooleanField(default=True)
+    # Set when the end of a Pro plan closed the page (not its owner); cleared when it opens again.
+    plan_paused_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Meeting lengths in minutes the attendee can choose from; the first is the default.
     durations = models.JSONField(default=list)
 

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from django.db import transaction
 
-from accounts.billing.plans import Limit, limit_check, plan_pause_forget
+from accounts.billing.plans import Limit, limit_check
 from accounts.models import User
 from booking import selectors
 from booking.models import BookingPage, DateOverride, Profile, Question
@@ -104,9 +104,10 @@ def page_update(
     _check_calendars(page.owner, settings, busy_calendars)
     if settings.active and not page.active:
         limit_check(user=page.owner, limit=Limit.BOOKING_PAGES)
-        plan_pause_forget(page=page)
+        page.plan_paused_at = None
     settings.apply_to(page)
-    page.save(update_fields=[*(field.name for field in fields(PageSettings)), "updated_at"])
+    changed = [field.name for field in fields(PageSettings)]
+    page.save(update_fields=[*changed, "plan_paused_at", "updated_at"])
     _save_related(page, busy_calendars, overrides, questions)
     return page
 

@@ -3,8 +3,11 @@ pages count; when Pro ends the newest beyond the limit are closed, and open agai
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+from django.utils import timezone
+
 from accounts.billing.plans import Limited
-from accounts.models import PlanPause, User
+from accounts.models import User
 from booking.models import BookingPage
 
 
@@ -15,16 +18,28 @@ def count(user: User) -> int:
 def pause_beyond(user: User, allowed: int) -> list[BookingPage]:
     pages = BookingPage.objects.filter(owner=user, active=True).order_by("created_at", "id")
     paused = list(pages[allowed:])
+    now = timezone.now()
     for page in paused:
-        page.active = False
-        page.save(update_fields=["active", "updated_at"])
-        PlanPause.objects.create(user=user, page=page)
+        page.active, page.plan_paused_at = False, now
+        page.save(update_fields=["active", "plan_paused_at", "updated_at"])
     return paused
 
 
-def resume(pause: PlanPause) -> None:
-    pause.page.active = True
-    pause.page.save(update_fields=["active", "updated_at"])
+def _paused(user: User) -> QuerySet[BookingPage]:
+    pages = BookingPage.objects.filter(owner=user, active=False, plan_paused_at__isnull=False)
+    return pages.order_by("plan_paused_at", "id")
 
 
-LIMITED = Limited(count=count, pause_beyond=pause_beyond, resume=resume)
+def paused(user: User) -> list[BookingPage]:
+    return list(_paused(user))
+
+
+def resume_paused(user: User) -> int:
+    pages = list(_paused(user))
+    for page in pages:
+        page.active, page.plan_paused_at = True, None
+        page.save(update_fields=["active", "plan_paused_at", "updated_at"])
+    return len(pages)
+
+
+LIMITED = Limited(count=count, pause_beyond=pause_beyond, paused=paused, resume=resume_paused)

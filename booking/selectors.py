@@ -61,7 +61,6 @@ def pages_for_user(user: User) -> QuerySet[BookingPage]:
     return (
         BookingPage.objects.filter(owner=user)
         .annotate(upcoming_count=Count("bookings", filter=upcoming))
-        .select_related("plan_pause")
         .order_by("created_at", "id")
     )
 

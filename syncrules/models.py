@@ -27,6 +27,8 @@ class SyncRule(models.Model):
     sources = models.ManyToManyField(Calendar, related_name="rules_as_source")
     targets = models.ManyToManyField(Calendar, related_name="rules_as_target")
     enabled = models.BooleanField(default=True)
+    # Set when the end of a Pro plan switched the rule off (not its owner); cleared when it is on.
+    plan_paused_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.BUSY)
     busy_title = models.CharField(max_length=120, default="Busy")

@@ -3,8 +3,11 @@ are on count; when Pro ends the newest beyond the limit are switched off, and co
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+from django.utils import timezone
+
 from accounts.billing.plans import Limited
-from accounts.models import PlanPause, User
+from accounts.models import User
 from syncrules.models import SyncRule
 from syncrules.services import rule_set_enabled
 
@@ -16,14 +19,28 @@ def count(user: User) -> int:
 def pause_beyond(user: User, allowed: int) -> list[SyncRule]:
     rules = SyncRule.objects.filter(user=user, enabled=True).order_by("created_at", "id")
     paused = list(rules[allowed:])
+    now = timezone.now()
     for rule in paused:
         rule_set_enabled(rule=rule, enabled=False)
-        PlanPause.objects.create(user=user, rule=rule)
+        rule.plan_paused_at = now
+        rule.save(update_fields=["plan_paused_at"])
     return paused
 
 
-def resume(pause: PlanPause) -> None:
-    rule_set_enabled(rule=pause.rule, enabled=True)
+def _paused(user: User) -> QuerySet[SyncRule]:
+    rules = SyncRule.objects.filter(user=user, enabled=False, plan_paused_at__isnull=False)
+    return rules.order_by("plan_paused_at", "id")
 
 
-LIMITED = Limited(count=count, pause_beyond=pause_beyond, resume=resume)
+def paused(user: User) -> list[SyncRule]:
+    return list(_paused(user))
+
+
+def resume_paused(user: User) -> int:
+    rules = list(_paused(user))
+    for rule in rules:
+        rule_set_enabled(rule=rule, enabled=True)
+    return len(rules)
+
+
+LIMITED = Limited(count=count, pause_beyond=pause_beyond, paused=paused, resume=resume_paused)

@@ -98,7 +98,6 @@ def rules_for_user(user: User) -> QuerySet[SyncRule]:
     return (
         SyncRule.objects.filter(user=user)
         .annotate(block_count=Count("blocks"))
-        .select_related("plan_pause")
         .order_by("created_at")
         .prefetch_related(
             Prefetch("sources", queryset=calendars),

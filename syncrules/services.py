@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from django.db import transaction
 
-from accounts.billing.plans import Limit, limit_check, plan_pause_forget
+from accounts.billing.plans import Limit, limit_check
 from accounts.models import User
 from calendars.models import Calendar
 from multical.lib.model_settings import ModelSettings
@@ -118,7 +118,7 @@ def rule_set_enabled(*, rule: SyncRule, enabled: bool) -> None:
         return
     _switching_on(rule, enabled)
     rule.enabled = enabled
-    rule.save(update_fields=["enabled", "updated_at"])
+    rule.save(update_fields=["enabled", "plan_paused_at", "updated_at"])
     _enqueue_full_syncs(rule.sources.all())
     if not enabled:
         enqueue_stale_block_removal()
@@ -158,7 +158,7 @@ def _switching_on(rule: SyncRule, enabled: object) -> None:
     """A rule being turned on must fit the plan; once on, it is no longer paused by the plan."""
     if enabled and not rule.enabled:
         limit_check(user=rule.user, limit=Limit.RULES)
-        plan_pause_forget(rule=rule)
+        rule.plan_paused_at = None
 
 
 def _checked_calendars(

@@ -12,7 +12,8 @@ The services that add or switch on one of these call ``limit_check`` first, in t
 and refuse with ``PlanLimitReached``: nothing is saved, and the view shows why with a way to upgrade.
 
 Each app that owns a limited thing registers how it is counted, paused when Pro ends and resumed
-(``register_limited``, from its ``AppConfig.ready``): billing imports none of them.
+(``register_limited``, from its ``AppConfig.ready``): billing imports none of them, and the mark of
+a thing paused by the plan lives on the thing itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models, transaction
 
-from accounts.models import PlanPause, Subscription, User
+from accounts.models import Subscription, User
 
 
 class Plan(models.TextChoices):
@@ -43,13 +44,19 @@ FREE_LIMITS = {Limit.RULES: 1, Limit.CALENDAR_ACCOUNTS: 2, Limit.BOOKING_PAGES: 
 
 @dataclass(frozen=True)
 class Limited:
-    """How the app that owns a limited thing counts it, and (for what Pro's end pauses) pauses the
-    ones beyond what Free allows (switched off, each with a ``PlanPause``, oldest kept; returns
-    them) and resumes one a pause names."""
+    """How the app that owns a limited thing counts it and, for what Pro's end pauses: pauses the
+    ones beyond what Free allows (switched off and marked as paused by the plan, oldest kept;
+    returns them), lists those still paused that way, and resumes them all (returns how many)."""
 
     count: Callable[[User], int]
     pause_beyond: Callable[[User, int], list[Any]] | None = None
-    resume: Callable[[PlanPause], None] | None = None
+    paused: Callable[[User], list[Any]] | None = None
+    resume: Callable[[User], int] | None = None
+
+    def __post_init__(self) -> None:
+        pausing = (self.pause_beyond, self.paused, self.resume)
+        if any(pausing) and not all(pausing):
+            raise TypeError("What Pro's end pauses must be listed and resumed too.")
 
 
 _LIMITED: dict[Limit, Limited] = {}
@@ -164,24 +171,19 @@ def plan_overview(user: User) -> Overview:
     configured = billing_configured()
     if not configured:
         return Overview(configured=False, plan=Plan.PRO, subscription=None)
-    pauses = PlanPause.objects.filter(user=user).select_related("rule", "page")
-    pauses = pauses.order_by("paused_at", "id")
     return Overview(
         configured=True,
         plan=plan_for(user),
         subscription=Subscription.objects.filter(user=user).first(),
         usage=usage(user),
-        paused_rules=[pause.rule for pause in pauses if pause.rule and not pause.rule.enabled],
-        paused_pages=[pause.page for pause in pauses if pause.page and not pause.page.active],
+        paused_rules=_paused(user, Limit.RULES),
+        paused_pages=_paused(user, Limit.BOOKING_PAGES),
     )
 
 
-def plan_pause_forget(*, rule: Any = None, page: Any = None) -> None:
-    """The owner switched this rule or page on again: it is no longer paused by the plan."""
-    if rule is not None:
-        PlanPause.objects.filter(rule=rule).delete()
-    if page is not None:
-        PlanPause.objects.filter(page=page).delete()
+def _paused(user: User, limit: Limit) -> list[Any]:
+    paused = limited(limit).paused
+    return paused(user) if paused is not None else []
 
 
 def _in_use(user: User, limit: Limit) -> int:

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from accounts.billing import plans, stripe_api
 from accounts.billing.plans import FREE_LIMITS, Limit
-from accounts.models import PlanPause, StripeEvent, Subscription, User
+from accounts.models import StripeEvent, Subscription, User
 from multical.lib.email import send_templated_email
 
 logger = logging.getLogger(__name__)
@@ -275,13 +275,8 @@ def plan_pauses_resume(*, user: User) -> int:
     """Switch back on every rule and page the end of Pro paused; how many. Pro only."""
     if plans.plan_for(user) != plans.Plan.PRO:
         raise BillingError("Upgrade to Pro to switch everything back on.")
-    pauses = list(PlanPause.objects.filter(user=user).order_by("paused_at"))
-    for pause in pauses:
-        resume = plans.limited(Limit.RULES if pause.rule_id else Limit.BOOKING_PAGES).resume
-        assert resume is not None  # what Pro's end pauses can be resumed
-        resume(pause)
-        pause.delete()
-    return len(pauses)
+    resumed = (plans.limited(limit).resume for limit in Limit)
+    return sum(resume(user) for resume in resumed if resume is not None)
 
 
 def _send_pro_ended_email(user: User, rules: list[Any], pages: list[Any]) -> None:
