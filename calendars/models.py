@@ -60,6 +60,8 @@ class Connection(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When it was disconnected or its removal asked for (cleared when it is connected again).
+    released_at = models.DateTimeField(null=True, blank=True)
 
     objects = ConnectionQuerySet.as_manager()
 

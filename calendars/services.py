@@ -214,10 +214,13 @@ def _connection_store(
     existed = not connection._state.adding
     connection.status = Connection.Status.OK
     connection.last_error = ""
-    connection.last_error_at = None
+    connection.last_error_at = connection.released_at = None
     _seal_secrets(connection, secrets)
     connection.save(
-        update_fields=["label", "username", "secrets", "status", "last_error", "last_error_at"]
+        update_fields=[
+            *("label", "username", "secrets", "status"),
+            *("last_error", "last_error_at", "released_at"),
+        ]
         if existed
         else None
     )
@@ -321,8 +324,8 @@ def connection_remove(*, connection: Connection, ip_address: str | None) -> None
 
 
 def _connection_release(connection: Connection, *, status: str) -> None:
-    connection.status = status
-    connection.save(update_fields=["status"])
+    connection.status, connection.released_at = status, timezone.now()
+    connection.save(update_fields=["status", "released_at"])
     connection_released.send(sender=Connection, connection_id=str(connection.id))
 
 

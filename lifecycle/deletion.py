@@ -20,7 +20,6 @@ application log says that the account id was deleted, and when the deletion was 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from django.db.models import F
 from django.utils import timezone
@@ -34,8 +33,8 @@ from booking.services import booking_cancel
 from calendars.models import Calendar
 from calendars.push import calendar_unwatch
 from integrations.base import ProviderError
-from syncrules.applier import ProviderPool, delete_remote_block
 from syncrules.models import Block, SyncRule
+from syncrules.removal import Removal, remove_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -107,18 +106,18 @@ def account_delete(*, user_id: str, last_try: bool = False) -> None:
     # A booking made in the moment before the pages closed is cancelled too.
     _cancel_coming_bookings(user)
     _stop_push_channels(user)
-    left = _remove_blocks(user) if user.deletion_removes_blocks else _Left()
+    removal = _remove_blocks(user, giving_up=last_try)
     telling = _cancellations_being_sent(user)
-    if left.blocks or telling:
-        if not last_try:
-            raise DeletionIncomplete(
-                f"{left.blocks} blocks left, {telling} cancellations being sent",
-                retry_after=left.retry_after,
-            )
+    if (removal.left or telling) and not last_try:
+        raise DeletionIncomplete(
+            f"{removal.left} blocks left, {telling} cancellations being sent",
+            retry_after=removal.retry_after,
+        )
+    if last_try and (removal.forgotten or telling):
         logger.warning(
             "Deleting account %s with %d blocks left in its calendars and %d cancellations unsent",
             user_id,
-            left.blocks,
+            removal.forgotten,
             telling,
         )
     requested_at = user.deletion_requested_at
@@ -156,42 +155,13 @@ def _stop_push_channels(user: User) -> None:
             logger.info("Could not stop the channel of calendar %s", calendar.id)
 
 
-@dataclass
-class _Left:
-    blocks: int = 0
-    retry_after: float | None = None
-
-
-def _remove_blocks(user: User) -> _Left:
-    """Delete the user's blocks from their calendars, forgetting each one removed.
-
-    A block whose connection refuses us for good (or has no credentials left) cannot be removed
-    by anyone: it is forgotten. A transient failure leaves the block, and the connection's other
-    blocks, for the next try.
-    """
-    left = _Left()
-    pool = ProviderPool()
-    failing: set[str] = set()
-    blocks = Block.objects.filter(target_calendar__connection__user=user).select_related(
-        "target_calendar__connection"
+def _remove_blocks(user: User, *, giving_up: bool) -> Removal:
+    """The user's blocks out of their calendars (``syncrules.removal``: the account is going, so
+    what nobody can remove is forgotten; ``giving_up`` forgets what a provider would not take now)."""
+    if not user.deletion_removes_blocks:
+        return Removal()
+    blocks = Block.objects.filter(target_calendar__connection__user=user)
+    ordered = blocks.select_related("target_calendar__connection__user").order_by(
+        "target_calendar_id"
     )
-    for block in blocks.order_by("target_calendar_id"):
-        connection = block.target_calendar.connection
-        if str(connection.id) in failing:
-            left.blocks += 1
-            continue
-        if connection.secrets:
-            try:
-                delete_remote_block(pool.get(connection), block=block)
-            except ProviderError as error:
-                if not error.permanent:
-                    failing.add(str(connection.id))
-                    left.blocks += 1
-                    left.retry_after = max(left.retry_after or 0, error.retry_after or 0) or None
-                    continue
-                logger.warning(
-                    "Could not remove a block from calendar %s", block.target_calendar_id
-                )
-        block.delete()
-    pool.keep_refreshed_secrets()
-    return left
+    return remove_blocks(ordered, giving_up=giving_up)

@@ -28,9 +28,10 @@ from calendars.selectors import provider_for_connection
 from calendars.services import connection_keep_refreshed_secrets, connection_record_error
 from integrations.base import ChangeSet, Provider, ProviderError, Window
 from syncrules import planner
-from syncrules.applier import Counts, ProviderPool, apply_plan, delete_remote_block
+from syncrules.applier import Counts, ProviderPool, apply_plan
 from syncrules.models import Block, SyncRule, SyncRun
 from syncrules.planning import ExistingBlock, Plan, RuleSpec
+from syncrules.removal import Removal, remove_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -278,24 +279,10 @@ def stale_blocks() -> QuerySet[Block]:
 
 
 def remove_stale_blocks() -> int:
-    """Delete stale blocks from their target calendars, then forget them; returns how many."""
-    pool = ProviderPool()
-    removed = 0
-    for block in stale_blocks():
-        target = block.target_calendar
-        if not target.connection.is_usable or not target.connection.secrets:
-            continue  # the target cannot be written now; the next clean-up tries again
-        try:
-            delete_remote_block(pool.get(target.connection), block=block)
-        except ProviderError as error:
-            if error.permanent:
-                connection_record_error(connection=target.connection, error=error)
-            logger.warning("Could not remove a stale block from calendar %s", target.id)
-            continue
-        block.delete()
-        removed += 1
-    pool.keep_refreshed_secrets()
-    return removed
+    """Delete stale blocks from their target calendars, then forget them; returns how many went
+    (``removal.remove_blocks``: what a provider will not take now waits for the next clean-up)."""
+    removal = remove_blocks(stale_blocks())
+    return removal.removed + removal.forgotten
 
 
 def source_calendar_ids() -> list[str]:
@@ -324,48 +311,57 @@ def polled_source_calendar_ids() -> list[str]:
     ]
 
 
-def release_connection(connection_id: str) -> None:
+# A release that has waited this long for a provider (longer than its task's run of retries, about
+# two hours) gives up: the account is going, and its credentials are not kept to retry for ever.
+STALLED_RELEASE = timedelta(hours=3)
+
+
+def release_connection(connection_id: str, *, last_try: bool = False) -> Removal | None:
     """Finish a disconnect or removal: blocks out of its calendars and out of the others (made
-    from its calendars), then the credentials (disconnect) or the whole account (removal) go."""
-    connection = Connection.objects.released().filter(id=connection_id).first()
+    from its calendars), then the credentials (disconnect) or the whole account (removal) go.
+
+    Returns what a provider would not take now (try again later), or None once finished. The last
+    try (``last_try``, or a release older than ``STALLED_RELEASE``) forgets what is left.
+    """
+    connection = (
+        Connection.objects.released().select_related("user").filter(id=connection_id).first()
+    )
     if connection is None:
-        return
+        return None
+    stalled = connection.released_at is None or (
+        connection.released_at < timezone.now() - STALLED_RELEASE
+    )
     if connection.secrets:
         for calendar in connection.calendars.exclude(push_resource_id=""):
             calendar_unwatch(calendar)
-        blocks = list(
-            Block.objects.filter(target_calendar__connection=connection).select_related(
-                "target_calendar"
-            )
-        )
-        # Only calendar providers hold blocks (a Zoom connection has none, and no such provider).
-        provider = provider_for_connection(connection) if blocks else None
-        for block in blocks:
-            try:
-                delete_remote_block(provider, block=block)  # type: ignore[arg-type]
-            except ProviderError:
-                # Credentials already refused, or the server is down: the account is going
-                # either way, and we must not keep a user's credentials to retry for ever.
-                logger.warning(
-                    "Could not remove a block from calendar %s", block.target_calendar_id
-                )
-            block.delete()
-    Block.objects.filter(target_calendar__connection=connection).delete()
+    blocks = Block.objects.filter(target_calendar__connection=connection)
+    removal = remove_blocks(
+        blocks.select_related("target_calendar__connection__user").order_by("target_calendar_id"),
+        giving_up=last_try or stalled,
+    )
+    if removal.left:
+        return removal
     remove_stale_blocks()
+    # Only if it was not connected again meanwhile (which clears ``released_at``).
+    still_released = Connection.objects.filter(
+        id=connection.id, status=connection.status, released_at=connection.released_at
+    )
     if connection.status == Connection.Status.REMOVING:
-        connection.delete()
+        still_released.delete()
     else:
-        connection.secrets = ""
-        connection.save(update_fields=["secrets"])
+        still_released.update(secrets="")
+    return None
 
 
 def unfinished_release_ids() -> list[str]:
-    """Connections disconnected or being removed whose clean-up has not finished (a lost task):
-    ``release_connection`` is safe to run again."""
+    """Connections disconnected or being removed whose clean-up has not finished in longer than
+    its task would take (a lost task): ``release_connection`` is safe to run again."""
+    stalled = Q(released_at__isnull=True) | Q(released_at__lt=timezone.now() - STALLED_RELEASE)
     unfinished = Q(status=Connection.Status.REMOVING) | (
         Q(status=Connection.Status.DISCONNECTED) & ~Q(secrets="")
     )
-    return [str(pk) for pk in Connection.objects.filter(unfinished).values_list("id", flat=True)]
+    released = Connection.objects.filter(unfinished & stalled)
+    return [str(pk) for pk in released.values_list("id", flat=True)]
 
 
 def calendar_ids_touching_connection(connection_id: str) -> list[str]:

@@ -127,7 +127,8 @@ def remove_stale_blocks() -> None:
 @shared_task
 def finish_clean_ups() -> None:
     """Periodic: remove the blocks no rule copies any more, and finish the disconnections and
-    removals whose task was lost (each is a row's state, so nothing is forgotten)."""
+    removals whose task was lost (each is a row's state, so nothing is forgotten; one whose task
+    is still retrying is left to it)."""
     remove_stale_blocks.delay()
     for connection_id in engine.unfinished_release_ids():
         release_connection.delay(connection_id)
@@ -168,6 +169,10 @@ def reconcile_target(self: Task, calendar_id: str) -> None:
         enqueue_calendar_sync(source_id, full=True)
 
 
-@shared_task(acks_late=True)
-def release_connection(connection_id: str) -> None:
-    engine.release_connection(connection_id)
+@shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
+def release_connection(self: Task, connection_id: str) -> None:
+    """Finish a disconnect or removal; blocks a provider will not take now are tried again with
+    backoff, and the last try forgets what is left."""
+    left = engine.release_connection(connection_id, last_try=self.request.retries >= RETRY_LIMIT)
+    if left is not None:
+        raise self.retry(countdown=backoff_seconds(self.request.retries, left.retry_after))
