@@ -122,7 +122,7 @@ def page_latency(site: dict[str, Any]) -> list[str]:
 def storm(site: dict[str, Any]) -> list[str]:
     """Each round, every client loads the form for the same time, then all submit together."""
     from booking.models import Booking
-    from booking.public import format_start
+    from booking.public_display import format_start
 
     host = site["host"]
     winners: list[int] = []

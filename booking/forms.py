@@ -13,9 +13,9 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 
 from accounts.models import TIME_ZONE_CHOICES, User
-from booking import selectors
 from booking.models import BookingPage, Question
-from booking.pages import PageSettings
+from booking.selectors import owner as selectors
+from booking.services.pages import PageSettings
 from calendars.models import Calendar
 from syncrules.forms import WEEKDAYS, CalendarCheckboxes, CalendarsField
 
@@ -537,7 +537,7 @@ class PageForms:
         return all(results)
 
     def saved(self) -> dict[str, Any]:
-        """What ``booking.pages.page_create`` and ``page_update`` take, once the forms are valid:
+        """What ``booking.services.pages.page_create`` and ``page_update`` take, once the forms are valid:
         the typed settings, the busy calendars, the date overrides and the questions."""
         return {
             "settings": PageSettings.from_values(self.form.cleaned_data),

@@ -26,15 +26,11 @@ from booking.availability import (
     page_slots,
 )
 from booking.models import Booking, BookingPage, Profile
-from booking.public import (
+from booking.public_display import (
     Viewer,
     format_start,
     format_when,
-    get_booking_by_token,
-    get_profile,
-    get_public_page,
     length_refusal,
-    listed_pages,
     month_weeks,
     offers_a_length,
     parse_day,
@@ -44,8 +40,14 @@ from booking.public import (
     zone_options,
 )
 from booking.public_forms import BookingForm, CancelForm, new_submission_key
-from booking.selectors import public_page_path
-from booking.services import (
+from booking.selectors.owner import public_page_path
+from booking.selectors.public import (
+    get_booking_by_token,
+    get_profile,
+    get_public_page,
+    listed_pages,
+)
+from booking.services.bookings import (
     BookingClosed,
     BusyUnknown,
     SlotUnavailable,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import transaction
 
-from booking.follow_up import booking_follow_up
+from booking.services.follow_up import booking_follow_up
 from integrations.base import ProviderError
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 

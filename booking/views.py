@@ -16,8 +16,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
-from booking import forms, pages, selectors, services
+from booking import forms
 from booking.models import Booking, BookingPage
+from booking.selectors import owner as selectors
+from booking.services import bookings as services
+from booking.services import pages
 
 PREVIEW_DAYS = 7
 RESCHEDULE_DAYS = 14

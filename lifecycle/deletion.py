@@ -29,7 +29,7 @@ from accounts.billing.stripe_api import StripeUnavailable
 from accounts.models import AuditLog, User
 from accounts.services import audit_log_record
 from booking.models import Booking, BookingPage
-from booking.services import booking_cancel
+from booking.services.bookings import booking_cancel
 from calendars.models import Calendar
 from calendars.push import calendar_unwatch
 from integrations.base import ProviderError

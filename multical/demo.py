@@ -163,8 +163,8 @@ def _demo_rule(user: User, personal: Calendar, work: Calendar) -> SyncRule:
 
 def _demo_page(user: User, work: Calendar) -> BookingPage:
     """A listed 30-minute page, weekdays 9 to 5 less busy time in every calendar, booked into Work."""
-    from booking import selectors
-    from booking.pages import PageSettings, page_create, profile_update
+    from booking.selectors import owner as selectors
+    from booking.services.pages import PageSettings, page_create, profile_update
 
     if selectors.profile_for_user(user) is None:
         profile_update(user=user, handle=selectors.suggested_handle(user), display_name="Demo")

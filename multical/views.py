@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from booking.selectors import bookings_for_user
+from booking.selectors.owner import bookings_for_user
 from calendars.selectors import connections_for_user, connections_needing_attention
 from multical import health
 from multical.lib import rate_limits

@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from booking.follow_up import booking_follow_up
 from booking.models import Booking, BookingPage
+from booking.services.follow_up import booking_follow_up
 from calendars.services import connection_record_error
 from integrations.base import ProviderError
 from tests.factories import ConnectionFactory

@@ -10,10 +10,10 @@ import pytest
 import time_machine
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
-from booking import services
 from booking.availability import page_slots
 from booking.models import Booking
-from booking.services import (
+from booking.services import bookings as services
+from booking.services.bookings import (
     BookingClosed,
     BusyUnknown,
     LengthNotOffered,
@@ -38,7 +38,8 @@ def no_follow_up(monkeypatch):
     counted, so that every service is seen to ask for it."""
     asked: list[str] = []
     monkeypatch.setattr(
-        "booking.services.enqueue_follow_up", lambda booking_id: asked.append(str(booking_id))
+        "booking.services.bookings.enqueue_follow_up",
+        lambda booking_id: asked.append(str(booking_id)),
     )
     return asked
 

@@ -18,8 +18,9 @@ from django.core import mail
 from django.core.cache import cache
 from django.urls import reverse
 
-from booking import follow_up, tasks
+from booking import tasks
 from booking.models import Booking, Profile
+from booking.services import follow_up
 from booking.tokens import cancel_url, manage_url, reschedule_url
 from calendars.models import Connection
 from calendars.services import connection_connect_zoom

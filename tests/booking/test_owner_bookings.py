@@ -11,9 +11,10 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from booking import selectors, services
 from booking.availability import PageSlots
 from booking.models import Booking, BookingPage, Profile
+from booking.selectors import owner as selectors
+from booking.services import bookings as services
 from booking.slots import Refusal
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory
 
@@ -29,7 +30,8 @@ def follow_ups(monkeypatch):
     """The calendar event, the meeting and the e-mails that follow a change: only counted here."""
     asked: list[str] = []
     monkeypatch.setattr(
-        "booking.services.enqueue_follow_up", lambda booking_id: asked.append(str(booking_id))
+        "booking.services.bookings.enqueue_follow_up",
+        lambda booking_id: asked.append(str(booking_id)),
     )
     return asked
 

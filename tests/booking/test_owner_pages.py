@@ -11,10 +11,11 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from booking import pages, selectors
 from booking.availability import PageSlots
 from booking.models import Booking, BookingPage, DateOverride, Profile, Question
-from booking.pages import PageSettings
+from booking.selectors import owner as selectors
+from booking.services import pages
+from booking.services.pages import PageSettings
 from calendars.models import Connection
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory, UserFactory
 

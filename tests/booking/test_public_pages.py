@@ -12,10 +12,10 @@ import time_machine
 from django.db import close_old_connections, connection
 from django.test import Client
 
-from booking import services
 from booking.models import Booking, BookingPage
-from booking.public import format_start
-from booking.services import booking_cancel
+from booking.public_display import format_start
+from booking.services import bookings as services
+from booking.services.bookings import booking_cancel
 from booking.tokens import manage_token
 from calendars.models import Connection
 from tests.booking.pages import at, days_ahead, make_host
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_follow_up(monkeypatch):
-    monkeypatch.setattr("booking.services.enqueue_follow_up", lambda booking_id: None)
+    monkeypatch.setattr("booking.services.bookings.enqueue_follow_up", lambda booking_id: None)
 
 
 @pytest.fixture(autouse=True)
@@ -276,7 +276,7 @@ def _booked(host, client) -> Booking:
 def test_shown_times_are_reused_until_a_booking_or_a_calendar_change_retires_them(
     radicale_server, owner, client, django_capture_on_commit_callbacks
 ):
-    from booking.services import booking_create
+    from booking.services.bookings import booking_create
     from syncrules.tasks import enqueue_calendar_sync
 
     day = days_ahead(10)

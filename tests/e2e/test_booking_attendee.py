@@ -15,10 +15,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from booking import services
 from booking.models import Booking, BookingPage
-from booking.public import parse_start
-from booking.services import booking_create
+from booking.public_display import parse_start
+from booking.services import bookings as services
+from booking.services.bookings import booking_create
 from calendars.services import connection_connect_zoom
 from integrations.base import BOOKING_MARKER_PROPERTY
 from integrations.zoom.oauth import secrets_from_token_answer

@@ -13,7 +13,7 @@ import recurring_ical_events
 
 from accounts.models import User
 from booking.models import BookingPage
-from booking.selectors import public_page_path, slot_preview
+from booking.selectors.owner import public_page_path, slot_preview
 from calendars.busy import calendars_busy
 from calendars.models import Calendar, Connection
 from integrations.base import MARKER_PROPERTY, BusyPolicy, Window

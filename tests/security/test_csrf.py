@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import BookingPage, Profile
-from booking.public import format_start
+from booking.public_display import format_start
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.routes import Route, routes
 

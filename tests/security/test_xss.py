@@ -12,10 +12,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
-from booking import follow_up
 from booking.models import Booking
-from booking.public import format_start
+from booking.public_display import format_start
 from booking.public_views import SESSION_KEY as BOOKINGS_MADE_SESSION_KEY
+from booking.services import follow_up
 from calendars.models import Connection
 from tests.security.world import Names, Tenant, make_tenant
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from honcho.printer import Message, Printer
 
-from booking.selectors import public_page_path
+from booking.selectors.owner import public_page_path
 from integrations.base import ProviderError
 from multical.demo import DEMO_EMAIL, demo_seed, demo_sync, demo_try_me_event
 from multical.management.commands.runstack import site_url, stack_manager

@@ -17,8 +17,8 @@ from django.db import transaction
 
 from accounts.billing.plans import Limit, limit_check
 from accounts.models import User
-from booking import selectors
 from booking.models import BookingPage, DateOverride, Profile, Question
+from booking.selectors import owner as selectors
 from calendars.models import Calendar
 from multical.lib.model_settings import ModelSettings
 

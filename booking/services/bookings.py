@@ -3,7 +3,7 @@
 Every write re-checks the time live (busy time read afresh from the providers, then the database
 under a lock on the owner), and PostgreSQL's exclusion constraint settles whatever race is left:
 two confirmed bookings of one owner can never overlap. The calendar event, the Zoom meeting and
-the e-mails follow in a task (``booking.follow_up``) once the change is committed.
+the e-mails follow in a task (``booking.services.follow_up``) once the change is committed.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from django.urls import reverse
 from accounts.selectors import wants_booking_emails
 from booking.ics import booking_ics, host_name, ics_mimetype, where
 from booking.models import Booking, BookingPage
-from booking.public import format_when
+from booking.public_display import format_when
 from booking.tokens import cancel_url, manage_url, reschedule_url
 from calendars import zoom_tokens
 from calendars.models import Connection

@@ -1,9 +1,6 @@
-"""Reads for the public side: pages by their address, what an attendee's browser asked for, and
-times written the way the attendee reads them.
-
-Nothing here tells one page or booking from another that does not exist: whatever is not found,
-not listed under the address given, or (unless asked for) not active is a plain 404.
-"""
+"""The attendee's side, shown: what an attendee's browser asked for (zone, clock, length, day,
+month), and times written the way the attendee reads them. The pages and bookings themselves are
+read by ``booking.selectors.public``."""
 
 from __future__ import annotations
 
@@ -14,18 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
-from django.http import Http404, QueryDict
-from django.shortcuts import get_object_or_404
-from django.utils.crypto import constant_time_compare
+from django.http import QueryDict
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from booking.models import Booking, BookingPage, Profile
-from booking.tokens import token_matches
+from booking.models import BookingPage
 
-# An unlisted page's address is "<slug>--<secret>".
-UNLISTED_JOIN = "--"
 START_FORMAT = "%Y%m%dT%H%M%SZ"
 # Starts are read only this far inside what a datetime holds, so that converting one to any zone
 # or adding a few days to it cannot overflow; no page offers anything near either end.
@@ -56,48 +47,6 @@ def zone_options(selected: str) -> SafeString:
             for name in _sorted_zone_names()
         )
     )
-
-
-def get_profile(handle: str) -> Profile:
-    return get_object_or_404(Profile.objects.select_related("user"), handle=handle)
-
-
-def listed_pages(profile: Profile) -> list[BookingPage]:
-    """The pages the host's profile lists: active, listed, and offering a meeting length."""
-    pages = BookingPage.objects.filter(owner_id=profile.user_id, listed=True, active=True)
-    return list(pages.exclude(durations=[]))
-
-
-def get_public_page(handle: str, slug: str, *, switched_off: bool = False) -> BookingPage:
-    """The active page at ``/book/<handle>/<slug>/``: a listed page by its slug, an unlisted one
-    only by its slug and secret together. ``switched_off`` finds an inactive page too, for those
-    who already had it open: they are told it stopped taking bookings."""
-    # Slugs cannot hold "--" (the page form refuses it), so the first one starts the secret.
-    base, _, secret = slug.partition(UNLISTED_JOIN)
-    pages = BookingPage.objects.filter(owner__booking_profile__handle=handle)
-    if not switched_off:
-        pages = pages.filter(active=True)
-    candidates = pages.filter(
-        Q(slug=slug, listed=True) | Q(slug=base, listed=False)
-    ).select_related("owner", "owner__booking_profile", "write_calendar")
-    # One query for both readings of the address; a listed page wins.
-    found = sorted(candidates, key=lambda page: not page.listed)
-    if found and found[0].listed:
-        return found[0]
-    unlisted = found[0] if found else None
-    if unlisted is None or not secret or not constant_time_compare(unlisted.secret, secret):
-        raise Http404
-    return unlisted
-
-
-def get_booking_by_token(booking_id: object, token: str) -> Booking:
-    booking = Booking.objects.select_related("page", "owner", "owner__booking_profile").filter(
-        id=booking_id
-    )
-    found = booking.first()
-    if found is None or not token_matches(found, token):
-        raise Http404
-    return found
 
 
 @dataclass(frozen=True, slots=True)
