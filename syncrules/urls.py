@@ -1,6 +1,6 @@
 from django.urls import path
 
-from syncrules import views
+from syncrules import calendar_views, views
 
 app_name = "syncrules"
 
@@ -10,8 +10,12 @@ urlpatterns = [
     path("new/", views.rule_create, name="rule_create"),
     path("preview/", views.rule_preview, name="rule_preview"),
     path("block-each-other/", views.block_each_other, name="block_each_other"),
-    path("calendars/<uuid:calendar_id>/", views.calendar_detail, name="calendar_detail"),
-    path("calendars/<uuid:calendar_id>/status/", views.calendar_status, name="calendar_status"),
+    path("calendars/<uuid:calendar_id>/", calendar_views.calendar_detail, name="calendar_detail"),
+    path(
+        "calendars/<uuid:calendar_id>/status/",
+        calendar_views.calendar_status,
+        name="calendar_status",
+    ),
     path("<uuid:rule_id>/", views.rule_detail, name="rule_detail"),
     path("<uuid:rule_id>/status/", views.rule_status, name="rule_status"),
     path("<uuid:rule_id>/edit/", views.rule_edit, name="rule_edit"),

@@ -13,11 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from accounts.billing.prompts import limit_message
-from calendars.models import Calendar
-from multical.lib import rate_limits
 from syncrules import forms, preview, selectors, services
 from syncrules.models import SyncRule
-from syncrules.tasks import enqueue_calendar_sync
 
 # Sent by static/syncrules/preview.js: answer with the preview fragment instead of the whole page.
 FRAGMENT_HEADER = "X-Preview-Fragment"
@@ -45,7 +42,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 def rule_list_status(request: HttpRequest) -> JsonResponse:
     """The rule list's facts, for static/syncrules/live_status.js while syncs run."""
     rules = _with_activity(selectors.rules_for_user(request.user))
-    return _live_parts(
+    return live_parts(
         request,
         active=any(rule.activity != selectors.Activity.IDLE for rule in rules),
         parts={
@@ -66,7 +63,7 @@ def _with_activity(rules: Iterable[SyncRule]) -> list[SyncRule]:
     return rules
 
 
-def _live_parts(
+def live_parts(
     request: HttpRequest, *, active: bool, parts: dict[str, tuple[str, dict[str, object]]]
 ) -> JsonResponse:
     """Fragments of a page by element id, rendered by the templates the page includes."""
@@ -172,7 +169,7 @@ def rule_status(request: HttpRequest, rule_id: str) -> JsonResponse:
     """The rule page's state and history, for static/syncrules/live_status.js while it syncs."""
     rule = selectors.get_rule_for_user(request.user, rule_id)
     context = _rule_status_context(rule)
-    return _live_parts(
+    return live_parts(
         request,
         active=context["active"],
         parts={
@@ -250,44 +247,6 @@ def block_each_other(request: HttpRequest) -> HttpResponse:
             "refusal": refusal,
         },
     )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@rate_limits.ratelimit(
-    group="sync-now", rate=rate_limits.setting_rate("SYNC_NOW_RATE"), method="POST"
-)
-def calendar_detail(request: HttpRequest, calendar_id: str) -> HttpResponse:
-    """A calendar's sync state; POST asks for a sync now."""
-    calendar = selectors.get_calendar_for_user(request.user, calendar_id)
-    if request.method == "POST":
-        enqueue_calendar_sync(calendar.id)
-        messages.success(request, "Sync queued")
-        return redirect("syncrules:calendar_detail", calendar_id=calendar.id)
-    return render(request, "calendars/calendar_detail.html", _calendar_status_context(calendar))
-
-
-@login_required
-@require_GET
-def calendar_status(request: HttpRequest, calendar_id: str) -> JsonResponse:
-    """The calendar page's sync facts, for static/syncrules/live_status.js while it syncs."""
-    calendar = selectors.get_calendar_for_user(request.user, calendar_id)
-    context = _calendar_status_context(calendar)
-    return _live_parts(
-        request,
-        active=context["active"],
-        parts={"calendar-status": ("syncrules/includes/calendar_facts.html", context)},
-    )
-
-
-def _calendar_status_context(calendar: Calendar) -> dict[str, Any]:
-    activity = selectors.calendar_activity([calendar.id])[str(calendar.id)]
-    return {
-        "calendar": calendar,
-        "state": selectors.calendar_sync_state(calendar),
-        "activity": activity,
-        "active": activity != selectors.Activity.IDLE,
-    }
 
 
 def _rule_form_page(
