@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -7,12 +8,13 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.core.validators import URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
-from accounts.models import TIME_ZONE_CHOICES, User
+from accounts.models import User
 from booking.models import BookingPage, Question
 from booking.selectors import owner as selectors
 from booking.services.pages import PageSettings
@@ -124,15 +126,25 @@ class WritableCalendarField(forms.ModelChoiceField):
         return f"{calendar.name} ({calendar.connection.label})"
 
 
-def _minutes_field(label: str, *, minimum: int, maximum: int, help_text: str) -> forms.IntegerField:
-    message = f"Choose between {minimum} and {maximum}."
-    return forms.IntegerField(
-        label=label,
-        min_value=minimum,
-        max_value=maximum,
-        help_text=help_text,
-        error_messages={"min_value": message, "max_value": message},
-    )
+def _model_formfield(field: models.Field, **kwargs: Any) -> forms.Field | None:
+    """A form field as the model defines it; a number's bounds come from the model's validators,
+    so the form (and the browser, through min and max) holds the same range as the model."""
+    if isinstance(field, models.IntegerField) and not field.choices:
+        bounds = {
+            "min_value": next(
+                (v.limit_value for v in field.validators if isinstance(v, MinValueValidator)), None
+            ),
+            "max_value": next(
+                (v.limit_value for v in field.validators if isinstance(v, MaxValueValidator)), None
+            ),
+        }
+        message = f"Choose between {bounds['min_value']} and {bounds['max_value']}."
+        if field.null:
+            message = message.removesuffix(".") + ", or leave empty."
+        kwargs = {**bounds, **kwargs}
+        kwargs["error_messages"] = {"min_value": message, "max_value": message}
+        kwargs.setdefault("required", not field.blank)
+    return field.formfield(**kwargs)
 
 
 class ProfileForm(forms.Form):
@@ -170,24 +182,26 @@ class ProfileForm(forms.Form):
         return handle
 
 
-class PageForm(forms.Form):
-    """A booking page's settings. Only the user's own calendars are choices."""
+def _page_form_fields() -> list[str]:
+    """The page's settings but the weekly hours, which ``PageForm.clean`` builds from one field a
+    day; the busy calendars come after the choice between all calendars and chosen ones."""
+    names = []
+    for field in dataclasses.fields(PageSettings):
+        if field.name != "weekly_hours":
+            names.append(field.name)
+        if field.name == "busy_in_all_calendars":
+            names.append("busy_calendars")
+    return names
 
-    title = forms.CharField(label="Title", max_length=120, help_text="For example: Intro call.")
-    description = forms.CharField(
-        label="Description",
-        max_length=2000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown to attendees above the times they can pick.",
-    )
-    slug = forms.CharField(
-        label="Address",
-        max_length=60,
-        required=False,
-        help_text="The end of the page's link: lowercase letters, digits and hyphens. Leave "
-        "empty to make one from the title.",
-    )
+
+class PageForm(forms.ModelForm):
+    """A booking page's settings. Only the user's own calendars are choices.
+
+    Fields, limits and choices come from the model; what the form adds is the words around them
+    and the fields whose form differs from what is stored (radio choices for two booleans, meeting
+    lengths as text, the weekly hours as one text field per day). It builds ``PageSettings`` and
+    never saves: the services do (``PageForms.saved``)."""
+
     listed = forms.TypedChoiceField(
         label="Who can find it",
         choices=[
@@ -198,52 +212,17 @@ class PageForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="An unlisted page's link carries a random secret nobody can guess.",
     )
-    active = forms.BooleanField(
-        label="Open for bookings",
+    slug = forms.CharField(
+        label="Address",
+        max_length=BookingPage._meta.get_field("slug").max_length,
         required=False,
-        help_text="When off, the page's link shows “not found” until you turn it on again.",
+        help_text="The end of the page's link: lowercase letters, digits and hyphens. Leave "
+        "empty to make one from the title.",
     )
     durations = DurationsField(
         label="Meeting lengths",
         help_text=f"Minutes, separated by commas, for example: 15, 30, 45 ({DURATION_MIN} to "
         f"{DURATION_MAX} each). The first is the one picked at first.",
-    )
-    time_zone = forms.ChoiceField(
-        label="Time zone of these hours",
-        choices=TIME_ZONE_CHOICES,
-        help_text="Attendees see the times in their own zone.",
-    )
-    buffer_before = _minutes_field(
-        "Free time before", minimum=0, maximum=240, help_text="Minutes kept free before a meeting."
-    )
-    buffer_after = _minutes_field(
-        "Free time after", minimum=0, maximum=240, help_text="Minutes kept free after a meeting."
-    )
-    minimum_notice = _minutes_field(
-        "Minimum notice",
-        minimum=0,
-        maximum=60 * 24 * 30,
-        help_text="Minutes between booking and meeting: 240 is four hours, 1440 a day.",
-    )
-    horizon_days = _minutes_field(
-        "Days ahead", minimum=1, maximum=365, help_text="How far ahead people can book."
-    )
-    increment = _minutes_field(
-        "Start times every",
-        minimum=5,
-        maximum=240,
-        help_text="Minutes between the start times offered: 30 gives 09:00, 09:30, 10:00…",
-    )
-    max_per_day = forms.IntegerField(
-        label="At most this many bookings a day",
-        min_value=1,
-        max_value=100,
-        required=False,
-        help_text="Leave empty for no limit.",
-        error_messages={
-            "min_value": "Choose between 1 and 100, or leave empty.",
-            "max_value": "Choose between 1 and 100, or leave empty.",
-        },
     )
     busy_in_all_calendars = forms.TypedChoiceField(
         label="Events that make you busy",
@@ -264,11 +243,6 @@ class PageForm(forms.Form):
             "invalid_pk_value": "Choose among your own calendars.",
         },
     )
-    tentative_is_busy = forms.BooleanField(label="Tentative events make me busy", required=False)
-    free_is_busy = forms.BooleanField(label="Events marked free make me busy too", required=False)
-    all_day_events = forms.ChoiceField(
-        label="All-day events", choices=BookingPage.AllDayEvents.choices
-    )
     write_calendar = WritableCalendarField(
         queryset=Calendar.objects.none(),
         label="Add bookings to",
@@ -281,22 +255,59 @@ class PageForm(forms.Form):
             "link or a read-only calendar)."
         },
     )
-    location = forms.ChoiceField(
-        label="Where you meet",
-        choices=BookingPage.Location.choices,
-        widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
-    )
-    location_detail = forms.CharField(
-        label="Phone number, address or link",
-        max_length=500,
-        required=False,
-        help_text="The number to call for a phone call, the address for in person, an "
-        "https:// link for a custom link. Zoom makes a meeting link for each booking.",
-    )
+
+    class Meta:
+        model = BookingPage
+        fields = _page_form_fields()
+        formfield_callback = _model_formfield
+        labels = {
+            "title": "Title",
+            "description": "Description",
+            "active": "Open for bookings",
+            "time_zone": "Time zone of these hours",
+            "buffer_before": "Free time before",
+            "buffer_after": "Free time after",
+            "minimum_notice": "Minimum notice",
+            "horizon_days": "Days ahead",
+            "increment": "Start times every",
+            "max_per_day": "At most this many bookings a day",
+            "tentative_is_busy": "Tentative events make me busy",
+            "free_is_busy": "Events marked free make me busy too",
+            "all_day_events": "All-day events",
+            "location": "Where you meet",
+            "location_detail": "Phone number, address or link",
+        }
+        help_texts = {
+            "title": "For example: Intro call.",
+            "description": "Shown to attendees above the times they can pick.",
+            "active": "When off, the page's link shows “not found” until you turn it on again.",
+            "time_zone": "Attendees see the times in their own zone.",
+            "buffer_before": "Minutes kept free before a meeting.",
+            "buffer_after": "Minutes kept free after a meeting.",
+            "minimum_notice": "Minutes between booking and meeting: 240 is four hours, 1440 a day.",
+            "horizon_days": "How far ahead people can book.",
+            "increment": "Minutes between the start times offered: 30 gives 09:00, 09:30, 10:00…",
+            "max_per_day": "Leave empty for no limit.",
+            "tentative_is_busy": "",
+            "free_is_busy": "",
+            "all_day_events": "",
+            "location": "",
+            "location_detail": "The number to call for a phone call, the address for in person, "
+            "an https:// link for a custom link. Zoom makes a meeting link for each booking.",
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "location": forms.RadioSelect(attrs={"class": "inline-choices"}),
+        }
 
     def __init__(self, data: object = None, *, user: User, page: BookingPage | None = None):
         self.writable = selectors.writable_calendars_for_user(user)
-        super().__init__(data, initial=_initial(page, user=user, writable=self.writable))
+        # A new instance: validating the form must not change the page the services compare with.
+        super().__init__(
+            data,
+            instance=BookingPage(owner=user),
+            initial=_initial(page, user=user, writable=self.writable),
+        )
         self.user, self.page = user, page
         self.fields["busy_calendars"].queryset = selectors.calendars_for_user(user)
         self.fields["write_calendar"].queryset = self.writable

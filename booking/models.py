@@ -93,7 +93,7 @@ class BookingPage(models.Model):
         default=30, validators=[MinValueValidator(5), MaxValueValidator(240)], help_text="Minutes"
     )
     max_per_day = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)]
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
 
     # Which calendars make the owner busy: every calendar they have (also ones connected later),

@@ -40,7 +40,8 @@ def profile_update(*, user: User, handle: str, display_name: str) -> Profile:
 class PageSettings(ModelSettings):
     """A booking page's own settings, its busy calendars, date overrides and questions aside:
     what the page form, the demo (and any other caller) hands the services, typed. A new setting
-    is a field of the model, a field here and a field of the form."""
+    is a field of the model (its limits and choices with it) and a field here; the page form
+    takes it from both, and its template places it."""
 
     title: str
     description: str
