@@ -43,7 +43,7 @@ from accounts import forms, selectors, services
 from accounts.models import AuditLog, User
 from integrations import oauth_state, scopes
 from integrations.google import oauth as google_oauth
-from integrations.microsoft.auth import confidential_client
+from integrations.microsoft.credentials import confidential_client
 from multical.lib.requests import client_ip
 
 logger = logging.getLogger(__name__)

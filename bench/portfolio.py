@@ -192,7 +192,7 @@ def _microsoft(user, delay: float, calendars: int, events: int):  # type: ignore
     from django.conf import settings
 
     from calendars.models import Calendar, Connection
-    from integrations.microsoft import auth
+    from integrations.microsoft import credentials
     from multical.lib import vault
     from tests.fakes.microsoft import MicrosoftFake
 
@@ -202,8 +202,8 @@ def _microsoft(user, delay: float, calendars: int, events: int):  # type: ignore
     settings.MICROSOFT_GRAPH_URL = fake.graph_url
     settings.MICROSOFT_CLIENT_ID = fake.identity.client_id
     settings.MICROSOFT_CLIENT_SECRET = fake.identity.client_secret
-    original = auth.identity_http_client
-    auth.identity_http_client = lambda: fake.identity
+    original = credentials.identity_http_client
+    credentials.identity_http_client = lambda: fake.identity
     try:
         account = fake.connect("bench@contoso.test")
         connection = Connection(
@@ -233,7 +233,7 @@ def _microsoft(user, delay: float, calendars: int, events: int):  # type: ignore
         fake.graph.latency = delay
         yield fake
     finally:
-        auth.identity_http_client = original
+        credentials.identity_http_client = original
         fake.stop()
 
 

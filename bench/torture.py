@@ -59,7 +59,7 @@ def main() -> None:
     with _django(), tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         from django.conf import settings
 
-        from integrations.microsoft import auth
+        from integrations.microsoft import credentials
         from tests.caldav_servers import RadicaleServer, XandikosServer
         from tests.fakes.google import google_settings, running_google_fake
         from tests.fakes.microsoft import MicrosoftFake
@@ -87,7 +87,7 @@ def main() -> None:
         patches(settings, "MICROSOFT_GRAPH_URL", microsoft.graph_url)
         patches(settings, "MICROSOFT_CLIENT_ID", microsoft.identity.client_id)
         patches(settings, "MICROSOFT_CLIENT_SECRET", microsoft.identity.client_secret)
-        patches(auth, "identity_http_client", lambda: microsoft.identity)
+        patches(credentials, "identity_http_client", lambda: microsoft.identity)
         prepare(patches, settings)
         _run(
             options,

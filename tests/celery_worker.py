@@ -20,10 +20,10 @@ def main() -> None:
     django.setup()
     relay = os.environ.get("MULTICAL_TEST_IDENTITY_RELAY", "")
     if relay:
-        from integrations.microsoft import auth
+        from integrations.microsoft import credentials
         from tests.fakes.microsoft import RelayHttpClient
 
-        auth.identity_http_client = lambda: RelayHttpClient(relay)
+        credentials.identity_http_client = lambda: RelayHttpClient(relay)
     from multical.celery import app
 
     app.worker_main(["worker", *sys.argv[1:]])

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from integrations.base import ProviderError
-from integrations.microsoft.auth import REFUSED
+from integrations.microsoft.credentials import REFUSED
 from multical.lib.http_headers import retry_after_seconds
 from multical.lib.shared_slots import NoSlotFree, shared_slot
 

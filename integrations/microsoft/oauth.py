@@ -18,7 +18,7 @@ from django.conf import settings
 
 from integrations import scopes
 from integrations.base import ProviderError
-from integrations.microsoft.auth import confidential_client
+from integrations.microsoft.credentials import confidential_client
 from integrations.microsoft.provider import MicrosoftProvider
 from integrations.oauth_state import Grant, OAuthError, missing_scopes, new_state
 

@@ -36,8 +36,8 @@ from integrations.base import (
     busy_intervals,
 )
 from integrations.microsoft import mapping
-from integrations.microsoft.auth import Credentials
 from integrations.microsoft.client import GraphClient, decode, error_code, error_for
+from integrations.microsoft.credentials import Credentials
 from integrations.push import channel_secret
 
 # The answers to a delta link Graph no longer knows: read everything again.
@@ -207,7 +207,7 @@ class MicrosoftProvider(Provider):
     # Push -----------------------------------------------------------------------------------
 
     def watch(
-        self, calendar_id: str, *, channel_id: str, address: str, lifecycle_address: str
+        self, calendar_id: str, *, channel_id: str, address: str, lifecycle_address: str = ""
     ) -> tuple[str, datetime]:
         """Subscribe to the calendar's events; Graph first checks both addresses answer its
         validation request. Returns the subscription id and the expiry Graph granted."""

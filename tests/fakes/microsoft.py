@@ -1618,14 +1618,14 @@ class MicrosoftFake:
         against the fake; returns the secrets a connection would store."""
         import msal
 
-        from integrations.microsoft import auth
+        from integrations.microsoft import credentials
 
         user = self.identity.add_user(email, name)
         calendar_id = self.graph.add_calendar(user, "Calendar", default=True)
         cache = msal.SerializableTokenCache()
-        app = auth.confidential_client(token_cache=cache, http_client=self.identity)
+        app = credentials.confidential_client(token_cache=cache, http_client=self.identity)
         flow = app.initiate_auth_code_flow(
-            auth.SCOPES, redirect_uri=REDIRECT_URI, response_mode="form_post"
+            credentials.SCOPES, redirect_uri=REDIRECT_URI, response_mode="form_post"
         )
         result = app.acquire_token_by_auth_code_flow(
             flow, self.identity.authorize(flow["auth_uri"], user)
@@ -1647,7 +1647,7 @@ def microsoft_fake_fixture(settings, monkeypatch) -> Iterator[MicrosoftFake]:
 
     Test modules import ``microsoft_fake_fixture`` (or list this module in ``pytest_plugins``).
     """
-    from integrations.microsoft import auth
+    from integrations.microsoft import credentials
 
     fake = MicrosoftFake()
     fake.start()
@@ -1655,6 +1655,6 @@ def microsoft_fake_fixture(settings, monkeypatch) -> Iterator[MicrosoftFake]:
     settings.MICROSOFT_GRAPH_URL = fake.graph_url
     settings.MICROSOFT_CLIENT_ID = fake.identity.client_id
     settings.MICROSOFT_CLIENT_SECRET = fake.identity.client_secret
-    monkeypatch.setattr(auth, "identity_http_client", lambda: fake.identity)
+    monkeypatch.setattr(credentials, "identity_http_client", lambda: fake.identity)
     yield fake
     fake.stop()

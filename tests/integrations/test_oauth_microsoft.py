@@ -18,7 +18,7 @@ from accounts.models import AuditLog
 from calendars.models import Connection
 from calendars.selectors import connection_secrets, provider_for_connection
 from integrations import scopes
-from integrations.microsoft import auth
+from integrations.microsoft import credentials
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +116,9 @@ def test_the_consent_url_asks_for_exactly_the_declared_scopes_with_pkce(
     assert query["redirect_uri"] == "http://testserver/calendars/oauth/microsoft/callback/"
     assert len(query["state"]) >= 32
     # Refreshing a connection later asks for the same permissions.
-    assert sorted(auth.SCOPES) == sorted(scopes.msal_names(scopes.MICROSOFT_CALENDAR_CONNECTION))
+    assert sorted(credentials.SCOPES) == sorted(
+        scopes.msal_names(scopes.MICROSOFT_CALENDAR_CONNECTION)
+    )
 
 
 def test_a_callback_with_another_state_is_refused_before_any_token_exchange(

@@ -14,7 +14,7 @@ from django.utils import timezone
 from calendars import push, tasks
 from calendars.models import Connection
 from calendars.webhooks import microsoft as webhooks
-from integrations.microsoft.auth import REFUSED
+from integrations.microsoft.credentials import REFUSED
 from integrations.push import channel_secret
 from syncrules.models import SyncRule
 from tests.factories import CalendarFactory, ConnectionFactory

@@ -29,7 +29,7 @@ from integrations.base import (
 )
 from integrations.microsoft import client as graph_module
 from integrations.microsoft import mapping
-from integrations.microsoft.auth import REFUSED
+from integrations.microsoft.credentials import REFUSED
 from integrations.microsoft.provider import MicrosoftProvider
 from integrations.push import channel_secret
 from integrations.registry import build_provider
