@@ -30,10 +30,11 @@ test: install  ## The whole suite; brings up PostgreSQL, Redis and Chromium if n
 
 install: $(VENV)/.installed
 
-lint: install  ## ruff, and the import contract of the layers (pyproject.toml).
+lint: install  ## ruff, the import contract of the layers, and mypy (all three in pyproject.toml).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

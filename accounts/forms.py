@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -69,7 +70,8 @@ class SignupForm(LegalConsentForm):
         return email
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         password = cleaned.get("password")
         if password:
             candidate = User(email=cleaned.get("email", ""))
@@ -91,7 +93,7 @@ class LoginForm(auth_forms.AuthenticationForm):
         "unverified": "Please verify your e-mail address first: follow the link we sent you.",
     }
 
-    def confirm_login_allowed(self, user: User) -> None:  # type: ignore[override]
+    def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
         if not user.email_verified:
             raise forms.ValidationError(self.error_messages["unverified"], code="unverified")
@@ -111,21 +113,21 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
 
-    def get_users(self, email: str):  # type: ignore[no-untyped-def]
+    def get_users(self, email: str) -> QuerySet[User]:
         """Active accounts with this address, also those without a password yet: an account made
         through Google or Microsoft sets its first password here (Django leaves those out)."""
         return User.objects.filter(
             email=normalize_email(email), is_active=True, deletion_requested_at__isnull=True
         )
 
-    def send_mail(  # type: ignore[override]
+    def send_mail(
         self,
-        subject_template_name,
-        email_template_name,
-        context,
-        from_email,
-        to_email,
-        html_email_template_name=None,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
     ) -> None:
         # Links point at SITE_URL, never at whatever Host header the request carried.
         path = reverse("accounts:password_reset_confirm", args=[context["uid"], context["token"]])

@@ -1,19 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import forms, selectors, services
 from accounts.billing.plans import plan_overview
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import AuditLog, Consent, User
 from integrations.kinds import AccountKind
 from multical.lib import failed_attempts
@@ -91,11 +94,11 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         failed_attempts.check(request, failed_attempts.LOGIN)
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form: auth_forms.AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         services.audit_log_record(
             user=form.get_user(),
@@ -105,7 +108,7 @@ class LoginView(auth_views.LoginView):
         )
         return response
 
-    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+    def form_invalid(self, form: auth_forms.AuthenticationForm) -> HttpResponse:
         failed_attempts.record(self.request, failed_attempts.LOGIN)
         errors = form.non_field_errors().as_data()
         if form.cleaned_data.get("username") and errors:
@@ -116,7 +119,7 @@ class LoginView(auth_views.LoginView):
             )
         return super().form_invalid(form)
 
-    def get_context_data(self, **kwargs):  # type: ignore[no-untyped-def]
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), **_provider_buttons()}
 
 
@@ -125,11 +128,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset.html"
     success_url = reverse_lazy("accounts:password_reset_done")
 
-    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         failed_attempts.check(request, failed_attempts.PASSWORD_RESET)
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+    def form_invalid(self, form: auth_forms.PasswordResetForm) -> HttpResponse:
         failed_attempts.record(self.request, failed_attempts.PASSWORD_RESET)
         return super().form_invalid(form)
 
@@ -138,18 +141,18 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:login")
 
-    def dispatch(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         failed_attempts.check(request, failed_attempts.PASSWORD_RESET)
         response = super().dispatch(request, *args, **kwargs)
         if not self.validlink:  # opening a link is the guess at its token
             failed_attempts.record(request, failed_attempts.PASSWORD_RESET)
         return response
 
-    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+    def form_invalid(self, form: auth_forms.SetPasswordForm[User]) -> HttpResponse:
         failed_attempts.record(self.request, failed_attempts.PASSWORD_RESET)
         return super().form_invalid(form)
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form: auth_forms.SetPasswordForm[User]) -> HttpResponse:
         response = super().form_valid(form)
         # Following the e-mailed link proved the address too.
         services.user_verify_email(user=form.user)
@@ -163,8 +166,8 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 
 @login_required
-def account_settings(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def account_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
+    user = request.user
     marketing = selectors.consent_granted(user=user, kind=Consent.Kind.MARKETING_EMAIL)
     form = forms.ProfileForm(
         request.POST or None, instance=user, initial={"marketing_email": marketing}
@@ -187,11 +190,11 @@ def account_settings(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_preferences(request: HttpRequest) -> HttpResponse:
+def notification_preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.NotificationPreferencesForm(request.POST)
     if form.is_valid():
         services.user_update_notifications(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             reconnect_alerts=form.cleaned_data["notify_reconnect_alerts"],
             booking_emails=form.cleaned_data["notify_booking_emails"],
             sync_alerts=form.cleaned_data["notify_sync_alerts"],
@@ -201,7 +204,7 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def security_log(request: HttpRequest) -> HttpResponse:
+def security_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The user's own audit log, newest first."""
     entries = Paginator(selectors.audit_log_for_user(request.user), AUDIT_ENTRIES_PER_PAGE)
     page = entries.get_page(request.GET.get("page"))
@@ -237,8 +240,8 @@ def _audit_details(entry: AuditLog) -> str:
 
 
 @login_required
-def password_change(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request.user, request.POST or None)
+def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = auth_forms.PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.save()
         services.audit_log_record(

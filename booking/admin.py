@@ -61,7 +61,8 @@ class BookingAdmin(admin.ModelAdmin):
     list_filter = ["status", "location"]
     list_select_related = ["owner", "page"]
     date_hierarchy = "start"
-    fields = [
+    # A tuple, not a list: the stubs then take the one value as both fields and read-only fields.
+    fields = (
         "id",
         "owner",
         "page",
@@ -79,7 +80,7 @@ class BookingAdmin(admin.ModelAdmin):
         "cancelled_by",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -5,11 +5,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
@@ -17,9 +18,9 @@ from django.utils.text import slugify
 from accounts.models import User
 from booking.models import BookingPage, Question
 from booking.selectors import owner as selectors
-from booking.services.pages import PageSettings
+from booking.services.pages import PageSettings, QuestionSpec
 from calendars.models import Calendar
-from syncrules.forms import WEEKDAYS, CalendarCheckboxes, CalendarsField
+from syncrules.forms import WEEKDAYS, CalendarCheckboxes, CalendarsField, limit_calendars
 
 # What a new page starts with: Monday to Friday, 09:00 to 17:00.
 DEFAULT_WEEKLY_HOURS = {str(day): [[9 * 60, 17 * 60]] for day in range(1, 6)}
@@ -89,8 +90,8 @@ def _minutes(hour: str, minute: str | None, *, where: str, end: bool) -> int:
 class DurationsField(forms.CharField):
     """ "15, 30, 45" → [15, 30, 45]: meeting lengths in minutes, in the order given, no repeats."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_length=100, **kwargs)
+    def __init__(self, *, label: str, help_text: str) -> None:
+        super().__init__(label=label, help_text=help_text, max_length=100)
 
     def prepare_value(self, value: object) -> object:
         if isinstance(value, list | tuple):
@@ -159,7 +160,7 @@ class ProfileForm(forms.Form):
         help_text="Your name or your company's, as people booking you see it.",
     )
 
-    def __init__(self, data: object = None, *, user: User) -> None:
+    def __init__(self, data: Mapping[str, Any] | None = None, *, user: User) -> None:
         profile = selectors.profile_for_user(user)
         initial = (
             {"handle": profile.handle, "display_name": profile.display_name}
@@ -300,7 +301,9 @@ class PageForm(forms.ModelForm):
             "location": forms.RadioSelect(attrs={"class": "inline-choices"}),
         }
 
-    def __init__(self, data: object = None, *, user: User, page: BookingPage | None = None):
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, user: User, page: BookingPage | None = None
+    ) -> None:
         self.writable = selectors.writable_calendars_for_user(user)
         # A new instance: validating the form must not change the page the services compare with.
         super().__init__(
@@ -309,8 +312,8 @@ class PageForm(forms.ModelForm):
             initial=_initial(page, user=user, writable=self.writable),
         )
         self.user, self.page = user, page
-        self.fields["busy_calendars"].queryset = selectors.calendars_for_user(user)
-        self.fields["write_calendar"].queryset = self.writable
+        limit_calendars(self.fields["busy_calendars"], selectors.calendars_for_user(user))
+        limit_calendars(self.fields["write_calendar"], self.writable)
         for day, name in WEEKDAYS:
             self.fields[f"hours_{day}"] = forms.CharField(
                 label=name, required=False, max_length=200
@@ -319,8 +322,9 @@ class PageForm(forms.ModelForm):
     def weekday_fields(self) -> list[forms.BoundField]:
         return [self[f"hours_{day}"] for day, _ in WEEKDAYS]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         weekly: dict[str, list[list[int]]] = {}
         for day, name in WEEKDAYS:
             field = f"hours_{day}"
@@ -428,8 +432,9 @@ class OverrideForm(forms.Form):
         help_text="Leave empty for a day off.",
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         day = data.get("date")
         if day is None:
             if data.get("hours") and "date" not in self.errors:
@@ -452,7 +457,7 @@ class BaseOverrideFormSet(forms.BaseFormSet):
     def clean(self) -> None:
         seen: set[date] = set()
         for form in self.forms:
-            if self._should_delete_form(form) or not hasattr(form, "cleaned_data"):
+            if self._removed(form) or not hasattr(form, "cleaned_data"):
                 continue
             day = form.cleaned_data.get("date")
             if day in seen:
@@ -464,17 +469,25 @@ class BaseOverrideFormSet(forms.BaseFormSet):
         return sorted(
             (form.cleaned_data["date"], form.cleaned_data["hours"])
             for form in self.forms
-            if not self._should_delete_form(form) and form.cleaned_data.get("date") is not None
+            if not self._removed(form) and form.cleaned_data.get("date") is not None
         )
 
+    def _removed(self, form: forms.Form) -> bool:
+        """Whether the form's Remove box is ticked."""
+        return bool(form.cleaned_data.get(DELETION_FIELD_NAME, False))
 
-OverrideFormSet = forms.formset_factory(
-    OverrideForm,
-    formset=BaseOverrideFormSet,
-    extra=2,
-    can_delete=True,
-    max_num=200,
-    validate_max=True,
+
+# formset_factory returns a subclass of the formset it is given; the stubs type it as BaseFormSet.
+OverrideFormSet = cast(
+    "type[BaseOverrideFormSet]",
+    forms.formset_factory(
+        OverrideForm,
+        formset=BaseOverrideFormSet,
+        extra=2,
+        can_delete=True,
+        max_num=200,
+        validate_max=True,
+    ),
 )
 
 
@@ -495,21 +508,29 @@ class BaseQuestionFormSet(forms.BaseFormSet):
         form.fields["ORDER"].label = "Position"
         form.fields["DELETE"].label = "Remove"
 
-    def questions(self) -> list[dict]:
+    def questions(self) -> list[QuestionSpec]:
         return [
-            {name: form.cleaned_data[name] for name in ("id", "label", "kind", "required")}
+            QuestionSpec(
+                id=form.cleaned_data["id"],
+                label=form.cleaned_data["label"],
+                kind=form.cleaned_data["kind"],
+                required=form.cleaned_data["required"],
+            )
             for form in self.ordered_forms
         ]
 
 
-QuestionFormSet = forms.formset_factory(
-    QuestionForm,
-    formset=BaseQuestionFormSet,
-    extra=2,
-    can_order=True,
-    can_delete=True,
-    max_num=20,
-    validate_max=True,
+QuestionFormSet = cast(
+    "type[BaseQuestionFormSet]",
+    forms.formset_factory(
+        QuestionForm,
+        formset=BaseQuestionFormSet,
+        extra=2,
+        can_order=True,
+        can_delete=True,
+        max_num=20,
+        validate_max=True,
+    ),
 )
 
 
@@ -517,7 +538,7 @@ class PageForms:
     """A page's settings with its date overrides and questions: one form to the user."""
 
     def __init__(
-        self, data: Mapping | None = None, *, user: User, page: BookingPage | None = None
+        self, data: Mapping[str, Any] | None = None, *, user: User, page: BookingPage | None = None
     ) -> None:
         self.form = PageForm(data, user=user, page=page)
         overrides = page.date_overrides.all() if page else []

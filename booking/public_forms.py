@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django import forms
 
@@ -19,8 +20,8 @@ class BookingForm(forms.Form):
     # One key per rendered form: a double-click sends it twice and books once.
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args: object, page: BookingPage, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, page: BookingPage, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs.update(autocomplete="name")
         self.fields["email"].widget.attrs.update(autocomplete="email")
         self.questions = list(page.questions.all())

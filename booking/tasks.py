@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from uuid import UUID
+
+from celery import Task, shared_task
 from django.db import transaction
 
 from booking.services.follow_up import booking_follow_up
@@ -10,7 +12,7 @@ from integrations.base import ProviderError
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 
 
-def enqueue_follow_up(booking_id: str) -> None:
+def enqueue_follow_up(booking_id: UUID | str) -> None:
     """Have the booking's meeting, event and e-mails follow it once the current transaction
     commits (a rolled-back change sends nothing)."""
     booking_id = str(booking_id)
@@ -18,7 +20,7 @@ def enqueue_follow_up(booking_id: str) -> None:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
-def follow_booking(self, booking_id: str) -> None:  # type: ignore[no-untyped-def]
+def follow_booking(self: Task, booking_id: str) -> None:
     """Run the follow-up; transient failures (a provider, the mail server) are retried with
     backoff, and the last try sends the e-mails even if Zoom is still failing."""
     try:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
+from accounts.http import AuthenticatedHttpRequest
 from booking import forms
 from booking.models import Booking, BookingPage
 from booking.selectors import owner as selectors
@@ -29,7 +30,7 @@ BOOKINGS_PER_PAGE = 50
 
 @login_required
 @require_GET
-def page_list(request: HttpRequest) -> HttpResponse:
+def page_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     profile = selectors.profile_for_user(request.user)
     if profile is None:
         # First use: the handle comes first, since every page's address starts with it.
@@ -38,9 +39,10 @@ def page_list(request: HttpRequest) -> HttpResponse:
             "booking/page_list.html",
             {"profile": None, "profile_form": forms.ProfileForm(user=request.user)},
         )
-    booking_pages = list(selectors.pages_for_user(request.user))
-    for page in booking_pages:
-        page.public_url = _absolute(selectors.public_page_path(page, handle=profile.handle))
+    booking_pages = [
+        (page, _absolute(selectors.public_page_path(page, handle=profile.handle)))
+        for page in selectors.pages_for_user(request.user)
+    ]
     return render(
         request,
         "booking/page_list.html",
@@ -55,7 +57,7 @@ def page_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile_edit(request: HttpRequest) -> HttpResponse:
+def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     profile = selectors.profile_for_user(request.user)
     form = forms.ProfileForm(_posted(request), user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -68,7 +70,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def page_create(request: HttpRequest) -> HttpResponse:
+def page_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if selectors.profile_for_user(request.user) is None:
         messages.info(request, "First choose your public address: your pages' links start with it.")
         return redirect("booking:profile_edit")
@@ -88,7 +90,7 @@ def page_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def page_edit(request: HttpRequest, page_id: str) -> HttpResponse:
+def page_edit(request: AuthenticatedHttpRequest, page_id: str) -> HttpResponse:
     page = selectors.get_page_for_user(request.user, page_id)
     editor = forms.PageForms(_posted(request), user=request.user, page=page)
     if request.method == "POST" and editor.is_valid():
@@ -102,7 +104,7 @@ def page_edit(request: HttpRequest, page_id: str) -> HttpResponse:
 
 
 @login_required
-def page_preview(request: HttpRequest, page_id: str) -> HttpResponse:
+def page_preview(request: AuthenticatedHttpRequest, page_id: str) -> HttpResponse:
     """The times the saved page offers over the next week, as attendees will see them."""
     page = selectors.get_page_for_user(request.user, page_id)
     if request.method not in ("GET", "HEAD"):
@@ -122,7 +124,7 @@ def page_preview(request: HttpRequest, page_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def page_delete(request: HttpRequest, page_id: str) -> HttpResponse:
+def page_delete(request: AuthenticatedHttpRequest, page_id: str) -> HttpResponse:
     page = selectors.get_page_for_user(request.user, page_id)
     if request.method == "POST":
         pages.page_delete(page=page)
@@ -138,7 +140,7 @@ def page_delete(request: HttpRequest, page_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def booking_list(request: HttpRequest) -> HttpResponse:
+def booking_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     show = request.GET.get("show", "upcoming")
     if show not in selectors.BOOKING_VIEWS:
         show = "upcoming"
@@ -152,7 +154,7 @@ def booking_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def booking_detail(request: HttpRequest, booking_id: str) -> HttpResponse:
+def booking_detail(request: AuthenticatedHttpRequest, booking_id: str) -> HttpResponse:
     booking = selectors.get_booking_for_user(request.user, booking_id)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET"])
@@ -165,7 +167,7 @@ def booking_detail(request: HttpRequest, booking_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def booking_cancel(request: HttpRequest, booking_id: str) -> HttpResponse:
+def booking_cancel(request: AuthenticatedHttpRequest, booking_id: str) -> HttpResponse:
     booking = selectors.get_booking_for_user(request.user, booking_id)
     if booking.is_cancelled:
         messages.info(request, "This booking is already cancelled.")
@@ -182,11 +184,13 @@ def booking_cancel(request: HttpRequest, booking_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def booking_reschedule(request: HttpRequest, booking_id: str) -> HttpResponse:
+def booking_reschedule(request: AuthenticatedHttpRequest, booking_id: str) -> HttpResponse:
     booking = selectors.get_booking_for_user(request.user, booking_id)
     if not _booking_actions(booking)["can_reschedule"]:
         messages.error(request, _why_not_reschedulable(booking))
         return redirect("booking:booking_detail", booking_id=booking.id)
+    page = booking.page
+    assert page is not None  # a booking whose page is deleted cannot be moved (above)
     form = forms.RescheduleForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -206,7 +210,7 @@ def booking_reschedule(request: HttpRequest, booking_id: str) -> HttpResponse:
             messages.success(request, f"The booking with {booking.attendee_name} is moved.")
             return redirect("booking:booking_detail", booking_id=booking.id)
     duration = int((booking.end - booking.start) / timedelta(minutes=1))
-    zone = ZoneInfo(booking.page.time_zone)
+    zone = ZoneInfo(page.time_zone)
     today = timezone.now().astimezone(zone).date()
     first_day = max(_day_asked(request) or today, today)
     start = datetime.combine(first_day, time(0), tzinfo=zone)
@@ -217,7 +221,7 @@ def booking_reschedule(request: HttpRequest, booking_id: str) -> HttpResponse:
             "booking": booking,
             "form": form,
             "preview": selectors.slot_preview(
-                booking.page,
+                page,
                 duration=duration,
                 days=RESCHEDULE_DAYS,
                 start=start,
@@ -231,7 +235,7 @@ def booking_reschedule(request: HttpRequest, booking_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def booking_delete(request: HttpRequest, booking_id: str) -> HttpResponse:
+def booking_delete(request: AuthenticatedHttpRequest, booking_id: str) -> HttpResponse:
     booking = selectors.get_booking_for_user(request.user, booking_id)
     if not _booking_actions(booking)["can_delete"]:
         messages.error(request, "Cancel this booking first: the attendee is told when you do.")
@@ -248,7 +252,7 @@ def booking_delete(request: HttpRequest, booking_id: str) -> HttpResponse:
 
 
 def _page_form(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     editor: forms.PageForms,
     *,
     page: BookingPage | None,

@@ -51,22 +51,25 @@ class CalDAVConnectForm(forms.Form):
         return _checked_url(self.cleaned_data["server_url"])
 
 
-class ICSConnectForm(forms.Form):
+class ICSLinkUpdateForm(forms.Form):
     url = forms.CharField(
         label="iCal link",
         max_length=2000,
         widget=forms.URLInput(attrs={"placeholder": "webcal://… or https://…/calendar.ics"}),
         help_text="The calendar's secret address in iCal format. It is stored encrypted.",
     )
+
+    def clean_url(self) -> str:
+        return _checked_url(self.cleaned_data["url"].strip())
+
+
+class ICSConnectForm(ICSLinkUpdateForm):
     label = forms.CharField(
         label="Label (optional)",
         max_length=200,
         required=False,
         help_text="How this calendar is called here; by default the name the feed gives itself.",
     )
-
-    def clean_url(self) -> str:
-        return _checked_url(self.cleaned_data["url"].strip())
 
 
 class PasswordUpdateForm(forms.Form):
@@ -86,10 +89,6 @@ class ICloudPasswordUpdateForm(PasswordUpdateForm):
 
     def clean_password(self) -> str:
         return _checked_app_password(self.cleaned_data["password"])
-
-
-class ICSLinkUpdateForm(ICSConnectForm):
-    label = None
 
 
 def _checked_url(url: str) -> str:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.billing.plans import PlanLimitReached
+from accounts.http import AuthenticatedHttpRequest
 from calendars import services
 from calendars.models import Connection
 from calendars.views import connect_outcome, known_connections
@@ -46,7 +47,7 @@ def _redirect_uri(provider: str) -> str:
 
 @login_required
 @require_POST
-def oauth_connect(request: HttpRequest, provider: str) -> HttpResponse:
+def oauth_connect(request: AuthenticatedHttpRequest, provider: str) -> HttpResponse:
     """Send the user to the provider's consent screen (a POST, so no prefetch starts a flow)."""
     flow = _flow_for(provider)
     try:
@@ -59,7 +60,7 @@ def oauth_connect(request: HttpRequest, provider: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
+def oauth_callback(request: AuthenticatedHttpRequest, provider: str) -> HttpResponse:
     flow = _flow_for(provider)
     try:
         pending = oauth_state.pending_pop(request, provider, state=request.GET.get("state", ""))
@@ -127,7 +128,7 @@ def _zoom_flow() -> ModuleType:
 
 @login_required
 @require_POST
-def zoom_connect(request: HttpRequest) -> HttpResponse:
+def zoom_connect(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send the user to Zoom's consent screen (a POST, so no prefetch starts a flow)."""
     flow = _zoom_flow()
     url, pending = flow.authorization_start(redirect_uri=_redirect_uri(Connection.Kind.ZOOM))
@@ -137,7 +138,7 @@ def zoom_connect(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def zoom_callback(request: HttpRequest) -> HttpResponse:
+def zoom_callback(request: AuthenticatedHttpRequest) -> HttpResponse:
     provider = Connection.Kind.ZOOM
     flow = _zoom_flow()
     try:

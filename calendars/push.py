@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 
 # Renew this long before expiry, so a failed attempt has a day of retries before a gap.
 RENEW_AHEAD = timedelta(days=1)
-# Where each pushing provider sends notifications, and lifecycle events ("" where it has none).
-NOTIFICATION_URLS = {
+# Where each pushing provider sends notifications, and lifecycle events ("" where it has none);
+# keyed by the kind as a connection stores it, a str.
+NOTIFICATION_URLS: dict[str, tuple[str, str]] = {
     Connection.Kind.GOOGLE: ("google_notification", ""),
     Connection.Kind.MICROSOFT: ("microsoft_notification", "microsoft_lifecycle"),
 }

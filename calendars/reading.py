@@ -99,7 +99,7 @@ def _read(calendar: Calendar, read: Callable[[Provider, Calendar], T]) -> Calend
     return result
 
 
-def _keep_refreshed_secrets(reads: Sequence[CalendarRead[object]]) -> None:
+def _keep_refreshed_secrets(reads: Sequence[CalendarRead[T]]) -> None:
     """Seal again the credentials providers refreshed while reading, once per account."""
     refreshed: dict[object, tuple[Connection, Provider]] = {}
     for read in reads:

@@ -14,6 +14,7 @@ the provider is asked, and checked again when the connection is saved.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -87,6 +88,15 @@ def connection_connect_ics(
     )
 
 
+class _Account(TypedDict):
+    """What tells one connected account from another: whose, and which at which server."""
+
+    user: User
+    kind: str
+    server_url: str
+    username: str
+
+
 def _connection_connect(
     *,
     user: User,
@@ -104,7 +114,12 @@ def _connection_connect(
     read again in full; otherwise a new one is made. Another user's connection to the same account
     is never looked at.
     """
-    account = {"user": user, "kind": kind, "server_url": server_url, "username": username}
+    account: _Account = {
+        "user": user,
+        "kind": kind,
+        "server_url": server_url,
+        "username": username,
+    }
     found = _same_account(**account, secrets=secrets)
     if found is None or found.status == Connection.Status.DISCONNECTED:
         limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)

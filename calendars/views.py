@@ -7,18 +7,19 @@ from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from calendars import forms, selectors, services
 from calendars.models import Connection
 from integrations.base import ProviderError
 from multical.lib.requests import client_ip
 
-CREDENTIAL_FORMS = {
+CREDENTIAL_FORMS: dict[str, type[django_forms.Form]] = {
     Connection.Kind.ICLOUD: forms.ICloudPasswordUpdateForm,
     Connection.Kind.CALDAV: forms.PasswordUpdateForm,
     Connection.Kind.ICS: forms.ICSLinkUpdateForm,
@@ -26,7 +27,7 @@ CREDENTIAL_FORMS = {
 
 
 @login_required
-def calendar_list(request: HttpRequest) -> HttpResponse:
+def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     connections = selectors.connections_for_user(request.user)
     return render(
         request,
@@ -44,7 +45,7 @@ def calendar_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connect_icloud(request: HttpRequest) -> HttpResponse:
+def connect_icloud(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.ICloudConnectForm(request.POST or None)
     return _connect(
         request,
@@ -63,7 +64,7 @@ def connect_icloud(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connect_caldav(request: HttpRequest) -> HttpResponse:
+def connect_caldav(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.CalDAVConnectForm(request.POST or None)
     return _connect(
         request,
@@ -82,7 +83,7 @@ def connect_caldav(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connect_ics(request: HttpRequest) -> HttpResponse:
+def connect_ics(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.ICSConnectForm(request.POST or None)
     return _connect(
         request,
@@ -96,7 +97,7 @@ def connect_ics(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connection_credentials(request: HttpRequest, connection_id: str) -> HttpResponse:
+def connection_credentials(request: AuthenticatedHttpRequest, connection_id: str) -> HttpResponse:
     connection = selectors.get_connection_for_user(request.user, connection_id)
     if connection.kind not in CREDENTIAL_FORMS:
         raise Http404("This account reconnects through its provider's sign-in.")
@@ -123,7 +124,7 @@ def connection_credentials(request: HttpRequest, connection_id: str) -> HttpResp
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connection_disconnect(request: HttpRequest, connection_id: str) -> HttpResponse:
+def connection_disconnect(request: AuthenticatedHttpRequest, connection_id: str) -> HttpResponse:
     connection = selectors.get_connection_for_user(request.user, connection_id)
     if request.method == "POST":
         services.connection_disconnect(connection=connection, ip_address=client_ip(request))
@@ -141,7 +142,7 @@ def connection_disconnect(request: HttpRequest, connection_id: str) -> HttpRespo
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connection_remove(request: HttpRequest, connection_id: str) -> HttpResponse:
+def connection_remove(request: AuthenticatedHttpRequest, connection_id: str) -> HttpResponse:
     connection = selectors.get_connection_for_user(request.user, connection_id)
     if request.method == "POST":
         services.connection_remove(connection=connection, ip_address=client_ip(request))
@@ -155,7 +156,7 @@ def connection_remove(request: HttpRequest, connection_id: str) -> HttpResponse:
 
 
 def _connect(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     form: django_forms.Form,
     template: str,
     connect: Callable[[dict], Connection],

@@ -80,9 +80,9 @@ class ConnectionTokens:
             # fine and must survive until it is fixed.
             raise ProviderError(MISCONFIGURED, permanent=False)
         if response.status_code != 200:
-            error = ProviderError(REFUSED, permanent=True)
-            services.connection_forget_credentials(connection=self.connection, error=error)
-            raise error
+            refused = ProviderError(REFUSED, permanent=True)
+            services.connection_forget_credentials(connection=self.connection, error=refused)
+            raise refused
         answer = response.json()
         fresh = secrets_from_token_answer(
             {"refresh_token": stored["refresh_token"], **answer}  # Zoom always rotates; in case

@@ -8,13 +8,16 @@ init, which loads the Celery app, and the planner must load neither Celery nor D
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from typing import cast
 
 
 class _ChoiceType(enum.EnumType):
     @property
     def choices(cls) -> list[tuple[str, str]]:
         """(value, label) of each member, in order: what a Django field or form takes."""
-        return [(member.value, member.label) for member in cls]  # type: ignore[attr-defined]
+        # Only Choice subclasses have this metaclass; typeshed types an enum's members by its class.
+        return [(member.value, member.label) for member in cast("Iterable[Choice]", cls)]
 
 
 class Choice(enum.StrEnum, metaclass=_ChoiceType):
@@ -22,7 +25,9 @@ class Choice(enum.StrEnum, metaclass=_ChoiceType):
 
     label: str
 
-    def __new__(cls, value: str, label: str) -> Choice:
+    # A member is defined with its label; `Visibility("busy")` looks one up by value, which the
+    # enum does without calling this, but type checkers read this signature for that call too.
+    def __new__(cls, value: str, label: str = "") -> Choice:
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label

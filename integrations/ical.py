@@ -118,10 +118,14 @@ def parse_calendar(data: bytes | str) -> icalendar.Calendar:
     if not text.upper().startswith("BEGIN:VCALENDAR"):
         raise ICalendarError("This is not an iCalendar file.")
     try:
-        lines = Contentlines.from_ical(text)
+        # icalendar leaves this classmethod unannotated; it returns Contentlines.
+        lines: Contentlines = Contentlines.from_ical(text)  # type: ignore[no-untyped-call]
         _check_structure(lines)
-        # icalendar's parser takes the content lines as they are, instead of unfolding again.
-        components = icalendar.Calendar.from_ical(_repaired(lines), multiple=True)
+        # icalendar's parser takes the content lines as they are, instead of unfolding again;
+        # its from_ical is annotated for text only, though its parser accepts content lines.
+        components: list[icalendar.Calendar] = icalendar.Calendar.from_ical(  # type: ignore[call-overload]
+            _repaired(lines), multiple=True
+        )
     except (ICalendarError, MemoryError):
         raise
     except Exception as error:
@@ -754,7 +758,7 @@ class _Probes:
     empty: int = 0
 
 
-def _bounded(event: icalendar.Event, window: Window, probes: _Probes) -> bool:
+def _bounded(event: icalendar.Component, window: Window, probes: _Probes) -> bool:
     start = event.get("DTSTART")
     if not isinstance(start, icalendar.vDDDTypes) or not isinstance(start.dt, date):
         return False
@@ -830,7 +834,7 @@ def _matches_in_a_cycle(
 _TIMING_PROPERTIES = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 
 
-def _timing(event: icalendar.Event) -> str:
+def _timing(event: icalendar.Component) -> str:
     """A digest of the event's timing properties, parameters (its zone) included."""
     parts = []
     for name in _TIMING_PROPERTIES:
@@ -869,7 +873,7 @@ def _drop_superseded_versions(calendar: icalendar.Calendar) -> None:
     3.8.7.4). Copies that agree on both are not versions but events that share a UID (or one
     event twice): ``_split_reused_uids`` and the expansion deal with them.
     """
-    copies: dict[tuple[str, str], list[icalendar.Event]] = defaultdict(list)
+    copies: dict[tuple[str, str], list[icalendar.Component]] = defaultdict(list)
     for event in calendar.walk("VEVENT"):
         copies[(str(event.get("UID", "")), _recurrence_key(event))].append(event)
     superseded: set[int] = set()
@@ -887,7 +891,7 @@ def _drop_superseded_versions(calendar: icalendar.Calendar) -> None:
             parent.subcomponents = [c for c in parent.subcomponents if id(c) not in superseded]
 
 
-def _recurrence_key(event: icalendar.Event) -> str:
+def _recurrence_key(event: icalendar.Component) -> str:
     recurrence = event.get("RECURRENCE-ID")
     if recurrence is None:
         return ""
@@ -897,7 +901,7 @@ def _recurrence_key(event: icalendar.Event) -> str:
         return str(recurrence)
 
 
-def _version(event: icalendar.Event) -> tuple[int, datetime]:
+def _version(event: icalendar.Component) -> tuple[int, datetime]:
     try:
         sequence = int(str(event.get("SEQUENCE", "0")).strip())
     except ValueError:
@@ -917,7 +921,7 @@ def _split_reused_uids(calendar: icalendar.Calendar) -> None:
     another zone, a one-off and a series) are told apart by a digest of their timing. Copies at
     the very same times, and series with moved instances (RECURRENCE-ID), are left to it.
     """
-    events_by_uid: dict[str, list[icalendar.Event]] = defaultdict(list)
+    events_by_uid: dict[str, list[icalendar.Component]] = defaultdict(list)
     for component in calendar.walk("VEVENT"):
         events_by_uid[str(component.get("UID", ""))].append(component)
     for uid, events in events_by_uid.items():
@@ -960,12 +964,15 @@ def _calendar_zone(calendar: icalendar.Calendar) -> tzinfo | None:
 
 
 def _to_event(
-    component: icalendar.Event,
+    component: icalendar.Component,
     zone: tzinfo,
     recurring_uids: set[str],
     series_prefix: str,
     own_addresses: set[str],
 ) -> RemoteEvent | None:
+    if not isinstance(component, icalendar.Event):
+        # icalendar parses every VEVENT into an Event; its walk() is typed for any component.
+        raise TypeError("Not an event.")
     status = str(component.get("STATUS", "CONFIRMED")).upper()
     if status == "CANCELLED":
         return None

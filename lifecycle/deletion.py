@@ -121,6 +121,7 @@ def account_delete(*, user_id: str, last_try: bool = False) -> None:
             telling,
         )
     requested_at = user.deletion_requested_at
+    assert requested_at is not None  # only a closed account is fetched above
     user.delete()
     logger.info("Deleted account %s (asked for at %s)", user_id, requested_at.isoformat())
 

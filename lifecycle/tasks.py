@@ -15,7 +15,7 @@ from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_LIMIT)
-def delete_account(self, user_id: str) -> None:  # type: ignore[no-untyped-def]
+def delete_account(self, user_id: str) -> None:
     """Finish a requested account deletion; provider outages and cancellations still being sent
     are waited out with backoff, and the last try deletes the account regardless."""
     try:

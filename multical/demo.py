@@ -177,7 +177,7 @@ def _demo_page(user: User, work: Calendar) -> BookingPage:
         description="Thirty minutes to get to know each other.",
         slug=PAGE_SLUG,
         listed=True,
-        durations=[30],
+        durations=(30,),
         time_zone=user.time_zone,
         weekly_hours={str(weekday): [[9 * 60, 17 * 60]] for weekday in range(1, 6)},
         write_calendar=work,

@@ -11,7 +11,7 @@ from csp.constants import HEADER as CSP_HEADER
 from csp.middleware import CSPMiddleware, PolicyParts
 from csp.utils import build_policy
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 from django_ratelimit.exceptions import Ratelimited
@@ -39,7 +39,9 @@ class SecurityHeadersMiddleware(CSPMiddleware):
     outermost middleware so that static files, redirects, error pages and 429s carry them too.
     """
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         if not (settings.DEBUG and response.status_code in _DEBUG_PAGES):
             parts = self.get_policy_parts(request=request, response=response)
             response[CSP_HEADER] = build_policy(**asdict(parts))
@@ -52,7 +54,7 @@ class SecurityHeadersMiddleware(CSPMiddleware):
         return response
 
     def get_policy_parts(
-        self, request: HttpRequest, response: HttpResponse, report_only: bool = False
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         update = dict(parts.update or {})

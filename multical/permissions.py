@@ -14,10 +14,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.hashers import get_hasher
+from django.contrib.auth.hashers import Argon2PasswordHasher, get_hasher
+from django.db.models import Field
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -182,9 +184,11 @@ def every_in_words(seconds: float) -> str:
 def security_facts() -> dict[str, object]:
     """The numbers the page promises, read from the code and settings that keep them."""
     hasher = get_hasher()
+    assert isinstance(hasher, Argon2PasswordHasher)  # PASSWORD_HASHERS names Argon2id alone
     parameters = hasher.params()
     hsts = getattr(settings, "SECURE_HSTS_SECONDS", 0) or 0
-    schedule = settings.CELERY_BEAT_SCHEDULE
+    renew_every = settings.CELERY_BEAT_SCHEDULE["renew-push-channels"]["schedule"]
+    assert isinstance(renew_every, float)  # seconds, not a crontab
     return {
         "cipher": f"AES-{vault.KEY_LENGTH * 8}-GCM",
         "nonce_bits": vault.NONCE_LENGTH * 8,
@@ -204,7 +208,7 @@ def security_facts() -> dict[str, object]:
         "hsts_subdomains": getattr(settings, "SECURE_HSTS_INCLUDE_SUBDOMAINS", False),
         "hsts_preload": getattr(settings, "SECURE_HSTS_PRELOAD", False),
         "renew_ahead": duration_in_words(RENEW_AHEAD.total_seconds()),
-        "renew_every": every_in_words(schedule["renew-push-channels"]["schedule"]),
+        "renew_every": every_in_words(renew_every),
         "graph_lifetime": duration_in_words(subscription_minutes() * 60),
         "poll_every": every_in_words(settings.SYNC_POLL_INTERVAL_SECONDS),
     }
@@ -220,7 +224,12 @@ def zoom_meetings() -> dict[str, bool]:
 
 def privacy_controls() -> dict[str, object]:
     """The choices every sync rule offers over what its blocks show, and their defaults."""
-    field = SyncRule._meta.get_field
+
+    def field(name: str) -> Field[Any, Any]:
+        found = SyncRule._meta.get_field(name)
+        assert isinstance(found, Field)  # a column of the rule, not a relation
+        return found
+
     return {
         "visibility": [label for _, label in SyncRule.Visibility.choices],
         "visibility_default": SyncRule.Visibility(field("visibility").default).label,

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.http import AuthenticatedHttpRequest
 from booking.selectors.owner import bookings_for_user
 from calendars.selectors import connections_for_user, connections_needing_attention
 from multical import health
@@ -47,7 +48,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Home: what needs mending first, then the rules, the coming bookings and meetings."""
     user = request.user
     return render(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from django import forms
 
@@ -9,6 +10,11 @@ from integrations.base import Window
 # Six weeks: a month view; one hour more for a daylight-saving change inside it.
 MAX_RANGE = timedelta(days=42, hours=1)
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class PreferenceChanges(TypedDict):
+    color: str | None
+    shown: bool | None
 
 
 class PreferenceForm(forms.Form):
@@ -26,8 +32,12 @@ class PreferenceForm(forms.Form):
         empty_value=None,
     )
 
-    def changes(self) -> dict[str, object]:
-        return {name: self.cleaned_data[name] for name in self.fields if name in self.data}
+    def changes(self) -> PreferenceChanges:
+        """The settings to change, as ``preference_update`` takes them: None for those left out."""
+        return PreferenceChanges(
+            color=self.cleaned_data["color"] if "color" in self.data else None,
+            shown=self.cleaned_data["shown"] if "shown" in self.data else None,
+        )
 
 
 class RangeError(ValueError):

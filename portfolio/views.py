@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from multical.lib import rate_limits
 from portfolio.fetch import events_for
 from portfolio.forms import PreferenceForm, RangeError, parse_range
@@ -29,7 +30,7 @@ def _zone_names() -> list[str]:
 @never_cache
 @login_required
 @require_GET
-def portfolio(request: HttpRequest) -> HttpResponse:
+def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
     calendars = portfolio_calendars(request.user)
     config = {
         "eventsUrl": reverse("portfolio:events"),
@@ -67,7 +68,7 @@ def events(request: HttpRequest) -> JsonResponse:
 @never_cache
 @login_required
 @require_POST
-def calendar_preference(request: HttpRequest, calendar_id: str) -> HttpResponse:
+def calendar_preference(request: AuthenticatedHttpRequest, calendar_id: str) -> HttpResponse:
     """Change a calendar's colour or visibility: JSON for the page's script, else back to the page."""
     calendar = get_calendar_for_user(request.user, calendar_id)
     wants_json = "application/json" in request.headers.get("Accept", "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -81,7 +82,7 @@ def apply_plan(
         connection = target.connection
         return str(target.id) not in refused and connection.is_usable and bool(connection.secrets)
 
-    def attempt(target: Calendar, rule_id: str, write) -> bool:  # type: ignore[no-untyped-def]
+    def attempt(target: Calendar, rule_id: str, write: Callable[[Provider], None]) -> bool:
         try:
             write(pool.get(target.connection))
         except ProviderError as error:
@@ -96,7 +97,10 @@ def apply_plan(
     blocks = {
         str(block.id): block
         for block in Block.objects.filter(
-            id__in=[op.block_id for op in (*plan.updates, *plan.deletes)]
+            id__in=[
+                *(op.block_id for op in plan.updates),
+                *(op.block_id for op in plan.deletes),
+            ]
         ).select_related("target_calendar__connection__user")
     }
 
@@ -206,7 +210,7 @@ def _pending_rows(
 
 def _write(provider: Provider, *, block: Block, op: Create | Update, look_first: bool) -> None:
     target = block.target_calendar
-    remote_id = block.target_event_id
+    remote_id: str | None = block.target_event_id
     if not remote_id and look_first:
         remote_id = provider.find_block(target.remote_id, str(block.id))
     block.target_event_id = provider.put_block(

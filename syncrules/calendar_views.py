@@ -10,10 +10,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.http import AuthenticatedHttpRequest
 from calendars.models import Calendar
 from multical.lib import rate_limits
 from syncrules import selectors
@@ -26,7 +27,7 @@ from syncrules.views import live_parts
 @rate_limits.ratelimit(
     group="sync-now", rate=rate_limits.setting_rate("SYNC_NOW_RATE"), method="POST"
 )
-def calendar_detail(request: HttpRequest, calendar_id: str) -> HttpResponse:
+def calendar_detail(request: AuthenticatedHttpRequest, calendar_id: str) -> HttpResponse:
     """A calendar's sync state; POST asks for a sync now."""
     calendar = selectors.get_calendar_for_user(request.user, calendar_id)
     if request.method == "POST":
@@ -38,7 +39,7 @@ def calendar_detail(request: HttpRequest, calendar_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def calendar_status(request: HttpRequest, calendar_id: str) -> JsonResponse:
+def calendar_status(request: AuthenticatedHttpRequest, calendar_id: str) -> JsonResponse:
     """The calendar page's sync facts, for static/syncrules/live_status.js while it syncs."""
     calendar = selectors.get_calendar_for_user(request.user, calendar_id)
     context = _calendar_status_context(calendar)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
+from typing import Any
 
 from django import forms
-from django.forms.models import ModelChoiceIterator
+from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
 
 from accounts.models import User
 from calendars.models import Calendar
@@ -30,8 +32,12 @@ OVERLAP_LABEL = "Save anyway: one block per event where the rules meet"
 class CalendarChoiceIterator(ModelChoiceIterator):
     """The user's calendars as choices grouped by connection: (account label, [choices])."""
 
-    def __iter__(self) -> Iterator[tuple[str, list]]:
-        groups: dict[object, tuple[str, list]] = {}
+    # Django's widgets take grouped choices from a field too; the stubs type this iterator's
+    # choices as (value, label) pairs only.
+    def __iter__(  # type: ignore[override]
+        self,
+    ) -> Iterator[tuple[str, list[tuple[ModelChoiceIteratorValue, str]]]]:
+        groups: dict[object, tuple[str, list[tuple[ModelChoiceIteratorValue, str]]]] = {}
         for calendar in self.queryset:
             group = groups.setdefault(calendar.connection_id, (calendar.connection.label, []))
             group[1].append(self.choice(calendar))
@@ -43,11 +49,20 @@ class CalendarCheckboxes(forms.CheckboxSelectMultiple):
 
     template_name = "syncrules/calendar_checkboxes.html"
 
-    def __init__(self, *, writable_only: bool = False, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, writable_only: bool = False) -> None:
+        super().__init__()
         self.writable_only = writable_only
 
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):  # type: ignore[no-untyped-def]
+    def create_option(
+        self,
+        name: str,
+        value: Any,
+        label: int | str,
+        selected: bool,
+        index: int,
+        subindex: int | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         calendar = getattr(value, "instance", None)
         option["calendar"] = calendar
@@ -66,8 +81,8 @@ class CalendarsField(forms.ModelMultipleChoiceField):
 class KeywordsField(forms.CharField):
     """Comma-separated words → a list (trimmed, without repeats); stored as the user wrote them."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(required=False, max_length=2000, **kwargs)
+    def __init__(self, *, label: str, help_text: str) -> None:
+        super().__init__(label=label, help_text=help_text, required=False, max_length=2000)
 
     def prepare_value(self, value: object) -> object:
         if isinstance(value, list | tuple):
@@ -88,7 +103,16 @@ class KeywordsField(forms.CharField):
         return words
 
 
-def _calendars_field(*, label: str, help_text: str, required_message: str, writable_only: bool):
+def limit_calendars(field: forms.Field, calendars: QuerySet[Calendar]) -> None:
+    """Offer ``calendars`` as the only choices of ``field``, a form's field of calendars."""
+    # A form's fields are typed as any field; this one was declared as a model choice field.
+    assert isinstance(field, forms.ModelChoiceField)
+    field.queryset = calendars
+
+
+def _calendars_field(
+    *, label: str, help_text: str, required_message: str, writable_only: bool
+) -> CalendarsField:
     return CalendarsField(
         queryset=Calendar.objects.none(),
         label=label,
@@ -193,7 +217,7 @@ class RuleForm(forms.Form):
 
     def __init__(
         self,
-        data: object = None,
+        data: Mapping[str, Any] | None = None,
         *,
         user: User,
         rule: SyncRule | None = None,
@@ -202,8 +226,8 @@ class RuleForm(forms.Form):
         super().__init__(data, initial=_initial(rule))
         self.user, self.rule, self.for_preview = user, rule, for_preview
         calendars = selectors.calendars_for_user(user)
-        self.fields["sources"].queryset = calendars
-        self.fields["targets"].queryset = calendars
+        limit_calendars(self.fields["sources"], calendars)
+        limit_calendars(self.fields["targets"], calendars)
         if for_preview:
             # A preview needs calendars and options, not yet a name.
             self.fields["name"].required = False
@@ -218,8 +242,9 @@ class RuleForm(forms.Form):
             )
         return targets
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         both = set(data.get("sources") or ()) & set(data.get("targets") or ())
         if both:
             names = _names(sorted(calendar.name for calendar in both))
@@ -271,10 +296,10 @@ class BlockEachOtherForm(forms.Form):
 
     overlap_ok = forms.BooleanField(label=OVERLAP_LABEL, required=False)
 
-    def __init__(self, data: object = None, *, user: User) -> None:
+    def __init__(self, data: Mapping[str, Any] | None = None, *, user: User) -> None:
         super().__init__(data)
         self.user = user
-        self.fields["calendars"].queryset = selectors.writable_calendars_for_user(user)
+        limit_calendars(self.fields["calendars"], selectors.writable_calendars_for_user(user))
 
     def clean_calendars(self) -> list[Calendar]:
         calendars = self.cleaned_data["calendars"]
@@ -282,8 +307,9 @@ class BlockEachOtherForm(forms.Form):
             raise forms.ValidationError("Choose at least two calendars.")
         return calendars
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         calendars = data.get("calendars") or ()
         if calendars and not data.get("overlap_ok"):
             overlaps = selectors.overlapping_rules(self.user, sources=calendars, targets=calendars)

@@ -387,8 +387,8 @@ def plan(
                 rendered = render(event, rule.options)
                 rendered_by[rule.id] = (rendered, fingerprint(rendered, key=key))
             rendered, stamp = rendered_by[rule.id]
-            block = blocks.get((event_id, target))
-            if block is None:
+            current = blocks.get((event_id, target))
+            if current is None:
                 creates.append(
                     Create(
                         target_calendar_id=target,
@@ -398,15 +398,15 @@ def plan(
                         rule_id=rule.id,
                     )
                 )
-            elif block.pending or block.fingerprint != stamp or block.rule_id != rule.id:
+            elif current.pending or current.fingerprint != stamp or current.rule_id != rule.id:
                 updates.append(
                     Update(
-                        block_id=block.id,
+                        block_id=current.id,
                         event=event,
                         rendered=rendered,
                         fingerprint=stamp,
                         rule_id=rule.id,
-                        rewrite=block.pending or block.fingerprint != stamp,
+                        rewrite=current.pending or current.fingerprint != stamp,
                     )
                 )
             else:

@@ -173,26 +173,36 @@ def _read_all(
         return dict(zip(providers, pool.map(read, providers), strict=True))
 
 
-def _row(calendar: Calendar, event: RemoteEvent, zone: ZoneInfo, **outcome: object) -> PreviewRow:
+def _row(
+    calendar: Calendar,
+    event: RemoteEvent,
+    zone: ZoneInfo,
+    *,
+    block: Rendered | None = None,
+    targets: tuple[str, ...] = (),
+    skipped: str = "",
+) -> PreviewRow:
+    start: datetime | None = None
+    end: datetime | None = None
+    last_day: date | None = None
     if event.all_day:
         # All-day events stand for their dates wherever the user is: never shifted into a zone.
-        first = event.start.date()
-        times = {
-            "day": first,
-            "start": None,
-            "end": None,
-            "last_day": max(first, (event.end - timedelta(days=1)).date()),
-        }
+        day = event.start.date()
+        last_day = max(day, (event.end - timedelta(days=1)).date())
     else:
-        start = event.start.astimezone(zone)
-        times = {"day": start.date(), "start": start, "end": event.end.astimezone(zone)}
-        times["last_day"] = None
+        start, end = event.start.astimezone(zone), event.end.astimezone(zone)
+        day = start.date()
     return PreviewRow(
         source=calendar.name,
         title=event.title.strip() or "(no title)",
         all_day=event.all_day,
-        **times,
-        **outcome,
+        day=day,
+        start=start,
+        end=end,
+        last_day=last_day,
+        block=block,
+        targets=targets,
+        skipped=skipped,
     )
 
 

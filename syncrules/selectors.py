@@ -156,24 +156,21 @@ def overlapping_rules(
 ) -> list[Overlap]:
     """The user's enabled rules (but ``excluding``) that copy one of ``sources`` into one of
     ``targets``: where they meet, each event gets one block, as the more private rule renders it."""
-    sources, targets = {c.id: c for c in sources}, {c.id: c for c in targets}
-    rules = (
-        SyncRule.objects.filter(
-            user=user, enabled=True, sources__in=sources.keys(), targets__in=targets.keys()
-        )
-        .exclude(id=getattr(excluding, "id", None))
-        .distinct()
-        .order_by("created_at")
-        .prefetch_related("sources", "targets")
+    source_by_id = {c.id: c for c in sources}
+    target_by_id = {c.id: c for c in targets}
+    rules = SyncRule.objects.filter(
+        user=user, enabled=True, sources__in=source_by_id.keys(), targets__in=target_by_id.keys()
     )
+    if excluding is not None:
+        rules = rules.exclude(id=excluding.id)
     found = []
-    for rule in rules:
+    for rule in rules.distinct().order_by("created_at").prefetch_related("sources", "targets"):
         pairs = [
-            (sources[source.id], targets[target.id])
+            (source_by_id[source.id], target_by_id[target.id])
             for source in rule.sources.all()
-            if source.id in sources
+            if source.id in source_by_id
             for target in rule.targets.all()
-            if target.id in targets and target.id != source.id
+            if target.id in target_by_id and target.id != source.id
         ]
         if pairs:
             found.append(
@@ -273,6 +270,8 @@ def mass_deletions_for_user(user: User) -> list[MassDeletion]:
         .order_by("-started_at")
     )
     for run in runs:
+        if run.source_calendar is None:  # excluded by the query, which the type cannot tell
+            continue
         found.setdefault(
             run.source_calendar_id,
             MassDeletion(

@@ -141,7 +141,9 @@ def rules_block_each_other(*, user: User, calendars: Sequence[Calendar]) -> list
         raise ValueError("Blocking each other takes at least two calendars.")
     calendars, _ = _checked_calendars(user, calendars, calendars)
     limit_check(user=user, limit=Limit.RULES, adding=len(calendars))
-    name_length = SyncRule._meta.get_field("name").max_length - len(BLOCK_EACH_OTHER_SUFFIX)
+    max_length = SyncRule._meta.get_field("name").max_length
+    assert max_length is not None  # the name is a CharField, which has one
+    name_length = max_length - len(BLOCK_EACH_OTHER_SUFFIX)
     rules = []
     for calendar in calendars:
         rule = SyncRule.objects.create(

@@ -13,6 +13,7 @@ unserved after a crash or a lost message, the sweeper (``resume_syncs``, every 3
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from celery import Task, shared_task
 from django.core.cache import cache
@@ -36,7 +37,7 @@ def _queued_key(calendar_id: str) -> str:
     return f"sync:queued:{calendar_id}"
 
 
-def enqueue_calendar_sync(calendar_id: str, *, full: bool = False) -> None:
+def enqueue_calendar_sync(calendar_id: UUID | str, *, full: bool = False) -> None:
     """Ask for a sync of one calendar (a full read when ``full``): counted now, in the current
     transaction, and a worker woken once it commits (coalesced).
 
@@ -52,7 +53,10 @@ def enqueue_calendar_sync(calendar_id: str, *, full: bool = False) -> None:
 def _wake(calendar_id: str, *, countdown: float = 0) -> None:
     """Send a sync task unless one is believed queued already."""
     if cache.add(_queued_key(calendar_id), True, timeout=QUEUED_SECONDS + countdown):
-        sync_calendar.apply_async((calendar_id,), countdown=countdown or None)
+        if countdown:
+            sync_calendar.apply_async((calendar_id,), countdown=countdown)
+        else:
+            sync_calendar.apply_async((calendar_id,))
 
 
 def enqueue_connection_resync(connection_id: str) -> None:

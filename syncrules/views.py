@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from accounts.billing.prompts import limit_message
+from accounts.http import AuthenticatedHttpRequest
 from syncrules import forms, preview, selectors, services
 from syncrules.models import SyncRule
 
@@ -22,7 +23,7 @@ FRAGMENT_HEADER = "X-Preview-Fragment"
 
 @login_required
 @require_GET
-def rule_list(request: HttpRequest) -> HttpResponse:
+def rule_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     calendars = selectors.calendars_for_user(request.user)
     rules = _with_activity(selectors.rules_for_user(request.user))
     return render(
@@ -30,7 +31,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
         "syncrules/rule_list.html",
         {
             "rules": rules,
-            "active": any(rule.activity != selectors.Activity.IDLE for rule in rules),
+            "active": any(activity != selectors.Activity.IDLE for _, activity in rules),
             "calendar_count": calendars.count(),
             "writable_count": calendars.filter(read_only=False).count(),
         },
@@ -39,28 +40,26 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def rule_list_status(request: HttpRequest) -> JsonResponse:
+def rule_list_status(request: AuthenticatedHttpRequest) -> JsonResponse:
     """The rule list's facts, for static/syncrules/live_status.js while syncs run."""
     rules = _with_activity(selectors.rules_for_user(request.user))
     return live_parts(
         request,
-        active=any(rule.activity != selectors.Activity.IDLE for rule in rules),
+        active=any(activity != selectors.Activity.IDLE for _, activity in rules),
         parts={
             f"facts-{rule.id}": (
                 "syncrules/includes/rule_facts.html",
-                {"rule": rule, "activity": rule.activity},
+                {"rule": rule, "activity": activity},
             )
-            for rule in rules
+            for rule, activity in rules
         },
     )
 
 
-def _with_activity(rules: Iterable[SyncRule]) -> list[SyncRule]:
+def _with_activity(rules: Iterable[SyncRule]) -> list[tuple[SyncRule, selectors.Activity]]:
     rules = list(rules)
     activity = selectors.rules_activity(rules)
-    for rule in rules:
-        rule.activity = activity[str(rule.id)]  # type: ignore[attr-defined]
-    return rules
+    return [(rule, activity[str(rule.id)]) for rule in rules]
 
 
 def live_parts(
@@ -82,7 +81,7 @@ def live_parts(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def rule_create(request: HttpRequest) -> HttpResponse:
+def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.RuleForm(request.POST or None, user=request.user)
     # Said before the form is filled in; a posted rule over the limit is shown again, unsaved.
     refusal = would_exceed(user=request.user, limit=Limit.RULES)
@@ -104,7 +103,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def rule_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
+def rule_edit(request: AuthenticatedHttpRequest, rule_id: str) -> HttpResponse:
     rule = selectors.get_rule_for_user(request.user, rule_id)
     form = forms.RuleForm(request.POST or None, user=request.user, rule=rule)
     if request.method == "POST" and form.is_valid():
@@ -124,7 +123,7 @@ def rule_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def rule_preview(request: HttpRequest) -> HttpResponse:
+def rule_preview(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The next days under the rule in the posted form; its blocks as they would read, its skips."""
     rule = _rule_being_edited(request)
     form = forms.RuleForm(request.POST, user=request.user, rule=rule, for_preview=True)
@@ -146,7 +145,7 @@ def rule_preview(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
+def rule_detail(request: AuthenticatedHttpRequest, rule_id: str) -> HttpResponse:
     rule = selectors.get_rule_for_user(request.user, rule_id)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET"])
@@ -165,7 +164,7 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def rule_status(request: HttpRequest, rule_id: str) -> JsonResponse:
+def rule_status(request: AuthenticatedHttpRequest, rule_id: str) -> JsonResponse:
     """The rule page's state and history, for static/syncrules/live_status.js while it syncs."""
     rule = selectors.get_rule_for_user(request.user, rule_id)
     context = _rule_status_context(rule)
@@ -193,7 +192,7 @@ def _rule_status_context(rule: SyncRule) -> dict[str, Any]:
 
 
 @login_required
-def rule_set_enabled(request: HttpRequest, rule_id: str) -> HttpResponse:
+def rule_set_enabled(request: AuthenticatedHttpRequest, rule_id: str) -> HttpResponse:
     rule = selectors.get_rule_for_user(request.user, rule_id)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -212,7 +211,7 @@ def rule_set_enabled(request: HttpRequest, rule_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def rule_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
+def rule_delete(request: AuthenticatedHttpRequest, rule_id: str) -> HttpResponse:
     rule = selectors.get_rule_for_user(request.user, rule_id)
     if request.method == "POST":
         services.rule_delete(rule=rule)
@@ -223,7 +222,7 @@ def rule_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def block_each_other(request: HttpRequest) -> HttpResponse:
+def block_each_other(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.BlockEachOtherForm(request.POST or None, user=request.user)
     refusal = None
     if request.method == "POST" and form.is_valid():
@@ -272,7 +271,7 @@ def _rule_form_page(
     )
 
 
-def _rule_being_edited(request: HttpRequest) -> SyncRule | None:
+def _rule_being_edited(request: AuthenticatedHttpRequest) -> SyncRule | None:
     """The rule a preview is posted from (its edit page), so the page can be shown again."""
     rule_id = request.POST.get("rule", "")
     if not rule_id:

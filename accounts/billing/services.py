@@ -89,6 +89,7 @@ def checkout_start(*, user: User) -> str:
             }
         )
     )
+    assert session.url is not None  # a hosted session has its address while it is open
     return session.url
 
 
@@ -182,7 +183,8 @@ def _subscription_for_event(kind: str, payload: Mapping[str, Any]) -> Subscripti
         return subscription
     # A checkout for a customer we have no row for (created at Stripe by hand): trust the session's
     # user id, which only Stripe could have signed into this event.
-    user = User.objects.filter(pk=_uuid_or_none(payload.get("client_reference_id"))).first()
+    user_id = _uuid_or_none(payload.get("client_reference_id"))
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
     if user is None or not customer_id or Subscription.objects.filter(user=user).exists():
         return None
     created = Subscription.objects.create(user=user, stripe_customer_id=customer_id)

@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.billing import services
 from accounts.billing.stripe_api import StripeUnavailable
+from accounts.http import AuthenticatedHttpRequest
 
 # Where to go back to after Checkout: the page whose limit sent the user to upgrade.
 NEXT_SESSION_KEY = "billing:next"
@@ -22,7 +23,7 @@ UNAVAILABLE = "Stripe cannot be reached just now. Please try again in a few minu
 
 @login_required
 @require_POST
-def checkout(request: HttpRequest) -> HttpResponse:
+def checkout(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send the user to Stripe Checkout to subscribe to Pro."""
     next_path = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_path, allowed_hosts={request.get_host()}):
@@ -34,12 +35,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def portal(request: HttpRequest) -> HttpResponse:
+def portal(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send the user to Stripe's Customer Portal: card, invoices, cancellation."""
     return _to_stripe(request, services.portal_start)
 
 
-def _to_stripe(request: HttpRequest, start: Callable[..., str]) -> HttpResponse:
+def _to_stripe(request: AuthenticatedHttpRequest, start: Callable[..., str]) -> HttpResponse:
     """Redirect to the Stripe page ``start`` opens for the user, or back to Settings saying why not."""
     try:
         return redirect(start(user=request.user))
@@ -52,7 +53,7 @@ def _to_stripe(request: HttpRequest, start: Callable[..., str]) -> HttpResponse:
 
 @login_required
 @require_GET
-def checkout_done(request: HttpRequest) -> HttpResponse:
+def checkout_done(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Stripe sends the user here after paying: read the subscription now, then go back to where
     the upgrade started."""
     next_path = request.session.pop(NEXT_SESSION_KEY, None) or "accounts:settings"
@@ -73,7 +74,7 @@ def checkout_done(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def checkout_cancelled(request: HttpRequest) -> HttpResponse:
+def checkout_cancelled(request: AuthenticatedHttpRequest) -> HttpResponse:
     request.session.pop(NEXT_SESSION_KEY, None)
     messages.info(request, "Nothing was charged: you are still on the Free plan.")
     return redirect("accounts:settings")
@@ -81,7 +82,7 @@ def checkout_cancelled(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def resume(request: HttpRequest) -> HttpResponse:
+def resume(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Switch back on everything the end of Pro paused."""
     try:
         count = services.plan_pauses_resume(user=request.user)

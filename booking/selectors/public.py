@@ -6,6 +6,8 @@ not listed under the address given, or (unless asked for) not active is a plain 
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -50,7 +52,7 @@ def get_public_page(handle: str, slug: str, *, switched_off: bool = False) -> Bo
     return unlisted
 
 
-def get_booking_by_token(booking_id: object, token: str) -> Booking:
+def get_booking_by_token(booking_id: UUID | str, token: str) -> Booking:
     booking = Booking.objects.select_related("page", "owner", "owner__booking_profile").filter(
         id=booking_id
     )

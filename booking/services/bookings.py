@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -201,7 +202,7 @@ def _follow_up_pending(booking: Booking) -> bool:
     return any(step < booking.sequence for step in steps)
 
 
-def _by_submission(owner_id: object, submission_key: str) -> Booking | None:
+def _by_submission(owner_id: UUID, submission_key: str) -> Booking | None:
     return Booking.objects.filter(owner_id=owner_id, submission_key=submission_key).first()
 
 
@@ -268,7 +269,7 @@ def _check_stored(
         raise _refused(reason, page)
 
 
-def _lock_owner(owner_id: object) -> None:
+def _lock_owner(owner_id: UUID) -> None:
     """Bookings of one owner are decided one at a time, until the transaction ends."""
     User.objects.select_for_update().only("id").get(id=owner_id)
 

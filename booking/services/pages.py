@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from django.db import transaction
 
@@ -68,8 +68,13 @@ class PageSettings(ModelSettings):
     SEQUENCES: ClassVar = ("durations",)
 
 
-# A question as the form gives it: {"id": the Question's id or None, "label", "kind", "required"}.
-QuestionSpec = Mapping[str, object]
+class QuestionSpec(TypedDict):
+    """A question as the form gives it; ``id`` is the Question's own, None for a new one."""
+
+    id: int | None
+    label: str
+    kind: str
+    required: bool
 
 
 @transaction.atomic
@@ -138,7 +143,7 @@ def _save_overrides(page: BookingPage, overrides: Iterable[tuple[date, list]]) -
 
 
 def _save_questions(page: BookingPage, questions: Sequence[QuestionSpec]) -> None:
-    existing = {question.id: question for question in page.questions.all()}
+    existing: dict[int | None, Question] = {q.id: q for q in page.questions.all()}
     kept = []
     for position, spec in enumerate(questions):
         question = existing.get(spec.get("id")) or Question(page=page)

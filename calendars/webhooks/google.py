@@ -44,8 +44,9 @@ def google_notification(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=400)
     if not token.isascii() or not channel_secret_matches(channel_id, token):
         return HttpResponse(status=403)
-    calendar = Calendar.objects.filter(push_channel_id=channel_id).only("id", "push_resource_id")
-    calendar = calendar.first()
+    calendar = (
+        Calendar.objects.filter(push_channel_id=channel_id).only("id", "push_resource_id").first()
+    )
     if calendar is None:
         logger.info("Google notification on a channel no calendar holds; it ends at its expiry")
         return HttpResponse(status=404)

@@ -113,7 +113,8 @@ def calendar_zone(vtimezone: str) -> tuple[str, tzinfo | None]:
         return "", None
     try:
         definitions = icalendar.Calendar.from_ical(vtimezone).walk("VTIMEZONE")
-        zone = definitions[0].to_tz() if definitions else None
+        first = definitions[0] if definitions else None
+        zone = first.to_tz() if isinstance(first, icalendar.Timezone) else None
     except (ValueError, KeyError, IndexError, TypeError):
         return "", None
     if isinstance(zone, ZoneInfo):

@@ -146,14 +146,14 @@ class CalendarReader:
                 read = self._read(url, objects, window, principal=principal, partial=True)
                 gone = removed | (set(changed) - read.hrefs - read.malformed)
                 if not (previous.unreadable and read.unreadable):
-                    cursor = Cursor(
+                    new_cursor = Cursor(
                         ctag=state.ctag if state else "",
                         sync_token=token,
                         unreadable=previous.unreadable | read.unreadable,
                     )
                     return ChangeSet(
                         events=read.events,
-                        next_cursor=cursor.dump(),
+                        next_cursor=new_cursor.dump(),
                         replaced_series=read.hrefs | gone,
                         skipped=read.skipped,
                     )
@@ -162,12 +162,12 @@ class CalendarReader:
             # the next sync. A server that gave no token before (ctag only) is not asked again.
             state = self._state(url, _STATE_PROPS)
         read = self._read(url, self._query(url, window), window, principal=state.principal)
-        cursor = Cursor(
+        new_cursor = Cursor(
             ctag=state.ctag, sync_token=state.sync_token, unreadable=frozenset(read.unreadable)
         )
         return ChangeSet(
             events=read.events,
-            next_cursor=cursor.dump(),
+            next_cursor=new_cursor.dump(),
             full_resync=True,
             skipped=read.skipped,
         )
@@ -397,9 +397,11 @@ def _paired_by_uid(calendars: Mapping[str, icalendar.Calendar]) -> dict[str, ica
         homes = {series_of.get(str(event.get("UID", ""))) for event in events}
         if not events or any("RECURRENCE-ID" not in event for event in events):
             continue
-        if len(homes) != 1 or None in homes or href in homes:
+        if len(homes) != 1 or href in homes:
             continue
         (home,) = homes
+        if home is None:
+            continue
         paired[home].subcomponents.extend(events)
         paired[href] = icalendar.Calendar()
     return paired

@@ -81,6 +81,7 @@ def identity_http_client() -> Any:
     import requests  # msal's own dependency
 
     session = requests.Session()
+    # Every request with a timeout: requests has no session-wide one, so its method is wrapped.
     session.request = functools.partial(session.request, timeout=_TIMEOUT_SECONDS)  # type: ignore[method-assign]
     adapter = requests.adapters.HTTPAdapter(max_retries=1)
     session.mount("https://", adapter)
@@ -129,10 +130,12 @@ class Credentials:
     @property
     def changed(self) -> bool:
         """True once msal has written to the cache (a refresh): seal ``serialize()`` again."""
-        return self._cache.has_state_changed
+        changed: bool = self._cache.has_state_changed
+        return changed
 
     def serialize(self) -> str:
-        return self._cache.serialize()
+        serialized: str = self._cache.serialize()
+        return serialized
 
     def access_token(self, *, rejected: str = "") -> str:
         """A current access token. Pass the one Graph ``rejected`` to force a refresh; when
@@ -165,10 +168,11 @@ class Credentials:
             if result.get("error") in _NEEDS_USER:
                 raise ProviderError(REFUSED, permanent=True)
             raise ProviderError(UNAVAILABLE, permanent=False)
-        return result["access_token"]
+        token: str = result["access_token"]
+        return token
 
     def _account(self, app: msal.ConfidentialClientApplication) -> dict[str, Any] | None:
-        accounts = app.get_accounts()
+        accounts: list[dict[str, Any]] = app.get_accounts()
         for account in accounts:
             if self.home_account_id and account.get("home_account_id") == self.home_account_id:
                 return account

@@ -339,13 +339,14 @@ def _change_set(items: Iterable[Mapping[str, Any]], delta_link: str, *, full: bo
         # Graph sends an event moved out of the window as its id with null fields.
         gone = "@removed" in item or mapping.is_cancelled(item) or mapping.left_window(item)
         latest[str(item["id"])] = None if gone else item
-    events, removed = [], []
-    for event_id, item in latest.items():
-        if item is None:
+    events: list[RemoteEvent] = []
+    removed: list[str] = []
+    for event_id, change in latest.items():
+        if change is None:
             removed.append(event_id)
             continue
         try:
-            events.append(mapping.remote_event(item))
+            events.append(mapping.remote_event(change))
         except (KeyError, TypeError, ValueError):
             skipped += 1
     return ChangeSet(

@@ -67,7 +67,8 @@ class ZoomClient:
         self.tokens = tokens
 
     def me(self) -> dict[str, Any]:
-        return self._request("GET", "/users/me").json()
+        user: dict[str, Any] = self._request("GET", "/users/me").json()
+        return user
 
     def create_meeting(
         self, *, topic: str, start: datetime, duration_minutes: int, time_zone: str

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Model
+from django.db.models import Field, ForeignObjectRel, Model
+from django.db.models.options import Options
 
 
 def save_fields(objects: Sequence[Model], fields: Sequence[str]) -> None:
@@ -26,7 +28,8 @@ def save_fields(objects: Sequence[Model], fields: Sequence[str]) -> None:
     model = type(objects[0])
     meta = model._meta
     connection = connections[router.db_for_write(model)]
-    columns = [meta.get_field(name) for name in fields]
+    columns = [_concrete(meta, name) for name in fields]
+    pk = _concrete(meta, "pk")
     statement = _update_statement(connection.vendor, model, tuple(fields))
     rows = [
         [
@@ -34,7 +37,7 @@ def save_fields(objects: Sequence[Model], fields: Sequence[str]) -> None:
                 field.get_db_prep_save(field.pre_save(obj, add=False), connection)
                 for field in columns
             ),
-            meta.pk.get_db_prep_value(obj.pk, connection),
+            pk.get_db_prep_value(obj.pk, connection),
         ]
         for obj in objects
     ]
@@ -50,6 +53,25 @@ def save_fields(objects: Sequence[Model], fields: Sequence[str]) -> None:
 def _update_statement(vendor: str, model: type[Model], fields: tuple[str, ...]) -> str:
     meta = model._meta
     quote = connections[router.db_for_write(model)].ops.quote_name
-    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in fields)
+    assignments = ", ".join(f"{quote(_column(meta, name))} = %s" for name in fields)
     # Only quoted names from the model's meta are formatted in; every value is a parameter.
-    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(_column(meta, 'pk'))} = %s"  # noqa: S608
+    )
+
+
+def _concrete(meta: Options[Any], name: str) -> Field[Any, Any]:
+    """The field ``name`` (``pk``: the primary key); a relation's other side is no field to save."""
+    field: Field[Any, Any] | ForeignObjectRel | None = (
+        meta.pk if name == "pk" else meta.get_field(name)
+    )
+    if not isinstance(field, Field):
+        raise ValueError(f"{meta.label}.{name} is not a field of its own.")
+    return field
+
+
+def _column(meta: Options[Any], name: str) -> str:
+    column = _concrete(meta, name).column
+    if column is None:
+        raise ValueError(f"{meta.label}.{name} has no column.")
+    return column

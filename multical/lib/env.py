@@ -6,14 +6,24 @@ at start-up with a message naming the variable, instead of running with a develo
 
 from __future__ import annotations
 
+import builtins
+import enum
 import os
 from collections.abc import Mapping
+from typing import Final, Literal, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_UNSET = object()
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+_UNSET: Final = _Unset.UNSET
+_Default = TypeVar("_Default")
 
 
 class Env:
@@ -21,21 +31,35 @@ class Env:
         self._environ = environ
         self.production = production
 
-    def str(self, name: str, default: object = _UNSET, *, dev_default: object = _UNSET) -> str:
+    def str(
+        self,
+        name: builtins.str,
+        default: builtins.str | Literal[_Unset.UNSET] = _UNSET,
+        *,
+        dev_default: builtins.str | Literal[_Unset.UNSET] = _UNSET,
+    ) -> builtins.str:
         """Read ``name``; ``default`` applies everywhere, ``dev_default`` only outside production."""
+        return self._read(name, default, dev_default)
+
+    def _read(
+        self,
+        name: builtins.str,
+        default: _Default | Literal[_Unset.UNSET],
+        dev_default: _Default | Literal[_Unset.UNSET],
+    ) -> builtins.str | _Default:
         value = self._environ.get(name, "").strip()
         if value:
             return value
         if default is not _UNSET:
-            return default  # type: ignore[return-value]
+            return default
         if dev_default is not _UNSET and not self.production:
-            return dev_default  # type: ignore[return-value]
+            return dev_default
         where = " in production" if dev_default is not _UNSET else ""
         raise ImproperlyConfigured(
             f"Set the environment variable {name}{where} (see .env.example)."
         )
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._environ.get(name, "").strip().lower()
         if not value:
             return default
@@ -45,7 +69,7 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
 
-    def int(self, name: str, default: int) -> int:
+    def int(self, name: builtins.str, default: builtins.int) -> builtins.int:
         value = self._environ.get(name, "").strip()
         if not value:
             return default
@@ -55,15 +79,21 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
     def list(
-        self, name: str, default: object = _UNSET, *, dev_default: object = _UNSET
-    ) -> list[str]:
+        self,
+        name: builtins.str,
+        default: builtins.list[builtins.str] | Literal[_Unset.UNSET] = _UNSET,
+        *,
+        dev_default: builtins.list[builtins.str] | Literal[_Unset.UNSET] = _UNSET,
+    ) -> builtins.list[builtins.str]:
         """A comma-separated list; the defaults are given as lists."""
-        raw = self.str(name, default, dev_default=dev_default)
+        raw = self._read(name, default, dev_default)
         if isinstance(raw, list):
             return raw
         return [item.strip() for item in raw.split(",") if item.strip()]
 
-    def pair(self, id_name: str, secret_name: str) -> tuple[str, str]:
+    def pair(
+        self, id_name: builtins.str, secret_name: builtins.str
+    ) -> tuple[builtins.str, builtins.str]:
         """An optional client id and its secret: either both are set or neither."""
         client_id = self.str(id_name, "")
         secret = self.str(secret_name, "")

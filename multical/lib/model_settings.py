@@ -4,7 +4,7 @@ dataclass whose fields are some of a model's fields, with the same names."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import Field, fields
 from typing import Any, ClassVar, Self
 
 
@@ -18,11 +18,13 @@ class ModelSettings:
 
     TYPED: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
     SEQUENCES: ClassVar[tuple[str, ...]] = ()
+    # Set by @dataclass on the subclass; declared so the type checker knows ``fields`` applies.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Self:
         """The settings in ``values`` (one entry per field, as an instance or a form holds them)."""
-        given = {field.name: values[field.name] for field in fields(cls)}  # type: ignore[arg-type]
+        given = {field.name: values[field.name] for field in fields(cls)}
         for name in cls.SEQUENCES:
             given[name] = _tuple(given[name])
         for name, typed in cls.TYPED.items():
@@ -32,11 +34,11 @@ class ModelSettings:
     @classmethod
     def of(cls, instance: object) -> Self:
         """The settings ``instance`` holds (an unsaved new instance holds the defaults)."""
-        names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
+        names = [field.name for field in fields(cls)]
         return cls.from_values({name: getattr(instance, name) for name in names})
 
     def apply_to(self, instance: object) -> None:
         """Set each setting on ``instance`` (unsaved)."""
-        for field in fields(self):  # type: ignore[arg-type]
+        for field in fields(self):
             value = getattr(self, field.name)
             setattr(instance, field.name, list(value) if field.name in self.SEQUENCES else value)

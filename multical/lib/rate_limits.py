@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -33,6 +33,9 @@ UNKNOWN_CLIENT = "unknown"
 
 Rate = str | Callable[[str, HttpRequest], str]
 Key = Callable[[str, HttpRequest], str]
+_Request = TypeVar("_Request", bound=HttpRequest)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def client_address(request: HttpRequest) -> str:
@@ -76,7 +79,10 @@ def usage(
 ) -> dict[str, Any] | None:
     """django-ratelimit's count of ``group`` for ``key`` (the client address unless given) in the
     current window (None when limits are off or the method is not counted)."""
-    return get_usage(request, group=group, key=key, rate=rate, method=method, increment=increment)
+    counted: dict[str, Any] | None = get_usage(
+        request, group=group, key=key, rate=rate, method=method, increment=increment
+    )
+    return counted
 
 
 def refusal(request: HttpRequest, *, seconds_left: int) -> Ratelimited:
@@ -101,7 +107,9 @@ def hit(
     return refusal(request, seconds_left=counted["time_left"])
 
 
-def ratelimit(*, group: str, rate: Rate, method: Any = ALL) -> Callable:
+def ratelimit(
+    *, group: str, rate: Rate, method: Any = ALL
+) -> Callable[[Callable[Concatenate[_Request, _P], _R]], Callable[Concatenate[_Request, _P], _R]]:
     """A view decorator: every request (of ``method``) counts against ``rate`` per account for a
     signed-in user, per client address for anyone else, and one over the limit is answered by the
     429 page with its window's Retry-After.
@@ -110,9 +118,11 @@ def ratelimit(*, group: str, rate: Rate, method: Any = ALL) -> Callable:
     callable ``(group, request) -> str``.
     """
 
-    def decorator(view: Callable) -> Callable:
+    def decorator(
+        view: Callable[Concatenate[_Request, _P], _R],
+    ) -> Callable[Concatenate[_Request, _P], _R]:
         @wraps(view)
-        def limited_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        def limited_view(request: _Request, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
             refused = hit(request, group=group, rate=rate, method=method)
             if refused is not None:
                 raise refused
@@ -127,6 +137,7 @@ def setting_rate(name: str) -> Callable[[str, HttpRequest], str]:
     """A rate read from the setting ``name`` at each request (so a changed setting applies at once)."""
 
     def rate(group: str, request: HttpRequest) -> str:
-        return getattr(settings, name)
+        value: str = getattr(settings, name)
+        return value
 
     return rate

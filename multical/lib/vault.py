@@ -20,7 +20,7 @@ import functools
 import hashlib
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -59,7 +59,14 @@ class VaultError(Exception):
     """
 
 
-class SealedTextField(models.TextField):
+if TYPE_CHECKING:
+    # Django's field classes are generic in the stubs only, not subscriptable at run time.
+    _TextField = models.TextField[str, str]
+else:
+    _TextField = models.TextField
+
+
+class SealedTextField(_TextField):
     """A column that holds only vault tokens, never plaintext; `rotate_vault_key` re-seals them.
 
     Values must be sealed with `context=context_for(instance, field_name)`: that is the context

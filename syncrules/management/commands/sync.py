@@ -27,7 +27,8 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, calendar: str | None, all: bool, full: bool, **options: Any
     ) -> None:
-        ids = engine.source_calendar_ids() if all else [calendar]
+        # argparse lets exactly one of --calendar and --all through.
+        ids = [calendar] if calendar is not None else engine.source_calendar_ids()
         failures = 0
         for calendar_id in ids:
             found = Calendar.objects.select_related("connection").filter(id=calendar_id).first()
