@@ -148,6 +148,69 @@ class BlockSpec:
     kind: MarkerKind = MarkerKind.BLOCK
 
 
+class EditScope(enum.StrEnum):
+    """Which instances of a recurring event a change or a deletion applies to."""
+
+    THIS = "this"
+    FOLLOWING = "following"  # this instance and every later one
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An ordinary event as the user writes it in the portfolio: never a block, never marked.
+
+    Timed events have aware ``start`` and ``end`` (any zone) and ``time_zone``, the IANA zone the
+    user wrote them in, for providers that keep one with the event. All-day events have
+    ``all_day`` set and midnight-UTC datetimes standing for dates (first day, day after the last),
+    as in ``RemoteEvent``. Content: in memory only, like a ``RemoteEvent``'s.
+    """
+
+    title: str
+    start: datetime
+    end: datetime
+    all_day: bool = False
+    time_zone: str = "UTC"
+    location: str = ""
+    description: str = ""
+
+    def __repr__(self) -> str:
+        return f"EventDraft(start={self.start:%Y-%m-%dT%H:%M}, all_day={self.all_day})"
+
+
+@dataclass(frozen=True, slots=True)
+class EventActions:
+    """What a provider can do with the user's own events, said where it cannot.
+
+    ``scopes``: the ``EditScope`` values its recurring events can be changed and deleted with
+    (a single event is always changed as a whole). ``replies``: whether it can send the owner's
+    answer to an invitation; ``reply_note``, when it cannot, says why in plain words.
+    """
+
+    scopes: frozenset[EditScope]
+    replies: bool
+    reply_note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    """One event (one instance, for a recurring one) read on demand, for the portfolio's panel.
+
+    ``etag`` is the version read ("" when the provider has none): a change sent with it is
+    refused with ``EventConflict`` if the event changed meanwhile. ``recurring``: an instance of
+    a series. ``web_link``: the provider's own page for the event ("" when there is none).
+    ``organizer``: the calendar's owner organises the event, so its changes are everyone's.
+    ``can_reply``: the owner is an invitee and the provider can send their answer.
+    """
+
+    event: RemoteEvent
+    etag: str = ""
+    recurring: bool = False
+    web_link: str = ""
+    organizer: bool = True
+    can_reply: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Interval:
     start: datetime
@@ -207,6 +270,25 @@ class ProviderError(Exception):
         self.retry_after = retry_after
 
 
+class ActionRefused(ProviderError):
+    """The provider refused this action on this calendar or event (read-only, not allowed, no
+    longer there), while the connection itself is fine: shown to the user, never recorded on the
+    connection, and retrying the same action cannot help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=False)
+
+
+class EventConflict(ActionRefused):
+    """The event changed in the calendar since it was read (its ETag no longer matches): read it
+    again, show the user what it is now, and let them decide."""
+
+    def __init__(
+        self, message: str = "This event was changed in its calendar meanwhile; here it is now."
+    ) -> None:
+        super().__init__(message)
+
+
 class Provider(abc.ABC):
     """One connected account at one provider."""
 
@@ -253,6 +335,52 @@ class Provider(abc.ABC):
         time. All-day events span their dates as midnight-UTC datetimes (see ``RemoteEvent``).
         A calendar that does not exist is a permanent ``ProviderError``.
         """
+
+    # The user's own events, from the portfolio. Providers that cannot write (iCal links) keep
+    # these defaults, which refuse.
+    def event_actions(self) -> EventActions | None:
+        """What this provider can do with the user's events; None: nothing (read-only)."""
+        return None
+
+    def get_event(self, calendar_id: str, event_id: str) -> EventDetail:
+        """The event (instance) ``event_id`` as ``changes`` named it, read now.
+
+        One that is gone is ``ActionRefused``."""
+        raise ActionRefused("This calendar cannot be changed from Multical.")
+
+    def create_event(self, calendar_id: str, draft: EventDraft) -> EventDetail:
+        """Write a new ordinary event (no marker of ours); the provider's answer, read back."""
+        raise ActionRefused("This calendar cannot be changed from Multical.")
+
+    def update_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        draft: EventDraft,
+        *,
+        scope: EditScope = EditScope.THIS,
+        etag: str = "",
+    ) -> EventDetail:
+        """Change an event (for a recurring one: the instances ``scope`` names) to ``draft``.
+
+        For ``FOLLOWING`` and ``ALL`` only the time of day and length move with the draft (each
+        instance keeps its own date); the title, location and description change for every
+        instance named. With ``etag``, a changed event is refused with ``EventConflict``. A
+        scope the provider cannot do is ``ActionRefused``. Returns the instance as it is now.
+        """
+        raise ActionRefused("This calendar cannot be changed from Multical.")
+
+    def remove_event(
+        self, calendar_id: str, event_id: str, *, scope: EditScope = EditScope.THIS, etag: str = ""
+    ) -> None:
+        """Delete an event (for a recurring one: the instances ``scope`` names). One already
+        gone is not an error; with ``etag``, a changed event is refused with ``EventConflict``."""
+        raise ActionRefused("This calendar cannot be changed from Multical.")
+
+    def reply(self, calendar_id: str, event_id: str, response: Response) -> EventDetail:
+        """Send the owner's answer (accepted, tentative, declined) to an invitation, for this
+        instance; ``ActionRefused`` where the provider cannot (``EventActions.reply_note``)."""
+        raise ActionRefused("Answers to invitations cannot be sent for this calendar.")
 
     # Push (Google channels, Graph subscriptions); providers without it are polled.
     def watch(
