@@ -12,14 +12,18 @@ queue of the test that started them.
 import os
 import secrets
 
-_RUN = os.environ.setdefault("MULTICAL_TEST_RUN", secrets.token_hex(6))
-_PROCESS = f"multical-test-{_RUN}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-
 os.environ["MULTICAL_ENV"] = "development"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/multical")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ["CACHE_KEY_PREFIX"] = _PROCESS
-os.environ["CELERY_QUEUE"] = _PROCESS
+os.environ.setdefault("MULTICAL_TEST_RUN", secrets.token_hex(6))
+os.environ["CACHE_KEY_PREFIX"] = "-".join(
+    (
+        "multical-test",
+        os.environ["MULTICAL_TEST_RUN"],
+        os.environ.get("PYTEST_XDIST_WORKER", "main"),
+    )
+)
+os.environ["CELERY_QUEUE"] = os.environ["CACHE_KEY_PREFIX"]
 # The suite sends thousands of requests from 127.0.0.1; the rate-limit tests lower these themselves.
 os.environ.setdefault("RATE_LIMIT_DEFAULT", "1000000/15m")
 os.environ.setdefault("FAILED_ATTEMPTS_RATE", "1000000/15m")
