@@ -93,6 +93,8 @@ class RemoteEvent:
     location: str = ""
     video_link: str = ""
     ical_uid: str = ""
+    # The IANA zone a timed event was written in, where the provider says ("" otherwise).
+    time_zone: str = ""
     # The block id from our block marker, when this event is a block we wrote.
     block_id: str = ""
     # The booking id from our booking marker, when we wrote this event for a booking (a real
@@ -369,6 +371,37 @@ class Provider(abc.ABC):
         scope the provider cannot do is ``ActionRefused``. Returns the instance as it is now.
         """
         raise ActionRefused("This calendar cannot be changed from Multical.")
+
+    def move_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        scope: EditScope = EditScope.THIS,
+        etag: str = "",
+    ) -> EventDetail:
+        """Give an event new times (dragged or resized) and keep everything else as it is.
+
+        This reads the event and writes it back changed; a provider that can change the times
+        alone in one request does so instead. ``etag`` as for ``update_event``."""
+        current = self.get_event(calendar_id, event_id)
+        if etag and current.etag and etag != current.etag:
+            raise EventConflict()
+        event = current.event
+        draft = EventDraft(
+            title=event.title,
+            start=start,
+            end=end,
+            all_day=event.all_day,
+            time_zone=event.time_zone or "UTC",
+            location=event.location,
+            description=event.description,
+        )
+        return self.update_event(
+            calendar_id, event_id, draft, scope=scope, etag=etag or current.etag
+        )
 
     def remove_event(
         self, calendar_id: str, event_id: str, *, scope: EditScope = EditScope.THIS, etag: str = ""

@@ -963,6 +963,13 @@ def _calendar_zone(calendar: icalendar.Calendar) -> tzinfo | None:
         return None
 
 
+def _zone_name(moment: datetime) -> str:
+    """The IANA name of the zone a timed start was written in ("" for UTC, floating or a zone
+    known only by a name that is not IANA's)."""
+    key = getattr(moment.tzinfo, "key", "")
+    return key if isinstance(key, str) and key != "UTC" else ""
+
+
 def _to_event(
     component: icalendar.Component,
     zone: tzinfo,
@@ -1021,6 +1028,7 @@ def _to_event(
             description,
         ),
         ical_uid=uid,
+        time_zone="" if all_day else _zone_name(start_value),
         block_id=str(component.get(MARKER_PROPERTY, "")).strip(),
         booking_id=str(component.get(BOOKING_MARKER_PROPERTY, "")).strip(),
     )
