@@ -6,6 +6,13 @@ changes outside the window arrive too and the planner filters them. The cursor i
 ``{"sync_token": …}`` — a position, never content. A forgotten token (410) means a full read.
 Event mapping is in ``events``, credentials, pacing and errors in ``client``.
 
+The user's own events (from the portfolio) are read with ``events.get`` by the instance id that
+``changes`` gave, and written with insert, patch and delete: one instance through its instance id,
+a whole series through its master (``recurringEventId``), "this and following" by ending the
+series with an UNTIL and continuing it as a new series. Every change first reads the event: blocks
+and booking events (our markers) are refused, and an ``etag`` that no longer matches is an
+``EventConflict``; the writes carry ``If-Match`` so a change made meanwhile is never overwritten.
+
 After any call, ``secrets_changed`` says whether the access token was refreshed; the caller then
 seals ``current_secrets()`` in place of the old ones.
 """
@@ -20,25 +27,45 @@ from typing import Any
 
 from integrations.base import (
     DEFAULT_BUSY_POLICY,
+    ActionRefused,
     BlockSpec,
     BusyPolicy,
     ChangeSet,
+    EditScope,
+    EventActions,
+    EventConflict,
+    EventDetail,
+    EventDraft,
     Interval,
     MarkerKind,
     Provider,
+    ProviderError,
     RemoteCalendar,
     RemoteEvent,
+    Response,
     Window,
     busy_intervals,
 )
 from integrations.google.client import GoogleAPIError, GoogleClient
 from integrations.google.mapping import (
+    ANSWERS,
     MARKER_KEYS,
+    SERIES_FIELDS,
+    SKIPPED_EVENT_TYPES,
     block_body,
     block_event_id,
+    continued_recurrence,
+    draft_body,
+    draft_changes,
     is_cancelled,
     marker,
+    own_attendee,
+    same_start,
+    series_times,
+    series_zone,
+    to_detail,
     to_remote_event,
+    trimmed_recurrence,
 )
 from integrations.push import channel_secret
 
@@ -53,6 +80,26 @@ BUSY_FIELDS = (
     "extendedProperties),nextPageToken"
 )
 WRITABLE_ROLES = frozenset({"owner", "writer"})
+
+# Refusals of the user's actions, in plain words (shown to them).
+READ_ONLY = "This calendar is read-only in Google Calendar."
+GONE = "This event is no longer in the calendar."
+NO_ACCESS = "Google Calendar does not let this account open this event."
+BLOCK_REFUSED = (
+    "This is a block Multical keeps in step with its source; change the source event instead."
+)
+BOOKING_REFUSED = (
+    "This event belongs to a booking made on a Multical booking page; change the booking instead."
+)
+NOT_SHOWN = "This kind of Google Calendar event cannot be changed from Multical."
+ORGANIZER_ONLY = "Only the organizer can change this in Google Calendar."
+SPLIT_ORGANIZER_ONLY = "Only the organizer can change this and the following events of this series."
+NOT_INVITED = "You are not an invitee of this event, so there is no answer to send."
+REFUSED = "Google Calendar refused this change."
+UNREADABLE = "Google Calendar sent this event in a form we could not read."
+# A reply reads the event and writes it back with If-Match; a change landing in between (another
+# guest's answer) is read again this many times before the conflict is the user's.
+REPLY_ATTEMPTS = 3
 
 
 class GoogleProvider(Provider):
@@ -190,6 +237,121 @@ class GoogleProvider(Provider):
             if error.status not in (404, 410):  # 410: deleted already
                 raise
 
+    # The user's own events ---------------------------------------------------------------------
+
+    def event_actions(self) -> EventActions:
+        return EventActions(scopes=frozenset(EditScope), replies=True)
+
+    def get_event(self, calendar_id: str, event_id: str) -> EventDetail:
+        return _detail(self._read_event(calendar_id, event_id))
+
+    def create_event(self, calendar_id: str, draft: EventDraft) -> EventDetail:
+        """An ordinary event (no marker), timed in the draft's zone or all-day with dates; no
+        guests, so nobody is told."""
+        created = self._act(
+            self._api.events().insert(
+                calendarId=calendar_id, body=draft_body(draft), sendUpdates="none"
+            )
+        )
+        return _detail(created)
+
+    def update_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        draft: EventDraft,
+        *,
+        scope: EditScope = EditScope.THIS,
+        etag: str = "",
+    ) -> EventDetail:
+        """THIS patches the instance (or single event) by its own id; ALL patches the series'
+        master, whose start keeps its date and takes the draft's time of day and length; FOLLOWING
+        ends the series before this instance and continues it as a new series from here. Guests
+        are told (``sendUpdates=all``)."""
+        item = self._changeable(calendar_id, event_id, etag)
+        series_id = item.get("recurringEventId")
+        if not series_id or scope == EditScope.THIS:
+            changed = self._act(
+                self._api.events().patch(
+                    calendarId=calendar_id,
+                    eventId=event_id,
+                    body=draft_changes(draft),
+                    sendUpdates="all",
+                ),
+                etag,
+            )
+            return _detail(changed)
+        master = self._read_event(calendar_id, str(series_id))
+        zone = series_zone(master, draft.time_zone)
+        if scope == EditScope.ALL or same_start(item["originalStartTime"], master["start"]):
+            self._act(
+                self._api.events().patch(
+                    calendarId=calendar_id,
+                    eventId=master["id"],
+                    body=draft_changes(draft, series_times(master["start"], draft, zone)),
+                    sendUpdates="all",
+                ),
+                master.get("etag", ""),
+            )
+            start, _ = series_times(item["originalStartTime"], draft, zone)
+            return self._instance_at(calendar_id, master["id"], start)
+        return self._split(calendar_id, item, master, draft, zone)
+
+    def remove_event(
+        self, calendar_id: str, event_id: str, *, scope: EditScope = EditScope.THIS, etag: str = ""
+    ) -> None:
+        """THIS deletes the instance (or single event), ALL the series' master; FOLLOWING ends
+        the series before this instance. One already gone is not an error."""
+        item = self._changeable_or_none(calendar_id, event_id, etag)
+        if item is None:
+            return
+        series_id = item.get("recurringEventId")
+        if not series_id or scope == EditScope.THIS:
+            self._delete(calendar_id, event_id, etag)
+            return
+        master = self._read_event_or_none(calendar_id, str(series_id))
+        if master is None:
+            return
+        if scope == EditScope.ALL or same_start(item["originalStartTime"], master["start"]):
+            self._delete(calendar_id, master["id"], master.get("etag", ""))
+            return
+        self._end_series_before(calendar_id, master, item["originalStartTime"])
+
+    def reply(self, calendar_id: str, event_id: str, response: Response) -> EventDetail:
+        """Set the owner's ``responseStatus`` on this instance and tell the organizer.
+
+        The whole attendee list is sent back (a patch replaces arrays), with If-Match: another
+        guest's answer landing in between is read again rather than overwritten."""
+        answer = ANSWERS.get(response)
+        if answer is None:
+            raise ValueError(f"No answer to send for {response!r}")
+        attempt = 1
+        while True:
+            item = self._changeable(calendar_id, event_id, "")
+            own = own_attendee(item)
+            if own is None or own.get("organizer") or item.get("organizer", {}).get("self"):
+                raise ActionRefused(NOT_INVITED)
+            attendees = [
+                {**attendee, "responseStatus": answer} if attendee.get("self") else attendee
+                for attendee in item["attendees"]
+            ]
+            try:
+                changed = self._act(
+                    self._api.events().patch(
+                        calendarId=calendar_id,
+                        eventId=event_id,
+                        body={"attendees": attendees},
+                        sendUpdates="all",
+                    ),
+                    str(item.get("etag", "")),
+                )
+            except EventConflict:
+                if attempt >= REPLY_ATTEMPTS:
+                    raise
+                attempt += 1
+                continue
+            return _detail(changed)
+
     # Push -------------------------------------------------------------------------------------
 
     def watch(
@@ -309,6 +471,144 @@ class GoogleProvider(Provider):
         if event is not None:
             result.events.append(event)
 
+    def _read_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
+        """The event (instance) as Google has it now; one deleted is ``ActionRefused``."""
+        item = self._read_event_or_none(calendar_id, event_id)
+        if item is None:
+            raise ActionRefused(GONE)
+        return item
+
+    def _read_event_or_none(self, calendar_id: str, event_id: str) -> dict[str, Any] | None:
+        try:
+            item = self._client.call(
+                self._api.events().get(calendarId=calendar_id, eventId=event_id)
+            )
+        except GoogleAPIError as error:
+            if error.status in (404, 410):
+                return None
+            if error.status == 403 and error.permanent:
+                raise ActionRefused(NO_ACCESS) from None
+            raise
+        return None if is_cancelled(item) else item
+
+    def _changeable(self, calendar_id: str, event_id: str, etag: str) -> dict[str, Any]:
+        item = self._changeable_or_none(calendar_id, event_id, etag)
+        if item is None:
+            raise ActionRefused(GONE)
+        return item
+
+    def _changeable_or_none(
+        self, calendar_id: str, event_id: str, etag: str
+    ) -> dict[str, Any] | None:
+        """The event, read to be changed (None when it is gone): refused when it is ours, or
+        when ``etag`` is given and no longer matches (``EventConflict``)."""
+        item = self._read_event_or_none(calendar_id, event_id)
+        if item is None:
+            return None
+        if marker(item):
+            raise ActionRefused(BLOCK_REFUSED)
+        if marker(item, MarkerKind.BOOKING):
+            raise ActionRefused(BOOKING_REFUSED)
+        if item.get("eventType") in SKIPPED_EVENT_TYPES:
+            raise ActionRefused(NOT_SHOWN)
+        if etag and item.get("etag") != etag:
+            raise EventConflict()
+        return item
+
+    def _act(self, request: Any, etag: str = "") -> dict[str, Any]:
+        """Run one request of a user's action, conditional on ``etag`` (If-Match) when given;
+        Google's refusals in the user's terms (``_refusal``)."""
+        if etag:
+            request.headers["If-Match"] = etag
+        try:
+            return self._client.call(request)
+        except GoogleAPIError as error:
+            raise _refusal(error) from None
+
+    def _delete(self, calendar_id: str, event_id: str, etag: str) -> None:
+        request = self._api.events().delete(
+            calendarId=calendar_id, eventId=event_id, sendUpdates="all"
+        )
+        if etag:
+            request.headers["If-Match"] = etag
+        try:
+            self._client.call(request)
+        except GoogleAPIError as error:
+            if error.status not in (404, 410):  # gone already: what was asked
+                raise _refusal(error) from None
+
+    def _split(
+        self,
+        calendar_id: str,
+        item: dict[str, Any],
+        master: dict[str, Any],
+        draft: EventDraft,
+        zone: str,
+    ) -> EventDetail:
+        """This and following: a new series from this instance's date on, then the old series
+        ended before it. The new series comes first, so a failure in between shows the events
+        twice rather than losing them, and it is taken back when the old one cannot be ended."""
+        if not master.get("organizer", {}).get("self") and master.get("attendees"):
+            # The new series would be a new meeting of the owner's, inviting everyone again.
+            raise ActionRefused(SPLIT_ORGANIZER_ONLY)
+        original = item["originalStartTime"]
+        start, end = series_times(original, draft, zone)
+        body = {name: master[name] for name in SERIES_FIELDS if name in master}
+        body.update(draft_body(draft))
+        body.update(
+            start=start,
+            end=end,
+            recurrence=continued_recurrence(master["recurrence"], master["start"], original),
+        )
+        created = self._act(
+            self._api.events().insert(calendarId=calendar_id, body=body, sendUpdates="all")
+        )
+        try:
+            self._end_series_before(calendar_id, master, original)
+        except ProviderError:
+            self._take_back(calendar_id, str(created["id"]))
+            raise
+        return self._instance_at(calendar_id, str(created["id"]), start)
+
+    def _end_series_before(
+        self, calendar_id: str, master: dict[str, Any], original_start: dict[str, Any]
+    ) -> None:
+        self._act(
+            self._api.events().patch(
+                calendarId=calendar_id,
+                eventId=master["id"],
+                body={"recurrence": trimmed_recurrence(master["recurrence"], original_start)},
+                sendUpdates="all",
+            ),
+            str(master.get("etag", "")),
+        )
+
+    def _take_back(self, calendar_id: str, event_id: str) -> None:
+        try:
+            self._delete(calendar_id, event_id, "")
+        except ProviderError as error:
+            logger.warning(
+                "Could not take back a new Google series after a failed split: %s",
+                type(error).__name__,
+            )
+
+    def _instance_at(
+        self, calendar_id: str, series_id: str, original_start: dict[str, Any]
+    ) -> EventDetail:
+        """The series' instance that starts at ``original_start`` as it is now (its first
+        instance when that one is gone)."""
+        wanted = original_start.get("date") or original_start["dateTime"]
+        for params in ({"originalStart": wanted}, {}):
+            answer = self._act(
+                self._api.events().instances(
+                    calendarId=calendar_id, eventId=series_id, maxResults=1, **params
+                )
+            )
+            items = answer.get("items", [])
+            if items:
+                return _detail(items[0])
+        raise ActionRefused(GONE)
+
     def _update(self, calendar_id: str, event_id: str, body: dict[str, Any]) -> str:
         # A full replacement, confirmed: a block someone deleted in Google comes back.
         updated = self._client.call(
@@ -320,6 +620,35 @@ class GoogleProvider(Provider):
             )
         )
         return str(updated["id"])
+
+
+def _detail(item: dict[str, Any]) -> EventDetail:
+    if is_cancelled(item):
+        raise ActionRefused(GONE)
+    try:
+        detail = to_detail(item)
+    except (KeyError, ValueError, TypeError) as error:
+        logger.info("Could not read a Google event: %s", type(error).__name__)
+        raise ActionRefused(UNREADABLE) from None
+    if detail is None:
+        raise ActionRefused(NOT_SHOWN)
+    return detail
+
+
+def _refusal(error: GoogleAPIError) -> ProviderError:
+    """Google's answer to a change of one event, in the user's terms: refusals that concern only
+    this event or calendar are ``ActionRefused``; authorization and throttling stay as they are."""
+    if error.status == 412:
+        return EventConflict()
+    if error.status == 403 and error.reason == "forbiddenForNonOrganizer":
+        return ActionRefused(ORGANIZER_ONLY)
+    if error.status == 403 and error.permanent:  # not a rate limit
+        return ActionRefused(READ_ONLY)
+    if error.status in (404, 410):
+        return ActionRefused(GONE)
+    if error.status == 400:
+        return ActionRefused(REFUSED)
+    return error
 
 
 def _sync_token(cursor: str) -> str:

@@ -14,7 +14,26 @@ the provider relies on, with Google's JSON shapes:
   events as ``id``/``status`` only); an unknown or invalidated token answers 410; combining one
   with ``timeMin``/``timeMax``/``q``/… answers 400, as Google does;
 - events.insert with a client-chosen id (base32hex, 409 when it exists, deleted or not),
-  get/update/patch/delete (410 when deleted already), 403 on writes to read-only calendars;
+  get/update/patch/delete (410 when deleted already), 403 ``requiredAccessLevel`` on writes to
+  read-only calendars;
+- recurring events (developers.google.com/workspace/calendar/api/guides/recurringevents):
+  instances are written and deleted through their instance ids (the change becomes an exception
+  carrying ``recurringEventId`` and ``originalStartTime``), a series through its master; RRULE
+  ``UNTIL`` (inclusive, a UTC date-time or a date, RFC 5545 3.3.10) ends a series, which is how
+  "this and following" is done: trim the original with UNTIL, insert a new series. events.instances
+  (…/api/v3/reference/events/instances) lists a series' instances with ``originalStart``,
+  ``timeMin``/``timeMax``, ``showDeleted``, ``maxResults`` and paging; a timed recurring event
+  without ``timeZone`` is refused with 400 (the event resource: "For recurring events this field
+  is required"), as is a ``dateTime`` without offset or zone, and an end before its start
+  (400 ``timeRangeEmpty``, …/api/guides/errors);
+- writes through the API: patch semantics as Google documents them (…/api/v3/reference/events/patch
+  and …/api/guides/performance: objects merge field by field, arrays replace the whole array, a
+  null deletes the field), update replaces the resource; ``If-Match`` with a stale etag answers
+  412 ``conditionNotMet`` and changes nothing (…/api/guides/version-resources), for update, patch
+  and delete alike; attendees' ``self`` and ``organizer`` are read-only and worked out again from
+  the calendar and the organizer (the event resource), and an invitee's copy cannot change the
+  shared properties (403 ``forbiddenForNonOrganizer``, …/api/guides/errors); ``sendUpdates`` is
+  recorded with the request's query;
 - partial responses: ``fields`` (``items(id,start),nextPageToken``, ``a/b``) trims any answer to
   the fields asked for, so a mask that leaves out something the provider reads shows in tests;
 - events.watch and channels.stop (channels recorded): every channel on a calendar gets the
@@ -31,9 +50,12 @@ the provider relies on, with Google's JSON shapes:
   ``invalid_grant``); 401 for an unknown access token, and a switch answering the next requests
   403 ``rateLimitExceeded`` or 429 with ``Retry-After``.
 
-Every API request is recorded (``requests``), token requests are counted apart. Helpers change the
-state as another client would (``add_event``, ``edit_event``, ``move_instance``,
-``cancel_instance``, ``delete_event``) and send push notifications (``push``).
+Every API request is recorded (``requests``, with the If-Match header of a conditional write),
+token requests are counted apart. ``fail_next`` can aim at some methods only (a failing PATCH after
+a successful read). Helpers change the state as another client would (``add_event``,
+``add_invitation`` for an invitee's copy organised by someone else, ``edit_event``,
+``move_instance``, ``cancel_instance``, ``delete_event``; they write without the API's checks, as
+a shallow patch) and send push notifications (``push``).
 """
 
 from __future__ import annotations
@@ -180,6 +202,8 @@ class RecordedRequest:
     path: str
     query: dict[str, list[str]]
     body: Any = None
+    # The If-Match header of a conditional write, when there was one.
+    if_match: str | None = None
 
 
 @dataclass
@@ -267,14 +291,37 @@ def _zone_of(when: dict[str, Any]) -> tzinfo:
     return datetime.fromisoformat(when["dateTime"]).tzinfo or UTC
 
 
-def _rrule(event: dict[str, Any]) -> tuple[timedelta, int]:
-    """(step, count) of the event's RRULE: DAILY or WEEKLY with COUNT and INTERVAL."""
+def _rrule(event: dict[str, Any]) -> tuple[timedelta, int, datetime | date | None]:
+    """(step, count, until) of the event's RRULE: DAILY or WEEKLY with INTERVAL, COUNT and UNTIL.
+
+    UNTIL is inclusive (RFC 5545 3.3.10): a UTC date-time (``20300128T075959Z``) or a date
+    (``20300127``); without COUNT or UNTIL the fake stops at 100 instances."""
     for line in event.get("recurrence", []):
         if line.startswith("RRULE:"):
             parts = dict(part.split("=", 1) for part in line[6:].split(";"))
             unit = {"DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}[parts["FREQ"]]
-            return unit * int(parts.get("INTERVAL", "1")), int(parts.get("COUNT", "100"))
+            until: datetime | date | None = None
+            if "UNTIL" in parts:
+                value = parts["UNTIL"]
+                if len(value) == 8:
+                    until = datetime.strptime(value, "%Y%m%d").date()
+                elif value.endswith("Z"):
+                    until = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+                else:
+                    raise FakeError(400, "invalid", "Invalid recurrence rule.")
+            count = int(parts.get("COUNT", "100"))
+            return unit * int(parts.get("INTERVAL", "1")), count, until
     raise FakeError(400, "invalid", "Only DAILY/WEEKLY RRULEs are supported by the fake.")
+
+
+def _within(moment: datetime | date, until: datetime | date | None) -> bool:
+    if until is None:
+        return True
+    if isinstance(until, datetime):
+        if isinstance(moment, datetime):
+            return moment <= until
+        return moment <= until.date()
+    return (moment.date() if isinstance(moment, datetime) else moment) <= until
 
 
 def instance_id(master_id: str, original_start: datetime | date) -> str:
@@ -286,12 +333,14 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
 
 def _occurrences(master: dict[str, Any]) -> Iterator[tuple[str, dict, dict, dict]]:
     """(instance id, originalStartTime, start, end) of every instance of a recurring master."""
-    step, count = _rrule(master)
+    step, count, until = _rrule(master)
     start, end = master["start"], master["end"]
     if "date" in start:
         first, last = date.fromisoformat(start["date"]), date.fromisoformat(end["date"])
         for k in range(count):
             day = first + step * k
+            if not _within(day, until):
+                return
             when = {"date": day.isoformat()}
             yield (
                 instance_id(master["id"], day),
@@ -306,6 +355,8 @@ def _occurrences(master: dict[str, Any]) -> Iterator[tuple[str, dict, dict, dict
     for k in range(count):
         # Wall-clock steps in the event's zone, as Google expands across DST changes.
         moment = (local_start + step * k).replace(tzinfo=zone)
+        if not _within(moment, until):
+            return
         when = _when(moment, start.get("timeZone"))
         yield (
             instance_id(master["id"], moment),
@@ -379,6 +430,104 @@ def _tombstone(resource: dict[str, Any]) -> dict[str, Any]:
     return dead
 
 
+# Shared properties of an event: only the organizer's copy may change them.
+SHARED_PROPERTIES = ("guestsCanInviteOthers", "guestsCanModify", "guestsCanSeeOtherGuests")
+
+
+def _check_etag(resource: dict[str, Any], if_match: str | None) -> None:
+    """A conditional write (``If-Match``) to a resource whose etag moved on: 412."""
+    if if_match is not None and if_match not in ("*", resource.get("etag")):
+        raise FakeError(412, "conditionNotMet", "Precondition Failed")
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def _merge_patch(stored: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Google's patch semantics: objects merge field by field, arrays and plain values replace,
+    and a null deletes the field."""
+    merged = copy.deepcopy(stored)
+    for name, value in body.items():
+        if value is None:
+            merged.pop(name, None)
+        elif isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = _merge_patch(merged[name], value)
+        else:
+            merged[name] = _without_nulls(value)
+    return merged
+
+
+def _check_times(resource: dict[str, Any]) -> None:
+    """Start and end as Google checks them on a write through the API."""
+    bounds = []
+    for name in ("start", "end"):
+        when = resource.get(name)
+        if not isinstance(when, dict):
+            raise FakeError(400, "required", f"Missing {name} time.")
+        if ("date" in when) == ("dateTime" in when):
+            raise FakeError(400, "invalid", f"Invalid {name} time.")
+        # A zone is needed for a time without an offset, and always for a recurring event
+        # (the zone its series is expanded in).
+        zoneless = "dateTime" in when and not when.get("timeZone")
+        if zoneless and (
+            "recurrence" in resource or datetime.fromisoformat(when["dateTime"]).tzinfo is None
+        ):
+            raise FakeError(400, "invalid", f"Missing time zone definition for {name} time.")
+        bounds.append(_parse_when(when))
+    (start, all_day), (end, end_all_day) = bounds
+    if all_day != end_all_day or end < start or (all_day and end == start):
+        raise FakeError(
+            400, "timeRangeEmpty", "The specified time range is empty.", domain="calendar"
+        )
+
+
+def _mark_attendees(calendar: FakeCalendar, resource: dict[str, Any]) -> None:
+    """``self`` and ``organizer`` on attendees are read-only: Google works them out from the
+    calendar the copy is in and the event's organizer, whatever the client sent."""
+    organizer = str(resource.get("organizer", {}).get("email", "")).lower()
+    for attendee in resource.get("attendees", []):
+        email = str(attendee.get("email", "")).lower()
+        if not email:
+            raise FakeError(400, "required", "Missing attendee email.")
+        attendee.pop("self", None)
+        attendee.pop("organizer", None)
+        if email == calendar.id.lower():
+            attendee["self"] = True
+        if email == organizer:
+            attendee["organizer"] = True
+        attendee.setdefault("responseStatus", "needsAction")
+
+
+def _refuse_shared_changes(stored: dict[str, Any], body: dict[str, Any]) -> None:
+    """A write to an invitee's copy that changes a shared property: 403."""
+    for name in SHARED_PROPERTIES:
+        if name in body and body[name] != stored.get(name):
+            raise FakeError(
+                403,
+                "forbiddenForNonOrganizer",
+                "Shared properties can only be changed by the organizer of the event.",
+                domain="calendar",
+            )
+
+
+def _rfc3339(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise FakeError(400, "badRequest", "Bad Request")
+    return moment
+
+
+def _same_original_start(original: dict[str, Any], wanted: str) -> bool:
+    if "date" in original:
+        return original["date"] == wanted[:10]
+    return _parse_when(original)[0] == _rfc3339(wanted)
+
+
 class GoogleFake:
     """The state of one fake Google account, its calendars and channels."""
 
@@ -409,7 +558,7 @@ class GoogleFake:
         self.token_requests = 0
         # Caps every page (Google's own cap is maxResults, at most 2500).
         self.page_size = 2500
-        self._failures: list[tuple[int, str, float | None]] = []
+        self._failures: list[tuple[int, str, float | None, tuple[str, ...]]] = []
         self._counter = 0
 
     # Accounts and tokens ----------------------------------------------------------------------
@@ -464,14 +613,16 @@ class GoogleFake:
         status: int = 403,
         reason: str = "",
         retry_after: float | None = None,
+        methods: tuple[str, ...] = (),
     ) -> None:
-        """Answer the next ``count`` API requests with an error: by default 403
-        rateLimitExceeded; 429 is Too Many Requests; any other status (a 503) works too."""
+        """Answer the next ``count`` API requests (of ``methods`` only, when given: ``("PATCH",)``
+        lets the reads before a write through) with an error: by default 403 rateLimitExceeded;
+        429 is Too Many Requests; any other status (a 503) works too."""
         reason = reason or {403: "rateLimitExceeded", 429: "rateLimitExceeded"}.get(
             status, "backendError"
         )
         with self.lock:
-            self._failures.extend([(status, reason, retry_after)] * count)
+            self._failures.extend([(status, reason, retry_after, methods)] * count)
 
     @property
     def request_count(self) -> int:
@@ -521,6 +672,41 @@ class GoogleFake:
             body["recurrence"] = recurrence
         with self.lock:
             return self._insert(self._calendar(calendar_id), body)["id"]
+
+    def add_invitation(
+        self,
+        calendar_id: str,
+        summary: str,
+        start: datetime | date,
+        end: datetime | date,
+        *,
+        organizer: str = "boss@example.com",
+        response: str = "needsAction",
+        time_zone: str | None = None,
+        recurrence: list[str] | None = None,
+        **extra: Any,
+    ) -> str:
+        """An invitation from ``organizer`` as it lands in ``calendar_id``: the invitee's copy,
+        organised by someone else, with the calendar among the attendees (``self``) answering
+        ``response``. Google puts it there (as events.import would); its organizer cannot be set
+        through insert."""
+        attendees = [
+            {"email": organizer, "organizer": True, "responseStatus": "accepted"},
+            {"email": "colleague@example.com", "responseStatus": "tentative"},
+            {"email": calendar_id, "self": True, "responseStatus": response},
+        ]
+        body: dict[str, Any] = {
+            "summary": summary,
+            "start": _when(start, time_zone),
+            "end": _when(end, time_zone),
+            "attendees": attendees,
+            **extra,
+        }
+        if recurrence:
+            body["recurrence"] = recurrence
+        with self.lock:
+            calendar = self._calendar(calendar_id)
+            return self._insert(calendar, body, organizer={"email": organizer})["id"]
 
     def edit_event(self, calendar_id: str, event_id: str, **changes: Any) -> None:
         """Change fields of an event, a series (all instances) or one instance (an exception).
@@ -682,7 +868,16 @@ class GoogleFake:
         resource["etag"] = f'"{3_000_000_000_000 + self._tick()}"'
         resource["updated"] = _stamp()
 
-    def _insert(self, calendar: FakeCalendar, body: dict[str, Any]) -> dict[str, Any]:
+    def _insert(
+        self,
+        calendar: FakeCalendar,
+        body: dict[str, Any],
+        *,
+        organizer: dict[str, Any] | None = None,
+        via_api: bool = False,
+    ) -> dict[str, Any]:
+        if via_api:
+            body = _without_nulls(body)
         event_id = body.get("id") or secrets.token_hex(13)
         if not (5 <= len(event_id) <= 1024 and set(event_id) <= BASE32HEX):
             raise FakeError(400, "invalid", "Invalid resource id value.")
@@ -699,11 +894,14 @@ class GoogleFake:
             "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
             "created": _stamp(),
             "creator": {"email": self.email, "self": True},
-            "organizer": {"email": calendar.id, "self": True},
+            "organizer": organizer or {"email": calendar.id, "self": True},
             "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
             "sequence": 0,
             "eventType": body.get("eventType", "default"),
         }
+        if via_api:
+            _check_times(resource)
+            _mark_attendees(calendar, resource)
         self._stamp_write(resource)
         calendar.events[event_id] = resource
         self._commit(calendar)
@@ -718,14 +916,20 @@ class GoogleFake:
         return entry.resource
 
     def _write(
-        self, calendar: FakeCalendar, event_id: str, body: dict[str, Any], *, patch: bool
+        self,
+        calendar: FakeCalendar,
+        event_id: str,
+        body: dict[str, Any],
+        *,
+        patch: bool,
+        via_api: bool = False,
+        if_match: str | None = None,
     ) -> dict[str, Any]:
-        stored = calendar.events.get(event_id)
-        if stored is None:
-            # Writing one instance of a series makes it an exception.
-            stored = copy.deepcopy(self._get(calendar, event_id))
-            stored.setdefault("status", "confirmed")
-            calendar.events[event_id] = stored
+        current = self._get(calendar, event_id)
+        _check_etag(current, if_match)
+        # Writing one instance of a series makes it an exception.
+        stored = copy.deepcopy(current)
+        stored.setdefault("status", "confirmed")
         keep = {
             k: stored[k]
             for k in (
@@ -741,7 +945,12 @@ class GoogleFake:
             )
             if k in stored
         }
-        if patch:
+        if via_api:
+            if not stored.get("organizer", {}).get("self"):
+                _refuse_shared_changes(stored, body)
+            merged = _merge_patch(stored, body) if patch else _without_nulls(body)
+            merged.setdefault("status", "confirmed")
+        elif patch:
             merged = {**stored, **copy.deepcopy(body)}
             if "extendedProperties" in body and "extendedProperties" in stored:
                 merged["extendedProperties"] = {
@@ -755,13 +964,16 @@ class GoogleFake:
             merged = copy.deepcopy(body)
             merged.setdefault("status", "confirmed")
         merged.update(keep)
+        if via_api:
+            _check_times(merged)
+            _mark_attendees(calendar, merged)
         merged["sequence"] = stored.get("sequence", 0) + 1
         self._stamp_write(merged)
         calendar.events[event_id] = merged
         self._commit(calendar)
         return merged
 
-    def _delete(self, calendar: FakeCalendar, event_id: str) -> None:
+    def _delete(self, calendar: FakeCalendar, event_id: str, if_match: str | None = None) -> None:
         stored = calendar.events.get(event_id)
         if stored is not None and stored["status"] == "cancelled":
             raise FakeError(410, "deleted", "Resource has been deleted")
@@ -769,11 +981,72 @@ class GoogleFake:
             resource = self._get(calendar, event_id)
             if resource.get("status") == "cancelled":
                 raise FakeError(410, "deleted", "Resource has been deleted")
+            _check_etag(resource, if_match)
             stored = copy.deepcopy(resource)
             calendar.events[event_id] = stored
+        else:
+            _check_etag(stored, if_match)
         stored["status"] = "cancelled"
         self._stamp_write(stored)
         self._commit(calendar)
+
+    def _instances(
+        self, calendar: FakeCalendar, event_id: str, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        """events.instances: the instances of one recurring event, in start order, paged."""
+        first = {name: values[0] for name, values in query.items()}
+        if "pageToken" in first:
+            listing = self.listings.pop(first["pageToken"], None)
+            if listing is None or listing.calendar_id != calendar.id:
+                raise FakeError(400, "invalid", "Invalid page token value.")
+            return self._page(calendar, listing)
+        master = calendar.events.get(event_id)
+        if master is None or "recurringEventId" in master:
+            raise FakeError(404, "notFound", "Not Found")
+        if master["status"] == "cancelled":
+            raise FakeError(410, "deleted", "Resource has been deleted")
+        if "recurrence" not in master:
+            raise FakeError(400, "invalid", "The event is not a recurring event.")
+        time_min = _rfc3339(first["timeMin"]) if "timeMin" in first else None
+        time_max = _rfc3339(first["timeMax"]) if "timeMax" in first else None
+        original = first.get("originalStart")
+        items = []
+        entries = sorted(calendar.view.values(), key=lambda e: (e.start, e.resource["id"]))
+        for entry in entries:
+            resource = entry.resource
+            if resource.get("recurringEventId") != event_id:
+                continue
+            if resource.get("status") == "cancelled" and first.get("showDeleted") != "true":
+                continue
+            if (time_min and entry.end <= time_min) or (time_max and entry.start >= time_max):
+                continue
+            if original and not _same_original_start(resource["originalStartTime"], original):
+                continue
+            items.append(resource)
+        return self._page(calendar, _Listing(calendar.id, items, self._page_size(query, 250), None))
+
+    def _page(self, calendar: FakeCalendar, listing: _Listing) -> dict[str, Any]:
+        """One page of ``listing``; the rest kept behind a page token."""
+        page, rest = listing.items[: listing.page_size], listing.items[listing.page_size :]
+        answer: dict[str, Any] = {
+            "kind": "calendar#events",
+            "etag": f'"p{self._tick()}"',
+            "summary": calendar.summary,
+            "updated": _stamp(),
+            "timeZone": calendar.time_zone,
+            "accessRole": calendar.access_role,
+            "defaultReminders": [],
+            "items": copy.deepcopy(page),
+        }
+        if rest:
+            token = self._token("pt-")
+            self.listings[token] = _Listing(calendar.id, rest, listing.page_size, listing.sync_seq)
+            answer["nextPageToken"] = token
+        elif listing.sync_seq is not None:
+            token = self._token("CPsync-")
+            self.sync_tokens[token] = (calendar.id, listing.sync_seq)
+            answer["nextSyncToken"] = token
+        return answer
 
     # Request handling ------------------------------------------------------------------------------
 
@@ -791,18 +1064,22 @@ class GoogleFake:
         if split.path == TOKEN_PATH and method == "POST":
             return self._token_endpoint(headers, parse_qs(raw.decode()))
         body = json.loads(raw) if raw else None
-        self.requests.append(RecordedRequest(method, split.path, query, body))
+        self.requests.append(
+            RecordedRequest(method, split.path, query, body, headers.get("If-Match"))
+        )
         try:
             self._authorize(headers.get("Authorization", ""))
-            if self._failures:
-                status, reason, retry_after = self._failures.pop(0)
+            failure = next((f for f in self._failures if not f[3] or method in f[3]), None)
+            if failure is not None:
+                self._failures.remove(failure)
+                status, reason, retry_after, _ = failure
                 extra = {"Retry-After": str(int(retry_after))} if retry_after else {}
                 domain = "usageLimits" if status in (403, 429) else "global"
                 raise FakeError(status, reason, reason, domain=domain, headers=extra)
             if not split.path.startswith(API_PREFIX):
                 raise FakeError(404, "notFound", "Not Found")
             parts = [unquote(p) for p in split.path[len(API_PREFIX) :].split("/")]
-            status, answer = self._route(method, parts, query, body)
+            status, answer = self._route(method, parts, query, body, headers.get("If-Match"))
             if "fields" in query and answer is not None:
                 answer = _partial(answer, _field_tree(query["fields"][0]))
             return status, {}, answer
@@ -962,7 +1239,12 @@ class GoogleFake:
             )
 
     def _route(
-        self, method: str, parts: list[str], query: dict[str, list[str]], body: Any
+        self,
+        method: str,
+        parts: list[str],
+        query: dict[str, list[str]],
+        body: Any,
+        if_match: str | None = None,
     ) -> tuple[int, Any]:
         match (method, parts):
             case ("GET", ["users", "me", "calendarList"]):
@@ -970,16 +1252,26 @@ class GoogleFake:
             case ("GET", ["calendars", calendar_id, "events"]):
                 return 200, self._list_events(self._calendar(calendar_id), query)
             case ("POST", ["calendars", calendar_id, "events"]):
-                return 200, self._insert(self._writable(calendar_id), body or {})
+                calendar = self._writable(calendar_id)
+                return 200, self._insert(calendar, body or {}, via_api=True)
             case ("POST", ["calendars", calendar_id, "events", "watch"]):
                 return 200, self._watch(self._calendar(calendar_id), body or {})
             case ("GET", ["calendars", calendar_id, "events", event_id]):
                 return 200, self._get(self._calendar(calendar_id), event_id)
+            case ("GET", ["calendars", calendar_id, "events", event_id, "instances"]):
+                return 200, self._instances(self._calendar(calendar_id), event_id, query)
             case ("PUT" | "PATCH", ["calendars", calendar_id, "events", event_id]):
                 calendar = self._writable(calendar_id)
-                return 200, self._write(calendar, event_id, body or {}, patch=method == "PATCH")
+                return 200, self._write(
+                    calendar,
+                    event_id,
+                    body or {},
+                    patch=method == "PATCH",
+                    via_api=True,
+                    if_match=if_match,
+                )
             case ("DELETE", ["calendars", calendar_id, "events", event_id]):
-                self._delete(self._writable(calendar_id), event_id)
+                self._delete(self._writable(calendar_id), event_id, if_match)
                 return 204, None
             case ("POST", ["channels", "stop"]):
                 self._stop(body or {})
@@ -1015,26 +1307,7 @@ class GoogleFake:
             listing = self._changes_since(calendar, first)
         else:
             listing = self._snapshot(calendar, query)
-        page, rest = listing.items[: listing.page_size], listing.items[listing.page_size :]
-        answer: dict[str, Any] = {
-            "kind": "calendar#events",
-            "etag": f'"p{self._tick()}"',
-            "summary": calendar.summary,
-            "updated": _stamp(),
-            "timeZone": calendar.time_zone,
-            "accessRole": calendar.access_role,
-            "defaultReminders": [],
-            "items": copy.deepcopy(page),
-        }
-        if rest:
-            token = self._token("pt-")
-            self.listings[token] = _Listing(calendar.id, rest, listing.page_size, listing.sync_seq)
-            answer["nextPageToken"] = token
-        elif listing.sync_seq is not None:
-            token = self._token("CPsync-")
-            self.sync_tokens[token] = (calendar.id, listing.sync_seq)
-            answer["nextSyncToken"] = token
-        return answer
+        return self._page(calendar, listing)
 
     def _changes_since(self, calendar: FakeCalendar, first: dict[str, str]) -> _Listing:
         refused = [name for name in NOT_WITH_SYNC_TOKEN if name in first]
@@ -1088,8 +1361,8 @@ class GoogleFake:
     def _span(self, event: dict[str, Any]) -> tuple[datetime, datetime]:
         start, end = _parse_when(event["start"])[0], _parse_when(event["end"])[0]
         if "recurrence" in event:
-            *_, (_, _, _, last_end) = _occurrences(event)
-            end = _parse_when(last_end)[0]
+            ends = [last_end for *_, last_end in _occurrences(event)]
+            end = _parse_when(ends[-1])[0] if ends else start
         return start, end
 
     def _watch(self, calendar: FakeCalendar, body: dict[str, Any]) -> dict[str, Any]:
