@@ -74,15 +74,18 @@ class GraphClient:
         json: Any = None,
         write: bool = False,
         accept: tuple[int, ...] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one request; a status in ``accept`` is returned, any other failure raised."""
+        """Send one request (with ``headers``, e.g. ``If-Match``); a status in ``accept`` is
+        returned, any other failure raised."""
         url = path_or_url if "://" in path_or_url else self._base + path_or_url
         if not self.owns(url):
             raise ProviderError("Microsoft sent a link to somewhere else.", permanent=False)
         token = self._access_token()
-        response = self._send(method, url, params, json, token)
+        response = self._send(method, url, params, json, token, headers)
         if response.status_code == 401:
-            response = self._send(method, url, params, json, self._access_token(rejected=token))
+            rejected = self._access_token(rejected=token)
+            response = self._send(method, url, params, json, rejected, headers)
         if response.status_code < 400 or response.status_code in accept:
             return response
         raise error_for(response, write=write)
@@ -101,7 +104,13 @@ class GraphClient:
             yield page
 
     def _send(
-        self, method: str, url: str, params: Mapping[str, str] | None, json: Any, token: str
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        token: str,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         with self._count_lock:
             self.request_count += 1
@@ -113,7 +122,7 @@ class GraphClient:
                     url,
                     params=params,
                     json=json,
-                    headers={"Authorization": f"Bearer {token}"},
+                    headers={**(headers or {}), "Authorization": f"Bearer {token}"},
                 )
         except NoSlotFree as error:
             raise ProviderError(

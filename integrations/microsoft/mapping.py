@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
 from integrations.base import (
     BlockSpec,
+    EventDetail,
+    EventDraft,
     EventStatus,
     MarkerKind,
     RemoteCalendar,
@@ -27,6 +32,9 @@ BOOKING_PROPERTY_ID = "String {6b1f0c5e-3d2a-4f7b-9a1e-5c8d2e4f7a90} Name multic
 PROPERTY_IDS = {MarkerKind.BLOCK: BLOCK_PROPERTY_ID, MarkerKind.BOOKING: BOOKING_PROPERTY_ID}
 # Reads that can expand properties (calendarView, not delta) ask for the booking marker.
 EXPAND_BOOKING_MARKER = f"singleValueExtendedProperties($filter=id eq '{BOOKING_PROPERTY_ID}')"
+# A single event read (the portfolio's panel) asks for the block marker; the booking marker comes
+# from the transactionId every create of ours sets (Graph documents one property per $expand).
+EXPAND_BLOCK_MARKER = f"singleValueExtendedProperties($filter=id eq '{BLOCK_PROPERTY_ID}')"
 # Delta cannot expand properties, but it returns the transactionId a create set, and Graph never
 # lets an update change it: every event we create carries "<prefix><id>.<nonce>" there too, so a
 # read recognises it from the instant it exists. Graph refuses a used transactionId (or, for the
@@ -185,12 +193,21 @@ def _when(value: Mapping[str, Any], *, all_day: bool) -> datetime:
         # All-day events are dates: Graph gives them as midnight, whatever zone was asked for.
         return datetime.combine(local.date(), time.min, tzinfo=UTC)
     zone_name = str(value.get("timeZone") or "UTC")
-    # We ask for UTC; another zone arrives only if Graph ignored that, and then only IANA names map.
+    # We ask for UTC; another zone arrives only if Graph ignored that (a write's answer may keep
+    # the zone it was sent in): Windows names (what we write) and IANA names map.
     try:
-        zone = UTC if zone_name in ("UTC", "Etc/UTC") else ZoneInfo(zone_name)
+        if zone_name in ("UTC", "Etc/UTC"):
+            zone: tzinfo = UTC
+        else:
+            zone = ZoneInfo(WINDOWS_TO_OLSON.get(zone_name, zone_name))
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ValueError(f"unknown time zone {zone_name!r}") from error
     return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def marker(item: Mapping[str, Any], kind: MarkerKind) -> str:
+    """The id in our marker of ``kind`` on a Graph event ("" when it carries none)."""
+    return _marker(item, kind)
 
 
 def _marker(item: Mapping[str, Any], kind: MarkerKind) -> str:
@@ -264,3 +281,196 @@ def html_to_text(html: str) -> str:
         if line or (text and text[-1]):
             text.append(line)
     return "\n".join(text).strip()
+
+
+# The user's own events (the portfolio) ----------------------------------------------------------
+
+# What a Graph event's ``type`` says about it: an instance of a series, or the series itself.
+INSTANCE_TYPES = frozenset({"occurrence", "exception"})
+SERIES_MASTER = "seriesMaster"
+# Outlook keeps the responses of invitees as these; "none" and "organizer" are not invitations.
+_INVITEE_RESPONSES = frozenset({"notResponded", "accepted", "tentativelyAccepted", "declined"})
+# IANA names the Unicode CLDR's Windows mapping spells the old way.
+_IANA_ALIASES = {
+    "Asia/Kolkata": "Asia/Calcutta",
+    "Asia/Kathmandu": "Asia/Katmandu",
+    "Asia/Yangon": "Asia/Rangoon",
+    "Asia/Ho_Chi_Minh": "Asia/Saigon",
+    "America/Argentina/Buenos_Aires": "America/Buenos_Aires",
+    "America/Nuuk": "America/Godthab",
+    "Europe/Kyiv": "Europe/Kiev",
+    "Atlantic/Faroe": "Atlantic/Faeroe",
+    "Pacific/Kanton": "Pacific/Enderbury",
+}
+_WINDOWS_NAMES = {olson: windows for windows, olson in WINDOWS_TO_OLSON.items()}
+
+
+def etag(item: Mapping[str, Any]) -> str:
+    """The version of a Graph event as ``If-Match`` takes it: its ``@odata.etag`` (W/"changeKey")."""
+    value = item.get("@odata.etag")
+    if isinstance(value, str) and value:
+        return value
+    change_key = item.get("changeKey")
+    return f'W/"{change_key}"' if isinstance(change_key, str) and change_key else ""
+
+
+def event_detail(item: Mapping[str, Any]) -> EventDetail:
+    """A Graph event read on demand as the portfolio's ``EventDetail``; ValueError if malformed."""
+    organizer = bool(item.get("isOrganizer", True))
+    response = str((item.get("responseStatus") or {}).get("response") or "")
+    invitee = not organizer and (
+        bool(item.get("responseRequested")) or response in _INVITEE_RESPONSES
+    )
+    return EventDetail(
+        event=remote_event(item),
+        etag=etag(item),
+        recurring=item.get("type") in INSTANCE_TYPES,
+        web_link=str(item.get("webLink") or ""),
+        organizer=organizer,
+        can_reply=invitee,
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def windows_zone(name: str) -> str:
+    """The Windows time zone Graph is sent for the IANA zone ``name``; "UTC" when none keeps the
+    same clock.
+
+    Graph documents Windows names for writes (and only some IANA names, which it has been seen to
+    refuse in creates), so we always send a Windows name: the Unicode CLDR's own for the zone, else
+    the first whose UTC offsets are the zone's at every half month of this year and the next two
+    (Europe/Amsterdam keeps Europe/Berlin's clock: "W. Europe Standard Time").
+    """
+    if name in ("UTC", "Etc/UTC", "Etc/GMT", "GMT", "Z"):
+        return "UTC"
+    olson = _IANA_ALIASES.get(name, name)
+    if olson in _WINDOWS_NAMES:
+        return _WINDOWS_NAMES[olson]
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    year = datetime.now(UTC).year
+    instants = [
+        datetime(year + n, month, day, 12, tzinfo=UTC)
+        for n in range(3)
+        for month in range(1, 13)
+        for day in (1, 15)
+    ]
+    clock = [instant.astimezone(zone).utcoffset() for instant in instants]
+    for windows, candidate in sorted(WINDOWS_TO_OLSON.items()):
+        try:
+            other = ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        if [instant.astimezone(other).utcoffset() for instant in instants] == clock:
+            return "UTC" if windows == "UTC" else windows
+    return "UTC"
+
+
+def new_event(draft: EventDraft) -> dict[str, Any]:
+    """The body that creates an ordinary event from a draft: no marker, no transactionId."""
+    return {
+        "subject": draft.title,
+        "body": {"contentType": "text", "content": draft.description},
+        "location": {"displayName": draft.location},
+        **_span(draft.start, draft.end, all_day=draft.all_day, zone_name=draft.time_zone),
+    }
+
+
+def event_changes(item: Mapping[str, Any], draft: EventDraft) -> dict[str, Any]:
+    """The PATCH that makes the event ``item`` (one instance) what ``draft`` says: only what
+    differs, so an untouched formatted body or a zone is never rewritten."""
+    current = remote_event(item)
+    changes = _content_changes(current, draft)
+    if (current.start, current.end, current.all_day) != (draft.start, draft.end, draft.all_day):
+        changes.update(
+            _span(draft.start, draft.end, all_day=draft.all_day, zone_name=draft.time_zone)
+        )
+    return changes
+
+
+def series_changes(
+    master: Mapping[str, Any], instance: Mapping[str, Any], draft: EventDraft
+) -> dict[str, Any]:
+    """The PATCH of a series master that applies to every instance what the user changed in one.
+
+    The title, location and description become the draft's; the time of day and the length move
+    by as much as the draft moved them from the instance as read (in the draft's zone), and the
+    master keeps its own date, so each instance keeps its date. Nothing else is sent.
+    """
+    seen, series = remote_event(instance), remote_event(master)
+    changes = _content_changes(series, draft)
+    if (seen.start, seen.end, seen.all_day) == (draft.start, draft.end, draft.all_day):
+        return changes
+    zone = _zone(draft.time_zone)
+    first = series.start.date() if series.all_day else series.start.astimezone(zone).date()
+    if draft.all_day:
+        days = max((draft.end.date() - draft.start.date()).days, 1)
+        start = datetime.combine(first, time.min, tzinfo=UTC)
+        changes.update(_span(start, start + timedelta(days=days), all_day=True, zone_name="UTC"))
+        return changes
+    if series.all_day or seen.all_day:
+        start = datetime.combine(first, draft.start.astimezone(zone).time(), tzinfo=zone)
+        length = draft.end - draft.start
+    else:
+        shift = _clock(draft.start, zone) - _clock(seen.start, zone)
+        day = timedelta(days=1)
+        start_clock = (_clock(series.start, zone) + shift) % day
+        start = datetime.combine(first, time.min, tzinfo=zone) + start_clock
+        length = (series.end - series.start) + (draft.end - draft.start) - (seen.end - seen.start)
+        if length <= timedelta(0):
+            length = draft.end - draft.start
+    changes.update(_span(start, start + length, all_day=False, zone_name=draft.time_zone))
+    return changes
+
+
+def _content_changes(current: RemoteEvent, draft: EventDraft) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if draft.title != current.title:
+        changes["subject"] = draft.title
+    if draft.description.strip() != current.description:
+        changes["body"] = {"contentType": "text", "content": draft.description}
+    if draft.location != current.location:
+        changes["location"] = {"displayName": draft.location}
+    return changes
+
+
+def _span(start: datetime, end: datetime, *, all_day: bool, zone_name: str) -> dict[str, Any]:
+    """``start``, ``end`` and ``isAllDay`` as Graph takes them: timed ones as the wall time in the
+    Windows zone standing for ``zone_name`` (so the event keeps the user's zone), all-day ones as
+    midnight dates."""
+    if all_day:
+        return {
+            "start": _midnight(start.date()),
+            "end": _midnight(end.date()),
+            "isAllDay": True,
+        }
+    windows = windows_zone(zone_name)
+    zone = _zone(zone_name) if windows != "UTC" else UTC
+    return {
+        "start": _wall_time(start, zone, windows),
+        "end": _wall_time(end, zone, windows),
+        "isAllDay": False,
+    }
+
+
+def _midnight(day: date) -> dict[str, str]:
+    return {"dateTime": f"{day.isoformat()}T00:00:00", "timeZone": "UTC"}
+
+
+def _wall_time(moment: datetime, zone: tzinfo, windows: str) -> dict[str, str]:
+    return {"dateTime": moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": windows}
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return UTC if name in ("UTC", "Etc/UTC") else ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _clock(moment: datetime, zone: tzinfo) -> timedelta:
+    """The wall-clock time of day of ``moment`` in ``zone``, as a span since midnight."""
+    local = moment.astimezone(zone)
+    return timedelta(hours=local.hour, minutes=local.minute, seconds=local.second)

@@ -6,11 +6,14 @@ caller seals ``current_secrets()`` again. Ids are Graph's immutable ids; a calen
 its Graph id. Changes come from ``calendarView/delta`` (the cursor is the whole deltaLink), where
 the events we wrote are known by the transactionId their create set; push comes from Graph
 subscriptions (``watch`` / ``renew`` / ``unwatch``). HTTP and its errors are in ``graph``, msal in
-``auth``, the JSON mapping in ``mapping``.
+``auth``, the JSON mapping in ``mapping``. The user's own events (the portfolio) are read, written
+and answered through their calendar's path, one instance or the whole series (Graph has no "this
+and the following"), with ``If-Match`` on every change; our blocks and booking events are refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -23,15 +26,22 @@ from django.utils import timezone
 
 from integrations.base import (
     DEFAULT_BUSY_POLICY,
+    ActionRefused,
     BlockSpec,
     BusyPolicy,
     ChangeSet,
+    EditScope,
+    EventActions,
+    EventConflict,
+    EventDetail,
+    EventDraft,
     Interval,
     MarkerKind,
     Provider,
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
+    Response,
     Window,
     busy_intervals,
 )
@@ -54,6 +64,31 @@ _GRAPH_MESSAGE_LENGTH = 200
 # be 4230 minutes in the future"); later pages give 10,080. Asking for more than the smaller is a
 # 400, and renewals a day ahead make the difference worth nothing.
 SUBSCRIPTION_MAX_MINUTES = 4230
+
+# The user's own events (the portfolio). The words are shown to the user; none holds content.
+FOLLOWING_REFUSED = (
+    "Outlook cannot change only this and the following events; change this one or all."
+)
+BLOCK_REFUSED = (
+    "This is a block Multical keeps in step with its source; change the source event instead."
+)
+BOOKING_REFUSED = (
+    "This event belongs to a booking made on your booking page; change the booking instead."
+)
+EVENT_GONE = "This event is no longer in its calendar at Microsoft."
+CALENDAR_GONE = "This calendar no longer exists at Microsoft."
+WRITE_REFUSED = "Microsoft refused the change: this calendar or event is read-only for you."
+REQUEST_REFUSED = "Microsoft refused this change to the event."
+ORGANIZER_REPLY = "You organise this event, so there is no invitation to answer."
+NO_ANSWER = "Only accepted, tentative or declined can be sent as an answer."
+# Graph's answer to a write whose If-Match no longer names the event's version (412), and the
+# same Exchange error as it has been seen with a 409.
+_CHANGE_KEY_CONFLICT = "ErrorIrresolvableConflict"
+_REPLY_ACTIONS = {
+    Response.ACCEPTED: "accept",
+    Response.TENTATIVE: "tentativelyAccept",
+    Response.DECLINED: "decline",
+}
 
 
 class MicrosoftProvider(Provider):
@@ -204,6 +239,162 @@ class MicrosoftProvider(Provider):
             "DELETE", f"/me/events/{quote(remote_id, safe='')}", write=True, accept=(404, 410)
         )
 
+    # The user's own events ------------------------------------------------------------------
+
+    def event_actions(self) -> EventActions:
+        """One instance or the whole series: Graph has no "this and the following" edit."""
+        return EventActions(scopes=frozenset({EditScope.THIS, EditScope.ALL}), replies=True)
+
+    def get_event(self, calendar_id: str, event_id: str) -> EventDetail:
+        return _detail(self._read_event(calendar_id, event_id))
+
+    def create_event(self, calendar_id: str, draft: EventDraft) -> EventDetail:
+        """POST an ordinary event, in the draft's zone (as a Windows zone name) or all-day."""
+        created = self._write(
+            "POST", f"{_calendar_path(calendar_id)}/events", mapping.new_event(draft)
+        )
+        if not created.get("id"):
+            raise ProviderError("Microsoft did not say which event it created.", permanent=False)
+        return _detail(created)
+
+    def update_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        draft: EventDraft,
+        *,
+        scope: EditScope = EditScope.THIS,
+        etag: str = "",
+    ) -> EventDetail:
+        """THIS: PATCH the instance (an occurrence becomes an exception); ALL: PATCH the series
+        master (``mapping.series_changes``), then read the instance again. Only what changed is
+        sent, with ``If-Match`` (the etag given, or for the master the version just read)."""
+        if scope == EditScope.FOLLOWING:
+            raise ActionRefused(FOLLOWING_REFUSED)
+        current = self._changeable(calendar_id, event_id, etag)
+        master_id = _series_master(current) if scope == EditScope.ALL else ""
+        if master_id:
+            master = self._read_event(calendar_id, master_id)
+            changes = mapping.series_changes(master, current, draft)
+            if changes:
+                self._write(
+                    "PATCH",
+                    _event_path(calendar_id, master_id),
+                    changes,
+                    etag=mapping.etag(master),
+                )
+            return self.get_event(calendar_id, event_id)
+        changes = mapping.event_changes(current, draft)
+        if not changes:
+            return _detail(current)
+        updated = self._write(
+            "PATCH", _event_path(calendar_id, event_id), changes, etag=etag or mapping.etag(current)
+        )
+        return _detail(updated)
+
+    def remove_event(
+        self, calendar_id: str, event_id: str, *, scope: EditScope = EditScope.THIS, etag: str = ""
+    ) -> None:
+        """DELETE the instance (THIS) or its series master (ALL); one already gone is fine.
+        Deleting a meeting the owner organises sends its cancellation to the attendees."""
+        if scope == EditScope.FOLLOWING:
+            raise ActionRefused(FOLLOWING_REFUSED)
+        try:
+            current = self._changeable(calendar_id, event_id, etag)
+        except _EventGone:
+            return
+        master_id = _series_master(current) if scope == EditScope.ALL else ""
+        target = master_id or event_id
+        self._write(
+            "DELETE",
+            _event_path(calendar_id, target),
+            None,
+            etag="" if master_id else etag or mapping.etag(current),
+            gone_is_fine=True,
+        )
+
+    def reply(self, calendar_id: str, event_id: str, response: Response) -> EventDetail:
+        """POST accept / tentativelyAccept / decline on the instance. The answer is mailed to the
+        organizer when they asked for answers (``responseRequested``); Graph refuses to mail one
+        they did not ask for, and then it is only recorded in the calendar."""
+        action = _REPLY_ACTIONS.get(response)
+        if action is None:
+            raise ActionRefused(NO_ANSWER)
+        current = self._read_event(calendar_id, event_id)
+        _refuse_ours(current)
+        if current.get("isOrganizer", True):
+            raise ActionRefused(ORGANIZER_REPLY)
+        body = {"sendResponse": bool(current.get("responseRequested", True))}
+        self._write("POST", f"{_event_path(calendar_id, event_id)}/{action}", body)
+        try:
+            return self.get_event(calendar_id, event_id)
+        except ActionRefused:
+            if response != Response.DECLINED:
+                raise
+        # Outlook takes a declined meeting out of the calendar: it was answered, and is gone.
+        before = _detail(current)
+        return dataclasses.replace(
+            before,
+            event=dataclasses.replace(before.event, response=Response.DECLINED),
+            can_reply=False,
+        )
+
+    def _read_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
+        """The event (instance) as Graph has it now, with our block marker expanded."""
+        response = self._graph.request(
+            "GET",
+            _event_path(calendar_id, event_id),
+            params={"$expand": mapping.EXPAND_BLOCK_MARKER},
+            accept=(400, 403, 404),
+        )
+        if response.status_code == 403:
+            raise ActionRefused(WRITE_REFUSED)
+        if response.status_code in (400, 404):
+            # Graph answers an id it cannot read as a malformed id (400) or an unknown one (404).
+            raise _EventGone(EVENT_GONE)
+        return decode(response)
+
+    def _changeable(self, calendar_id: str, event_id: str, etag: str) -> dict[str, Any]:
+        """The event read now, when the user may change it: not one of ours, and (with ``etag``)
+        still the version they saw."""
+        current = self._read_event(calendar_id, event_id)
+        _refuse_ours(current)
+        if etag and mapping.etag(current) != etag:
+            raise EventConflict()
+        return current
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        etag: str = "",
+        gone_is_fine: bool = False,
+    ) -> dict[str, Any]:
+        """One write on the user's events, Graph's refusals turned into ``ActionRefused`` (auth,
+        throttling and outages keep the connection's error mapping); the answer's body, if any."""
+        response = self._graph.request(
+            method,
+            path,
+            json=body,
+            write=True,
+            accept=(400, 403, 404, 409, 410, 412),
+            headers={"If-Match": etag} if etag else None,
+        )
+        status = response.status_code
+        if status == 412 or (status == 409 and error_code(response) == _CHANGE_KEY_CONFLICT):
+            raise EventConflict()
+        if status in (404, 410):
+            if gone_is_fine:
+                return {}
+            raise ActionRefused(CALENDAR_GONE if method == "POST" else EVENT_GONE)
+        if status == 403:
+            raise ActionRefused(WRITE_REFUSED)
+        if status in (400, 409):
+            raise ActionRefused(REQUEST_REFUSED)
+        return decode(response) if response.content else {}
+
     # Push -----------------------------------------------------------------------------------
 
     def watch(
@@ -317,8 +508,41 @@ class MicrosoftProvider(Provider):
                 )
 
 
+class _EventGone(ActionRefused):
+    """The event is not (or no longer) in the calendar."""
+
+
 def _calendar_path(calendar_id: str) -> str:
     return f"/me/calendars/{quote(calendar_id, safe='')}"
+
+
+def _event_path(calendar_id: str, event_id: str) -> str:
+    # Through its calendar: a calendar shared with the owner lives in another mailbox, which
+    # /me/events does not reach.
+    return f"{_calendar_path(calendar_id)}/events/{quote(event_id, safe='')}"
+
+
+def _series_master(item: Mapping[str, Any]) -> str:
+    """The series master's id of an instance; "" for a single event (changed as a whole)."""
+    master = item.get("seriesMasterId")
+    return str(master) if item.get("type") in mapping.INSTANCE_TYPES and master else ""
+
+
+def _refuse_ours(item: Mapping[str, Any]) -> None:
+    """Blocks follow their source and booking events their booking: never changed from here."""
+    if mapping.marker(item, MarkerKind.BLOCK):
+        raise ActionRefused(BLOCK_REFUSED)
+    if mapping.marker(item, MarkerKind.BOOKING):
+        raise ActionRefused(BOOKING_REFUSED)
+
+
+def _detail(item: Mapping[str, Any]) -> EventDetail:
+    try:
+        return mapping.event_detail(item)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ProviderError(
+            "Microsoft sent an event we could not read.", permanent=False
+        ) from error
 
 
 def _delta_link(cursor: str) -> str:

@@ -20,6 +20,33 @@ fixture that points the app at them.
 - In a delta round, a deleted event comes as ``@removed``; an event that still exists but was
   moved out of the round's window comes as its ``id`` with every other field ``null``, as Graph
   was seen to send it (its documentation says ``@removed`` for both).
+- The user's own events (the portfolio), checked against the v1.0 reference:
+  - ``GET/PATCH/DELETE /me/events/{id}`` and ``/me/calendars/{id}/events/{id}`` (the second only
+    for an event of that calendar; learn.microsoft.com/graph/api/event-get, event-update,
+    event-delete), an occurrence's or exception's id as well as a master's. PATCH answers 200 with
+    the event, DELETE 204; a write to a calendar whose ``canEdit`` is false is 403
+    ``ErrorAccessDenied``. Deleting an occurrence removes that instance; deleting the
+    ``seriesMaster`` removes the series.
+  - ``If-Match`` on PATCH and DELETE must be the event's ``@odata.etag`` (``W/"<changeKey>"``);
+    otherwise 412 ``ErrorIrresolvableConflict`` ("the change key passed in the request does not
+    match the current change key for the item", Graph's words as reported on Microsoft Q&A
+    271870).
+  - A PATCH of a ``seriesMaster``: its subject, body and location reach its occurrences
+    (exceptions keep their own); a change of its start or end moves every instance to the new
+    time of day and length on its own date, and exceptions become occurrences again (Outlook:
+    "any exceptions associated with this recurring appointment will be lost"). Changing an
+    occurrence's time or subject makes it an ``exception``.
+  - ``dateTimeTimeZone.timeZone`` on writes: Windows names and "UTC" only (the
+    ``datetimetimezone`` resource lists Windows names plus some IANA names, and warns that
+    creates and updates may support fewer; Graph has been seen to refuse listed IANA names, so
+    the fake refuses every IANA name with 400 ``TimeZoneNotSupportedException``, its answer to
+    an unsupported zone). The zone written is kept as ``originalStartTimeZone``.
+  - ``POST …/events/{id}/accept|tentativelyAccept|decline`` (event-accept, event-decline, event-
+    tentativelyaccept): body ``comment``, ``sendResponse`` (default true), 202 with no body. The
+    organizer is refused (400 ``ErrorCalendarIsOrganizerForAccept`` and its siblings, Exchange's
+    codes); ``sendResponse`` true when the organizer asked for no responses is refused with a
+    400 (seen by users, microsoft/botframework-components#1374; the code is not documented); a
+    read-only calendar is 403. A declined meeting leaves the calendar, as Outlook deletes it.
 """
 
 from __future__ import annotations
@@ -42,6 +69,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from tests.fakes.faults import WriteFaults, serve_write
 
@@ -382,6 +410,8 @@ class FakeEvent:
     attendees: list[dict[str, Any]] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)  # single-value extended properties
     transaction_id: str | None = None  # set by the creating client only, never changed
+    start_zone: str = "UTC"  # the zone its start was written in (originalStartTimeZone)
+    original_start: datetime | None = None  # an instance's place in its series
     created_version: int = 0
     version: int = 0
     deleted: bool = False
@@ -446,6 +476,7 @@ class RecordedRequest:
     prefer: list[str]
     user: str  # the mailbox (user oid); "" when the token was refused
     status: int = 0
+    if_match: str = ""
 
 
 class GraphError(Exception):
@@ -466,6 +497,31 @@ _IMMUTABLE_TRANSACTION = (
     "ErrorInvalidRequest",
     "Your request can't be completed. ClientId/TransactionId is immutable and cannot be updated.",
 )
+_CHANGE_KEY_CONFLICT = (
+    "ErrorIrresolvableConflict",
+    "The send or update operation could not be performed because the change key passed in the "
+    "request does not match the current change key for the item.",
+)
+# The answers Graph's reply actions set, and Exchange's refusals of them to the organizer.
+_REPLIES = {
+    "accept": "accepted",
+    "tentativelyAccept": "tentativelyAccepted",
+    "decline": "declined",
+}
+_ORGANIZER_REPLIES = {
+    "accept": (
+        "ErrorCalendarIsOrganizerForAccept",
+        "You can't accept this meeting because you're the meeting organizer.",
+    ),
+    "tentativelyAccept": (
+        "ErrorCalendarIsOrganizerForTentative",
+        "You can't tentatively accept this meeting because you're the meeting organizer.",
+    ),
+    "decline": (
+        "ErrorCalendarIsOrganizerForDecline",
+        "You can't decline this meeting because you're the meeting organizer.",
+    ),
+}
 _EVENT_FIELDS = {
     "subject",
     "body",
@@ -629,6 +685,7 @@ class FakeGraph:
                 first_start + every * n + duration,
                 type="occurrence",
                 series_master_id=master_id,
+                original_start=first_start + every * n,
                 **fields,
             )
             for n in range(count)
@@ -781,6 +838,7 @@ class FakeGraph:
         token = (headers.get("Authorization") or "").removeprefix("Bearer ")
         user = self.identity.user_for_access_token(token)
         record = RecordedRequest(method, unquote(path), query, prefer, user.oid if user else "")
+        record.if_match = headers.get("If-Match") or ""
         with self.lock:
             self.requests.append(record)
         try:
@@ -801,7 +859,9 @@ class FakeGraph:
                 if self.latency:
                     time.sleep(self.latency)
                 payload = json.loads(body) if body else None
-                status, answer = _Request(self, user, method, path, query, prefer, payload).route()
+                request = _Request(self, user, method, path, query, prefer, payload)
+                request.if_match = record.if_match
+                status, answer = request.route()
             finally:
                 with self.lock:
                     self.in_flight[user.oid] -= 1
@@ -876,6 +936,7 @@ class _Request:
         self.zone = UTC
         self.text_body = 'outlook.body-content-type="text"' in prefer
         self.page_size = graph.page_size
+        self.if_match = ""
         for value in prefer:
             if value.startswith("outlook.timezone="):
                 name = value.partition("=")[2].strip('"')
@@ -910,21 +971,61 @@ class _Request:
                 return 201, self._create_event(calendar)
             if rest == [] and m == "GET":
                 return 200, _public(calendar)
-        if len(s) == 3 and s[:2] == ["me", "events"]:
-            event = self._event(s[2])
-            if m == "GET":
-                return 200, self._render(event)
-            if m == "PATCH":
-                return 200, self._update_event(event)
-            if m == "DELETE":
-                self._writable(self.graph.calendars[event.calendar_id])
-                self.graph.delete_event(event.id)
-                return 204, None
+            if len(rest) in (2, 3) and rest[0] == "events":
+                event = self._event(rest[1])
+                if event.calendar_id != calendar["id"]:
+                    raise GraphError(404, *_NOT_FOUND)
+                return self._event_request(event, rest[2:])
+        if len(s) in (3, 4) and s[:2] == ["me", "events"]:
+            return self._event_request(self._event(s[2]), s[3:])
         if s == ["subscriptions"] and m == "POST":
             return 201, self._create_subscription()
         if len(s) == 2 and s[0] == "subscriptions":
             return self._subscription(s[1])
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{s[-1]}'.")
+
+    def _event_request(self, event: FakeEvent, action: list[str]) -> tuple[int, Any]:
+        m = self.method
+        if not action and m == "GET":
+            return 200, self._render(event, select=self._select())
+        if not action and m == "PATCH":
+            self._check_if_match(event)
+            return 200, self._update_event(event)
+        if not action and m == "DELETE":
+            self._writable(self.graph.calendars[event.calendar_id])
+            self._check_if_match(event)
+            self.graph.delete_event(event.id)
+            return 204, None
+        if action and action[0] in _REPLIES and m == "POST":
+            self._reply(event, action[0])
+            return 202, None
+        segment = action[-1] if action else event.id
+        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+    def _select(self) -> set[str]:
+        return {name for name in self.query.get("$select", "").split(",") if name}
+
+    def _check_if_match(self, event: FakeEvent) -> None:
+        if self.if_match and self.if_match != _etag(event):
+            raise GraphError(412, *_CHANGE_KEY_CONFLICT)
+
+    def _reply(self, event: FakeEvent, action: str) -> None:
+        self._writable(self.graph.calendars[event.calendar_id])
+        body = self.payload if self.payload is not None else {}
+        if not isinstance(body, dict) or set(body) - {"comment", "sendResponse", "proposedNewTime"}:
+            raise GraphError(400, "RequestBodyRead", "Invalid parameters for the action.")
+        if event.response == "organizer":
+            raise GraphError(400, *_ORGANIZER_REPLIES[action])
+        if body.get("sendResponse", True) and not event.response_requested:
+            raise GraphError(
+                400,
+                "ErrorInvalidRequest",
+                "Your request can't be completed. The organizer did not request a response.",
+            )
+        if action == "decline":
+            self.graph.delete_event(event.id)
+        else:
+            self.graph.update_event(event.id, response=_REPLIES[action])
 
     # Calendars and reads --------------------------------------------------------------------
 
@@ -1176,8 +1277,45 @@ class _Request:
         fields = self._event_fields(self.payload, creating=False)
         if "properties" in fields:
             fields["properties"] = {**event.properties, **fields["properties"]}
-        self.graph.update_event(event.id, **fields)
+        with self.graph.lock:
+            self.graph.update_event(event.id, **fields)
+            if event.type == "seriesMaster":
+                self._update_instances(event, fields)
         return self._render(event)
+
+    def _update_instances(self, master: FakeEvent, fields: dict[str, Any]) -> None:
+        """A master's change reaching its instances (see the module's docstring)."""
+        content = {
+            name: getattr(master, name)
+            for name in ("subject", "body", "location")
+            if name in fields
+        }
+        moved = bool({"start", "end", "is_all_day"} & set(fields))
+        zone = _zone(master.start_zone)
+        length = master.end - master.start
+        for instance in list(self.graph.events.values()):
+            if instance.series_master_id != master.id or instance.deleted:
+                continue
+            if moved:
+                day = (instance.original_start or instance.start).astimezone(zone).date()
+                local = master.start.astimezone(zone).replace(tzinfo=None)
+                start = datetime.combine(day, local.time(), tzinfo=zone)
+                changes = {
+                    "start": start.astimezone(UTC),
+                    "end": (start + length).astimezone(UTC),
+                    "is_all_day": master.is_all_day,
+                    "subject": master.subject,
+                    "body": dict(master.body),
+                    "location": master.location,
+                }
+            elif instance.type == "occurrence" and content:
+                changes = dict(content)
+            else:
+                continue
+            for name, value in changes.items():
+                setattr(instance, name, value)
+            instance.type = "occurrence"
+            instance.version = self.graph._bump()
 
     def _event_fields(self, payload: Any, *, creating: bool) -> dict[str, Any]:
         if not isinstance(payload, dict):
@@ -1200,13 +1338,14 @@ class _Request:
         for name in ("start", "end"):
             if name in payload:
                 fields[name] = _parse_timestamp(payload[name])
+                if name == "start":
+                    fields["start_zone"] = _zone_name(payload[name])
             elif creating:
                 raise GraphError(
                     400, "ErrorPropertyValidationFailure", f"The {name} time is required."
                 )
         if all_day and any(
-            fields[name].astimezone(ZoneInfo(_zone_name(payload[name]))).time()
-            != datetime.min.time()
+            fields[name].astimezone(_zone(_zone_name(payload[name]))).time() != datetime.min.time()
             for name in ("start", "end")
             if name in fields
         ):
@@ -1263,14 +1402,14 @@ class _Request:
                 "content": re.sub(r"<[^>]+>", "", body["content"]).strip(),
             }
         item: dict[str, Any] = {
-            "@odata.etag": f'W/"{event.version}"',
+            "@odata.etag": _etag(event),
             "id": self._id(event.id),
             "createdDateTime": "2026-01-01T00:00:00.0000000Z",
             "lastModifiedDateTime": _graph_datetime(_now()),
             "changeKey": str(event.version),
             "categories": [],
-            "originalStartTimeZone": "UTC",
-            "originalEndTimeZone": "UTC",
+            "originalStartTimeZone": event.start_zone,
+            "originalEndTimeZone": event.start_zone,
             "iCalUId": event.ical_uid,
             "reminderMinutesBeforeStart": 15,
             "isReminderOn": event.is_reminder_on,
@@ -1473,12 +1612,29 @@ def _zone_name(value: dict[str, str]) -> str:
     return value.get("timeZone") or "UTC"
 
 
+def _zone(name: str) -> Any:
+    """The zone a written ``timeZone`` names: "UTC" or a Windows name (see the module docstring)."""
+    if name == "UTC":
+        return UTC
+    if name in WINDOWS_TO_OLSON:
+        return ZoneInfo(WINDOWS_TO_OLSON[name])
+    raise GraphError(
+        400,
+        "TimeZoneNotSupportedException",
+        "A valid TimeZone value must be specified. The following TimeZone value is not "
+        f"supported: '{name}'.",
+    )
+
+
 def _parse_timestamp(value: Any) -> datetime:
     if not isinstance(value, dict) or "dateTime" not in value:
         raise GraphError(400, "RequestBodyRead", "A dateTimeTimeZone is expected.")
     local = _parse_time(value["dateTime"]).replace(tzinfo=None)
-    name = _zone_name(value)
-    return local.replace(tzinfo=UTC if name == "UTC" else ZoneInfo(name))
+    return local.replace(tzinfo=_zone(_zone_name(value)))
+
+
+def _etag(event: FakeEvent) -> str:
+    return f'W/"{event.version}"'
 
 
 class _GraphHandler(BaseHTTPRequestHandler):
