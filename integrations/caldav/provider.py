@@ -8,29 +8,49 @@ instances of a recurring event are ``<href>|<UID>/<original start>``. A block we
 ``<calendar>/<uid>.ics`` with a UID derived from the block id, and its remote id is that href, the
 same string as its event id when it is read back. A booking's event is written the same way, with
 its own marker property and a UID of its own. Reading is in ``sync``, discovery in
-``discovery``, HTTP and the outbound guard in ``dav``.
+``discovery``, HTTP and the outbound guard in ``client``.
+
+The user's own events (the portfolio) are read with GET and their ETag, changed in ``editing``
+and written back with If-Match (If-None-Match: * for a new object), so a change made meanwhile
+elsewhere is an ``EventConflict``, never overwritten. Blocks and booking events are refused.
+Answers to invitations are not sent: that takes server-side scheduling (RFC 6638), which we
+cannot check works (Xandikos advertises calendar-auto-schedule, but neither test server names
+the account's addresses, so the owner's ATTENDEE cannot even be found), and we send no iTIP
+mail ourselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import urljoin
+
+import icalendar
 
 from integrations.base import (
     DEFAULT_BUSY_POLICY,
+    ActionRefused,
     BlockSpec,
     BusyPolicy,
     ChangeSet,
+    EditScope,
+    EventActions,
+    EventConflict,
+    EventDetail,
+    EventDraft,
     Interval,
     MarkerKind,
     Provider,
     ProviderError,
     RemoteCalendar,
+    RemoteEvent,
+    Response,
     Window,
     busy_intervals,
 )
-from integrations.caldav import discovery
+from integrations.caldav import discovery, editing
 from integrations.caldav.client import (
     CALENDAR_GONE,
     DAV,
@@ -44,7 +64,7 @@ from integrations.caldav.client import (
     property_query,
     propfind,
 )
-from integrations.caldav.sync import CalendarReader
+from integrations.caldav.sync import CalendarReader, ObjectRead
 from integrations.ical import (
     MARKER_PROPERTIES,
     ICalendarError,
@@ -55,6 +75,19 @@ from integrations.ical import (
 from multical.lib.safe_http import UnsafeURLError, validate_url
 
 READ_ONLY = "This calendar is read-only: the server refused the change."
+EVENT_READ_ONLY = "This calendar is read-only on its CalDAV server."
+EVENT_GONE = "This event is no longer in the calendar."
+EVENT_UNREADABLE = "This event's calendar data could not be read, so Multical leaves it as it is."
+BLOCK_REFUSED = (
+    "This is a block Multical keeps in step with its source; change the source event instead."
+)
+BOOKING_REFUSED = (
+    "This event belongs to a booking made on a Multical booking page; change or cancel the "
+    "booking instead."
+)
+NO_REPLIES = (
+    "This CalDAV server does not send answers to invitations; answer from your calendar app."
+)
 _ICS_BODY = {"Content-Type": 'text/calendar; charset="utf-8"'}
 _BLOCK_NAMESPACE = uuid.UUID("0b6f5d8e-3a51-4c8e-9f55-3d0c2f6e9a17")
 
@@ -126,6 +159,180 @@ class CalDAVProvider(Provider):
             window,
             policy,
         )
+
+    # The user's own events ------------------------------------------------------------------
+
+    def event_actions(self) -> EventActions:
+        return EventActions(scopes=frozenset(EditScope), replies=False, reply_note=NO_REPLIES)
+
+    def get_event(self, calendar_id: str, event_id: str) -> EventDetail:
+        url = _collection(calendar_id)
+        loaded = self._load(url, self._ref(url, event_id))
+        if loaded is None:
+            raise ActionRefused(EVENT_GONE)
+        return loaded.detail()
+
+    def create_event(self, calendar_id: str, draft: EventDraft) -> EventDetail:
+        """A new object ``<calendar>/<new UID>.ics``, written with If-None-Match: *."""
+        url = _collection(calendar_id)
+        uid, body = editing.new_object(draft)
+        href = normalise_href(f"{uid}.ics", url)
+        if not self._write("PUT", url, href, body, {"If-None-Match": "*"}):
+            # A fresh random UID taken already: nothing was written, so trying again is safe.
+            raise ProviderError("The CalDAV server did not take the new event.", permanent=False)
+        return self.get_event(calendar_id, href)
+
+    def update_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        draft: EventDraft,
+        *,
+        scope: EditScope = EditScope.THIS,
+        etag: str = "",
+    ) -> EventDetail:
+        url = _collection(calendar_id)
+        ref = self._ref(url, event_id)
+        for _ in range(2):
+            loaded = self._load(url, ref)
+            if loaded is None:
+                raise ActionRefused(EVENT_GONE)
+            self._check_editable(loaded, etag)
+            with _edit_errors():
+                change = editing.update(
+                    loaded.calendar,
+                    ref,
+                    draft,
+                    scope,
+                    zone=loaded.read.zone,
+                    collection=normalise_href(url, url),
+                )
+            if self._store(url, ref.href, change, etag or loaded.etag):
+                return self.get_event(calendar_id, change.event_id)
+            if etag:
+                raise EventConflict()
+        raise EventConflict()
+
+    def remove_event(
+        self, calendar_id: str, event_id: str, *, scope: EditScope = EditScope.THIS, etag: str = ""
+    ) -> None:
+        url = _collection(calendar_id)
+        ref = self._ref(url, event_id)
+        for _ in range(2):
+            loaded = self._load(url, ref)
+            if loaded is None:
+                return  # gone already
+            self._check_editable(loaded, etag)
+            with _edit_errors():
+                change = editing.remove(loaded.calendar, ref, scope, zone=loaded.read.zone)
+            if self._store(url, ref.href, change, etag or loaded.etag):
+                return
+            if etag:
+                raise EventConflict()
+        raise EventConflict()
+
+    def reply(self, calendar_id: str, event_id: str, response: Response) -> EventDetail:
+        raise ActionRefused(NO_REPLIES)
+
+    def _ref(self, url: str, event_id: str) -> editing.InstanceRef:
+        try:
+            ref = editing.InstanceRef.parse(event_id)
+            return editing.InstanceRef(self._own_href(url, ref.href), ref.uid, ref.key)
+        except ValueError:
+            raise ActionRefused(EVENT_GONE) from None
+
+    def _load(self, url: str, ref: editing.InstanceRef) -> _Loaded | None:
+        """The object holding ``ref``, read now with its ETag; None when it or the instance is
+        gone."""
+        response = self._session.request("GET", urljoin(url, ref.href))
+        if response.status in (404, 410):
+            return None
+        if response.status == 403:
+            raise ActionRefused("The server does not let this account read this event.")
+        if response.status != 200:
+            raise ProviderError(
+                f"The CalDAV server did not give the event (HTTP {response.status}).",
+                permanent=False,
+            )
+        etag = response.headers.get("ETag", "")
+        if not etag or etag.startswith("W/"):
+            # If-Match compares strong ETags only; the listing's may be one.
+            etag = self._current_etag(url, ref.href) or ""
+        try:
+            calendar = editing.parse_object(response.body)
+            window = editing.instance_window(calendar, ref)
+            read = self._reader.read_object(url, ref.href, response.body, window)
+        except editing.InstanceGone:
+            return None
+        except (editing.EditError, ICalendarError):
+            raise ActionRefused(EVENT_UNREADABLE) from None
+        event = next((event for event in read.events if event.id == ref.event_id), None)
+        if event is None:
+            return None
+        return _Loaded(ref, etag, calendar, read, event)
+
+    @staticmethod
+    def _check_editable(loaded: _Loaded, etag: str) -> None:
+        kind = editing.marker_kind(loaded.calendar)
+        if kind == MarkerKind.BLOCK:
+            raise ActionRefused(BLOCK_REFUSED)
+        if kind == MarkerKind.BOOKING:
+            raise ActionRefused(BOOKING_REFUSED)
+        if etag and loaded.etag and etag != loaded.etag:
+            raise EventConflict()
+
+    def _store(self, url: str, href: str, change: editing.Change, etag: str) -> bool:
+        """Write a change: a split-off series first (a new object), then the object itself with
+        If-Match. False when the object changed meanwhile (then nothing is left changed)."""
+        condition = {"If-Match": etag} if etag else {}
+        new_href = ""
+        if change.new_object is not None:
+            uid, body = change.new_object
+            new_href = normalise_href(f"{uid}.ics", url)
+            if not self._write("PUT", url, new_href, body, {"If-None-Match": "*"}):
+                return False
+        try:
+            if change.body is None:
+                stored = self._write("DELETE", url, href, b"", condition)
+            else:
+                stored = self._write("PUT", url, href, change.body, condition)
+        except ProviderError:
+            self._undo(url, new_href)
+            raise
+        if not stored:
+            self._undo(url, new_href)
+        return stored
+
+    def _undo(self, url: str, href: str) -> None:
+        """Take back a split-off series whose original could not be ended (best effort: a
+        failure here leaves the instances shown twice, never lost)."""
+        if href:
+            with contextlib.suppress(ProviderError):
+                self._session.request("DELETE", urljoin(url, href))
+
+    def _write(
+        self, method: str, url: str, href: str, body: bytes, condition: Mapping[str, str]
+    ) -> bool:
+        """PUT or DELETE one of the user's events; False when ``condition`` failed (412)."""
+        headers = {**_ICS_BODY, **condition} if method == "PUT" else dict(condition)
+        response = self._session.request(method, urljoin(url, href), body=body, headers=headers)
+        status = response.status
+        self._etags.pop(href, None)
+        if 200 <= status < 300:
+            return True
+        if status == 412:
+            return False
+        if status == 403:
+            raise ActionRefused(EVENT_READ_ONLY)
+        if status in (404, 410):
+            if method == "DELETE":
+                return True  # gone already
+            if "If-None-Match" in condition:
+                raise ProviderError(CALENDAR_GONE, permanent=True)
+            raise ActionRefused(EVENT_GONE)
+        if status == 409 and "If-None-Match" in condition:
+            raise ProviderError(CALENDAR_GONE, permanent=True)
+        raise ActionRefused(f"The CalDAV server refused the change (HTTP {status}).")
 
     # Blocks ---------------------------------------------------------------------------------
 
@@ -250,6 +457,39 @@ class CalDAVProvider(Provider):
         if href.endswith("/") or not href.startswith(normalise_href(url, url)):
             raise ValueError("The remote id is not an object of this calendar.")
         return href
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """One of the user's events as read now, in memory only."""
+
+    ref: editing.InstanceRef
+    etag: str
+    calendar: icalendar.Calendar  # the object, for editing
+    read: ObjectRead
+    event: RemoteEvent
+
+    def detail(self) -> EventDetail:
+        return EventDetail(
+            event=self.event,
+            etag=self.etag,
+            recurring=self.ref.recurring,
+            organizer=editing.organised_by(self.calendar, self.ref, self.read.addresses),
+            can_reply=False,
+        )
+
+
+@contextlib.contextmanager
+def _edit_errors() -> Iterator[None]:
+    """What ``editing`` cannot do, said to the user; its errors carry no event content."""
+    try:
+        yield
+    except editing.Unsupported as error:
+        raise ActionRefused(str(error)) from None
+    except editing.InstanceGone:
+        raise ActionRefused(EVENT_GONE) from None
+    except editing.EditError:
+        raise ActionRefused(EVENT_UNREADABLE) from None
 
 
 def _collection(calendar_id: str) -> str:

@@ -109,6 +109,15 @@ class _State:
     principal: str = ""  # an href
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectRead:
+    """One object read on its own (content: in memory only)."""
+
+    events: list[RemoteEvent]
+    zone: tzinfo  # the zone its floating times are read in
+    addresses: tuple[str, ...]  # the owner's e-mail addresses, lowercase; () when unknown
+
+
 @dataclass(slots=True)
 class _Read:
     events: list[RemoteEvent] = field(default_factory=list)
@@ -175,6 +184,27 @@ class CalendarReader:
     def events(self, url: str, window: Window) -> list[RemoteEvent]:
         """Every event instance in the window (a full listing, no cursor involved)."""
         return self._read(url, self._query(url, window), window, principal="").events
+
+    def read_object(self, url: str, href: str, data: bytes, window: Window) -> ObjectRead:
+        """One object's events in ``window``, named exactly as ``changes`` names them, with the
+        zone its floating times are read in and the owner's addresses (asked for when it names
+        attendees or an organizer). Raises ICalendarError when it cannot be read."""
+        calendar = parse_calendar(data)
+        zone, addresses = self._reading_context(url, [data], "")
+        if not addresses and b"ORGANIZER" in data:
+            entry = first(self._session.propfind(url, [(DAV, "current-user-principal")]))
+            principal = next(iter(entry.hrefs(DAV, "current-user-principal")), "")
+            addresses = self._principal_addresses(url, principal) if principal else []
+        parsed = read_events(
+            calendar, window, series_prefix=f"{href}|", default_zone=zone, own_addresses=addresses
+        )
+        if parsed.skipped and not parsed.events:
+            raise ICalendarError("The events of this object could not be read.")
+        return ObjectRead(
+            events=[_with_href_ids(event, href) for event in parsed.events],
+            zone=zone,
+            addresses=tuple(addresses),
+        )
 
     def calendar_data(self, answer: Multistatus, url: str) -> dict[str, bytes]:
         """href → iCalendar data of the calendar's objects in a REPORT answer; notes their ETags."""
@@ -355,10 +385,13 @@ class CalendarReader:
             principal = principal or next(iter(entry.hrefs(DAV, "current-user-principal")), "")
         if not attendees or not principal:
             return zone, []
+        return zone, self._principal_addresses(url, principal)
+
+    def _principal_addresses(self, url: str, principal: str) -> list[str]:
         principal_url = urljoin(url, principal)
         if principal_url not in self._addresses:
             self._addresses[principal_url] = own_addresses(self._session, principal_url)
-        return zone, self._addresses[principal_url]
+        return self._addresses[principal_url]
 
 
 def _parsed(objects: Mapping[str, bytes], read: _Read) -> dict[str, icalendar.Calendar]:
