@@ -415,6 +415,9 @@ BOOKING_PAGE_RATE = env.str("BOOKING_PAGE_RATE", "600/15m")
 BOOKING_SUBMIT_RATE = env.str("BOOKING_SUBMIT_RATE", "60/15m")
 # The portfolio's event feed reads every calendar at the providers: per account.
 PORTFOLIO_FETCH_RATE = env.str("PORTFOLIO_FETCH_RATE", "20/15m")
+# Opening, creating, moving, editing, deleting and answering events from the portfolio, per
+# account: someone dragging events about for an hour stays well inside it.
+PORTFOLIO_ACTION_RATE = env.str("PORTFOLIO_ACTION_RATE", "600/15m")
 SILENCED_SYSTEM_CHECKS = [
     # Django's own RedisCache increments atomically (INCRBY); the check only knows django-redis.
     "django_ratelimit.W001",

@@ -65,12 +65,16 @@ class PortfolioEvent:
     end: datetime
     all_day: bool
     calendars: list[Calendar]
+    # (calendar, the provider's id of this event there): what an action on a copy names.
+    refs: list[tuple[Calendar, str]] = field(default_factory=list)
     location: str = ""
     video_link: str = ""
     booking: bool = False
     declined: bool = False
     tentative: bool = False
     free: bool = False
+    # An instance of a recurring series (an action asks which instances it is for).
+    recurring: bool = False
 
 
 @dataclass(slots=True)
@@ -195,12 +199,14 @@ def _portfolio_event(calendar: Calendar, event: RemoteEvent) -> PortfolioEvent:
         end=event.end,
         all_day=event.all_day,
         calendars=[calendar],
+        refs=[(calendar, event.id)],
         location=event.location.strip(),
         video_link=event.video_link,
         booking=bool(event.booking_id),
         declined=event.response == Response.DECLINED,
         tentative=_tentative(event),
         free=event.transparency == Busy.FREE,
+        recurring=event.series_id != event.id,
     )
 
 
@@ -208,6 +214,8 @@ def _join(found: PortfolioEvent, calendar: Calendar, event: RemoteEvent) -> None
     """Another calendar's copy of ``found``: list the calendar, fill what the first copy lacked."""
     if calendar not in found.calendars:
         found.calendars.append(calendar)
+    found.refs.append((calendar, event.id))
+    found.recurring = found.recurring or event.series_id != event.id
     found.title = found.title or event.title.strip()
     found.location = found.location or event.location.strip()
     found.video_link = found.video_link or event.video_link

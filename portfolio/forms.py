@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import zoneinfo
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import TypedDict
 
 from django import forms
 
-from integrations.base import Window
+from integrations.base import EditScope, EventDraft, Response, Window
 
 # Six weeks: a month view; one hour more for a daylight-saving change inside it.
 MAX_RANGE = timedelta(days=42, hours=1)
@@ -71,3 +73,149 @@ def _instant(value: str | None, name: str) -> datetime:
     if not EARLIEST <= moment <= LATEST:
         raise RangeError(f"{name} is out of range.")
     return moment
+
+
+# Long enough for any title or note people write; the providers' own limits are higher.
+TITLE_MAX, LOCATION_MAX, DESCRIPTION_MAX = 500, 1000, 8000
+# An event of the portfolio lasts at most this long (a multi-week all-day event is fine).
+LONGEST_EVENT = timedelta(days=366)
+
+
+class EventRefForm(forms.Form):
+    """Which event of the calendar in the address: its id there, as the portfolio's feed named it."""
+
+    event = forms.CharField(max_length=2000)
+
+
+class EventForm(forms.Form):
+    """An event as the portfolio's panel sends it: what ``EventDraft`` holds, checked.
+
+    Timed events give ``start`` and ``end`` as ISO 8601 instants with an offset and the zone they
+    were written in; all-day events give dates (``end``: the last day, as people say it).
+    """
+
+    title = forms.CharField(max_length=TITLE_MAX, required=False, strip=True)
+    all_day = forms.BooleanField(required=False)
+    start = forms.CharField(max_length=40)
+    end = forms.CharField(max_length=40)
+    time_zone = forms.CharField(max_length=64, required=False)
+    location = forms.CharField(max_length=LOCATION_MAX, required=False, strip=True)
+    description = forms.CharField(max_length=DESCRIPTION_MAX, required=False, strip=False)
+    zoom = forms.BooleanField(required=False)
+
+    def clean_time_zone(self) -> str:
+        zone = self.cleaned_data["time_zone"] or "UTC"
+        if zone not in _zone_names():
+            raise forms.ValidationError("Choose a time zone from the list.")
+        return str(zone)
+
+    def clean(self) -> dict[str, object]:
+        super().clean()
+        data = self.cleaned_data
+        if self.errors:
+            return data
+        try:
+            if data["all_day"]:
+                first, last = _date(data["start"], "start"), _date(data["end"], "end")
+                if last < first:
+                    self.add_error("end", "The last day cannot be before the first.")
+                    return data
+                start = datetime.combine(first, time(), UTC)
+                end = datetime.combine(last + timedelta(days=1), time(), UTC)
+            else:
+                start, end = _instant(data["start"], "start"), _instant(data["end"], "end")
+                if end <= start:
+                    self.add_error("end", "The end must be after the start.")
+                    return data
+        except RangeError as error:
+            field = "start" if str(error).startswith("start") else "end"
+            self.add_error(field, str(error))
+            return data
+        if end - start > LONGEST_EVENT:
+            self.add_error("end", "An event can last at most a year.")
+            return data
+        data["draft"] = EventDraft(
+            title=data["title"],
+            start=start,
+            end=end,
+            all_day=data["all_day"],
+            time_zone=data["time_zone"],
+            location=data["location"],
+            description=data["description"],
+        )
+        return data
+
+
+class ChangeForm(EventForm):
+    """A change to an event: which one, the instances of a recurring one it applies to, and the
+    version the panel read (so a change made meanwhile elsewhere is not overwritten)."""
+
+    event = forms.CharField(max_length=2000)
+    scope = forms.TypedChoiceField(
+        choices=[(scope.value, scope.value) for scope in EditScope],
+        coerce=EditScope,
+        required=False,
+        empty_value=EditScope.THIS,
+    )
+    etag = forms.CharField(max_length=500, required=False)
+
+
+class MoveForm(EventRefForm):
+    """New times for an event, dragged or resized: instants for a timed event, dates for an
+    all-day one (``end``: the day after the last, as the calendar grid gives it)."""
+
+    all_day = forms.BooleanField(required=False)
+    start = forms.CharField(max_length=40)
+    end = forms.CharField(max_length=40)
+    scope = ChangeForm.base_fields["scope"]
+    etag = forms.CharField(max_length=500, required=False)
+
+    def clean(self) -> dict[str, object]:
+        super().clean()
+        data = self.cleaned_data
+        if self.errors:
+            return data
+        try:
+            if data["all_day"]:
+                start = datetime.combine(_date(data["start"], "start"), time(), UTC)
+                end = datetime.combine(_date(data["end"], "end"), time(), UTC)
+            else:
+                start, end = _instant(data["start"], "start"), _instant(data["end"], "end")
+        except RangeError as error:
+            self.add_error("start" if str(error).startswith("start") else "end", str(error))
+            return data
+        if end <= start:
+            self.add_error("end", "The end must be after the start.")
+        elif end - start > LONGEST_EVENT:
+            self.add_error("end", "An event can last at most a year.")
+        else:
+            data["start"], data["end"] = start, end
+        return data
+
+
+class RemoveForm(EventRefForm):
+    scope = ChangeForm.base_fields["scope"]
+    etag = forms.CharField(max_length=500, required=False)
+
+
+class ReplyForm(EventRefForm):
+    response = forms.TypedChoiceField(
+        choices=[
+            (Response.ACCEPTED.value, "Yes"),
+            (Response.TENTATIVE.value, "Maybe"),
+            (Response.DECLINED.value, "No"),
+        ],
+        coerce=Response,
+    )
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones() | {"UTC"})
+
+
+def _date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise RangeError(f"{name} is not a date (YYYY-MM-DD).") from None

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calendars.models import Calendar
+from integrations.base import EditScope, Transparency
+from portfolio.actions import Opened
 from portfolio.fetch import CalendarFailure, PortfolioEvent, PortfolioResult
 from portfolio.selectors import calendar_color
 
@@ -32,6 +34,10 @@ def event_json(event: PortfolioEvent, calendar_json: Any) -> dict[str, Any]:
         "end": _when(event.end, event.all_day),
         "allDay": event.all_day,
         "calendars": [calendar_json(calendar) for calendar in event.calendars],
+        "refs": [
+            {"calendar": str(calendar.id), "event": event_id} for calendar, event_id in event.refs
+        ],
+        "recurring": event.recurring,
         "location": event.location,
         "videoLink": _web_link(event.video_link),
         "booking": event.booking,
@@ -59,3 +65,43 @@ def _when(moment: datetime, all_day: bool) -> str:
         # A date, the same in every zone (see RemoteEvent).
         return moment.date().isoformat()
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def opened_json(opened: Opened) -> dict[str, Any]:
+    """One event as the panel shows it: its content (read now, sent, not kept), the version read,
+    and what may be done with it here."""
+    detail, event, calendar = opened.detail, opened.detail.event, opened.calendar
+    actions = opened.actions
+    return {
+        "calendar": {
+            "id": str(calendar.id),
+            "name": calendar.name,
+            "color": calendar_color(calendar),
+            "readOnly": calendar.read_only,
+        },
+        "event": {
+            "id": event.id,
+            "title": event.title.strip(),
+            "start": _when(event.start, event.all_day),
+            "end": _when(event.end, event.all_day),
+            "allDay": event.all_day,
+            "location": event.location.strip(),
+            "description": event.description,
+            "videoLink": _web_link(event.video_link),
+            "response": event.response.value,
+            "free": event.transparency == Transparency.FREE,
+        },
+        "etag": detail.etag,
+        "recurring": detail.recurring,
+        "webLink": _web_link(detail.web_link),
+        "organizer": detail.organizer,
+        "canReply": detail.can_reply and bool(actions and actions.replies),
+        "replyNote": actions.reply_note if actions else "",
+        "editable": opened.editable,
+        "scopes": [scope.value for scope in EditScope if actions and scope in actions.scopes],
+        "keeper": (
+            {"kind": opened.keeper.kind, "url": opened.keeper.url, "label": opened.keeper.label}
+            if opened.keeper
+            else None
+        ),
+    }

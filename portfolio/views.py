@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import zoneinfo
-from functools import cache
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import cast
+from uuid import UUID
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,12 +18,26 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from integrations.base import ActionRefused, EventConflict, ProviderError
 from multical.lib import rate_limits
+from portfolio import actions
 from portfolio.fetch import events_for
-from portfolio.forms import PreferenceForm, RangeError, parse_range
-from portfolio.payload import result_json
+from portfolio.forms import (
+    ChangeForm,
+    EventForm,
+    EventRefForm,
+    MoveForm,
+    PreferenceForm,
+    RangeError,
+    RemoveForm,
+    ReplyForm,
+    parse_range,
+)
+from portfolio.payload import opened_json, result_json
 from portfolio.selectors import calendar_color, get_calendar_for_user, portfolio_calendars
 from portfolio.services import preference_update
+
+URL_CALENDAR_PLACEHOLDER = UUID(int=0)
 
 
 @cache
@@ -34,6 +52,19 @@ def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
     calendars = portfolio_calendars(request.user)
     config = {
         "eventsUrl": reverse("portfolio:events"),
+        # With the calendar's id in place of this one: the page fills in each event's calendar.
+        "eventUrls": {
+            action: reverse(f"portfolio:{name}", args=[URL_CALENDAR_PLACEHOLDER])
+            for action, name in (
+                ("open", "event"),
+                ("create", "event_create"),
+                ("update", "event_update"),
+                ("move", "event_move"),
+                ("remove", "event_remove"),
+                ("reply", "event_reply"),
+            )
+        },
+        "calendarPlaceholder": str(URL_CALENDAR_PLACEHOLDER),
         "timeZone": request.user.time_zone,
     }
     return render(
@@ -84,3 +115,184 @@ def calendar_preference(request: AuthenticatedHttpRequest, calendar_id: str) -> 
             {"id": str(calendar.id), "color": calendar_color(calendar), "shown": preference.shown}
         )
     return redirect("portfolio:portfolio")
+
+
+# The event panel's actions: JSON in and out, for the page's script ------------------------------
+
+_action_limit = rate_limits.ratelimit(
+    group="portfolio-action", rate=rate_limits.setting_rate("PORTFOLIO_ACTION_RATE")
+)
+_JsonView = Callable[[AuthenticatedHttpRequest, UUID], JsonResponse]
+
+
+def _signed_in(view: _JsonView) -> Callable[[HttpRequest, UUID], JsonResponse]:
+    """Like ``login_required``, but a script is answered 401 in JSON instead of redirected."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, calendar_id: UUID) -> JsonResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "Log in to change your calendars."}, status=401)
+        # Anyone else's calendar is a 404 before anything they sent is even looked at.
+        get_calendar_for_user(request.user, calendar_id)
+        return view(cast(AuthenticatedHttpRequest, request), calendar_id)
+
+    return checked
+
+
+def _invalid(form: forms.Form) -> JsonResponse:
+    return JsonResponse(
+        {"error": "Some fields need another look.", "fields": form.errors.get_json_data()},
+        status=400,
+    )
+
+
+def _failed(
+    error: ProviderError, request: AuthenticatedHttpRequest, calendar_id: object, event_id: str
+) -> JsonResponse:
+    """A provider's refusal or failure as the panel shows it: nothing is lost, and after a
+    conflict the event as it is now comes along, so the user sees what changed."""
+    body: dict[str, object] = {"error": error.message}
+    if isinstance(error, EventConflict) and event_id:
+        try:
+            current = actions.event_open(
+                user=request.user, calendar_id=calendar_id, event_id=event_id
+            )
+            body["current"] = opened_json(current)
+        except ProviderError:
+            pass  # gone meanwhile: the message says the event changed
+        return JsonResponse(body, status=409)
+    if isinstance(error, ActionRefused):
+        return JsonResponse(body, status=403)
+    response = JsonResponse(body, status=502 if error.permanent else 503)
+    if not error.permanent:
+        response["Retry-After"] = str(max(1, round(error.retry_after or 30)))
+    return response
+
+
+@never_cache
+@_action_limit
+@require_GET
+@_signed_in
+def event(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+    """One event, read now, for the panel: ``calendar`` and ``event`` as the feed named them."""
+    form = EventRefForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    event_id = form.cleaned_data["event"]
+    try:
+        opened = actions.event_open(user=request.user, calendar_id=calendar_id, event_id=event_id)
+    except ProviderError as error:
+        return _failed(error, request, calendar_id, event_id)
+    return JsonResponse(opened_json(opened))
+
+
+@never_cache
+@_action_limit
+@require_POST
+@_signed_in
+def event_create(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+    """A new event in one of the user's writable calendars."""
+    form = EventForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    data = form.cleaned_data
+    try:
+        opened = actions.event_create(
+            user=request.user, calendar_id=calendar_id, draft=data["draft"], zoom=data["zoom"]
+        )
+    except ProviderError as error:
+        return _failed(error, request, calendar_id, "")
+    return JsonResponse(opened_json(opened), status=201)
+
+
+@never_cache
+@_action_limit
+@require_POST
+@_signed_in
+def event_update(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+    """An event moved, resized or edited (``scope`` for a recurring one, ``etag`` as read)."""
+    form = ChangeForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    data = form.cleaned_data
+    try:
+        opened = actions.event_update(
+            user=request.user,
+            calendar_id=calendar_id,
+            event_id=data["event"],
+            draft=data["draft"],
+            scope=data["scope"],
+            etag=data["etag"],
+        )
+    except ProviderError as error:
+        return _failed(error, request, calendar_id, data["event"])
+    return JsonResponse(opened_json(opened))
+
+
+@never_cache
+@_action_limit
+@require_POST
+@_signed_in
+def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+    """An event dragged or resized: new times, the rest kept."""
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    data = form.cleaned_data
+    try:
+        opened = actions.event_move(
+            user=request.user,
+            calendar_id=calendar_id,
+            event_id=data["event"],
+            start=data["start"],
+            end=data["end"],
+            scope=data["scope"],
+            etag=data["etag"],
+        )
+    except ProviderError as error:
+        return _failed(error, request, calendar_id, data["event"])
+    return JsonResponse(opened_json(opened))
+
+
+@never_cache
+@_action_limit
+@require_POST
+@_signed_in
+def event_remove(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+    form = RemoveForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    data = form.cleaned_data
+    try:
+        actions.event_remove(
+            user=request.user,
+            calendar_id=calendar_id,
+            event_id=data["event"],
+            scope=data["scope"],
+            etag=data["etag"],
+        )
+    except ProviderError as error:
+        return _failed(error, request, calendar_id, data["event"])
+    return JsonResponse({"removed": True})
+
+
+@never_cache
+@_action_limit
+@require_POST
+@_signed_in
+def event_reply(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+    """The owner's answer to an invitation."""
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    data = form.cleaned_data
+    try:
+        opened = actions.event_reply(
+            user=request.user,
+            calendar_id=calendar_id,
+            event_id=data["event"],
+            response=data["response"],
+        )
+    except ProviderError as error:
+        return _failed(error, request, calendar_id, data["event"])
+    return JsonResponse(opened_json(opened))

@@ -161,3 +161,18 @@ def run_tasks_inline(monkeypatch, django_capture_on_commit_callbacks):
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def published():
+    """Every Celery message published while the test runs, as text (to search for content)."""
+    from celery.signals import before_task_publish
+
+    messages = []
+
+    def record(sender=None, body=None, headers=None, **kwargs):
+        messages.append(repr((sender, body, headers)))
+
+    before_task_publish.connect(record, weak=False)
+    yield messages
+    before_task_publish.disconnect(record)

@@ -59,7 +59,11 @@ def test_the_page_lists_the_calendars_with_their_colours_and_loads_events_by_scr
     assert 'id="portfolio-config"' in page
     assert "portfolio/vendor/fullcalendar/index.global.min.js" in page
     assert "<script>" not in page  # every script is a file: ready for a CSP without inline code
-    assert response.context["config"] == {"eventsUrl": EVENTS, "timeZone": "Europe/Berlin"}
+    config = response.context["config"]
+    assert (config["eventsUrl"], config["timeZone"]) == (EVENTS, "Europe/Berlin")
+    placeholder = config["calendarPlaceholder"]
+    assert config["eventUrls"]["create"] == f"/portfolio/calendars/{placeholder}/event/create/"
+    assert set(config["eventUrls"]) == {"open", "create", "update", "move", "remove", "reply"}
 
 
 def test_without_calendars_the_page_says_how_to_start(owner_client):
@@ -87,6 +91,9 @@ def test_the_events_of_a_range_come_as_json_without_caching(owner_client, world)
         "calendars": [
             {"id": str(work.id), "name": "Work", "color": standup["calendars"][0]["color"]}
         ],
+        # What an action on this copy names: the calendar and the event's id there.
+        "refs": [{"calendar": str(work.id), "event": standup["refs"][0]["event"]}],
+        "recurring": False,
         "location": "Room 4",
         "videoLink": "",
         "booking": False,

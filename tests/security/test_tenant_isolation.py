@@ -48,6 +48,9 @@ class Target:
     fill: Callable[[Tenant], dict[str, Any]]
     key: Callable[[Tenant], dict[str, Any]] | None = None
     made_here: bool = False
+    # The URL names more than the object (an event's id in the query): the owner's bare GET is
+    # a 400 saying what is missing, given only once the object was found.
+    needs_more: bool = False
 
 
 def _connection(t: Tenant) -> dict[str, Any]:
@@ -101,6 +104,12 @@ TARGETS: dict[str, Target] = {
     "booking:booking_reschedule": Target(_booking),
     "booking:booking_delete": Target(_booking),
     "portfolio:calendar_preference": Target(_calendar),
+    "portfolio:event": Target(_calendar, needs_more=True),
+    "portfolio:event_create": Target(_calendar),
+    "portfolio:event_update": Target(_calendar),
+    "portfolio:event_move": Target(_calendar),
+    "portfolio:event_remove": Target(_calendar),
+    "portfolio:event_reply": Target(_calendar),
     # Public: the attendee's link carries an HMAC token; anyone else's guess is a 404.
     "booking_public:manage": Target(_forged_link, key=_attendee_link),
     "booking_public:cancel": Target(_forged_link, key=_attendee_link),
@@ -184,7 +193,7 @@ def test_the_owner_reaches_every_object(tenant, owner):
             session.save()
         kwargs = (target.key or target.fill)(tenant)
         response = visitor.get(url(name, kwargs))
-        if response.status_code not in {200, 302, 405}:
+        if response.status_code not in {200, 302, 405, *([400] if target.needs_more else [])}:
             missing.append(f"{name}: {response.status_code}")
 
     assert missing == []

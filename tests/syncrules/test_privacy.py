@@ -8,7 +8,6 @@ import time
 
 import pytest
 import redis
-from celery.signals import before_task_publish
 from django.conf import settings
 from django.db import connection as db_connection
 
@@ -50,18 +49,6 @@ def redis_text() -> bytes:
         elif kind == b"hash":
             chunks += list(client.hgetall(key).values())
     return b"\n".join(chunks)
-
-
-@pytest.fixture
-def published():
-    messages = []
-
-    def record(sender=None, body=None, headers=None, **kwargs):
-        messages.append(repr((sender, body, headers)))
-
-    before_task_publish.connect(record, weak=False)
-    yield messages
-    before_task_publish.disconnect(record)
 
 
 def test_planted_content_reaches_only_the_target_calendars(

@@ -1,0 +1,296 @@
+"""Acting on the user's own events from the portfolio: open one, create, change, delete, answer.
+
+Every action goes straight to the provider and keeps nothing: the event's content is in memory for
+one request, as when the portfolio reads it. After a change the calendar is announced as changed
+(``calendars.signals.calendar_changed``), so its sync is queued at once and the blocks copied from
+the event follow within seconds, and the busy time booking pages keep for it is forgotten.
+
+Refusals come as ``ActionRefused`` (a read-only calendar, an account to reconnect, a block or a
+booking's event, a scope the provider cannot do) or ``EventConflict`` (the event changed since the
+panel read it); both carry plain words for the panel. An account whose authorization is gone is
+recorded on the connection as a sync would, and the error raised for the view to show.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+from uuid import UUID
+
+from django.urls import reverse
+
+from accounts.models import User
+from calendars import zoom_tokens
+from calendars.models import Calendar, Connection
+from calendars.selectors import provider_for_connection
+from calendars.services import connection_keep_refreshed_secrets, connection_record_error
+from calendars.signals import calendar_changed
+from integrations.base import (
+    ActionRefused,
+    EditScope,
+    EventActions,
+    EventDetail,
+    EventDraft,
+    Provider,
+    ProviderError,
+    Response,
+)
+from integrations.zoom import client as zoom_client
+from portfolio.selectors import get_calendar_for_user
+from syncrules.models import Block
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+READ_ONLY = "This calendar is read-only, so its events cannot be changed from Multical."
+ICS_READ_ONLY = "Events of an iCal link are read-only: change them where the calendar is kept."
+RECONNECT = "This account needs to be reconnected before its events can be changed."
+NO_ZOOM = "Zoom is not connected (or needs reconnecting): connect it on the Calendars page."
+
+
+@dataclass(frozen=True, slots=True)
+class Keeper:
+    """What keeps an event that is not an ordinary one: a sync rule's block or a booking's event,
+    with the page where the user can change it."""
+
+    kind: str  # "block" or "booking"
+    url: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An event as the panel shows it, with what may be done with it."""
+
+    calendar: Calendar
+    detail: EventDetail
+    actions: EventActions | None
+    keeper: Keeper | None
+
+    @property
+    def editable(self) -> bool:
+        return self.actions is not None and self.keeper is None and not self.calendar.read_only
+
+
+def event_open(*, user: User, calendar_id: object, event_id: str) -> Opened:
+    """The event ``event_id`` of the user's calendar, read now from its provider."""
+    calendar = _readable(user, calendar_id)
+    provider, detail = _call(
+        calendar, lambda provider: provider.get_event(calendar.remote_id, event_id)
+    )
+    return _opened(calendar, provider, detail)
+
+
+def event_create(
+    *, user: User, calendar_id: object, draft: EventDraft, zoom: bool = False
+) -> Opened:
+    """Write a new event into the user's calendar; with ``zoom``, a Zoom meeting is made first and
+    its link goes into the event's location (and description)."""
+    calendar = _writable(user, calendar_id)
+    if zoom:
+        draft = _with_zoom_meeting(user, draft)
+    provider, detail = _call(
+        calendar, lambda provider: provider.create_event(calendar.remote_id, draft)
+    )
+    _changed(calendar)
+    return _opened(calendar, provider, detail)
+
+
+def event_update(
+    *,
+    user: User,
+    calendar_id: object,
+    event_id: str,
+    draft: EventDraft,
+    scope: EditScope = EditScope.THIS,
+    etag: str = "",
+) -> Opened:
+    """Change an event (moved, resized or edited); ``scope`` for a recurring one."""
+    calendar = _writable(user, calendar_id)
+    provider, detail = _call(
+        calendar,
+        lambda provider: provider.update_event(
+            calendar.remote_id, event_id, draft, scope=scope, etag=etag
+        ),
+    )
+    _changed(calendar)
+    return _opened(calendar, provider, detail)
+
+
+def event_move(
+    *,
+    user: User,
+    calendar_id: object,
+    event_id: str,
+    start: datetime,
+    end: datetime,
+    scope: EditScope = EditScope.THIS,
+    etag: str = "",
+) -> Opened:
+    """New times for an event (dragged or resized); the rest of it stays as it is."""
+    calendar = _writable(user, calendar_id)
+    provider, detail = _call(
+        calendar,
+        lambda provider: provider.move_event(
+            calendar.remote_id, event_id, start, end, scope=scope, etag=etag
+        ),
+    )
+    _changed(calendar)
+    return _opened(calendar, provider, detail)
+
+
+def event_remove(
+    *,
+    user: User,
+    calendar_id: object,
+    event_id: str,
+    scope: EditScope = EditScope.THIS,
+    etag: str = "",
+) -> None:
+    """Delete an event (``scope`` for a recurring one)."""
+    calendar = _writable(user, calendar_id)
+    _call(
+        calendar,
+        lambda provider: provider.remove_event(
+            calendar.remote_id, event_id, scope=scope, etag=etag
+        ),
+    )
+    _changed(calendar)
+
+
+def event_reply(*, user: User, calendar_id: object, event_id: str, response: Response) -> Opened:
+    """Answer an invitation (accepted, tentative or declined), for this event."""
+    if response not in (Response.ACCEPTED, Response.TENTATIVE, Response.DECLINED):
+        raise ValueError(f"Not an answer: {response}")
+    calendar = _writable(user, calendar_id)
+    provider, detail = _call(
+        calendar, lambda provider: provider.reply(calendar.remote_id, event_id, response)
+    )
+    _changed(calendar)
+    return _opened(calendar, provider, detail)
+
+
+def _readable(user: User, calendar_id: object) -> Calendar:
+    calendar = get_calendar_for_user(user, calendar_id)
+    connection = calendar.connection
+    if connection.kind == Connection.Kind.ZOOM or connection.status in Connection.RELEASED:
+        raise ActionRefused("This calendar is not connected any more.")
+    if not connection.is_usable or not connection.secrets:
+        raise ActionRefused(RECONNECT)
+    return calendar
+
+
+def _writable(user: User, calendar_id: object) -> Calendar:
+    calendar = _readable(user, calendar_id)
+    if calendar.connection.kind == Connection.Kind.ICS:
+        raise ActionRefused(ICS_READ_ONLY)
+    if calendar.read_only:
+        raise ActionRefused(READ_ONLY)
+    return calendar
+
+
+def _call(calendar: Calendar, action: Callable[[Provider], T]) -> tuple[Provider, T]:
+    """Run ``action`` with the calendar's provider; what it refreshed is sealed again, and an
+    authorization gone for good is shown on the connection."""
+    connection = calendar.connection
+    provider = provider_for_connection(connection)
+    try:
+        return provider, action(provider)
+    except ActionRefused:
+        raise
+    except ProviderError as error:
+        if error.permanent:
+            connection_record_error(connection=connection, error=error)
+        logger.info("Portfolio: an action on calendar %s failed: %s", calendar.id, error.message)
+        raise
+    finally:
+        connection_keep_refreshed_secrets(connection=connection, provider=provider)
+
+
+def _opened(calendar: Calendar, provider: Provider, detail: EventDetail) -> Opened:
+    return Opened(
+        calendar=calendar,
+        detail=detail,
+        actions=provider.event_actions(),
+        keeper=_keeper(calendar, detail),
+    )
+
+
+def _keeper(calendar: Calendar, detail: EventDetail) -> Keeper | None:
+    """The rule whose block this is, or the booking whose event it is (the user's own only)."""
+    event = detail.event
+    user_id = calendar.connection.user_id
+    if event.block_id:
+        block_id = _uuid(event.block_id)
+        block = (
+            Block.objects.filter(id=block_id, target_calendar__connection__user_id=user_id)
+            .select_related("rule")
+            .first()
+            if block_id is not None
+            else None
+        )
+        if block is None or block.rule is None:
+            return Keeper("block", reverse("syncrules:rule_list"), "a sync rule")
+        return Keeper(
+            "block", reverse("syncrules:rule_detail", args=[block.rule.id]), block.rule.name
+        )
+    if event.booking_id:
+        # The booking's own page says whose it is (and 404s anyone else): portfolio does not
+        # read booking's tables (they are siblings in the layers).
+        booking_id = _uuid(event.booking_id)
+        url = (
+            reverse("booking:booking_detail", args=[booking_id])
+            if booking_id is not None
+            else reverse("booking:booking_list")
+        )
+        return Keeper("booking", url, "a booking made on your booking page")
+    return None
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+def _changed(calendar: Calendar) -> None:
+    calendar_changed.send(sender=Calendar, calendar_id=str(calendar.id))
+
+
+def _with_zoom_meeting(user: User, draft: EventDraft) -> EventDraft:
+    """The draft with the join link of a Zoom meeting made for it (timed events only)."""
+    if draft.all_day:
+        raise ActionRefused("A Zoom meeting needs a start time: give the event one.")
+    connection = Connection.objects.usable().filter(user=user, kind=Connection.Kind.ZOOM).first()
+    if connection is None or not connection.secrets:
+        raise ActionRefused(NO_ZOOM)
+    client = zoom_tokens.client_for_connection(connection)
+    minutes = max(1, int((draft.end - draft.start) / timedelta(minutes=1)))
+    try:
+        meeting = client.create_meeting(
+            topic=draft.title or "Meeting",
+            start=draft.start,
+            duration_minutes=minutes,
+            time_zone=draft.time_zone,
+        )
+    except ProviderError as error:
+        if error.message in (zoom_client.REFUSED, zoom_tokens.NOT_CONNECTED):
+            connection_record_error(connection=connection, error=error)
+        raise
+    description = "\n\n".join(
+        part for part in (draft.description, f"Join Zoom: {meeting.join_url}") if part
+    )
+    return EventDraft(
+        title=draft.title,
+        start=draft.start,
+        end=draft.end,
+        all_day=False,
+        time_zone=draft.time_zone,
+        location=meeting.join_url,
+        description=description,
+    )
