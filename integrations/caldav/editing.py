@@ -195,7 +195,9 @@ def instance_window(calendar: icalendar.Calendar, ref: InstanceRef) -> Window:
 
 def organised_by(calendar: icalendar.Calendar, ref: InstanceRef, addresses: Iterable[str]) -> bool:
     """Whether the owner organises the event: it names no organizer, or names one of the owner's
-    addresses (or the owner's addresses are unknown)."""
+    addresses. When the server does not say the owner's addresses, an event naming an organizer
+    counts as an invitation: the panel then says that answers go through the user's calendar
+    app, which is true either way, rather than offering nothing."""
     events = [
         event
         for event in _events(calendar)
@@ -203,7 +205,7 @@ def organised_by(calendar: icalendar.Calendar, ref: InstanceRef, addresses: Iter
     ]
     organizer = next((str(e["ORGANIZER"]) for e in events if "ORGANIZER" in e), "")
     known = {address.lower() for address in addresses}
-    if not organizer or not known:
+    if not organizer:
         return True
     return organizer.lower().removeprefix("mailto:") in known
 
