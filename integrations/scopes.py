@@ -24,7 +24,9 @@ GOOGLE_CALENDAR_CONNECTION = (
     Scope(
         "https://www.googleapis.com/auth/calendar.events",
         "Read the events of your calendars to sync them, and write, update and delete the busy "
-        "blocks your sync rules create. Never your calendars' settings or sharing.",
+        "blocks your sync rules create; create, change, move and delete the events you act on "
+        "in the portfolio, and send your answers to invitations there, only when you ask. Never "
+        "your calendars' settings or sharing.",
     ),
     Scope(
         "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
@@ -54,7 +56,8 @@ MICROSOFT_CALENDAR_CONNECTION = (
     Scope(
         "Calendars.ReadWrite",
         "Read the events of your calendars to sync them, and write, update and delete the busy "
-        "blocks your sync rules create.",
+        "blocks your sync rules create; create, change, move and delete the events you act on "
+        "in the portfolio, and answer invitations there, only when you ask.",
     ),
     Scope(
         "User.Read",

@@ -54,6 +54,11 @@ RATE_LIMITS = [
     ("FAILED_ATTEMPTS_RATE", "Failed log-ins, sign-ups and password resets from one address"),
     ("SYNC_NOW_RATE", "“Sync now” by one account"),
     ("PORTFOLIO_FETCH_RATE", "Reads of your calendars for the unified view by one account"),
+    (
+        "PORTFOLIO_ACTION_RATE",
+        "Events opened, added, changed, moved, deleted or answered in the unified view by one "
+        "account",
+    ),
     ("DATA_EXPORT_RATE", "Data exports by one account"),
     ("BOOKING_BROWSE_RATE", "Public booking pages viewed from one address, all pages together"),
     ("BOOKING_PAGE_RATE", "Views of one public booking page from one address"),

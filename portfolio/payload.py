@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from calendars.models import Calendar
+from calendars.models import Calendar, Connection
 from integrations.base import EditScope, Transparency
 from portfolio.actions import Opened
 from portfolio.fetch import CalendarFailure, PortfolioEvent, PortfolioResult
 from portfolio.selectors import calendar_color
+
+# The provider's own page for an event, named as people know it.
+WEB_LABELS: dict[str, str] = {
+    Connection.Kind.GOOGLE: "Open in Google Calendar",
+    Connection.Kind.MICROSOFT: "Open in Outlook",
+}
 
 
 def result_json(result: PortfolioResult) -> dict[str, Any]:
@@ -94,6 +100,7 @@ def opened_json(opened: Opened) -> dict[str, Any]:
         "etag": detail.etag,
         "recurring": detail.recurring,
         "webLink": _web_link(detail.web_link),
+        "webLabel": WEB_LABELS.get(calendar.connection.kind, "Open in its calendar"),
         "organizer": detail.organizer,
         "canReply": detail.can_reply and bool(actions and actions.replies),
         "replyNote": actions.reply_note if actions else "",

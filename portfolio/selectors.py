@@ -21,6 +21,12 @@ class PortfolioCalendar:
     shown: bool
 
     @property
+    def writable(self) -> bool:
+        """Whether events can be written into it from the portfolio (iCal links and calendars
+        shared read-only cannot)."""
+        return not self.calendar.read_only and self.calendar.connection.kind != Connection.Kind.ICS
+
+    @property
     def id(self) -> str:
         return str(self.calendar.id)
 

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from calendars.models import Connection
 from integrations.base import ActionRefused, EventConflict, ProviderError
 from multical.lib import rate_limits
 from portfolio import actions
@@ -51,6 +52,11 @@ def _zone_names() -> list[str]:
 def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
     calendars = portfolio_calendars(request.user)
     config = {
+        "writable": [item.id for item in calendars if item.writable],
+        "zoom": Connection.objects.usable()
+        .filter(user=request.user, kind=Connection.Kind.ZOOM)
+        .exclude(secrets="")
+        .exists(),
         "eventsUrl": reverse("portfolio:events"),
         # With the calendar's id in place of this one: the page fills in each event's calendar.
         "eventUrls": {
@@ -75,6 +81,7 @@ def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
             "config": config,
             "zones": _zone_names(),
             "user_zone": request.user.time_zone,
+            "writable_calendars": [item for item in calendars if item.writable],
         },
     )
 
@@ -171,8 +178,8 @@ def _failed(
 
 @never_cache
 @_action_limit
-@require_GET
 @_signed_in
+@require_GET
 def event(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """One event, read now, for the panel: ``calendar`` and ``event`` as the feed named them."""
     form = EventRefForm(request.GET)
@@ -188,8 +195,8 @@ def event(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
 
 @never_cache
 @_action_limit
-@require_POST
 @_signed_in
+@require_POST
 def event_create(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """A new event in one of the user's writable calendars."""
     form = EventForm(request.POST)
@@ -207,8 +214,8 @@ def event_create(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 
 @never_cache
 @_action_limit
-@require_POST
 @_signed_in
+@require_POST
 def event_update(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """An event moved, resized or edited (``scope`` for a recurring one, ``etag`` as read)."""
     form = ChangeForm(request.POST)
@@ -231,8 +238,8 @@ def event_update(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 
 @never_cache
 @_action_limit
-@require_POST
 @_signed_in
+@require_POST
 def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """An event dragged or resized: new times, the rest kept."""
     form = MoveForm(request.POST)
@@ -256,8 +263,8 @@ def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResp
 
 @never_cache
 @_action_limit
-@require_POST
 @_signed_in
+@require_POST
 def event_remove(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     form = RemoveForm(request.POST)
     if not form.is_valid():
@@ -278,8 +285,8 @@ def event_remove(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 
 @never_cache
 @_action_limit
-@require_POST
 @_signed_in
+@require_POST
 def event_reply(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """The owner's answer to an invitation."""
     form = ReplyForm(request.POST)

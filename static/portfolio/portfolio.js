@@ -1,5 +1,7 @@
 // The portfolio page: FullCalendar over /portfolio/events/, the "Up next" panel, failure banners,
-// and the calendars' colours and visibility. Event text is only ever set as text, never as HTML.
+// the calendars' colours and visibility, conflicts and search over what is loaded, and the event
+// panel that opens, creates, changes, moves, deletes and answers events at their providers.
+// Event text is only ever set as text, never as HTML, and kept only in this page's memory.
 (function () {
   "use strict";
 
@@ -10,8 +12,20 @@
   var DateTime = window.luxon.DateTime;
   var config = JSON.parse(configElement.textContent);
   var params = new URLSearchParams(window.location.search);
-  var VIEWS = { week: "timeGridWeek", month: "dayGridMonth", agenda: "listWeek" };
-  var VIEW_NAMES = { timeGridWeek: "week", dayGridMonth: "month", listWeek: "agenda" };
+  var VIEWS = {
+    day: "timeGridDay",
+    days: "timeGridSevenDays",
+    week: "timeGridWeek",
+    month: "dayGridMonth",
+    agenda: "listSevenDays",
+  };
+  var VIEW_NAMES = {};
+  Object.keys(VIEWS).forEach(function (name) {
+    VIEW_NAMES[VIEWS[name]] = name;
+  });
+  var PHONE = window.matchMedia("(max-width: 700px)");
+  var writable = new Set(config.writable || []);
+  var READ_ONLY = "This calendar is read-only (an iCal link, or shared with you to read): its events cannot be changed here.";
 
   var zoneSelect = document.getElementById("portfolio-zone");
   var datePicker = document.getElementById("portfolio-date");
@@ -20,6 +34,11 @@
   var upNextList = document.getElementById("up-next-list");
   var upNextEmpty = document.getElementById("up-next-empty");
   var dialog = document.getElementById("event-details");
+  var searchBox = document.getElementById("portfolio-search");
+  var conflictBox = document.getElementById("portfolio-conflicts");
+  var conflictCount = document.getElementById("portfolio-conflict-count");
+  var conflictsOnly = document.getElementById("portfolio-conflicts-only");
+  var toast = document.getElementById("portfolio-toast");
 
   var zone = validZone(params.get("tz")) || config.timeZone || "UTC";
   var colors = {};
@@ -75,6 +94,15 @@
 
   // Events -----------------------------------------------------------------------------------
 
+  // The copy of an event an action goes to: the first one in a calendar that can be written.
+  function writableRef(item) {
+    if (item.booking) return null;
+    for (var i = 0; i < (item.refs || []).length; i++) {
+      if (writable.has(item.refs[i].calendar)) return item.refs[i];
+    }
+    return null;
+  }
+
   function toCalendarEvent(item) {
     item.calendars.forEach(function (c) {
       if (!colors[c.id]) colors[c.id] = c.color;
@@ -86,6 +114,7 @@
     if (item.free) classes.push("is-free");
     if (item.booking) classes.push("is-booking");
     if (item.calendars.length > 1) classes.push("is-merged");
+    if (item.conflict) classes.push("is-conflict");
     return {
       id: item.id,
       title: item.title || "(no title)",
@@ -96,8 +125,71 @@
       borderColor: color,
       textColor: textColor(color),
       classNames: classes,
+      // Dragged and resized only where the provider can write it (not iCal links, not bookings).
+      editable: Boolean(writableRef(item)),
       extendedProps: { source: item },
     };
+  }
+
+  // Conflicts: real timed events of different calendars that overlap (declined and free ones
+  // do not take the time). An event found in several calendars is one event.
+  function markConflicts(items) {
+    var timed = items
+      .filter(function (item) {
+        item.conflict = false;
+        return !item.allDay && !item.declined && !item.free;
+      })
+      .map(function (item) {
+        return { item: item, start: Date.parse(item.start), end: Date.parse(item.end) };
+      })
+      .sort(function (a, b) {
+        return a.start - b.start;
+      });
+    var open = [];
+    timed.forEach(function (entry) {
+      open = open.filter(function (other) {
+        return other.end > entry.start;
+      });
+      open.forEach(function (other) {
+        if (entry.start < other.end && sharesNoCalendar(entry.item, other.item)) {
+          entry.item.conflict = other.item.conflict = true;
+        }
+      });
+      open.push(entry);
+    });
+  }
+
+  function sharesNoCalendar(a, b) {
+    var ids = new Set(
+      a.calendars.map(function (c) {
+        return c.id;
+      })
+    );
+    return !b.calendars.some(function (c) {
+      return ids.has(c.id);
+    });
+  }
+
+  function showConflicts() {
+    var count = calendar
+      ? calendar.getEvents().filter(function (shown) {
+          return shown.extendedProps.source.conflict;
+        }).length
+      : 0;
+    conflictBox.hidden = count === 0 && !conflictsOnly.checked;
+    conflictCount.textContent = count === 1 ? "1 event in conflict" : count + " events in conflict";
+  }
+
+  // Search and the conflict filter act on what is loaded; nothing is sent anywhere.
+  function applyFilters() {
+    var words = (searchBox.value || "").trim().toLocaleLowerCase();
+    var onlyConflicts = conflictsOnly.checked;
+    calendar.getEvents().forEach(function (shown) {
+      var item = shown.extendedProps.source;
+      var text = (item.title + " " + (item.location || "")).toLocaleLowerCase();
+      var visible = (!words || text.indexOf(words) !== -1) && (!onlyConflicts || item.conflict);
+      if ((shown.display === "none") === visible) shown.setProp("display", visible ? "auto" : "none");
+    });
   }
 
   function loadEvents(info, success, failure) {
@@ -119,6 +211,7 @@
       })
       .then(function (body) {
         showFailures(body.failures);
+        markConflicts(body.events);
         rememberToday(body.events, info.start, info.end);
         setStatus("");
         success(body.events.map(toCalendarEvent));
@@ -223,14 +316,93 @@
     return text + " (" + zone + ")";
   }
 
-  function openDetails(item) {
+  // The event panel ----------------------------------------------------------------------------
+
+  var viewPart = dialog.querySelector(".event-details__view");
+  var editForm = dialog.querySelector(".event-form");
+  var removeForm = dialog.querySelector(".event-remove");
+  var scopeDialog = document.getElementById("event-scope");
+  // What the panel shows: the feed's item, the copy acted on, and the event as last read.
+  var current = { item: null, ref: null, opened: null, creating: false };
+
+  function csrfToken() {
+    var field = dialog.querySelector("[name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+
+  function actionUrl(action, calendarId) {
+    return config.eventUrls[action].replace(config.calendarPlaceholder, calendarId);
+  }
+
+  // One round trip to an action endpoint: resolves {status, body}; network trouble is a message.
+  function send(action, calendarId, fields, method) {
+    var url = actionUrl(action, calendarId);
+    var options = {
+      method: method || "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    };
+    if (options.method === "GET") {
+      url += "?" + new URLSearchParams(fields).toString();
+    } else {
+      var body = new FormData();
+      Object.keys(fields).forEach(function (name) {
+        if (fields[name] !== undefined && fields[name] !== null) body.append(name, fields[name]);
+      });
+      options.body = body;
+    }
+    return fetch(url, options).then(
+      function (response) {
+        return response
+          .json()
+          .catch(function () {
+            return { error: statusMessage(response.status) };
+          })
+          .then(function (body) {
+            if (!response.ok && !body.error) body.error = statusMessage(response.status);
+            return { status: response.status, body: body };
+          });
+      },
+      function () {
+        return { status: 0, body: { error: "Multical could not be reached: check your connection and try again." } };
+      }
+    );
+  }
+
+  function statusMessage(status) {
+    if (status === 401) return "Your session has ended: log in again.";
+    if (status === 403) return "This change is not allowed here.";
+    if (status === 404) return "This calendar is not yours or no longer connected.";
+    if (status === 429) return "Too many changes at once: wait a minute, then try again.";
+    return "The calendar's provider did not answer: try again in a moment.";
+  }
+
+  function showMode(mode) {
+    viewPart.hidden = mode !== "view";
+    editForm.hidden = mode !== "edit";
+    removeForm.hidden = mode !== "remove";
+  }
+
+  function openPanel() {
+    if (typeof dialog.showModal === "function") {
+      if (!dialog.open) dialog.showModal();
+    } else dialog.setAttribute("open", "");
+  }
+
+  function closePanel() {
+    if (dialog.open) dialog.close();
+  }
+
+  function fillFacts(item) {
     dialog.querySelector("#event-details-title").textContent = item.title || "(no title)";
     var badges = dialog.querySelector(".event-details__badges");
     badges.replaceChildren();
     if (item.booking) badges.append(element("span", "badge badge--ok", "Booking"));
+    if (item.conflict) badges.append(element("span", "badge badge--error", "Conflict"));
     if (item.declined) badges.append(element("span", "badge badge--muted", "Declined"));
     if (item.tentative) badges.append(element("span", "badge badge--muted", "Tentative"));
     if (item.free) badges.append(element("span", "badge badge--muted", "Free"));
+    if (item.recurring) badges.append(element("span", "badge badge--muted", "Repeats"));
     dialog.querySelector(".event-details__when").textContent = describeWhen(item);
 
     var list = dialog.querySelector(".event-details__calendars");
@@ -262,14 +434,402 @@
       address.rel = "noopener noreferrer";
       video.append(address);
     }
-    if (typeof dialog.showModal === "function") dialog.showModal();
-    else dialog.setAttribute("open", "");
+    setDescription("");
   }
+
+  function setDescription(text) {
+    dialog.querySelector(".event-details__description-label").hidden = !text;
+    var notes = dialog.querySelector(".event-details__description");
+    notes.hidden = !text;
+    notes.textContent = text || "";
+  }
+
+  function resetActions() {
+    dialog.querySelector("[data-action=edit]").hidden = true;
+    dialog.querySelector("[data-action=delete]").hidden = true;
+    dialog.querySelector(".event-details__reply").hidden = true;
+    dialog.querySelector(".event-details__web").hidden = true;
+    var keeper = dialog.querySelector(".event-details__keeper");
+    keeper.hidden = true;
+    keeper.replaceChildren();
+    note("");
+  }
+
+  function note(text) {
+    var line = dialog.querySelector(".event-details__note");
+    line.hidden = !text;
+    line.textContent = text || "";
+  }
+
+  // The event as its provider has it now: notes, what may be done, who keeps it.
+  function showOpened(opened) {
+    current.opened = opened;
+    setDescription(opened.event.description);
+    var web = dialog.querySelector(".event-details__web");
+    if (opened.webLink) {
+      web.href = opened.webLink;
+      web.textContent = opened.webLabel || "Open in its calendar";
+      web.hidden = false;
+    }
+    if (opened.keeper) {
+      var keeper = dialog.querySelector(".event-details__keeper");
+      keeper.append(
+        document.createTextNode(
+          opened.keeper.kind === "block"
+            ? "A block your sync rule keeps in step with its source event. Change the source event, or the rule: "
+            : "The event of a booking made on your booking page. Reschedule or cancel it from the booking: "
+        )
+      );
+      var go = element("a", "", opened.keeper.label);
+      go.href = opened.keeper.url;
+      keeper.append(go);
+      keeper.hidden = false;
+    }
+    dialog.querySelector("[data-action=edit]").hidden = !opened.editable;
+    dialog.querySelector("[data-action=delete]").hidden = !opened.editable;
+    var reply = dialog.querySelector(".event-details__reply");
+    reply.hidden = !opened.canReply;
+    reply.querySelectorAll("[data-reply]").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(opened.event.response === button.dataset.reply));
+    });
+    if (!opened.canReply && !opened.organizer && opened.replyNote) note(opened.replyNote);
+    else if (!writable.has(opened.calendar.id)) note(READ_ONLY);
+  }
+
+  function openDetails(item) {
+    current = { item: item, ref: writableRef(item) || (item.refs || [])[0] || null, opened: null, creating: false };
+    fillFacts(item);
+    resetActions();
+    showMode("view");
+    openPanel();
+    if (!current.ref) return;
+    var asked = current;
+    note("Reading the event…");
+    send("open", current.ref.calendar, { event: current.ref.event }, "GET").then(function (answer) {
+      if (current !== asked) return;
+      note("");
+      if (answer.status === 200) showOpened(answer.body);
+      else if (!writable.has(asked.ref.calendar)) note(READ_ONLY);
+      else note(answer.body.error);
+    });
+  }
+
+  // The form: times in the zone the page shows -------------------------------------------------
+
+  function localInput(iso, allDay, isEnd) {
+    if (allDay) {
+      var day = DateTime.fromISO(iso, { zone: "UTC" });
+      return (isEnd ? day.minus({ days: 1 }) : day).toISODate();
+    }
+    return DateTime.fromISO(iso).setZone(zone).toFormat("yyyy-LL-dd'T'HH:mm");
+  }
+
+  function setAllDay(allDay) {
+    ["event-start", "event-end"].forEach(function (id) {
+      var input = document.getElementById(id);
+      var value = input.value;
+      input.type = allDay ? "date" : "datetime-local";
+      if (value) input.value = allDay ? value.slice(0, 10) : value.length === 10 ? value + "T09:00" : value;
+    });
+    editForm.querySelector(".event-form__zone").textContent = allDay ? "" : "Times in " + zone + ".";
+    editForm.querySelector(".event-form__zoom").hidden = !config.zoom || allDay || !current.creating;
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll("[data-error-for]").forEach(function (line) {
+      line.hidden = true;
+      line.textContent = "";
+      var input = form.querySelector("[name=" + line.dataset.errorFor + "]");
+      if (input) input.removeAttribute("aria-invalid");
+    });
+    var box = form.querySelector("[role=alert]");
+    box.hidden = true;
+    box.textContent = "";
+  }
+
+  function showErrors(form, body) {
+    var box = form.querySelector("[role=alert]");
+    box.textContent = body.error || "Something went wrong.";
+    box.hidden = false;
+    Object.keys(body.fields || {}).forEach(function (name) {
+      var line = form.querySelector("[data-error-for=" + name + "]");
+      var messages = body.fields[name].map(function (error) {
+        return error.message;
+      });
+      if (line) {
+        line.textContent = messages.join(" ");
+        line.hidden = false;
+        var input = form.querySelector("[name=" + name + "]");
+        if (input) {
+          input.setAttribute("aria-invalid", "true");
+          line.id = line.id || "event-error-" + name;
+          input.setAttribute("aria-describedby", line.id);
+        }
+      } else {
+        box.textContent += " " + messages.join(" ");
+      }
+    });
+  }
+
+  function showScopes(fieldset, recurring, scopes) {
+    fieldset.hidden = !recurring;
+    fieldset.querySelector("[value=this]").checked = true;
+    fieldset.querySelectorAll("[data-scope]").forEach(function (label) {
+      label.hidden = scopes.indexOf(label.dataset.scope) === -1;
+    });
+    var missing = fieldset.querySelector(".event-form__scope-note");
+    if (missing) {
+      missing.hidden = !recurring || scopes.indexOf("following") !== -1;
+      missing.textContent = "This calendar's provider cannot change only this and the following events.";
+    }
+  }
+
+  function openEditor(values) {
+    clearErrors(editForm);
+    editForm.querySelector(".event-form__title").textContent = current.creating ? "New event" : "Change the event";
+    editForm.querySelector(".event-form__calendar").hidden = !current.creating;
+    editForm.elements.title.value = values.title || "";
+    editForm.elements.location.value = values.location || "";
+    editForm.elements.description.value = values.description || "";
+    editForm.elements.all_day.checked = Boolean(values.allDay);
+    editForm.elements.zoom.checked = false;
+    document.getElementById("event-start").type = values.allDay ? "date" : "datetime-local";
+    document.getElementById("event-end").type = values.allDay ? "date" : "datetime-local";
+    document.getElementById("event-start").value = localInput(values.start, values.allDay, false);
+    document.getElementById("event-end").value = localInput(values.end, values.allDay, true);
+    setAllDay(Boolean(values.allDay));
+    var opened = current.opened;
+    showScopes(editForm.querySelector(".event-form__scope"), Boolean(opened && opened.recurring), opened ? opened.scopes : []);
+    showMode("edit");
+    openPanel();
+    editForm.elements.title.focus();
+  }
+
+  function formFields() {
+    var allDay = editForm.elements.all_day.checked;
+    var start = document.getElementById("event-start").value;
+    var end = document.getElementById("event-end").value;
+    var fields = {
+      title: editForm.elements.title.value,
+      location: editForm.elements.location.value,
+      description: editForm.elements.description.value,
+      all_day: allDay ? "on" : "",
+      time_zone: zone,
+      start: allDay ? start : toInstant(start),
+      end: allDay ? end : toInstant(end),
+    };
+    if (current.creating && editForm.elements.zoom.checked && !editForm.querySelector(".event-form__zoom").hidden) fields.zoom = "on";
+    return fields;
+  }
+
+  function toInstant(local) {
+    var moment = DateTime.fromISO(local, { zone: zone });
+    return moment.isValid ? moment.toISO({ suppressMilliseconds: true }) : local;
+  }
+
+  function openCreate(start, end, allDay) {
+    current = { item: null, ref: null, opened: null, creating: true };
+    openEditor({ start: start, end: end, allDay: allDay });
+  }
+
+  function saveEditor(event) {
+    event.preventDefault();
+    clearErrors(editForm);
+    var fields = formFields();
+    var calendarId, action;
+    if (current.creating) {
+      calendarId = editForm.elements.calendar.value;
+      action = "create";
+    } else {
+      calendarId = current.ref.calendar;
+      action = "update";
+      fields.event = current.opened.event.id;
+      fields.etag = current.opened.etag;
+      var scope = editForm.querySelector("[name=scope]:checked");
+      fields.scope = scope && !editForm.querySelector(".event-form__scope").hidden ? scope.value : "this";
+    }
+    var saveButton = editForm.querySelector("[type=submit]");
+    saveButton.disabled = true;
+    send(action, calendarId, fields).then(function (answer) {
+      saveButton.disabled = false;
+      if (answer.status === 200 || answer.status === 201) {
+        closePanel();
+        showToast(current.creating ? "Event added." : "Event saved.");
+        calendar.refetchEvents();
+        return;
+      }
+      if (answer.status === 409 && answer.body.current) {
+        // Changed elsewhere meanwhile: what the user typed stays; the next save is over the new version.
+        current.opened = answer.body.current;
+        answer.body.error += " Your changes are still here: save again to keep them.";
+      }
+      showErrors(editForm, answer.body);
+    });
+  }
+
+  function openRemove() {
+    clearErrors(removeForm);
+    removeForm.querySelector(".event-remove__what").textContent =
+      (current.item.title || "(no title)") + ", " + describeWhen(current.item);
+    var opened = current.opened;
+    showScopes(removeForm.querySelector(".event-remove__scope"), Boolean(opened && opened.recurring), opened ? opened.scopes : []);
+    showMode("remove");
+    removeForm.querySelector("[type=submit]").focus();
+  }
+
+  function confirmRemove(event) {
+    event.preventDefault();
+    var scope = removeForm.querySelector("[name=scope]:checked");
+    var fields = {
+      event: current.opened.event.id,
+      etag: current.opened.etag,
+      scope: scope && !removeForm.querySelector(".event-remove__scope").hidden ? scope.value : "this",
+    };
+    send("remove", current.ref.calendar, fields).then(function (answer) {
+      if (answer.status === 200) {
+        closePanel();
+        showToast("Event deleted.");
+        calendar.refetchEvents();
+        return;
+      }
+      if (answer.status === 409 && answer.body.current) current.opened = answer.body.current;
+      var box = removeForm.querySelector("[role=alert]");
+      box.textContent = answer.body.error;
+      box.hidden = false;
+    });
+  }
+
+  function sendReply(response) {
+    var buttons = dialog.querySelectorAll("[data-reply]");
+    buttons.forEach(function (button) {
+      button.disabled = true;
+    });
+    send("reply", current.ref.calendar, { event: current.opened.event.id, response: response }).then(function (answer) {
+      buttons.forEach(function (button) {
+        button.disabled = false;
+      });
+      if (answer.status === 200) {
+        showOpened(answer.body);
+        showToast("Your answer was sent.");
+        calendar.refetchEvents();
+      } else note(answer.body.error);
+    });
+  }
+
+  // Dragging and resizing: new times at once, a scope for a repeating event, undo for a moment.
+  function askScope(item) {
+    if (!item.recurring) return Promise.resolve("this");
+    return new Promise(function (resolve) {
+      scopeDialog.returnValue = "";
+      scopeDialog.addEventListener(
+        "close",
+        function () {
+          resolve(scopeDialog.returnValue && scopeDialog.returnValue !== "cancel" ? scopeDialog.returnValue : null);
+        },
+        { once: true }
+      );
+      scopeDialog.showModal();
+    });
+  }
+
+  // FullCalendar's own strings: dates for all-day events, instants with the offset otherwise.
+  function timesOf(shown) {
+    if (shown.allDay) {
+      var first = shown.startStr.slice(0, 10);
+      var after = shown.endStr ? shown.endStr.slice(0, 10) : DateTime.fromISO(first).plus({ days: 1 }).toISODate();
+      return { all_day: "on", start: first, end: after };
+    }
+    var end = shown.endStr || DateTime.fromISO(shown.startStr).plus({ hours: 1 }).toISO();
+    return { all_day: "", start: shown.startStr, end: end };
+  }
+
+  function moved(info) {
+    var item = info.event.extendedProps.source;
+    var ref = writableRef(item);
+    if (!ref) {
+      info.revert();
+      return;
+    }
+    askScope(item).then(function (scope) {
+      if (!scope) {
+        info.revert();
+        return;
+      }
+      var before = timesOf(info.oldEvent);
+      var fields = Object.assign({ event: ref.event, scope: scope }, timesOf(info.event));
+      setStatus("Moving…");
+      send("move", ref.calendar, fields).then(function (answer) {
+        setStatus("");
+        if (answer.status !== 200) {
+          info.revert();
+          showToast(answer.body.error);
+          return;
+        }
+        showToast("Moved.", function () {
+          var back = Object.assign({ event: answer.body.event.id, scope: scope, etag: answer.body.etag }, before);
+          send("move", ref.calendar, back).then(function (undone) {
+            showToast(undone.status === 200 ? "Moved back." : undone.body.error);
+            calendar.refetchEvents();
+          });
+        });
+        if (scope !== "this") calendar.refetchEvents();
+      });
+    });
+  }
+
+  var toastTimer = null;
+  function showToast(text, undo) {
+    toast.querySelector(".portfolio-toast__text").textContent = text;
+    var button = toast.querySelector(".portfolio-toast__undo");
+    button.hidden = !undo;
+    button.onclick = undo
+      ? function () {
+          toast.hidden = true;
+          undo();
+        }
+      : null;
+    toast.hidden = false;
+    window.clearTimeout(toastTimer);
+    toastTimer = window.setTimeout(function () {
+      toast.hidden = true;
+    }, undo ? 8000 : 5000);
+  }
+
+  dialog.querySelector("[data-action=edit]").addEventListener("click", function () {
+    var opened = current.opened;
+    openEditor({
+      title: opened.event.title,
+      location: opened.event.location,
+      description: opened.event.description,
+      start: opened.event.start,
+      end: opened.event.end,
+      allDay: opened.event.allDay,
+    });
+  });
+  dialog.querySelector("[data-action=delete]").addEventListener("click", openRemove);
+  dialog.querySelectorAll("[data-reply]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      sendReply(button.dataset.reply);
+    });
+  });
+  dialog.querySelectorAll("[data-action=cancel]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      if (current.creating) closePanel();
+      else showMode("view");
+    });
+  });
+  editForm.addEventListener("submit", saveEditor);
+  removeForm.addEventListener("submit", confirmRemove);
+  editForm.elements.all_day.addEventListener("change", function () {
+    setAllDay(editForm.elements.all_day.checked);
+  });
 
   // The calendar -----------------------------------------------------------------------------
 
   function renderContent(arg) {
     var item = arg.event.extendedProps.source;
+    // The time being selected for a new event: FullCalendar's own rendering.
+    if (!item) return true;
     var box = element("div", "pf-event");
     if (arg.timeText && !arg.event.allDay) box.append(element("span", "pf-event__time", arg.timeText));
     box.append(element("span", "pf-event__title", arg.event.title));
@@ -289,34 +849,58 @@
 
   function rememberState(view) {
     var state = new URLSearchParams(window.location.search);
-    state.set("view", VIEW_NAMES[view.type] || "week");
+    state.set("view", VIEW_NAMES[view.type] || "days");
     state.set("date", DateTime.fromJSDate(view.calendar.getDate(), { zone: zone }).toISODate());
     if (zone !== config.timeZone) state.set("tz", zone);
     else state.delete("tz");
     window.history.replaceState(null, "", "?" + state.toString());
   }
 
-  // The week's day scrolls inside the grid (starting an hour before now); the others grow.
+  // Time grids scroll inside themselves (starting an hour before now); the others grow.
   function heightFor(viewType) {
-    return viewType === "timeGridWeek" ? Math.max(560, Math.round(window.innerHeight * 0.8)) : "auto";
+    if (viewType.indexOf("timeGrid") !== 0) return "auto";
+    return Math.max(PHONE.matches ? 480 : 560, Math.round(window.innerHeight * (PHONE.matches ? 0.7 : 0.8)));
+  }
+
+  function toolbars() {
+    return PHONE.matches
+      ? {
+          header: { left: "prev,next", center: "title", right: "today" },
+          footer: { left: "timeGridDay,listSevenDays,dayGridMonth" },
+        }
+      : {
+          header: {
+            left: "prev,next today",
+            center: "title",
+            right: "timeGridDay,timeGridSevenDays,timeGridWeek,dayGridMonth,listSevenDays",
+          },
+          footer: false,
+        };
   }
 
   var initialDate = params.get("date");
-  var initialView = VIEWS[params.get("view")] || "timeGridWeek";
+  // A first visit shows the coming days from today (on a Sunday: the week ahead, not the past one).
+  var initialView = VIEWS[params.get("view")] || (PHONE.matches ? "listSevenDays" : "timeGridSevenDays");
+  var bars = toolbars();
   var calendar = new window.FullCalendar.Calendar(document.getElementById("portfolio-calendar"), {
     timeZone: zone,
     locale: navigator.language || "en",
-    firstDay: 1,
+    firstDay: config.firstDay === undefined ? 1 : config.firstDay,
     initialView: initialView,
     initialDate: /^\d{4}-\d{2}-\d{2}$/.test(initialDate || "") ? initialDate : undefined,
-    headerToolbar: { left: "prev,next today", center: "title", right: "timeGridWeek,dayGridMonth,listWeek" },
+    headerToolbar: bars.header,
+    footerToolbar: bars.footer,
     buttonText: { today: "Today", prev: "Previous", next: "Next" },
     views: {
+      timeGridDay: { buttonText: "Day" },
+      timeGridSevenDays: { type: "timeGrid", duration: { days: 7 }, buttonText: "7 days", displayEventEnd: false },
       // Start times only: short events keep room for their titles.
       timeGridWeek: { buttonText: "Week", displayEventEnd: false },
-      dayGridMonth: { buttonText: "Month", dayMaxEvents: 4 },
-      listWeek: { buttonText: "Agenda" },
+      dayGridMonth: { buttonText: "Month", dayMaxEvents: 4, dayHeaderFormat: { weekday: "short" } },
+      listSevenDays: { type: "list", duration: { days: 7 }, buttonText: "Agenda" },
     },
+    // On a phone seven columns get a letter and a number each ("M 7"), so headers never overlap.
+    dayHeaderFormat: PHONE.matches ? { weekday: "narrow", day: "numeric" } : undefined,
     height: heightFor(initialView),
     // Coloured blocks in every view (month view would show timed events as dots and text).
     eventDisplay: "block",
@@ -324,16 +908,38 @@
     allDaySlot: true,
     slotEventOverlap: false,
     scrollTime: DateTime.now().setZone(zone).minus({ hours: 1 }).toFormat("HH:00:00"),
-    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
-    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: config.clock === 12 },
+    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: config.clock === 12 },
     noEventsContent: "No events in this range.",
     events: loadEvents,
     eventContent: renderContent,
+    // Acting on events: where the provider can write (each event says, see toCalendarEvent).
+    editable: true,
+    selectable: writable.size > 0,
+    selectMirror: true,
+    longPressDelay: 400,
+    // A drag keeps an event timed or all-day: changing that is an edit in the panel.
+    eventAllow: function (dropInfo, dragged) {
+      return dropInfo.allDay === dragged.allDay;
+    },
+    eventDrop: moved,
+    eventResize: moved,
+    select: function (info) {
+      calendar.unselect();
+      var start = info.allDay ? info.startStr.slice(0, 10) : info.startStr;
+      var end = info.allDay ? info.endStr.slice(0, 10) : info.endStr;
+      openCreate(start, end, info.allDay);
+    },
+    eventsSet: function () {
+      applyFilters();
+      showConflicts();
+    },
     eventDidMount: function (arg) {
       var item = arg.event.extendedProps.source;
+      if (!item) return;
       arg.el.dataset.eventId = item.id;
       arg.el.dataset.calendars = calendarNames(item);
-      arg.el.title = (arg.event.title || "") + " · " + calendarNames(item);
+      arg.el.title = (arg.event.title || "") + " · " + calendarNames(item) + (item.conflict ? " · conflict" : "");
     },
     eventClick: function (arg) {
       arg.jsEvent.preventDefault();
@@ -354,6 +960,25 @@
       }
     },
   });
+
+  PHONE.addEventListener("change", function () {
+    var next = toolbars();
+    calendar.setOption("headerToolbar", next.header);
+    calendar.setOption("footerToolbar", next.footer);
+    calendar.setOption("dayHeaderFormat", PHONE.matches ? { weekday: "narrow", day: "numeric" } : undefined);
+  });
+  searchBox.addEventListener("input", applyFilters);
+  conflictsOnly.addEventListener("change", function () {
+    applyFilters();
+    showConflicts();
+  });
+  var newButton = document.getElementById("portfolio-new");
+  if (newButton) {
+    newButton.addEventListener("click", function () {
+      var start = DateTime.now().setZone(zone).plus({ hours: 1 }).startOf("hour");
+      openCreate(start.toISO(), start.plus({ hours: 1 }).toISO(), false);
+    });
+  }
 
   ensureZoneOption(zone);
   zoneSelect.value = zone;

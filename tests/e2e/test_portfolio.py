@@ -85,6 +85,8 @@ def portfolio_page(page, ada):
     expect(sections).to_be_visible()
     sections.get_by_role("link", name="Portfolio").click()
     expect(page.get_by_role("heading", name="Portfolio")).to_be_visible()
+    # A first visit shows the next seven days; these tests look at this calendar week.
+    page.get_by_role("button", name="Week", exact=True).click()
     expect(page.locator(".fc-event", has_text="Design review")).to_be_visible()
     return page
 
@@ -158,6 +160,8 @@ def test_month_and_agenda_views_and_event_details(portfolio_page, tmp_path):
 
     page.get_by_role("button", name="Agenda").click()
     expect(page.locator(".fc-list")).to_be_visible()
+    # The agenda is the seven days from the date shown: this week's, from its Monday.
+    page.get_by_label("Go to date").fill(this_week(0, 12).astimezone(BERLIN).date().isoformat())
     expect(page.locator(".fc-list-event", has_text="Design review")).to_have_count(1)
     expect(page.locator(".fc-list-event", has_text="Kick-off")).to_have_count(1)
     assert re.search(r"view=agenda", page.url)
@@ -187,3 +191,28 @@ def test_time_zone_switch_and_a_hidden_calendar(portfolio_page, ada):
     expect(event(page, "Design review")).to_contain_text("04:00")  # the zone is kept in the URL
     expect(page.get_by_role("checkbox", name="Family")).not_to_be_checked()
     expect(event(page, "School play")).to_have_count(0)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_view_scrolls_sideways_on_a_phone_or_a_laptop(page, ada, width, tmp_path):
+    user = ada[0]
+    page.set_viewport_size({"width": width, "height": 844 if width == 390 else 800})
+    log_in(page, user.email, DEFAULT_PASSWORD)
+    for view in ["day", "days", "week", "month", "agenda"]:
+        page.goto(f"/portfolio/?view={view}")
+        expect(page.locator(".fc-view-harness")).to_be_visible()
+        expect(page.locator("#portfolio.is-loading")).to_have_count(0)
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        page.screenshot(path=tmp_path / f"{view}-{width}.png", full_page=True)
+        assert overflow <= 0, f"{view} at {width} px scrolls sideways by {overflow} px"
+    # Every section of the menu is on the screen, not past its edge.
+    for link in page.get_by_role("navigation", name="Sections").get_by_role("link").all():
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, link.inner_text()
+    # A phone opens on the agenda of the coming days, with the views below it.
+    if width == 390:
+        page.goto("/portfolio/")
+        expect(page.locator(".fc-list, .fc-list-empty")).to_have_count(1)
+        expect(page.get_by_role("button", name="Day", exact=True)).to_be_visible()
