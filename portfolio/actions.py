@@ -93,11 +93,7 @@ def event_create(
     calendar = _writable(user, calendar_id)
     if zoom:
         draft = _with_zoom_meeting(user, draft)
-    provider, detail = _call(
-        calendar, lambda provider: provider.create_event(calendar.remote_id, draft)
-    )
-    _changed(calendar)
-    return _opened(calendar, provider, detail)
+    return _write(calendar, lambda provider: provider.create_event(calendar.remote_id, draft))
 
 
 def event_update(
@@ -111,14 +107,12 @@ def event_update(
 ) -> Opened:
     """Change an event (moved, resized or edited); ``scope`` for a recurring one."""
     calendar = _writable(user, calendar_id)
-    provider, detail = _call(
+    return _write(
         calendar,
         lambda provider: provider.update_event(
             calendar.remote_id, event_id, draft, scope=scope, etag=etag
         ),
     )
-    _changed(calendar)
-    return _opened(calendar, provider, detail)
 
 
 def event_move(
@@ -133,14 +127,12 @@ def event_move(
 ) -> Opened:
     """New times for an event (dragged or resized); the rest of it stays as it is."""
     calendar = _writable(user, calendar_id)
-    provider, detail = _call(
+    return _write(
         calendar,
         lambda provider: provider.move_event(
             calendar.remote_id, event_id, start, end, scope=scope, etag=etag
         ),
     )
-    _changed(calendar)
-    return _opened(calendar, provider, detail)
 
 
 def event_remove(
@@ -167,11 +159,7 @@ def event_reply(*, user: User, calendar_id: object, event_id: str, response: Res
     if response not in (Response.ACCEPTED, Response.TENTATIVE, Response.DECLINED):
         raise ValueError(f"Not an answer: {response}")
     calendar = _writable(user, calendar_id)
-    provider, detail = _call(
-        calendar, lambda provider: provider.reply(calendar.remote_id, event_id, response)
-    )
-    _changed(calendar)
-    return _opened(calendar, provider, detail)
+    return _write(calendar, lambda provider: provider.reply(calendar.remote_id, event_id, response))
 
 
 def _readable(user: User, calendar_id: object) -> Calendar:
@@ -191,6 +179,13 @@ def _writable(user: User, calendar_id: object) -> Calendar:
     if calendar.read_only:
         raise ActionRefused(READ_ONLY)
     return calendar
+
+
+def _write(calendar: Calendar, action: Callable[[Provider], EventDetail]) -> Opened:
+    """Carry out a change, announce the calendar as changed, and say what the event is now."""
+    provider, detail = _call(calendar, action)
+    _changed(calendar)
+    return _opened(calendar, provider, detail)
 
 
 def _call(calendar: Calendar, action: Callable[[Provider], T]) -> tuple[Provider, T]:

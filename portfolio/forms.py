@@ -112,28 +112,10 @@ class EventForm(forms.Form):
     def clean(self) -> dict[str, object]:
         super().clean()
         data = self.cleaned_data
-        if self.errors:
+        span = None if self.errors else _span(self, data, end_is_last_day=True)
+        if span is None:
             return data
-        try:
-            if data["all_day"]:
-                first, last = _date(data["start"], "start"), _date(data["end"], "end")
-                if last < first:
-                    self.add_error("end", "The last day cannot be before the first.")
-                    return data
-                start = datetime.combine(first, time(), UTC)
-                end = datetime.combine(last + timedelta(days=1), time(), UTC)
-            else:
-                start, end = _instant(data["start"], "start"), _instant(data["end"], "end")
-                if end <= start:
-                    self.add_error("end", "The end must be after the start.")
-                    return data
-        except RangeError as error:
-            field = "start" if str(error).startswith("start") else "end"
-            self.add_error(field, str(error))
-            return data
-        if end - start > LONGEST_EVENT:
-            self.add_error("end", "An event can last at most a year.")
-            return data
+        start, end = span
         data["draft"] = EventDraft(
             title=data["title"],
             start=start,
@@ -173,23 +155,9 @@ class MoveForm(EventRefForm):
     def clean(self) -> dict[str, object]:
         super().clean()
         data = self.cleaned_data
-        if self.errors:
-            return data
-        try:
-            if data["all_day"]:
-                start = datetime.combine(_date(data["start"], "start"), time(), UTC)
-                end = datetime.combine(_date(data["end"], "end"), time(), UTC)
-            else:
-                start, end = _instant(data["start"], "start"), _instant(data["end"], "end")
-        except RangeError as error:
-            self.add_error("start" if str(error).startswith("start") else "end", str(error))
-            return data
-        if end <= start:
-            self.add_error("end", "The end must be after the start.")
-        elif end - start > LONGEST_EVENT:
-            self.add_error("end", "An event can last at most a year.")
-        else:
-            data["start"], data["end"] = start, end
+        span = None if self.errors else _span(self, data, end_is_last_day=False)
+        if span is not None:
+            data["start"], data["end"] = span
         return data
 
 
@@ -207,6 +175,34 @@ class ReplyForm(EventRefForm):
         ],
         coerce=Response,
     )
+
+
+def _span(
+    form: forms.Form, data: dict[str, object], *, end_is_last_day: bool
+) -> tuple[datetime, datetime] | None:
+    """``start`` and ``end`` as instants, or for an all-day event as midnight-UTC dates with the
+    end the day after the last (``end_is_last_day``: the form gave the last day, as people say
+    it; otherwise the day after, as the calendar grid does). None once a field error is added."""
+    try:
+        if data["all_day"]:
+            first, last = _date(str(data["start"]), "start"), _date(str(data["end"]), "end")
+            start = datetime.combine(first, time(), UTC)
+            end = datetime.combine(last + timedelta(days=1 if end_is_last_day else 0), time(), UTC)
+            if end <= start:
+                form.add_error("end", "The last day cannot be before the first.")
+                return None
+        else:
+            start, end = _instant(str(data["start"]), "start"), _instant(str(data["end"]), "end")
+            if end <= start:
+                form.add_error("end", "The end must be after the start.")
+                return None
+    except RangeError as error:
+        form.add_error("start" if str(error).startswith("start") else "end", str(error))
+        return None
+    if end - start > LONGEST_EVENT:
+        form.add_error("end", "An event can last at most a year.")
+        return None
+    return start, end
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from functools import cache, wraps
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from django import forms
@@ -176,21 +176,42 @@ def _failed(
     return response
 
 
+def _act(
+    request: AuthenticatedHttpRequest,
+    calendar_id: UUID,
+    form: forms.Form,
+    act: Callable[[dict[str, Any]], actions.Opened | None],
+    *,
+    status: int = 200,
+) -> JsonResponse:
+    """Check the form, carry out ``act`` with its data, answer with the event as it is now (or
+    that it is gone), or with why not."""
+    if not form.is_valid():
+        return _invalid(form)
+    data = form.cleaned_data
+    try:
+        opened = act(data)
+    except ProviderError as error:
+        return _failed(error, request, calendar_id, data.get("event", ""))
+    if opened is None:
+        return JsonResponse({"removed": True})
+    return JsonResponse(opened_json(opened), status=status)
+
+
 @never_cache
 @_action_limit
 @_signed_in
 @require_GET
 def event(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """One event, read now, for the panel: ``calendar`` and ``event`` as the feed named them."""
-    form = EventRefForm(request.GET)
-    if not form.is_valid():
-        return _invalid(form)
-    event_id = form.cleaned_data["event"]
-    try:
-        opened = actions.event_open(user=request.user, calendar_id=calendar_id, event_id=event_id)
-    except ProviderError as error:
-        return _failed(error, request, calendar_id, event_id)
-    return JsonResponse(opened_json(opened))
+    return _act(
+        request,
+        calendar_id,
+        EventRefForm(request.GET),
+        lambda data: actions.event_open(
+            user=request.user, calendar_id=calendar_id, event_id=data["event"]
+        ),
+    )
 
 
 @never_cache
@@ -199,17 +220,15 @@ def event(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
 @require_POST
 def event_create(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """A new event in one of the user's writable calendars."""
-    form = EventForm(request.POST)
-    if not form.is_valid():
-        return _invalid(form)
-    data = form.cleaned_data
-    try:
-        opened = actions.event_create(
+    return _act(
+        request,
+        calendar_id,
+        EventForm(request.POST),
+        lambda data: actions.event_create(
             user=request.user, calendar_id=calendar_id, draft=data["draft"], zoom=data["zoom"]
-        )
-    except ProviderError as error:
-        return _failed(error, request, calendar_id, "")
-    return JsonResponse(opened_json(opened), status=201)
+        ),
+        status=201,
+    )
 
 
 @never_cache
@@ -217,23 +236,20 @@ def event_create(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 @_signed_in
 @require_POST
 def event_update(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
-    """An event moved, resized or edited (``scope`` for a recurring one, ``etag`` as read)."""
-    form = ChangeForm(request.POST)
-    if not form.is_valid():
-        return _invalid(form)
-    data = form.cleaned_data
-    try:
-        opened = actions.event_update(
+    """An event edited (``scope`` for a recurring one, ``etag`` as read)."""
+    return _act(
+        request,
+        calendar_id,
+        ChangeForm(request.POST),
+        lambda data: actions.event_update(
             user=request.user,
             calendar_id=calendar_id,
             event_id=data["event"],
             draft=data["draft"],
             scope=data["scope"],
             etag=data["etag"],
-        )
-    except ProviderError as error:
-        return _failed(error, request, calendar_id, data["event"])
-    return JsonResponse(opened_json(opened))
+        ),
+    )
 
 
 @never_cache
@@ -242,12 +258,11 @@ def event_update(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 @require_POST
 def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """An event dragged or resized: new times, the rest kept."""
-    form = MoveForm(request.POST)
-    if not form.is_valid():
-        return _invalid(form)
-    data = form.cleaned_data
-    try:
-        opened = actions.event_move(
+    return _act(
+        request,
+        calendar_id,
+        MoveForm(request.POST),
+        lambda data: actions.event_move(
             user=request.user,
             calendar_id=calendar_id,
             event_id=data["event"],
@@ -255,10 +270,8 @@ def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResp
             end=data["end"],
             scope=data["scope"],
             etag=data["etag"],
-        )
-    except ProviderError as error:
-        return _failed(error, request, calendar_id, data["event"])
-    return JsonResponse(opened_json(opened))
+        ),
+    )
 
 
 @never_cache
@@ -266,21 +279,18 @@ def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResp
 @_signed_in
 @require_POST
 def event_remove(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
-    form = RemoveForm(request.POST)
-    if not form.is_valid():
-        return _invalid(form)
-    data = form.cleaned_data
-    try:
-        actions.event_remove(
+    return _act(
+        request,
+        calendar_id,
+        RemoveForm(request.POST),
+        lambda data: actions.event_remove(
             user=request.user,
             calendar_id=calendar_id,
             event_id=data["event"],
             scope=data["scope"],
             etag=data["etag"],
-        )
-    except ProviderError as error:
-        return _failed(error, request, calendar_id, data["event"])
-    return JsonResponse({"removed": True})
+        ),
+    )
 
 
 @never_cache
@@ -289,17 +299,14 @@ def event_remove(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 @require_POST
 def event_reply(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
     """The owner's answer to an invitation."""
-    form = ReplyForm(request.POST)
-    if not form.is_valid():
-        return _invalid(form)
-    data = form.cleaned_data
-    try:
-        opened = actions.event_reply(
+    return _act(
+        request,
+        calendar_id,
+        ReplyForm(request.POST),
+        lambda data: actions.event_reply(
             user=request.user,
             calendar_id=calendar_id,
             event_id=data["event"],
             response=data["response"],
-        )
-    except ProviderError as error:
-        return _failed(error, request, calendar_id, data["event"])
-    return JsonResponse(opened_json(opened))
+        ),
+    )
