@@ -145,8 +145,19 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["time_zone"]
-        help_texts = {"time_zone": "Times across the dashboard are shown in this zone."}
+        fields = ["time_zone", "week_start", "clock"]
+        help_texts = {
+            "time_zone": "Times across the dashboard are shown in this zone.",
+            "week_start": "Calendars and week views start on this day.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Left out of a request (an older page, a script): kept as they are.
+        for name in ("week_start", "clock"):
+            field = self.fields[name]
+            assert isinstance(field, forms.TypedChoiceField)  # a model field with choices
+            field.required, field.empty_value = False, None
 
 
 class NotificationPreferencesForm(forms.ModelForm):

@@ -44,6 +44,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("e-mail address", max_length=254, unique=True)
     email_verified_at = models.DateTimeField(null=True, blank=True)
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    # How the user reads calendars across the product: the day a week starts on, and the clock.
+    week_start = models.PositiveSmallIntegerField(
+        "Weeks start on", choices=[(1, "Monday"), (0, "Sunday"), (6, "Saturday")], default=1
+    )
+    clock = models.PositiveSmallIntegerField(
+        "Clock", choices=[(24, "24-hour (14:30)"), (12, "12-hour (2:30 pm)")], default=24
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -59,9 +59,21 @@ def user_verify_email(*, user: User) -> None:
         user.save(update_fields=["email_verified_at"])
 
 
-def user_update_profile(*, user: User, time_zone: str, marketing_email: bool) -> None:
+def user_update_profile(
+    *,
+    user: User,
+    time_zone: str,
+    marketing_email: bool,
+    week_start: int | None = None,
+    clock: int | None = None,
+) -> None:
+    """Save the user's zone (and, when given, the day weeks start on and the clock)."""
     user.time_zone = time_zone
-    user.save(update_fields=["time_zone"])
+    if week_start is not None:
+        user.week_start = week_start
+    if clock is not None:
+        user.clock = clock
+    user.save(update_fields=["time_zone", "week_start", "clock"])
     if consent_granted(user=user, kind=Consent.Kind.MARKETING_EMAIL) != marketing_email:
         Consent.objects.create(
             user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email

@@ -176,6 +176,8 @@ def account_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
         services.user_update_profile(
             user=user,
             time_zone=form.cleaned_data["time_zone"],
+            week_start=form.cleaned_data["week_start"],
+            clock=form.cleaned_data["clock"],
             marketing_email=form.cleaned_data["marketing_email"],
         )
         messages.success(request, "Settings saved.")

@@ -40,3 +40,18 @@ def test_the_settings_form_shows_the_current_marketing_choice(owner_client, owne
     Consent.objects.create(user=owner, kind=Consent.Kind.MARKETING_EMAIL, granted=True)
     html = owner_client.get(SETTINGS).content.decode()
     assert 'name="marketing_email" id="id_marketing_email" checked' in html
+
+
+def test_the_week_start_and_the_clock_are_kept_and_left_as_they_are_when_not_sent(
+    owner_client, owner
+):
+    owner_client.post(SETTINGS, {"time_zone": "UTC", "week_start": "0", "clock": "12"})
+    owner.refresh_from_db()
+    assert (owner.week_start, owner.clock) == (0, 12)
+
+    owner_client.post(SETTINGS, {"time_zone": "Asia/Tokyo"})  # an older page sends only the zone
+
+    owner.refresh_from_db()
+    assert (owner.time_zone, owner.week_start, owner.clock) == ("Asia/Tokyo", 0, 12)
+    page = owner_client.get(SETTINGS).content.decode()
+    assert "Weeks start on" in page and "12-hour (2:30 pm)" in page
