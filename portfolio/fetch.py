@@ -8,7 +8,10 @@ Calendars are read concurrently (``calendars.reading``).
 What is left out, and what is joined:
 - blocks our sync wrote: an event whose id our table of blocks lists for that calendar (the only
   signal where a read cannot see markers, as in Microsoft's delta), then any event carrying our
-  block marker. Events written for bookings are real events and stay, flagged ``booking``.
+  block marker; unless the user shows that calendar's blocks, then each is its own event, flagged
+  ``block`` and named after its rule. Events written for bookings are real events and stay,
+  flagged ``booking``.
+- declined invitations of a calendar whose declined events the user hides.
 - the same meeting in several calendars (one iCalendar UID, the same start and end) is one
   event listing its calendars.
 - cancelled events never come from the providers. Declined invitations are kept and flagged
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -75,6 +78,9 @@ class PortfolioEvent:
     free: bool = False
     # An instance of a recurring series (an action asks which instances it is for).
     recurring: bool = False
+    # A block sync wrote (shown only where the user asked), and the name of its rule.
+    block: bool = False
+    rule: str = ""
 
 
 @dataclass(slots=True)
@@ -120,7 +126,12 @@ def events_for(
             )
         else:
             found.append((read.calendar, read.value or []))
-    result.events = assemble(found, window=window, known_blocks=known_blocks(to_read))
+    result.events = assemble(
+        found,
+        window=window,
+        known_blocks=known_blocks(to_read),
+        display=_display_of(to_read),
+    )
     result.failures.sort(key=lambda failure: _calendar_order(failure.calendar))
     return result
 
@@ -141,32 +152,78 @@ def readable_calendars(
     return list(calendars)
 
 
-def known_blocks(calendars: Iterable[Calendar]) -> set[tuple[str, str]]:
-    """(calendar id, remote event id) of every block we wrote into these calendars."""
-    return {
-        (str(calendar_id), event_id)
-        for calendar_id, event_id in Block.objects.filter(target_calendar__in=list(calendars))
-        .exclude(target_event_id="")
-        .values_list("target_calendar_id", "target_event_id")
-    }
+@dataclass(frozen=True, slots=True)
+class Display:
+    """How one calendar's events are shown (its ``CalendarPreference``)."""
+
+    show_declined: bool = True
+    show_blocks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KnownBlocks:
+    """The blocks we wrote into the calendars read: by (calendar id, remote event id) for
+    providers whose reads cannot carry our marker, and each block's rule by block id."""
+
+    by_event: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    rules: Mapping[str, str] = field(default_factory=dict)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.by_event
+
+
+def known_blocks(calendars: Iterable[Calendar]) -> KnownBlocks:
+    """What our table of blocks says about these calendars (ids and rule names only)."""
+    by_event: dict[tuple[str, str], str] = {}
+    rules: dict[str, str] = {}
+    rows = Block.objects.filter(target_calendar__in=list(calendars)).values_list(
+        "id", "target_calendar_id", "target_event_id", "rule__name"
+    )
+    for block_id, calendar_id, event_id, rule in rows:
+        rules[str(block_id)] = rule or ""
+        if event_id:
+            by_event[(str(calendar_id), event_id)] = str(block_id)
+    return KnownBlocks(by_event=by_event, rules=rules)
+
+
+def _display_of(calendars: Iterable[Calendar]) -> dict[str, Display]:
+    display = {}
+    for calendar in calendars:
+        preference = getattr(calendar, "portfolio_preference", None)
+        if preference is not None:
+            display[str(calendar.id)] = Display(preference.show_declined, preference.show_blocks)
+    return display
 
 
 def assemble(
     reads: Iterable[tuple[Calendar, Sequence[RemoteEvent]]],
     *,
     window: Window,
-    known_blocks: Collection[tuple[str, str]] = frozenset(),
+    known_blocks: KnownBlocks | Collection[tuple[str, str]] = frozenset(),
+    display: Mapping[str, Display] | None = None,
 ) -> list[PortfolioEvent]:
-    """The portfolio's events from what each calendar read: blocks left out, copies of one
+    """The portfolio's events from what each calendar read: blocks left out (or shown apart where
+    the calendar's display asks), declined invitations left out where it asks, copies of one
     meeting joined, in time order. A pure function of its arguments."""
+    display = display or {}
+    if not isinstance(known_blocks, KnownBlocks):
+        known_blocks = KnownBlocks(by_event={key: "" for key in known_blocks})
     date_window = Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN)
     merged: dict[tuple[object, ...], PortfolioEvent] = {}
     for calendar, events in reads:
         calendar_id = str(calendar.id)
+        shown = display.get(calendar_id, Display())
         for event in events:
-            if event.block_id or (calendar_id, event.id) in known_blocks:
-                continue
             if event.status == EventStatus.CANCELLED or not _inside(event, window, date_window):
+                continue
+            block_id = event.block_id or known_blocks.by_event.get((calendar_id, event.id))
+            if block_id is not None:
+                if shown.show_blocks:
+                    block = _portfolio_event(calendar, event)
+                    block.block, block.rule = True, known_blocks.rules.get(block_id, "")
+                    merged[("block", calendar_id, event.id)] = block
+                continue
+            if event.response == Response.DECLINED and not shown.show_declined:
                 continue
             key: tuple[object, ...] = (
                 (event.ical_uid, event.start, event.end, event.all_day)

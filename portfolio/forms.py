@@ -3,7 +3,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django import forms
 
@@ -17,28 +17,46 @@ EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo
 class PreferenceChanges(TypedDict):
     color: str | None
     shown: bool | None
+    display_name: str | None
+    show_declined: bool | None
+    show_blocks: bool | None
+
+
+def _switch() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        choices=[("1", "On"), ("0", "Off")],
+        coerce=lambda value: value == "1",
+        required=False,
+        empty_value=None,
+    )
 
 
 class PreferenceForm(forms.Form):
-    """A calendar's colour and visibility; a field left out of the request is left as it is."""
+    """How the portfolio shows a calendar: colour, visibility, a name of the user's own, declined
+    invitations, the blocks sync wrote. A field left out of the request is left as it is."""
 
     color = forms.RegexField(
         regex=r"^(#[0-9a-fA-F]{6})?$",
         required=False,
         error_messages={"invalid": "Choose a colour as #rrggbb."},
     )
-    shown = forms.TypedChoiceField(
-        choices=[("1", "Shown"), ("0", "Hidden")],
-        coerce=lambda value: value == "1",
-        required=False,
-        empty_value=None,
-    )
+    shown = _switch()
+    display_name = forms.CharField(max_length=200, required=False, strip=True)
+    show_declined = _switch()
+    show_blocks = _switch()
 
     def changes(self) -> PreferenceChanges:
         """The settings to change, as ``preference_update`` takes them: None for those left out."""
+
+        def sent(name: str) -> Any:
+            return self.cleaned_data[name] if name in self.data else None
+
         return PreferenceChanges(
-            color=self.cleaned_data["color"] if "color" in self.data else None,
-            shown=self.cleaned_data["shown"] if "shown" in self.data else None,
+            color=sent("color"),
+            shown=sent("shown"),
+            display_name=sent("display_name"),
+            show_declined=sent("show_declined"),
+            show_blocks=sent("show_blocks"),
         )
 
 

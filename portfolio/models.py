@@ -7,7 +7,8 @@ from calendars.models import Calendar
 
 
 class CalendarPreference(models.Model):
-    """How the portfolio shows one calendar: its colour, and whether it is shown at all.
+    """How the portfolio shows one calendar: its colour and name, whether it is shown at all, and
+    whether its declined invitations and the blocks sync wrote into it are.
 
     A calendar without a row is shown in the colour its provider gave it. A hidden calendar is not
     even read from its provider.
@@ -19,6 +20,13 @@ class CalendarPreference(models.Model):
     # "#rrggbb", or "" for the provider's colour.
     color = models.CharField(max_length=7, blank=True)
     shown = models.BooleanField(default=True)
+    # The user's own name for the calendar in the portfolio ("" for the provider's name).
+    display_name = models.CharField(max_length=200, blank=True)
+    # Invitations the user declined: shown dimmed, or left out.
+    show_declined = models.BooleanField(default=True)
+    # The blocks sync rules wrote into the calendar: left out unless asked for, then shown apart,
+    # labelled with their rule, and never editable as ordinary events.
+    show_blocks = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -9,7 +9,7 @@ from calendars.models import Calendar, Connection
 from integrations.base import EditScope, Transparency
 from portfolio.actions import Opened
 from portfolio.fetch import CalendarFailure, PortfolioEvent, PortfolioResult
-from portfolio.selectors import calendar_color
+from portfolio.selectors import calendar_color, calendar_label
 
 # The provider's own page for an event, named as people know it.
 WEB_LABELS: dict[str, str] = {
@@ -24,7 +24,11 @@ def result_json(result: PortfolioResult) -> dict[str, Any]:
     def calendar_json(calendar: Calendar) -> dict[str, str]:
         if calendar.id not in colors:
             colors[calendar.id] = calendar_color(calendar)
-        return {"id": str(calendar.id), "name": calendar.name, "color": colors[calendar.id]}
+        return {
+            "id": str(calendar.id),
+            "name": calendar_label(calendar),
+            "color": colors[calendar.id],
+        }
 
     return {
         "events": [event_json(event, calendar_json) for event in result.events],
@@ -44,6 +48,8 @@ def event_json(event: PortfolioEvent, calendar_json: Any) -> dict[str, Any]:
             {"calendar": str(calendar.id), "event": event_id} for calendar, event_id in event.refs
         ],
         "recurring": event.recurring,
+        "block": event.block,
+        "rule": event.rule,
         "location": event.location,
         "videoLink": _web_link(event.video_link),
         "booking": event.booking,
@@ -55,7 +61,7 @@ def event_json(event: PortfolioEvent, calendar_json: Any) -> dict[str, Any]:
 
 def failure_json(failure: CalendarFailure) -> dict[str, Any]:
     return {
-        "calendar": {"id": str(failure.calendar.id), "name": failure.calendar.name},
+        "calendar": {"id": str(failure.calendar.id), "name": calendar_label(failure.calendar)},
         "reason": failure.reason,
         "needsReconnect": failure.needs_reconnect,
     }
@@ -81,7 +87,7 @@ def opened_json(opened: Opened) -> dict[str, Any]:
     return {
         "calendar": {
             "id": str(calendar.id),
-            "name": calendar.name,
+            "name": calendar_label(calendar),
             "color": calendar_color(calendar),
             "readOnly": calendar.read_only,
         },

@@ -19,6 +19,7 @@ class PortfolioCalendar:
     calendar: Calendar
     color: str
     shown: bool
+    preference: CalendarPreference
 
     @property
     def writable(self) -> bool:
@@ -32,6 +33,10 @@ class PortfolioCalendar:
 
     @property
     def name(self) -> str:
+        return calendar_label(self.calendar)
+
+    @property
+    def provider_name(self) -> str:
         return self.calendar.name
 
     @property
@@ -55,15 +60,23 @@ def portfolio_calendars(user: User) -> list[PortfolioCalendar]:
         .select_related("connection", "portfolio_preference")
         .order_by("connection__created_at", "connection_id", "name", "id")
     )
-    return [
-        PortfolioCalendar(calendar, calendar_color(calendar), _preference(calendar).shown)
-        for calendar in calendars
-    ]
+    found = []
+    for calendar in calendars:
+        preference = _preference(calendar)
+        found.append(
+            PortfolioCalendar(calendar, calendar_color(calendar), preference.shown, preference)
+        )
+    return found
 
 
 def calendar_color(calendar: Calendar) -> str:
     """The colour the user chose, else the provider's, else one of ours that stays the same."""
     return _preference(calendar).color or calendar.color or PALETTE[calendar.id.int % len(PALETTE)]
+
+
+def calendar_label(calendar: Calendar) -> str:
+    """The calendar's name in the portfolio: the user's own for it, else the provider's."""
+    return _preference(calendar).display_name or calendar.name
 
 
 def _preference(calendar: Calendar) -> CalendarPreference:

@@ -72,6 +72,8 @@ def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
         },
         "calendarPlaceholder": str(URL_CALENDAR_PLACEHOLDER),
         "timeZone": request.user.time_zone,
+        "firstDay": request.user.week_start,
+        "clock": request.user.clock,
     }
     return render(
         request,
@@ -107,19 +109,25 @@ def events(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_POST
 def calendar_preference(request: AuthenticatedHttpRequest, calendar_id: str) -> HttpResponse:
-    """Change a calendar's colour or visibility: JSON for the page's script, else back to the page."""
+    """Change how a calendar is shown: JSON for the page's script, else back to the page."""
     calendar = get_calendar_for_user(request.user, calendar_id)
     wants_json = "application/json" in request.headers.get("Accept", "")
     form = PreferenceForm(request.POST)
     if not form.is_valid():
         if wants_json:
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-        messages.error(request, "That colour could not be saved: choose one as #rrggbb.")
+        problems = [str(message) for messages_ in form.errors.values() for message in messages_]
+        messages.error(request, "That could not be saved: " + " ".join(problems))
         return redirect("portfolio:portfolio")
     preference = preference_update(calendar=calendar, **form.changes())
     if wants_json:
         return JsonResponse(
-            {"id": str(calendar.id), "color": calendar_color(calendar), "shown": preference.shown}
+            {
+                "id": str(calendar.id),
+                "color": calendar_color(calendar),
+                "shown": preference.shown,
+                "name": preference.display_name or calendar.name,
+            }
         )
     return redirect("portfolio:portfolio")
 

@@ -25,6 +25,8 @@
   });
   var PHONE = window.matchMedia("(max-width: 700px)");
   var writable = new Set(config.writable || []);
+  // The user's clock (Settings): 14:30 or 2:30 PM, everywhere this page writes a time.
+  var TIME = config.clock === 12 ? "h:mm a" : "HH:mm";
   var READ_ONLY = "This calendar is read-only (an iCal link, or shared with you to read): its events cannot be changed here.";
 
   var zoneSelect = document.getElementById("portfolio-zone");
@@ -96,7 +98,7 @@
 
   // The copy of an event an action goes to: the first one in a calendar that can be written.
   function writableRef(item) {
-    if (item.booking) return null;
+    if (item.booking || item.block) return null;
     for (var i = 0; i < (item.refs || []).length; i++) {
       if (writable.has(item.refs[i].calendar)) return item.refs[i];
     }
@@ -115,6 +117,7 @@
     if (item.booking) classes.push("is-booking");
     if (item.calendars.length > 1) classes.push("is-merged");
     if (item.conflict) classes.push("is-conflict");
+    if (item.block) classes.push("is-block");
     return {
       id: item.id,
       title: item.title || "(no title)",
@@ -137,7 +140,7 @@
     var timed = items
       .filter(function (item) {
         item.conflict = false;
-        return !item.allDay && !item.declined && !item.free;
+        return !item.allDay && !item.declined && !item.free && !item.block;
       })
       .map(function (item) {
         return { item: item, start: Date.parse(item.start), end: Date.parse(item.end) };
@@ -275,7 +278,7 @@
       var end = DateTime.fromISO(item.end).setZone(zone);
       var entry = element("li", "up-next__item");
       entry.style.borderLeftColor = colors[item.calendars[0].id] || item.calendars[0].color;
-      var when = element("span", "up-next__time", start.toFormat("HH:mm") + "–" + end.toFormat("HH:mm"));
+      var when = element("span", "up-next__time", start.toFormat(TIME) + "–" + end.toFormat(TIME));
       if (start <= now) when.append(element("span", "badge badge--ok", "Now"));
       entry.append(when);
       var title = element("button", "up-next__title", item.title || "(no title)");
@@ -311,8 +314,8 @@
     }
     var start = DateTime.fromISO(item.start).setZone(zone);
     var end = DateTime.fromISO(item.end).setZone(zone);
-    var text = start.toFormat("ccc d LLL yyyy, HH:mm") + " – ";
-    text += start.hasSame(end, "day") ? end.toFormat("HH:mm") : end.toFormat("ccc d LLL, HH:mm");
+    var text = start.toFormat("ccc d LLL yyyy, " + TIME) + " – ";
+    text += start.hasSame(end, "day") ? end.toFormat(TIME) : end.toFormat("ccc d LLL, " + TIME);
     return text + " (" + zone + ")";
   }
 
@@ -398,6 +401,7 @@
     var badges = dialog.querySelector(".event-details__badges");
     badges.replaceChildren();
     if (item.booking) badges.append(element("span", "badge badge--ok", "Booking"));
+    if (item.block) badges.append(element("span", "badge badge--muted", item.rule ? "Block of “" + item.rule + "”" : "Block"));
     if (item.conflict) badges.append(element("span", "badge badge--error", "Conflict"));
     if (item.declined) badges.append(element("span", "badge badge--muted", "Declined"));
     if (item.tentative) badges.append(element("span", "badge badge--muted", "Tentative"));
@@ -834,6 +838,7 @@
     if (arg.timeText && !arg.event.allDay) box.append(element("span", "pf-event__time", arg.timeText));
     box.append(element("span", "pf-event__title", arg.event.title));
     if (item.booking) box.append(element("span", "pf-badge", "Booking"));
+    if (item.block) box.append(element("span", "pf-badge", item.rule ? "Block · " + item.rule : "Block"));
     if (item.calendars.length > 1) {
       var dots = element("span", "pf-event__calendars");
       dots.title = calendarNames(item);
@@ -940,6 +945,16 @@
       arg.el.dataset.eventId = item.id;
       arg.el.dataset.calendars = calendarNames(item);
       arg.el.title = (arg.event.title || "") + " · " + calendarNames(item) + (item.conflict ? " · conflict" : "");
+      // Reachable and opened with the keyboard alone, as with a click.
+      if (!arg.el.hasAttribute("tabindex")) arg.el.tabIndex = 0;
+      arg.el.setAttribute("role", "button");
+      arg.el.setAttribute("aria-haspopup", "dialog");
+      arg.el.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          openDetails(item);
+        }
+      });
     },
     eventClick: function (arg) {
       arg.jsEvent.preventDefault();
@@ -992,7 +1007,7 @@
     if (datePicker.value) calendar.gotoDate(datePicker.value);
   });
 
-  // Calendars: colour and visibility -------------------------------------------------------------
+  // Calendars: colour, visibility, name, declined events, blocks ---------------------------------
 
   document.querySelectorAll("form.calendar-preference").forEach(function (form) {
     form.addEventListener("change", function (event) {
@@ -1020,6 +1035,7 @@
             });
             renderUpNext();
           } else {
+            form.querySelector(".calendar-preference__name").textContent = saved.name;
             calendar.refetchEvents();
           }
         })

@@ -216,3 +216,21 @@ def test_no_view_scrolls_sideways_on_a_phone_or_a_laptop(page, ada, width, tmp_p
         page.goto("/portfolio/")
         expect(page.locator(".fc-list, .fc-list-empty")).to_have_count(1)
         expect(page.get_by_role("button", name="Day", exact=True)).to_be_visible()
+
+
+def test_a_calendars_blocks_and_name_shown_as_the_user_asks(portfolio_page, ada):
+    page = portfolio_page
+    expect(event(page, "Busy")).to_have_count(0)
+    work = page.locator("form.calendar-preference").filter(has_text="Work").first
+
+    work.locator("summary").click()
+    work.get_by_label("Show the blocks sync writes here").check()
+
+    block = event(page, "Busy")
+    expect(block).to_have_count(1)
+    expect(block).to_contain_text("Block")
+    expect(block).to_have_class(re.compile(r"\bis-block\b"))
+    work.get_by_label("Name here").fill("Day job")
+    work.get_by_label("Name here").press("Tab")  # a change event, as leaving the field sends
+    expect(work.locator(".calendar-preference__name")).to_have_text("Day job")
+    expect(event(page, "Design review")).to_have_attribute("data-calendars", "Day job")

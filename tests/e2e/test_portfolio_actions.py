@@ -317,3 +317,33 @@ def test_the_blocks_of_a_moved_event_follow_it(portfolio, mixed):
     world.sync("Work")  # what the queued sync does in a worker
 
     assert [b["DTSTART"].dt for b in world.blocks("Personal")] == [at(day, 11)]
+
+
+def test_the_keyboard_alone_creates_opens_and_deletes_an_event(portfolio, mixed):
+    page = portfolio
+    day = next_week(3)
+    open_week(page, day)
+
+    page.get_by_role("button", name="New event").focus()
+    page.keyboard.press("Enter")
+    form = page.locator(".event-form")
+    expect(form.get_by_label("Title")).to_be_focused()
+    page.keyboard.type("Quiet hour")
+    form.get_by_label("Starts").fill(f"{day.isoformat()}T08:00")
+    form.get_by_label("Ends").fill(f"{day.isoformat()}T09:00")
+    form.get_by_label("Title").focus()
+    page.keyboard.press("Enter")  # submits the form
+    expect(event(page, "Quiet hour")).to_have_count(1)
+
+    event(page, "Quiet hour").focus()
+    page.keyboard.press("Enter")
+    panel = page.locator("#event-details")
+    expect(panel.get_by_role("heading", name="Quiet hour")).to_be_visible()
+    delete = panel.get_by_role("button", name="Delete")
+    expect(delete).to_be_visible()
+    delete.focus()
+    page.keyboard.press("Enter")
+    expect(panel.locator(".event-remove").get_by_role("button", name="Delete")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(event(page, "Quiet hour")).to_have_count(0)
+    assert stored(mixed, "Personal") == stored(mixed, "Work") == stored(mixed, "Family") == []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from calendars.models import Calendar
 from integrations.base import EventStatus, RemoteEvent, Response, Transparency, Window
-from portfolio.fetch import assemble
+from portfolio.fetch import Display, KnownBlocks, assemble
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 WEEK = Window(MONDAY, MONDAY + timedelta(days=7))
@@ -136,3 +136,35 @@ def test_event_ids_are_stable_and_reveal_nothing_of_the_provider_ids():
 
     assert first == assemble(reads, window=WEEK)[0].id
     assert "secret" not in first and len(first) == 18
+
+
+def test_blocks_show_apart_with_their_rule_only_where_the_user_asks():
+    block_id = str(uuid.uuid4())
+    marked = event("m1", at(2, 9), title="Busy", block_id=block_id)
+    unmarked = event("u1", at(2, 11), title="Busy")
+    reads = [
+        (WORK, [marked, unmarked]),
+        (HOME, [event("m1", at(2, 9), title="Busy", block_id=block_id)]),
+    ]
+    known = KnownBlocks(
+        by_event={(str(WORK.id), "u1"): "other"}, rules={block_id: "Client to Work", "other": ""}
+    )
+
+    events = assemble(
+        reads, window=WEEK, known_blocks=known, display={str(WORK.id): Display(show_blocks=True)}
+    )
+
+    assert [(e.start, e.block, e.rule, e.calendars) for e in events] == [
+        (at(2, 9), True, "Client to Work", [WORK]),  # Home's copy stays hidden
+        (at(2, 11), True, "", [WORK]),
+    ]
+    assert assemble(reads, window=WEEK, known_blocks=known) == []
+
+
+def test_declined_invitations_are_left_out_of_a_calendar_that_hides_them():
+    declined = event("d1", at(3, 9), response=Response.DECLINED)
+    reads = [(WORK, [declined]), (HOME, [event("d2", at(3, 10), response=Response.DECLINED)])]
+
+    events = assemble(reads, window=WEEK, display={str(WORK.id): Display(show_declined=False)})
+
+    assert [(e.title, e.declined) for e in events] == [("d2", True)]

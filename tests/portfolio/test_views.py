@@ -61,6 +61,8 @@ def test_the_page_lists_the_calendars_with_their_colours_and_loads_events_by_scr
     assert "<script>" not in page  # every script is a file: ready for a CSP without inline code
     config = response.context["config"]
     assert (config["eventsUrl"], config["timeZone"]) == (EVENTS, "Europe/Berlin")
+    # The user's own week start and clock (Settings), read by the page's script.
+    assert (config["firstDay"], config["clock"]) == (1, 24)
     placeholder = config["calendarPlaceholder"]
     assert config["eventUrls"]["create"] == f"/portfolio/calendars/{placeholder}/event/create/"
     assert set(config["eventUrls"]) == {"open", "create", "update", "move", "remove", "reply"}
@@ -94,6 +96,8 @@ def test_the_events_of_a_range_come_as_json_without_caching(owner_client, world)
         # What an action on this copy names: the calendar and the event's id there.
         "refs": [{"calendar": str(work.id), "event": standup["refs"][0]["event"]}],
         "recurring": False,
+        "block": False,
+        "rule": "",
         "location": "Room 4",
         "videoLink": "",
         "booking": False,
@@ -237,6 +241,34 @@ def test_a_chosen_colour_replaces_the_providers_and_can_be_reset(owner_client, w
     assert chosen["color"] == "#12ab34" and chosen["shown"] is True
     assert events[0]["calendars"][0]["color"] == "#12ab34"
     assert reset["color"] != "#12ab34" and reset["color"].startswith("#")
+
+
+def test_a_calendar_gets_a_name_of_the_users_own_and_shows_its_blocks_when_asked(
+    owner_client, world
+):
+    work = world.calendars["Work"]
+    accept = {"accept": "application/json"}
+    world.rule(["Work"], ["Personal"], name="Work into Personal")
+    world.sync("Work")  # the stand-up's block lands in Personal
+    personal = world.calendars["Personal"]
+
+    renamed = owner_client.post(
+        preference_url(work), {"display_name": "Day job"}, headers=accept
+    ).json()
+    hidden = owner_client.get(EVENTS, week_query()).json()["events"]
+    owner_client.post(preference_url(personal), {"show_blocks": "1"}, headers=accept)
+    shown = owner_client.get(EVENTS, week_query()).json()["events"]
+
+    assert renamed["name"] == "Day job"
+    assert [c["name"] for e in hidden for c in e["calendars"] if c["id"] == str(work.id)] == [
+        "Day job"
+    ]
+    assert [e for e in hidden if e["block"]] == []
+    (block,) = [e for e in shown if e["block"]]
+    assert block["rule"] == "Work into Personal"
+    assert block["calendars"][0]["id"] == str(personal.id)
+    page = owner_client.get(PAGE).content.decode()
+    assert 'value="Day job"' in page and "Show the blocks sync writes here" in page
 
 
 def test_a_bad_colour_is_refused(owner_client, world):
