@@ -176,3 +176,16 @@ def published():
     before_task_publish.connect(record, weak=False)
     yield messages
     before_task_publish.disconnect(record)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that fork the test process run first.
+
+    A fork copies only the thread that calls it. Tests that leave threads behind in the process
+    (the live server and Playwright's loop of the browser tests, the providers' fakes) can hold a
+    lock or a socket at that instant, and the child then waits for ever or loses what it read (a
+    sync that wrote 2 blocks of 6; a child stuck on a query whose answer the server had sent).
+    Run before them, the forking tests meet a process with no such threads. With pytest-xdist the
+    first items are the first each worker is given.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("forks") is None)

@@ -76,6 +76,7 @@ def test_a_privacy_downgrade_is_finished_after_a_crash_midway(
     assert [str(event["SUMMARY"]) for event in world.target.blocks("Work")] == ["Busy"] * 6
 
 
+@pytest.mark.forks
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_sync_leaves_no_lock_in_the_way(world, enqueued, fault_proxy):
     personal = str(world.calendars["Personal"].id)

@@ -17,7 +17,7 @@ from tests.syncrules.torture.environment import prepare
 from tests.syncrules.torture.sides import CalDAVSide, GoogleSide, MicrosoftSide
 from tests.syncrules.world import make_world
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.forks, pytest.mark.django_db(transaction=True)]
 
 ROUNDS = 8
 
