@@ -347,3 +347,34 @@ def test_the_keyboard_alone_creates_opens_and_deletes_an_event(portfolio, mixed)
     page.keyboard.press("Enter")
     expect(event(page, "Quiet hour")).to_have_count(0)
     assert stored(mixed, "Personal") == stored(mixed, "Work") == stored(mixed, "Family") == []
+
+
+def test_a_series_is_retitled_for_all_its_events_and_opens_at_its_provider(portfolio, mixed):
+    page = portfolio
+    monday = next_week(0)
+    mixed.google.add_event(
+        GOOGLE_CALENDAR,
+        "Retro",
+        at(monday, 16),
+        at(monday, 17),
+        timeZone="Europe/Berlin",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=3"],
+    )
+    open_week(page, monday)
+    expect(event(page, "Retro")).to_have_count(3)
+
+    event(page, "Retro").first.click()
+    panel = page.locator("#event-details")
+    web = panel.get_by_role("link", name="Open in Google Calendar")
+    expect(web).to_be_visible()
+    assert web.get_attribute("href").startswith("https://")
+    panel.get_by_role("button", name="Edit").click()
+    form = page.locator(".event-form")
+    form.get_by_label("Title").fill("Retro, new format")
+    form.get_by_label("all events of the series").check()
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator("#portfolio-toast")).to_contain_text("Event saved.")
+
+    expect(event(page, "Retro, new format")).to_have_count(3)
+    titles = [title for title, _, _ in stored(mixed, "Family")]
+    assert titles.count("Retro, new format") >= 1 and "Retro" not in titles
