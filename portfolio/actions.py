@@ -39,7 +39,7 @@ from integrations.base import (
     Response,
 )
 from integrations.zoom import client as zoom_client
-from portfolio.selectors import get_calendar_for_user
+from portfolio.selectors import calendar_writable, get_calendar_for_user
 from syncrules.models import Block
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Opened:
 
     @property
     def editable(self) -> bool:
-        return self.actions is not None and self.keeper is None and not self.calendar.read_only
+        return self.actions is not None and self.keeper is None and calendar_writable(self.calendar)
 
 
 def event_open(*, user: User, calendar_id: object, event_id: str) -> Opened:
@@ -174,10 +174,9 @@ def _readable(user: User, calendar_id: object) -> Calendar:
 
 def _writable(user: User, calendar_id: object) -> Calendar:
     calendar = _readable(user, calendar_id)
-    if calendar.connection.kind == Connection.Kind.ICS:
-        raise ActionRefused(ICS_READ_ONLY)
-    if calendar.read_only:
-        raise ActionRefused(READ_ONLY)
+    if not calendar_writable(calendar):
+        is_link = calendar.connection.kind == Connection.Kind.ICS
+        raise ActionRefused(ICS_READ_ONLY if is_link else READ_ONLY)
     return calendar
 
 

@@ -25,7 +25,7 @@ class PortfolioCalendar:
     def writable(self) -> bool:
         """Whether events can be written into it from the portfolio (iCal links and calendars
         shared read-only cannot)."""
-        return not self.calendar.read_only and self.calendar.connection.kind != Connection.Kind.ICS
+        return calendar_writable(self.calendar)
 
     @property
     def id(self) -> str:
@@ -72,6 +72,12 @@ def portfolio_calendars(user: User) -> list[PortfolioCalendar]:
 def calendar_color(calendar: Calendar) -> str:
     """The colour the user chose, else the provider's, else one of ours that stays the same."""
     return _preference(calendar).color or calendar.color or PALETTE[calendar.id.int % len(PALETTE)]
+
+
+def calendar_writable(calendar: Calendar) -> bool:
+    """Whether events can be written into it from the portfolio: not an iCal link, not shared
+    read-only. The one test the page and ``portfolio.actions`` both use."""
+    return not calendar.read_only and calendar.connection.kind != Connection.Kind.ICS
 
 
 def calendar_label(calendar: Calendar) -> str:
