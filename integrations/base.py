@@ -180,6 +180,19 @@ class EventDraft:
         return f"EventDraft(start={self.start:%Y-%m-%dT%H:%M}, all_day={self.all_day})"
 
 
+def moved_draft(event: RemoteEvent, start: datetime, end: datetime) -> EventDraft:
+    """``event`` as a draft with new times (dragged or resized), its content as it is."""
+    return EventDraft(
+        title=event.title,
+        start=start,
+        end=end,
+        all_day=event.all_day,
+        time_zone=event.time_zone or "UTC",
+        location=event.location,
+        description=event.description,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EventActions:
     """What a provider can do with the user's own events, said where it cannot.
@@ -389,18 +402,12 @@ class Provider(abc.ABC):
         current = self.get_event(calendar_id, event_id)
         if etag and current.etag and etag != current.etag:
             raise EventConflict()
-        event = current.event
-        draft = EventDraft(
-            title=event.title,
-            start=start,
-            end=end,
-            all_day=event.all_day,
-            time_zone=event.time_zone or "UTC",
-            location=event.location,
-            description=event.description,
-        )
         return self.update_event(
-            calendar_id, event_id, draft, scope=scope, etag=etag or current.etag
+            calendar_id,
+            event_id,
+            moved_draft(current.event, start, end),
+            scope=scope,
+            etag=etag or current.etag,
         )
 
     def remove_event(

@@ -44,6 +44,7 @@ from integrations.base import (
     Response,
     Window,
     busy_intervals,
+    moved_draft,
 )
 from integrations.microsoft import mapping
 from integrations.microsoft.client import GraphClient, decode, error_code, error_for
@@ -272,6 +273,36 @@ class MicrosoftProvider(Provider):
         if scope == EditScope.FOLLOWING:
             raise ActionRefused(FOLLOWING_REFUSED)
         current = self._changeable(calendar_id, event_id, etag)
+        return self._change(calendar_id, event_id, current, draft, scope, etag)
+
+    def move_event(
+        self,
+        calendar_id: str,
+        event_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        scope: EditScope = EditScope.THIS,
+        etag: str = "",
+    ) -> EventDetail:
+        """As ``update_event`` with the event's own content: one read and one PATCH of the times
+        alone, where reading it for a draft first would cost a request more."""
+        if scope == EditScope.FOLLOWING:
+            raise ActionRefused(FOLLOWING_REFUSED)
+        current = self._changeable(calendar_id, event_id, etag)
+        draft = moved_draft(_detail(current).event, start, end)
+        return self._change(calendar_id, event_id, current, draft, scope, etag)
+
+    def _change(
+        self,
+        calendar_id: str,
+        event_id: str,
+        current: dict[str, Any],
+        draft: EventDraft,
+        scope: EditScope,
+        etag: str,
+    ) -> EventDetail:
+        """``update_event`` on ``current``, just read by ``_changeable``."""
         master_id = _series_master(current) if scope == EditScope.ALL else ""
         if master_id:
             master = self._read_event(calendar_id, master_id)

@@ -386,6 +386,17 @@ def test_a_dragged_instance_keeps_its_content_and_its_zone(fake, provider, stand
     )
 
 
+def test_a_drag_costs_one_read_and_one_patch(fake, provider):
+    single = fake.add_event(CALENDAR, "Review", berlin(15, 9), berlin(15, 10))
+    read = provider.get_event(CALENDAR, single)
+    fake.requests.clear()
+
+    provider.move_event(CALENDAR, single, berlin(15, 13), berlin(15, 14), etag=read.etag)
+
+    assert [request.method for request in fake.requests] == ["GET", "PATCH"]
+    assert shown(fake) == [("Review", berlin(15, 13), berlin(15, 14))]
+
+
 # Removing -------------------------------------------------------------------------------------------
 
 
@@ -525,6 +536,7 @@ def test_blocks_and_booking_events_are_never_changed_from_the_portfolio(
 
     for action in (
         lambda: provider.update_event(CALENDAR, remote_id, draft(berlin(9, 16), berlin(9, 17))),
+        lambda: provider.move_event(CALENDAR, remote_id, berlin(9, 16), berlin(9, 17)),
         lambda: provider.remove_event(CALENDAR, remote_id, scope=EditScope.ALL),
         lambda: provider.reply(CALENDAR, remote_id, Response.DECLINED),
     ):

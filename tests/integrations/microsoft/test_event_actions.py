@@ -266,6 +266,28 @@ def test_a_single_event_moves_and_is_renamed_in_place(graph, calendar, provider)
     assert patch.if_match == seen.etag
 
 
+def test_a_drag_is_one_read_and_one_patch_keeping_the_rest(graph, calendar, provider):
+    event_id = graph.add_event(
+        calendar,
+        TITLE,
+        utc(2026, 3, 10, 9),
+        utc(2026, 3, 10, 10),
+        body={"contentType": "html", "content": f"<p><b>{NOTES}</b></p>"},
+        location=PLACE,
+    )
+    seen = provider.get_event(calendar, event_id)
+    graph.reset_counts()
+
+    provider.move_event(
+        calendar, event_id, utc(2026, 3, 10, 13), utc(2026, 3, 10, 14), etag=seen.etag
+    )
+
+    assert [request.method for request in graph.requests] == ["GET", "PATCH"]
+    event = graph.event(event_id)
+    assert (event.start, event.end) == (utc(2026, 3, 10, 13), utc(2026, 3, 10, 14))
+    assert event.body == {"contentType": "html", "content": f"<p><b>{NOTES}</b></p>"}
+
+
 def test_only_what_changed_is_sent(graph, calendar, provider):
     event_id = graph.add_event(
         calendar,
@@ -587,6 +609,7 @@ def test_a_block_is_never_changed_deleted_or_answered_from_the_portfolio(graph, 
     for attempt in (
         lambda: provider.update_event(calendar, block_id, draft(title="Mine now")),
         lambda: provider.update_event(calendar, block_id, draft(), scope=EditScope.ALL),
+        lambda: provider.move_event(calendar, block_id, utc(2026, 3, 11, 9), utc(2026, 3, 11, 10)),
         lambda: provider.remove_event(calendar, block_id),
         lambda: provider.reply(calendar, block_id, Response.DECLINED),
     ):
