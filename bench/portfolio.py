@@ -278,18 +278,18 @@ def _wall(label: str, user) -> list[str]:  # type: ignore[no-untyped-def]
 def _assembly_cpu() -> str:
     from calendars.models import Calendar
     from integrations.base import RemoteEvent, Window
-    from portfolio.fetch import PortfolioResult, assemble
+    from portfolio.fetch import KnownBlocks, PortfolioResult, assemble
     from portfolio.payload import result_json
 
     calendars = [Calendar(id=uuid.uuid4(), name=f"Calendar {n}", color="#3b5bdb") for n in range(5)]
-    reads, known = [], set()
+    reads, known = [], {}
     for n, calendar in enumerate(calendars):
         events = []
         for number in range(CPU_EVENTS // len(calendars)):
             begin = _start(number)
             event_id = f"https://dav.example.com/cal{n}/{number}.ics"
             if number % 20 == 7:
-                known.add((str(calendar.id), event_id))  # a block we wrote
+                known[(str(calendar.id), event_id)] = ""  # a block we wrote
             events.append(
                 RemoteEvent(
                     id=event_id,
@@ -306,7 +306,9 @@ def _assembly_cpu() -> str:
     samples = []
     for _ in range(20):
         began = time.thread_time()
-        result = PortfolioResult(events=assemble(reads, window=Window(*WEEK), known_blocks=known))
+        result = PortfolioResult(
+            events=assemble(reads, window=Window(*WEEK), known_blocks=KnownBlocks(known))
+        )
         json.dumps(result_json(result))
         samples.append(time.thread_time() - began)
     return (

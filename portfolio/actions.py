@@ -9,6 +9,9 @@ Refusals come as ``ActionRefused`` (a read-only calendar, an account to reconnec
 booking's event, a scope the provider cannot do) or ``EventConflict`` (the event changed since the
 panel read it); both carry plain words for the panel. An account whose authorization is gone is
 recorded on the connection as a sync would, and the error raised for the view to show.
+
+Each action takes a calendar its caller has found among the user's own
+(``portfolio.selectors.get_calendar_for_user``, with its connection).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from uuid import UUID
 
 from django.urls import reverse
 
-from accounts.models import User
 from calendars import zoom_tokens
 from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
@@ -39,7 +41,7 @@ from integrations.base import (
     Response,
 )
 from integrations.zoom import client as zoom_client
-from portfolio.selectors import calendar_writable, get_calendar_for_user
+from portfolio.selectors import calendar_writable
 from syncrules.models import Block
 
 logger = logging.getLogger(__name__)
@@ -76,37 +78,34 @@ class Opened:
         return self.actions is not None and self.keeper is None and calendar_writable(self.calendar)
 
 
-def event_open(*, user: User, calendar_id: object, event_id: str) -> Opened:
-    """The event ``event_id`` of the user's calendar, read now from its provider."""
-    calendar = _readable(user, calendar_id)
+def event_open(*, calendar: Calendar, event_id: str) -> Opened:
+    """The event ``event_id`` of the calendar, read now from its provider."""
+    _check_readable(calendar)
     provider, detail = _call(
         calendar, lambda provider: provider.get_event(calendar.remote_id, event_id)
     )
     return _opened(calendar, provider, detail)
 
 
-def event_create(
-    *, user: User, calendar_id: object, draft: EventDraft, zoom: bool = False
-) -> Opened:
-    """Write a new event into the user's calendar; with ``zoom``, a Zoom meeting is made first and
-    its link goes into the event's location (and description)."""
-    calendar = _writable(user, calendar_id)
+def event_create(*, calendar: Calendar, draft: EventDraft, zoom: bool = False) -> Opened:
+    """Write a new event into the calendar; with ``zoom``, a Zoom meeting (of the calendar's
+    owner) is made first and its link goes into the event's location (and description)."""
+    _check_writable(calendar)
     if zoom:
-        draft = _with_zoom_meeting(user, draft)
+        draft = _with_zoom_meeting(calendar.connection.user_id, draft)
     return _write(calendar, lambda provider: provider.create_event(calendar.remote_id, draft))
 
 
 def event_update(
     *,
-    user: User,
-    calendar_id: object,
+    calendar: Calendar,
     event_id: str,
     draft: EventDraft,
     scope: EditScope = EditScope.THIS,
     etag: str = "",
 ) -> Opened:
     """Change an event (moved, resized or edited); ``scope`` for a recurring one."""
-    calendar = _writable(user, calendar_id)
+    _check_writable(calendar)
     return _write(
         calendar,
         lambda provider: provider.update_event(
@@ -117,8 +116,7 @@ def event_update(
 
 def event_move(
     *,
-    user: User,
-    calendar_id: object,
+    calendar: Calendar,
     event_id: str,
     start: datetime,
     end: datetime,
@@ -126,7 +124,7 @@ def event_move(
     etag: str = "",
 ) -> Opened:
     """New times for an event (dragged or resized); the rest of it stays as it is."""
-    calendar = _writable(user, calendar_id)
+    _check_writable(calendar)
     return _write(
         calendar,
         lambda provider: provider.move_event(
@@ -137,14 +135,13 @@ def event_move(
 
 def event_remove(
     *,
-    user: User,
-    calendar_id: object,
+    calendar: Calendar,
     event_id: str,
     scope: EditScope = EditScope.THIS,
     etag: str = "",
 ) -> None:
     """Delete an event (``scope`` for a recurring one)."""
-    calendar = _writable(user, calendar_id)
+    _check_writable(calendar)
     _call(
         calendar,
         lambda provider: provider.remove_event(
@@ -154,30 +151,27 @@ def event_remove(
     _changed(calendar)
 
 
-def event_reply(*, user: User, calendar_id: object, event_id: str, response: Response) -> Opened:
+def event_reply(*, calendar: Calendar, event_id: str, response: Response) -> Opened:
     """Answer an invitation (accepted, tentative or declined), for this event."""
     if response not in (Response.ACCEPTED, Response.TENTATIVE, Response.DECLINED):
         raise ValueError(f"Not an answer: {response}")
-    calendar = _writable(user, calendar_id)
+    _check_writable(calendar)
     return _write(calendar, lambda provider: provider.reply(calendar.remote_id, event_id, response))
 
 
-def _readable(user: User, calendar_id: object) -> Calendar:
-    calendar = get_calendar_for_user(user, calendar_id)
+def _check_readable(calendar: Calendar) -> None:
     connection = calendar.connection
     if connection.kind == Connection.Kind.ZOOM or connection.status in Connection.RELEASED:
         raise ActionRefused("This calendar is not connected any more.")
     if not connection.is_usable or not connection.secrets:
         raise ActionRefused(RECONNECT)
-    return calendar
 
 
-def _writable(user: User, calendar_id: object) -> Calendar:
-    calendar = _readable(user, calendar_id)
+def _check_writable(calendar: Calendar) -> None:
+    _check_readable(calendar)
     if not calendar_writable(calendar):
         is_link = calendar.connection.kind == Connection.Kind.ICS
         raise ActionRefused(ICS_READ_ONLY if is_link else READ_ONLY)
-    return calendar
 
 
 def _write(calendar: Calendar, action: Callable[[Provider], EventDetail]) -> Opened:
@@ -256,11 +250,13 @@ def _changed(calendar: Calendar) -> None:
     calendar_changed.send(sender=Calendar, calendar_id=str(calendar.id))
 
 
-def _with_zoom_meeting(user: User, draft: EventDraft) -> EventDraft:
+def _with_zoom_meeting(user_id: UUID, draft: EventDraft) -> EventDraft:
     """The draft with the join link of a Zoom meeting made for it (timed events only)."""
     if draft.all_day:
         raise ActionRefused("A Zoom meeting needs a start time: give the event one.")
-    connection = Connection.objects.usable().filter(user=user, kind=Connection.Kind.ZOOM).first()
+    connection = (
+        Connection.objects.usable().filter(user_id=user_id, kind=Connection.Kind.ZOOM).first()
+    )
     if connection is None or not connection.secrets:
         raise ActionRefused(NO_ZOOM)
     client = zoom_tokens.client_for_connection(connection)

@@ -168,9 +168,6 @@ class KnownBlocks:
     by_event: Mapping[tuple[str, str], str] = field(default_factory=dict)
     rules: Mapping[str, str] = field(default_factory=dict)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self.by_event
-
 
 def known_blocks(calendars: Iterable[Calendar]) -> KnownBlocks:
     """What our table of blocks says about these calendars (ids and rule names only)."""
@@ -199,15 +196,13 @@ def assemble(
     reads: Iterable[tuple[Calendar, Sequence[RemoteEvent]]],
     *,
     window: Window,
-    known_blocks: KnownBlocks | Collection[tuple[str, str]] = frozenset(),
+    known_blocks: KnownBlocks = KnownBlocks(),
     display: Mapping[str, Display] | None = None,
 ) -> list[PortfolioEvent]:
     """The portfolio's events from what each calendar read: blocks left out (or shown apart where
     the calendar's display asks), declined invitations left out where it asks, copies of one
     meeting joined, in time order. A pure function of its arguments."""
     display = display or {}
-    if not isinstance(known_blocks, KnownBlocks):
-        known_blocks = KnownBlocks(by_event={key: "" for key in known_blocks})
     date_window = Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN)
     merged: dict[tuple[object, ...], PortfolioEvent] = {}
     for calendar, events in reads:

@@ -46,8 +46,12 @@ class PortfolioCalendar:
 
 
 def get_calendar_for_user(user: User, calendar_id: object) -> Calendar:
+    """The user's calendar (404 for anyone else's), with what acting on it and showing it read:
+    its connection and owner (the provider's settings) and the user's preference."""
     return get_object_or_404(
-        Calendar.objects.select_related("connection"), id=calendar_id, connection__user=user
+        Calendar.objects.select_related("connection__user", "portfolio_preference"),
+        id=calendar_id,
+        connection__user=user,
     )
 
 

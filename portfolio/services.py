@@ -35,4 +35,5 @@ def preference_update(
             changed.append(name)
     preference.updated_at = timezone.now()
     preference.save(update_fields=changed)
+    calendar.portfolio_preference = preference  # what the caller shows next is the new one
     return preference

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
-from calendars.models import Connection
+from calendars.models import Calendar, Connection
 from integrations.base import ActionRefused, EventConflict, ProviderError
 from multical.lib import rate_limits
 from portfolio import actions
@@ -137,7 +137,7 @@ def calendar_preference(request: AuthenticatedHttpRequest, calendar_id: str) -> 
 _action_limit = rate_limits.ratelimit(
     group="portfolio-action", rate=rate_limits.setting_rate("PORTFOLIO_ACTION_RATE")
 )
-_JsonView = Callable[[AuthenticatedHttpRequest, UUID], JsonResponse]
+_JsonView = Callable[[AuthenticatedHttpRequest, Calendar], JsonResponse]
 
 
 def _signed_in(view: _JsonView) -> Callable[[HttpRequest, UUID], JsonResponse]:
@@ -148,8 +148,8 @@ def _signed_in(view: _JsonView) -> Callable[[HttpRequest, UUID], JsonResponse]:
         if not request.user.is_authenticated:
             return JsonResponse({"error": "Log in to change your calendars."}, status=401)
         # Anyone else's calendar is a 404 before anything they sent is even looked at.
-        get_calendar_for_user(request.user, calendar_id)
-        return view(cast(AuthenticatedHttpRequest, request), calendar_id)
+        calendar = get_calendar_for_user(request.user, calendar_id)
+        return view(cast(AuthenticatedHttpRequest, request), calendar)
 
     return checked
 
@@ -161,17 +161,13 @@ def _invalid(form: forms.Form) -> JsonResponse:
     )
 
 
-def _failed(
-    error: ProviderError, request: AuthenticatedHttpRequest, calendar_id: object, event_id: str
-) -> JsonResponse:
+def _failed(error: ProviderError, calendar: Calendar, event_id: str) -> JsonResponse:
     """A provider's refusal or failure as the panel shows it: nothing is lost, and after a
     conflict the event as it is now comes along, so the user sees what changed."""
     body: dict[str, object] = {"error": error.message}
     if isinstance(error, EventConflict) and event_id:
         try:
-            current = actions.event_open(
-                user=request.user, calendar_id=calendar_id, event_id=event_id
-            )
+            current = actions.event_open(calendar=calendar, event_id=event_id)
             body["current"] = opened_json(current)
         except ProviderError:
             pass  # gone meanwhile: the message says the event changed
@@ -185,8 +181,7 @@ def _failed(
 
 
 def _act(
-    request: AuthenticatedHttpRequest,
-    calendar_id: UUID,
+    calendar: Calendar,
     form: forms.Form,
     act: Callable[[dict[str, Any]], actions.Opened | None],
     *,
@@ -200,7 +195,7 @@ def _act(
     try:
         opened = act(data)
     except ProviderError as error:
-        return _failed(error, request, calendar_id, data.get("event", ""))
+        return _failed(error, calendar, data.get("event", ""))
     if opened is None:
         return JsonResponse({"removed": True})
     return JsonResponse(opened_json(opened), status=status)
@@ -210,15 +205,12 @@ def _act(
 @_action_limit
 @_signed_in
 @require_GET
-def event(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+def event(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """One event, read now, for the panel: ``calendar`` and ``event`` as the feed named them."""
     return _act(
-        request,
-        calendar_id,
+        calendar,
         EventRefForm(request.GET),
-        lambda data: actions.event_open(
-            user=request.user, calendar_id=calendar_id, event_id=data["event"]
-        ),
+        lambda data: actions.event_open(calendar=calendar, event_id=data["event"]),
     )
 
 
@@ -226,14 +218,13 @@ def event(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
 @_action_limit
 @_signed_in
 @require_POST
-def event_create(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+def event_create(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """A new event in one of the user's writable calendars."""
     return _act(
-        request,
-        calendar_id,
+        calendar,
         EventForm(request.POST),
         lambda data: actions.event_create(
-            user=request.user, calendar_id=calendar_id, draft=data["draft"], zoom=data["zoom"]
+            calendar=calendar, draft=data["draft"], zoom=data["zoom"]
         ),
         status=201,
     )
@@ -243,15 +234,13 @@ def event_create(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 @_action_limit
 @_signed_in
 @require_POST
-def event_update(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+def event_update(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """An event edited (``scope`` for a recurring one, ``etag`` as read)."""
     return _act(
-        request,
-        calendar_id,
+        calendar,
         ChangeForm(request.POST),
         lambda data: actions.event_update(
-            user=request.user,
-            calendar_id=calendar_id,
+            calendar=calendar,
             event_id=data["event"],
             draft=data["draft"],
             scope=data["scope"],
@@ -264,15 +253,13 @@ def event_update(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 @_action_limit
 @_signed_in
 @require_POST
-def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+def event_move(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """An event dragged or resized: new times, the rest kept."""
     return _act(
-        request,
-        calendar_id,
+        calendar,
         MoveForm(request.POST),
         lambda data: actions.event_move(
-            user=request.user,
-            calendar_id=calendar_id,
+            calendar=calendar,
             event_id=data["event"],
             start=data["start"],
             end=data["end"],
@@ -286,14 +273,12 @@ def event_move(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResp
 @_action_limit
 @_signed_in
 @require_POST
-def event_remove(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+def event_remove(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     return _act(
-        request,
-        calendar_id,
+        calendar,
         RemoveForm(request.POST),
         lambda data: actions.event_remove(
-            user=request.user,
-            calendar_id=calendar_id,
+            calendar=calendar,
             event_id=data["event"],
             scope=data["scope"],
             etag=data["etag"],
@@ -305,15 +290,13 @@ def event_remove(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonRe
 @_action_limit
 @_signed_in
 @require_POST
-def event_reply(request: AuthenticatedHttpRequest, calendar_id: UUID) -> JsonResponse:
+def event_reply(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """The owner's answer to an invitation."""
     return _act(
-        request,
-        calendar_id,
+        calendar,
         ReplyForm(request.POST),
         lambda data: actions.event_reply(
-            user=request.user,
-            calendar_id=calendar_id,
+            calendar=calendar,
             event_id=data["event"],
             response=data["response"],
         ),

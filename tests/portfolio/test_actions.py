@@ -193,6 +193,26 @@ def test_a_visitor_is_answered_401_and_nothing_is_written(client, world):
     assert world.own_events("Work") == []
 
 
+def test_a_drag_reads_the_calendar_once_and_queues_its_sync(
+    owner_client, world, django_assert_num_queries
+):
+    work = world.calendars["Work"]
+    created = owner_client.post(url("event_create", work), new_event()).json()
+    later = soon(4, 7)
+    moved = {
+        "event": created["event"]["id"],
+        "etag": created["etag"],
+        "start": later.isoformat(),
+        "end": (later + timedelta(minutes=30)).isoformat(),
+    }
+
+    # The signed-in user, the calendar with its connection and preference, the sync's request.
+    with django_assert_num_queries(3):
+        response = owner_client.post(url("event_move", work), moved)
+
+    assert response.status_code == 200, response.content
+
+
 def test_a_dragged_event_keeps_everything_but_its_times(owner_client, world):
     work = world.calendars["Work"]
     created = owner_client.post(url("event_create", work), new_event()).json()

@@ -33,7 +33,7 @@ def event(event_id: str, start: datetime, minutes: int = 60, **fields) -> Remote
 def test_a_block_id_hides_the_event_only_in_the_calendar_it_was_written_to():
     reads = [(WORK, [event("abc", at(1, 9))]), (HOME, [event("abc", at(1, 10))])]
 
-    events = assemble(reads, window=WEEK, known_blocks={(str(WORK.id), "abc")})
+    events = assemble(reads, window=WEEK, known_blocks=KnownBlocks({(str(WORK.id), "abc"): ""}))
 
     assert [(e.start, e.calendars) for e in events] == [(at(1, 10), [HOME])]
 
