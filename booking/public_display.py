@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from booking.models import BookingPage
+from multical.lib.clock import time_label
 
 START_FORMAT = "%Y%m%dT%H%M%SZ"
 # Starts are read only this far inside what a datetime holds, so that converting one to any zone
@@ -136,28 +137,6 @@ def parse_start(value: str) -> datetime | None:
 
 def format_start(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(START_FORMAT)
-
-
-def time_label(moment: datetime, zone: ZoneInfo, clock: int) -> str:
-    """``moment`` on the reader's clock: "9:30 am" (``clock`` 12) or "09:30" (24). Where the zone's
-    clock shows that time twice (the repeated hour when it falls back), its offset tells the two
-    apart: "01:30 (UTC-4)", then "01:30 (UTC-5)"."""
-    local = moment.astimezone(zone)
-    if clock == 12:
-        label = f"{local.hour % 12 or 12}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
-    else:
-        label = f"{local:%H:%M}"
-    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
-        label += f" ({_offset_label(local)})"
-    return label
-
-
-def _offset_label(local: datetime) -> str:
-    offset = local.utcoffset()
-    assert offset is not None  # an aware datetime in a ZoneInfo zone
-    minutes = int(offset.total_seconds()) // 60
-    hours, rest = divmod(abs(minutes), 60)
-    return f"UTC{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def format_when(start: datetime, end: datetime | None, zone_name: str, clock: int = 24) -> str:

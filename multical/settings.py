@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's pages in their time zone and on their clock.
+    "accounts.middleware.ReaderMiddleware",
     # After authentication, so that signed-in users are counted by account (and their 429 page
     # knows them), before any view: every request's limit.
     "multical.middleware.RateLimitMiddleware",

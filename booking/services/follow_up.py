@@ -322,7 +322,7 @@ def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
     if not wants_booking_emails(booking.owner):
         return
     context = {
-        **_common_context(booking, booking.owner.time_zone),
+        **_common_context(booking, booking.owner.time_zone, booking.owner.clock),
         "booking_url": _booking_detail_url(booking),
         "calendars_url": settings.SITE_URL + reverse("calendars:calendar_list"),
         "attendee_cancelled": booking.cancelled_by == Booking.Actor.ATTENDEE,

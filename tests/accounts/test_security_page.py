@@ -52,7 +52,7 @@ def test_the_page_lists_the_users_entries_newest_first_in_words(owner_client, ow
     assert "203.0.113.9" in listed[2]
 
 
-def test_times_are_shown_in_the_users_zone(owner_client, owner):
+def test_times_are_shown_in_the_users_zone_and_on_their_clock(owner_client, owner):
     owner.time_zone = "Asia/Kolkata"
     owner.save(update_fields=["time_zone"])
     entry(owner, AuditLog.Action.LOGIN, at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
@@ -61,6 +61,10 @@ def test_times_are_shown_in_the_users_zone(owner_client, owner):
 
     assert "Sun 1 Mar 2026, 17:30" in html
     assert "Asia/Kolkata" in html
+
+    owner.clock = 12
+    owner.save(update_fields=["clock"])
+    assert "Sun 1 Mar 2026, 5:30 pm" in owner_client.get(SECURITY).content.decode()
 
 
 def test_the_log_is_paginated(owner_client, owner):

@@ -213,6 +213,23 @@ def test_the_attendees_emails_keep_the_clock_they_booked_with(world, follow):
     assert f"{owners:%H:%M}" in to_owner.body
 
 
+def test_the_owners_emails_are_on_the_owners_clock(world, owner, follow):
+    owner.clock = 12
+    owner.save(update_fields=["clock"])
+    start = soon(3, 14)  # the afternoon in Berlin
+    booking = follow(
+        make_booking(
+            world, start=start, end=start + timedelta(minutes=30), location="phone", calendar=None
+        )
+    )
+
+    owners = booking.start.astimezone(ZoneInfo("Europe/Berlin"))
+    (to_owner,) = sent_to("owner@example.com")
+    twelve = f"{owners.hour % 12 or 12}:{owners:%M} {'am' if owners.hour < 12 else 'pm'}"
+    assert twelve in to_owner.subject and twelve in to_owner.body
+    assert f"{owners:%H:%M}" not in to_owner.body
+
+
 def test_following_up_again_changes_nothing(world, zoom, zoom_fake, follow):
     booking = follow(make_booking(world))
     requests_before, event_before = len(zoom_fake.requests), booking_events(world)

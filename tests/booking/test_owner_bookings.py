@@ -181,6 +181,26 @@ def test_the_list_shows_times_in_the_users_zone_with_attendee_page_and_place(
     assert 'aria-current="page">Upcoming' in html
 
 
+def test_every_owner_page_shows_the_booking_in_the_owners_zone_and_on_their_clock(
+    owner_client, owner, booking, monday
+):
+    owner.time_zone, owner.clock = "America/New_York", 12
+    owner.save(update_fields=["time_zone", "clock"])
+    ConnectionFactory(user=owner)  # home lists bookings once a calendar is connected
+    pages = {
+        "list": reverse("booking:booking_list"),
+        "detail": reverse("booking:booking_detail", args=[booking.id]),
+        "cancel": reverse("booking:booking_cancel", args=[booking.id]),
+        "home": reverse("dashboard"),
+    }
+
+    for name, url in pages.items():
+        html = owner_client.get(url).content.decode()
+        # 09:00 UTC is 5:00 am in New York (daylight time in May).
+        assert "7 May" in html and "5:00 am" in html, name
+        assert "11:00" not in html and "09:00" not in html, name
+
+
 def test_a_booking_whose_page_was_deleted_is_still_listed(owner_client, owner, monday):
     make_booking(owner, None, MONDAY + timedelta(days=1))
 
