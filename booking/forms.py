@@ -20,7 +20,13 @@ from booking.models import BookingPage, Question
 from booking.selectors import owner as selectors
 from booking.services.pages import PageSettings, QuestionSpec
 from calendars.models import Calendar
-from syncrules.forms import WEEKDAYS, CalendarCheckboxes, CalendarsField, limit_calendars
+from syncrules.forms import (
+    WEEKDAYS,
+    CalendarCheckboxes,
+    CalendarsField,
+    limit_calendars,
+    weekdays_from,
+)
 
 # What a new page starts with: Monday to Friday, 09:00 to 17:00.
 DEFAULT_WEEKLY_HOURS = {str(day): [[9 * 60, 17 * 60]] for day in range(1, 6)}
@@ -314,13 +320,14 @@ class PageForm(forms.ModelForm):
         self.user, self.page = user, page
         limit_calendars(self.fields["busy_calendars"], selectors.calendars_for_user(user))
         limit_calendars(self.fields["write_calendar"], self.writable)
-        for day, name in WEEKDAYS:
+        for day, name in weekdays_from(user.week_start):
             self.fields[f"hours_{day}"] = forms.CharField(
                 label=name, required=False, max_length=200
             )
 
     def weekday_fields(self) -> list[forms.BoundField]:
-        return [self[f"hours_{day}"] for day, _ in WEEKDAYS]
+        """The weekly hours' fields, from the day the owner's weeks start on."""
+        return [self[f"hours_{day}"] for day, _ in weekdays_from(self.user.week_start)]
 
     def clean(self) -> dict[str, Any]:
         super().clean()

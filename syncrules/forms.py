@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -26,6 +26,15 @@ WEEKDAYS = [
     (6, "Saturday"),
     (7, "Sunday"),
 ]
+
+
+def weekdays_from(week_start: int) -> list[tuple[int, str]]:
+    """``WEEKDAYS`` (ISO numbers, Monday 1 to Sunday 7) in the order of a week that starts on
+    ``week_start`` (``User.week_start``: Monday 1, Saturday 6, Sunday 0)."""
+    first = week_start or 7
+    return sorted(WEEKDAYS, key=lambda day: (day[0] - first) % 7)
+
+
 OVERLAP_LABEL = "Save anyway: one block per event where the rules meet"
 
 
@@ -225,6 +234,8 @@ class RuleForm(forms.Form):
     ) -> None:
         super().__init__(data, initial=_initial(rule))
         self.user, self.rule, self.for_preview = user, rule, for_preview
+        weekdays = cast(forms.TypedMultipleChoiceField, self.fields["weekdays"])
+        weekdays.choices = weekdays_from(user.week_start)
         calendars = selectors.calendars_for_user(user)
         limit_calendars(self.fields["sources"], calendars)
         limit_calendars(self.fields["targets"], calendars)
