@@ -67,8 +67,11 @@ def test_a_connection_that_needs_reconnecting_comes_first_with_its_button(owner,
 
 def test_healthy_connections_are_summed_up_in_one_line(owner, owner_client):
     ConnectionFactory(user=owner)
+    assert "Your connection is working." in home(owner_client)
     ConnectionFactory(user=owner)
-    assert "All 2 connections are working." in home(owner_client)
+    assert "Both your connections are working." in home(owner_client)
+    ConnectionFactory(user=owner)
+    assert "All 3 of your connections are working." in home(owner_client)
 
 
 def test_rules_show_their_last_run(owner, owner_client):
