@@ -89,11 +89,25 @@ def event_open(*, calendar: Calendar, event_id: str) -> Opened:
 
 def event_create(*, calendar: Calendar, draft: EventDraft, zoom: bool = False) -> Opened:
     """Write a new event into the calendar; with ``zoom``, a Zoom meeting (of the calendar's
-    owner) is made first and its link goes into the event's location (and description)."""
+    owner) is made first and its link goes into the event's location (and description); when the
+    event cannot be written, the meeting is deleted again."""
     _check_writable(calendar)
-    if zoom:
-        draft = _with_zoom_meeting(calendar.connection.user_id, draft)
-    return _write(calendar, lambda provider: provider.create_event(calendar.remote_id, draft))
+    if not zoom:
+        return _write(calendar, lambda provider: provider.create_event(calendar.remote_id, draft))
+    client, meeting_id, with_link = _with_zoom_meeting(calendar.connection.user_id, draft)
+    try:
+        return _write(
+            calendar, lambda provider: provider.create_event(calendar.remote_id, with_link)
+        )
+    except ProviderError:
+        # No event carries the meeting's link: left at Zoom, it would be one no one can find.
+        # (A write whose answer was lost, a timeout, may have landed with the link: rarer than a
+        # refusal or an outage answered, and the event then says where the meeting was.)
+        try:
+            client.delete_meeting(meeting_id)
+        except ProviderError as error:
+            logger.info("Portfolio: a Zoom meeting without its event remains: %s", error.message)
+        raise
 
 
 def event_update(
@@ -250,8 +264,11 @@ def _changed(calendar: Calendar) -> None:
     calendar_changed.send(sender=Calendar, calendar_id=str(calendar.id))
 
 
-def _with_zoom_meeting(user_id: UUID, draft: EventDraft) -> EventDraft:
-    """The draft with the join link of a Zoom meeting made for it (timed events only)."""
+def _with_zoom_meeting(
+    user_id: UUID, draft: EventDraft
+) -> tuple[zoom_client.ZoomClient, str, EventDraft]:
+    """A Zoom meeting made for the draft (timed events only): the client that made it, its id,
+    and the draft with its join link."""
     if draft.all_day:
         raise ActionRefused("A Zoom meeting needs a start time: give the event one.")
     connection = (
@@ -275,12 +292,16 @@ def _with_zoom_meeting(user_id: UUID, draft: EventDraft) -> EventDraft:
     description = "\n\n".join(
         part for part in (draft.description, f"Join Zoom: {meeting.join_url}") if part
     )
-    return EventDraft(
-        title=draft.title,
-        start=draft.start,
-        end=draft.end,
-        all_day=False,
-        time_zone=draft.time_zone,
-        location=meeting.join_url,
-        description=description,
+    return (
+        client,
+        meeting.id,
+        EventDraft(
+            title=draft.title,
+            start=draft.start,
+            end=draft.end,
+            all_day=False,
+            time_zone=draft.time_zone,
+            location=meeting.join_url,
+            description=description,
+        ),
     )
