@@ -665,7 +665,10 @@
       if (answer.status === 409 && answer.body.current) {
         // Changed elsewhere meanwhile: what the user typed stays; the next save is over the new version.
         current.opened = answer.body.current;
-        answer.body.error += " Your changes are still here: save again to keep them.";
+        var now = answer.body.current.event;
+        answer.body.error +=
+          " It is now “" + (now.title || "(no title)") + "”, " + describeWhen(now) + "." +
+          " Your changes are still here: save again to keep them.";
       }
       showErrors(editForm, answer.body);
     });

@@ -4,7 +4,11 @@ fake, each connected the way the app connects it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
+
+import icalendar
+import recurring_ical_events
 
 from calendars.models import Calendar, Connection
 from integrations.base import BOOKING_MARKER_PROPERTY, MARKER_PROPERTY, Window
@@ -32,6 +36,20 @@ class Mixed:
 
     def caldav_event(self, name: str, uid: str, start: datetime, **fields: object) -> None:
         self.world.put(name, uid, start, **fields)
+
+    def caldav_instances(
+        self, name: str, start: datetime, end: datetime
+    ) -> list[tuple[str, datetime, datetime]]:
+        """(title, start, end) of every instance Radicale's stored iCalendar gives between
+        ``start`` and ``end``: each object's series expanded with its exceptions, in start order."""
+        world, found = self.world, []
+        for path in world.server.list_objects(world.account, world.url(name)):
+            data = world.server.read_object(world.account, urljoin(world.server.url, path))
+            calendar = icalendar.Calendar.from_ical(data)
+            for item in recurring_ical_events.of(calendar).between(start, end):
+                begins, ends = item["DTSTART"].dt, item["DTEND"].dt
+                found.append((str(item["SUMMARY"]), begins.astimezone(UTC), ends.astimezone(UTC)))
+        return sorted(found, key=lambda instance: instance[1])
 
     def google_event(self, title: str, start: datetime, minutes: int = 60, **extra: object) -> str:
         return self.google.add_event(
