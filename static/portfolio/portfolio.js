@@ -898,7 +898,9 @@
     initialDate: /^\d{4}-\d{2}-\d{2}$/.test(initialDate || "") ? initialDate : undefined,
     headerToolbar: bars.header,
     footerToolbar: bars.footer,
-    buttonText: { today: "Today", prev: "Previous", next: "Next" },
+    // Chevrons for previous and next (named for screen readers), so the toolbar fits one row.
+    buttonText: { today: "Today" },
+    buttonHints: { prev: "Previous", next: "Next", today: "Back to today" },
     views: {
       timeGridDay: { buttonText: "Day" },
       timeGridSevenDays: { type: "timeGrid", duration: { days: 7 }, buttonText: "7 days", displayEventEnd: false },
@@ -916,8 +918,13 @@
     allDaySlot: true,
     slotEventOverlap: false,
     scrollTime: DateTime.now().setZone(zone).minus({ hours: 1 }).toFormat("HH:00:00"),
-    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: config.clock === 12 },
-    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: config.clock === 12 },
+    // 14:30 or 2:30pm; the grid's hours as 14:00 or 2pm.
+    eventTimeFormat: config.clock === 12
+      ? { hour: "numeric", minute: "2-digit", meridiem: "short" }
+      : { hour: "2-digit", minute: "2-digit", hour12: false },
+    slotLabelFormat: config.clock === 12
+      ? { hour: "numeric", minute: "2-digit", omitZeroMinute: true, meridiem: "short" }
+      : { hour: "2-digit", minute: "2-digit", hour12: false },
     noEventsContent: "No events in this range.",
     events: loadEvents,
     eventContent: renderContent,
