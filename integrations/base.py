@@ -353,8 +353,10 @@ class Provider(abc.ABC):
 
     # The user's own events, from the portfolio. Providers that cannot write (iCal links) keep
     # these defaults, which refuse.
-    def event_actions(self) -> EventActions | None:
-        """What this provider can do with the user's events; None: nothing (read-only)."""
+    @classmethod
+    def event_actions(cls) -> EventActions | None:
+        """What this provider can do with the user's events; None: nothing (read-only). The
+        same for every account of the provider, so a page can say it before any is read."""
         return None
 
     def get_event(self, calendar_id: str, event_id: str) -> EventDetail:

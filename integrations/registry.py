@@ -16,6 +16,10 @@ PROVIDER_CLASSES = {
 }
 
 
+def provider_class(slug: str) -> type[Provider]:
+    found: type[Provider] = import_string(PROVIDER_CLASSES[slug])
+    return found
+
+
 def build_provider(slug: str, secrets: Mapping[str, str]) -> Provider:
-    provider_class: type[Provider] = import_string(PROVIDER_CLASSES[slug])
-    return provider_class.from_secrets(secrets)
+    return provider_class(slug).from_secrets(secrets)

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from calendars.models import Calendar, Connection
+from integrations.registry import provider_class
 from portfolio.models import CalendarPreference
 
 # For calendars whose provider gives no colour; readable on light and dark backgrounds alike.
@@ -26,6 +27,15 @@ class PortfolioCalendar:
         """Whether events can be written into it from the portfolio (iCal links and calendars
         shared read-only cannot)."""
         return calendar_writable(self.calendar)
+
+    @property
+    def scopes(self) -> list[str]:
+        """How a repeating event of this calendar can be changed (``EditScope`` values): what
+        its provider offers, nothing where the calendar cannot be written."""
+        actions = provider_class(self.calendar.connection.provider_slug).event_actions()
+        if actions is None or not self.writable:
+            return []
+        return sorted(scope.value for scope in actions.scopes)
 
     @property
     def id(self) -> str:

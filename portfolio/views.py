@@ -53,6 +53,7 @@ def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
     calendars = portfolio_calendars(request.user)
     config = {
         "writable": [item.id for item in calendars if item.writable],
+        "scopes": {item.id: item.scopes for item in calendars if item.writable},
         "zoom": Connection.objects.usable()
         .filter(user=request.user, kind=Connection.Kind.ZOOM)
         .exclude(secrets="")

@@ -162,7 +162,8 @@ class CalDAVProvider(Provider):
 
     # The user's own events ------------------------------------------------------------------
 
-    def event_actions(self) -> EventActions:
+    @classmethod
+    def event_actions(cls) -> EventActions:
         return EventActions(scopes=frozenset(EditScope), replies=False, reply_note=NO_REPLIES)
 
     def get_event(self, calendar_id: str, event_id: str) -> EventDetail:

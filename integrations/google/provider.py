@@ -240,7 +240,8 @@ class GoogleProvider(Provider):
 
     # The user's own events ---------------------------------------------------------------------
 
-    def event_actions(self) -> EventActions:
+    @classmethod
+    def event_actions(cls) -> EventActions:
         return EventActions(scopes=frozenset(EditScope), replies=True)
 
     def get_event(self, calendar_id: str, event_id: str) -> EventDetail:

@@ -242,7 +242,8 @@ class MicrosoftProvider(Provider):
 
     # The user's own events ------------------------------------------------------------------
 
-    def event_actions(self) -> EventActions:
+    @classmethod
+    def event_actions(cls) -> EventActions:
         """One instance or the whole series: Graph has no "this and the following" edit."""
         return EventActions(scopes=frozenset({EditScope.THIS, EditScope.ALL}), replies=True)
 

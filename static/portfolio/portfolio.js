@@ -25,6 +25,8 @@
   });
   var PHONE = window.matchMedia("(max-width: 700px)");
   var writable = new Set(config.writable || []);
+  // Per writable calendar: how its repeating events can be changed ("this", "following", "all").
+  var calendarScopes = config.scopes || {};
   // The user's clock (Settings): 14:30 or 2:30 PM, everywhere this page writes a time.
   var TIME = config.clock === 12 ? "h:mm a" : "HH:mm";
   var READ_ONLY = "This calendar is read-only (an iCal link, or shared with you to read): its events cannot be changed here.";
@@ -724,8 +726,9 @@
   }
 
   // Dragging and resizing: new times at once, a scope for a repeating event, undo for a moment.
-  function askScope(item) {
+  function askScope(item, calendarId) {
     if (!item.recurring) return Promise.resolve("this");
+    showScopes(scopeDialog.querySelector("form"), true, calendarScopes[calendarId] || ["this"]);
     return new Promise(function (resolve) {
       scopeDialog.returnValue = "";
       scopeDialog.addEventListener(
@@ -757,7 +760,7 @@
       info.revert();
       return;
     }
-    askScope(item).then(function (scope) {
+    askScope(item, ref.calendar).then(function (scope) {
       if (!scope) {
         info.revert();
         return;

@@ -496,12 +496,15 @@ def test_outlook_says_in_words_that_it_cannot_change_this_and_the_following(port
     page.locator(".event-form").get_by_role("button", name="Cancel").click()
     panel.get_by_role("button", name="Close").click()
 
-    # Dragged, with this and the following asked for: Outlook's refusal in words, nothing moved.
+    # Dragged: the question leaves out what Outlook cannot do and says so; cancelled, nothing moved.
     drag(page, event(page, "Weekly sync").nth(3), 0, 2 * slot_height(page))
-    page.locator("#event-scope").get_by_role("button", name="This and the following").click()
-    expect(page.locator("#portfolio-toast")).to_contain_text(
-        "Outlook cannot change only this and the following events"
+    dialog = page.locator("#event-scope")
+    expect(dialog.get_by_role("button", name="All of them")).to_be_visible()
+    expect(dialog.get_by_role("button", name="This and the following")).to_be_hidden()
+    expect(dialog.locator(".event-form__scope-note")).to_have_text(
+        "This calendar's provider cannot change only this and the following events."
     )
+    dialog.get_by_role("button", name="Cancel").click()
     assert instances(mixed, "Outlook", monday) == before
 
 
