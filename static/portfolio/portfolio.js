@@ -502,6 +502,26 @@
     else if (!writable.has(opened.calendar.id)) note(READ_ONLY);
   }
 
+  // Changed elsewhere meanwhile: the panel and the grid show the event as its provider has it now.
+  function showChanged(opened) {
+    var now = opened.event;
+    current.item = Object.assign({}, current.item, {
+      title: now.title,
+      start: now.start,
+      end: now.end,
+      allDay: now.allDay,
+      location: now.location,
+      videoLink: now.videoLink,
+      free: now.free,
+    });
+    fillFacts(current.item);
+    resetActions();
+    showOpened(opened);
+    calendar.refetchEvents();
+    var title = now.title || "(no title)";
+    return " It is now “" + title + "”, " + describeWhen(now) + ".";
+  }
+
   function openDetails(item) {
     current = { item: item, ref: writableRef(item) || (item.refs || [])[0] || null, opened: null, creating: false };
     fillFacts(item);
@@ -665,12 +685,9 @@
         return;
       }
       if (answer.status === 409 && answer.body.current) {
-        // Changed elsewhere meanwhile: what the user typed stays; the next save is over the new version.
-        current.opened = answer.body.current;
-        var now = answer.body.current.event;
+        // What the user typed stays; the next save is over the new version.
         answer.body.error +=
-          " It is now “" + (now.title || "(no title)") + "”, " + describeWhen(now) + "." +
-          " Your changes are still here: save again to keep them.";
+          showChanged(answer.body.current) + " Your changes are still here: save again to keep them.";
       }
       showErrors(editForm, answer.body);
     });
@@ -701,9 +718,14 @@
         calendar.refetchEvents();
         return;
       }
-      if (answer.status === 409 && answer.body.current) current.opened = answer.body.current;
+      var message = answer.body.error;
+      if (answer.status === 409 && answer.body.current) {
+        message += showChanged(answer.body.current) + " Delete it anyway?";
+        removeForm.querySelector(".event-remove__what").textContent =
+          (current.item.title || "(no title)") + ", " + describeWhen(current.item);
+      }
       var box = removeForm.querySelector("[role=alert]");
-      box.textContent = answer.body.error;
+      box.textContent = message;
       box.hidden = false;
     });
   }

@@ -329,6 +329,9 @@ def test_a_change_made_elsewhere_meanwhile_is_shown_and_the_users_typing_kept(
     expect(form.get_by_label("Title")).to_have_value("Budget review (mine)")
     expect(form.get_by_label("Where")).to_have_value("My office")
     assert stored(mixed, name) == [("Budget review moved", at(day, 15), at(day, 16))]
+    # The panel behind the form and the week show the event as it is now.
+    expect(page.locator("#event-details-title")).to_have_text("Budget review moved")
+    expect(event(page, "Budget review moved")).to_have_count(1)
     form.get_by_role("button", name="Save").click()  # over the new version, on purpose
     expect(page.locator("#portfolio-toast")).to_contain_text("Event saved.")
     assert stored(mixed, name) == [("Budget review (mine)", at(day, 14), at(day, 15))]
