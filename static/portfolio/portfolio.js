@@ -48,6 +48,13 @@
   var colors = {};
   // Today's events from the last read whose range held today: what "Up next" is made of.
   var today = null;
+  // The last read (its range and events), and whether its range is a month's.
+  var loaded = null;
+  var reuseLoaded = false;
+  // A month shows a few events a day and "+N more" for the rest, which opens that day. Given all
+  // of a busy month (2,000 events), FullCalendar would draw and measure every one of them, hidden
+  // or not, and keep the page busy for seconds.
+  var MONTH_PER_DAY = 3;
 
   function validZone(name) {
     return name && DateTime.local().setZone(name).isValid ? name : "";
@@ -132,8 +139,63 @@
       classNames: classes,
       // Dragged and resized only where the provider can write it (not iCal links, not bookings).
       editable: Boolean(writableRef(item)),
-      extendedProps: { source: item },
+      display: matchesFilters(item) ? "auto" : "none",
+      extendedProps: { source: item, order: 0 },
     };
+  }
+
+  // "+N more" for a day of a month: opens the day.
+  function moreEvent(day, count) {
+    return {
+      id: "more-" + day,
+      title: "+" + count + " more",
+      start: day,
+      allDay: true,
+      editable: false,
+      classNames: ["pf-more"],
+      extendedProps: { more: day, count: count, order: 1 },
+    };
+  }
+
+  function dayOf(item) {
+    return item.allDay ? item.start.slice(0, 10) : DateTime.fromISO(item.start, { zone: zone }).toISODate();
+  }
+
+  function spansDays(item) {
+    if (item.allDay) return item.end.slice(0, 10) > DateTime.fromISO(item.start.slice(0, 10)).plus({ days: 1 }).toISODate();
+    var last = DateTime.fromISO(item.end, { zone: zone }).minus({ milliseconds: 1 });
+    return !DateTime.fromISO(item.start, { zone: zone }).hasSame(last, "day");
+  }
+
+  // What a month shows of the events that pass the filters: events of one day beyond the first
+  // few are left to the day's "+N more" (events over several days are always shown).
+  function monthEvents(items) {
+    var byDay = {};
+    items.forEach(function (item) {
+      if (!matchesFilters(item) || spansDays(item)) return;
+      var day = dayOf(item);
+      (byDay[day] = byDay[day] || []).push(item);
+    });
+    var folded = new Set();
+    var more = [];
+    Object.keys(byDay).forEach(function (day) {
+      var list = byDay[day];
+      if (list.length <= MONTH_PER_DAY + 1) return;
+      list.sort(function (a, b) {
+        return a.start < b.start ? -1 : a.start > b.start ? 1 : a.title < b.title ? -1 : 1;
+      });
+      list.slice(MONTH_PER_DAY).forEach(function (item) {
+        folded.add(item);
+      });
+      more.push(moreEvent(day, list.length - MONTH_PER_DAY));
+    });
+    // What is folded or filtered out is not given to FullCalendar at all (it would still parse it).
+    return items
+      .filter(function (item) {
+        return !folded.has(item) && matchesFilters(item);
+      })
+      .map(toCalendarEvent)
+      .concat(more);
   }
 
   // Conflicts: real timed events of different calendars that overlap (declined and free ones
@@ -176,9 +238,9 @@
   }
 
   function showConflicts() {
-    var count = calendar
-      ? calendar.getEvents().filter(function (shown) {
-          return shown.extendedProps.source.conflict;
+    var count = loaded
+      ? loaded.events.filter(function (item) {
+          return item.conflict;
         }).length
       : 0;
     conflictBox.hidden = count === 0 && !conflictsOnly.checked;
@@ -186,18 +248,45 @@
   }
 
   // Search and the conflict filter act on what is loaded; nothing is sent anywhere.
-  function applyFilters() {
+  function matchesFilters(item) {
     var words = (searchBox.value || "").trim().toLocaleLowerCase();
-    var onlyConflicts = conflictsOnly.checked;
-    calendar.getEvents().forEach(function (shown) {
-      var item = shown.extendedProps.source;
-      var text = (item.title + " " + (item.location || "")).toLocaleLowerCase();
-      var visible = (!words || text.indexOf(words) !== -1) && (!onlyConflicts || item.conflict);
-      if ((shown.display === "none") === visible) shown.setProp("display", visible ? "auto" : "none");
+    var text = (item.title + " " + (item.location || "")).toLocaleLowerCase();
+    return (!words || text.indexOf(words) !== -1) && (!conflictsOnly.checked || item.conflict);
+  }
+
+  function applyFilters() {
+    if (loaded && loaded.month) {
+      // A month's "+N more" count what passes: the last read is given again, filtered anew.
+      reuseLoaded = true;
+      calendar.refetchEvents();
+      return;
+    }
+    calendar.batchRendering(function () {
+      calendar.getEvents().forEach(function (shown) {
+        var item = shown.extendedProps.source;
+        if (!item) return;
+        var visible = matchesFilters(item);
+        if ((shown.display === "none") === visible) shown.setProp("display", visible ? "auto" : "none");
+      });
     });
   }
 
+  function covers(read, start, end) {
+    return Boolean(read) && read.start <= start.getTime() && end.getTime() <= read.end;
+  }
+
+  // The events for a range: read from the server, or given again from the last read (filters
+  // changed; or a day or week inside the month just read, which FullCalendar would otherwise show
+  // from the month's folded events).
   function loadEvents(info, success, failure) {
+    var month = info.end - info.start > 10 * 24 * 3600 * 1000;
+    if (reuseLoaded && covers(loaded, info.start, info.end)) {
+      reuseLoaded = false;
+      loaded.month = month;
+      success(month ? monthEvents(loaded.events) : loaded.events.map(toCalendarEvent));
+      return;
+    }
+    reuseLoaded = false;
     var query = new URLSearchParams({
       start: info.start.toISOString(),
       end: info.end.toISOString(),
@@ -219,7 +308,8 @@
         markConflicts(body.events);
         rememberToday(body.events, info.start, info.end);
         setStatus("");
-        success(body.events.map(toCalendarEvent));
+        loaded = { start: info.start.getTime(), end: info.end.getTime(), month: month, events: body.events };
+        success(month ? monthEvents(body.events) : body.events.map(toCalendarEvent));
       })
       .catch(function (error) {
         setStatus(error.message || "Your events could not be loaded.");
@@ -931,7 +1021,9 @@
       timeGridSevenDays: { type: "timeGrid", duration: { days: 7 }, buttonText: "7 days", displayEventEnd: false },
       // Start times only: short events keep room for their titles.
       timeGridWeek: { buttonText: "Week", displayEventEnd: false },
-      dayGridMonth: { buttonText: "Month", dayMaxEvents: 4, dayHeaderFormat: { weekday: "short" } },
+      // No dayMaxEvents: a month is given at most four rows a day (monthEvents), and FullCalendar
+      // would measure every day again to fold more.
+      dayGridMonth: { buttonText: "Month", dayHeaderFormat: { weekday: "short" } },
       listSevenDays: { type: "list", duration: { days: 7 }, buttonText: "Agenda" },
     },
     // On a phone seven columns get a letter and a number each ("M 7"), so headers never overlap.
@@ -953,6 +1045,8 @@
     noEventsContent: "No events in this range.",
     events: loadEvents,
     eventContent: renderContent,
+    // "+N more" after a day's events.
+    eventOrder: "order,start,-duration,allDay,title",
     // Acting on events: where the provider can write (each event says, see toCalendarEvent).
     editable: true,
     selectable: writable.size > 0,
@@ -971,11 +1065,23 @@
       openCreate(start, end, info.allDay);
     },
     eventsSet: function () {
-      applyFilters();
       showConflicts();
     },
     eventDidMount: function (arg) {
       var item = arg.event.extendedProps.source;
+      var moreDay = arg.event.extendedProps.more;
+      if (moreDay) {
+        arg.el.tabIndex = 0;
+        arg.el.setAttribute("role", "button");
+        arg.el.setAttribute("aria-label", arg.event.extendedProps.count + " more events on " + moreDay + ": open the day");
+        arg.el.addEventListener("keydown", function (event) {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            calendar.changeView("timeGridDay", moreDay);
+          }
+        });
+        return;
+      }
       if (!item) return;
       arg.el.dataset.eventId = item.id;
       arg.el.dataset.calendars = calendarNames(item);
@@ -993,6 +1099,10 @@
     },
     eventClick: function (arg) {
       arg.jsEvent.preventDefault();
+      if (arg.event.extendedProps.more) {
+        calendar.changeView("timeGridDay", arg.event.extendedProps.more);
+        return;
+      }
       openDetails(arg.event.extendedProps.source);
     },
     loading: function (busy) {
@@ -1000,6 +1110,11 @@
       if (busy) setStatus("Loading your events…");
     },
     datesSet: function (arg) {
+      var wantMonth = arg.view.type === "dayGridMonth";
+      if (calendar && loaded && loaded.month !== wantMonth && covers(loaded, arg.start, arg.end)) {
+        reuseLoaded = true;
+        calendar.refetchEvents();
+      }
       datePicker.value = DateTime.fromJSDate(arg.view.calendar.getDate(), { zone: zone }).toISODate();
       rememberState(arg.view);
       var height = heightFor(arg.view.type);

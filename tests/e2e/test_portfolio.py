@@ -234,3 +234,35 @@ def test_a_calendars_blocks_and_name_shown_as_the_user_asks(portfolio_page, ada)
     work.get_by_label("Name here").press("Tab")  # a change event, as leaving the field sends
     expect(work.locator(".calendar-preference__name")).to_have_text("Day job")
     expect(event(page, "Design review")).to_have_attribute("data-calendars", "Day job")
+
+
+def test_a_busy_day_of_a_month_shows_a_few_events_and_opens_for_the_rest(portfolio_page, ada):
+    page = portfolio_page
+    mixed = ada[1]
+    for hour in range(8, 15):  # seven more events on Friday
+        mixed.caldav_event("Personal", f"busy-{hour}", this_week(4, hour), title=f"Errand {hour}")
+    page.get_by_role("button", name="Month", exact=True).click()
+    expect(page.locator("#portfolio.is-loading")).to_have_count(0)
+
+    friday = this_week(4, 12).astimezone(BERLIN).date().isoformat()
+    cell = page.locator(f'.fc-daygrid-day[data-date="{friday}"]')
+    more = cell.locator(".pf-more")
+    # School play and Busy (a block, hidden) are there too: 8 real events, 3 shown, 5 folded.
+    expect(cell.locator(".fc-event:not(.pf-more)")).to_have_count(3)
+    expect(more).to_have_text("+5 more")
+    expect(event(page, "Errand 14")).to_have_count(0)
+
+    # The search looks at the whole month, folded events included.
+    page.get_by_label("Search").fill("Errand 14")
+    expect(event(page, "Errand 14")).to_have_count(1)
+    expect(more).to_have_count(0)
+    page.get_by_label("Search").fill("")
+    expect(cell.locator(".pf-more")).to_have_text("+5 more")
+
+    # "+5 more" opens the day, with every event of it; the keyboard reaches it too.
+    cell.locator(".pf-more").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".fc-timegrid")).to_be_visible()
+    for hour in range(8, 15):
+        expect(event(page, f"Errand {hour}")).to_have_count(1)
+    expect(event(page, "School play")).to_have_count(1)
