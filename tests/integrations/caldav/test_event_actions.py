@@ -631,6 +631,27 @@ def test_a_dragged_instance_keeps_its_zone_and_content(cal, provider):
     assert len(cal.events()) == 9
 
 
+def test_a_drag_reads_the_object_once_before_writing_it(cal, provider, monkeypatch):
+    cal.put("paris.ics", PARIS_WEEKLY)
+    second = cal.instance(at(12, 8, month=3))
+    sent: list[str] = []
+    request = provider._session.request
+
+    def counted(method, url, *args, **kwargs):
+        sent.append(method)
+        return request(method, url, *args, **kwargs)
+
+    monkeypatch.setattr(provider._session, "request", counted)
+
+    provider.move_event(cal.url, second.id, at(12, 13, month=3), at(12, 14, month=3))
+
+    # One read of the object (the refusals, its version, its content), one write, one read of
+    # what the server stored; a version asked for apart only where the read's ETag is weak.
+    writes = sent.index("PUT")
+    assert sent[:writes].count("GET") == 1, sent
+    assert sent.count("PUT") == 1 and sent[writes + 1 :].count("GET") == 1, sent
+
+
 def test_all_instances_across_summer_time_move_in_local_time(cal, provider):
     path = cal.put("paris.ics", PARIS_WEEKLY)
     summer = cal.instance(at(9, 7, month=4))
