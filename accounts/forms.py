@@ -213,3 +213,89 @@ class DeleteAccountForm(forms.Form):
                 "That is not the address of this account.", code="email_mismatch"
             )
         return email
+
+
+class CurrentPasswordField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            label="Your password",
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+            **kwargs,
+        )
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A code from the authenticator app, or (where ``recovery`` allows it) a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def __init__(self, *args: Any, recovery: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["code"]
+        if recovery:
+            field.label = "Code from your authenticator app, or a recovery code"
+            field.help_text = "Six digits, or a recovery code such as abcd-efgh-jkmn."
+        else:
+            field.label = "Code from your authenticator app"
+            field.help_text = "The six digits the app shows for Multical now."
+            field.widget.attrs["inputmode"] = "numeric"
+
+
+class ConfirmItIsYouForm(forms.Form):
+    """Asked before turning two-factor sign-in off or making new recovery codes: the password,
+    or, for an account without one (a provider sign-up), a code."""
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user.has_usable_password():
+            self.fields["password"] = CurrentPasswordField()
+        else:
+            self.fields["code"] = TwoFactorCodeForm().fields["code"]
+
+    def clean_password(self) -> str:
+        password: str = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+        return password
+
+
+class EmailChangeForm(forms.Form):
+    new_email = forms.EmailField(
+        label="New e-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = CurrentPasswordField()
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_new_email(self) -> str:
+        email = normalize_email(self.cleaned_data["new_email"])
+        if email == self.user.email:
+            raise forms.ValidationError("That is your address already.", code="same_email")
+        if User.objects.filter(email=email).exists():
+            raise forms.ValidationError(
+                "Another account uses this address.", code="duplicate_email"
+            )
+        return email
+
+    def clean_password(self) -> str:
+        password: str = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+        return password

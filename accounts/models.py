@@ -9,6 +9,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from multical.lib.vault import SealedTextField
 
 
 def normalize_email(email: str) -> str:
@@ -71,6 +74,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # no session) and a task removes what it wrote at the providers, then deletes it for good.
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
     deletion_removes_blocks = models.BooleanField(default=True)
+    # Part of every session's check (see ``_get_session_auth_hash``): a new value signs out every
+    # session made before it, as a new password does. Changed when two-factor sign-in is turned
+    # on and when the e-mail address changes.
+    session_stamp = models.CharField(max_length=32, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -91,6 +98,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's own hash of the password alone while no stamp was set (so sessions made before
+        # the stamp existed stay signed in), the password and the stamp once one is. Django calls
+        # this for the current secret and for each of SECRET_KEY_FALLBACKS.
+        if not self.session_stamp:
+            salt, value = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash", ""
+        else:
+            salt, value = "accounts.User.session_auth_hash", f":{self.session_stamp}"
+        return salted_hmac(
+            salt, f"{self.password}{value}", secret=secret, algorithm="sha256"
+        ).hexdigest()
 
 
 class Consent(models.Model):
@@ -132,6 +151,13 @@ class AuditLog(models.Model):
         CONNECTION_REMOVED = "connection_removed", "Removed an account"
         DATA_EXPORTED = "data_exported", "Downloaded a copy of the account's data"
         DELETION_REQUESTED = "deletion_requested", "Asked for the account to be deleted"
+        TWO_FACTOR_ENABLED = "two_factor_enabled", "Turned on two-factor sign-in"
+        TWO_FACTOR_DISABLED = "two_factor_disabled", "Turned off two-factor sign-in"
+        TWO_FACTOR_FAILED = "two_factor_failed", "Entered a wrong two-factor code"
+        RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
+        RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "Made new recovery codes"
+        EMAIL_CHANGE_REQUESTED = "email_change_requested", "Asked to change the e-mail address"
+        EMAIL_CHANGED = "email_changed", "Changed the e-mail address"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="audit_log")
     action = models.CharField(max_length=32, choices=Action.choices)
@@ -145,6 +171,45 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TwoFactor(models.Model):
+    """A user's authenticator (TOTP, RFC 6238): on once ``enabled_at`` is set, being set up before.
+
+    The shared secret is sealed by the vault under ``context_for(self, "secret")`` and opened only
+    to check a code (and, while setting up, to show it). ``last_used_step`` is the 30-second step
+    of the last code accepted: a code is accepted only for a later step, so none works twice.
+    """
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="two_factor"
+    )
+    secret = SealedTextField()
+    enabled_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {'on' if self.enabled_at else 'being set up'}"
+
+
+class RecoveryCode(models.Model):
+    """One of the single-use codes that sign in when the authenticator is lost; only its hash is
+    kept (see ``accounts.two_factor.recovery_code_hash``)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "code_hash"], name="accounts_recoverycode_unique_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {'used' if self.used_at else 'unused'}"
 
 
 class Subscription(models.Model):

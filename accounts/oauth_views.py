@@ -30,7 +30,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,12 +38,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from google.auth import jwt
 from google_auth_oauthlib.flow import Flow
 
-from accounts import forms, selectors, services
-from accounts.models import AuditLog, User
+from accounts import forms, selectors, services, sign_in
+from accounts.models import User
 from integrations import oauth_state, scopes
 from integrations.google import oauth as google_oauth
 from integrations.microsoft.credentials import confidential_client
-from multical.lib.requests import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +142,9 @@ def _start(
 
 
 def _sign_in(request: HttpRequest, user: User, provider: str, next_url: str) -> HttpResponse:
-    """Log in (under a new session id), audit it, and go where the login page was to lead."""
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    services.audit_log_record(
-        user=user, action=AuditLog.Action.LOGIN, ip_address=client_ip(request), provider=provider
-    )
-    return redirect(_safe_next(request, next_url) or "dashboard")
+    """Log in (under a new session id, after the code when two-factor sign-in is on), audit it,
+    and go where the login page was to lead."""
+    return sign_in.sign_in(request, user, next_url=_safe_next(request, next_url), provider=provider)
 
 
 def _finish(request: HttpRequest, provider: str, identity: Identity, next_url: str) -> HttpResponse:

@@ -22,11 +22,15 @@ def user_exists(*, email: str) -> bool:
     return User.objects.filter(email=normalize_email(email)).exists()
 
 
-def user_from_verification_link(*, uidb64: str, token: str) -> User | None:
+def user_from_verification_link(*, uidb64: str, token: str, used: bool = False) -> User | None:
+    """The account a sign-up link verifies, while it is valid; with ``used``, the account whose
+    genuine link it was once it has verified the address (to say so when it is opened again)."""
     try:
         user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)))
     except (ValueError, TypeError, OverflowError, ValidationError, User.DoesNotExist):
         return None
+    if used:
+        return user if email_verification_token.was_used(user, token) else None
     return user if email_verification_token.check_token(user, token) else None
 
 

@@ -6,12 +6,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import AuditLog, Consent, User, normalize_email
 from accounts.selectors import consent_granted, user_exists
-from accounts.tokens import email_verification_token
+from accounts.tokens import email_change_token, email_verification_token
 from multical.lib.email import send_templated_email
 
 
@@ -53,10 +54,83 @@ def user_send_verification_email(*, user: User) -> None:
     )
 
 
-def user_verify_email(*, user: User) -> None:
-    if not user.email_verified:
-        user.email_verified_at = timezone.now()
-        user.save(update_fields=["email_verified_at"])
+def user_verify_email(*, user: User) -> bool:
+    """Mark the address verified; True only for the one call that did (two uses of one link at
+    the same moment: one of them wins)."""
+    if user.email_verified:
+        return False
+    now = timezone.now()
+    won = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+        email_verified_at=now
+    )
+    if won:
+        user.email_verified_at = now
+    return bool(won)
+
+
+class EmailTaken(Exception):
+    """Another account uses the address by now."""
+
+
+def user_email_change_request(*, user: User, new_email: str, ip_address: str | None) -> None:
+    """E-mail a link to ``new_email``; the address changes only when it is opened
+    (``user_email_change_confirm``). The account keeps its address meanwhile."""
+    new_email = normalize_email(new_email)
+    path = reverse("accounts:email_change_confirm", args=[email_change_token(user, new_email)])
+    audit_log_record(
+        user=user,
+        action=AuditLog.Action.EMAIL_CHANGE_REQUESTED,
+        ip_address=ip_address,
+        new_email=new_email,
+    )
+    transaction.on_commit(
+        lambda: send_templated_email(
+            to=new_email,
+            template="accounts/email/email-change",
+            context={"user": user, "new_email": new_email, "confirm_url": settings.SITE_URL + path},
+        )
+    )
+
+
+def user_email_change_confirm(*, user: User, new_email: str, ip_address: str | None) -> None:
+    """Give the account the address its owner just proved; raise ``EmailTaken`` if another account
+    has it by now (the unique index decides a race between two claims).
+
+    Every session of the account is signed out (the caller keeps the current one if it is the
+    owner's), and the old address is told, with no link in the notice: a link that undoes the
+    change would be one more thing to steal, so whoever did not make the change is told to reset
+    their password and contact the operator.
+    """
+    old_email = user.email
+    user.email = normalize_email(new_email)
+    user.email_verified_at = timezone.now()
+    user.session_stamp = get_random_string(32)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "email_verified_at", "session_stamp"])
+            audit_log_record(
+                user=user,
+                action=AuditLog.Action.EMAIL_CHANGED,
+                ip_address=ip_address,
+                old_email=old_email,
+                new_email=user.email,
+            )
+    except IntegrityError:
+        user.refresh_from_db()
+        raise EmailTaken(new_email) from None
+    changed_at = user.email_verified_at
+    transaction.on_commit(
+        lambda: send_templated_email(
+            to=old_email,
+            template="accounts/email/email-changed",
+            context={
+                "old_email": old_email,
+                "new_email": user.email,
+                "changed_at": changed_at,
+                "operator_contact": settings.OPERATOR_CONTACT,
+            },
+        )
+    )
 
 
 def user_update_profile(

@@ -5,16 +5,19 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
-from django.contrib.auth import logout
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.views.decorators.http import require_POST
+from django.utils.cache import add_never_cache_headers
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import forms, selectors, services
+from accounts import forms, selectors, services, sign_in, tokens, two_factor
 from accounts.billing.plans import plan_overview
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import AuditLog, Consent, User
@@ -77,14 +80,37 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:verify_sent")
 
 
+@never_cache
 def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link in the sign-up e-mail: verifies the address and signs its owner in, once, in the
+    browser that signed up (or asked for the link again); anywhere else the address is verified
+    and the owner logs in. Otherwise anyone could sign a victim into an account of the attacker's
+    with a link of their own, and read what the victim then connects to it.
+
+    Opened again, it says it was used (a signed-in visitor is sent on to the dashboard). Opened
+    while someone else is signed in, it does nothing: nobody is swapped into another account by
+    a link they were sent.
+    """
     user = selectors.user_from_verification_link(uidb64=uidb64, token=token)
     if user is None:
-        return render(request, "accounts/verify_invalid.html", status=400)
-    services.user_verify_email(user=user)
-    request.session.pop(PENDING_EMAIL_SESSION_KEY, None)
-    messages.success(request, "Your e-mail address is verified. You can log in now.")
-    return redirect("accounts:login")
+        if selectors.user_from_verification_link(uidb64=uidb64, token=token, used=True) is None:
+            return render(request, "accounts/verify_invalid.html", status=400)
+        if request.user.is_authenticated:
+            messages.info(request, "Your e-mail address is verified already.")
+            return redirect("dashboard")
+        return render(request, "accounts/verify_used.html", status=410)
+    if request.user.is_authenticated and request.user.pk != user.pk:
+        return render(request, "accounts/verify_other_account.html", status=409)
+    pending = request.session.pop(PENDING_EMAIL_SESSION_KEY, "")
+    if not services.user_verify_email(user=user):  # the same link, opened twice at once
+        return render(request, "accounts/verify_used.html", status=410)
+    if not user.is_active or user.deletion_requested_at is not None:
+        return redirect("accounts:login")
+    if str(pending).lower() != user.email.lower():
+        messages.success(request, "Your e-mail address is verified. Log in to start.")
+        return redirect("accounts:login")
+    messages.success(request, "Your e-mail address is verified. Welcome to Multical!")
+    return sign_in.sign_in(request, user, next_url="", method="email_link")
 
 
 class LoginView(auth_views.LoginView):
@@ -99,14 +125,12 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: auth_forms.AuthenticationForm) -> HttpResponse:
-        response = super().form_valid(form)
-        services.audit_log_record(
-            user=form.get_user(),
-            action=AuditLog.Action.LOGIN,
-            ip_address=client_ip(self.request),
-            method="password",
+        # Signed in now, or (two-factor sign-in on) asked for the code first.
+        user = form.get_user()
+        assert isinstance(user, User)
+        return sign_in.sign_in(
+            self.request, user, next_url=self.get_success_url(), method="password"
         )
-        return response
 
     def form_invalid(self, form: auth_forms.AuthenticationForm) -> HttpResponse:
         failed_attempts.record(self.request, failed_attempts.LOGIN)
@@ -186,7 +210,13 @@ def account_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/settings.html",
-        {"form": form, "notifications_form": notifications, "plan": plan_overview(user)},
+        {
+            "form": form,
+            "notifications_form": notifications,
+            "plan": plan_overview(user),
+            "two_factor_on": two_factor.enabled_for(user),
+            "recovery_codes_left": two_factor.recovery_codes_left(user),
+        },
     )
 
 
@@ -217,6 +247,12 @@ def security_log(request: AuthenticatedHttpRequest) -> HttpResponse:
 _ACCOUNT_KINDS = dict(AccountKind.choices)
 # Signing in with a provider names the company, not its calendar product.
 _SIGN_IN_PROVIDERS = {"google": "Google", "microsoft": "Microsoft"}
+_SECOND_FACTORS = {"totp": "an authenticator code", "recovery_code": "a recovery code"}
+_CODE_STAGES = {
+    "sign_in": "at sign-in",
+    "setup": "while turning two-factor sign-in on",
+    "confirm": "while confirming it was you",
+}
 _LOGIN_FAILURES = {
     "invalid_login": "wrong password",
     "unverified": "e-mail address not verified yet",
@@ -229,7 +265,21 @@ def _audit_details(entry: AuditLog) -> str:
     metadata, action = entry.metadata, entry.action
     if action == AuditLog.Action.LOGIN:
         provider = metadata.get("provider")
-        return f"with {_SIGN_IN_PROVIDERS.get(provider, provider)}" if provider else "with password"
+        if provider:
+            how = f"with {_SIGN_IN_PROVIDERS.get(provider, provider)}"
+        elif metadata.get("method") == "email_link":
+            how = "with the e-mailed verification link"
+        else:
+            how = "with password"
+        second = _SECOND_FACTORS.get(metadata.get("second_factor", ""))
+        return f"{how} and {second}" if second else how
+    if action == AuditLog.Action.TWO_FACTOR_FAILED:
+        return _CODE_STAGES.get(metadata.get("stage", ""), "")
+    if action == AuditLog.Action.RECOVERY_CODE_USED:
+        left = metadata.get("codes_left")
+        return f"{left} left" if isinstance(left, int) else ""
+    if action in (AuditLog.Action.EMAIL_CHANGE_REQUESTED, AuditLog.Action.EMAIL_CHANGED):
+        return f"to {metadata.get('new_email', '')}"
     if action == AuditLog.Action.LOGIN_FAILED:
         reason = metadata.get("reason", "")
         return _LOGIN_FAILURES.get(reason, reason)
@@ -254,3 +304,203 @@ def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.success(request, "Your password is changed. Log in with the new one.")
         return redirect("accounts:login")
     return render(request, "accounts/password_change.html", {"form": form})
+
+
+# Two-factor sign-in -------------------------------------------------------------------------------
+
+WRONG_CODE = "That code is not right. Check the time on your phone, or use a recovery code."
+WRONG_SETUP_CODE = "That code is not right. Type the six digits the app shows now."
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_two_factor(request: HttpRequest) -> HttpResponse:
+    """The second step of a sign-in: the password (or provider) was right, the code is asked."""
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    held = sign_in.pending(request)
+    if held is None:
+        messages.info(request, "Your sign-in took too long or was not started here. Log in again.")
+        return redirect("accounts:login")
+    form = forms.TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST":
+        sign_in.attempts_check(request, group=sign_in.FAILED_CODES, user=held.user)
+        if form.is_valid():
+            method = two_factor.check_second_factor(
+                user=held.user,
+                code=form.cleaned_data["code"],
+                ip_address=client_ip(request),
+                stage="sign_in",
+            )
+            if method is not None:
+                if method == "recovery_code":
+                    left = two_factor.recovery_codes_left(held.user)
+                    messages.warning(
+                        request,
+                        f"You signed in with a recovery code; {left} of them left. "
+                        "Make new ones in Settings if you lost your authenticator.",
+                    )
+                return sign_in.second_step_passed(request, held, second_factor=method)
+            form.add_error("code", WRONG_CODE)
+        sign_in.attempts_record(request, group=sign_in.FAILED_CODES, user=held.user)
+    return render(request, "accounts/login_two_factor.html", {"form": form})
+
+
+@require_POST
+def login_two_factor_cancel(request: HttpRequest) -> HttpResponse:
+    sign_in.pending_cancel(request)
+    return redirect("accounts:login")
+
+
+@login_required
+@require_POST
+def two_factor_start(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Make a new secret to set up (a POST, so that no link or prefetch replaces one being read)."""
+    if two_factor.enabled_for(request.user):
+        return redirect("accounts:settings")
+    two_factor.setup_begin(user=request.user)
+    return redirect("accounts:two_factor_setup")
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Scan the QR code (or type the secret), then prove it with a code: only then is it on."""
+    user = request.user
+    device = two_factor.pending_setup(user=user)
+    if device is None:
+        return redirect("accounts:settings")
+    form = forms.TwoFactorCodeForm(request.POST or None, recovery=False)
+    if request.method == "POST":
+        sign_in.attempts_check(request, group=sign_in.FAILED_CODES, user=user)
+        if form.is_valid():
+            codes = two_factor.enable(
+                device=device, code=form.cleaned_data["code"], ip_address=client_ip(request)
+            )
+            if codes is not None:
+                # Every other session ended with the new stamp; this one goes on.
+                update_session_auth_hash(request, user)
+                messages.success(request, "Two-factor sign-in is on.")
+                return _recovery_codes_page(request, codes)
+            form.add_error("code", WRONG_SETUP_CODE)
+        sign_in.attempts_record(request, group=sign_in.FAILED_CODES, user=user)
+    secret, qr_svg = two_factor.setup_details(device)
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        # segno's own SVG of our otpauth URI: no markup of anyone else's reaches it.
+        {"form": form, "secret": secret, "qr_svg": mark_safe(qr_svg)},  # noqa: S308
+    )
+
+
+def _recovery_codes_page(request: HttpRequest, codes: list[str]) -> HttpResponse:
+    # Shown in the answer to the POST that made them and kept nowhere: never cached.
+    response = render(request, "accounts/two_factor_recovery_codes.html", {"codes": codes})
+    add_never_cache_headers(response)
+    return response
+
+
+def _confirmed_it_is_you(request: AuthenticatedHttpRequest, form: forms.ConfirmItIsYouForm) -> bool:
+    """The password (or a code) of the form is right; failures count like failed log-ins."""
+    user = request.user
+    sign_in.attempts_check(request, group=sign_in.FAILED_REAUTH, user=user)
+    confirmed = form.is_valid()
+    if confirmed and "code" in form.cleaned_data:
+        method = two_factor.check_second_factor(
+            user=user,
+            code=form.cleaned_data["code"],
+            ip_address=client_ip(request),
+            stage="confirm",
+        )
+        if method is None:
+            form.add_error("code", WRONG_CODE)
+            confirmed = False
+    if not confirmed:
+        sign_in.attempts_record(request, group=sign_in.FAILED_REAUTH, user=user)
+    return confirmed
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def two_factor_disable(request: AuthenticatedHttpRequest) -> HttpResponse:
+    user = request.user
+    if not two_factor.enabled_for(user):
+        return redirect("accounts:settings")
+    form = forms.ConfirmItIsYouForm(user, request.POST or None)
+    if request.method == "POST" and _confirmed_it_is_you(request, form):
+        two_factor.disable(user=user, ip_address=client_ip(request))
+        messages.success(request, "Two-factor sign-in is off. Your password alone signs you in.")
+        return redirect("accounts:settings")
+    return render(request, "accounts/two_factor_disable.html", {"form": form})
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def two_factor_recovery_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """New recovery codes for old ones, after the password (or a code)."""
+    user = request.user
+    if not two_factor.enabled_for(user):
+        return redirect("accounts:settings")
+    form = forms.ConfirmItIsYouForm(user, request.POST or None)
+    if request.method == "POST" and _confirmed_it_is_you(request, form):
+        codes = two_factor.recovery_codes_renew(user=user, ip_address=client_ip(request))
+        return _recovery_codes_page(request, codes)
+    context = {"form": form, "codes_left": two_factor.recovery_codes_left(user)}
+    return render(request, "accounts/two_factor_recovery_renew.html", context)
+
+
+# Changing the e-mail address ----------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_change(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Ask for a new address with the password; a link goes to the new address."""
+    user = request.user
+    if not user.has_usable_password():
+        # The password is what proves that a change is its owner's, not a borrowed session's.
+        return render(request, "accounts/email_change.html", {"needs_password": True})
+    form = forms.EmailChangeForm(user, request.POST or None)
+    if request.method == "POST":
+        sign_in.attempts_check(request, group=sign_in.FAILED_REAUTH, user=user)
+        if form.is_valid():
+            new_email = form.cleaned_data["new_email"]
+            services.user_email_change_request(
+                user=user, new_email=new_email, ip_address=client_ip(request)
+            )
+            messages.success(
+                request,
+                f"We sent a link to {new_email}. Your address stays {user.email} until you "
+                "open it (within a day).",
+            )
+            return redirect("accounts:settings")
+        if form.has_error("password"):
+            sign_in.attempts_record(request, group=sign_in.FAILED_REAUTH, user=user)
+    return render(request, "accounts/email_change.html", {"form": form})
+
+
+@never_cache
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link sent to the new address: the address changes now, and every other session ends."""
+    found = tokens.email_change_from_token(token)
+    if found is None:
+        return render(request, "accounts/email_change_invalid.html", status=400)
+    user, new_email = found
+    try:
+        if selectors.user_exists(email=new_email):
+            raise services.EmailTaken(new_email)
+        services.user_email_change_confirm(
+            user=user, new_email=new_email, ip_address=client_ip(request)
+        )
+    except services.EmailTaken:
+        context = {"new_email": new_email}
+        return render(request, "accounts/email_change_taken.html", context, status=409)
+    if request.user.is_authenticated and request.user.pk == user.pk:
+        update_session_auth_hash(request, user)
+        messages.success(request, f"Your e-mail address is now {user.email}.")
+        return redirect("accounts:settings")
+    messages.success(request, f"Your e-mail address is now {user.email}. Log in with it.")
+    return redirect("accounts:login")

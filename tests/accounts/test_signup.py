@@ -1,9 +1,13 @@
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from accounts.models import Consent, User
+from accounts.models import AuditLog, Consent, TwoFactor, User
 from accounts.selectors import consent_granted
 from tests.factories import UserFactory
 
@@ -135,16 +139,117 @@ def test_malformed_email_gets_a_field_error(signup, client):
     assert "Enter a valid email address." in response.content.decode()
 
 
-def test_the_verification_link_verifies_once(signup, client, mailoutbox):
+def test_the_verification_link_verifies_and_signs_in_once(signup, client, mailoutbox):
     signup()
     link = verification_link(mailoutbox[0])
+    before = client.cookies["sessionid"].value
 
     response = client.get(link)
 
     assert response.status_code == 302
+    assert response.url == reverse("dashboard")
+    user = User.objects.get()
+    assert user.email_verified
+    assert client.cookies["sessionid"].value != before  # a new session id for the signed-in user
+    assert client.get(reverse("dashboard")).status_code == 200
+    login = AuditLog.objects.get(user=user, action=AuditLog.Action.LOGIN)
+    assert login.metadata == {"method": "email_link"}
+
+
+def test_a_link_opened_in_another_browser_verifies_but_signs_nobody_in(signup, mailoutbox):
+    # An attacker signs up and sends their own link to a victim: were the victim signed into the
+    # attacker's account, the calendars they connect next would be the attacker's to read.
+    signup()
+    link = verification_link(mailoutbox[0])
+    victim = Client()
+
+    response = victim.get(link)
+
+    assert response.status_code == 302
     assert response.url == reverse("accounts:login")
     assert User.objects.get().email_verified
-    assert client.get(link).status_code == 400
+    assert victim.get(reverse("dashboard")).status_code == 302
+    assert not AuditLog.objects.filter(action=AuditLog.Action.LOGIN).exists()
+
+
+def test_a_used_link_signs_nobody_in_and_says_it_was_used(signup, client, mailoutbox):
+    signup()
+    link = verification_link(mailoutbox[0])
+    client.get(link)
+    stranger = Client()
+
+    response = stranger.get(link)
+
+    assert response.status_code == 410
+    assert "This link was already used" in response.content.decode()
+    assert stranger.get(reverse("dashboard")).status_code == 302
+    assert AuditLog.objects.filter(action=AuditLog.Action.LOGIN).count() == 1
+
+
+def test_a_used_link_sends_a_signed_in_user_on(signup, client, mailoutbox):
+    signup()
+    link = verification_link(mailoutbox[0])
+    client.get(link)
+
+    response = client.get(link)
+
+    assert response.status_code == 302
+    assert response.url == reverse("dashboard")
+
+
+def test_an_expired_link_neither_verifies_nor_signs_in(signup, client, mailoutbox, settings):
+    with time_machine.travel(timezone.now() - timedelta(days=1, minutes=1)):
+        signup()
+    link = verification_link(mailoutbox[0])
+
+    response = client.get(link)
+
+    assert response.status_code == 400
+    assert not User.objects.get().email_verified
+    assert client.get(reverse("dashboard")).status_code == 302
+
+
+def test_a_link_for_another_account_changes_nothing_for_a_signed_in_user(
+    signup, client, mailoutbox, owner
+):
+    signup()
+    link = verification_link(mailoutbox[0])
+    signed_in = Client()
+    signed_in.force_login(owner)
+
+    response = signed_in.get(link)
+
+    assert response.status_code == 409
+    assert not User.objects.get(email="new.person@example.com").email_verified
+    assert signed_in.get(reverse("dashboard")).context["user"] == owner
+    # Still good for its owner.
+    assert client.get(link).url == reverse("dashboard")
+
+
+def test_a_link_dies_when_the_password_changes(signup, client, mailoutbox):
+    signup()
+    link = verification_link(mailoutbox[0])
+    user = User.objects.get()
+    user.set_password("another long passphrase")
+    user.save(update_fields=["password"])
+
+    response = client.get(link)
+
+    assert response.status_code == 400
+    assert not User.objects.get().email_verified
+    assert client.get(reverse("dashboard")).status_code == 302
+
+
+def test_a_link_for_an_account_with_two_factor_asks_for_the_code(signup, client, mailoutbox):
+    signup()
+    link = verification_link(mailoutbox[0])
+    user = User.objects.get()
+    TwoFactor.objects.create(user=user, secret="unused", enabled_at=timezone.now())
+
+    response = client.get(link)
+
+    assert response.url == reverse("accounts:login_two_factor")
+    assert client.get(reverse("dashboard")).status_code == 302
 
 
 def test_a_tampered_verification_link_is_refused(signup, client, mailoutbox):

@@ -33,8 +33,14 @@ def test_sign_up_verify_log_in_and_log_out(page, mailoutbox):
     assert len(mailoutbox) == 1
 
     link = re.search(r"(http://\S+/accounts/verify/\S+/)", mailoutbox[0].body).group(1)
-    page.goto(link)
-    expect(page.get_by_text("Your e-mail address is verified. You can log in now.")).to_be_visible()
+    page.goto(link)  # verifies the address and signs in
+    expect(
+        page.get_by_text("Your e-mail address is verified. Welcome to Multical!")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+    page.goto(link)  # once only
+    expect(page.get_by_role("heading", name="This link was already used")).to_be_visible()
 
     log_in(page, "ada@example.com", PASSWORD)
     expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
