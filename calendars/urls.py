@@ -6,6 +6,7 @@ app_name = "calendars"
 
 urlpatterns = [
     path("", views.calendar_list, name="calendar_list"),
+    path("status/", views.calendar_list_status, name="calendar_list_status"),
     path("connect/icloud/", views.connect_icloud, name="connect_icloud"),
     path("connect/caldav/", views.connect_caldav, name="connect_caldav"),
     path("connect/ical/", views.connect_ics, name="connect_ics"),

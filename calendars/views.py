@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from accounts.http import AuthenticatedHttpRequest
@@ -26,14 +29,37 @@ CREDENTIAL_FORMS: dict[str, type[django_forms.Form]] = {
 }
 
 
+# The newest connection this browser has seen listed ("" for none yet): one newer than that was
+# just connected, and the page shows the next steps once.
+SEEN_SESSION_KEY = "calendars_newest_seen"
+# Without that mark (the first look of a session), a connection this young was just connected.
+JUST_CONNECTED = timedelta(minutes=10)
+CALENDAR_STATE_TEMPLATE = "calendars/includes/calendar_state.html"
+
+
 @login_required
 def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    connections = selectors.connections_for_user(request.user)
+    accounts = selectors.calendars_for_list(request.user)
+    calendar_accounts = [a for a in accounts if a.connection.kind != Connection.Kind.ZOOM]
+    statuses = [status for account in calendar_accounts for status in account.calendars]
+    just_connected = _first_look_since_connecting(request, [a.connection for a in accounts])
+    calendar_count = sum(
+        len(account.calendars)
+        for account in calendar_accounts
+        if account.connection.status not in Connection.RELEASED
+    )
     return render(
         request,
         "calendars/calendar_list.html",
         {
-            "connections": connections,
+            "calendar_accounts": calendar_accounts,
+            "video_accounts": [a for a in accounts if a.connection.kind == Connection.Kind.ZOOM],
+            "next_steps": (
+                selectors.next_steps(request.user, calendar_count=calendar_count)
+                if just_connected
+                else None
+            ),
+            "active": _active(statuses),
             # The OAuth providers this server has a client for; the others' buttons are disabled.
             "google_available": bool(settings.GOOGLE_CLIENT_ID),
             "microsoft_available": bool(settings.MICROSOFT_CLIENT_ID),
@@ -41,6 +67,52 @@ def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "refusal": would_exceed(user=request.user, limit=Limit.CALENDAR_ACCOUNTS),
         },
     )
+
+
+@login_required
+@require_GET
+def calendar_list_status(request: AuthenticatedHttpRequest) -> JsonResponse:
+    """Each calendar's line on the Calendars page, for static/syncrules/live_status.js while syncs
+    run: ``{active, parts: {element id: HTML}}``, as the sync pages answer it."""
+    statuses = [
+        status
+        for account in selectors.calendars_for_list(request.user)
+        for status in account.calendars
+    ]
+    response = JsonResponse(
+        {
+            "active": _active(statuses),
+            "parts": {
+                f"calendar-state-{status.calendar.id}": render_to_string(
+                    CALENDAR_STATE_TEMPLATE, {"status": status}, request=request
+                )
+                for status in statuses
+            },
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _active(statuses: Iterable[selectors.CalendarStatus]) -> bool:
+    return any(status.activity != "idle" for status in statuses)
+
+
+def _first_look_since_connecting(
+    request: AuthenticatedHttpRequest, connections: list[Connection]
+) -> bool:
+    """Whether an account was connected since this browser last saw the list, the redirect after
+    any way of connecting (OAuth or a form) included; true once, as the newest is marked seen."""
+    newest = max((connection.created_at for connection in connections), default=None)
+    seen = request.session.get(SEEN_SESSION_KEY)
+    mark = newest.isoformat() if newest is not None else ""
+    if seen != mark:
+        request.session[SEEN_SESSION_KEY] = mark
+    if newest is None or seen == mark:
+        return False
+    if seen is None:
+        return timezone.now() - newest < JUST_CONNECTED
+    return seen == "" or newest > datetime.fromisoformat(seen)
 
 
 @login_required
