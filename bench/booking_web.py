@@ -75,6 +75,7 @@ def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
             "RATE_LIMIT_DEFAULT": "1000000/m",
             "BOOKING_BROWSE_RATE": "1000000/m",
             "BOOKING_SUBMIT_RATE": "1000000/m",
+            "BOOKING_PAGE_RATE": "1000000/m",
             "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         }
         web = subprocess.Popen(

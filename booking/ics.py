@@ -3,7 +3,8 @@
 One VEVENT whose UID never changes for a booking, so the attendee's calendar program replaces its
 copy: ``METHOD:REQUEST`` while the booking stands (a reschedule is the same UID with a higher
 SEQUENCE), ``METHOD:CANCEL`` once it is cancelled. The attendee has already accepted by booking,
-so no answer is asked for (``RSVP=FALSE``, ``PARTSTAT=ACCEPTED``).
+so no answer is asked for (``RSVP=FALSE``, ``PARTSTAT=ACCEPTED``). Its words are in the language
+the attendee booked in.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress
 
 from booking.models import Booking, BookingPage
@@ -49,6 +52,11 @@ def where(booking: Booking) -> str:
 
 def booking_ics(booking: Booking) -> bytes:
     """The attendee's invitation (or its cancellation) for the booking as it is now."""
+    with translation.override(booking.language):
+        return _booking_ics(booking)
+
+
+def _booking_ics(booking: Booking) -> bytes:
     method = ics_method(booking)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -62,7 +70,7 @@ def booking_ics(booking: Booking) -> bytes:
     event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", booking.start.astimezone(UTC))
     event.add("dtend", booking.end.astimezone(UTC))
-    event.add("summary", f"{booking.title} with {host_name(booking)}")
+    event.add("summary", _meeting_words(booking))
     event.add("description", _description(booking, method))
     location = where(booking)
     if location:
@@ -84,12 +92,16 @@ def booking_ics(booking: Booking) -> bytes:
     return calendar.to_ical()
 
 
+def _meeting_words(booking: Booking) -> str:
+    return _("%(title)s with %(host)s") % {"title": booking.title, "host": host_name(booking)}
+
+
 def _description(booking: Booking, method: str) -> str:
     if method == CANCEL:
-        return f"{booking.title} with {host_name(booking)} was cancelled."
-    lines = [f"{booking.title} with {host_name(booking)}."]
+        return _("%(meeting)s was cancelled.") % {"meeting": _meeting_words(booking)}
+    lines = [f"{_meeting_words(booking)}."]
     location = where(booking)
     if location:
         lines.append(f"{booking.get_location_display()}: {location}")
-    lines.append(f"Change or cancel: {manage_url(booking)}")
+    lines.append(_("Change or cancel: %(url)s") % {"url": manage_url(booking)})
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TIME_ZONE_CHOICES
 from calendars.models import Calendar
@@ -48,11 +49,12 @@ class Profile(models.Model):
 
 class BookingPage(models.Model):
     class Location(models.TextChoices):
-        ZOOM = "zoom", "Zoom meeting"
-        PHONE = "phone", "Phone call"
-        IN_PERSON = "in_person", "In person"
-        LINK = "link", "Custom link"
-        NONE = "none", "No location"
+        # Shown to attendees too, in their language.
+        ZOOM = "zoom", _("Zoom meeting")
+        PHONE = "phone", _("Phone call")
+        IN_PERSON = "in_person", _("In person")
+        LINK = "link", _("Custom link")
+        NONE = "none", _("No location")
 
     class AllDayEvents(models.TextChoices):
         BUSY_ONLY = "busy", "Count when shown as busy"
@@ -112,6 +114,16 @@ class BookingPage(models.Model):
     location = models.CharField(max_length=16, choices=Location.choices, default=Location.NONE)
     # The phone number, the address or the link, depending on ``location``.
     location_detail = models.CharField(max_length=500, blank=True)
+    # Blank: each attendee reads the page (and their e-mails) in their own language.
+    language = models.CharField(
+        "Language of the page",
+        max_length=8,
+        choices=[("", "Each attendee's own (from their browser)"), *settings.LANGUAGES],
+        blank=True,
+        default="",
+        help_text="The page, its e-mails and invitations to attendees are in this language. "
+        "Attendees can switch unless you fix one here.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -204,6 +216,8 @@ class Booking(models.Model):
     attendee_clock = models.PositiveSmallIntegerField(
         choices=Clock.choices, default=Clock.TWENTY_FOUR
     )
+    # The language the attendee booked in: their pages and e-mails stay in it.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     # [{"question": label, "answer": text}], as asked when the booking was made.
     answers = models.JSONField(default=list, blank=True)
 

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from booking.models import BookingPage, Question
 
@@ -15,8 +16,8 @@ def new_submission_key() -> str:
 
 
 class BookingForm(forms.Form):
-    name = forms.CharField(label="Your name", max_length=120)
-    email = forms.EmailField(label="E-mail address", max_length=254)
+    name = forms.CharField(label=_("Your name"), max_length=120)
+    email = forms.EmailField(label=_("E-mail address"), max_length=254)
     # One key per rendered form: a double-click sends it twice and books once.
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
@@ -50,7 +51,7 @@ def _field_name(question: Question) -> str:
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional, shared with the other side)",
+        label=_("Reason (optional, shared with the other side)"),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),

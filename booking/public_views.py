@@ -3,21 +3,32 @@
 No sign-in, so every view is rate limited per address, and every lookup answers a plain 404 for
 whatever does not exist or is not theirs to see. The essentials work without JavaScript; the
 small script only picks the browser's zone and clock on the first visit.
+
+Each page is in the attendee's language (``speaks_attendee_language``): the page's own when its
+host fixed one, else the one they chose on the switcher (kept in a cookie), else, on their
+booking's pages, the one they booked in, else their browser's Accept-Language.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import wraps
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from booking.availability import (
@@ -27,16 +38,24 @@ from booking.availability import (
 )
 from booking.models import Booking, BookingPage, Profile
 from booking.public_display import (
+    LANGUAGE_PARAM,
     Viewer,
+    date_words,
+    default_clock,
     format_start,
     format_when,
+    heading_day,
+    language_asked,
     length_refusal,
     month_weeks,
+    month_words,
     offers_a_length,
     parse_day,
     parse_month,
     parse_start,
+    supported_language,
     viewer_from,
+    weekday_names,
     zone_options,
 )
 from booking.public_forms import BookingForm, CancelForm, new_submission_key
@@ -67,6 +86,8 @@ PICKER_SECONDS = 60
 # A time is offered only while it can still be booked a while after the page is shown: the
 # rendered month is served for up to PICKER_SECONDS, and the attendee needs a moment for the form.
 OFFER_LEAD = timedelta(seconds=PICKER_SECONDS, minutes=5)
+# What the language cookie's SameSite setting may be (settings.LANGUAGE_COOKIE_SAMESITE).
+SameSite = Literal["Lax", "Strict", "None"]
 # Bookings this browser made, so that its confirmation page shows them to it and nobody else.
 SESSION_KEY = "booking:made"
 
@@ -79,20 +100,104 @@ submitting_limit = rate_limits.ratelimit(
 )
 
 
+def speaks_attendee_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Runs ``view`` in the language the attendee asked for (``language_asked``), which the view
+    may settle otherwise once it has the page or booking (``_speak``); owner pages are left in
+    English. A language chosen on the switcher is kept in a cookie, and the response says which
+    language it is in and that it varies with what the browser sends."""
+
+    @wraps(view)
+    def in_language(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with translation.override(language_asked(request).code):
+            response = view(request, *args, **kwargs)
+            spoken = translation.get_language()
+        chosen = supported_language(request.GET.get(LANGUAGE_PARAM))
+        if chosen:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                chosen,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite=cast(SameSite, settings.LANGUAGE_COOKIE_SAMESITE),
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            )
+        response.headers.setdefault("Content-Language", spoken)
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        return response
+
+    return in_language
+
+
+def _speak(
+    request: HttpRequest, *, page: BookingPage | None = None, booking: Booking | None = None
+) -> str:
+    """Settle the language of this response and make it the active one: the page's when its host
+    fixed one, else the attendee's choice on the switcher, else the booking's, else their
+    browser's."""
+    asked = language_asked(request)
+    if page is not None and supported_language(page.language):
+        code = page.language
+    elif booking is not None and not asked.chosen and supported_language(booking.language):
+        code = booking.language
+    else:
+        code = asked.code
+    translation.activate(code)  # undone by speaks_attendee_language when the view returns
+    return code
+
+
+def _render(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    page: BookingPage | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """``template`` with the language switcher, unless ``page`` fixes its language."""
+    fixed = page is not None and bool(supported_language(page.language))
+    return render(
+        request,
+        template,
+        {**context, "languages": [] if fixed else _switcher(request)},
+        status=status,
+    )
+
+
+def _switcher(request: HttpRequest) -> list[dict[str, object]]:
+    """Each language, named in itself, with a link to this page in it."""
+    current = translation.get_language()
+    params = request.GET.copy()
+    params.pop(LANGUAGE_PARAM, None)
+    kept = params.urlencode()
+    query = f"{kept}&" if kept else ""
+    return [
+        {
+            "code": code,
+            "name": name,
+            "href": f"{request.path}?{query}{LANGUAGE_PARAM}={code}",
+            "current": code == current,
+        }
+        for code, name in settings.LANGUAGES
+    ]
+
+
 @browsing_limit
+@speaks_attendee_language
 def profile(request: HttpRequest, handle: str) -> HttpResponse:
     host = get_profile(handle)
     pages = listed_pages(host)
-    return render(request, "booking/public/profile.html", {"host": host, "pages": pages})
+    return _render(request, "booking/public/profile.html", {"host": host, "pages": pages})
 
 
 @browsing_limit
+@speaks_attendee_language
 def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     booking_page = get_public_page(handle, slug)
+    language = _speak(request, page=booking_page)
     if not offers_a_length(booking_page):
         return _not_bookable(request, booking_page)
-    viewer = viewer_from(request.GET, booking_page)
-    return render(
+    viewer = _viewer(request, request.GET, booking_page, language)
+    return _render(
         request,
         "booking/public/page.html",
         {
@@ -101,6 +206,13 @@ def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             "viewer": viewer,
             "picker": _page_picker(request, booking_page, viewer),
         },
+        page=booking_page,
+    )
+
+
+def _viewer(request: HttpRequest, params: Any, booking_page: BookingPage, language: str) -> Viewer:
+    return viewer_from(
+        params, booking_page, clock=default_clock(request, language), language=language
     )
 
 
@@ -140,6 +252,7 @@ def _picker_key(request: HttpRequest, booking_page: BookingPage, viewer: Viewer)
         *(f"{i}={versions[i]}" for i in sorted(calendar_ids)),
         str(int(timezone.now().timestamp() // PICKER_SECONDS)),
         viewer.query(),
+        viewer.language,
         request.GET.get("month", ""),
         request.GET.get("day", ""),
     ]
@@ -150,19 +263,21 @@ def _picker_key(request: HttpRequest, booking_page: BookingPage, viewer: Viewer)
 @browsing_limit
 @submitting_limit
 @require_http_methods(["GET", "POST"])
+@speaks_attendee_language
 def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     booking_page = get_public_page(handle, slug, switched_off=True)
+    language = _speak(request, page=booking_page)
     if not booking_page.active:
         return _stopped(request, booking_page)
     if not offers_a_length(booking_page):
         return _not_bookable(request, booking_page)
     posted = request.method == "POST"
     params = request.POST if posted else request.GET
-    viewer = viewer_from(params, booking_page)
+    viewer = _viewer(request, params, booking_page, language)
     # A refused form offers the day's other times; the time it was refused for stays its default.
     start = parse_start(params.get("other_start") or params.get("start", ""))
     if start is None:
-        messages.info(request, "Pick a time first.")
+        messages.info(request, _("Pick a time first."))
         return redirect(_page_url(booking_page, viewer))
     wrong_length = length_refusal(params, booking_page, required=posted)
     if not posted:
@@ -170,7 +285,7 @@ def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             messages.warning(request, wrong_length)
             return redirect(_page_url(booking_page, viewer))
         if start <= timezone.now():
-            messages.info(request, "This time has passed. Pick another one.")
+            messages.info(request, _("This time has passed. Pick another one."))
             return redirect(_page_url(booking_page, viewer))
         form = BookingForm(page=booking_page, initial={"submission": new_submission_key()})
         return _book_form(request, booking_page, viewer, form, start)
@@ -191,6 +306,7 @@ def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             attendee_email=form.cleaned_data["email"],
             attendee_time_zone=viewer.zone.key,
             attendee_clock=viewer.clock,
+            attendee_language=language,
             answers=form.answers(),
             submission_key=form.cleaned_data["submission"],
         )
@@ -225,7 +341,7 @@ def _book_form(
     """The form, as first shown or sent back with what was typed. ``choose_length``: the length
     is asked again among those offered now; ``other_times``: the times still free on the same
     day are offered instead of the refused one."""
-    return render(
+    return _render(
         request,
         "booking/public/book.html",
         {
@@ -240,6 +356,7 @@ def _book_form(
             "day_label": viewer.day_label(start),
             "back_url": _page_url(booking_page, viewer, day=_local_day(start, viewer)),
         },
+        page=booking_page,
     )
 
 
@@ -271,24 +388,27 @@ def _other_times(
 
 def _stopped(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
     """Someone had the page open when its owner switched it off: say so, rather than a bare 404."""
-    return render(
+    return _render(
         request,
         "booking/public/stopped.html",
         {"page": booking_page, "host": _host(booking_page)},
+        page=booking_page,
         status=410,
     )
 
 
 def _not_bookable(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
     """An active page that offers no meeting length: nothing can be booked, and it says so."""
-    return render(
+    return _render(
         request,
         "booking/public/stopped.html",
         {"page": booking_page, "host": _host(booking_page), "no_length": True},
+        page=booking_page,
     )
 
 
 @browsing_limit
+@speaks_attendee_language
 def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
     # The page may be switched off a moment after the booking: the booking stands all the same.
     booking_page = get_public_page(handle, slug, switched_off=True)
@@ -297,41 +417,50 @@ def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> Htt
     booking = Booking.objects.filter(id=booking_id, page=booking_page).first()
     if booking is None:  # deleted by the host since
         raise Http404
-    return render(
+    language = _speak(request, page=booking_page, booking=booking)
+    return _render(
         request,
         "booking/public/booked.html",
         {
             "page": booking_page,
             "host": _host(booking_page),
             "booking": booking,
-            "when": _booking_when(booking),
+            "when": _booking_when(booking, language),
             "manage_path": manage_path(booking),
         },
+        page=booking_page,
     )
 
 
 @browsing_limit
+@speaks_attendee_language
 def manage(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
     booking = get_booking_by_token(booking_id, token)
-    return render(
+    language = _speak(request, page=booking.page, booking=booking)
+    cancelled = booking.cancelled_at or booking.updated_at
+    cancelled_on = date_words(timezone.localtime(cancelled, _zone(booking)).date(), language)
+    return _render(
         request,
         "booking/public/manage.html",
         {
             "booking": booking,
             "host": booking.owner.booking_profile,
-            "when": _booking_when(booking),
+            "when": _booking_when(booking, language),
+            "cancelled_on": cancelled_on,
             "token": token,
-            "zone": booking.attendee_time_zone,
             "is_over": booking.end <= timezone.now(),
         },
+        page=booking.page,
     )
 
 
 @browsing_limit
 @submitting_limit
 @require_http_methods(["GET", "POST"])
+@speaks_attendee_language
 def cancel(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
     booking = get_booking_by_token(booking_id, token)
+    language = _speak(request, page=booking.page, booking=booking)
     if booking.is_cancelled or booking.end <= timezone.now():
         return redirect("booking_public:manage", booking_id=booking.id, token=token)
     form = CancelForm(request.POST or None)
@@ -339,51 +468,60 @@ def cancel(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
         booking_cancel(
             booking=booking, actor=Booking.Actor.ATTENDEE, reason=form.cleaned_data["reason"]
         )
-        messages.success(request, "Your booking is cancelled. We let the host know.")
+        messages.success(request, _("Your booking is cancelled. We let the host know."))
         return redirect("booking_public:manage", booking_id=booking.id, token=token)
-    return render(
+    return _render(
         request,
         "booking/public/cancel.html",
         {
             "booking": booking,
             "host": booking.owner.booking_profile,
-            "when": _booking_when(booking),
+            "when": _booking_when(booking, language),
             "token": token,
             "form": form,
         },
+        page=booking.page,
     )
 
 
 @browsing_limit
 @submitting_limit
 @require_http_methods(["GET", "POST"])
+@speaks_attendee_language
 def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
     booking = get_booking_by_token(booking_id, token)
     booking_page = booking.page
+    language = _speak(request, page=booking_page, booking=booking)
     if booking.is_cancelled or booking.end <= timezone.now():
         return redirect("booking_public:manage", booking_id=booking.id, token=token)
     if booking_page is None or not booking_page.active:
-        messages.info(request, "This page stopped taking bookings, so the time cannot be changed.")
+        messages.info(
+            request, _("This page stopped taking bookings, so the time cannot be changed.")
+        )
         return redirect("booking_public:manage", booking_id=booking.id, token=token)
     duration = int((booking.end - booking.start).total_seconds() // 60)
     params = request.POST if request.method == "POST" else request.GET
     base = viewer_from(
-        params, booking_page, zone=booking.attendee_time_zone, clock=booking.attendee_clock
+        params,
+        booking_page,
+        zone=booking.attendee_time_zone,
+        clock=booking.attendee_clock,
+        language=language,
     )
-    viewer = Viewer(zone=base.zone, clock=base.clock, duration=duration)
+    viewer = Viewer(zone=base.zone, clock=base.clock, duration=duration, language=language)
     start = parse_start(request.POST.get("start", "")) if request.method == "POST" else None
     if request.method == "POST" and start is None:
-        messages.warning(request, "Pick a time first.")
+        messages.warning(request, _("Pick a time first."))
     elif start is not None:
         try:
             booking_reschedule(booking=booking, start=start, actor=Booking.Actor.ATTENDEE)
         except (SlotUnavailable, BusyUnknown, BookingClosed) as error:
             messages.warning(request, str(error))
         else:
-            messages.success(request, "Your booking is moved. We sent you the new details.")
+            messages.success(request, _("Your booking is moved. We sent you the new details."))
             return redirect("booking_public:manage", booking_id=booking.id, token=token)
     picker = _slot_picker(request, booking_page, viewer, rescheduling=booking)
-    return render(
+    return _render(
         request,
         "booking/public/reschedule.html",
         {
@@ -395,6 +533,7 @@ def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpRespons
             "token": token,
             **picker,
         },
+        page=booking_page,
     )
 
 
@@ -402,11 +541,18 @@ def _host(booking_page: BookingPage) -> Profile:
     return booking_page.owner.booking_profile
 
 
-def _booking_when(booking: Booking) -> str:
+def _booking_when(booking: Booking, language: str) -> str:
     """The booking's time in the zone and on the clock the attendee booked with."""
     return format_when(
-        booking.start, booking.end, booking.attendee_time_zone, booking.attendee_clock
+        booking.start, booking.end, booking.attendee_time_zone, booking.attendee_clock, language
     )
+
+
+def _zone(booking: Booking) -> ZoneInfo:
+    try:
+        return ZoneInfo(booking.attendee_time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _slot_picker(
@@ -443,8 +589,11 @@ def _slot_picker(
         "unavailable": bool(found.unreadable),
         "query": query,
         "month": month,
-        "weeks": month_weeks(month, open_days=set(by_day), query=query),
+        "weeks": month_weeks(month, open_days=set(by_day), query=query, language=viewer.language),
+        "weekdays": weekday_names(viewer.language),
+        "month_heading": month_words(month, viewer.language),
         "chosen_day": chosen,
+        "chosen_heading": heading_day(chosen, viewer.language) if chosen else "",
         "times": [
             {"label": viewer.time_label(start), "code": format_start(start)}
             for start in by_day.get(chosen, [])

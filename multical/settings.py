@@ -385,6 +385,26 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The languages attendees read booking pages and their e-mails in, each named in itself (the
+# switcher lists them so). Owner pages stay in English: no middleware activates a language; the
+# public views do, for their own responses (booking.public_views.speaks_attendee_language).
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("pt", "Português"),
+    ("nl", "Nederlands"),
+    ("it", "Italiano"),
+    ("ja", "日本語"),
+]
+# The catalogues, with their compiled .mo files beside them (locale/README.md says why).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# An attendee's choice on the switcher, kept for a year; read by our views only.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SECURE = PRODUCTION
 
 # --- Logging: one line per record to stderr; never event content or secrets ----------------------
 # Secrets in logged paths are redacted, and libraries that log headers or token answers are held

@@ -64,6 +64,7 @@ def booking_create(
     answers: Sequence[dict[str, str]],
     submission_key: str,
     attendee_clock: int = Booking.Clock.TWENTY_FOUR,
+    attendee_language: str = "en",
 ) -> Booking:
     """Book ``start`` for ``duration`` minutes, or raise. The same ``submission_key`` (a
     double-click, a retried request) returns the booking already made, whenever it arrives:
@@ -93,6 +94,7 @@ def booking_create(
         attendee_email=attendee_email,
         attendee_time_zone=attendee_time_zone,
         attendee_clock=attendee_clock,
+        language=attendee_language,
         answers=list(answers),
         location=page.location,
         location_detail=page.location_detail,

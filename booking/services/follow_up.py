@@ -9,7 +9,8 @@ step succeeds; so however often it runs, and wherever an earlier run stopped, no
 2. The event in the calendar the page wrote into: written with our booking marker, moved, deleted.
    Without a stored remote id it is looked for by its marker first, so a create whose answer was
    lost (a crash, a timeout) is found instead of written twice.
-3. The e-mails: the attendee's (with the invitation as an ``.ics`` file) and the owner's.
+3. The e-mails: the attendee's (with the invitation as an ``.ics`` file), in the language they
+   booked in, and the owner's, in English.
 
 A transient Zoom failure stops the run (the e-mails would otherwise go out without the link; on
 the last try they go without it). A transient calendar failure does not hold the e-mails back: they
@@ -33,6 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.selectors import wants_booking_emails
 from booking.ics import booking_ics, host_name, ics_mimetype, where
@@ -295,8 +297,15 @@ def _follow_emails(run: _Run) -> None:
 
 
 def _send_to_attendee(booking: Booking, kind: str) -> None:
+    with translation.override(booking.language):
+        _send_attendee_email(booking, kind)
+
+
+def _send_attendee_email(booking: Booking, kind: str) -> None:
     context = {
-        **_common_context(booking, booking.attendee_time_zone, booking.attendee_clock),
+        **_common_context(
+            booking, booking.attendee_time_zone, booking.attendee_clock, booking.language
+        ),
         "host_name": host_name(booking),
         # The host cancelled with a reason: the attendee is told it. (The attendee knows theirs.)
         "host_cancelled": booking.cancelled_by == Booking.Actor.OWNER,
@@ -321,6 +330,12 @@ def _send_to_attendee(booking: Booking, kind: str) -> None:
 def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
     if not wants_booking_emails(booking.owner):
         return
+    # Owners read English for now, whatever language the attendee's request was in.
+    with translation.override(settings.LANGUAGE_CODE):
+        _send_owner_email(booking, kind, problems)
+
+
+def _send_owner_email(booking: Booking, kind: str, problems: list[str]) -> None:
     context = {
         **_common_context(booking, booking.owner.time_zone, booking.owner.clock),
         "booking_url": _booking_detail_url(booking),
@@ -333,11 +348,13 @@ def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
     )
 
 
-def _common_context(booking: Booking, zone_name: str, clock: int = 24) -> dict[str, Any]:
+def _common_context(
+    booking: Booking, zone_name: str, clock: int = 24, language: str = "en"
+) -> dict[str, Any]:
     place = where(booking)
     return {
         "booking": booking,
-        "when": format_when(booking.start, booking.end, zone_name, clock),
+        "when": format_when(booking.start, booking.end, zone_name, clock, language),
         "where": place,
         "where_label": booking.get_location_display(),
         "where_is_link": (

@@ -64,6 +64,7 @@ class PageSettings(ModelSettings):
     write_calendar: Calendar | None
     location: str
     location_detail: str
+    language: str  # "" for each attendee's own
 
     SEQUENCES: ClassVar = ("durations",)
 

@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, tzinfo
+from functools import cache, lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
 
 TWENTY_FOUR = 24
 TWELVE = 12
@@ -33,18 +37,45 @@ def override(clock: int) -> Iterator[None]:
         _active.reset(token)
 
 
-def time_label(moment: datetime, zone: tzinfo, clock: int | None = None) -> str:
+def time_label(
+    moment: datetime, zone: tzinfo, clock: int | None = None, *, language: str = "en"
+) -> str:
     """``moment`` on the reader's clock: "9:30 am" (``clock`` 12) or "09:30" (24; the active
     clock when none is given). Where the zone's clock shows that time twice (the repeated hour
-    when it falls back), its offset tells the two apart: "01:30 (UTC-4)", then "01:30 (UTC-5)"."""
+    when it falls back), its offset tells the two apart: "01:30 (UTC-4)", then "01:30 (UTC-5)".
+    In another ``language`` (a code of settings.LANGUAGES) the time is written as its locale
+    writes it on that clock: "14:30" or "午後2:30"."""
     local = moment.astimezone(zone)
-    if (clock or current()) == TWELVE:
+    twelve = (clock or current()) == TWELVE
+    if language != "en":
+        pattern, locale = _locale_time_pattern(language, twelve)
+        label = format_datetime(local.replace(tzinfo=None), pattern, locale=locale)
+    elif twelve:
         label = f"{local.hour % 12 or 12}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
     else:
         label = f"{local:%H:%M}"
     if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
         label += f" ({offset_label(local)})"
     return label
+
+
+@lru_cache(maxsize=256)  # browsers send few distinct tags; bounded all the same
+def locale_clock(locale: str) -> int:
+    """The clock ``locale`` (a CLDR or browser tag: "en-US", "de", "ja") writes times on: 12 or
+    24; 24 for a tag Babel does not know."""
+    try:
+        pattern = Locale.parse(locale.replace("-", "_")).time_formats["short"].pattern
+    except (UnknownLocaleError, ValueError, LookupError, TypeError):
+        return TWENTY_FOUR
+    return TWELVE if "h" in pattern or "K" in pattern else TWENTY_FOUR
+
+
+@cache
+def _locale_time_pattern(language: str, twelve: bool) -> tuple[str, Locale]:
+    """The CLDR pattern ``language`` writes a time of day with on the 12- or 24-hour clock."""
+    locale = Locale.parse(language.replace("-", "_"))
+    skeleton = "hm" if twelve else "Hm"
+    return locale.datetime_skeletons[skeleton].pattern, locale
 
 
 def offset_label(local: datetime) -> str:
