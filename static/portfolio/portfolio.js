@@ -948,6 +948,14 @@
 
   // The calendar -----------------------------------------------------------------------------
 
+  // FullCalendar's chevrons are images without a name; their buttons are named (buttonHints).
+  function quietIcons(root) {
+    root.querySelectorAll(".fc-icon[role='img']").forEach(function (icon) {
+      icon.removeAttribute("role");
+      icon.setAttribute("aria-hidden", "true");
+    });
+  }
+
   function renderContent(arg) {
     var item = arg.event.extendedProps.source;
     // The time being selected for a new event: FullCalendar's own rendering.
@@ -1110,6 +1118,7 @@
       if (busy) setStatus("Loading your events…");
     },
     datesSet: function (arg) {
+      quietIcons(arg.view.calendar.el);
       var wantMonth = arg.view.type === "dayGridMonth";
       if (calendar && loaded && loaded.month !== wantMonth && covers(loaded, arg.start, arg.end)) {
         reuseLoaded = true;
@@ -1131,6 +1140,7 @@
     calendar.setOption("headerToolbar", next.header);
     calendar.setOption("footerToolbar", next.footer);
     calendar.setOption("dayHeaderFormat", PHONE.matches ? { weekday: "narrow", day: "numeric" } : undefined);
+    quietIcons(calendar.el);
   });
   searchBox.addEventListener("input", applyFilters);
   conflictsOnly.addEventListener("change", function () {

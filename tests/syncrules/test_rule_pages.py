@@ -462,8 +462,9 @@ def test_the_history_shows_the_last_50_runs_with_counts_and_errors(owner_client,
     assert rows == 50
     first_row = html.split("<tbody>")[1].split("</tr>")[0]
     assert "Work" in first_row and "Full read" in first_row
-    for count in ["11", "12", "13", "14"]:
-        assert f'<td class="numeric">{count}</td>' in first_row
+    for label, count in [("Created", 11), ("Updated", 12), ("Deleted", 13), ("Skipped", 14)]:
+        # Labelled, for the rows a phone shows stacked.
+        assert f'<td class="numeric" data-label="{label}">{count}</td>' in first_row
     assert "(HTTP 503)" in first_row
     assert "Changes only" in html
 
