@@ -23,9 +23,7 @@ from booking.models import Booking, Profile
 from booking.services import follow_up
 from booking.tokens import cancel_url, manage_url, reschedule_url
 from calendars.models import Connection
-from calendars.services import connection_connect_zoom
 from integrations.base import BOOKING_MARKER_PROPERTY, MARKER_PROPERTY
-from integrations.zoom.oauth import secrets_from_token_answer
 from tests.syncrules.world import World, make_world, soon
 
 pytestmark = pytest.mark.django_db
@@ -39,16 +37,6 @@ ANSWER = "Compilers for everyone"
 def world(radicale_server, owner) -> World:
     Profile.objects.create(user=owner, handle="ada", display_name="Ada Host")
     return make_world(radicale_server, owner, ["work"])
-
-
-@pytest.fixture
-def zoom(owner, zoom_fake) -> Connection:
-    return connection_connect_zoom(
-        user=owner,
-        email=zoom_fake.email,
-        secrets=secrets_from_token_answer(zoom_fake.grant()),
-        ip_address=None,
-    )
 
 
 @pytest.fixture

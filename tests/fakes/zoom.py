@@ -296,3 +296,17 @@ def zoom_fake(settings) -> Iterator[FakeZoom]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def zoom(owner, zoom_fake):
+    """The owner's Zoom connection to the fake, made as the product makes one after OAuth."""
+    from calendars.services import connection_connect_zoom
+    from integrations.zoom.oauth import secrets_from_token_answer
+
+    return connection_connect_zoom(
+        user=owner,
+        email=zoom_fake.email,
+        secrets=secrets_from_token_answer(zoom_fake.grant()),
+        ip_address=None,
+    )

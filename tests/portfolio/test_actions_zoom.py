@@ -10,8 +10,6 @@ import pytest
 from django.urls import reverse
 
 from calendars.models import Calendar, Connection
-from calendars.services import connection_connect_zoom
-from integrations.zoom.oauth import secrets_from_token_answer
 from portfolio.actions import NO_ZOOM
 from tests.portfolio.world import GOOGLE_CALENDAR
 from tests.syncrules.world import World, make_world, soon
@@ -39,16 +37,6 @@ def new_event(**fields: object) -> dict[str, object]:
 @pytest.fixture
 def world(radicale_server, owner) -> World:
     return make_world(radicale_server, owner, ["Work"])
-
-
-@pytest.fixture
-def zoom(owner, zoom_fake) -> Connection:
-    return connection_connect_zoom(
-        user=owner,
-        email=zoom_fake.email,
-        secrets=secrets_from_token_answer(zoom_fake.grant()),
-        ip_address=None,
-    )
 
 
 def test_an_event_created_with_zoom_gets_a_meeting_and_carries_its_link(
