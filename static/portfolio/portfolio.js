@@ -157,14 +157,29 @@
     };
   }
 
+  // A day's date where the page shows time ("2027-01-05"): Intl's, as a month runs this for
+  // every event it reads (luxon's parsing, thousands of times, would be a long task of its own).
+  var dayFormat = null;
+  function dayKey(ms) {
+    if (!dayFormat || dayFormat.zone !== zone) {
+      dayFormat = {
+        zone: zone,
+        format: new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }),
+      };
+    }
+    return dayFormat.format.format(ms);
+  }
+
   function dayOf(item) {
-    return item.allDay ? item.start.slice(0, 10) : DateTime.fromISO(item.start, { zone: zone }).toISODate();
+    return item.allDay ? item.start.slice(0, 10) : dayKey(Date.parse(item.start));
   }
 
   function spansDays(item) {
-    if (item.allDay) return item.end.slice(0, 10) > DateTime.fromISO(item.start.slice(0, 10)).plus({ days: 1 }).toISODate();
-    var last = DateTime.fromISO(item.end, { zone: zone }).minus({ milliseconds: 1 });
-    return !DateTime.fromISO(item.start, { zone: zone }).hasSame(last, "day");
+    if (item.allDay) {
+      var next = new Date(Date.parse(item.start.slice(0, 10) + "T00:00:00Z") + 864e5).toISOString().slice(0, 10);
+      return item.end.slice(0, 10) > next;
+    }
+    return dayKey(Date.parse(item.start)) !== dayKey(Date.parse(item.end) - 1);
   }
 
   // What a month shows of the events that pass the filters: events of one day beyond the first
