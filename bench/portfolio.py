@@ -92,12 +92,13 @@ def _feed(calendar: int, events: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def serve_feeds(delay: float, calendars: int, events: int) -> None:
-    """Run as a child: iCal feeds at /<n>.ics, each answer ``delay`` seconds late."""
-    bodies = {f"/{n}.ics": _feed(n, events) for n in range(calendars)}
+def feed_server(bodies: dict[str, bytes], delay: float = 0.0) -> ThreadingHTTPServer:
+    """iCal feeds at their paths (``bodies``), each answer ``delay`` seconds late, without
+    Nagle's wait (``_nodelay``); not serving yet."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             time.sleep(delay)
@@ -113,6 +114,12 @@ def serve_feeds(delay: float, calendars: int, events: int) -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    return server
+
+
+def serve_feeds(delay: float, calendars: int, events: int) -> None:
+    """Run as a child: iCal feeds at /<n>.ics, each answer ``delay`` seconds late."""
+    server = feed_server({f"/{n}.ics": _feed(n, events) for n in range(calendars)}, delay)
     print(json.dumps({"url": f"http://127.0.0.1:{server.server_address[1]}"}), flush=True)
     server.serve_forever()
 

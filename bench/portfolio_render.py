@@ -27,7 +27,7 @@ import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 # Playwright's sync API runs an event loop in this thread; the ORM calls around it are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from bench.portfolio import feed_server  # noqa: E402
 from bench.sync_engine_caldav import _django  # noqa: E402
 
 FEEDS = 5
@@ -115,24 +116,7 @@ def _feed(calendar: int) -> bytes:
 
 
 def _serve_feeds() -> ThreadingHTTPServer:
-    bodies = {f"/{n}.ics": _feed(n) for n in range(FEEDS)}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            body = bodies.get(self.path, b"")
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/calendar; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = feed_server({f"/{n}.ics": _feed(n) for n in range(FEEDS)})
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
 from calendars.models import Calendar, Connection
@@ -155,6 +155,16 @@ def _signed_in(view: _JsonView) -> Callable[[HttpRequest, UUID], JsonResponse]:
     return checked
 
 
+def _action(method: str) -> Callable[[_JsonView], Callable[[HttpRequest, UUID], JsonResponse]]:
+    """What every action endpoint is: never cached, rate-limited, signed in (another user's
+    calendar a 404), and ``method`` only."""
+
+    def wrap(view: _JsonView) -> Callable[[HttpRequest, UUID], JsonResponse]:
+        return never_cache(_action_limit(_signed_in(require_http_methods([method])(view))))
+
+    return wrap
+
+
 def _invalid(form: forms.Form) -> JsonResponse:
     return JsonResponse(
         {"error": "Some fields need another look.", "fields": form.errors.get_json_data()},
@@ -202,10 +212,7 @@ def _act(
     return JsonResponse(opened_json(opened), status=status)
 
 
-@never_cache
-@_action_limit
-@_signed_in
-@require_GET
+@_action("GET")
 def event(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """One event, read now, for the panel: ``calendar`` and ``event`` as the feed named them."""
     return _act(
@@ -215,10 +222,7 @@ def event(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse
     )
 
 
-@never_cache
-@_action_limit
-@_signed_in
-@require_POST
+@_action("POST")
 def event_create(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """A new event in one of the user's writable calendars."""
     return _act(
@@ -231,10 +235,7 @@ def event_create(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonR
     )
 
 
-@never_cache
-@_action_limit
-@_signed_in
-@require_POST
+@_action("POST")
 def event_update(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """An event edited (``scope`` for a recurring one, ``etag`` as read)."""
     return _act(
@@ -250,10 +251,7 @@ def event_update(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonR
     )
 
 
-@never_cache
-@_action_limit
-@_signed_in
-@require_POST
+@_action("POST")
 def event_move(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """An event dragged or resized: new times, the rest kept."""
     return _act(
@@ -270,10 +268,7 @@ def event_move(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonRes
     )
 
 
-@never_cache
-@_action_limit
-@_signed_in
-@require_POST
+@_action("POST")
 def event_remove(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     return _act(
         calendar,
@@ -287,10 +282,7 @@ def event_remove(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonR
     )
 
 
-@never_cache
-@_action_limit
-@_signed_in
-@require_POST
+@_action("POST")
 def event_reply(request: AuthenticatedHttpRequest, calendar: Calendar) -> JsonResponse:
     """The owner's answer to an invitation."""
     return _act(
