@@ -14,12 +14,16 @@ entries, buffered, added before the page's own scripts): long tasks (over 50 ms,
 threshold), the longest, and how many took over 100 ms (target: none); the events the server sent,
 the events drawn (FullCalendar draws some it hides behind "+N more") and the "+N more" total; the
 time from navigation to the frame after the first events arrived. ``--profile`` also records a
-JavaScript CPU profile of each run and prints where the time went (self time by function).
+JavaScript CPU profile of each run and prints where the time went (self time by function);
+``--trace`` records Chromium's timeline and prints what each task over 100 ms was made of (script
+by function, style, layout, paint, garbage collection), to tell the page's work from the browser's,
+with the main thread's CPU time in it: on a busy machine a task's wall time grows, its CPU less.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -167,7 +171,9 @@ def _scroll(page) -> None:  # type: ignore[no-untyped-def]
         page.wait_for_timeout(60)
 
 
-def _visit(browser, base_url: str, user, *, width: int, view: str, profile: bool) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def _visit(
+    browser, base_url: str, user, *, width: int, view: str, profile: bool, trace: bool
+) -> dict:  # type: ignore[no-untyped-def, type-arg]
     from playwright.sync_api import Error as PlaywrightError
 
     from tests.e2e.conftest import log_in
@@ -195,6 +201,8 @@ def _visit(browser, base_url: str, user, *, width: int, view: str, profile: bool
         cdp.send("Profiler.enable")
         cdp.send("Profiler.setSamplingInterval", {"interval": 200})
         cdp.send("Profiler.start")
+    if trace:
+        browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
     answers.clear()
     day = MONTH if view == "month" else MONTH + timedelta(days=10)
     page.goto(f"/portfolio/?view={view}&date={day.isoformat()}")
@@ -219,6 +227,8 @@ def _visit(browser, base_url: str, user, *, width: int, view: str, profile: bool
     tasks = page.evaluate("() => window.__bench.longtasks")
     shown = page.evaluate(SHOWN)  # after: measuring 2,000 boxes is a long task of its own
     hot = _hot_functions(cdp.send("Profiler.stop")["profile"]) if cdp else []
+    if trace:
+        hot += _long_task_parts(json.loads(browser.stop_tracing()))
     context.close()
     durations = [task["duration"] for task in tasks]
     return {
@@ -250,6 +260,92 @@ def _hot_functions(profile: dict, top: int = 12) -> list[str]:  # type: ignore[t
     ][:top] + [f"{self_time[name]:7.0f} ms  {name}" for name in sorted(idle) if name in self_time]
 
 
+TRACE_CATEGORIES = [
+    "devtools.timeline",
+    "disabled-by-default-devtools.timeline",
+    "v8.execute",
+    "disabled-by-default-v8.cpu_profiler",
+]
+
+
+def _long_task_parts(trace: dict) -> list[str]:  # type: ignore[type-arg]
+    """Each main-thread task over LONG_MS: its duration, its self time by part of the timeline
+    (style, layout, paint, GC, ...) and by script function (from the sampling profiler's samples
+    inside it)."""
+    everything = trace.get("traceEvents", [])
+    main = {
+        (e["pid"], e["tid"])
+        for e in everything
+        if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    timeline = sorted(
+        (
+            e
+            for e in everything
+            if e.get("ph") == "X" and "dur" in e and (e["pid"], e["tid"]) in main
+        ),
+        key=lambda e: (e["ts"], -e["dur"]),
+    )
+    samples = _samples(everything, main)
+    lines = []
+    for index, task in enumerate(timeline):
+        if task["name"] != "RunTask" or task["dur"] < LONG_MS * 1000:
+            continue
+        end = task["ts"] + task["dur"]
+        parts: Counter[str] = Counter()
+        stack: list[tuple[str, int]] = []  # (part, end) of the events still open
+        for inner in timeline[index + 1 :]:
+            if inner["ts"] >= end:
+                break
+            while stack and stack[-1][1] <= inner["ts"]:
+                stack.pop()
+            part = inner["name"]
+            parts[part] += inner["dur"] / 1000
+            if stack:
+                parts[stack[-1][0]] -= inner["dur"] / 1000  # self time: the parent's, less this
+            stack.append((part, inner["ts"] + inner["dur"]))
+        script: Counter[str] = Counter()
+        for at, name, ms in samples:
+            if task["ts"] <= at < end:
+                script[name] += ms
+        lines.append(
+            f"task of {task['dur'] / 1000:.0f} ms ({task.get('tdur', 0) / 1000:.0f} ms of the"
+            " main thread's CPU): "
+            + ", ".join(f"{name} {ms:.0f}" for name, ms in parts.most_common(5))
+            + "\n          script: "
+            + ", ".join(f"{name} {ms:.0f}" for name, ms in script.most_common(6))
+        )
+    return lines
+
+
+def _samples(events: list[dict], main: set[tuple[int, int]]) -> list[tuple[float, str, float]]:  # type: ignore[type-arg]
+    """The main thread's profiler samples in the trace: (time, function, ms) each."""
+    profiles = {
+        e["id"]: e["args"]["data"]["startTime"]
+        for e in events
+        if e.get("name") == "Profile" and (e["pid"], e["tid"]) in main
+    }
+    names: dict[tuple[str, int], str] = {}
+    found = []
+    clock = dict(profiles)
+    for chunk in events:
+        if chunk.get("name") != "ProfileChunk" or chunk.get("id") not in profiles:
+            continue
+        data = chunk["args"]["data"]
+        profile = data.get("cpuProfile", {})
+        for node in profile.get("nodes", []):
+            frame = node["callFrame"]
+            where = (frame.get("url") or "").rsplit("/", 1)[-1] or "-"
+            name = frame.get("functionName") or "(anonymous)"
+            names[(chunk["id"], node["id"])] = f"{name} {where}"
+        for node, delta in zip(
+            profile.get("samples", []), data.get("timeDeltas", []), strict=False
+        ):
+            clock[chunk["id"]] += delta
+            found.append((clock[chunk["id"]], names.get((chunk["id"], node), "?"), delta / 1000))
+    return found
+
+
 def _line(label: str, result: dict) -> str:  # type: ignore[type-arg]
     shown = result["shown"]
     return (
@@ -266,6 +362,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--trace", action="store_true")
     options = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -293,7 +390,13 @@ def main() -> None:
                 for run in range(1, options.runs + 1):
                     for view, width in (("month", 1440), ("agenda", 390)):
                         result = _visit(
-                            browser, base_url, user, width=width, view=view, profile=options.profile
+                            browser,
+                            base_url,
+                            user,
+                            width=width,
+                            view=view,
+                            profile=options.profile,
+                            trace=options.trace,
                         )
                         results[view].append(result)
                         lines.append(_line(f"  run {run}, {view} view at {width} px", result))

@@ -159,15 +159,25 @@
 
   // A day's date where the page shows time ("2027-01-05"): Intl's, as a month runs this for
   // every event it reads (luxon's parsing, thousands of times, would be a long task of its own).
+  // Asked once per quarter hour: today's zones are all a whole number of quarter hours from UTC,
+  // so a day never begins inside one.
+  var QUARTER_HOUR = 15 * 60 * 1000;
   var dayFormat = null;
   function dayKey(ms) {
     if (!dayFormat || dayFormat.zone !== zone) {
       dayFormat = {
         zone: zone,
         format: new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }),
+        days: new Map(),
       };
     }
-    return dayFormat.format.format(ms);
+    var quarter = Math.floor(ms / QUARTER_HOUR);
+    var day = dayFormat.days.get(quarter);
+    if (day === undefined) {
+      day = dayFormat.format.format(quarter * QUARTER_HOUR);
+      dayFormat.days.set(quarter, day);
+    }
+    return day;
   }
 
   function dayOf(item) {
@@ -324,12 +334,24 @@
         rememberToday(body.events, info.start, info.end);
         setStatus("");
         loaded = { start: info.start.getTime(), end: info.end.getTime(), month: month, events: body.events };
-        success(month ? monthEvents(body.events) : body.events.map(toCalendarEvent));
+        var shown = month ? monthEvents(body.events) : body.events.map(toCalendarEvent);
+        // FullCalendar draws them in a task of its own: with ours before it, a busy month's
+        // answer would hold the page for longer than a frame should wait.
+        return nextTask().then(function () {
+          success(shown);
+        });
       })
       .catch(function (error) {
         setStatus(error.message || "Your events could not be loaded.");
         failure(error);
       });
+  }
+
+  // A promise kept in a later task (after the browser has had its turn to draw and to listen).
+  function nextTask() {
+    return new Promise(function (resolve) {
+      window.setTimeout(resolve, 0);
+    });
   }
 
   function showFailures(failures) {
@@ -1226,6 +1248,9 @@
     });
   }
 
-  calendar.render();
+  // The calendar's first drawing in a task of its own, after the scripts' (a long task together).
+  nextTask().then(function () {
+    calendar.render();
+  });
   window.setInterval(renderUpNext, 60 * 1000);
 })();
