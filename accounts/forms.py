@@ -8,8 +8,12 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from accounts.languages import owner_language
 from accounts.models import TIME_ZONE_CHOICES, User, normalize_email
 from multical.lib.email import send_templated_email
 
@@ -24,18 +28,20 @@ class LegalConsentForm(forms.Form):
     time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
     accept_legal = forms.BooleanField(
         error_messages={
-            "required": "You need to accept the Terms of Service and the Privacy Policy."
+            "required": _("You need to accept the Terms of Service and the Privacy Policy.")
         },
     )
     marketing_email = forms.BooleanField(
-        label="Send me occasional product news by e-mail (optional)",
+        label=_("Send me occasional product news by e-mail (optional)"),
         required=False,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["accept_legal"].label = format_html(
-            'I accept the <a href="{}">Terms of Service</a> and the <a href="{}">Privacy Policy</a>',
+            gettext(
+                'I accept the <a href="{}">Terms of Service</a> and the <a href="{}">Privacy Policy</a>'
+            ),
             reverse("terms"),
             reverse("privacy"),
         )
@@ -49,22 +55,25 @@ class SignupForm(LegalConsentForm):
     field_order = ["email", "password"]
 
     email = forms.EmailField(
-        label="E-mail address",
+        label=_("E-mail address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 10 characters, not a common password.",
+        help_text=_("At least 10 characters, not a common password."),
     )
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
         if User.objects.filter(email=email).exists():
             raise forms.ValidationError(
-                "An account with this e-mail address already exists. Log in, or reset your password.",
+                _(
+                    "An account with this e-mail address already exists. Log in, or reset your "
+                    "password."
+                ),
                 code="duplicate_email",
             )
         return email
@@ -84,13 +93,13 @@ class SignupForm(LegalConsentForm):
 
 class LoginForm(auth_forms.AuthenticationForm):
     username = auth_forms.UsernameField(
-        label="E-mail address",
+        label=_("E-mail address"),
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     error_messages = {
-        "invalid_login": "That e-mail address and password do not match an account.",
-        "inactive": "This account is disabled.",
-        "unverified": "Please verify your e-mail address first: follow the link we sent you.",
+        "invalid_login": _("That e-mail address and password do not match an account."),
+        "inactive": _("This account is disabled."),
+        "unverified": _("Please verify your e-mail address first: follow the link we sent you."),
     }
 
     def confirm_login_allowed(self, user: User) -> None:
@@ -100,7 +109,7 @@ class LoginForm(auth_forms.AuthenticationForm):
 
 
 class ResendVerificationForm(forms.Form):
-    email = forms.EmailField(label="E-mail address", max_length=254)
+    email = forms.EmailField(label=_("E-mail address"), max_length=254)
 
     def clean_email(self) -> str:
         return normalize_email(self.cleaned_data["email"])
@@ -108,7 +117,7 @@ class ResendVerificationForm(forms.Form):
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
     email = forms.EmailField(
-        label="E-mail address",
+        label=_("E-mail address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
@@ -135,29 +144,47 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
             to=to_email,
             template="accounts/email/password-reset",
             context={"user": context["user"], "reset_url": settings.SITE_URL + path},
+            language=owner_language(context["user"], browser=translation.get_language()),
         )
 
 
 class ProfileForm(forms.ModelForm):
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        help_text=_("The language of your pages and of the e-mails Multical sends you."),
+    )
     marketing_email = forms.BooleanField(
-        label="Send me occasional product news by e-mail", required=False
+        label=_("Send me occasional product news by e-mail"), required=False
     )
 
     class Meta:
         model = User
-        fields = ["time_zone", "week_start", "clock"]
+        fields = ["language", "time_zone", "week_start", "clock"]
+        labels = {"time_zone": _("Time zone")}
         help_texts = {
-            "time_zone": "Times across the dashboard are shown in this zone.",
-            "week_start": "Calendars and week views start on this day.",
+            "time_zone": _("Times across the dashboard are shown in this zone."),
+            "week_start": _("Calendars and week views start on this day."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Each language named in itself, as a reader of it looks for it.
+        language = self.fields["language"]
+        assert isinstance(language, forms.ChoiceField)
+        language.choices = [("", _("As my browser says")), *settings.OWNER_LANGUAGES]
         # Left out of a request (an older page, a script): kept as they are.
         for name in ("week_start", "clock"):
             field = self.fields[name]
             assert isinstance(field, forms.TypedChoiceField)  # a model field with choices
             field.required, field.empty_value = False, None
+
+    def clean_language(self) -> str:
+        """The chosen language; blank follows the browser. Left out of a request: kept."""
+        if self.is_bound and "language" not in self.data:
+            return self.instance.language
+        language: str = self.cleaned_data["language"]
+        return language
 
 
 class NotificationPreferencesForm(forms.ModelForm):
@@ -165,8 +192,8 @@ class NotificationPreferencesForm(forms.ModelForm):
         model = User
         fields = ["notify_reconnect_alerts", "notify_booking_emails", "notify_sync_alerts"]
         help_texts = {
-            "notify_booking_emails": "The people who book you are always e-mailed.",
-            "notify_sync_alerts": (
+            "notify_booking_emails": _("The people who book you are always e-mailed."),
+            "notify_sync_alerts": _(
                 "Before removing the blocks of most of a calendar's events at once, Multical reads "
                 "the calendar again to make sure they are really gone."
             ),
@@ -178,10 +205,10 @@ class DeleteAccountForm(forms.Form):
     their e-mail address."""
 
     remove_blocks = forms.BooleanField(
-        label="Remove the blocks Multical made in my calendars",
+        label=_("Remove the blocks Multical made in my calendars"),
         required=False,
         initial=True,
-        help_text="Untick to leave them in your calendars as they are.",
+        help_text=_("Untick to leave them in your calendars as they are."),
     )
 
     def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
@@ -189,13 +216,13 @@ class DeleteAccountForm(forms.Form):
         self.user = user
         if user.has_usable_password():
             self.fields["password"] = forms.CharField(
-                label="Your password",
+                label=_("Your password"),
                 strip=False,
                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
             )
         else:
             self.fields["email"] = forms.CharField(
-                label="Type your e-mail address to confirm",
+                label=_("Type your e-mail address to confirm"),
                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
             )
         self.order_fields(["password", "email", "remove_blocks"])
@@ -203,14 +230,14 @@ class DeleteAccountForm(forms.Form):
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
         if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+            raise forms.ValidationError(_("That is not your password."), code="password_incorrect")
         return password
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
         if normalize_email(email) != self.user.email:
             raise forms.ValidationError(
-                "That is not the address of this account.", code="email_mismatch"
+                _("That is not the address of this account."), code="email_mismatch"
             )
         return email
 
@@ -218,7 +245,7 @@ class DeleteAccountForm(forms.Form):
 class CurrentPasswordField(forms.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
-            label="Your password",
+            label=_("Your password"),
             strip=False,
             widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
             **kwargs,
@@ -229,7 +256,7 @@ class TwoFactorCodeForm(forms.Form):
     """A code from the authenticator app, or (where ``recovery`` allows it) a recovery code."""
 
     code = forms.CharField(
-        label="Code",
+        label=_("Code"),
         max_length=32,
         widget=forms.TextInput(
             attrs={
@@ -245,11 +272,11 @@ class TwoFactorCodeForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["code"]
         if recovery:
-            field.label = "Code from your authenticator app, or a recovery code"
-            field.help_text = "Six digits, or a recovery code such as abcd-efgh-jkmn."
+            field.label = _("Code from your authenticator app, or a recovery code")
+            field.help_text = _("Six digits, or a recovery code such as abcd-efgh-jkmn.")
         else:
-            field.label = "Code from your authenticator app"
-            field.help_text = "The six digits the app shows for Multical now."
+            field.label = _("Code from your authenticator app")
+            field.help_text = _("The six digits the app shows for Multical now.")
             field.widget.attrs["inputmode"] = "numeric"
 
 
@@ -268,13 +295,13 @@ class ConfirmItIsYouForm(forms.Form):
     def clean_password(self) -> str:
         password: str = self.cleaned_data["password"]
         if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+            raise forms.ValidationError(_("That is not your password."), code="password_incorrect")
         return password
 
 
 class EmailChangeForm(forms.Form):
     new_email = forms.EmailField(
-        label="New e-mail address",
+        label=_("New e-mail address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
@@ -287,15 +314,15 @@ class EmailChangeForm(forms.Form):
     def clean_new_email(self) -> str:
         email = normalize_email(self.cleaned_data["new_email"])
         if email == self.user.email:
-            raise forms.ValidationError("That is your address already.", code="same_email")
+            raise forms.ValidationError(_("That is your address already."), code="same_email")
         if User.objects.filter(email=email).exists():
             raise forms.ValidationError(
-                "Another account uses this address.", code="duplicate_email"
+                _("Another account uses this address."), code="duplicate_email"
             )
         return email
 
     def clean_password(self) -> str:
         password: str = self.cleaned_data["password"]
         if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+            raise forms.ValidationError(_("That is not your password."), code="password_incorrect")
         return password

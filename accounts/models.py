@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from multical.lib.vault import SealedTextField
 
@@ -49,24 +50,30 @@ class User(AbstractBaseUser, PermissionsMixin):
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
     # How the user reads calendars across the product: the day a week starts on, and the clock.
     week_start = models.PositiveSmallIntegerField(
-        "Weeks start on", choices=[(1, "Monday"), (0, "Sunday"), (6, "Saturday")], default=1
+        _("Weeks start on"),
+        choices=[(1, _("Monday")), (0, _("Sunday")), (6, _("Saturday"))],
+        default=1,
     )
     clock = models.PositiveSmallIntegerField(
-        "Clock", choices=[(24, "24-hour (14:30)"), (12, "12-hour (2:30 pm)")], default=24
+        _("Clock"), choices=[(24, _("24-hour (14:30)")), (12, _("12-hour (2:30 pm)"))], default=24
     )
+    # The language of the owner's pages and e-mails, one of settings.OWNER_LANGUAGES (the Settings
+    # form offers them; no choices here, so that a new language needs no migration); blank follows
+    # the browser (accounts.languages).
+    language = models.CharField(_("Language"), max_length=16, blank=True, default="")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
     # E-mails the user can switch off (the attendees of their bookings are always told).
     notify_reconnect_alerts = models.BooleanField(
-        "E-mail me when a calendar account needs reconnecting", default=True
+        _("E-mail me when a calendar account needs reconnecting"), default=True
     )
     notify_booking_emails = models.BooleanField(
-        "E-mail me when a booking is made, moved or cancelled", default=True
+        _("E-mail me when a booking is made, moved or cancelled"), default=True
     )
     notify_sync_alerts = models.BooleanField(
-        "E-mail me when most of a calendar's events vanish and their blocks are removed",
+        _("E-mail me when most of a calendar's events vanish and their blocks are removed"),
         default=True,
     )
 
@@ -141,23 +148,23 @@ class AuditLog(models.Model):
     """Who did what to their account, when and from where; metadata never holds secrets or content."""
 
     class Action(models.TextChoices):
-        LOGIN = "login", "Logged in"
-        LOGIN_FAILED = "login_failed", "Failed login"
-        PASSWORD_CHANGED = "password_changed", "Changed password"
-        PASSWORD_RESET = "password_reset", "Reset password by e-mailed link"
-        CONNECTION_ADDED = "connection_added", "Connected an account"
-        CONNECTION_UPDATED = "connection_updated", "Updated an account's credentials"
-        CONNECTION_DISCONNECTED = "connection_disconnected", "Disconnected an account"
-        CONNECTION_REMOVED = "connection_removed", "Removed an account"
-        DATA_EXPORTED = "data_exported", "Downloaded a copy of the account's data"
-        DELETION_REQUESTED = "deletion_requested", "Asked for the account to be deleted"
-        TWO_FACTOR_ENABLED = "two_factor_enabled", "Turned on two-factor sign-in"
-        TWO_FACTOR_DISABLED = "two_factor_disabled", "Turned off two-factor sign-in"
-        TWO_FACTOR_FAILED = "two_factor_failed", "Entered a wrong two-factor code"
-        RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
-        RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "Made new recovery codes"
-        EMAIL_CHANGE_REQUESTED = "email_change_requested", "Asked to change the e-mail address"
-        EMAIL_CHANGED = "email_changed", "Changed the e-mail address"
+        LOGIN = "login", _("Logged in")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        PASSWORD_CHANGED = "password_changed", _("Changed password")
+        PASSWORD_RESET = "password_reset", _("Reset password by e-mailed link")
+        CONNECTION_ADDED = "connection_added", _("Connected an account")
+        CONNECTION_UPDATED = "connection_updated", _("Updated an account's credentials")
+        CONNECTION_DISCONNECTED = "connection_disconnected", _("Disconnected an account")
+        CONNECTION_REMOVED = "connection_removed", _("Removed an account")
+        DATA_EXPORTED = "data_exported", _("Downloaded a copy of the account's data")
+        DELETION_REQUESTED = "deletion_requested", _("Asked for the account to be deleted")
+        TWO_FACTOR_ENABLED = "two_factor_enabled", _("Turned on two-factor sign-in")
+        TWO_FACTOR_DISABLED = "two_factor_disabled", _("Turned off two-factor sign-in")
+        TWO_FACTOR_FAILED = "two_factor_failed", _("Entered a wrong two-factor code")
+        RECOVERY_CODE_USED = "recovery_code_used", _("Signed in with a recovery code")
+        RECOVERY_CODES_RENEWED = "recovery_codes_renewed", _("Made new recovery codes")
+        EMAIL_CHANGE_REQUESTED = "email_change_requested", _("Asked to change the e-mail address")
+        EMAIL_CHANGED = "email_changed", _("Changed the e-mail address")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="audit_log")
     action = models.CharField(max_length=32, choices=Action.choices)

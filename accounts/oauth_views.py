@@ -34,6 +34,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from google.auth import jwt
 from google_auth_oauthlib.flow import Flow
@@ -58,34 +59,36 @@ SIGN_UP_SECONDS = 15 * 60
 # Longer than any path of ours with its query; a longer ``next`` is dropped.
 NEXT_MAX_LENGTH = 2000
 
-REFUSED = "{name} did not accept this sign-in (it may have been used already). Please try again."
-UNREACHABLE = "{name}'s sign-in service could not be reached. Please try again."
-NO_ACCOUNT = "{name} did not say which account you signed in with."
-UNVERIFIED = (
+REFUSED = gettext_lazy(
+    "{name} did not accept this sign-in (it may have been used already). Please try again."
+)
+UNREACHABLE = gettext_lazy("{name}'s sign-in service could not be reached. Please try again.")
+NO_ACCOUNT = gettext_lazy("{name} did not say which account you signed in with.")
+UNVERIFIED = gettext_lazy(
     "{name} did not confirm that {email} is your address, so we cannot sign you in with it. "
     "Log in with your password instead."
 )
-DISABLED = "The Multical account that uses {email} is disabled."
-DENIED = "You did not sign in at {name}, so you are not logged in."
-STATE_INVALID = (
+DISABLED = gettext_lazy("The Multical account that uses {email} is disabled.")
+DENIED = gettext_lazy("You did not sign in at {name}, so you are not logged in.")
+STATE_INVALID = gettext_lazy(
     "This sign-in attempt is no longer valid (it expired, was already used, or was started in "
     "another browser). Please start again."
 )
-SIGN_UP_INVALID = (
+SIGN_UP_INVALID = gettext_lazy(
     "This sign-up is no longer valid (it expired, was already completed, or was started in "
     "another browser). No account was created; please sign in with Google or Microsoft again."
 )
-SIGN_UP_CANCELLED = "You did not finish signing up, so no account was created."
-MICROSOFT_NO_EMAIL = (
+SIGN_UP_CANCELLED = gettext_lazy("You did not finish signing up, so no account was created.")
+MICROSOFT_NO_EMAIL = gettext_lazy(
     "Microsoft did not share an e-mail address for this account, so we cannot tell which "
     "Multical account is yours. Log in or sign up with your e-mail address and a password instead."
 )
-MICROSOFT_DOMAIN_UNVERIFIED = (
+MICROSOFT_DOMAIN_UNVERIFIED = gettext_lazy(
     "Microsoft could not confirm that your organisation owns the domain of {email}, so we cannot "
     "sign you in with it. Your organisation's administrator must verify this domain in Microsoft "
     "Entra ID. Until then, log in or sign up with your e-mail address and a password."
 )
-MICROSOFT_NO_DOMAIN_CLAIM = (
+MICROSOFT_NO_DOMAIN_CLAIM = gettext_lazy(
     "Microsoft did not say whether the domain of {email} is verified, so we cannot sign you in "
     "with it. The administrator of this Multical server must enable the optional claim xms_edov "
     "in its Microsoft app registration. Until then, log in or sign up with your e-mail address "
@@ -177,7 +180,7 @@ def _callback(request: HttpRequest, provider: str, identify: Identify) -> HttpRe
             request, _pending_key(provider), state=request.GET.get("state", "")
         )
     except oauth_state.OAuthError:
-        return _error(request, provider, STATE_INVALID, status=400)
+        return _error(request, provider, str(STATE_INVALID), status=400)
     next_url = str(pending.pop("next", ""))
     try:
         if request.GET.get("error"):
@@ -213,7 +216,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     """Create the account for the address a provider just verified, once the Terms are accepted."""
     held = _held_identity(request)
     if held is None:
-        return _error(request, "", SIGN_UP_INVALID, status=400)
+        return _error(request, "", str(SIGN_UP_INVALID), status=400)
     form = forms.LegalConsentForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         del request.session[SIGN_UP_SESSION_KEY]  # one use, whatever happens next
@@ -318,7 +321,7 @@ def microsoft_verified_email(claims: Mapping[str, Any]) -> str:
     """
     email = str(claims.get("email") or "").strip().lower()
     if "@" not in email:
-        raise oauth_state.OAuthError(MICROSOFT_NO_EMAIL, status=403)
+        raise oauth_state.OAuthError(str(MICROSOFT_NO_EMAIL), status=403)
     if "xms_edov" not in claims:
         logger.warning(
             "Microsoft sign-in refused: the id token has no xms_edov claim; add it to the app "

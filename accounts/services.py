@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import get_random_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.languages import owner_language
 from accounts.models import AuditLog, Consent, User, normalize_email
 from accounts.selectors import consent_granted, user_exists
 from accounts.tokens import email_change_token, email_verification_token
@@ -51,6 +52,7 @@ def user_send_verification_email(*, user: User) -> None:
         to=user.email,
         template="accounts/email/verify-email",
         context={"user": user, "verify_url": settings.SITE_URL + path},
+        language=owner_language(user, browser=translation.get_language()),
     )
 
 
@@ -83,11 +85,13 @@ def user_email_change_request(*, user: User, new_email: str, ip_address: str | N
         ip_address=ip_address,
         new_email=new_email,
     )
+    language = owner_language(user, browser=translation.get_language())
     transaction.on_commit(
         lambda: send_templated_email(
             to=new_email,
             template="accounts/email/email-change",
             context={"user": user, "new_email": new_email, "confirm_url": settings.SITE_URL + path},
+            language=language,
         )
     )
 
@@ -119,6 +123,7 @@ def user_email_change_confirm(*, user: User, new_email: str, ip_address: str | N
         user.refresh_from_db()
         raise EmailTaken(new_email) from None
     changed_at = user.email_verified_at
+    language = owner_language(user, browser=translation.get_language())
     transaction.on_commit(
         lambda: send_templated_email(
             to=old_email,
@@ -129,6 +134,7 @@ def user_email_change_confirm(*, user: User, new_email: str, ip_address: str | N
                 "changed_at": changed_at,
                 "operator_contact": settings.OPERATOR_CONTACT,
             },
+            language=language,
         )
     )
 
@@ -140,14 +146,18 @@ def user_update_profile(
     marketing_email: bool,
     week_start: int | None = None,
     clock: int | None = None,
+    language: str | None = None,
 ) -> None:
-    """Save the user's zone (and, when given, the day weeks start on and the clock)."""
+    """Save the user's zone (and, when given, the day weeks start on, the clock and the language,
+    blank for the browser's)."""
     user.time_zone = time_zone
     if week_start is not None:
         user.week_start = week_start
     if clock is not None:
         user.clock = clock
-    user.save(update_fields=["time_zone", "week_start", "clock"])
+    if language is not None:
+        user.language = language
+    user.save(update_fields=["time_zone", "week_start", "clock", "language"])
     if consent_granted(user=user, kind=Consent.Kind.MARKETING_EMAIL) != marketing_email:
         Consent.objects.create(
             user=user, kind=Consent.Kind.MARKETING_EMAIL, granted=marketing_email

@@ -12,14 +12,18 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import forms, selectors, services, sign_in, tokens, two_factor
 from accounts.billing.plans import plan_overview
 from accounts.http import AuthenticatedHttpRequest
+from accounts.languages import reader_language
 from accounts.models import AuditLog, Consent, User
 from integrations.kinds import AccountKind
 from multical.lib import failed_attempts
@@ -75,7 +79,7 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     # The same answer whether or not the address has an account.
     messages.info(
         request,
-        "If that address has an account waiting for verification, a new link is on its way.",
+        _("If that address has an account waiting for verification, a new link is on its way."),
     )
     return redirect("accounts:verify_sent")
 
@@ -96,7 +100,7 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         if selectors.user_from_verification_link(uidb64=uidb64, token=token, used=True) is None:
             return render(request, "accounts/verify_invalid.html", status=400)
         if request.user.is_authenticated:
-            messages.info(request, "Your e-mail address is verified already.")
+            messages.info(request, _("Your e-mail address is verified already."))
             return redirect("dashboard")
         return render(request, "accounts/verify_used.html", status=410)
     if request.user.is_authenticated and request.user.pk != user.pk:
@@ -107,9 +111,9 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     if not user.is_active or user.deletion_requested_at is not None:
         return redirect("accounts:login")
     if str(pending).lower() != user.email.lower():
-        messages.success(request, "Your e-mail address is verified. Log in to start.")
+        messages.success(request, _("Your e-mail address is verified. Log in to start."))
         return redirect("accounts:login")
-    messages.success(request, "Your e-mail address is verified. Welcome to Multical!")
+    messages.success(request, _("Your e-mail address is verified. Welcome to Multical!"))
     return sign_in.sign_in(request, user, next_url="", method="email_link")
 
 
@@ -185,7 +189,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
             action=AuditLog.Action.PASSWORD_RESET,
             ip_address=client_ip(self.request),
         )
-        messages.success(self.request, "Your password is changed. Log in with the new one.")
+        messages.success(self.request, _("Your password is changed. Log in with the new one."))
         return response
 
 
@@ -202,9 +206,12 @@ def account_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
             time_zone=form.cleaned_data["time_zone"],
             week_start=form.cleaned_data["week_start"],
             clock=form.cleaned_data["clock"],
+            language=form.cleaned_data["language"],
             marketing_email=form.cleaned_data["marketing_email"],
         )
-        messages.success(request, "Settings saved.")
+        # Said in the language just chosen, as the page it leads to will be.
+        with translation.override(reader_language(request)):
+            messages.success(request, _("Settings saved."))
         return redirect("accounts:settings")
     notifications = forms.NotificationPreferencesForm(instance=user)
     return render(
@@ -231,7 +238,7 @@ def notification_preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
             booking_emails=form.cleaned_data["notify_booking_emails"],
             sync_alerts=form.cleaned_data["notify_sync_alerts"],
         )
-        messages.success(request, "Notification settings saved.")
+        messages.success(request, _("Notification settings saved."))
     return redirect("accounts:settings")
 
 
@@ -247,16 +254,19 @@ def security_log(request: AuthenticatedHttpRequest) -> HttpResponse:
 _ACCOUNT_KINDS = dict(AccountKind.choices)
 # Signing in with a provider names the company, not its calendar product.
 _SIGN_IN_PROVIDERS = {"google": "Google", "microsoft": "Microsoft"}
-_SECOND_FACTORS = {"totp": "an authenticator code", "recovery_code": "a recovery code"}
+_SECOND_FACTORS = {
+    "totp": gettext_lazy("with password and an authenticator code"),
+    "recovery_code": gettext_lazy("with password and a recovery code"),
+}
 _CODE_STAGES = {
-    "sign_in": "at sign-in",
-    "setup": "while turning two-factor sign-in on",
-    "confirm": "while confirming it was you",
+    "sign_in": gettext_lazy("at sign-in"),
+    "setup": gettext_lazy("while turning two-factor sign-in on"),
+    "confirm": gettext_lazy("while confirming it was you"),
 }
 _LOGIN_FAILURES = {
-    "invalid_login": "wrong password",
-    "unverified": "e-mail address not verified yet",
-    "inactive": "account disabled",
+    "invalid_login": gettext_lazy("wrong password"),
+    "unverified": gettext_lazy("e-mail address not verified yet"),
+    "inactive": gettext_lazy("account disabled"),
 }
 
 
@@ -264,31 +274,47 @@ def _audit_details(entry: AuditLog) -> str:
     """The entry's metadata in words: how a log-in happened, which provider an account is at."""
     metadata, action = entry.metadata, entry.action
     if action == AuditLog.Action.LOGIN:
-        provider = metadata.get("provider")
-        if provider:
-            how = f"with {_SIGN_IN_PROVIDERS.get(provider, provider)}"
-        elif metadata.get("method") == "email_link":
-            how = "with the e-mailed verification link"
-        else:
-            how = "with password"
-        second = _SECOND_FACTORS.get(metadata.get("second_factor", ""))
-        return f"{how} and {second}" if second else how
+        return _login_details(metadata)
     if action == AuditLog.Action.TWO_FACTOR_FAILED:
-        return _CODE_STAGES.get(metadata.get("stage", ""), "")
+        return str(_CODE_STAGES.get(metadata.get("stage", ""), ""))
     if action == AuditLog.Action.RECOVERY_CODE_USED:
         left = metadata.get("codes_left")
-        return f"{left} left" if isinstance(left, int) else ""
+        return _("%(left)s left") % {"left": left} if isinstance(left, int) else ""
     if action in (AuditLog.Action.EMAIL_CHANGE_REQUESTED, AuditLog.Action.EMAIL_CHANGED):
-        return f"to {metadata.get('new_email', '')}"
+        return _("to %(email)s") % {"email": metadata.get("new_email", "")}
     if action == AuditLog.Action.LOGIN_FAILED:
         reason = metadata.get("reason", "")
-        return _LOGIN_FAILURES.get(reason, reason)
+        return str(_LOGIN_FAILURES.get(reason, reason))
     if action == AuditLog.Action.DELETION_REQUESTED:
         return (
-            "removing Multical's blocks" if metadata.get("remove_blocks") else "keeping the blocks"
+            _("removing Multical's blocks")
+            if metadata.get("remove_blocks")
+            else _("keeping the blocks")
         )
     provider = metadata.get("provider", "")
-    return _ACCOUNT_KINDS.get(provider, provider)
+    return str(_ACCOUNT_KINDS.get(provider, provider))
+
+
+def _login_details(metadata: dict[str, Any]) -> str:
+    """How a log-in happened: the door (provider, e-mailed link or password) and any second step."""
+    provider = metadata.get("provider")
+    second = metadata.get("second_factor", "")
+    if provider:
+        name = _SIGN_IN_PROVIDERS.get(provider, provider)
+        if second == "totp":
+            return _("with %(provider)s and an authenticator code") % {"provider": name}
+        if second == "recovery_code":
+            return _("with %(provider)s and a recovery code") % {"provider": name}
+        return _("with %(provider)s") % {"provider": name}
+    if metadata.get("method") == "email_link":
+        if second == "totp":
+            return _("with the e-mailed verification link and an authenticator code")
+        if second == "recovery_code":
+            return _("with the e-mailed verification link and a recovery code")
+        return _("with the e-mailed verification link")
+    if second in _SECOND_FACTORS:
+        return str(_SECOND_FACTORS[second])
+    return _("with password")
 
 
 @login_required
@@ -301,15 +327,17 @@ def password_change(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
         # The new password hash already invalidates every other session; end this one as well.
         logout(request)
-        messages.success(request, "Your password is changed. Log in with the new one.")
+        messages.success(request, _("Your password is changed. Log in with the new one."))
         return redirect("accounts:login")
     return render(request, "accounts/password_change.html", {"form": form})
 
 
 # Two-factor sign-in -------------------------------------------------------------------------------
 
-WRONG_CODE = "That code is not right. Check the time on your phone, or use a recovery code."
-WRONG_SETUP_CODE = "That code is not right. Type the six digits the app shows now."
+WRONG_CODE = gettext_lazy(
+    "That code is not right. Check the time on your phone, or use a recovery code."
+)
+WRONG_SETUP_CODE = gettext_lazy("That code is not right. Type the six digits the app shows now.")
 
 
 @never_cache
@@ -320,7 +348,9 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     held = sign_in.pending(request)
     if held is None:
-        messages.info(request, "Your sign-in took too long or was not started here. Log in again.")
+        messages.info(
+            request, _("Your sign-in took too long or was not started here. Log in again.")
+        )
         return redirect("accounts:login")
     form = forms.TwoFactorCodeForm(request.POST or None)
     if request.method == "POST":
@@ -337,8 +367,14 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
                     left = two_factor.recovery_codes_left(held.user)
                     messages.warning(
                         request,
-                        f"You signed in with a recovery code; {left} of them left. "
-                        "Make new ones in Settings if you lost your authenticator.",
+                        ngettext(
+                            "You signed in with a recovery code; %(left)s of them left. Make new "
+                            "ones in Settings if you lost your authenticator.",
+                            "You signed in with a recovery code; %(left)s of them left. Make new "
+                            "ones in Settings if you lost your authenticator.",
+                            left,
+                        )
+                        % {"left": left},
                     )
                 return sign_in.second_step_passed(request, held, second_factor=method)
             form.add_error("code", WRONG_CODE)
@@ -381,7 +417,7 @@ def two_factor_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
             if codes is not None:
                 # Every other session ended with the new stamp; this one goes on.
                 update_session_auth_hash(request, user)
-                messages.success(request, "Two-factor sign-in is on.")
+                messages.success(request, _("Two-factor sign-in is on."))
                 return _recovery_codes_page(request, codes)
             form.add_error("code", WRONG_SETUP_CODE)
         sign_in.attempts_record(request, group=sign_in.FAILED_CODES, user=user)
@@ -431,7 +467,7 @@ def two_factor_disable(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.ConfirmItIsYouForm(user, request.POST or None)
     if request.method == "POST" and _confirmed_it_is_you(request, form):
         two_factor.disable(user=user, ip_address=client_ip(request))
-        messages.success(request, "Two-factor sign-in is off. Your password alone signs you in.")
+        messages.success(request, _("Two-factor sign-in is off. Your password alone signs you in."))
         return redirect("accounts:settings")
     return render(request, "accounts/two_factor_disable.html", {"form": form})
 
@@ -473,8 +509,11 @@ def email_change(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             messages.success(
                 request,
-                f"We sent a link to {new_email}. Your address stays {user.email} until you "
-                "open it (within a day).",
+                _(
+                    "We sent a link to %(new_email)s. Your address stays %(email)s until you "
+                    "open it (within a day)."
+                )
+                % {"new_email": new_email, "email": user.email},
             )
             return redirect("accounts:settings")
         if form.has_error("password"):
@@ -500,7 +539,11 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "accounts/email_change_taken.html", context, status=409)
     if request.user.is_authenticated and request.user.pk == user.pk:
         update_session_auth_hash(request, user)
-        messages.success(request, f"Your e-mail address is now {user.email}.")
+        messages.success(
+            request, _("Your e-mail address is now %(email)s.") % {"email": user.email}
+        )
         return redirect("accounts:settings")
-    messages.success(request, f"Your e-mail address is now {user.email}. Log in with it.")
+    messages.success(
+        request, _("Your e-mail address is now %(email)s. Log in with it.") % {"email": user.email}
+    )
     return redirect("accounts:login")

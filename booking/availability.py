@@ -8,9 +8,9 @@ day; the check made just before a booking is stored reads the providers afresh.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
@@ -44,13 +44,26 @@ class PageSlots:
     span: Window | None = None
 
 
-def availability_of(page: BookingPage) -> Availability:
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What an unsaved page holds beside its own fields: its date overrides (date -> hours) and the
+    calendars chosen to make the owner busy. Given to ``page_slots``, it stands in for the saved
+    rows, so the page form can preview settings before they are saved."""
+
+    date_overrides: Mapping[date, Sequence[Sequence[int]]] = field(default_factory=dict)
+    busy_calendars: Sequence[Calendar] = ()
+
+
+def availability_of(page: BookingPage, draft: Draft | None = None) -> Availability:
+    overrides = (
+        draft.date_overrides
+        if draft is not None
+        else {override.date: override.hours for override in page.date_overrides.all()}
+    )
     return Availability(
         time_zone=ZoneInfo(page.time_zone),
         weekly_hours={int(day): _spans(hours) for day, hours in page.weekly_hours.items()},
-        date_overrides={
-            override.date: _spans(override.hours) for override in page.date_overrides.all()
-        },
+        date_overrides={day: _spans(hours) for day, hours in overrides.items()},
         buffer_before=timedelta(minutes=page.buffer_before),
         buffer_after=timedelta(minutes=page.buffer_after),
         minimum_notice=timedelta(minutes=page.minimum_notice),
@@ -68,13 +81,16 @@ def busy_policy_of(page: BookingPage) -> BusyPolicy:
     )
 
 
-def busy_calendars_of(page: BookingPage) -> list[Calendar]:
+def busy_calendars_of(page: BookingPage, draft: Draft | None = None) -> list[Calendar]:
     """The calendars whose events make the owner busy for this page."""
-    calendars: QuerySet[Calendar] = (
-        Calendar.objects.filter(connection__user_id=page.owner_id)
-        if page.busy_in_all_calendars
-        else page.busy_calendars.filter(connection__user_id=page.owner_id)
-    )
+    calendars: QuerySet[Calendar]
+    if page.busy_in_all_calendars:
+        calendars = Calendar.objects.filter(connection__user_id=page.owner_id)
+    elif draft is None:
+        calendars = page.busy_calendars.filter(connection__user_id=page.owner_id)
+    else:
+        chosen = [calendar.id for calendar in draft.busy_calendars]
+        calendars = Calendar.objects.filter(id__in=chosen, connection__user_id=page.owner_id)
     return list(
         calendars.exclude(connection__status__in=Connection.RELEASED).select_related("connection")
     )
@@ -89,6 +105,7 @@ def page_slots(
     rescheduling: Booking | None = None,
     fresh: bool = False,
     lead: timedelta = timedelta(0),
+    draft: Draft | None = None,
 ) -> PageSlots:
     """The start times offered for a ``duration``-minute meeting starting inside ``window``.
 
@@ -96,11 +113,12 @@ def page_slots(
     calendars its event and the blocks copied from it) does not count against it; any other
     event at that very time still does.
     ``fresh`` skips the busy-time cache. ``lead``: only times still bookable that much later are
-    offered (see ``available_slots``).
+    offered (see ``available_slots``). ``draft``: ``page`` is unsaved, and these are its overrides
+    and chosen calendars.
     """
-    availability = availability_of(page)
+    availability = availability_of(page, draft)
     span = _busy_window(page, now=now, window=window, availability=availability, fresh=fresh)
-    read = calendars_busy(busy_calendars_of(page), span, busy_policy_of(page), fresh=fresh)
+    read = calendars_busy(busy_calendars_of(page, draft), span, busy_policy_of(page), fresh=fresh)
     if read.unreadable:
         return PageSlots(unreadable=read.unreadable)
     busy = [_in_zone(span, availability.time_zone) for span in read.spans]

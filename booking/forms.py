@@ -2,23 +2,28 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
-from django.forms.formsets import DELETION_FIELD_NAME
+from django.forms.formsets import DELETION_FIELD_NAME, ORDERING_FIELD_NAME
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import slugify
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
+from booking import pictures
+from booking.availability import Draft
 from booking.models import BookingPage, Question
 from booking.selectors import owner as selectors
 from booking.services.pages import PageSettings, QuestionSpec
+from booking.slots import MINUTES_PER_DAY
 from calendars.models import Calendar
 from syncrules.forms import (
     WEEKDAYS,
@@ -28,75 +33,157 @@ from syncrules.forms import (
     weekdays_from,
 )
 
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+    from django.utils.datastructures import MultiValueDict
+    from django_stubs_ext import StrOrPromise
+
 # What a new page starts with: Monday to Friday, 09:00 to 17:00.
 DEFAULT_WEEKLY_HOURS = {str(day): [[9 * 60, 17 * 60]] for day in range(1, 6)}
 DEFAULT_DURATIONS = [30]
 DURATION_MIN, DURATION_MAX, DURATIONS_MAX = 5, 480, 10
-# The page's own settings, as PageForms.cleaned_data carries them (dates and questions aside).
-HOURS_EXAMPLE = "09:00-12:00, 13:00-17:00"
-_RANGE = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*[-\u2013\u2014]\s*(\d{1,2})(?:[:.h](\d{2}))?")
+# The period a day without hours shows, ready for when it is switched on.
+DEFAULT_PERIOD = [9 * 60, 17 * 60]
+# At most this many periods in a day. And the blank rows shown after a day's periods for browsers
+# without scripts; with scripts, "Add a period" adds rows and the blank ones are taken away.
+PERIODS_MAX = 12
+SPARE_PERIODS = 2
+# A time of day as <input type="time"> posts it: "09:30", with seconds from some browsers.
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d(?:\.\d+)?)?")
 _PHONE = re.compile(r"\+?[\d\s().-]+")
 
 
-def format_minutes(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def _time_text(minutes: int) -> str:
+    """Minutes from midnight as a time field shows them: 570 is "09:30", and the end of the day
+    (1440) is "00:00", midnight."""
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
 
 
-def format_hours(ranges: list[list[int]]) -> str:
-    return ", ".join(f"{format_minutes(start)}-{format_minutes(end)}" for start, end in ranges)
+def _period_text(start: int, end: int) -> str:
+    return f"{_time_text(start)}\N{EN DASH}{_time_text(end)}"
 
 
-def parse_hours(text: str, *, where: str) -> list[list[int]]:
-    """ "09:00-12:00, 13:00-17:00" → [[540, 720], [780, 1020]]; blank → [] (no hours).
-
-    Ranges that touch are joined; reversed or overlapping ones are refused, naming ``where``.
-    """
-    ranges: list[list[int]] = []
-    for part in re.split(r"[,;]", text):
-        part = part.strip()
-        if not part:
-            continue
-        match = _RANGE.fullmatch(part)
-        if not match:
-            raise forms.ValidationError(
-                f"{where}: “{part}” is not a range of hours. Write them like {HOURS_EXAMPLE}."
-            )
-        start = _minutes(match[1], match[2], where=where, end=False)
-        end = _minutes(match[3], match[4], where=where, end=True)
-        if end <= start:
-            raise forms.ValidationError(
-                f"{where}: {format_minutes(start)}-{format_minutes(end)} ends before it starts."
-            )
-        ranges.append([start, end])
-    ranges.sort()
-    joined: list[list[int]] = []
-    for start, end in ranges:
-        if joined and start < joined[-1][1]:
-            before = joined[-1]
-            raise forms.ValidationError(
-                f"{where}: {format_minutes(before[0])}-{format_minutes(before[1])} and "
-                f"{format_minutes(start)}-{format_minutes(end)} overlap."
-            )
-        if joined and start == joined[-1][1]:
-            joined[-1][1] = end
-        else:
-            joined.append([start, end])
-    return joined
+def _time_minutes(text: str, *, end: bool) -> int | None:
+    """ "09:30" → 570; as the end of a period "00:00" is midnight at the day's end (1440). None
+    when ``text`` is no time of day."""
+    match = _TIME.fullmatch(text.strip())
+    if not match:
+        return None
+    minutes = int(match[1]) * 60 + int(match[2])
+    return MINUTES_PER_DAY if end and minutes == 0 else minutes
 
 
-def _minutes(hour: str, minute: str | None, *, where: str, end: bool) -> int:
-    value = int(hour) * 60 + int(minute or 0)
-    if int(minute or 0) > 59 or value > 24 * 60 or (value == 24 * 60 and not end):
-        raise forms.ValidationError(
-            f"{where}: {hour}:{minute or '00'} is not a time of day (00:00 to 24:00)."
-        )
-    return value
+def _posted_list(data: Mapping[str, Any], key: str) -> list[str]:
+    """Every value posted under ``key``: a QueryDict holds one per row of time fields."""
+    if hasattr(data, "getlist"):
+        return [str(value) for value in data.getlist(key)]
+    value = data.get(key)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(item) for item in value]
+
+
+@dataclass(slots=True)
+class Period:
+    """One row of hours as its two time fields posted it ("" for an empty field), and what is
+    wrong with it. Kept as typed, so that a form shown again with errors loses nothing."""
+
+    start: str
+    end: str
+    error: str = ""
+
+    @property
+    def blank(self) -> bool:
+        return not self.start.strip() and not self.end.strip()
+
+
+@dataclass(slots=True)
+class Periods:
+    """The periods of one weekday or one date override.
+
+    They are posted as two lists of time fields, ``<name>-start`` and ``<name>-end``, one pair a
+    row in the order of the page: a script adds and removes rows with nothing to renumber, and a
+    browser without scripts fills in the blank rows it was given (``SPARE_PERIODS``). Blank rows
+    count for nothing, and are not kept."""
+
+    name: str
+    rows: list[Period]
+    # What is wrong with the periods as a whole (none given, too many); each row has its own.
+    problem: str = ""
+
+    @classmethod
+    def posted(cls, data: Mapping[str, Any], name: str) -> Periods:
+        starts, ends = _posted_list(data, f"{name}-start"), _posted_list(data, f"{name}-end")
+        count = max(len(starts), len(ends))
+        starts += [""] * (count - len(starts))
+        ends += [""] * (count - len(ends))
+        rows = [Period(start, end) for start, end in zip(starts, ends, strict=True)]
+        return cls(name, [row for row in rows if not row.blank])
+
+    @classmethod
+    def of(cls, name: str, hours: Sequence[Sequence[int]]) -> Periods:
+        return cls(name, [Period(_time_text(start), _time_text(end)) for start, end in hours])
+
+    @property
+    def spares(self) -> range:
+        return range(SPARE_PERIODS)
+
+    def clean(self, *, none_given: str) -> list[list[int]]:
+        """The rows' hours as [start, end) minutes, sorted, with touching periods joined.
+
+        A wrong row gets its ``error`` (no time, an end before the start, an overlap with an
+        earlier period) and is left out; with no hours at all, ``problem`` says ``none_given``."""
+        if not self.rows:
+            self.problem = none_given
+            return []
+        if len(self.rows) > PERIODS_MAX:
+            self.problem = gettext("Give at most %(count)d periods a day.") % {"count": PERIODS_MAX}
+            return []
+        spans: list[tuple[int, int, Period]] = []
+        for row in self.rows:
+            start = _time_minutes(row.start, end=False)
+            end = _time_minutes(row.end, end=True)
+            if start is None or end is None:
+                row.error = gettext("Give a start and an end time, for example 09:00 and 17:00.")
+            elif end <= start:
+                row.error = gettext("%(period)s ends before it starts.") % {
+                    "period": _period_text(start, end)
+                }
+            else:
+                spans.append((start, end, row))
+        return self._joined(sorted(spans, key=lambda span: span[:2]))
+
+    @staticmethod
+    def _joined(spans: list[tuple[int, int, Period]]) -> list[list[int]]:
+        """Sorted spans as hours; one that starts inside an earlier one is an error on its row."""
+        joined: list[list[int]] = []
+        for start, end, row in spans:
+            if joined and start < joined[-1][1]:
+                row.error = gettext("%(period)s overlaps %(other)s.") % {
+                    "period": _period_text(start, end),
+                    "other": _period_text(*joined[-1]),
+                }
+            elif joined and start == joined[-1][1]:
+                joined[-1][1] = end
+            else:
+                joined.append([start, end])
+        return joined
+
+    def messages(self, where: str) -> list[str]:
+        """What is wrong, each message naming ``where`` (a weekday, a date), for the form's
+        errors."""
+        problems = [self.problem, *(row.error for row in self.rows)]
+        return [
+            gettext("%(where)s: %(problem)s") % {"where": where, "problem": problem}
+            for problem in problems
+            if problem
+        ]
 
 
 class DurationsField(forms.CharField):
     """ "15, 30, 45" → [15, 30, 45]: meeting lengths in minutes, in the order given, no repeats."""
 
-    def __init__(self, *, label: str, help_text: str) -> None:
+    def __init__(self, *, label: StrOrPromise, help_text: StrOrPromise) -> None:
         super().__init__(label=label, help_text=help_text, max_length=100)
 
     def prepare_value(self, value: object) -> object:
@@ -112,19 +199,26 @@ class DurationsField(forms.CharField):
             if not part:
                 continue
             if not part.isdigit():
-                raise forms.ValidationError(f"“{part}” is not a number of minutes.")
+                raise forms.ValidationError(
+                    gettext("“%(part)s” is not a number of minutes.") % {"part": part}
+                )
             minutes = int(part)
             if not DURATION_MIN <= minutes <= DURATION_MAX:
                 raise forms.ValidationError(
-                    f"{minutes} minutes is not allowed: each length must be between "
-                    f"{DURATION_MIN} and {DURATION_MAX} minutes."
+                    gettext(
+                        "%(minutes)d minutes is not allowed: each length must be between "
+                        "%(min)d and %(max)d minutes."
+                    )
+                    % {"minutes": minutes, "min": DURATION_MIN, "max": DURATION_MAX}
                 )
             if minutes not in durations:
                 durations.append(minutes)
         if not durations:
-            raise forms.ValidationError("Give at least one meeting length, in minutes.")
+            raise forms.ValidationError(gettext("Give at least one meeting length, in minutes."))
         if len(durations) > DURATIONS_MAX:
-            raise forms.ValidationError(f"Offer at most {DURATIONS_MAX} meeting lengths.")
+            raise forms.ValidationError(
+                gettext("Offer at most %(count)d meeting lengths.") % {"count": DURATIONS_MAX}
+            )
         return durations
 
 
@@ -155,18 +249,41 @@ def _model_formfield(field: models.Field, **kwargs: Any) -> forms.Field | None:
 
 
 class ProfileForm(forms.Form):
+    """The owner's public face: handle, name and, where the page can upload one
+    (``with_picture``), a picture, turned into ``pictures.SquarePicture`` while the form is
+    cleaned so that a file we cannot use is a field error like any other."""
+
     handle = forms.CharField(
-        label="Handle",
-        help_text="Your public address: /book/<em>handle</em>/. Lowercase letters, digits and "
-        "hyphens, 3 to 40 characters. Changing it changes the links to all your pages.",
+        label=gettext_lazy("Handle"),
+        help_text=gettext_lazy(
+            "Your public address: /book/<em>handle</em>/. Lowercase letters, digits and "
+            "hyphens, 3 to 40 characters. Changing it changes the links to all your pages."
+        ),
     )
     display_name = forms.CharField(
-        label="Name shown to attendees",
+        label=gettext_lazy("Name shown to attendees"),
         max_length=120,
-        help_text="Your name or your company's, as people booking you see it.",
+        help_text=gettext_lazy("Your name or your company's, as people booking you see it."),
     )
+    picture = forms.FileField(
+        label=gettext_lazy("Picture"),
+        required=False,
+        help_text=gettext_lazy(
+            "A JPEG, PNG, WebP or GIF of up to 5 MB. People booking you see its middle as a "
+            "small square; its location and camera details are removed."
+        ),
+        widget=forms.FileInput(attrs={"accept": ",".join(pictures.ACCEPTED_TYPES)}),
+    )
+    remove_picture = forms.BooleanField(label=gettext_lazy("Remove picture"), required=False)
 
-    def __init__(self, data: Mapping[str, Any] | None = None, *, user: User) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        files: MultiValueDict[str, UploadedFile] | None = None,
+        *,
+        user: User,
+        with_picture: bool = False,
+    ) -> None:
         profile = selectors.profile_for_user(user)
         initial = (
             {"handle": profile.handle, "display_name": profile.display_name}
@@ -176,8 +293,12 @@ class ProfileForm(forms.Form):
                 "display_name": selectors.suggested_display_name(user),
             }
         )
-        super().__init__(data, initial=initial)
+        super().__init__(data, files, initial=initial)
         self.user = user
+        if not with_picture:
+            del self.fields["picture"], self.fields["remove_picture"]
+        elif profile is None or not profile.picture_digest:
+            del self.fields["remove_picture"]
 
     def clean_handle(self) -> str:
         handle = self.cleaned_data["handle"].strip().lower()
@@ -185,13 +306,27 @@ class ProfileForm(forms.Form):
         if problem:
             raise forms.ValidationError(problem)
         if selectors.handle_taken(handle, user=self.user):
-            raise forms.ValidationError(f"“{handle}” is taken. Choose another handle.")
+            raise forms.ValidationError(
+                gettext_lazy("“%(handle)s” is taken. Choose another handle.") % {"handle": handle}
+            )
         return handle
+
+    def clean_picture(self) -> pictures.SquarePicture | None:
+        """The upload, cropped, resized and re-encoded; None when none was sent. A new picture
+        wins over "Remove picture" ticked at the same time."""
+        upload = self.cleaned_data.get("picture")
+        if not upload:
+            return None
+        try:
+            return pictures.square_picture(upload, size=upload.size)
+        except pictures.PictureRefused as refusal:
+            raise forms.ValidationError(refusal.message, code="picture") from refusal
 
 
 def _page_form_fields() -> list[str]:
-    """The page's settings but the weekly hours, which ``PageForm.clean`` builds from one field a
-    day; the busy calendars come after the choice between all calendars and chosen ones."""
+    """The page's settings but the weekly hours, which ``PageForm.clean`` builds from a switch and
+    the periods of each day; the busy calendars come after the choice between all calendars and
+    chosen ones."""
     names = []
     for field in dataclasses.fields(PageSettings):
         if field.name != "weekly_hours":
@@ -201,65 +336,90 @@ def _page_form_fields() -> list[str]:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class WeekDay:
+    """A day of the weekly hours: its switch (a checkbox named ``day_<ISO weekday>``, labelled
+    with the day) and its periods."""
+
+    iso: int
+    switch: forms.BoundField
+    periods: Periods
+
+    @property
+    def label(self) -> str:
+        return str(self.switch.label)
+
+
 class PageForm(forms.ModelForm):
     """A booking page's settings. Only the user's own calendars are choices.
 
     Fields, limits and choices come from the model; what the form adds is the words around them
     and the fields whose form differs from what is stored (radio choices for two booleans, meeting
-    lengths as text, the weekly hours as one text field per day). It builds ``PageSettings`` and
-    never saves: the services do (``PageForms.saved``)."""
+    lengths as text, the weekly hours as a switch and rows of periods per day). It builds
+    ``PageSettings`` and never saves: the services do (``PageForms.saved``)."""
 
     listed = forms.TypedChoiceField(
-        label="Who can find it",
+        label=gettext_lazy("Who can find it"),
         choices=[
-            ("unlisted", "Unlisted: only people you give its secret link to can book"),
-            ("listed", "Listed: also shown on your public profile page"),
+            (
+                "unlisted",
+                gettext_lazy("Unlisted: only people you give its secret link to can book"),
+            ),
+            ("listed", gettext_lazy("Listed: also shown on your public profile page")),
         ],
         coerce=lambda value: value == "listed",
         widget=forms.RadioSelect,
-        help_text="An unlisted page's link carries a random secret nobody can guess.",
+        help_text=gettext_lazy("An unlisted page's link carries a random secret nobody can guess."),
     )
     slug = forms.CharField(
-        label="Address",
+        label=gettext_lazy("Address"),
         max_length=BookingPage._meta.get_field("slug").max_length,
         required=False,
-        help_text="The end of the page's link: lowercase letters, digits and hyphens. Leave "
-        "empty to make one from the title.",
+        help_text=gettext_lazy(
+            "The end of the page's link: lowercase letters, digits and hyphens. Leave empty to "
+            "make one from the title."
+        ),
     )
     durations = DurationsField(
-        label="Meeting lengths",
-        help_text=f"Minutes, separated by commas, for example: 15, 30, 45 ({DURATION_MIN} to "
-        f"{DURATION_MAX} each). The first is the one picked at first.",
+        label=gettext_lazy("Meeting lengths"),
+        help_text=gettext_lazy(
+            "Minutes, separated by commas, for example: 15, 30, 45. Attendees choose among them; "
+            "the first is picked at first."
+        ),
     )
     busy_in_all_calendars = forms.TypedChoiceField(
-        label="Events that make you busy",
+        label=gettext_lazy("Events that make you busy"),
         choices=[
-            ("all", "Events in all my calendars, also ones I connect later"),
-            ("chosen", "Events in the calendars I choose below"),
+            ("all", gettext_lazy("Events in all my calendars, also ones I connect later")),
+            ("chosen", gettext_lazy("Events in the calendars I choose below")),
         ],
         coerce=lambda value: value == "all",
         widget=forms.RadioSelect,
     )
     busy_calendars = CalendarsField(
         queryset=Calendar.objects.none(),
-        label="Calendars to check",
+        label=gettext_lazy("Calendars to check"),
         required=False,
         widget=CalendarCheckboxes(),
         error_messages={
-            "invalid_choice": "Choose among your own calendars.",
-            "invalid_pk_value": "Choose among your own calendars.",
+            "invalid_choice": gettext_lazy("Choose among your own calendars."),
+            "invalid_pk_value": gettext_lazy("Choose among your own calendars."),
         },
     )
     write_calendar = WritableCalendarField(
         queryset=Calendar.objects.none(),
-        label="Add bookings to",
+        label=gettext_lazy("Add bookings to"),
         required=False,
-        empty_label="Choose a calendar",
-        help_text="The calendar each booking is written to as an event. iCal links and "
-        "read-only calendars cannot be chosen.",
+        empty_label=gettext_lazy("Choose a calendar"),
+        help_text=gettext_lazy(
+            "The calendar each booking is written to as an event. iCal links and read-only "
+            "calendars cannot be chosen."
+        ),
         error_messages={
-            "invalid_choice": "Choose one of your calendars Multical can write to (not an iCal "
-            "link or a read-only calendar)."
+            "invalid_choice": gettext_lazy(
+                "Choose one of your calendars Multical can write to (not an iCal link or a "
+                "read-only calendar)."
+            )
         },
     )
 
@@ -268,42 +428,56 @@ class PageForm(forms.ModelForm):
         fields = _page_form_fields()
         formfield_callback = _model_formfield
         labels = {
-            "title": "Title",
-            "description": "Description",
-            "active": "Open for bookings",
-            "time_zone": "Time zone of these hours",
-            "buffer_before": "Free time before",
-            "buffer_after": "Free time after",
-            "minimum_notice": "Minimum notice",
-            "horizon_days": "Days ahead",
-            "increment": "Start times every",
-            "max_per_day": "At most this many bookings a day",
-            "tentative_is_busy": "Tentative events make me busy",
-            "free_is_busy": "Events marked free make me busy too",
-            "all_day_events": "All-day events",
-            "location": "Where you meet",
-            "location_detail": "Phone number, address or link",
+            "title": gettext_lazy("Title"),
+            "description": gettext_lazy("Description"),
+            "active": gettext_lazy("Open for bookings"),
+            "time_zone": gettext_lazy("Time zone of these hours"),
+            "buffer_before": gettext_lazy("Free time before"),
+            "buffer_after": gettext_lazy("Free time after"),
+            "minimum_notice": gettext_lazy("Minimum notice"),
+            "horizon_days": gettext_lazy("Days ahead"),
+            "increment": gettext_lazy("Start times every"),
+            "max_per_day": gettext_lazy("At most this many bookings a day"),
+            "tentative_is_busy": gettext_lazy("Tentative events make me busy"),
+            "free_is_busy": gettext_lazy("Events marked free make me busy too"),
+            "all_day_events": gettext_lazy("All-day events"),
+            "location": gettext_lazy("Where you meet"),
+            "location_detail": gettext_lazy("Phone number, address or link"),
+            "language": gettext_lazy("Language of the page"),
         }
         help_texts = {
-            "title": "For example: Intro call.",
-            "description": "Shown to attendees above the times they can pick.",
-            "active": "When off, the page's link shows “not found” until you turn it on again.",
-            "time_zone": "Attendees see the times in their own zone.",
-            "buffer_before": "Minutes kept free before a meeting.",
-            "buffer_after": "Minutes kept free after a meeting.",
-            "minimum_notice": "Minutes between booking and meeting: 240 is four hours, 1440 a day.",
-            "horizon_days": "How far ahead people can book.",
-            "increment": "Minutes between the start times offered: 30 gives 09:00, 09:30, 10:00…",
-            "max_per_day": "Leave empty for no limit.",
+            "title": gettext_lazy("For example: Intro call."),
+            "description": gettext_lazy("Shown to attendees above the times they can pick."),
+            "active": gettext_lazy(
+                "When off, the page's link shows “not found” until you turn it on again."
+            ),
+            "time_zone": gettext_lazy("Attendees see the times in their own zone."),
+            "buffer_before": gettext_lazy("Minutes kept free before a meeting."),
+            "buffer_after": gettext_lazy("Minutes kept free after a meeting."),
+            "minimum_notice": gettext_lazy(
+                "Minutes between booking and meeting: 240 is four hours, 1440 a day."
+            ),
+            "horizon_days": gettext_lazy("How far ahead people can book."),
+            "increment": gettext_lazy(
+                "Minutes between the start times offered: 30 gives 09:00, 09:30, 10:00…"
+            ),
+            "max_per_day": gettext_lazy("Leave empty for no limit."),
             "tentative_is_busy": "",
             "free_is_busy": "",
             "all_day_events": "",
             "location": "",
-            "location_detail": "The number to call for a phone call, the address for in person, "
-            "an https:// link for a custom link. Zoom makes a meeting link for each booking.",
+            "location_detail": gettext_lazy(
+                "The number to call for a phone call, the address for in person, an https:// "
+                "link for a custom link. Zoom makes a meeting link for each booking."
+            ),
+            "language": gettext_lazy(
+                "The page, its e-mails and invitations to attendees are in this language. "
+                "Attendees can switch unless you fix one here."
+            ),
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
+            "active": forms.CheckboxInput(attrs={"class": "switch"}),
             "location": forms.RadioSelect(attrs={"class": "inline-choices"}),
         }
 
@@ -320,31 +494,28 @@ class PageForm(forms.ModelForm):
         self.user, self.page = user, page
         limit_calendars(self.fields["busy_calendars"], selectors.calendars_for_user(user))
         limit_calendars(self.fields["write_calendar"], self.writable)
+        weekly = self.initial["weekly_hours"]
+        self.week: list[WeekDay] = []
         for day, name in weekdays_from(user.week_start):
-            self.fields[f"hours_{day}"] = forms.CharField(
-                label=name, required=False, max_length=200
+            switch = f"day_{day}"
+            self.fields[switch] = forms.BooleanField(
+                label=name, required=False, widget=forms.CheckboxInput(attrs={"class": "switch"})
             )
+            periods = (
+                Periods.posted(self.data, f"hours-{day}")
+                if self.is_bound
+                else Periods.of(f"hours-{day}", weekly.get(str(day)) or [DEFAULT_PERIOD])
+            )
+            self.week.append(WeekDay(iso=day, switch=self[switch], periods=periods))
 
-    def weekday_fields(self) -> list[forms.BoundField]:
-        """The weekly hours' fields, from the day the owner's weeks start on."""
-        return [self[f"hours_{day}"] for day, _ in weekdays_from(self.user.week_start)]
+    def weekday_fields(self) -> list[WeekDay]:
+        """The weekly hours, a day each, from the day the owner's weeks start on."""
+        return self.week
 
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        weekly: dict[str, list[list[int]]] = {}
-        for day, name in WEEKDAYS:
-            field = f"hours_{day}"
-            if field in self.errors:
-                continue
-            try:
-                hours = parse_hours(data.get(field, ""), where=name)
-            except forms.ValidationError as error:
-                self.add_error(field, error)
-                continue
-            if hours:
-                weekly[str(day)] = hours
-        data["weekly_hours"] = weekly
+        data["weekly_hours"] = self._clean_week(data)
         self._clean_slug(data)
         self._clean_conflicts(data)
         self._clean_location(data)
@@ -352,8 +523,22 @@ class PageForm(forms.ModelForm):
             data.get("write_calendar") is None and "write_calendar" not in self.errors
         )
         if missing_calendar and self.writable.exists():
-            self.add_error("write_calendar", "Choose the calendar bookings are added to.")
+            self.add_error("write_calendar", gettext("Choose the calendar bookings are added to."))
         return data
+
+    def _clean_week(self, data: dict) -> dict[str, list[list[int]]]:
+        """The hours of the days switched on, by ISO weekday. A day switched off offers none,
+        whatever its rows hold: they are shown again as they were, for when it is back on."""
+        weekly: dict[str, list[list[int]]] = {}
+        for day in sorted(self.week, key=lambda day: day.iso):
+            if not data.get(day.switch.name):
+                continue
+            hours = day.periods.clean(none_given=gettext("Add a period, or switch the day off."))
+            for message in day.periods.messages(day.label):
+                self.add_error(day.switch.name, message)
+            if hours:
+                weekly[str(day.iso)] = hours
+        return weekly
 
     def _clean_slug(self, data: dict) -> None:
         if "slug" in self.errors:
@@ -363,19 +548,23 @@ class PageForm(forms.ModelForm):
             if not selectors.SLUG_PATTERN.fullmatch(slug):
                 self.add_error(
                     "slug",
-                    "Use lowercase letters, digits and single hyphens, starting and ending with "
-                    "a letter or a digit.",
+                    gettext(
+                        "Use lowercase letters, digits and single hyphens, starting and ending "
+                        "with a letter or a digit."
+                    ),
                 )
             elif self._slug_taken(slug):
                 self.add_error(
-                    "slug", f"You already have a page at “{slug}”. Choose another address."
+                    "slug",
+                    gettext("You already have a page at “%(slug)s”. Choose another address.")
+                    % {"slug": slug},
                 )
             data["slug"] = slug
             return
         base = "-".join(re.findall(r"[a-z0-9]+", slugify(data.get("title", ""))))[:56].strip("-")
         if not base:
             if "title" not in self.errors:
-                self.add_error("slug", "Give the page an address: letters or digits.")
+                self.add_error("slug", gettext("Give the page an address: letters or digits."))
             return
         slug, number = base, 1
         while self._slug_taken(slug):
@@ -390,12 +579,15 @@ class PageForm(forms.ModelForm):
         return pages.exists()
 
     def _clean_conflicts(self, data: dict) -> None:
+        """Counting events in all calendars, the chosen ones are ignored, whatever was posted (the
+        page disables them then); counting chosen ones, at least one must be chosen."""
         if data.get("busy_in_all_calendars"):
             data["busy_calendars"] = []
+            self.errors.pop("busy_calendars", None)
         elif "busy_calendars" not in self.errors and not data.get("busy_calendars"):
             self.add_error(
                 "busy_calendars",
-                "Choose at least one calendar, or count events in all your calendars.",
+                gettext("Choose at least one calendar, or count events in all your calendars."),
             )
 
     def _clean_location(self, data: dict) -> None:
@@ -408,58 +600,112 @@ class PageForm(forms.ModelForm):
             self.add_error(
                 "location",
                 format_html(
-                    'Zoom meetings need a working Zoom connection. <a href="{}">Connect Zoom</a> '
-                    "on the Calendars page, then choose Zoom here again.",
-                    reverse("calendars:calendar_list"),
+                    str(
+                        gettext(
+                            'Zoom meetings need a working Zoom connection. <a href="{url}">Connect '
+                            "Zoom</a> on the Calendars page, then choose Zoom here again."
+                        )
+                    ),
+                    url=reverse("calendars:calendar_list"),
                 ),
             )
         elif location == Location.PHONE and not _is_phone_number(detail):
             self.add_error(
                 "location_detail",
-                "Give the phone number for the call, for example +49 30 1234567.",
+                gettext("Give the phone number for the call, for example +49 30 1234567."),
             )
         elif location == Location.IN_PERSON and not detail:
-            self.add_error("location_detail", "Give the address where you meet.")
+            self.add_error("location_detail", gettext("Give the address where you meet."))
         elif location == Location.LINK:
             try:
                 URLValidator(schemes=["https"])(detail)
             except forms.ValidationError:
-                self.add_error("location_detail", "Give the meeting link, starting with https://.")
+                self.add_error(
+                    "location_detail", gettext("Give the meeting link, starting with https://.")
+                )
         data["location_detail"] = detail
 
 
-class OverrideForm(forms.Form):
+class RowForm(forms.Form):
+    """A row of a ``RowsFormSet``. One the page took away in place is missing from the post, and
+    counts as an empty row (the formset's numbers keep its place)."""
+
+    def has_changed(self) -> bool:
+        posted = any(key.startswith(f"{self.prefix}-") for key in self.data)
+        return posted and super().has_changed()
+
+
+class OverrideForm(RowForm):
+    """A date with other hours: a day off, or periods of its own (``Periods``, posted beside the
+    fields as ``<prefix>-hours-start`` and ``<prefix>-hours-end``)."""
+
+    OFF, HOURS = "off", "hours"
+
     date = forms.DateField(
-        label="Date", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    hours = forms.CharField(
-        label="Hours",
+        label=gettext_lazy("Date"),
         required=False,
-        max_length=200,
-        help_text="Leave empty for a day off.",
+        input_formats=["%Y-%m-%d"],
+        # The date picker's own format, whatever the language.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    available = forms.ChoiceField(
+        label=gettext_lazy("That day"),
+        choices=[
+            (OFF, gettext_lazy("Unavailable all day")),
+            (HOURS, gettext_lazy("Available at these hours")),
+        ],
+        initial=OFF,
+        widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name = self.add_prefix("hours")
+        self.periods = (
+            Periods.posted(self.data, name)
+            if self.is_bound
+            else Periods.of(name, self.initial.get("hours") or [DEFAULT_PERIOD])
+        )
+
     def clean(self) -> dict[str, Any]:
+        """A date's hours (none for a day off). The periods' problems are shown on their rows;
+        they are the form's errors too (not any field's), so that it is not valid."""
         super().clean()
         data = self.cleaned_data
         day = data.get("date")
+        at_hours = data.get("available") == self.HOURS
+        data["hours"] = []
         if day is None:
-            if data.get("hours") and "date" not in self.errors:
-                self.add_error("date", "Give the date these hours are for.")
+            if at_hours and self.periods.rows and "date" not in self.errors:
+                self.add_error("date", gettext("Give the date these hours are for."))
             return data
-        try:
-            data["hours"] = parse_hours(
-                data.get("hours", ""), where=f"{day:%a} {day.day} {day:%b %Y}"
+        if at_hours:
+            data["hours"] = self.periods.clean(
+                none_given=gettext("Add a period, or make the day unavailable.")
             )
-        except forms.ValidationError as error:
-            self.add_error("hours", error)
+            for message in self.periods.messages(date_format(day, "D j M Y")):
+                self.add_error(None, message)
         return data
 
 
-class BaseOverrideFormSet(forms.BaseFormSet):
+class RowsFormSet(forms.BaseFormSet):
+    """A formset of rows the page adds and removes in place (page_form.js)."""
+
+    def rows(self) -> list[tuple[forms.Form, bool]]:
+        """Each form, and whether it is a spare: an extra row nothing was written in, there for
+        browsers without scripts (the script takes spares away, and adds rows when asked)."""
+        initial = self.initial_form_count()
+        return [
+            (form, index >= initial and not (self.is_bound and form.has_changed()))
+            for index, form in enumerate(self.forms)
+        ]
+
+
+class BaseOverrideFormSet(RowsFormSet):
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
-        form.fields["DELETE"].label = "Remove"
+        if DELETION_FIELD_NAME in form.fields:
+            form.fields[DELETION_FIELD_NAME].label = gettext("Remove")
 
     def clean(self) -> None:
         seen: set[date] = set()
@@ -468,7 +714,7 @@ class BaseOverrideFormSet(forms.BaseFormSet):
                 continue
             day = form.cleaned_data.get("date")
             if day in seen:
-                form.add_error("date", "This date is already listed above.")
+                form.add_error("date", gettext("This date is already listed above."))
             elif day is not None:
                 seen.add(day)
 
@@ -485,6 +731,8 @@ class BaseOverrideFormSet(forms.BaseFormSet):
 
 
 # formset_factory returns a subclass of the formset it is given; the stubs type it as BaseFormSet.
+# Only saved rows can be removed by a box: a new row is taken away by the page's script, or left
+# blank. The blank rows are for browsers without scripts; with them, "Add" makes rows.
 OverrideFormSet = cast(
     "type[BaseOverrideFormSet]",
     forms.formset_factory(
@@ -492,28 +740,38 @@ OverrideFormSet = cast(
         formset=BaseOverrideFormSet,
         extra=2,
         can_delete=True,
+        can_delete_extra=False,
         max_num=200,
         validate_max=True,
     ),
 )
 
 
-class QuestionForm(forms.Form):
+class QuestionForm(RowForm):
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     label = forms.CharField(
-        label="Question", max_length=200, error_messages={"required": "Write the question."}
+        label=gettext_lazy("Question"),
+        max_length=200,
+        error_messages={"required": gettext_lazy("Write the question.")},
     )
     kind = forms.ChoiceField(
-        label="Answer", choices=Question.Kind.choices, initial=Question.Kind.SHORT
+        label=gettext_lazy("Answer"), choices=Question.Kind.choices, initial=Question.Kind.SHORT
     )
-    required = forms.BooleanField(label="Required", required=False)
+    required = forms.BooleanField(label=gettext_lazy("Required"), required=False)
+
+    def has_changed(self) -> bool:
+        """Whether anything but the position changed: a row the script added carries a position
+        from the start, and is still an empty row until something is written in it."""
+        changed = [name for name in self.changed_data if name != ORDERING_FIELD_NAME]
+        return bool(changed) and super().has_changed()
 
 
-class BaseQuestionFormSet(forms.BaseFormSet):
+class BaseQuestionFormSet(RowsFormSet):
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
-        form.fields["ORDER"].label = "Position"
-        form.fields["DELETE"].label = "Remove"
+        form.fields[ORDERING_FIELD_NAME].label = gettext("Position")
+        if DELETION_FIELD_NAME in form.fields:
+            form.fields[DELETION_FIELD_NAME].label = gettext("Remove")
 
     def questions(self) -> list[QuestionSpec]:
         return [
@@ -535,6 +793,7 @@ QuestionFormSet = cast(
         extra=2,
         can_order=True,
         can_delete=True,
+        can_delete_extra=False,
         max_num=20,
         validate_max=True,
     ),
@@ -554,7 +813,11 @@ class PageForms:
             data,
             prefix="overrides",
             initial=[
-                {"date": override.date, "hours": format_hours(override.hours)}
+                {
+                    "date": override.date,
+                    "available": OverrideForm.HOURS if override.hours else OverrideForm.OFF,
+                    "hours": override.hours,
+                }
                 for override in overrides
             ],
         )
@@ -584,6 +847,21 @@ class PageForms:
             "overrides": self.overrides.overrides(),
             "questions": self.questions.questions(),
         }
+
+    def draft(self) -> tuple[BookingPage, Draft] | None:
+        """The page as saving would make it, unsaved, with its dates and chosen calendars, for the
+        form's preview of the times it offers; None while its settings or dates have errors (the
+        questions change no time). An edited page keeps its id, so its bookings count."""
+        if not (self.form.is_valid() and self.overrides.is_valid()):
+            return None
+        page = BookingPage(owner=self.form.user)
+        if self.form.page is not None:
+            page.id = self.form.page.id
+        PageSettings.from_values(self.form.cleaned_data).apply_to(page)
+        return page, Draft(
+            date_overrides=dict(self.overrides.overrides()),
+            busy_calendars=list(self.form.cleaned_data["busy_calendars"]),
+        )
 
 
 class CancelForm(forms.Form):
@@ -620,8 +898,8 @@ def _initial(page: BookingPage | None, *, user: User, writable) -> dict:
     initial["listed"] = "listed" if page.listed else "unlisted"
     initial["busy_in_all_calendars"] = "all" if page.busy_in_all_calendars else "chosen"
     initial["busy_calendars"] = busy_calendars
-    for day, _ in WEEKDAYS:
-        initial[f"hours_{day}"] = format_hours(page.weekly_hours.get(str(day), []))
+    for day, _name in WEEKDAYS:
+        initial[f"day_{day}"] = str(day) in page.weekly_hours
     return initial
 
 

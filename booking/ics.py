@@ -1,10 +1,13 @@
-"""The iCalendar invitation an attendee receives with each booking e-mail.
+"""The iCalendar invitation an attendee receives with each booking e-mail, and the file they can
+download from their booking's pages.
 
 One VEVENT whose UID never changes for a booking, so the attendee's calendar program replaces its
 copy: ``METHOD:REQUEST`` while the booking stands (a reschedule is the same UID with a higher
 SEQUENCE), ``METHOD:CANCEL`` once it is cancelled. The attendee has already accepted by booking,
-so no answer is asked for (``RSVP=FALSE``, ``PARTSTAT=ACCEPTED``). Its words are in the language
-the attendee booked in.
+so no answer is asked for (``RSVP=FALSE``, ``PARTSTAT=ACCEPTED``). The downloaded file is the same
+event published (``METHOD:PUBLISH``, which names no attendee, RFC 5546 3.2.1): a calendar program
+imports it as an event of the attendee's own rather than an invitation to answer. Its words are in
+the language the attendee booked in.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from booking.tokens import manage_url
 PRODID = "-//Multical//Booking pages//EN"
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"
+PUBLISH = "PUBLISH"
 
 
 def ics_method(booking: Booking) -> str:
@@ -33,8 +37,11 @@ def ics_uid(booking: Booking) -> str:
     return f"booking-{booking.id}@{urlsplit(settings.SITE_URL).hostname or 'multical'}"
 
 
-def ics_mimetype(booking: Booking) -> str:
-    return f"text/calendar; method={ics_method(booking)}"
+def ics_mimetype(booking: Booking, *, download: bool = False) -> str:
+    method = ics_method(booking)
+    if download and method == REQUEST:
+        method = PUBLISH
+    return f"text/calendar; method={method}"
 
 
 def host_name(booking: Booking) -> str:
@@ -50,14 +57,17 @@ def where(booking: Booking) -> str:
     return booking.location_detail
 
 
-def booking_ics(booking: Booking) -> bytes:
-    """The attendee's invitation (or its cancellation) for the booking as it is now."""
-    with translation.override(booking.language):
-        return _booking_ics(booking)
-
-
-def _booking_ics(booking: Booking) -> bytes:
+def booking_ics(booking: Booking, *, download: bool = False) -> bytes:
+    """The attendee's invitation (or its cancellation) for the booking as it is now; with
+    ``download``, a standing booking is published instead, for the attendee to import."""
     method = ics_method(booking)
+    if download and method == REQUEST:
+        method = PUBLISH
+    with translation.override(booking.language):
+        return _booking_ics(booking, method)
+
+
+def _booking_ics(booking: Booking, method: str) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -70,8 +80,8 @@ def _booking_ics(booking: Booking) -> bytes:
     event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", booking.start.astimezone(UTC))
     event.add("dtend", booking.end.astimezone(UTC))
-    event.add("summary", _meeting_words(booking))
-    event.add("description", _description(booking, method))
+    event.add("summary", meeting_words(booking))
+    event.add("description", description(booking))
     location = where(booking)
     if location:
         event.add("location", location)
@@ -81,25 +91,29 @@ def _booking_ics(booking: Booking) -> bytes:
     organizer = vCalAddress(f"mailto:{booking.owner.email}")
     organizer.params["CN"] = host_name(booking)
     event.add("organizer", organizer)
-    attendee = vCalAddress(f"mailto:{booking.attendee_email}")
-    attendee.params["CN"] = booking.attendee_name
-    attendee.params["ROLE"] = "REQ-PARTICIPANT"
-    attendee.params["PARTSTAT"] = "ACCEPTED"
-    attendee.params["RSVP"] = "FALSE"
-    event.add("attendee", attendee)
+    if method != PUBLISH:
+        attendee = vCalAddress(f"mailto:{booking.attendee_email}")
+        attendee.params["CN"] = booking.attendee_name
+        attendee.params["ROLE"] = "REQ-PARTICIPANT"
+        attendee.params["PARTSTAT"] = "ACCEPTED"
+        attendee.params["RSVP"] = "FALSE"
+        event.add("attendee", attendee)
 
     calendar.add_component(event)
     return calendar.to_ical()
 
 
-def _meeting_words(booking: Booking) -> str:
+def meeting_words(booking: Booking) -> str:
+    """The event's title, in the active language: "Intro call with Ada Host"."""
     return _("%(title)s with %(host)s") % {"title": booking.title, "host": host_name(booking)}
 
 
-def _description(booking: Booking, method: str) -> str:
-    if method == CANCEL:
-        return _("%(meeting)s was cancelled.") % {"meeting": _meeting_words(booking)}
-    lines = [f"{_meeting_words(booking)}."]
+def description(booking: Booking) -> str:
+    """The event's description, in the active language: what, where, and the attendee's link to
+    change or cancel it; for a cancelled booking, that it was cancelled."""
+    if booking.is_cancelled:
+        return _("%(meeting)s was cancelled.") % {"meeting": meeting_words(booking)}
+    lines = [f"{meeting_words(booking)}."]
     location = where(booking)
     if location:
         lines.append(f"{booking.get_location_display()}: {location}")

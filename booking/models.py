@@ -42,9 +42,40 @@ class Profile(models.Model):
     )
     handle = models.SlugField(max_length=40, unique=True)
     display_name = models.CharField(max_length=120)
+    # The SHA-256 of the host's picture as we stored it (ProfilePicture), in hex: it names the
+    # picture in its address, so a new picture has a new address and each can be cached for good.
+    # Blank: no picture, attendees see the initials.
+    picture_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.handle
+
+    @property
+    def initials(self) -> str:
+        """What stands in for a missing picture: the first letters of the first and last words of
+        the name ("Ada Lovelace" -> "AL", "Ada" -> "A"), else of the handle."""
+        words = self.display_name.split() or [self.handle]
+        first, last = words[0], words[-1]
+        letters = first[:1] + (last[:1] if len(words) > 1 else "")
+        return letters.upper()
+
+
+class ProfilePicture(models.Model):
+    """The host's picture, as ``booking.pictures`` re-encoded it: a small square WebP, no metadata.
+
+    Kept in PostgreSQL, so every web process serves it without shared disks, and in a table of
+    its own, so that the many reads of a profile (every public page names its host) never load
+    its bytes; ``Profile.picture_digest`` says whether there is one and names it.
+    """
+
+    profile = models.OneToOneField(
+        Profile, on_delete=models.CASCADE, primary_key=True, related_name="picture"
+    )
+    image = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.profile_id}'s picture"
 
 
 class BookingPage(models.Model):

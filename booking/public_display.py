@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
@@ -20,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import (
     get_language_from_request,
     get_supported_language_variant,
+    ngettext,
     override,
 )
 from django.utils.translation import gettext as _
@@ -312,27 +314,35 @@ def parse_day(value: str) -> date | None:
 @dataclass(frozen=True, slots=True)
 class DayCell:
     day: date
-    label: str  # "Tuesday 3 December"
+    # What a screen reader says for it: "Monday 14 December, 5 times available".
+    label: str
     href: str  # "" when the day has no open time
+    count: int = 0
 
 
 def month_weeks(
-    first: date, *, open_days: set[date], query: str, language: str = "en"
+    first: date, *, open_days: Mapping[date, int], query: str, language: str = "en"
 ) -> list[list[DayCell | None]]:
-    """The month's weeks, Monday first, with a link on each open day; days of other months are
-    None. Built here rather than in the template: it is most of the page."""
+    """The month's weeks, Monday first, with a link on each day that has open times
+    (``open_days``: how many); days of other months are None. Built here rather than in the
+    template: it is most of the page."""
     return [
         [
-            DayCell(
-                day=day,
-                label=day_words(day, language),
-                href=f"?{query}&month={day:%Y-%m}&day={day.isoformat()}"
-                if day in open_days
-                else "",
-            )
+            _day_cell(day, open_days.get(day, 0), query=query, language=language)
             if day.month == first.month
             else None
             for day in week
         ]
         for week in calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
     ]
+
+
+def _day_cell(day: date, count: int, *, query: str, language: str) -> DayCell:
+    words = day_words(day, language)
+    if not count:
+        return DayCell(day=day, label=_("%(day)s, no times available") % {"day": words}, href="")
+    label = ngettext(
+        "%(day)s, %(count)s time available", "%(day)s, %(count)s times available", count
+    ) % {"day": words, "count": count}
+    href = f"?{query}&month={day:%Y-%m}&day={day.isoformat()}"
+    return DayCell(day=day, label=label, href=href, count=count)

@@ -1,8 +1,12 @@
 """The pages attendees use: a host's profile, a booking page, the form, and their booking's page.
 
 No sign-in, so every view is rate limited per address, and every lookup answers a plain 404 for
-whatever does not exist or is not theirs to see. The essentials work without JavaScript; the
-small script only picks the browser's zone and clock on the first visit.
+whatever does not exist or is not theirs to see. Everything works without JavaScript; the small
+script (static/booking/public.js) picks the browser's zone and clock on the first visit, shows
+the times at once when either changes, and keeps what was typed in the form for the tab.
+
+The host's picture and the booking's calendar file are served here too, by their own addresses:
+the picture's names its content, the file's carries the attendee's manage token.
 
 Each page is in the attendee's language (``speaks_attendee_language``): the page's own when its
 host fixed one, else the one they chose on the switcher (kept in a cookie), else, on their
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any, Literal, cast
@@ -27,16 +32,21 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
+from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from booking.availability import (
     bookings_version,
     busy_calendars_of,
     page_slots,
 )
+from booking.ics import booking_ics, ics_mimetype
 from booking.models import Booking, BookingPage, Profile
+from booking.pictures import CONTENT_TYPE as PICTURE_CONTENT_TYPE
+from booking.public_calendar import calendar_links
 from booking.public_display import (
     LANGUAGE_PARAM,
     Viewer,
@@ -63,18 +73,20 @@ from booking.selectors.owner import public_page_path
 from booking.selectors.public import (
     get_booking_by_token,
     get_profile,
+    get_profile_picture,
     get_public_page,
     listed_pages,
 )
 from booking.services.bookings import (
     BookingClosed,
     BusyUnknown,
+    LengthNotOffered,
     SlotUnavailable,
     booking_cancel,
     booking_create,
     booking_reschedule,
 )
-from booking.slots import local_day_window, slots_by_day
+from booking.slots import Refusal, local_day_window, slots_by_day
 from booking.tokens import manage_path
 from calendars.busy import busy_versions
 from integrations.base import Window
@@ -90,6 +102,10 @@ OFFER_LEAD = timedelta(seconds=PICKER_SECONDS, minutes=5)
 SameSite = Literal["Lax", "Strict", "None"]
 # Bookings this browser made, so that its confirmation page shows them to it and nobody else.
 SESSION_KEY = "booking:made"
+# A picture's address names its content (its digest): whoever has it may keep it for a year.
+PICTURE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# How far a refused form looks for other times when the refused time's day has none left.
+OTHER_TIMES_DAYS = 14
 
 
 browsing_limit = rate_limits.ratelimit(
@@ -102,8 +118,8 @@ submitting_limit = rate_limits.ratelimit(
 
 def speaks_attendee_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Runs ``view`` in the language the attendee asked for (``language_asked``), which the view
-    may settle otherwise once it has the page or booking (``_speak``); owner pages are left in
-    English. A language chosen on the switcher is kept in a cookie, and the response says which
+    may settle otherwise once it has the page or booking (``_speak``), over the owner's language
+    that ``accounts.middleware`` activated. A language chosen on the switcher is kept in a cookie, and the response says which
     language it is in and that it varies with what the browser sends."""
 
     @wraps(view)
@@ -187,6 +203,18 @@ def profile(request: HttpRequest, handle: str) -> HttpResponse:
     host = get_profile(handle)
     pages = listed_pages(host)
     return _render(request, "booking/public/profile.html", {"host": host, "pages": pages})
+
+
+@browsing_limit
+@require_safe
+def picture(request: HttpRequest, handle: str, digest: str) -> HttpResponse:
+    """The host's picture, as we encoded it (``booking.pictures``): the same bytes for as long as
+    the address exists, so it is cached for good, and never sniffed as anything but an image."""
+    found = get_profile_picture(handle, digest)
+    response = HttpResponse(bytes(found.image), content_type=PICTURE_CONTENT_TYPE)
+    response["Cache-Control"] = PICTURE_CACHE_CONTROL
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @browsing_limit
@@ -312,10 +340,23 @@ def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
         )
     except SlotUnavailable as error:
         form.add_error(None, str(error))
-        return _book_form(request, booking_page, viewer, form, start, other_times=True)
+        announce = _("That time was just taken, pick another.")
+        if error.reason != Refusal.TAKEN:
+            announce = _("%(reason)s Pick another time.") % {"reason": error}
+        return _book_form(
+            request, booking_page, viewer, form, start, other_times=True, announce=announce
+        )
     except BusyUnknown as error:
         form.add_error(None, str(error))
-        return _book_form(request, booking_page, viewer, form, start)
+        return _book_form(request, booking_page, viewer, form, start, announce=str(error))
+    except (LengthNotOffered, BookingClosed):
+        # The host changed the page between the checks above and the booking: read it again.
+        booking_page.refresh_from_db()
+        if not booking_page.active:
+            return _stopped(request, booking_page)
+        refusal = length_refusal(params, booking_page, required=True)
+        form.add_error(None, refusal or _("Choose a meeting length."))
+        return _book_form(request, booking_page, viewer, form, start, choose_length=True)
     made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
     request.session[SESSION_KEY] = made
     return redirect(
@@ -337,10 +378,13 @@ def _book_form(
     *,
     choose_length: bool = False,
     other_times: bool = False,
+    announce: str = "",
 ) -> HttpResponse:
-    """The form, as first shown or sent back with what was typed. ``choose_length``: the length
-    is asked again among those offered now; ``other_times``: the times still free on the same
-    day are offered instead of the refused one."""
+    """The form, as first shown or sent back with all that was typed. ``choose_length``: the
+    length is asked again among those offered now; ``other_times``: the times still free on the
+    same day (or, with none left there, the next day that has some) are offered instead of the
+    refused one; ``announce``: what screen readers are told, politely, once it is shown."""
+    alternatives = _other_times(booking_page, viewer, start) if other_times else None
     return _render(
         request,
         "booking/public/book.html",
@@ -352,9 +396,10 @@ def _book_form(
             "start_code": format_start(start),
             "when": viewer.when(start) if choose_length else _meeting_when(start, viewer),
             "length_choices": booking_page.durations if choose_length else None,
-            "other_times": _other_times(booking_page, viewer, start) if other_times else None,
-            "day_label": viewer.day_label(start),
+            "other_times": alternatives.times if alternatives else None,
+            "day_label": viewer.day_label(alternatives.first if alternatives else start),
             "back_url": _page_url(booking_page, viewer, day=_local_day(start, viewer)),
+            "announce": announce,
         },
         page=booking_page,
     )
@@ -364,26 +409,41 @@ def _meeting_when(start: datetime, viewer: Viewer) -> str:
     return viewer.when(start, start + timedelta(minutes=viewer.duration))
 
 
-def _other_times(
-    booking_page: BookingPage, viewer: Viewer, start: datetime
-) -> list[dict[str, str]] | None:
+@dataclass(frozen=True, slots=True)
+class _OtherTimes:
+    first: datetime  # the first of them, which names their day
+    times: list[dict[str, str]]
+
+
+def _other_times(booking_page: BookingPage, viewer: Viewer, start: datetime) -> _OtherTimes | None:
     """The times still offered on ``start``'s day where the attendee is, but ``start`` itself;
-    None when the calendars cannot be read just now."""
-    now = timezone.now()
+    when none is left that day, those of the next day that has some (within
+    ``OTHER_TIMES_DAYS``), so that the attendee picks again on the form they filled in. None
+    when the calendars cannot be read just now; no times at all when nothing is free."""
+    first_day = _local_day(start, viewer)
     found = page_slots(
         booking_page,
-        now=now,
+        now=timezone.now(),
         lead=OFFER_LEAD,
-        window=local_day_window(_local_day(start, viewer), viewer.zone),
+        window=Window(
+            local_day_window(first_day, viewer.zone).start,
+            local_day_window(first_day + timedelta(days=OTHER_TIMES_DAYS), viewer.zone).start,
+        ),
         duration=viewer.duration,
     )
     if found.unreadable:
         return None
-    return [
-        {"code": format_start(slot), "label": viewer.time_label(slot)}
-        for slot in found.slots
-        if slot != start
-    ]
+    for _day, slots in sorted(slots_by_day(found.slots, viewer.zone).items()):
+        others = [slot for slot in slots if slot != start]
+        if others:
+            return _OtherTimes(
+                first=others[0],
+                times=[
+                    {"code": format_start(slot), "label": viewer.time_label(slot)}
+                    for slot in others
+                ],
+            )
+    return _OtherTimes(first=start, times=[])
 
 
 def _stopped(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
@@ -427,6 +487,7 @@ def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> Htt
             "booking": booking,
             "when": _booking_when(booking, language),
             "manage_path": manage_path(booking),
+            "calendar": calendar_links(booking),
         },
         page=booking_page,
     )
@@ -449,6 +510,7 @@ def manage(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
             "cancelled_on": cancelled_on,
             "token": token,
             "is_over": booking.end <= timezone.now(),
+            "calendar": calendar_links(booking),
         },
         page=booking.page,
     )
@@ -485,6 +547,23 @@ def cancel(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
 
 
 @browsing_limit
+@require_safe
+def calendar_file(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
+    """The booking as an iCalendar file to import (``booking_ics``, published), for the one who
+    has the link; in the language the attendee booked in, like their e-mails."""
+    booking = get_booking_by_token(booking_id, token)
+    response = HttpResponse(
+        booking_ics(booking, download=True),
+        content_type=f"{ics_mimetype(booking, download=True)}; charset=utf-8",
+    )
+    name = slugify(booking.title, allow_unicode=True) or "booking"
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.ics")
+    # The attendee's address and their link to change the booking are in it.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@browsing_limit
 @submitting_limit
 @require_http_methods(["GET", "POST"])
 @speaks_attendee_language
@@ -510,6 +589,7 @@ def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpRespons
     )
     viewer = Viewer(zone=base.zone, clock=base.clock, duration=duration, language=language)
     start = parse_start(request.POST.get("start", "")) if request.method == "POST" else None
+    announce = ""
     if request.method == "POST" and start is None:
         messages.warning(request, _("Pick a time first."))
     elif start is not None:
@@ -517,6 +597,9 @@ def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpRespons
             booking_reschedule(booking=booking, start=start, actor=Booking.Actor.ATTENDEE)
         except (SlotUnavailable, BusyUnknown, BookingClosed) as error:
             messages.warning(request, str(error))
+            announce = str(error)
+            if isinstance(error, SlotUnavailable) and error.reason == Refusal.TAKEN:
+                announce = _("That time was just taken, pick another.")
         else:
             messages.success(request, _("Your booking is moved. We sent you the new details."))
             return redirect("booking_public:manage", booking_id=booking.id, token=token)
@@ -531,6 +614,7 @@ def reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpRespons
             "page": booking_page,
             "viewer": viewer,
             "token": token,
+            "announce": announce,
             **picker,
         },
         page=booking_page,
@@ -589,7 +673,12 @@ def _slot_picker(
         "unavailable": bool(found.unreadable),
         "query": query,
         "month": month,
-        "weeks": month_weeks(month, open_days=set(by_day), query=query, language=viewer.language),
+        "weeks": month_weeks(
+            month,
+            open_days={day: len(starts) for day, starts in by_day.items()},
+            query=query,
+            language=viewer.language,
+        ),
         "weekdays": weekday_names(viewer.language),
         "month_heading": month_words(month, viewer.language),
         "chosen_day": chosen,

@@ -13,7 +13,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from accounts.http import AuthenticatedHttpRequest
@@ -21,7 +23,8 @@ from booking import forms
 from booking.models import Booking, BookingPage
 from booking.selectors import owner as selectors
 from booking.services import bookings as services
-from booking.services import pages
+from booking.services import pages, profiles
+from multical.lib import rate_limits
 
 PREVIEW_DAYS = 7
 RESCHEDULE_DAYS = 14
@@ -59,11 +62,12 @@ def page_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     profile = selectors.profile_for_user(request.user)
-    form = forms.ProfileForm(_posted(request), user=request.user)
+    files = request.FILES if request.method == "POST" else None
+    form = forms.ProfileForm(_posted(request), files, user=request.user, with_picture=True)
     if request.method == "POST" and form.is_valid():
-        profile = pages.profile_update(user=request.user, **form.cleaned_data)
+        profile = profiles.profile_save(user=request.user, **form.cleaned_data)
         address = _absolute(selectors.public_profile_path(profile))
-        messages.success(request, f"Your public address is {address}.")
+        messages.success(request, _("Your public address is %(address)s.") % {"address": address})
         return redirect("booking:page_list")
     return render(request, "booking/profile_form.html", {"form": form, "profile": profile})
 
@@ -83,7 +87,7 @@ def page_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         except PlanLimitReached as error:
             refusal = error
         else:
-            messages.success(request, f"“{page.title}” is saved. These are the times it offers.")
+            messages.success(request, _saved_message(page))
             return redirect("booking:page_preview", page_id=page.id)
     return _page_form(request, editor, page=None, refusal=refusal)
 
@@ -98,9 +102,50 @@ def page_edit(request: AuthenticatedHttpRequest, page_id: str) -> HttpResponse:
             pages.page_update(page=page, **editor.saved())
         except PlanLimitReached as refusal:
             return _page_form(request, editor, page=page, refusal=refusal)
-        messages.success(request, f"“{page.title}” is saved. These are the times it offers.")
+        messages.success(request, _saved_message(page))
         return redirect("booking:page_preview", page_id=page.id)
     return _page_form(request, editor, page=page)
+
+
+@login_required
+@require_POST
+@rate_limits.ratelimit(
+    group="booking-page-preview", rate=rate_limits.setting_rate("BOOKING_PREVIEW_RATE")
+)
+def page_draft_preview(
+    request: AuthenticatedHttpRequest, page_id: str | None = None
+) -> HttpResponse:
+    """The public page as the form being filled in would make it: its words and the times it would
+    offer over the next days, for the form's live preview (static/booking/page_form.js). Nothing
+    is saved; busy time is read as for the page itself, as times only."""
+    page = selectors.get_page_for_user(request.user, page_id) if page_id else None
+    posted = request.POST.copy()
+    # A page without a title yet is previewed as an untitled one: its times show all the same.
+    if not posted.get("title", "").strip():
+        posted["title"] = _("Untitled page")
+    editor = forms.PageForms(posted, user=request.user, page=page)
+    draft = editor.draft()
+    context: dict[str, object] = {
+        "profile": selectors.profile_for_user(request.user),
+        "words": _draft_words(editor.form),
+        "preview_days": PREVIEW_DAYS,
+    }
+    if draft is None:
+        context["problems"] = _draft_problems(editor)
+    else:
+        unsaved, related = draft
+        preview = selectors.slot_preview(
+            unsaved, duration=unsaved.durations[0], days=PREVIEW_DAYS, draft=related
+        )
+        context.update(
+            page=unsaved,
+            preview=preview,
+            days=_every_day(preview, unsaved),
+            offered=sum(len(day.slots) for day in preview.days),
+        )
+    response = render(request, "booking/page_form/preview.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -269,6 +314,60 @@ def _page_form(
             "refusal": refusal,
         },
     )
+
+
+def _saved_message(page: BookingPage) -> str:
+    return _("“%(title)s” is saved. These are the times it offers.") % {"title": page.title}
+
+
+def _draft_words(form: forms.PageForm) -> dict[str, object]:
+    """What the preview shows of the page above its times, as typed, also while other settings
+    have errors."""
+    cleaned = getattr(form, "cleaned_data", {})
+    location = cleaned.get("location", BookingPage.Location.NONE)
+    return {
+        "title": form["title"].value() or "",
+        "description": form["description"].value() or "",
+        "durations": cleaned.get("durations", []),
+        "location": ""
+        if location == BookingPage.Location.NONE
+        else BookingPage.Location(location).label,
+        "location_detail": cleaned.get("location_detail", "")
+        if location == BookingPage.Location.IN_PERSON
+        else "",
+    }
+
+
+def _draft_problems(editor: forms.PageForms) -> list[str]:
+    """What keeps the preview from showing times: the form's errors, each under its field's name
+    unless it names its field already (a weekday's periods)."""
+    form = editor.form
+    problems: list[str] = []
+    for name, errors in form.errors.items():
+        label = str(form.fields[name].label) if name in form.fields else ""
+        for error in map(str, errors):
+            named = not label or error.startswith(f"{label}:")
+            problems.append(error if named else format_html("{}: {}", label, error))
+    dates = _("Dates with other hours")
+    for row in editor.overrides:
+        for errors in row.errors.values():
+            problems.extend(format_html("{}: {}", dates, error) for error in errors)
+    problems.extend(
+        format_html("{}: {}", dates, error) for error in editor.overrides.non_form_errors()
+    )
+    return problems
+
+
+def _every_day(preview: selectors.SlotPreview, page: BookingPage) -> list[selectors.SlotDay]:
+    """Each day of the preview, in the page's zone, those without a time too: a day the hours
+    leave out shows as closed."""
+    zone = ZoneInfo(page.time_zone)
+    first, last = preview.start.astimezone(zone).date(), preview.end.astimezone(zone).date()
+    offered = {day.day: day for day in preview.days}
+    return [
+        offered.get(day) or selectors.SlotDay(day=day, slots=[])
+        for day in (first + timedelta(days=n) for n in range((last - first).days))
+    ]
 
 
 def _posted(request: HttpRequest) -> QueryDict | None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from multical.lib import safe_http
 
@@ -12,17 +14,19 @@ APP_SPECIFIC_PASSWORD = re.compile(r"^[a-z]{4}-?[a-z]{4}-?[a-z]{4}-?[a-z]{4}$")
 
 class ICloudConnectForm(forms.Form):
     apple_id = forms.EmailField(
-        label="Apple ID",
+        label=_("Apple ID"),
         widget=forms.EmailInput(attrs={"autocomplete": "username"}),
-        help_text="The e-mail address you sign in to iCloud with.",
+        help_text=_("The e-mail address you sign in to iCloud with."),
     )
     app_password = forms.CharField(
-        label="App-specific password",
+        label=_("App-specific password"),
         strip=True,
         widget=forms.PasswordInput(
             attrs={"autocomplete": "off", "placeholder": "abcd-efgh-ijkl-mnop"}
         ),
-        help_text="Not your Apple ID password: a separate password Apple makes for one app (see above).",
+        help_text=_(
+            "Not your Apple ID password: a separate password Apple makes for one app (see above)."
+        ),
     )
 
     def clean_app_password(self) -> str:
@@ -31,20 +35,22 @@ class ICloudConnectForm(forms.Form):
 
 class CalDAVConnectForm(forms.Form):
     server_url = forms.URLField(
-        label="Server address",
+        label=_("Server address"),
         max_length=500,
         assume_scheme="https",
         widget=forms.URLInput(attrs={"placeholder": "https://dav.example.com/"}),
-        help_text="Your provider's CalDAV address, for example https://caldav.fastmail.com/ or your Nextcloud's "
-        "https://cloud.example.com/remote.php/dav/.",
+        help_text=_(
+            "Your provider's CalDAV address, for example https://caldav.fastmail.com/ or your "
+            "Nextcloud's https://cloud.example.com/remote.php/dav/."
+        ),
     )
     username = forms.CharField(
-        label="User name",
+        label=_("User name"),
         max_length=200,
         widget=forms.TextInput(attrs={"autocomplete": "username"}),
     )
     password = forms.CharField(
-        label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "off"})
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "off"})
     )
 
     def clean_server_url(self) -> str:
@@ -53,10 +59,10 @@ class CalDAVConnectForm(forms.Form):
 
 class ICSLinkUpdateForm(forms.Form):
     url = forms.CharField(
-        label="iCal link",
+        label=_("iCal link"),
         max_length=2000,
         widget=forms.URLInput(attrs={"placeholder": "webcal://… or https://…/calendar.ics"}),
-        help_text="The calendar's secret address in iCal format. It is stored encrypted.",
+        help_text=_("The calendar's secret address in iCal format. It is stored encrypted."),
     )
 
     def clean_url(self) -> str:
@@ -65,22 +71,22 @@ class ICSLinkUpdateForm(forms.Form):
 
 class ICSConnectForm(ICSLinkUpdateForm):
     label = forms.CharField(
-        label="Label (optional)",
+        label=_("Label (optional)"),
         max_length=200,
         required=False,
-        help_text="How this calendar is called here; by default the name the feed gives itself.",
+        help_text=_("How this calendar is called here; by default the name the feed gives itself."),
     )
 
 
 class PasswordUpdateForm(forms.Form):
     password = forms.CharField(
-        label="New password", widget=forms.PasswordInput(attrs={"autocomplete": "off"})
+        label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "off"})
     )
 
 
 class ICloudPasswordUpdateForm(PasswordUpdateForm):
     password = forms.CharField(
-        label="New app-specific password",
+        label=_("New app-specific password"),
         strip=True,
         widget=forms.PasswordInput(
             attrs={"autocomplete": "off", "placeholder": "abcd-efgh-ijkl-mnop"}
@@ -95,14 +101,17 @@ def _checked_url(url: str) -> str:
     try:
         return safe_http.validate_url(url)
     except safe_http.UnsafeURLError as error:
-        raise forms.ValidationError(str(error)) from None
+        # safe_http words its refusals in English; the person typing reads them in theirs.
+        raise forms.ValidationError(gettext(str(error))) from None
 
 
 def _checked_app_password(password: str) -> str:
     password = password.lower()
     if not APP_SPECIFIC_PASSWORD.match(password):
         raise forms.ValidationError(
-            "App-specific passwords are 16 letters, shown as abcd-efgh-ijkl-mnop. "
-            "Your Apple ID password does not work here."
+            _(
+                "App-specific passwords are 16 letters, shown as abcd-efgh-ijkl-mnop. "
+                "Your Apple ID password does not work here."
+            )
         )
     return password

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from integrations.kinds import AccountKind
 from multical.lib.vault import SealedTextField
@@ -31,11 +32,11 @@ class Connection(models.Model):
     Kind = AccountKind
 
     class Status(models.TextChoices):
-        OK = "ok", "OK"
-        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
-        ERROR = "error", "Error"
-        DISCONNECTED = "disconnected", "Disconnected"
-        REMOVING = "removing", "Being removed"
+        OK = "ok", _("OK")
+        NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnect")
+        ERROR = "error", _("Error")
+        DISCONNECTED = "disconnected", _("Disconnected")
+        REMOVING = "removing", _("Being removed")
 
     # Working, or failing for a passing reason: read, written into, watched and kept authorized.
     # A connection that needs reconnecting is not (its credentials are refused).

@@ -14,6 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.billing.plans import PlanLimitReached
@@ -87,12 +89,14 @@ def oauth_callback(request: AuthenticatedHttpRequest, provider: str) -> HttpResp
             "calendars/oauth_error.html",
             {
                 "provider_name": Connection.Kind(provider).label,
-                "message": "Nothing was connected.",
+                "message": _("Nothing was connected."),
                 "refusal": refusal,
             },
         )
     count = connection.calendars.count()
-    added = f"Connected {grant.email}: {count} calendar{'' if count == 1 else 's'}."
+    added = ngettext(
+        "Connected %(name)s: %(count)s calendar.", "Connected %(name)s: %(count)s calendars.", count
+    ) % {"name": grant.email, "count": count}
     messages.success(request, connect_outcome(connection, known, added=added))
     return redirect("calendars:calendar_list")
 
@@ -100,11 +104,13 @@ def oauth_callback(request: AuthenticatedHttpRequest, provider: str) -> HttpResp
 def _denied(request: HttpRequest, provider: str, error: str) -> HttpResponse:
     name = Connection.Kind(provider).label
     if error == "access_denied":
-        message = (
-            f"You did not allow Multical to use your {name} calendars, so nothing was connected."
-        )
+        message = _(
+            "You did not allow Multical to use your %(name)s calendars, so nothing was connected."
+        ) % {"name": name}
     else:
-        message = f"{name} could not complete the connection, so nothing was connected."
+        message = _("%(name)s could not complete the connection, so nothing was connected.") % {
+            "name": name
+        }
     return _error(request, provider, message, status=200)
 
 
@@ -145,9 +151,9 @@ def zoom_callback(request: AuthenticatedHttpRequest) -> HttpResponse:
         pending = oauth_state.pending_pop(request, provider, state=request.GET.get("state", ""))
         if request.GET.get("error"):
             message = (
-                "You did not allow Multical to create Zoom meetings, so nothing was connected."
+                _("You did not allow Multical to create Zoom meetings, so nothing was connected.")
                 if request.GET["error"] == "access_denied"
-                else "Zoom could not complete the connection, so nothing was connected."
+                else _("Zoom could not complete the connection, so nothing was connected.")
             )
             return _error(request, provider, message, status=200)
         grant = flow.authorization_finish(
@@ -162,7 +168,9 @@ def zoom_callback(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     except oauth_state.OAuthError as error:
         return _error(request, provider, error.message, status=error.status)
-    added = f"Connected Zoom ({grant.email}): booking pages can add meetings."
+    added = _("Connected Zoom (%(email)s): booking pages can add meetings.") % {
+        "email": grant.email
+    }
     messages.success(
         request, connect_outcome(connection, known, added=added, name=f"Zoom ({grant.email})")
     )

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from accounts.billing.plans import Limit, limit_check
+from accounts.languages import owner_language
 from accounts.models import AuditLog, User
 from accounts.selectors import wants_reconnect_alerts
 from accounts.services import audit_log_record
@@ -321,6 +322,7 @@ def _send_reconnect_email(connection: Connection) -> None:
             "connection": connection,
             "calendars_url": settings.SITE_URL + reverse("calendars:calendar_list"),
         },
+        language=owner_language(connection.user),
     )
 
 

@@ -12,6 +12,8 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
@@ -185,7 +187,9 @@ def connection_credentials(request: AuthenticatedHttpRequest, connection_id: str
         except PlanLimitReached as error:
             refusal = error
         else:
-            messages.success(request, f"{connection.label} is connected again.")
+            messages.success(
+                request, _("%(name)s is connected again.") % {"name": connection.label}
+            )
             return redirect("calendars:calendar_list")
     return render(
         request,
@@ -202,7 +206,11 @@ def connection_disconnect(request: AuthenticatedHttpRequest, connection_id: str)
         services.connection_disconnect(connection=connection, ip_address=client_ip(request))
         messages.success(
             request,
-            f"{connection.label} is disconnected: its blocks are being removed, then its credentials deleted.",
+            _(
+                "%(name)s is disconnected: its blocks are being removed, then its credentials "
+                "deleted."
+            )
+            % {"name": connection.label},
         )
         return redirect("calendars:calendar_list")
     return render(
@@ -219,7 +227,9 @@ def connection_remove(request: AuthenticatedHttpRequest, connection_id: str) -> 
     if request.method == "POST":
         services.connection_remove(connection=connection, ip_address=client_ip(request))
         messages.success(
-            request, f"{connection.label} is being removed, with the blocks Multical made."
+            request,
+            _("%(name)s is being removed, with the blocks Multical made.")
+            % {"name": connection.label},
         )
         return redirect("calendars:calendar_list")
     return render(
@@ -246,7 +256,11 @@ def _connect(
             refusal = error
         else:
             count = connection.calendars.count()
-            added = f"Connected {connection.label}: {count} calendar{'s' if count != 1 else ''}."
+            added = ngettext(
+                "Connected %(name)s: %(count)s calendar.",
+                "Connected %(name)s: %(count)s calendars.",
+                count,
+            ) % {"name": connection.label, "count": count}
             messages.success(request, connect_outcome(connection, known, added=added))
             return redirect("calendars:calendar_list")
     return render(request, template, {"form": form, "refusal": refusal})
@@ -271,5 +285,5 @@ def connect_outcome(
     if connection.id not in known:
         return added
     if known[connection.id] == Connection.Status.DISCONNECTED:
-        return f"{name} is connected again."
-    return f"{name} was already connected: its credentials are updated."
+        return _("%(name)s is connected again.") % {"name": name}
+    return _("%(name)s was already connected: its credentials are updated.") % {"name": name}

@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -54,7 +55,9 @@ def delete_account(request: AuthenticatedHttpRequest) -> HttpResponse:
         logout(request)
         messages.info(
             request,
-            "Your account is closed, and its data is being deleted. Thank you for using Multical.",
+            _(
+                "Your account is closed, and its data is being deleted. Thank you for using Multical."
+            ),
         )
         return redirect("landing")
     return render(request, "accounts/delete_account.html", {"form": form})

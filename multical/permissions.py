@@ -60,6 +60,7 @@ RATE_LIMITS = [
         "account",
     ),
     ("DATA_EXPORT_RATE", "Data exports by one account"),
+    ("BOOKING_PREVIEW_RATE", "Previews of a booking page being edited, by one account"),
     ("BOOKING_BROWSE_RATE", "Public booking pages viewed from one address, all pages together"),
     ("BOOKING_PAGE_RATE", "Views of one public booking page from one address"),
     ("BOOKING_SUBMIT_RATE", "Bookings made, moved or cancelled from one address"),

@@ -80,6 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # A signed-in user's pages in their time zone and on their clock.
     "accounts.middleware.ReaderMiddleware",
+    # Owner pages in the user's language (Settings, else the browser's); public booking pages
+    # settle their own. Before the rate limit, so that its 429 page speaks it too.
+    "accounts.middleware.LanguageMiddleware",
     # After authentication, so that signed-in users are counted by account (and their 429 page
     # knows them), before any view: every request's limit.
     "multical.middleware.RateLimitMiddleware",
@@ -386,8 +389,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 # The languages attendees read booking pages and their e-mails in, each named in itself (the
-# switcher lists them so). Owner pages stay in English: no middleware activates a language; the
-# public views do, for their own responses (booking.public_views.speaks_attendee_language).
+# switcher lists them so). The public views settle theirs for their own responses
+# (booking.public_views.speaks_attendee_language), whatever the rest of the site speaks.
 LANGUAGES = [
     ("en", "English"),
     ("de", "Deutsch"),
@@ -398,6 +401,14 @@ LANGUAGES = [
     ("it", "Italiano"),
     ("ja", "日本語"),
 ]
+# The languages the owner's side speaks (dashboard, settings, sign-in, e-mails to owners): a
+# subset of LANGUAGES, named in themselves for Settings' choice. A signed-in user reads the one
+# they chose there, else the best match of their browser's Accept-Language among these
+# (accounts.middleware.LanguageMiddleware); the attendees' language cookie is not read for them.
+# Another language joins once its catalogue translates the owner's messages (locale/README.md).
+OWNER_LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+if not set(OWNER_LANGUAGES) <= set(LANGUAGES):
+    raise ImproperlyConfigured("OWNER_LANGUAGES must be a subset of LANGUAGES.")
 # The catalogues, with their compiled .mo files beside them (locale/README.md says why).
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # An attendee's choice on the switcher, kept for a year; read by our views only.
@@ -440,6 +451,8 @@ PORTFOLIO_FETCH_RATE = env.str("PORTFOLIO_FETCH_RATE", "20/15m")
 # Opening, creating, moving, editing, deleting and answering events from the portfolio, per
 # account: someone dragging events about for an hour stays well inside it.
 PORTFOLIO_ACTION_RATE = env.str("PORTFOLIO_ACTION_RATE", "600/15m")
+# The booking page form's live preview, per account: it asks again after each pause in typing.
+BOOKING_PREVIEW_RATE = env.str("BOOKING_PREVIEW_RATE", "600/15m")
 SILENCED_SYSTEM_CHECKS = [
     # Django's own RedisCache increments atomically (INCRBY); the check only knows django-redis.
     "django_ratelimit.W001",

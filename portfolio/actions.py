@@ -24,6 +24,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 
 from calendars import zoom_tokens
 from calendars.models import Calendar, Connection
@@ -48,10 +49,17 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-READ_ONLY = "This calendar is read-only, so its events cannot be changed from Multical."
-ICS_READ_ONLY = "Events of an iCal link are read-only: change them where the calendar is kept."
-RECONNECT = "This account needs to be reconnected before its events can be changed."
-NO_ZOOM = "Zoom is not connected (or needs reconnecting): connect it on the Calendars page."
+# Said to the user who asked (``gettext`` where they are raised, in the request's language).
+READ_ONLY = gettext_noop(
+    "This calendar is read-only, so its events cannot be changed from Multical."
+)
+ICS_READ_ONLY = gettext_noop(
+    "Events of an iCal link are read-only: change them where the calendar is kept."
+)
+RECONNECT = gettext_noop("This account needs to be reconnected before its events can be changed.")
+NO_ZOOM = gettext_noop(
+    "Zoom is not connected (or needs reconnecting): connect it on the Calendars page."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,16 +184,16 @@ def event_reply(*, calendar: Calendar, event_id: str, response: Response) -> Ope
 def _check_readable(calendar: Calendar) -> None:
     connection = calendar.connection
     if connection.kind == Connection.Kind.ZOOM or connection.status in Connection.RELEASED:
-        raise ActionRefused("This calendar is not connected any more.")
+        raise ActionRefused(gettext("This calendar is not connected any more."))
     if not connection.is_usable or not connection.secrets:
-        raise ActionRefused(RECONNECT)
+        raise ActionRefused(gettext(RECONNECT))
 
 
 def _check_writable(calendar: Calendar) -> None:
     _check_readable(calendar)
     if not calendar_writable(calendar):
         is_link = calendar.connection.kind == Connection.Kind.ICS
-        raise ActionRefused(ICS_READ_ONLY if is_link else READ_ONLY)
+        raise ActionRefused(gettext(ICS_READ_ONLY if is_link else READ_ONLY))
 
 
 def _write(calendar: Calendar, action: Callable[[Provider], EventDetail]) -> Opened:
@@ -236,7 +244,7 @@ def _keeper(calendar: Calendar, detail: EventDetail) -> Keeper | None:
             else None
         )
         if block is None or block.rule is None:
-            return Keeper("block", reverse("syncrules:rule_list"), "a sync rule")
+            return Keeper("block", reverse("syncrules:rule_list"), gettext("a sync rule"))
         return Keeper(
             "block", reverse("syncrules:rule_detail", args=[block.rule.id]), block.rule.name
         )
@@ -249,7 +257,7 @@ def _keeper(calendar: Calendar, detail: EventDetail) -> Keeper | None:
             if booking_id is not None
             else reverse("booking:booking_list")
         )
-        return Keeper("booking", url, "a booking made on your booking page")
+        return Keeper("booking", url, gettext("a booking made on your booking page"))
     return None
 
 
@@ -270,12 +278,12 @@ def _with_zoom_meeting(
     """A Zoom meeting made for the draft (timed events only): the client that made it, its id,
     and the draft with its join link."""
     if draft.all_day:
-        raise ActionRefused("A Zoom meeting needs a start time: give the event one.")
+        raise ActionRefused(gettext("A Zoom meeting needs a start time: give the event one."))
     connection = (
         Connection.objects.usable().filter(user_id=user_id, kind=Connection.Kind.ZOOM).first()
     )
     if connection is None or not connection.secrets:
-        raise ActionRefused(NO_ZOOM)
+        raise ActionRefused(gettext(NO_ZOOM))
     client = zoom_tokens.client_for_connection(connection)
     minutes = max(1, int((draft.end - draft.start) / timedelta(minutes=1)))
     try:

@@ -26,6 +26,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext, gettext_noop
+
 from accounts.models import User
 from calendars.models import Calendar, Connection
 from calendars.reading import read_calendars
@@ -40,7 +42,9 @@ logger = logging.getLogger(__name__)
 # zone: read a day more on each side so no date the window touches is missed.
 DATE_MARGIN = timedelta(days=1)
 
-NEEDS_RECONNECT = "This account needs to be reconnected before its events can be shown."
+NEEDS_RECONNECT = gettext_noop(
+    "This account needs to be reconnected before its events can be shown."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,7 @@ def events_for(
         if calendar.connection.is_usable:
             to_read.append(calendar)
         else:
-            reason = calendar.connection.last_error or NEEDS_RECONNECT
+            reason = calendar.connection.last_error or gettext(NEEDS_RECONNECT)
             result.failures.append(CalendarFailure(calendar, reason, needs_reconnect=True))
 
     wide = Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN)

@@ -6,6 +6,8 @@ from functools import cache
 from typing import Any, TypedDict
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from integrations.base import EditScope, EventDraft, Response, Window
 
@@ -38,7 +40,7 @@ class PreferenceForm(forms.Form):
     color = forms.RegexField(
         regex=r"^(#[0-9a-fA-F]{6})?$",
         required=False,
-        error_messages={"invalid": "Choose a colour as #rrggbb."},
+        error_messages={"invalid": _("Choose a colour as #rrggbb.")},
     )
     shown = _switch()
     display_name = forms.CharField(max_length=200, required=False, strip=True)
@@ -70,7 +72,7 @@ def parse_range(start: str | None, end: str | None) -> Window:
     if window.end <= window.start:
         raise RangeError("end must be after start.")
     if window.end - window.start > MAX_RANGE:
-        raise RangeError("The range can be at most 42 days.")
+        raise RangeError(gettext("The range can be at most 42 days."))
     return window
 
 
@@ -124,7 +126,7 @@ class EventForm(forms.Form):
     def clean_time_zone(self) -> str:
         zone = self.cleaned_data["time_zone"] or "UTC"
         if zone not in _zone_names():
-            raise forms.ValidationError("Choose a time zone from the list.")
+            raise forms.ValidationError(_("Choose a time zone from the list."))
         return str(zone)
 
     def clean(self) -> dict[str, object]:
@@ -207,18 +209,18 @@ def _span(
             start = datetime.combine(first, time(), UTC)
             end = datetime.combine(last + timedelta(days=1 if end_is_last_day else 0), time(), UTC)
             if end <= start:
-                form.add_error("end", "The last day cannot be before the first.")
+                form.add_error("end", gettext("The last day cannot be before the first."))
                 return None
         else:
             start, end = _instant(str(data["start"]), "start"), _instant(str(data["end"]), "end")
             if end <= start:
-                form.add_error("end", "The end must be after the start.")
+                form.add_error("end", gettext("The end must be after the start."))
                 return None
     except RangeError as error:
         form.add_error("start" if str(error).startswith("start") else "end", str(error))
         return None
     if end - start > LONGEST_EVENT:
-        form.add_error("end", "An event can last at most a year.")
+        form.add_error("end", gettext("An event can last at most a year."))
         return None
     return start, end
 

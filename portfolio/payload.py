@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
+
 from calendars.models import Calendar, Connection
 from integrations.base import EditScope, Transparency
 from portfolio.actions import Opened
@@ -13,9 +15,10 @@ from portfolio.selectors import calendar_color, calendar_label
 
 # The provider's own page for an event, named as people know it.
 WEB_LABELS: dict[str, str] = {
-    Connection.Kind.GOOGLE: "Open in Google Calendar",
-    Connection.Kind.MICROSOFT: "Open in Outlook",
+    Connection.Kind.GOOGLE: gettext_noop("Open in Google Calendar"),
+    Connection.Kind.MICROSOFT: gettext_noop("Open in Outlook"),
 }
+OWN_PAGE = gettext_noop("Open in its calendar")
 
 
 def result_json(result: PortfolioResult) -> dict[str, Any]:
@@ -106,7 +109,7 @@ def opened_json(opened: Opened) -> dict[str, Any]:
         "etag": detail.etag,
         "recurring": detail.recurring,
         "webLink": _web_link(detail.web_link),
-        "webLabel": WEB_LABELS.get(calendar.connection.kind, "Open in its calendar"),
+        "webLabel": gettext(WEB_LABELS.get(calendar.connection.kind, OWN_PAGE)),
         "organizer": detail.organizer,
         "canReply": detail.can_reply and bool(actions and actions.replies),
         "replyNote": actions.reply_note if actions else "",

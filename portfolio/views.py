@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -37,6 +38,7 @@ from portfolio.forms import (
 from portfolio.payload import opened_json, result_json
 from portfolio.selectors import calendar_color, get_calendar_for_user, portfolio_calendars
 from portfolio.services import preference_update
+from portfolio.words import portfolio_words
 
 URL_CALENDAR_PLACEHOLDER = UUID(int=0)
 
@@ -82,6 +84,7 @@ def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
         {
             "calendars": calendars,
             "config": config,
+            "words": portfolio_words(),
             "zones": _zone_names(),
             "user_zone": request.user.time_zone,
             "writable_calendars": [item for item in calendars if item.writable],
@@ -98,7 +101,7 @@ def events(request: HttpRequest) -> JsonResponse:
     """The events of the user's shown calendars between ``start`` and ``end`` (ISO 8601 instants,
     at most 42 days apart), and the calendars that could not be read."""
     if not request.user.is_authenticated:
-        return JsonResponse({"error": "Log in to see your calendars."}, status=401)
+        return JsonResponse({"error": gettext("Log in to see your calendars.")}, status=401)
     try:
         window = parse_range(request.GET.get("start"), request.GET.get("end"))
     except RangeError as error:
@@ -118,7 +121,10 @@ def calendar_preference(request: AuthenticatedHttpRequest, calendar_id: str) -> 
         if wants_json:
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
         problems = [str(message) for messages_ in form.errors.values() for message in messages_]
-        messages.error(request, "That could not be saved: " + " ".join(problems))
+        messages.error(
+            request,
+            gettext("That could not be saved: %(problems)s") % {"problems": " ".join(problems)},
+        )
         return redirect("portfolio:portfolio")
     preference = preference_update(calendar=calendar, **form.changes())
     if wants_json:
@@ -147,7 +153,7 @@ def _signed_in(view: _JsonView) -> Callable[[HttpRequest, UUID], JsonResponse]:
     @wraps(view)
     def checked(request: HttpRequest, calendar_id: UUID) -> JsonResponse:
         if not request.user.is_authenticated:
-            return JsonResponse({"error": "Log in to change your calendars."}, status=401)
+            return JsonResponse({"error": gettext("Log in to change your calendars.")}, status=401)
         # Anyone else's calendar is a 404 before anything they sent is even looked at.
         calendar = get_calendar_for_user(request.user, calendar_id)
         return view(cast(AuthenticatedHttpRequest, request), calendar)
@@ -167,7 +173,7 @@ def _action(method: str) -> Callable[[_JsonView], Callable[[HttpRequest, UUID], 
 
 def _invalid(form: forms.Form) -> JsonResponse:
     return JsonResponse(
-        {"error": "Some fields need another look.", "fields": form.errors.get_json_data()},
+        {"error": gettext("Some fields need another look."), "fields": form.errors.get_json_data()},
         status=400,
     )
 

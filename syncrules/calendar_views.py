@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
@@ -32,7 +33,7 @@ def calendar_detail(request: AuthenticatedHttpRequest, calendar_id: str) -> Http
     calendar = selectors.get_calendar_for_user(request.user, calendar_id)
     if request.method == "POST":
         enqueue_calendar_sync(calendar.id)
-        messages.success(request, "Sync queued")
+        messages.success(request, _("Sync queued"))
         return redirect("syncrules:calendar_detail", calendar_id=calendar.id)
     return render(request, "calendars/calendar_detail.html", _calendar_status_context(calendar))
 

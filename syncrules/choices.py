@@ -6,20 +6,27 @@ from __future__ import annotations
 from integrations.choices import Choice
 
 
+def gettext_noop(label: str) -> str:
+    """Marks a label for the message catalogues (``makemessages`` looks for the name) without
+    importing Django: the forms and pages translate it where they show it
+    (``syncrules.forms.translated``, ``{% translate rule.get_visibility_display %}``)."""
+    return label
+
+
 class Visibility(Choice):
     """What of the source event a block shows."""
 
-    BUSY = "busy", "Busy only"
-    TITLE = "title", "Title only"
-    FULL = "full", "Full details"
+    BUSY = "busy", gettext_noop("Busy only")
+    TITLE = "title", gettext_noop("Title only")
+    FULL = "full", gettext_noop("Full details")
 
 
 class Handling(Choice):
     """How a kind of event (tentative, all-day) is copied."""
 
-    BUSY = "busy", "Block as busy"
-    FREE = "free", "Block as free"
-    SKIP = "skip", "Don't copy"
+    BUSY = "busy", gettext_noop("Block as busy")
+    FREE = "free", gettext_noop("Block as free")
+    SKIP = "skip", gettext_noop("Don't copy")
 
 
 # All-day events are not copied unless asked for: the form lists that first.
@@ -31,6 +38,6 @@ ALL_DAY_CHOICES = [
 class ShowAs(Choice):
     """Whether a block shows as busy or free in its calendar."""
 
-    BUSY = "busy", "Always busy"
-    FREE = "free", "Always free"
-    SOURCE = "source", "Same as the source event"
+    BUSY = "busy", gettext_noop("Always busy")
+    FREE = "free", gettext_noop("Always free")
+    SOURCE = "source", gettext_noop("Same as the source event")

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.db.models import QuerySet
 from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
+from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from calendars.models import Calendar
@@ -15,27 +17,36 @@ from syncrules.choices import ALL_DAY_CHOICES
 from syncrules.models import SyncRule
 from syncrules.services import RuleSettings
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
+
 KEYWORDS_MAX = 50
 KEYWORD_MAX_LENGTH = 100
 WEEKDAYS = [
-    (1, "Monday"),
-    (2, "Tuesday"),
-    (3, "Wednesday"),
-    (4, "Thursday"),
-    (5, "Friday"),
-    (6, "Saturday"),
-    (7, "Sunday"),
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+    (7, _("Sunday")),
 ]
 
 
-def weekdays_from(week_start: int) -> list[tuple[int, str]]:
+def weekdays_from(week_start: int) -> list[tuple[int, StrPromise]]:
     """``WEEKDAYS`` (ISO numbers, Monday 1 to Sunday 7) in the order of a week that starts on
     ``week_start`` (``User.week_start``: Monday 1, Saturday 6, Sunday 0)."""
     first = week_start or 7
     return sorted(WEEKDAYS, key=lambda day: (day[0] - first) % 7)
 
 
-OVERLAP_LABEL = "Save anyway: one block per event where the rules meet"
+OVERLAP_LABEL = _("Save anyway: one block per event where the rules meet")
+
+
+def translated(choices: Iterable[tuple[str, str]]) -> list[tuple[str, StrPromise]]:
+    """``choices`` with their labels in the reader's language: the labels of ``syncrules.choices``
+    are English (the planner imports no Django) and marked there for the catalogues."""
+    return [(value, gettext_lazy(label)) for value, label in choices]
 
 
 class CalendarChoiceIterator(ModelChoiceIterator):
@@ -90,7 +101,7 @@ class CalendarsField(forms.ModelMultipleChoiceField):
 class KeywordsField(forms.CharField):
     """Comma-separated words → a list (trimmed, without repeats); stored as the user wrote them."""
 
-    def __init__(self, *, label: str, help_text: str) -> None:
+    def __init__(self, *, label: StrPromise, help_text: StrPromise) -> None:
         super().__init__(label=label, help_text=help_text, required=False, max_length=2000)
 
     def prepare_value(self, value: object) -> object:
@@ -106,9 +117,13 @@ class KeywordsField(forms.CharField):
             if word and word.casefold() not in {known.casefold() for known in words}:
                 words.append(word)
         if len(words) > KEYWORDS_MAX:
-            raise forms.ValidationError(f"Use at most {KEYWORDS_MAX} keywords.")
+            raise forms.ValidationError(
+                _("Use at most %(count)s keywords.") % {"count": KEYWORDS_MAX}
+            )
         if any(len(word) > KEYWORD_MAX_LENGTH for word in words):
-            raise forms.ValidationError(f"Keep each keyword under {KEYWORD_MAX_LENGTH} characters.")
+            raise forms.ValidationError(
+                _("Keep each keyword under %(count)s characters.") % {"count": KEYWORD_MAX_LENGTH}
+            )
         return words
 
 
@@ -120,7 +135,7 @@ def limit_calendars(field: forms.Field, calendars: QuerySet[Calendar]) -> None:
 
 
 def _calendars_field(
-    *, label: str, help_text: str, required_message: str, writable_only: bool
+    *, label: StrPromise, help_text: StrPromise, required_message: StrPromise, writable_only: bool
 ) -> CalendarsField:
     return CalendarsField(
         queryset=Calendar.objects.none(),
@@ -129,8 +144,8 @@ def _calendars_field(
         widget=CalendarCheckboxes(writable_only=writable_only),
         error_messages={
             "required": required_message,
-            "invalid_choice": "Choose among your own calendars.",
-            "invalid_pk_value": "Choose among your own calendars.",
+            "invalid_choice": _("Choose among your own calendars."),
+            "invalid_pk_value": _("Choose among your own calendars."),
         },
     )
 
@@ -138,90 +153,98 @@ def _calendars_field(
 class RuleForm(forms.Form):
     """A sync rule's settings. Only the user's own calendars are choices; read-only ones only as sources."""
 
-    name = forms.CharField(label="Name", max_length=120)
+    name = forms.CharField(label=_("Name"), max_length=120)
     sources = _calendars_field(
-        label="Copy events from",
-        help_text="The source calendars. Read-only calendars (iCal links) can be sources.",
-        required_message="Choose at least one calendar to copy events from.",
+        label=_("Copy events from"),
+        help_text=_("The source calendars. Read-only calendars (iCal links) can be sources."),
+        required_message=_("Choose at least one calendar to copy events from."),
         writable_only=False,
     )
     targets = _calendars_field(
-        label="Block time in",
-        help_text="The target calendars, where Multical writes the blocks.",
-        required_message="Choose at least one calendar to block time in.",
+        label=_("Block time in"),
+        help_text=_("The target calendars, where Multical writes the blocks."),
+        required_message=_("Choose at least one calendar to block time in."),
         writable_only=True,
     )
     visibility = forms.ChoiceField(
-        label="What the blocks show",
-        choices=SyncRule.Visibility.choices,
+        label=_("What the blocks show"),
+        choices=translated(SyncRule.Visibility.choices),
         widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
     )
     busy_title = forms.CharField(
-        label="Title of the blocks",
+        label=_("Title of the blocks"),
         max_length=120,
-        help_text="Used when the blocks show busy only.",
+        help_text=_("Used when the blocks show busy only."),
     )
-    show_location = forms.BooleanField(label="Show the location", required=False)
+    show_location = forms.BooleanField(label=_("Show the location"), required=False)
     show_video_link = forms.BooleanField(
-        label="Show the video-call link",
+        label=_("Show the video-call link"),
         required=False,
-        help_text="When off, Meet, Zoom, Teams and Webex links are also removed from the "
-        "location and the description.",
+        help_text=_(
+            "When off, Meet, Zoom, Teams and Webex links are also removed from the "
+            "location and the description."
+        ),
     )
     include_keywords = KeywordsField(
-        label="Copy only events whose title contains",
-        help_text="Words separated by commas. Leave empty to copy events whatever their title.",
+        label=_("Copy only events whose title contains"),
+        help_text=_("Words separated by commas. Leave empty to copy events whatever their title."),
     )
     exclude_keywords = KeywordsField(
-        label="Never copy events whose title contains",
-        help_text="Words separated by commas, for example: lunch, gym.",
+        label=_("Never copy events whose title contains"),
+        help_text=_("Words separated by commas, for example: lunch, gym."),
     )
-    skip_declined = forms.BooleanField(label="Skip invitations I declined", required=False)
-    skip_free = forms.BooleanField(label="Skip events marked free", required=False)
-    tentative = forms.ChoiceField(label="Tentative events", choices=SyncRule.Handling.choices)
-    all_day = forms.ChoiceField(label="All-day events", choices=ALL_DAY_CHOICES)
-    show_as = forms.ChoiceField(label="Show blocks as", choices=SyncRule.ShowAs.choices)
+    skip_declined = forms.BooleanField(label=_("Skip invitations I declined"), required=False)
+    skip_free = forms.BooleanField(label=_("Skip events marked free"), required=False)
+    tentative = forms.ChoiceField(
+        label=_("Tentative events"), choices=translated(SyncRule.Handling.choices)
+    )
+    all_day = forms.ChoiceField(label=_("All-day events"), choices=translated(ALL_DAY_CHOICES))
+    show_as = forms.ChoiceField(
+        label=_("Show blocks as"), choices=translated(SyncRule.ShowAs.choices)
+    )
     lookahead_days = forms.IntegerField(
-        label="Days ahead",
+        label=_("Days ahead"),
         min_value=1,
         max_value=365,
-        help_text="How far into the future events are copied (1 to 365 days).",
+        help_text=_("How far into the future events are copied (1 to 365 days)."),
         error_messages={
-            "min_value": "Choose between 1 and 365 days.",
-            "max_value": "Choose between 1 and 365 days.",
+            "min_value": _("Choose between 1 and 365 days."),
+            "max_value": _("Choose between 1 and 365 days."),
         },
     )
     lookback_days = forms.IntegerField(
-        label="Days back",
+        label=_("Days back"),
         min_value=0,
         max_value=30,
-        help_text="How many past days keep their blocks (0 to 30).",
+        help_text=_("How many past days keep their blocks (0 to 30)."),
         error_messages={
-            "min_value": "Choose between 0 and 30 days.",
-            "max_value": "Choose between 0 and 30 days.",
+            "min_value": _("Choose between 0 and 30 days."),
+            "max_value": _("Choose between 0 and 30 days."),
         },
     )
     weekdays = forms.TypedMultipleChoiceField(
-        label="Only on these days",
+        label=_("Only on these days"),
         choices=WEEKDAYS,
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple(attrs={"class": "inline-choices"}),
-        help_text="Leave all unticked to copy events on every day.",
+        help_text=_("Leave all unticked to copy events on every day."),
     )
     working_hours_start = forms.TimeField(
-        label="Working hours from",
+        label=_("Working hours from"),
         required=False,
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     working_hours_end = forms.TimeField(
-        label="to",
+        label=_("to"),
         required=False,
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        help_text="Copy only events that overlap these hours, in your time zone. Leave both "
-        "empty to copy events at any time.",
+        help_text=_(
+            "Copy only events that overlap these hours, in your time zone. Leave both "
+            "empty to copy events at any time."
+        ),
     )
-    enabled = forms.BooleanField(label="Rule is on", required=False)
+    enabled = forms.BooleanField(label=_("Rule is on"), required=False)
     overlap_ok = forms.BooleanField(label=OVERLAP_LABEL, required=False)
 
     def __init__(
@@ -248,8 +271,14 @@ class RuleForm(forms.Form):
         read_only = [calendar.name for calendar in targets if calendar.read_only]
         if read_only:
             raise forms.ValidationError(
-                f"{_names(read_only)} {'is' if len(read_only) == 1 else 'are'} read-only: "
-                "Multical cannot write blocks there. Use it as a source instead."
+                ngettext(
+                    "%(names)s is read-only: Multical cannot write blocks there. Use it as a "
+                    "source instead.",
+                    "%(names)s are read-only: Multical cannot write blocks there. Use them as "
+                    "sources instead.",
+                    len(read_only),
+                )
+                % {"names": _names(read_only)}
             )
         return targets
 
@@ -261,17 +290,20 @@ class RuleForm(forms.Form):
             names = _names(sorted(calendar.name for calendar in both))
             self.add_error(
                 "targets",
-                f"{names} cannot be both a source and a target of the same rule: "
-                "untick it on one side.",
+                _(
+                    "%(names)s cannot be both a source and a target of the same rule: "
+                    "untick it on one side."
+                )
+                % {"names": names},
             )
         start, end = data.get("working_hours_start"), data.get("working_hours_end")
         if (start is None) != (end is None) and not self._has_error_on_working_hours():
             self.add_error(
                 "working_hours_end" if end is None else "working_hours_start",
-                "Give both the start and the end of your working hours, or neither.",
+                _("Give both the start and the end of your working hours, or neither."),
             )
         elif start is not None and end is not None and start >= end:
-            self.add_error("working_hours_end", "Working hours must end after they start.")
+            self.add_error("working_hours_end", _("Working hours must end after they start."))
         if data.get("enabled") and not self.for_preview and not data.get("overlap_ok"):
             overlaps = selectors.overlapping_rules(
                 self.user,
@@ -294,14 +326,16 @@ class RuleForm(forms.Form):
 class BlockEachOtherForm(forms.Form):
     calendars = CalendarsField(
         queryset=Calendar.objects.none(),
-        label="Calendars that block each other",
-        help_text="Each one gets a rule that copies its events into all the others, as busy "
-        "blocks titled “Busy”. You can change each rule afterwards.",
+        label=_("Calendars that block each other"),
+        help_text=_(
+            "Each one gets a rule that copies its events into all the others, as busy "
+            "blocks titled “Busy”. You can change each rule afterwards."
+        ),
         widget=CalendarCheckboxes(),
         error_messages={
-            "required": "Choose at least two calendars.",
-            "invalid_choice": "Choose among your own calendars that Multical can write to.",
-            "invalid_pk_value": "Choose among your own calendars that Multical can write to.",
+            "required": _("Choose at least two calendars."),
+            "invalid_choice": _("Choose among your own calendars that Multical can write to."),
+            "invalid_pk_value": _("Choose among your own calendars that Multical can write to."),
         },
     )
 
@@ -315,7 +349,7 @@ class BlockEachOtherForm(forms.Form):
     def clean_calendars(self) -> list[Calendar]:
         calendars = self.cleaned_data["calendars"]
         if len(calendars) < 2:
-            raise forms.ValidationError("Choose at least two calendars.")
+            raise forms.ValidationError(_("Choose at least two calendars."))
         return calendars
 
     def clean(self) -> dict[str, Any]:
@@ -332,14 +366,21 @@ class BlockEachOtherForm(forms.Form):
 def overlap_warning(overlaps: list[selectors.Overlap]) -> str:
     """What saving a rule over the same calendars as others means, said before it is saved."""
     said = "; ".join(
-        f"“{overlap.rule.name}” already copies "
-        + ", ".join(f"{source.name} into {target.name}" for source, target in overlap.pairs)
+        gettext("“%(rule)s” already copies %(pairs)s")
+        % {
+            "rule": overlap.rule.name,
+            "pairs": ", ".join(
+                gettext("%(source)s into %(target)s")
+                % {"source": source.name, "target": target.name}
+                for source, target in overlap.pairs
+            ),
+        }
         for overlap in overlaps
     )
-    return (
-        f"{said}. An event copied by two rules into the same calendar gets one block there, "
+    return gettext(
+        "%(overlaps)s. An event copied by two rules into the same calendar gets one block there, "
         "shown as the more private of the rules says. Tick the box to save anyway."
-    )
+    ) % {"overlaps": said}
 
 
 def _initial(rule: SyncRule | None) -> dict:
@@ -353,4 +394,6 @@ def _initial(rule: SyncRule | None) -> dict:
 
 def _names(names: list[str]) -> str:
     quoted = [f"“{name}”" for name in names]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    if len(quoted) == 1:
+        return quoted[0]
+    return gettext("%(names)s and %(last)s") % {"names": ", ".join(quoted[:-1]), "last": quoted[-1]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
+from accounts.languages import owner_language
 from accounts.models import User
 from accounts.selectors import wants_sync_alerts
 from calendars.models import Calendar
@@ -27,4 +28,5 @@ def mass_deletion_notify(*, calendar: Calendar, removed: int) -> None:
             + reverse("syncrules:calendar_detail", args=[calendar.id]),
             "preference": User._meta.get_field("notify_sync_alerts").verbose_name,
         },
+        language=owner_language(user),
     )

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from calendars.models import Calendar
@@ -32,19 +33,19 @@ MAX_THREADS = 4
 _THROWAWAY_KEY = b"preview"
 
 SKIP_WORDS = {
-    SkipReason.OURS: "A block Multical wrote",
-    SkipReason.CANCELLED: "Cancelled",
-    SkipReason.DECLINED: "Declined invitation",
-    SkipReason.FREE: "Marked free",
-    SkipReason.TENTATIVE: "Tentative",
-    SkipReason.ALL_DAY: "All-day event",
-    SkipReason.EXCLUDED_KEYWORD: "Excluded by keyword",
-    SkipReason.MISSING_KEYWORD: "None of the keywords to copy",
-    SkipReason.WEEKDAY: "On a day the rule leaves out",
-    SkipReason.WORKING_HOURS: "Outside working hours",
-    SkipReason.OUTSIDE_WINDOW: "Beyond the days ahead the rule copies",
+    SkipReason.OURS: _("A block Multical wrote"),
+    SkipReason.CANCELLED: _("Cancelled"),
+    SkipReason.DECLINED: _("Declined invitation"),
+    SkipReason.FREE: _("Marked free"),
+    SkipReason.TENTATIVE: _("Tentative"),
+    SkipReason.ALL_DAY: _("All-day event"),
+    SkipReason.EXCLUDED_KEYWORD: _("Excluded by keyword"),
+    SkipReason.MISSING_KEYWORD: _("None of the keywords to copy"),
+    SkipReason.WEEKDAY: _("On a day the rule leaves out"),
+    SkipReason.WORKING_HOURS: _("Outside working hours"),
+    SkipReason.OUTSIDE_WINDOW: _("Beyond the days ahead the rule copies"),
 }
-DISCONNECTED = "This account is disconnected: enter its credentials again to read it."
+DISCONNECTED = _("This account is disconnected: enter its credentials again to read it.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ def rule_preview(
         if calendar.connection.secrets:
             providers[calendar] = provider_for_connection(calendar.connection)
         else:
-            preview.errors.append(SourceError(calendar.name, DISCONNECTED))
+            preview.errors.append(SourceError(calendar.name, str(DISCONNECTED)))
     events = _read_all(providers, read_window)
 
     spec = RuleSpec(
@@ -150,7 +151,9 @@ def rule_preview(
                 _row(calendar, event, zone, block=rendered, targets=tuple(sorted(names)))
             )
         for skip in plan.skips:
-            preview.rows.append(_row(calendar, skip.event, zone, skipped=SKIP_WORDS[skip.reason]))
+            preview.rows.append(
+                _row(calendar, skip.event, zone, skipped=str(SKIP_WORDS[skip.reason]))
+            )
     preview.rows.sort(key=lambda row: (_sort_instant(row, zone), row.title, row.source))
     preview.errors.sort(key=lambda error: error.calendar)
     return preview

@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
@@ -96,7 +98,10 @@ def rule_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         except PlanLimitReached as error:
             refusal = error
         else:
-            messages.success(request, f"Rule “{rule.name}” is saved. Its first sync is queued.")
+            messages.success(
+                request,
+                _("Rule “%(name)s” is saved. Its first sync is queued.") % {"name": rule.name},
+            )
             return redirect("syncrules:rule_list")
     return _rule_form_page(request, form, rule=None, refusal=refusal)
 
@@ -116,7 +121,10 @@ def rule_edit(request: AuthenticatedHttpRequest, rule_id: str) -> HttpResponse:
             )
         except PlanLimitReached as refusal:
             return _rule_form_page(request, form, rule=rule, refusal=refusal)
-        messages.success(request, f"Rule “{rule.name}” is saved. Its blocks are being updated.")
+        messages.success(
+            request,
+            _("Rule “%(name)s” is saved. Its blocks are being updated.") % {"name": rule.name},
+        )
         return redirect("syncrules:rule_list")
     return _rule_form_page(request, form, rule=rule)
 
@@ -200,12 +208,17 @@ def rule_set_enabled(request: AuthenticatedHttpRequest, rule_id: str) -> HttpRes
     try:
         services.rule_set_enabled(rule=rule, enabled=enabled)
     except PlanLimitReached as refusal:
-        messages.error(request, limit_message(refusal, "or turn the rule that is on off first."))
+        messages.error(request, limit_message(refusal, _("or turn the rule that is on off first.")))
         return redirect("syncrules:rule_list")
     if enabled:
-        messages.success(request, f"Rule “{rule.name}” is on. Its blocks are being written.")
+        messages.success(
+            request, _("Rule “%(name)s” is on. Its blocks are being written.") % {"name": rule.name}
+        )
     else:
-        messages.success(request, f"Rule “{rule.name}” is off. Its blocks are being removed.")
+        messages.success(
+            request,
+            _("Rule “%(name)s” is off. Its blocks are being removed.") % {"name": rule.name},
+        )
     return redirect("syncrules:rule_list")
 
 
@@ -215,7 +228,10 @@ def rule_delete(request: AuthenticatedHttpRequest, rule_id: str) -> HttpResponse
     rule = selectors.get_rule_for_user(request.user, rule_id)
     if request.method == "POST":
         services.rule_delete(rule=rule)
-        messages.success(request, f"Rule “{rule.name}” is deleted. Its blocks are being removed.")
+        messages.success(
+            request,
+            _("Rule “%(name)s” is deleted. Its blocks are being removed.") % {"name": rule.name},
+        )
         return redirect("syncrules:rule_list")
     return render(request, "syncrules/rule_confirm_delete.html", {"rule": rule})
 
@@ -234,7 +250,13 @@ def block_each_other(request: AuthenticatedHttpRequest) -> HttpResponse:
             refusal = error
         else:
             messages.success(
-                request, f"{len(rules)} rules are saved: your calendars now block each other."
+                request,
+                ngettext(
+                    "%(count)s rule is saved: your calendars now block each other.",
+                    "%(count)s rules are saved: your calendars now block each other.",
+                    len(rules),
+                )
+                % {"count": len(rules)},
             )
             return redirect("syncrules:rule_list")
     return render(

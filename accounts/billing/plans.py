@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Subscription, User
 
@@ -34,9 +35,9 @@ class Plan(models.TextChoices):
 
 
 class Limit(models.TextChoices):
-    RULES = "rules", "sync rules on"
-    CALENDAR_ACCOUNTS = "calendar_accounts", "calendar accounts connected"
-    BOOKING_PAGES = "booking_pages", "booking pages open"
+    RULES = "rules", _("sync rules on")
+    CALENDAR_ACCOUNTS = "calendar_accounts", _("calendar accounts connected")
+    BOOKING_PAGES = "booking_pages", _("booking pages open")
 
 
 FREE_LIMITS = {Limit.RULES: 1, Limit.CALENDAR_ACCOUNTS: 2, Limit.BOOKING_PAGES: 1}
@@ -74,12 +75,14 @@ def limited(limit: Limit) -> Limited:
 
 
 _REFUSALS = {
-    Limit.RULES: "The Free plan runs {allowed} sync rule at a time, and you have {in_use} on.",
-    Limit.CALENDAR_ACCOUNTS: (
-        "The Free plan connects {allowed} calendar accounts, and you have {in_use} connected."
+    Limit.RULES: _(
+        "The Free plan runs %(allowed)s sync rule at a time, and you have %(in_use)s on."
     ),
-    Limit.BOOKING_PAGES: (
-        "The Free plan keeps {allowed} booking page open at a time, and you have {in_use} open."
+    Limit.CALENDAR_ACCOUNTS: _(
+        "The Free plan connects %(allowed)s calendar accounts, and you have %(in_use)s connected."
+    ),
+    Limit.BOOKING_PAGES: _(
+        "The Free plan keeps %(allowed)s booking page open at a time, and you have %(in_use)s open."
     ),
 }
 
@@ -89,11 +92,12 @@ class PlanLimitReached(Exception):
 
     def __init__(self, *, limit: Limit, allowed: int, in_use: int) -> None:
         self.limit, self.allowed, self.in_use = limit, allowed, in_use
-        super().__init__(_REFUSALS[limit].format(allowed=allowed, in_use=in_use))
+        super().__init__(self.message)
 
     @property
     def message(self) -> str:
-        return str(self)
+        """Why, in the active language."""
+        return _REFUSALS[self.limit] % {"allowed": self.allowed, "in_use": self.in_use}
 
 
 def billing_configured() -> bool:
@@ -152,7 +156,7 @@ class Overview:
     @property
     def rows(self) -> list[tuple[str, int, int]]:
         """(what, in use, Free allows) for each limit."""
-        return [(limit.label, self.usage[limit], FREE_LIMITS[limit]) for limit in Limit]
+        return [(str(limit.label), self.usage[limit], FREE_LIMITS[limit]) for limit in Limit]
 
     @property
     def free_limits(self) -> dict[str, int]:

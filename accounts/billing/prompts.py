@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from accounts.billing.plans import PlanLimitReached
 
@@ -15,10 +16,10 @@ PLAN_CARD_ANCHOR = "#plan"
 
 def limit_message(refusal: PlanLimitReached, alternative: str) -> SafeString:
     """A one-line message (for ``messages``) naming the limit, linking to the upgrade, and saying
-    what else the user can do (``alternative``, starting with "or")."""
+    what else the user can do (``alternative``, translated, starting with "or")."""
     return format_html(
-        '{} <a href="{}">Upgrade to Pro</a> to lift the limit, {}',
-        refusal.message,
-        reverse(PLAN_CARD) + PLAN_CARD_ANCHOR,
-        alternative,
+        gettext('{refusal} <a href="{url}">Upgrade to Pro</a> to lift the limit, {alternative}'),
+        refusal=refusal.message,
+        url=reverse(PLAN_CARD) + PLAN_CARD_ANCHOR,
+        alternative=alternative,
     )

@@ -35,9 +35,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.billing import plans, stripe_api
 from accounts.billing.plans import FREE_LIMITS, Limit
+from accounts.languages import owner_language
 from accounts.models import StripeEvent, Subscription, User
 from multical.lib.email import send_templated_email
 
@@ -71,10 +73,12 @@ class BillingError(Exception):
 def checkout_start(*, user: User) -> str:
     """The address of a Stripe Checkout page that subscribes the user to Pro."""
     if not plans.billing_configured():
-        raise BillingError("Billing is not set up on this server: every feature is already yours.")
+        raise BillingError(
+            _("Billing is not set up on this server: every feature is already yours.")
+        )
     subscription = _subscription_with_customer(user)
     if subscription.is_live:
-        raise BillingError("You are on Pro already.")
+        raise BillingError(_("You are on Pro already."))
     session = _call(
         lambda api: api.v1.checkout.sessions.create(
             params={
@@ -97,7 +101,7 @@ def portal_start(*, user: User) -> str:
     """The address of the user's Stripe Customer Portal (card, invoices, cancellation)."""
     subscription = Subscription.objects.filter(user=user).first()
     if not plans.billing_configured() or subscription is None:
-        raise BillingError("There is no billing account to manage yet.")
+        raise BillingError(_("There is no billing account to manage yet."))
     session = _call(
         lambda api: api.v1.billing_portal.sessions.create(
             params={
@@ -276,7 +280,7 @@ def _pro_ended(user: User) -> None:
 def plan_pauses_resume(*, user: User) -> int:
     """Switch back on every rule and page the end of Pro paused; how many. Pro only."""
     if plans.plan_for(user) != plans.Plan.PRO:
-        raise BillingError("Upgrade to Pro to switch everything back on.")
+        raise BillingError(_("Upgrade to Pro to switch everything back on."))
     resumed = (plans.limited(limit).resume for limit in Limit)
     return sum(resume(user) for resume in resumed if resume is not None)
 
@@ -291,6 +295,7 @@ def _send_pro_ended_email(user: User, rules: list[Any], pages: list[Any]) -> Non
             "limits": FREE_LIMITS,
             "settings_url": _absolute(reverse("accounts:settings")),
         },
+        language=owner_language(user),
     )
 
 
@@ -299,6 +304,7 @@ def _send_payment_failed_email(user: User) -> None:
         to=user.email,
         template="accounts/email/billing-payment-failed",
         context={"settings_url": _absolute(reverse("accounts:settings"))},
+        language=owner_language(user),
     )
 
 
@@ -347,7 +353,7 @@ def _translated(error: stripe.StripeError) -> Exception:
     if stripe_api.is_transient(error):
         return stripe_api.StripeUnavailable(str(error))
     logger.error("Stripe refused a request: %s (%s)", type(error).__name__, error.http_status)
-    return BillingError("Stripe could not do that just now. Please try again later.")
+    return BillingError(_("Stripe could not do that just now. Please try again later."))
 
 
 def _absolute(path: str) -> str:

@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.billing import services
@@ -18,7 +20,7 @@ from accounts.http import AuthenticatedHttpRequest
 
 # Where to go back to after Checkout: the page whose limit sent the user to upgrade.
 NEXT_SESSION_KEY = "billing:next"
-UNAVAILABLE = "Stripe cannot be reached just now. Please try again in a few minutes."
+UNAVAILABLE = gettext_lazy("Stripe cannot be reached just now. Please try again in a few minutes.")
 
 
 @login_required
@@ -64,10 +66,10 @@ def checkout_done(request: AuthenticatedHttpRequest) -> HttpResponse:
     except (services.BillingError, StripeUnavailable):
         subscription = None
     if subscription is not None and subscription.is_live:
-        messages.success(request, "Welcome to Pro: every limit is lifted.")
+        messages.success(request, _("Welcome to Pro: every limit is lifted."))
     else:
         messages.info(
-            request, "Thank you! Stripe is confirming your payment; Pro starts in a moment."
+            request, _("Thank you! Stripe is confirming your payment; Pro starts in a moment.")
         )
     return redirect(next_path)
 
@@ -76,7 +78,7 @@ def checkout_done(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def checkout_cancelled(request: AuthenticatedHttpRequest) -> HttpResponse:
     request.session.pop(NEXT_SESSION_KEY, None)
-    messages.info(request, "Nothing was charged: you are still on the Free plan.")
+    messages.info(request, _("Nothing was charged: you are still on the Free plan."))
     return redirect("accounts:settings")
 
 
@@ -90,6 +92,10 @@ def resume(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(
-            request, f"{count} paused item{'s are' if count != 1 else ' is'} on again."
+            request,
+            ngettext(
+                "%(count)s paused item is on again.", "%(count)s paused items are on again.", count
+            )
+            % {"count": count},
         )
     return redirect("accounts:settings")

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
-from booking.availability import page_slots
+from booking.availability import Draft, page_slots
 from booking.models import Booking, BookingPage, Profile
 from calendars.models import Calendar, Connection
 from integrations.base import Window
@@ -172,11 +172,13 @@ def slot_preview(
     start: datetime | None = None,
     now: datetime | None = None,
     rescheduling: Booking | None = None,
+    draft: Draft | None = None,
 ) -> SlotPreview:
     """The slots ``page`` offers for ``duration`` minutes over ``days`` days, by day in its zone.
 
     When a calendar cannot be read, no slot is offered (``unreadable`` names the calendars).
-    ``rescheduling`` leaves that booking's own time out of the busy time.
+    ``rescheduling`` leaves that booking's own time out of the busy time. ``draft``: ``page`` is
+    unsaved (the page form's preview), with these overrides and chosen calendars.
     """
     now = now or timezone.now()
     start = max(start or now, now)
@@ -185,7 +187,12 @@ def slot_preview(
     last_day = start.astimezone(zone).date() + timedelta(days=days)
     end = datetime.combine(last_day, time(0), tzinfo=zone).astimezone(UTC)
     result = page_slots(
-        page, now=now, window=Window(start, end), duration=duration, rescheduling=rescheduling
+        page,
+        now=now,
+        window=Window(start, end),
+        duration=duration,
+        rescheduling=rescheduling,
+        draft=draft,
     )
     local = [slot.astimezone(zone) for slot in result.slots]
     grouped = [

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare
 
-from booking.models import Booking, BookingPage, Profile
+from booking.models import Booking, BookingPage, Profile, ProfilePicture
 from booking.tokens import token_matches
 
 # An unlisted page's address is "<slug>--<secret>".
@@ -22,6 +22,18 @@ UNLISTED_JOIN = "--"
 
 def get_profile(handle: str) -> Profile:
     return get_object_or_404(Profile.objects.select_related("user"), handle=handle)
+
+
+def get_profile_picture(handle: str, digest: str) -> ProfilePicture:
+    """The picture of the host at ``handle`` when ``digest`` names the one they have now: an old
+    picture's address, another host's, or a guess is a 404."""
+    if not digest:
+        raise Http404
+    return get_object_or_404(
+        ProfilePicture.objects.only("image"),
+        profile__handle=handle,
+        profile__picture_digest=digest,
+    )
 
 
 def listed_pages(profile: Profile) -> list[BookingPage]:

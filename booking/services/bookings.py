@@ -14,6 +14,9 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from accounts.models import User
 from booking.availability import (
@@ -33,10 +36,40 @@ _OVERLAP = "booking_no_overlap"
 _SAME_SUBMISSION = "booking_owner_submission_key"
 
 
+def _worded(message: str | Promise, values: dict[str, object]) -> str:
+    return str(message % values)
+
+
+# Refusals are worded when they are read (``str(error)``), not when they are raised: in the
+# language active where they are shown, the attendee's on the public pages, the owner's on theirs.
+_lazy_worded = lazy(_worded, str)
+# Why a time is not offered, by reason (see ``_refusal_message`` for the two that take numbers).
+_REFUSALS = {
+    Refusal.HOURS: _("This time is outside the hours this page offers."),
+    Refusal.GRID: _("This is not one of the start times this page offers."),
+    Refusal.FULL: _("That day is fully booked."),
+    Refusal.TAKEN: _("This time was just taken."),
+}
+_PASSED = _("This time has passed.")
+_TOO_SOON = _("This time is too soon: bookings are taken at least %(notice)s ahead.")
+_TOO_FAR = ngettext_lazy(
+    "This time is too far ahead: bookings open %(days)s day in advance.",
+    "This time is too far ahead: bookings open %(days)s days in advance.",
+    "days",
+)
+_DAYS = ngettext_lazy("%(count)s day", "%(count)s days", "count")
+_HOURS = ngettext_lazy("%(count)s hour", "%(count)s hours", "count")
+_MINUTES = ngettext_lazy("%(count)s minute", "%(count)s minutes", "count")
+_CALENDAR_UNREADABLE = _("We could not check the calendar just now. Please try again shortly.")
+_NOT_TAKING_BOOKINGS = _("This page is not taking bookings.")
+_CANCELLED_CANNOT_MOVE = _("A cancelled booking cannot be moved.")
+_PAGE_DELETED = _("The booking page of this booking was deleted.")
+
+
 class SlotUnavailable(Exception):
     """The page does not offer the time (any more): ``reason`` says why, the message in words."""
 
-    def __init__(self, reason: Refusal, message: str) -> None:
+    def __init__(self, reason: Refusal, message: str | Promise) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -73,9 +106,18 @@ def booking_create(
     if earlier is not None:
         return earlier
     if not page.active:
-        raise BookingClosed("This page is not taking bookings.")
+        raise BookingClosed(_NOT_TAKING_BOOKINGS)
     if duration not in page.durations:
-        raise LengthNotOffered(f"Meetings of {duration} minutes are not offered.")
+        raise LengthNotOffered(
+            _lazy_worded(
+                ngettext_lazy(
+                    "Meetings of %(minutes)s minute are not offered.",
+                    "Meetings of %(minutes)s minutes are not offered.",
+                    "minutes",
+                ),
+                {"minutes": duration},
+            )
+        )
     try:
         offered = _check_live(page, start=start, duration=duration)
     except SlotUnavailable:
@@ -128,10 +170,10 @@ def booking_reschedule(
 ) -> Booking:
     """Move a confirmed booking to ``start``, keeping its length; the attendee's links stay valid."""
     if booking.is_cancelled:
-        raise BookingClosed("A cancelled booking cannot be moved.")
+        raise BookingClosed(_CANCELLED_CANNOT_MOVE)
     page = booking.page
     if page is None:
-        raise BookingClosed("The booking page of this booking was deleted.")
+        raise BookingClosed(_PAGE_DELETED)
     duration = int((booking.end - booking.start).total_seconds() // 60)
     offered = _check_live(page, start=start, duration=duration, rescheduling=booking)
     try:
@@ -139,7 +181,7 @@ def booking_reschedule(
             _lock_owner(page.owner_id)
             current = Booking.objects.select_for_update().get(id=booking.id)
             if current.is_cancelled:
-                raise BookingClosed("A cancelled booking cannot be moved.")
+                raise BookingClosed(_CANCELLED_CANNOT_MOVE)
             _check_stored(
                 page, start=start, duration=duration, offered=offered, rescheduling=current
             )
@@ -188,10 +230,10 @@ def booking_delete(*, booking: Booking) -> None:
     """Forget a booking for good: only a cancelled one or one that is over (a coming meeting must
     be cancelled first, so the attendee hears of it)."""
     if not booking.is_cancelled and booking.end > timezone.now():
-        raise BookingClosed("Cancel the booking before deleting it.")
+        raise BookingClosed(_("Cancel the booking before deleting it."))
     if _follow_up_pending(booking):
         # The follow-up needs the row to remove the event and meeting and tell the attendee.
-        raise BookingClosed("The cancellation is still being sent out; try again in a minute.")
+        raise BookingClosed(_("The cancellation is still being sent out; try again in a minute."))
     booking.delete()
 
 
@@ -228,7 +270,7 @@ def _check_live(
         fresh=True,
     )
     if offered.unreadable:
-        raise BusyUnknown("We could not check the calendar just now. Please try again shortly.")
+        raise BusyUnknown(_CALENDAR_UNREADABLE)
     if start not in offered.slots:
         assert offered.span is not None  # a readable answer always has its span
         reason = open_refusal(
@@ -280,33 +322,24 @@ def _refused(reason: Refusal, page: BookingPage) -> SlotUnavailable:
     return SlotUnavailable(reason, _refusal_message(reason, page))
 
 
-def _refusal_message(reason: Refusal, page: BookingPage) -> str:
-    """Why the page does not offer a time, in the attendee's words."""
+def _refusal_message(reason: Refusal, page: BookingPage) -> str | Promise:
+    """Why the page does not offer a time, in the reader's words (worded when shown)."""
     if reason == Refusal.NOTICE:
         if not page.minimum_notice:
-            return "This time has passed."
-        ahead = _span_words(page.minimum_notice)
-        return f"This time is too soon: bookings are taken at least {ahead} ahead."
+            return _PASSED
+        return _lazy_worded(_TOO_SOON, {"notice": _span_words(page.minimum_notice)})
     if reason == Refusal.HORIZON:
-        return f"This time is too far ahead: bookings open {page.horizon_days} days in advance."
-    if reason == Refusal.HOURS:
-        return "This time is outside the hours this page offers."
-    if reason == Refusal.GRID:
-        return "This is not one of the start times this page offers."
-    if reason == Refusal.FULL:
-        return "That day is fully booked."
-    return "This time was just taken."
+        return _lazy_worded(_TOO_FAR, {"days": page.horizon_days})
+    return _REFUSALS.get(reason, _REFUSALS[Refusal.TAKEN])
 
 
-def _span_words(minutes: int) -> str:
+def _span_words(minutes: int) -> str | Promise:
     """``minutes`` in the largest whole unit: "2 days", "4 hours", "90 minutes"."""
     if minutes % (24 * 60) == 0:
-        count, unit = minutes // (24 * 60), "day"
-    elif minutes % 60 == 0:
-        count, unit = minutes // 60, "hour"
-    else:
-        count, unit = minutes, "minute"
-    return f"{count} {unit}{'' if count == 1 else 's'}"
+        return _lazy_worded(_DAYS, {"count": minutes // (24 * 60)})
+    if minutes % 60 == 0:
+        return _lazy_worded(_HOURS, {"count": minutes // 60})
+    return _lazy_worded(_MINUTES, {"count": minutes})
 
 
 def _just(start: datetime) -> Window:

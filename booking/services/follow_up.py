@@ -36,6 +36,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import translation
 
+from accounts.languages import owner_language
 from accounts.selectors import wants_booking_emails
 from booking.ics import booking_ics, host_name, ics_mimetype, where
 from booking.models import Booking, BookingPage
@@ -330,14 +331,16 @@ def _send_attendee_email(booking: Booking, kind: str) -> None:
 def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
     if not wants_booking_emails(booking.owner):
         return
-    # Owners read English for now, whatever language the attendee's request was in.
-    with translation.override(settings.LANGUAGE_CODE):
+    # The owner's language, whatever language the attendee's request was in.
+    with translation.override(owner_language(booking.owner)):
         _send_owner_email(booking, kind, problems)
 
 
 def _send_owner_email(booking: Booking, kind: str, problems: list[str]) -> None:
     context = {
-        **_common_context(booking, booking.owner.time_zone, booking.owner.clock),
+        **_common_context(
+            booking, booking.owner.time_zone, booking.owner.clock, translation.get_language()
+        ),
         "booking_url": _booking_detail_url(booking),
         "calendars_url": settings.SITE_URL + reverse("calendars:calendar_list"),
         "attendee_cancelled": booking.cancelled_by == Booking.Actor.ATTENDEE,

@@ -14,6 +14,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import Context
 from django.template.backends.django import Template as DjangoTemplate
 from django.template.loader import get_template, render_to_string
+from django.utils import translation
 
 
 class Attachment(NamedTuple):
@@ -31,6 +32,19 @@ def send_templated_email(
     template: str,
     context: dict[str, Any],
     attachments: Sequence[Attachment] = (),
+    language: str | None = None,
+) -> None:
+    """Render and send ``template`` to ``to``, in ``language`` when given (the recipient's, which
+    need not be the language of the request or task sending it), else in the active one."""
+    if language is None:
+        _send(to=to, template=template, context=context, attachments=attachments)
+        return
+    with translation.override(language):
+        _send(to=to, template=template, context=context, attachments=attachments)
+
+
+def _send(
+    *, to: str, template: str, context: dict[str, Any], attachments: Sequence[Attachment]
 ) -> None:
     context = {"site_url": settings.SITE_URL, **context}
     # A subject is one line whatever the template's line breaks.

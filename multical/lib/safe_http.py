@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT = 10.0
@@ -71,12 +72,22 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _PORTS = range(1, 65536)
 # Plain words for the person who typed the address: whoever runs the installation can allow a
 # private network, so that is who they can ask; the addresses nobody can allow say only no.
-PRIVATE_NETWORK_MESSAGE = (
+# Raised in English (they may be kept as a connection's last error); a form that shows one to
+# its user translates it (``gettext_noop`` marks them for the catalogues).
+PRIVATE_NETWORK_MESSAGE = gettext_noop(
     "This address is on a private network, which this installation does not reach. If your "
     "calendar server is on your own network, ask whoever runs this installation to allow it."
 )
-RESERVED_ADDRESS_MESSAGE = "This address is reserved for special uses and cannot be used."
-PORT_MESSAGE = "This is not a valid web address: the port must be a number from 1 to 65535."
+RESERVED_ADDRESS_MESSAGE = gettext_noop(
+    "This address is reserved for special uses and cannot be used."
+)
+PORT_MESSAGE = gettext_noop(
+    "This is not a valid web address: the port must be a number from 1 to 65535."
+)
+INVALID_ADDRESS_MESSAGE = gettext_noop("This is not a valid web address.")
+SCHEME_MESSAGE = gettext_noop("Only http, https and webcal links can be used.")
+USERINFO_MESSAGE = gettext_noop("Links with a user name or password in them cannot be used.")
+UNKNOWN_HOST_MESSAGE = gettext_noop("The server's name could not be found.")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -131,7 +142,7 @@ def resolve_public_addresses(host: str, port: int) -> list[str]:
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
-        raise FetchError("The server's name could not be found.", transient=True) from error
+        raise FetchError(UNKNOWN_HOST_MESSAGE, transient=True) from error
     addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
     if not addresses:
         raise UnsafeURLError(RESERVED_ADDRESS_MESSAGE)
@@ -182,14 +193,14 @@ def _parse(url: str) -> httpx.URL:
         # httpx refuses a port that is not a number, in those words; any other port it accepts.
         if str(error).startswith("Invalid port"):
             raise UnsafeURLError(PORT_MESSAGE) from error
-        raise UnsafeURLError("This is not a valid web address.") from error
+        raise UnsafeURLError(INVALID_ADDRESS_MESSAGE) from error
     scheme = _SCHEMES.get(parsed.scheme)
     if scheme is None:
-        raise UnsafeURLError("Only http, https and webcal links can be used.")
+        raise UnsafeURLError(SCHEME_MESSAGE)
     if parsed.userinfo:
-        raise UnsafeURLError("Links with a user name or password in them cannot be used.")
+        raise UnsafeURLError(USERINFO_MESSAGE)
     if not parsed.host:
-        raise UnsafeURLError("This is not a valid web address.")
+        raise UnsafeURLError(INVALID_ADDRESS_MESSAGE)
     _check_port(parsed.port)
     return parsed.copy_with(scheme=scheme, fragment=None)
 

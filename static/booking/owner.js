@@ -9,10 +9,10 @@
     button.addEventListener("click", function () {
       navigator.clipboard.writeText(button.getAttribute("data-copy")).then(
         function () {
-          button.textContent = "Copied";
+          button.textContent = button.dataset.copied || "Copied";
         },
         function () {
-          button.textContent = "Select the link to copy it";
+          button.textContent = button.dataset.copyFailed || "Select the link to copy it";
         }
       );
       window.setTimeout(function () {

@@ -9,7 +9,9 @@
   var end = new Date(now.getTime() + 2 * 24 * 3600 * 1000);
   var url = box.dataset.source + "?start=" + encodeURIComponent(now.toISOString()) +
     "&end=" + encodeURIComponent(end.toISOString());
-  var timeFormat = new Intl.DateTimeFormat(undefined, {
+  // The page's words and language (the template translates them).
+  var words = box.dataset;
+  var timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
     weekday: "short", hour: "2-digit", minute: "2-digit", timeZone: zone
   });
 
@@ -28,12 +30,12 @@
     meetings.forEach(function (event) {
       var row = element("li", "dashboard__row");
       var text = element("div");
-      text.appendChild(element("strong", "", event.title || "(no title)"));
+      text.appendChild(element("strong", "", event.title || words.noTitle));
       var names = event.calendars.map(function (c) { return c.name; }).join(", ");
       text.appendChild(element("p", "hint", timeFormat.format(new Date(event.start)) + " · " + names));
       row.appendChild(text);
       if (event.videoLink) {
-        var join = element("a", "button", "Join");
+        var join = element("a", "button", words.join);
         join.href = event.videoLink;
         join.rel = "noopener noreferrer";
         join.target = "_blank";
@@ -43,7 +45,7 @@
     });
     box.replaceChildren();
     if (meetings.length) box.appendChild(list);
-    else box.appendChild(element("p", "hint", "No meetings in the next two days."));
+    else box.appendChild(element("p", "hint", words.none));
     data.failures.forEach(function (failure) {
       box.appendChild(element("p", "connection__error", failure.calendar.name + ": " + failure.reason));
     });

@@ -11,6 +11,11 @@
 
   var DateTime = window.luxon.DateTime;
   var config = JSON.parse(configElement.textContent);
+  // The page's words in the reader's language (portfolio/words.py), and the page's language.
+  var wordsElement = document.getElementById("portfolio-words");
+  var WORDS = wordsElement ? JSON.parse(wordsElement.textContent) : {};
+  var LANGUAGE = document.documentElement.lang || "en";
+  window.luxon.Settings.defaultLocale = LANGUAGE;
   var params = new URLSearchParams(window.location.search);
   var VIEWS = {
     day: "timeGridDay",
@@ -29,7 +34,7 @@
   var calendarScopes = config.scopes || {};
   // The user's clock (Settings): 14:30 or 2:30 PM, everywhere this page writes a time.
   var TIME = config.clock === 12 ? "h:mm a" : "HH:mm";
-  var READ_ONLY = "This calendar is read-only (an iCal link, or shared with you to read): its events cannot be changed here.";
+  var READ_ONLY = say("readOnly");
 
   var zoneSelect = document.getElementById("portfolio-zone");
   var datePicker = document.getElementById("portfolio-date");
@@ -86,16 +91,26 @@
     return node;
   }
 
+  // The word ``key`` with its %(name)s places filled from ``values``; a pair is singular and
+  // plural, picked by ``values.count``.
+  function say(key, values) {
+    var word = WORDS[key];
+    if (Array.isArray(word)) word = values && values.count === 1 ? word[0] : word[1];
+    return String(word === undefined ? key : word).replace(/%\((\w+)\)s/g, function (all, name) {
+      return values && values[name] !== undefined ? values[name] : all;
+    });
+  }
+
   function safeLink(url) {
     return /^https?:\/\//i.test(url || "") ? url : "";
   }
 
   function joinButton(url, label) {
-    var link = element("a", "button pf-join", "Join");
+    var link = element("a", "button pf-join", say("join"));
     link.href = url;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
-    link.setAttribute("aria-label", "Join " + (label || "the meeting"));
+    link.setAttribute("aria-label", label ? say("joinNamed", { title: label }) : say("joinMeeting"));
     return link;
   }
 
@@ -129,7 +144,7 @@
     if (item.block) classes.push("is-block");
     return {
       id: item.id,
-      title: item.title || "(no title)",
+      title: item.title || say("noTitle"),
       start: item.start,
       end: item.end,
       allDay: item.allDay,
@@ -148,7 +163,7 @@
   function moreEvent(day, count) {
     return {
       id: "more-" + day,
-      title: "+" + count + " more",
+      title: say("more", { count: count }),
       start: day,
       allDay: true,
       editable: false,
@@ -269,7 +284,7 @@
         }).length
       : 0;
     conflictBox.hidden = count === 0 && !conflictsOnly.checked;
-    conflictCount.textContent = count === 1 ? "1 event in conflict" : count + " events in conflict";
+    conflictCount.textContent = say("conflicts", { count: count });
   }
 
   // Search and the conflict filter act on what is loaded; nothing is sent anywhere.
@@ -321,10 +336,10 @@
       headers: { Accept: "application/json" },
     })
       .then(function (response) {
-        if (response.status === 429) throw new Error("Too many refreshes: wait a few minutes, then try again.");
-        if (response.status === 401) throw new Error("Your session has ended: log in again to see your calendars.");
+        if (response.status === 429) throw new Error(say("tooManyRefreshes"));
+        if (response.status === 401) throw new Error(say("sessionEndedCalendars"));
         return response.json().then(function (body) {
-          if (!response.ok) throw new Error(body.error || "Your events could not be loaded.");
+          if (!response.ok) throw new Error(body.error || say("notLoaded"));
           return body;
         });
       })
@@ -342,7 +357,7 @@
         });
       })
       .catch(function (error) {
-        setStatus(error.message || "Your events could not be loaded.");
+        setStatus(error.message || say("notLoaded"));
         failure(error);
       });
   }
@@ -362,14 +377,14 @@
       banner.dataset.calendar = item.calendar.id;
       var text = element("p", "portfolio-failure__text");
       text.append(element("strong", "", item.calendar.name));
-      text.append(document.createTextNode(" could not be loaded: " + item.reason));
+      text.append(document.createTextNode(" " + say("calendarNotLoaded", { reason: item.reason })));
       banner.append(text);
       if (item.needsReconnect) {
-        var reconnect = element("a", "button button--quiet", "Reconnect");
+        var reconnect = element("a", "button button--quiet", say("reconnect"));
         reconnect.href = "/calendars/";
         banner.append(reconnect);
       } else {
-        var retry = element("button", "button button--quiet", "Retry");
+        var retry = element("button", "button button--quiet", say("retry"));
         retry.type = "button";
         retry.addEventListener("click", function () {
           retry.disabled = true;
@@ -408,9 +423,9 @@
       var entry = element("li", "up-next__item");
       entry.style.borderLeftColor = colors[item.calendars[0].id] || item.calendars[0].color;
       var when = element("span", "up-next__time", start.toFormat(TIME) + "–" + end.toFormat(TIME));
-      if (start <= now) when.append(element("span", "badge badge--ok", "Now"));
+      if (start <= now) when.append(element("span", "badge badge--ok", say("now")));
       entry.append(when);
-      var title = element("button", "up-next__title", item.title || "(no title)");
+      var title = element("button", "up-next__title", item.title || say("noTitle"));
       title.type = "button";
       title.addEventListener("click", function () {
         openDetails(item);
@@ -439,7 +454,9 @@
       var first = DateTime.fromISO(item.start, { zone: "UTC" });
       var last = DateTime.fromISO(item.end, { zone: "UTC" }).minus({ days: 1 });
       var day = "ccc d LLL yyyy";
-      return +last > +first ? first.toFormat(day) + " – " + last.toFormat(day) + " (all day)" : first.toFormat(day) + " (all day)";
+      return +last > +first
+        ? say("allDayRange", { first: first.toFormat(day), last: last.toFormat(day) })
+        : say("allDay", { day: first.toFormat(day) });
     }
     var start = DateTime.fromISO(item.start).setZone(zone);
     var end = DateTime.fromISO(item.end).setZone(zone);
@@ -496,17 +513,17 @@
           });
       },
       function () {
-        return { status: 0, body: { error: "Multical could not be reached: check your connection and try again." } };
+        return { status: 0, body: { error: say("unreachable") } };
       }
     );
   }
 
   function statusMessage(status) {
-    if (status === 401) return "Your session has ended: log in again.";
-    if (status === 403) return "This change is not allowed here.";
-    if (status === 404) return "This calendar is not yours or no longer connected.";
-    if (status === 429) return "Too many changes at once: wait a minute, then try again.";
-    return "The calendar's provider did not answer: try again in a moment.";
+    if (status === 401) return say("sessionEnded");
+    if (status === 403) return say("notAllowed");
+    if (status === 404) return say("notYours");
+    if (status === 429) return say("tooManyChanges");
+    return say("providerSilent");
   }
 
   function showMode(mode) {
@@ -526,16 +543,16 @@
   }
 
   function fillFacts(item) {
-    dialog.querySelector("#event-details-title").textContent = item.title || "(no title)";
+    dialog.querySelector("#event-details-title").textContent = item.title || say("noTitle");
     var badges = dialog.querySelector(".event-details__badges");
     badges.replaceChildren();
-    if (item.booking) badges.append(element("span", "badge badge--ok", "Booking"));
-    if (item.block) badges.append(element("span", "badge badge--muted", item.rule ? "Block of “" + item.rule + "”" : "Block"));
-    if (item.conflict) badges.append(element("span", "badge badge--error", "Conflict"));
-    if (item.declined) badges.append(element("span", "badge badge--muted", "Declined"));
-    if (item.tentative) badges.append(element("span", "badge badge--muted", "Tentative"));
-    if (item.free) badges.append(element("span", "badge badge--muted", "Free"));
-    if (item.recurring) badges.append(element("span", "badge badge--muted", "Repeats"));
+    if (item.booking) badges.append(element("span", "badge badge--ok", say("booking")));
+    if (item.block) badges.append(element("span", "badge badge--muted", item.rule ? say("blockOf", { rule: item.rule }) : say("block")));
+    if (item.conflict) badges.append(element("span", "badge badge--error", say("conflict")));
+    if (item.declined) badges.append(element("span", "badge badge--muted", say("declined")));
+    if (item.tentative) badges.append(element("span", "badge badge--muted", say("tentative")));
+    if (item.free) badges.append(element("span", "badge badge--muted", say("free")));
+    if (item.recurring) badges.append(element("span", "badge badge--muted", say("repeats")));
     dialog.querySelector(".event-details__when").textContent = describeWhen(item);
 
     var list = dialog.querySelector(".event-details__calendars");
@@ -601,7 +618,7 @@
     var web = dialog.querySelector(".event-details__web");
     if (opened.webLink) {
       web.href = opened.webLink;
-      web.textContent = opened.webLabel || "Open in its calendar";
+      web.textContent = opened.webLabel || say("openInCalendar");
       web.hidden = false;
     }
     if (opened.keeper) {
@@ -609,8 +626,8 @@
       keeper.append(
         document.createTextNode(
           opened.keeper.kind === "block"
-            ? "A block your sync rule keeps in step with its source event. Change the source event, or the rule: "
-            : "The event of a booking made on your booking page. Reschedule or cancel it from the booking: "
+            ? say("keeperBlock")
+            : say("keeperBooking")
         )
       );
       var go = element("a", "", opened.keeper.label);
@@ -645,8 +662,8 @@
     resetActions();
     showOpened(opened);
     calendar.refetchEvents();
-    var title = now.title || "(no title)";
-    return " It is now “" + title + "”, " + describeWhen(now) + ".";
+    var title = now.title || say("noTitle");
+    return " " + say("isNow", { title: title, when: describeWhen(now) });
   }
 
   function openDetails(item) {
@@ -657,7 +674,7 @@
     openPanel();
     if (!current.ref) return;
     var asked = current;
-    note("Reading the event…");
+    note(say("reading"));
     send("open", current.ref.calendar, { event: current.ref.event }, "GET").then(function (answer) {
       if (current !== asked) return;
       note("");
@@ -684,7 +701,7 @@
       input.type = allDay ? "date" : "datetime-local";
       if (value) input.value = allDay ? value.slice(0, 10) : value.length === 10 ? value + "T09:00" : value;
     });
-    editForm.querySelector(".event-form__zone").textContent = allDay ? "" : "Times in " + zone + ".";
+    editForm.querySelector(".event-form__zone").textContent = allDay ? "" : say("timesIn", { zone: zone });
     editForm.querySelector(".event-form__zoom").hidden = !config.zoom || allDay || !current.creating;
   }
 
@@ -702,7 +719,7 @@
 
   function showErrors(form, body) {
     var box = form.querySelector("[role=alert]");
-    box.textContent = body.error || "Something went wrong.";
+    box.textContent = body.error || say("somethingWrong");
     box.hidden = false;
     Object.keys(body.fields || {}).forEach(function (name) {
       var line = form.querySelector("[data-error-for=" + name + "]");
@@ -733,13 +750,13 @@
     var missing = fieldset.querySelector(".event-form__scope-note");
     if (missing) {
       missing.hidden = !recurring || scopes.indexOf("following") !== -1;
-      missing.textContent = "This calendar's provider cannot change only this and the following events.";
+      missing.textContent = say("noFollowing");
     }
   }
 
   function openEditor(values) {
     clearErrors(editForm);
-    editForm.querySelector(".event-form__title").textContent = current.creating ? "New event" : "Change the event";
+    editForm.querySelector(".event-form__title").textContent = current.creating ? say("newEvent") : say("changeEvent");
     editForm.querySelector(".event-form__calendar").hidden = !current.creating;
     editForm.elements.title.value = values.title || "";
     editForm.elements.location.value = values.location || "";
@@ -807,14 +824,14 @@
       saveButton.disabled = false;
       if (answer.status === 200 || answer.status === 201) {
         closePanel();
-        showToast(current.creating ? "Event added." : "Event saved.");
+        showToast(current.creating ? say("eventAdded") : say("eventSaved"));
         calendar.refetchEvents();
         return;
       }
       if (answer.status === 409 && answer.body.current) {
         // What the user typed stays; the next save is over the new version.
         answer.body.error +=
-          showChanged(answer.body.current) + " Your changes are still here: save again to keep them.";
+          showChanged(answer.body.current) + " " + say("changesKept");
       }
       showErrors(editForm, answer.body);
     });
@@ -823,7 +840,7 @@
   function openRemove() {
     clearErrors(removeForm);
     removeForm.querySelector(".event-remove__what").textContent =
-      (current.item.title || "(no title)") + ", " + describeWhen(current.item);
+      (current.item.title || say("noTitle")) + ", " + describeWhen(current.item);
     var opened = current.opened;
     showScopes(removeForm.querySelector(".event-remove__scope"), Boolean(opened && opened.recurring), opened ? opened.scopes : []);
     showMode("remove");
@@ -841,15 +858,15 @@
     send("remove", current.ref.calendar, fields).then(function (answer) {
       if (answer.status === 200) {
         closePanel();
-        showToast("Event deleted.");
+        showToast(say("eventDeleted"));
         calendar.refetchEvents();
         return;
       }
       var message = answer.body.error;
       if (answer.status === 409 && answer.body.current) {
-        message += showChanged(answer.body.current) + " Delete it anyway?";
+        message += showChanged(answer.body.current) + " " + say("deleteAnyway");
         removeForm.querySelector(".event-remove__what").textContent =
-          (current.item.title || "(no title)") + ", " + describeWhen(current.item);
+          (current.item.title || say("noTitle")) + ", " + describeWhen(current.item);
       }
       var box = removeForm.querySelector("[role=alert]");
       box.textContent = message;
@@ -868,7 +885,7 @@
       });
       if (answer.status === 200) {
         showOpened(answer.body);
-        showToast("Your answer was sent.");
+        showToast(say("answerSent"));
         calendar.refetchEvents();
       } else note(answer.body.error);
     });
@@ -916,7 +933,7 @@
       }
       var before = timesOf(info.oldEvent);
       var fields = Object.assign({ event: ref.event, scope: scope }, timesOf(info.event));
-      setStatus("Moving…");
+      setStatus(say("moving"));
       send("move", ref.calendar, fields).then(function (answer) {
         setStatus("");
         if (answer.status !== 200) {
@@ -924,10 +941,10 @@
           showToast(answer.body.error);
           return;
         }
-        showToast("Moved.", function () {
+        showToast(say("moved"), function () {
           var back = Object.assign({ event: answer.body.event.id, scope: scope, etag: answer.body.etag }, before);
           send("move", ref.calendar, back).then(function (undone) {
-            showToast(undone.status === 200 ? "Moved back." : undone.body.error);
+            showToast(undone.status === 200 ? say("movedBack") : undone.body.error);
             calendar.refetchEvents();
           });
         });
@@ -1000,8 +1017,8 @@
     var box = element("div", "pf-event");
     if (arg.timeText && !arg.event.allDay) box.append(element("span", "pf-event__time", arg.timeText));
     box.append(element("span", "pf-event__title", arg.event.title));
-    if (item.booking) box.append(element("span", "pf-badge", "Booking"));
-    if (item.block) box.append(element("span", "pf-badge", item.rule ? "Block · " + item.rule : "Block"));
+    if (item.booking) box.append(element("span", "pf-badge", say("booking")));
+    if (item.block) box.append(element("span", "pf-badge", item.rule ? say("blockShort", { rule: item.rule }) : say("block")));
     if (item.calendars.length > 1) {
       var dots = element("span", "pf-event__calendars");
       dots.title = calendarNames(item);
@@ -1052,24 +1069,30 @@
   var bars = toolbars();
   var calendar = new window.FullCalendar.Calendar(document.getElementById("portfolio-calendar"), {
     timeZone: zone,
-    locale: navigator.language || "en",
+    locale: LANGUAGE,
     firstDay: config.firstDay === undefined ? 1 : config.firstDay,
     initialView: initialView,
     initialDate: /^\d{4}-\d{2}-\d{2}$/.test(initialDate || "") ? initialDate : undefined,
     headerToolbar: bars.header,
     footerToolbar: bars.footer,
     // Chevrons for previous and next (named for screen readers), so the toolbar fits one row.
-    buttonText: { today: "Today" },
-    buttonHints: { prev: "Previous", next: "Next", today: "Back to today" },
+    buttonText: { today: say("today") },
+    buttonHints: { prev: say("previous"), next: say("next"), today: say("backToToday") },
+    allDayText: say("allDayShort"),
+    viewHint: say("viewHint", { view: "$0" }),
+    navLinkHint: say("navLinkHint", { date: "$0" }),
+    closeHint: say("close"),
+    eventHint: say("eventHint"),
+    timeHint: say("timeHint"),
     views: {
-      timeGridDay: { buttonText: "Day" },
-      timeGridSevenDays: { type: "timeGrid", duration: { days: 7 }, buttonText: "7 days", displayEventEnd: false },
+      timeGridDay: { buttonText: say("day") },
+      timeGridSevenDays: { type: "timeGrid", duration: { days: 7 }, buttonText: say("sevenDays"), displayEventEnd: false },
       // Start times only: short events keep room for their titles.
-      timeGridWeek: { buttonText: "Week", displayEventEnd: false },
+      timeGridWeek: { buttonText: say("week"), displayEventEnd: false },
       // No dayMaxEvents: a month is given at most four rows a day (monthEvents), and FullCalendar
       // would measure every day again to fold more.
-      dayGridMonth: { buttonText: "Month", dayHeaderFormat: { weekday: "short" } },
-      listSevenDays: { type: "list", duration: { days: 7 }, buttonText: "Agenda" },
+      dayGridMonth: { buttonText: say("month"), dayHeaderFormat: { weekday: "short" } },
+      listSevenDays: { type: "list", duration: { days: 7 }, buttonText: say("agenda") },
     },
     // On a phone seven columns get a letter and a number each ("M 7"), so headers never overlap.
     dayHeaderFormat: PHONE.matches ? { weekday: "narrow", day: "numeric" } : undefined,
@@ -1087,7 +1110,7 @@
     slotLabelFormat: config.clock === 12
       ? { hour: "numeric", minute: "2-digit", omitZeroMinute: true, meridiem: "short" }
       : { hour: "2-digit", minute: "2-digit", hour12: false },
-    noEventsContent: "No events in this range.",
+    noEventsContent: say("noEvents"),
     events: loadEvents,
     eventContent: renderContent,
     // "+N more" after a day's events.
@@ -1118,7 +1141,7 @@
       if (moreDay) {
         arg.el.tabIndex = 0;
         arg.el.setAttribute("role", "button");
-        arg.el.setAttribute("aria-label", arg.event.extendedProps.count + " more events on " + moreDay + ": open the day");
+        arg.el.setAttribute("aria-label", say("moreOnDay", { count: arg.event.extendedProps.count, day: moreDay }));
         arg.el.addEventListener("keydown", function (event) {
           if (event.key === "Enter" || event.key === " ") {
             event.preventDefault();
@@ -1130,7 +1153,7 @@
       if (!item) return;
       arg.el.dataset.eventId = item.id;
       arg.el.dataset.calendars = calendarNames(item);
-      arg.el.title = (arg.event.title || "") + " · " + calendarNames(item) + (item.conflict ? " · conflict" : "");
+      arg.el.title = (arg.event.title || "") + " · " + calendarNames(item) + (item.conflict ? " · " + say("conflictNote") : "");
       // Reachable and opened with the keyboard alone, as with a click.
       if (!arg.el.hasAttribute("tabindex")) arg.el.tabIndex = 0;
       arg.el.setAttribute("role", "button");
@@ -1152,7 +1175,7 @@
     },
     loading: function (busy) {
       root.classList.toggle("is-loading", busy);
-      if (busy) setStatus("Loading your events…");
+      if (busy) setStatus(say("loading"));
     },
     datesSet: function (arg) {
       quietIcons(arg.view.calendar.el);
@@ -1216,7 +1239,7 @@
         headers: { Accept: "application/json" },
       })
         .then(function (response) {
-          if (!response.ok) throw new Error("Your change could not be saved.");
+          if (!response.ok) throw new Error(say("notSaved"));
           return response.json();
         })
         .then(function (saved) {

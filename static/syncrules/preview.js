@@ -13,7 +13,7 @@
     var data = new FormData(form);
     var token = data.get("csrfmiddlewaretoken") || "";
     button.disabled = true;
-    button.textContent = "Previewing…";
+    button.textContent = button.dataset.busyLabel || label;
     target.setAttribute("aria-busy", "true");
     fetch(button.formAction, {
       method: "POST",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -18,6 +19,9 @@ from booking.services import pages
 from booking.services.pages import PageSettings
 from calendars.models import Connection
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory, UserFactory
+
+# Between the start and the end of a period in the form's messages.
+DASH = "\N{EN DASH}"
 
 pytestmark = pytest.mark.django_db
 
@@ -73,14 +77,20 @@ def strangers_calendar(outsider):
     return CalendarFactory(connection=connection, name="Outsider's secret calendar")
 
 
+WORKDAYS = {day: [("09:00", "17:00")] for day in range(1, 6)}
+
+
 def page_form_data(
     *,
-    overrides: list[tuple[str, str]] = (),
-    questions: list[dict] = (),
+    weekly: dict[int, list[tuple[str, str]]] | None = None,
+    overrides: Sequence[tuple[str, list[tuple[str, str]]]] = (),
+    questions: Sequence[dict] = (),
     initial_questions: int = 0,
     **changes: object,
 ) -> dict[str, object]:
-    """What the page form posts with its defaults (and ``overrides``, ``questions`` as rows)."""
+    """What the page form posts with its defaults: ``weekly`` periods by ISO weekday (the days
+    left out switched off), ``overrides`` as (date, periods) rows (no periods: a day off), and
+    ``questions`` as rows."""
     data: dict[str, object] = {
         "title": "Intro call",
         "description": "",
@@ -89,13 +99,6 @@ def page_form_data(
         "active": "on",
         "durations": "30",
         "time_zone": "Europe/Berlin",
-        "hours_1": "09:00-17:00",
-        "hours_2": "09:00-17:00",
-        "hours_3": "09:00-17:00",
-        "hours_4": "09:00-17:00",
-        "hours_5": "09:00-17:00",
-        "hours_6": "",
-        "hours_7": "",
         "buffer_before": "0",
         "buffer_after": "0",
         "minimum_notice": "240",
@@ -113,9 +116,15 @@ def page_form_data(
         "questions-TOTAL_FORMS": str(len(questions)),
         "questions-INITIAL_FORMS": str(initial_questions),
     }
-    for index, (day, hours) in enumerate(overrides):
-        data[f"overrides-{index}-date"] = day
-        data[f"overrides-{index}-hours"] = hours
+    for day, periods in (WORKDAYS if weekly is None else weekly).items():
+        data[f"day_{day}"] = "on"
+        data[f"hours-{day}-start"] = [start for start, _ in periods]
+        data[f"hours-{day}-end"] = [end for _, end in periods]
+    for index, (when, periods) in enumerate(overrides):
+        data[f"overrides-{index}-date"] = when
+        data[f"overrides-{index}-available"] = "hours" if periods else "off"
+        data[f"overrides-{index}-hours-start"] = [start for start, _ in periods]
+        data[f"overrides-{index}-hours-end"] = [end for _, end in periods]
     for index, question in enumerate(questions):
         for name, value in question.items():
             data[f"questions-{index}-{name}"] = value
@@ -316,11 +325,12 @@ def test_the_list_shows_each_page_with_its_link_lengths_visibility_and_upcoming_
 def test_a_new_page_starts_from_sensible_defaults(owner_client, owner, profile, calendars):
     form = owner_client.get(reverse("booking:page_create")).context["form"]
 
-    assert [form[f"hours_{day}"].value() for day in range(1, 8)] == [
-        *["09:00-17:00"] * 5,
-        "",
-        "",
-    ]
+    days = sorted(form.weekday_fields(), key=lambda day: day.iso)
+    assert [day.switch.value() for day in days] == [True] * 5 + [False] * 2
+    # A day off shows the usual hours, ready for when it is switched on.
+    assert [[(p.start, p.end) for p in day.periods.rows] for day in days] == [
+        [("09:00", "17:00")]
+    ] * 7
     assert form["durations"].value() == "30"
     assert form["minimum_notice"].value() == 240 and form["horizon_days"].value() == 60
     assert form["increment"].value() == 30 and form["buffer_before"].value() == 0
@@ -356,10 +366,14 @@ def test_a_valid_page_is_saved_with_its_hours_dates_and_questions(
         listed="listed",
         durations="45, 15, 45",
         time_zone="America/New_York",
-        hours_1="13:00-17:00, 9:00-12:00",
-        hours_3="",
-        hours_6="10:00-12:00, 12:00-14:00",
-        hours_7="20:00-24:00",
+        weekly={
+            1: [("13:00", "17:00"), ("09:00", "12:00")],
+            2: [("09:00", "17:00")],
+            4: [("09:00", "17:00")],
+            5: [("09:00", "17:00")],
+            6: [("10:00", "12:00"), ("12:00", "14:00")],
+            7: [("20:00", "00:00")],
+        },
         buffer_before="10",
         buffer_after="5",
         minimum_notice="60",
@@ -373,7 +387,7 @@ def test_a_valid_page_is_saved_with_its_hours_dates_and_questions(
         all_day_events="ignore",
         location="in_person",
         location_detail="  Main Street 1, Berlin ",
-        overrides=[("2030-12-24", ""), ("2030-12-23", "10:00-12:00")],
+        overrides=[("2030-12-24", []), ("2030-12-23", [("10:00", "12:00")])],
         questions=[
             {"label": "Company", "kind": "short", "ORDER": "2"},
             {"label": "What would you like to talk about?", "kind": "long", "required": "on"},
@@ -462,13 +476,6 @@ def test_a_title_without_letters_or_digits_needs_an_address(owner_client, profil
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("hours_1", "09:00-12:00, 11:00-13:00", "Monday: 09:00-12:00 and 11:00-13:00 overlap."),
-        ("hours_3", "17:00-09:00", "Wednesday: 17:00-09:00 ends before it starts."),
-        ("hours_5", "10:00-10:00", "Friday: 10:00-10:00 ends before it starts."),
-        ("hours_2", "morning", "Tuesday: “morning” is not a range of hours."),
-        ("hours_6", "09:00-25:00", "Saturday: 25:00 is not a time of day (00:00 to 24:00)."),
-        ("hours_7", "24:00-24:00", "Sunday: 24:00 is not a time of day (00:00 to 24:00)."),
-        ("hours_4", "09:75-10:00", "Thursday: 09:75 is not a time of day (00:00 to 24:00)."),
         ("durations", "", "This field is required."),
         ("durations", "0", "0 minutes is not allowed: each length must be between 5 and 480"),
         ("durations", "30, 481", "481 minutes is not allowed"),
@@ -499,14 +506,6 @@ def test_bad_settings_get_a_field_error_and_nothing_typed_is_lost(
     assert "Some settings need a change" in html
     if field != "title":
         assert 'value="Kept title"' in html
-
-
-def test_hours_accept_24_00_as_an_end_and_dots_or_dashes_between_hours(
-    owner_client, owner, profile, calendars
-):
-    post_new(owner_client, calendars, hours_1="0-8.30, 22:00 \u2013 24:00")
-
-    assert BookingPage.objects.get(owner=owner).weekly_hours["1"] == [[0, 510], [1320, 1440]]
 
 
 @pytest.mark.parametrize(
@@ -651,13 +650,17 @@ def test_a_location_with_its_detail_is_saved(
     ("overrides", "field", "message"),
     [
         (
-            [("2030-12-24", ""), ("2030-12-24", "10:00-12:00")],
+            [("2030-12-24", []), ("2030-12-24", [("10:00", "12:00")])],
             "date",
             "This date is already listed",
         ),
-        ([("", "10:00-12:00")], "date", "Give the date these hours are for."),
-        ([("2030-12-24", "12:00-10:00")], "hours", "Tue 24 Dec 2030: 12:00-10:00 ends before"),
-        ([("24.12.2030", "")], "date", "Enter a valid date."),
+        ([("", [("10:00", "12:00")])], "date", "Give the date these hours are for."),
+        (
+            [("2030-12-24", [("12:00", "10:00")])],
+            "__all__",
+            f"Tue 24 Dec 2030: 12:00{DASH}10:00 ends before it starts.",
+        ),
+        ([("24.12.2030", [])], "date", "Enter a valid date."),
     ],
 )
 def test_bad_date_overrides_get_an_error_on_their_row(
@@ -744,11 +747,15 @@ def test_the_edit_form_shows_the_saved_page(owner_client, page, calendars):
     response = owner_client.get(reverse("booking:page_edit", args=[page.id]))
 
     editor = response.context["editor"]
-    assert editor.form["hours_1"].value() == "09:00-12:00"
-    assert editor.form["hours_2"].value() == ""
+    monday, tuesday = editor.form.weekday_fields()[:2]
+    assert monday.switch.value() and [(p.start, p.end) for p in monday.periods.rows] == [
+        ("09:00", "12:00")
+    ]
+    assert not tuesday.switch.value()
     assert editor.form["slug"].value() == "intro-call"
     assert editor.form["write_calendar"].value() == calendars["Work"].id
     assert editor.overrides.forms[0]["date"].value() == date(2030, 12, 24)
+    assert editor.overrides.forms[0]["available"].value() == "off"
     assert editor.questions.forms[0]["label"].value() == "What about?"
     assert len(editor.questions.forms) == 3  # the question and two spare rows
 

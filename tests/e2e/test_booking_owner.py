@@ -13,6 +13,9 @@ from tests.e2e.conftest import log_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.syncrules.world import make_world
 
+# Between the start and the end of a period in the form's messages.
+DASH = "\N{EN DASH}"
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOT = "/tmp/booking-owner-preview.png"  # noqa: S108 - a fixed path the lead looks at
@@ -50,19 +53,24 @@ def test_make_a_page_with_hours_and_a_question_and_see_its_times(
     page.get_by_label("Title").fill("Consultation")
     page.get_by_label("Meeting lengths").fill("60, 30")
     for day in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]:
-        page.get_by_label(day, exact=True).fill("09:00-12:00")
+        page.get_by_role("checkbox", name=day).check()
+        page.get_by_role("group", name=day).get_by_label("Ends at").fill("12:00")
     page.get_by_label("Add bookings to").select_option(label=f"Work ({account})")
+    page.get_by_role("button", name="Add a question").click()
     page.locator("#id_questions-0-label").fill("What would you like to discuss?")
     page.locator("#id_questions-0-kind").select_option("long")
     page.locator("#id_questions-0-required").check()
-    # A mistake first: Monday's hours overlap. The error names the day; nothing typed is lost.
-    page.get_by_label("Monday", exact=True).fill("09:00-12:00, 11:00-13:00")
+    # A mistake first: Monday's periods overlap. The error is on the period; nothing is lost.
+    monday = page.get_by_role("group", name="Monday")
+    monday.get_by_role("button", name="Add a period").click()
+    monday.get_by_label("Starts at").nth(1).fill("11:00")
+    monday.get_by_label("Ends at").nth(1).fill("13:00")
     page.get_by_role("button", name="Save page").click()
 
-    expect(page.get_by_text("Monday: 09:00-12:00 and 11:00-13:00 overlap.")).to_be_visible()
+    expect(monday.get_by_text(f"11:00{DASH}13:00 overlaps 09:00{DASH}12:00.")).to_be_visible()
     expect(page.get_by_label("Title")).to_have_value("Consultation")
     expect(page.locator("#id_questions-0-label")).to_have_value("What would you like to discuss?")
-    page.get_by_label("Monday", exact=True).fill("09:00-12:00")
+    monday.get_by_role("button", name="Remove this period").nth(1).click()
     page.get_by_role("button", name="Save page").click()
 
     expect(page).to_have_url(re.compile(r"/booking/[0-9a-f-]{36}/preview/$"))

@@ -82,6 +82,8 @@ NOT_PAGES: dict[str, str] = {
     "syncrules:rule_status": "JSON polled by the rule page",
     "syncrules:calendar_status": "JSON polled by the calendar page",
     "syncrules:rule_set_enabled": "POST only: a switch on the rule pages, redirects back",
+    "booking:page_create_preview": "POST only: the new page form's live preview (form walked)",
+    "booking:page_edit_preview": "POST only: the page form's live preview (form walked)",
     "portfolio:events": "JSON read by the portfolio",
     "portfolio:event": "JSON read by the portfolio",
     "portfolio:event_create": "POST only, JSON",
@@ -90,6 +92,8 @@ NOT_PAGES: dict[str, str] = {
     "portfolio:event_remove": "POST only, JSON",
     "portfolio:event_reply": "POST only, JSON",
     "portfolio:calendar_preference": "POST only: a form in the portfolio, redirects back",
+    "booking_public:picture": "the host's picture, an image shown on the public pages (walked)",
+    "booking_public:calendar_file": "an .ics download linked from the confirmation (walked)",
     "google_notification": "provider webhook",
     "microsoft_notification": "provider webhook",
     "microsoft_lifecycle": "provider webhook",
@@ -536,6 +540,10 @@ def problems_on(page: Page, label: str) -> list[str]:
 
 @pytest.fixture
 def walk(radicale_server, live_server, settings) -> Walk:
+    return make_walk(radicale_server, live_server, settings)
+
+
+def make_walk(radicale_server, live_server, settings) -> Walk:
     """The owner, with a CalDAV connection (two calendars), a rule, a booking profile and page
     with a question, a booking, and events on this week's calendar; names as long as real ones."""
     settings.SITE_URL = live_server.url

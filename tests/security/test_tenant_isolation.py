@@ -97,6 +97,7 @@ TARGETS: dict[str, Target] = {
     "syncrules:rule_set_enabled": Target(_rule),
     "syncrules:rule_delete": Target(_rule),
     "booking:page_edit": Target(_page),
+    "booking:page_edit_preview": Target(_page),
     "booking:page_preview": Target(_page),
     "booking:page_delete": Target(_page),
     "booking:booking_detail": Target(_booking),
@@ -114,6 +115,7 @@ TARGETS: dict[str, Target] = {
     "booking_public:manage": Target(_forged_link, key=_attendee_link),
     "booking_public:cancel": Target(_forged_link, key=_attendee_link),
     "booking_public:reschedule": Target(_forged_link, key=_attendee_link),
+    "booking_public:calendar_file": Target(_forged_link, key=_attendee_link),
     # Public: shown only to the browser session that made the booking.
     "booking_public:booked": Target(_confirmation, made_here=True),
 }
