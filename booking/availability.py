@@ -83,6 +83,16 @@ def busy_policy_of(page: BookingPage) -> BusyPolicy:
 
 def busy_calendars_of(page: BookingPage, draft: Draft | None = None) -> list[Calendar]:
     """The calendars whose events make the owner busy for this page."""
+    return list(_busy_calendars(page, draft).select_related("connection"))
+
+
+def busy_calendar_ids(page: BookingPage) -> list[str]:
+    """The ids of ``busy_calendars_of(page)``, for keys that change with them: one narrow query
+    where the calendars and their connections would be read for nothing."""
+    return [str(id_) for id_ in _busy_calendars(page, None).values_list("id", flat=True)]
+
+
+def _busy_calendars(page: BookingPage, draft: Draft | None) -> QuerySet[Calendar]:
     calendars: QuerySet[Calendar]
     if page.busy_in_all_calendars:
         calendars = Calendar.objects.filter(connection__user_id=page.owner_id)
@@ -91,9 +101,7 @@ def busy_calendars_of(page: BookingPage, draft: Draft | None = None) -> list[Cal
     else:
         chosen = [calendar.id for calendar in draft.busy_calendars]
         calendars = Calendar.objects.filter(id__in=chosen, connection__user_id=page.owner_id)
-    return list(
-        calendars.exclude(connection__status__in=Connection.RELEASED).select_related("connection")
-    )
+    return calendars.exclude(connection__status__in=Connection.RELEASED)
 
 
 def page_slots(

@@ -40,7 +40,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from booking.availability import (
     bookings_version,
-    busy_calendars_of,
+    busy_calendar_ids,
     page_slots,
 )
 from booking.ics import booking_ics, ics_mimetype
@@ -271,7 +271,7 @@ def _page_picker(request: HttpRequest, booking_page: BookingPage, viewer: Viewer
 
 
 def _picker_key(request: HttpRequest, booking_page: BookingPage, viewer: Viewer) -> str:
-    calendar_ids = [str(calendar.id) for calendar in busy_calendars_of(booking_page)]
+    calendar_ids = busy_calendar_ids(booking_page)
     versions = busy_versions(calendar_ids)
     parts = [
         str(booking_page.id),

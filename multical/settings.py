@@ -124,7 +124,8 @@ REDIS_URL = env.str("REDIS_URL", dev_default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, one Redis client per pool (multical/lib/redis_cache.py).
+            "BACKEND": "multical.lib.redis_cache.SharedClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "multical"),
         }
@@ -454,7 +455,8 @@ PORTFOLIO_ACTION_RATE = env.str("PORTFOLIO_ACTION_RATE", "600/15m")
 # The booking page form's live preview, per account: it asks again after each pause in typing.
 BOOKING_PREVIEW_RATE = env.str("BOOKING_PREVIEW_RATE", "600/15m")
 SILENCED_SYSTEM_CHECKS = [
-    # Django's own RedisCache increments atomically (INCRBY); the check only knows django-redis.
+    # Django's RedisCache (ours shares its clients) increments atomically (INCRBY); the check only
+    # knows django-redis.
     "django_ratelimit.W001",
 ]
 if not REDIS_URL:

@@ -53,7 +53,7 @@ def get_public_page(handle: str, slug: str, *, switched_off: bool = False) -> Bo
         pages = pages.filter(active=True)
     candidates = pages.filter(
         Q(slug=slug, listed=True) | Q(slug=base, listed=False)
-    ).select_related("owner", "owner__booking_profile", "write_calendar")
+    ).select_related("owner", "owner__booking_profile")
     # One query for both readings of the address; a listed page wins.
     found = sorted(candidates, key=lambda page: not page.listed)
     if found and found[0].listed:

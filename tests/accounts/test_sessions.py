@@ -29,7 +29,9 @@ def test_the_session_cookie_is_httponly_lax_and_lasts_a_day(client, owner):
 def test_sessions_live_in_redis(client, owner, settings):
     log_in(client, owner)
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cache"
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert (
+        settings.CACHES["default"]["BACKEND"] == "multical.lib.redis_cache.SharedClientRedisCache"
+    )
     assert SessionStore(client.cookies["sessionid"].value).exists(client.cookies["sessionid"].value)
 
 
