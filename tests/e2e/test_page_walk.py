@@ -607,6 +607,31 @@ def test_every_error_template_is_walked():
     assert templates - walked == set()
 
 
+def walk_through(
+    context: Any,
+    walk: Walk,
+    stops: list[Stop],
+    also: Callable[[Page, Stop], list[str]] | None = None,
+) -> list[str]:
+    """Every stop in a new page of ``context`` (closed after): what it arrives at, the problems
+    on it, and what ``also`` finds there."""
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    try:
+        for stop in stops:
+            stop.go(page, walk)
+            page.wait_for_load_state("load")
+            if stop.ready:
+                page.locator(stop.ready).first.wait_for()
+            problems += arrival(page, stop) + problems_on(page, stop.label)
+            if also is not None:
+                problems += also(page, stop)
+    finally:
+        context.close()
+    return problems
+
+
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_every_page_fits_the_screen_cuts_no_text_and_passes_axe(browser, walk, viewport):
     width, height, scheme = viewport
@@ -617,18 +642,7 @@ def test_every_page_fits_the_screen_cuts_no_text_and_passes_axe(browser, walk, v
         timezone_id="Europe/Berlin",
         locale="en-GB",
     )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    try:
-        for stop in STOPS:
-            stop.go(page, walk)
-            page.wait_for_load_state("load")
-            if stop.ready:
-                page.locator(stop.ready).first.wait_for()
-            problems += arrival(page, stop) + problems_on(page, stop.label)
-    finally:
-        context.close()
+    problems = walk_through(context, walk, STOPS)
 
     assert problems == [], f"{len(problems)} problems at {width} px ({scheme}):\n" + "\n".join(
         problems

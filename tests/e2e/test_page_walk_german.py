@@ -23,13 +23,13 @@ from accounts import two_factor
 from tests.e2e.test_page_walk import (
     ANONYMOUS_STOPS,
     OWNER_STOPS,
+    Stop,
     Walk,
     _csrf_refused,
     _sign_in,
     _two_factor_code,
-    arrival,
     make_walk,
-    problems_on,
+    walk_through,
 )
 from tests.factories import DEFAULT_PASSWORD
 
@@ -109,6 +109,11 @@ def walk(radicale_server, live_server, settings) -> Walk:
     return make_walk(radicale_server, live_server, settings)
 
 
+def speaks_german(page: Page, stop: Stop) -> list[str]:
+    language = page.locator("html").get_attribute("lang")
+    return [] if language == "de" else [f"{stop.label}: in {language!r}, not German"]
+
+
 def test_every_owner_page_in_german_fits_a_phone_cuts_no_text_and_passes_axe(browser, walk):
     walk.owner.language = "de"
     walk.owner.save(update_fields=["language"])
@@ -118,20 +123,6 @@ def test_every_owner_page_in_german_fits_a_phone_cuts_no_text_and_passes_axe(bro
         timezone_id="Europe/Berlin",
         locale="de-DE",
     )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    try:
-        for stop in STOPS:
-            stop.go(page, walk)
-            page.wait_for_load_state("load")
-            if stop.ready:
-                page.locator(stop.ready).first.wait_for()
-            problems += arrival(page, stop) + problems_on(page, stop.label)
-            language = page.locator("html").get_attribute("lang")
-            if language != "de":
-                problems.append(f"{stop.label}: in {language!r}, not German")
-    finally:
-        context.close()
+    problems = walk_through(context, walk, STOPS, also=speaks_german)
 
     assert problems == [], f"{len(problems)} problems in German at 390 px:\n" + "\n".join(problems)

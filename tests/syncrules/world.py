@@ -79,6 +79,8 @@ class World:
         events = []
         for path in self.server.list_objects(self.account, self.url(name)):
             data = self.server.read_object(self.account, urljoin(self.server.url, path))
+            if data is None:  # deleted since the listing (a worker may be running)
+                continue
             events += icalendar.Calendar.from_ical(data).walk("VEVENT")
         return events
 
