@@ -62,7 +62,10 @@ def event(page: Page, title: str):
 
 def drag(page: Page, target, dx: float, dy: float, *, from_bottom: bool = False) -> None:
     """Press on an event (or its bottom edge), move in steps as a hand does, release."""
-    target.scroll_into_view_if_needed()
+    # In the middle of the grid's scroller: scrolled in just enough, an event meets the edge when
+    # the grid starts scrolled away from it (its scrollTime follows the clock), and a drag
+    # towards that edge would leave the grid.
+    target.evaluate("(element) => element.scrollIntoView({block: 'center'})")
     box = target.bounding_box()
     x = box["x"] + box["width"] / 2
     y = box["y"] + (box["height"] - 3 if from_bottom else min(8, box["height"] / 2))
