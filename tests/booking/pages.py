@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from booking.models import BookingPage, Profile
+from booking.public_display import parse_start
+from booking.services.bookings import booking_create
 from tests.syncrules.world import World, make_world
 
 WEEKDAYS_ALL_DAY = {str(day): [[0, 1440]] for day in range(1, 8)}
@@ -54,3 +57,21 @@ def at(day: date, hour: int, minute: int = 0, zone: str = "UTC") -> datetime:
 
 def days_ahead(days: int) -> date:
     return datetime.now(UTC).date() + timedelta(days=days)
+
+
+def someone_else_books(host: Host, form_url: str) -> datetime:
+    """Book, as another attendee, the time whose form is open at ``form_url``; that time."""
+    found = re.search(r"start=(\w+)", form_url)
+    assert found, form_url
+    start = parse_start(found[1])
+    booking_create(
+        page=host.page,
+        start=start,
+        duration=30,
+        attendee_name="Quicker",
+        attendee_email="q@example.com",
+        attendee_time_zone="UTC",
+        answers=[],
+        submission_key="quicker",
+    )
+    return start

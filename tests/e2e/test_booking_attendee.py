@@ -16,13 +16,11 @@ import pytest
 from playwright.sync_api import expect
 
 from booking.models import Booking, BookingPage
-from booking.public_display import parse_start
 from booking.services import bookings as services
-from booking.services.bookings import booking_create
 from calendars.services import connection_connect_zoom
 from integrations.base import BOOKING_MARKER_PROPERTY
 from integrations.zoom.oauth import secrets_from_token_answer
-from tests.booking.pages import make_host
+from tests.booking.pages import make_host, someone_else_books
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,17 +191,7 @@ def test_a_refused_form_says_why_keeps_what_was_typed_and_fits_the_screen(
     page.get_by_label("Your name").fill("Grace Guest")
     page.get_by_label("E-mail address").fill("grace@example.com")
     # Someone else books that very time while the form is being filled in.
-    chosen = parse_start(re.search(r"start=(\w+)", page.url)[1])
-    booking_create(
-        page=host.page,
-        start=chosen,
-        duration=30,
-        attendee_name="Quicker",
-        attendee_email="q@example.com",
-        attendee_time_zone="UTC",
-        answers=[],
-        submission_key="quicker",
-    )
+    chosen = someone_else_books(host, page.url)
     page.get_by_role("button", name="Book this time").click()
 
     expect(page.get_by_role("alert")).to_contain_text("This time was just taken")

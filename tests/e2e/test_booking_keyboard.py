@@ -11,9 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from booking.models import Booking
-from booking.public_display import parse_start
-from booking.services.bookings import booking_create
-from tests.booking.pages import days_ahead, make_host
+from tests.booking.pages import days_ahead, make_host, someone_else_books
 from tests.e2e.test_page_walk import problems_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -91,17 +89,7 @@ def test_an_attendee_books_and_cancels_with_the_keyboard_alone_on_a_phone(
     phone.keyboard.type("Compilers, and what comes next.")
 
     # Someone else books that very time meanwhile.
-    taken = parse_start(re.search(r"start=(\w+)", phone.url)[1])
-    booking_create(
-        page=host.page,
-        start=taken,
-        duration=30,
-        attendee_name="Quicker",
-        attendee_email="q@example.com",
-        attendee_time_zone="UTC",
-        answers=[],
-        submission_key="quicker",
-    )
+    taken = someone_else_books(host, phone.url)
     tab_to(phone, 'button[type="submit"]')
     phone.keyboard.press("Enter")
 
