@@ -10,7 +10,9 @@
   spans would leave no free minute in 60 days). Target: p95 <= 20 ms.
 - Public page: gunicorn (3 sync workers, as the Dockerfile runs it) serving a host whose
   Radicale calendar holds 200 events; 1,000 month views from 20 concurrent clients (each with
-  its own kept-alive connection) with busy time cached. Target: p95 <= 150 ms.
+  its own connection) with busy time cached: first as attendees without a session (whole pages
+  kept a minute, ``booking.page_cache``), then with a session cookie (each page rendered, as an
+  owner looking at their own page sees it). Target: p95 <= 150 ms.
 - Double-booking storm: 100 attendees load the form for one time, then submit together; 20
   rounds. Target: exactly one booking each round.
 Each section is a function returning its lines; ``main`` calls them in order and prints them.

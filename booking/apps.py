@@ -7,6 +7,7 @@ class BookingConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.billing.plans import Limit, register_limited
-        from booking import plan_limits
+        from booking import page_cache, plan_limits
 
         register_limited(Limit.BOOKING_PAGES, plan_limits.LIMITED)
+        page_cache.follow_changes()

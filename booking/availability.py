@@ -263,16 +263,16 @@ def _own_event_ids(booking: Booking) -> set[str]:
 def bookings_version(owner_id: object) -> str:
     """Changes whenever one of the owner's bookings is made, moved, cancelled or deleted: part of
     the key under which public pages keep their rendered times."""
-    return cache.get(_bookings_version_key(owner_id)) or ""
+    return cache.get(bookings_version_key(owner_id)) or ""
 
 
 def forget_bookings(owner_id: object) -> None:
     """Once the current transaction commits, pages stop reusing times computed before it."""
-    key = _bookings_version_key(owner_id)
+    key = bookings_version_key(owner_id)
     transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex[:12], None))
 
 
-def _bookings_version_key(owner_id: object) -> str:
+def bookings_version_key(owner_id: object) -> str:
     return f"booking:bookings-version:{owner_id}"
 
 

@@ -38,6 +38,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from booking import page_cache
 from booking.availability import (
     bookings_version,
     busy_calendar_ids,
@@ -220,22 +221,40 @@ def picture(request: HttpRequest, handle: str, digest: str) -> HttpResponse:
 @browsing_limit
 @speaks_attendee_language
 def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    found = page_cache.lookup(request, handle, slug)
+    if found.html is not None:
+        translation.activate(found.language)  # undone by speaks_attendee_language
+        return page_cache.kept_response(request, found)
     booking_page = get_public_page(handle, slug)
     language = _speak(request, page=booking_page)
     if not offers_a_length(booking_page):
         return _not_bookable(request, booking_page)
     viewer = _viewer(request, request.GET, booking_page, language)
-    return _render(
+    calendar_ids = busy_calendar_ids(booking_page)
+    picker, complete = _page_picker(request, booking_page, viewer, calendar_ids)
+    response = _render(
         request,
         "booking/public/page.html",
         {
             "page": booking_page,
             "host": _host(booking_page),
             "viewer": viewer,
-            "picker": _page_picker(request, booking_page, viewer),
+            "picker": picker,
         },
         page=booking_page,
     )
+    if complete:
+        page_cache.keep(
+            request,
+            handle,
+            slug,
+            found,
+            page=booking_page,
+            calendar_ids=calendar_ids,
+            response=response,
+            language=language,
+        )
+    return response
 
 
 def _viewer(request: HttpRequest, params: Any, booking_page: BookingPage, language: str) -> Viewer:
@@ -244,13 +263,17 @@ def _viewer(request: HttpRequest, params: Any, booking_page: BookingPage, langua
     )
 
 
-def _page_picker(request: HttpRequest, booking_page: BookingPage, viewer: Viewer) -> str:
-    """The month and its times, rendered; kept for a minute in the shared cache, under a key
-    that changes with the page, its calendars' busy time and the owner's bookings, so every
-    visitor after the first gets it without computing. What it shows is open times only; a
-    booking re-checks everything live anyway."""
-    key = _picker_key(request, booking_page, viewer)
+def _page_picker(
+    request: HttpRequest, booking_page: BookingPage, viewer: Viewer, calendar_ids: list[str]
+) -> tuple[str, bool]:
+    """The month and its times, rendered, and whether they are complete (every calendar was
+    read); kept for a minute in the shared cache, under a key that changes with the page, its
+    calendars' busy time and the owner's bookings, so every visitor after the first gets it
+    without computing. What it shows is open times only; a booking re-checks everything live
+    anyway."""
+    key = _picker_key(request, booking_page, viewer, calendar_ids)
     html = cache.get(key)
+    complete = html is not None
     if html is None:
         picker = _slot_picker(request, booking_page, viewer)
         book_url = reverse(
@@ -265,13 +288,15 @@ def _page_picker(request: HttpRequest, booking_page: BookingPage, viewer: Viewer
             {"viewer": viewer, "action": "book", "book_url": book_url, **picker},
             request=request,
         )
-        if not picker["unavailable"]:  # an unreadable calendar is asked again next time
+        complete = not picker["unavailable"]
+        if complete:  # an unreadable calendar is asked again next time
             cache.set(key, html, PICKER_SECONDS)
-    return mark_safe(html)  # noqa: S308 - rendered by our own template, escaped there
+    return mark_safe(html), complete  # noqa: S308 - rendered by our own template, escaped there
 
 
-def _picker_key(request: HttpRequest, booking_page: BookingPage, viewer: Viewer) -> str:
-    calendar_ids = busy_calendar_ids(booking_page)
+def _picker_key(
+    request: HttpRequest, booking_page: BookingPage, viewer: Viewer, calendar_ids: list[str]
+) -> str:
     versions = busy_versions(calendar_ids)
     parts = [
         str(booking_page.id),

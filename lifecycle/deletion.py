@@ -29,6 +29,7 @@ from accounts.billing.stripe_api import StripeUnavailable
 from accounts.models import AuditLog, User
 from accounts.services import audit_log_record
 from booking.models import Booking, BookingPage
+from booking.page_cache import forget_public_pages
 from booking.services.bookings import booking_cancel
 from calendars.models import Calendar
 from calendars.push import calendar_unwatch
@@ -81,6 +82,7 @@ def account_close(*, user: User, remove_blocks: bool, ip_address: str | None) ->
     if not user.deletion_removes_blocks:
         Block.objects.filter(target_calendar__connection__user=user).delete()
     BookingPage.objects.filter(owner=user).update(active=False)
+    forget_public_pages(user.pk)
     _cancel_coming_bookings(user)
     return str(user.pk)
 
