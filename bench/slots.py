@@ -68,7 +68,12 @@ def random_spans(rng: random.Random, count: int, minutes: tuple[int, ...]) -> li
 def slot_computation() -> list[str]:
     rng = random.Random(2030)
     pool = random_spans(rng, POOL, (15, 30, 45, 60, 90))
-    busy = [span for _ in range(CALENDARS) for span in rng.choices(pool, k=SPANS_PER_CALENDAR)]
+    # Each calendar's spans are objects of their own, as read from the cache or a provider.
+    busy = [
+        Interval(span.start + timedelta(0), span.end + timedelta(0))
+        for _ in range(CALENDARS)
+        for span in rng.choices(pool, k=SPANS_PER_CALENDAR)
+    ]
     bookings = random_spans(rng, BOOKINGS, (30,))
 
     def run() -> list[datetime]:

@@ -216,7 +216,9 @@ def _blocked(
     """
     before, after = availability.buffer_before, availability.buffer_after
     around = max(before, after)
-    spans = [(span.start - after, span.end + before) for span in busy if span.start < span.end]
+    # Calendars kept in sync hold copies of one another's events: each span is moved once.
+    distinct = {(span.start, span.end) for span in busy if span.start < span.end}
+    spans = [(start - after, end + before) for start, end in distinct]
     spans.extend(
         (booking.start - around, booking.end + around)
         for booking in bookings
