@@ -20,22 +20,14 @@ from booking.public_calendar import calendar_links
 from booking.services.bookings import booking_cancel
 from booking.tokens import manage_path, manage_token, manage_url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("follow_ups", "generous_rate_limits"),
+]
 
 # 09:30 in Paris, 03:30 in New York, where the attendee is: the links carry neither.
 START = datetime(2030, 5, 6, 7, 30, tzinfo=UTC)
 TITLE = "Q&A #1: 50% off? / plans"
-
-
-@pytest.fixture(autouse=True)
-def generous_rate_limits(settings):
-    settings.BOOKING_BROWSE_RATE = "10000/m"
-    settings.BOOKING_SUBMIT_RATE = "10000/m"
-
-
-@pytest.fixture(autouse=True)
-def no_follow_up(monkeypatch):
-    monkeypatch.setattr("booking.services.bookings.enqueue_follow_up", lambda booking_id: None)
 
 
 @pytest.fixture

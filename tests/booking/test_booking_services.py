@@ -29,19 +29,8 @@ from integrations.base import Window
 from syncrules.models import Block
 from tests.booking.pages import at, days_ahead, make_host
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_follow_up(monkeypatch):
-    """The follow-up (Zoom, the calendar event, e-mails) is tested on its own; here it is only
-    counted, so that every service is seen to ask for it."""
-    asked: list[str] = []
-    monkeypatch.setattr(
-        "booking.services.bookings.enqueue_follow_up",
-        lambda booking_id: asked.append(str(booking_id)),
-    )
-    return asked
+# Every service is seen to ask for the follow-up, which is only counted here.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("follow_ups")]
 
 
 def book(host, start, *, key: str = "k1", duration: int = 30) -> Booking:
@@ -57,7 +46,7 @@ def book(host, start, *, key: str = "k1", duration: int = 30) -> Booking:
     )
 
 
-def test_a_free_time_is_booked_and_the_follow_up_is_asked_for(radicale_server, owner, no_follow_up):
+def test_a_free_time_is_booked_and_the_follow_up_is_asked_for(radicale_server, owner, follow_ups):
     host = make_host(radicale_server, owner)
     start = at(days_ahead(3), 10)
 
@@ -67,7 +56,7 @@ def test_a_free_time_is_booked_and_the_follow_up_is_asked_for(radicale_server, o
     assert booking.status == Booking.Status.CONFIRMED
     assert booking.calendar == host.world.calendars["work"]
     assert booking.answers == [{"question": "Topic", "answer": "Roadmap"}]
-    assert no_follow_up == [str(booking.id)]
+    assert follow_ups == [str(booking.id)]
 
 
 def test_an_event_added_since_the_page_was_shown_is_seen_by_the_live_check(radicale_server, owner):
@@ -107,7 +96,7 @@ def test_a_calendar_that_needs_reconnecting_books_nothing(radicale_server, owner
     assert not Booking.objects.exists()
 
 
-def test_the_same_submission_twice_books_once(radicale_server, owner, no_follow_up):
+def test_the_same_submission_twice_books_once(radicale_server, owner, follow_ups):
     host = make_host(radicale_server, owner)
     start = at(days_ahead(3), 10)
 
@@ -116,7 +105,7 @@ def test_the_same_submission_twice_books_once(radicale_server, owner, no_follow_
 
     assert first.id == second.id
     assert Booking.objects.count() == 1
-    assert no_follow_up == [str(first.id)]
+    assert follow_ups == [str(first.id)]
 
 
 def test_a_time_already_booked_is_refused(radicale_server, owner):
@@ -271,7 +260,7 @@ def with_own_event(host, booking: Booking) -> Booking:
 
 
 def test_rescheduling_moves_the_booking_and_counts_a_new_sequence(
-    radicale_server, owner, no_follow_up
+    radicale_server, owner, follow_ups
 ):
     host = make_host(radicale_server, owner, increment=15)
     # Its own event sits in the calendar: it must not block its new time.
@@ -282,7 +271,7 @@ def test_rescheduling_moves_the_booking_and_counts_a_new_sequence(
 
     assert (moved.start, moved.end) == (new_start, new_start + timedelta(minutes=30))
     assert moved.sequence == 1
-    assert no_follow_up == [str(booking.id)] * 2
+    assert follow_ups == [str(booking.id)] * 2
 
 
 def test_a_block_copied_from_the_booking_leaves_its_time_free_another_event_there_does_not(
@@ -331,7 +320,7 @@ def test_a_cancelled_booking_cannot_be_rescheduled(radicale_server, owner):
         booking_reschedule(booking=booking, start=at(days_ahead(4), 10))
 
 
-def test_cancelling_twice_changes_nothing_the_second_time(radicale_server, owner, no_follow_up):
+def test_cancelling_twice_changes_nothing_the_second_time(radicale_server, owner, follow_ups):
     host = make_host(radicale_server, owner)
     booking = book(host, at(days_ahead(3), 10))
 
@@ -341,7 +330,7 @@ def test_cancelling_twice_changes_nothing_the_second_time(radicale_server, owner
     booking.refresh_from_db()
     assert (booking.status, booking.sequence) == (Booking.Status.CANCELLED, 1)
     assert (booking.cancelled_by, booking.cancel_reason) == (Booking.Actor.ATTENDEE, "Ill")
-    assert len(no_follow_up) == 2  # created, cancelled
+    assert len(follow_ups) == 2  # created, cancelled
 
 
 def test_a_coming_booking_must_be_cancelled_before_it_is_deleted(radicale_server, owner):

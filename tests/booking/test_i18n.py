@@ -25,7 +25,7 @@ from booking.services.bookings import booking_cancel
 from booking.tokens import manage_path
 from tests.booking.pages import at, days_ahead, make_host
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_rate_limits")]
 
 ROOT = Path(settings.BASE_DIR)
 LANGUAGES = [code for code, _name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
@@ -68,13 +68,6 @@ KEYWORDS = {
     "pgettext": ((1, "c"), 2),
     "npgettext": ((1, "c"), 2, 3),
 }
-
-
-@pytest.fixture(autouse=True)
-def generous_rate_limits(settings):
-    settings.BOOKING_BROWSE_RATE = "10000/m"
-    settings.BOOKING_SUBMIT_RATE = "10000/m"
-    settings.BOOKING_PAGE_RATE = "10000/m"
 
 
 def form_data(response, **fields: str) -> dict[str, str]:

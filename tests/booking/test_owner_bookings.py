@@ -18,22 +18,11 @@ from booking.services import bookings as services
 from booking.slots import Refusal
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("follow_ups")]
 
 BOOKING_URLS = ["booking_detail", "booking_cancel", "booking_reschedule", "booking_delete"]
 # Monday 6 May 2030, 08:00 UTC (10:00 in Berlin, the owner's zone).
 MONDAY = datetime(2030, 5, 6, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def follow_ups(monkeypatch):
-    """The calendar event, the meeting and the e-mails that follow a change: only counted here."""
-    asked: list[str] = []
-    monkeypatch.setattr(
-        "booking.services.bookings.enqueue_follow_up",
-        lambda booking_id: asked.append(str(booking_id)),
-    )
-    return asked
 
 
 @pytest.fixture

@@ -40,11 +40,6 @@ def client_for(user):
 
 
 @pytest.fixture
-def profile(owner):
-    return Profile.objects.create(user=owner, handle="ada", display_name="Ada Lovelace")
-
-
-@pytest.fixture
 def calendars(owner):
     dav = ConnectionFactory(user=owner, label="owner @ dav.example.com")
     ics = ConnectionFactory(user=owner, kind=Connection.Kind.ICS, label="School holidays link")

@@ -36,11 +36,6 @@ MONDAY = datetime(2030, 5, 6, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def profile(owner):
-    return Profile.objects.create(user=owner, handle="ada", display_name="Ada Lovelace")
-
-
-@pytest.fixture
 def work(owner):
     connection = ConnectionFactory(user=owner, label="owner @ dav.example.com")
     return CalendarFactory(connection=connection, name="Work")

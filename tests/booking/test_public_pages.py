@@ -20,19 +20,10 @@ from booking.tokens import manage_token
 from calendars.models import Connection
 from tests.booking.pages import at, days_ahead, make_host
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_follow_up(monkeypatch):
-    monkeypatch.setattr("booking.services.bookings.enqueue_follow_up", lambda booking_id: None)
-
-
-@pytest.fixture(autouse=True)
-def generous_rate_limits(settings):
-    # Every test client shares one address; the rate-limit test sets its own.
-    settings.BOOKING_BROWSE_RATE = "10000/m"
-    settings.BOOKING_SUBMIT_RATE = "10000/m"
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("follow_ups", "generous_rate_limits"),
+]
 
 
 def times_on(html: str) -> list[str]:

@@ -21,7 +21,10 @@ from booking.services import bookings as services
 from booking.slots import Refusal
 from tests.booking.pages import at, days_ahead, make_host
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("follow_ups", "generous_rate_limits"),
+]
 
 LANGUAGES = ["de", "fr", "es", "pt", "nl", "it", "ja"]
 TAKEN_IN = {
@@ -30,17 +33,6 @@ TAKEN_IN = {
     "fr": "Cet horaire vient d’être réservé.",  # noqa: RUF001 - French writes it so
     "ja": "この時間はたった今予約されました。",
 }
-
-
-@pytest.fixture(autouse=True)
-def no_follow_up(monkeypatch):
-    monkeypatch.setattr("booking.services.bookings.enqueue_follow_up", lambda booking_id: None)
-
-
-@pytest.fixture(autouse=True)
-def generous_rate_limits(settings):
-    settings.BOOKING_BROWSE_RATE = "10000/m"
-    settings.BOOKING_SUBMIT_RATE = "10000/m"
 
 
 def typed(start, **fields: str) -> dict[str, str]:
