@@ -292,7 +292,7 @@ def _audit_details(entry: AuditLog) -> str:
             else _("keeping the blocks")
         )
     provider = metadata.get("provider", "")
-    return str(_ACCOUNT_KINDS.get(provider, provider))
+    return _(_ACCOUNT_KINDS[provider]) if provider in _ACCOUNT_KINDS else provider
 
 
 def _login_details(metadata: dict[str, Any]) -> str:

@@ -75,7 +75,7 @@ class BookingAdmin(admin.ModelAdmin):
         "meeting_sequence",
         "event_sequence",
         "notified_sequence",
-        "follow_up_error",
+        "follow_up_problems",
         "cancelled_at",
         "cancelled_by",
         "created_at",

@@ -14,7 +14,7 @@ from django.forms.formsets import DELETION_FIELD_NAME, ORDERING_FIELD_NAME
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.text import slugify
+from django.utils.text import format_lazy, slugify
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
@@ -239,9 +239,14 @@ def _model_formfield(field: models.Field, **kwargs: Any) -> forms.Field | None:
                 (v.limit_value for v in field.validators if isinstance(v, MaxValueValidator)), None
             ),
         }
-        message = f"Choose between {bounds['min_value']} and {bounds['max_value']}."
-        if field.null:
-            message = message.removesuffix(".") + ", or leave empty."
+        # Worded when shown (form fields are made at import, before any language is active).
+        message = format_lazy(
+            gettext_lazy("Choose between {low} and {high}, or leave empty.")
+            if field.null
+            else gettext_lazy("Choose between {low} and {high}."),
+            low=bounds["min_value"],
+            high=bounds["max_value"],
+        )
         kwargs = {**bounds, **kwargs}
         kwargs["error_messages"] = {"min_value": message, "max_value": message}
         kwargs.setdefault("required", not field.blank)
@@ -866,18 +871,21 @@ class PageForms:
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional)",
+        label=gettext_lazy("Reason (optional)"),
         max_length=1000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Sent to the attendee with the cancellation.",
+        help_text=gettext_lazy("Sent to the attendee with the cancellation."),
     )
 
 
 class RescheduleForm(forms.Form):
     start = forms.DateTimeField(
-        label="New time",
-        error_messages={"required": "Choose a new time.", "invalid": "Choose a new time."},
+        label=gettext_lazy("New time"),
+        error_messages={
+            "required": gettext_lazy("Choose a new time."),
+            "invalid": gettext_lazy("Choose a new time."),
+        },
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TIME_ZONE_CHOICES
 from calendars.models import Calendar
+from integrations.wording import translated
 
 
 def new_secret() -> str:
@@ -88,8 +90,8 @@ class BookingPage(models.Model):
         NONE = "none", _("No location")
 
     class AllDayEvents(models.TextChoices):
-        BUSY_ONLY = "busy", "Count when shown as busy"
-        IGNORE = "ignore", "Never count"
+        BUSY_ONLY = "busy", _("Count when shown as busy")
+        IGNORE = "ignore", _("Never count")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -149,7 +151,7 @@ class BookingPage(models.Model):
     language = models.CharField(
         "Language of the page",
         max_length=8,
-        choices=[("", "Each attendee's own (from their browser)"), *settings.LANGUAGES],
+        choices=[("", _("Each attendee's own (from their browser)")), *settings.LANGUAGES],
         blank=True,
         default="",
         help_text="The page, its e-mails and invitations to attendees are in this language. "
@@ -192,8 +194,8 @@ class DateOverride(models.Model):
 
 class Question(models.Model):
     class Kind(models.TextChoices):
-        SHORT = "short", "Short text"
-        LONG = "long", "Long text"
+        SHORT = "short", _("Short text")
+        LONG = "long", _("Long text")
 
     page = models.ForeignKey(BookingPage, on_delete=models.CASCADE, related_name="questions")
     label = models.CharField(max_length=200)
@@ -271,7 +273,9 @@ class Booking(models.Model):
     meeting_sequence = models.IntegerField(default=-1)
     event_sequence = models.IntegerField(default=-1)
     notified_sequence = models.IntegerField(default=-1)
-    follow_up_error = models.CharField(max_length=300, blank=True)
+    # What the last follow-up could not do, for the owner (``booking.services.follow_up``): each
+    # problem an English message with its values, read in the owner's language when shown.
+    follow_up_problems = models.JSONField(default=list, blank=True)
 
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.CharField(max_length=10, choices=Actor.choices, blank=True)
@@ -297,5 +301,22 @@ class Booking(models.Model):
         return f"{self.title} at {self.start:%Y-%m-%d %H:%M}Z"
 
     @property
+    def follow_up_problem_texts(self) -> list[str]:
+        """What the last follow-up could not do, in the reader's language."""
+        return [problem_text(problem) for problem in self.follow_up_problems]
+
+    @property
     def is_cancelled(self) -> bool:
         return self.status == self.Status.CANCELLED
+
+
+def problem_text(problem: dict[str, Any]) -> str:
+    """One of ``Booking.follow_up_problems`` in the active language: ``{"message", "params"}``,
+    and a ``reason`` (a message of its own, such as a provider error) put in its ``%(reason)s``.
+    Problems kept before they were stored this way hold their English words alone."""
+    params = dict(problem.get("params") or {})
+    reason = problem.get("reason")
+    if reason:
+        # The reason ends the sentence: its own full stop goes.
+        params["reason"] = translated(reason["message"], reason.get("params")).rstrip(".")
+    return translated(problem["message"], params)

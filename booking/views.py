@@ -76,7 +76,9 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def page_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if selectors.profile_for_user(request.user) is None:
-        messages.info(request, "First choose your public address: your pages' links start with it.")
+        messages.info(
+            request, _("First choose your public address: your pages' links start with it.")
+        )
         return redirect("booking:profile_edit")
     editor = forms.PageForms(_posted(request), user=request.user)
     # Said before the form is filled in; a posted page over the limit is shown again, unsaved.
@@ -173,7 +175,9 @@ def page_delete(request: AuthenticatedHttpRequest, page_id: str) -> HttpResponse
     page = selectors.get_page_for_user(request.user, page_id)
     if request.method == "POST":
         pages.page_delete(page=page)
-        messages.success(request, f"“{page.title}” is deleted. Its links no longer work.")
+        messages.success(
+            request, _("“%(title)s” is deleted. Its links no longer work.") % {"title": page.title}
+        )
         return redirect("booking:page_list")
     upcoming = selectors.bookings_for_user(request.user, show="upcoming").filter(page=page)
     return render(
@@ -215,14 +219,17 @@ def booking_detail(request: AuthenticatedHttpRequest, booking_id: str) -> HttpRe
 def booking_cancel(request: AuthenticatedHttpRequest, booking_id: str) -> HttpResponse:
     booking = selectors.get_booking_for_user(request.user, booking_id)
     if booking.is_cancelled:
-        messages.info(request, "This booking is already cancelled.")
+        messages.info(request, _("This booking is already cancelled."))
         return redirect("booking:booking_detail", booking_id=booking.id)
     form = forms.CancelForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         services.booking_cancel(
             booking=booking, actor=Booking.Actor.OWNER, reason=form.cleaned_data["reason"]
         )
-        messages.success(request, f"The booking with {booking.attendee_name} is cancelled.")
+        messages.success(
+            request,
+            _("The booking with %(name)s is cancelled.") % {"name": booking.attendee_name},
+        )
         return redirect("booking:booking_detail", booking_id=booking.id)
     return render(request, "booking/booking_cancel.html", {"booking": booking, "form": form})
 
@@ -243,16 +250,19 @@ def booking_reschedule(request: AuthenticatedHttpRequest, booking_id: str) -> Ht
                 booking=booking, start=form.cleaned_data["start"], actor=Booking.Actor.OWNER
             )
         except services.SlotUnavailable as error:
-            form.add_error("start", f"{error} Choose another one.")
+            form.add_error("start", _("%(reason)s Choose another one.") % {"reason": error})
         except services.BusyUnknown:
             form.add_error(
-                "start", "A calendar could not be read just now, so nothing was moved. Try again."
+                "start",
+                _("A calendar could not be read just now, so nothing was moved. Try again."),
             )
         except services.BookingClosed as error:
             messages.error(request, str(error))
             return redirect("booking:booking_detail", booking_id=booking.id)
         else:
-            messages.success(request, f"The booking with {booking.attendee_name} is moved.")
+            messages.success(
+                request, _("The booking with %(name)s is moved.") % {"name": booking.attendee_name}
+            )
             return redirect("booking:booking_detail", booking_id=booking.id)
     duration = int((booking.end - booking.start) / timedelta(minutes=1))
     zone = ZoneInfo(page.time_zone)
@@ -283,7 +293,7 @@ def booking_reschedule(request: AuthenticatedHttpRequest, booking_id: str) -> Ht
 def booking_delete(request: AuthenticatedHttpRequest, booking_id: str) -> HttpResponse:
     booking = selectors.get_booking_for_user(request.user, booking_id)
     if not _booking_actions(booking)["can_delete"]:
-        messages.error(request, "Cancel this booking first: the attendee is told when you do.")
+        messages.error(request, _("Cancel this booking first: the attendee is told when you do."))
         return redirect("booking:booking_detail", booking_id=booking.id)
     if request.method == "POST":
         try:
@@ -291,7 +301,10 @@ def booking_delete(request: AuthenticatedHttpRequest, booking_id: str) -> HttpRe
         except services.BookingClosed as error:
             messages.error(request, str(error))
             return redirect("booking:booking_detail", booking_id=booking.id)
-        messages.success(request, f"The booking with {booking.attendee_name} is deleted.")
+        messages.success(
+            request,
+            _("The booking with %(name)s is deleted.") % {"name": booking.attendee_name},
+        )
         return redirect("booking:booking_list")
     return render(request, "booking/booking_confirm_delete.html", {"booking": booking})
 
@@ -406,5 +419,5 @@ def _booking_actions(booking: Booking) -> dict[str, bool]:
 
 def _why_not_reschedulable(booking: Booking) -> str:
     if booking.is_cancelled:
-        return "A cancelled booking cannot be moved."
-    return "The page this booking was made on is deleted, so it has no times to move to."
+        return _("A cancelled booking cannot be moved.")
+    return _("The page this booking was made on is deleted, so it has no times to move to.")

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
 
 from calendars.models import Calendar
 from calendars.reading import read_calendars
-from calendars.services import connection_record_error
+from calendars.services import calendar_record_error
 from integrations.base import Interval, ProviderError, Window
 
 if TYPE_CHECKING:
@@ -82,11 +81,7 @@ def forget_busy(calendar_ids: Iterable[object]) -> None:
 
 def _record_failure(calendar: Calendar, error: ProviderError) -> None:
     logger.warning("Busy time of calendar %s could not be read: %s", calendar.id, error.message)
-    calendar.last_error = error.message[: Calendar._meta.get_field("last_error").max_length]
-    calendar.last_error_at = timezone.now()
-    calendar.save(update_fields=["last_error", "last_error_at"])
-    if error.permanent:
-        connection_record_error(connection=calendar.connection, error=error)
+    calendar_record_error(calendar=calendar, error=error)
 
 
 def _version_key(calendar_id: str) -> str:

@@ -5,9 +5,12 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from integrations.base import ProviderError
 from integrations.kinds import AccountKind
+from integrations.wording import translated
 from multical.lib.vault import SealedTextField
 
 
@@ -25,14 +28,51 @@ class ConnectionQuerySet(models.QuerySet):
         return self.exclude(status__in=Connection.RELEASED)
 
 
-class Connection(models.Model):
+# Room for a message as raised (its values are kept apart).
+ERROR_LENGTH = 300
+
+
+class LastError(models.Model):
+    """The last failure of a connection or calendar, for its owner: the provider error's English
+    message as raised (``ProviderError.msgid``) and its values (statuses, numbers; never a
+    credential or event content), so each reader sees it in their own language (``error_text``).
+    Rows from before the values were kept hold the English words alone, shown as they are."""
+
+    last_error = models.CharField(max_length=ERROR_LENGTH, blank=True)
+    last_error_params = models.JSONField(default=dict, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def error_text(self) -> str:
+        """The last error in the reader's language."""
+        return translated(self.last_error, self.last_error_params)
+
+    def note_error(self, error: ProviderError) -> None:
+        """Keep ``error`` as the last one (unsaved)."""
+        self.last_error = error.msgid[:ERROR_LENGTH]
+        self.last_error_params = error.params
+        self.last_error_at = timezone.now()
+
+    def clear_error(self) -> None:
+        """Forget the last error (unsaved)."""
+        self.last_error, self.last_error_params, self.last_error_at = "", {}, None
+
+
+# The fields ``note_error`` and ``clear_error`` change, for ``save(update_fields=…)``.
+LAST_ERROR_FIELDS = ("last_error", "last_error_params", "last_error_at")
+
+
+class Connection(LastError):
     """One account at one provider, with its credentials sealed in the vault."""
 
     # Defined with the providers (integrations.kinds), where the names of accounts live.
     Kind = AccountKind
 
     class Status(models.TextChoices):
-        OK = "ok", _("OK")
+        OK = "ok", _("Connected")
         NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnect")
         ERROR = "error", _("Error")
         DISCONNECTED = "disconnected", _("Disconnected")
@@ -57,9 +97,6 @@ class Connection(models.Model):
     username = models.CharField(max_length=254, blank=True)
     secrets = SealedTextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
-    # Plain words for the user, never a credential or event content.
-    last_error = models.CharField(max_length=300, blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # When it was disconnected or its removal asked for (cleared when it is connected again).
     released_at = models.DateTimeField(null=True, blank=True)
@@ -78,12 +115,18 @@ class Connection(models.Model):
         return self.status in self.USABLE
 
     @property
+    def kind_label(self) -> str:
+        """The kind's name in the reader's language (the labels are English, marked for the
+        catalogues where the providers are defined)."""
+        return gettext(self.get_kind_display())
+
+    @property
     def provider_slug(self) -> str:
         """The provider class behind this kind: iCloud is a CalDAV server like any other."""
         return "caldav" if self.kind == self.Kind.ICLOUD else self.kind
 
 
-class Calendar(models.Model):
+class Calendar(LastError):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calendars")
     remote_id = models.CharField(max_length=1000)
@@ -99,9 +142,6 @@ class Calendar(models.Model):
     push_resource_id = models.CharField(max_length=500, blank=True)
     push_expires_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
-    # The last sync failure of this calendar, in plain words; cleared by the next good sync.
-    last_error = models.CharField(max_length=300, blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
     # Events the last full read left out because they could not be read (a number only, never
     # which events): shown on the calendar's page.
     unreadable_events = models.PositiveIntegerField(default=0)

@@ -27,6 +27,7 @@ from integrations import oauth_state
 from integrations.base import ProviderError
 from integrations.google import oauth as google_oauth
 from integrations.microsoft import oauth as microsoft_oauth
+from integrations.wording import error_text, translated
 from integrations.zoom import oauth as zoom_oauth
 from multical.lib.requests import client_ip
 
@@ -55,7 +56,7 @@ def oauth_connect(request: AuthenticatedHttpRequest, provider: str) -> HttpRespo
     try:
         url, pending = flow.authorization_start(redirect_uri=_redirect_uri(provider))
     except oauth_state.OAuthError as error:
-        return _error(request, provider, error.message, status=error.status)
+        return _error(request, provider, translated(error.msgid, error.params), status=error.status)
     oauth_state.pending_save(request, provider, pending)
     return redirect(url)
 
@@ -80,15 +81,15 @@ def oauth_callback(request: AuthenticatedHttpRequest, provider: str) -> HttpResp
             ip_address=client_ip(request),
         )
     except oauth_state.OAuthError as error:
-        return _error(request, provider, error.message, status=error.status)
+        return _error(request, provider, translated(error.msgid, error.params), status=error.status)
     except ProviderError as error:
-        return _error(request, provider, error.message, status=502)
+        return _error(request, provider, error_text(error), status=502)
     except PlanLimitReached as refusal:
         return render(
             request,
             "calendars/oauth_error.html",
             {
-                "provider_name": Connection.Kind(provider).label,
+                "provider_name": _(Connection.Kind(provider).label),
                 "message": _("Nothing was connected."),
                 "refusal": refusal,
             },
@@ -102,7 +103,7 @@ def oauth_callback(request: AuthenticatedHttpRequest, provider: str) -> HttpResp
 
 
 def _denied(request: HttpRequest, provider: str, error: str) -> HttpResponse:
-    name = Connection.Kind(provider).label
+    name = _(Connection.Kind(provider).label)
     if error == "access_denied":
         message = _(
             "You did not allow Multical to use your %(name)s calendars, so nothing was connected."
@@ -118,7 +119,7 @@ def _error(request: HttpRequest, provider: str, message: str, *, status: int) ->
     return render(
         request,
         "calendars/oauth_error.html",
-        {"provider_name": Connection.Kind(provider).label, "message": message},
+        {"provider_name": _(Connection.Kind(provider).label), "message": message},
         status=status,
     )
 
@@ -167,7 +168,7 @@ def zoom_callback(request: AuthenticatedHttpRequest) -> HttpResponse:
             ip_address=client_ip(request),
         )
     except oauth_state.OAuthError as error:
-        return _error(request, provider, error.message, status=error.status)
+        return _error(request, provider, translated(error.msgid, error.params), status=error.status)
     added = _("Connected Zoom (%(email)s): booking pages can add meetings.") % {
         "email": grant.email
     }

@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 
 from django.db import connections as db_connections
 from django.db.models import prefetch_related_objects
+from django.utils.translation import gettext_noop
 
 from calendars.models import Calendar, Connection
 from calendars.selectors import provider_for_connection
@@ -33,7 +34,7 @@ MAX_THREADS = 8
 # Calendars of one account read at once (each with its own provider and HTTP connection).
 PER_CONNECTION = 4
 # A connection in error failed its last sync for a passing reason: its calendars are still read.
-UNREADABLE = "This calendar could not be read just now; try again in a moment."
+UNREADABLE = gettext_noop("This calendar could not be read just now; try again in a moment.")
 
 T = TypeVar("T")
 

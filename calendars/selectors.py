@@ -106,7 +106,7 @@ def calendar_statuses(calendars: Iterable[Calendar]) -> dict[str, CalendarStatus
             calendar=calendar,
             state=states[calendar.id],
             # Its own failure; its account's is said once, with the account.
-            error=calendar.last_error if states[calendar.id] == CalendarState.ERROR else "",
+            error=calendar.error_text if states[calendar.id] == CalendarState.ERROR else "",
             activity=activity[str(calendar.id)],
             read=calendar.id in read,
             written=calendar.id in written,

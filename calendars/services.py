@@ -22,13 +22,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_noop
 
 from accounts.billing.plans import Limit, limit_check
 from accounts.languages import owner_language
 from accounts.models import AuditLog, User
 from accounts.selectors import wants_reconnect_alerts
 from accounts.services import audit_log_record
-from calendars.models import Calendar, Connection
+from calendars.models import LAST_ERROR_FIELDS, Calendar, Connection
 from calendars.selectors import connection_secrets, provider_for_connection
 from calendars.signals import connection_released, connection_restored
 from integrations.base import Provider, ProviderError, RemoteCalendar
@@ -37,7 +38,7 @@ from multical.lib import vault
 from multical.lib.email import send_templated_email
 
 ICLOUD_SERVER_URL = "https://caldav.icloud.com/"
-ZOOM_REMOVED = (
+ZOOM_REMOVED = gettext_noop(
     "Multical was removed from this Zoom account, so booking pages no longer add Zoom meetings; "
     "connect Zoom again to bring them back."
 )
@@ -229,13 +230,13 @@ def _connection_store(
     broken or disconnected."""
     existed = not connection._state.adding
     connection.status = Connection.Status.OK
-    connection.last_error = ""
-    connection.last_error_at = connection.released_at = None
+    connection.clear_error()
+    connection.released_at = None
     _seal_secrets(connection, secrets)
     connection.save(
         update_fields=[
             *("label", "username", "secrets", "status"),
-            *("last_error", "last_error_at", "released_at"),
+            *(*LAST_ERROR_FIELDS, "released_at"),
         ]
         if existed
         else None
@@ -276,7 +277,11 @@ def connection_update_credentials(
             secrets=secrets,
         )
         if other is not None and other.id != connection.id:
-            raise ProviderError(f"This link is already connected as {other.label}.", permanent=True)
+            raise ProviderError(
+                gettext_noop("This link is already connected as %(label)s."),
+                permanent=True,
+                params={"label": other.label},
+            )
         connection.username = link_name
     reviving = connection.status == Connection.Status.DISCONNECTED
     if reviving:
@@ -305,11 +310,19 @@ def connection_record_error(*, connection: Connection, error: ProviderError) -> 
     connection.status = (
         Connection.Status.NEEDS_RECONNECT if error.permanent else Connection.Status.ERROR
     )
-    connection.last_error = error.message[: Connection._meta.get_field("last_error").max_length]
-    connection.last_error_at = timezone.now()
-    connection.save(update_fields=["status", "last_error", "last_error_at"])
+    connection.note_error(error)
+    connection.save(update_fields=["status", *LAST_ERROR_FIELDS])
     if newly_broken:
         transaction.on_commit(lambda: _send_reconnect_email(connection))
+
+
+def calendar_record_error(*, calendar: Calendar, error: ProviderError) -> None:
+    """Show a failure to read or write the calendar on it, and a permanent one on its
+    connection too (``connection_record_error``)."""
+    calendar.note_error(error)
+    calendar.save(update_fields=list(LAST_ERROR_FIELDS))
+    if error.permanent:
+        connection_record_error(connection=calendar.connection, error=error)
 
 
 def _send_reconnect_email(connection: Connection) -> None:

@@ -22,6 +22,7 @@ from accounts.models import User
 from calendars import forms, selectors, services
 from calendars.models import Connection
 from integrations.base import ProviderError
+from integrations.wording import error_text
 from multical.lib.requests import client_ip
 
 CREDENTIAL_FORMS: dict[str, type[django_forms.Form]] = {
@@ -183,7 +184,7 @@ def connection_credentials(request: AuthenticatedHttpRequest, connection_id: str
                 connection=connection, secrets=form.cleaned_data, ip_address=client_ip(request)
             )
         except ProviderError as error:
-            form.add_error(None, error.message)
+            form.add_error(None, error_text(error))
         except PlanLimitReached as error:
             refusal = error
         else:
@@ -251,7 +252,7 @@ def _connect(
         try:
             connection = connect(form.cleaned_data)
         except ProviderError as error:
-            form.add_error(None, error.message)
+            form.add_error(None, error_text(error))
         except PlanLimitReached as error:
             refusal = error
         else:

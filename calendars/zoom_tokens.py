@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from django.core.cache import cache
+from django.utils.translation import gettext_noop
 
 from calendars import services
 from calendars.models import Connection
@@ -32,12 +33,12 @@ LOCK_SECONDS = 60
 WAIT_SECONDS = 30
 # Refresh a little before Zoom would refuse the token, not after a failed call.
 EXPIRY_MARGIN = timedelta(seconds=60)
-NOT_CONNECTED = "Zoom is not connected; reconnect Zoom."
-MISCONFIGURED = (
+NOT_CONNECTED = gettext_noop("Zoom is not connected; reconnect Zoom.")
+MISCONFIGURED = gettext_noop(
     "This server's Zoom app settings were refused by Zoom; its operator has to fix them."
 )
-UNREACHABLE = "Zoom's sign-in service could not be reached; we will try again."
-LOCK_BUSY = "Zoom's authorization is being renewed; we will try again shortly."
+UNREACHABLE = gettext_noop("Zoom's sign-in service could not be reached; we will try again.")
+LOCK_BUSY = gettext_noop("Zoom's authorization is being renewed; we will try again shortly.")
 
 
 class ConnectionTokens:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
+from integrations.choices import gettext_noop, in_english
+
 # The iCalendar properties (and, translated, the provider fields) that mark the events we write:
 # a block copied by a sync rule, and an event written for a booking made on one of our pages.
 MARKER_PROPERTY = "X-MULTICAL-BLOCK-ID"
@@ -274,13 +276,28 @@ class ProviderError(Exception):
 
     ``permanent`` means retrying cannot help (revoked or wrong credentials, a calendar that no
     longer exists): the connection needs the user. Otherwise retry with backoff, waiting at least
-    ``retry_after`` seconds when the provider said so. The message is shown to the user, so it is
-    plain words and never holds credentials or event content.
+    ``retry_after`` seconds when the provider said so.
+
+    The message is shown to the user, so it is plain words and never holds credentials or event
+    content. It is written in English and marked with ``gettext_noop``; what varies (an HTTP
+    status) is left out of it as ``%(name)s`` and given in ``params``. So ``msgid`` and ``params``
+    can be stored as they are (a connection's last error) and shown later in each reader's language
+    (``integrations.wording.error_text``); ``message`` is the English with the values filled in,
+    for logs.
     """
 
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> None:
+        self.msgid = message
+        self.params: dict[str, str | int] = dict(params or {})
+        self.message = in_english(message, self.params)
+        super().__init__(self.message)
         self.permanent = permanent
         self.retry_after = retry_after
 
@@ -290,17 +307,21 @@ class ActionRefused(ProviderError):
     longer there), while the connection itself is fine: shown to the user, never recorded on the
     connection, and retrying the same action cannot help."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, permanent=False)
+    def __init__(self, message: str, *, params: Mapping[str, str | int] | None = None) -> None:
+        super().__init__(message, permanent=False, params=params)
+
+
+CHANGED_MEANWHILE = gettext_noop(
+    "This event was changed in its calendar meanwhile; here it is now."
+)
+CANNOT_CHANGE = gettext_noop("This calendar cannot be changed from Multical.")
 
 
 class EventConflict(ActionRefused):
     """The event changed in the calendar since it was read (its ETag no longer matches): read it
     again, show the user what it is now, and let them decide."""
 
-    def __init__(
-        self, message: str = "This event was changed in its calendar meanwhile; here it is now."
-    ) -> None:
+    def __init__(self, message: str = CHANGED_MEANWHILE) -> None:
         super().__init__(message)
 
 
@@ -363,11 +384,11 @@ class Provider(abc.ABC):
         """The event (instance) ``event_id`` as ``changes`` named it, read now.
 
         One that is gone is ``ActionRefused``."""
-        raise ActionRefused("This calendar cannot be changed from Multical.")
+        raise ActionRefused(CANNOT_CHANGE)
 
     def create_event(self, calendar_id: str, draft: EventDraft) -> EventDetail:
         """Write a new ordinary event (no marker of ours); the provider's answer, read back."""
-        raise ActionRefused("This calendar cannot be changed from Multical.")
+        raise ActionRefused(CANNOT_CHANGE)
 
     def update_event(
         self,
@@ -385,7 +406,7 @@ class Provider(abc.ABC):
         instance named. With ``etag``, a changed event is refused with ``EventConflict``. A
         scope the provider cannot do is ``ActionRefused``. Returns the instance as it is now.
         """
-        raise ActionRefused("This calendar cannot be changed from Multical.")
+        raise ActionRefused(CANNOT_CHANGE)
 
     def move_event(
         self,
@@ -417,12 +438,14 @@ class Provider(abc.ABC):
     ) -> None:
         """Delete an event (for a recurring one: the instances ``scope`` names). One already
         gone is not an error; with ``etag``, a changed event is refused with ``EventConflict``."""
-        raise ActionRefused("This calendar cannot be changed from Multical.")
+        raise ActionRefused(CANNOT_CHANGE)
 
     def reply(self, calendar_id: str, event_id: str, response: Response) -> EventDetail:
         """Send the owner's answer (accepted, tentative, declined) to an invitation, for this
         instance; ``ActionRefused`` where the provider cannot (``EventActions.reply_note``)."""
-        raise ActionRefused("Answers to invitations cannot be sent for this calendar.")
+        raise ActionRefused(
+            gettext_noop("Answers to invitations cannot be sent for this calendar.")
+        )
 
     # Push (Google channels, Graph subscriptions); providers without it are polled.
     def watch(

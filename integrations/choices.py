@@ -8,8 +8,26 @@ init, which loads the Celery app, and the planner must load neither Celery nor D
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import cast
+
+
+def gettext_noop(message: str) -> str:
+    """Marks English words for the message catalogues (``makemessages`` looks for the name)
+    without importing Django, so the pure planner and the provider contract can use it: whoever
+    shows the words translates them there (``integrations.wording.translated``, ``{% translate %}``).
+    """
+    return message
+
+
+def in_english(message: str, params: Mapping[str, str | int]) -> str:
+    """A message kept with its values apart, in English with the values filled in (numbers
+    grouped as English writes them): what logs and ``str()`` of an error say."""
+    if not params:
+        return message
+    return message % {
+        name: f"{value:,}" if isinstance(value, int) else value for name, value in params.items()
+    }
 
 
 class _ChoiceType(enum.EnumType):

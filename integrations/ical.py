@@ -13,7 +13,7 @@ import logging
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -38,6 +38,7 @@ from integrations.base import (
     Transparency,
     Window,
 )
+from integrations.choices import gettext_noop, in_english
 from integrations.video_links import find_video_link
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ _TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
 _DAY_FILTERS = frozenset({"BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS", "BYEASTER"})
 _MAX_RULE_DAYS = 100_000
 _MAX_EMPTY_SERIES = 16
-TOO_MANY_EMPTY_SERIES = "This calendar has too many recurring events that never occur."
+TOO_MANY_EMPTY_SERIES = gettext_noop(
+    "This calendar has too many recurring events that never occur."
+)
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # The Gregorian calendar repeats every 400 years: 4,800 months.
 _CYCLE_YEARS = 400
@@ -88,14 +91,21 @@ MAX_CALENDAR_BYTES = 10 * 1024 * 1024
 # Event instances one read may expand to: 25 a day over the widest window a rule can ask for.
 # A few hundred bytes of recurring events can ask for millions; each costs a copy of its event.
 MAX_INSTANCES = 10_000
-TOO_MANY_INSTANCES = (
-    f"This calendar has more than {MAX_INSTANCES:,} events in the period being read; sync fewer "
-    "days ahead."
+TOO_MANY_INSTANCES = gettext_noop(
+    "This calendar has more than %(limit)s events in the period being read; sync fewer days ahead."
 )
 
 
 class ICalendarError(ValueError):
-    """The text is not iCalendar at all (an HTML error page, an empty body, binary data)."""
+    """The text is not iCalendar at all (an HTML error page, an empty body, binary data).
+
+    Worded as a ``ProviderError`` is: ``msgid`` in English with ``params`` apart, so the error it
+    becomes reads in each reader's language; ``str()`` is the English with the values in."""
+
+    def __init__(self, message: str, *, params: Mapping[str, str | int] | None = None) -> None:
+        self.msgid = message
+        self.params: dict[str, str | int] = dict(params or {})
+        super().__init__(in_english(message, self.params))
 
 
 @dataclass(slots=True)
@@ -112,11 +122,11 @@ def parse_calendar(data: bytes | str) -> icalendar.Calendar:
     as one calendar holding all their components; anything else after a VCALENDAR is refused.
     """
     if len(data) > MAX_CALENDAR_BYTES:
-        raise ICalendarError("This iCalendar file is too large to read.")
+        raise ICalendarError(gettext_noop("This iCalendar file is too large to read."))
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     text = text.lstrip("\ufeff \t\r\n")
     if not text.upper().startswith("BEGIN:VCALENDAR"):
-        raise ICalendarError("This is not an iCalendar file.")
+        raise ICalendarError(gettext_noop("This is not an iCalendar file."))
     try:
         # icalendar leaves this classmethod unannotated; it returns Contentlines.
         lines: Contentlines = Contentlines.from_ical(text)  # type: ignore[no-untyped-call]
@@ -131,9 +141,9 @@ def parse_calendar(data: bytes | str) -> icalendar.Calendar:
     except Exception as error:
         # icalendar's parser fails in more ways than ValueError on broken input (a TZID given
         # twice, a zone name too long for the file system): each means this file cannot be read.
-        raise ICalendarError("This iCalendar file could not be read.") from error
+        raise ICalendarError(gettext_noop("This iCalendar file could not be read.")) from error
     if not components or not all(isinstance(c, icalendar.Calendar) for c in components):
-        raise ICalendarError("This iCalendar file could not be read.")
+        raise ICalendarError(gettext_noop("This iCalendar file could not be read."))
     calendar, *others = components
     for other in others:
         calendar.subcomponents.extend(other.subcomponents)
@@ -179,7 +189,9 @@ def read_events(
         try:
             calendar = x_wr_timezone.to_standard(calendar)
         except Exception as error:  # a date that cannot be moved to the zone (the year 9999)
-            raise ICalendarError("The events of this calendar could not be read.") from error
+            raise ICalendarError(
+                gettext_noop("The events of this calendar could not be read.")
+            ) from error
     _drop_empty_rules(calendar)
     skipped = _drop_undated_events(calendar) + _drop_unbounded_series(calendar, window)
     _name_events_without_uid(calendar)
@@ -198,7 +210,9 @@ def read_events(
         raise
     except Exception as error:  # the library's errors share no base class
         # Raised, not returned empty: an empty read would look like "every event was deleted".
-        raise ICalendarError("The events of this calendar could not be read.") from error
+        raise ICalendarError(
+            gettext_noop("The events of this calendar could not be read.")
+        ) from error
     parsed = ParsedEvents(events=[], skipped=skipped + unreadable)
     for component in instances:
         try:
@@ -238,7 +252,7 @@ def _instances(
             for occurrence in series.between(window.start, window.end):
                 found.append(occurrence)
                 if len(occurrences) + len(found) > MAX_INSTANCES:
-                    raise ICalendarError(TOO_MANY_INSTANCES)
+                    raise ICalendarError(TOO_MANY_INSTANCES, params={"limit": MAX_INSTANCES})
         except (ICalendarError, MemoryError):
             raise
         except Exception:  # the library's errors share no base class
@@ -248,7 +262,7 @@ def _instances(
     if unreadable:
         logger.info("Skipped %s series that could not be expanded", unreadable)
         if unreadable == len(uids):
-            raise ICalendarError("The events of this calendar could not be read.")
+            raise ICalendarError(gettext_noop("The events of this calendar could not be read."))
     return [occurrence.as_component(False) for occurrence in occurrences], unreadable
 
 
@@ -708,7 +722,7 @@ def _check_structure(lines: Contentlines) -> None:
         if name == "BEGIN":
             stack.append(value.upper())
             if len(stack) > _MAX_DEPTH:
-                raise ICalendarError("This iCalendar file is nested too deeply.")
+                raise ICalendarError(gettext_noop("This iCalendar file is nested too deeply."))
         elif name == "END":
             if stack:
                 stack.pop()
@@ -717,7 +731,9 @@ def _check_structure(lines: Contentlines) -> None:
             if parts.get("FREQ") != ["YEARLY"] or any(
                 len(parts.get(part, ())) > 1 for part in _TIME_PARTS
             ):
-                raise ICalendarError("This iCalendar file has a time zone we cannot use.")
+                raise ICalendarError(
+                    gettext_noop("This iCalendar file has a time zone we cannot use.")
+                )
 
 
 def _rule_parts(value: str) -> dict[str, list[str]]:

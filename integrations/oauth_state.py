@@ -17,21 +17,31 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from integrations.choices import gettext_noop, in_english
+
 # Long enough to read a consent screen and sign in with a second factor.
 PENDING_SECONDS = 15 * 60
 
-STATE_INVALID = (
+STATE_INVALID = gettext_noop(
     "This connection attempt is no longer valid (it expired, was already used, or was started in "
     "another browser). Nothing was connected; please start again."
 )
 
 
 class OAuthError(Exception):
-    """Why a flow could not be completed, in words for the user; ``status`` for the error page."""
+    """Why a flow could not be completed, in words for the user; ``status`` for the error page.
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
+    The words are English, marked for the catalogues, with what varies apart in ``params``, as a
+    ``ProviderError``'s are: the page shows them in the reader's language
+    (``integrations.wording.translated``). ``message`` has the values filled in."""
+
+    def __init__(
+        self, message: str, *, status: int = 400, params: Mapping[str, str | int] | None = None
+    ) -> None:
+        self.msgid = message
+        self.params: dict[str, str | int] = dict(params or {})
+        self.message = in_english(message, self.params)
+        super().__init__(self.message)
         self.status = status
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.billing import services as billing
 from accounts.billing.stripe_api import StripeUnavailable
@@ -39,8 +40,9 @@ from syncrules.removal import Removal, remove_blocks
 
 logger = logging.getLogger(__name__)
 
-# What the attendees of cancelled bookings are told (after "Their reason:").
-CLOSED_ACCOUNT_REASON = "Their booking account was closed."
+# What the attendees of cancelled bookings are told (after "Their reason:"), in the language they
+# booked in.
+CLOSED_ACCOUNT_REASON = gettext_noop("Their booking account was closed.")
 
 
 class DeletionIncomplete(Exception):
@@ -133,7 +135,10 @@ def _cancel_coming_bookings(user: User) -> None:
         owner=user, status=Booking.Status.CONFIRMED, end__gt=timezone.now()
     )
     for booking in coming:
-        booking_cancel(booking=booking, actor=Booking.Actor.OWNER, reason=CLOSED_ACCOUNT_REASON)
+        # Kept on the booking as its attendee reads it, like a reason the owner typed.
+        with translation.override(booking.language):
+            reason = gettext(CLOSED_ACCOUNT_REASON)
+        booking_cancel(booking=booking, actor=Booking.Actor.OWNER, reason=reason)
 
 
 def _cancellations_being_sent(user: User) -> int:

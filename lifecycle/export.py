@@ -1,5 +1,11 @@
 """The GDPR data export: everything Multical keeps about one user, as one JSON document.
 
+What the user gave us comes back in it, their host picture included: the picture is the image as
+we keep it (the small WebP square ``booking.pictures`` made of the upload, with no metadata), in
+the document itself as base64, so the export stays one file that any JSON reader opens:
+``booking_profile.picture`` is ``{"content_type", "sha256", "updated_at", "data_base64"}``, or null
+without a picture. Errors are given in English, with their values filled in.
+
 Never in it: credentials (the sealed fields, passwords, OAuth tokens, iCal links, which are secrets
 since anyone holding one can read the calendar), the secrets of booking links, sync cursors and push
 channel ids. Connections and calendars are exported field by field from an allow-list, so a
@@ -8,21 +14,24 @@ credential added to those models later stays out unless someone lists it here.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.db.models import Model
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import AuditLog, User
-from booking.models import Booking, BookingPage, Profile
-from calendars.models import Calendar, Connection
+from booking.models import Booking, BookingPage, Profile, ProfilePicture
+from booking.pictures import CONTENT_TYPE as PICTURE_CONTENT_TYPE
+from calendars.models import Calendar, Connection, LastError
 from syncrules.models import Block, SyncRule
 
-FORMAT_VERSION = "1.1"
+# 1.2: the host picture, in ``booking_profile``.
+FORMAT_VERSION = "1.2"
 
-CONNECTION_FIELDS = ["id", "kind", "label", "username", "status", "last_error", "last_error_at"]
+CONNECTION_FIELDS = ["id", "kind", "label", "username", "status", "last_error_at"]
 CALENDAR_FIELDS = ["id", "name", "color", "time_zone", "read_only", "last_synced_at"]
 BLOCK_FIELDS = [
     "id",
@@ -127,6 +136,7 @@ def _connections(user: User) -> list[dict[str, Any]]:
     return [
         {
             **_pick(connection, CONNECTION_FIELDS),
+            "last_error": _in_english(connection),
             "server_url": _without_credentials(connection.server_url),
             "created_at": connection.created_at,
             "calendars": [_calendar(calendar) for calendar in connection.calendars.all()],
@@ -139,9 +149,16 @@ def _calendar(calendar: Calendar) -> dict[str, Any]:
     return {
         **_pick(calendar, CALENDAR_FIELDS),
         "remote_id": _without_credentials(calendar.remote_id),
-        "last_error": calendar.last_error,
+        "last_error": _in_english(calendar),
         "last_error_at": calendar.last_error_at,
     }
+
+
+def _in_english(row: LastError) -> str:
+    """The last error as the export gives it: English, with its values (the page shows it in the
+    reader's language)."""
+    with translation.override("en"):
+        return row.error_text
 
 
 def _rules(user: User) -> list[dict[str, Any]]:
@@ -158,7 +175,21 @@ def _rules(user: User) -> list[dict[str, Any]]:
 
 def _booking_profile(user: User) -> dict[str, Any] | None:
     profile = Profile.objects.filter(user=user).first()
-    return _pick(profile, ["handle", "display_name"]) if profile else None
+    if profile is None:
+        return None
+    return {**_pick(profile, ["handle", "display_name"]), "picture": _picture(profile)}
+
+
+def _picture(profile: Profile) -> dict[str, Any] | None:
+    picture = ProfilePicture.objects.filter(profile=profile).first()
+    if picture is None:
+        return None
+    return {
+        "content_type": PICTURE_CONTENT_TYPE,
+        "sha256": profile.picture_digest,
+        "updated_at": picture.updated_at,
+        "data_base64": base64.b64encode(bytes(picture.image)).decode("ascii"),
+    }
 
 
 def _booking_pages(user: User) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from calendars.models import Calendar, Connection
 from calendars.reading import read_calendars
 from integrations.base import EventStatus, RemoteEvent, Response, Window
 from integrations.base import Transparency as Busy
+from integrations.wording import error_text
 from syncrules.models import Block
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def events_for(
         if calendar.connection.is_usable:
             to_read.append(calendar)
         else:
-            reason = calendar.connection.last_error or gettext(NEEDS_RECONNECT)
+            reason = calendar.connection.error_text or gettext(NEEDS_RECONNECT)
             result.failures.append(CalendarFailure(calendar, reason, needs_reconnect=True))
 
     wide = Window(window.start - DATE_MARGIN, window.end + DATE_MARGIN)
@@ -125,7 +126,7 @@ def events_for(
             )
             result.failures.append(
                 CalendarFailure(
-                    read.calendar, read.error.message, needs_reconnect=read.error.permanent
+                    read.calendar, error_text(read.error), needs_reconnect=read.error.permanent
                 )
             )
         else:

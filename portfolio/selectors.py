@@ -52,7 +52,7 @@ class PortfolioCalendar:
     @property
     def account(self) -> str:
         connection = self.calendar.connection
-        return f"{connection.get_kind_display()} · {connection.label}"
+        return f"{connection.kind_label} · {connection.label}"
 
 
 def get_calendar_for_user(user: User, calendar_id: object) -> Calendar:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.http import AuthenticatedHttpRequest
 from calendars.models import Calendar, Connection
 from integrations.base import ActionRefused, EventConflict, ProviderError
+from integrations.wording import error_text
 from multical.lib import rate_limits
 from portfolio import actions
 from portfolio.fetch import events_for
@@ -181,7 +182,7 @@ def _invalid(form: forms.Form) -> JsonResponse:
 def _failed(error: ProviderError, calendar: Calendar, event_id: str) -> JsonResponse:
     """A provider's refusal or failure as the panel shows it: nothing is lost, and after a
     conflict the event as it is now comes along, so the user sees what changed."""
-    body: dict[str, object] = {"error": error.message}
+    body: dict[str, object] = {"error": error_text(error)}
     if isinstance(error, EventConflict) and event_id:
         try:
             current = actions.event_open(calendar=calendar, event_id=event_id)

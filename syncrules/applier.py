@@ -64,7 +64,8 @@ class Counts:
     created: int = 0
     updated: int = 0
     deleted: int = 0
-    error: str = ""
+    # A target's refusal for good; the run goes on with the other targets.
+    error: ProviderError | None = None
 
 
 def apply_plan(
@@ -90,7 +91,7 @@ def apply_plan(
                 raise
             refused.add(str(target.id))
             connection_record_error(connection=target.connection, error=error)
-            counts[rule_id].error = error.message
+            counts[rule_id].error = error
             return False
         return True
 

@@ -3,14 +3,9 @@ forms and pages show their labels, and the planner (which imports no Django) dec
 
 from __future__ import annotations
 
-from integrations.choices import Choice
-
-
-def gettext_noop(label: str) -> str:
-    """Marks a label for the message catalogues (``makemessages`` looks for the name) without
-    importing Django: the forms and pages translate it where they show it
-    (``syncrules.forms.translated``, ``{% translate rule.get_visibility_display %}``)."""
-    return label
+# The labels are marked without Django; the forms and pages translate them where they show them
+# (``syncrules.forms.translated``, ``{% translate rule.get_visibility_display %}``).
+from integrations.choices import Choice, gettext_noop
 
 
 class Visibility(Choice):

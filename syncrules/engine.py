@@ -22,10 +22,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars.busy import forget_busy
-from calendars.models import Calendar, Connection
+from calendars.models import LAST_ERROR_FIELDS, Calendar, Connection
 from calendars.push import calendar_unwatch
 from calendars.selectors import provider_for_connection
-from calendars.services import connection_keep_refreshed_secrets, connection_record_error
+from calendars.services import calendar_record_error, connection_keep_refreshed_secrets
 from integrations.base import ChangeSet, Provider, ProviderError, Window
 from syncrules import planner
 from syncrules.applier import Counts, ProviderPool, apply_plan
@@ -101,7 +101,7 @@ def sync_source_calendar(
     try:
         changes = _read_changes(provider, calendar, "" if full else calendar.sync_cursor, window)
     except ProviderError as error:
-        _record_failure(calendar, error)
+        calendar_record_error(calendar=calendar, error=error)
         raise
     finally:
         connection_keep_refreshed_secrets(connection=connection, provider=provider)
@@ -150,9 +150,9 @@ def sync_source_calendar(
         counts = apply_plan(the_plan, source_calendar=calendar, targets=targets, pool=pool)
     except ProviderError as error:
         for run in runs.values():
-            run.error = error.message[:300]
+            run.note_error(error)
             run.finished_at = timezone.now()
-        SyncRun.objects.bulk_update(runs.values(), ["error", "finished_at"])
+        SyncRun.objects.bulk_update(runs.values(), ["error", "error_params", "finished_at"])
         raise
     finally:
         pool.keep_refreshed_secrets()
@@ -163,10 +163,12 @@ def sync_source_calendar(
         done = counts.get(rule_id, Counts())
         run.created, run.updated, run.deleted = done.created, done.updated, done.deleted
         run.skipped = skipped[rule_id] + changes.skipped
-        run.error = done.error[:300]
+        if done.error is not None:
+            run.note_error(done.error)
         run.finished_at = timezone.now()
     SyncRun.objects.bulk_update(
-        runs.values(), ["created", "updated", "deleted", "skipped", "error", "finished_at"]
+        runs.values(),
+        ["created", "updated", "deleted", "skipped", "error", "error_params", "finished_at"],
     )
     _synced(calendar, changes.next_cursor, unreadable=unreadable)
     return report
@@ -228,16 +230,10 @@ def _guard_mass_deletion(plan: Plan, calendar: Calendar, *, confirm: bool) -> Sy
 def _synced(calendar: Calendar, cursor: str, *, unreadable: int) -> None:
     calendar.sync_cursor = cursor
     calendar.last_synced_at = timezone.now()
-    calendar.last_error, calendar.last_error_at = "", None
+    calendar.clear_error()
     calendar.unreadable_events = unreadable
     calendar.save(
-        update_fields=[
-            "sync_cursor",
-            "last_synced_at",
-            "last_error",
-            "last_error_at",
-            "unreadable_events",
-        ]
+        update_fields=["sync_cursor", "last_synced_at", *LAST_ERROR_FIELDS, "unreadable_events"]
     )
 
 
@@ -249,14 +245,6 @@ def _read_changes(provider: Provider, calendar: Calendar, cursor: str, window: W
     if reads_empty and Block.objects.filter(source_calendar=calendar).exists():
         changes = provider.changes(calendar.remote_id, "", window)
     return changes
-
-
-def _record_failure(calendar: Calendar, error: ProviderError) -> None:
-    calendar.last_error = error.message[:300]
-    calendar.last_error_at = timezone.now()
-    calendar.save(update_fields=["last_error", "last_error_at"])
-    if error.permanent:
-        connection_record_error(connection=calendar.connection, error=error)
 
 
 def stale_blocks() -> QuerySet[Block]:

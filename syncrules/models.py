@@ -7,7 +7,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from calendars.models import Calendar
+from calendars.models import ERROR_LENGTH, Calendar
+from integrations.base import ProviderError
+from integrations.wording import translated
 from syncrules import choices
 
 
@@ -154,7 +156,9 @@ class SyncRun(models.Model):
     # events are gone, and whether ``deleted`` is such a confirmed mass deletion.
     deletions_held = models.PositiveIntegerField(default=0)
     deletions_confirmed = models.BooleanField(default=False)
-    error = models.CharField(max_length=300, blank=True)
+    # Why the run failed, kept as a connection's last error is (``calendars.models.LastError``).
+    error = models.CharField(max_length=ERROR_LENGTH, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -162,6 +166,16 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"run of {self.rule_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def error_text(self) -> str:
+        """Why the run failed, in the reader's language."""
+        return translated(self.error, self.error_params)
+
+    def note_error(self, error: ProviderError) -> None:
+        """Keep ``error`` as why the run failed (unsaved)."""
+        self.error = error.msgid[:ERROR_LENGTH]
+        self.error_params = error.params
 
 
 class SyncState(models.Model):

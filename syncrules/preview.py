@@ -15,12 +15,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from calendars.models import Calendar
 from calendars.selectors import provider_for_connection
 from integrations.base import Provider, ProviderError, RemoteEvent, Transparency, Window
+from integrations.wording import error_text
 from syncrules import planner
 from syncrules.engine import rule_window
 from syncrules.models import Block
@@ -132,7 +134,7 @@ def rule_preview(
             continue
         result = events[calendar]
         if isinstance(result, ProviderError):
-            preview.errors.append(SourceError(calendar.name, result.message))
+            preview.errors.append(SourceError(calendar.name, error_text(result)))
             continue
         plan = planner.plan(
             rules=[spec],
@@ -197,7 +199,7 @@ def _row(
         day = start.date()
     return PreviewRow(
         source=calendar.name,
-        title=event.title.strip() or "(no title)",
+        title=event.title.strip() or gettext("(no title)"),
         all_day=event.all_day,
         day=day,
         start=start,

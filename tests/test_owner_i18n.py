@@ -21,7 +21,17 @@ from django.utils.translation.template import templatize
 
 ROOT = Path(settings.BASE_DIR)
 TEMPLATES = ROOT / "templates"
-APPS = ["accounts", "booking", "calendars", "syncrules", "portfolio", "lifecycle", "multical"]
+APPS = [
+    "accounts",
+    "booking",
+    "calendars",
+    "syncrules",
+    "portfolio",
+    "lifecycle",
+    "multical",
+    # The providers word their errors, which reach owner pages (a connection's last error).
+    "integrations",
+]
 # What attendees read: checked in every language by tests/booking/test_i18n.py.
 ATTENDEE_TEMPLATES = ("booking/public/", "booking/email/attendee-", "booking/email/_attendee-")
 ATTENDEE_MODULES = ("booking/public_", "booking/ics.py")
@@ -94,6 +104,7 @@ def test_the_owner_files_are_found_and_the_attendees_left_to_their_own_test():
     assert "booking/email/owner-booked-subject.txt" in templates
     assert not any(name.startswith(ATTENDEE_TEMPLATES) for name in templates)
     assert {"accounts/forms.py", "portfolio/words.py", "syncrules/choices.py"} <= modules
+    assert {"integrations/base.py", "integrations/kinds.py", "multical/lib/safe_http.py"} <= modules
     assert "booking/public_views.py" not in modules
     messages = owner_messages()
     assert (None, "Settings saved.") in messages  # Python
@@ -101,6 +112,8 @@ def test_the_owner_files_are_found_and_the_attendees_left_to_their_own_test():
     assert ("abandon a form", "Cancel") in messages  # with a context
     assert (None, ("%(blocks)s block", "%(blocks)s blocks")) in messages  # a plural
     assert (None, "Busy only") in messages  # marked without Django (the planner's labels)
+    assert (None, "CalDAV server") in messages  # a provider's kind, marked without Django too
+    assert (None, "The CalDAV server had a problem (HTTP %(status)s).") in messages  # an error
 
 
 @pytest.mark.parametrize("language", OWNER_TRANSLATIONS)

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from accounts.models import User
 from booking.availability import Draft, page_slots
@@ -106,14 +107,17 @@ def zoom_connection_for_user(user: User) -> Connection | None:
 def handle_problem(handle: str) -> str | None:
     """Why ``handle`` cannot be anyone's public handle (uniqueness aside), or None."""
     if not HANDLE_MIN_LENGTH <= len(handle) <= HANDLE_MAX_LENGTH:
-        return f"Use {HANDLE_MIN_LENGTH} to {HANDLE_MAX_LENGTH} characters."
+        return gettext("Use %(low)s to %(high)s characters.") % {
+            "low": HANDLE_MIN_LENGTH,
+            "high": HANDLE_MAX_LENGTH,
+        }
     if not SLUG_PATTERN.fullmatch(handle):
-        return (
+        return gettext(
             "Use lowercase letters, digits and single hyphens, starting and ending with a "
             "letter or a digit."
         )
     if handle in RESERVED_HANDLES:
-        return f"“{handle}” is reserved. Choose another handle."
+        return gettext("“%(handle)s” is reserved. Choose another handle.") % {"handle": handle}
     return None
 
 

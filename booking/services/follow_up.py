@@ -10,13 +10,15 @@ step succeeds; so however often it runs, and wherever an earlier run stopped, no
    Without a stored remote id it is looked for by its marker first, so a create whose answer was
    lost (a crash, a timeout) is found instead of written twice.
 3. The e-mails: the attendee's (with the invitation as an ``.ics`` file), in the language they
-   booked in, and the owner's, in English.
+   booked in, and the owner's, in theirs (``accounts.languages.owner_language``).
 
 A transient Zoom failure stops the run (the e-mails would otherwise go out without the link; on
 the last try they go without it). A transient calendar failure does not hold the e-mails back: they
 go, and then the run fails so the task retries the event. Permanent failures (Zoom or a calendar
-that needs reconnecting) are recorded on the connection and in ``follow_up_error``, and the owner's
-e-mail says what is missing; the step is not recorded as done, so a later run tries it again.
+that needs reconnecting) are recorded on the connection and in ``follow_up_problems``, and the
+owner's e-mail says what is missing; the step is not recorded as done, so a later run tries it
+again. A problem is kept as English messages with their values (``Booking.follow_up_problems``), so
+the owner reads it in their own language on the booking's page and in the e-mail.
 
 One follow-up of a booking runs at a time (a lock in the shared cache). A run that finds the lock
 taken leaves a mark and tries the lock once more; the holder, after releasing it, goes once more if
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +38,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from accounts.languages import owner_language
 from accounts.selectors import wants_booking_emails
 from booking.ics import booking_ics, host_name, ics_mimetype, where
-from booking.models import Booking, BookingPage
+from booking.models import Booking, BookingPage, problem_text
 from booking.public_display import format_when
 from booking.tokens import cancel_url, manage_url, reschedule_url
 from calendars import zoom_tokens
@@ -61,19 +65,55 @@ SENT_MARK_SECONDS = 3 * 24 * 3600
 # Zoom's answers that mean the authorization is gone (the connection needs the user), as opposed
 # to a refusal about one meeting.
 ZOOM_AUTHORIZATION_GONE = (zoom_client.REFUSED, zoom_tokens.NOT_CONNECTED)
-ZOOM_NOT_CONNECTED = "Zoom is not connected (or needs reconnecting)"
-ZOOM_KEPT_FAILING = "Zoom kept failing, and we stopped trying"
+ZOOM_NOT_CONNECTED = gettext_noop("Zoom is not connected (or needs reconnecting).")
+ZOOM_KEPT_FAILING = gettext_noop("Zoom kept failing, and we stopped trying.")
+NEEDS_RECONNECTING = gettext_noop("%(account)s needs reconnecting.")
+# What was not done, by step and action; the reason follows the colon.
+MEETING_NOT_DONE = {
+    "created": gettext_noop("The Zoom meeting was not created: %(reason)s."),
+    "moved": gettext_noop("The Zoom meeting was not moved: %(reason)s."),
+    "deleted": gettext_noop("The Zoom meeting was not deleted: %(reason)s."),
+}
+EVENT_NOT_DONE = {
+    "written": gettext_noop("The event in %(calendar)s was not written: %(reason)s."),
+    "deleted": gettext_noop("The event in %(calendar)s was not deleted: %(reason)s."),
+}
+EVENT_RETRIED = {
+    "written": gettext_noop(
+        "The event in %(calendar)s will be written on the next try: %(reason)s."
+    ),
+    "deleted": gettext_noop(
+        "The event in %(calendar)s will be deleted on the next try: %(reason)s."
+    ),
+}
+
+# One problem: a message, its values, and the reason it gives (see ``booking.models.problem_text``).
+Problem = dict[str, Any]
+
+
+def _problem(
+    message: str,
+    reason: str,
+    *,
+    reason_params: Mapping[str, str | int] | None = None,
+    **params: str,
+) -> Problem:
+    return {
+        "message": message,
+        "params": params,
+        "reason": {"message": reason, "params": dict(reason_params or {})},
+    }
 
 
 @dataclass
 class _Run:
     booking: Booking
     last_try: bool
-    # Plain words for the owner: what this run could not do.
-    problems: list[str] = field(default_factory=list)
+    # What this run could not do, for the owner.
+    problems: list[Problem] = field(default_factory=list)
     # A calendar failure worth retrying, raised once the e-mails are out, and its note.
     retry: ProviderError | None = None
-    retry_note: str = ""
+    retry_note: Problem | None = None
 
 
 def booking_follow_up(*, booking_id: str, last_try: bool = False) -> None:
@@ -113,13 +153,10 @@ def _follow(booking_id: str, *, last_try: bool) -> None:
     _follow_meeting(run)
     _follow_event(run)
     _follow_emails(run)
-    error = "; ".join(run.problems)
-    if run.retry_note:
-        error = "; ".join(filter(None, [error, run.retry_note]))
-    error = error[: Booking._meta.get_field("follow_up_error").max_length]
-    if error != booking.follow_up_error:
-        booking.follow_up_error = error
-        booking.save(update_fields=["follow_up_error"])
+    problems = [*run.problems, *([run.retry_note] if run.retry_note else [])]
+    if problems != booking.follow_up_problems:
+        booking.follow_up_problems = problems
+        booking.save(update_fields=["follow_up_problems"])
     if run.retry is not None:
         logger.info("booking %s: calendar event to be retried", booking.id)
         raise run.retry
@@ -160,7 +197,7 @@ def _follow_meeting(run: _Run) -> None:
     )
     connection = _zoom_connection(booking)
     if connection is None:
-        run.problems.append(f"The Zoom meeting was not {action}: {ZOOM_NOT_CONNECTED}.")
+        run.problems.append(_problem(MEETING_NOT_DONE[action], ZOOM_NOT_CONNECTED))
         logger.warning("booking %s: no usable Zoom connection", booking.id)
         return
     client = client_for_connection(connection)
@@ -184,10 +221,13 @@ def _follow_meeting(run: _Run) -> None:
     except ProviderError as error:
         if not error.permanent and not run.last_try:
             raise
-        if error.message in ZOOM_AUTHORIZATION_GONE:
+        if error.msgid in ZOOM_AUTHORIZATION_GONE:
             connection_record_error(connection=connection, error=error)
-        reason = error.message.rstrip(".") if error.permanent else ZOOM_KEPT_FAILING
-        run.problems.append(f"The Zoom meeting was not {action}: {reason}.")
+        run.problems.append(
+            _problem(MEETING_NOT_DONE[action], error.msgid, reason_params=error.params)
+            if error.permanent
+            else _problem(MEETING_NOT_DONE[action], ZOOM_KEPT_FAILING)
+        )
         logger.warning("booking %s: Zoom meeting not %s", booking.id, action)
         return
     _meeting_done(booking)
@@ -234,7 +274,12 @@ def _follow_event(run: _Run) -> None:
     action = "deleted" if booking.is_cancelled else "written"
     if not connection.is_usable or not connection.secrets:
         run.problems.append(
-            f"The event in {calendar.name} was not {action}: {connection.label} needs reconnecting."
+            _problem(
+                EVENT_NOT_DONE[action],
+                NEEDS_RECONNECTING,
+                reason_params={"account": connection.label},
+                calendar=calendar.name,
+            )
         )
         logger.warning("booking %s: calendar connection not usable", booking.id)
         return
@@ -255,14 +300,21 @@ def _follow_event(run: _Run) -> None:
     except ProviderError as error:
         if not error.permanent:
             run.retry = error
-            run.retry_note = (
-                f"The event in {calendar.name} will be {action} on the next try: "
-                f"{error.message.rstrip('.')}."
+            run.retry_note = _problem(
+                EVENT_RETRIED[action],
+                error.msgid,
+                reason_params=error.params,
+                calendar=calendar.name,
             )
             return
         connection_record_error(connection=connection, error=error)
         run.problems.append(
-            f"The event in {calendar.name} was not {action}: {error.message.rstrip('.')}."
+            _problem(
+                EVENT_NOT_DONE[action],
+                error.msgid,
+                reason_params=error.params,
+                calendar=calendar.name,
+            )
         )
         logger.warning("booking %s: calendar event not %s", booking.id, action)
         return
@@ -328,7 +380,7 @@ def _send_attendee_email(booking: Booking, kind: str) -> None:
     )
 
 
-def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
+def _send_to_owner(booking: Booking, kind: str, problems: list[Problem]) -> None:
     if not wants_booking_emails(booking.owner):
         return
     # The owner's language, whatever language the attendee's request was in.
@@ -336,7 +388,7 @@ def _send_to_owner(booking: Booking, kind: str, problems: list[str]) -> None:
         _send_owner_email(booking, kind, problems)
 
 
-def _send_owner_email(booking: Booking, kind: str, problems: list[str]) -> None:
+def _send_owner_email(booking: Booking, kind: str, problems: list[Problem]) -> None:
     context = {
         **_common_context(
             booking, booking.owner.time_zone, booking.owner.clock, translation.get_language()
@@ -344,7 +396,7 @@ def _send_owner_email(booking: Booking, kind: str, problems: list[str]) -> None:
         "booking_url": _booking_detail_url(booking),
         "calendars_url": settings.SITE_URL + reverse("calendars:calendar_list"),
         "attendee_cancelled": booking.cancelled_by == Booking.Actor.ATTENDEE,
-        "problems": problems,
+        "problems": [problem_text(problem) for problem in problems],
     }
     send_templated_email(
         to=booking.owner.email, template=f"booking/email/owner-{kind}", context=context

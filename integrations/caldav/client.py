@@ -27,6 +27,7 @@ import httpcore
 import httpx
 
 from integrations.base import ProviderError
+from integrations.choices import gettext_noop
 from multical.lib.http_headers import retry_after_seconds
 from multical.lib.safe_http import FetchError, PinnedBackend, UnsafeURLError
 
@@ -48,12 +49,12 @@ _PREFIXES = {DAV: "d", CALDAV: "c", CALSERVER: "cs", APPLE: "a"}
 _REDIRECTS = {301, 302, 307, 308}
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 
-NOT_CALDAV = "This address does not look like a CalDAV server."
-WRONG_CREDENTIALS = "The server refused the user name or password."
-CALENDAR_GONE = "This calendar no longer exists on the server."
-READ_REFUSED = "The server does not let this account read the calendar."
+NOT_CALDAV = gettext_noop("This address does not look like a CalDAV server.")
+WRONG_CREDENTIALS = gettext_noop("The server refused the user name or password.")
+CALENDAR_GONE = gettext_noop("This calendar no longer exists on the server.")
+READ_REFUSED = gettext_noop("The server does not let this account read the calendar.")
 XML_BODY = {"Content-Type": 'application/xml; charset="utf-8"'}
-UNREACHABLE = "The CalDAV server could not be reached."
+UNREACHABLE = gettext_noop("The CalDAV server could not be reached.")
 # Seconds to wait, at random in this range, before sending again a request the server dropped.
 _RESEND_PAUSE = (0.05, 0.25)
 
@@ -149,7 +150,7 @@ class DAVSession:
             ):
                 raise ProviderError(NOT_CALDAV, permanent=True)
             url = next_url
-        raise ProviderError("The server redirects too many times.", permanent=True)
+        raise ProviderError(gettext_noop("The server redirects too many times."), permanent=True)
 
     def propfind(
         self, url: str, names: Sequence[tuple[str, str]], *, depth: int = 0
@@ -187,17 +188,20 @@ class DAVSession:
             raise ProviderError(str(error), permanent=True) from error
         except httpcore.TimeoutException as error:
             raise ProviderError(
-                "The CalDAV server did not answer in time.", permanent=False
+                gettext_noop("The CalDAV server did not answer in time."), permanent=False
             ) from error
         except httpcore.ConnectError as error:
             # httpcore keeps the TLS failure as the context of the error it raises.
             if isinstance(error.__cause__ or error.__context__, ssl.SSLError):
                 raise ProviderError(
-                    "The CalDAV server's certificate could not be verified.", permanent=True
+                    gettext_noop("The CalDAV server's certificate could not be verified."),
+                    permanent=True,
                 ) from error
             raise ProviderError(UNREACHABLE, permanent=False) from error
         except (httpx.InvalidURL, httpcore.UnsupportedProtocol) as error:
-            raise ProviderError("This is not a valid web address.", permanent=True) from error
+            raise ProviderError(
+                gettext_noop("This is not a valid web address."), permanent=True
+            ) from error
         except (FetchError, httpcore.NetworkError, httpcore.ProtocolError) as error:
             raise ProviderError(UNREACHABLE, permanent=False) from error
         self.received_bytes += len(content)
@@ -273,7 +277,9 @@ class _Unanswered(Exception):
 
 
 def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, deadline: float) -> bytes:
-    too_large = ProviderError("The CalDAV server sent more data than we accept.", permanent=True)
+    too_large = ProviderError(
+        gettext_noop("The CalDAV server sent more data than we accept."), permanent=True
+    )
     declared = headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BYTES:
         raise too_large
@@ -283,7 +289,9 @@ def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, deadline: floa
         if len(body) > MAX_BYTES:
             raise too_large
         if time.monotonic() > deadline:
-            raise ProviderError("The CalDAV server did not answer in time.", permanent=False)
+            raise ProviderError(
+                gettext_noop("The CalDAV server did not answer in time."), permanent=False
+            )
     return bytes(body)
 
 
@@ -293,13 +301,17 @@ def _raise_for_status(response: Response) -> None:
         raise ProviderError(WRONG_CREDENTIALS, permanent=True)
     if status in (429, 503):
         raise ProviderError(
-            "The CalDAV server asked us to slow down.",
+            gettext_noop("The CalDAV server asked us to slow down."),
             permanent=False,
             retry_after=retry_after_seconds(response.headers.get("Retry-After", "")),
         )
     # 501 Not Implemented is an answer (no PROPFIND/REPORT here), not a passing failure.
     if status >= 500 and status != 501:
-        raise ProviderError(f"The CalDAV server had a problem (HTTP {status}).", permanent=False)
+        raise ProviderError(
+            gettext_noop("The CalDAV server had a problem (HTTP %(status)s)."),
+            permanent=False,
+            params={"status": status},
+        )
 
 
 def _xml(root: str, inner: str) -> str:

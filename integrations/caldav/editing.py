@@ -39,6 +39,7 @@ from integrations.base import (
     MarkerKind,
     Window,
 )
+from integrations.choices import gettext_noop
 from integrations.ical import PRODID
 
 _RECURRENCE = ("RRULE", "RDATE", "EXDATE", "EXRULE")
@@ -378,8 +379,10 @@ def _edit_all(series: Series, key: str, draft: EventDraft) -> str:
     start, end = _start(master), _end(master)
     if isinstance(start, datetime) == draft.all_day:
         raise Unsupported(
-            "A recurring event cannot switch between all-day and timed for several instances at "
-            "once; change this one instance instead."
+            gettext_noop(
+                "A recurring event cannot switch between all-day and timed for several instances "
+                "at once; change this one instance instead."
+            )
         )
     edited = series.override(key)
     if edited is not None:

@@ -67,6 +67,7 @@ from integrations.caldav.client import (
     propfind,
 )
 from integrations.caldav.sync import CalendarReader, ObjectRead
+from integrations.choices import gettext_noop
 from integrations.ical import (
     MARKER_PROPERTIES,
     ICalendarError,
@@ -76,18 +77,20 @@ from integrations.ical import (
 )
 from multical.lib.safe_http import UnsafeURLError, validate_url
 
-READ_ONLY = "This calendar is read-only: the server refused the change."
-EVENT_READ_ONLY = "This calendar is read-only on its CalDAV server."
-EVENT_GONE = "This event is no longer in the calendar."
-EVENT_UNREADABLE = "This event's calendar data could not be read, so Multical leaves it as it is."
-BLOCK_REFUSED = (
+READ_ONLY = gettext_noop("This calendar is read-only: the server refused the change.")
+EVENT_READ_ONLY = gettext_noop("This calendar is read-only on its CalDAV server.")
+EVENT_GONE = gettext_noop("This event is no longer in the calendar.")
+EVENT_UNREADABLE = gettext_noop(
+    "This event's calendar data could not be read, so Multical leaves it as it is."
+)
+BLOCK_REFUSED = gettext_noop(
     "This is a block Multical keeps in step with its source; change the source event instead."
 )
-BOOKING_REFUSED = (
+BOOKING_REFUSED = gettext_noop(
     "This event belongs to a booking made on a Multical booking page; change or cancel the "
     "booking instead."
 )
-NO_REPLIES = (
+NO_REPLIES = gettext_noop(
     "This CalDAV server does not send answers to invitations; answer from your calendar app."
 )
 _ICS_BODY = {"Content-Type": 'text/calendar; charset="utf-8"'}
@@ -182,7 +185,9 @@ class CalDAVProvider(Provider):
         href = normalise_href(f"{uid}.ics", url)
         if not self._write("PUT", url, href, body, {"If-None-Match": "*"}):
             # A fresh random UID taken already: nothing was written, so trying again is safe.
-            raise ProviderError("The CalDAV server did not take the new event.", permanent=False)
+            raise ProviderError(
+                gettext_noop("The CalDAV server did not take the new event."), permanent=False
+            )
         return self.get_event(calendar_id, href)
 
     def update_event(
@@ -281,11 +286,14 @@ class CalDAVProvider(Provider):
         if response.status in (404, 410):
             return None
         if response.status == 403:
-            raise ActionRefused("The server does not let this account read this event.")
+            raise ActionRefused(
+                gettext_noop("The server does not let this account read this event.")
+            )
         if response.status != 200:
             raise ProviderError(
-                f"The CalDAV server did not give the event (HTTP {response.status}).",
+                gettext_noop("The CalDAV server did not give the event (HTTP %(status)s)."),
                 permanent=False,
+                params={"status": response.status},
             )
         etag = response.headers.get("ETag", "")
         if not etag or etag.startswith("W/"):
@@ -365,7 +373,10 @@ class CalDAVProvider(Provider):
             raise ActionRefused(EVENT_GONE)
         if status == 409 and "If-None-Match" in condition:
             raise ProviderError(CALENDAR_GONE, permanent=True)
-        raise ActionRefused(f"The CalDAV server refused the change (HTTP {status}).")
+        raise ActionRefused(
+            gettext_noop("The CalDAV server refused the change (HTTP %(status)s)."),
+            params={"status": status},
+        )
 
     # Blocks ---------------------------------------------------------------------------------
 
@@ -395,7 +406,9 @@ class CalDAVProvider(Provider):
                 return href
             etag = None
         raise ProviderError(
-            "The event kept changing on the server while we updated it; trying again later.",
+            gettext_noop(
+                "The event kept changing on the server while we updated it; trying again later."
+            ),
             permanent=False,
         )
 
@@ -439,7 +452,9 @@ class CalDAVProvider(Provider):
         if response.status == 403:
             raise ProviderError(READ_ONLY, permanent=True)
         raise ProviderError(
-            f"The server refused to delete the event (HTTP {response.status}).", permanent=False
+            gettext_noop("The server refused to delete the event (HTTP %(status)s)."),
+            permanent=False,
+            params={"status": response.status},
         )
 
     def _put(self, url: str, href: str, body: bytes, condition: Mapping[str, str]) -> bool:
@@ -456,7 +471,9 @@ class CalDAVProvider(Provider):
             raise ProviderError(CALENDAR_GONE, permanent=True)
         if not 200 <= response.status < 300:
             raise ProviderError(
-                f"The server refused the event (HTTP {response.status}).", permanent=False
+                gettext_noop("The server refused the event (HTTP %(status)s)."),
+                permanent=False,
+                params={"status": response.status},
             )
         # A server that changed what we sent gives no strong ETag; then we read it when needed.
         etag = response.headers.get("ETag", "")

@@ -49,6 +49,7 @@ from integrations.caldav.client import (
     sync_collection,
 )
 from integrations.caldav.discovery import calendar_zone, own_addresses
+from integrations.choices import gettext_noop
 from integrations.ical import ICalendarError, parse_calendar, read_events
 
 MULTIGET_BATCH = 100
@@ -199,7 +200,7 @@ class CalendarReader:
             calendar, window, series_prefix=f"{href}|", default_zone=zone, own_addresses=addresses
         )
         if parsed.skipped and not parsed.events:
-            raise ICalendarError("The events of this object could not be read.")
+            raise ICalendarError(gettext_noop("The events of this object could not be read."))
         return ObjectRead(
             events=[_with_href_ids(event, href) for event in parsed.events],
             zone=zone,

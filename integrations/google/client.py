@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from googleapiclient.errors import Error as ClientLibraryError
 from googleapiclient.errors import HttpError
 
 from integrations.base import ProviderError
+from integrations.choices import gettext_noop
 from multical.lib.http_headers import retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -35,12 +37,18 @@ TIMEOUT_SECONDS = 20
 # Google allows 600 requests a minute per user; stay under it with room for other clients.
 DEFAULT_REQUESTS_PER_MINUTE = 500
 
-REVOKED = "Google refused the stored authorization; reconnect the account."
-UNAUTHORIZED = "Google did not accept the stored authorization; reconnect the account."
-FORBIDDEN = "Google refused access: the calendar is read-only or not shared with this account."
-NOT_FOUND = "This calendar no longer exists at Google, or the account lost access to it."
-RATE_LIMITED = "Google asked us to slow down; trying again shortly."
-UNREACHABLE = "Google Calendar could not be reached; trying again later."
+REVOKED = gettext_noop("Google refused the stored authorization; reconnect the account.")
+UNAUTHORIZED = gettext_noop(
+    "Google did not accept the stored authorization; reconnect the account."
+)
+FORBIDDEN = gettext_noop(
+    "Google refused access: the calendar is read-only or not shared with this account."
+)
+NOT_FOUND = gettext_noop(
+    "This calendar no longer exists at Google, or the account lost access to it."
+)
+RATE_LIMITED = gettext_noop("Google asked us to slow down; trying again shortly.")
+UNREACHABLE = gettext_noop("Google Calendar could not be reached; trying again later.")
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 DAILY_LIMIT_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 
@@ -56,8 +64,9 @@ class GoogleAPIError(ProviderError):
         reason: str,
         permanent: bool,
         retry_after: float | None = None,
+        params: Mapping[str, str | int] | None = None,
     ) -> None:
-        super().__init__(message, permanent=permanent, retry_after=retry_after)
+        super().__init__(message, permanent=permanent, retry_after=retry_after, params=params)
         self.status = status
         self.reason = reason
 
@@ -143,7 +152,9 @@ class GoogleClient:
             # An answer that is not the JSON Google sends (a proxy's error page, a cut body).
             logger.info("Unreadable answer from Google Calendar: %s", type(error).__name__)
             raise ProviderError(
-                "Google Calendar sent an answer we could not read; trying again later.",
+                gettext_noop(
+                    "Google Calendar sent an answer we could not read; trying again later."
+                ),
                 permanent=False,
             ) from None
 
@@ -155,7 +166,10 @@ class GoogleClient:
         cache.add(key, 0, timeout=120)
         if cache.incr(key) > limit:
             raise ProviderError(
-                "Paused to stay under Google's request limit for this account; continuing shortly.",
+                gettext_noop(
+                    "Paused to stay under Google's request limit for this account; continuing "
+                    "shortly."
+                ),
                 permanent=False,
                 retry_after=60 - now % 60,
             )
@@ -169,7 +183,12 @@ def api_error(error: HttpError) -> GoogleAPIError:
 
     def make(message: str, *, permanent: bool, wait: float | None = None) -> GoogleAPIError:
         return GoogleAPIError(
-            message, status=status, reason=reason, permanent=permanent, retry_after=wait
+            message,
+            status=status,
+            reason=reason,
+            permanent=permanent,
+            retry_after=wait,
+            params={"status": status},
         )
 
     if status == 401:
@@ -178,7 +197,7 @@ def api_error(error: HttpError) -> GoogleAPIError:
         return make(RATE_LIMITED, permanent=False, wait=retry_after)
     if status == 403 and reason in DAILY_LIMIT_REASONS:
         return make(
-            "Google's daily request limit is used up; trying again later.",
+            gettext_noop("Google's daily request limit is used up; trying again later."),
             permanent=False,
             wait=retry_after or 3600,
         )
@@ -188,11 +207,15 @@ def api_error(error: HttpError) -> GoogleAPIError:
         return make(NOT_FOUND, permanent=True)
     if status >= 500:
         return make(
-            f"Google Calendar is having trouble (HTTP {status}); trying again later.",
+            gettext_noop(
+                "Google Calendar is having trouble (HTTP %(status)s); trying again later."
+            ),
             permanent=False,
             wait=retry_after,
         )
-    return make(f"Google Calendar refused the request (HTTP {status}).", permanent=False)
+    return make(
+        gettext_noop("Google Calendar refused the request (HTTP %(status)s)."), permanent=False
+    )
 
 
 def refresh_error(error: RefreshError) -> ProviderError:
@@ -206,7 +229,9 @@ def refresh_error(error: RefreshError) -> ProviderError:
     if code in ("invalid_client", "unauthorized_client"):
         logger.error("Google refused this server's OAuth client (%s)", code)
         return ProviderError(
-            "Google refused this server's sign-in settings; the operator must check them.",
+            gettext_noop(
+                "Google refused this server's sign-in settings; the operator must check them."
+            ),
             permanent=False,
         )
     return ProviderError(UNREACHABLE, permanent=False)

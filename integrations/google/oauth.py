@@ -24,23 +24,30 @@ from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from integrations import scopes
+from integrations.choices import gettext_noop
 from integrations.oauth_state import Grant, OAuthError, missing_scopes, new_state
 
 SCOPES = scopes.names(scopes.GOOGLE_CALENDAR_CONNECTION)
 ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 
-NO_CODE = "Google sent no authorization back. Nothing was connected; please try again."
-REFUSED = (
+NO_CODE = gettext_noop(
+    "Google sent no authorization back. Nothing was connected; please try again."
+)
+REFUSED = gettext_noop(
     "Google did not accept this authorization (it may have been used already). Nothing was "
     "connected; please start again."
 )
-UNREACHABLE = "Google's sign-in service could not be reached. Nothing was connected; try again."
-SCOPES_MISSING = (
+UNREACHABLE = gettext_noop(
+    "Google's sign-in service could not be reached. Nothing was connected; try again."
+)
+SCOPES_MISSING = gettext_noop(
     "Multical needs every permission on Google's consent screen to sync your calendars (some "
     "boxes were left unticked). Nothing was connected; please start again and allow them all."
 )
-NO_LASTING_ACCESS = "Google gave no lasting access. Nothing was connected; please start again."
-NO_ACCOUNT = "Google did not say which account was connected. Nothing was connected."
+NO_LASTING_ACCESS = gettext_noop(
+    "Google gave no lasting access. Nothing was connected; please start again."
+)
+NO_ACCOUNT = gettext_noop("Google did not say which account was connected. Nothing was connected.")
 
 
 def is_configured() -> bool:

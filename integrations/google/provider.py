@@ -47,6 +47,7 @@ from integrations.base import (
     busy_intervals,
     moved_draft,
 )
+from integrations.choices import gettext_noop
 from integrations.google.client import GoogleAPIError, GoogleClient
 from integrations.google.mapping import (
     ANSWERS,
@@ -83,21 +84,23 @@ BUSY_FIELDS = (
 WRITABLE_ROLES = frozenset({"owner", "writer"})
 
 # Refusals of the user's actions, in plain words (shown to them).
-READ_ONLY = "This calendar is read-only in Google Calendar."
-GONE = "This event is no longer in the calendar."
-NO_ACCESS = "Google Calendar does not let this account open this event."
-BLOCK_REFUSED = (
+READ_ONLY = gettext_noop("This calendar is read-only in Google Calendar.")
+GONE = gettext_noop("This event is no longer in the calendar.")
+NO_ACCESS = gettext_noop("Google Calendar does not let this account open this event.")
+BLOCK_REFUSED = gettext_noop(
     "This is a block Multical keeps in step with its source; change the source event instead."
 )
-BOOKING_REFUSED = (
+BOOKING_REFUSED = gettext_noop(
     "This event belongs to a booking made on a Multical booking page; change the booking instead."
 )
-NOT_SHOWN = "This kind of Google Calendar event cannot be changed from Multical."
-ORGANIZER_ONLY = "Only the organizer can change this in Google Calendar."
-SPLIT_ORGANIZER_ONLY = "Only the organizer can change this and the following events of this series."
-NOT_INVITED = "You are not an invitee of this event, so there is no answer to send."
-REFUSED = "Google Calendar refused this change."
-UNREADABLE = "Google Calendar sent this event in a form we could not read."
+NOT_SHOWN = gettext_noop("This kind of Google Calendar event cannot be changed from Multical.")
+ORGANIZER_ONLY = gettext_noop("Only the organizer can change this in Google Calendar.")
+SPLIT_ORGANIZER_ONLY = gettext_noop(
+    "Only the organizer can change this and the following events of this series."
+)
+NOT_INVITED = gettext_noop("You are not an invitee of this event, so there is no answer to send.")
+REFUSED = gettext_noop("Google Calendar refused this change.")
+UNREADABLE = gettext_noop("Google Calendar sent this event in a form we could not read.")
 # A reply reads the event and writes it back with If-Match; a change landing in between (another
 # guest's answer) is read again this many times before the conflict is the user's.
 REPLY_ATTEMPTS = 3

@@ -30,14 +30,15 @@ from integrations.base import (
     Window,
     busy_intervals,
 )
+from integrations.choices import gettext_noop
 from integrations.ical import ICalendarError, ParsedEvents, owner_zone, parse_calendar, read_events
 from multical.lib.http_headers import retry_after_seconds
 from multical.lib.safe_http import FetchError, FetchResult, UnsafeURLError, fetch
 
 FEED_ID = "feed"
 DEFAULT_NAME = "iCal link"
-READ_ONLY = "iCal links are read-only."
-NOT_ICALENDAR = "This link does not lead to an iCalendar file."
+READ_ONLY = gettext_noop("iCal links are read-only.")
+NOT_ICALENDAR = gettext_noop("This link does not lead to an iCalendar file.")
 
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 # Google regenerates DTSTAMP on every download; it says nothing about the events.
@@ -150,17 +151,23 @@ class ICSProvider(Provider):
         except UnsafeURLError as error:
             raise ProviderError(str(error), permanent=True) from error
         except FetchError as error:
-            raise ProviderError(str(error), permanent=not error.transient) from error
+            raise ProviderError(
+                error.msgid, permanent=not error.transient, params=error.params
+            ) from error
         if result.status == 429 or result.status >= 500:
             raise ProviderError(
-                f"The calendar's server is not answering right now (HTTP {result.status}).",
+                gettext_noop("The calendar's server is not answering right now (HTTP %(status)s)."),
                 permanent=False,
+                params={"status": result.status},
                 retry_after=retry_after_seconds(result.headers.get("retry-after", "")),
             )
         if result.status >= 300 and result.status != 304:
             raise ProviderError(
-                f"The link was refused (HTTP {result.status}). Check that it is still shared.",
+                gettext_noop(
+                    "The link was refused (HTTP %(status)s). Check that it is still shared."
+                ),
                 permanent=True,
+                params={"status": result.status},
             )
         return result
 
@@ -179,7 +186,7 @@ def _read(body: bytes, window: Window, zone: tzinfo) -> ParsedEvents:
         return read_events(_parse(body), window, default_zone=zone)
     except ICalendarError as error:
         # Transient: the cursor stays, nothing is removed, and the next poll tries again.
-        raise ProviderError(str(error), permanent=False) from error
+        raise ProviderError(error.msgid, permanent=False, params=error.params) from error
 
 
 def _color(calendar: icalendar.Calendar) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from integrations.base import ProviderError
+from integrations.choices import gettext_noop
 from integrations.microsoft.credentials import REFUSED
 from multical.lib.http_headers import retry_after_seconds
 from multical.lib.shared_slots import NoSlotFree, shared_slot
@@ -30,9 +31,9 @@ PREFER = (
 )
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
-NOT_FOUND = "This calendar no longer exists at Microsoft."
-READ_ONLY = "This calendar is read-only: Microsoft refused the change."
-DENIED = "Microsoft denied access to this calendar; reconnect the account."
+NOT_FOUND = gettext_noop("This calendar no longer exists at Microsoft.")
+READ_ONLY = gettext_noop("This calendar is read-only: Microsoft refused the change.")
+DENIED = gettext_noop("Microsoft denied access to this calendar; reconnect the account.")
 
 
 def mailbox_slot_name(mailbox: str) -> str:
@@ -80,7 +81,9 @@ class GraphClient:
         returned, any other failure raised."""
         url = path_or_url if "://" in path_or_url else self._base + path_or_url
         if not self.owns(url):
-            raise ProviderError("Microsoft sent a link to somewhere else.", permanent=False)
+            raise ProviderError(
+                gettext_noop("Microsoft sent a link to somewhere else."), permanent=False
+            )
         token = self._access_token()
         response = self._send(method, url, params, json, token, headers)
         if response.status_code == 401:
@@ -126,16 +129,19 @@ class GraphClient:
                 )
         except NoSlotFree as error:
             raise ProviderError(
-                "Too many requests to this Microsoft account at once; trying again later.",
+                gettext_noop(
+                    "Too many requests to this Microsoft account at once; trying again later."
+                ),
                 permanent=False,
             ) from error
         except httpx.TimeoutException as error:
             raise ProviderError(
-                "Microsoft did not answer in time; trying again later.", permanent=False
+                gettext_noop("Microsoft did not answer in time; trying again later."),
+                permanent=False,
             ) from error
         except httpx.HTTPError as error:
             raise ProviderError(
-                "Could not reach Microsoft; trying again later.", permanent=False
+                gettext_noop("Could not reach Microsoft; trying again later."), permanent=False
             ) from error
 
 
@@ -145,7 +151,9 @@ def decode(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise ProviderError("Microsoft sent an answer we could not read.", permanent=False)
+        raise ProviderError(
+            gettext_noop("Microsoft sent an answer we could not read."), permanent=False
+        )
     return body
 
 
@@ -165,7 +173,7 @@ def error_for(response: httpx.Response, *, write: bool) -> ProviderError:
         return ProviderError(REFUSED, permanent=True)
     if status in (429, 503, 504) or (status >= 500 and retry_after is not None):
         return ProviderError(
-            "Microsoft asked us to slow down; trying again later.",
+            gettext_noop("Microsoft asked us to slow down; trying again later."),
             permanent=False,
             retry_after=retry_after,
         )
@@ -175,6 +183,12 @@ def error_for(response: httpx.Response, *, write: bool) -> ProviderError:
         return ProviderError(NOT_FOUND, permanent=True)
     if status >= 500:
         return ProviderError(
-            f"Microsoft had a problem (HTTP {status}); trying again later.", permanent=False
+            gettext_noop("Microsoft had a problem (HTTP %(status)s); trying again later."),
+            permanent=False,
+            params={"status": status},
         )
-    return ProviderError(f"Microsoft rejected the request (HTTP {status}).", permanent=False)
+    return ProviderError(
+        gettext_noop("Microsoft rejected the request (HTTP %(status)s)."),
+        permanent=False,
+        params={"status": status},
+    )

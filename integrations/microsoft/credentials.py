@@ -17,12 +17,13 @@ import msal
 from django.conf import settings
 
 from integrations.base import ProviderError
+from integrations.choices import gettext_noop
 
 # offline_access, openid and profile are reserved scopes that msal adds by itself.
 SCOPES = ["Calendars.ReadWrite", "User.Read"]
 
-REFUSED = "Microsoft refused the stored authorization; reconnect the account."
-UNAVAILABLE = "Microsoft's sign-in service did not answer; trying again later."
+REFUSED = gettext_noop("Microsoft refused the stored authorization; reconnect the account.")
+UNAVAILABLE = gettext_noop("Microsoft's sign-in service did not answer; trying again later.")
 # The answers of a refresh that mean only the user can fix it (revoked, password changed, MFA).
 _NEEDS_USER = {"invalid_grant", "interaction_required", "consent_required", "login_required"}
 _DISCOVERY_SECONDS = 3600

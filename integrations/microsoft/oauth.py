@@ -18,6 +18,7 @@ from django.conf import settings
 
 from integrations import scopes
 from integrations.base import ProviderError
+from integrations.choices import gettext_noop
 from integrations.microsoft.credentials import confidential_client
 from integrations.microsoft.provider import MicrosoftProvider
 from integrations.oauth_state import Grant, OAuthError, missing_scopes, new_state
@@ -25,16 +26,20 @@ from integrations.oauth_state import Grant, OAuthError, missing_scopes, new_stat
 # What we hand msal; it adds openid, profile and offline_access itself (declared in ``scopes``).
 SCOPES = scopes.msal_names(scopes.MICROSOFT_CALENDAR_CONNECTION)
 
-REFUSED = (
+REFUSED = gettext_noop(
     "Microsoft did not accept this authorization (it may have been used already). Nothing was "
     "connected; please start again."
 )
-UNREACHABLE = "Microsoft's sign-in service could not be reached. Nothing was connected; try again."
-SCOPES_MISSING = (
+UNREACHABLE = gettext_noop(
+    "Microsoft's sign-in service could not be reached. Nothing was connected; try again."
+)
+SCOPES_MISSING = gettext_noop(
     "Microsoft did not grant access to your calendars (an administrator may need to approve "
     "Multical). Nothing was connected."
 )
-NO_ACCOUNT = "Microsoft did not say which account was connected. Nothing was connected."
+NO_ACCOUNT = gettext_noop(
+    "Microsoft did not say which account was connected. Nothing was connected."
+)
 
 
 def is_configured() -> bool:

@@ -46,6 +46,7 @@ from integrations.base import (
     busy_intervals,
     moved_draft,
 )
+from integrations.choices import gettext_noop
 from integrations.microsoft import mapping
 from integrations.microsoft.client import GraphClient, decode, error_code, error_for
 from integrations.microsoft.credentials import Credentials
@@ -67,21 +68,23 @@ _GRAPH_MESSAGE_LENGTH = 200
 SUBSCRIPTION_MAX_MINUTES = 4230
 
 # The user's own events (the portfolio). The words are shown to the user; none holds content.
-FOLLOWING_REFUSED = (
+FOLLOWING_REFUSED = gettext_noop(
     "Outlook cannot change only this and the following events; change this one or all."
 )
-BLOCK_REFUSED = (
+BLOCK_REFUSED = gettext_noop(
     "This is a block Multical keeps in step with its source; change the source event instead."
 )
-BOOKING_REFUSED = (
+BOOKING_REFUSED = gettext_noop(
     "This event belongs to a booking made on your booking page; change the booking instead."
 )
-EVENT_GONE = "This event is no longer in its calendar at Microsoft."
-CALENDAR_GONE = "This calendar no longer exists at Microsoft."
-WRITE_REFUSED = "Microsoft refused the change: this calendar or event is read-only for you."
-REQUEST_REFUSED = "Microsoft refused this change to the event."
-ORGANIZER_REPLY = "You organise this event, so there is no invitation to answer."
-NO_ANSWER = "Only accepted, tentative or declined can be sent as an answer."
+EVENT_GONE = gettext_noop("This event is no longer in its calendar at Microsoft.")
+CALENDAR_GONE = gettext_noop("This calendar no longer exists at Microsoft.")
+WRITE_REFUSED = gettext_noop(
+    "Microsoft refused the change: this calendar or event is read-only for you."
+)
+REQUEST_REFUSED = gettext_noop("Microsoft refused this change to the event.")
+ORGANIZER_REPLY = gettext_noop("You organise this event, so there is no invitation to answer.")
+NO_ANSWER = gettext_noop("Only accepted, tentative or declined can be sent as an answer.")
 # Graph's answer to a write whose If-Match no longer names the event's version (412), and the
 # same Exchange error as it has been seen with a 409.
 _CHANGE_KEY_CONFLICT = "ErrorIrresolvableConflict"
@@ -179,7 +182,9 @@ class MicrosoftProvider(Provider):
         read = self._delta_round(f"{_calendar_path(calendar_id)}/calendarView/delta", params)
         if read is None:
             raise ProviderError(
-                "Microsoft could not start a fresh read of the calendar; trying again later.",
+                gettext_noop(
+                    "Microsoft could not start a fresh read of the calendar; trying again later."
+                ),
                 permanent=False,
             )
         return _change_set(*read, full=True)
@@ -222,7 +227,8 @@ class MicrosoftProvider(Provider):
             if existing and self._update(existing, spec):
                 return existing
         raise ProviderError(
-            "Microsoft refused to create the event; trying again later.", permanent=False
+            gettext_noop("Microsoft refused to create the event; trying again later."),
+            permanent=False,
         )
 
     def find_block(
@@ -256,7 +262,9 @@ class MicrosoftProvider(Provider):
             "POST", f"{_calendar_path(calendar_id)}/events", mapping.new_event(draft)
         )
         if not created.get("id"):
-            raise ProviderError("Microsoft did not say which event it created.", permanent=False)
+            raise ProviderError(
+                gettext_noop("Microsoft did not say which event it created."), permanent=False
+            )
         return _detail(created)
 
     def update_event(
@@ -495,7 +503,9 @@ class MicrosoftProvider(Provider):
             raise error_for(response, write=True)
         created = decode(response)
         if not created.get("id"):
-            raise ProviderError("Microsoft did not say which event it created.", permanent=False)
+            raise ProviderError(
+                gettext_noop("Microsoft did not say which event it created."), permanent=False
+            )
         return str(created["id"])
 
     def _instances(self, calendar_id: str, window: Window) -> Iterator[RemoteEvent]:
@@ -536,7 +546,8 @@ class MicrosoftProvider(Provider):
                 return items, str(delta_link)
             else:
                 raise ProviderError(
-                    "Microsoft ended a read without a link to continue from.", permanent=False
+                    gettext_noop("Microsoft ended a read without a link to continue from."),
+                    permanent=False,
                 )
 
 
@@ -573,7 +584,7 @@ def _detail(item: Mapping[str, Any]) -> EventDetail:
         return mapping.event_detail(item)
     except (KeyError, TypeError, ValueError) as error:
         raise ProviderError(
-            "Microsoft sent an event we could not read.", permanent=False
+            gettext_noop("Microsoft sent an event we could not read."), permanent=False
         ) from error
 
 
@@ -629,7 +640,9 @@ def _subscription_refused(response: httpx.Response) -> ProviderError:
     handshake, or Graph refused the request itself (its own words are kept, they name the field)."""
     if error_code(response) == _VALIDATION_FAILED:
         return ProviderError(
-            "Microsoft could not confirm our notification address; trying again later.",
+            gettext_noop(
+                "Microsoft could not confirm our notification address; trying again later."
+            ),
             permanent=False,
         )
     try:
@@ -638,8 +651,15 @@ def _subscription_refused(response: httpx.Response) -> ProviderError:
         error = None
     message = error.get("message") if isinstance(error, dict) else None
     reason = message.strip()[:_GRAPH_MESSAGE_LENGTH] if isinstance(message, str) else ""
+    if not reason:
+        return ProviderError(
+            gettext_noop("Microsoft refused the subscription and gave no reason."), permanent=False
+        )
+    # Graph's own words, in English: they name the field it refused.
     return ProviderError(
-        f"Microsoft refused the subscription: {reason or 'no reason given'}", permanent=False
+        gettext_noop("Microsoft refused the subscription: %(reason)s"),
+        permanent=False,
+        params={"reason": reason},
     )
 
 
@@ -648,5 +668,5 @@ def _subscription(body: Mapping[str, Any]) -> tuple[str, datetime]:
         return str(body["id"]), mapping.parse_graph_datetime(str(body["expirationDateTime"]))
     except (KeyError, ValueError) as error:
         raise ProviderError(
-            "Microsoft sent a subscription we could not read.", permanent=False
+            gettext_noop("Microsoft sent a subscription we could not read."), permanent=False
         ) from error

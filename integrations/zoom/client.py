@@ -20,12 +20,13 @@ import httpx
 from django.conf import settings
 
 from integrations.base import ProviderError
+from integrations.choices import gettext_noop
 
 TIMEOUT = httpx.Timeout(15.0)
-REFUSED = "Zoom refused the stored authorization; reconnect Zoom."
-UNREACHABLE = "Zoom could not be reached; we will try again."
-BUSY = "Zoom asked us to slow down; we will try again."
-MEETING_GONE = "This Zoom meeting no longer exists."
+REFUSED = gettext_noop("Zoom refused the stored authorization; reconnect Zoom.")
+UNREACHABLE = gettext_noop("Zoom could not be reached; we will try again.")
+BUSY = gettext_noop("Zoom asked us to slow down; we will try again.")
+MEETING_GONE = gettext_noop("This Zoom meeting no longer exists.")
 # Every meeting's settings (the permissions page says so): no cloud recording, and nobody in the
 # meeting before its host.
 MEETING_SETTINGS: dict[str, Any] = {"auto_recording": "none", "join_before_host": False}
@@ -156,7 +157,11 @@ def _raise_for_status(response: httpx.Response) -> None:
         )
     if status == 404:
         raise ProviderError(MEETING_GONE, permanent=True)
-    raise ProviderError(f"Zoom refused the request (HTTP {status}).", permanent=True)
+    raise ProviderError(
+        gettext_noop("Zoom refused the request (HTTP %(status)s)."),
+        permanent=True,
+        params={"status": status},
+    )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

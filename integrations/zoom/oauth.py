@@ -27,28 +27,33 @@ from django.conf import settings
 
 from integrations import scopes
 from integrations.base import ProviderError
+from integrations.choices import gettext_noop
 from integrations.oauth_state import Grant, OAuthError, missing_scopes, new_state
 from integrations.zoom.client import ZoomClient, static_token
 
 SCOPES = scopes.names(scopes.ZOOM_CONNECTION)
 TIMEOUT = httpx.Timeout(15.0)
 
-NO_CODE = "Zoom sent no authorization back. Nothing was connected; please try again."
-REFUSED = (
+NO_CODE = gettext_noop("Zoom sent no authorization back. Nothing was connected; please try again.")
+REFUSED = gettext_noop(
     "Zoom did not accept this authorization (it may have been used already). Nothing was "
     "connected; please start again."
 )
-UNREACHABLE = "Zoom's sign-in service could not be reached. Nothing was connected; try again."
-SCOPES_MISSING = (
+UNREACHABLE = gettext_noop(
+    "Zoom's sign-in service could not be reached. Nothing was connected; try again."
+)
+SCOPES_MISSING = gettext_noop(
     "Zoom did not grant every permission Multical needs to manage meetings (the server's Zoom app "
     "may lack some). Nothing was connected; ask the operator to check the app's scopes."
 )
-SCOPES_EXTRA = (
-    "This server's Zoom app asks for more than Multical uses ({scopes}). Nothing was connected; "
+SCOPES_EXTRA = gettext_noop(
+    "This server's Zoom app asks for more than Multical uses (%(scopes)s). Nothing was connected; "
     "ask the operator to remove those scopes from the app, as its permissions page promises."
 )
-NO_LASTING_ACCESS = "Zoom gave no lasting access. Nothing was connected; please start again."
-NO_ACCOUNT = "Zoom did not say which account was connected. Nothing was connected."
+NO_LASTING_ACCESS = gettext_noop(
+    "Zoom gave no lasting access. Nothing was connected; please start again."
+)
+NO_ACCOUNT = gettext_noop("Zoom did not say which account was connected. Nothing was connected.")
 
 
 def is_configured() -> bool:
@@ -97,7 +102,7 @@ def authorization_finish(
     if missing_scopes(SCOPES, answer.get("scope")):
         raise OAuthError(SCOPES_MISSING)
     if extra := _extra_scopes(answer.get("scope")):
-        raise OAuthError(SCOPES_EXTRA.format(scopes=", ".join(extra)))
+        raise OAuthError(SCOPES_EXTRA, params={"scopes": ", ".join(extra)})
     if not answer.get("refresh_token") or not answer.get("access_token"):
         raise OAuthError(NO_LASTING_ACCESS)
     try:

@@ -100,11 +100,17 @@ class UnsafeURLError(ValueError):
 class FetchError(Exception):
     """The fetch failed: the network, a timeout, a body too large, too many redirects.
 
-    ``transient`` says whether trying again later may help.
+    ``transient`` says whether trying again later may help. The message is English, marked for the
+    catalogues, with what varies apart in ``params`` (``msgid`` and ``params`` can be kept as a
+    connection's last error and shown in the reader's language); ``str()`` has the values in.
     """
 
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, transient: bool, params: Mapping[str, str | int] | None = None
+    ) -> None:
+        self.msgid = message
+        self.params: dict[str, str | int] = dict(params or {})
+        super().__init__(message % self.params if self.params else message)
         self.transient = transient
 
 
@@ -183,7 +189,7 @@ def fetch(
         if status not in _REDIRECT_STATUSES or not location:
             return FetchResult(status=status, headers=response_headers, body=body, url=str(target))
         target = _parse(str(target.join(location)))
-    raise FetchError("The link redirects too many times.", transient=False)
+    raise FetchError(gettext_noop("The link redirects too many times."), transient=False)
 
 
 def _parse(url: str) -> httpx.URL:
@@ -276,15 +282,21 @@ def _get(
             response_headers = httpx.Headers(response.headers)
             body = _read_capped(response.iter_stream(), response_headers, max_bytes)
     except httpcore.TimeoutException as error:
-        raise FetchError("The server did not answer in time.", transient=True) from error
+        raise FetchError(
+            gettext_noop("The server did not answer in time."), transient=True
+        ) from error
     except (httpcore.NetworkError, httpcore.ProtocolError) as error:
-        raise FetchError("The server could not be reached.", transient=True) from error
+        raise FetchError(
+            gettext_noop("The server could not be reached."), transient=True
+        ) from error
     return response.status, response_headers, body
 
 
 def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, max_bytes: int) -> bytes:
     too_large = FetchError(
-        f"The file is larger than {max_bytes / 1024 / 1024:g} MB.", transient=False
+        gettext_noop("The file is larger than %(megabytes)s MB."),
+        transient=False,
+        params={"megabytes": f"{max_bytes / 1024 / 1024:g}"},
     )
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
@@ -304,7 +316,7 @@ def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, max_bytes: int
                 body += decompressor.decompress(chunk, max_bytes - len(body) + 1)
             except zlib.error as error:
                 raise FetchError(
-                    "The server sent a damaged compressed file.", transient=True
+                    gettext_noop("The server sent a damaged compressed file."), transient=True
                 ) from error
         if len(body) > max_bytes:
             raise too_large
@@ -318,7 +330,9 @@ def _decompressor(encoding: str) -> zlib._Decompress | None:
     if encoding in ("gzip", "x-gzip", "deflate"):
         # 32 + MAX_WBITS reads either a gzip or a zlib header.
         return zlib.decompressobj(32 + zlib.MAX_WBITS)
-    raise FetchError("The server sent the file in a compression we cannot read.", transient=False)
+    raise FetchError(
+        gettext_noop("The server sent the file in a compression we cannot read."), transient=False
+    )
 
 
 class PinnedBackend(httpcore.NetworkBackend):

@@ -173,7 +173,7 @@ def test_a_new_booking_gets_one_meeting_one_event_and_two_emails(world, zoom, zo
         0,
         0,
     )
-    assert booking.follow_up_error == ""
+    assert booking.follow_up_problems == []
 
 
 def test_the_attendees_emails_keep_the_clock_they_booked_with(world, follow):
@@ -405,7 +405,7 @@ def test_zoom_needing_reconnect_still_books_the_event_and_tells_the_owner_once(
 
     assert zoom_fake.requests == []
     assert booking.zoom_meeting_id == booking.meeting_url == ""
-    assert "Zoom" in booking.follow_up_error
+    assert "Zoom" in " ".join(booking.follow_up_problem_texts)
     assert booking.meeting_sequence == -1  # still to do, once Zoom works again
     assert len(booking_events(world)) == 1
     (to_attendee,) = sent_to(ATTENDEE)
@@ -428,7 +428,7 @@ def test_zoom_revoked_at_zoom_is_recorded_and_the_owner_told_once(world, zoom, z
     zoom.refresh_from_db()
     assert zoom.status == Connection.Status.NEEDS_RECONNECT
     assert zoom_fake.meetings == {}
-    assert booking.follow_up_error.startswith("The Zoom meeting was not created")
+    assert booking.follow_up_problem_texts[0].startswith("The Zoom meeting was not created")
     assert len(booking_events(world)) == 1
     assert len(sent_to(ATTENDEE)) == 1
     to_owner = sent_to("owner@example.com")
@@ -454,7 +454,9 @@ def test_a_zoom_outage_holds_the_emails_back_until_the_last_try(world, zoom, zoo
     assert len(mail.outbox) == 2
     assert len(booking_events(world)) == 1
     assert booking.meeting_sequence == -1
-    assert "Zoom kept failing" in booking.follow_up_error
+    assert booking.follow_up_problem_texts == [
+        "The Zoom meeting was not created: Zoom kept failing, and we stopped trying."
+    ]
 
 
 def test_a_transient_calendar_error_is_retried_later_and_duplicates_nothing(
@@ -472,7 +474,9 @@ def test_a_transient_calendar_error_is_retried_later_and_duplicates_nothing(
     assert retry.value.when >= 15  # backed off (with jitter), not hammering the server
     assert booking_events(world) == []
     assert booking.event_sequence == -1
-    assert booking.follow_up_error.startswith("The event in work will be written on the next try")
+    assert booking.follow_up_problem_texts[0].startswith(
+        "The event in work will be written on the next try"
+    )
     assert len(mail.outbox) == 2  # the e-mails did not wait for the calendar
     assert len(zoom_fake.meetings) == 1
 
@@ -482,7 +486,7 @@ def test_a_transient_calendar_error_is_retried_later_and_duplicates_nothing(
     assert fault_proxy.seen["PUT"] == 2
     assert len(booking_events(world)) == 1
     assert booking.event_sequence == 0
-    assert booking.follow_up_error == ""
+    assert booking.follow_up_problems == []
     assert len(zoom_fake.meetings) == 1
     assert len(zoom_calls(zoom_fake, "POST")) == 1
     assert len(mail.outbox) == 2
@@ -500,7 +504,7 @@ def test_a_calendar_that_refuses_for_good_is_recorded_and_the_rest_goes_on(
     world.connection.refresh_from_db()
     assert world.connection.status == Connection.Status.NEEDS_RECONNECT
     assert booking.event_sequence == -1
-    assert "The event in work was not written" in booking.follow_up_error
+    assert booking.follow_up_problem_texts[0].startswith("The event in work was not written")
     assert len(sent_to(ATTENDEE)) == 1
     (to_owner,) = [m for m in sent_to("owner@example.com") if m.subject.startswith("New")]
     assert "The event in work was not written" in to_owner.body

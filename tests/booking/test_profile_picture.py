@@ -8,8 +8,10 @@ import io
 import re
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import ExifTags, Image
@@ -20,16 +22,10 @@ from booking.services.profiles import profile_save
 from tests.booking.pages import make_host
 from tests.factories import DEFAULT_PASSWORD
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_rate_limits")]
 
 PROFILE_URL = "/booking/profile/"
 GPS_LATITUDE = (52.0, 31.0, 12.5)
-
-
-@pytest.fixture(autouse=True)
-def generous_rate_limits(settings):
-    settings.BOOKING_BROWSE_RATE = "10000/m"
-    settings.BOOKING_SUBMIT_RATE = "10000/m"
 
 
 @pytest.fixture
@@ -331,3 +327,15 @@ def _save_picture(profile: Profile, upload_file: io.BytesIO) -> str:
     )
     profile.refresh_from_db()
     return f"/book/{profile.handle}/picture/{profile.picture_digest}.webp"
+
+
+def test_the_readme_has_the_proxy_accept_a_whole_upload_and_names_the_real_limit():
+    """An upload the proxy refuses never reaches us: the deployment notes must ask for more than
+    the largest picture we take, with room for the form's other fields, and state that limit."""
+    readme = " ".join((Path(settings.BASE_DIR) / "README.md").read_text().split())
+    allowed = re.search(r"client_max_body_size (\d+)m;", readme)
+
+    assert allowed, "the README gives nginx's setting"
+    assert int(allowed.group(1)) * 1024 * 1024 >= MAX_UPLOAD_BYTES + 512 * 1024
+    assert f"files up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB" in readme
+    assert "413" in readme  # and what the host sees when a proxy refuses anyway

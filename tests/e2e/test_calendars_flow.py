@@ -56,7 +56,7 @@ def test_connect_a_caldav_account_and_see_its_calendars(signed_in_page, radicale
     expect(page.get_by_text("2 calendars")).to_be_visible()
     expect(page.get_by_text("Client work")).to_be_visible()
     expect(page.get_by_text("Family")).to_be_visible()
-    expect(page.locator(".badge--ok")).to_have_text("OK")
+    expect(page.locator(".badge--ok")).to_have_text("Connected")
     swatch = calendar_row(page, "Client work").locator(".swatch")
     expect(swatch).to_have_css("background-color", "rgb(43, 138, 62)")
     expect(calendar_row(page, "Family")).to_contain_text("Not used by any rule")

@@ -121,7 +121,7 @@ def expect_calendars_listed(page: Page, live_server, email: str, names: list[str
     connection = page.locator("section.connection", has=page.get_by_role("heading", name=email))
     for name in names:
         expect(connection.locator(".calendar-list__name", has_text=name)).to_be_visible()
-    expect(connection.locator(".badge--ok")).to_have_text("OK")
+    expect(connection.locator(".badge--ok")).to_have_text("Connected")
 
 
 def test_connect_google_through_its_consent_page_and_see_its_calendars(

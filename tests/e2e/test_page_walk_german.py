@@ -126,3 +126,47 @@ def test_every_owner_page_in_german_fits_a_phone_cuts_no_text_and_passes_axe(bro
     problems = walk_through(context, walk, STOPS, also=speaks_german)
 
     assert problems == [], f"{len(problems)} problems in German at 390 px:\n" + "\n".join(problems)
+
+
+BUTTONS = """() => [...document.querySelectorAll(".button")]
+  .filter((button) => button.checkVisibility({visibilityProperty: true}))
+  .map((button) => {
+    const box = button.getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(button);
+    const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+      .map((r) => Math.round(r.top)));
+    return {
+      label: button.innerText.trim(), left: box.left, right: box.right, height: box.height,
+      spills: button.scrollWidth > button.clientWidth + 1, lines: lines.size,
+    };
+  })"""
+
+
+def test_long_german_button_labels_wrap_whole_on_a_small_phone(browser, live_server, owner):
+    """Buttons take the room there is: a label too long for the screen goes onto a second,
+    balanced line inside its button (never past the screen, never cut, never shortened to fit),
+    and the button stays a full touch target."""
+    owner.language = "de"
+    owner.save(update_fields=["language"])
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 320, "height": 640}, locale="de-DE"
+    )
+    page = context.new_page()
+    seen = []
+    try:
+        page.goto("/")
+        seen += page.evaluate(BUTTONS)
+        log_in_by_field_names(page, owner.email, DEFAULT_PASSWORD)
+        page.goto("/accounts/settings/")
+        seen += page.evaluate(BUTTONS)
+    finally:
+        context.close()
+
+    labels = {button["label"] for button in seen}
+    assert {"Kostenlos registrieren", "Zwei-Faktor-Anmeldung einschalten"} <= labels
+    for button in seen:
+        assert button["left"] >= -1 and button["right"] <= 321, button
+        assert not button["spills"], button
+        assert button["height"] >= 40, button
+    assert any(button["lines"] >= 2 for button in seen), "no label needed a second line"

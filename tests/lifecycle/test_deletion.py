@@ -160,17 +160,19 @@ def test_an_account_without_a_password_confirms_with_its_address(
 
 
 def test_the_account_closes_at_once_and_every_session_of_it_ends(
-    owner, world, django_capture_on_commit_callbacks
+    owner, world, django_capture_on_commit_callbacks, monkeypatch
 ):
     here, elsewhere = log_in(Client(), owner), log_in(Client(), owner)
     this_session = here.cookies["sessionid"].value
+    queued: list[str] = []  # the deletion is queued once the request commits, not run
+    monkeypatch.setattr("lifecycle.tasks.delete_account.delay", queued.append)
 
-    with django_capture_on_commit_callbacks() as queued:  # the task has not run yet
+    with django_capture_on_commit_callbacks(execute=True):
         response = confirm(here, REMOTE_ADDR="203.0.113.30")
 
     assert response.status_code == 302
     assert response.url == reverse("landing")
-    assert len(queued) == 1
+    assert queued == [str(owner.pk)]
     assert not SessionStore().exists(this_session)
     assert here.get(DASHBOARD).status_code == 302
     assert elsewhere.get(DASHBOARD).status_code == 302
@@ -293,6 +295,21 @@ def test_coming_bookings_are_cancelled_and_their_attendees_told(
     ((name, content, _),) = message.attachments
     assert name.endswith(".ics")
     assert icalendar.Calendar.from_ical(content)["METHOD"] == "CANCEL"
+
+
+def test_an_attendee_who_booked_in_german_is_told_why_in_german(
+    owner_client, owner, mailoutbox, run_tasks_inline
+):
+    Profile.objects.create(user=owner, handle="ada", display_name="Ada Host")
+    booking = make_booking(owner, start=timezone.now() + timedelta(days=2))
+    Booking.objects.filter(id=booking.id).update(language="de")
+
+    with run_tasks_inline():
+        confirm(owner_client)
+
+    (message,) = mailoutbox
+    assert "Das Buchungskonto wurde geschlossen." in message.body
+    assert deletion.CLOSED_ACCOUNT_REASON not in message.body
 
 
 def test_the_deletion_waits_for_the_attendees_to_be_told(owner, django_capture_on_commit_callbacks):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import itertools
 import json
 import uuid
@@ -10,10 +13,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
 from accounts.models import AuditLog, Consent
 from accounts.services import audit_log_record
-from booking.models import Booking, BookingPage, DateOverride, Profile, Question
+from booking.models import Booking, BookingPage, DateOverride, Profile, ProfilePicture, Question
+from booking.pictures import SIDE, square_picture
+from booking.services import profiles
 from calendars.models import Connection
 from syncrules.models import Block, SyncRule
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory
@@ -149,13 +155,13 @@ def make_data(user, *, marker: str) -> dict[str, object]:
     }
 
 
-def test_the_export_is_a_json_download_of_format_1_1(exporter, owner):
+def test_the_export_is_a_json_download_of_format_1_2(exporter, owner):
     response = exporter.post(EXPORT)
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response["Content-Disposition"].startswith('attachment; filename="multical-data-')
-    assert json.loads(response.content)["format_version"] == "1.1"
+    assert json.loads(response.content)["format_version"] == "1.2"
 
 
 def test_every_section_is_present_with_the_users_data(exporter, owner):
@@ -216,7 +222,11 @@ def test_every_section_is_present_with_the_users_data(exporter, owner):
     assert block["start"] == "2030-05-06T09:00:00Z"
     assert block["source_event_id"] == "ada-event-1"
 
-    assert exported["booking_profile"] == {"handle": "ada-host", "display_name": "ada Host"}
+    assert exported["booking_profile"] == {
+        "handle": "ada-host",
+        "display_name": "ada Host",
+        "picture": None,
+    }
     (page,) = exported["booking_pages"]
     assert page["title"] == "ada intro"
     assert page["durations"] == [30, 60]
@@ -231,6 +241,68 @@ def test_every_section_is_present_with_the_users_data(exporter, owner):
     assert actions == ["login", "data_exported"]
     assert exported["audit_log"][0]["ip_address"] == "203.0.113.50"
     assert exported["audit_log"][0]["description"] == "Logged in"
+
+
+def test_the_host_picture_comes_back_as_the_image_we_keep(exporter, owner):
+    make_data(owner, marker="ada")
+    profile = Profile.objects.get(user=owner)
+    uploaded = io.BytesIO()
+    Image.new("RGB", (400, 300), "teal").save(uploaded, "PNG")
+    uploaded.seek(0)
+    profiles.profile_picture_set(profile=profile, picture=square_picture(uploaded))
+    profile.refresh_from_db()
+
+    picture = export(exporter)["booking_profile"]["picture"]
+
+    assert set(picture) == {"content_type", "sha256", "updated_at", "data_base64"}
+    data = base64.b64decode(picture["data_base64"], validate=True)
+    assert data == bytes(ProfilePicture.objects.get(profile=profile).image)
+    assert picture["content_type"] == "image/webp"
+    assert picture["sha256"] == profile.picture_digest == hashlib.sha256(data).hexdigest()
+    # The very file attendees see: the page's address for it serves the same bytes.
+    served = Client().get(f"/book/ada-host/picture/{profile.picture_digest}.webp")
+    assert served.content == data
+    with Image.open(io.BytesIO(data)) as image:
+        assert (image.format, image.size) == ("WEBP", (SIDE, SIDE))
+
+
+def test_a_host_without_a_picture_exports_none_and_no_profile_exports_null(exporter, owner):
+    assert export(exporter)["booking_profile"] is None
+
+    Profile.objects.create(user=owner, handle="ada-host", display_name="Ada")
+
+    assert export(exporter)["booking_profile"] == {
+        "handle": "ada-host",
+        "display_name": "Ada",
+        "picture": None,
+    }
+
+
+def test_a_removed_picture_is_not_exported(exporter, owner):
+    profile = Profile.objects.create(user=owner, handle="ada-host", display_name="Ada")
+    uploaded = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(uploaded, "PNG")
+    uploaded.seek(0)
+    profiles.profile_picture_set(profile=profile, picture=square_picture(uploaded))
+    profiles.profile_picture_remove(profile=profile)
+
+    assert export(exporter)["booking_profile"]["picture"] is None
+
+
+def test_the_last_errors_are_exported_in_english_with_their_values(exporter, owner):
+    owner.language = "de"
+    owner.save(update_fields=["language"])
+    make_data(owner, marker="ada")
+    feed = Connection.objects.get(user=owner, kind=Connection.Kind.ICS)
+    feed.last_error = "The link was refused (HTTP %(status)s). Check that it is still shared."
+    feed.last_error_params = {"status": 404}
+    feed.save(update_fields=["last_error", "last_error_params"])
+
+    (exported,) = [c for c in export(exporter)["connections"] if c["kind"] == "ics"]
+
+    assert (
+        exported["last_error"] == "The link was refused (HTTP 404). Check that it is still shared."
+    )
 
 
 def test_a_rule_is_exported_with_every_option(exporter, owner):

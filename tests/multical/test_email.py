@@ -14,8 +14,8 @@ TEMPLATE = "calendars/email/needs-reconnect"
 def connection(label: str) -> SimpleNamespace:
     return SimpleNamespace(
         label=label,
-        get_kind_display="CalDAV server",
-        last_error="The server refused the password.",
+        kind_label="CalDAV server",
+        error_text="The server refused the password.",
     )
 
 
