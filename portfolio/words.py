@@ -1,22 +1,44 @@
 """The words of the portfolio page's script (static/portfolio/portfolio.js), in the reader's
 language: rendered into the page as data (``json_script``), as the Content-Security-Policy allows
-no inline script. ``%(name)s`` marks where the script puts a value; a pair is the singular and the
-plural (the script picks the first for one, the second otherwise, as English and German count).
+no inline script. ``%(name)s`` marks where the script puts a value. A word said of a count is
+given in each of the language's plural categories (CLDR's: "one", "few", "many", "other"…), each
+from the catalogue's form for a number of that category; the script picks by ``Intl.PluralRules``,
+so a language that counts otherwise than English (Polish, Arabic, Japanese) needs only its
+catalogue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
-from django.utils.translation import gettext, ngettext, pgettext
+from babel import Locale, UnknownLocaleError
+from django.utils.translation import get_language, gettext, ngettext, pgettext, to_locale
+
+# Enough numbers to meet every plural category of every language CLDR knows.
+_SAMPLES = (*range(0, 200), 1000, 1_000_000)
 
 
-def _plural(word: Callable[[int], str]) -> list[str]:
-    """The singular and the plural of ``word`` (an ``ngettext`` for a count)."""
-    return [word(1), word(2)]
+def _plural(word: Callable[[int], str]) -> dict[str, str]:
+    """``word`` (an ``ngettext`` for a count) in each plural category of the active language."""
+    return {category: word(number) for category, number in _samples(get_language() or "en")}
 
 
-def portfolio_words() -> dict[str, str | list[str]]:
+@cache
+def _samples(language: str) -> tuple[tuple[str, int], ...]:
+    """A number of each of ``language``'s plural categories (the first one met)."""
+    try:
+        rule = Locale.parse(to_locale(language)).plural_form
+    except (UnknownLocaleError, ValueError):
+        rule = Locale("en").plural_form
+    found: dict[str, int] = {}
+    for number in _SAMPLES:
+        found.setdefault(rule(number), number)
+    found.setdefault("other", _SAMPLES[-1])  # the script's fallback (Polish counts have none)
+    return tuple(found.items())
+
+
+def portfolio_words() -> dict[str, str | dict[str, str]]:
     """Every message the script shows, by the name the script uses."""
     return {
         # FullCalendar's own words (its locales are not bundled).
@@ -53,6 +75,8 @@ def portfolio_words() -> dict[str, str | list[str]]:
                 n,
             )
         ),
+        "monthKeys": gettext("Arrow keys go from day to day, Page Up and Page Down by month."),
+        "monthAdd": gettext("Enter on a day adds an event that day."),
         "conflicts": _plural(
             lambda n: ngettext("%(count)s event in conflict", "%(count)s events in conflict", n)
         ),

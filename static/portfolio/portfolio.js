@@ -1,6 +1,7 @@
-// The portfolio page: FullCalendar over /portfolio/events/, the "Up next" panel, failure banners,
-// the calendars' colours and visibility, conflicts and search over what is loaded, and the event
-// panel that opens, creates, changes, moves, deletes and answers events at their providers.
+// The portfolio page: FullCalendar (with a month view of our own) over /portfolio/events/, the
+// "Up next" panel, failure banners, the calendars' colours and visibility, conflicts and search
+// over what is loaded, and the event panel that opens, creates, changes, moves, deletes and
+// answers events at their providers.
 // Event text is only ever set as text, never as HTML, and kept only in this page's memory.
 (function () {
   "use strict";
@@ -15,13 +16,14 @@
   var wordsElement = document.getElementById("portfolio-words");
   var WORDS = wordsElement ? JSON.parse(wordsElement.textContent) : {};
   var LANGUAGE = document.documentElement.lang || "en";
+  var plurals = new Intl.PluralRules(LANGUAGE);
   window.luxon.Settings.defaultLocale = LANGUAGE;
   var params = new URLSearchParams(window.location.search);
   var VIEWS = {
     day: "timeGridDay",
     days: "timeGridSevenDays",
     week: "timeGridWeek",
-    month: "dayGridMonth",
+    month: "monthGrid",
     agenda: "listSevenDays",
   };
   var VIEW_NAMES = {};
@@ -72,6 +74,8 @@
     zoneSelect.add(new Option(name, name), 1);
   }
 
+  // Black or white on a calendar's colour, whichever contrasts more: one of them always reaches
+  // WCAG's 4.5:1, and a fixed threshold left mid colours with white text at 3:1.
   function textColor(hex) {
     var value = /^#([0-9a-f]{6})$/i.exec(hex || "");
     if (!value) return "#ffffff";
@@ -81,7 +85,7 @@
       return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
     });
     var luminance = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2];
-    return luminance > 0.45 ? "#111111" : "#ffffff";
+    return (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) ? "#000000" : "#ffffff";
   }
 
   function element(tag, className, text) {
@@ -95,7 +99,8 @@
   // plural, picked by ``values.count``.
   function say(key, values) {
     var word = WORDS[key];
-    if (Array.isArray(word)) word = values && values.count === 1 ? word[0] : word[1];
+    // A word said of a count comes in the language's plural categories (portfolio/words.py).
+    if (word && typeof word === "object") word = word[plurals.select(values ? values.count : 0)] || word.other;
     return String(word === undefined ? key : word).replace(/%\((\w+)\)s/g, function (all, name) {
       return values && values[name] !== undefined ? values[name] : all;
     });
@@ -941,6 +946,12 @@
           showToast(answer.body.error);
           return;
         }
+        // The last read learns where the event is now: a month folds its days again from it.
+        if (scope === "this") {
+          item.start = answer.body.event.start;
+          item.end = answer.body.event.end;
+          ref.event = answer.body.event.id;
+        }
         showToast(say("moved"), function () {
           var back = Object.assign({ event: answer.body.event.id, scope: scope, etag: answer.body.etag }, before);
           send("move", ref.calendar, back).then(function (undone) {
@@ -1000,6 +1011,451 @@
     setAllDay(editForm.elements.all_day.checked);
   });
 
+  // The month ----------------------------------------------------------------------------------
+
+  // A month is a table of ours inside FullCalendar (a view of our own over its dates and events):
+  // FullCalendar's day grid measured each week's events as it laid them out, over 100 ms of a
+  // busy month's main thread at every visit. This table is laid out by CSS alone, once, and
+  // nothing in it is measured; FullCalendar keeps the toolbar, the dates, the reads and the other
+  // views. A day shows what monthEvents left it (a few events and "+N more"); an event over
+  // several days shows on each of them.
+  var MONTH_VIEW = VIEWS.month;
+  var DAY_MS = 24 * 3600 * 1000;
+  // A touch held this long on an event picks it up; a shorter one scrolls or opens it.
+  var LONG_PRESS = 400;
+  var calendarElement = document.getElementById("portfolio-calendar");
+
+  // FullCalendar hands a view its dates as the page zone's wall time written in UTC: read in UTC.
+  function wallFormat(options) {
+    return new Intl.DateTimeFormat(LANGUAGE, Object.assign({ timeZone: "UTC" }, options));
+  }
+  var MONTH_FORMATS = {
+    weekday: wallFormat({ weekday: "short" }),
+    narrowWeekday: wallFormat({ weekday: "narrow" }),
+    longWeekday: wallFormat({ weekday: "long" }),
+    number: wallFormat({ day: "numeric" }),
+    date: wallFormat({ weekday: "long", day: "numeric", month: "long", year: "numeric" }),
+    title: wallFormat({ month: "long", year: "numeric" }),
+    time: wallFormat({
+      hour: config.clock === 12 ? "numeric" : "2-digit",
+      minute: "2-digit",
+      hourCycle: config.clock === 12 ? "h12" : "h23",
+    }),
+  };
+
+  // What the table was drawn from (redrawn only when one of them changes), the month it shows,
+  // the day that takes the keyboard's focus in it, each event button's event, a drag under way.
+  var month = { drawn: null, nodes: null, shown: null, focusDay: null, items: new WeakMap(), drag: null, dragEnded: false };
+
+  function isoDay(ms) {
+    return new Date(ms).toISOString().slice(0, 10);
+  }
+
+  function plusDays(day, count) {
+    return isoDay(Date.parse(day + "T00:00:00Z") + count * DAY_MS);
+  }
+
+  // The month view's content: the table for FullCalendar's dates and events (``props``).
+  function drawMonth(props) {
+    var drawn = {
+      store: props.eventStore,
+      uis: props.eventUiBases,
+      profile: props.dateProfile,
+      key: [zone, dayKey(Date.now()), PHONE.matches].join(" "),
+    };
+    var last = month.drawn;
+    if (last && last.store === drawn.store && last.uis === drawn.uis && last.profile === drawn.profile && last.key === drawn.key) {
+      return { domNodes: month.nodes };
+    }
+    var focused = focusedInMonth();
+    month.drawn = drawn;
+    month.nodes = monthTable(props);
+    if (focused) {
+      // After FullCalendar has put the new table in place of the old one.
+      Promise.resolve().then(function () {
+        refocus(focused);
+      });
+    }
+    return { domNodes: month.nodes };
+  }
+
+  // Where the keyboard's focus is in the table, to be given back after a redraw: a day (the one
+  // the keyboard went to), or an event or "+N more" of a day.
+  function focusedInMonth() {
+    var table = month.nodes && month.nodes[0];
+    var active = document.activeElement;
+    if (!table || !active || !table.contains(active)) return null;
+    if (active.tagName === "TD") return { day: null };
+    var cell = active.closest("td");
+    return { day: cell && cell.dataset.date, eventId: active.dataset.eventId, more: active.classList.contains("pf-month__more") };
+  }
+
+  function refocus(focused) {
+    var table = month.nodes[0];
+    var cell = table.querySelector('td[data-date="' + (focused.day || month.focusDay) + '"]');
+    var target = cell;
+    if (cell && focused.eventId) target = cell.querySelector('[data-event-id="' + CSS.escape(focused.eventId) + '"]') || cell;
+    else if (cell && focused.more) target = cell.querySelector(".pf-month__more") || cell;
+    target = target || table.querySelector('td[tabindex="0"]');
+    if (target) target.focus();
+  }
+
+  // Each day's events (FullCalendar's, cut to the shown dates), in the order a day lists them:
+  // those over several days first (so that they keep one row from day to day as far as they
+  // can), then by start, all-day ones first, longer first, by title; "+N more" last.
+  function monthDays(props) {
+    var days = {};
+    window.FullCalendar.sliceEvents(props, true).forEach(function (seg) {
+      var range = seg.instance.range;
+      var entry = {
+        seg: seg,
+        more: seg.def.extendedProps.more ? 1 : 0,
+        spans: seg.range.end - seg.range.start > DAY_MS ? 1 : 0,
+        start: range.start.valueOf(),
+        length: range.end - range.start,
+      };
+      for (var t = seg.range.start.valueOf(); t < seg.range.end.valueOf(); t += DAY_MS) {
+        var day = isoDay(t);
+        (days[day] = days[day] || []).push(entry);
+      }
+    });
+    Object.keys(days).forEach(function (day) {
+      days[day].sort(function (a, b) {
+        return (
+          a.more - b.more ||
+          b.spans - a.spans ||
+          a.start - b.start ||
+          Number(b.seg.def.allDay) - Number(a.seg.def.allDay) ||
+          b.length - a.length ||
+          (a.seg.def.title < b.seg.def.title ? -1 : a.seg.def.title > b.seg.def.title ? 1 : 0)
+        );
+      });
+    });
+    return days;
+  }
+
+  function monthTable(props) {
+    var profile = props.dateProfile;
+    var first = profile.activeRange.start.valueOf();
+    var end = profile.activeRange.end.valueOf();
+    var monthFirst = isoDay(profile.currentRange.start.valueOf());
+    var monthEnd = isoDay(profile.currentRange.end.valueOf());
+    var today = dayKey(Date.now());
+    var days = monthDays(props);
+    // The day the keyboard comes back to: kept while shown (in another month, only if it is of
+    // that month), else today or the month's first.
+    var keep = month.focusDay || "";
+    var within = month.shown === monthFirst ? keep >= isoDay(first) && keep < isoDay(end) : keep >= monthFirst && keep < monthEnd;
+    if (!within) month.focusDay = today >= monthFirst && today < monthEnd ? today : monthFirst;
+    month.shown = monthFirst;
+    month.items = new WeakMap();
+
+    var table = element("table", "pf-month");
+    table.setAttribute("role", "grid");
+    table.setAttribute("aria-describedby", "pf-month-help");
+    var caption = element("caption", "sr-only", MONTH_FORMATS.title.format(profile.currentRange.start));
+    table.append(caption);
+    var head = table.createTHead().insertRow();
+    var weekday = PHONE.matches ? MONTH_FORMATS.narrowWeekday : MONTH_FORMATS.weekday;
+    for (var column = 0; column < 7; column++) {
+      var date = new Date(first + column * DAY_MS);
+      var header = element("th", "pf-month__weekday");
+      header.scope = "col";
+      var short = element("span", "", weekday.format(date));
+      short.setAttribute("aria-hidden", "true");
+      header.append(short, element("span", "sr-only", MONTH_FORMATS.longWeekday.format(date)));
+      head.append(header);
+    }
+    var body = table.createTBody();
+    var row = null;
+    for (var t = first; t < end; t += DAY_MS) {
+      if ((t - first) % (7 * DAY_MS) === 0) row = body.insertRow();
+      var day = isoDay(t);
+      row.append(dayCell(day, t, days[day] || [], day === today, day < monthFirst || day >= monthEnd));
+    }
+    var help = element("p", "sr-only", say("monthKeys") + (writable.size ? " " + say("monthAdd") : ""));
+    help.id = "pf-month-help";
+    return [table, help];
+  }
+
+  function dayCell(day, wall, entries, isToday, outside) {
+    var cell = element("td", "pf-month__day" + (outside ? " is-other" : "") + (isToday ? " is-today" : ""));
+    cell.dataset.date = day;
+    cell.tabIndex = day === month.focusDay ? 0 : -1;
+    if (isToday) cell.setAttribute("aria-current", "date");
+    var name = MONTH_FORMATS.date.format(wall);
+    var date = element("div", "pf-month__date");
+    var number = element("span", "pf-month__number", MONTH_FORMATS.number.format(wall));
+    number.setAttribute("aria-hidden", "true");
+    date.append(number, element("span", "sr-only", name));
+    cell.append(date);
+    entries.forEach(function (entry) {
+      cell.append(entry.more ? moreButton(entry.seg.def, name) : eventButton(entry, wall));
+    });
+    return cell;
+  }
+
+  function moreButton(def, dayName) {
+    var button = element("button", "pf-month__more", def.title);
+    button.type = "button";
+    button.dataset.more = def.extendedProps.more;
+    button.setAttribute("aria-label", say("moreOnDay", { count: def.extendedProps.count, day: dayName }));
+    return button;
+  }
+
+  // An event on one day of the month: its start time on its first day, its title and marks, in
+  // its calendar's colour; named for screen readers as shown, then its calendars and what it is.
+  function eventButton(entry, wall) {
+    var seg = entry.seg;
+    var item = seg.def.extendedProps.source;
+    var ui = seg.ui;
+    var button = element("button", ["pf-month__event"].concat(ui.classNames).join(" "));
+    button.type = "button";
+    button.style.backgroundColor = ui.backgroundColor;
+    button.style.borderColor = ui.borderColor;
+    button.style.color = ui.textColor;
+    button.dataset.eventId = item.id;
+    button.dataset.calendars = calendarNames(item);
+    if (writableRef(item)) button.dataset.movable = "";
+    button.setAttribute("aria-haspopup", "dialog");
+    button.title = seg.def.title + " · " + calendarNames(item) + (item.conflict ? " · " + say("conflictNote") : "");
+    var text = element("span", "pf-month__text");
+    if (!seg.def.allDay && entry.start >= wall && entry.start < wall + DAY_MS) {
+      text.append(element("span", "pf-month__time", MONTH_FORMATS.time.format(entry.start)), " ");
+    }
+    text.append(element("span", "pf-month__title", seg.def.title));
+    eventMarks(item).forEach(function (mark) {
+      text.append(" ", mark);
+    });
+    button.append(text);
+    var notes = [seg.def.allDay ? say("allDayShort") : "", calendarNames(item)];
+    if (item.conflict) notes.push(say("conflictNote"));
+    if (item.declined) notes.push(say("declined"));
+    if (item.tentative) notes.push(say("tentative"));
+    if (item.free) notes.push(say("free"));
+    button.setAttribute("aria-label", [text.textContent].concat(notes.filter(Boolean)).join(", "));
+    month.items.set(button, item);
+    return button;
+  }
+
+  function inMonth(target) {
+    var table = month.nodes && month.nodes[0];
+    return Boolean(table && target instanceof Element && table.contains(target));
+  }
+
+  // A click on an event opens it, on "+N more" opens its day, on a day's free space adds an
+  // all-day event that day (as selecting a day did in FullCalendar's month).
+  function monthClick(event) {
+    if (!inMonth(event.target)) return;
+    if (month.dragEnded) return;
+    var more = event.target.closest(".pf-month__more");
+    if (more) {
+      calendar.changeView("timeGridDay", more.dataset.more);
+      return;
+    }
+    var button = event.target.closest(".pf-month__event");
+    if (button) {
+      openDetails(month.items.get(button));
+      return;
+    }
+    var cell = event.target.closest("td[data-date]");
+    if (cell && writable.size) openCreate(cell.dataset.date, plusDays(cell.dataset.date, 1), true);
+  }
+
+  // The keyboard on a day: arrows go from day to day (and on to the next or previous month),
+  // Home and End to the week's ends, Page Up and Down a month; Enter or Space adds an event.
+  function monthKey(event) {
+    var cell = event.target;
+    if (!inMonth(cell) || cell.tagName !== "TD" || event.altKey || event.ctrlKey || event.metaKey) return;
+    var day = cell.dataset.date;
+    var steps = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7, Home: -cell.cellIndex, End: 6 - cell.cellIndex };
+    var next = null;
+    var otherMonth = event.key === "PageUp" || event.key === "PageDown";
+    if (steps[event.key] !== undefined) next = plusDays(day, steps[event.key]);
+    else if (otherMonth) {
+      next = DateTime.fromISO(day, { zone: "UTC" })
+        .plus({ months: event.key === "PageUp" ? -1 : 1 })
+        .toISODate();
+    } else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      if (writable.size) openCreate(day, plusDays(day, 1), true);
+      return;
+    } else return;
+    event.preventDefault();
+    focusDay(next, otherMonth);
+  }
+
+  function focusDay(day, otherMonth) {
+    var table = month.nodes[0];
+    var cell = table.querySelector('td[data-date="' + day + '"]');
+    month.focusDay = day;
+    if (!cell || otherMonth) {
+      // The month of that day, drawn with the day focused.
+      calendar.gotoDate(day);
+      return;
+    }
+    var before = table.querySelector('td[tabindex="0"]');
+    if (before) before.tabIndex = -1;
+    cell.tabIndex = 0;
+    cell.focus();
+  }
+
+  function monthFocus(event) {
+    if (!inMonth(event.target) || event.target.tagName !== "TD" || event.target.tabIndex === 0) return;
+    var before = month.nodes[0].querySelector('td[tabindex="0"]');
+    if (before) before.tabIndex = -1;
+    event.target.tabIndex = 0;
+    month.focusDay = event.target.dataset.date;
+  }
+
+  // Dragging an event to another day moves it by whole days: the same time of day and length,
+  // sent as FullCalendar's drops are (moved), with its undo. A mouse or pen drags at once; a
+  // finger holds the event a moment first (LONG_PRESS), so that a swipe still scrolls the page.
+  function monthPointerDown(event) {
+    if (month.drag || event.button !== 0 || !inMonth(event.target)) return;
+    var button = event.target.closest(".pf-month__event[data-movable]");
+    if (!button) return;
+    var drag = {
+      button: button,
+      item: month.items.get(button),
+      from: button.closest("td").dataset.date,
+      pointer: event.pointerId,
+      touch: event.pointerType === "touch",
+      x: event.clientX,
+      y: event.clientY,
+      active: false,
+      over: null,
+      ghost: null,
+      timer: null,
+    };
+    month.drag = drag;
+    if (drag.touch) {
+      drag.timer = window.setTimeout(function () {
+        pickUp(drag, drag.x, drag.y);
+      }, LONG_PRESS);
+    }
+    document.addEventListener("pointermove", dragMove);
+    document.addEventListener("pointerup", dragEnd);
+    document.addEventListener("pointercancel", dragCancel);
+    document.addEventListener("keydown", dragKey, true);
+  }
+
+  function pickUp(drag, x, y) {
+    if (month.drag !== drag || drag.active) return;
+    drag.active = true;
+    var box = drag.button.getBoundingClientRect();
+    var ghost = drag.button.cloneNode(true);
+    ghost.classList.add("pf-month__ghost");
+    ghost.setAttribute("aria-hidden", "true");
+    ghost.removeAttribute("data-event-id");
+    ghost.style.width = box.width + "px";
+    drag.offset = { x: drag.x - box.left, y: drag.y - box.top };
+    drag.ghost = ghost;
+    root.append(ghost);
+    drag.button.classList.add("is-dragged");
+    root.classList.add("is-dragging");
+    follow(drag, x, y);
+  }
+
+  function follow(drag, x, y) {
+    drag.ghost.style.transform = "translate(" + (x - drag.offset.x) + "px, " + (y - drag.offset.y) + "px)";
+    var under = document.elementFromPoint(x, y);
+    var cell = under && inMonth(under) ? under.closest("td[data-date]") : null;
+    if (cell === drag.over) return;
+    if (drag.over) drag.over.classList.remove("is-drop-target");
+    drag.over = cell;
+    if (cell) cell.classList.add("is-drop-target");
+  }
+
+  function dragMove(event) {
+    var drag = month.drag;
+    if (!drag || event.pointerId !== drag.pointer) return;
+    if (!drag.active) {
+      var far = Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) > (drag.touch ? 10 : 4);
+      if (!far) return;
+      // A finger that moves before the event is held is scrolling the page.
+      if (drag.touch) {
+        dropDrag(false);
+        return;
+      }
+      pickUp(drag, event.clientX, event.clientY);
+    }
+    follow(drag, event.clientX, event.clientY);
+  }
+
+  function dragEnd(event) {
+    if (month.drag && event.pointerId === month.drag.pointer) dropDrag(true);
+  }
+
+  function dragCancel(event) {
+    if (month.drag && event.pointerId === month.drag.pointer) dropDrag(false);
+  }
+
+  function dragKey(event) {
+    if (event.key !== "Escape" || !month.drag) return;
+    event.preventDefault();
+    event.stopPropagation();
+    dropDrag(false);
+  }
+
+  function dropDrag(keep) {
+    var drag = month.drag;
+    month.drag = null;
+    window.clearTimeout(drag.timer);
+    document.removeEventListener("pointermove", dragMove);
+    document.removeEventListener("pointerup", dragEnd);
+    document.removeEventListener("pointercancel", dragCancel);
+    document.removeEventListener("keydown", dragKey, true);
+    if (!drag.active) return;
+    drag.ghost.remove();
+    drag.button.classList.remove("is-dragged");
+    root.classList.remove("is-dragging");
+    if (drag.over) drag.over.classList.remove("is-drop-target");
+    // The click that ends a drag is not a click on the event or the day under it.
+    month.dragEnded = true;
+    window.setTimeout(function () {
+      month.dragEnded = false;
+    }, 0);
+    if (!keep || !drag.over) return;
+    var days = Math.round((Date.parse(drag.over.dataset.date) - Date.parse(drag.from)) / DAY_MS);
+    if (days) moveByDays(drag.item, days);
+  }
+
+  function moveByDays(item, days) {
+    var shown = calendar.getEventById(item.id);
+    if (!shown) return;
+    var before = { allDay: shown.allDay, startStr: shown.startStr, endStr: shown.endStr };
+    shown.moveDates({ days: days });
+    moved({
+      event: shown,
+      oldEvent: before,
+      revert: function () {
+        shown.moveDates({ days: -days });
+      },
+    });
+  }
+
+  calendarElement.addEventListener("click", monthClick);
+  calendarElement.addEventListener("keydown", monthKey);
+  calendarElement.addEventListener("focusin", monthFocus);
+  calendarElement.addEventListener("pointerdown", monthPointerDown);
+  // A held event follows the finger instead of the page scrolling; its menu does not open.
+  calendarElement.addEventListener(
+    "touchmove",
+    function (event) {
+      if (month.drag && month.drag.active) event.preventDefault();
+    },
+    { passive: false }
+  );
+  calendarElement.addEventListener("contextmenu", function (event) {
+    if (month.drag && month.drag.touch) event.preventDefault();
+  });
+
+  // FullCalendar's month for the dates (six whole weeks from the user's first day), ours to draw.
+  var monthViews = {};
+  monthViews[MONTH_VIEW] = { type: "dayGridMonth", content: drawMonth, classNames: ["pf-month-view"] };
+  var monthPlugin = window.FullCalendar.createPlugin({ name: "multical-month", views: monthViews });
+
   // The calendar -----------------------------------------------------------------------------
 
   // FullCalendar's chevrons are images without a name; their buttons are named (buttonHints).
@@ -1010,15 +1466,11 @@
     });
   }
 
-  function renderContent(arg) {
-    var item = arg.event.extendedProps.source;
-    // The time being selected for a new event: FullCalendar's own rendering.
-    if (!item) return true;
-    var box = element("div", "pf-event");
-    if (arg.timeText && !arg.event.allDay) box.append(element("span", "pf-event__time", arg.timeText));
-    box.append(element("span", "pf-event__title", arg.event.title));
-    if (item.booking) box.append(element("span", "pf-badge", say("booking")));
-    if (item.block) box.append(element("span", "pf-badge", item.rule ? say("blockShort", { rule: item.rule }) : say("block")));
+  // What every view shows beside an event's title: booking, block, the dots of its calendars.
+  function eventMarks(item) {
+    var marks = [];
+    if (item.booking) marks.push(element("span", "pf-badge", say("booking")));
+    if (item.block) marks.push(element("span", "pf-badge", item.rule ? say("blockShort", { rule: item.rule }) : say("block")));
     if (item.calendars.length > 1) {
       var dots = element("span", "pf-event__calendars");
       dots.title = calendarNames(item);
@@ -1027,8 +1479,19 @@
         dot.style.backgroundColor = colors[c.id] || c.color;
         dots.append(dot);
       });
-      box.append(dots);
+      marks.push(dots);
     }
+    return marks;
+  }
+
+  function renderContent(arg) {
+    var item = arg.event.extendedProps.source;
+    // The time being selected for a new event: FullCalendar's own rendering.
+    if (!item) return true;
+    var box = element("div", "pf-event");
+    if (arg.timeText && !arg.event.allDay) box.append(element("span", "pf-event__time", arg.timeText));
+    box.append(element("span", "pf-event__title", arg.event.title));
+    box.append.apply(box, eventMarks(item));
     return { domNodes: [box] };
   }
 
@@ -1051,13 +1514,13 @@
     return PHONE.matches
       ? {
           header: { left: "prev,next", center: "title", right: "today" },
-          footer: { left: "timeGridDay,listSevenDays,dayGridMonth" },
+          footer: { left: "timeGridDay,listSevenDays," + MONTH_VIEW },
         }
       : {
           header: {
             left: "prev,next today",
             center: "title",
-            right: "timeGridDay,timeGridSevenDays,timeGridWeek,dayGridMonth,listSevenDays",
+            right: "timeGridDay,timeGridSevenDays,timeGridWeek," + MONTH_VIEW + ",listSevenDays",
           },
           footer: false,
         };
@@ -1067,7 +1530,8 @@
   // A first visit shows the coming days from today (on a Sunday: the week ahead, not the past one).
   var initialView = VIEWS[params.get("view")] || (PHONE.matches ? "listSevenDays" : "timeGridSevenDays");
   var bars = toolbars();
-  var calendar = new window.FullCalendar.Calendar(document.getElementById("portfolio-calendar"), {
+  var calendar = new window.FullCalendar.Calendar(calendarElement, {
+    plugins: [monthPlugin],
     timeZone: zone,
     locale: LANGUAGE,
     firstDay: config.firstDay === undefined ? 1 : config.firstDay,
@@ -1089,9 +1553,7 @@
       timeGridSevenDays: { type: "timeGrid", duration: { days: 7 }, buttonText: say("sevenDays"), displayEventEnd: false },
       // Start times only: short events keep room for their titles.
       timeGridWeek: { buttonText: say("week"), displayEventEnd: false },
-      // No dayMaxEvents: a month is given at most four rows a day (monthEvents), and FullCalendar
-      // would measure every day again to fold more.
-      dayGridMonth: { buttonText: say("month"), dayHeaderFormat: { weekday: "short" } },
+      monthGrid: { buttonText: say("month") },
       listSevenDays: { type: "list", duration: { days: 7 }, buttonText: say("agenda") },
     },
     // On a phone seven columns get a letter and a number each ("M 7"), so headers never overlap.
@@ -1119,7 +1581,7 @@
     editable: true,
     selectable: writable.size > 0,
     selectMirror: true,
-    longPressDelay: 400,
+    longPressDelay: LONG_PRESS,
     // A drag keeps an event timed or all-day: changing that is an edit in the panel.
     eventAllow: function (dropInfo, dragged) {
       return dropInfo.allDay === dragged.allDay;
@@ -1179,7 +1641,7 @@
     },
     datesSet: function (arg) {
       quietIcons(arg.view.calendar.el);
-      var wantMonth = arg.view.type === "dayGridMonth";
+      var wantMonth = arg.view.type === MONTH_VIEW;
       if (calendar && loaded && loaded.month !== wantMonth && covers(loaded, arg.start, arg.end)) {
         reuseLoaded = true;
         calendar.refetchEvents();
@@ -1245,13 +1707,16 @@
         .then(function (saved) {
           if (field.name === "color") {
             colors[saved.id] = saved.color;
-            calendar.getEvents().forEach(function (shown) {
-              var item = shown.extendedProps.source;
-              if (item.calendars[0].id === saved.id) {
-                shown.setProp("backgroundColor", saved.color);
-                shown.setProp("borderColor", saved.color);
-                shown.setProp("textColor", textColor(saved.color));
-              }
+            // One drawing for all the changes ("+N more" has no calendar of its own).
+            calendar.batchRendering(function () {
+              calendar.getEvents().forEach(function (shown) {
+                var item = shown.extendedProps.source;
+                if (item && item.calendars[0].id === saved.id) {
+                  shown.setProp("backgroundColor", saved.color);
+                  shown.setProp("borderColor", saved.color);
+                  shown.setProp("textColor", textColor(saved.color));
+                }
+              });
             });
             renderUpNext();
           } else {

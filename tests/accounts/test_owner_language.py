@@ -247,8 +247,8 @@ def test_the_portfolio_script_is_given_its_words_in_the_owner_s_language(owner):
     )
     assert words, "the words are data in the page, not script"
     assert json.loads(words.group(1))["today"] == "Heute"
-    assert json.loads(words.group(1))["conflicts"] == [
-        "%(count)s Termin mit Konflikt",
-        "%(count)s Termine mit Konflikt",
-    ]
+    assert json.loads(words.group(1))["conflicts"] == {
+        "one": "%(count)s Termin mit Konflikt",
+        "other": "%(count)s Termine mit Konflikt",
+    }
     assert "<h1>Portfolio</h1>" in page.text and "Zum Datum" in page.text

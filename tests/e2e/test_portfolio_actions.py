@@ -1,5 +1,6 @@
 """Acting on events in the portfolio, in a real browser, on each writable provider (Radicale, the
-Google fake, the Microsoft fake): create, drag to move (and undo), resize, edit, delete; answer
+Google fake, the Microsoft fake): create, drag to move (and undo) in a week and between the days
+of a month, resize, edit, delete, a month's day clicked for a new all-day event; answer
 invitations; a repeating event moved for one day only, or changed for all its events (and Outlook
 saying it has no "this and the following"); an iCal link read-only; a change made elsewhere
 meanwhile, on each provider; the keyboard alone; a Zoom meeting made with a new event; the
@@ -627,3 +628,121 @@ def test_an_outlook_event_opens_in_outlook_in_a_new_tab(portfolio, mixed):
     assert tab.url == web.get_attribute("href")
     assert tab.evaluate("window.opener") is None
     assert page.url.split("?")[0].endswith("/portfolio/")
+
+
+# The month: a table of the page's own, each day a cell named by its date.
+
+
+def open_month(page: Page, day: date) -> None:
+    page.goto(f"/portfolio/?view=month&date={day.isoformat()}")
+    expect(page.get_by_role("grid")).to_be_visible()
+    expect(page.locator("#portfolio.is-loading")).to_have_count(0)
+
+
+def day_cell(page: Page, day: date):
+    return page.locator(f'.pf-month td[data-date="{day.isoformat()}"]')
+
+
+def drag_to_day(page: Page, target, day: date) -> None:
+    """Press on an event of the month, move as a hand does to the lower part of ``day`` (below
+    its events), release."""
+    box = target.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    goal = day_cell(page, day).bounding_box()
+    to_x, to_y = goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] - 8
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x + (to_x - x) * step / 10, y + (to_y - y) * step / 10)
+    page.mouse.up()
+
+
+def put_long_event(mixed: Mixed, name: str, title: str, start: datetime) -> None:
+    """An event of an hour and a half at the calendar's provider, as another app writes it."""
+    if name == "Family":
+        mixed.google_event(title, start, minutes=90)
+    elif name == "Outlook":
+        mixed.outlook_event(title, start, minutes=90)
+    else:
+        mixed.caldav_event(name, "planning", start, minutes=90, title=title)
+
+
+@pytest.mark.parametrize("name", ["Work", "Family", "Outlook"])
+def test_an_event_dragged_to_another_day_of_the_month_keeps_its_time_and_length(
+    portfolio, mixed, name
+):
+    page = portfolio
+    day = next_week(1)
+    later = day + timedelta(days=2)
+    put_long_event(mixed, name, "Quarterly planning", at(day, 10))
+    open_month(page, day)
+    planning = day_cell(page, day).locator(".pf-month__event", has_text="Quarterly planning")
+    expect(planning).to_have_count(1)
+
+    drag_to_day(page, planning, later)
+
+    expect(page.locator("#portfolio-toast")).to_contain_text("Moved.")
+    assert stored(mixed, name) == [("Quarterly planning", at(later, 10), at(later, 11, 30))]
+    moved = day_cell(page, later).locator(".pf-month__event", has_text="Quarterly planning")
+    expect(moved).to_have_count(1)
+    expect(moved).to_contain_text("10:00")
+    expect(day_cell(page, day).locator(".pf-month__event")).to_have_count(0)
+    # The drop was no click: neither the event's panel nor a new event's form opened.
+    expect(page.locator("#event-details")).to_be_hidden()
+
+    page.locator("#portfolio-toast").get_by_role("button", name="Undo").click()
+    expect(page.locator("#portfolio-toast")).to_contain_text("Moved back.")
+    assert stored(mixed, name) == [("Quarterly planning", at(day, 10), at(day, 11, 30))]
+    expect(day_cell(page, day).locator(".pf-month__event")).to_have_count(1)
+
+
+def test_an_event_that_cannot_be_changed_stays_where_it_is_in_the_month(portfolio, mixed, feed):
+    from calendars.services import connection_connect_ics
+    from tests.syncrules.rule_page_helpers import ics_event, ics_feed
+
+    page = portfolio
+    day = next_week(2)
+    feed.serve(ics_feed(ics_event("club", at(day, 18), title="Club night"), name="Club"))
+    connection_connect_ics(
+        user=mixed.world.connection.user, url=feed.url, label="Club", ip_address=None
+    )
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/move" in request.url else None)
+    open_month(page, day)
+    club = day_cell(page, day).locator(".pf-month__event", has_text="Club night")
+    expect(club).to_have_count(1)
+
+    drag_to_day(page, club, day + timedelta(days=1))
+
+    expect(club).to_have_count(1)
+    expect(day_cell(page, day + timedelta(days=1)).locator(".pf-month__event")).to_have_count(0)
+    expect(page.locator(".pf-month__ghost")).to_have_count(0)
+    assert sent == []
+
+
+def test_a_click_on_a_days_free_space_in_the_month_adds_an_all_day_event_there(portfolio, mixed):
+    page = portfolio
+    day = next_week(3)
+    mixed.caldav_event("Work", "review", at(day, 9), title="Design review")
+    open_month(page, day)
+    cell = day_cell(page, day)
+    expect(cell.locator(".pf-month__event")).to_have_count(1)
+
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 6)
+
+    form = page.locator(".event-form")
+    expect(form.get_by_label("All day")).to_be_checked()
+    expect(form.get_by_label("Starts")).to_have_value(day.isoformat())
+    expect(form.get_by_label("Ends")).to_have_value(day.isoformat())
+    form.get_by_label("Title").fill("Offsite")
+    form.get_by_label("Calendar").select_option(str(mixed.calendars["Personal"].id))
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator("#portfolio-toast")).to_contain_text("Event added.")
+    expect(cell.locator(".pf-month__event", has_text="Offsite")).to_have_count(1)
+    (offsite,) = mixed.world.own_events("Personal")
+    assert (str(offsite["SUMMARY"]), offsite["DTSTART"].dt, offsite["DTEND"].dt) == (
+        "Offsite",
+        day,
+        day + timedelta(days=1),
+    )
