@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,22 +19,13 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import log_in
 from tests.e2e.test_page_walk import FOCUS, REMEMBER_UNFOCUSED, problems_on
+from tests.e2e.test_portfolio_actions import at, day_cell, next_week, open_month
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.syncrules.world import World, make_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def next_week(weekday: int) -> date:
-    """A day of next week (Monday 0): a whole week ahead, so that every event is still to come."""
-    today = datetime.now(BERLIN).date()
-    return today - timedelta(days=today.weekday()) + timedelta(days=7 + weekday)
-
-
-def at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN).astimezone(UTC)
 
 
 def all_day_ics(uid: str, first: date, days: int, title: str) -> str:
@@ -77,16 +68,6 @@ def world(radicale_server, settings) -> World:
 
 def sign_in(page: Page, world: World) -> None:
     log_in(page, world.connection.user.email, DEFAULT_PASSWORD)
-
-
-def open_month(page: Page, day: date) -> None:
-    page.goto(f"/portfolio/?view=month&date={day.isoformat()}")
-    expect(page.get_by_role("grid")).to_be_visible()
-    expect(page.locator("#portfolio.is-loading")).to_have_count(0)
-
-
-def day_cell(page: Page, day: date):
-    return page.locator(f'.pf-month td[data-date="{day.isoformat()}"]')
 
 
 def long_date(day: date) -> str:
