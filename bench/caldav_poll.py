@@ -37,7 +37,7 @@ from django.conf import settings
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-settings.configure(OUTBOUND_ALLOW_LOOPBACK=True)
+settings.configure(OUTBOUND_ALLOW_LOOPBACK=True, OUTBOUND_ALLOWED_NETWORKS=[])
 
 from bench.latency_proxy import LatencyProxy  # noqa: E402
 from integrations.base import Window  # noqa: E402

@@ -416,11 +416,14 @@ def _custom_zone_ids(lines: Contentlines) -> dict[str, str]:
     definition: list[str] | None = None
     tzid = ""
     for line in lines:
+        # Outside a definition only its BEGIN matters: the other lines are passed over unparsed
+        # (parsing them costs as much as icalendar's own reading of the file).
+        if definition is None and _line_name(line) != "BEGIN":
+            continue
         try:
-            name, _, value = line.parts()
+            name, value = _name_and_value(line)
         except (AttributeError, ValueError):
             continue
-        name = name.upper()
         if name == "BEGIN" and value.upper() == "VTIMEZONE":
             definition, tzid = [], ""
         if definition is None:
@@ -710,15 +713,12 @@ def _check_structure(lines: Contentlines) -> None:
     """
     stack: list[str] = []
     for line in lines:
-        # icalendar reads a name up to the first ":" or ";", ignoring the spaces and tabs in it.
-        head = line.split(":", 1)[0].split(";", 1)[0]
-        if _SPACES.sub("", head.strip()).upper() not in _STRUCTURE_NAMES:
+        if _line_name(line) not in _STRUCTURE_NAMES:
             continue
         try:
-            name, _, value = line.parts()
+            name, value = _name_and_value(line)
         except ValueError:
             continue
-        name = name.upper()
         if name == "BEGIN":
             stack.append(value.upper())
             if len(stack) > _MAX_DEPTH:
@@ -734,6 +734,35 @@ def _check_structure(lines: Contentlines) -> None:
                 raise ICalendarError(
                     gettext_noop("This iCalendar file has a time zone we cannot use.")
                 )
+
+
+def _line_name(line: str) -> str:
+    """The property name of a content line, upper-case, as icalendar's parser reads it (up to the
+    first ":" or ";", ignoring the spaces and tabs in it), without parsing the rest. A name with
+    a quote or backslash before that point is one icalendar refuses, so none is taken for
+    another here."""
+    head = line.split(":", 1)[0].split(";", 1)[0].strip()
+    if " " in head or "\t" in head:
+        head = _SPACES.sub("", head)
+    return head.upper()
+
+
+# What icalendar takes for a name (its validate_token), and what makes a line need its parser.
+_TOKEN = re.compile(r"[\w.-]+")
+_NEEDS_PARSING = frozenset('";\\')
+
+
+def _name_and_value(line: Contentline) -> tuple[str, str]:
+    """The line's name (upper-case) and value as ``line.parts()`` gives them, raising ValueError
+    as it does. A plain line (a name without parameters, a colon, a value without backslashes)
+    is split without icalendar's parser, which costs many times more."""
+    name, colon, value = line.partition(":")
+    if colon and _NEEDS_PARSING.isdisjoint(name) and "\\" not in value:
+        name = _SPACES.sub("", name.strip())
+        if _TOKEN.fullmatch(name):
+            return name.upper(), value
+    name, _, value = line.parts()
+    return name.upper(), value
 
 
 def _rule_parts(value: str) -> dict[str, list[str]]:
