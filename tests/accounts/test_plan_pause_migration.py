@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migration_steps import at_schema, migrate
 
 BEFORE = [
     ("accounts", "0006_user_notify_sync_alerts"),
@@ -19,20 +19,9 @@ AFTER = [("accounts", "0007_plan_pause_on_the_paused")]
 PAUSED_AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def at_the_old_schema():
-    apps = migrate(BEFORE)
-    try:
-        yield apps
-    finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    yield from at_schema(BEFORE)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,31 +7,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from booking.models import problem_text
 from tests.factories import UserFactory
+from tests.migration_steps import at_schema, migrate
 
 BEFORE = [("booking", "0007_profile_picture")]
 AFTER = [("booking", "0008_follow_up_problems")]
 OLD_WORDS = "The event in work was not written: The server refused the user name or password."
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def at_the_old_schema():
-    apps = migrate(BEFORE)
-    try:
-        yield apps
-    finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    yield from at_schema(BEFORE)
 
 
 def make_booking(apps, **fields):
