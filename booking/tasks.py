@@ -6,9 +6,12 @@ from uuid import UUID
 
 from celery import Task, shared_task
 from django.db import transaction
+from django.utils import timezone
 
+from booking.models import Booking
 from booking.services.follow_up import booking_follow_up
 from integrations.base import ProviderError
+from multical import metrics
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
 
 
@@ -33,3 +36,12 @@ def follow_booking(self: Task, booking_id: str) -> None:
         ) from None
     except OSError:  # the mail server or the network (smtplib's errors are OSErrors)
         raise self.retry(countdown=backoff_seconds(self.request.retries, None)) from None
+    _count_follow_up_lag(booking_id)
+
+
+def _count_follow_up_lag(booking_id: str) -> None:
+    """Measure from the booking's latest change to now: its ``updated_at`` marks the change a
+    person made (the follow-up saves only its own fields, never that one)."""
+    changed_at = Booking.objects.filter(id=booking_id).values_list("updated_at", flat=True).first()
+    if changed_at is not None:
+        metrics.follow_up_done(lag_seconds=(timezone.now() - changed_at).total_seconds())

@@ -69,8 +69,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost, so that every response carries the security headers: static files, redirects,
-    # error pages and 429s included.
+    # Each request gets an id, written on its log lines and returned in X-Request-ID.
+    "multical.logging.RequestIdMiddleware",
+    # Outermost but for the id, so that every response carries the security headers: static files,
+    # redirects, error pages and 429s included.
     "multical.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -162,7 +164,32 @@ else:
         # Kombu's default is ./control, which would land in whatever directory the worker starts in.
         "control_folder": str(_broker_dir / "control"),
     }
+# Three queues by urgency, each with workers of its own (docker-compose.yml, `make run`), so what
+# a person waits for never queues behind a backlog of routine work:
+# - the default queue: syncs a push notification or a person asked for, booking follow-ups and
+#   e-mails, and the small periodic ticks that hand out work;
+# - ".poll": syncs of polled calendars (CalDAV, iCal links) as the poller hands them out;
+# - ".bulk": the nightly reconciliation, clean-ups, channel renewals, account deletions.
+# Which queue a sync goes to is chosen where it is asked for (syncrules.tasks); the rest by name.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", "multical")
+CELERY_POLL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.poll"
+CELERY_BULK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.bulk"
+CELERY_QUEUES_ALL = (CELERY_TASK_DEFAULT_QUEUE, CELERY_POLL_QUEUE, CELERY_BULK_QUEUE)
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_BULK_QUEUE}
+    for name in (
+        "syncrules.tasks.reconcile_all",
+        "syncrules.tasks.reconcile_target",
+        "syncrules.tasks.remove_stale_blocks",
+        "syncrules.tasks.finish_clean_ups",
+        "syncrules.tasks.release_connection",
+        "calendars.tasks.renew_push_channels",
+        "calendars.tasks.keep_connections_authorized",
+        "calendars.tasks.keep_connection_authorized",
+        "lifecycle.tasks.delete_account",
+        "lifecycle.tasks.resume_stalled_deletions",
+    )
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
@@ -421,7 +448,10 @@ LANGUAGE_COOKIE_SECURE = PRODUCTION
 # --- Logging: one line per record to stderr; never event content or secrets ----------------------
 # Secrets in logged paths are redacted, and libraries that log headers or token answers are held
 # at WARNING whatever LOG_LEVEL says (multical.logging).
-LOGGING = logging_config(level=env.str("LOG_LEVEL", "INFO"))
+# LOG_FORMAT=json writes each record as one JSON object per line (time, level, logger, message, the
+# request or task id), for a log collector; the same redaction and caps apply (multical.logging).
+LOG_FORMAT = env.str("LOG_FORMAT", "plain")
+LOGGING = logging_config(level=env.str("LOG_LEVEL", "INFO"), log_format=LOG_FORMAT)
 
 # --- Rate limits (django-ratelimit counts in the shared cache) ------------------------------------
 RATELIMIT_VIEW = "multical.views.rate_limited"
@@ -462,3 +492,28 @@ SILENCED_SYSTEM_CHECKS = [
 if not REDIS_URL:
     # The embedded development cache increments without a lock: limits there are approximate.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+
+# --- Observability -------------------------------------------------------------------------------
+# Workers keep the handler of LOGGING (redaction, the chosen format) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Prometheus metrics at /metrics, for `Authorization: Bearer <METRICS_TOKEN>` only (a 404 for anyone
+# else, and for everyone when unset). Counters are kept in Redis, so that every web process and
+# worker on every machine adds to the same ones (multical.metrics).
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+if METRICS_TOKEN and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN needs REDIS_URL: the metrics of every process are added up in Redis."
+    )
+METRICS_KEY_PREFIX = f"{CACHES['default'].get('KEY_PREFIX', 'multical')}:metrics"
+if PRODUCTION:
+    # Scraped over plain HTTP on the internal network, like the health check.
+    SECURE_REDIRECT_EXEMPT += [r"^metrics$"]
+# Error reports to Sentry (or a compatible server) when set, scrubbed of event content, personal
+# data, local variables and request bodies (multical.logging.error_reports_init).
+SENTRY_DSN = env.str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from multical.logging import error_reports_init
+
+    error_reports_init(
+        dsn=SENTRY_DSN, environment=ENVIRONMENT, release=env.str("SENTRY_RELEASE", "")
+    )

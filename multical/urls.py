@@ -5,12 +5,14 @@ from accounts.billing.webhooks import stripe_webhook
 from calendars.webhooks.google import google_notification
 from calendars.webhooks.microsoft import graph_lifecycle, graph_notification
 from calendars.webhooks.zoom import zoom_notification
-from multical import views
+from multical import metrics_endpoint, views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("health/", views.health_check, name="health"),
+    # Prometheus' scraper, with the metrics token (METRICS_TOKEN): a 404 for anyone else.
+    path("metrics", metrics_endpoint.metrics, name="metrics"),
     path("terms/", views.legal_document, {"template_name": "legal/terms.html"}, name="terms"),
     path("privacy/", views.legal_document, {"template_name": "legal/privacy.html"}, name="privacy"),
     path("permissions/", include("multical.permissions")),

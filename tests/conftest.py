@@ -116,7 +116,7 @@ def start_celery_worker(
     command = [
         *entry,
         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h",
+        "--queues", ",".join(settings.CELERY_QUEUES_ALL), "--hostname", f"test-{os.getpid()}-{time.time_ns()}@%h",
     ]  # fmt: skip
     with log_path.open("w") as log:
         process = subprocess.Popen(

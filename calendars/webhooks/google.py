@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from calendars.models import Calendar
 from calendars.signals import calendar_changed
+from calendars.webhooks import answer_timed
 from integrations.push import channel_secret_matches
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ CHANGED_STATES = frozenset({"exists", "not_exists"})
 MAX_CHANNEL_ID = 200
 
 
+@answer_timed("google")
 @csrf_exempt
 @require_POST
 def google_notification(request: HttpRequest) -> HttpResponse:

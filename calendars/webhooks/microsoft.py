@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from calendars.models import Calendar, Connection
 from calendars.signals import calendar_changed
 from calendars.tasks import enqueue_channel_renewal
+from calendars.webhooks import answer_timed
 from integrations.push import channel_secret_matches
 
 # Graph's handshake token is opaque ("Validation: Testing client application reachability for
@@ -45,6 +46,7 @@ _STRING_FIELDS = (
 )
 
 
+@answer_timed("microsoft")
 @csrf_exempt
 @require_POST
 def graph_notification(request: HttpRequest) -> HttpResponse:
@@ -58,6 +60,7 @@ def graph_notification(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=202)
 
 
+@answer_timed("microsoft")
 @csrf_exempt
 @require_POST
 def graph_lifecycle(request: HttpRequest) -> HttpResponse:

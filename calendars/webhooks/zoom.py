@@ -37,6 +37,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calendars import services
+from calendars.webhooks import answer_timed
 
 # Zoom's requests carry the time they were signed; older (or later) ones are replays.
 MAX_AGE_SECONDS = 5 * 60
@@ -48,6 +49,7 @@ _PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ZOOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+@answer_timed("zoom")
 @csrf_exempt
 @require_POST
 def zoom_notification(request: HttpRequest) -> HttpResponse:
