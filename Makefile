@@ -15,7 +15,7 @@ endif
 
 .PHONY: run demo test install lint format check
 
-run: install  ## Migrate, then run the web server, a Celery worker and Celery beat until Ctrl-C.
+run: install  ## Migrate, then run the web server, the Celery workers and Celery beat until Ctrl-C.
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py runstack $(ADDRPORT)

@@ -34,6 +34,7 @@ from calendars.selectors import connection_secrets, provider_for_connection
 from calendars.signals import connection_released, connection_restored
 from integrations.base import Provider, ProviderError, RemoteCalendar
 from integrations.registry import build_provider
+from multical import metrics
 from multical.lib import vault
 from multical.lib.email import send_templated_email
 
@@ -306,6 +307,7 @@ def connection_record_error(*, connection: Connection, error: ProviderError) -> 
     A permanent one means the user must act (reconnect): the connection says so, and the user
     gets one e-mail when it first happens, not one per failed sync.
     """
+    _count_error(kind=connection.kind, error=error)
     newly_broken = error.permanent and connection.status != Connection.Status.NEEDS_RECONNECT
     connection.status = (
         Connection.Status.NEEDS_RECONNECT if error.permanent else Connection.Status.ERROR
@@ -323,6 +325,21 @@ def calendar_record_error(*, calendar: Calendar, error: ProviderError) -> None:
     calendar.save(update_fields=list(LAST_ERROR_FIELDS))
     if error.permanent:
         connection_record_error(connection=calendar.connection, error=error)
+    else:
+        _count_error(kind=calendar.connection.kind, error=error)  # else counted just above
+
+
+def _count_error(*, kind: str, error: ProviderError) -> None:
+    """Count a provider failure for the operator's metrics, by kind and HTTP status class."""
+    status = error.params.get("status", getattr(error, "status", None))
+    status = status if isinstance(status, int) else None
+    metrics.provider_error(
+        provider=kind,
+        status=status,
+        kind=metrics.error_kind(
+            permanent=error.permanent, throttled=error.throttled, status=status
+        ),
+    )
 
 
 def _send_reconnect_email(connection: Connection) -> None:

@@ -276,7 +276,9 @@ class ProviderError(Exception):
 
     ``permanent`` means retrying cannot help (revoked or wrong credentials, a calendar that no
     longer exists): the connection needs the user. Otherwise retry with backoff, waiting at least
-    ``retry_after`` seconds when the provider said so.
+    ``retry_after`` seconds when the provider said so. ``throttled`` marks the provider's own
+    "slow down" (HTTP 429, or 503 from servers that throttle with it): the poller backs off the
+    whole server, not just the calendar.
 
     The message is shown to the user, so it is plain words and never holds credentials or event
     content. It is written in English and marked with ``gettext_noop``; what varies (an HTTP
@@ -293,6 +295,7 @@ class ProviderError(Exception):
         permanent: bool,
         retry_after: float | None = None,
         params: Mapping[str, str | int] | None = None,
+        throttled: bool = False,
     ) -> None:
         self.msgid = message
         self.params: dict[str, str | int] = dict(params or {})
@@ -300,6 +303,7 @@ class ProviderError(Exception):
         super().__init__(self.message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 class ActionRefused(ProviderError):

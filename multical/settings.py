@@ -117,9 +117,28 @@ FORM_RENDERER = "multical.forms.FormRenderer"
 
 # --- Data stores -------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", dev_default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+# Persistent connections: each web thread and worker process keeps one (checked before reuse), so
+# PostgreSQL sees at most one per thread of the installation; the README's "Running at scale"
+# adds them up. 0 closes each at the end of its request or task (as PgBouncer would want).
+DATABASE_CONN_MAX_AGE = env.int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    )
 }
+# Behind a pooler in transaction mode (PgBouncer's pool_mode=transaction), a connection is shared
+# between transactions: no server-side cursors, and the sync locks, which are held by a session
+# for the length of a sync (multical.lib.locks), need a connection of their own that is a real
+# session: LOCKS_DATABASE_URL, straight to PostgreSQL or to a pool in session mode.
+if env.bool("DATABASE_TRANSACTION_POOLER", False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+LOCKS_DATABASE_URL = env.str("LOCKS_DATABASE_URL", "")
+if LOCKS_DATABASE_URL:
+    DATABASES["locks"] = dj_database_url.parse(
+        LOCKS_DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    )
+    # The same database under another address: tests use the default one's test database.
+    DATABASES["locks"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", dev_default="")
@@ -204,7 +223,11 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often calendars without push (CalDAV, iCal links) are polled; an idle poll is one request.
+# Each calendar has its own moment in the interval, so polls are spread evenly over it.
 SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 300)
+# How many syncs of polled calendars may talk to one server at once (iCloud and small CalDAV
+# servers throttle), across every worker.
+SYNC_POLLS_PER_SERVER = env.int("SYNC_POLLS_PER_SERVER", 4)
 # How long booking pages may reuse busy time read from a calendar (sync notifications and syncs
 # that find changes forget it sooner).
 BOOKING_BUSY_CACHE_SECONDS = env.int("BOOKING_BUSY_CACHE_SECONDS", 120)
@@ -225,11 +248,9 @@ CELERY_BEAT_SCHEDULE = {
     # Blocks no rule copies any more are removed (their removal is queued at once; this catches a
     # lost message), and disconnections whose clean-up stalled resume.
     "finish-clean-ups": {"task": "syncrules.tasks.finish_clean_ups", "schedule": 10 * 60.0},
-    # CalDAV calendars and iCal links have no push: poll them.
-    "poll-calendars": {
-        "task": "syncrules.tasks.poll_calendars",
-        "schedule": float(SYNC_POLL_INTERVAL_SECONDS),
-    },
+    # CalDAV calendars and iCal links have no push: every second, hand out the polls whose
+    # moment in the interval has come (syncrules.polling).
+    "poll-calendars": {"task": "syncrules.tasks.poll_calendars", "schedule": 1.0},
     # Open push channels (Google, Graph), renewing or replacing each a day before it expires.
     "renew-push-channels": {"task": "calendars.tasks.renew_push_channels", "schedule": 60.0 * 60},
     # Re-read every source in full once a day: heals anything missed and rolls the window forward.

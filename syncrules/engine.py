@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from calendars.busy import forget_busy
@@ -29,7 +30,7 @@ from calendars.services import calendar_record_error, connection_keep_refreshed_
 from integrations.base import ChangeSet, Provider, ProviderError, Window
 from syncrules import planner
 from syncrules.applier import Counts, ProviderPool, apply_plan
-from syncrules.models import Block, SyncRule, SyncRun
+from syncrules.models import Block, SyncRule, SyncRun, SyncState
 from syncrules.planning import ExistingBlock, Plan, RuleSpec
 from syncrules.removal import Removal, remove_blocks
 
@@ -81,22 +82,15 @@ def sync_source_calendar(
     rules = list(
         SyncRule.objects.filter(enabled=True, sources=calendar)
         .select_related("user")
-        .prefetch_related("targets__connection__user")
         .order_by("created_at", "id")
     )
     if not rules:
         return SyncReport()
     now = timezone.now()
-    specs = [
-        RuleSpec(
-            id=str(rule.id),
-            options=planner.options_from_rule(rule, time_zone=ZoneInfo(rule.user.time_zone)),
-            targets=frozenset(str(target.id) for target in rule.targets.all()),
-            window=rule_window(rule, now),
-        )
-        for rule in rules
-    ]
-    window = Window(min(s.window.start for s in specs), max(s.window.end for s in specs))
+    windows = {str(rule.id): rule_window(rule, now) for rule in rules}
+    window = Window(
+        min(each.start for each in windows.values()), max(each.end for each in windows.values())
+    )
     provider = provider_for_connection(connection)
     try:
         changes = _read_changes(provider, calendar, "" if full else calendar.sync_cursor, window)
@@ -116,6 +110,17 @@ def sync_source_calendar(
         # only the cursor, the time and the count move.
         _synced(calendar, changes.next_cursor, unreadable=unreadable)
         return SyncReport()
+    # Only now the targets (an idle poll, the most common sync by far, needs none of them).
+    prefetch_related_objects(rules, "targets__connection__user")
+    specs = [
+        RuleSpec(
+            id=str(rule.id),
+            options=planner.options_from_rule(rule, time_zone=ZoneInfo(rule.user.time_zone)),
+            targets=frozenset(str(target.id) for target in rule.targets.all()),
+            window=windows[str(rule.id)],
+        )
+        for rule in rules
+    ]
     known_ids = set(
         Block.objects.filter(target_calendar=calendar)
         .exclude(target_event_id="")
@@ -284,19 +289,26 @@ def source_calendar_ids() -> list[str]:
     ]
 
 
-def polled_source_calendar_ids() -> list[str]:
+def polled_source_calendar_ids(among: Iterable[str] | None = None) -> list[str]:
     """Sources without push, and pushing ones whose channel is missing or lapsed (push is
-    best-effort: until a channel is open again, polling keeps them in step)."""
+    best-effort: until a channel is open again, polling keeps them in step); only those of
+    ``among`` when given."""
     without_live_channel = Q(push_expires_at__isnull=True) | Q(push_expires_at__lt=timezone.now())
-    return [
-        str(calendar_id)
-        for calendar_id in Calendar.objects.filter(
-            rules_as_source__enabled=True, connection__status__in=Connection.USABLE
-        )
-        .filter(Q(connection__kind__in=POLLED_KINDS) | without_live_channel)
-        .values_list("id", flat=True)
-        .distinct()
-    ]
+    calendars = Calendar.objects.filter(
+        Exists(SyncRule.objects.filter(enabled=True, sources=OuterRef("pk"))),
+        connection__status__in=Connection.USABLE,
+    ).filter(Q(connection__kind__in=POLLED_KINDS) | without_live_channel)
+    if among is not None:
+        calendars = calendars.filter(id__in=list(among))
+    return [str(calendar_id) for calendar_id in calendars.values_list("id", flat=True)]
+
+
+def source_calendars_without_state() -> QuerySet[Calendar]:
+    """Calendars an enabled rule reads that have no sync state row yet."""
+    return Calendar.objects.filter(
+        Exists(SyncRule.objects.filter(enabled=True, sources=OuterRef("pk"))),
+        ~Exists(SyncState.objects.filter(calendar=OuterRef("pk"))),
+    )
 
 
 # A release that has waited this long for a provider (longer than its task's run of retries, about

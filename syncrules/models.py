@@ -207,6 +207,9 @@ class SyncState(models.Model):
     # The mass-deletion guard holds this many deletions since then, for a confirming full read.
     deletions_held = models.PositiveIntegerField(default=0)
     deletions_held_at = models.DateTimeField(null=True, blank=True)
+    # When the poller next looks at the calendar: its own moment in each poll interval
+    # (``syncrules.polling``); null until the poller has first seen it.
+    next_poll_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -215,6 +218,7 @@ class SyncState(models.Model):
                 condition=models.Q(pending_since__isnull=False),
                 name="syncrules_state_pending",
             ),
+            models.Index(fields=["next_poll_at"], name="syncrules_state_next_poll"),
         ]
 
     def __str__(self) -> str:

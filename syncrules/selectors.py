@@ -227,6 +227,14 @@ def calendar_sync_state(calendar: Calendar) -> CalendarSyncState:
 
 
 def _next_poll_at(calendar: Calendar) -> datetime | None:
+    """When the poller next looks at the calendar: its own moment in the interval
+    (``syncrules.polling``), or a whole interval after its last sync before the poller has
+    given it one."""
+    planned = (
+        SyncState.objects.filter(calendar=calendar).values_list("next_poll_at", flat=True).first()
+    )
+    if planned is not None:
+        return planned
     if calendar.last_synced_at is None:
         return None
     return calendar.last_synced_at + timedelta(seconds=settings.SYNC_POLL_INTERVAL_SECONDS)

@@ -63,6 +63,8 @@ class Claim:
     requested: int
     full: bool
     confirm_deletions: bool
+    # When the oldest request it serves came in (for the lag the operator's metrics show).
+    pending_since: datetime | None = None
 
 
 def sync_claim(*, calendar_id: str) -> Claim | None:
@@ -83,7 +85,12 @@ def sync_claim(*, calendar_id: str) -> Claim | None:
     if not full and state.requested <= state.served:
         return None
     SyncState.objects.filter(calendar_id=calendar_id).update(started_at=now)
-    return Claim(requested=state.requested, full=full, confirm_deletions=confirmable)
+    return Claim(
+        requested=state.requested,
+        full=full,
+        confirm_deletions=confirmable,
+        pending_since=state.pending_since,
+    )
 
 
 def sync_served(*, calendar_id: str, claim: Claim, report: SyncReport) -> None:

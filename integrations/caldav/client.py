@@ -304,6 +304,7 @@ def _raise_for_status(response: Response) -> None:
             gettext_noop("The CalDAV server asked us to slow down."),
             permanent=False,
             retry_after=retry_after_seconds(response.headers.get("Retry-After", "")),
+            throttled=True,
         )
     # 501 Not Implemented is an answer (no PROPFIND/REPORT here), not a passing failure.
     if status >= 500 and status != 501:

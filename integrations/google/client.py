@@ -66,7 +66,13 @@ class GoogleAPIError(ProviderError):
         retry_after: float | None = None,
         params: Mapping[str, str | int] | None = None,
     ) -> None:
-        super().__init__(message, permanent=permanent, retry_after=retry_after, params=params)
+        super().__init__(
+            message,
+            permanent=permanent,
+            retry_after=retry_after,
+            params=params,
+            throttled=status == 429 or (status == 403 and reason in RATE_LIMIT_REASONS),
+        )
         self.status = status
         self.reason = reason
 

@@ -160,6 +160,7 @@ class ICSProvider(Provider):
                 permanent=False,
                 params={"status": result.status},
                 retry_after=retry_after_seconds(result.headers.get("retry-after", "")),
+                throttled=result.status in (429, 503),
             )
         if result.status >= 300 and result.status != 304:
             raise ProviderError(

@@ -176,6 +176,7 @@ def error_for(response: httpx.Response, *, write: bool) -> ProviderError:
             gettext_noop("Microsoft asked us to slow down; trying again later."),
             permanent=False,
             retry_after=retry_after,
+            throttled=status in (429, 503),
         )
     if status == 403:
         return ProviderError(READ_ONLY if write else DENIED, permanent=True)

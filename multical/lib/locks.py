@@ -13,6 +13,10 @@ system frees them the instant the process dies:
 
 A lock is tried, never waited for: the caller learns at once whether it holds it. The same process
 cannot take a lock it already holds (PostgreSQL would count it twice; callers never nest them).
+
+Locks use the ``locks`` database connection when the settings define one (LOCKS_DATABASE_URL: a
+real session beside a pooler in transaction mode, which would hand the session that holds a lock
+to someone else between transactions), else the default one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def lock_key(name: str) -> int:
@@ -32,11 +37,15 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def _connection() -> BaseDatabaseWrapper:
+    return connections["locks" if "locks" in settings.DATABASES else "default"]
+
+
 @contextmanager
 def try_lock(name: str) -> Iterator[bool]:
     """Hold the lock ``name`` for the length of the block if nobody holds it; yield whether it
     is held by this block."""
-    if connection.vendor == "postgresql":
+    if _connection().vendor == "postgresql":
         with _advisory_lock(lock_key(name)) as acquired:
             yield acquired
     else:
@@ -49,6 +58,7 @@ def held(names: Iterable[str]) -> set[str]:
     names = list(names)
     if not names:
         return set()
+    connection = _connection()
     if connection.vendor == "postgresql":
         keys = {lock_key(name): name for name in names}
         with connection.cursor() as cursor:
@@ -75,6 +85,7 @@ def _signed(value: int) -> int:
 
 @contextmanager
 def _advisory_lock(key: int) -> Iterator[bool]:
+    connection = _connection()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         acquired = bool(cursor.fetchone()[0])

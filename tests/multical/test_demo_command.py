@@ -47,10 +47,11 @@ def printed(messages: list[Message]) -> list[str]:
     return output.getvalue().splitlines()
 
 
-def test_the_banner_is_printed_once_web_worker_and_beat_have_reported_ready():
+def test_the_banner_is_printed_once_web_workers_and_beat_have_reported_ready():
     messages = [
         *(line("beat", data) for data in BEAT_START),
         *(line("worker", data) for data in WORKER_START),
+        *(line("poller", data) for data in WORKER_START),
         *(line("web", data) for data in WEB_START),
         line("web", b'[06/Dec/2026 11:45:00] "GET / HTTP/1.1" 200 5120\n'),
     ]
@@ -87,9 +88,9 @@ def test_worker_and_beat_keep_their_routine_lines_off_the_terminal_but_not_their
 
 
 def test_the_demo_stack_starts_worker_and_beat_without_their_banners():
-    web, worker, beat = stack_processes("127.0.0.1:8000", quiet=True)
+    web, worker, poller, beat = stack_processes("127.0.0.1:8000", quiet=True)
 
-    assert "--quiet" in worker.command and "--quiet" in beat.command
+    assert all("--quiet" in process.command for process in (worker, poller, beat))
     assert web.env["DJANGO_RUNSERVER_HIDE_WARNING"] == "true"
 
 

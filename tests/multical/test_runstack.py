@@ -59,7 +59,7 @@ def test_an_address_runserver_would_refuse_is_refused_with_a_message(addrport):
 def test_every_process_of_the_stack_is_told_the_address_it_was_started_on():
     processes = stack_processes("0.0.0.0:8080")
 
-    assert [process.name for process in processes] == ["web", "worker", "beat"]
+    assert [process.name for process in processes] == ["web", "worker", "poller", "beat"]
     assert {process.env["SITE_URL"] for process in processes} == {"http://127.0.0.1:8080"}
     assert processes[0].command[-2:] == ["runserver", "0.0.0.0:8080"]
 

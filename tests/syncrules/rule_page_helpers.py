@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import factory
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -101,6 +103,9 @@ class Enqueued:
     """What the sync tasks were asked to do, recorded at the Celery boundary."""
 
     syncs: list[str] = field(default_factory=list)
+    # The queue and countdown of each sync sent, in the order of ``syncs``.
+    queues: list[str | None] = field(default_factory=list)
+    countdowns: list[float] = field(default_factory=list)
     stale_removals: int = 0
 
     def full(self, calendar_id: object) -> bool:
@@ -109,20 +114,36 @@ class Enqueued:
         return state is not None and state.full_requested > state.full_served
 
     def queued(self, calendar_id: object) -> bool:
-        return bool(cache.get(f"sync:queued:{calendar_id}"))
+        return bool(
+            cache.get(tasks.queued_key(str(calendar_id), settings.CELERY_TASK_DEFAULT_QUEUE))
+        )
 
     def clean_up(self) -> None:
         """Forget the coalescing keys, so no later test finds a sync "already queued"."""
-        calendar_ids = {*self.syncs, *map(str, Calendar.objects.values_list("id", flat=True))}
-        cache.delete_many([f"sync:queued:{calendar_id}" for calendar_id in calendar_ids])
+        forget_queued({*self.syncs, *map(str, Calendar.objects.values_list("id", flat=True))})
+
+
+def forget_queued(calendar_ids: Iterable[object]) -> None:
+    """Forget the wake-up calls believed queued for the calendars, on every queue."""
+    cache.delete_many(
+        [
+            tasks.queued_key(str(calendar_id), queue)
+            for calendar_id in calendar_ids
+            for queue in settings.CELERY_QUEUES_ALL
+        ]
+    )
 
 
 def record_enqueues(monkeypatch) -> Enqueued:
     """Record the tasks sent instead of sending them to a broker (call ``clean_up``)."""
     enqueued = Enqueued()
 
-    def sync_send(args: tuple[str], countdown: float | None = None) -> None:
+    def sync_send(
+        args: tuple[str], kwargs: object = None, queue: str | None = None, countdown: float = 0
+    ) -> None:
         enqueued.syncs.append(args[0])
+        enqueued.queues.append(queue)
+        enqueued.countdowns.append(countdown)
 
     def stale_delay() -> None:
         enqueued.stale_removals += 1

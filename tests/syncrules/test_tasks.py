@@ -13,18 +13,19 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calendars.models import Calendar, Connection
 from multical.lib import locks
 from multical.lib.retry import backoff_seconds
-from syncrules import state, tasks
+from syncrules import polling, state, tasks
 from syncrules.models import Block, SyncRule, SyncState
 from tests.factories import CalendarFactory, ConnectionFactory
+from tests.syncrules.rule_page_helpers import forget_queued
 from tests.syncrules.world import make_world, soon
 
 pytestmark = pytest.mark.django_db
@@ -37,10 +38,12 @@ def enqueued(monkeypatch):
     monkeypatch.setattr(
         tasks.sync_calendar,
         "apply_async",
-        lambda args, countdown=None: sent.append((args[0], countdown)),
+        lambda args, kwargs=None, queue=None, countdown=0: sent.append(
+            (args[0], countdown or None)
+        ),
     )
     yield sent
-    cache.delete_many([f"sync:queued:{calendar_id}" for calendar_id, _ in sent])
+    forget_queued(calendar_id for calendar_id, _ in sent)
 
 
 @pytest.fixture
@@ -156,7 +159,7 @@ def test_a_trigger_during_a_sync_makes_it_run_once_more_at_its_end(
         with django_capture_on_commit_callbacks(execute=True):
             tasks.enqueue_calendar_sync(calendar_id)
         # Another worker takes that task, finds the lock held and returns.
-        cache.delete(f"sync:queued:{calendar_id}")
+        forget_queued([calendar_id])
         return sync(calendar, **options)
 
     monkeypatch.setattr(tasks.engine, "sync_source_calendar", sync_and_meanwhile_a_notification)
@@ -254,7 +257,7 @@ def test_the_sweeper_resumes_a_request_left_unserved_once_no_sync_holds_the_cale
     with django_capture_on_commit_callbacks(execute=True):
         tasks.enqueue_calendar_sync(calendar_id)
     enqueued.clear()
-    cache.delete(f"sync:queued:{calendar_id}")  # the task was taken by a worker that then died
+    forget_queued([calendar_id])  # the task was taken by a worker that then died
     SyncState.objects.filter(calendar_id=calendar_id).update(
         pending_since=timezone.now() - timedelta(minutes=2), started_at=timezone.now()
     )
@@ -277,7 +280,7 @@ def test_the_sweeper_leaves_young_requests_and_those_waiting_out_a_backoff(
     with django_capture_on_commit_callbacks(execute=True):
         tasks.enqueue_calendar_sync(calendar_id)
     enqueued.clear()
-    cache.delete(f"sync:queued:{calendar_id}")
+    forget_queued([calendar_id])
 
     tasks.resume_syncs()
     assert enqueued == []  # young: its own task is on its way
@@ -316,11 +319,25 @@ def test_a_provider_outage_backs_off_in_the_row_and_in_the_broker(
     assert state.retry_at >= timezone.now() + timedelta(seconds=85)
 
 
+def poll_round(capture_on_commit) -> None:
+    """One tick of the poller at a moment every calendar's turn has come, each last synced long
+    ago with nothing waiting."""
+    polling.track_new_sources()
+    SyncState.objects.update(
+        next_poll_at=timezone.now() - timedelta(seconds=1),
+        served=F("requested"),
+        full_served=F("full_requested"),
+        pending_since=None,
+        finished_at=None,
+    )
+    with capture_on_commit(execute=True):
+        tasks.poll_calendars()
+
+
 def test_the_poll_queues_only_sources_of_enabled_rules(
     world, enqueued, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.poll_calendars()
+    poll_round(django_capture_on_commit_callbacks)
     assert enqueued == [(str(world.calendars["Personal"].id), None)]
 
 
@@ -346,15 +363,13 @@ def test_a_pushing_calendar_is_polled_only_while_it_has_no_live_channel(
     rule.sources.add(google)
     rule.targets.add(CalendarFactory(connection=ConnectionFactory(user=owner)))
 
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.poll_calendars()
+    poll_round(django_capture_on_commit_callbacks)
     assert enqueued == [(str(google.id), None)]
 
-    cache.delete(f"sync:queued:{google.id}")
+    forget_queued([google.id])
     google.push_resource_id, google.push_expires_at = "resource", timezone.now() + timedelta(days=3)
     google.save()
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.poll_calendars()
+    poll_round(django_capture_on_commit_callbacks)
     assert enqueued == [(str(google.id), None)]  # nothing more: its channel is live
     assert Calendar.objects.filter(id=google.id).exists()
 

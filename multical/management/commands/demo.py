@@ -1,5 +1,5 @@
 """Try the product in a minute: a local CalDAV server with sample calendars, a demo user already
-connected to them and one sync rule, then the web server, a worker and beat (``make demo``)."""
+connected to them and one sync rule, then the web server, the workers and beat (``make demo``)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ class StartupPrinter(Printer):
     """Honcho's printer for the demo: the banner comes last, and the workers speak up only when
     something is wrong.
 
-    ``banner`` is printed once the web server, the worker and beat have each said they are up, so
-    no start-up output follows it. The worker's and beat's routine log records (DEBUG and INFO in
+    ``banner`` is printed once the web server, the workers and beat have each said they are up, so
+    no start-up output follows it. The workers' and beat's routine log records (DEBUG and INFO in
     Celery's format: task received, task succeeded, due task sent) stay off the terminal; their
     warnings, errors and anything else they print still show. Blank lines, which say nothing
     behind a process's prefix (runserver ends its start-up with one), are left out.
@@ -47,7 +47,12 @@ class StartupPrinter(Printer):
 
     # What each process prints once it is up: runserver once it listens, the worker once it
     # consumes, beat once its scheduler runs.
-    READY = {"web": "Quit the server with", "worker": " ready.", "beat": "beat: Starting..."}
+    READY = {
+        "web": "Quit the server with",
+        "worker": " ready.",
+        "poller": " ready.",
+        "beat": "beat: Starting...",
+    }
     ROUTINE = re.compile(r"^\[[^\]]*: (?:DEBUG|INFO)/")
 
     def __init__(self, banner: str, output: Any = sys.stdout) -> None:
@@ -60,7 +65,7 @@ class StartupPrinter(Printer):
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
         if message.name in self._waiting and self.READY[message.name] in text:
             self._waiting.discard(message.name)
-        routine = message.name in ("worker", "beat") and self.ROUTINE.match(text)
+        routine = message.name in ("worker", "poller", "beat") and self.ROUTINE.match(text)
         if text.strip() and not routine:
             super().write(message)
         if self._banner and not self._waiting:
@@ -71,7 +76,7 @@ class StartupPrinter(Printer):
 class Command(BaseCommand):
     help = (
         "Start a local Radicale with two sample calendars, connect a demo user to them with one "
-        "sync rule, then run the web server, a Celery worker and beat; Ctrl-C stops everything."
+        "sync rule, then run the web server, the Celery workers and beat; Ctrl-C stops everything."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -150,7 +155,7 @@ def _banner(address: str, password: str, radicale_url: str, try_me: Path, page_u
    curl -u {RADICALE_USER}:{password} -T {os.path.relpath(try_me)} {personal_url}try-me.ics
  and a Busy block for it appears in Work within about 30 seconds.
 
- Ctrl-C stops the web server, the worker, beat and Radicale; `make demo` again reuses it all.
+ Ctrl-C stops the web server, the workers, beat and Radicale; `make demo` again reuses it all.
 ==============================================================================================
 """
 

@@ -1,4 +1,4 @@
-"""Run the whole product in one terminal: web server, Celery worker and Celery beat."""
+"""Run the whole product in one terminal: web server, Celery workers and Celery beat."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def site_url(addrport: str) -> str:
 
 
 def stack_processes(addrport: str, *, quiet: bool = False) -> list[StackProcess]:
-    """The web server on ``addrport``, a worker and beat.
+    """The web server on ``addrport``, the two workers and beat.
 
     Outside production, unless SITE_URL is set, each is given ``SITE_URL=site_url(addrport)``: the
     links they make (e-mailed verification and booking links, the booking links to copy) lead to
@@ -63,15 +63,21 @@ def stack_processes(addrport: str, *, quiet: bool = False) -> list[StackProcess]
         env["SITE_URL"] = url
     python = sys.executable
     celery = [python, "-m", "celery", "--app", "multical", *(["--quiet"] if quiet else [])]
-    # Threads rather than forked children: Ctrl-C then stops the worker without orphans.
+    # Threads rather than forked children: Ctrl-C then stops the workers without orphans.
     worker = [*celery, "worker", "--loglevel", "INFO", "--pool", "threads", "--concurrency", "4"]
     if not settings.REDIS_URL:
         # The filesystem broker has no fanout, which remote control and gossip rely on.
         worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     web_env = {**env, "DJANGO_RUNSERVER_HIDE_WARNING": "true"} if quiet else env
+    # Two workers, as in production: one for what people wait for, one for polling and the
+    # routine jobs, so a backlog of the second never delays the first (CELERY_TASK_DEFAULT_QUEUE).
+    routine_queues = f"{settings.CELERY_POLL_QUEUE},{settings.CELERY_BULK_QUEUE}"
     return [
         StackProcess("web", [python, "manage.py", "runserver", addrport], web_env),
-        StackProcess("worker", worker, env),
+        StackProcess(
+            "worker", [*worker, "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", "now@%h"], env
+        ),
+        StackProcess("poller", [*worker, "--queues", routine_queues, "-n", "routine@%h"], env),
         StackProcess("beat", [*celery, "beat", "--loglevel", "INFO"], env),
     ]
 
@@ -85,7 +91,7 @@ def stack_manager(addrport: str, *, quiet: bool = False, printer: Printer | None
 
 
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker and Celery beat together; Ctrl-C stops all three."
+    help = "Run the web server, the Celery workers and Celery beat together; Ctrl-C stops them all."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from django.urls import path
@@ -15,6 +16,7 @@ from integrations.google.provider import GoogleProvider
 from integrations.push import channel_secret
 from syncrules import tasks
 from tests.factories import CalendarFactory, ConnectionFactory
+from tests.syncrules.rule_page_helpers import forget_queued
 
 if TYPE_CHECKING:
     from tests.fakes.google import GoogleFake
@@ -38,10 +40,12 @@ def enqueued(monkeypatch):
     """The syncs sent to the broker, by calendar id (the coalescing keys are cleaned up)."""
     sent: list[str] = []
     monkeypatch.setattr(
-        tasks.sync_calendar, "apply_async", lambda args, countdown=None: sent.append(args[0])
+        tasks.sync_calendar,
+        "apply_async",
+        lambda args, kwargs=None, **options: sent.append(args[0]),
     )
     yield sent
-    cache.delete_many([f"sync:queued:{calendar_id}" for calendar_id in set(sent)])
+    forget_queued(set(sent))
 
 
 @pytest.fixture
@@ -83,7 +87,7 @@ def notify(
 
 def assert_nothing_queued(enqueued: list[str], calendar) -> None:
     assert enqueued == []
-    assert cache.get(f"sync:queued:{calendar.id}") is None
+    assert cache.get(tasks.queued_key(str(calendar.id), settings.CELERY_TASK_DEFAULT_QUEUE)) is None
 
 
 pytestmark = pytest.mark.django_db
