@@ -14,7 +14,9 @@ requests, the largest request's wall time, the whole read's wall time, and our C
 ``--hold-ms N`` reads every calendar again behind ``latency_proxy.py``, which answers each
 request N ms after it arrived at the earliest (a slow server): a read fails when one answer takes
 longer than the fetch timeout. ``--profile`` prints where our CPU went in the first read of the
-largest size (cProfile, the top functions by their own time).
+largest size (cProfile, the top functions by their own time). ``--trace`` prints every request of
+each read: its method, what it asked (the body's root element, and a listing's time range), its
+wall time and how it ended.
 No database: Django is configured with the two settings the outbound check reads.
 """
 
@@ -26,6 +28,7 @@ import gc
 import io
 import json
 import pstats
+import re
 import sys
 import tempfile
 import time
@@ -154,19 +157,39 @@ class _Requests:
     """Times each of the provider's HTTP exchanges (wall time, from sending to the whole answer)."""
 
     times: list[float] = []
+    trace: list[str] = []
 
     @classmethod
     def install(cls) -> None:
         send = dav.DAVSession._send
 
-        def timed_send(session, *args):  # type: ignore[no-untyped-def]
+        def timed_send(session, method, url, data, headers):  # type: ignore[no-untyped-def]
             started = time.perf_counter()
+            outcome = "failed"
             try:
-                return send(session, *args)
+                response = send(session, method, url, data, headers)
+                outcome = str(response.status)
+                return response
+            except ProviderError as error:
+                outcome = error.message
+                raise
             finally:
                 cls.times.append(time.perf_counter() - started)
+                cls.trace.append(f"{method} {_asked(data)}: {cls.times[-1]:.2f} s, {outcome}")
 
         dav.DAVSession._send = timed_send  # type: ignore[method-assign]
+
+
+def _asked(body: bytes) -> str:
+    """The request body's root element, and a listing's time range (no content: ours)."""
+    root = re.search(rb"<\w+:([\w-]+) ", body)
+    span = re.search(rb'start="(\w+)" end="(\w+)"', body)
+    hrefs = body.count(b"<d:href>")
+    return (
+        (root.group(1).decode() if root else "-")
+        + (f" {span.group(1).decode()}..{span.group(2).decode()}" if span else "")
+        + (f" ({hrefs} objects)" if hrefs else "")
+    )
 
 
 @dataclass
@@ -196,6 +219,7 @@ def first_read(
     the fetch timeout and deadline, so that our CPU is measured even where the read would fail."""
     gc.collect()
     _Requests.times = []
+    _Requests.trace = []
     provider = CalDAVProvider.from_secrets(account.secrets)
     if patient:
         provider._session._timeouts = dict.fromkeys(provider._session._timeouts, 900)
@@ -243,6 +267,7 @@ def main() -> int:
         "--hold-ms", type=int, default=0, help="read again with every answer held this long"
     )
     parser.add_argument("--profile", action="store_true", help="profile the largest first read")
+    parser.add_argument("--trace", action="store_true", help="print every request of each read")
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]
     _Requests.install()
@@ -272,6 +297,8 @@ def main() -> int:
             for size in sizes:
                 read = first_read(account, urls[size])
                 print("  " + read.describe(size))
+                if arguments.trace:
+                    print("".join(f"      {line}\n" for line in _Requests.trace), end="")
                 if read.error:
                     patient = first_read(account, urls[size], patient=True)
                     print("    without the timeout: " + patient.describe(size))
@@ -283,6 +310,8 @@ def main() -> int:
                         held_url = f"{proxy.url}{USER}/events-{size}/"
                         read = first_read(held, held_url)
                         print("  " + read.describe(size))
+                        if arguments.trace:
+                            print("".join(f"      {line}\n" for line in _Requests.trace), end="")
                         if read.error:
                             patient = first_read(held, held_url, patient=True)
                             print("    without the timeout: " + patient.describe(size))

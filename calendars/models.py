@@ -63,6 +63,8 @@ class LastError(models.Model):
 
 # The fields ``note_error`` and ``clear_error`` change, for ``save(update_fields=…)``.
 LAST_ERROR_FIELDS = ("last_error", "last_error_params", "last_error_at")
+# A calendar's progress through a long full read, for ``save(update_fields=…)``.
+FULL_READ_FIELDS = ("full_read_started_at", "full_read_reached")
 
 
 class Connection(LastError):
@@ -145,6 +147,12 @@ class Calendar(LastError):
     # Events the last full read left out because they could not be read (a number only, never
     # which events): shown on the calendar's page.
     unreadable_events = models.PositiveIntegerField(default=0)
+    # A full read that takes several requests (a large CalDAV calendar): when it started and the
+    # moment up to which it has read the window, written as it goes and cleared when it ends, so
+    # that the calendar's page can say how far a long first read has got. A read whose worker
+    # died leaves them; the next attempt starts again from the window's start.
+    full_read_started_at = models.DateTimeField(null=True, blank=True)
+    full_read_reached = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -329,6 +329,12 @@ class EventConflict(ActionRefused):
         super().__init__(message)
 
 
+# How far a full read that takes several requests has got: called after each part but the last
+# with the moment up to which the window is read (every event starting before it is in hand), so
+# that a long first read can be shown while it goes on. It carries no event content.
+ReadProgress = Callable[[datetime], None]
+
+
 class Provider(abc.ABC):
     """One connected account at one provider."""
 
@@ -345,6 +351,11 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def changes(self, calendar_id: str, cursor: str, window: Window) -> ChangeSet:
         """Changes since ``cursor`` ("" for a first, full read), instances expanded in ``window``."""
+
+    def report_progress(self, progress: ReadProgress | None) -> None:
+        """Have ``changes`` tell ``progress`` how far a full read has got (None: stop telling).
+        Providers that read a calendar in one go keep this default and never call it."""
+        return None
 
     @abc.abstractmethod
     def put_block(self, calendar_id: str, spec: BlockSpec, remote_id: str | None = None) -> str:

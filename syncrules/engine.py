@@ -23,11 +23,11 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, prefetch_related_obj
 from django.utils import timezone
 
 from calendars.busy import forget_busy
-from calendars.models import LAST_ERROR_FIELDS, Calendar, Connection
+from calendars.models import FULL_READ_FIELDS, LAST_ERROR_FIELDS, Calendar, Connection
 from calendars.push import calendar_unwatch
 from calendars.selectors import provider_for_connection
 from calendars.services import calendar_record_error, connection_keep_refreshed_secrets
-from integrations.base import ChangeSet, Provider, ProviderError, Window
+from integrations.base import ChangeSet, Provider, ProviderError, ReadProgress, Window
 from syncrules import planner
 from syncrules.applier import Counts, ProviderPool, apply_plan
 from syncrules.models import Block, SyncRule, SyncRun, SyncState
@@ -243,13 +243,38 @@ def _synced(calendar: Calendar, cursor: str, *, unreadable: int) -> None:
 
 
 def _read_changes(provider: Provider, calendar: Calendar, cursor: str, window: Window) -> ChangeSet:
-    changes = provider.changes(calendar.remote_id, cursor, window)
-    reads_empty = changes.full_resync and all(event.ours for event in changes.events)
-    # A source that suddenly reads as empty is read once more at once, so one bad answer from a
-    # server costs one request, not a held deletion (the mass-deletion guard still weighs it).
-    if reads_empty and Block.objects.filter(source_calendar=calendar).exists():
-        changes = provider.changes(calendar.remote_id, "", window)
+    provider.report_progress(_progress_recorder(calendar))
+    try:
+        changes = provider.changes(calendar.remote_id, cursor, window)
+        reads_empty = changes.full_resync and all(event.ours for event in changes.events)
+        # A source that suddenly reads as empty is read once more at once, so one bad answer from
+        # a server costs one request, not a held deletion (the mass-deletion guard still weighs it).
+        if reads_empty and Block.objects.filter(source_calendar=calendar).exists():
+            changes = provider.changes(calendar.remote_id, "", window)
+    finally:
+        provider.report_progress(None)
+        _forget_progress(calendar)
     return changes
+
+
+def _progress_recorder(calendar: Calendar) -> ReadProgress:
+    """Keeps how far a long full read has got on the calendar's row, committed at each step (no
+    transaction is open around a read), so that its page shows it while the read goes on."""
+    started = timezone.now()
+
+    def record(reached: datetime) -> None:
+        calendar.full_read_started_at = started
+        calendar.full_read_reached = reached
+        calendar.save(update_fields=FULL_READ_FIELDS)
+
+    return record
+
+
+def _forget_progress(calendar: Calendar) -> None:
+    """The read is over (done or failed); a row left by a read whose worker died goes too."""
+    if calendar.full_read_started_at is not None:
+        calendar.full_read_started_at = calendar.full_read_reached = None
+        calendar.save(update_fields=FULL_READ_FIELDS)
 
 
 def stale_blocks() -> QuerySet[Block]:

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 TIMEOUT = 10  # seconds, for connecting and for each wait on the server
 # A whole answer must arrive within this, however slowly the server trickles it.
 DEADLINE = 60
-# A whole calendar arrives in one calendar-query answer; 5,000 events are about 3 MB.
+# The largest answer: a multiget batch or a busy-time listing (5,000 events are about 3 MB).
 MAX_BYTES = 64 * 1024 * 1024
 MAX_REDIRECTS = 3
 
@@ -55,6 +55,7 @@ CALENDAR_GONE = gettext_noop("This calendar no longer exists on the server.")
 READ_REFUSED = gettext_noop("The server does not let this account read the calendar.")
 XML_BODY = {"Content-Type": 'application/xml; charset="utf-8"'}
 UNREACHABLE = gettext_noop("The CalDAV server could not be reached.")
+TOO_SLOW = gettext_noop("The CalDAV server did not answer in time.")
 # Seconds to wait, at random in this range, before sending again a request the server dropped.
 _RESEND_PAUSE = (0.05, 0.25)
 
@@ -101,22 +102,37 @@ class NotMultistatusError(ValueError):
     """The body is not a WebDAV multistatus."""
 
 
+class TooSlowError(ProviderError):
+    """The server took longer than the timeout to answer (transient): a smaller request may not."""
+
+    def __init__(self) -> None:
+        super().__init__(TOO_SLOW, permanent=False)
+
+
 class DAVSession:
     """One account's HTTP session: Basic auth sent up front (Digest when the server asks for it)."""
 
-    def __init__(self, *, username: str, password: str, timeout: float = TIMEOUT) -> None:
+    def __init__(self, *, username: str, password: str, timeout: float | None = None) -> None:
+        """``timeout``: seconds for connecting and for each wait on the server (``TIMEOUT``)."""
+        self.timeout = TIMEOUT if timeout is None else timeout
         # httpcore's default TLS context trusts the system's certificates and certifi's.
         self._pool = httpcore.ConnectionPool(network_backend=PinnedBackend(), retries=0)
         self._username = username
         self._password = password
         self._basic = b"Basic " + base64.b64encode(f"{username}:{password}".encode())
         self._digest: httpx.DigestAuth | None = None
-        self._timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
+        self._timeouts = dict.fromkeys(("connect", "read", "write", "pool"), self.timeout)
         self.request_count = 0
         self.received_bytes = 0
 
     def close(self) -> None:
         self._pool.close()
+
+    def wait_up_to(self, seconds: float) -> None:
+        """From now on wait up to ``seconds`` for connecting and for each wait on the server (a
+        server known to be slow for one collection is given longer; see ``sync.patience``)."""
+        self.timeout = seconds
+        self._timeouts = dict.fromkeys(("connect", "read", "write", "pool"), seconds)
 
     def request(
         self,
@@ -167,7 +183,8 @@ class DAVSession:
         return expect_multistatus(self.request("REPORT", url, body=body, headers=headers))
 
     def _send(self, method: str, url: str, data: bytes, headers: Mapping[str, str]) -> Response:
-        deadline = time.monotonic() + DEADLINE
+        # A collection given more patience than TIMEOUT (sync.patience) gets a longer deadline too.
+        deadline = time.monotonic() + DEADLINE * max(1.0, self.timeout / TIMEOUT)
         try:
             target = httpx.URL(url)
             try:
@@ -187,9 +204,7 @@ class DAVSession:
         except UnsafeURLError as error:
             raise ProviderError(str(error), permanent=True) from error
         except httpcore.TimeoutException as error:
-            raise ProviderError(
-                gettext_noop("The CalDAV server did not answer in time."), permanent=False
-            ) from error
+            raise TooSlowError from error
         except httpcore.ConnectError as error:
             # httpcore keeps the TLS failure as the context of the error it raises.
             if isinstance(error.__cause__ or error.__context__, ssl.SSLError):
@@ -289,9 +304,7 @@ def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, deadline: floa
         if len(body) > MAX_BYTES:
             raise too_large
         if time.monotonic() > deadline:
-            raise ProviderError(
-                gettext_noop("The CalDAV server did not answer in time."), permanent=False
-            )
+            raise TooSlowError
     return bytes(body)
 
 
@@ -340,7 +353,15 @@ def sync_collection(token: str) -> str:
 
 def calendar_query(start: datetime, end: datetime) -> str:
     """The events overlapping [start, end), with their data (recurrences are expanded by us)."""
-    return _events_query(f'<c:time-range start="{_utc(start)}" end="{_utc(end)}"/>')
+    return _events_query(_time_range(start, end))
+
+
+def calendar_listing(start: datetime, end: datetime) -> str:
+    """The hrefs and ETags (no data) of the events overlapping [start, end)."""
+    return _xml(
+        qname(CALDAV, "calendar-query"),
+        _prop([(DAV, "getetag")]) + _event_filter(_time_range(start, end)),
+    )
 
 
 def property_query(name: str, text: str) -> str:
@@ -354,11 +375,20 @@ def property_query(name: str, text: str) -> str:
 def _events_query(condition: str) -> str:
     return _xml(
         qname(CALDAV, "calendar-query"),
-        _prop([(DAV, "getetag"), (CALDAV, "calendar-data")])
-        + '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
-        + condition
-        + "</c:comp-filter></c:comp-filter></c:filter>",
+        _prop([(DAV, "getetag"), (CALDAV, "calendar-data")]) + _event_filter(condition),
     )
+
+
+def _event_filter(condition: str) -> str:
+    return (
+        '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
+        + condition
+        + "</c:comp-filter></c:comp-filter></c:filter>"
+    )
+
+
+def _time_range(start: datetime, end: datetime) -> str:
+    return f'<c:time-range start="{_utc(start)}" end="{_utc(end)}"/>'
 
 
 def calendar_multiget(hrefs: Sequence[str]) -> str:

@@ -45,6 +45,7 @@ from integrations.base import (
     MarkerKind,
     Provider,
     ProviderError,
+    ReadProgress,
     RemoteCalendar,
     RemoteEvent,
     Response,
@@ -149,6 +150,10 @@ class CalDAVProvider(Provider):
 
     def changes(self, calendar_id: str, cursor: str, window: Window) -> ChangeSet:
         return self._reader.changes(_collection(calendar_id), cursor, window)
+
+    def report_progress(self, progress: ReadProgress | None) -> None:
+        """A full read lists the window in time-range chunks: ``progress`` hears after each."""
+        self._reader.report_progress(progress)
 
     def busy(
         self, calendar_ids: Sequence[str], window: Window, policy: BusyPolicy = DEFAULT_BUSY_POLICY

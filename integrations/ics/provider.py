@@ -32,6 +32,7 @@ from integrations.base import (
 )
 from integrations.choices import gettext_noop
 from integrations.ical import ICalendarError, ParsedEvents, owner_zone, parse_calendar, read_events
+from integrations.ical_fast import read_simple
 from multical.lib.http_headers import retry_after_seconds
 from multical.lib.safe_http import FetchError, FetchResult, UnsafeURLError, fetch
 
@@ -183,6 +184,9 @@ def _parse(body: bytes) -> icalendar.Calendar:
 def _read(body: bytes, window: Window, zone: tzinfo) -> ParsedEvents:
     # Floating times are the feed's X-WR-TIMEZONE, else the owner's: a feed that names no zone
     # was written for the people reading it (TripIt writes local times without one).
+    simple = read_simple(body, window, default_zone=zone)
+    if simple is not None:
+        return simple.parsed
     try:
         return read_events(_parse(body), window, default_zone=zone)
     except ICalendarError as error:

@@ -69,7 +69,8 @@ def test_every_connection_goes_to_the_address_that_was_checked(monkeypatch):
     assert checked == ["calendar.invalid"]
     assert [request.headers["Host"] for request in server.requests] == [
         f"calendar.invalid:{server.port}"
-    ] * 2
+    ] * len(server.requests)
+    assert len(server.requests) >= 2
 
 
 def test_https_is_verified_for_the_calendar_host_while_pinned_to_its_checked_address(
@@ -89,12 +90,19 @@ def test_https_is_verified_for_the_calendar_host_while_pinned_to_its_checked_add
             provider_for("").changes(f"https://other.example:{server.port}/cal/", "", WINDOW)
 
     assert names_asked == ["dav.example", "other.example"]
-    assert [request.method for request in server.requests] == ["PROPFIND", "REPORT"]
+    # The state, the token, then the window listed in chunks; no request reached the other host.
+    assert [request.method for request in server.requests] == [
+        "PROPFIND",
+        "PROPFIND",
+        "REPORT",
+        "REPORT",
+        "REPORT",
+    ]
     assert raised.value.permanent
     assert raised.value.message == "The CalDAV server's certificate could not be verified."
 
 
-def test_a_server_with_a_ctag_but_no_sync_is_listed_again_with_one_check_and_one_query():
+def test_a_small_calendar_with_a_ctag_but_no_sync_is_listed_again_with_one_check_and_one_query():
     def ctag(value: str) -> Answer:
         return multistatus(found("/cal/", f"<cs:getctag>{value}</cs:getctag>"))
 
