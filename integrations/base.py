@@ -306,6 +306,14 @@ class ProviderError(Exception):
         self.throttled = throttled
 
 
+# Every provider refuses to change a booking's event in place with these words (the booking's own
+# pages move or cancel it, and tell the attendee).
+BOOKING_REFUSED = gettext_noop(
+    "This event belongs to a booking made on your booking page; change or cancel the booking "
+    "instead."
+)
+
+
 class ActionRefused(ProviderError):
     """The provider refused this action on this calendar or event (read-only, not allowed, no
     longer there), while the connection itself is fine: shown to the user, never recorded on the

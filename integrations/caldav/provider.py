@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 import icalendar
 
 from integrations.base import (
+    BOOKING_REFUSED,
     DEFAULT_BUSY_POLICY,
     ActionRefused,
     BlockSpec,
@@ -86,10 +87,6 @@ EVENT_UNREADABLE = gettext_noop(
 )
 BLOCK_REFUSED = gettext_noop(
     "This is a block Multical keeps in step with its source; change the source event instead."
-)
-BOOKING_REFUSED = gettext_noop(
-    "This event belongs to a booking made on a Multical booking page; change or cancel the "
-    "booking instead."
 )
 NO_REPLIES = gettext_noop(
     "This CalDAV server does not send answers to invitations; answer from your calendar app."

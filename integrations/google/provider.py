@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integrations.base import (
+    BOOKING_REFUSED,
     DEFAULT_BUSY_POLICY,
     ActionRefused,
     BlockSpec,
@@ -89,9 +90,6 @@ GONE = gettext_noop("This event is no longer in the calendar.")
 NO_ACCESS = gettext_noop("Google Calendar does not let this account open this event.")
 BLOCK_REFUSED = gettext_noop(
     "This is a block Multical keeps in step with its source; change the source event instead."
-)
-BOOKING_REFUSED = gettext_noop(
-    "This event belongs to a booking made on a Multical booking page; change the booking instead."
 )
 NOT_SHOWN = gettext_noop("This kind of Google Calendar event cannot be changed from Multical.")
 ORGANIZER_ONLY = gettext_noop("Only the organizer can change this in Google Calendar.")

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from integrations.base import (
+    BOOKING_REFUSED,
     DEFAULT_BUSY_POLICY,
     ActionRefused,
     BlockSpec,
@@ -73,9 +74,6 @@ FOLLOWING_REFUSED = gettext_noop(
 )
 BLOCK_REFUSED = gettext_noop(
     "This is a block Multical keeps in step with its source; change the source event instead."
-)
-BOOKING_REFUSED = gettext_noop(
-    "This event belongs to a booking made on your booking page; change the booking instead."
 )
 EVENT_GONE = gettext_noop("This event is no longer in its calendar at Microsoft.")
 CALENDAR_GONE = gettext_noop("This calendar no longer exists at Microsoft.")

@@ -955,8 +955,8 @@ def test_transient_and_credential_failures_keep_their_meaning(
         ),
         (
             MarkerKind.BOOKING,
-            "This event belongs to a booking made on a Multical booking page; change or cancel "
-            "the booking instead.",
+            "This event belongs to a booking made on your booking page; change or cancel the "
+            "booking instead.",
         ),
     ],
 )
