@@ -40,7 +40,7 @@ def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
     from django.conf import settings
     from django.db import connection
 
-    from bench.push import _free_port, _wait_for
+    from bench.harness import free_port, wait_for
     from tests.booking.pages import make_host
     from tests.caldav_servers import RadicaleServer
     from tests.factories import UserFactory
@@ -64,7 +64,7 @@ def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
                 f"busy-{number}.ics",
                 event_ics(f"busy-{number}", start, minutes=45),
             )
-        port = _free_port()
+        port = free_port()
         site = f"http://127.0.0.1:{port}"
         database = connection.settings_dict
         env = {
@@ -86,7 +86,7 @@ def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
             cwd=ROOT, env=env,
         )  # fmt: skip
         try:
-            _wait_for(f"{site}/health/")
+            wait_for(f"{site}/health/")
             yield {"site": site, "host": host, "first_day": first.date()}
         finally:
             web.send_signal(signal.SIGTERM)

@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_engine_caldav import _django  # noqa: E402
+from bench.harness import throwaway_database  # noqa: E402
 
 DELAY = 0.2
 ROUNDS = 7
@@ -580,7 +580,7 @@ def _reads() -> list[str]:
 
 
 def main(part: str) -> None:
-    with _django():
+    with throwaway_database():
         from django.conf import settings
 
         # 5 actions a round, 50 rounds a provider: more than a person sends in 15 minutes.

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 # Playwright's sync API runs an event loop in this thread; the ORM calls around it are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from bench.harness import throwaway_database  # noqa: E402
 from bench.portfolio import feed_server  # noqa: E402
-from bench.sync_engine_caldav import _django  # noqa: E402
 
 FEEDS = 5
 EVENTS = int(os.environ.get("BENCH_EVENTS", "2000"))
@@ -374,7 +374,7 @@ def main() -> None:
     if not shutil.which(CHROMIUM):
         sys.exit(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium).")
     feeds = _serve_feeds()
-    with _django():
+    with throwaway_database():
         from django.conf import settings
 
         # Three month changes there and back, per run: more reads than a person makes.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_engine_caldav import _django  # noqa: E402
+from bench.harness import free_port, throwaway_database, wait_for  # noqa: E402
 
 CALENDARS = 10
 NOTIFICATIONS = 1000
@@ -37,25 +36,8 @@ SENDERS = 10
 CHANGES = 20
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def main() -> None:
-    with _django():
+    with throwaway_database():
         from django.conf import settings
         from django.db import connection
 
@@ -66,7 +48,7 @@ def main() -> None:
         server.fake = fake
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-        web_port = _free_port()
+        web_port = free_port()
         site = f"http://127.0.0.1:{web_port}"
         provider_env = {
             "GOOGLE_API_ENDPOINT": f"{fake.url}{API_PREFIX}",
@@ -95,13 +77,13 @@ def main() -> None:
             cwd=ROOT, env=env,
         )  # fmt: skip
         try:
-            _wait_for(f"{site}/health/")
+            wait_for(f"{site}/health/")
             for line in _webhook_figures(fake, calendars, site):
                 print(line, flush=True)
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "--app", "multical", "worker", "--pool", "threads",
                  "--concurrency", "4", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-                 "--queues", settings.CELERY_TASK_DEFAULT_QUEUE],
+                 "--queues", ",".join(settings.CELERY_QUEUES_ALL)],
                 cwd=ROOT, env=env,
             )  # fmt: skip
             try:
@@ -195,11 +177,13 @@ def _clear_queue() -> None:
 
     redis.Redis.from_url(settings.REDIS_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
     from calendars.models import Calendar
+    from syncrules.tasks import queued_key
 
     cache.delete_many(
         [
-            f"sync:queued:{calendar_id}"
+            queued_key(str(calendar_id), queue)
             for calendar_id in Calendar.objects.values_list("id", flat=True)
+            for queue in settings.CELERY_QUEUES_ALL
         ]
     )
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_engine_caldav import _django  # noqa: E402
+from bench.harness import throwaway_database  # noqa: E402
 
 EVENTS = 30
 STALLED_WRITE = 10
@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="kills per pool kind")
     options = parser.parse_args()
-    with _django(), tempfile.TemporaryDirectory() as folder:
+    with throwaway_database(), tempfile.TemporaryDirectory() as folder:
         from tests.caldav_servers import RadicaleServer
         from tests.fault_proxy import running_fault_proxy
 
@@ -152,7 +152,7 @@ def _worker(env: dict[str, str], pool: str, log: Path) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "celery", "--app", "multical", "worker", "--pool", pool,
         "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", f"bench-{time.time_ns()}@%h",
+        "--queues", ",".join(settings.CELERY_QUEUES_ALL), "--hostname", f"bench-{time.time_ns()}@%h",
     ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT

@@ -105,9 +105,13 @@ def slot_computation() -> list[str]:
 def public_page_and_storm() -> list[str]:
     # Imported here: these sections need Django, a database and a CalDAV server.
     from bench.booking_web import booking_site, page_latency, storm
-    from bench.sync_engine_caldav import _django
+    from bench.harness import throwaway_database
 
-    with _django(), tempfile.TemporaryDirectory() as folder, booking_site(Path(folder)) as site:
+    with (
+        throwaway_database(),
+        tempfile.TemporaryDirectory() as folder,
+        booking_site(Path(folder)) as site,
+    ):
         return page_latency(site) + storm(site)
 
 

@@ -21,10 +21,10 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench.harness import throwaway_database
 
 ROUNDS = 15
 # Radicale answers some requests on 10,000 events in over 800 ms on a busy machine: every answer is
@@ -44,24 +44,6 @@ def _event(number: int, start: datetime, revision: int = 0) -> str:
         f"DTSTART:{begin:%Y%m%dT%H%M%SZ}\r\nDTEND:{begin + timedelta(minutes=30 + revision):%Y%m%dT%H%M%SZ}\r\n"
         f"SUMMARY:Meeting {number}{tag}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-
-
-@contextmanager
-def _django() -> Iterator[None]:
-    # Not setdefault: importing the multical package sets it to the production settings.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    import django
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    django.setup()
-    setup_test_environment()
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0)
-    try:
-        yield
-    finally:
-        connection.creation.destroy_test_db(original, verbosity=0)
 
 
 class _RequestCounter:
@@ -89,7 +71,7 @@ class _RequestCounter:
 
 
 def bench_engine() -> list[str]:
-    with _django(), tempfile.TemporaryDirectory() as folder:
+    with throwaway_database(), tempfile.TemporaryDirectory() as folder:
         from bench.latency_proxy import LatencyProxy
         from tests.caldav_servers import RadicaleServer
 

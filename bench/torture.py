@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_engine_caldav import _django  # noqa: E402
+from bench.harness import throwaway_database  # noqa: E402
 
 
 def _seeds(text: str) -> list[int]:
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100, help="rounds per seed")
     parser.add_argument("--workers", type=int, default=3, help="worker processes at once")
     options = parser.parse_args()
-    with _django(), tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
+    with throwaway_database(), tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         from django.conf import settings
 
         from integrations.microsoft import credentials
