@@ -186,8 +186,8 @@ else:
 # Three queues by urgency, each with workers of its own (docker-compose.yml, `make run`), so what
 # a person waits for never queues behind a backlog of routine work:
 # - the default queue: syncs a push notification or a person asked for, booking follow-ups and
-#   e-mails, and the small periodic ticks that hand out work;
-# - ".poll": syncs of polled calendars (CalDAV, iCal links) as the poller hands them out;
+#   e-mails, the sweeper and the heartbeat;
+# - ".poll": the poller's tick, and syncs of polled calendars (CalDAV, iCal links) it hands out;
 # - ".bulk": the nightly reconciliation, clean-ups, channel renewals, account deletions.
 # Which queue a sync goes to is chosen where it is asked for (syncrules.tasks); the rest by name.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", "multical")
@@ -195,6 +195,10 @@ CELERY_POLL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.poll"
 CELERY_BULK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.bulk"
 CELERY_QUEUES_ALL = (CELERY_TASK_DEFAULT_QUEUE, CELERY_POLL_QUEUE, CELERY_BULK_QUEUE)
 CELERY_TASK_ROUTES = {
+    # The poller's tick waits behind the polls it handed out: it never holds up push work, and a
+    # backlog slows the hand-out down (syncrules.polling.BACKLOG_LIMIT).
+    "syncrules.tasks.poll_calendars": {"queue": CELERY_POLL_QUEUE},
+} | {
     name: {"queue": CELERY_BULK_QUEUE}
     for name in (
         "syncrules.tasks.reconcile_all",

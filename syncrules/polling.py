@@ -34,6 +34,8 @@ from syncrules.models import SyncState
 # Calendars handed out by one tick at most: after a beat outage the backlog drains over a few
 # ticks instead of in one burst (and each row is then back at its own moment).
 ROUND_LIMIT = 2000
+# Polls waiting in the polling queue at most: a tick hands out no more than brings it to this.
+BACKLOG_LIMIT = 1000
 # Calendars whose first moment is set per tick (new rows, or all of them after an upgrade).
 ENROL_LIMIT = 5000
 
@@ -65,15 +67,22 @@ def next_moment(calendar_id: str | uuid.UUID, after: datetime, every: timedelta)
     return epoch + offset + cycles * every
 
 
-def hand_out(*, now: datetime | None = None) -> Round:
+def hand_out(*, now: datetime | None = None, backlog: int = 0) -> Round:
     """One tick: claim the calendars whose moment has come and count a request for each to poll.
+
+    ``backlog``: polls already waiting in the polling queue. The round is cut so that no more
+    than ``BACKLOG_LIMIT`` wait: when the workers fall behind, calendars stay due (oldest first)
+    instead of piling up in the broker, where each would wait behind all the others anyway.
 
     Runs in its own transaction; wake the calendars returned after it has committed."""
     now = now or timezone.now()
     every = interval()
+    limit = min(ROUND_LIMIT, BACKLOG_LIMIT - backlog)
+    if limit <= 0:
+        return Round(polled=[], skipped=0)
     with transaction.atomic():
         _enrol(now, every)
-        claimed = _claim_due(now, every)
+        claimed = _claim_due(now, every, limit)
         if not claimed:
             return Round(polled=[], skipped=0)
         polled = set(engine.polled_source_calendar_ids(among=[row.calendar_id for row in claimed]))
@@ -102,7 +111,7 @@ class _Claimed:
     retry_at: datetime | None
 
 
-def _claim_due(now: datetime, every: timedelta) -> list[_Claimed]:
+def _claim_due(now: datetime, every: timedelta, limit: int) -> list[_Claimed]:
     """Rows whose moment has come, each moved to its next moment (whole intervals later, so it
     keeps its place in the interval); rows another tick holds are skipped, not waited for."""
     rows = list(
@@ -118,7 +127,7 @@ def _claim_due(now: datetime, every: timedelta) -> list[_Claimed]:
             "full_served",
             "finished_at",
             "retry_at",
-        )[:ROUND_LIMIT]
+        )[:limit]
     )
     if not rows:
         return []

@@ -22,6 +22,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from celery import Task, shared_task
@@ -29,6 +30,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from kombu import Producer
+from kombu.exceptions import ChannelError
 
 from calendars.busy import forget_busy
 from calendars.models import Calendar
@@ -65,7 +68,13 @@ def enqueue_calendar_sync(
     transaction.on_commit(lambda: _wake(calendar_id, queue=queue))
 
 
-def _wake(calendar_id: str, *, countdown: float = 0, queue: str | None = None) -> None:
+def _wake(
+    calendar_id: str,
+    *,
+    countdown: float = 0,
+    queue: str | None = None,
+    producer: Producer | None = None,
+) -> None:
     """Send a sync task to ``queue`` unless one is believed queued there already.
 
     Coalesced per queue: a push notification's wake-up goes out even while a poll's waits in the
@@ -73,8 +82,19 @@ def _wake(calendar_id: str, *, countdown: float = 0, queue: str | None = None) -
     queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
     if cache.add(queued_key(calendar_id, queue), True, timeout=QUEUED_SECONDS + countdown):
         sync_calendar.apply_async(
-            (calendar_id,), {"queue": queue}, queue=queue, countdown=countdown
+            (calendar_id,), {"queue": queue}, queue=queue, countdown=countdown, producer=producer
         )
+
+
+def _waiting_in(queue: str) -> int:
+    """How many tasks wait in ``queue`` on the broker (0 when it cannot say)."""
+    with sync_calendar.app.connection_for_read() as connection:
+        try:
+            # A virtual channel (Redis, the filesystem broker): counts without declaring.
+            channel: Any = connection.default_channel
+            return int(channel.queue_declare(queue, passive=True).message_count)
+        except ChannelError:
+            return 0  # no task has been sent to it yet
 
 
 def enqueue_connection_resync(connection_id: str) -> None:
@@ -234,9 +254,11 @@ def finish_clean_ups() -> None:
 def poll_calendars() -> None:
     """Every second: wake the polled calendars whose moment in the interval has come
     (``syncrules.polling``), on the polling queue."""
-    handed_out = polling.hand_out()
-    for calendar_id in handed_out.polled:
-        _wake(calendar_id, queue=settings.CELERY_POLL_QUEUE)
+    handed_out = polling.hand_out(backlog=_waiting_in(settings.CELERY_POLL_QUEUE))
+    # One connection to the broker for the whole round, not one taken from the pool per call.
+    with sync_calendar.app.producer_or_acquire() as producer:
+        for calendar_id in handed_out.polled:
+            _wake(calendar_id, queue=settings.CELERY_POLL_QUEUE, producer=producer)
     if handed_out.polled or handed_out.skipped:
         metrics.poll_spread(queued=len(handed_out.polled), skipped=handed_out.skipped)
 

@@ -139,7 +139,11 @@ def record_enqueues(monkeypatch) -> Enqueued:
     enqueued = Enqueued()
 
     def sync_send(
-        args: tuple[str], kwargs: object = None, queue: str | None = None, countdown: float = 0
+        args: tuple[str],
+        kwargs: object = None,
+        queue: str | None = None,
+        countdown: float = 0,
+        producer: object = None,
     ) -> None:
         enqueued.syncs.append(args[0])
         enqueued.queues.append(queue)

@@ -321,3 +321,27 @@ def test_routine_tasks_are_routed_to_the_bulk_queue_of_the_broker():
         assert message["headers"]["task"] == "syncrules.tasks.finish_clean_ups"
     finally:
         broker.delete(*settings.CELERY_QUEUES_ALL)
+
+
+@pytest.mark.django_db
+def test_a_round_is_cut_so_that_the_polling_queue_never_holds_more_than_its_limit(
+    owner, enqueued, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(polling, "BACKLOG_LIMIT", 10)
+    ids = polled_sources(owner, 20)
+    for calendar_id in ids:
+        serve(calendar_id)
+    SyncState.objects.update(next_poll_at=timezone.now() - timedelta(seconds=1))
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete(settings.CELERY_POLL_QUEUE)
+    broker.lpush(settings.CELERY_POLL_QUEUE, *[b"a poll waiting"] * 7)  # the workers are behind
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.poll_calendars()
+    finally:
+        broker.delete(settings.CELERY_POLL_QUEUE)
+
+    assert len(enqueued.syncs) == 3  # 7 waiting + 3 = the limit
+    still_due = SyncState.objects.filter(next_poll_at__lte=timezone.now()).count()
+    assert still_due == 17  # handed out by the next rounds, oldest first
+    assert polling.hand_out(backlog=10).polled == []

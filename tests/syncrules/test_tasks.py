@@ -38,7 +38,7 @@ def enqueued(monkeypatch):
     monkeypatch.setattr(
         tasks.sync_calendar,
         "apply_async",
-        lambda args, kwargs=None, queue=None, countdown=0: sent.append(
+        lambda args, kwargs=None, queue=None, countdown=0, producer=None: sent.append(
             (args[0], countdown or None)
         ),
     )
