@@ -23,24 +23,15 @@ import gc
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from integrations.base import Window
+from bench.caldav_first_read import BERLIN, WINDOW
 from integrations.ical import parse_calendar, read_events
 from integrations.ical_fast import read_simple
 
-WINDOW = Window(datetime(2030, 1, 7, tzinfo=UTC), datetime(2030, 4, 7, tzinfo=UTC))
-BERLIN = (
-    "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n"
-    "BEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\n"
-    "DTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n"
-    "BEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\n"
-    "DTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\n"
-    "END:VTIMEZONE\r\n"
-)
 HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//ical parse//EN\r\n"
 LONG_TEXT = "Agenda: " + "review the figures\\, agree the next steps and who owns them\\; " * 30
 

@@ -1056,12 +1056,8 @@ def _to_event(
         start=start,
         end=end,
         all_day=all_day,
-        status=EventStatus.TENTATIVE
-        if status == "TENTATIVE" or busy_status == "TENTATIVE"
-        else EventStatus.CONFIRMED,
-        transparency=Transparency.FREE
-        if transparent or busy_status == "FREE"
-        else Transparency.BUSY,
+        status=_status(status, busy_status),
+        transparency=_transparency(transparent=transparent, busy_status=busy_status),
         response=_own_response(component, own_addresses),
         title=title,
         description=description,
@@ -1077,6 +1073,17 @@ def _to_event(
         block_id=str(component.get(MARKER_PROPERTY, "")).strip(),
         booking_id=str(component.get(BOOKING_MARKER_PROPERTY, "")).strip(),
     )
+
+
+def _status(status: str, busy_status: str) -> EventStatus:
+    """Tentative when the event or Outlook's busy status (X-MICROSOFT-CDO-BUSYSTATUS) says so."""
+    tentative = status == "TENTATIVE" or busy_status == "TENTATIVE"
+    return EventStatus.TENTATIVE if tentative else EventStatus.CONFIRMED
+
+
+def _transparency(*, transparent: bool, busy_status: str) -> Transparency:
+    """Free when TRANSP says TRANSPARENT or Outlook's busy status says FREE."""
+    return Transparency.FREE if transparent or busy_status == "FREE" else Transparency.BUSY
 
 
 def _own_response(component: icalendar.Event, own_addresses: set[str]) -> Response:

@@ -53,6 +53,8 @@ from integrations.ical import (
     _aware_utc,
     _date_as_utc,
     _instance_key,
+    _status,
+    _transparency,
     _zone_name,
 )
 from integrations.video_links import find_video_link
@@ -878,12 +880,8 @@ def _content(event: _Event, addresses: set[str]) -> _Content | None:
     location = _text(props, "LOCATION")
     return _Content(
         uid=_text(props, "UID").strip(),
-        status=EventStatus.TENTATIVE
-        if status == "TENTATIVE" or busy_status == "TENTATIVE"
-        else EventStatus.CONFIRMED,
-        transparency=Transparency.FREE
-        if transparent or busy_status == "FREE"
-        else Transparency.BUSY,
+        status=_status(status, busy_status),
+        transparency=_transparency(transparent=transparent, busy_status=busy_status),
         response=_response(event.attendees, addresses),
         title=_text(props, "SUMMARY"),
         description=description,

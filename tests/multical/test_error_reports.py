@@ -39,14 +39,7 @@ def test_a_sync_failing_on_planted_content_is_reported_without_it(
 ):
     world = make_world(radicale_server, owner, ["Personal", "Work"])
     world.rule(["Personal"], ["Work"], visibility="full", show_location=True)
-    world.put(
-        "Personal",
-        "planted",
-        soon(2, 10),
-        title=MARKERS[0],
-        description=MARKERS[1],
-        location=MARKERS[2],
-    )
+    world.plant("Personal", MARKERS, soon(2, 10))
 
     # The block's serializer fails the way iCalendar libraries fail: quoting the values it holds.
     def failing_render(spec, *, uid):

@@ -114,15 +114,7 @@ def test_a_json_logging_worker_never_writes_the_content_of_a_failing_sync(
     )
     world.rule(["Personal"], ["Work"], visibility="full", show_location=True)
     world.rule(["Personal"], ["Clients"])
-    world.put(
-        "Personal",
-        "planted",
-        soon(2, 10),
-        title=MARKERS[0],
-        description=MARKERS[1],
-        location=MARKERS[2],
-        extra=f"ATTENDEE;CN=Guest:mailto:{MARKERS[3]}@example.com",
-    )
+    world.plant("Personal", MARKERS, soon(2, 10))
     log_path = tmp_path / "worker.log"
     worker = start_celery_worker(
         log_path,

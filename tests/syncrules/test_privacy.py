@@ -60,15 +60,7 @@ def test_planted_content_reaches_only_the_target_calendars(
     )
     world.rule(["Personal"], ["Work"], visibility="full", show_location=True)
     world.rule(["Personal"], ["Clients"])
-    world.put(
-        "Personal",
-        "planted",
-        soon(2, 10),
-        title=MARKERS[0],
-        description=MARKERS[1],
-        location=MARKERS[2],
-        extra=f"ATTENDEE;CN=Guest:mailto:{MARKERS[3]}@example.com",
-    )
+    world.plant("Personal", MARKERS, soon(2, 10))
 
     # Through the real worker and the Redis broker.
     enqueue_calendar_sync(world.calendars["Personal"].id)
