@@ -221,8 +221,7 @@ def first_read(
     _Requests.times = []
     _Requests.trace = []
     provider = CalDAVProvider.from_secrets(account.secrets)
-    if patient:
-        provider._session._timeouts = dict.fromkeys(provider._session._timeouts, 900)
+    timeout, dav.TIMEOUT = dav.TIMEOUT, 900 if patient else dav.TIMEOUT
     deadline, dav.DEADLINE = dav.DEADLINE, 900 if patient else dav.DEADLINE
     wall = time.perf_counter()
     started = time.process_time()
@@ -239,10 +238,20 @@ def first_read(
         error = str(failure)
     cpu = time.process_time() - started
     wall = time.perf_counter() - wall
-    dav.DEADLINE = deadline
+    dav.DEADLINE, dav.TIMEOUT = deadline, timeout
     requests = provider.request_count
     provider.close()
     return Read(instances, requests, cpu, wall, max(_Requests.times, default=0.0), error)
+
+
+def retry(account: Account, url: str, size: int, attempts: int = 4) -> None:
+    """Read again as the sync task would after a failure (without its backoff's wait): each
+    timeout has doubled the collection's patience (``integrations.caldav.sync.patience``)."""
+    for attempt in range(2, attempts + 2):
+        read = first_read(account, url)
+        print(f"    attempt {attempt}: " + read.describe(size))
+        if not read.error:
+            return
 
 
 def warm_up(server: RadicaleServer, url: str) -> None:
@@ -300,6 +309,7 @@ def main() -> int:
                 if arguments.trace:
                     print("".join(f"      {line}\n" for line in _Requests.trace), end="")
                 if read.error:
+                    retry(account, urls[size], size)
                     patient = first_read(account, urls[size], patient=True)
                     print("    without the timeout: " + patient.describe(size))
             if arguments.hold_ms:
@@ -313,6 +323,7 @@ def main() -> int:
                         if arguments.trace:
                             print("".join(f"      {line}\n" for line in _Requests.trace), end="")
                         if read.error:
+                            retry(held, held_url, size)
                             patient = first_read(held, held_url, patient=True)
                             print("    without the timeout: " + patient.describe(size))
             if arguments.profile:
