@@ -60,6 +60,7 @@ FAILING_IMPACTS = ("serious", "critical")
 # Named routes that are no page of their own, and why. A new route goes in STOPS or here.
 NOT_PAGES: dict[str, str] = {
     "health": "JSON health check for the container",
+    "metrics": "Prometheus text for the operator's scraper, behind a token",
     "accounts:logout": "POST only: logs out and redirects",
     "accounts:verify_resend": "POST only: re-sends the e-mail, back to verify_sent (walked)",
     "accounts:notification_preferences": "POST only: a form on accounts:settings (walked)",
