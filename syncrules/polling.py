@@ -192,7 +192,3 @@ def track_new_sources() -> int:
         [SyncState(calendar_id=calendar_id) for calendar_id in missing], ignore_conflicts=True
     )
     return len(missing)
-
-
-def is_polled_kind(kind: str) -> bool:
-    return kind in engine.POLLED_KINDS
