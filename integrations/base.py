@@ -306,8 +306,12 @@ class ProviderError(Exception):
         self.throttled = throttled
 
 
-# Every provider refuses to change a booking's event in place with these words (the booking's own
-# pages move or cancel it, and tell the attendee).
+# Every provider refuses to change our own events in place with these words: a block follows its
+# source event, and a booking's event is moved or cancelled from the booking (which tells the
+# attendee).
+BLOCK_REFUSED = gettext_noop(
+    "This is a block Multical keeps in step with its source; change the source event instead."
+)
 BOOKING_REFUSED = gettext_noop(
     "This event belongs to a booking made on your booking page; change or cancel the booking "
     "instead."

@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 import icalendar
 
 from integrations.base import (
+    BLOCK_REFUSED,
     BOOKING_REFUSED,
     DEFAULT_BUSY_POLICY,
     ActionRefused,
@@ -84,9 +85,6 @@ EVENT_READ_ONLY = gettext_noop("This calendar is read-only on its CalDAV server.
 EVENT_GONE = gettext_noop("This event is no longer in the calendar.")
 EVENT_UNREADABLE = gettext_noop(
     "This event's calendar data could not be read, so Multical leaves it as it is."
-)
-BLOCK_REFUSED = gettext_noop(
-    "This is a block Multical keeps in step with its source; change the source event instead."
 )
 NO_REPLIES = gettext_noop(
     "This CalDAV server does not send answers to invitations; answer from your calendar app."

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integrations.base import (
+    BLOCK_REFUSED,
     BOOKING_REFUSED,
     DEFAULT_BUSY_POLICY,
     ActionRefused,
@@ -88,9 +89,6 @@ WRITABLE_ROLES = frozenset({"owner", "writer"})
 READ_ONLY = gettext_noop("This calendar is read-only in Google Calendar.")
 GONE = gettext_noop("This event is no longer in the calendar.")
 NO_ACCESS = gettext_noop("Google Calendar does not let this account open this event.")
-BLOCK_REFUSED = gettext_noop(
-    "This is a block Multical keeps in step with its source; change the source event instead."
-)
 NOT_SHOWN = gettext_noop("This kind of Google Calendar event cannot be changed from Multical.")
 ORGANIZER_ONLY = gettext_noop("Only the organizer can change this in Google Calendar.")
 SPLIT_ORGANIZER_ONLY = gettext_noop(

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from integrations.base import (
+    BLOCK_REFUSED,
     BOOKING_REFUSED,
     DEFAULT_BUSY_POLICY,
     ActionRefused,
@@ -71,9 +72,6 @@ SUBSCRIPTION_MAX_MINUTES = 4230
 # The user's own events (the portfolio). The words are shown to the user; none holds content.
 FOLLOWING_REFUSED = gettext_noop(
     "Outlook cannot change only this and the following events; change this one or all."
-)
-BLOCK_REFUSED = gettext_noop(
-    "This is a block Multical keeps in step with its source; change the source event instead."
 )
 EVENT_GONE = gettext_noop("This event is no longer in its calendar at Microsoft.")
 CALENDAR_GONE = gettext_noop("This calendar no longer exists at Microsoft.")
