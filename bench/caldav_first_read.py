@@ -30,24 +30,23 @@ import json
 import pstats
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from django.conf import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 settings.configure(OUTBOUND_ALLOW_LOOPBACK=True, OUTBOUND_ALLOWED_NETWORKS=[])
 
+from bench.harness import radicale_with_calendars, warm_up  # noqa: E402
 from bench.latency_proxy import LatencyProxy  # noqa: E402
 from integrations.base import ProviderError, Window  # noqa: E402
 from integrations.caldav import client as dav  # noqa: E402
 from integrations.caldav.provider import CalDAVProvider  # noqa: E402
-from tests.caldav_servers import Account, RadicaleServer  # noqa: E402
+from tests.caldav_servers import Account  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-password"
 # The window a rule with a 90-day lookahead reads, starting on a Monday.
@@ -254,19 +253,6 @@ def retry(account: Account, url: str, size: int, attempts: int = 4) -> None:
             return
 
 
-def warm_up(server: RadicaleServer, url: str) -> None:
-    """Radicale parses and caches every item at its first listing: let it, untimed and unlimited."""
-    body = (
-        '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
-        '<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>'
-    )
-    with server.client(Account(server.url, USER, PASSWORD)) as client:
-        client.timeout = httpx.Timeout(900)
-        client.request(
-            "REPORT", url, content=body, headers={"Depth": "1", "Content-Type": "application/xml"}
-        )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
@@ -281,59 +267,53 @@ def main() -> int:
     sizes = [int(size) for size in arguments.sizes.split(",")]
     _Requests.install()
 
-    with tempfile.TemporaryDirectory(prefix="caldav-first-read-") as folder:
-        server = RadicaleServer(Path(folder))
-        server.add_user(USER, PASSWORD)
-        loaded = time.monotonic()
-        for size in sizes:
-            write_calendar(server.storage, f"events-{size}", size)
-        server.start()
+    with radicale_with_calendars(
+        prefix="caldav-first-read-", user=USER, password=PASSWORD, sizes=sizes, write=write_calendar
+    ) as (server, written):
         urls = {size: f"{server.url}{USER}/events-{size}/" for size in sizes}
+        account = Account(server.url, USER, PASSWORD)
+        began = time.monotonic()
         for url in urls.values():
-            warm_up(server, url)
+            warm_up(server, account, url)
         print(
             f"Radicale on {server.url}: {sum(sizes):,} events written and indexed in "
-            f"{time.monotonic() - loaded:.1f} s; window {WINDOW.start:%Y-%m-%d} to {WINDOW.end:%Y-%m-%d}; "
+            f"{written + time.monotonic() - began:.1f} s; window {WINDOW.start:%Y-%m-%d} to {WINDOW.end:%Y-%m-%d}; "
             f"fetch timeout {dav.TIMEOUT} s per wait"
         )
-        try:
-            account = Account(server.url, USER, PASSWORD)
-            # The first read of a small calendar imports (and compiles) the modules on the way,
-            # as a running worker has.
-            write_calendar(server.storage, "warm-up", 20)
-            first_read(account, f"{server.url}{USER}/warm-up/")
-            print("first read, Radicale directly (our CPU: this process only):")
-            for size in sizes:
-                read = first_read(account, urls[size])
-                print("  " + read.describe(size))
-                if arguments.trace:
-                    print("".join(f"      {line}\n" for line in _Requests.trace), end="")
-                if read.error:
-                    retry(account, urls[size], size)
-                    patient = first_read(account, urls[size], patient=True)
-                    print("    without the timeout: " + patient.describe(size))
-            if arguments.hold_ms:
-                with LatencyProxy(server.url, arguments.hold_ms) as proxy:
-                    held = Account(proxy.url, USER, PASSWORD)
-                    print(f"first read, every answer {arguments.hold_ms} ms after its request:")
-                    for size in sizes:
-                        held_url = f"{proxy.url}{USER}/events-{size}/"
-                        read = first_read(held, held_url)
-                        print("  " + read.describe(size))
-                        if arguments.trace:
-                            print("".join(f"      {line}\n" for line in _Requests.trace), end="")
-                        if read.error:
-                            retry(held, held_url, size)
-                            patient = first_read(held, held_url, patient=True)
-                            print("    without the timeout: " + patient.describe(size))
-            if arguments.profile:
-                profile = cProfile.Profile()
-                first_read(account, urls[max(sizes)], profile, patient=True)
-                out = io.StringIO()
-                pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(30)
-                print(out.getvalue())
-        finally:
-            server.stop()
+        # The first read of a small calendar imports (and compiles) the modules on the way,
+        # as a running worker has.
+        write_calendar(server.storage, "warm-up", 20)
+        first_read(account, f"{server.url}{USER}/warm-up/")
+        print("first read, Radicale directly (our CPU: this process only):")
+        for size in sizes:
+            read = first_read(account, urls[size])
+            print("  " + read.describe(size))
+            if arguments.trace:
+                print("".join(f"      {line}\n" for line in _Requests.trace), end="")
+            if read.error:
+                retry(account, urls[size], size)
+                patient = first_read(account, urls[size], patient=True)
+                print("    without the timeout: " + patient.describe(size))
+        if arguments.hold_ms:
+            with LatencyProxy(server.url, arguments.hold_ms) as proxy:
+                held = Account(proxy.url, USER, PASSWORD)
+                print(f"first read, every answer {arguments.hold_ms} ms after its request:")
+                for size in sizes:
+                    held_url = f"{proxy.url}{USER}/events-{size}/"
+                    read = first_read(held, held_url)
+                    print("  " + read.describe(size))
+                    if arguments.trace:
+                        print("".join(f"      {line}\n" for line in _Requests.trace), end="")
+                    if read.error:
+                        retry(held, held_url, size)
+                        patient = first_read(held, held_url, patient=True)
+                        print("    without the timeout: " + patient.describe(size))
+        if arguments.profile:
+            profile = cProfile.Profile()
+            first_read(account, urls[max(sizes)], profile, patient=True)
+            out = io.StringIO()
+            pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(30)
+            print(out.getvalue())
     return 0
 
 

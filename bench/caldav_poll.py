@@ -25,13 +25,11 @@ import gc
 import json
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from django.conf import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 settings.configure(OUTBOUND_ALLOW_LOOPBACK=True, OUTBOUND_ALLOWED_NETWORKS=[])
 
+from bench.harness import radicale_with_calendars, warm_up  # noqa: E402
 from bench.latency_proxy import LatencyProxy  # noqa: E402
 from integrations.base import Window  # noqa: E402
 from integrations.caldav import client as dav  # noqa: E402
@@ -132,34 +131,11 @@ def main() -> int:
     rounds = parser.parse_args().rounds
     _HTTPProbe.install()
 
-    with tempfile.TemporaryDirectory(prefix="caldav-bench-") as folder:
-        server = RadicaleServer(Path(folder))
-        server.add_user(USER, PASSWORD)
-        loaded = time.monotonic()
-        for size in SIZES:
-            write_calendar(server.storage, f"events-{size}", size)
-        server.start()
-        print(
-            f"Radicale on {server.url}: {sum(SIZES):,} events written in {time.monotonic() - loaded:.1f} s"
-        )
-        account = Account(server.url, USER, PASSWORD)
-        try:
-            return measure(server, account, rounds)
-        finally:
-            server.stop()
-
-
-def warm_up(server: RadicaleServer, account: Account, url: str) -> None:
-    """Radicale parses and caches every item at its first listing: let it, untimed and unlimited."""
-    body = (
-        '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
-        '<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>'
-    )
-    with server.client(account) as client:
-        client.timeout = httpx.Timeout(600)
-        client.request(
-            "REPORT", url, content=body, headers={"Depth": "1", "Content-Type": "application/xml"}
-        )
+    with radicale_with_calendars(
+        prefix="caldav-bench-", user=USER, password=PASSWORD, sizes=SIZES, write=write_calendar
+    ) as (server, loaded):
+        print(f"Radicale on {server.url}: {sum(SIZES):,} events written in {loaded:.1f} s")
+        return measure(server, Account(server.url, USER, PASSWORD), rounds)
 
 
 def measure(server: RadicaleServer, account: Account, rounds: int) -> int:

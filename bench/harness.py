@@ -1,13 +1,20 @@
-"""What the benchmarks share: a throwaway database, free ports, waiting for a server to answer."""
+"""What the benchmarks share: a throwaway database, free ports, waiting for a server to answer, a
+Radicale server filled with calendars."""
 
 from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.caldav_servers import Account, RadicaleServer
 
 
 @contextmanager
@@ -54,3 +61,45 @@ def wait_for(url: str, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer")
+
+
+@contextmanager
+def radicale_with_calendars(
+    *,
+    prefix: str,
+    user: str,
+    password: str,
+    sizes: Iterable[int],
+    write: Callable[[Path, str, int], None],
+) -> Iterator[tuple[RadicaleServer, float]]:
+    """A Radicale server with ``user``'s calendar ``events-<size>`` for each size, written into
+    its storage by ``write(storage, name, size)`` before it starts; yields the server and the
+    seconds the writing took, and stops it on the way out."""
+    from tests.caldav_servers import RadicaleServer
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        server = RadicaleServer(Path(folder))
+        server.add_user(user, password)
+        began = time.monotonic()
+        for size in sizes:
+            write(server.storage, f"events-{size}", size)
+        server.start()
+        try:
+            yield server, time.monotonic() - began
+        finally:
+            server.stop()
+
+
+def warm_up(server: RadicaleServer, account: Account, url: str) -> None:
+    """Radicale parses and caches every item at its first listing: let it, untimed and unlimited."""
+    import httpx
+
+    body = (
+        '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+        '<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>'
+    )
+    with server.client(account) as client:
+        client.timeout = httpx.Timeout(900)
+        client.request(
+            "REPORT", url, content=body, headers={"Depth": "1", "Content-Type": "application/xml"}
+        )
