@@ -4,6 +4,8 @@ Django's ``bulk_update`` folds every row into one ``CASE WHEN`` expression per f
 that costs close to a millisecond of CPU per row. Here each row is a plain
 ``UPDATE ... WHERE pk = %s``, all sent by one ``executemany``, which psycopg 3 pipelines into a
 single round trip. Fields are prepared as ``save()`` prepares them (``auto_now`` included).
+
+``write_together`` commits many such statements, of any tables, in a round trip or two.
 """
 
 from __future__ import annotations
@@ -31,16 +33,7 @@ def save_fields(objects: Sequence[Model], fields: Sequence[str]) -> None:
     columns = [_concrete(meta, name) for name in fields]
     pk = _concrete(meta, "pk")
     statement = _update_statement(connection.vendor, model, tuple(fields))
-    rows = [
-        [
-            *(
-                field.get_db_prep_save(field.pre_save(obj, add=False), connection)
-                for field in columns
-            ),
-            pk.get_db_prep_value(obj.pk, connection),
-        ]
-        for obj in objects
-    ]
+    rows = [_values(obj, columns, pk, connection) for obj in objects]
     if len(rows) == 1:
         with connection.cursor() as cursor:
             cursor.execute(statement, rows[0])
@@ -75,3 +68,41 @@ def _column(meta: Options[Any], name: str) -> str:
     if column is None:
         raise ValueError(f"{meta.label}.{name} has no column.")
     return column
+
+
+# A statement with its values.
+Statement = tuple[str, Sequence[Any]]
+
+
+def update_statement(obj: Model, fields: Sequence[str]) -> Statement:
+    """The statement ``save_fields([obj], fields)`` runs, with its values, for ``write_together``."""
+    model = type(obj)
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    columns = [_concrete(meta, name) for name in fields]
+    values = _values(obj, columns, _concrete(meta, "pk"), connection)
+    return _update_statement(connection.vendor, model, tuple(fields)), values
+
+
+def _values(
+    obj: Model, columns: list[Field[Any, Any]], pk: Field[Any, Any], connection: Any
+) -> list[Any]:
+    """The values of one row's statement: its fields as ``save()`` prepares them, then its key."""
+    return [
+        *(field.get_db_prep_save(field.pre_save(obj, add=False), connection) for field in columns),
+        pk.get_db_prep_value(obj.pk, connection),
+    ]
+
+
+def write_together(statements: Sequence[Statement]) -> None:
+    """Run several statements (each with its values) on the default database in one transaction;
+    those of the same text go together, one pipelined round trip each (psycopg 3's
+    ``executemany``), in the order each text first appears. None may depend on another's effect.
+    """
+    groups: dict[str, list[Sequence[Any]]] = {}
+    for statement, values in statements:
+        groups.setdefault(statement, []).append(values)
+    connection = connections["default"]
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        for statement, rows in groups.items():
+            cursor.executemany(statement, rows)

@@ -1,11 +1,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from multical.lib.bulk_save import save_fields
-from syncrules.models import Block
+from calendars.models import Calendar
+from multical.lib.bulk_save import save_fields, update_statement, write_together
+from syncrules.models import Block, SyncState
 from tests.factories import CalendarFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +71,50 @@ def test_many_rows_take_one_statement_and_no_rows_none():
     assert [query["sql"].split(": ")[0] for query in queries] == ["40 times"]
     assert " UPDATE " in f" {queries[0]['sql']}"
     assert set(Block.objects.values_list("fingerprint", flat=True)) == {"f" * 64}
+
+
+def test_updates_of_two_tables_are_written_together_each_text_sent_once():
+    calendars = [CalendarFactory(sync_cursor="old", unreadable_events=3) for _ in range(3)]
+    other = CalendarFactory(sync_cursor="untouched")
+    for calendar in calendars:
+        SyncState.objects.create(calendar=calendar, requested=5, served=2)
+        calendar.sync_cursor, calendar.unreadable_events = f"new {calendar.pk}", 0
+    served = "UPDATE syncrules_syncstate SET served = served + %s WHERE calendar_id = %s"
+
+    with CaptureQueriesContext(connection) as queries:
+        write_together(
+            [
+                statement
+                for calendar in calendars
+                for statement in (
+                    update_statement(calendar, ["sync_cursor", "unreadable_events"]),
+                    (served, [2, calendar.pk]),
+                )
+            ]
+        )
+
+    assert len(queries) == 2  # one pipelined round trip for each of the two texts
+    for calendar in calendars:
+        saved = Calendar.objects.get(id=calendar.id)
+        assert (saved.sync_cursor, saved.unreadable_events) == (f"new {calendar.pk}", 0)
+        assert SyncState.objects.get(calendar_id=calendar.id).served == 4
+    assert Calendar.objects.get(id=other.id).sync_cursor == "untouched"
+
+
+def test_statements_written_together_commit_together_or_not_at_all():
+    calendar = CalendarFactory(sync_cursor="old")
+    SyncState.objects.create(calendar=calendar)
+    calendar.sync_cursor = "new"
+
+    with pytest.raises(IntegrityError), transaction.atomic():  # the test's own, to carry on after
+        write_together(
+            [
+                update_statement(calendar, ["sync_cursor"]),
+                (  # failures is unsigned
+                    "UPDATE syncrules_syncstate SET failures = -1 WHERE calendar_id = %s",
+                    [calendar.pk],
+                ),
+            ]
+        )
+
+    assert Calendar.objects.get(id=calendar.id).sync_cursor == "old"
