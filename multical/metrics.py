@@ -140,16 +140,28 @@ SHARED: tuple[Counter | Histogram, ...] = (
 # --- Recording ----------------------------------------------------------------------------------
 
 
-def sync_finished(
-    *, provider: str, outcome: str, seconds: float, lag_seconds: float | None
-) -> None:
+@dataclass(frozen=True, slots=True)
+class SyncFinished:
     """One sync of a source calendar ended: ``outcome`` is ok, failed (transient, retried) or
     permanent (the connection needs its user); ``lag_seconds`` runs from the oldest request it
     served (``SyncState.pending_since``) to now, None when it served none."""
+
+    provider: str
+    outcome: str
+    seconds: float
+    lag_seconds: float | None
+
+
+def syncs_finished(finished: Sequence[SyncFinished]) -> None:
+    """Several syncs ended (a worker's batch): recorded in one round trip."""
     _record(
-        counts=[(SYNCS, (provider, outcome), 1)],
-        observations=[(SYNC_DURATION, (provider,), seconds)]
-        + ([(SYNC_LAG, (provider,), lag_seconds)] if lag_seconds is not None else []),
+        counts=[(SYNCS, (each.provider, each.outcome), 1) for each in finished],
+        observations=[(SYNC_DURATION, (each.provider,), each.seconds) for each in finished]
+        + [
+            (SYNC_LAG, (each.provider,), each.lag_seconds)
+            for each in finished
+            if each.lag_seconds is not None
+        ],
     )
 
 
@@ -204,15 +216,25 @@ def _record(
     client = _client()
     if client is None:
         return
-    pipe = client.pipeline(transaction=False)
+    # Added up here first, so that many observations of one series cost one command each.
+    increments: dict[tuple[str, str], int] = {}
+    sums: dict[tuple[str, str], float] = {}
     for counter, values, amount in counts:
-        if amount:
-            pipe.hincrby(_key(counter), _series(counter.labels, values), amount)
+        where = (_key(counter), _series(counter.labels, values))
+        increments[where] = increments.get(where, 0) + amount
     for histogram, values, value in observations:
         series = _series(histogram.labels, values)
         bucket = bisect_left(histogram.buckets, value)  # index len(buckets) is +Inf
-        pipe.hincrby(_key(histogram), f"{series}{_BUCKET_SEPARATOR}{bucket}", 1)
-        pipe.hincrbyfloat(_key(histogram), f"{series}{_BUCKET_SEPARATOR}{_SUM}", max(value, 0.0))
+        where = (_key(histogram), f"{series}{_BUCKET_SEPARATOR}{bucket}")
+        increments[where] = increments.get(where, 0) + 1
+        where = (_key(histogram), f"{series}{_BUCKET_SEPARATOR}{_SUM}")
+        sums[where] = sums.get(where, 0.0) + max(value, 0.0)
+    pipe = client.pipeline(transaction=False)
+    for (key, name), amount in increments.items():
+        if amount:
+            pipe.hincrby(key, name, amount)
+    for (key, name), total in sums.items():
+        pipe.hincrbyfloat(key, name, total)
     try:
         pipe.execute()
     except redis.RedisError as error:

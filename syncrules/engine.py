@@ -55,6 +55,26 @@ def rule_window(rule: SyncRule, now: datetime) -> Window:
 
 
 @dataclass(frozen=True, slots=True)
+class Synced:
+    """Where a sync that read its source leaves the calendar's row: the cursor to read on from,
+    and how many events could not be read (the time is now, and the last error is cleared)."""
+
+    cursor: str
+    unreadable: int
+
+    def changes(self, calendar: Calendar) -> dict[str, object]:
+        """Set them on ``calendar``; the fields changed with their values, to be saved."""
+        calendar.sync_cursor = self.cursor
+        calendar.last_synced_at = timezone.now()
+        calendar.clear_error()
+        calendar.unreadable_events = self.unreadable
+        return {
+            name: getattr(calendar, name)
+            for name in ("sync_cursor", "last_synced_at", *LAST_ERROR_FIELDS, "unreadable_events")
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SyncReport:
     """What one sync of a source did that its caller acts on (counts only)."""
 
@@ -62,12 +82,32 @@ class SyncReport:
     deletions_held: int = 0
     # Deletions carried out because a confirming full read found the events still gone.
     deletions_confirmed: int = 0
+    # What to write on the calendar's row (``sync_source`` leaves that to its caller); None
+    # when nothing was read.
+    synced: Synced | None = None
 
 
 def sync_source_calendar(
     calendar: Calendar, *, full: bool = False, confirm_deletions: bool = False
 ) -> SyncReport:
-    """Bring the blocks made from ``calendar`` by every enabled rule in step with it.
+    """``sync_source``, with the calendar's row written at its end."""
+    report = sync_source(calendar, full=full, confirm_deletions=confirm_deletions)
+    if report.synced is not None:
+        calendar.save(update_fields=list(report.synced.changes(calendar)))
+    return report
+
+
+def sync_source(
+    calendar: Calendar,
+    *,
+    full: bool = False,
+    confirm_deletions: bool = False,
+    rules: list[SyncRule] | None = None,
+) -> SyncReport:
+    """Bring the blocks made from ``calendar`` by every enabled rule in step with it, and report
+    where that leaves the calendar's row (``SyncReport.synced``) for the caller to write with
+    its own bookkeeping. ``rules``: the enabled rules reading the calendar, with their owners, in
+    creation order, when the caller has read them already (under the calendar's sync lock).
 
     One plan covers every rule that reads the calendar, so an event instance gets at most one
     block per target calendar, whichever rules ask for it. The mass-deletion guard: when the
@@ -79,11 +119,12 @@ def sync_source_calendar(
     connection = calendar.connection
     if not connection.is_usable or not connection.secrets:
         return SyncReport()
-    rules = list(
-        SyncRule.objects.filter(enabled=True, sources=calendar)
-        .select_related("user")
-        .order_by("created_at", "id")
-    )
+    if rules is None:
+        rules = list(
+            SyncRule.objects.filter(enabled=True, sources=calendar)
+            .select_related("user")
+            .order_by("created_at", "id")
+        )
     if not rules:
         return SyncReport()
     now = timezone.now()
@@ -108,8 +149,7 @@ def sync_source_calendar(
     if changes.is_empty:
         # An idle poll (or only events that could not be read): nothing to plan, no history row;
         # only the cursor, the time and the count move.
-        _synced(calendar, changes.next_cursor, unreadable=unreadable)
-        return SyncReport()
+        return SyncReport(synced=Synced(cursor=changes.next_cursor, unreadable=unreadable))
     # Only now the targets (an idle poll, the most common sync by far, needs none of them).
     prefetch_related_objects(rules, "targets__connection__user")
     specs = [
@@ -175,8 +215,27 @@ def sync_source_calendar(
         runs.values(),
         ["created", "updated", "deleted", "skipped", "error", "error_params", "finished_at"],
     )
-    _synced(calendar, changes.next_cursor, unreadable=unreadable)
-    return report
+    return SyncReport(
+        deletions_held=report.deletions_held,
+        deletions_confirmed=report.deletions_confirmed,
+        synced=Synced(cursor=changes.next_cursor, unreadable=unreadable),
+    )
+
+
+def enabled_rules_by_source(calendar_ids: Iterable[str]) -> dict[str, list[SyncRule]]:
+    """The enabled rules reading each of the calendars, with their owners, in creation order
+    (as ``sync_source`` takes them), read in one query."""
+    reading = (
+        SyncRule.sources.through.objects.filter(
+            calendar_id__in=list(calendar_ids), syncrule__enabled=True
+        )
+        .select_related("syncrule__user")
+        .order_by("syncrule__created_at", "syncrule__id")
+    )
+    rules: dict[str, list[SyncRule]] = {}
+    for row in reading:
+        rules.setdefault(str(row.calendar_id), []).append(row.syncrule)
+    return rules
 
 
 def _existing_blocks(calendar: Calendar, changes: ChangeSet) -> list[ExistingBlock]:
@@ -230,16 +289,6 @@ def _guard_mass_deletion(plan: Plan, calendar: Calendar, *, confirm: bool) -> Sy
     logger.warning("Calendar %s: %s deletions held for a confirming read", calendar.id, vanished)
     plan.deletes = [delete for delete in plan.deletes if not delete.vanished]
     return SyncReport(deletions_held=vanished)
-
-
-def _synced(calendar: Calendar, cursor: str, *, unreadable: int) -> None:
-    calendar.sync_cursor = cursor
-    calendar.last_synced_at = timezone.now()
-    calendar.clear_error()
-    calendar.unreadable_events = unreadable
-    calendar.save(
-        update_fields=["sync_cursor", "last_synced_at", *LAST_ERROR_FIELDS, "unreadable_events"]
-    )
 
 
 def _read_changes(provider: Provider, calendar: Calendar, cursor: str, window: Window) -> ChangeSet:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -82,10 +82,17 @@ def server_slot(server: str) -> Iterator[bool]:
     yield False
 
 
-def paused_for(server: str) -> float:
-    """Seconds the server's pause still lasts (0 when it is not paused)."""
-    until, _ = _pause(server)
-    return max(until - time.time(), 0.0)
+def paused(servers: Iterable[str]) -> dict[str, float]:
+    """Seconds each paused server's pause still lasts, read in one round trip (servers not
+    paused are left out)."""
+    servers = list(servers)
+    kept = cache.get_many([_pause_key(server) for server in servers])
+    now = time.time()
+    return {
+        server: float(kept[_pause_key(server)][0]) - now
+        for server in servers
+        if _pause_key(server) in kept and float(kept[_pause_key(server)][0]) > now
+    }
 
 
 def pause(server: str, retry_after: float | None) -> float:

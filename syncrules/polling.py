@@ -28,6 +28,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from multical.lib.bulk_save import save_fields
 from syncrules import engine
 from syncrules.models import SyncState
 
@@ -131,10 +132,9 @@ def _claim_due(now: datetime, every: timedelta, limit: int) -> list[_Claimed]:
     )
     if not rows:
         return []
-    SyncState.objects.bulk_update(
+    save_fields(
         [SyncState(calendar_id=row[0], next_poll_at=_moved_on(row[1], now, every)) for row in rows],
         ["next_poll_at"],
-        batch_size=ROUND_LIMIT,
     )
     return [
         _Claimed(
@@ -171,13 +171,12 @@ def _enrol(now: datetime, every: timedelta) -> None:
     )
     if not new:
         return
-    SyncState.objects.bulk_update(
+    save_fields(
         [
             SyncState(calendar_id=calendar_id, next_poll_at=next_moment(calendar_id, now, every))
             for calendar_id in new
         ],
         ["next_poll_at"],
-        batch_size=1000,
     )
 
 

@@ -11,17 +11,14 @@ unserved after a crash or a lost message, the sweeper (``resume_syncs``, every 3
 
 Wake-up calls go to a queue by urgency (see ``CELERY_TASK_DEFAULT_QUEUE`` in the settings): what a
 notification or a person asked for to the default queue, the poller's rounds to the polling
-queue, the nightly reconciliation to the bulk queue. Polled calendars' syncs are paced per server
-(``syncrules.pacing``).
+queue in batches, the nightly reconciliation to the bulk queue. A task's turn at its calendars is
+``syncrules.runner``'s; polled calendars' syncs are paced per server (``syncrules.pacing``).
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +26,6 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.utils import timezone
 from kombu import Producer
 from kombu.exceptions import ChannelError
 
@@ -39,13 +35,15 @@ from integrations.base import ProviderError
 from multical import metrics
 from multical.lib import locks
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
-from syncrules import engine, pacing, polling, reconcile, state
-from syncrules.notifications import mass_deletion_notify
+from syncrules import engine, polling, reconcile, runner, state
 
 logger = logging.getLogger(__name__)
 
 # How long a wake-up call counts as queued: a lost one is replaced by the sweeper after this.
 QUEUED_SECONDS = 5 * 60
+# Calendars per task in the poller's rounds: a worker's turn pays for its bookkeeping once per
+# batch (``syncrules.runner``), and holds a calendar at most as long as the batch's other reads.
+POLL_BATCH = 10
 
 
 def queued_key(calendar_id: str, queue: str) -> str:
@@ -107,103 +105,41 @@ def enqueue_stale_block_removal() -> None:
     transaction.on_commit(remove_stale_blocks.delay)
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """After one attempt: retry a failure after ``retry_in`` seconds (through the broker), or try
-    again after ``paced_for`` seconds because the calendar's server is busy or paused."""
-
-    retry_in: float | None = None
-    paced_for: float | None = None
-
-
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def sync_calendar(self: Task, calendar_id: str, queue: str = "") -> None:
+    """Serve what is asked of one calendar's sync (``syncrules.runner``); a transient failure is
+    retried through the broker."""
     queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
     cache.delete(queued_key(calendar_id, queue))
-    with locks.try_lock(state.sync_lock_name(calendar_id)) as held:
-        if not held:
-            return  # another worker is syncing it, and looks at the requests again at its end
-        outcome = _sync_paced(calendar_id)
-    if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in)
-    if outcome.paced_for is not None:
-        _wake(calendar_id, countdown=outcome.paced_for, queue=queue)
-        return
-    wait = state.wait_before_next(calendar_id=calendar_id)
-    if wait is not None:
-        # Asked for while it ran: by a notification or a person, never by the poller (which
-        # leaves a calendar with a sync under way alone), so on the default queue.
+    turn = runner.take_turn([calendar_id])
+    _follow_up(turn, queue=queue, retry_here=False)
+    if turn.fault is not None:
+        raise turn.fault
+    if calendar_id in turn.retry:
+        raise self.retry(countdown=turn.retry[calendar_id])
+
+
+@shared_task(acks_late=True)
+def sync_calendars(calendar_ids: list[str], queue: str = "") -> None:
+    """Serve what is asked of several calendars in one turn (the poller's batches)."""
+    queue = queue or settings.CELERY_POLL_QUEUE
+    cache.delete_many([queued_key(calendar_id, queue) for calendar_id in calendar_ids])
+    turn = runner.take_turn(calendar_ids)
+    _follow_up(turn, queue=queue, retry_here=True)
+    if turn.fault is not None:
+        raise turn.fault
+
+
+def _follow_up(turn: runner.Turn, *, queue: str, retry_here: bool) -> None:
+    """Send what the turn left: calendars paced (and, when ``retry_here``, retried) back to
+    ``queue`` after their wait; those asked for again while it ran, to the default queue (a
+    notification or a person asked, never the poller, which leaves a calendar with a sync under
+    way alone)."""
+    later = {**turn.paced, **(turn.retry if retry_here else {})}
+    for calendar_id, wait in later.items():
+        _wake(calendar_id, countdown=wait, queue=queue)
+    for calendar_id, wait in turn.again.items():
         _wake(calendar_id, countdown=wait)
-
-
-def _sync_paced(calendar_id: str) -> _Outcome:
-    """Serve what is asked of the calendar's sync, within its server's pace (``pacing``)."""
-    calendar = Calendar.objects.select_related("connection__user").filter(id=calendar_id).first()
-    if calendar is None:
-        return _Outcome()
-    server = pacing.server_of(calendar.connection)
-    if not server:
-        return _sync_as_requested(calendar, server="")
-    paused = pacing.paused_for(server)
-    if paused:
-        # Spread over a little while, so the calendars of a paused server do not all come back
-        # in the same second.
-        return _Outcome(paced_for=paused + random.uniform(0, min(paused / 2, 30)))  # noqa: S311
-    with pacing.server_slot(server) as slot:
-        if not slot:
-            return _Outcome(paced_for=pacing.retry_soon())
-        return _sync_as_requested(calendar, server=server)
-
-
-def _sync_as_requested(calendar: Calendar, *, server: str) -> _Outcome:
-    """Serve what is asked of the calendar's sync; a transient failure gives the seconds to wait
-    before retrying, and a throttled one pauses its whole ``server`` too."""
-    calendar_id = str(calendar.id)
-    claim = state.sync_claim(calendar_id=calendar_id)
-    if claim is None:
-        return _Outcome()
-    started = time.monotonic()
-
-    def count(outcome: str) -> None:
-        lag = (
-            (timezone.now() - claim.pending_since).total_seconds()
-            if claim.pending_since and outcome != "failed"
-            else None
-        )
-        metrics.sync_finished(
-            provider=calendar.connection.kind,
-            outcome=outcome,
-            seconds=time.monotonic() - started,
-            lag_seconds=lag,
-        )
-
-    try:
-        report = engine.sync_source_calendar(
-            calendar, full=claim.full, confirm_deletions=claim.confirm_deletions
-        )
-    except ProviderError as error:
-        if error.permanent:
-            # The engine marked the connection; retrying cannot help, reconnecting will.
-            state.sync_served(calendar_id=calendar_id, claim=claim, report=engine.SyncReport())
-            count("permanent")
-            return _Outcome()
-        retry_after = error.retry_after
-        if error.throttled and server:
-            retry_after = max(retry_after or 0, pacing.pause(server, error.retry_after))
-        count("failed")
-        return _Outcome(
-            retry_in=state.sync_failed(calendar_id=calendar_id, retry_after=retry_after)
-        )
-    except Exception:
-        # A fault of ours (or the database's): backed off like a provider's, and reported.
-        state.sync_failed(calendar_id=calendar_id, retry_after=None)
-        count("failed")
-        raise
-    state.sync_served(calendar_id=calendar_id, claim=claim, report=report)
-    count("ok")
-    if report.deletions_confirmed:
-        mass_deletion_notify(calendar=calendar, removed=report.deletions_confirmed)
-    return _Outcome()
 
 
 @shared_task
@@ -254,11 +190,19 @@ def finish_clean_ups() -> None:
 def poll_calendars() -> None:
     """Every second: wake the polled calendars whose moment in the interval has come
     (``syncrules.polling``), on the polling queue."""
-    handed_out = polling.hand_out(backlog=_waiting_in(settings.CELERY_POLL_QUEUE))
-    # One connection to the broker for the whole round, not one taken from the pool per call.
-    with sync_calendar.app.producer_or_acquire() as producer:
-        for calendar_id in handed_out.polled:
-            _wake(calendar_id, queue=settings.CELERY_POLL_QUEUE, producer=producer)
+    queue = settings.CELERY_POLL_QUEUE
+    handed_out = polling.hand_out(backlog=_waiting_in(queue) * POLL_BATCH)
+    # Each calendar handed out had nothing waiting (``hand_out`` leaves those alone), so none is
+    # queued yet: marked queued all at once, for the sweeper, and sent in batches, over one
+    # connection to the broker for the whole round.
+    cache.set_many(
+        {queued_key(calendar_id, queue): True for calendar_id in handed_out.polled},
+        timeout=QUEUED_SECONDS,
+    )
+    with sync_calendars.app.producer_or_acquire() as producer:
+        for first in range(0, len(handed_out.polled), POLL_BATCH):
+            batch = handed_out.polled[first : first + POLL_BATCH]
+            sync_calendars.apply_async((batch,), {"queue": queue}, queue=queue, producer=producer)
     if handed_out.polled or handed_out.skipped:
         metrics.poll_spread(queued=len(handed_out.polled), skipped=handed_out.skipped)
 

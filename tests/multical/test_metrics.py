@@ -118,10 +118,10 @@ def test_the_scraper_with_the_token_reads_every_metric(client):
 def test_observations_made_in_another_process_are_read_by_the_web_process(client):
     code = (
         "import django; django.setup()\n"
-        "from multical import metrics\n"
-        "for _ in range(3):\n"
-        "    metrics.sync_finished(provider='caldav', outcome='ok', seconds=0.2, lag_seconds=4)\n"
-        "metrics.sync_finished(provider='google', outcome='failed', seconds=1.5, lag_seconds=None)\n"
+        "from multical.metrics import SyncFinished, syncs_finished\n"
+        "syncs_finished(\n"  # a batch: three alike, added up before they are sent
+        "    [SyncFinished('caldav', 'ok', 0.2, 4)] * 3 + [SyncFinished('google', 'failed', 1.5, None)]\n"
+        ")\n"
     )
     subprocess.run(
         [sys.executable, "-c", code],
@@ -130,7 +130,7 @@ def test_observations_made_in_another_process_are_read_by_the_web_process(client
         check=True,
         timeout=60,
     )
-    metrics.sync_finished(provider="caldav", outcome="ok", seconds=0.3, lag_seconds=1)
+    metrics.syncs_finished([metrics.SyncFinished("caldav", "ok", 0.3, 1)])
 
     samples = scrape(client)
 

@@ -149,10 +149,20 @@ def record_enqueues(monkeypatch) -> Enqueued:
         enqueued.queues.append(queue)
         enqueued.countdowns.append(countdown)
 
+    def batch_send(
+        args: tuple[list[str]],
+        kwargs: object = None,
+        queue: str | None = None,
+        producer: object = None,
+    ) -> None:
+        for calendar_id in args[0]:
+            sync_send((calendar_id,), kwargs, queue=queue)
+
     def stale_delay() -> None:
         enqueued.stale_removals += 1
 
     monkeypatch.setattr(tasks.sync_calendar, "apply_async", sync_send)
+    monkeypatch.setattr(tasks.sync_calendars, "apply_async", batch_send)
     monkeypatch.setattr(tasks.remove_stale_blocks, "delay", stale_delay)
     return enqueued
 

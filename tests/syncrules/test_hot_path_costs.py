@@ -17,27 +17,55 @@ from tests.syncrules.world import make_world, soon
 
 pytestmark = pytest.mark.django_db
 
-# An idle poll: the sync lock and the server's slot (taken and given back), the calendar with its
-# connection and owner, the claim (read, then started), the rules, the cursor and time written,
-# the claim served, and the look for requests that came in meanwhile.
-IDLE_POLL_QUERIES = 12
+# One calendar's idle sync (a notification's, or a person's): the sync lock taken, the calendar
+# with its connection and owner, the server's slot taken, the claim (read, then started), the
+# rules, the cursor and time written with the claim served (one transaction), the locks given
+# back, and the look for requests that came in meanwhile.
+IDLE_SYNC_QUERIES = 11
+# The poller's batches: the same for the whole batch, whatever its size (each calendar's write
+# goes with the others': one round trip per statement's text): a little over one query per idle
+# poll in batches of ten (the target is three).
+IDLE_BATCH_QUERIES = 11
+BATCH = tasks.POLL_BATCH
 
 
-def test_an_idle_poll_costs_a_fixed_handful_of_queries(radicale_server, owner, enqueued):
-    world = make_world(radicale_server, owner, ["Work", "Personal"])
-    world.rule(["Personal"], ["Work"])
-    world.put("Personal", "dentist", soon(1, 10))
-    personal = str(world.calendars["Personal"].id)
-    tasks.enqueue_calendar_sync(personal)
-    tasks.sync_calendar.run(personal)  # the first, full read
-    tasks.enqueue_calendar_sync(personal)  # the poller's request
+def idle_world(radicale_server, owner, count: int):
+    names = [f"Source {number}" for number in range(count)]
+    world = make_world(radicale_server, owner, ["Work", *names])
+    world.rule(names, ["Work"])
+    world.put(names[0], "dentist", soon(1, 10))
+    ids = [str(world.calendars[name].id) for name in names]
+    for calendar_id in ids:
+        tasks.enqueue_calendar_sync(calendar_id)
+    tasks.sync_calendars.run(ids)  # the first, full reads
+    for calendar_id in ids:
+        tasks.enqueue_calendar_sync(calendar_id)  # the poller's requests
+    return ids
+
+
+def test_an_idle_sync_costs_a_fixed_handful_of_queries(radicale_server, owner, enqueued):
+    [personal] = idle_world(radicale_server, owner, 1)
 
     with CaptureQueriesContext(connection) as queries:
         tasks.sync_calendar.run(personal)
 
-    assert len(queries) <= IDLE_POLL_QUERIES, "\n".join(q["sql"][:120] for q in queries)
+    assert len(queries) <= IDLE_SYNC_QUERIES, "\n".join(q["sql"][:120] for q in queries)
     assert not any("syncrule_targets" in q["sql"] for q in queries)  # targets only on changes
     assert not SyncState.objects.get(calendar_id=personal).pending
+
+
+@pytest.mark.parametrize("size", [3, BATCH])
+def test_a_batch_of_idle_polls_costs_the_same_queries_whatever_its_size(
+    radicale_server, owner, enqueued, size
+):
+    ids = idle_world(radicale_server, owner, size)
+
+    with CaptureQueriesContext(connection) as queries:
+        tasks.sync_calendars.run(ids)
+
+    assert len(queries) <= IDLE_BATCH_QUERIES, "\n".join(q["sql"][:120] for q in queries)
+    assert not any("syncrule_targets" in q["sql"] for q in queries)
+    assert not any(state.pending for state in SyncState.objects.filter(calendar_id__in=ids))
 
 
 def tick_queries(owner, count: int) -> int:

@@ -196,10 +196,10 @@ def test_servers_are_small_hosts_or_the_accounts_of_big_services():
 def test_a_throttled_server_pauses_every_calendar_of_it_longer_with_each_strike(owner):
     server = f"host:{uuid.uuid4().hex}.example.net"
     try:
-        assert pacing.paused_for(server) == 0
+        assert pacing.paused([server]).get(server, 0) == 0
         first = pacing.pause(server, retry_after=5)
         assert 15 <= first <= 30  # never shorter than asked, nor than the first backoff
-        assert first - 1 < pacing.paused_for(server) <= first
+        assert first - 1 < pacing.paused([server]).get(server, 0) <= first
         second = pacing.pause(server, retry_after=None)
         assert 30 <= second <= 60
         assert pacing.pause(server, retry_after=900) >= 900
@@ -221,7 +221,7 @@ def test_a_calendar_of_a_paused_server_waits_without_reading_it(
     try:
         with pytest.raises(Exception):  # noqa: B017 - the task's retry, raised through Celery
             tasks.sync_calendar.run(personal)
-        assert pacing.paused_for(server) >= 15
+        assert pacing.paused([server]).get(server, 0) >= 15
         asked = sum(fault_proxy.seen.values())
 
         tasks.sync_calendar.run(personal)
@@ -327,21 +327,22 @@ def test_routine_tasks_are_routed_to_the_bulk_queue_of_the_broker():
 def test_a_round_is_cut_so_that_the_polling_queue_never_holds_more_than_its_limit(
     owner, enqueued, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr(polling, "BACKLOG_LIMIT", 10)
+    monkeypatch.setattr(polling, "BACKLOG_LIMIT", 100)
     ids = polled_sources(owner, 20)
     for calendar_id in ids:
         serve(calendar_id)
     SyncState.objects.update(next_poll_at=timezone.now() - timedelta(seconds=1))
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete(settings.CELERY_POLL_QUEUE)
-    broker.lpush(settings.CELERY_POLL_QUEUE, *[b"a poll waiting"] * 7)  # the workers are behind
+    # The workers are behind: 9 batches of polls wait.
+    broker.lpush(settings.CELERY_POLL_QUEUE, *[b"a batch of polls waiting"] * 9)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             tasks.poll_calendars()
     finally:
         broker.delete(settings.CELERY_POLL_QUEUE)
 
-    assert len(enqueued.syncs) == 3  # 7 waiting + 3 = the limit
+    assert len(enqueued.syncs) == 100 - 9 * tasks.POLL_BATCH  # the limit, with those waiting
     still_due = SyncState.objects.filter(next_poll_at__lte=timezone.now()).count()
-    assert still_due == 17  # handed out by the next rounds, oldest first
-    assert polling.hand_out(backlog=10).polled == []
+    assert still_due == 10  # handed out by the next rounds, oldest first
+    assert polling.hand_out(backlog=100).polled == []

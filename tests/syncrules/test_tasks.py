@@ -42,6 +42,13 @@ def enqueued(monkeypatch):
             (args[0], countdown or None)
         ),
     )
+    monkeypatch.setattr(
+        tasks.sync_calendars,
+        "apply_async",
+        lambda args, kwargs=None, queue=None, producer=None: sent.extend(
+            (calendar_id, None) for calendar_id in args[0]
+        ),
+    )
     yield sent
     forget_queued(calendar_id for calendar_id, _ in sent)
 
@@ -153,7 +160,7 @@ def test_a_trigger_during_a_sync_makes_it_run_once_more_at_its_end(
     calendar_id = str(world.calendars["Personal"].id)
     with django_capture_on_commit_callbacks(execute=True):
         tasks.enqueue_calendar_sync(calendar_id)
-    sync = tasks.engine.sync_source_calendar
+    sync = tasks.engine.sync_source
 
     def sync_and_meanwhile_a_notification(calendar, **options):
         with django_capture_on_commit_callbacks(execute=True):
@@ -162,9 +169,9 @@ def test_a_trigger_during_a_sync_makes_it_run_once_more_at_its_end(
         forget_queued([calendar_id])
         return sync(calendar, **options)
 
-    monkeypatch.setattr(tasks.engine, "sync_source_calendar", sync_and_meanwhile_a_notification)
+    monkeypatch.setattr(tasks.engine, "sync_source", sync_and_meanwhile_a_notification)
     tasks.sync_calendar.run(calendar_id)
-    monkeypatch.setattr(tasks.engine, "sync_source_calendar", sync)
+    monkeypatch.setattr(tasks.engine, "sync_source", sync)
 
     # The two triggers' tasks, then the holder's call for one more run, sent at once.
     assert enqueued == [(calendar_id, None), (calendar_id, None), (calendar_id, None)]
@@ -180,8 +187,10 @@ def test_a_full_read_asked_for_is_done_even_when_coalesced_with_plain_triggers(
     seen = []
     monkeypatch.setattr(
         tasks.engine,
-        "sync_source_calendar",
-        lambda calendar, full, confirm_deletions: seen.append(full) or tasks.engine.SyncReport(),
+        "sync_source",
+        lambda calendar, full, confirm_deletions, rules: (
+            seen.append(full) or tasks.engine.SyncReport()
+        ),
     )
     with django_capture_on_commit_callbacks(execute=True):
         tasks.enqueue_calendar_sync(calendar_id)
@@ -202,7 +211,7 @@ def test_a_full_read_asked_for_survives_a_crash_of_the_sync_that_took_it_up(
     def crash(calendar, **options):
         raise RuntimeError("the worker fell over mid-sync")
 
-    monkeypatch.setattr(tasks.engine, "sync_source_calendar", crash)
+    monkeypatch.setattr(tasks.engine, "sync_source", crash)
     with pytest.raises(RuntimeError):
         tasks.sync_calendar.run(calendar_id)
 
@@ -305,7 +314,7 @@ def test_a_provider_outage_backs_off_in_the_row_and_in_the_broker(
     def outage(calendar, **options):
         raise ProviderError("The server is down.", permanent=False, retry_after=90)
 
-    monkeypatch.setattr(tasks.engine, "sync_source_calendar", outage)
+    monkeypatch.setattr(tasks.engine, "sync_source", outage)
     retried = []
     monkeypatch.setattr(
         tasks.sync_calendar, "retry", lambda countdown: retried.append(countdown) or Exception()

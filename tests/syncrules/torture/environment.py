@@ -20,6 +20,7 @@ def prepare(patch: Any, settings: Any) -> None:
     stalled write outlasts it quickly. A mass deletion is confirmed by the next full read.
     """
     patch(tasks.sync_calendar, "apply_async", lambda *args, **kwargs: None)
+    patch(tasks.sync_calendars, "apply_async", lambda *args, **kwargs: None)
     patch(tasks.remove_stale_blocks, "delay", lambda *args, **kwargs: None)
     patch(state, "RESUME_AFTER", state.RESUME_AFTER * 0)
     patch(state, "backoff_seconds", lambda attempt, retry_after: 0.05)

@@ -2,10 +2,12 @@
 as a Celery worker's pool child does: the real task code, a database session and locks of its
 own, and a process that can be killed at any instant.
 
-The pool stands in for the broker and the sweeper together: it starts a sync of every calendar
+The pool stands in for the broker and the sweeper together: it starts syncs of every calendar
 the sweeper's own query (``syncrules.state.calendars_to_resume``) finds asked for and due, that
-no process holds. Forks happen on the main thread, after closing this process's database
-connections (a child opens its own), and while no fake serves a request (``FORK_GUARD``).
+no process holds, shared out among the free workers: a worker given one calendar runs the task
+a notification sends, one given several the poller's batch task. Forks happen on the main
+thread, after closing this process's database connections (a child opens its own), and while no
+fake serves a request (``FORK_GUARD``).
 """
 
 from __future__ import annotations
@@ -28,19 +30,23 @@ from tests.fakes.faults import FORK_GUARD
 @dataclass
 class Pool:
     size: int = 3
-    running: dict[int, str] = field(default_factory=dict)  # pid → calendar id
-    killed: dict[int, tuple[str, float]] = field(default_factory=dict)  # pid → (calendar, when)
+    running: dict[int, list[str]] = field(default_factory=dict)  # pid → calendar ids
+    # pid → (calendar ids, when)
+    killed: dict[int, tuple[list[str], float]] = field(default_factory=dict)
     recoveries: list[float] = field(default_factory=list)  # seconds from a kill to synced again
     failures: int = 0  # syncs that ended in an error (a fault's doing, then retried)
 
-    def start(self, calendar_id: str) -> int:
+    def start(self, calendar_ids: list[str]) -> int:
         connections.close_all()
         with FORK_GUARD.alone():
             pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
-                tasks.sync_calendar.run(calendar_id)
+                if len(calendar_ids) == 1:
+                    tasks.sync_calendar.run(calendar_ids[0])
+                else:
+                    tasks.sync_calendars.run(calendar_ids)
             except Retry:
                 code = 1  # a fault's doing: the row says when to try again
             except BaseException:  # a worker reports and exits, as a Celery worker would
@@ -48,7 +54,7 @@ class Pool:
                 code = 1
             finally:
                 os._exit(code)
-        self.running[pid] = calendar_id
+        self.running[pid] = calendar_ids
         return pid
 
     def kill(self, pid: int) -> None:
@@ -72,12 +78,13 @@ class Pool:
         while True:
             self.reap()
             self._note_recoveries()
-            busy = set(self.running.values())
+            busy = {c for calendar_ids in self.running.values() for c in calendar_ids}
             due = [c for c in state.calendars_to_resume() if c not in busy]
             held = locks.held(state.sync_lock_name(c) for c in due)
             due = [c for c in due if state.sync_lock_name(c) not in held]
-            for calendar_id in due[: max(self.size - len(self.running), 0)]:
-                self.start(calendar_id)
+            free = max(self.size - len(self.running), 0)
+            for number in range(min(free, len(due))):
+                self.start(due[number::free])
             if not self.running and not due and not _anything_pending():
                 connections.close_all()
                 return
@@ -88,11 +95,11 @@ class Pool:
     def _note_recoveries(self) -> None:
         from syncrules.models import SyncState
 
-        for pid, (calendar_id, when) in list(self.killed.items()):
+        for pid, (calendar_ids, when) in list(self.killed.items()):
             if pid in self.running:
                 continue
-            sync_state = SyncState.objects.filter(calendar_id=calendar_id).first()
-            if sync_state is not None and not sync_state.pending:
+            states = SyncState.objects.filter(calendar_id__in=calendar_ids)
+            if not any(sync_state.pending for sync_state in states):
                 self.recoveries.append(time.monotonic() - when)
                 del self.killed[pid]
 
