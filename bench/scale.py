@@ -12,11 +12,12 @@ What runs (all stopped, and the database dropped, at the end, on Ctrl-C or on an
   with credentials sealed as the project seals them, 1 to 4 rules per user among their own calendars
   (blocks go into CalDAV and Google calendars), a SyncState and cursor per calendar as after one
   sync (a ctag and sync token for CalDAV, an ETag and Last-Modified for iCal links), and live push
-  channels on the Google and Microsoft calendars (so they are not polled; Microsoft's are never
-  read during the run, since its identity platform cannot be reached by a separate process);
+  channels on the Google and Microsoft calendars (so they are not polled);
 - one asyncio process serving every CalDAV collection and iCal link (``bench/scale_server.py``),
   where ``--changing`` of them change each interval, spread evenly; it logs every request;
-- the fake of Google's API (``tests/fakes/google.py``) and an SMTP sink, in this process;
+- the fakes of Google's API and of Microsoft's identity platform and Graph (``tests/fakes/``),
+  and an SMTP sink, in this process (the workers' msal reaches the identity fake through
+  ``tests.fakes.microsoft.IdentityRelay``);
 - a Redis server of its own (so that its command counts are the stack's alone), gunicorn serving
   the project (3 workers, as the Dockerfile), ``--beats`` Celery beats, and ``--workers`` Celery
   worker processes (``-c 1`` each, prefork, consuming ``multical,multical.poll,multical.bulk``)
@@ -26,9 +27,9 @@ What runs (all stopped, and the database dropped, at the end, on Ctrl-C or on an
   ``SYNC_POLL_INTERVAL_SECONDS`` is ``--interval``.
 
 From the first poll on it measures ``--intervals`` intervals while two probes run: a change at the
-Google fake plus its push notification every few seconds (time until the block is in the target),
-and a booking on a public page through HTTP every few seconds (time until the attendee's
-confirmation reaches the SMTP sink). Then it prints:
+Google fake or the Microsoft fake, in turn, plus its push notification every few seconds (time
+until the block is in the target, a Google calendar), and a booking on a public page through HTTP
+every few seconds (time until the attendee's confirmation reaches the SMTP sink). Then it prints:
 - polls per interval and per second, per worker process; the share of polled calendars polled
   in each interval; polls of a calendar within half an interval of its last (duplicate work);
 - our CPU per poll: the worker processes' CPU time (``/proc``, Celery included) over the polls
@@ -36,7 +37,8 @@ confirmation reaches the SMTP sink). Then it prints:
   the workers cannot keep up, the hand-out ticks' share is of far more calendars than were served;
 - queries per idle poll (target <= 3), and Redis round trips per poll (``INFO commandstats``);
 - the spread of polls over the interval: busiest second against the average (target <= 2x);
-- push change -> block p95 during the storm (target <= 2 s), booking e-mail p95 (target <= 5 s);
+- push change -> block p95 during the storm, per provider (target <= 2 s), booking e-mail p95
+  (target <= 5 s);
 - with ``--compare``: the poll rate of 2 worker processes over 1 (target >= 1.8x).
 A poll is what the server sees of one: a PROPFIND of a collection's ctag, a GET of a link, or
 another read of a polled calendar's state after none for a few seconds (``scale_server``). An
@@ -78,8 +80,9 @@ from bench.scale_server import feed_validators, smtp_sink, sync_token  # noqa: E
 
 KINDS = {"caldav": 0.45, "ics": 0.35, "google": 0.10, "microsoft": 0.10}
 WRITABLE = ("caldav", "google")  # where blocks go (see the module docstring on Microsoft)
-PUSH_PROBES = 8  # Google source/target pairs of the push probe
+PUSH_PROBES = 8  # source/target pairs of the push probe, of each provider with push
 PUSH_EVERY = 3.0  # seconds between push probes
+PUSHED = ("google", "microsoft")  # the providers whose push the probe measures, in turn
 BOOK_EVERY = 5.0  # seconds between bookings
 PROBE_PATIENCE = 120.0  # seconds a probe waits before it counts as lost
 BATCH = 2000
@@ -100,7 +103,8 @@ class Population:
     polled_paths: dict[str, str] = field(default_factory=dict)  # calendar id → server path
     counts: Counter[str] = field(default_factory=Counter)
     rules: int = 0
-    probe_pairs: list[tuple[str, str, str]] = field(default_factory=list)  # channel, source, target
+    # provider, channel, source, target (a Google calendar, where the probe counts the blocks)
+    probe_pairs: list[tuple[str, str, str, str]] = field(default_factory=list)
     booking_path: str = ""
     dav_base: str = ""  # the simulated servers' address
 
@@ -165,6 +169,7 @@ def _passed_on(arguments: argparse.Namespace) -> list[str]:
 
 def _run(arguments: argparse.Namespace) -> dict[str, Any]:
     from tests.fakes.google import running_google_fake
+    from tests.fakes.microsoft import IdentityRelay, MicrosoftFake
 
     with ExitStack() as stack:
         if arguments.logs:
@@ -175,9 +180,15 @@ def _run(arguments: argparse.Namespace) -> dict[str, Any]:
         redis_url = stack.enter_context(_private_redis(folder))
         sink = stack.enter_context(smtp_sink())
         fake = stack.enter_context(running_google_fake())
+        microsoft = MicrosoftFake()
+        microsoft.start()
+        stack.callback(microsoft.stop)
+        relay = IdentityRelay(microsoft.identity)
+        stack.callback(relay.stop)
         dav_port, web_port = free_port(), free_port()
         site = f"http://127.0.0.1:{web_port}"
         env = _environment(arguments, redis_url, site, sink.server_address[1], fake, folder)
+        env |= _microsoft_settings(microsoft, relay)
         os.environ.update(env)
         name = f"multical_scale_{os.getpid()}"
         stack.enter_context(throwaway_database(settings_module="bench.scale_settings", name=name))
@@ -207,14 +218,14 @@ def _run(arguments: argparse.Namespace) -> dict[str, Any]:
              "--workers", "3", "--log-level", "warning"],
         )  # fmt: skip
         wait_for(f"{site}/health/")
-        _probe_setup(population, fake, site)
+        _probe_setup(population, fake, microsoft, site)
         queues, celery = _start_celery(processes, arguments, folder)
         sampler = _Sampler(redis_url, queues, celery, processes.pid("web"), server)
         stack.enter_context(sampler.running())
         first_poll = _wait_for_first_poll(dav_port, arguments.interval + 180)
         end = first_poll + arguments.intervals * arguments.interval
         print(f"first poll {first_poll - sampler.began:.1f} s after Celery started", flush=True)
-        probes = _Probes(fake, population, site, sink)
+        probes = _Probes(fake, microsoft, population, site, sink)
         with probes.running(until=end):
             _wait_until(end, arguments.interval, first_poll, dav_port)
         probes.await_emails(PROBE_PATIENCE)
@@ -442,8 +453,40 @@ def _rules_of(rng: random.Random, owned: list[tuple[str, Any]]) -> Iterator[tupl
             yield rule_sources, target
 
 
-def _probe_setup(population: Population, fake: Any, site: str) -> None:
-    """The push probe's Google calendars (watched, synced once) and the booking page's host."""
+def _outlook_calendar(user: Any, microsoft: Any, email: str) -> Any:
+    """A Microsoft account's default calendar at the fake, connected as the project connects it."""
+    from calendars.models import Calendar, Connection
+    from multical.lib import vault
+
+    account = microsoft.connect(email)
+    connection = Connection(user=user, kind=Connection.Kind.MICROSOFT, label=email)
+    connection.secrets = vault.seal_json(
+        account.secrets, context=vault.context_for(connection, "secrets")
+    )
+    connection.save()
+    return Calendar.objects.create(
+        connection=connection, remote_id=account.default_calendar, name="source"
+    )
+
+
+def _microsoft_settings(microsoft: Any, relay: Any) -> dict[str, str]:
+    """Where the stack finds the Microsoft fake; a worker's msal reaches its identity platform
+    through ``relay`` (``bench/scale_worker.py``), this process's through the fake object."""
+    from integrations.microsoft import credentials
+
+    credentials.identity_http_client = lambda: microsoft.identity
+    return {
+        "MICROSOFT_AUTHORITY": microsoft.authority,
+        "MICROSOFT_GRAPH_URL": microsoft.graph_url,
+        "MICROSOFT_CLIENT_ID": microsoft.identity.client_id,
+        "MICROSOFT_CLIENT_SECRET": microsoft.identity.client_secret,
+        "MULTICAL_TEST_IDENTITY_RELAY": relay.url,
+    }
+
+
+def _probe_setup(population: Population, fake: Any, microsoft: Any, site: str) -> None:
+    """The push probe's calendars, a Google and a Microsoft source for each Google target
+    (watched through the running web, synced once), and the booking page's host."""
     from accounts.models import User
     from booking.models import BookingPage, Profile
     from calendars.models import Calendar, Connection
@@ -456,22 +499,30 @@ def _probe_setup(population: Population, fake: Any, site: str) -> None:
     google = Connection(user=user, kind=Connection.Kind.GOOGLE, label="probe")
     google.secrets = vault.seal_json(fake.grant(), context=vault.context_for(google, "secrets"))
     google.save()
-    for number in range(PUSH_PROBES):
-        pair = []
-        for role in ("source", "target"):
-            remote_id = f"probe-{role}-{number}@scale.example"
+    for provider in ("google", "microsoft"):
+        for number in range(PUSH_PROBES):
+            remote_id = f"probe-{provider}-{number}@scale.example"
             fake.add_calendar(remote_id, remote_id)
-            pair.append(Calendar.objects.create(connection=google, remote_id=remote_id, name=role))
-        source, target = pair
-        rule = SyncRule.objects.create(user=user, name=f"Probe {number}")
-        rule.sources.add(source)
-        rule.targets.add(target)
-        calendar_watch(source)
-        source.refresh_from_db()
-        engine.sync_source_calendar(
-            Calendar.objects.select_related("connection__user").get(id=source.id)
-        )
-        population.probe_pairs.append((source.push_channel_id, source.remote_id, target.remote_id))
+            target = Calendar.objects.create(connection=google, remote_id=remote_id, name="target")
+            if provider == "google":
+                remote_id = f"probe-source-{number}@scale.example"
+                fake.add_calendar(remote_id, remote_id)
+                source = Calendar.objects.create(
+                    connection=google, remote_id=remote_id, name="source"
+                )
+            else:
+                source = _outlook_calendar(user, microsoft, f"probe-{number}@contoso.example")
+            rule = SyncRule.objects.create(user=user, name=f"Probe {provider} {number}")
+            rule.sources.add(source)
+            rule.targets.add(target)
+            calendar_watch(source)
+            source.refresh_from_db()
+            engine.sync_source_calendar(
+                Calendar.objects.select_related("connection__user").get(id=source.id)
+            )
+            # Google's notifications name the channel; Graph's, the subscription.
+            channel = source.push_channel_id if provider == "google" else source.push_resource_id
+            population.probe_pairs.append((provider, channel, source.remote_id, target.remote_id))
 
     host = User.objects.create_user(email="booking-host@scale.example", password=None)
     dav = Connection(
@@ -685,12 +736,15 @@ def _cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
 
 
 class _Probes:
-    """A push notification after a change at Google, and a booking through the public page, at
-    a steady pace; what each waited for."""
+    """A push notification after a change at Google or at Microsoft, in turn, and a booking
+    through the public page, at a steady pace; what each waited for."""
 
-    def __init__(self, fake: Any, population: Population, site: str, sink: Any) -> None:
-        self._fake, self._population, self._site, self._sink = fake, population, site, sink
-        self.push_delays: list[float | None] = []
+    def __init__(
+        self, fake: Any, microsoft: Any, population: Population, site: str, sink: Any
+    ) -> None:
+        self._fake, self._microsoft = fake, microsoft
+        self._population, self._site, self._sink = population, site, sink
+        self.push_delays: dict[str, list[float | None]] = {provider: [] for provider in PUSHED}
         self.push_skipped = 0  # probe moments when every pair still waited for its block
         self.bookings: list[tuple[str, float, int]] = []  # address, sent at, status
         self._free = list(range(len(population.probe_pairs)))
@@ -728,28 +782,37 @@ class _Probes:
             time.sleep(every)
 
     def _push(self, number: int) -> None:
+        pairs = self._population.probe_pairs
+        wanted = PUSHED[number % len(PUSHED)]
         with self._lock:
-            if not self._free:
+            free = [pair for pair in self._free if pairs[pair][0] == wanted]
+            if not free:
                 self.push_skipped += 1
                 return
-            pair = self._free.pop(0)
-        channel, source, target = self._population.probe_pairs[pair]
+            self._free.remove(free[0])
+        provider, channel, source, target = pairs[free[0]]
         before = _blocks(self._fake, target)
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
             days=2, hours=number
         )
-        self._fake.add_event(source, f"Probe {number}", start, start + timedelta(minutes=30))
-        began = time.perf_counter()
-        _notify(self._fake, channel, self._site)
+        end = start + timedelta(minutes=30)
+        if provider == "google":
+            self._fake.add_event(source, f"Probe {number}", start, end)
+            began = time.perf_counter()
+            _notify(self._fake, channel, self._site)
+        else:
+            self._microsoft.graph.add_event(source, f"Probe {number}", start, end)
+            began = time.perf_counter()
+            self._microsoft.graph.notify(channel)
         delay = None
         while time.perf_counter() - began < PROBE_PATIENCE:
             if _blocks(self._fake, target) > before:
                 delay = time.perf_counter() - began
                 break
             time.sleep(0.02)
-        self.push_delays.append(delay)
+        self.push_delays[provider].append(delay)
         with self._lock:
-            self._free.append(pair)
+            self._free.append(free[0])
 
     def _book(self, number: int) -> None:
         import httpx
@@ -845,13 +908,20 @@ def _figures(
     cpu = {name: after["cpu"][name] - before["cpu"][name] for name in after["cpu"]}
     idle_polls = sum(1 for _, path in polls if path not in touched)
     in_window = [record for record in records if first_poll <= record[2] < end]
+    # Sync tasks of idle polled calendars only (a batch counts when none of its calendars
+    # changed), and the calendars they served.
     idle_tasks = [
         record
         for record in in_window
-        if record[1] in population.polled_paths
-        and population.polled_paths[record[1]] not in touched
+        if _calendars_of(record)
+        and all(
+            calendar_id in population.polled_paths
+            and population.polled_paths[calendar_id] not in touched
+            for calendar_id in _calendars_of(record)
+        )
     ]
-    fan_out = [record for record in in_window if not _is_uuid(record[1])]
+    idle_served = sum(len(_calendars_of(record)) for record in idle_tasks)
+    fan_out = [record for record in in_window if not _calendars_of(record)]
     sampled = sum(
         1 for sample in sampler.samples if before["time"] < sample["time"] <= after["time"]
     )
@@ -865,7 +935,6 @@ def _figures(
     redis_calls["llen"] -= sampled * len(sampler._queues)
     sent = [(address, at) for address, at, status in probes.bookings if status < 400]
     emails = [sink.received[address] - at for address, at in sent if address in sink.received]
-    pushes = [delay for delay in probes.push_delays if delay is not None]
     loads = [sample["load"] for sample in sampler.samples if first_poll <= sample["time"] < end]
     return {
         "load": statistics.mean(loads) if loads else 0.0,
@@ -878,16 +947,20 @@ def _figures(
         "idle_polls": idle_polls,
         "changed": sum(1 for t, _ in log["changed"] if first_poll <= t < end),
         "cpu_seconds": cpu,
-        "idle_task_cpu_ms": sum(r[4] for r in idle_tasks) / max(idle_polls, 1),
-        "idle_task_queries": sum(r[5] for r in idle_tasks) / max(idle_polls, 1),
+        "idle_task_cpu_ms": sum(r[4] for r in idle_tasks) / max(idle_served, 1),
+        "idle_task_queries": sum(r[5] for r in idle_tasks) / max(idle_served, 1),
         "fan_out_queries": sum(r[5] for r in fan_out) / max(len(polls), 1),
         "fan_out_cpu_ms": sum(r[4] for r in fan_out) / max(len(polls), 1),
         "all_queries": sum(r[5] for r in in_window) / max(len(polls), 1),
         "tasks": dict(Counter(r[0] for r in in_window)),
         "redis_per_poll": sum(redis_calls.values()) / max(len(polls), 1),
         "redis_top": redis_calls.most_common(6),
-        "push": _spread_of(pushes)
-        | {"lost": len(probes.push_delays) - len(pushes), "skipped": probes.push_skipped},
+        **{
+            f"push_{provider}": _spread_of([delay for delay in delays if delay is not None])
+            | {"lost": delays.count(None)}
+            for provider, delays in probes.push_delays.items()
+        },
+        "push_skipped": probes.push_skipped,
         "email": _spread_of(emails)
         | {
             "refused": len(probes.bookings) - len(sent),
@@ -907,6 +980,14 @@ def _polled_again(polls: list[tuple[float, str]], within: float) -> set[tuple[fl
             found.add((moment, path))
         last[path] = moment
     return found
+
+
+def _calendars_of(record: list[Any]) -> list[str]:
+    """The calendars a task's record names: a sync's one, a batch's several, none for the rest."""
+    argument = record[1]
+    if isinstance(argument, list):
+        return argument
+    return [argument] if _is_uuid(argument) else []
 
 
 def _is_uuid(text: str) -> bool:
@@ -982,7 +1063,10 @@ def _print(arguments: argparse.Namespace, figures: dict[str, Any]) -> None:
     print(f"Redis round trips per poll (whole stack): {figures['redis_per_poll']:.2f} ({top})")
     print(f"  tasks run: {figures['tasks']}")
     for name, label, target in (
-        ("push", "push change -> block", TARGETS["push_p95"]),
+        *(
+            (f"push_{provider}", f"push change at {provider} -> block", TARGETS["push_p95"])
+            for provider in PUSHED
+        ),
         ("email", "booking -> confirmation e-mail", TARGETS["email_p95"]),
     ):
         spread = figures[name]

@@ -40,6 +40,17 @@ def _count_query(execute: Any, sql: str, params: Any, many: bool, context: Any) 
     return execute(sql, params, many, context)
 
 
+@signals.worker_process_init.connect
+def _reach_the_identity_fake(**kwargs: object) -> None:
+    """msal reaches the bench's Microsoft fake through its relay, as in ``tests.celery_worker``."""
+    relay = os.environ.get("MULTICAL_TEST_IDENTITY_RELAY", "")
+    if relay:
+        from integrations.microsoft import credentials
+        from tests.fakes.microsoft import RelayHttpClient
+
+        credentials.identity_http_client = lambda: RelayHttpClient(relay)
+
+
 @signals.task_prerun.connect
 def _task_starts(task_id: str, **kwargs: object) -> None:
     # The thread's connection object outlives its reconnections: wrapped once, it counts for good.
@@ -57,7 +68,12 @@ def _task_ends(task_id: str, task: Any, args: tuple[Any, ...] = (), **kwargs: ob
     _Tally.records.append(
         [
             task.name,
-            str(args[0]) if args else "",
+            # The calendar (or the batch of calendars) a sync task served.
+            [str(each) for each in args[0]]
+            if args and isinstance(args[0], list)
+            else str(args[0])
+            if args
+            else "",
             wall,
             time.time() - wall,
             (time.thread_time() - cpu) * 1000,
