@@ -227,8 +227,10 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often calendars without push (CalDAV, iCal links) are polled; an idle poll is one request.
-# Each calendar has its own moment in the interval, so polls are spread evenly over it.
-SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 300)
+# Each calendar has its own moment in the interval, so polls are spread evenly over it. A minute
+# by default: bench/scale.py sustains it for 5,000 users on two single-process workers (README,
+# "Running at scale").
+SYNC_POLL_INTERVAL_SECONDS = env.int("SYNC_POLL_INTERVAL_SECONDS", 60)
 # How many syncs of polled calendars may talk to one server at once (iCloud and small CalDAV
 # servers throttle), across every worker.
 SYNC_POLLS_PER_SERVER = env.int("SYNC_POLLS_PER_SERVER", 4)
