@@ -36,6 +36,7 @@ every few seconds (time until the attendee's confirmation reaches the SMTP sink)
   served, and the CPU of an idle calendar's tasks alone (target <= 5 ms per idle poll); when
   the workers cannot keep up, the hand-out ticks' share is of far more calendars than were served;
 - queries per idle poll (target <= 3), and Redis round trips per poll (``INFO commandstats``);
+- worker CPU and queries of a poll that finds changes, beyond an idle poll's;
 - the spread of polls over the interval: busiest second against the average (target <= 2x);
 - push change -> block p95 during the storm, per provider (target <= 2 s), booking e-mail p95
   (target <= 5 s);
@@ -144,18 +145,31 @@ def _exit_on_signal(number: int, frame: object) -> None:
 
 def _compare(arguments: argparse.Namespace) -> int:
     """Each run in a process of its own (Django is set up once per process)."""
-    rates = {}
+    runs = {}
     with tempfile.TemporaryDirectory(prefix="scale-compare-") as folder:
         for workers in (1, 2):
             out = Path(folder) / f"figures-{workers}.json"
             command = [sys.executable, __file__, *_passed_on(arguments), "--workers", str(workers)]
             print(f"=== --workers {workers} ===", flush=True)
             subprocess.run([*command, "--figures-out", str(out)], check=True)
-            rates[workers] = json.loads(out.read_text())["polls_per_second"]
+            runs[workers] = json.loads(out.read_text())
+    rates = {workers: figures["polls_per_second"] for workers, figures in runs.items()}
     ratio = rates[2] / rates[1] if rates[1] else 0.0
     verdict = _verdict(ratio >= TARGETS["ratio"])
     print(f"=== poll rate, 2 worker processes over 1: {rates[2]:.1f} / {rates[1]:.1f} polls/s")
     print(f"    = {ratio:.2f}x (target >= {TARGETS['ratio']}x: {verdict})")
+    # What the CPU allows: each run's polls per second of its workers' CPU. Flat means a second
+    # worker adds a first one's worth wherever a core is free for it; the load average says
+    # whether one was.
+    served = {
+        workers: figures["polls"] / max(figures["cpu_seconds"]["workers"], 1e-9)
+        for workers, figures in runs.items()
+    }
+    print(
+        f"    polls per second of worker CPU: {served[1]:.0f} with one, {served[2]:.0f} with two "
+        f"({served[2] / served[1]:.2f}); load average {runs[1]['load']:.1f} and "
+        f"{runs[2]['load']:.1f} on {os.cpu_count()} cores"
+    )
     return 0
 
 
@@ -921,6 +935,26 @@ def _figures(
         )
     ]
     idle_served = sum(len(_calendars_of(record)) for record in idle_tasks)
+    idle_cpu = sum(r[4] for r in idle_tasks) / max(idle_served, 1)
+    idle_queries = sum(r[5] for r in idle_tasks) / max(idle_served, 1)
+    # A poll that finds changes: what the sync tasks holding one spent beyond their idle polls'
+    # share, over the changed calendars they served.
+    changed_tasks = [
+        (record, sum(1 for c in _calendars_of(record) if population.polled_paths.get(c) in touched))
+        for record in in_window
+        if _calendars_of(record)
+    ]
+    changed_served = sum(changed for _, changed in changed_tasks)
+    changed_cpu = sum(
+        r[4] - idle_cpu * (len(_calendars_of(r)) - changed)
+        for r, changed in changed_tasks
+        if changed
+    )
+    changed_queries = sum(
+        r[5] - idle_queries * (len(_calendars_of(r)) - changed)
+        for r, changed in changed_tasks
+        if changed
+    )
     fan_out = [record for record in in_window if not _calendars_of(record)]
     sampled = sum(
         1 for sample in sampler.samples if before["time"] < sample["time"] <= after["time"]
@@ -947,8 +981,11 @@ def _figures(
         "idle_polls": idle_polls,
         "changed": sum(1 for t, _ in log["changed"] if first_poll <= t < end),
         "cpu_seconds": cpu,
-        "idle_task_cpu_ms": sum(r[4] for r in idle_tasks) / max(idle_served, 1),
-        "idle_task_queries": sum(r[5] for r in idle_tasks) / max(idle_served, 1),
+        "idle_task_cpu_ms": idle_cpu,
+        "idle_task_queries": idle_queries,
+        "changed_served": changed_served,
+        "changed_cpu_ms": changed_cpu / max(changed_served, 1),
+        "changed_queries": changed_queries / max(changed_served, 1),
         "fan_out_queries": sum(r[5] for r in fan_out) / max(len(polls), 1),
         "fan_out_cpu_ms": sum(r[4] for r in fan_out) / max(len(polls), 1),
         "all_queries": sum(r[5] for r in in_window) / max(len(polls), 1),
@@ -1058,6 +1095,12 @@ def _print(arguments: argparse.Namespace, figures: dict[str, Any]) -> None:
         f"{_verdict(queries <= TARGETS['queries'])}) = {figures['idle_task_queries']:.2f} in the "
         f"calendar's tasks + {figures['fan_out_queries']:.2f} handing out; every task's over every "
         f"poll: {figures['all_queries']:.2f}"
+    )
+    print(
+        f"a poll that finds changes (an event changed at the server and its blocks written, or "
+        f"our own blocks read back): "
+        f"{figures['changed_cpu_ms']:.1f} ms of worker CPU and {figures['changed_queries']:.1f} "
+        f"queries ({figures['changed_served']} served while measured)"
     )
     top = ", ".join(f"{name} {calls / polls:.2f}" for name, calls in figures["redis_top"])
     print(f"Redis round trips per poll (whole stack): {figures['redis_per_poll']:.2f} ({top})")
