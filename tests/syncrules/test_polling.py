@@ -340,17 +340,26 @@ def test_a_round_is_cut_so_that_the_polling_queue_never_holds_more_than_its_limi
     for calendar_id in ids:
         serve(calendar_id)
     SyncState.objects.update(next_poll_at=timezone.now() - timedelta(seconds=1))
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete(settings.CELERY_POLL_QUEUE)
-    # The workers are behind: 9 batches of polls wait.
-    broker.lpush(settings.CELERY_POLL_QUEUE, *[b"a batch of polls waiting"] * 9)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            tasks.poll_calendars()
-    finally:
-        broker.delete(settings.CELERY_POLL_QUEUE)
+    # The workers are behind: 9 batches of polls wait (the broker's count is tested below).
+    monkeypatch.setattr(
+        tasks, "_waiting_in", lambda queue: 9 if queue == settings.CELERY_POLL_QUEUE else 0
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.poll_calendars()
 
     assert len(enqueued.syncs) == 100 - 9 * tasks.POLL_BATCH  # the limit, with those waiting
     still_due = SyncState.objects.filter(next_poll_at__lte=timezone.now()).count()
     assert still_due == 10  # handed out by the next rounds, oldest first
     assert polling.hand_out(backlog=100).polled == []
+
+
+def test_the_tasks_waiting_in_a_queue_are_counted_on_the_broker():
+    # A queue of its own: a worker of this run may be consuming the run's queues.
+    queue = f"waiting-test-{uuid.uuid4().hex}"
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    assert tasks._waiting_in(queue) == 0  # nothing sent to it yet
+    broker.lpush(queue, *[b"a batch of polls waiting"] * 9)
+    try:
+        assert tasks._waiting_in(queue) == 9
+    finally:
+        broker.delete(queue)
