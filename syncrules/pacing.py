@@ -85,14 +85,10 @@ def server_slot(server: str) -> Iterator[bool]:
 def paused(servers: Iterable[str]) -> dict[str, float]:
     """Seconds each paused server's pause still lasts, read in one round trip (servers not
     paused are left out)."""
-    servers = list(servers)
-    kept = cache.get_many([_pause_key(server) for server in servers])
+    keys = {_pause_key(server): server for server in servers}
     now = time.time()
-    return {
-        server: float(kept[_pause_key(server)][0]) - now
-        for server in servers
-        if _pause_key(server) in kept and float(kept[_pause_key(server)][0]) > now
-    }
+    ends = {keys[key]: _read(kept)[0] for key, kept in cache.get_many(list(keys)).items()}
+    return {server: until - now for server, until in ends.items() if until > now}
 
 
 def pause(server: str, retry_after: float | None) -> float:
@@ -111,7 +107,11 @@ def pause(server: str, retry_after: float | None) -> float:
 
 def _pause(server: str) -> tuple[float, int]:
     """When the server's pause ends (epoch seconds) and how many strikes it has had."""
-    kept = cache.get(_pause_key(server))
+    return _read(cache.get(_pause_key(server)))
+
+
+def _read(kept: list[float] | None) -> tuple[float, int]:
+    """A kept pause as (its end in epoch seconds, its strikes); none as (0, 0)."""
     if not kept:
         return 0.0, 0
     until, strikes = kept
