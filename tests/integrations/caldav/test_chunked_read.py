@@ -138,21 +138,27 @@ def test_a_calendar_too_large_for_one_request_is_read_in_chunks_each_event_once(
 # The sync token, asked apart -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failure", [500, 1.5], ids=["server error", "timeout"])
-def test_a_token_that_failed_does_not_fail_the_read_and_is_asked_again_next_poll(
-    radicale_server, account, fault_proxy: FaultProxy, monkeypatch, failure
-):
-    monkeypatch.setattr(client, "TIMEOUT", 1.0)
+def token_failing(radicale_server, account, fault_proxy: FaultProxy, failure: float | int):
+    """A calendar of one event behind the proxy, whose second PROPFIND of each round (a first
+    read's ask for the token alone) gets ``failure``: a status, or seconds of stall. The
+    calendar's address, a provider through the proxy, and the address through it."""
     calendar_url = radicale_server.create_calendar(account, "Work")
     radicale_server.put_object(
         account, calendar_url, "a.ics", event("a", WINDOW.start + timedelta(days=3, hours=9))
     )
     provider = CalDAVProvider.from_secrets({**account.secrets, "server_url": fault_proxy.url})
-    url = through(fault_proxy.url, calendar_url)
-    # The first read's second PROPFIND asks for the token alone.
     fault_proxy.fault = lambda method, path, count: (
         failure if method == "PROPFIND" and count == 2 else None
     )
+    return calendar_url, provider, through(fault_proxy.url, calendar_url)
+
+
+@pytest.mark.parametrize("failure", [500, 1.5], ids=["server error", "timeout"])
+def test_a_token_that_failed_does_not_fail_the_read_and_is_asked_again_next_poll(
+    radicale_server, account, fault_proxy: FaultProxy, monkeypatch, failure
+):
+    monkeypatch.setattr(client, "TIMEOUT", 1.0)
+    calendar_url, provider, url = token_failing(radicale_server, account, fault_proxy, failure)
 
     first = provider.changes(url, "", WINDOW)
 
@@ -182,15 +188,7 @@ def test_a_token_that_failed_does_not_fail_the_read_and_is_asked_again_next_poll
 def test_a_token_failing_again_is_asked_once_a_poll_and_a_change_is_read_in_full(
     radicale_server, account, fault_proxy: FaultProxy
 ):
-    calendar_url = radicale_server.create_calendar(account, "Work")
-    radicale_server.put_object(
-        account, calendar_url, "a.ics", event("a", WINDOW.start + timedelta(days=3, hours=9))
-    )
-    provider = CalDAVProvider.from_secrets({**account.secrets, "server_url": fault_proxy.url})
-    url = through(fault_proxy.url, calendar_url)
-    fault_proxy.fault = lambda method, path, count: (
-        500 if method == "PROPFIND" and count == 2 else None
-    )
+    calendar_url, provider, url = token_failing(radicale_server, account, fault_proxy, 500)
     first = provider.changes(url, "", WINDOW)
     radicale_server.put_object(
         account, calendar_url, "b.ics", event("b", WINDOW.start + timedelta(days=5, hours=9))
