@@ -46,7 +46,7 @@ def test_the_contract_names_every_app_of_ours():
 
     assert ours == {
         "multical", "integrations", "accounts", "calendars",
-        "syncrules", "booking", "portfolio", "lifecycle",
+        "syncrules", "booking", "portfolio", "lifecycle", "webhooks", "api",
     }  # fmt: skip
 
 
