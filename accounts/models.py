@@ -165,6 +165,12 @@ class AuditLog(models.Model):
         RECOVERY_CODES_RENEWED = "recovery_codes_renewed", _("Made new recovery codes")
         EMAIL_CHANGE_REQUESTED = "email_change_requested", _("Asked to change the e-mail address")
         EMAIL_CHANGED = "email_changed", _("Changed the e-mail address")
+        API_KEY_CREATED = "api_key_created", _("Created an API key")
+        API_KEY_NEW_ADDRESS = "api_key_new_address", _("Used an API key from a new address")
+        API_KEY_REVOKED = "api_key_revoked", _("Revoked an API key")
+        WEBHOOK_CREATED = "webhook_created", _("Added a webhook")
+        WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", _("Made a new webhook signing secret")
+        WEBHOOK_DELETED = "webhook_deleted", _("Deleted a webhook")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="audit_log")
     action = models.CharField(max_length=32, choices=Action.choices)
