@@ -12,6 +12,9 @@ Two settings widen "public": ``OUTBOUND_ALLOW_LOOPBACK`` (the test suite, local 
 server), both checked and pinned the same way. Neither ever opens cloud metadata, link-local,
 multicast, broadcast or "this host" addresses, nor an address spelled through a translation prefix.
 ``PinnedBackend`` is the connecting part alone, for the CalDAV session's own connection pool.
+
+``post`` sends one POST the same guarded way (outgoing webhooks) and never follows a redirect: a
+3xx is its answer, so a receiver cannot send the request on to another address.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 
 MAX_BYTES = 10 * 1024 * 1024
+# A POST's answer is read only to finish the exchange; nobody needs much of it.
+POST_MAX_BYTES = 256 * 1024
 TIMEOUT = 10.0
 MAX_REDIRECTS = 3
 
@@ -192,6 +197,29 @@ def fetch(
     raise FetchError(gettext_noop("The link redirects too many times."), transient=False)
 
 
+def post(
+    url: str,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    max_bytes: int = POST_MAX_BYTES,
+    timeout: float = TIMEOUT,
+) -> FetchResult:
+    """POST ``body`` to ``url`` through the guard; any status is a result, redirects included
+    (never followed). ``headers`` are the request's own (no defaults but the Host and length).
+
+    ``timeout`` bounds the whole request, the answer's body included (kept up to ``max_bytes``).
+    Raises UnsafeURLError for a refused URL, FetchError for everything else.
+    """
+    deadline = time.monotonic() + timeout
+    target = _parse(url)
+    request_headers = {**headers, "Content-Length": str(len(body))}
+    status, response_headers, answer = _send(
+        "POST", target, request_headers, max_bytes, deadline, body
+    )
+    return FetchResult(status=status, headers=response_headers, body=answer, url=str(target))
+
+
 def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url.strip())
@@ -267,6 +295,18 @@ def _get(
     url: httpx.URL, headers: Mapping[str, str], max_bytes: int, deadline: float
 ) -> tuple[int, httpx.Headers, bytes]:
     """One GET on a connection of its own, so each redirect hop is resolved and checked anew."""
+    return _send("GET", url, headers, max_bytes, deadline)
+
+
+def _send(
+    method: str,
+    url: httpx.URL,
+    headers: Mapping[str, str],
+    max_bytes: int,
+    deadline: float,
+    body: bytes | None = None,
+) -> tuple[int, httpx.Headers, bytes]:
+    """One request on a connection of its own, pinned to the addresses checked as it connects."""
     core_url = httpcore.URL(
         scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
     )
@@ -278,9 +318,12 @@ def _get(
     # httpcore's default TLS context trusts the system's certificates and certifi's.
     pool = httpcore.ConnectionPool(network_backend=PinnedBackend(deadline))
     try:
-        with pool, pool.stream("GET", core_url, headers=request_headers) as response:
+        with (
+            pool,
+            pool.stream(method, core_url, headers=request_headers, content=body) as response,
+        ):
             response_headers = httpx.Headers(response.headers)
-            body = _read_capped(response.iter_stream(), response_headers, max_bytes)
+            answer = _read_capped(response.iter_stream(), response_headers, max_bytes)
     except httpcore.TimeoutException as error:
         raise FetchError(
             gettext_noop("The server did not answer in time."), transient=True
@@ -289,7 +332,7 @@ def _get(
         raise FetchError(
             gettext_noop("The server could not be reached."), transient=True
         ) from error
-    return response.status, response_headers, body
+    return response.status, response_headers, answer
 
 
 def _read_capped(chunks: Iterable[bytes], headers: httpx.Headers, max_bytes: int) -> bytes:

@@ -24,6 +24,7 @@ from multical.lib.safe_http import (
     PinnedBackend,
     UnsafeURLError,
     fetch,
+    post,
     resolve_public_addresses,
     validate_url,
 )
@@ -49,6 +50,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         route(self)
 
+    def do_POST(self) -> None:
+        self.server.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        self.do_GET()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -64,7 +69,7 @@ def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", **hea
 @contextmanager
 def serving(tls: ssl.SSLContext | None = None) -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.routes, server.requests = {}, []
+    server.routes, server.requests, server.bodies = {}, [], []
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
@@ -734,3 +739,45 @@ def test_allowed_networks_are_read_from_the_environment():
     assert result.stdout.split() == ["192.168.1.0/24", "10.0.0.0/8", "fd12:3456::/48"], (
         result.stderr
     )
+
+
+# POST (outgoing webhooks): the same guard, and never a redirect followed. ----------------------
+
+
+def test_a_post_sends_its_body_and_headers_and_returns_the_answer(server):
+    server.routes["/hook"] = lambda handler: reply(handler, 204, X_Seen="yes")
+    result = post(url_of(server, "/hook"), body=b'{"a":1}', headers={"Content-Type": "json"})
+    assert (result.status, result.headers["x-seen"]) == (204, "yes")
+    assert server.bodies == [b'{"a":1}']
+    assert server.requests[0][1]["Content-Type"] == "json"
+    assert server.requests[0][1]["Content-Length"] == "7"
+
+
+def test_a_post_never_follows_a_redirect(server):
+    server.routes["/hook"] = redirect_to("http://169.254.169.254/latest/meta-data/", 307)
+    result = post(url_of(server, "/hook"), body=b"{}", headers={})
+    assert result.status == 307
+    assert [path for path, _ in server.requests] == ["/hook"]
+
+
+@pytest.mark.parametrize("url", REFUSED_ADDRESSES[:12])
+def test_a_post_to_a_private_or_special_address_is_refused_before_connecting(url, loopback_off):
+    with pytest.raises(UnsafeURLError):
+        post(url, body=b"{}", headers={})
+
+
+def test_a_post_is_pinned_to_the_checked_address(server, dns):
+    dns.answers["hooks.example"] = [["127.0.0.1"], ["10.0.0.1"]]
+    server.routes["/hook"] = lambda handler: reply(handler, 200)
+    url = f"http://hooks.example:{server.server_address[1]}/hook"
+    assert post(url, body=b"", headers={}).status == 200
+    assert dns.lookups["hooks.example"] == 1
+
+
+def test_a_post_to_a_server_that_stalls_is_cut_at_the_deadline(server):
+    server.routes["/hook"] = lambda handler: time.sleep(3)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="did not answer") as caught:
+        post(url_of(server, "/hook"), body=b"{}", headers={}, timeout=1)
+    assert caught.value.transient
+    assert time.monotonic() - started < 1.5
