@@ -112,7 +112,7 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith(exempt_prefixes()):
+        if not request.path_info.startswith(exempt_prefixes()) and not _api_key_request(request):
             refused = _count(request)
             if refused is not None:
                 return import_string(settings.RATELIMIT_VIEW)(request, refused)
@@ -139,6 +139,12 @@ def _count(request: HttpRequest) -> Ratelimited | None:
 def public_page(path: str) -> str | None:
     """Which booking page (or booking) an attendee's request is about; None for other pages."""
     try:
+def _api_key_request(request: HttpRequest) -> bool:
+    """An API request that brings a key: the API counts it against the key (api.auth), or, when
+    the key does not authenticate, against the client address."""
+    return request.path_info.startswith("/api/v1/") and "Authorization" in request.headers
+
+
         match = resolve(path)
     except Resolver404:
         return None

@@ -522,6 +522,9 @@ SILENCED_SYSTEM_CHECKS = [
 if not REDIS_URL:
     # The embedded development cache increments without a lock: limits there are approximate.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+# The REST API, per API key (api.auth): requests without a working key count against
+# RATE_LIMIT_DEFAULT for their address instead.
+API_KEY_RATE = env.str("API_KEY_RATE", "120/m")
 
 # --- Observability -------------------------------------------------------------------------------
 # Workers keep the handler of LOGGING (redaction, the chosen format) instead of Celery's own.

@@ -25,6 +25,8 @@ urlpatterns = [
     path("rules/", include("syncrules.urls")),
     path("booking/", include("booking.urls")),
     path("portfolio/", include("portfolio.urls")),
+    # The REST API (personal API keys only, never a session) and its reference.
+    path("api/", include("api.urls")),
     path("", include("booking.public_urls")),
     # Push notifications from the providers: verified, answered at once, never a session.
     path("hooks/google/", google_notification, name="google_notification"),

@@ -57,8 +57,14 @@ def exempt_routes() -> list[Route]:
     return [route for route in routes() if getattr(route.callback, "csrf_exempt", False)]
 
 
+def is_api(route: Route) -> bool:
+    """The REST API's operations: authenticated only by an API key in the Authorization header,
+    which a browser never sends on its own, so a forged request has nothing to ride on."""
+    return route.route.startswith("api/v1/")
+
+
 def test_only_the_providers_notifications_are_exempt_from_csrf():
-    exempt = {view_path(route) for route in exempt_routes()}
+    exempt = {view_path(route) for route in exempt_routes() if not is_api(route)}
 
     assert exempt <= CSRF_EXEMPT, f"Not verified by a provider's secret: {exempt - CSRF_EXEMPT}"
     assert "calendars.webhooks.google.google_notification" in exempt
@@ -85,6 +91,23 @@ def test_every_url_refuses_a_state_changing_request_without_the_token(owner, sig
 
     assert unprotected == []
     assert walked >= 4 * 100  # the walk really went through the project's URLs
+
+
+@pytest.mark.parametrize("method", UNSAFE_METHODS)
+def test_a_signed_in_session_changes_nothing_through_the_api(owner, method):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    api_routes = [route for route in routes() if is_api(route)]
+
+    answers = {}
+    for route in api_routes:
+        response = getattr(client, method)(
+            route.path(), data=b"{}", content_type="application/json"
+        )
+        answers[route.name] = "csrf" if refused_for_csrf(response) else response.status_code
+
+    assert len(api_routes) >= 10
+    assert set(answers.values()) <= {401, 404, 405, "csrf"}, answers
 
 
 def test_an_exempt_endpoint_refuses_what_its_secret_does_not_verify():

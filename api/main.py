@@ -1,0 +1,147 @@
+"""The REST API at ``/api/v1/``: one NinjaAPI, its routers, and the problem handlers.
+
+django-ninja builds the OpenAPI 3.1 document from the operations' type hints and pydantic
+schemas, so the document cannot drift from the code; the operations call the same services and
+selectors as the pages (``api/routes/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from api import problems
+from api.problems import ApiProblem, FieldProblem
+from api.routes import account, bookings, calendars, events, pages, public, rules
+
+DESCRIPTION = """
+Multical's REST API: your calendars and connections (names and state), sync rules, booking pages,
+their open times and bookings, and your calendars' events read live from the providers.
+
+**Authentication.** Create a personal API key in Settings → API keys and send it as
+`Authorization: Bearer mck_…`. A key holds scopes (read or write per family of resources); an
+operation that needs a scope the key lacks answers 403. Signed-in browser sessions do not
+authenticate the API. Open times of listed booking pages (`/public/…`) need no key.
+
+**Rate limits.** Each key may make `API_KEY_RATE` requests (120 a minute unless the installation
+says otherwise); past it the API answers 429 with `Retry-After` in seconds. Requests without a
+working key count against the client address.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`): `status`, `title`, a stable
+`code`, a `detail` in words, and for refused fields `errors: [{field, message}]`.
+
+**Lists** are paged by cursor: pass `limit` (1 to 100) and the previous page's `next_cursor` as
+`cursor`; `next_cursor` is null on the last page.
+
+**Ids** are the random ids the pages use. **Times** are RFC 3339 with a zone offset; times you
+send must carry one.
+
+Event content from your calendars is read live for `/events` and never stored.
+"""
+
+api = NinjaAPI(
+    title="Multical API",
+    version="1",
+    description=DESCRIPTION.strip(),
+    urls_namespace="api",
+    docs_url=None,
+)
+
+# Statuses every operation may answer with, documented on each one.
+_ALWAYS = {
+    "422": "The request is not valid: see `errors`.",
+    "429": "Too many requests: wait for `Retry-After` seconds.",
+}
+_WITH_KEY = {
+    "401": "No live API key was sent.",
+    "403": "The key lacks the scope this operation needs.",
+}
+
+
+@api.exception_handler(ApiProblem)
+def _problem(request: HttpRequest, error: ApiProblem) -> HttpResponse:
+    return problems.response(request, error)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    fields = [
+        FieldProblem(
+            field=".".join(str(part) for part in item.get("loc", ())[1:]) or "body",
+            message=str(item.get("msg", "Invalid value.")),
+        )
+        for item in error.errors
+    ]
+    return problems.response(request, problems.invalid(fields))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return problems.response(request, problems.not_found())
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return problems.response(
+        request,
+        ApiProblem(401, "unauthenticated", "Unauthorized", str(error)),
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return problems.response(
+        request, ApiProblem(error.status_code, "http_error", str(error), str(error))
+    )
+
+
+api.add_router("/me", account.router)
+api.add_router("/", calendars.router)
+api.add_router("/rules", rules.router)
+api.add_router("/pages", pages.router)
+api.add_router("/bookings", bookings.router)
+api.add_router("/events", events.router)
+api.add_router("/public", public.router)
+
+
+def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document every error status each operation may answer, as problem details."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "Problem", problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    components.update(
+        problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}").get(
+            "$defs", {}
+        )
+    )
+    components["Problem"].pop("$defs", None)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = {
+                str(status): answer for status, answer in operation.get("responses", {}).items()
+            }
+            operation["responses"] = responses
+            wanted = dict(_ALWAYS)
+            if operation.get("security"):
+                wanted.update(_WITH_KEY)
+            for status, description in wanted.items():
+                responses.setdefault(status, {"description": description})
+            for status, answer in responses.items():
+                if status.startswith(("4", "5")):
+                    answer["content"] = {problems.PROBLEM_TYPE: {"schema": problem_ref}}
+    return schema
+
+
+_build_schema = api.get_openapi_schema
+
+
+def _schema_with_problems(**kwargs: Any) -> Any:
+    return _document_problems(_build_schema(**kwargs))
+
+
+api.get_openapi_schema = _schema_with_problems  # type: ignore[method-assign]
