@@ -252,6 +252,11 @@ def security_log(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 _ACCOUNT_KINDS = dict(AccountKind.choices)
+_API_KEY_ACTIONS = {
+    AuditLog.Action.API_KEY_CREATED,
+    AuditLog.Action.API_KEY_NEW_ADDRESS,
+    AuditLog.Action.API_KEY_REVOKED,
+}
 # Signing in with a provider names the company, not its calendar product.
 _SIGN_IN_PROVIDERS = {"google": "Google", "microsoft": "Microsoft"}
 _SECOND_FACTORS = {
@@ -291,6 +296,8 @@ def _audit_details(entry: AuditLog) -> str:
             if metadata.get("remove_blocks")
             else _("keeping the blocks")
         )
+    if action in _API_KEY_ACTIONS:
+        return f"mck_{metadata.get('prefix', '')}_…"
     provider = metadata.get("provider", "")
     return _(_ACCOUNT_KINDS[provider]) if provider in _ACCOUNT_KINDS else provider
 

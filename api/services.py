@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -139,8 +139,3 @@ def _note_use(key: ApiKey, *, now: datetime, ip_address: str | None) -> None:
             prefix=key.prefix,
         )
     key.seen_addresses = current.seen_addresses
-
-
-def keys_for_user(user: User) -> list[ApiKey]:
-    """The user's keys, newest first, revoked ones included (they explain audit lines)."""
-    return list(ApiKey.objects.filter(user=user).order_by(F("created_at").desc()))

@@ -73,6 +73,10 @@ def _booking(t: Tenant) -> dict[str, Any]:
     return {"booking_id": t.booking.id}
 
 
+def _api_key(t: Tenant) -> dict[str, Any]:
+    return {"key_id": t.api_key.id}
+
+
 def _forged_link(t: Tenant) -> dict[str, Any]:
     return {"booking_id": t.booking.id, "token": FORGED_TOKEN}
 
@@ -104,6 +108,7 @@ TARGETS: dict[str, Target] = {
     "booking:booking_cancel": Target(_booking),
     "booking:booking_reschedule": Target(_booking),
     "booking:booking_delete": Target(_booking),
+    "api_keys:revoke": Target(_api_key),
     "portfolio:calendar_preference": Target(_calendar),
     "portfolio:event": Target(_calendar, needs_more=True),
     "portfolio:event_create": Target(_calendar),
@@ -161,6 +166,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
         tenant.question,
         tenant.booking,
         tenant.preference,
+        tenant.api_key,
     ]
     rows = {
         f"{type(obj).__name__} {obj.pk}": type(obj).objects.filter(pk=obj.pk).values().first()

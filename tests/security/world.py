@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from api.models import ApiKey
+from api.scopes import Scope
+from api.services import api_key_create
 from booking.models import Booking, BookingPage, Profile, Question
 from booking.tokens import manage_token
 from calendars.models import Calendar, Connection
@@ -50,6 +53,7 @@ class Tenant:
     question: Question
     booking: Booking
     preference: CalendarPreference
+    api_key: ApiKey
 
     @property
     def token(self) -> str:
@@ -100,6 +104,9 @@ def make_tenant(
         notified_sequence=0,
     )
     preference = CalendarPreference.objects.create(calendar=calendar, color="#123456")
+    api_key, _token = api_key_create(
+        user=user, name=names.rule, scopes=list(Scope.values), expires_at=None, ip_address=None
+    )
     return Tenant(
         world=world,
         names=names,
@@ -112,4 +119,5 @@ def make_tenant(
         question=question,
         booking=booking,
         preference=preference,
+        api_key=api_key,
     )
