@@ -1,0 +1,120 @@
+"""The open times of a booking page, for the owner (``/pages/{id}/slots``) and for anyone
+(``/public/{handle}/{slug}/slots``): the same computation as the public page's picker."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from ninja import Field, Schema
+
+from api.problems import ApiProblem, FieldProblem, invalid
+from booking.availability import page_slots
+from booking.models import BookingPage
+from booking.public_display import zone_names
+from booking.public_views import OFFER_LEAD
+from booking.slots import local_day_window
+from integrations.base import Window
+
+# The longest range one request may ask for: two months, whatever their lengths.
+MAX_SLOT_DAYS = 62
+# The days asked for when none are named: a week from today.
+DEFAULT_SLOT_DAYS = 7
+# How soon to ask again when a calendar that decides the open times could not be read.
+UNREADABLE_RETRY_SECONDS = 30
+
+
+class SlotsQuery(Schema):
+    start: date | None = Field(
+        None, description="The first day, in `time_zone`; today if left out."
+    )
+    end: date | None = Field(
+        None,
+        description=f"The last day, included; at most {MAX_SLOT_DAYS} days in all. Left out: "
+        f"{DEFAULT_SLOT_DAYS} days from the first.",
+    )
+    time_zone: str | None = Field(
+        None, description="An IANA zone such as `Europe/Berlin`; the page's own when left out."
+    )
+    duration: int | None = Field(
+        None, description="A meeting length the page offers, in minutes; its first when left out."
+    )
+
+
+class SlotOut(Schema):
+    start: datetime
+    end: datetime
+
+
+class SlotsOut(Schema):
+    start: date
+    end: date
+    time_zone: str
+    duration: int = Field(description="Minutes.")
+    durations: list[int] = Field(description="Every meeting length the page offers, in minutes.")
+    slots: list[SlotOut] = Field(
+        description="Start and end of each open time, RFC 3339 in `time_zone`, soonest first."
+    )
+
+
+def open_slots(page: BookingPage, query: SlotsQuery) -> SlotsOut:
+    """The times ``page`` offers on the days asked for, as its public page offers them: busy time
+    from its calendars and stored bookings taken out, and only times still bookable a few
+    minutes from now (``OFFER_LEAD``). A calendar that cannot be read offers nothing: a 503."""
+    zone_name = query.time_zone or page.time_zone
+    if zone_name not in zone_names():
+        raise invalid([FieldProblem(field="time_zone", message="Not a known IANA time zone.")])
+    duration = query.duration if query.duration is not None else _first_length(page)
+    if duration not in page.durations:
+        offered = ", ".join(str(minutes) for minutes in page.durations) or "none"
+        raise invalid(
+            [FieldProblem(field="duration", message=f"Lengths this page offers: {offered}.")]
+        )
+    zone = ZoneInfo(zone_name)
+    now = timezone.now()
+    today = now.astimezone(zone).date()
+    start = query.start or today
+    try:
+        end = query.end or start + timedelta(days=DEFAULT_SLOT_DAYS - 1)
+    except OverflowError:
+        end = date.max
+    if end < start:
+        raise invalid([FieldProblem(field="end", message="The last day is before the first.")])
+    if (end - start).days + 1 > MAX_SLOT_DAYS:
+        raise invalid(
+            [FieldProblem(field="end", message=f"Ask for at most {MAX_SLOT_DAYS} days at a time.")]
+        )
+    # Days before yesterday or past the horizon offer nothing; they are not computed (and dates
+    # far from now are never turned into instants).
+    first = max(start, today - timedelta(days=1))
+    last = min(end, today + timedelta(days=page.horizon_days + 1))
+    starts: list[datetime] = []
+    if first <= last:
+        window = Window(local_day_window(first, zone).start, local_day_window(last, zone).end)
+        found = page_slots(page, now=now, lead=OFFER_LEAD, window=window, duration=duration)
+        if found.unreadable:
+            raise ApiProblem(
+                503,
+                "calendar_unreadable",
+                "Service unavailable",
+                "A calendar that decides the open times could not be read just now.",
+                headers={"Retry-After": str(UNREADABLE_RETRY_SECONDS)},
+            )
+        starts = found.slots
+    length = timedelta(minutes=duration)
+    return SlotsOut(
+        start=start,
+        end=end,
+        time_zone=zone_name,
+        duration=duration,
+        durations=list(page.durations),
+        slots=[
+            SlotOut(start=start.astimezone(zone), end=(start + length).astimezone(zone))
+            for start in starts
+        ],
+    )
+
+
+def _first_length(page: BookingPage) -> int:
+    return int(page.durations[0]) if page.durations else 0
