@@ -1,3 +1,56 @@
-from ninja import Router
+"""What anyone may read without a key: the open times of a host's listed pages, so that a front end
+of one's own can offer them. Nothing beyond what the public page itself shows."""
 
-router = Router()
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+from ninja import Query, Router
+
+from api.problems import ApiProblem, Problem
+from api.schemas_booking import SlotsOut, SlotsQuery, open_slots
+from booking.public_display import offers_a_length
+from booking.selectors.public import get_public_page
+from multical.lib import rate_limits
+
+router = Router(tags=["Public"])
+_browse_rate = rate_limits.setting_rate("BOOKING_BROWSE_RATE")
+
+
+def _count_browsing(request: HttpRequest) -> None:
+    """Counted with the public pages' browsing (``BOOKING_BROWSE_RATE`` per address): a custom
+    front end shares the budget its visitors have on the pages themselves."""
+    counted = rate_limits.usage(
+        request,
+        group="booking-browse",
+        rate=_browse_rate,
+        increment=True,
+        key=rate_limits.requester_key,
+    )
+    if counted is not None and counted["should_limit"]:
+        wait = max(counted["time_left"], 0) + 1
+        raise ApiProblem(
+            429,
+            "rate_limited",
+            "Too many requests",
+            f"Too many requests for booking pages from this address; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+@router.get(
+    "/{handle}/{slug}/slots",
+    response={200: SlotsOut, 404: Problem, 503: Problem},
+    auth=None,
+    summary="A listed page's open times",
+    description="No key needed. The open times of a page listed on a host's public profile "
+    "(`/book/{handle}/{slug}/`), as its page offers them; any other address answers 404. "
+    "Counted with the public booking pages' limit per address.",
+)
+def public_slots(
+    request: HttpRequest, handle: str, slug: str, query: Query[SlotsQuery]
+) -> SlotsOut:
+    _count_browsing(request)
+    found = get_public_page(handle, slug)
+    if not found.listed or not offers_a_length(found):
+        raise Http404
+    return open_slots(found, query)
