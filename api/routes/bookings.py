@@ -1,3 +1,356 @@
-from ninja import Router
+"""Bookings: listed, read, made, moved and cancelled through the same services as the pages.
 
-router = Router()
+A booking made here goes through the public page's checks: the attendee's form (name, e-mail, the
+page's questions), the live re-reading of the calendars and the database's exclusion constraint.
+The attendee's manage link is not part of the output: it lets whoever holds it cancel or move the
+meeting as the attendee, which a key that may only read bookings must not be able to do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import AwareDatetime
+
+from api.auth import KeyAuth, key_of
+from api.pagination import PageQuery, page
+from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
+from api.scopes import Scope
+from booking.forms import CancelForm
+from booking.models import Booking, BookingPage, Question
+from booking.public_display import zone_names
+from booking.public_forms import BookingForm, new_submission_key
+from booking.selectors import owner as selectors
+from booking.services import bookings as services
+from booking.services.bookings import BookingClosed, BusyUnknown, LengthNotOffered, SlotUnavailable
+
+router = Router(tags=["Bookings"])
+_read = KeyAuth(Scope.BOOKINGS_READ)
+_write = KeyAuth(Scope.BOOKINGS_WRITE)
+
+# Times this far from now are refused as values, before any arithmetic on them can overflow.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+# How soon to try again when a calendar could not be read for the live check.
+_RETRY_SECONDS = 30
+# Keys sent by API clients are kept apart from those of the public page's forms.
+_KEY_PREFIX = "api:"
+
+
+class Answer(Schema):
+    question: str = Field(description="The question's label, as the page asks it.")
+    answer: str
+
+
+class BookingOut(Schema):
+    id: UUID
+    page_id: UUID | None = Field(description="Null once the page is deleted.")
+    title: str
+    start: datetime
+    end: datetime
+    duration: int = Field(description="Minutes.")
+    status: Booking.Status
+    attendee_name: str
+    attendee_email: str
+    attendee_time_zone: str
+    attendee_language: str
+    answers: list[Answer]
+    location: BookingPage.Location
+    location_detail: str
+    meeting_url: str | None
+    cancelled_at: datetime | None
+    cancelled_by: Booking.Actor | None
+    cancel_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class BookingList(Schema):
+    items: list[BookingOut]
+    next_cursor: str | None
+
+
+class BookingFilters(PageQuery):
+    status: Booking.Status | None = None
+    page_id: UUID | None = None
+    start_from: AwareDatetime | None = Field(None, description="Starting at or after.")
+    start_to: AwareDatetime | None = Field(None, description="Starting before.")
+    when: Literal["upcoming", "past"] | None = Field(
+        None, description="`upcoming`: not over yet; `past`: over."
+    )
+    order: Literal["start", "-start"] = Field("start", description="`-start`: latest first.")
+
+
+class BookingIn(Schema):
+    page_id: UUID
+    start: AwareDatetime = Field(description="One of the page's open times (see its slots).")
+    duration: int | None = Field(
+        None, description="Minutes, a length the page offers; its first when left out."
+    )
+    attendee_name: str
+    attendee_email: str
+    attendee_time_zone: str | None = Field(
+        None, description="The attendee's IANA zone for their e-mails; the page's when left out."
+    )
+    attendee_language: str | None = Field(
+        None,
+        description="The attendee's e-mails' language; the page's when it fixes one, else English.",
+    )
+    answers: list[Answer] = Field(default_factory=list)
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=60,
+        description="Sent again with a retried request, it returns the booking already made "
+        "instead of making another.",
+    )
+
+
+class CancelIn(Schema):
+    reason: str = Field("", description="Sent to the attendee with the cancellation.")
+
+
+class RescheduleIn(Schema):
+    start: AwareDatetime = Field(description="The new start; the length stays.")
+
+
+def _out(booking: Booking) -> BookingOut:
+    return BookingOut(
+        id=booking.id,
+        page_id=booking.page_id,
+        title=booking.title,
+        start=booking.start,
+        end=booking.end,
+        duration=int((booking.end - booking.start) / timedelta(minutes=1)),
+        status=Booking.Status(booking.status),
+        attendee_name=booking.attendee_name,
+        attendee_email=booking.attendee_email,
+        attendee_time_zone=booking.attendee_time_zone,
+        attendee_language=booking.language,
+        answers=[Answer(question=a["question"], answer=a["answer"]) for a in booking.answers],
+        location=BookingPage.Location(booking.location),
+        location_detail=booking.location_detail,
+        meeting_url=booking.meeting_url or None,
+        cancelled_at=booking.cancelled_at,
+        cancelled_by=Booking.Actor(booking.cancelled_by) if booking.cancelled_by else None,
+        cancel_reason=booking.cancel_reason or None,
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+    )
+
+
+def _instant(value: datetime, field: str) -> datetime:
+    """``value`` in UTC, refused when it lies so far off that it cannot be a meeting's."""
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        moment = _LATEST + timedelta(days=1)
+    if not _EARLIEST <= moment <= _LATEST:
+        raise invalid([FieldProblem(field=field, message="Give a time between 1970 and 9000.")])
+    return moment
+
+
+def _refused(error: Exception) -> ApiProblem:
+    """The booking services' refusals, as problems."""
+    if isinstance(error, SlotUnavailable):
+        return conflict(f"slot_{error.reason}", str(error))
+    if isinstance(error, LengthNotOffered):
+        return invalid([FieldProblem(field="duration", message=str(error))])
+    if isinstance(error, BusyUnknown):
+        return ApiProblem(
+            503,
+            "calendar_unreadable",
+            "Service unavailable",
+            str(error),
+            headers={"Retry-After": str(_RETRY_SECONDS)},
+        )
+    return conflict("booking_closed", str(error))
+
+
+def _filtered(user: Any, filters: BookingFilters) -> QuerySet[Booking]:
+    bookings = Booking.objects.filter(owner=user).select_related("page")
+    if filters.status is not None:
+        bookings = bookings.filter(status=filters.status)
+    if filters.page_id is not None:
+        bookings = bookings.filter(page_id=filters.page_id)
+    if filters.start_from is not None:
+        bookings = bookings.filter(start__gte=_instant(filters.start_from, "start_from"))
+    if filters.start_to is not None:
+        bookings = bookings.filter(start__lt=_instant(filters.start_to, "start_to"))
+    if filters.when == "upcoming":
+        bookings = bookings.filter(end__gt=timezone.now())
+    elif filters.when == "past":
+        bookings = bookings.filter(end__lte=timezone.now())
+    return bookings
+
+
+def _attendee_form(booking_page: BookingPage, body: BookingIn, submission_key: str) -> BookingForm:
+    """The public page's form, filled in with the request (answers by question label): valid,
+    or a 422 with its errors under the API's names."""
+    questions: list[Question] = list(booking_page.questions.all())
+    data = {
+        "name": body.attendee_name,
+        "email": body.attendee_email,
+        "submission": submission_key,
+    }
+    problems: list[FieldProblem] = []
+    answered: dict[int, int] = {}  # question id -> position in body.answers
+    for position, answer in enumerate(body.answers):
+        question = next((q for q in questions if q.label == answer.question), None)
+        if question is None:
+            message = "This page asks no such question."
+            problems.append(FieldProblem(field=f"answers.{position}.question", message=message))
+        elif question.id in answered:
+            message = "This question is answered twice."
+            problems.append(FieldProblem(field=f"answers.{position}.question", message=message))
+        else:
+            answered[question.id] = position
+            data[f"question_{question.id}"] = answer.answer
+    form = BookingForm(data, page=booking_page)
+    if not form.is_valid() or problems:
+        renamed = {
+            "name": "attendee_name",
+            "email": "attendee_email",
+            "submission": "idempotency_key",
+        }
+        for question in questions:
+            given = answered.get(question.id)
+            renamed[f"question_{question.id}"] = (
+                f"answers.{given}.answer" if given is not None else "answers"
+            )
+        raise invalid(problems + form_errors(form.errors, fields=renamed))
+    return form
+
+
+def _attendee_zone(booking_page: BookingPage, body: BookingIn) -> str:
+    zone = body.attendee_time_zone or booking_page.time_zone
+    if zone not in zone_names():
+        raise invalid(
+            [FieldProblem(field="attendee_time_zone", message="Not a known IANA time zone.")]
+        )
+    return zone
+
+
+def _attendee_language(booking_page: BookingPage, body: BookingIn) -> str:
+    if booking_page.language:
+        return booking_page.language
+    language = body.attendee_language or "en"
+    if language not in dict(settings.LANGUAGES):
+        codes = ", ".join(code for code, _name in settings.LANGUAGES)
+        raise invalid([FieldProblem(field="attendee_language", message=f"One of: {codes}.")])
+    return language
+
+
+@router.get("", response=BookingList, auth=_read, summary="List bookings")
+def list_bookings(request: HttpRequest, filters: Query[BookingFilters]) -> BookingList:
+    bookings = _filtered(key_of(request).user, filters)
+    named = filters.model_dump(exclude={"limit", "cursor"}, mode="json")
+    scope = "bookings:" + ",".join(f"{name}={named[name]}" for name in sorted(named))
+    rows, cursor = page(
+        bookings, filters, order="start", descending=filters.order == "-start", scope=scope
+    )
+    return BookingList(items=[_out(row) for row in rows], next_cursor=cursor)
+
+
+@router.post(
+    "",
+    response={201: BookingOut, 404: Problem, 409: Problem, 503: Problem},
+    auth=_write,
+    summary="Book a time",
+    description="Checked as the public page checks a booking: the attendee's details and the "
+    "page's questions, then the time against the calendars read afresh and the bookings stored. "
+    "409 when the time is not open (`code`: `slot_notice`, `slot_horizon`, `slot_hours`, "
+    "`slot_grid`, `slot_full`, `slot_taken`), the page is switched off (`booking_closed`) or the "
+    "`idempotency_key` was used for another booking (`idempotency_key_reused`); 503 when a "
+    "calendar could not be read (try again after `Retry-After`).",
+)
+def create_booking(request: HttpRequest, body: BookingIn) -> Status[BookingOut]:
+    user = key_of(request).user
+    booking_page = selectors.get_page_for_user(user, body.page_id)
+    start = _instant(body.start, "start")
+    key = body.idempotency_key
+    submission_key = _KEY_PREFIX + key if key else new_submission_key()
+    form = _attendee_form(booking_page, body, submission_key)
+    zone = _attendee_zone(booking_page, body)
+    language = _attendee_language(booking_page, body)
+    duration = body.duration
+    if duration is None:
+        duration = int(booking_page.durations[0]) if booking_page.durations else 0
+    try:
+        booking = services.booking_create(
+            page=booking_page,
+            start=start,
+            duration=duration,
+            attendee_name=form.cleaned_data["name"],
+            attendee_email=form.cleaned_data["email"],
+            attendee_time_zone=zone,
+            attendee_language=language,
+            answers=form.answers(),
+            submission_key=submission_key,
+        )
+    except (SlotUnavailable, LengthNotOffered, BusyUnknown, BookingClosed) as error:
+        raise _refused(error) from error
+    same = (
+        booking.page_id == booking_page.id
+        and booking.start == start
+        and booking.end == start + timedelta(minutes=duration)
+        and booking.attendee_email == form.cleaned_data["email"]
+    )
+    if not same:
+        raise conflict(
+            "idempotency_key_reused", "This idempotency key was used for another booking."
+        )
+    return Status(201, _out(booking))
+
+
+@router.get(
+    "/{booking_id}", response={200: BookingOut, 404: Problem}, auth=_read, summary="One booking"
+)
+def get_booking(request: HttpRequest, booking_id: UUID) -> BookingOut:
+    return _out(selectors.get_booking_for_user(key_of(request).user, booking_id))
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    response={200: BookingOut, 404: Problem},
+    auth=_write,
+    summary="Cancel a booking",
+    description="The attendee is told, with the reason. Cancelling again changes nothing.",
+)
+def cancel_booking(request: HttpRequest, booking_id: UUID, body: CancelIn) -> BookingOut:
+    booking = selectors.get_booking_for_user(key_of(request).user, booking_id)
+    form = CancelForm({"reason": body.reason})
+    if not form.is_valid():
+        raise invalid(form_errors(form.errors))
+    booking = services.booking_cancel(
+        booking=booking, actor=Booking.Actor.OWNER, reason=form.cleaned_data["reason"]
+    )
+    return _out(booking)
+
+
+@router.post(
+    "/{booking_id}/reschedule",
+    response={200: BookingOut, 404: Problem, 409: Problem, 503: Problem},
+    auth=_write,
+    summary="Move a booking",
+    description="To another open time of its page, keeping its length; checked as a new booking "
+    "is (the same 409 and 503 answers). A cancelled booking, or one whose page is deleted, "
+    "cannot be moved (`booking_closed`).",
+)
+def reschedule_booking(request: HttpRequest, booking_id: UUID, body: RescheduleIn) -> BookingOut:
+    booking = selectors.get_booking_for_user(key_of(request).user, booking_id)
+    start = _instant(body.start, "start")
+    try:
+        booking = services.booking_reschedule(
+            booking=booking, start=start, actor=Booking.Actor.OWNER
+        )
+    except (SlotUnavailable, BusyUnknown, BookingClosed) as error:
+        raise _refused(error) from error
+    return _out(booking)
