@@ -50,6 +50,9 @@ def public_slots(
     request: HttpRequest, handle: str, slug: str, query: Query[SlotsQuery]
 ) -> SlotsOut:
     _count_browsing(request)
+    if "\x00" in handle + slug:
+        # No address holds one, and PostgreSQL cannot even be asked about it.
+        raise Http404
     found = get_public_page(handle, slug)
     if not found.listed or not offers_a_length(found):
         raise Http404

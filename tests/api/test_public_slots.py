@@ -153,6 +153,7 @@ def test_only_listed_open_pages_have_public_slots(radicale_server, owner):
         f"{host.handle}/off",
         f"{host.handle}/none",
         f"nobody-here/{page.slug}",
+        f"{host.handle}/in%00tro",
     ]:
         response = anyone().get(f"/api/v1/public/{address}/slots")
         assert response.status_code == 404, address
