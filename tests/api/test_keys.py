@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditLog
+from api.main import api
 from api.models import ApiKey
 from api.scopes import Scope
 from api.services import api_key_authenticate, api_key_create, api_key_revoke
@@ -165,3 +166,10 @@ def test_creation_is_audited_with_the_prefix_never_the_token(owner):
     line = AuditLog.objects.get(user=owner, action=AuditLog.Action.API_KEY_CREATED)
     assert line.metadata["prefix"] == key.prefix
     assert token not in str(line.metadata)
+
+
+def test_every_operation_has_a_name_of_its_own():
+    document = api.get_openapi_schema(path_prefix="/api/v1/")
+    names = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+
+    assert len(names) == len(set(names)) >= 10

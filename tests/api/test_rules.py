@@ -141,3 +141,15 @@ def test_runs_need_the_rules_scope(owner, make_api, calendars):
     api = make_api(owner, scopes=[Scope.CALENDARS_READ])
 
     assert api.get("/rules").status_code == 403
+
+
+@pytest.mark.parametrize("body", ["[null, null]", '"AAA"', "false", "{"])
+def test_a_body_that_is_not_a_json_object_is_refused(owner_api, calendars, body):
+    made = owner_api.post("/rules", _rule(calendars)).json()
+
+    response = owner_api.client.patch(
+        f"/api/v1/rules/{made['id']}", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_body"
