@@ -16,7 +16,7 @@ from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 from django_ratelimit.exceptions import Ratelimited
 
-from multical.lib import rate_limits
+from multical.lib import framing, rate_limits
 
 # Written on every response whatever a view, a decorator or a setting did: these are promises.
 FIXED_HEADERS = {
@@ -27,6 +27,8 @@ FIXED_HEADERS = {
 }
 # Django's technical 404 and 500 pages (DEBUG only) are styled and scripted inline.
 _DEBUG_PAGES = {404, 500}
+# Where process_view leaves the resolved view, for process_response to ask it about framing.
+_VIEW_ATTRIBUTE = "_security_headers_view"
 
 
 class SecurityHeadersMiddleware(CSPMiddleware):
@@ -37,18 +39,36 @@ class SecurityHeadersMiddleware(CSPMiddleware):
     TLS-terminating proxy depends on a header the proxy may drop, and leaves out the frame and CSP
     headers for views that opt out; this one writes all of them unconditionally. It is the
     outermost middleware so that static files, redirects, error pages and 429s carry them too.
+
+    The one exception is framing, and only as ``multical.lib.framing`` allows it: a ``@framable``
+    view's response that ``allow_framing`` named sites for gets ``frame-ancestors`` with those
+    sites and no ``X-Frame-Options``; every other response stays ``DENY`` and ``'none'``.
     """
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[object, ...],
+        view_kwargs: dict[str, object],
+    ) -> None:
+        setattr(request, _VIEW_ATTRIBUTE, view_func)
 
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
+        ancestors = framing.frame_ancestors(getattr(request, _VIEW_ATTRIBUTE, None), response)
         if not (settings.DEBUG and response.status_code in _DEBUG_PAGES):
             parts = self.get_policy_parts(request=request, response=response)
+            if ancestors:
+                parts.replace = {**(parts.replace or {}), "frame-ancestors": list(ancestors)}
             response[CSP_HEADER] = build_policy(**asdict(parts))
         # django-csp's own pass: the report-only header if configured, and its nonce guard.
         response = super().process_response(request, response)
         for name, value in FIXED_HEADERS.items():
             response[name] = value
+        if ancestors:
+            del response["X-Frame-Options"]
         if settings.SECURE_HSTS_SECONDS:
             response["Strict-Transport-Security"] = hsts_value()
         return response
@@ -119,6 +139,12 @@ class RateLimitMiddleware:
         return self.get_response(request)
 
 
+def _api_key_request(request: HttpRequest) -> bool:
+    """An API request that brings a key: the API counts it against the key (api.auth), or, when
+    the key does not authenticate, against the client address."""
+    return request.path_info.startswith("/api/v1/") and "Authorization" in request.headers
+
+
 def _count(request: HttpRequest) -> Ratelimited | None:
     if request.user.is_authenticated:
         return rate_limits.hit(
@@ -139,12 +165,6 @@ def _count(request: HttpRequest) -> Ratelimited | None:
 def public_page(path: str) -> str | None:
     """Which booking page (or booking) an attendee's request is about; None for other pages."""
     try:
-def _api_key_request(request: HttpRequest) -> bool:
-    """An API request that brings a key: the API counts it against the key (api.auth), or, when
-    the key does not authenticate, against the client address."""
-    return request.path_info.startswith("/api/v1/") and "Authorization" in request.headers
-
-
         match = resolve(path)
     except Resolver404:
         return None
