@@ -20,11 +20,13 @@ from django.utils.translation import gettext, gettext_lazy
 from accounts.models import User
 from booking import pictures
 from booking.availability import Draft
+from booking.embed import ORIGINS_MAX
 from booking.models import BookingPage, Question
 from booking.selectors import owner as selectors
 from booking.services.pages import PageSettings, QuestionSpec
 from booking.slots import MINUTES_PER_DAY
 from calendars.models import Calendar
+from multical.lib.framing import NotAnOrigin, frame_origin
 from syncrules.forms import (
     WEEKDAYS,
     CalendarCheckboxes,
@@ -222,6 +224,46 @@ class DurationsField(forms.CharField):
         return durations
 
 
+class OriginsField(forms.CharField):
+    """Websites by their address, one a line: "https://example.com" → ["https://example.com"].
+    Each one as ``frame_origin`` makes it (a trailing slash dropped, in lower case), no repeats;
+    a line that names no origin is an error that quotes it."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"})
+
+    def __init__(self, *, label: StrOrPromise, help_text: StrOrPromise) -> None:
+        super().__init__(label=label, help_text=help_text, required=False, max_length=4000)
+
+    def prepare_value(self, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return "\n".join(str(origin) for origin in value)
+        return value
+
+    def clean(self, value: object) -> list[str]:
+        text = super().clean(value)
+        origins: list[str] = []
+        problems: list[str] = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                origin = frame_origin(line)
+            except NotAnOrigin as problem:
+                problems.append(
+                    gettext("“%(line)s”: %(problem)s") % {"line": line.strip(), "problem": problem}
+                )
+                continue
+            if origin not in origins:
+                origins.append(origin)
+        if problems:
+            raise forms.ValidationError(problems)
+        if len(origins) > ORIGINS_MAX:
+            raise forms.ValidationError(
+                gettext("List at most %(count)d websites.") % {"count": ORIGINS_MAX}
+            )
+        return origins
+
+
 class WritableCalendarField(forms.ModelChoiceField):
     def label_from_instance(self, calendar: Calendar) -> str:
         return f"{calendar.name} ({calendar.connection.label})"
@@ -411,6 +453,26 @@ class PageForm(forms.ModelForm):
             "invalid_pk_value": gettext_lazy("Choose among your own calendars."),
         },
     )
+    embed_on = forms.ChoiceField(
+        label=gettext_lazy("Embedding in other websites"),
+        choices=[
+            (BookingPage.EmbedOn.ANY_SITE, gettext_lazy("Any website")),
+            (BookingPage.EmbedOn.LISTED_SITES, gettext_lazy("Only the websites listed below")),
+            (BookingPage.EmbedOn.NOWHERE, gettext_lazy("No website: the page opens on its own")),
+        ],
+        widget=forms.RadioSelect,
+        help_text=gettext_lazy(
+            "Which websites may show this page inside their own pages, with the code from your "
+            "list of booking pages. Its own link works whatever you choose."
+        ),
+    )
+    embed_origins = OriginsField(
+        label=gettext_lazy("Websites that may embed it"),
+        help_text=gettext_lazy(
+            "One website a line, by its address only: https://example.com, or "
+            "https://*.example.com for all its subdomains. No page path."
+        ),
+    )
     write_calendar = WritableCalendarField(
         queryset=Calendar.objects.none(),
         label=gettext_lazy("Add bookings to"),
@@ -524,6 +586,7 @@ class PageForm(forms.ModelForm):
         self._clean_slug(data)
         self._clean_conflicts(data)
         self._clean_location(data)
+        self._clean_embedding(data)
         missing_calendar = (
             data.get("write_calendar") is None and "write_calendar" not in self.errors
         )
@@ -629,6 +692,16 @@ class PageForm(forms.ModelForm):
                     "location_detail", gettext("Give the meeting link, starting with https://.")
                 )
         data["location_detail"] = detail
+
+    def _clean_embedding(self, data: dict) -> None:
+        """Listed websites only: at least one. The list is kept whatever the choice, for when
+        it is made again."""
+        listed = data.get("embed_on") == BookingPage.EmbedOn.LISTED_SITES
+        if listed and not data.get("embed_origins") and "embed_origins" not in self.errors:
+            self.add_error(
+                "embed_origins",
+                gettext("List at least one website, or choose another option for embedding."),
+            )
 
 
 class RowForm(forms.Form):

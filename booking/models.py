@@ -93,6 +93,12 @@ class BookingPage(models.Model):
         BUSY_ONLY = "busy", _("Count when shown as busy")
         IGNORE = "ignore", _("Never count")
 
+    class EmbedOn(models.TextChoices):
+        # Worded for the owner by the page form (booking.forms).
+        ANY_SITE = "any"
+        LISTED_SITES = "listed"
+        NOWHERE = "nowhere"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="booking_pages"
@@ -157,6 +163,13 @@ class BookingPage(models.Model):
         help_text="The page, its e-mails and invitations to attendees are in this language. "
         "Attendees can switch unless you fix one here.",
     )
+
+    # Which websites may show the page in a frame (booking.embed). Any, by default: the page is
+    # public and books without a session or cookie, so a site framing it gets nothing it could not
+    # get by linking to it or posting the form itself, and a copied snippet works at once.
+    embed_on = models.CharField(max_length=8, choices=EmbedOn.choices, default=EmbedOn.ANY_SITE)
+    # With LISTED_SITES: origins such as "https://example.com" (multical.lib.framing.frame_origin).
+    embed_origins = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

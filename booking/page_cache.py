@@ -17,7 +17,9 @@ released under a page that checks all calendars is seen within ``PAGE_SECONDS``,
 the key turns (busy time inside the calendars at once, through their versions). Whatever is
 booked is checked again live, as with the rendered times before.
 
-Each response gets its own CSP nonce: the kept page's nonce is swapped for the request's.
+Each response gets its own CSP nonce: the kept page's nonce is swapped for the request's. An
+embedded page (``booking.embed``) is kept with the sites that may frame it, which are the page's
+as last saved, like everything else kept.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from booking.availability import bookings_version_key
 from booking.models import BookingPage, Profile
 from booking.public_display import language_asked
 from calendars.busy import busy_versions
+from multical.lib import framing
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -50,14 +53,16 @@ PAGE_SECONDS = 60
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """What a lookup found: the kept page's HTML and language, or the key to keep the page under
-    once rendered (None when its address has no entry yet, or the visitor brings a session)."""
+    """What a lookup found: the kept page's HTML, language and the sites that may frame it, or
+    the key to keep the page under once rendered (None when its address has no entry yet, or the
+    visitor brings a session)."""
 
     key: str | None = None
     entry: dict[str, object] | None = None
     html: str | None = None
     language: str = ""
     nonce: str = ""
+    frame_ancestors: tuple[str, ...] = ()
 
 
 def keeps_pages_for(request: HttpRequest) -> bool:
@@ -81,15 +86,22 @@ def lookup(request: HttpRequest, handle: str, slug: str) -> Lookup:
     if kept is None:
         return Lookup(key=key, entry=entry)
     return Lookup(
-        key=key, entry=entry, html=kept["html"], language=kept["language"], nonce=kept["nonce"]
+        key=key,
+        entry=entry,
+        html=kept["html"],
+        language=kept["language"],
+        nonce=kept["nonce"],
+        frame_ancestors=tuple(kept.get("frame_ancestors", ())),
     )
 
 
 def kept_response(request: HttpRequest, found: Lookup) -> HttpResponse:
     """The kept page with this response's own nonce (``request.csp_nonce``, which also puts it in
-    the CSP header)."""
+    the CSP header), framable as it was."""
     assert found.html is not None
-    return HttpResponse(found.html.replace(found.nonce, _nonce(request)))
+    response = HttpResponse(found.html.replace(found.nonce, _nonce(request)))
+    framing.allow_framing(response, found.frame_ancestors)
+    return response
 
 
 def keep(
@@ -117,6 +129,7 @@ def keep(
         "html": response.content.decode(),
         "language": language,
         "nonce": _nonce(request),
+        "frame_ancestors": list(getattr(response, framing.RESPONSE_ATTRIBUTE, ())),
     }
     cache.set(found.key, kept, PAGE_SECONDS)
 

@@ -26,6 +26,7 @@ from django.utils.translation import (
 )
 from django.utils.translation import gettext as _
 
+from booking.embed import EMBED_PARAM
 from booking.models import BookingPage
 from multical.lib.clock import TWENTY_FOUR, locale_clock, time_label
 
@@ -165,19 +166,23 @@ def weekday_names(language: str = "en") -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """What the attendee's browser asked for: their zone, clock, the meeting length, and the
-    language the page is in."""
+    """What the attendee's browser asked for: their zone, clock, the meeting length, the
+    language the page is in, and whether it is shown in another site's frame (``booking.embed``),
+    which the flow's links and forms carry on."""
 
     zone: ZoneInfo
     clock: int  # 12 or 24
     duration: int
     language: str = "en"
+    embed: bool = False
 
     def query(self, **extra: str) -> str:
         params = QueryDict(mutable=True)
         params.update(
             {"tz": self.zone.key, "clock": str(self.clock), "duration": str(self.duration)}
         )
+        if self.embed:
+            params[EMBED_PARAM] = "1"
         params.update(extra)
         return params.urlencode()
 
@@ -199,12 +204,14 @@ def viewer_from(
     zone: str | None = None,
     clock: int | None = None,
     language: str = "en",
+    embed: bool = False,
 ) -> Viewer:
     """What ``params`` ask for; what they do not say comes from ``zone`` and ``clock`` when given
     (what an attendee booked with, or their locale's clock), else from the page. Unknown zones
     and lengths fall back the same way: a bad link still shows the page (the form refuses a
     length on its own, see ``length_refusal``). A page that offers no length at all (see
-    ``offers_a_length``) reads as length 0. ``language``: the page's, already settled."""
+    ``offers_a_length``) reads as length 0. ``language``: the page's, already settled; ``embed``:
+    whether the page is shown in another site's frame."""
     first = page.durations[0] if offers_a_length(page) else 0
     zone_name = params.get("tz", "")
     if zone_name not in zone_names():
@@ -219,7 +226,11 @@ def viewer_from(
     if duration not in page.durations:
         duration = first
     return Viewer(
-        zone=ZoneInfo(zone_name), clock=int(asked_clock), duration=duration, language=language
+        zone=ZoneInfo(zone_name),
+        clock=int(asked_clock),
+        duration=duration,
+        language=language,
+        embed=embed,
     )
 
 

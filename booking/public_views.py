@@ -8,6 +8,12 @@ the times at once when either changes, and keeps what was typed in the form for 
 The host's picture and the booking's calendar file are served here too, by their own addresses:
 the picture's names its content, the file's carries the attendee's manage token.
 
+With ``?embed=1`` the booking flow (page, form, confirmation) is shown without the site's header
+and footer, for another site's frame, and only those responses may be framed, by the sites the
+page allows (``booking.embed``). It books without cookies: the form is protected by a signed
+token rather than Django's CSRF cookie, and the confirmation is reached with a signed receipt
+rather than the session (``booking.form_tokens``).
+
 Each page is in the attendee's language (``speaks_attendee_language``): the page's own when its
 host fixed one, else the one they chose on the switcher (kept in a cookie), else, on their
 booking's pages, the one they booked in, else their browser's Accept-Language.
@@ -38,7 +44,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from booking import page_cache
+from booking import embed, form_tokens, page_cache
 from booking.availability import (
     bookings_version,
     busy_calendar_ids,
@@ -92,6 +98,7 @@ from booking.tokens import manage_path
 from calendars.busy import busy_versions
 from integrations.base import Window
 from multical.lib import rate_limits
+from multical.lib.framing import framable
 
 # How long a rendered month of open times is reused: it also bounds how long a time stays offered
 # after its notice has passed (the booking itself re-checks).
@@ -170,14 +177,24 @@ def _render(
     page: BookingPage | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """``template`` with the language switcher, unless ``page`` fixes its language."""
+    """``template`` with the language switcher, unless ``page`` fixes its language. Asked for
+    embedded (``booking.embed``), a page of the booking flow is shown without the site's header
+    and footer (the switcher with them), and may be framed by the sites ``page`` allows."""
     fixed = page is not None and bool(supported_language(page.language))
-    return render(
+    embedded = page is not None and embed.embedded(request)
+    response = render(
         request,
         template,
-        {**context, "languages": [] if fixed else _switcher(request)},
+        {
+            **context,
+            "languages": [] if fixed or embedded else _switcher(request),
+            "embed": embedded,
+        },
         status=status,
     )
+    if embedded and page is not None:
+        embed.framed_by_page(response, page)
+    return response
 
 
 def _switcher(request: HttpRequest) -> list[dict[str, object]]:
@@ -218,6 +235,7 @@ def picture(request: HttpRequest, handle: str, digest: str) -> HttpResponse:
     return response
 
 
+@framable
 @browsing_limit
 @speaks_attendee_language
 def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
@@ -259,7 +277,11 @@ def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
 
 def _viewer(request: HttpRequest, params: Any, booking_page: BookingPage, language: str) -> Viewer:
     return viewer_from(
-        params, booking_page, clock=default_clock(request, language), language=language
+        params,
+        booking_page,
+        clock=default_clock(request, language),
+        language=language,
+        embed=embed.embedded(request),
     )
 
 
@@ -313,18 +335,25 @@ def _picker_key(
     return f"booking:picker:{digest}"
 
 
+@framable
 @browsing_limit
 @submitting_limit
 @require_http_methods(["GET", "POST"])
+@form_tokens.form_token_protected(form_tokens.BOOK)
 @speaks_attendee_language
 def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     booking_page = get_public_page(handle, slug, switched_off=True)
     language = _speak(request, page=booking_page)
+    posted = request.method == "POST"
+    if posted:
+        token = form_tokens.posted_form_token(request)
+        forged = form_tokens.page_refusal(token, booking_page)
+        if forged:
+            return _refused(request, booking_page, forged)
     if not booking_page.active:
         return _stopped(request, booking_page)
     if not offers_a_length(booking_page):
         return _not_bookable(request, booking_page)
-    posted = request.method == "POST"
     params = request.POST if posted else request.GET
     viewer = _viewer(request, params, booking_page, language)
     # A refused form offers the day's other times; the time it was refused for stays its default.
@@ -382,16 +411,16 @@ def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
         refusal = length_refusal(params, booking_page, required=True)
         form.add_error(None, refusal or _("Choose a meeting length."))
         return _book_form(request, booking_page, viewer, form, start, choose_length=True)
+    booked_url = reverse(
+        "booking_public:booked", kwargs={"handle": handle, "slug": slug, "booking_id": booking.id}
+    )
+    if viewer.embed:
+        # No session in another site's frame: the confirmation's address carries a receipt.
+        receipt = form_tokens.receipt(booking)
+        return redirect(f"{booked_url}?{viewer.query(**{form_tokens.RECEIPT_PARAM: receipt})}")
     made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
     request.session[SESSION_KEY] = made
-    return redirect(
-        reverse(
-            "booking_public:booked",
-            kwargs={"handle": handle, "slug": slug, "booking_id": booking.id},
-        )
-        + "?"
-        + viewer.query()
-    )
+    return redirect(f"{booked_url}?{viewer.query()}")
 
 
 def _book_form(
@@ -425,6 +454,7 @@ def _book_form(
             "day_label": viewer.day_label(alternatives.first if alternatives else start),
             "back_url": _page_url(booking_page, viewer, day=_local_day(start, viewer)),
             "announce": announce,
+            "form_token": form_tokens.form_token(booking_page, purpose=form_tokens.BOOK),
         },
         page=booking_page,
     )
@@ -482,6 +512,15 @@ def _stopped(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
     )
 
 
+def _refused(request: HttpRequest, booking_page: BookingPage, reason: str) -> HttpResponse:
+    """A booking form we cannot take (``form_tokens.page_refusal``): the CSRF failure page, which
+    says to reload the form and send it again; inside a frame, as the page allows."""
+    response = form_tokens.refuse(request, reason)
+    if embed.embedded(request):
+        embed.framed_by_page(response, booking_page)
+    return response
+
+
 def _not_bookable(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
     """An active page that offers no meeting length: nothing can be booked, and it says so."""
     return _render(
@@ -492,12 +531,17 @@ def _not_bookable(request: HttpRequest, booking_page: BookingPage) -> HttpRespon
     )
 
 
+@framable
 @browsing_limit
 @speaks_attendee_language
 def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
+    """The confirmation, for the browser that booked: its session says so, or (embedded, with no
+    session) the receipt in the address does."""
     # The page may be switched off a moment after the booking: the booking stands all the same.
     booking_page = get_public_page(handle, slug, switched_off=True)
-    if str(booking_id) not in request.session.get(SESSION_KEY, []):
+    made_here = str(booking_id) in request.session.get(SESSION_KEY, [])
+    receipt = request.GET.get(form_tokens.RECEIPT_PARAM, "")
+    if not (made_here or form_tokens.receipt_matches(receipt, booking_id)):
         raise Http404
     booking = Booking.objects.filter(id=booking_id, page=booking_page).first()
     if booking is None:  # deleted by the host since
@@ -513,6 +557,7 @@ def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> Htt
             "when": _booking_when(booking, language),
             "manage_path": manage_path(booking),
             "calendar": calendar_links(booking),
+            "booked_event": embed.booked_event(booking, booking_page),
         },
         page=booking_page,
     )

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.billing.plans import Limit, PlanLimitReached, would_exceed
 from accounts.http import AuthenticatedHttpRequest
-from booking import forms
+from booking import embed, forms
 from booking.models import Booking, BookingPage
 from booking.selectors import owner as selectors
 from booking.services import bookings as services
@@ -42,10 +42,11 @@ def page_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "booking/page_list.html",
             {"profile": None, "profile_form": forms.ProfileForm(user=request.user)},
         )
-    booking_pages = [
-        (page, _absolute(selectors.public_page_path(page, handle=profile.handle)))
-        for page in selectors.pages_for_user(request.user)
-    ]
+    booking_pages = []
+    for page in selectors.pages_for_user(request.user):
+        public_url = _absolute(selectors.public_page_path(page, handle=profile.handle))
+        label = _("Book a time with %(name)s") % {"name": profile.display_name}
+        booking_pages.append((page, public_url, embed.snippets(public_url, label=label)))
     return render(
         request,
         "booking/page_list.html",

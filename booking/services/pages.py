@@ -20,6 +20,7 @@ from accounts.models import User
 from booking.models import BookingPage, DateOverride, Profile, Question
 from booking.selectors import owner as selectors
 from calendars.models import Calendar
+from multical.lib.framing import NotAnOrigin, frame_origin
 from multical.lib.model_settings import ModelSettings
 
 
@@ -65,8 +66,10 @@ class PageSettings(ModelSettings):
     location: str
     location_detail: str
     language: str  # "" for each attendee's own
+    embed_on: str  # BookingPage.EmbedOn
+    embed_origins: tuple[str, ...]  # origins, as multical.lib.framing.frame_origin makes them
 
-    SEQUENCES: ClassVar = ("durations",)
+    SEQUENCES: ClassVar = ("durations", "embed_origins")
 
 
 class QuestionSpec(TypedDict):
@@ -89,6 +92,7 @@ def page_create(
 ) -> BookingPage:
     """A new page: settings, the calendars that make the owner busy, overrides and questions."""
     _check_calendars(owner, settings, busy_calendars)
+    _check_embedding(settings)
     if settings.active:
         limit_check(user=owner, limit=Limit.BOOKING_PAGES)
     page = BookingPage(owner=owner)
@@ -109,6 +113,7 @@ def page_update(
 ) -> BookingPage:
     """Save new settings; overrides are replaced, questions kept, changed, added or removed."""
     _check_calendars(page.owner, settings, busy_calendars)
+    _check_embedding(settings)
     if settings.active and not page.active:
         limit_check(user=page.owner, limit=Limit.BOOKING_PAGES)
         page.plan_paused_at = None
@@ -169,3 +174,16 @@ def _check_calendars(
     writable = selectors.writable_calendars_for_user(owner)
     if write_calendar is not None and not writable.filter(id=write_calendar.id).exists():
         raise ValueError("Bookings are written only to a writable calendar of the owner's.")
+
+
+def _check_embedding(settings: PageSettings) -> None:
+    """Refuse a site to embed the page on that is not an origin as a CSP source names it."""
+    if settings.embed_on not in BookingPage.EmbedOn.values:
+        raise ValueError(f"Not a choice of where the page may be embedded: {settings.embed_on!r}")
+    for origin in settings.embed_origins:
+        try:
+            usable = frame_origin(origin) == origin
+        except NotAnOrigin:
+            usable = False
+        if not usable:
+            raise ValueError(f"Not an origin a page can be embedded on: {origin!r}")

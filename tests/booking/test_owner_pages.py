@@ -106,6 +106,8 @@ def page_form_data(
         "write_calendar": "",
         "location": "none",
         "location_detail": "",
+        "embed_on": "any",
+        "embed_origins": "",
         "overrides-TOTAL_FORMS": str(len(overrides)),
         "overrides-INITIAL_FORMS": "0",
         "questions-TOTAL_FORMS": str(len(questions)),

@@ -12,6 +12,7 @@ import time_machine
 from django.db import close_old_connections, connection
 from django.test import Client
 
+from booking.form_tokens import form_token
 from booking.models import Booking, BookingPage
 from booking.public_display import format_start
 from booking.services import bookings as services
@@ -424,7 +425,7 @@ def test_a_start_out_of_range_is_refused_on_every_form_not_a_server_error(
     form_url = f"{host.path}new/?tz=Asia/Tokyo&duration=30&start={far}"
 
     shown = client.get(form_url, follow=True)
-    sent = client.post(form_url, {**_typed(at(days_ahead(3), 11)), "start": far}, follow=True)
+    sent = client.post(form_url, {**_typed(host, at(days_ahead(3), 11)), "start": far}, follow=True)
     moved = client.post(reschedule, {"start": far}, follow=True)
 
     for response in (shown, sent, moved):
@@ -432,7 +433,7 @@ def test_a_start_out_of_range_is_refused_on_every_form_not_a_server_error(
         assert "Pick a time first" in response.text
     # A start that is a time, only far off, is refused for being too far ahead.
     later = "21001231T100000Z"
-    sent = client.post(form_url, {**_typed(at(days_ahead(3), 11)), "start": later})
+    sent = client.post(form_url, {**_typed(host, at(days_ahead(3), 11)), "start": later})
     moved = client.post(reschedule, {"start": later}, follow=True)
     for response in (sent, moved):
         assert response.status_code == 200
@@ -455,7 +456,7 @@ def test_a_refused_form_says_the_real_reason_and_keeps_what_was_typed(
     day = days_ahead(3)
     Client().post(
         f"{host.path}new/",
-        _typed(at(day, 10), name="Quicker", email="q@example.com"),
+        _typed(host, at(day, 10), name="Quicker", email="q@example.com"),
     )
     assert Booking.objects.count() == 1
     reasons = {
@@ -466,7 +467,7 @@ def test_a_refused_form_says_the_real_reason_and_keeps_what_was_typed(
     }
 
     for start, reason in reasons.items():
-        typed = _typed(start, **{f"question_{question.id}": "The roadmap"})
+        typed = _typed(host, start, **{f"question_{question.id}": "The roadmap"})
         response = client.post(f"{host.path}new/?tz=UTC", typed)
 
         assert response.status_code == 200, start
@@ -476,20 +477,23 @@ def test_a_refused_form_says_the_real_reason_and_keeps_what_was_typed(
         assert 'value="grace@example.com"' in response.text
         assert "The roadmap" in response.text
     # The times still free that day are offered in the form itself, and one books.
-    taken = client.post(f"{host.path}new/?tz=UTC", _typed(at(day, 10)))
+    taken = client.post(f"{host.path}new/?tz=UTC", _typed(host, at(day, 10)))
     others = re.findall(r'name="other_start" value="(\d{8}T\d{6}Z)"', taken.text)
     assert format_start(at(day, 10)) not in others
     assert format_start(at(day, 11)) in others
     chosen = client.post(
-        f"{host.path}new/?tz=UTC", {**_typed(at(day, 10)), "other_start": format_start(at(day, 11))}
+        f"{host.path}new/?tz=UTC",
+        {**_typed(host, at(day, 10)), "other_start": format_start(at(day, 11))},
     )
     assert chosen.status_code == 302
     assert Booking.objects.filter(attendee_name="Grace Guest").get().start == at(day, 11)
 
 
-def _typed(start, **fields: str) -> dict[str, str]:
-    """What a filled-in form for ``start`` sends, with a fresh submission key."""
+def _typed(host, start, **fields: str) -> dict[str, str]:
+    """What a filled-in form for ``start`` on ``host``'s page sends, with a fresh submission key
+    and the form's token."""
     return {
+        "form_token": form_token(host.page),
         "start": format_start(start),
         "duration": "30",
         "tz": "UTC",
@@ -581,7 +585,7 @@ def test_a_page_that_offers_no_length_says_so_instead_of_failing(radicale_server
 
     shown = client.get(host.path)
     form = client.get(form_url)
-    sent = client.post(form_url, _typed(at(days_ahead(3), 10)))
+    sent = client.post(form_url, _typed(host, at(days_ahead(3), 10)))
 
     for response in (shown, form, sent):
         assert response.status_code == 200

@@ -15,6 +15,7 @@ from django.db import close_old_connections, connection
 from django.test import Client
 from django.utils import translation
 
+from booking.form_tokens import form_token
 from booking.models import Booking, BookingPage, Profile
 from booking.public_display import format_start
 from booking.services import bookings as services
@@ -35,8 +36,9 @@ TAKEN_IN = {
 }
 
 
-def typed(start, **fields: str) -> dict[str, str]:
+def typed(host, start, **fields: str) -> dict[str, str]:
     return {
+        "form_token": form_token(host.page),
         "start": format_start(start),
         "duration": "30",
         "tz": "UTC",
@@ -95,6 +97,7 @@ def test_two_attendees_racing_for_one_time_the_loser_keeps_everything_they_typed
             answers[number] = Client().post(
                 url,
                 typed(
+                    host,
                     start,
                     name=person["name"],
                     email=person["email"],
@@ -131,10 +134,10 @@ def test_two_attendees_racing_for_one_time_the_loser_keeps_everything_they_typed
 def test_the_refusal_is_in_the_attendees_language_and_keeps_the_form(radicale_server, owner):
     host = make_host(radicale_server, owner)
     start = at(days_ahead(3), 10)
-    Client().post(f"{host.path}new/?tz=UTC", typed(start, name="Quicker"))
+    Client().post(f"{host.path}new/?tz=UTC", typed(host, start, name="Quicker"))
     german = Client(headers={"accept-language": "de-DE"})
 
-    refused = german.post(f"{host.path}new/?tz=UTC", typed(start))
+    refused = german.post(f"{host.path}new/?tz=UTC", typed(host, start))
 
     assert refused.status_code == 200
     assert '<html lang="de"' in refused.text
@@ -146,7 +149,7 @@ def test_the_refusal_is_in_the_attendees_language_and_keeps_the_form(radicale_se
     )
     assert field_value(refused.text, "name") == "Grace Guest"
     japanese = Client(headers={"accept-language": "ja"}).post(
-        f"{host.path}new/?tz=UTC", typed(start, name="Hanako")
+        f"{host.path}new/?tz=UTC", typed(host, start, name="Hanako")
     )
     assert TAKEN_IN["ja"] in japanese.text
     assert field_value(japanese.text, "name") == "Hanako"
@@ -156,7 +159,7 @@ def test_a_refusal_for_another_reason_is_announced_with_its_reason(radicale_serv
     host = make_host(radicale_server, owner, minimum_notice=24 * 60)
     too_soon = at(days_ahead(0), 23, 30)
 
-    refused = Client().post(f"{host.path}new/?tz=UTC", typed(too_soon))
+    refused = Client().post(f"{host.path}new/?tz=UTC", typed(host, too_soon))
 
     assert announced(refused.text) == (
         "This time is too soon: bookings are taken at least 1 day ahead. Pick another time."
@@ -203,10 +206,10 @@ def test_with_no_other_time_that_day_the_next_days_times_are_offered_on_the_form
     day = days_ahead(3)
     hours = {str(weekday): [[10 * 60, 11 * 60]] for weekday in range(1, 8)}
     host = make_host(radicale_server, owner, weekly_hours=hours)
-    Client().post(f"{host.path}new/?tz=UTC", typed(at(day, 10), name="Quicker"))
-    Client().post(f"{host.path}new/?tz=UTC", typed(at(day, 10, 30), name="Quickest"))
+    Client().post(f"{host.path}new/?tz=UTC", typed(host, at(day, 10), name="Quicker"))
+    Client().post(f"{host.path}new/?tz=UTC", typed(host, at(day, 10, 30), name="Quickest"))
 
-    refused = client.post(f"{host.path}new/?tz=UTC", typed(at(day, 10, 30), name="Grace"))
+    refused = client.post(f"{host.path}new/?tz=UTC", typed(host, at(day, 10, 30), name="Grace"))
 
     assert "This time was just taken." in refused.text
     next_day = day.toordinal() + 1
@@ -218,7 +221,7 @@ def test_with_no_other_time_that_day_the_next_days_times_are_offered_on_the_form
     assert field_value(refused.text, "name") == "Grace"
     chosen = client.post(
         f"{host.path}new/?tz=UTC",
-        {**typed(at(day, 10, 30), name="Grace"), "other_start": offered[0]},
+        {**typed(host, at(day, 10, 30), name="Grace"), "other_start": offered[0]},
     )
     assert chosen.status_code == 302
     assert Booking.objects.get(attendee_name="Grace").start == at(day.fromordinal(next_day), 10)
@@ -237,7 +240,7 @@ def test_a_page_switched_off_between_the_checks_and_the_booking_says_so(
 
     monkeypatch.setattr("booking.public_views.booking_create", switched_off_meanwhile)
 
-    response = client.post(f"{host.path}new/?tz=UTC", typed(at(days_ahead(3), 10)))
+    response = client.post(f"{host.path}new/?tz=UTC", typed(host, at(days_ahead(3), 10)))
 
     assert response.status_code == 410
     assert "stopped taking bookings" in response.text
@@ -257,7 +260,7 @@ def test_a_length_dropped_between_the_checks_and_the_booking_asks_for_another(
 
     monkeypatch.setattr("booking.public_views.booking_create", dropped_meanwhile)
 
-    response = client.post(f"{host.path}new/?tz=UTC", typed(at(days_ahead(3), 10)))
+    response = client.post(f"{host.path}new/?tz=UTC", typed(host, at(days_ahead(3), 10)))
 
     assert response.status_code == 200
     assert "30-minute meetings are not offered" in response.text

@@ -1,6 +1,8 @@
 """CSRF: every URL of the project refuses every state-changing method without the token, signed
 in or not, public booking pages included. The only exceptions are the providers' push
-notifications, which carry no session and are verified by their secrets instead.
+notifications, which carry no session and are verified by their secrets instead, and the booking
+form, which must work in another site's frame without cookies: it is protected by its Origin and
+a signed form token instead of the cookie (``booking.form_tokens``), and refuses as Django does.
 
 The walk sends POST, PUT, PATCH and DELETE to every URL pattern, a superset of the views that
 accept them, so a new mutating view is covered the day it is added.
@@ -11,11 +13,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from booking.models import BookingPage, Profile
+from booking import form_tokens
+from booking.models import Booking, BookingPage, Profile
 from booking.public_display import format_start
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.routes import Route, routes
@@ -41,6 +45,10 @@ CSRF_EXEMPT = {
     # secret token.
     "calendars.webhooks.zoom.zoom_notification",
 }
+# Exempt from the cookie's check, but not from forgery protection: they refuse, with the same
+# CSRF failure page, a request from another site (Origin) or without a form token we signed for
+# the page (booking.form_tokens). The walk below sends them what it sends everything else.
+FORM_TOKEN_VIEWS = {"booking.public_views.book"}
 
 
 def view_path(route: Route) -> str:
@@ -66,7 +74,8 @@ def is_api(route: Route) -> bool:
 def test_only_the_providers_notifications_are_exempt_from_csrf():
     exempt = {view_path(route) for route in exempt_routes() if not is_api(route)}
 
-    assert exempt <= CSRF_EXEMPT, f"Not verified by a provider's secret: {exempt - CSRF_EXEMPT}"
+    allowed = CSRF_EXEMPT | FORM_TOKEN_VIEWS
+    assert exempt <= allowed, f"Not verified by a provider's secret: {exempt - allowed}"
     assert "calendars.webhooks.google.google_notification" in exempt
 
 
@@ -78,13 +87,16 @@ def test_every_url_refuses_a_state_changing_request_without_the_token(owner, sig
     walked, unprotected = 0, []
 
     for route in routes():
-        if getattr(route.callback, "csrf_exempt", False):
+        exempt = getattr(route.callback, "csrf_exempt", False)
+        if exempt and view_path(route) not in FORM_TOKEN_VIEWS:
             continue
         path = route.path()
         for method in UNSAFE_METHODS:
             response = getattr(client, method)(path)
             walked += 1
-            if not refused_for_csrf(response):
+            # A form-token view refuses the methods it does not take before anything else.
+            not_taken = exempt and response.status_code == 405
+            if not (refused_for_csrf(response) or not_taken):
                 unprotected.append(
                     f"{method.upper()} {path} ({route.name}): {response.status_code}"
                 )
@@ -132,16 +144,87 @@ def test_the_same_form_with_its_token_goes_through(owner):
     assert client.session["_auth_user_id"] == str(owner.pk)
 
 
-def test_a_public_booking_form_sets_the_token_it_needs(owner):
+@pytest.fixture
+def booking_page(owner) -> BookingPage:
     Profile.objects.create(user=owner, handle="ada", display_name="Ada")
-    page = BookingPage.objects.create(
+    return BookingPage.objects.create(
         owner=owner, title="Intro", slug="intro", listed=True, durations=[30]
     )
+
+
+def booking_form_data(page: BookingPage, **fields: str) -> dict[str, str]:
+    start = format_start(timezone.now() + timedelta(days=2))
+    return {
+        "start": start,
+        "duration": "30",
+        "name": "Mallory",
+        "email": "mallory@example.com",
+        "submission": "forged",
+        "form_token": form_tokens.form_token(page),
+        **fields,
+    }
+
+
+def test_a_public_booking_form_carries_its_own_token_and_sets_no_cookie(booking_page):
     attendee = Client(enforce_csrf_checks=True)
     start = format_start(timezone.now() + timedelta(days=2))
 
-    form = attendee.get(f"/book/ada/{page.public_slug}/new/", {"start": start})
+    form = attendee.get(f"/book/ada/{booking_page.public_slug}/new/", {"start": start})
 
     assert form.status_code == 200
-    assert "csrftoken" in attendee.cookies
-    assert 'name="csrfmiddlewaretoken"' in form.content.decode()
+    assert "csrftoken" not in attendee.cookies
+    assert 'name="csrfmiddlewaretoken"' not in form.text
+    token = form.text.split('name="form_token" value="')[1].split('"')[0]
+    assert form_tokens.read_form_token(token).page_id == str(booking_page.id)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("", id="empty"),
+        pytest.param("tampered", id="tampered"),
+        pytest.param("another-page", id="another-page"),
+        pytest.param("another-purpose", id="another-purpose"),
+        pytest.param("expired", id="expired"),
+    ],
+)
+def test_the_booking_form_refuses_a_token_not_signed_for_it_now(booking_page, owner, token):
+    data = booking_form_data(booking_page)
+    if token is None:
+        del data["form_token"]
+    elif token == "tampered":
+        data["form_token"] = data["form_token"][:-2] + "xx"
+    elif token == "another-page":
+        other = BookingPage.objects.create(owner=owner, title="Other", slug="other", durations=[30])
+        data["form_token"] = form_tokens.form_token(other)
+    elif token == "another-purpose":
+        data["form_token"] = form_tokens.form_token(booking_page, purpose="cancel")
+    elif token == "expired":
+        with time_machine.travel(
+            timezone.now() - timedelta(seconds=form_tokens.FORM_TOKEN_SECONDS + 5)
+        ):
+            data["form_token"] = form_tokens.form_token(booking_page)
+    else:
+        data["form_token"] = token
+
+    response = Client(enforce_csrf_checks=True).post(
+        f"/book/ada/{booking_page.public_slug}/new/", data
+    )
+
+    assert refused_for_csrf(response)
+    assert "This form has expired" in response.text
+    assert not Booking.objects.exists()
+
+
+def test_the_booking_form_refuses_a_post_from_another_site_even_with_a_token(booking_page):
+    forged = Client(enforce_csrf_checks=True, headers={"Origin": "https://evil.example"})
+    opaque = Client(enforce_csrf_checks=True, headers={"Origin": "null"})
+
+    for client in (forged, opaque):
+        response = client.post(
+            f"/book/ada/{booking_page.public_slug}/new/", booking_form_data(booking_page)
+        )
+
+        assert refused_for_csrf(response)
+    assert not Booking.objects.exists()
