@@ -37,6 +37,8 @@ from integrations.registry import build_provider
 from multical import metrics
 from multical.lib import vault
 from multical.lib.email import send_templated_email
+from webhooks.events import ConnectionNeedsReconnect
+from webhooks.services import event_record
 
 ICLOUD_SERVER_URL = "https://caldav.icloud.com/"
 ZOOM_REMOVED = gettext_noop(
@@ -313,7 +315,13 @@ def connection_record_error(*, connection: Connection, error: ProviderError) -> 
         Connection.Status.NEEDS_RECONNECT if error.permanent else Connection.Status.ERROR
     )
     connection.note_error(error)
-    connection.save(update_fields=["status", *LAST_ERROR_FIELDS])
+    with transaction.atomic():
+        connection.save(update_fields=["status", *LAST_ERROR_FIELDS])
+        if newly_broken:
+            event_record(
+                user_id=connection.user_id,
+                event=ConnectionNeedsReconnect(connection.id, connection.kind, timezone.now()),
+            )
     if newly_broken:
         transaction.on_commit(lambda: _send_reconnect_email(connection))
 

@@ -186,21 +186,29 @@ else:
         # Kombu's default is ./control, which would land in whatever directory the worker starts in.
         "control_folder": str(_broker_dir / "control"),
     }
-# Three queues by urgency, each with workers of its own (docker-compose.yml, `make run`), so what
+# Four queues by urgency, each with workers of its own (docker-compose.yml, `make run`), so what
 # a person waits for never queues behind a backlog of routine work:
 # - the default queue: syncs a push notification or a person asked for, booking follow-ups and
-#   e-mails, the sweeper and the heartbeat;
+#   e-mails, the sweepers and the heartbeat;
 # - ".poll": the poller's tick, and syncs of polled calendars (CalDAV, iCal links) it hands out;
-# - ".bulk": the nightly reconciliation, clean-ups, channel renewals, account deletions.
+# - ".bulk": the nightly reconciliation, clean-ups, channel renewals, account deletions;
+# - ".webhooks": outgoing webhook deliveries, so a slow receiver (10 s each) delays no sync.
 # Which queue a sync goes to is chosen where it is asked for (syncrules.tasks); the rest by name.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", "multical")
 CELERY_POLL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.poll"
 CELERY_BULK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.bulk"
-CELERY_QUEUES_ALL = (CELERY_TASK_DEFAULT_QUEUE, CELERY_POLL_QUEUE, CELERY_BULK_QUEUE)
+CELERY_WEBHOOKS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.webhooks"
+CELERY_QUEUES_ALL = (
+    CELERY_TASK_DEFAULT_QUEUE,
+    CELERY_POLL_QUEUE,
+    CELERY_BULK_QUEUE,
+    CELERY_WEBHOOKS_QUEUE,
+)
 CELERY_TASK_ROUTES = {
     # The poller's tick waits behind the polls it handed out: it never holds up push work, and a
     # backlog slows the hand-out down (syncrules.polling.BACKLOG_LIMIT).
     "syncrules.tasks.poll_calendars": {"queue": CELERY_POLL_QUEUE},
+    "webhooks.tasks.deliver_webhook": {"queue": CELERY_WEBHOOKS_QUEUE},
 } | {
     name: {"queue": CELERY_BULK_QUEUE}
     for name in (
@@ -274,6 +282,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lifecycle.tasks.resume_stalled_deletions",
         "schedule": 60.0 * 60,
     },
+    # Webhook deliveries that are due and lost their message are queued again; failing ones paused.
+    "sweep-webhooks": {"task": "webhooks.tasks.sweep_webhooks", "schedule": 30.0},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("privacy/", views.legal_document, {"template_name": "legal/privacy.html"}, name="privacy"),
     path("permissions/", include("multical.permissions")),
     path("accounts/oauth/", include("accounts.oauth_urls")),
+    path("accounts/settings/webhooks/", include("webhooks.urls")),
     path("accounts/settings/api-keys/", include("api.settings_urls")),
     path("accounts/settings/", include("lifecycle.urls")),
     path("accounts/", include("accounts.urls")),

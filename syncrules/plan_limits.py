@@ -3,6 +3,7 @@ are on count; when Pro ends the newest beyond the limit are switched off, and co
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -10,6 +11,8 @@ from accounts.billing.plans import Limited
 from accounts.models import User
 from syncrules.models import SyncRule
 from syncrules.services import rule_set_enabled
+from webhooks.events import RULE_PAUSED_BY_PLAN, RulePaused
+from webhooks.services import event_record
 
 
 def count(user: User) -> int:
@@ -21,9 +24,11 @@ def pause_beyond(user: User, allowed: int) -> list[SyncRule]:
     paused = list(rules[allowed:])
     now = timezone.now()
     for rule in paused:
-        rule_set_enabled(rule=rule, enabled=False)
-        rule.plan_paused_at = now
-        rule.save(update_fields=["plan_paused_at"])
+        with transaction.atomic():
+            rule_set_enabled(rule=rule, enabled=False)
+            rule.plan_paused_at = now
+            rule.save(update_fields=["plan_paused_at"])
+            event_record(user_id=user.id, event=RulePaused(rule.id, RULE_PAUSED_BY_PLAN, now))
     return paused
 
 

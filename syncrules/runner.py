@@ -30,7 +30,10 @@ import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from calendars.models import Calendar
@@ -41,6 +44,8 @@ from multical.lib.bulk_save import Statement, update_statement, write_together
 from syncrules import engine, pacing, state
 from syncrules.models import SyncRule
 from syncrules.notifications import mass_deletion_notify
+from webhooks.events import DeletionsHeld
+from webhooks.services import event_record
 
 logger = logging.getLogger(__name__)
 
@@ -204,9 +209,25 @@ def _sync_one(
         writes.append(update_statement(calendar, list(report.synced.changes(calendar))))
     writes.append(state.served_statement(calendar_id=calendar_id, claim=claim, report=report))
     count("ok")
+    if report.deletions_held and claim.held_at is None:
+        with transaction.atomic():  # a new hold is told of with its own record, or not at all
+            _write(writes)
+            event_record(user_id=calendar.connection.user_id, event=_held(calendar, report))
     if report.deletions_confirmed:
         _write(writes)  # before anyone is told
         mass_deletion_notify(calendar=calendar, removed=report.deletions_confirmed)
+
+
+def _held(calendar: Calendar, report: engine.SyncReport) -> DeletionsHeld:
+    now = timezone.now()
+    return DeletionsHeld(
+        calendar_id=calendar.id,
+        connection_id=calendar.connection_id,
+        provider=calendar.connection.kind,
+        blocks=report.deletions_held,
+        occurred_at=now,
+        confirm_after=now + timedelta(seconds=settings.MASS_DELETION_CONFIRM_SECONDS),
+    )
 
 
 def _write(writes: list[Statement]) -> None:

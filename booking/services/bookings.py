@@ -29,7 +29,9 @@ from booking.availability import (
 from booking.models import Booking, BookingPage
 from booking.slots import Refusal, start_refusal
 from booking.tasks import enqueue_follow_up
+from booking.webhook_events import booking_event_emit
 from integrations.base import Window
+from webhooks.models import EventType
 
 # The constraint names that tell a lost race from a repeated submission.
 _OVERLAP = "booking_no_overlap"
@@ -154,6 +156,7 @@ def booking_create(
             booking.save(force_insert=True)
             forget_bookings(booking.owner_id)
             enqueue_follow_up(booking.id)
+            booking_event_emit(booking, EventType.BOOKING_CREATED)
     except IntegrityError as error:
         if _SAME_SUBMISSION in str(error):
             earlier = _by_submission(page.owner_id, submission_key)
@@ -185,11 +188,13 @@ def booking_reschedule(
             _check_stored(
                 page, start=start, duration=duration, offered=offered, rescheduling=current
             )
+            previous = (current.start, current.end)
             current.start, current.end = start, start + timedelta(minutes=duration)
             current.sequence += 1
             current.save(update_fields=["start", "end", "sequence", "updated_at"])
             forget_bookings(current.owner_id)
             enqueue_follow_up(current.id)
+            booking_event_emit(current, EventType.BOOKING_RESCHEDULED, previous=previous)
     except IntegrityError as error:
         if _OVERLAP in str(error):
             raise _refused(Refusal.TAKEN, page) from error
@@ -222,6 +227,7 @@ def booking_cancel(
         )
         forget_bookings(current.owner_id)
         enqueue_follow_up(current.id)
+        booking_event_emit(current, EventType.BOOKING_CANCELLED)
     booking.refresh_from_db()
     return booking
 

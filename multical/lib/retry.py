@@ -12,7 +12,15 @@ RETRY_LIMIT = 8
 BACKOFF_CEILING_SECONDS = 20 * 60
 
 
-def backoff_seconds(attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, never sooner than the provider asked."""
-    ceiling = min(30 * 2**attempt, BACKOFF_CEILING_SECONDS)
-    return max(retry_after or 0, random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not crypto
+def backoff_seconds(
+    attempt: int,
+    retry_after: float | None,
+    *,
+    first: float = 30.0,
+    ceiling: float = BACKOFF_CEILING_SECONDS,
+) -> float:
+    """Exponential backoff with jitter: a wait from half to all of ``first`` doubled ``attempt``
+    times (at most ``ceiling``), never sooner than the provider asked. Work kept as rows rather
+    than broker countdowns (outgoing webhooks) may pass a longer ``ceiling``."""
+    longest = min(first * 2**attempt, ceiling)
+    return max(retry_after or 0, random.uniform(longest / 2, longest))  # noqa: S311 - jitter, not crypto

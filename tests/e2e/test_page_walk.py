@@ -93,6 +93,9 @@ NOT_PAGES: dict[str, str] = {
     "portfolio:event_remove": "POST only, JSON",
     "portfolio:event_reply": "POST only, JSON",
     "portfolio:calendar_preference": "POST only: a form in the portfolio, redirects back",
+    "webhooks:subscription_pause": "POST only: a button on webhooks:subscription_detail (walked)",
+    "webhooks:subscription_resume": "POST only: a button on webhooks:subscription_detail (walked)",
+    "webhooks:subscription_test": "POST only: a button on webhooks:subscription_detail (walked)",
     "booking_public:picture": "the host's picture, an image shown on the public pages (walked)",
     "booking_public:calendar_file": "an .ics download linked from the confirmation (walked)",
     "google_notification": "provider webhook",
@@ -319,6 +322,18 @@ def _past_booking(walk: Walk) -> object:
 
 
 _connection = {"connection_id": lambda walk: walk.tenant.connection.id}
+_webhook = {"subscription_id": lambda walk: walk.tenant.webhook.id}
+
+
+def _webhook_added(page: Page, walk: Walk) -> Any:
+    """The answer to adding a webhook: its signing secret, shown this once."""
+    page.goto(walk.reverse("webhooks:subscription_create"))
+    page.get_by_label("Address").fill("http://127.0.0.1:9/hooks/multical")
+    page.get_by_label("A booking is made").check()
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("main code")).to_contain_text("whsec_")
+
+
 _calendar = {"calendar_id": lambda walk: walk.tenant.calendar.id}
 _link = {"booking_id": lambda walk: walk.tenant.booking.id, "token": lambda walk: walk.tenant.token}
 
@@ -406,6 +421,13 @@ OWNER_STOPS = [
     Stop("accounts:password_change", to("accounts:password_change")),
     Stop("lifecycle:delete", to("lifecycle:delete")),
     Stop("accounts:email_change", to("accounts:email_change")),
+    Stop("webhooks:subscription_list", to("webhooks:subscription_list")),
+    Stop("webhooks:subscription_create", to("webhooks:subscription_create")),
+    Stop("webhooks:subscription_create", _webhook_added, "its secret, shown once"),
+    Stop("webhooks:subscription_detail", to("webhooks:subscription_detail", **_webhook)),
+    Stop("webhooks:delivery_log", to("webhooks:delivery_log", **_webhook)),
+    Stop("webhooks:subscription_rotate", to("webhooks:subscription_rotate", **_webhook)),
+    Stop("webhooks:subscription_delete", to("webhooks:subscription_delete", **_webhook)),
     # Last: turning two-factor sign-in on ends the session, and the walk signs in with a code.
     Stop("accounts:two_factor_setup", _two_factor_setup),
     Stop("accounts:login_two_factor", _two_factor_code),

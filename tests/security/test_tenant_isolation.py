@@ -73,6 +73,10 @@ def _booking(t: Tenant) -> dict[str, Any]:
     return {"booking_id": t.booking.id}
 
 
+def _webhook(t: Tenant) -> dict[str, Any]:
+    return {"subscription_id": t.webhook.id}
+
+
 def _api_key(t: Tenant) -> dict[str, Any]:
     return {"key_id": t.api_key.id}
 
@@ -109,6 +113,13 @@ TARGETS: dict[str, Target] = {
     "booking:booking_reschedule": Target(_booking),
     "booking:booking_delete": Target(_booking),
     "api_keys:revoke": Target(_api_key),
+    "webhooks:subscription_detail": Target(_webhook),
+    "webhooks:delivery_log": Target(_webhook),
+    "webhooks:subscription_pause": Target(_webhook),
+    "webhooks:subscription_resume": Target(_webhook),
+    "webhooks:subscription_test": Target(_webhook),
+    "webhooks:subscription_rotate": Target(_webhook),
+    "webhooks:subscription_delete": Target(_webhook),
     "portfolio:calendar_preference": Target(_calendar),
     "portfolio:event": Target(_calendar, needs_more=True),
     "portfolio:event_create": Target(_calendar),
@@ -167,11 +178,13 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
         tenant.booking,
         tenant.preference,
         tenant.api_key,
+        tenant.webhook,
     ]
     rows = {
         f"{type(obj).__name__} {obj.pk}": type(obj).objects.filter(pk=obj.pk).values().first()
         for obj in objects
     }
+    rows["webhook deliveries"] = tenant.webhook.deliveries.count()
     rows["rule sources"] = sorted(str(c.pk) for c in tenant.rule.sources.all())
     rows["rule targets"] = sorted(str(c.pk) for c in tenant.rule.targets.all())
     return rows

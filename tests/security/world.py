@@ -11,9 +11,12 @@ from api.services import api_key_create
 from booking.models import Booking, BookingPage, Profile, Question
 from booking.tokens import manage_token
 from calendars.models import Calendar, Connection
+from multical.lib import vault
 from portfolio.models import CalendarPreference
 from syncrules.models import SyncRule
 from tests.syncrules.world import World, make_world
+from webhooks.models import WebhookDelivery, WebhookSubscription
+from webhooks.signing import new_secret
 
 EVERY_DAY = {str(day): [[0, 1440]] for day in range(1, 8)}
 
@@ -54,6 +57,7 @@ class Tenant:
     booking: Booking
     preference: CalendarPreference
     api_key: ApiKey
+    webhook: WebhookSubscription
 
     @property
     def token(self) -> str:
@@ -107,6 +111,15 @@ def make_tenant(
     api_key, _token = api_key_create(
         user=user, name=names.rule, scopes=list(Scope.values), expires_at=None, ip_address=None
     )
+    webhook = WebhookSubscription(
+        user=user, url=f"https://hooks.example/{names.rule}", events=["booking.created"]
+    )
+    webhook.secret = vault.seal(new_secret(), context=vault.context_for(webhook, "secret"))
+    webhook.save()
+    WebhookDelivery.objects.create(
+        subscription=webhook, event_type="booking.created", status="delivered", attempts=1,
+        last_status_code=204, last_latency_ms=87,
+    )  # fmt: skip
     return Tenant(
         world=world,
         names=names,
@@ -120,4 +133,5 @@ def make_tenant(
         booking=booking,
         preference=preference,
         api_key=api_key,
+        webhook=webhook,
     )
