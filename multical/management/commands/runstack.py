@@ -69,14 +69,14 @@ def stack_processes(addrport: str, *, quiet: bool = False) -> list[StackProcess]
         # The filesystem broker has no fanout, which remote control and gossip rely on.
         worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     web_env = {**env, "DJANGO_RUNSERVER_HIDE_WARNING": "true"} if quiet else env
-    # Two workers, as in production: one for what people wait for, one for polling and the
-    # routine jobs, so a backlog of the second never delays the first (CELERY_TASK_DEFAULT_QUEUE).
+    # Two workers, as in production: one for what people wait for (outgoing webhooks too, their
+    # own worker in production), one for polling and the routine jobs, so a backlog of the second
+    # never delays the first (CELERY_TASK_DEFAULT_QUEUE).
+    now_queues = f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_WEBHOOKS_QUEUE}"
     routine_queues = f"{settings.CELERY_POLL_QUEUE},{settings.CELERY_BULK_QUEUE}"
     return [
         StackProcess("web", [python, "manage.py", "runserver", addrport], web_env),
-        StackProcess(
-            "worker", [*worker, "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", "now@%h"], env
-        ),
+        StackProcess("worker", [*worker, "--queues", now_queues, "-n", "now@%h"], env),
         StackProcess("poller", [*worker, "--queues", routine_queues, "-n", "routine@%h"], env),
         StackProcess("beat", [*celery, "beat", "--loglevel", "INFO"], env),
     ]
