@@ -13,10 +13,12 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 from ninja.parser import Parser
 
 from api import problems
+from api.auth import KeyAuth
 from api.problems import ApiProblem, FieldProblem
 from api.routes import account, bookings, calendars, events, pages, public, rules
 
@@ -191,11 +193,24 @@ def _link_created_objects(schema: dict[str, Any]) -> None:
             created["links"] = links
 
 
-_build_schema = api.get_openapi_schema
+class _Document(OpenAPISchema):
+    """django-ninja's document, with the scopes each operation needs in its security
+    requirement (OpenAPI 3.1 lets any scheme list the roles it requires)."""
+
+    def operation_security(self, operation: Operation) -> list[dict[str, Any]] | None:
+        security = super().operation_security(operation)
+        for auth in operation.auth_callbacks:
+            if isinstance(auth, KeyAuth) and security:
+                security = [{type(auth).__name__: [str(scope) for scope in auth.scopes]}]
+        return security
 
 
-def _schema_with_problems(**kwargs: Any) -> Any:
-    return _document_problems(_build_schema(**kwargs))
+def _schema_with_problems(
+    *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+) -> Any:
+    if path_prefix is None:
+        path_prefix = api.get_root_path(path_params or {})
+    return _document_problems(_Document(api, path_prefix))
 
 
 api.get_openapi_schema = _schema_with_problems  # type: ignore[method-assign]

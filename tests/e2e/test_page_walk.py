@@ -96,6 +96,8 @@ NOT_PAGES: dict[str, str] = {
     "webhooks:subscription_pause": "POST only: a button on webhooks:subscription_detail (walked)",
     "webhooks:subscription_resume": "POST only: a button on webhooks:subscription_detail (walked)",
     "webhooks:subscription_test": "POST only: a button on webhooks:subscription_detail (walked)",
+    "api_keys:revoke": "POST only: a button on api_keys:list (walked)",
+    "api_unknown": "the REST API's answer to an address it does not have: a JSON problem",
     "booking_public:picture": "the host's picture, an image shown on the public pages (walked)",
     "booking_public:calendar_file": "an .ics download linked from the confirmation (walked)",
     "google_notification": "provider webhook",
@@ -105,7 +107,10 @@ NOT_PAGES: dict[str, str] = {
     "stripe_webhook": "provider webhook",
 }
 # Django's admin is for the operator's staff, not a page of the product.
-NOT_PAGES_NAMESPACES = {"admin": "Django's admin, for the operator's staff"}
+NOT_PAGES_NAMESPACES = {
+    "admin": "Django's admin, for the operator's staff",
+    "api": "the REST API: JSON for programs (its reference, api_docs, is walked)",
+}
 
 
 @dataclass
@@ -334,6 +339,15 @@ def _webhook_added(page: Page, walk: Walk) -> Any:
     expect(page.locator("main code")).to_contain_text("whsec_")
 
 
+def _api_key_made(page: Page, walk: Walk) -> Any:
+    """The answer to making an API key: the key, shown this once."""
+    page.goto(walk.reverse("api_keys:list"))
+    page.get_by_label("Name", exact=True).fill("Office dashboard")
+    page.get_by_label("Read bookings").check()
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("main code").first).to_contain_text("mck_")
+
+
 _calendar = {"calendar_id": lambda walk: walk.tenant.calendar.id}
 _link = {"booking_id": lambda walk: walk.tenant.booking.id, "token": lambda walk: walk.tenant.token}
 
@@ -343,6 +357,7 @@ ANONYMOUS_STOPS = [
     Stop("terms", to("terms")),
     Stop("privacy", to("privacy")),
     Stop("permissions", to("permissions")),
+    Stop("api_docs", to("api_docs")),
     Stop("accounts:login", to("accounts:login")),
     Stop("accounts:signup", to("accounts:signup")),
     Stop("accounts:password_reset", to("accounts:password_reset")),
@@ -421,6 +436,8 @@ OWNER_STOPS = [
     Stop("accounts:password_change", to("accounts:password_change")),
     Stop("lifecycle:delete", to("lifecycle:delete")),
     Stop("accounts:email_change", to("accounts:email_change")),
+    Stop("api_keys:list", to("api_keys:list")),
+    Stop("api_keys:create", _api_key_made, "the key, shown once"),
     Stop("webhooks:subscription_list", to("webhooks:subscription_list")),
     Stop("webhooks:subscription_create", to("webhooks:subscription_create")),
     Stop("webhooks:subscription_create", _webhook_added, "its secret, shown once"),
