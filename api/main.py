@@ -20,7 +20,7 @@ from ninja.parser import Parser
 from api import problems
 from api.auth import KeyAuth
 from api.problems import ApiProblem, FieldProblem
-from api.routes import account, bookings, calendars, events, pages, public, rules
+from api.routes import account, bookings, calendars, events, pages, public, rules, webhooks
 
 DESCRIPTION = """
 Multical's REST API: your calendars and connections (names and state), sync rules, booking pages,
@@ -131,6 +131,7 @@ api.add_router("/pages", pages.router)
 api.add_router("/bookings", bookings.router)
 api.add_router("/events", events.router)
 api.add_router("/public", public.router)
+api.add_router("/webhooks", webhooks.router)
 
 
 def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def _ids(tenant) -> dict[str, Any]:
         "rule_id": tenant.rule.id,
         "page_id": tenant.page.id,
         "booking_id": tenant.booking.id,
+        "subscription_id": tenant.webhook.id,
         "handle": tenant.profile.handle,
         "slug": tenant.page.slug,
     }
