@@ -225,6 +225,26 @@ def _booked(page: Page, walk: Walk) -> Any:
     expect(page).to_have_url(re.compile(r"/booked/"))
 
 
+def _embedded_page(page: Page, walk: Walk) -> Any:
+    """The page as another site's frame shows it (booking.embed), visited on its own here."""
+    page.goto(walk.public_page + "?embed=1")
+    expect(page).to_have_url(re.compile(r"embed=1.*tz=|tz=.*embed=1"))
+
+
+def _embedded_book_form(page: Page, walk: Walk) -> Any:
+    _embedded_page(page, walk)
+    page.locator(".booking-picker__times a").first.click()
+    expect(page).to_have_url(re.compile(r"/new/.*embed=1"))
+
+
+def _embedded_booked(page: Page, walk: Walk) -> Any:
+    _embedded_book_form(page, walk)
+    page.get_by_label("Your name").fill("Ada Byron King")
+    page.get_by_label("E-mail address").fill("ada.byron.king@example.com")
+    page.locator("form button[type=submit]").last.click()
+    expect(page).to_have_url(re.compile(r"/booked/.*receipt="))
+
+
 def _csrf_refused(page: Page, walk: Walk) -> Any:
     """A form sent after its CSRF cookie went: Django's CSRF failure view (403_csrf.html)."""
     page.goto(walk.reverse("accounts:password_reset"))
@@ -388,6 +408,9 @@ ANONYMOUS_STOPS = [
     Stop("booking_public:page", _public_page_day_chosen, "a day chosen"),
     Stop("booking_public:book", _book_form),
     Stop("booking_public:booked", _booked),
+    Stop("booking_public:page", _embedded_page, "embedded"),
+    Stop("booking_public:book", _embedded_book_form, "embedded"),
+    Stop("booking_public:booked", _embedded_booked, "embedded"),
     Stop("booking_public:manage", to("booking_public:manage", **_link)),
     Stop("booking_public:cancel", to("booking_public:cancel", **_link)),
     Stop("booking_public:reschedule", to("booking_public:reschedule", **_link)),
