@@ -176,12 +176,14 @@ def _render(
     *,
     page: BookingPage | None = None,
     status: int = 200,
+    flow: bool = False,
 ) -> HttpResponse:
-    """``template`` with the language switcher, unless ``page`` fixes its language. Asked for
-    embedded (``booking.embed``), a page of the booking flow is shown without the site's header
-    and footer (the switcher with them), and may be framed by the sites ``page`` allows."""
+    """``template`` with the language switcher, unless ``page`` fixes its language. A step of the
+    booking ``flow`` (the times, the form, the confirmation), asked for embedded
+    (``booking.embed``), is shown without the site's header and footer (the switcher with them),
+    and may be framed by the sites ``page`` allows; nothing else is ever embedded."""
     fixed = page is not None and bool(supported_language(page.language))
-    embedded = page is not None and embed.embedded(request)
+    embedded = flow and page is not None and embed.embedded(request)
     response = render(
         request,
         template,
@@ -260,6 +262,7 @@ def page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             "picker": picker,
         },
         page=booking_page,
+        flow=True,
     )
     if complete:
         page_cache.keep(
@@ -457,6 +460,7 @@ def _book_form(
             "form_token": form_tokens.form_token(booking_page, purpose=form_tokens.BOOK),
         },
         page=booking_page,
+        flow=True,
     )
 
 
@@ -509,6 +513,7 @@ def _stopped(request: HttpRequest, booking_page: BookingPage) -> HttpResponse:
         {"page": booking_page, "host": _host(booking_page)},
         page=booking_page,
         status=410,
+        flow=True,
     )
 
 
@@ -528,6 +533,7 @@ def _not_bookable(request: HttpRequest, booking_page: BookingPage) -> HttpRespon
         "booking/public/stopped.html",
         {"page": booking_page, "host": _host(booking_page), "no_length": True},
         page=booking_page,
+        flow=True,
     )
 
 
@@ -560,6 +566,7 @@ def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> Htt
             "booked_event": embed.booked_event(booking, booking_page),
         },
         page=booking_page,
+        flow=True,
     )
 
 

@@ -137,8 +137,11 @@ def test_the_pages_around_a_booking_page_cannot_be_framed(radicale_server, owner
     booking = Booking.objects.get()
 
     assert sent.status_code == 302
-    for path in (f"/book/{host.handle}/", manage_path(booking), "/no-such-page/"):
-        assert_security_headers(client.get(path + "?embed=1"))
+    around = [manage_path(booking), manage_path(booking, "reschedule"), "/no-such-page/"]
+    for path in (f"/book/{host.handle}/", *around):
+        response = client.get(path + "?embed=1")
+        assert_security_headers(response)
+        assert "booking/embedded.js" not in response.text
 
 
 def test_an_attendee_books_in_a_frame_without_any_cookie(radicale_server, owner):
