@@ -28,6 +28,7 @@ APPS = [
     "syncrules",
     "portfolio",
     "lifecycle",
+    "webhooks",
     "multical",
     # The providers word their errors, which reach owner pages (a connection's last error).
     "integrations",
