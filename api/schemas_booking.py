@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from ninja import Field, Schema
+from pydantic import AwareDatetime, BeforeValidator
 
 from api.problems import ApiProblem, FieldProblem, invalid
 from booking.availability import page_slots
@@ -25,11 +28,32 @@ DEFAULT_SLOT_DAYS = 7
 UNREADABLE_RETRY_SECONDS = 30
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMBER = re.compile(r"\s*[+-]?\d+(\.\d*)?\s*")
+
+
+def _day_text(value: object) -> object:
+    """Only "YYYY-MM-DD" is a day here (pydantic would also read a number as one)."""
+    if isinstance(value, date) or (isinstance(value, str) and _DAY.fullmatch(value)):
+        return value
+    raise ValueError("Give a date as YYYY-MM-DD.")
+
+
+def _instant_text(value: object) -> object:
+    """Only RFC 3339 text is a time here (pydantic would also read a number as seconds)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.fullmatch(value)):
+        return value
+    raise ValueError("Give a time in RFC 3339, with its offset: 2030-05-06T09:30:00+02:00.")
+
+
+# A calendar day, and an instant with its offset, as text in the formats the document names.
+Day = Annotated[date, BeforeValidator(_day_text)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text)]
+
+
 class SlotsQuery(Schema):
-    start: date | None = Field(
-        None, description="The first day, in `time_zone`; today if left out."
-    )
-    end: date | None = Field(
+    start: Day | None = Field(None, description="The first day, in `time_zone`; today if left out.")
+    end: Day | None = Field(
         None,
         description=f"The last day, included; at most {MAX_SLOT_DAYS} days in all. Left out: "
         f"{DEFAULT_SLOT_DAYS} days from the first.",

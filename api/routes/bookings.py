@@ -17,11 +17,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AwareDatetime
 
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
+from api.schemas_booking import Instant
 from api.scopes import Scope
 from booking.forms import CancelForm
 from booking.models import Booking, BookingPage, Question
@@ -45,8 +45,8 @@ _KEY_PREFIX = "api:"
 
 
 class Answer(Schema):
-    question: str = Field(description="The question's label, as the page asks it.")
-    answer: str
+    question: str = Field(max_length=200, description="The question's label, as the page asks it.")
+    answer: str = Field(max_length=2000)
 
 
 class BookingOut(Schema):
@@ -80,8 +80,8 @@ class BookingList(Schema):
 class BookingFilters(PageQuery):
     status: Booking.Status | None = None
     page_id: UUID | None = None
-    start_from: AwareDatetime | None = Field(None, description="Starting at or after.")
-    start_to: AwareDatetime | None = Field(None, description="Starting before.")
+    start_from: Instant | None = Field(None, description="Starting at or after.")
+    start_to: Instant | None = Field(None, description="Starting before.")
     when: Literal["upcoming", "past"] | None = Field(
         None, description="`upcoming`: not over yet; `past`: over."
     )
@@ -90,12 +90,12 @@ class BookingFilters(PageQuery):
 
 class BookingIn(Schema):
     page_id: UUID
-    start: AwareDatetime = Field(description="One of the page's open times (see its slots).")
+    start: Instant = Field(description="One of the page's open times (see its slots).")
     duration: int | None = Field(
         None, description="Minutes, a length the page offers; its first when left out."
     )
-    attendee_name: str
-    attendee_email: str
+    attendee_name: str = Field(min_length=1, max_length=120)
+    attendee_email: str = Field(min_length=3, max_length=254)
     attendee_time_zone: str | None = Field(
         None, description="The attendee's IANA zone for their e-mails; the page's when left out."
     )
@@ -114,11 +114,13 @@ class BookingIn(Schema):
 
 
 class CancelIn(Schema):
-    reason: str = Field("", description="Sent to the attendee with the cancellation.")
+    reason: str = Field(
+        "", max_length=1000, description="Sent to the attendee with the cancellation."
+    )
 
 
 class RescheduleIn(Schema):
-    start: AwareDatetime = Field(description="The new start; the length stays.")
+    start: Instant = Field(description="The new start; the length stays.")
 
 
 def _out(booking: Booking) -> BookingOut:

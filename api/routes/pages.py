@@ -8,7 +8,7 @@ services decide, exactly as for the pages.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from django import forms as django_forms
@@ -23,9 +23,16 @@ from accounts.models import User
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, form_errors, invalid
-from api.schemas_booking import SlotsOut, SlotsQuery, open_slots
+from api.schemas_booking import Day, SlotsOut, SlotsQuery, open_slots
 from api.scopes import Scope
-from booking.forms import OverrideForm, PageForm, PageForms
+from booking.forms import (
+    DURATION_MAX,
+    DURATION_MIN,
+    PERIODS_MAX,
+    OverrideForm,
+    PageForm,
+    PageForms,
+)
 from booking.models import BookingPage, Profile, Question
 from booking.selectors import owner as selectors
 from booking.services import pages as services
@@ -39,6 +46,8 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 _START = r"^([01]\d|2[0-3]):[0-5]\d$"
 _END = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 _DAY_END = 24 * 60
+# A meeting length, as the page form allows it.
+Minutes = Annotated[int, Field(ge=DURATION_MIN, le=DURATION_MAX)]
 
 
 class Period(Schema):
@@ -49,24 +58,26 @@ class Period(Schema):
 class WeeklyHours(Schema):
     """Open periods per weekday, in the page's zone; a day without periods is closed."""
 
-    monday: list[Period] = Field(default_factory=list)
-    tuesday: list[Period] = Field(default_factory=list)
-    wednesday: list[Period] = Field(default_factory=list)
-    thursday: list[Period] = Field(default_factory=list)
-    friday: list[Period] = Field(default_factory=list)
-    saturday: list[Period] = Field(default_factory=list)
-    sunday: list[Period] = Field(default_factory=list)
+    monday: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
+    tuesday: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
+    wednesday: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
+    thursday: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
+    friday: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
+    saturday: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
+    sunday: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
 
 
 class DateOverrideIO(Schema):
-    date: date
+    date: Day
     hours: list[Period] = Field(
-        default_factory=list, description="Other hours that day; none: closed all day."
+        default_factory=list,
+        max_length=PERIODS_MAX,
+        description="Other hours that day; none: closed all day.",
     )
 
 
 class QuestionIO(Schema):
-    label: str = Field(min_length=1)
+    label: str = Field(min_length=1, max_length=200)
     kind: Question.Kind = Question.Kind.SHORT
     required: bool = False
 
@@ -76,22 +87,32 @@ class PagePatch(Schema):
     starts with in the page form (Monday to Friday 09:00 to 17:00, 30 minutes, your time zone,
     unlisted, open, bookings written to your first writable calendar)."""
 
-    title: str | None = None
-    description: str | None = None
-    slug: str | None = Field(None, description="Left empty: made from the title.")
+    title: str | None = Field(None, min_length=1, max_length=120)
+    description: str | None = Field(None, max_length=2000)
+    slug: str | None = Field(None, max_length=60, description="Left empty: made from the title.")
     listed: bool | None = Field(None, description="Shown on your public profile.")
     active: bool | None = Field(None, description="Taking bookings.")
-    durations: list[int] | None = Field(None, description="Minutes; the first is the default.")
+    durations: list[Minutes] | None = Field(None, description="Minutes; the first is the default.")
     time_zone: str | None = None
     weekly_hours: WeeklyHours | None = None
-    date_overrides: list[DateOverrideIO] | None = None
-    buffer_before: int | None = Field(None, description="Minutes kept free before a meeting.")
-    buffer_after: int | None = Field(None, description="Minutes kept free after a meeting.")
-    minimum_notice: int | None = Field(None, description="Minutes between booking and meeting.")
-    horizon_days: int | None = Field(None, description="How many days ahead people can book.")
-    increment: int | None = Field(None, description="Minutes between the start times offered.")
+    date_overrides: list[DateOverrideIO] | None = Field(None, max_length=200)
+    buffer_before: int | None = Field(
+        None, ge=0, le=240, description="Minutes kept free before a meeting."
+    )
+    buffer_after: int | None = Field(
+        None, ge=0, le=240, description="Minutes kept free after a meeting."
+    )
+    minimum_notice: int | None = Field(
+        None, ge=0, le=60 * 24 * 30, description="Minutes between booking and meeting."
+    )
+    horizon_days: int | None = Field(
+        None, ge=1, le=365, description="How many days ahead people can book."
+    )
+    increment: int | None = Field(
+        None, ge=5, le=240, description="Minutes between the start times offered."
+    )
     max_per_day: int | None = Field(
-        None, description="At most this many bookings a day; null: no cap."
+        None, ge=1, le=100, description="At most this many bookings a day; null: no cap."
     )
     busy_in_all_calendars: bool | None = Field(
         None, description="Events in all your calendars make you busy; false: `busy_calendars`."
@@ -102,13 +123,17 @@ class PagePatch(Schema):
     all_day_events: BookingPage.AllDayEvents | None = None
     write_calendar: UUID | None = Field(None, description="The calendar bookings are added to.")
     location: BookingPage.Location | None = None
-    location_detail: str | None = Field(None, description="The phone number, address or link.")
+    location_detail: str | None = Field(
+        None, max_length=500, description="The phone number, address or link."
+    )
     language: str | None = Field(None, description="Empty: each attendee's own language.")
-    questions: list[QuestionIO] | None = Field(None, description="Asked of attendees, in order.")
+    questions: list[QuestionIO] | None = Field(
+        None, max_length=20, description="Asked of attendees, in order."
+    )
 
 
 class PageIn(PagePatch):
-    title: str
+    title: str = Field(min_length=1, max_length=120)
 
 
 class PageOut(Schema):
@@ -365,6 +390,8 @@ def _editor(user: User, booking_page: BookingPage | None, values: dict[str, Any]
         if name in {"weekly_hours", "date_overrides", "questions"}:
             continue
         data.pop(name, None)
+        if value is None:
+            continue
         if isinstance(value, bool):
             if name == "listed":
                 data[name] = "listed" if value else "unlisted"
@@ -376,7 +403,7 @@ def _editor(user: User, booking_page: BookingPage | None, values: dict[str, Any]
             data[name] = ", ".join(str(minutes) for minutes in value)
         elif isinstance(value, list):
             data.setlist(name, [str(item) for item in value])
-        elif value is not None:
+        else:
             data[name] = str(value)
     if "weekly_hours" in values and values["weekly_hours"] is not None:
         _post_week(data, values["weekly_hours"])
