@@ -252,6 +252,12 @@ def security_log(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 _ACCOUNT_KINDS = dict(AccountKind.choices)
+# Named by the receiver's host alone (its path may hold the receiver's own token).
+_WEBHOOK_ACTIONS = {
+    AuditLog.Action.WEBHOOK_CREATED,
+    AuditLog.Action.WEBHOOK_SECRET_ROTATED,
+    AuditLog.Action.WEBHOOK_DELETED,
+}
 _API_KEY_ACTIONS = {
     AuditLog.Action.API_KEY_CREATED,
     AuditLog.Action.API_KEY_NEW_ADDRESS,
@@ -298,6 +304,8 @@ def _audit_details(entry: AuditLog) -> str:
         )
     if action in _API_KEY_ACTIONS:
         return f"mck_{metadata.get('prefix', '')}_…"
+    if action in _WEBHOOK_ACTIONS:
+        return str(metadata.get("host", ""))
     provider = metadata.get("provider", "")
     return _(_ACCOUNT_KINDS[provider]) if provider in _ACCOUNT_KINDS else provider
 

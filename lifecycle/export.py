@@ -7,8 +7,9 @@ the document itself as base64, so the export stays one file that any JSON reader
 without a picture. Errors are given in English, with their values filled in.
 
 Never in it: credentials (the sealed fields, passwords, OAuth tokens, iCal links, which are secrets
-since anyone holding one can read the calendar), the secrets of booking links, sync cursors and push
-channel ids. Connections and calendars are exported field by field from an allow-list, so a
+since anyone holding one can read the calendar; webhook signing secrets, and the query of a
+webhook's address, which may hold the receiver's own token), the secrets of booking links, sync
+cursors and push channel ids. Connections and calendars are exported field by field from an allow-list, so a
 credential added to those models later stays out unless someone lists it here.
 """
 
@@ -27,9 +28,10 @@ from booking.models import Booking, BookingPage, Profile, ProfilePicture
 from booking.pictures import CONTENT_TYPE as PICTURE_CONTENT_TYPE
 from calendars.models import Calendar, Connection, LastError
 from syncrules.models import Block, SyncRule
+from webhooks.models import WebhookSubscription
 
-# 1.2: the host picture, in ``booking_profile``.
-FORMAT_VERSION = "1.2"
+# 1.2: the host picture, in ``booking_profile``. 1.3: ``webhooks``.
+FORMAT_VERSION = "1.3"
 
 CONNECTION_FIELDS = ["id", "kind", "label", "username", "status", "last_error_at"]
 CALENDAR_FIELDS = ["id", "name", "color", "time_zone", "read_only", "last_synced_at"]
@@ -69,6 +71,15 @@ BOOKING_FIELDS = [
     "cancel_reason",
     "created_at",
 ]
+WEBHOOK_FIELDS = [
+    "id",
+    "events",
+    "active",
+    "paused_reason",
+    "paused_at",
+    "last_success_at",
+    "created_at",
+]
 # Every option of a rule or a page; only the owner link and the unlisted page's secret are left out.
 RULE_FIELDS = [f.attname for f in SyncRule._meta.concrete_fields if f.name != "user"]
 PAGE_FIELDS = [
@@ -106,6 +117,15 @@ def account_export(*, user: User) -> dict[str, Any]:
         "bookings": [
             _pick(booking, BOOKING_FIELDS)
             for booking in Booking.objects.filter(owner=user).order_by("start", "id")
+        ],
+        "webhooks": [
+            {
+                **_pick(subscription, WEBHOOK_FIELDS),
+                "url": _without_credentials(subscription.url),
+            }
+            for subscription in WebhookSubscription.objects.filter(user=user).order_by(
+                "created_at", "id"
+            )
         ],
         "audit_log": [
             {

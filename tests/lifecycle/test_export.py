@@ -23,6 +23,7 @@ from booking.services import profiles
 from calendars.models import Connection
 from syncrules.models import Block, SyncRule
 from tests.factories import DEFAULT_PASSWORD, CalendarFactory, ConnectionFactory
+from webhooks.models import WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -155,13 +156,13 @@ def make_data(user, *, marker: str) -> dict[str, object]:
     }
 
 
-def test_the_export_is_a_json_download_of_format_1_2(exporter, owner):
+def test_the_export_is_a_json_download_of_format_1_3(exporter, owner):
     response = exporter.post(EXPORT)
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response["Content-Disposition"].startswith('attachment; filename="multical-data-')
-    assert json.loads(response.content)["format_version"] == "1.2"
+    assert json.loads(response.content)["format_version"] == "1.3"
 
 
 def test_every_section_is_present_with_the_users_data(exporter, owner):
@@ -183,6 +184,7 @@ def test_every_section_is_present_with_the_users_data(exporter, owner):
         "booking_profile",
         "booking_pages",
         "bookings",
+        "webhooks",
         "audit_log",
     }
     assert exported["account"]["email"] == owner.email
@@ -415,3 +417,21 @@ def test_twenty_exports_per_quarter_hour_per_account_then_429(exporter, owner, s
     colleague = Client(REMOTE_ADDR=exporter.defaults["REMOTE_ADDR"])
     colleague.login(email=second_user.email, password=DEFAULT_PASSWORD)
     assert colleague.post(EXPORT).status_code == 200
+
+
+def test_a_webhook_is_exported_without_its_secret_or_its_addresss_query(exporter, owner):
+    from webhooks.services import subscription_create
+
+    subscription, secret = subscription_create(
+        user=owner, url="http://127.0.0.1:9/hooks?token=receiver-token", events=["rule.paused"]
+    )
+
+    text = exporter.post(EXPORT).content.decode()
+
+    (exported,) = json.loads(text)["webhooks"]
+    assert exported["id"] == str(subscription.id)
+    assert exported["url"] == "http://127.0.0.1:9/hooks"
+    assert exported["events"] == ["rule.paused"] and exported["active"] is True
+    stored = WebhookSubscription.objects.get(id=subscription.id).secret
+    for hidden in (secret, secret[6:], stored, stored[-24:], "receiver-token"):
+        assert hidden not in text

@@ -220,3 +220,12 @@ def test_another_users_webhook_is_a_404_on_every_page(client, owner, outsider):
         assert client.post(url).status_code == 404, name
     subscription.refresh_from_db()
     assert subscription.active and not WebhookDelivery.objects.exists()
+
+
+def test_the_security_log_names_the_webhook_by_its_host(owner_client, owner):
+    services.subscription_create(
+        user=owner, url="http://127.0.0.1:9/hook?token=receiver-secret", events=["rule.paused"]
+    )
+    page = owner_client.get(reverse("accounts:security")).content.decode()
+    assert "Added a webhook" in page and "127.0.0.1" in page
+    assert "receiver-secret" not in page
