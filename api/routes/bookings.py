@@ -177,7 +177,7 @@ def _refused(error: Exception) -> ApiProblem:
 
 
 def _filtered(user: Any, filters: BookingFilters) -> QuerySet[Booking]:
-    bookings = Booking.objects.filter(owner=user).select_related("page")
+    bookings = Booking.objects.filter(owner=user)
     if filters.status is not None:
         bookings = bookings.filter(status=filters.status)
     if filters.page_id is not None:

@@ -48,6 +48,8 @@ _END = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 _DAY_END = 24 * 60
 # A meeting length, as the page form allows it.
 Minutes = Annotated[int, Field(ge=DURATION_MIN, le=DURATION_MAX)]
+# A website's origin; the page form takes them a line each.
+Origin = Annotated[str, Field(pattern=r"^[^\r\n]*$")]
 
 
 class Period(Schema):
@@ -130,6 +132,14 @@ class PagePatch(Schema):
     questions: list[QuestionIO] | None = Field(
         None, max_length=20, description="Asked of attendees, in order."
     )
+    embed_on: BookingPage.EmbedOn | None = Field(
+        None, description="Which websites may show the page in a frame of theirs."
+    )
+    embed_origins: list[Origin] | None = Field(
+        None,
+        description="With `listed`: the websites, as https://example.com or "
+        "https://*.example.com for its subdomains. Kept whatever `embed_on` says.",
+    )
 
 
 class PageIn(PagePatch):
@@ -165,6 +175,8 @@ class PageOut(Schema):
     location_detail: str
     language: str
     questions: list[QuestionIO]
+    embed_on: BookingPage.EmbedOn
+    embed_origins: list[str]
     created_at: datetime
     updated_at: datetime
 
@@ -232,6 +244,8 @@ def _out(booking_page: BookingPage, profile: Profile | None) -> PageOut:
             )
             for question in booking_page.questions.all()
         ],
+        embed_on=BookingPage.EmbedOn(booking_page.embed_on),
+        embed_origins=list(booking_page.embed_origins),
         created_at=booking_page.created_at,
         updated_at=booking_page.updated_at,
     )
@@ -401,6 +415,8 @@ def _editor(user: User, booking_page: BookingPage | None, values: dict[str, Any]
                 data[name] = "on"
         elif name == "durations":
             data[name] = ", ".join(str(minutes) for minutes in value)
+        elif name == "embed_origins":
+            data[name] = "\n".join(value)
         elif isinstance(value, list):
             data.setlist(name, [str(item) for item in value])
         else:

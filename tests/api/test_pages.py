@@ -273,3 +273,25 @@ def test_a_key_that_may_only_read_pages_cannot_change_them(owner, make_api, prof
         assert response.json()["code"] == "insufficient_scope"
     assert make_api(owner, scopes=[Scope.BOOKINGS_READ]).get("/pages").status_code == 403
     assert BookingPage.objects.get().title == "Intro"
+
+
+def test_embedding_is_set_and_checked_as_on_the_page_form(owner_api, profile, calendars):
+    made = owner_api.post("/pages", _page(calendars)).json()
+    assert (made["embed_on"], made["embed_origins"]) == ("any", [])
+
+    listed = owner_api.patch(
+        f"/pages/{made['id']}",
+        {"embed_on": "listed", "embed_origins": ["https://Example.com/", "https://*.shop.example"]},
+    )
+    empty = owner_api.patch(f"/pages/{made['id']}", {"embed_origins": []})
+    wrong = owner_api.patch(f"/pages/{made['id']}", {"embed_origins": ["ftp://example.com"]})
+
+    assert listed.status_code == 200, listed.content
+    assert listed.json()["embed_origins"] == ["https://example.com", "https://*.shop.example"]
+    assert _fields(empty) == {"embed_origins"}
+    assert _fields(wrong) == {"embed_origins"}
+    page = BookingPage.objects.get(id=made["id"])
+    assert (page.embed_on, page.embed_origins) == (
+        "listed",
+        ["https://example.com", "https://*.shop.example"],
+    )
