@@ -38,6 +38,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_noop
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.languages import owner_language
 from accounts.models import AuditLog, User
@@ -123,6 +124,7 @@ def _checked_events(events: Collection[str]) -> list[str]:
     return [str(choice) for choice in SUBSCRIBABLE_EVENTS if choice in wanted]
 
 
+@sensitive_variables()
 def subscription_create(
     *, user: User, url: str, events: Collection[str], ip_address: str | None = None
 ) -> tuple[WebhookSubscription, str]:
@@ -154,6 +156,7 @@ def subscription_update(
     return subscription
 
 
+@sensitive_variables()
 def subscription_rotate_secret(
     *, subscription: WebhookSubscription, ip_address: str | None = None
 ) -> str:
@@ -324,6 +327,7 @@ def delivery_attempt(*, delivery_id: UUID | str) -> float | None:
     return _note(delivery, answer, claim)
 
 
+@sensitive_variables()
 def _valid_secrets(subscription: WebhookSubscription, now: datetime) -> list[str]:
     found = [vault.unseal(subscription.secret, context=vault.context_for(subscription, "secret"))]
     expires = subscription.previous_secret_expires_at
@@ -337,6 +341,7 @@ def _valid_secrets(subscription: WebhookSubscription, now: datetime) -> list[str
     return found
 
 
+@sensitive_variables()
 def _send(delivery: WebhookDelivery) -> Answer:
     subscription = delivery.subscription
     body = delivery.body.encode("utf-8")
@@ -356,7 +361,7 @@ def _send(delivery: WebhookDelivery) -> Answer:
         # The name now resolves to an address we never reach: a failure like any other.
         return Answer(status=None, error="refused", latency_ms=_since(started))
     except safe_http.FetchError as error:
-        kind = "timeout" if "in time" in error.msgid else "unreachable"
+        kind = "timeout" if error.msgid == safe_http.TIMEOUT_MESSAGE else "unreachable"
         return Answer(status=None, error=kind, latency_ms=_since(started))
     return Answer(
         status=result.status,

@@ -93,6 +93,7 @@ INVALID_ADDRESS_MESSAGE = gettext_noop("This is not a valid web address.")
 SCHEME_MESSAGE = gettext_noop("Only http, https and webcal links can be used.")
 USERINFO_MESSAGE = gettext_noop("Links with a user name or password in them cannot be used.")
 UNKNOWN_HOST_MESSAGE = gettext_noop("The server's name could not be found.")
+TIMEOUT_MESSAGE = gettext_noop("The server did not answer in time.")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -325,9 +326,7 @@ def _send(
             response_headers = httpx.Headers(response.headers)
             answer = _read_capped(response.iter_stream(), response_headers, max_bytes)
     except httpcore.TimeoutException as error:
-        raise FetchError(
-            gettext_noop("The server did not answer in time."), transient=True
-        ) from error
+        raise FetchError(TIMEOUT_MESSAGE, transient=True) from error
     except (httpcore.NetworkError, httpcore.ProtocolError) as error:
         raise FetchError(
             gettext_noop("The server could not be reached."), transient=True
