@@ -132,17 +132,22 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith(exempt_prefixes()) and not _api_key_request(request):
+        if not request.path_info.startswith(exempt_prefixes()) and not _counted_by_api(request):
             refused = _count(request)
             if refused is not None:
                 return import_string(settings.RATELIMIT_VIEW)(request, refused)
         return self.get_response(request)
 
 
-def _api_key_request(request: HttpRequest) -> bool:
-    """An API request that brings a key: the API counts it against the key (api.auth), or, when
-    the key does not authenticate, against the client address."""
-    return request.path_info.startswith("/api/v1/") and "Authorization" in request.headers
+def _counted_by_api(request: HttpRequest) -> bool:
+    """An API request the API counts itself, and answers with a problem when it is over: one that
+    brings a key (against the key, api.auth, or the client address when the key does not
+    authenticate), and the open times of listed pages (with the public booking pages' browsing,
+    api.routes.public)."""
+    path = request.path_info
+    return path.startswith("/api/v1/public/") or (
+        path.startswith("/api/v1/") and "Authorization" in request.headers
+    )
 
 
 def _count(request: HttpRequest) -> Ratelimited | None:

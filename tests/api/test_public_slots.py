@@ -175,6 +175,17 @@ def test_public_slots_count_against_the_booking_pages_limit(radicale_server, own
     assert 1 <= int(answers[2]["Retry-After"]) <= 60
 
 
+def test_public_slots_stay_out_of_the_anonymous_budget(radicale_server, owner, settings):
+    host = make_host(radicale_server, owner)
+    settings.RATE_LIMIT_DEFAULT = "1/m"
+    visitor = anyone()
+    url = f"/api/v1/public/{host.handle}/{host.page.slug}/slots"
+
+    answers = [visitor.get(url) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+
+
 def test_a_range_too_long_an_unknown_zone_or_length_is_refused(radicale_server, owner, owner_api):
     host = make_host(radicale_server, owner)
     url = f"/pages/{host.page.id}/slots"
