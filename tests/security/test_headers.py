@@ -1,5 +1,7 @@
 """The security headers are on every response (pages, errors, 429s, JSON, redirects, static
-files), whatever a view tried, and HSTS is sent in production even when a request looks insecure."""
+files), whatever a view tried, and HSTS is sent in production even when a request looks insecure.
+Only a booking page's embedded flow may be framed, by the sites the page allows
+(tests/booking/test_embed.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.multical.test_project_checks import PRODUCTION_ENV, run_manage
+from tests.security.routes import routes
+from tests.security.test_csrf import view_path
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +184,39 @@ def test_production_settings_give_two_years_of_hsts_with_subdomains_and_preload(
     result = run_manage("shell", "--verbosity", "0", "-c", script, env=PRODUCTION_ENV)
 
     assert result.stdout.strip() == HSTS, result.stderr
+
+
+# The views whose responses may be framed by other sites (multical.lib.framing): the steps of a
+# booking page's flow, shown embedded (booking.embed). Nothing else may be marked framable.
+FRAMABLE_VIEWS = {
+    "booking.public_views.page",
+    "booking.public_views.book",
+    "booking.public_views.booked",
+}
+
+
+def test_only_the_booking_flow_is_marked_framable():
+    framable = {
+        view_path(route) for route in routes() if getattr(route.callback, "framable", False)
+    }
+
+    assert framable == FRAMABLE_VIEWS
+
+
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "anonymous"])
+def test_every_url_asked_to_be_embedded_stays_unframable_without_a_page_allowing_it(
+    owner, signed_in
+):
+    client = Client()
+    if signed_in:
+        client.force_login(owner)
+    walked = 0
+    for route in routes():
+        if route.route.startswith("admin/"):
+            continue
+        response = client.get(route.path() + "?embed=1")
+        walked += 1
+        assert response.get("X-Frame-Options") == "DENY", route.name
+        assert policy(response)["frame-ancestors"] == ["'none'"], route.name
+
+    assert walked >= 100
