@@ -7,8 +7,9 @@
 //
 // data-multical-embed: "inline" (the page in place of the link, as tall as its content), "popup"
 // (the link opens it in a dialog) or "floating" (the link becomes a button in the bottom corner
-// that opens the dialog). Optional: data-name and data-email fill in the booking form. Without
-// this script, or with scripts off, each stays a plain link to the page.
+// that opens the dialog). Optional: data-name and data-email fill in the booking form,
+// data-close-label names the dialog's close button ("Close"), data-color is the floating
+// button's. Without this script, or with scripts off, each stays a plain link to the page.
 //
 // When a time is booked, the element (the link, or the frame's box that replaced it) dispatches
 // "multical:booked", which bubbles, with event.detail = {id, start, end, duration, page}.
