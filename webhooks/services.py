@@ -11,8 +11,9 @@ Subscriptions (the settings pages and the API call these; every argument keyword
 - ``subscription_delete(subscription=, ip_address=)``;
 - ``subscription_send_test(subscription=)`` → the ``webhook.test`` delivery, sent at once.
 
-A bad address raises ``InvalidWebhookURL`` and a bad list of events ``InvalidWebhookEvents``,
-both with words fit for a form (English, marked for the catalogues). Creation, rotation and
+A bad address raises ``InvalidWebhookURL``, a bad list of events ``InvalidWebhookEvents``, and a
+subscription beyond ``MAX_SUBSCRIPTIONS`` ``TooManyWebhooks``: each a ``WebhookRefused`` with
+words fit for a form (``translated()``). Creation, rotation and
 deletion are written to the owner's audit log.
 
 Events: ``event_record(user_id=, event=)`` inside the transaction of the change it tells of.
@@ -37,7 +38,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.languages import owner_language
@@ -75,18 +76,38 @@ FIRST_RETRY_SECONDS = 10.0  # the longest first wait
 LONGEST_WAIT_SECONDS = 6 * 3600.0
 # Finished deliveries stay in the log this long.
 LOG_KEPT_FOR = timedelta(days=30)
+# Webhooks per account: each event is sent once per subscription that wants it.
+MAX_SUBSCRIPTIONS = 10
 
 HTTPS_MESSAGE = gettext_noop("The address must start with https://.")
 NO_EVENTS_MESSAGE = gettext_noop("Choose at least one event.")
 UNKNOWN_EVENT_MESSAGE = gettext_noop("There is no event called %(event)s.")
+TOO_MANY_MESSAGE = gettext_noop("An account can have up to %(count)s webhooks.")
 
 
-class InvalidWebhookURL(ValueError):
-    """The address cannot receive webhooks; the message is plain words for a form."""
+class WebhookRefused(ValueError):
+    """A subscription the service will not make: ``str()`` is English with its values in,
+    ``translated()`` the same in the active language (the message is marked for the catalogues,
+    its values apart in ``params``)."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.msgid, self.params = message, params
+        super().__init__(message % params if params else message)
+
+    def translated(self) -> str:
+        return gettext(self.msgid) % self.params if self.params else gettext(self.msgid)
 
 
-class InvalidWebhookEvents(ValueError):
-    """The events asked for are none, or not ones we send; the message is plain words."""
+class InvalidWebhookURL(WebhookRefused):
+    """The address cannot receive webhooks."""
+
+
+class InvalidWebhookEvents(WebhookRefused):
+    """The events asked for are none, or not ones we send."""
+
+
+class TooManyWebhooks(WebhookRefused):
+    """The account has ``MAX_SUBSCRIPTIONS`` webhooks already."""
 
 
 # --- Subscriptions --------------------------------------------------------------------------------
@@ -120,7 +141,7 @@ def _checked_events(events: Collection[str]) -> list[str]:
         raise InvalidWebhookEvents(NO_EVENTS_MESSAGE)
     unknown = sorted(wanted - {str(choice) for choice in SUBSCRIBABLE_EVENTS})
     if unknown:
-        raise InvalidWebhookEvents(UNKNOWN_EVENT_MESSAGE % {"event": unknown[0]})
+        raise InvalidWebhookEvents(UNKNOWN_EVENT_MESSAGE, event=unknown[0])
     return [str(choice) for choice in SUBSCRIBABLE_EVENTS if choice in wanted]
 
 
@@ -131,6 +152,8 @@ def subscription_create(
     """A new, active subscription of ``user`` to ``events`` at ``url``, and its signing secret
     (``whsec_…``): show it to its owner now, it cannot be read again."""
     checked_url, checked_events = subscription_url_check(url), _checked_events(events)
+    if WebhookSubscription.objects.filter(user=user).count() >= MAX_SUBSCRIPTIONS:
+        raise TooManyWebhooks(TOO_MANY_MESSAGE, count=MAX_SUBSCRIPTIONS)
     secret = signing.new_secret()
     subscription = WebhookSubscription(user=user, url=checked_url, events=checked_events)
     subscription.secret = vault.seal(secret, context=vault.context_for(subscription, "secret"))

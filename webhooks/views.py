@@ -13,12 +13,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from multical.lib import rate_limits
 from multical.lib.requests import client_ip
 from webhooks import selectors, services
 from webhooks.forms import SubscriptionForm
 from webhooks.models import WebhookSubscription
 
 DELIVERIES_PER_PAGE = 50
+# Test events per account: enough to debug a receiver, too few to make us anyone's load generator.
+TEST_EVENT_RATE = "30/15m"
 
 
 @login_required
@@ -40,7 +43,9 @@ def subscription_create(request: AuthenticatedHttpRequest) -> HttpResponse:
                 ip_address=client_ip(request),
             )
         except services.InvalidWebhookURL as error:
-            form.add_error("url", _(str(error)))
+            form.add_error("url", error.translated())
+        except services.WebhookRefused as error:
+            form.add_error(None, error.translated())
         else:
             return _secret_page(request, subscription, secret, created=True)
     return render(request, "webhooks/subscription_form.html", {"form": form})
@@ -61,7 +66,7 @@ def subscription_detail(request: AuthenticatedHttpRequest, subscription_id: str)
                 events=form.cleaned_data["events"],
             )
         except services.InvalidWebhookURL as error:
-            form.add_error("url", _(str(error)))
+            form.add_error("url", error.translated())
         else:
             messages.success(request, _("Webhook saved."))
             return redirect("webhooks:subscription_detail", subscription_id=subscription.id)
@@ -103,6 +108,7 @@ def subscription_resume(request: AuthenticatedHttpRequest, subscription_id: str)
 
 @login_required
 @require_POST
+@rate_limits.ratelimit(group="webhook-test", rate=TEST_EVENT_RATE)
 def subscription_test(request: AuthenticatedHttpRequest, subscription_id: str) -> HttpResponse:
     subscription = selectors.get_subscription_for_user(request.user, subscription_id)
     services.subscription_send_test(subscription=subscription)

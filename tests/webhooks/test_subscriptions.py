@@ -229,3 +229,28 @@ def test_the_security_log_names_the_webhook_by_its_host(owner_client, owner):
     page = owner_client.get(reverse("accounts:security")).content.decode()
     assert "Added a webhook" in page and "127.0.0.1" in page
     assert "receiver-secret" not in page
+
+
+def test_an_account_has_at_most_ten_webhooks(owner_client, owner):
+    for number in range(services.MAX_SUBSCRIPTIONS):
+        services.subscription_create(
+            user=owner, url=f"http://127.0.0.1:9/{number}", events=["rule.paused"]
+        )
+    with pytest.raises(services.TooManyWebhooks):
+        services.subscription_create(user=owner, url="http://127.0.0.1:9/x", events=["rule.paused"])
+    response = owner_client.post(
+        reverse("webhooks:subscription_create"),
+        {"url": "http://127.0.0.1:9/x", "events": ["rule.paused"]},
+    )
+    assert "An account can have up to 10 webhooks." in response.content.decode()
+    assert WebhookSubscription.objects.filter(user=owner).count() == 10
+
+
+def test_test_events_are_limited_per_account(owner_client, owner, queued):
+    subscription, _ = services.subscription_create(
+        user=owner, url="http://127.0.0.1:9/hook", events=["rule.paused"]
+    )
+    url = reverse("webhooks:subscription_test", args=[subscription.id])
+    answers = [owner_client.post(url).status_code for _ in range(31)]
+    assert answers == [302] * 30 + [429]
+    assert WebhookDelivery.objects.count() == 30
