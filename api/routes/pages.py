@@ -96,8 +96,12 @@ class PagePatch(Schema):
     active: bool | None = Field(None, description="Taking bookings.")
     durations: list[Minutes] | None = Field(None, description="Minutes; the first is the default.")
     time_zone: str | None = None
-    weekly_hours: WeeklyHours | None = None
-    date_overrides: list[DateOverrideIO] | None = Field(None, max_length=200)
+    weekly_hours: WeeklyHours | None = Field(
+        None, description="When given, the whole week: a day left out is closed."
+    )
+    date_overrides: list[DateOverrideIO] | None = Field(
+        None, max_length=200, description="When given, every date with other hours."
+    )
     buffer_before: int | None = Field(
         None, ge=0, le=240, description="Minutes kept free before a meeting."
     )
