@@ -69,6 +69,9 @@ TIMEOUT_SECONDS = 10.0
 # How long an attempt holds its delivery: well past the timeout, so a live attempt is never
 # overtaken, and short, so one whose worker died is tried again soon (the sweeper).
 CLAIM_SECONDS = 60
+# A message may arrive a little before its row says it is due: a countdown's timer firing early,
+# or the clock of the machine that recorded the event running ahead of the worker's.
+CLOCK_TOLERANCE = timedelta(seconds=2)
 # Retries: the first after 5 to 10 s, each wait about twice the last, none longer than 6 h; a
 # receiver's Retry-After is honoured up to that. The attempts stop DELIVERY_WINDOW after the
 # event, the last one at that moment.
@@ -338,7 +341,9 @@ def delivery_attempt(*, delivery_id: UUID | str) -> float | None:
     # that waited for another one finds it (a join would be judged on the row as first read).
     claimed = (
         WebhookDelivery.objects.filter(
-            id=delivery_id, status__in=WebhookDelivery.OPEN, next_attempt_at__lte=now
+            id=delivery_id,
+            status__in=WebhookDelivery.OPEN,
+            next_attempt_at__lte=now + CLOCK_TOLERANCE,
         )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .update(claimed_until=claim, attempts=F("attempts") + 1, last_attempt_at=now)

@@ -323,3 +323,14 @@ def test_two_sweepers_or_two_workers_send_a_delivery_once(owner, receiver, queue
 def test_a_ping_event_names_the_test_type():
     event = PingEvent(subscription_id=uuid.uuid4(), occurred_at=NOW)
     assert event.type == EventType.TEST
+
+
+def test_a_message_a_moment_early_is_still_sent(owner, receiver, queued):
+    """A countdown's timer may fire a little early, or the recording machine's clock run ahead."""
+    subscribe(owner, receiver)
+    delivery = record(owner)
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        next_attempt_at=datetime.now(UTC) + timedelta(seconds=1)
+    )
+    services.delivery_attempt(delivery_id=delivery.id)
+    assert len(receiver.wait_for(1)) == 1
