@@ -3,7 +3,9 @@ deliveries: the document cannot drift from what is sent."""
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,15 @@ from django.conf import settings
 
 from tests.webhooks.receiver import Receiver
 from webhooks import services, signing
-from webhooks.events import RulePaused
+from webhooks.events import (
+    BookingEvent,
+    BookingFacts,
+    ConnectionNeedsReconnect,
+    DeletionsHeld,
+    PingEvent,
+    RulePaused,
+)
+from webhooks.models import EventType
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +83,71 @@ def test_the_documented_snippet_accepts_either_secret_during_a_rotation(
     [request] = receiver.wait_for(1)
     assert verify(old, request.headers, request.body)
     assert verify(new, request.headers, request.body)
+
+
+def documented_examples() -> dict[str, dict]:
+    """The JSON example under each event's heading (``### `type` ``), by event type."""
+    found = re.findall(r"^### `([a-z_.]+)`\n.*?```json\n(.*?)```", DOC.read_text(), re.M | re.S)
+    return {event: json.loads(example) for event, example in found}
+
+
+def shape(value: object) -> object:
+    """The keys of every object, nested, with lists read by their first item."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items() if key != "…"}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return None
+
+
+def real_payloads() -> dict[str, dict]:
+    now = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    booking = BookingFacts(
+        id=uuid.uuid4(),
+        page_id=uuid.uuid4(),
+        page_slug="intro",
+        title="Intro call",
+        start=now,
+        end=now + timedelta(minutes=30),
+        status="confirmed",
+        attendee_name="Grace Guest",
+        attendee_email="grace@example.com",
+        attendee_time_zone="Europe/Berlin",
+        answers=[("Topic", "Roadmap")],
+        location="zoom",
+        created_at=now,
+    )
+    events = [
+        BookingEvent(type=EventType.BOOKING_CREATED, booking=booking, occurred_at=now),
+        BookingEvent(
+            type=EventType.BOOKING_RESCHEDULED,
+            booking=booking,
+            occurred_at=now,
+            previous_start=now,
+            previous_end=now,
+        ),
+        BookingEvent(type=EventType.BOOKING_CANCELLED, booking=booking, occurred_at=now),
+        ConnectionNeedsReconnect(uuid.uuid4(), "google", now),
+        DeletionsHeld(uuid.uuid4(), uuid.uuid4(), "microsoft", 42, now, now),
+        RulePaused(uuid.uuid4(), "plan_limit", now),
+        PingEvent(uuid.uuid4(), now),
+    ]
+    return {
+        str(event.type): {"type": str(event.type), "timestamp": "", "data": event.data()}
+        for event in events
+    }
+
+
+def test_every_event_has_a_documented_example_of_the_shape_sent():
+    examples, real = documented_examples(), real_payloads()
+
+    assert set(examples) == set(real) == {str(choice) for choice in EventType}
+    for event, example in examples.items():
+        documented, sent = shape(example), shape(real[event])
+        if "…" in json.dumps(example, ensure_ascii=False):
+            # Abridged ("as in booking.created"): what it shows must be what is sent.
+            booking = sent["data"]["booking"]
+            assert documented["data"]["booking"].items() <= booking.items(), event
+            assert documented["data"].keys() == sent["data"].keys(), event
+        else:
+            assert documented == sent, event
