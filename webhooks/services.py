@@ -13,8 +13,8 @@ Subscriptions (the settings pages and the API call these; every argument keyword
 
 A bad address raises ``InvalidWebhookURL``, a bad list of events ``InvalidWebhookEvents``, and a
 subscription beyond ``MAX_SUBSCRIPTIONS`` ``TooManyWebhooks``: each a ``WebhookRefused`` with
-words fit for a form (``translated()``). Creation, rotation and
-deletion are written to the owner's audit log.
+words fit for a form (``translated()``). Creation, rotation and deletion are written to the
+owner's audit log. Reads are in ``webhooks.selectors``.
 
 Events: ``event_record(user_id=, event=)`` inside the transaction of the change it tells of.
 Deliveries: ``delivery_attempt(delivery_id=)`` (the task) and ``deliveries_sweep()`` (beat).
