@@ -522,6 +522,9 @@ PORTFOLIO_FETCH_RATE = env.str("PORTFOLIO_FETCH_RATE", "20/15m")
 # Opening, creating, moving, editing, deleting and answering events from the portfolio, per
 # account: someone dragging events about for an hour stays well inside it.
 PORTFOLIO_ACTION_RATE = env.str("PORTFOLIO_ACTION_RATE", "600/15m")
+# The REST API, per API key (api.auth): requests without a working key count against
+# RATE_LIMIT_DEFAULT for their address instead.
+API_KEY_RATE = env.str("API_KEY_RATE", "120/m")
 # The booking page form's live preview, per account: it asks again after each pause in typing.
 BOOKING_PREVIEW_RATE = env.str("BOOKING_PREVIEW_RATE", "600/15m")
 SILENCED_SYSTEM_CHECKS = [
@@ -532,9 +535,6 @@ SILENCED_SYSTEM_CHECKS = [
 if not REDIS_URL:
     # The embedded development cache increments without a lock: limits there are approximate.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
-# The REST API, per API key (api.auth): requests without a working key count against
-# RATE_LIMIT_DEFAULT for their address instead.
-API_KEY_RATE = env.str("API_KEY_RATE", "120/m")
 
 # --- Observability -------------------------------------------------------------------------------
 # Workers keep the handler of LOGGING (redaction, the chosen format) instead of Celery's own.

@@ -12,7 +12,7 @@ from pydantic import WithJsonSchema
 
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
-from api.problems import FieldProblem, Problem, invalid
+from api.problems import ApiProblem, FieldProblem, Problem, conflict, invalid
 from api.scopes import Scope
 from multical.lib import rate_limits
 from webhooks import selectors, services
@@ -118,8 +118,12 @@ def _delivery(delivery: WebhookDelivery) -> DeliveryOut:
     )
 
 
-def _refused(error: ValueError, field: str) -> Exception:
-    return invalid([FieldProblem(field=field, message=str(error))])
+def _refused(error: services.WebhookRefused) -> ApiProblem:
+    """The service's refusal as a problem: a field's, or the account's limit (409)."""
+    if isinstance(error, services.TooManyWebhooks):
+        return conflict("too_many_webhooks", error.translated())
+    field = "url" if isinstance(error, services.InvalidWebhookURL) else "events"
+    return invalid([FieldProblem(field=field, message=error.translated())])
 
 
 def _get(request: HttpRequest, subscription_id: UUID) -> WebhookSubscription:
@@ -140,7 +144,7 @@ def list_webhooks(request: HttpRequest, query: Query[PageQuery]) -> Subscription
 
 @router.post(
     "",
-    response={201: SubscriptionCreated},
+    response={201: SubscriptionCreated, 409: Problem},
     auth=_write,
     summary="Add a webhook",
     description="The address is checked as every address we send to: https, and public (no "
@@ -154,10 +158,8 @@ def create_webhook(request: HttpRequest, body: SubscriptionIn) -> Status[Subscri
             events=body.events,
             ip_address=rate_limits.client_address(request),
         )
-    except services.InvalidWebhookURL as error:
-        raise _refused(error, "url") from error
-    except services.InvalidWebhookEvents as error:
-        raise _refused(error, "events") from error
+    except services.WebhookRefused as error:
+        raise _refused(error) from error
     return Status(201, SubscriptionCreated(**_out(subscription).model_dump(), secret=secret))
 
 
@@ -184,10 +186,8 @@ def update_webhook(
     subscription = _get(request, subscription_id)
     try:
         services.subscription_update(subscription=subscription, url=body.url, events=body.events)
-    except services.InvalidWebhookURL as error:
-        raise _refused(error, "url") from error
-    except services.InvalidWebhookEvents as error:
-        raise _refused(error, "events") from error
+    except services.WebhookRefused as error:
+        raise _refused(error) from error
     if body.active is False and subscription.active:
         services.subscription_pause(subscription=subscription)
     elif body.active and not subscription.active:

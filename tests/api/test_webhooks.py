@@ -6,6 +6,7 @@ from django.core import mail
 from accounts.models import AuditLog
 from api.scopes import Scope
 from webhooks.models import WebhookDelivery, WebhookSubscription
+from webhooks.services import MAX_SUBSCRIPTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +124,14 @@ def test_another_users_key_finds_no_webhook(owner_api, second_user, make_api):
     ):
         assert response.status_code == 404
     assert WebhookSubscription.objects.get(id=made["id"]).active
+
+
+def test_past_the_accounts_limit_a_webhook_is_a_conflict(owner_api):
+    for _ in range(MAX_SUBSCRIPTIONS):
+        assert _add(owner_api).status_code == 201
+
+    response = _add(owner_api)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "too_many_webhooks"
+    assert WebhookSubscription.objects.count() == MAX_SUBSCRIPTIONS
