@@ -13,6 +13,7 @@ from uuid import UUID
 
 from django import forms as django_forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.forms.formsets import DELETION_FIELD_NAME, ORDERING_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.utils.datastructures import MultiValueDict
@@ -255,7 +256,8 @@ def _out(booking_page: BookingPage, profile: Profile | None) -> PageOut:
     )
 
 
-def _pages(user: User) -> Any:
+def _pages(user: User) -> QuerySet[BookingPage]:
+    """The user's pages with what ``_out`` reads of each, in three queries for any number."""
     return selectors.pages_for_user(user).prefetch_related(
         "busy_calendars", "date_overrides", "questions"
     )
@@ -284,6 +286,7 @@ def _as_shown(form: PageForm) -> MultiValueDict[str, str]:
 
 
 def _post_week(data: MultiValueDict[str, str], week: dict[str, list[dict[str, str]]]) -> None:
+    """The week in place of the shown one: a day with periods switched on, any other off."""
     for iso, name in enumerate(DAYS, 1):
         periods = week.get(name) or []
         data.pop(f"day_{iso}", None)
