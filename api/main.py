@@ -7,6 +7,7 @@ selectors as the pages (``api/routes/``).
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -95,13 +96,22 @@ def _problem(request: HttpRequest, error: ApiProblem) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
     fields = [
-        FieldProblem(
-            field=".".join(str(part) for part in item.get("loc", ())[1:]) or "body",
-            message=str(item.get("msg", "Invalid value.")),
-        )
+        FieldProblem(field=_field_name(item.get("loc", ())), message=str(item.get("msg", "")))
         for item in error.errors
     ]
     return problems.response(request, problems.invalid(fields))
+
+
+def _field_name(location: tuple[object, ...] | list[object]) -> str:
+    """The field as the request names it, as the forms' refusals name theirs (``start``,
+    ``weekly_hours.monday``): django-ninja's location starts with the source (body, query, path)
+    and, for a body or a query model, the operation's parameter holding it."""
+    source, *rest = [str(part) for part in location] or ["body"]
+    if source in {"body", "query"} and len(rest) > 1:
+        rest = rest[1:]
+    elif source == "body":
+        rest = []  # the body as a whole
+    return ".".join(rest)
 
 
 @api.exception_handler(Http404)
@@ -206,12 +216,18 @@ class _Document(OpenAPISchema):
         return security
 
 
+# The document of each mount point, built once: the operations are fixed once imported.
+_documents: dict[str, dict[str, Any]] = {}
+
+
 def _schema_with_problems(
     *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
 ) -> Any:
     if path_prefix is None:
         path_prefix = api.get_root_path(path_params or {})
-    return _document_problems(_Document(api, path_prefix))
+    if path_prefix not in _documents:
+        _documents[path_prefix] = _document_problems(_Document(api, path_prefix))
+    return copy.deepcopy(_documents[path_prefix])
 
 
 api.get_openapi_schema = _schema_with_problems  # type: ignore[method-assign]

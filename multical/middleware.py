@@ -140,14 +140,11 @@ class RateLimitMiddleware:
 
 
 def _counted_by_api(request: HttpRequest) -> bool:
-    """An API request the API counts itself, and answers with a problem when it is over: one that
-    brings a key (against the key, api.auth, or the client address when the key does not
-    authenticate), and the open times of listed pages (with the public booking pages' browsing,
-    api.routes.public)."""
-    path = request.path_info
-    return path.startswith("/api/v1/public/") or (
-        path.startswith("/api/v1/") and "Authorization" in request.headers
-    )
+    """The REST API counts its requests itself and answers a refusal as a problem, not as the
+    HTML 429 page: a request with a key against the key (api.auth), one without a working key
+    against the client address, the open times of listed pages with the public booking pages'
+    browsing (api.routes.public). Its document and reference are built once and kept."""
+    return request.path_info.startswith("/api/v1/")
 
 
 def _count(request: HttpRequest) -> Ratelimited | None:

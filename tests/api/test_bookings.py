@@ -100,7 +100,7 @@ def test_the_attendees_form_refuses_with_field_problems(host, owner_api):
     assert fields == {"attendee_email", "answers.0.question", "answers"}
     naive = owner_api.post("/bookings", {**_booking(host, start), "start": "2030-05-06T10:00"})
     # Refused by its type, before the form: named as the body's field.
-    assert [e["field"] for e in _problem(naive, 422, "invalid")["errors"]] == ["body.start"]
+    assert [e["field"] for e in _problem(naive, 422, "invalid")["errors"]] == ["start"]
     zone = owner_api.post("/bookings", _booking(host, start, attendee_time_zone="Mars/Base"))
     assert [e["field"] for e in _problem(zone, 422, "invalid")["errors"]] == ["attendee_time_zone"]
     assert not Booking.objects.exists()

@@ -4,7 +4,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 
 from api.scopes import Scope
 from tests.portfolio.world import block_marker
@@ -67,7 +66,6 @@ def test_events_need_their_own_scope(owner, make_api, world):
 
 def test_reads_share_the_portfolios_budget(owner, make_api, world, settings):
     settings.PORTFOLIO_FETCH_RATE = "2/15m"
-    cache.clear()
     api = make_api(owner)
 
     assert [api.get("/events", **_range()).status_code for _ in range(2)] == [200, 200]

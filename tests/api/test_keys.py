@@ -126,7 +126,7 @@ def test_each_key_has_its_own_rate_limit_with_retry_after(owner, make_api, setti
 
 def test_requests_with_bad_keys_count_against_the_address(settings):
     settings.RATE_LIMIT_DEFAULT = "2/m"
-    bad = Client(HTTP_AUTHORIZATION="Bearer mck_nothing")
+    bad = Client(HTTP_AUTHORIZATION="Bearer mck_nothing", REMOTE_ADDR="203.0.113.42")
 
     assert [bad.get("/api/v1/me").status_code for _ in range(2)] == [401, 401]
     refused = bad.get("/api/v1/me")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from api.scopes import Scope
 from syncrules.models import SyncRule
@@ -153,3 +154,23 @@ def test_a_body_that_is_not_a_json_object_is_refused(owner_api, calendars, body)
 
     assert response.status_code == 400
     assert response.json()["code"] == "malformed_body"
+
+
+def test_type_errors_and_form_refusals_name_fields_alike(owner_api, calendars):
+    typed = owner_api.post("/rules", _rule(calendars, lookahead_days="many"))
+    formed = owner_api.post("/rules", _rule(calendars, lookahead_days=900))
+    listed = owner_api.get("/rules", limit=0)
+
+    assert [error["field"] for error in typed.json()["errors"]] == ["lookahead_days"]
+    assert [error["field"] for error in formed.json()["errors"]] == ["lookahead_days"]
+    assert [error["field"] for error in listed.json()["errors"]] == ["limit"]
+
+
+def test_requests_without_a_key_are_refused_as_problems_past_the_limit(settings):
+    settings.RATE_LIMIT_DEFAULT = "2/m"
+    anonymous = Client(REMOTE_ADDR="203.0.113.41")
+
+    answers = [anonymous.get("/api/v1/rules") for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [401, 401, 429]
+    assert answers[-1]["Content-Type"] == "application/problem+json"
