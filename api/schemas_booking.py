@@ -3,27 +3,33 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.utils import timezone
 from ninja import Field, Schema
 from pydantic import AwareDatetime, BeforeValidator
 
 from api.problems import ApiProblem, FieldProblem, invalid
-from booking.availability import page_slots
+from api.schemas import Out
+from booking.availability import bookings_version, busy_calendar_ids, page_slots
 from booking.models import BookingPage
 from booking.public_display import zone_names
 from booking.public_views import OFFER_LEAD
 from booking.slots import local_day_window
+from calendars.busy import busy_versions
 from integrations.base import Window
 
 # The longest range one request may ask for: two months, whatever their lengths.
 MAX_SLOT_DAYS = 62
 # The days asked for when none are named: a week from today.
 DEFAULT_SLOT_DAYS = 7
+# How long computed open times are kept, as the public page keeps its rendered ones.
+SLOTS_SECONDS = 60
 # How soon to ask again when a calendar that decides the open times could not be read.
 UNREADABLE_RETRY_SECONDS = 30
 
@@ -66,12 +72,12 @@ class SlotsQuery(Schema):
     )
 
 
-class SlotOut(Schema):
+class SlotOut(Out):
     start: datetime
     end: datetime
 
 
-class SlotsOut(Schema):
+class SlotsOut(Out):
     start: date
     end: date
     time_zone: str
@@ -115,17 +121,7 @@ def open_slots(page: BookingPage, query: SlotsQuery) -> SlotsOut:
     last = min(end, today + timedelta(days=page.horizon_days + 1))
     starts: list[datetime] = []
     if first <= last:
-        window = Window(local_day_window(first, zone).start, local_day_window(last, zone).end)
-        found = page_slots(page, now=now, lead=OFFER_LEAD, window=window, duration=duration)
-        if found.unreadable:
-            raise ApiProblem(
-                503,
-                "calendar_unreadable",
-                "Service unavailable",
-                "A calendar that decides the open times could not be read just now.",
-                headers={"Retry-After": str(UNREADABLE_RETRY_SECONDS)},
-            )
-        starts = found.slots
+        starts = _starts(page, now=now, first=first, last=last, zone=zone, duration=duration)
     length = timedelta(minutes=duration)
     return SlotsOut(
         start=start,
@@ -138,6 +134,44 @@ def open_slots(page: BookingPage, query: SlotsQuery) -> SlotsOut:
             for start in starts
         ],
     )
+
+
+def _starts(
+    page: BookingPage, *, now: datetime, first: date, last: date, zone: ZoneInfo, duration: int
+) -> list[datetime]:
+    """The open starts between two days, kept for a minute in the shared cache under a key that
+    changes with the page, its calendars' busy time and the owner's bookings, as the public
+    page keeps its rendered times (``booking.public_views``): a client asking again and again
+    costs one cache read. A booking re-checks everything live anyway."""
+    calendar_ids = busy_calendar_ids(page)
+    versions = busy_versions(calendar_ids)
+    parts = [
+        str(page.id),
+        page.updated_at.isoformat(),
+        bookings_version(page.owner_id),
+        *(f"{i}={versions[i]}" for i in sorted(calendar_ids)),
+        str(int(now.timestamp() // SLOTS_SECONDS)),
+        str(zone),
+        first.isoformat(),
+        last.isoformat(),
+        str(duration),
+    ]
+    key = "api:slots:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+    kept = cache.get(key)
+    if kept is not None:
+        return [datetime.fromtimestamp(stamp, UTC) for stamp in kept]
+    window = Window(local_day_window(first, zone).start, local_day_window(last, zone).end)
+    found = page_slots(page, now=now, lead=OFFER_LEAD, window=window, duration=duration)
+    if found.unreadable:
+        raise ApiProblem(
+            503,
+            "calendar_unreadable",
+            "Service unavailable",
+            "A calendar that decides the open times could not be read just now.",
+            headers={"Retry-After": str(UNREADABLE_RETRY_SECONDS)},
+        )
+    cache.set(key, [moment.timestamp() for moment in found.slots], SLOTS_SECONDS)
+    return list(found.slots)
 
 
 def _first_length(page: BookingPage) -> int:

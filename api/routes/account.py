@@ -4,14 +4,15 @@ from datetime import datetime
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
 from api.auth import KeyAuth, key_of
+from api.schemas import Out
 
 router = Router(tags=["Account"])
 
 
-class MeOut(Schema):
+class MeOut(Out):
     id: UUID
     email: str
     time_zone: str

@@ -21,6 +21,7 @@ from ninja import Field, Query, Router, Schema, Status
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
+from api.schemas import Out
 from api.schemas_booking import Instant
 from api.scopes import Scope
 from booking.forms import CancelForm
@@ -44,12 +45,12 @@ _RETRY_SECONDS = 30
 _KEY_PREFIX = "api:"
 
 
-class Answer(Schema):
+class Answer(Out):
     question: str = Field(max_length=200, description="The question's label, as the page asks it.")
     answer: str = Field(max_length=2000)
 
 
-class BookingOut(Schema):
+class BookingOut(Out):
     id: UUID
     page_id: UUID | None = Field(description="Null once the page is deleted.")
     title: str
@@ -72,7 +73,7 @@ class BookingOut(Schema):
     updated_at: datetime
 
 
-class BookingList(Schema):
+class BookingList(Out):
     items: list[BookingOut]
     next_cursor: str | None
 

@@ -6,11 +6,12 @@ from datetime import datetime
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import Problem
+from api.schemas import Out
 from api.scopes import Scope
 from calendars.models import Calendar, Connection
 from calendars.selectors import CalendarState, calendar_statuses, get_connection_for_user
@@ -20,7 +21,7 @@ router = Router(tags=["Calendars"])
 _read = KeyAuth(Scope.CALENDARS_READ)
 
 
-class ConnectionOut(Schema):
+class ConnectionOut(Out):
     id: UUID
     provider: str
     label: str
@@ -30,12 +31,12 @@ class ConnectionOut(Schema):
     last_error: str | None
 
 
-class ConnectionList(Schema):
+class ConnectionList(Out):
     items: list[ConnectionOut]
     next_cursor: str | None
 
 
-class CalendarOut(Schema):
+class CalendarOut(Out):
     id: UUID
     connection_id: UUID
     provider: str
@@ -48,7 +49,7 @@ class CalendarOut(Schema):
     needs_reconnect: bool
 
 
-class CalendarList(Schema):
+class CalendarList(Out):
     items: list[CalendarOut]
     next_cursor: str | None
 

@@ -17,6 +17,7 @@ from ninja import Field, Query, Router, Schema
 
 from api.auth import KeyAuth, key_of
 from api.problems import ApiProblem, FieldProblem, invalid
+from api.schemas import Out
 from api.scopes import Scope
 from multical.lib import rate_limits
 from portfolio.fetch import events_for
@@ -33,7 +34,7 @@ class EventsQuery(Schema):
     )
 
 
-class EventOut(Schema):
+class EventOut(Out):
     id: str
     title: str
     start: datetime
@@ -52,13 +53,13 @@ class EventOut(Schema):
     recurring: bool
 
 
-class FailureOut(Schema):
+class FailureOut(Out):
     calendar_id: UUID
     reason: str
     needs_reconnect: bool
 
 
-class EventsOut(Schema):
+class EventsOut(Out):
     items: list[EventOut]
     failures: list[FailureOut]
 

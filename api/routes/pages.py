@@ -24,6 +24,7 @@ from accounts.models import User
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, form_errors, invalid
+from api.schemas import Out
 from api.schemas_booking import Day, SlotsOut, SlotsQuery, open_slots
 from api.scopes import Scope
 from booking.forms import (
@@ -151,7 +152,7 @@ class PageIn(PagePatch):
     title: str = Field(min_length=1, max_length=120)
 
 
-class PageOut(Schema):
+class PageOut(Out):
     id: UUID
     title: str
     description: str
@@ -186,7 +187,7 @@ class PageOut(Schema):
     updated_at: datetime
 
 
-class PageList(Schema):
+class PageList(Out):
     items: list[PageOut]
     next_cursor: str | None
 

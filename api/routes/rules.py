@@ -13,6 +13,7 @@ from accounts.billing.plans import PlanLimitReached
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, Problem, form_errors, invalid
+from api.schemas import Out
 from api.scopes import Scope
 from syncrules import choices, preview, services
 from syncrules.forms import RuleForm
@@ -77,7 +78,7 @@ class RulePatch(Schema):
     overlap_ok: bool | None = None
 
 
-class RuleOut(Schema):
+class RuleOut(Out):
     id: UUID
     name: str
     sources: list[UUID]
@@ -104,12 +105,12 @@ class RuleOut(Schema):
     updated_at: datetime
 
 
-class RuleList(Schema):
+class RuleList(Out):
     items: list[RuleOut]
     next_cursor: str | None
 
 
-class RunOut(Schema):
+class RunOut(Out):
     id: int
     source_calendar_id: UUID | None
     started_at: datetime
@@ -123,12 +124,12 @@ class RunOut(Schema):
     error: str | None
 
 
-class RunList(Schema):
+class RunList(Out):
     items: list[RunOut]
     next_cursor: str | None
 
 
-class PreviewRowOut(Schema):
+class PreviewRowOut(Out):
     source_calendar: str
     title: str
     all_day: bool
@@ -140,7 +141,7 @@ class PreviewRowOut(Schema):
     skipped: str | None
 
 
-class PreviewOut(Schema):
+class PreviewOut(Out):
     start: datetime
     end: datetime
     copied: int

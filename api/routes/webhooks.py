@@ -13,6 +13,7 @@ from pydantic import WithJsonSchema
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, conflict, invalid
+from api.schemas import Out
 from api.scopes import Scope
 from multical.lib import rate_limits
 from webhooks import selectors, services
@@ -40,7 +41,7 @@ class SubscriptionPatch(Schema):
     active: bool | None = Field(None, description="false pauses it; true resumes it.")
 
 
-class SubscriptionOut(Schema):
+class SubscriptionOut(Out):
     id: UUID
     url: str
     events: list[str]
@@ -56,19 +57,19 @@ class SubscriptionCreated(SubscriptionOut):
     secret: str = Field(description="The signing secret (`whsec_…`), shown this once.")
 
 
-class SubscriptionList(Schema):
+class SubscriptionList(Out):
     items: list[SubscriptionOut]
     next_cursor: str | None
 
 
-class SecretOut(Schema):
+class SecretOut(Out):
     secret: str = Field(description="The new signing secret, shown this once.")
     previous_valid_until: datetime = Field(
         description="Until then each delivery is signed with the old secret too."
     )
 
 
-class DeliveryOut(Schema):
+class DeliveryOut(Out):
     id: UUID = Field(description="The idempotency id the receiver sees in `webhook-id`.")
     event_type: str
     status: str
@@ -82,7 +83,7 @@ class DeliveryOut(Schema):
     finished_at: datetime | None
 
 
-class DeliveryList(Schema):
+class DeliveryList(Out):
     items: list[DeliveryOut]
     next_cursor: str | None
 

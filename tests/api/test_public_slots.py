@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
+from booking.availability import forget_bookings
 from booking.models import Booking, BookingPage
 from calendars.models import Calendar
 from tests.booking.pages import at, days_ahead, make_host
@@ -218,3 +219,26 @@ def test_a_calendar_that_cannot_be_read_gives_no_times_but_a_503(radicale_server
     assert response.status_code == 503
     assert response.json()["code"] == "calendar_unreadable"
     assert int(response["Retry-After"]) > 0
+
+
+def test_kept_open_times_follow_a_booking_and_a_change_of_the_page(
+    radicale_server, owner, owner_api, django_capture_on_commit_callbacks
+):
+    host = make_host(radicale_server, owner, time_zone="Europe/Berlin", weekly_hours=MORNINGS)
+    day = days_ahead(3)
+    path = f"/pages/{host.page.id}/slots"
+    query = {"start": day.isoformat(), "end": day.isoformat(), "time_zone": "Europe/Berlin"}
+    first = [slot["start"] for slot in owner_api.get(path, **query).json()["slots"]]
+    taken = at(day, 10, zone="Europe/Berlin")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _booked(host.page, taken)
+        forget_bookings(owner.id)
+    after_booking = [slot["start"] for slot in owner_api.get(path, **query).json()["slots"]]
+    host.page.weekly_hours = {str(weekday): [[9 * 60, 10 * 60]] for weekday in range(1, 8)}
+    host.page.save()
+    after_change = [slot["start"] for slot in owner_api.get(path, **query).json()["slots"]]
+
+    assert len(first) == 6
+    assert len(after_booking) == 5
+    assert len(after_change) == 2
