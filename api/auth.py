@@ -12,21 +12,14 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from api import services
+from api import limits, services
 from api.models import ApiKey
 from api.problems import ApiProblem
 from api.scopes import Scope, granted
 from multical.lib import rate_limits
 
-
-def _key_rate(group: str, request: HttpRequest) -> str:
-    rate: str = settings.API_KEY_RATE
-    return rate
-
-
-def _refused_rate(group: str, request: HttpRequest) -> str:
-    rate: str = settings.RATE_LIMIT_DEFAULT
-    return rate
+_key_rate = rate_limits.setting_rate("API_KEY_RATE")
+_refused_rate = rate_limits.setting_rate("RATE_LIMIT_DEFAULT")
 
 
 def _by_key(group: str, request: HttpRequest) -> str:
@@ -61,18 +54,13 @@ class KeyAuth(HttpBearer):
         if key is None:
             return None
         request.auth = key  # type: ignore[attr-defined]
-        counted = rate_limits.usage(
-            request, group="api-key", rate=_key_rate, increment=True, key=_by_key
+        limits.count(
+            request,
+            group="api-key",
+            rate=_key_rate,
+            key=_by_key,
+            refusal=f"This key's limit is {settings.API_KEY_RATE}",
         )
-        if counted is not None and counted["should_limit"]:
-            wait = max(counted["time_left"], 0) + 1
-            raise ApiProblem(
-                429,
-                "rate_limited",
-                "Too many requests",
-                f"This key's limit is {settings.API_KEY_RATE}; try again in {wait} s.",
-                headers={"Retry-After": str(wait)},
-            )
         missing = [str(scope) for scope in self.scopes if scope not in granted(key.scopes)]
         if missing:
             needed = " ".join(missing)
@@ -90,16 +78,12 @@ class KeyAuth(HttpBearer):
 
 def _count_refused(request: HttpRequest) -> None:
     """A request without a working key counts against its address, like any anonymous one."""
-    counted = rate_limits.usage(request, group="api-refused", rate=_refused_rate, increment=True)
-    if counted is not None and counted["should_limit"]:
-        wait = max(counted["time_left"], 0) + 1
-        raise ApiProblem(
-            429,
-            "rate_limited",
-            "Too many requests",
-            f"Too many requests without a working key; try again in {wait} s.",
-            headers={"Retry-After": str(wait)},
-        )
+    limits.count(
+        request,
+        group="api-refused",
+        rate=_refused_rate,
+        refusal="Too many requests without a working key",
+    )
 
 
 def key_of(request: HttpRequest) -> ApiKey:

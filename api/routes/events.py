@@ -15,8 +15,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
+from api import limits
 from api.auth import KeyAuth, key_of
-from api.problems import ApiProblem, FieldProblem, invalid
+from api.problems import FieldProblem, invalid
 from api.schemas import Out
 from api.scopes import Scope
 from multical.lib import rate_limits
@@ -64,9 +65,7 @@ class EventsOut(Out):
     failures: list[FailureOut]
 
 
-def _fetch_rate(group: str, request: HttpRequest) -> str:
-    rate: str = settings.PORTFOLIO_FETCH_RATE
-    return rate
+_fetch_rate = rate_limits.setting_rate("PORTFOLIO_FETCH_RATE")
 
 
 @router.get(
@@ -85,22 +84,13 @@ def list_events(
         window = parse_range(query.start, query.end)
     except RangeError as error:
         raise invalid([FieldProblem(field="start", message=str(error))]) from error
-    counted = rate_limits.usage(
+    limits.count(
         request,
         group="portfolio-fetch",
         rate=_fetch_rate,
-        increment=True,
         key=lambda group, request: f"account:{user.pk}",
+        refusal=f"Reading calendars is limited to {settings.PORTFOLIO_FETCH_RATE} per account",
     )
-    if counted is not None and counted["should_limit"]:
-        wait = max(counted["time_left"], 0) + 1
-        raise ApiProblem(
-            429,
-            "rate_limited",
-            "Too many requests",
-            f"Reading calendars is limited to {settings.PORTFOLIO_FETCH_RATE} per account.",
-            headers={"Retry-After": str(wait)},
-        )
     result = events_for(user, window, calendar_ids=query.calendar)
     response["Cache-Control"] = "no-store"
     return EventsOut(

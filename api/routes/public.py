@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 from ninja import Query, Router
 
-from api.problems import ApiProblem, Problem
+from api import limits
+from api.problems import Problem
 from api.schemas_booking import SlotsOut, SlotsQuery, open_slots
 from booking.public_display import offers_a_length
 from booking.selectors.public import get_public_page
@@ -19,22 +20,13 @@ _browse_rate = rate_limits.setting_rate("BOOKING_BROWSE_RATE")
 def _count_browsing(request: HttpRequest) -> None:
     """Counted with the public pages' browsing (``BOOKING_BROWSE_RATE`` per address): a custom
     front end shares the budget its visitors have on the pages themselves."""
-    counted = rate_limits.usage(
+    limits.count(
         request,
         group="booking-browse",
         rate=_browse_rate,
-        increment=True,
         key=rate_limits.requester_key,
+        refusal="Too many requests for booking pages from this address",
     )
-    if counted is not None and counted["should_limit"]:
-        wait = max(counted["time_left"], 0) + 1
-        raise ApiProblem(
-            429,
-            "rate_limited",
-            "Too many requests",
-            f"Too many requests for booking pages from this address; try again in {wait} s.",
-            headers={"Retry-After": str(wait)},
-        )
 
 
 @router.get(
