@@ -97,12 +97,18 @@ def snippets(public_url: str, *, label: str) -> Snippets:
     where the script does not run)."""
     script = f'<script src="{script_url()}" defer></script>'
 
-    def link(mode: str, text: str) -> str:
-        return f'<a href="{public_url}" data-multical-embed="{mode}">{text}</a>\n{script}'
+    # The pop-up's close button is named in the owner's language, the one the snippet is shown
+    # in: the script cannot know the host page's.
+    closing = f' data-close-label="{escape(_("Close"))}"'
+
+    def link(mode: str, text: str, extra: str = "") -> str:
+        return f'<a href="{public_url}" data-multical-embed="{mode}"{extra}>{text}</a>\n{script}'
 
     text = escape(label)
     return Snippets(
-        inline=link("inline", text), popup=link("popup", text), floating=link("floating", text)
+        inline=link("inline", text),
+        popup=link("popup", text, closing),
+        floating=link("floating", text, closing),
     )
 
 

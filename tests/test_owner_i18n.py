@@ -29,6 +29,7 @@ APPS = [
     "portfolio",
     "lifecycle",
     "webhooks",
+    "api",
     "multical",
     # The providers word their errors, which reach owner pages (a connection's last error).
     "integrations",
