@@ -7,7 +7,6 @@ selectors as the pages (``api/routes/``).
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -229,7 +228,8 @@ class _Document(OpenAPISchema):
         return security
 
 
-# The document of each mount point, built once: the operations are fixed once imported.
+# The document of each mount point, built once: the operations are fixed once imported. Callers
+# read it and never change it (a copy for each would cost more than building it).
 _documents: dict[str, dict[str, Any]] = {}
 
 
@@ -240,7 +240,7 @@ def _schema_with_problems(
         path_prefix = api.get_root_path(path_params or {})
     if path_prefix not in _documents:
         _documents[path_prefix] = _document_problems(_Document(api, path_prefix))
-    return copy.deepcopy(_documents[path_prefix])
+    return _documents[path_prefix]
 
 
 api.get_openapi_schema = _schema_with_problems  # type: ignore[method-assign]

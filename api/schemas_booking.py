@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
+from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Field, Schema
 from pydantic import AwareDatetime, BeforeValidator
@@ -88,10 +89,16 @@ class SlotsOut(Out):
     )
 
 
-def open_slots(page: BookingPage, query: SlotsQuery) -> SlotsOut:
-    """The times ``page`` offers on the days asked for, as its public page offers them: busy time
-    from its calendars and stored bookings taken out, and only times still bookable a few
-    minutes from now (``OFFER_LEAD``). A calendar that cannot be read offers nothing: a 503."""
+def open_slots(page: BookingPage, query: SlotsQuery) -> HttpResponse:
+    """The times ``page`` offers on the days asked for, as its public page offers them (a
+    ``SlotsOut``): busy time from its calendars and stored bookings taken out, and only times
+    still bookable a few minutes from now (``OFFER_LEAD``). A calendar that cannot be read offers
+    nothing: a 503.
+
+    The answer is kept for a minute in the shared cache, written, under a key that changes with
+    the page, its calendars' busy time and the owner's bookings, as the public page keeps its
+    rendered times (``booking.public_views``): a client asking again and again costs one cache
+    read. A booking re-checks everything live anyway."""
     zone_name = query.time_zone or page.time_zone
     if zone_name not in zone_names():
         raise invalid([FieldProblem(field="time_zone", message="Not a known IANA time zone.")])
@@ -115,34 +122,35 @@ def open_slots(page: BookingPage, query: SlotsQuery) -> SlotsOut:
         raise invalid(
             [FieldProblem(field="end", message=f"Ask for at most {MAX_SLOT_DAYS} days at a time.")]
         )
-    # Days before yesterday or past the horizon offer nothing; they are not computed (and dates
-    # far from now are never turned into instants).
-    first = max(start, today - timedelta(days=1))
-    last = min(end, today + timedelta(days=page.horizon_days + 1))
-    starts: list[datetime] = []
-    if first <= last:
-        starts = _starts(page, now=now, first=first, last=last, zone=zone, duration=duration)
-    length = timedelta(minutes=duration)
-    return SlotsOut(
-        start=start,
-        end=end,
-        time_zone=zone_name,
-        duration=duration,
-        durations=list(page.durations),
-        slots=[
-            SlotOut(start=start.astimezone(zone), end=(start + length).astimezone(zone))
-            for start in starts
-        ],
-    )
+    key = _answer_key(page, now, zone_name, start, end, duration)
+    answer = cache.get(key)
+    if answer is None:
+        # Days before yesterday or past the horizon offer nothing; they are not computed (and
+        # dates far from now are never turned into instants).
+        first = max(start, today - timedelta(days=1))
+        last = min(end, today + timedelta(days=page.horizon_days + 1))
+        starts: list[datetime] = []
+        if first <= last:
+            starts = _starts(page, now=now, first=first, last=last, zone=zone, duration=duration)
+        length = timedelta(minutes=duration)
+        answer = SlotsOut(
+            start=start,
+            end=end,
+            time_zone=zone_name,
+            duration=duration,
+            durations=list(page.durations),
+            slots=[
+                SlotOut(start=moment.astimezone(zone), end=(moment + length).astimezone(zone))
+                for moment in starts
+            ],
+        ).model_dump_json()
+        cache.set(key, answer, SLOTS_SECONDS)
+    return HttpResponse(answer, content_type="application/json; charset=utf-8")
 
 
-def _starts(
-    page: BookingPage, *, now: datetime, first: date, last: date, zone: ZoneInfo, duration: int
-) -> list[datetime]:
-    """The open starts between two days, kept for a minute in the shared cache under a key that
-    changes with the page, its calendars' busy time and the owner's bookings, as the public
-    page keeps its rendered times (``booking.public_views``): a client asking again and again
-    costs one cache read. A booking re-checks everything live anyway."""
+def _answer_key(
+    page: BookingPage, now: datetime, zone: str, start: date, end: date, duration: int
+) -> str:
     calendar_ids = busy_calendar_ids(page)
     versions = busy_versions(calendar_ids)
     parts = [
@@ -151,15 +159,17 @@ def _starts(
         bookings_version(page.owner_id),
         *(f"{i}={versions[i]}" for i in sorted(calendar_ids)),
         str(int(now.timestamp() // SLOTS_SECONDS)),
-        str(zone),
-        first.isoformat(),
-        last.isoformat(),
+        zone,
+        start.isoformat(),
+        end.isoformat(),
         str(duration),
     ]
-    key = "api:slots:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
-    kept = cache.get(key)
-    if kept is not None:
-        return [datetime.fromtimestamp(stamp, UTC) for stamp in kept]
+    return "api:slots:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _starts(
+    page: BookingPage, *, now: datetime, first: date, last: date, zone: ZoneInfo, duration: int
+) -> list[datetime]:
     window = Window(local_day_window(first, zone).start, local_day_window(last, zone).end)
     found = page_slots(page, now=now, lead=OFFER_LEAD, window=window, duration=duration)
     if found.unreadable:
@@ -170,7 +180,6 @@ def _starts(
             "A calendar that decides the open times could not be read just now.",
             headers={"Retry-After": str(UNREADABLE_RETRY_SECONDS)},
         )
-    cache.set(key, [moment.timestamp() for moment in found.slots], SLOTS_SECONDS)
     return list(found.slots)
 
 

@@ -15,6 +15,7 @@ one client first (the time one request takes), then with 20 (the time with the C
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -44,13 +45,57 @@ def _latency(url: str, token: str, label: str, target_ms: float, clients: int = 
                 elapsed.append((time.perf_counter() - started) * 1000)
         return elapsed
 
+    busy, ours, parts = _machine_busy(), resource.getrusage(resource.RUSAGE_SELF), _by_process()
     with ThreadPoolExecutor(clients) as pool:
         times = sorted(t for run in pool.map(client_session, range(clients)) for t in run)
+    machine = (_machine_busy() - busy) / len(times) * 1000
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    client = (after.ru_utime + after.ru_stime - ours.ru_utime - ours.ru_stime) / len(times) * 1000
+    spent = {
+        name: (seconds - parts.get(name, 0.0)) / len(times) * 1000
+        for name, seconds in _by_process().items()
+    }
     p95 = times[int(len(times) * 0.95) - 1]
     return (
         f"{label}, {clients} concurrent client{'s' if clients > 1 else ''}, {len(times)} requests: "
-        f"p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms (target p95 <= {target_ms:.0f} ms)"
+        f"p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms (target p95 <= {target_ms:.0f} ms); "
+        f"CPU per request: {machine:.1f} ms on the machine: clients {client:.1f}, "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(spent.items()))
     )
+
+
+def _by_process() -> dict[str, float]:
+    """CPU seconds spent so far by the web server's processes, PostgreSQL's and Redis'."""
+    spent: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = (
+            "gunicorn"
+            if "gunicorn" in command
+            else "postgres"
+            if command.startswith("postgres")
+            else "redis"
+            if "redis-server" in command
+            else None
+        )
+        if name is not None:
+            spent[name] = spent.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return spent
+
+
+def _machine_busy() -> float:
+    """Seconds every CPU of the machine has spent busy since boot (``/proc/stat``)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and waiting for I/O
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _bookings(host: object) -> None:

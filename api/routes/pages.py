@@ -572,6 +572,6 @@ def delete_page(request: HttpRequest, page_id: UUID) -> HttpResponse:
     "computes them (also for a page that is switched off or unlisted). 503 when a calendar that "
     "decides them cannot be read just now.",
 )
-def page_open_slots(request: HttpRequest, page_id: UUID, query: Query[SlotsQuery]) -> SlotsOut:
+def page_open_slots(request: HttpRequest, page_id: UUID, query: Query[SlotsQuery]) -> HttpResponse:
     found = selectors.get_page_for_user(key_of(request).user, page_id)
     return open_slots(found, query)

@@ -3,7 +3,7 @@ of one's own can offer them. Nothing beyond what the public page itself shows.""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from api import limits
@@ -40,7 +40,7 @@ def _count_browsing(request: HttpRequest) -> None:
 )
 def public_slots(
     request: HttpRequest, handle: str, slug: str, query: Query[SlotsQuery]
-) -> SlotsOut:
+) -> HttpResponse:
     _count_browsing(request)
     if "\x00" in handle + slug:
         # No address holds one, and PostgreSQL cannot even be asked about it.
