@@ -132,19 +132,11 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith(exempt_prefixes()) and not _counted_by_api(request):
+        if not request.path_info.startswith(exempt_prefixes()):
             refused = _count(request)
             if refused is not None:
                 return import_string(settings.RATELIMIT_VIEW)(request, refused)
         return self.get_response(request)
-
-
-def _counted_by_api(request: HttpRequest) -> bool:
-    """The REST API counts its requests itself and answers a refusal as a problem, not as the
-    HTML 429 page: a request with a key against the key (api.auth), one without a working key
-    against the client address, the open times of listed pages with the public booking pages'
-    browsing (api.routes.public). Its document and reference are built once and kept."""
-    return request.path_info.startswith("/api/v1/")
 
 
 def _count(request: HttpRequest) -> Ratelimited | None:

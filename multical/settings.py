@@ -503,8 +503,10 @@ RATE_LIMIT_SIGNED_IN = env.str("RATE_LIMIT_SIGNED_IN", "2000/15m")
 # ...every other request, per client address, but for public booking pages (below)...
 RATE_LIMIT_DEFAULT = env.str("RATE_LIMIT_DEFAULT", "100/15m")
 # ...except these paths: push notifications (verified by their secrets, and a dropped one is a
-# lost change) and the health check. Static files are exempt too.
-RATE_LIMIT_EXEMPT_PATHS = ["/hooks/", "/health/"]
+# lost change), the health check, and the REST API, which counts its own requests (per key, per
+# address without one: api.auth, api.limits) and answers a refusal as a problem, not as the
+# HTML 429 page. Static files are exempt too.
+RATE_LIMIT_EXEMPT_PATHS = ["/hooks/", "/health/", "/api/v1/"]
 # Failed log-ins, sign-ups and password resets per client address (multical.lib.failed_attempts).
 FAILED_ATTEMPTS_RATE = env.str("FAILED_ATTEMPTS_RATE", "10/15m")
 # A calendar's "sync now" and a data export, per account.
