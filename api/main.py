@@ -160,15 +160,9 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Document every error status each operation may answer, as problem details."""
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.setdefault(
-        "Problem", problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    )
-    components.update(
-        problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}").get(
-            "$defs", {}
-        )
-    )
-    components["Problem"].pop("$defs", None)
+    problem = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem.pop("$defs", {}))
+    components.setdefault("Problem", problem)
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             responses = {

@@ -96,17 +96,15 @@ def _fields(schema: dict[str, Any]) -> list[Field]:
     ]
 
 
-def _parameter(spec: dict[str, Any]) -> list[Field]:
+def _parameter(spec: dict[str, Any]) -> Field:
     schema = spec.get("schema", {})
-    return [
-        Field(
-            name=spec["name"],
-            type=f"{type_of(schema)}, in the {spec['in']}",
-            required=bool(spec.get("required")),
-            description=spec.get("description", schema.get("description", "")),
-            default="" if "default" not in schema else repr(schema["default"]),
-        )
-    ]
+    return Field(
+        name=spec["name"],
+        type=f"{type_of(schema)}, in the {spec['in']}",
+        required=bool(spec.get("required")),
+        description=spec.get("description", schema.get("description", "")),
+        default="" if "default" not in schema else repr(schema["default"]),
+    )
 
 
 def reference(document: dict[str, Any]) -> tuple[list[Section], list[Schema]]:
@@ -124,8 +122,7 @@ def reference(document: dict[str, Any]) -> tuple[list[Section], list[Schema]]:
                 description=prose(spec.get("description", "")),
                 scopes=None if not security else list(next(iter(security[0].values()))),
             )
-            for parameter in spec.get("parameters", []):
-                operation.parameters += _parameter(parameter)
+            operation.parameters = [_parameter(item) for item in spec.get("parameters", [])]
             body = spec.get("requestBody", {}).get("content", {}).get("application/json")
             if body:
                 operation.body = type_of(body.get("schema", {}))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
-import string
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare, get_random_string, salted_hmac
 
 from accounts.models import AuditLog, User
 from accounts.services import audit_log_record
@@ -18,7 +16,6 @@ from api.models import ApiKey
 from api.scopes import Scope
 
 TOKEN_PREFIX = "mck_"  # noqa: S105 (what every key starts with, not a secret)
-_ALPHABET = string.ascii_letters + string.digits
 _PREFIX_LENGTH = 12
 # 32 characters of 62: some 190 random bits.
 _SECRET_LENGTH = 32
@@ -38,10 +35,6 @@ def _address_fingerprint(address: str) -> str:
     return salted_hmac(_ADDRESS_SALT, address, algorithm="sha256").hexdigest()[:32]
 
 
-def _random(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
 def api_key_create(
     *,
     user: User,
@@ -54,8 +47,8 @@ def api_key_create(
     unknown = set(scopes) - set(Scope.values)
     if unknown:
         raise ValueError(f"unknown scopes: {sorted(unknown)}")
-    prefix = _random(_PREFIX_LENGTH)
-    token = f"{TOKEN_PREFIX}{prefix}_{_random(_SECRET_LENGTH)}"
+    prefix = get_random_string(_PREFIX_LENGTH)
+    token = f"{TOKEN_PREFIX}{prefix}_{get_random_string(_SECRET_LENGTH)}"
     with transaction.atomic():
         key = ApiKey.objects.create(
             user=user,
