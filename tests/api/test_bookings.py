@@ -12,10 +12,9 @@ from django.db import close_old_connections, connection
 
 from api.scopes import Scope
 from booking.models import Booking, BookingPage, Question
-from booking.services import bookings as services
 from calendars.models import Calendar
 from tests.api.conftest import ApiClient
-from tests.booking.pages import at, days_ahead, make_host
+from tests.booking.pages import at, days_ahead, make_host, read_in_step
 
 pytestmark = pytest.mark.django_db
 
@@ -165,16 +164,7 @@ def test_two_simultaneous_bookings_of_one_time_make_one(
 ):
     host = make_host(radicale_server, owner)
     start = at(days_ahead(3), 10)
-    # Both requests read the calendars before either stores its booking.
-    barrier = threading.Barrier(2)
-    read = services.page_slots
-
-    def in_step(*args, **kwargs):
-        offered = read(*args, **kwargs)
-        barrier.wait(timeout=30)
-        return offered
-
-    monkeypatch.setattr(services, "page_slots", in_step)
+    read_in_step(monkeypatch)
     clients = [make_api(owner), make_api(owner)]
     answers: list[Any] = [None, None]
 

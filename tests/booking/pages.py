@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from booking.models import BookingPage, Profile
 from booking.public_display import parse_start
+from booking.services import bookings as booking_services
 from booking.services.bookings import booking_create
 from tests.syncrules.world import World, make_world
 
@@ -75,3 +77,17 @@ def someone_else_books(host: Host, form_url: str) -> datetime:
         submission_key="quicker",
     )
     return start
+
+
+def read_in_step(monkeypatch) -> None:
+    """Two submissions both read the calendars before either stores its booking: how a
+    double-click arrives most of the time."""
+    barrier = threading.Barrier(2)
+    read = booking_services.page_slots
+
+    def in_step(*args, **kwargs):
+        offered = read(*args, **kwargs)
+        barrier.wait(timeout=30)
+        return offered
+
+    monkeypatch.setattr(booking_services, "page_slots", in_step)

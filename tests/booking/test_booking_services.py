@@ -12,7 +12,6 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 
 from booking.availability import page_slots
 from booking.models import Booking
-from booking.services import bookings as services
 from booking.services.bookings import (
     BookingClosed,
     BusyUnknown,
@@ -27,6 +26,7 @@ from booking.slots import Refusal
 from calendars.models import Calendar, Connection
 from integrations.base import Window
 from syncrules.models import Block
+from tests.booking import pages
 from tests.booking.pages import at, days_ahead, make_host
 
 # Every service is seen to ask for the follow-up, which is only counted here.
@@ -404,17 +404,7 @@ def at_once(*calls):
 
 @pytest.fixture
 def read_in_step(monkeypatch):
-    """Two submissions both read the calendars before either stores its booking: how a
-    double-click arrives most of the time."""
-    barrier = threading.Barrier(2)
-    read = services.page_slots
-
-    def in_step(*args, **kwargs):
-        offered = read(*args, **kwargs)
-        barrier.wait(timeout=30)
-        return offered
-
-    monkeypatch.setattr(services, "page_slots", in_step)
+    pages.read_in_step(monkeypatch)
 
 
 @pytest.mark.django_db(transaction=True)
