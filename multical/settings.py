@@ -133,6 +133,10 @@ DATABASES = {
 # between transactions: no server-side cursors, and the sync locks, which are held by a session
 # for the length of a sync (multical.lib.locks), need a connection of their own that is a real
 # session: LOCKS_DATABASE_URL, straight to PostgreSQL or to a pool in session mode.
+# PostgreSQL through Django's backend with psycopg's compiled instant loader (multical.db).
+_POSTGRESQL = "django.db.backends.postgresql"
+if DATABASES["default"]["ENGINE"] == _POSTGRESQL:
+    DATABASES["default"]["ENGINE"] = "multical.db.postgresql"
 if env.bool("DATABASE_TRANSACTION_POOLER", False):
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 LOCKS_DATABASE_URL = env.str("LOCKS_DATABASE_URL", "")
@@ -140,6 +144,8 @@ if LOCKS_DATABASE_URL:
     DATABASES["locks"] = dj_database_url.parse(
         LOCKS_DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
     )
+    if DATABASES["locks"]["ENGINE"] == _POSTGRESQL:
+        DATABASES["locks"]["ENGINE"] = "multical.db.postgresql"
     # The same database under another address: tests use the default one's test database.
     DATABASES["locks"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Database backends of our own: Django's, with what its defaults cost us measured away."""
