@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "integrations",
     "webhooks",
     "api",
+    "orgs",
+    "console",
     "ninja",
     "django_ratelimit",
     "csp",

@@ -27,6 +27,7 @@ urlpatterns = [
     path("rules/", include("syncrules.urls")),
     path("booking/", include("booking.urls")),
     path("portfolio/", include("portfolio.urls")),
+    path("orgs/", include("console.urls")),
     # The REST API (personal API keys only, never a session) and its reference.
     path("api/", include("api.urls")),
     path("", include("booking.public_urls")),

@@ -47,6 +47,7 @@ def test_the_contract_names_every_app_of_ours():
     assert ours == {
         "multical", "integrations", "accounts", "calendars",
         "syncrules", "booking", "portfolio", "lifecycle", "webhooks", "api",
+        "orgs", "console",
     }  # fmt: skip
 
 

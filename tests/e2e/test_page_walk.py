@@ -97,6 +97,8 @@ NOT_PAGES: dict[str, str] = {
     "webhooks:subscription_resume": "POST only: a button on webhooks:subscription_detail (walked)",
     "webhooks:subscription_test": "POST only: a button on webhooks:subscription_detail (walked)",
     "api_keys:revoke": "POST only: a button on api_keys:list (walked)",
+    "console:invitation_revoke": "POST only: a button on console:organization (walked)",
+    "console:member_remove": "POST only: a button on console:member (walked)",
     "api_unknown": "the REST API's answer to an address it does not have: a JSON problem",
     "booking_public:picture": "the host's picture, an image shown on the public pages (walked)",
     "booking_public:calendar_file": "an .ics download linked from the confirmation (walked)",
@@ -371,6 +373,9 @@ def _api_key_made(page: Page, walk: Walk) -> Any:
 
 
 _calendar = {"calendar_id": lambda walk: walk.tenant.calendar.id}
+_org = {"organization_id": lambda walk: walk.tenant.organization.id}
+_member = {**_org, "user_id": lambda walk: walk.owner.id}
+_invitation = {"token": lambda walk: walk.tenant.invitation_token}
 _link = {"booking_id": lambda walk: walk.tenant.booking.id, "token": lambda walk: walk.tenant.token}
 
 # In order: as an anonymous visitor and attendee, then signed in as the owner (``_sign_in``).
@@ -470,6 +475,16 @@ OWNER_STOPS = [
     Stop("webhooks:delivery_log", to("webhooks:delivery_log", **_webhook)),
     Stop("webhooks:subscription_rotate", to("webhooks:subscription_rotate", **_webhook)),
     Stop("webhooks:subscription_delete", to("webhooks:subscription_delete", **_webhook)),
+    Stop("console:organization_list", to("console:organization_list")),
+    Stop("console:organization_create", to("console:organization_create")),
+    Stop("console:organization", to("console:organization", **_org)),
+    Stop("console:invitation_create", to("console:invitation_create", **_org)),
+    Stop("console:member", to("console:member", **_member)),
+    Stop("console:organization_settings", to("console:organization_settings", **_org)),
+    Stop("console:organization_delete", to("console:organization_delete", **_org)),
+    Stop("console:event_log", to("console:event_log", **_org)),
+    Stop("console:leave", to("console:leave", **_org)),
+    Stop("console:invitation_accept", to("console:invitation_accept", **_invitation)),
     # Last: turning two-factor sign-in on ends the session, and the walk signs in with a code.
     Stop("accounts:two_factor_setup", _two_factor_setup),
     Stop("accounts:login_two_factor", _two_factor_code),
@@ -627,6 +642,7 @@ def make_walk(radicale_server, live_server, settings) -> Walk:
         attendee="Charles Babbage",
         answer="The difference engine, and what comes next.",
         cancel_reason="",
+        organization="Analytical Engine Company",
     )
     tenant = make_tenant(radicale_server, owner, names, handle="ada-lovelace")
     for day, title in [(0, "Design review"), (1, "Board call"), (2, "Quarterly planning")]:

@@ -81,6 +81,18 @@ def _api_key(t: Tenant) -> dict[str, Any]:
     return {"key_id": t.api_key.id}
 
 
+def _organization(t: Tenant) -> dict[str, Any]:
+    return {"organization_id": t.organization.id}
+
+
+def _invitation(t: Tenant) -> dict[str, Any]:
+    return {"organization_id": t.organization.id, "invitation_id": t.invitation.id}
+
+
+def _member(t: Tenant) -> dict[str, Any]:
+    return {"organization_id": t.organization.id, "user_id": t.connection.user_id}
+
+
 def _forged_link(t: Tenant) -> dict[str, Any]:
     return {"booking_id": t.booking.id, "token": FORGED_TOKEN}
 
@@ -120,6 +132,15 @@ TARGETS: dict[str, Target] = {
     "webhooks:subscription_test": Target(_webhook),
     "webhooks:subscription_rotate": Target(_webhook),
     "webhooks:subscription_delete": Target(_webhook),
+    "console:organization": Target(_organization),
+    "console:invitation_create": Target(_organization),
+    "console:invitation_revoke": Target(_invitation),
+    "console:member": Target(_member),
+    "console:member_remove": Target(_member),
+    "console:leave": Target(_organization),
+    "console:organization_settings": Target(_organization),
+    "console:organization_delete": Target(_organization),
+    "console:event_log": Target(_organization),
     "portfolio:calendar_preference": Target(_calendar),
     "portfolio:event": Target(_calendar, needs_more=True),
     "portfolio:event_create": Target(_calendar),
@@ -179,12 +200,15 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
         tenant.preference,
         tenant.api_key,
         tenant.webhook,
+        tenant.organization,
+        tenant.invitation,
     ]
     rows = {
         f"{type(obj).__name__} {obj.pk}": type(obj).objects.filter(pk=obj.pk).values().first()
         for obj in objects
     }
     rows["webhook deliveries"] = tenant.webhook.deliveries.count()
+    rows["memberships"] = list(tenant.organization.memberships.values("user_id", "role"))
     rows["rule sources"] = sorted(str(c.pk) for c in tenant.rule.sources.all())
     rows["rule targets"] = sorted(str(c.pk) for c in tenant.rule.targets.all())
     return rows

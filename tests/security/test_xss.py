@@ -17,6 +17,8 @@ from booking.public_display import format_start
 from booking.public_views import SESSION_KEY as BOOKINGS_MADE_SESSION_KEY
 from booking.services import follow_up
 from calendars.models import Connection
+from orgs.models import Role
+from orgs.services import invitation_create
 from tests.security.world import Names, Tenant, make_tenant
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +79,12 @@ def owner_pages(tenant: Tenant) -> list[str]:
         reverse("booking:booking_cancel", args=[booking]),
         reverse("booking:booking_reschedule", args=[booking]),
         reverse("portfolio:portfolio"),
+        reverse("console:organization_list"),
+        reverse("console:organization", args=[tenant.organization.id]),
+        reverse("console:organization_settings", args=[tenant.organization.id]),
+        reverse("console:organization_delete", args=[tenant.organization.id]),
+        reverse("console:leave", args=[tenant.organization.id]),
+        reverse("console:event_log", args=[tenant.organization.id]),
     ]
 
 
@@ -135,7 +143,7 @@ def test_the_public_pages_escape_every_name(tenant):
     assert {"host", "page", "question"} <= shown
 
 
-def test_the_html_emails_escape_every_name(tenant, owner):
+def test_the_html_emails_escape_every_name(tenant, owner, django_capture_on_commit_callbacks):
     booking = tenant.booking
     # Not yet told anyone, and written to a calendar whose account needs reconnecting, so the
     # owner's e-mail names the calendar and the connection among its problems.
@@ -147,9 +155,17 @@ def test_the_html_emails_escape_every_name(tenant, owner):
     booking.refresh_from_db()
     cancel_by_owner(booking)
     follow_up.booking_follow_up(booking_id=str(booking.id))
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_create(
+            membership=tenant.organization.memberships.get(user=owner),
+            email="second.invitee@example.com",
+            role=Role.MEMBER,
+            ip_address=None,
+        )
 
     shown: set[str] = set()
-    assert len(mail.outbox) == 4  # booked and cancelled, to the attendee and to the owner
+    # Booked and cancelled, to the attendee and to the owner; an invitation to the organization.
+    assert len(mail.outbox) == 5
     for message in mail.outbox:
         html = message.alternatives[0][0]
         assert_no_markup(message.subject, html)

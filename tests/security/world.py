@@ -12,6 +12,8 @@ from booking.models import Booking, BookingPage, Profile, Question
 from booking.tokens import manage_token
 from calendars.models import Calendar, Connection
 from multical.lib import vault
+from orgs.models import Invitation, Organization, Role
+from orgs.services import invitation_create, organization_create
 from portfolio.models import CalendarPreference
 from syncrules.models import SyncRule
 from tests.syncrules.world import World, make_world
@@ -34,6 +36,7 @@ class Names:
     attendee: str
     answer: str
     cancel_reason: str
+    organization: str
 
     @classmethod
     def marked(cls, mark: str) -> Names:
@@ -58,6 +61,9 @@ class Tenant:
     preference: CalendarPreference
     api_key: ApiKey
     webhook: WebhookSubscription
+    organization: Organization
+    invitation: Invitation
+    invitation_token: str
 
     @property
     def token(self) -> str:
@@ -68,8 +74,9 @@ def make_tenant(
     radicale_server, user, names: Names, *, handle: str, attendee_email: str = "guest@example.com"
 ) -> Tenant:
     """``user`` with a CalDAV connection (calendars "work" and "home" on Radicale), a rule from
-    work to home, a booking profile and page with a question, a booking with an answer, and a
-    portfolio colour for work."""
+    work to home, a booking profile and page with a question, a booking with an answer, a
+    portfolio colour for work, an API key, a webhook, and an organization ``user`` owns with an
+    invitation waiting."""
     world = make_world(radicale_server, user, ["work", "home"])
     connection = world.connection
     connection.label = names.connection
@@ -120,6 +127,13 @@ def make_tenant(
         subscription=webhook, event_type="booking.created", status="delivered", attempts=1,
         last_status_code=204, last_latency_ms=87,
     )  # fmt: skip
+    organization = organization_create(user=user, name=names.organization, ip_address=None)
+    invitation, invitation_token = invitation_create(
+        membership=organization.memberships.get(user=user),
+        email=f"invitee.{user.id}@example.com",
+        role=Role.MEMBER,
+        ip_address=None,
+    )
     return Tenant(
         world=world,
         names=names,
@@ -134,4 +148,7 @@ def make_tenant(
         preference=preference,
         api_key=api_key,
         webhook=webhook,
+        organization=organization,
+        invitation=invitation,
+        invitation_token=invitation_token,
     )

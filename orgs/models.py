@@ -1,0 +1,160 @@
+"""Organizations: people who work together, each keeping their own calendars, rules and pages.
+
+A membership gives a role in one organization; a person may hold several. Nothing of a member's
+own (connections, rules, pages, bookings) belongs to the organization: ending a membership ends
+the organization's view of the member and leaves their data as it was. An invitation is reached by
+a link whose secret is kept only as a keyed digest, and is for one e-mail address.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# An invitation link works for this long.
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    MEMBER = "member", _("Member")
+
+
+# What each role may do is ordered: an owner may do all an admin may, an admin all a member may.
+ROLE_RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
+
+
+class Organization(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("Name"), max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="org_memberships"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"], name="orgs_membership_one_per_person"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.organization_id} as {self.role}"
+
+    @property
+    def is_admin(self) -> bool:
+        """Owners and admins run the organization; members use it."""
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role.ADMIN]
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def open(self, *, now: datetime) -> InvitationQuerySet:
+        """Neither accepted nor revoked, and not yet expired."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+
+
+class Invitation(models.Model):
+    """An invitation for one address to join with one role.
+
+    The link carries ``<id>.<secret>``; only a keyed digest of the secret is stored, so the
+    database alone cannot be used to join. An address has at most one pending invitation per
+    organization: inviting again replaces it with a new link.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    # Lower-cased, as accounts stores addresses.
+    email = models.EmailField(_("E-mail address"))
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    digest = models.CharField(max_length=64)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("email"),
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="orgs_invitation_one_pending_per_address",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.role}"
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+class OrgEvent(models.Model):
+    """A line of the organization's own audit log: who did what to its membership and settings.
+
+    ``subject`` names whom it was done to (an address or a member's name as it was then), since
+    the person may since have left; it holds no calendar content.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("Created the organization")
+        RENAMED = "renamed", _("Renamed the organization")
+        INVITED = "invited", _("Invited someone")
+        INVITATION_REVOKED = "invitation_revoked", _("Withdrew an invitation")
+        JOINED = "joined", _("Joined")
+        ROLE_CHANGED = "role_changed", _("Changed a member's role")
+        REMOVED = "removed", _("Removed a member")
+        LEFT = "left", _("Left")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=24, choices=Action.choices)
+    subject = models.CharField(max_length=254, blank=True)
+    role = models.CharField(max_length=8, choices=Role.choices, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="orgs_event_org")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.action}"
