@@ -60,7 +60,7 @@ CAPPED_LOGGERS = {
 }
 
 # Secrets carried in a path segment, each found by the path before it (see the URL configuration:
-# booking_public, accounts). The segment is replaced, its neighbours kept for the reader.
+# booking_public, accounts, console). The segment is replaced, its neighbours kept for the reader.
 _SEGMENT = r"[^/?#\s\"'<>]+"
 _PATH_SECRETS = [
     # An attendee's manage link: /bookings/<booking id>/<token>/ (not the owner's /booking/bookings/).
@@ -71,6 +71,8 @@ _PATH_SECRETS = [
     # token for the placeholder "set-password" once it is in the session.
     re.compile(rf"(/accounts/verify/{_SEGMENT}/){_SEGMENT}"),
     re.compile(rf"(/accounts/password/reset/{_SEGMENT}/)(?!set-password(?:[/?#\s]|$)){_SEGMENT}"),
+    # An invitation to an organization: /orgs/join/<invitation id>.<secret>/.
+    re.compile(rf"(/orgs/join/){_SEGMENT}"),
 ]
 
 # Query parameters whose values are secrets: OAuth callbacks (code, state, session_state), Stripe
