@@ -114,14 +114,14 @@ def available_slots(
     today = now.astimezone(zone).date()
     last_day = today + timedelta(days=availability.horizon_days - 1)
     earliest = now + lead + availability.minimum_notice
-    latest = _first_instant(datetime.combine(last_day + DAY, time()), zone)
+    latest = first_instant(datetime.combine(last_day + DAY, time()), zone)
     if window is not None:
         earliest, latest = max(earliest, window.start), min(latest, window.end)
     if earliest >= latest:
         return []
 
-    starts, ends = _blocked(availability, busy, bookings)
-    full = _full_days(availability, booked_starts)
+    starts, ends = blocked_spans(availability, busy, bookings)
+    full = full_days(availability, booked_starts)
     slots: list[datetime] = []
     count = len(starts)
     day = max(today, earliest.astimezone(zone).date())
@@ -174,7 +174,7 @@ def start_refusal(
         return Refusal.NOTICE
     zone = availability.time_zone
     last_day = now.astimezone(zone).date() + timedelta(days=availability.horizon_days - 1)
-    if start >= _first_instant(datetime.combine(last_day + DAY, time()), zone):
+    if start >= first_instant(datetime.combine(last_day + DAY, time()), zone):
         return Refusal.HORIZON
 
     def offered(busy: Iterable[Interval], bookings: Iterable[Interval]) -> bool:
@@ -190,7 +190,7 @@ def start_refusal(
 
     if not offered((), ()):
         return Refusal.GRID if _within_hours(availability, start, duration) else Refusal.HOURS
-    if start.astimezone(zone).date() in _full_days(availability, booked_starts):
+    if start.astimezone(zone).date() in full_days(availability, booked_starts):
         return Refusal.FULL
     if not offered(busy, bookings):
         return Refusal.TAKEN
@@ -205,7 +205,7 @@ def slots_by_day(slots: Iterable[datetime], zone: ZoneInfo) -> dict[date, list[d
     return days
 
 
-def _blocked(
+def blocked_spans(
     availability: Availability, busy: Iterable[Interval], bookings: Iterable[Interval]
 ) -> tuple[list[datetime], list[datetime]]:
     """The starts and ends of the merged spans a meeting itself must not overlap.
@@ -228,7 +228,7 @@ def _blocked(
     return [span.start for span in merged], [span.end for span in merged]
 
 
-def _full_days(availability: Availability, booked_starts: Iterable[datetime]) -> set[date]:
+def full_days(availability: Availability, booked_starts: Iterable[datetime]) -> set[date]:
     """Owner-local dates that already have ``max_per_day`` of this page's bookings."""
     if availability.max_per_day is None:
         return set()
@@ -243,7 +243,7 @@ def local_day_window(day: date, zone: ZoneInfo) -> Window:
     hours across a change of offset, and a little more than the day itself where the clock falls
     back across midnight and shows the day's last minutes again after the next day began."""
     midnight = datetime.combine(day, time())
-    return Window(_first_instant(midnight, zone), _interval_end(midnight + DAY, zone))
+    return Window(first_instant(midnight, zone), interval_end(midnight + DAY, zone))
 
 
 def _within_hours(availability: Availability, start: datetime, duration: timedelta) -> bool:
@@ -252,8 +252,8 @@ def _within_hours(availability: Availability, start: datetime, duration: timedel
     day = start.astimezone(zone).date()
     midnight = datetime.combine(day, time())
     return any(
-        _first_instant(midnight + first * MINUTE, zone) <= start
-        and start + duration <= _interval_end(midnight + last * MINUTE, zone)
+        first_instant(midnight + first * MINUTE, zone) <= start
+        and start + duration <= interval_end(midnight + last * MINUTE, zone)
         for first, last in availability.hours_on(day)
     )
 
@@ -267,7 +267,7 @@ def _starts_on(
 ) -> list[datetime]:
     """Sorted UTC instants of the grid starts on ``day`` whose meeting fits in its interval."""
     midnight = datetime.combine(day, time())
-    here, there = _instants(midnight, zone), _instants(midnight + DAY, zone)
+    here, there = wall_instants(midnight, zone), wall_instants(midnight + DAY, zone)
     starts: list[datetime] = []
     if len(here) == len(there) == 1 and there[0] - here[0] == DAY:
         # A 24-hour day with one offset throughout (no zone changes its offset twice in a day):
@@ -281,15 +281,15 @@ def _starts_on(
     else:
         for first, last in hours:
             wall, stop = midnight + first * MINUTE, midnight + last * MINUTE
-            end = _interval_end(stop, zone) - duration
+            end = interval_end(stop, zone) - duration
             while wall < stop:
-                starts.extend(start for start in _instants(wall, zone) if start <= end)
+                starts.extend(start for start in wall_instants(wall, zone) if start <= end)
                 wall += increment
     # Intervals may come in any order or overlap, and the repeated hour interleaves its starts.
     return sorted(set(starts))
 
 
-def _instants(wall: datetime, zone: ZoneInfo) -> tuple[datetime, ...]:
+def wall_instants(wall: datetime, zone: ZoneInfo) -> tuple[datetime, ...]:
     """The UTC instants at which the clock in ``zone`` shows naive ``wall``: one, none (skipped
     by a spring-forward gap) or two (repeated by a fall-back), earliest first."""
     first = wall.replace(tzinfo=zone).astimezone(UTC)
@@ -301,18 +301,18 @@ def _instants(wall: datetime, zone: ZoneInfo) -> tuple[datetime, ...]:
     return (first, second) if first < second else ()
 
 
-def _first_instant(wall: datetime, zone: ZoneInfo) -> datetime:
+def first_instant(wall: datetime, zone: ZoneInfo) -> datetime:
     """The first instant the clock shows ``wall`` or, when it skips it, the jump over it."""
-    instants = _instants(wall, zone)
+    instants = wall_instants(wall, zone)
     return instants[0] if instants else _jump_over(wall, zone)
 
 
-def _interval_end(wall: datetime, zone: ZoneInfo) -> datetime:
+def interval_end(wall: datetime, zone: ZoneInfo) -> datetime:
     """When an interval of hours ending at ``wall`` ends: the last time the clock runs up to
     ``wall`` from before it. That is the jump when the clock skips ``wall``, and the second time
     it shows ``wall`` when the clock falls back to before ``wall`` (02:30 on a night that repeats
     02:00-03:00), but the first when it falls back to ``wall`` itself (02:00 that night)."""
-    instants = _instants(wall, zone)
+    instants = wall_instants(wall, zone)
     if not instants:
         return _jump_over(wall, zone)
     last = instants[-1]

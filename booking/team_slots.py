@@ -36,12 +36,12 @@ from booking.slots import (
     DAY,
     MINUTE,
     Availability,
-    _blocked,
-    _first_instant,
-    _full_days,
-    _instants,
-    _interval_end,
     available_slots,
+    blocked_spans,
+    first_instant,
+    full_days,
+    interval_end,
+    wall_instants,
 )
 from integrations.base import Interval, Window
 
@@ -191,8 +191,8 @@ def _free_starts(
     availability = member.availability
     zone = availability.time_zone
     # One definition of "in the way" and "full": the single-owner page's, for this member.
-    blocked_starts, blocked_ends = _blocked(availability, member.busy, member.bookings)
-    full = _full_days(availability, member.booked_starts)
+    blocked_starts, blocked_ends = blocked_spans(availability, member.busy, member.bookings)
+    full = full_days(availability, member.booked_starts)
     first_day = starts[0].astimezone(zone).date() - DAY
     last_day = starts[-1].astimezone(zone).date() + DAY
     opens, closes, odd = _open_ranges(availability, first_day, last_day, duration, full)
@@ -236,10 +236,10 @@ def _open_ranges(
     ranges: list[tuple[datetime, datetime]] = []
     odd: list[tuple[datetime, datetime, date]] = []
     day = first_day
-    here = _instants(datetime.combine(day, time()), zone)
+    here = wall_instants(datetime.combine(day, time()), zone)
     while day <= last_day:
         midnight = datetime.combine(day, time())
-        there = _instants(midnight + DAY, zone)
+        there = wall_instants(midnight + DAY, zone)
         hours = () if day in full else availability.hours_on(day)
         if len(here) == len(there) == 1 and there[0] - here[0] == DAY:
             # One offset all day (as ``_starts_on`` has it): wall clock and real time step alike.
@@ -250,11 +250,11 @@ def _open_ranges(
         elif hours:
             # The instants before the previous day's last or from the next day's first may be
             # another day's, where the clock falls back across a midnight.
-            own_from = _interval_end(midnight, zone)
-            own_until = _first_instant(midnight + DAY, zone)
+            own_from = interval_end(midnight, zone)
+            own_until = first_instant(midnight + DAY, zone)
             for first, last in hours:
-                opens = _first_instant(midnight + first * MINUTE, zone)
-                closes = _interval_end(midnight + last * MINUTE, zone) - duration
+                opens = first_instant(midnight + first * MINUTE, zone)
+                closes = interval_end(midnight + last * MINUTE, zone) - duration
                 if opens < own_from or closes >= own_until:
                     odd.append((opens, closes, day))
                 else:
