@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -21,48 +21,25 @@ import pytest
 from booking.slots import Availability, available_slots
 from booking.team_slots import TeamMember, collective_slots, round_robin_pick, round_robin_slots
 from integrations.base import Interval, Window
+from tests.booking.test_slots import (
+    BERLIN,
+    EVERY_DAY,
+    KOLKATA,
+    LORD_HOWE,
+    MONDAY,
+    MONDAY_MORNING,
+    NEW_YORK,
+    ST_JOHNS,
+    availability,
+    hours,
+    minutes,
+    span,
+    utc,
+)
 
-BERLIN = ZoneInfo("Europe/Berlin")
-NEW_YORK = ZoneInfo("America/New_York")
-LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
-KOLKATA = ZoneInfo("Asia/Kolkata")
-ST_JOHNS = ZoneInfo("America/St_Johns")
 UTC_ZONE = ZoneInfo("UTC")
 
-MONDAY = date(2026, 6, 1)  # Berlin on CEST (UTC+2), New York on EDT (UTC-4)
-MONDAY_MORNING = datetime(2026, 6, 1, 5, tzinfo=UTC)  # 07:00 in Berlin
-EVERY_DAY = range(1, 8)
 SECOND = timedelta(seconds=1)
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
-
-
-def minutes(count: int) -> timedelta:
-    return timedelta(minutes=count)
-
-
-def clock(text: str) -> int:
-    hour, minute = text.split(":")
-    return int(hour) * 60 + int(minute)
-
-
-def hours(*spans: str) -> list[tuple[int, int]]:
-    """``hours("09:00-12:00", "13:00-24:00")`` as minutes from midnight."""
-    return [(clock(span[:5]), clock(span[6:])) for span in spans]
-
-
-def availability(
-    zone: ZoneInfo = BERLIN,
-    *,
-    weekly: dict[int, list[tuple[int, int]]] | None = None,
-    on: dict[date, list[tuple[int, int]]] | None = None,
-    **settings,
-) -> Availability:
-    return Availability(
-        time_zone=zone, weekly_hours=weekly or {}, date_overrides=on or {}, **settings
-    )
 
 
 def member(
@@ -86,10 +63,6 @@ def member(
         bookings=bookings,
         booked_starts=booked_starts,
     )
-
-
-def span(start: datetime, length: int) -> Interval:
-    return Interval(start, start + minutes(length))
 
 
 MONDAY_NINE_TO_ELEVEN = availability(on={MONDAY: hours("09:00-11:00")}, increment=minutes(30))
