@@ -18,12 +18,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import AuthenticatedHttpRequest
 from console import selectors as console_selectors
 from console.forms import InvitationForm, OrganizationForm, RoleForm
+from multical.lib import rate_limits
 from multical.lib.requests import client_ip
 from orgs import selectors, services
 from orgs.models import Membership, Role
 from orgs.services import OrgRefused
 
 EVENTS_PER_PAGE = 100
+# Invitations e-mail any address typed in: enough for a company's whole team in a day, too few
+# for anyone's mailing list (counted per inviting account).
+INVITATION_RATE = "100/d"
 
 
 @login_required
@@ -60,6 +64,7 @@ def organization_detail(request: AuthenticatedHttpRequest, organization_id: str)
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@rate_limits.ratelimit(group="org-invitation", rate=INVITATION_RATE, method="POST")
 def invitation_create(request: AuthenticatedHttpRequest, organization_id: str) -> HttpResponse:
     membership = selectors.get_admin_membership_for_user(request.user, organization_id)
     form = InvitationForm(request.POST or None, membership=membership)

@@ -184,3 +184,19 @@ def test_the_owner_deletes_the_organization_and_keeps_their_things(org, owner):
     assert response["Location"] == reverse("console:organization_list")
     assert not Membership.objects.filter(user=owner).exists()
     assert SyncRule.objects.filter(id=rule.id).exists()
+
+
+def test_invitations_are_limited_per_inviting_account(org, owner):
+    from console.views import INVITATION_RATE
+
+    allowed = int(INVITATION_RATE.split("/")[0])
+    client = signed_in(owner)
+    path = reverse("console:invitation_create", args=[org.id])
+    answers = [
+        client.post(path, {"email": f"person{n}@example.com", "role": "member"}).status_code
+        for n in range(allowed + 1)
+    ]
+
+    assert answers[:allowed] == [302] * allowed
+    assert answers[allowed] == 429
+    assert org.invitations.count() == allowed
