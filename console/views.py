@@ -9,6 +9,7 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from console.forms import InvitationForm, OrganizationForm, RoleForm
 from multical.lib import rate_limits
 from multical.lib.requests import client_ip
 from orgs import selectors, services
-from orgs.models import Membership, Role
+from orgs.models import OrgEvent, Role
 from orgs.services import OrgRefused
 
 EVENTS_PER_PAGE = 100
@@ -259,7 +260,7 @@ def event_log(request: AuthenticatedHttpRequest, organization_id: str) -> HttpRe
     membership = selectors.get_admin_membership_for_user(request.user, organization_id)
     events = selectors.events_of(membership)
     if request.GET.get("format") == "csv":
-        return _events_csv(membership, events)
+        return _events_csv(events)
     return render(
         request,
         "console/event_log.html",
@@ -267,12 +268,12 @@ def event_log(request: AuthenticatedHttpRequest, organization_id: str) -> HttpRe
     )
 
 
-def _events_csv(membership: Membership, events: object) -> HttpResponse:
+def _events_csv(events: QuerySet[OrgEvent]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="organization-log.csv"'
     writer = csv.writer(response)
     writer.writerow(["time", "action", "by", "subject", "role", "ip_address"])
-    for event in events:  # type: ignore[attr-defined]
+    for event in events:
         writer.writerow(
             [
                 event.created_at.isoformat(),
