@@ -28,5 +28,8 @@ def test_the_free_locks_are_taken_in_one_round_trip_and_given_back_in_groups():
                 assert again
         assert locks.held(NAMES) == {"batch:b"}
     finally:
+        # Given back by the other session itself: a closed session's locks go only once its
+        # server process has ended, which is not at once.
+        other.execute("SELECT pg_advisory_unlock_all()")
         other.close()
     assert locks.held(NAMES) == set()
