@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console import views
+from console import urls_admin, urls_domains, urls_policies, urls_sso, views
 
 app_name = "console"
 
@@ -29,4 +29,9 @@ urlpatterns = [
     ),
     path("<uuid:organization_id>/delete/", views.organization_delete, name="organization_delete"),
     path("<uuid:organization_id>/log/", views.event_log, name="event_log"),
+    # Each part of the console keeps its own routes.
+    *urls_domains.urlpatterns,
+    *urls_sso.urlpatterns,
+    *urls_policies.urlpatterns,
+    *urls_admin.urlpatterns,
 ]

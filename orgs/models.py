@@ -18,6 +18,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from multical.lib.vault import SealedTextField
+
 # An invitation link works for this long.
 INVITATION_LIFETIME = timedelta(days=7)
 
@@ -141,6 +143,17 @@ class OrgEvent(models.Model):
         ROLE_CHANGED = "role_changed", _("Changed a member's role")
         REMOVED = "removed", _("Removed a member")
         LEFT = "left", _("Left")
+        DOMAIN_ADDED = "domain_added", _("Added a domain")
+        DOMAIN_VERIFIED = "domain_verified", _("Verified a domain")
+        DOMAIN_REMOVED = "domain_removed", _("Removed a domain")
+        CAPTURED = "captured", _("Joined through the organization's domain")
+        SSO_CHANGED = "sso_changed", _("Changed single sign-on")
+        SSO_SIGN_IN = "sso_sign_in", _("Signed in with single sign-on")
+        SIGNED_IN = "signed_in", _("Signed in")
+        POLICY_CHANGED = "policy_changed", _("Changed the policies")
+        CONNECTED = "connected", _("Connected a calendar account")
+        DISCONNECTED = "disconnected", _("Disconnected a calendar account")
+        EXPORTED = "exported", _("Exported data")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -158,3 +171,111 @@ class OrgEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}: {self.action}"
+
+
+class Domain(models.Model):
+    """An e-mail domain the organization claims; it counts once its DNS shows ``token``.
+
+    A verified domain defines the organization's accounts (a member's calendar account whose
+    address is in it) and, when ``capture`` is on, brings people with a confirmed address in it
+    into the organization. A domain is verified for one organization at most.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="domains")
+    # Lower-case, in its ASCII (IDNA) form.
+    name = models.CharField(_("Domain"), max_length=253)
+    # Published as a TXT record ``multical-verification=<token>``: public by design.
+    token = models.CharField(max_length=64)
+    capture = models.BooleanField(_("Addresses of this domain join the organization"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="orgs_domain_once_per_organization"
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(verified_at__isnull=False),
+                name="orgs_domain_verified_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+
+class Policy(models.Model):
+    """What the organization allows its members, enforced by the sync engine and the forms.
+
+    ``max_visibility`` uses the values of the rules' visibility (``busy``, ``title``, ``full``);
+    empty means no cap. ``allowed_kinds`` lists the account kinds members may connect; empty
+    means all. ``version`` grows with every change, so work started under an older policy can
+    tell.
+    """
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="policy"
+    )
+    max_visibility = models.CharField(max_length=8, blank=True)
+    links_may_leave = models.BooleanField(default=True)
+    allowed_kinds = models.JSONField(default=list, blank=True)
+    personal_accounts_allowed = models.BooleanField(default=True)
+    public_pages_allowed = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"policy of {self.organization_id}"
+
+
+class SsoProvider(models.Model):
+    """The organization's OpenID Connect issuer; its client secret is sealed in the vault."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="sso"
+    )
+    issuer = models.URLField(_("Issuer"), max_length=500)
+    client_id = models.CharField(_("Client ID"), max_length=255)
+    client_secret = SealedTextField(blank=True)
+    enabled = models.BooleanField(_("Members may sign in with it"), default=False)
+    # People whose address is in one of the organization's verified domains must use it.
+    required = models.BooleanField(
+        _("Require single sign-on for the organization's domains"), default=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"sso of {self.organization_id}"
+
+
+class SsoIdentity(models.Model):
+    """A person as an issuer knows them: linked by ``(issuer, subject)``, never by address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="sso_identities"
+    )
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="orgs_sso_identity_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.issuer}"

@@ -42,7 +42,7 @@ def _digest(secret: str) -> str:
     return salted_hmac(_DIGEST_SALT, secret, algorithm="sha256").hexdigest()
 
 
-def _record(
+def record_event(
     organization: Organization,
     action: OrgEvent.Action,
     *,
@@ -66,20 +66,20 @@ def organization_create(*, user: User, name: str, ip_address: str | None) -> Org
     with transaction.atomic():
         organization = Organization.objects.create(name=name)
         Membership.objects.create(organization=organization, user=user, role=Role.OWNER)
-        _record(organization, OrgEvent.Action.CREATED, actor=user, ip_address=ip_address)
+        record_event(organization, OrgEvent.Action.CREATED, actor=user, ip_address=ip_address)
     return organization
 
 
 def organization_rename(
     *, membership: Membership, name: str, ip_address: str | None
 ) -> Organization:
-    _require_admin(membership)
+    require_admin(membership)
     organization = membership.organization
     if organization.name != name:
         with transaction.atomic():
             organization.name = name
             organization.save(update_fields=["name"])
-            _record(
+            record_event(
                 organization,
                 OrgEvent.Action.RENAMED,
                 actor=membership.user,
@@ -98,7 +98,7 @@ def invitation_create(
     Admins invite members and admins; only an owner invites an owner. Inviting an address that
     already has a pending invitation replaces it: the earlier link stops working.
     """
-    _require_admin(membership)
+    require_admin(membership)
     _require_may_grant(membership, role)
     organization = membership.organization
     email = email.strip().lower()
@@ -119,7 +119,7 @@ def invitation_create(
             created_at=now,
             expires_at=now + INVITATION_LIFETIME,
         )
-        _record(
+        record_event(
             organization,
             OrgEvent.Action.INVITED,
             actor=membership.user,
@@ -147,13 +147,13 @@ def invitation_create(
 def invitation_revoke(
     *, membership: Membership, invitation: Invitation, ip_address: str | None
 ) -> None:
-    _require_admin(membership)
+    require_admin(membership)
     with transaction.atomic():
         revoked = Invitation.objects.filter(
             id=invitation.id, accepted_at__isnull=True, revoked_at__isnull=True
         ).update(revoked_at=timezone.now())
         if revoked:
-            _record(
+            record_event(
                 invitation.organization,
                 OrgEvent.Action.INVITATION_REVOKED,
                 actor=membership.user,
@@ -223,7 +223,7 @@ def invitation_accept(*, invitation: Invitation, user: User, ip_address: str | N
                 membership = organization.memberships.get(user=user)
         locked.accepted_at = timezone.now()
         locked.save(update_fields=["accepted_at"])
-        _record(
+        record_event(
             organization,
             OrgEvent.Action.JOINED,
             actor=user,
@@ -239,7 +239,7 @@ def membership_change_role(
 ) -> None:
     """Give ``target`` the role ``role``. Admins move people between member and admin; only an
     owner makes or unmakes an owner, and the last owner stays one."""
-    _require_admin(membership)
+    require_admin(membership)
     if target.role == role:
         return
     _require_may_grant(membership, Role(target.role))
@@ -251,7 +251,7 @@ def membership_change_role(
             raise OrgRefused(_("An organization needs an owner: make someone else owner first."))
         target.role = role
         target.save(update_fields=["role"])
-        _record(
+        record_event(
             target.organization,
             OrgEvent.Action.ROLE_CHANGED,
             actor=membership.user,
@@ -266,7 +266,7 @@ def membership_remove(
 ) -> None:
     """Remove ``target``: their access ends at once, their own calendars, rules and pages stay
     theirs. Admins remove members and admins; only an owner removes an owner, never the last."""
-    _require_admin(membership)
+    require_admin(membership)
     _require_may_grant(membership, Role(target.role))
     if target.id == membership.id:
         membership_leave(membership=membership, ip_address=ip_address)
@@ -291,7 +291,9 @@ def _end(
         if current.role == Role.OWNER and _owner_count(organization) == 1:
             raise OrgRefused(_("An organization needs an owner: make someone else owner first."))
         current.delete()
-        _record(organization, action, actor=actor, subject=target.user.email, ip_address=ip_address)
+        record_event(
+            organization, action, actor=actor, subject=target.user.email, ip_address=ip_address
+        )
 
 
 def organization_delete(*, membership: Membership) -> None:
@@ -302,7 +304,7 @@ def organization_delete(*, membership: Membership) -> None:
     membership.organization.delete()
 
 
-def _require_admin(membership: Membership) -> None:
+def require_admin(membership: Membership) -> None:
     if not membership.is_admin:
         raise OrgRefused(_("Only the organization's owners and admins can do this."))
 
