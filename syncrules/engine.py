@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ from calendars.push import calendar_unwatch
 from calendars.selectors import provider_for_connection
 from calendars.services import calendar_record_error, connection_keep_refreshed_secrets
 from integrations.base import ChangeSet, Provider, ProviderError, ReadProgress, Window
+from orgs.policies import OrgPolicy, policies_for_addresses, verified_domains
 from syncrules import planner
 from syncrules.applier import Counts, ProviderPool, apply_plan
 from syncrules.models import Block, SyncRule, SyncRun, SyncState
-from syncrules.planning import ExistingBlock, Plan, RuleSpec
+from syncrules.planning import ExistingBlock, Plan, RuleOptions, RuleSpec, Visibility
 from syncrules.removal import Removal, remove_blocks
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,34 @@ POLLED_KINDS = (Connection.Kind.CALDAV, Connection.Kind.ICLOUD, Connection.Kind.
 def fingerprint_key() -> bytes:
     """The key of block fingerprints: derived from the server secret, never stored."""
     return hashlib.sha256(b"multical-block-fingerprint:" + settings.SECRET_KEY.encode()).digest()
+
+
+def source_policies(connections: Iterable[Connection]) -> dict[object, OrgPolicy]:
+    """The organization policy over the calendars of each of ``connections`` that is one of an
+    organization's accounts (``orgs.policies``: its address in a verified domain), by connection
+    id; one query for all. An iCal link has no address, so no organization."""
+    addresses = {
+        connection.id: connection.username
+        for connection in connections
+        if connection.kind != Connection.Kind.ICS and connection.username
+    }
+    found = policies_for_addresses(addresses.values())
+    return {
+        connection_id: found[address]
+        for connection_id, address in addresses.items()
+        if address in found
+    }
+
+
+def held_to(options: RuleOptions, policy: OrgPolicy | None) -> RuleOptions:
+    """A rule's options as blocks out of a calendar under ``policy`` may render them."""
+    if policy is None or not policy.caps_blocks:
+        return options
+    return planner.capped(
+        options,
+        max_visibility=Visibility(policy.max_visibility) if policy.max_visibility else None,
+        links_may_leave=policy.links_may_leave,
+    )
 
 
 def rule_window(rule: SyncRule, now: datetime) -> Window:
@@ -152,10 +182,15 @@ def sync_source(
         return SyncReport(synced=Synced(cursor=changes.next_cursor, unreadable=unreadable))
     # Only now the targets (an idle poll, the most common sync by far, needs none of them).
     prefetch_related_objects(rules, "targets__connection__user")
+    # The organization's policy, read once per sync: whatever the rules ask, blocks out of an
+    # organization's calendar show no more than it allows (a policy change reads it again).
+    policy = source_policies([connection]).get(connection.id)
     specs = [
         RuleSpec(
             id=str(rule.id),
-            options=planner.options_from_rule(rule, time_zone=ZoneInfo(rule.user.time_zone)),
+            options=held_to(
+                planner.options_from_rule(rule, time_zone=ZoneInfo(rule.user.time_zone)), policy
+            ),
             targets=frozenset(str(target.id) for target in rule.targets.all()),
             window=windows[str(rule.id)],
         )
@@ -448,6 +483,24 @@ def calendar_ids_touching_connection(connection_id: str) -> list[str]:
                 rules_as_source__enabled=True, rules_as_source__targets__connection_id=connection_id
             )
         )
+        .values_list("id", flat=True)
+        .distinct()
+    ]
+
+
+def organization_source_calendar_ids(organization_id: uuid.UUID | str) -> list[str]:
+    """Calendars an enabled rule reads that are in one of the organization's accounts (its
+    address in one of the organization's verified domains): those its policy caps."""
+    domains = verified_domains(organization_id)
+    if not domains:
+        return []
+    in_domains = Q()
+    for domain in domains:
+        in_domains |= Q(connection__username__iendswith=f"@{domain}")
+    return [
+        str(calendar_id)
+        for calendar_id in Calendar.objects.filter(in_domains, rules_as_source__enabled=True)
+        .exclude(connection__kind=Connection.Kind.ICS)
         .values_list("id", flat=True)
         .distinct()
     ]

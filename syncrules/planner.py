@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Collection, Container, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,36 @@ def options_from_rule(rule: SyncRule, *, time_zone: tzinfo) -> RuleOptions:
         weekdays=frozenset(day for day in map(int, rule.weekdays or ()) if 1 <= day <= 7),
         working_hours=working_hours,
         time_zone=time_zone,
+    )
+
+
+def capped(
+    options: RuleOptions, *, max_visibility: Visibility | None, links_may_leave: bool
+) -> RuleOptions:
+    """``options`` held to what an organization lets out of its accounts' calendars: no more
+    than ``max_visibility`` (None: no cap; Full details become Title only or Busy only), and
+    without ``links_may_leave`` neither the location nor the video link (removed from every
+    field shown, as ``render`` does when the rule turns them off). The rule asks; this decides.
+    """
+    visibility = options.visibility
+    if (
+        max_visibility is not None
+        and _VISIBILITY_RANK[visibility] > _VISIBILITY_RANK[max_visibility]
+    ):
+        visibility = max_visibility
+    show_location = options.show_location and links_may_leave
+    show_video_link = options.show_video_link and links_may_leave
+    if (visibility, show_location, show_video_link) == (
+        options.visibility,
+        options.show_location,
+        options.show_video_link,
+    ):
+        return options
+    return replace(
+        options,
+        visibility=visibility,
+        show_location=show_location,
+        show_video_link=show_video_link,
     )
 
 

@@ -24,7 +24,7 @@ from calendars.selectors import provider_for_connection
 from integrations.base import Provider, ProviderError, RemoteEvent, Transparency, Window
 from integrations.wording import error_text
 from syncrules import planner
-from syncrules.engine import rule_window
+from syncrules.engine import held_to, rule_window, source_policies
 from syncrules.models import Block
 from syncrules.planning import Rendered, RuleSpec, SkipReason
 from syncrules.services import RuleSettings, rule_build
@@ -124,6 +124,8 @@ def rule_preview(
         targets=frozenset(target_names),
         window=rule_window(rule, now),
     )
+    # Shown as it will be written: held to the policy of each source's organization, if any.
+    policies = source_policies({calendar.connection for calendar in sources})
     known_block_event_ids = set(
         Block.objects.filter(target_calendar__in=sources)
         .exclude(target_event_id="")
@@ -136,8 +138,10 @@ def rule_preview(
         if isinstance(result, ProviderError):
             preview.errors.append(SourceError(calendar.name, error_text(result)))
             continue
+        policy = policies.get(calendar.connection_id)
+        held = RuleSpec(spec.id, held_to(spec.options, policy), spec.targets, spec.window)
         plan = planner.plan(
-            rules=[spec],
+            rules=[held],
             events=result,
             existing=(),
             key=_THROWAWAY_KEY,

@@ -1,4 +1,5 @@
-"""The sync engine's answers to what the calendars app publishes (``calendars.signals``)."""
+"""The sync engine's answers to what the calendars app publishes (``calendars.signals``) and to
+policy changes of organizations (``orgs.policies.policy_changed``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from calendars.signals import calendar_changed, connection_released, connection_restored
-from syncrules import tasks
+from orgs.policies import policy_changed
+from syncrules import engine, tasks
 
 
 @receiver(calendar_changed)
@@ -24,3 +26,12 @@ def resync_restored_connection(sender: Any, *, connection_id: str, **_: Any) -> 
 @receiver(connection_released)
 def release_connection(sender: Any, *, connection_id: str, **_: Any) -> None:
     transaction.on_commit(lambda: tasks.release_connection.delay(connection_id))
+
+
+@receiver(policy_changed)
+def rerender_under_policy(sender: Any, *, organization_id: str, **_: Any) -> None:
+    """Every block out of the organization's accounts is rendered again under its policy: a full
+    read of each of their source calendars, asked for durably in the changing transaction (the
+    same request a rule change makes)."""
+    for calendar_id in engine.organization_source_calendar_ids(organization_id):
+        tasks.enqueue_calendar_sync(calendar_id, full=True)
