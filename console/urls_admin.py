@@ -1,3 +1,11 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from console import admin_views
+
+urlpatterns: list[URLPattern] = [
+    path(
+        "<uuid:organization_id>/microsoft-consent/",
+        admin_views.microsoft_consent,
+        name="admin_microsoft_consent",
+    ),
+]
