@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare
@@ -43,6 +45,20 @@ _rate = rate_limits.setting_rate("FAILED_ATTEMPTS_RATE")
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A door closed to this person: what to tell them, and the door they must use instead."""
+
+    message: str
+    url: str
+
+
+# Sent (with ``user`` and the sign-in's ``method``) before anyone is signed in; a receiver that
+# answers with a ``Refusal`` keeps the door shut. Layers above decide: an organization that
+# requires its single sign-on for its domains answers for the other doors.
+door_check = Signal()
+
+
+@dataclass(frozen=True)
 class Pending:
     """Who passed the first step, where they were going, and how (for the audit entry)."""
 
@@ -57,6 +73,11 @@ def sign_in(request: HttpRequest, user: User, *, next_url: str, **audit: Any) ->
 
     ``audit`` is the log-in's metadata (``method="password"``, ``provider="google"``…).
     """
+    method = str(audit.get("method") or audit.get("provider") or "")
+    for _receiver, answer in door_check.send(sender=User, user=user, method=method):
+        if isinstance(answer, Refusal):
+            messages.error(request, answer.message)
+            return redirect(answer.url)
     if two_factor.enabled_for(user):
         if request.user.is_authenticated:
             logout(request)  # nobody stays signed in, as whoever it was, while the code is asked

@@ -1,3 +1,11 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from console import sso_views
+
+urlpatterns: list[URLPattern] = [
+    path("sso/", sso_views.sso_sign_in, name="sso_sign_in"),
+    path("sso/callback/", sso_views.sso_callback, name="sso_callback"),
+    path("sso/sign-up/", sso_views.sso_sign_up, name="sso_sign_up"),
+    path("<uuid:organization_id>/sso/", sso_views.sso_settings, name="sso_settings"),
+    path("<uuid:organization_id>/sso/start/", sso_views.sso_start, name="sso_start"),
+]

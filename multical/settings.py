@@ -262,6 +262,12 @@ BOOKING_BUSY_CACHE_SECONDS = env.int("BOOKING_BUSY_CACHE_SECONDS", 120)
 MASS_DELETION_PERCENT = env.int("MASS_DELETION_PERCENT", 50)
 MASS_DELETION_MIN_BLOCKS = env.int("MASS_DELETION_MIN_BLOCKS", 10)
 MASS_DELETION_CONFIRM_SECONDS = env.int("MASS_DELETION_CONFIRM_SECONDS", 120)
+# Organizations' single sign-on (OpenID Connect): how long an issuer's discovery document and keys
+# are reused, how soon an unknown key id may fetch the keys again, and the clock skew allowed.
+OIDC_DISCOVERY_CACHE_SECONDS = env.int("OIDC_DISCOVERY_CACHE_SECONDS", 3600)
+OIDC_JWKS_CACHE_SECONDS = env.int("OIDC_JWKS_CACHE_SECONDS", 3600)
+OIDC_JWKS_REFETCH_SECONDS = env.int("OIDC_JWKS_REFETCH_SECONDS", 60)
+OIDC_CLOCK_SKEW_SECONDS = env.int("OIDC_CLOCK_SKEW_SECONDS", 60)
 # Every periodic job of the project. Each is safe if two beats ever run (they only enqueue
 # coalesced, idempotent work).
 CELERY_BEAT_SCHEDULE = {

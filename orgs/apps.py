@@ -5,3 +5,7 @@ class OrgsConfig(AppConfig):
     name = "orgs"
     verbose_name = "Organizations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Receivers of the signals lower layers send.
+        from orgs import sso  # noqa: F401

@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fakes.microsoft",
     "tests.fakes.zoom",
     "tests.fakes.stripe",
+    "tests.fakes.oidc",
 ]
 
 

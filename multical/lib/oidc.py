@@ -42,6 +42,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_noop
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey, RSAKey
@@ -71,28 +72,42 @@ JWKS_REFETCH_SECONDS = 60
 CLOCK_SKEW_SECONDS = 60
 
 REASONS = {
-    "unsafe_url": "The sign-in provider's address cannot be used.",
-    "insecure_url": "The sign-in provider's address must start with https://.",
-    "unreachable": "The sign-in provider could not be reached. Please try again in a moment.",
-    "discovery_failed": "The sign-in provider's configuration could not be read.",
-    "wrong_issuer": "The sign-in provider did not identify itself as the configured issuer.",
-    "jwks_failed": "The sign-in provider's signing keys could not be read.",
-    "unsupported_auth_method": (
+    "unsafe_url": gettext_noop("The sign-in provider's address cannot be used."),
+    "insecure_url": gettext_noop("The sign-in provider's address must start with https://."),
+    "unreachable": gettext_noop(
+        "The sign-in provider could not be reached. Please try again in a moment."
+    ),
+    "discovery_failed": gettext_noop("The sign-in provider's configuration could not be read."),
+    "wrong_issuer": gettext_noop(
+        "The sign-in provider did not identify itself as the configured issuer."
+    ),
+    "jwks_failed": gettext_noop("The sign-in provider's signing keys could not be read."),
+    "unsupported_auth_method": gettext_noop(
         "The sign-in provider accepts no client authentication method we support."
     ),
-    "state_mismatch": "This sign-in link is not the one we started. Please sign in again.",
-    "provider_error": "The sign-in provider did not sign you in.",
-    "token_refused": "The sign-in provider refused to complete the sign-in. Please sign in again.",
-    "malformed_token": "The sign-in provider sent an identity token we cannot read.",
-    "unsupported_algorithm": "The identity token is not signed in a way we accept.",
-    "unknown_key": "The identity token is signed with a key the sign-in provider does not publish.",
-    "bad_signature": "The identity token's signature is not valid.",
-    "wrong_audience": "The identity token was issued for another application.",
-    "expired": "The identity token has expired. Please sign in again.",
-    "not_yet_valid": "The identity token is not valid yet. Check the server's clock.",
-    "wrong_nonce": "The identity token does not belong to this sign-in. Please sign in again.",
-    "wrong_at_hash": "The identity token does not match the access token it came with.",
-    "missing_claim": "The identity token lacks information we need.",
+    "state_mismatch": gettext_noop(
+        "This sign-in link is not the one we started. Please sign in again."
+    ),
+    "provider_error": gettext_noop("The sign-in provider did not sign you in."),
+    "token_refused": gettext_noop(
+        "The sign-in provider refused to complete the sign-in. Please sign in again."
+    ),
+    "malformed_token": gettext_noop("The sign-in provider sent an identity token we cannot read."),
+    "unsupported_algorithm": gettext_noop("The identity token is not signed in a way we accept."),
+    "unknown_key": gettext_noop(
+        "The identity token is signed with a key the sign-in provider does not publish."
+    ),
+    "bad_signature": gettext_noop("The identity token's signature is not valid."),
+    "wrong_audience": gettext_noop("The identity token was issued for another application."),
+    "expired": gettext_noop("The identity token has expired. Please sign in again."),
+    "not_yet_valid": gettext_noop("The identity token is not valid yet. Check the server's clock."),
+    "wrong_nonce": gettext_noop(
+        "The identity token does not belong to this sign-in. Please sign in again."
+    ),
+    "wrong_at_hash": gettext_noop(
+        "The identity token does not match the access token it came with."
+    ),
+    "missing_claim": gettext_noop("The identity token lacks information we need."),
 }
 
 
@@ -467,10 +482,19 @@ def validate_id_token(
         issuer=client.issuer,
         sub=claims["sub"],
         email=email if isinstance(email, str) and email else None,
-        # Some issuers send the string "true"; anything else, or nothing, is not verified.
-        email_verified=claims.get("email_verified") in (True, "true"),
+        email_verified=_email_verified(claims),
         name=name if isinstance(name, str) and name else None,
     )
+
+
+def _email_verified(claims: Mapping[str, Any]) -> bool:
+    """Whether the issuer vouches for ``email``: ``email_verified`` (some issuers send the string
+    "true"); Entra ID sends none, and vouches through its optional ``xms_edov`` claim ("email
+    domain owner verified": JSON true, or "1"/"true"). Anything else, or nothing, is not."""
+    if "email_verified" in claims:
+        return claims["email_verified"] in (True, "true")
+    edov = claims.get("xms_edov")
+    return edov is True or (isinstance(edov, str) and edov.strip().lower() in ("1", "true"))
 
 
 def _check_claims(

@@ -80,7 +80,10 @@ class OIDCUser:
     sub: str
     email: str
     name: str
-    email_verified: bool = True
+    # None leaves the claim out, as Entra ID does.
+    email_verified: bool | None = True
+    # Entra's optional "email domain owner verified" claim (JSON true, or "1"/"true"); None: absent.
+    xms_edov: bool | str | None = None
 
 
 @dataclass
@@ -145,12 +148,20 @@ class FakeOIDCProvider:
 
     # --- controls --------------------------------------------------------------------------------
 
-    def add_user(self, email: str, name: str = "", *, email_verified: bool = True) -> OIDCUser:
+    def add_user(
+        self,
+        email: str,
+        name: str = "",
+        *,
+        email_verified: bool | None = True,
+        xms_edov: bool | str | None = None,
+    ) -> OIDCUser:
         user = OIDCUser(
             sub=secrets.token_urlsafe(16),
             email=email,
             name=name or email.split("@")[0],
             email_verified=email_verified,
+            xms_edov=xms_edov,
         )
         with self.lock:
             self.users.append(user)
@@ -224,9 +235,12 @@ class FakeOIDCProvider:
             "iat": now - 7200 if tamper.expired else now,
             "exp": now - 3600 if tamper.expired else now + self.id_token_lifetime,
             "email": user.email,
-            "email_verified": user.email_verified,
             "name": user.name,
         }
+        if user.email_verified is not None:
+            body["email_verified"] = user.email_verified
+        if user.xms_edov is not None:
+            body["xms_edov"] = user.xms_edov
         if nonce is not None:
             body["nonce"] = secrets.token_urlsafe(16) if tamper.wrong_nonce else nonce
         if access_token is not None:
@@ -400,12 +414,10 @@ class FakeOIDCProvider:
             user = self._access_tokens.get(authorization.removeprefix("Bearer "))
         if user is None:
             return 401, {"error": "invalid_token"}
-        return 200, {
-            "sub": user.sub,
-            "email": user.email,
-            "email_verified": user.email_verified,
-            "name": user.name,
-        }
+        body: dict[str, Any] = {"sub": user.sub, "email": user.email, "name": user.name}
+        if user.email_verified is not None:
+            body["email_verified"] = user.email_verified
+        return 200, body
 
 
 def _handler(fake: FakeOIDCProvider) -> type[BaseHTTPRequestHandler]:

@@ -131,6 +131,29 @@ def test_a_person_whose_address_the_provider_has_not_checked_is_not_verified(pro
     assert claims.email_verified is False
 
 
+@pytest.mark.parametrize(
+    ("edov", "verified"),
+    [(True, True), ("1", True), ("true", True), (False, False), ("0", False), (None, False)],
+)
+def test_entra_vouches_for_an_address_only_through_xms_edov(provider, client, edov, verified):
+    # Entra ID sends no email_verified at all; its optional claim says the domain owner checked.
+    provider.signed_in = provider.add_user(
+        "grace@contoso.example", "Grace", email_verified=None, xms_edov=edov
+    )
+    pending, callback = sign_in(client)
+
+    assert oidc.complete_authorization(client, pending, callback).email_verified is verified
+
+
+def test_email_verified_false_is_not_overruled_by_xms_edov(provider, client):
+    provider.signed_in = provider.add_user(
+        "grace@contoso.example", "Grace", email_verified=False, xms_edov=True
+    )
+    pending, callback = sign_in(client)
+
+    assert oidc.complete_authorization(client, pending, callback).email_verified is False
+
+
 def test_an_es256_token_is_accepted(provider, client):
     provider.signing_alg = "ES256"
     pending, callback = sign_in(client)

@@ -1,0 +1,274 @@
+"""Single sign-on: an organization's own OpenID Connect issuer signs its people in.
+
+Who an issuer's sign-in opens:
+
+- an identity seen before, by ``(issuer, sub)`` alone: the account it was linked to (an address
+  may change at the issuer; the subject does not);
+- otherwise only an address the issuer says it verified (``email_verified``, or Entra's
+  ``xms_edov``) *and* whose domain the organization verified in DNS: the account with that
+  address, linked now, or a new account once its owner accepted the legal documents. An issuer
+  an admin typed in can vouch for the organization's own domains, never for anyone else's
+  address, so no organization can take over an account outside its domains.
+
+Whoever signs in this way becomes a member of the organization if they were not. With
+``required`` on, people whose address is in one of the organization's verified domains sign in
+only through its issuer: every other door (password, Google, Microsoft, the e-mailed link) sends
+them there (``accounts.sign_in.door_check``).
+
+The client secret is sealed in the vault; what is stored of an identity is the issuer, the
+subject and when it was last used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User, normalize_email
+from accounts.sign_in import Refusal, door_check
+from multical.lib import oidc
+from multical.lib.vault import context_for, seal, unseal
+from orgs.models import Domain, Membership, Organization, OrgEvent, SsoIdentity, SsoProvider
+from orgs.services import OrgRefused, record_event, require_admin
+
+# The audit metadata of a sign-in through an organization's issuer.
+METHOD = "sso"
+
+
+def callback_url() -> str:
+    """The one redirect URI every organization registers with its issuer."""
+    return settings.SITE_URL + reverse("console:sso_callback")
+
+
+def provider_for(organization: Organization) -> SsoProvider | None:
+    return SsoProvider.objects.filter(organization=organization).first()
+
+
+def provider_save(
+    *,
+    membership: Membership,
+    issuer: str,
+    client_id: str,
+    client_secret: str | None,
+    enabled: bool,
+    required: bool,
+    ip_address: str | None,
+) -> SsoProvider:
+    """Set the organization's issuer; ``client_secret`` None keeps the one stored.
+
+    Turning it on needs a secret and a verified domain to be of use; requiring it needs it on.
+    The caller has checked the issuer answers (``oidc.discover``).
+    """
+    require_admin(membership)
+    organization = membership.organization
+    with transaction.atomic():
+        provider = SsoProvider.objects.select_for_update().filter(organization=organization).first()
+        if provider is None:
+            provider = SsoProvider(organization=organization)
+        provider.issuer, provider.client_id = issuer, client_id
+        if client_secret is not None:
+            provider.client_secret = seal(
+                client_secret, context=context_for(provider, "client_secret")
+            )
+        if enabled and not provider.client_secret:
+            raise OrgRefused(_("Enter the client secret your identity provider gave you."))
+        if required and not enabled:
+            raise OrgRefused(_("Single sign-on must be on before it can be required."))
+        if required and not _verified_domains(organization):
+            raise OrgRefused(
+                _("Verify one of your domains first: single sign-on is required for its addresses.")
+            )
+        provider.enabled, provider.required = enabled, required
+        provider.updated_at = timezone.now()
+        provider.save()
+        record_event(
+            organization,
+            OrgEvent.Action.SSO_CHANGED,
+            actor=membership.user,
+            subject=issuer,
+            ip_address=ip_address,
+        )
+    return provider
+
+
+def client_for(provider: SsoProvider) -> oidc.OIDCClient:
+    return oidc.OIDCClient(
+        issuer=provider.issuer,
+        client_id=provider.client_id,
+        client_secret=unseal(
+            provider.client_secret, context=context_for(provider, "client_secret")
+        ),
+        redirect_uri=callback_url(),
+    )
+
+
+def enabled_provider(organization_id: str | uuid.UUID) -> SsoProvider | None:
+    """The organization's issuer, when members may sign in with it."""
+    return (
+        SsoProvider.objects.select_related("organization")
+        .filter(organization_id=organization_id, enabled=True)
+        .exclude(client_secret="")
+        .first()
+    )
+
+
+def provider_for_address(address: str) -> SsoProvider | None:
+    """The issuer that signs in ``address``: its domain's organization's, when it is on."""
+    domain = _domain_of(address)
+    if not domain:
+        return None
+    return (
+        SsoProvider.objects.select_related("organization")
+        .filter(
+            enabled=True,
+            organization__domains__name=domain,
+            organization__domains__verified_at__isnull=False,
+        )
+        .exclude(client_secret="")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A verified address of the organization's domain with no account yet: held until its owner
+    accepts the legal documents (``complete_sign_up``)."""
+
+    issuer: str
+    sub: str
+    email: str
+
+
+def resolve(provider: SsoProvider, claims: oidc.IdentityClaims) -> User | NewPerson:
+    """The account the issuer's sign-in opens, linked and made a member; ``NewPerson`` when it
+    has to be created first. ``OrgRefused`` says why not (see the module's docstring)."""
+    organization = provider.organization
+    identity = (
+        SsoIdentity.objects.select_related("user")
+        .filter(issuer=claims.issuer, subject=claims.sub)
+        .first()
+    )
+    if identity is not None:
+        if identity.organization_id != organization.id:
+            raise OrgRefused(_("This identity belongs to another organization's sign-in."))
+        user = identity.user
+        _require_active(user)
+        identity.last_used_at = timezone.now()
+        identity.save(update_fields=["last_used_at"])
+    else:
+        email = _vouched_address(organization, claims)
+        user = User.objects.filter(email=email).first()  # type: ignore[assignment]
+        if user is None:
+            return NewPerson(issuer=claims.issuer, sub=claims.sub, email=email)
+        _require_active(user)
+        _link(organization, user, claims.issuer, claims.sub)
+        if not user.email_verified:
+            # As a provider sign-in does: the address is proved, a password typed by whoever
+            # registered it unverified is not.
+            user.email_verified_at = timezone.now()
+            user.set_unusable_password()
+            user.save(update_fields=["email_verified_at", "password"])
+    _join(organization, user)
+    return user
+
+
+def complete_sign_up(provider: SsoProvider, person: NewPerson, user: User) -> None:
+    """Link the account just created for ``person`` and make it a member."""
+    _link(provider.organization, user, person.issuer, person.sub)
+    _join(provider.organization, user)
+
+
+def record_sign_in(provider: SsoProvider, user: User, *, ip_address: str | None) -> None:
+    record_event(
+        provider.organization,
+        OrgEvent.Action.SSO_SIGN_IN,
+        actor=user,
+        subject=user.email,
+        ip_address=ip_address,
+    )
+
+
+def required_provider_for(user: User) -> SsoProvider | None:
+    """The issuer ``user`` must sign in with, if their address's organization requires it."""
+    provider = provider_for_address(user.email)
+    return provider if provider is not None and provider.required else None
+
+
+@receiver(door_check)
+def _require_sso(sender: Any, *, user: User, method: str, **kwargs: Any) -> Refusal | None:
+    if method == METHOD:
+        return None
+    provider = required_provider_for(user)
+    if provider is None:
+        return None
+    return Refusal(
+        message=_("%(organization)s asks you to sign in with your organization's account.")
+        % {"organization": provider.organization.name},
+        url=reverse("console:sso_start", args=[provider.organization_id]),
+    )
+
+
+def _vouched_address(organization: Organization, claims: oidc.IdentityClaims) -> str:
+    if not claims.email or not claims.email_verified:
+        raise OrgRefused(_("Your organization's sign-in did not give a verified e-mail address."))
+    email = normalize_email(claims.email)
+    if _domain_of(email) not in _verified_domains(organization):
+        raise OrgRefused(
+            _(
+                "Your organization's sign-in gave an address outside the organization's "
+                "verified domains."
+            )
+        )
+    return email
+
+
+def _verified_domains(organization: Organization) -> set[str]:
+    return set(
+        Domain.objects.filter(organization=organization, verified_at__isnull=False).values_list(
+            "name", flat=True
+        )
+    )
+
+
+def _domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip().lower()
+
+
+def _require_active(user: User) -> None:
+    if not user.is_active or user.deletion_requested_at is not None:
+        raise OrgRefused(_("This account is switched off."))
+
+
+def _link(organization: Organization, user: User, issuer: str, sub: str) -> None:
+    try:
+        with transaction.atomic():
+            SsoIdentity.objects.create(
+                organization=organization,
+                user=user,
+                issuer=issuer,
+                subject=sub,
+                last_used_at=timezone.now(),
+            )
+    except IntegrityError:
+        # Linked by a sign-in a moment ago: to this account, or the refusal stands.
+        if not SsoIdentity.objects.filter(issuer=issuer, subject=sub, user=user).exists():
+            raise OrgRefused(_("This identity is already linked to another account.")) from None
+
+
+def _join(organization: Organization, user: User) -> None:
+    if organization.memberships.filter(user=user).exists():
+        return
+    try:
+        with transaction.atomic():
+            Membership.objects.create(organization=organization, user=user)
+    except IntegrityError:
+        return  # joined by a sign-in at the same moment
+    record_event(organization, OrgEvent.Action.JOINED, actor=user, subject=user.email)
