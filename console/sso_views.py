@@ -12,7 +12,7 @@ from typing import Any, TypeGuard
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -91,9 +91,13 @@ def sso_settings(request: AuthenticatedHttpRequest, organization_id: str) -> Htt
 @require_http_methods(["GET", "POST"])
 @rate_limits.ratelimit(group="org-sso-start", rate=START_RATE, method="POST")
 def sso_sign_in(request: HttpRequest) -> HttpResponse:
-    """Anyone: the work address finds the organization whose issuer signs it in."""
+    """Anyone: the work address finds the organization whose issuer signs it in (filled in
+    when a closed door sends its people here)."""
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    form = SsoAddressForm(request.POST if request.method == "POST" else None)
+    form = SsoAddressForm(
+        request.POST if request.method == "POST" else None,
+        initial={"email": request.GET.get("email", "")[:254]},
+    )
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         provider = sso.provider_for_address(email)
@@ -107,17 +111,6 @@ def sso_sign_in(request: HttpRequest) -> HttpResponse:
             ),
         )
     return render(request, "console/sso_sign_in.html", {"form": form, "next": next_url})
-
-
-@never_cache
-@require_GET
-@rate_limits.ratelimit(group="org-sso-start", rate=START_RATE)
-def sso_start(request: HttpRequest, organization_id: str) -> HttpResponse:
-    """Straight to the organization's issuer (where a closed door sends its people)."""
-    provider = sso.enabled_provider(organization_id)
-    if provider is None:
-        raise Http404
-    return _start(request, provider, _safe_next(request, request.GET.get("next")))
 
 
 def _start(

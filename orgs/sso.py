@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -212,7 +213,7 @@ def _require_sso(sender: Any, *, user: User, method: str, **kwargs: Any) -> Refu
     return Refusal(
         message=_("%(organization)s asks you to sign in with your organization's account.")
         % {"organization": provider.organization.name},
-        url=reverse("console:sso_start", args=[provider.organization_id]),
+        url=reverse("console:sso_sign_in") + "?" + urlencode({"email": user.email}),
     )
 
 

@@ -108,7 +108,7 @@ def test_the_subject_not_the_address_finds_the_account_later(provider, idp):
     idp.users[0].email = "ada.lovelace@example.org"
 
     again = Client()
-    through_the_issuer(again, again.get(reverse("console:sso_start", args=[provider.pk])))
+    through_the_issuer(again, start(again))
 
     assert signed_in_as(again) == str(ada.pk)
     assert not User.objects.filter(email="ada.lovelace@example.org").exists()
@@ -153,9 +153,7 @@ def test_an_address_outside_the_verified_domains_is_refused(provider, idp):
     idp.signed_in = idp.add_user("victim@gmail.example", "Victim")
     client = Client()
 
-    response = through_the_issuer(
-        client, client.get(reverse("console:sso_start", args=[provider.pk]))
-    )
+    response = through_the_issuer(client, start(client))
 
     assert response.status_code == 403
     assert "outside the organization" in response.content.decode()
@@ -280,8 +278,11 @@ def test_required_sso_closes_the_password_door_for_the_domain(required, provider
     )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("console:sso_start", args=[provider.pk])
+    assert response["Location"] == reverse("console:sso_sign_in") + "?email=ada%40example.org"
     assert signed_in_as(client) is None
+    page = client.get(response["Location"])
+    assert 'value="ada@example.org"' in page.content.decode()
+    assert "Example Org asks you to sign in" in page.content.decode()
 
 
 def test_required_sso_leaves_other_addresses_alone(required, owner):
@@ -296,7 +297,7 @@ def test_required_sso_still_lets_the_issuer_in(required, provider, idp):
     ada = UserFactory(email="ada@example.org")
     client = Client()
 
-    through_the_issuer(client, client.get(reverse("console:sso_start", args=[provider.pk])))
+    through_the_issuer(client, start(client))
 
     assert signed_in_as(client) == str(ada.pk)
 
@@ -373,7 +374,10 @@ def test_a_member_does_not_reach_the_settings(org, idp):
     assert response.status_code == 404
 
 
-def test_the_start_of_an_organization_without_sso_is_not_found(org):
-    response = Client().get(reverse("console:sso_start", args=[org.id]))
+def test_an_organization_whose_sso_is_off_signs_nobody_in(provider, idp):
+    SsoProvider.objects.filter(pk=provider.pk).update(enabled=False)
 
-    assert response.status_code == 404
+    response = start(Client())
+
+    assert response.status_code == 200
+    assert "No organization signs in this address" in response.content.decode()
