@@ -21,7 +21,7 @@ from console import selectors as console_selectors
 from console.forms import InvitationForm, OrganizationForm, RoleForm
 from multical.lib import rate_limits
 from multical.lib.requests import client_ip
-from orgs import selectors, services
+from orgs import activity, selectors, services
 from orgs.models import OrgEvent, Role
 from orgs.services import OrgRefused
 
@@ -260,7 +260,16 @@ def event_log(request: AuthenticatedHttpRequest, organization_id: str) -> HttpRe
     membership = selectors.get_admin_membership_for_user(request.user, organization_id)
     events = selectors.events_of(membership)
     if request.GET.get("format") == "csv":
-        return _events_csv(events)
+        # Taken before the export's own line is written: the file holds what the admin saw.
+        response = _events_csv(events)
+        services.record_event(
+            membership.organization,
+            OrgEvent.Action.EXPORTED,
+            actor=request.user,
+            subject=activity.EXPORTED_LOG,
+            ip_address=client_ip(request),
+        )
+        return response
     return render(
         request,
         "console/event_log.html",
