@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import TIME_ZONE_CHOICES
 from calendars.models import Calendar
 from integrations.wording import translated
+from orgs.models import Organization
 
 
 def new_secret() -> str:
@@ -290,6 +291,17 @@ class Booking(models.Model):
     # problem an English message with its values, read in the owner's language when shown.
     follow_up_problems = models.JSONField(default=list, blank=True)
 
+    # Bookings made through a team page (``TeamPage``): one row per member who meets the
+    # attendee, each the member's own (``owner``), so the member's exclusion constraint and lock
+    # hold for it as for any booking of theirs. On a collective page the attendee's row (the one
+    # their links name) is the lead; the other members' rows are its seats, and follow it.
+    team_page = models.ForeignKey(
+        "TeamPage", on_delete=models.SET_NULL, null=True, blank=True, related_name="bookings"
+    )
+    team_lead = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="team_seats"
+    )
+
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.CharField(max_length=10, choices=Actor.choices, blank=True)
     cancel_reason = models.TextField(max_length=1000, blank=True)
@@ -333,3 +345,121 @@ def problem_text(problem: dict[str, Any]) -> str:
         # The reason ends the sentence: its own full stop goes.
         params["reason"] = translated(reason["message"], reason.get("params")).rstrip(".")
     return translated(problem["message"], params)
+
+
+class OrgHandle(models.Model):
+    """An organization's public handle: ``/book/<handle>/`` lists its team pages.
+
+    Organizations and people share one namespace of handles, so an address never means two
+    things. Each table's own unique constraint keeps its handles apart; across the two tables,
+    every write of a handle (``booking.handles.handle_claim``) first takes a PostgreSQL advisory
+    lock named by the handle, for the rest of its transaction, and then looks in both tables.
+    Two writers of the same handle are thus decided one after the other, and the second sees the
+    first's committed row. A lock rather than a shared table of handles: ``Profile.handle`` stays
+    where every link and lookup already reads it, and no existing row has to move.
+    """
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="booking_handle"
+    )
+    handle = models.SlugField(max_length=40, unique=True)
+
+    def __str__(self) -> str:
+        return self.handle
+
+
+class TeamPage(models.Model):
+    """A booking page of an organization's team, at ``/book/<org handle>/<slug>/``.
+
+    **Collective**: a time is offered when every member is free, and the meeting is written into
+    every member's calendar. **Round-robin**: a time is offered when at least one member is free,
+    and the meeting goes to one of them (``booking.team_slots.round_robin_pick``).
+
+    The page's hours, zone, notice, horizon and grid say when the team meets; buffers and the
+    daily cap apply to each member on their own (``booking.team_slots``).
+    """
+
+    class Kind(models.TextChoices):
+        COLLECTIVE = "collective", _("Collective: everyone meets the attendee")
+        ROUND_ROBIN = "round_robin", _("Round-robin: one free member meets the attendee")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="team_pages"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ROUND_ROBIN)
+    title = models.CharField(max_length=120)
+    description = models.TextField(max_length=2000, blank=True)
+    slug = models.SlugField(max_length=60)
+    active = models.BooleanField(default=True)
+    durations = models.JSONField(default=list)
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    # As ``BookingPage.weekly_hours``: ISO weekday -> [start, end) minutes, in ``time_zone``.
+    weekly_hours = models.JSONField(default=dict, blank=True)
+    minimum_notice = models.PositiveIntegerField(
+        default=240, validators=[MaxValueValidator(60 * 24 * 30)]
+    )
+    horizon_days = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    increment = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(5), MaxValueValidator(240)]
+    )
+    # Each member's own, around their meetings and per day (not the page's as a whole).
+    buffer_before = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(240)])
+    buffer_after = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(240)])
+    max_per_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    location = models.CharField(
+        max_length=16, choices=BookingPage.Location.choices, default=BookingPage.Location.NONE
+    )
+    location_detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="booking_team_page_slug"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_collective(self) -> bool:
+        return self.kind == self.Kind.COLLECTIVE
+
+
+class TeamPageMember(models.Model):
+    """A member of the organization on a team page: the calendars that make them busy, the one
+    their meetings are written into, and, on round-robin pages, their weight and priority.
+
+    A member counts only while they belong to the organization (every read joins on their
+    membership), and leaving the organization removes them from its team pages
+    (``booking.services.teams.team_member_left``): the page goes on with the others.
+    """
+
+    page = models.ForeignKey(TeamPage, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    busy_in_all_calendars = models.BooleanField(default=True)
+    busy_calendars = models.ManyToManyField(Calendar, blank=True, related_name="+")
+    write_calendar = models.ForeignKey(
+        Calendar, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Round-robin: a member of weight 2 gets twice the meetings of one of weight 1; ties go to the
+    # lowest priority number.
+    weight = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    priority = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+
+    class Meta:
+        ordering = ["priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["page", "user"], name="booking_team_member_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.page_id}"

@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 
 from accounts.models import User
 from booking.availability import Draft, page_slots
+from booking.handles import handle_in_use
 from booking.models import Booking, BookingPage, Profile
 from calendars.models import Calendar, Connection
 from integrations.base import Window
@@ -122,7 +123,8 @@ def handle_problem(handle: str) -> str | None:
 
 
 def handle_taken(handle: str, *, user: User) -> bool:
-    return Profile.objects.filter(handle=handle).exclude(user=user).exists()
+    """Another person's handle, or an organization's (one namespace: ``booking.handles``)."""
+    return handle_in_use(handle, user_id=user.id)
 
 
 def suggested_handle(user: User) -> str:

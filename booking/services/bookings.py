@@ -228,6 +228,11 @@ def booking_cancel(
         forget_bookings(current.owner_id)
         enqueue_follow_up(current.id)
         booking_event_emit(current, EventType.BOOKING_CANCELLED)
+        # A collective team booking: the other members' seats go with the attendee's booking.
+        for seat in Booking.objects.select_for_update().filter(
+            team_lead=current, status=Booking.Status.CONFIRMED
+        ):
+            booking_cancel(booking=seat, actor=actor, reason=reason)
     booking.refresh_from_db()
     return booking
 

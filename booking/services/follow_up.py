@@ -189,6 +189,9 @@ def _follow_meeting(run: _Run) -> None:
         or booking.meeting_sequence >= booking.sequence
     ):
         return
+    if booking.team_lead_id is not None:
+        _follow_lead_meeting(run)
+        return
     if booking.is_cancelled and not booking.zoom_meeting_id:
         _meeting_done(booking)
         return
@@ -230,6 +233,20 @@ def _follow_meeting(run: _Run) -> None:
         )
         logger.warning("booking %s: Zoom meeting not %s", booking.id, action)
         return
+    _meeting_done(booking)
+
+
+def _follow_lead_meeting(run: _Run) -> None:
+    """A seat of a collective team booking shares its lead's one Zoom meeting: it waits (a
+    transient error, retried) until the lead's follow-up has made it, unless this is the last try."""
+    booking = run.booking
+    lead = booking.team_lead
+    if booking.is_cancelled or lead is None:
+        booking.meeting_url = ""
+    elif lead.meeting_sequence < lead.sequence and not run.last_try:
+        raise ProviderError("The team's Zoom meeting is not made yet.", permanent=False)
+    else:
+        booking.meeting_url = lead.meeting_url
     _meeting_done(booking)
 
 
@@ -340,7 +357,8 @@ def _follow_emails(run: _Run) -> None:
         kind = BOOKED if booking.notified_sequence < 0 else RESCHEDULED
     # The owner's e-mail can fail after the attendee's went out: the retry must not resend it.
     sent_key = f"booking:notified:{booking.id}:{booking.sequence}"
-    if not cache.get(sent_key):
+    # A collective team booking's seats: the attendee hears once, from the lead's follow-up.
+    if booking.team_lead_id is None and not cache.get(sent_key):
         _send_to_attendee(booking, kind)
         cache.set(sent_key, True, timeout=SENT_MARK_SECONDS)
     _send_to_owner(booking, kind, run.problems)

@@ -4,6 +4,8 @@ A page is saved with its date overrides and questions in one transaction. The se
 what the forms already rule out for the owner's own data: another user's calendars, a calendar
 bookings cannot be written to. A page created open, or opened, counts against the Free plan's open
 pages (``accounts.billing.plans``): over the limit ``PlanLimitReached`` is raised and nothing saved.
+An organization the owner is a member of may forbid open pages (``orgs.policies``): opening one
+then raises ``PolicyRefused``; a page can still be saved closed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from django.db import transaction
 
 from accounts.billing.plans import Limit, limit_check
 from accounts.models import User
+from booking.handles import handle_claim
 from booking.models import BookingPage, DateOverride, Profile, Question
 from booking.selectors import owner as selectors
 from calendars.models import Calendar
 from multical.lib.framing import NotAnOrigin, frame_origin
 from multical.lib.model_settings import ModelSettings
+from orgs.policies import PolicyRefused, public_pages_refusal
 
 
 @transaction.atomic
@@ -29,6 +33,7 @@ def profile_update(*, user: User, handle: str, display_name: str) -> Profile:
     """Create the user's profile, or change its handle and name (all their links follow)."""
     if selectors.handle_problem(handle):
         raise ValueError(f"Not a usable handle: {handle!r}")
+    handle_claim(handle, user_id=user.id)  # shared with organizations (booking.handles)
     profile = selectors.profile_for_user(user)
     if profile is None:
         return Profile.objects.create(user=user, handle=handle, display_name=display_name)
@@ -94,6 +99,7 @@ def page_create(
     _check_calendars(owner, settings, busy_calendars)
     _check_embedding(settings)
     if settings.active:
+        _require_may_publish(owner)
         limit_check(user=owner, limit=Limit.BOOKING_PAGES)
     page = BookingPage(owner=owner)
     settings.apply_to(page)
@@ -114,6 +120,8 @@ def page_update(
     """Save new settings; overrides are replaced, questions kept, changed, added or removed."""
     _check_calendars(page.owner, settings, busy_calendars)
     _check_embedding(settings)
+    if settings.active:
+        _require_may_publish(page.owner)
     if settings.active and not page.active:
         limit_check(user=page.owner, limit=Limit.BOOKING_PAGES)
         page.plan_paused_at = None
@@ -174,6 +182,13 @@ def _check_calendars(
     writable = selectors.writable_calendars_for_user(owner)
     if write_calendar is not None and not writable.filter(id=write_calendar.id).exists():
         raise ValueError("Bookings are written only to a writable calendar of the owner's.")
+
+
+def _require_may_publish(owner: User) -> None:
+    """An organization the owner is a member of may keep its members from opening pages."""
+    refusal = public_pages_refusal(owner)
+    if refusal is not None:
+        raise PolicyRefused(refusal)
 
 
 def _check_embedding(settings: PageSettings) -> None:

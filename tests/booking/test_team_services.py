@@ -1,0 +1,272 @@
+"""Team pages' bookings through the services: who gets the meeting, the live check, the locks."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection, transaction
+
+from booking.handles import HandleTaken, handle_claim
+from booking.models import Booking, OrgHandle, Profile, TeamPage, TeamPageMember
+from booking.services.bookings import (
+    BookingClosed,
+    BusyUnknown,
+    SlotUnavailable,
+    booking_cancel,
+    booking_create,
+)
+from booking.services.pages import profile_update
+from booking.services.teams import (
+    org_handle_set,
+    team_booking_create,
+    team_booking_reschedule,
+)
+from booking.team_availability import team_members, team_slots
+from calendars.models import Connection
+from integrations.base import Window
+from orgs.services import membership_remove
+from tests.booking.pages import at, days_ahead, make_host
+from tests.booking.team_world import make_team
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("team_follow_ups")]
+
+
+@pytest.fixture
+def team_follow_ups(monkeypatch) -> list[str]:
+    asked: list[str] = []
+    monkeypatch.setattr(
+        "booking.services.teams.enqueue_follow_up", lambda booking_id: asked.append(str(booking_id))
+    )
+    monkeypatch.setattr(
+        "booking.services.bookings.enqueue_follow_up",
+        lambda booking_id: asked.append(str(booking_id)),
+    )
+    return asked
+
+
+def book(page, start, *, key: str = "k1") -> Booking:
+    return team_booking_create(
+        page=page,
+        start=start,
+        duration=30,
+        attendee_name="Grace Guest",
+        attendee_email="grace@example.com",
+        attendee_time_zone="Europe/Berlin",
+        submission_key=key,
+    )
+
+
+def test_a_collective_booking_is_one_row_per_member_in_their_calendar(
+    radicale_server, team_follow_ups
+):
+    team = make_team(radicale_server)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    start = at(days_ahead(3), 10)
+
+    lead = book(page, start)
+
+    rows = Booking.objects.filter(team_page=page).order_by("team_lead_id")
+    assert {row.owner_id for row in rows} == {user.id for user in team.users}
+    assert {row.calendar_id for row in rows} == {
+        world.calendars["work"].id for world in team.worlds.values()
+    }
+    assert lead.team_lead_id is None and lead.owner_id == team.users[0].id
+    assert all(row.team_lead_id == lead.id for row in rows if row.id != lead.id)
+    assert len(team_follow_ups) == 3
+
+
+def test_a_collective_time_is_refused_when_one_member_is_busy(radicale_server):
+    team = make_team(radicale_server)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    start = at(days_ahead(3), 10)
+    team.worlds[team.users[2].id].put("work", "dentist", start, minutes=60)
+
+    with pytest.raises(SlotUnavailable):
+        book(page, start)
+    assert not Booking.objects.exists()
+
+
+def test_round_robin_goes_to_a_free_member_with_fewest_bookings(radicale_server):
+    team = make_team(radicale_server)
+    page = team.page()
+    first, second, third = team.users
+    start = at(days_ahead(3), 10)
+    team.worlds[first.id].put("work", "busy", start, minutes=60)
+
+    owners = [book(page, start + timedelta(hours=hour), key=f"k{hour}").owner_id for hour in (0, 2)]
+
+    # At 10:00 the first is busy; second goes to the one with no booking yet.
+    assert owners[0] == second.id
+    assert owners[1] == first.id  # free again, fewest bookings, earliest priority
+    assert third.id not in owners[:1]
+
+
+def test_round_robin_weights_share_the_meetings(radicale_server):
+    team = make_team(radicale_server, size=2)
+    page = team.page()
+    heavy, light = team.users
+    TeamPageMember.objects.filter(page=page, user=heavy).update(weight=2)
+    day = days_ahead(3)
+
+    owners = Counter(book(page, at(day, hour), key=f"k{hour}").owner_id for hour in range(6))
+
+    assert owners == {heavy.id: 4, light.id: 2}
+
+
+def test_the_same_submission_twice_books_once(radicale_server):
+    team = make_team(radicale_server)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    start = at(days_ahead(3), 10)
+
+    assert book(page, start, key="same").id == book(page, start, key="same").id
+    assert Booking.objects.count() == 3
+
+
+def test_a_personal_booking_blocks_the_member_on_team_pages(radicale_server):
+    team = make_team(radicale_server, size=1)
+    member = team.users[0]
+    host = make_host(radicale_server, member)
+    start = at(days_ahead(3), 10)
+    booking_create(
+        page=host.page,
+        start=start,
+        duration=30,
+        attendee_name="A",
+        attendee_email="a@example.com",
+        attendee_time_zone="UTC",
+        answers=[],
+        submission_key="p",
+    )
+
+    with pytest.raises(SlotUnavailable):
+        book(team.page(), start)
+
+
+def test_an_unreadable_member_calendar_books_nothing(radicale_server):
+    team = make_team(radicale_server)
+    page = team.page()
+    Connection.objects.filter(id=team.worlds[team.users[1].id].connection.id).update(
+        status=Connection.Status.NEEDS_RECONNECT
+    )
+
+    with pytest.raises(BusyUnknown):
+        book(page, at(days_ahead(3), 10))
+
+
+def test_a_member_who_leaves_the_organization_leaves_its_pages(
+    radicale_server, django_capture_on_commit_callbacks
+):
+    team = make_team(radicale_server)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    leaving = team.members[2]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        membership_remove(membership=team.admin, target=leaving, ip_address=None)
+
+    assert [member.user_id for member in team_members(page)] == [u.id for u in team.users[:2]]
+    assert not TeamPageMember.objects.filter(user=leaving.user).exists()
+    lead = book(page, at(days_ahead(3), 10))
+    assert Booking.objects.filter(team_page=page).count() == 2
+    assert lead.owner_id == team.users[0].id
+
+
+def test_cancelling_the_lead_cancels_every_seat(radicale_server):
+    team = make_team(radicale_server)
+    lead = book(team.page(TeamPage.Kind.COLLECTIVE), at(days_ahead(3), 10))
+
+    booking_cancel(booking=lead, actor=Booking.Actor.ATTENDEE, reason="Ill")
+
+    assert set(Booking.objects.values_list("status", flat=True)) == {Booking.Status.CANCELLED}
+
+
+def test_rescheduling_moves_every_seat_and_checks_each_member(radicale_server):
+    team = make_team(radicale_server)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    day = days_ahead(3)
+    lead = book(page, at(day, 10))
+    team.worlds[team.users[1].id].put("work", "busy", at(day, 14), minutes=60)
+
+    with pytest.raises(SlotUnavailable):
+        team_booking_reschedule(booking=lead, start=at(day, 14))
+    team_booking_reschedule(booking=lead, start=at(day, 10, 30))
+
+    assert set(Booking.objects.values_list("start", flat=True)) == {at(day, 10, 30)}
+    assert set(Booking.objects.values_list("sequence", flat=True)) == {1}
+
+
+def test_a_switched_off_page_takes_no_booking(radicale_server):
+    team = make_team(radicale_server)
+    page = team.page(active=False)
+    with pytest.raises(BookingClosed):
+        book(page, at(days_ahead(3), 10))
+
+
+def test_team_slots_offer_round_robin_times_when_anyone_is_free(radicale_server):
+    team = make_team(radicale_server, size=2)
+    page = team.page()
+    start = at(days_ahead(3), 10)
+    team.worlds[team.users[0].id].put("work", "busy", start, minutes=30)
+    members = team_members(page)
+    window = Window(start, start + timedelta(hours=1))
+
+    found = team_slots(page, members, now=start - timedelta(days=3), window=window, duration=30)
+
+    assert found.free[start] == {team.users[1].id}
+    assert found.free[start + timedelta(minutes=30)] == {u.id for u in team.users}
+
+
+# One namespace of handles ------------------------------------------------------------------
+
+
+def test_an_organization_cannot_take_a_persons_handle_or_the_reverse(radicale_server, owner):
+    team = make_team(radicale_server, size=1)
+    Profile.objects.create(user=owner, handle="grace", display_name="Grace")
+
+    with pytest.raises(HandleTaken):
+        org_handle_set(membership=team.admin, handle="grace")
+    with pytest.raises(HandleTaken):
+        profile_update(user=UserFactory(), handle="acme", display_name="Not Acme")
+    assert org_handle_set(membership=team.admin, handle="acme-team").handle == "acme-team"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_and_an_organization_claiming_one_handle_at_once_get_it_once(radicale_server):
+    team = make_team(radicale_server, size=1)
+    person = UserFactory()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def claim(write) -> None:
+        try:
+            with transaction.atomic():
+                barrier.wait(timeout=30)
+                write()
+            outcomes.append("claimed")
+        except HandleTaken:
+            outcomes.append("taken")
+        finally:
+            close_old_connections()
+            connection.close()
+
+    def as_person() -> None:
+        handle_claim("shared", user_id=person.id)
+        Profile.objects.create(user=person, handle="shared", display_name="P")
+
+    def as_organization() -> None:
+        handle_claim("shared", organization_id=team.organization.id)
+        OrgHandle.objects.filter(organization=team.organization).update(handle="shared")
+
+    threads = [threading.Thread(target=claim, args=(w,)) for w in (as_person, as_organization)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["claimed", "taken"]
+    holders = Profile.objects.filter(handle="shared").count()
+    holders += OrgHandle.objects.filter(handle="shared").count()
+    assert holders == 1
