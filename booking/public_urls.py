@@ -1,21 +1,21 @@
 from django.urls import path
 
-from booking import public_views
+from booking import public_views, team_public_views
 
 app_name = "booking_public"
 
 urlpatterns = [
-    path("book/<slug:handle>/", public_views.profile, name="profile"),
+    path("book/<slug:handle>/", team_public_views.profile_or_team, name="profile"),
     path(
         "book/<slug:handle>/picture/<slug:digest>.webp",
         public_views.picture,
         name="picture",
     ),
-    path("book/<slug:handle>/<str:slug>/", public_views.page, name="page"),
-    path("book/<slug:handle>/<str:slug>/new/", public_views.book, name="book"),
+    path("book/<slug:handle>/<str:slug>/", team_public_views.page_or_team, name="page"),
+    path("book/<slug:handle>/<str:slug>/new/", team_public_views.book_or_team, name="book"),
     path(
         "book/<slug:handle>/<str:slug>/booked/<uuid:booking_id>/",
-        public_views.booked,
+        team_public_views.booked_or_team,
         name="booked",
     ),
     path("bookings/<uuid:booking_id>/<str:token>/", public_views.manage, name="manage"),
@@ -27,7 +27,7 @@ urlpatterns = [
     ),
     path(
         "bookings/<uuid:booking_id>/<str:token>/reschedule/",
-        public_views.reschedule,
+        team_public_views.reschedule_or_team,
         name="reschedule",
     ),
 ]

@@ -1,0 +1,443 @@
+"""The pages attendees use for an organization's team pages, under its public handle.
+
+People and organizations share one namespace of handles (``booking.handles``), so
+``/book/<handle>/...`` is first looked up as an organization's (one indexed query); anything
+else goes on to the person's pages in ``booking.public_views``. The team flow follows the
+personal one: the page with its month of open times (computed by ``booking.team_slots`` from
+each member's busy time and bookings, shown in the viewer's zone and clock), the form, and the
+confirmation that names who the attendee will meet. It is not offered inside other sites' frames,
+so the form is protected by Django's CSRF cookie. Cancelling and moving use the booking's links,
+as every booking does (``public_views.manage`` and friends; moving a team booking is
+``reschedule`` here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from booking import public_views
+from booking.availability import bookings_version
+from booking.models import Booking, OrgHandle, Profile, TeamPage, TeamPageMember
+from booking.public_calendar import calendar_links
+from booking.public_display import (
+    Viewer,
+    default_clock,
+    format_start,
+    heading_day,
+    language_asked,
+    month_weeks,
+    month_words,
+    parse_day,
+    parse_month,
+    parse_start,
+    viewer_from,
+    weekday_names,
+    zone_options,
+)
+from booking.public_forms import BookingForm, new_submission_key
+from booking.public_views import (
+    OFFER_LEAD,
+    PICKER_SECONDS,
+    SESSION_KEY,
+    _booking_when,
+    _render,
+    browsing_limit,
+    speaks_attendee_language,
+    submitting_limit,
+)
+from booking.selectors.public import get_booking_by_token
+from booking.services.bookings import BookingClosed, BusyUnknown, LengthNotOffered, SlotUnavailable
+from booking.services.teams import team_booking_create, team_booking_reschedule
+from booking.slots import local_day_window, slots_by_day
+from booking.team_availability import team_busy_calendar_ids, team_members, team_slots
+from booking.tokens import manage_path
+from calendars.busy import busy_versions
+from integrations.base import Window
+from multical.lib.framing import framable
+
+# ``booking_public`` URL names, each answered here for an organization's handle. The personal
+# views' marks stay on their dispatchers: ``page``, ``book`` and ``booked`` may be framed (each
+# response decides), and ``book`` checks its own form token instead of the CSRF cookie, so the
+# team's form, which is not, checks the cookie itself (``csrf_protect``).
+
+
+def profile_or_team(request: HttpRequest, handle: str) -> HttpResponse:
+    if _organization(handle) is not None:
+        return team_list(request, handle)
+    return public_views.profile(request, handle)
+
+
+@framable
+def page_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    if _organization(handle) is not None:
+        return team_page(request, handle, slug)
+    return public_views.page(request, handle, slug)
+
+
+@framable
+@csrf_exempt
+def book_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    if _organization(handle) is not None:
+        return team_book(request, handle, slug)
+    return public_views.book(request, handle, slug)
+
+
+@framable
+def booked_or_team(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
+    if _organization(handle) is not None:
+        return team_booked(request, handle, slug, booking_id)
+    return public_views.booked(request, handle, slug, booking_id)
+
+
+def reschedule_or_team(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
+    if Booking.objects.filter(id=booking_id, team_page__isnull=False).exists():
+        return team_reschedule(request, booking_id, token)
+    return public_views.reschedule(request, booking_id, token)
+
+
+def _organization(handle: str) -> OrgHandle | None:
+    return OrgHandle.objects.select_related("organization").filter(handle=handle).first()
+
+
+def _get_page(handle: str, slug: str, *, switched_off: bool = False) -> TeamPage:
+    pages = TeamPage.objects.select_related("organization").filter(
+        organization__booking_handle__handle=handle, slug=slug
+    )
+    if not switched_off:
+        pages = pages.filter(active=True)
+    return get_object_or_404(pages)
+
+
+def _team(members: list[TeamPageMember]) -> list[Profile]:
+    """How the members are shown: their public profiles (their name and picture)."""
+    return [member.user.booking_profile for member in members]
+
+
+def _viewer(request: HttpRequest, page: TeamPage, params: Any) -> Viewer:
+    language = translation.get_language()
+    return viewer_from(
+        params, cast(Any, page), clock=default_clock(request, language), language=language
+    )
+
+
+@browsing_limit
+@speaks_attendee_language
+def team_list(request: HttpRequest, handle: str) -> HttpResponse:
+    organization = get_object_or_404(
+        OrgHandle.objects.select_related("organization"), handle=handle
+    )
+    pages = [
+        (page, _team(team_members(page)))
+        for page in TeamPage.objects.filter(
+            organization_id=organization.organization_id, active=True
+        )
+        .exclude(durations=[])
+        .order_by("title", "id")
+    ]
+    return _render(
+        request,
+        "booking/team_list.html",
+        {"organization": organization.organization, "handle": handle, "pages": pages},
+    )
+
+
+@browsing_limit
+@speaks_attendee_language
+def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    page = _get_page(handle, slug)
+    members = team_members(page)
+    viewer = _viewer(request, page, request.GET)
+    bookable = bool(members and page.durations)
+    picker = _picker(request, handle, page, members, viewer) if bookable else ""
+    return _render(
+        request,
+        "booking/team_page.html",
+        {
+            "page": page,
+            "team": _team(members),
+            "viewer": viewer,
+            "picker": picker,
+            "bookable": bookable,
+            "organization": page.organization,
+        },
+    )
+
+
+def _picker(
+    request: HttpRequest,
+    handle: str,
+    page: TeamPage,
+    members: list[TeamPageMember],
+    viewer: Viewer,
+) -> str:
+    """The month and its times, rendered; kept for a minute in the shared cache under a key that
+    changes with the page, its members' busy time and their bookings (as personal pages do)."""
+    calendar_ids = team_busy_calendar_ids(members)
+    versions = busy_versions(calendar_ids)
+    parts = [
+        str(page.id),
+        page.updated_at.isoformat(),
+        *(f"{m.user_id}={bookings_version(m.user_id)}" for m in members),
+        *(f"{i}={versions[i]}" for i in calendar_ids),
+        str(int(timezone.now().timestamp() // PICKER_SECONDS)),
+        viewer.query(),
+        viewer.language,
+        request.GET.get("month", ""),
+        request.GET.get("day", ""),
+    ]
+    key = "booking:team-picker:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        picker = _slot_picker(request, page, members, viewer)
+        html = render_to_string(
+            "booking/public/picker.html",
+            {
+                "viewer": viewer,
+                "action": "book",
+                "book_url": reverse("booking_public:book", args=[handle, page.slug]),
+                **picker,
+            },
+            request=request,
+        )
+        if not picker["unavailable"]:  # an unreadable calendar is asked again next time
+            cache.set(key, html, PICKER_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our own template, escaped there
+
+
+def _slot_picker(
+    request: HttpRequest,
+    page: TeamPage,
+    members: list[TeamPageMember],
+    viewer: Viewer,
+    *,
+    rescheduling: Booking | None = None,
+) -> dict[str, object]:
+    """The month the attendee looks at, its days with free times, and the chosen day's times
+    (as ``public_views._slot_picker`` has them for a personal page)."""
+    now = timezone.now()
+    today = now.astimezone(viewer.zone).date()
+    last_day = today + timedelta(days=page.horizon_days + 1)
+    month = parse_month(request.GET.get("month", ""), today)
+    month = min(max(month, today.replace(day=1)), last_day.replace(day=1))
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    window = Window(
+        local_day_window(month, viewer.zone).start, local_day_window(next_month, viewer.zone).start
+    )
+    leaving_out = []
+    if rescheduling is not None:
+        leaving_out = [rescheduling.id, *rescheduling.team_seats.values_list("id", flat=True)]
+    found = team_slots(
+        page,
+        members,
+        now=now,
+        window=window,
+        duration=viewer.duration,
+        lead=OFFER_LEAD,
+        leaving_out=leaving_out,
+    )
+    by_day = slots_by_day(found.starts, viewer.zone)
+    chosen = parse_day(request.GET.get("day", ""))
+    if chosen not in by_day:
+        chosen = min(by_day) if by_day else None
+    query = viewer.query()
+    return {
+        "unavailable": found.unreadable,
+        "query": query,
+        "month": month,
+        "weeks": month_weeks(
+            month,
+            open_days={day: len(starts) for day, starts in by_day.items()},
+            query=query,
+            language=viewer.language,
+        ),
+        "weekdays": weekday_names(viewer.language),
+        "month_heading": month_words(month, viewer.language),
+        "chosen_day": chosen,
+        "chosen_heading": heading_day(chosen, viewer.language) if chosen else "",
+        "times": [
+            {"label": viewer.time_label(start), "code": format_start(start)}
+            for start in by_day.get(chosen, [])
+        ]
+        if chosen
+        else [],
+        "previous_month": month - timedelta(days=1) if month > today.replace(day=1) else None,
+        "next_month": next_month if next_month <= last_day else None,
+        "zone_options": zone_options(viewer.zone.key),
+    }
+
+
+@browsing_limit
+@submitting_limit
+@require_http_methods(["GET", "POST"])
+@csrf_protect
+@speaks_attendee_language
+def team_book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    page = _get_page(handle, slug)
+    members = team_members(page)
+    page_url = reverse("booking_public:page", args=[handle, page.slug])
+    posted = request.method == "POST"
+    params = request.POST if posted else request.GET
+    viewer = _viewer(request, page, params)
+    start = parse_start(params.get("start", ""))
+    if start is None or not members or not page.durations:
+        messages.info(request, _("Pick a time first."))
+        return redirect(f"{page_url}?{viewer.query()}")
+    form = TeamBookingForm(
+        request.POST if posted else None, initial={"submission": new_submission_key()}
+    )
+    if posted and form.is_valid():
+        try:
+            booking = team_booking_create(
+                page=page,
+                start=start,
+                duration=viewer.duration,
+                attendee_name=form.cleaned_data["name"],
+                attendee_email=form.cleaned_data["email"],
+                attendee_time_zone=viewer.zone.key,
+                attendee_clock=viewer.clock,
+                attendee_language=language_asked(request).code,
+                submission_key=form.cleaned_data["submission"],
+            )
+        except (SlotUnavailable, BusyUnknown, BookingClosed, LengthNotOffered) as error:
+            form.add_error(None, str(error))
+        else:
+            made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
+            request.session[SESSION_KEY] = made
+            booked_url = reverse("booking_public:booked", args=[handle, page.slug, booking.id])
+            return redirect(f"{booked_url}?{viewer.query()}")
+    return _render(
+        request,
+        "booking/team_book.html",
+        {
+            "page": page,
+            "team": _team(members),
+            "viewer": viewer,
+            "form": form,
+            "start_code": format_start(start),
+            "when": viewer.when(start, start + timedelta(minutes=viewer.duration)),
+            "back_url": f"{page_url}?{viewer.query()}",
+        },
+    )
+
+
+class TeamBookingForm(forms.Form):
+    """Who the attendee is; a team page asks no questions of its own."""
+
+    name = BookingForm.base_fields["name"]
+    email = BookingForm.base_fields["email"]
+    submission = BookingForm.base_fields["submission"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].widget.attrs.update(autocomplete="name")
+        self.fields["email"].widget.attrs.update(autocomplete="email")
+
+
+@browsing_limit
+@speaks_attendee_language
+def team_booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
+    """The confirmation, for the browser that booked (its session says so): who they meet."""
+    page = _get_page(handle, slug, switched_off=True)
+    if str(booking_id) not in request.session.get(SESSION_KEY, []):
+        raise Http404
+    booking = (
+        Booking.objects.select_related("owner__booking_profile")
+        .filter(id=booking_id, team_page=page, team_lead__isnull=True)
+        .first()
+    )
+    if booking is None:
+        raise Http404
+    return _render(
+        request,
+        "booking/team_booked.html",
+        {
+            "page": page,
+            "booking": booking,
+            "meeting": _meeting_with(booking),
+            "when": _booking_when(booking, translation.get_language()),
+            "manage_path": manage_path(booking),
+            "calendar": calendar_links(booking),
+        },
+    )
+
+
+def _meeting_with(booking: Booking) -> list[Profile]:
+    """Who the attendee meets: the booking's member, and on a collective page every seat's."""
+    seats = booking.team_seats.select_related("owner__booking_profile").order_by("created_at")
+    owners = [booking.owner, *(seat.owner for seat in seats)]
+    return [owner.booking_profile for owner in owners if hasattr(owner, "booking_profile")]
+
+
+@browsing_limit
+@submitting_limit
+@require_http_methods(["GET", "POST"])
+@speaks_attendee_language
+def team_reschedule(request: HttpRequest, booking_id: str, token: str) -> HttpResponse:
+    """Move a team booking by its link: the same members, at a time each of them is free."""
+    booking = get_booking_by_token(booking_id, token)
+    page = booking.team_page
+    manage = reverse("booking_public:manage", args=[booking.id, token])
+    if booking.is_cancelled or booking.end <= timezone.now() or booking.team_lead_id:
+        return redirect(manage)
+    if page is None or not page.active:
+        messages.info(
+            request, _("This page stopped taking bookings, so the time cannot be changed.")
+        )
+        return redirect(manage)
+    owners = {booking.owner_id, *booking.team_seats.values_list("owner_id", flat=True)}
+    members = [member for member in team_members(page) if member.user_id in owners]
+    duration = int((booking.end - booking.start).total_seconds() // 60)
+    params = request.POST if request.method == "POST" else request.GET
+    language = translation.get_language()
+    base = viewer_from(
+        params,
+        cast(Any, page),
+        zone=booking.attendee_time_zone,
+        clock=booking.attendee_clock,
+        language=language,
+    )
+    viewer = Viewer(zone=base.zone, clock=base.clock, duration=duration, language=language)
+    start = parse_start(request.POST.get("start", "")) if request.method == "POST" else None
+    if request.method == "POST" and start is None:
+        messages.warning(request, _("Pick a time first."))
+    elif start is not None:
+        try:
+            team_booking_reschedule(booking=booking, start=start)
+        except (SlotUnavailable, BusyUnknown, BookingClosed) as error:
+            messages.warning(request, str(error))
+        else:
+            messages.success(request, _("Your booking is moved. We sent you the new details."))
+            return redirect(manage)
+    picker = (
+        _slot_picker(request, page, members, viewer, rescheduling=booking)
+        if len(members) == len(owners)
+        else {"unavailable": True}
+    )
+    return _render(
+        request,
+        "booking/public/reschedule.html",
+        {
+            "booking": booking,
+            "host": booking.owner.booking_profile,
+            "when": viewer.when(booking.start, booking.end),
+            "page": page,
+            "viewer": viewer,
+            "token": token,
+            **picker,
+        },
+    )
