@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
 from booking.models import BookingPage
-from calendars.models import Connection
+from calendars.models import Calendar, Connection
 from orgs.models import Membership
 from syncrules.models import SyncRule
 
@@ -30,7 +30,14 @@ class MemberState:
 
 def member_states(members: Iterable[Membership]) -> list[MemberState]:
     """Each member's connections (held, and how many need reconnecting), sync rules, booking
-    pages and last sign-in: three grouped queries for the whole list."""
+    pages and last activity: four grouped queries for the whole list.
+
+    Last activity is the later of the member's last sign-in (``last_login``, written by every
+    sign-in, at the instant their organizations' logs get "Signed in") and the last time one of
+    their connected calendars was read (``Calendar.last_synced_at``): someone who stays signed in
+    for weeks, or whose calendars sync unattended, is still using Multical. Both are columns
+    already kept; the organization's log is not searched for it.
+    """
     members = list(members)
     ids = [member.user_id for member in members]
     connections = {
@@ -55,6 +62,13 @@ def member_states(members: Iterable[Membership]) -> list[MemberState]:
         .annotate(total=Count("id"))
         .values_list("owner_id", "total")
     )
+    synced = dict(
+        Calendar.objects.filter(connection__user_id__in=ids)
+        .exclude(connection__status__in=Connection.RELEASED)
+        .values("connection__user_id")
+        .annotate(latest=Max("last_synced_at"))
+        .values_list("connection__user_id", "latest")
+    )
     return [
         MemberState(
             membership=member,
@@ -62,7 +76,11 @@ def member_states(members: Iterable[Membership]) -> list[MemberState]:
             needing_reconnect=connections.get(member.user_id, {}).get("broken", 0),
             rules=rules.get(member.user_id, 0),
             pages=pages.get(member.user_id, 0),
-            last_active=member.user.last_login,
+            last_active=_latest(member.user.last_login, synced.get(member.user_id)),
         )
         for member in members
     ]
+
+
+def _latest(*times: datetime | None) -> datetime | None:
+    return max((time for time in times if time is not None), default=None)
