@@ -13,6 +13,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.languages import owner_language
 from accounts.models import AuditLog, Consent, User, normalize_email
 from accounts.selectors import consent_granted, user_exists
+from accounts.signals import email_confirmed
 from accounts.tokens import email_change_token, email_verification_token
 from multical.lib.email import send_templated_email
 
@@ -62,11 +63,13 @@ def user_verify_email(*, user: User) -> bool:
     if user.email_verified:
         return False
     now = timezone.now()
-    won = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
-        email_verified_at=now
-    )
-    if won:
-        user.email_verified_at = now
+    with transaction.atomic():
+        won = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+            email_verified_at=now
+        )
+        if won:
+            user.email_verified_at = now
+            email_confirmed.send(sender=User, user=user)
     return bool(won)
 
 
@@ -119,6 +122,7 @@ def user_email_change_confirm(*, user: User, new_email: str, ip_address: str | N
                 old_email=old_email,
                 new_email=user.email,
             )
+            email_confirmed.send(sender=User, user=user)
     except IntegrityError:
         user.refresh_from_db()
         raise EmailTaken(new_email) from None
@@ -201,7 +205,9 @@ def user_sign_in_with_provider(*, email: str, email_verified: bool) -> User | No
     if not user.email_verified:
         user.email_verified_at = timezone.now()
         user.set_unusable_password()
-        user.save(update_fields=["email_verified_at", "password"])
+        with transaction.atomic():
+            user.save(update_fields=["email_verified_at", "password"])
+            email_confirmed.send(sender=User, user=user)
     return user
 
 
@@ -224,6 +230,7 @@ def user_register_with_provider(
                     email, None, time_zone=time_zone, email_verified_at=timezone.now()
                 )
                 _consent_record_sign_up(user=user, marketing_email=marketing_email)
+                email_confirmed.send(sender=User, user=user)
             return user
         except IntegrityError:
             pass  # created by another request between the check and the insert

@@ -8,4 +8,4 @@ class OrgsConfig(AppConfig):
 
     def ready(self) -> None:
         # Receivers of the signals lower layers send.
-        from orgs import activity, sso  # noqa: F401
+        from orgs import activity, domains, sso  # noqa: F401
