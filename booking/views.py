@@ -25,6 +25,7 @@ from booking.selectors import owner as selectors
 from booking.services import bookings as services
 from booking.services import pages, profiles
 from multical.lib import rate_limits
+from orgs.policies import PolicyRefused, public_pages_refusal
 
 PREVIEW_DAYS = 7
 RESCHEDULE_DAYS = 14
@@ -89,6 +90,8 @@ def page_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             page = pages.page_create(owner=request.user, **editor.saved())
         except PlanLimitReached as error:
             refusal = error
+        except PolicyRefused as error:
+            editor.form.add_error("active", error.message)
         else:
             messages.success(request, _saved_message(page))
             return redirect("booking:page_preview", page_id=page.id)
@@ -105,6 +108,9 @@ def page_edit(request: AuthenticatedHttpRequest, page_id: str) -> HttpResponse:
             pages.page_update(page=page, **editor.saved())
         except PlanLimitReached as refusal:
             return _page_form(request, editor, page=page, refusal=refusal)
+        except PolicyRefused as error:
+            editor.form.add_error("active", error.message)
+            return _page_form(request, editor, page=page)
         messages.success(request, _saved_message(page))
         return redirect("booking:page_preview", page_id=page.id)
     return _page_form(request, editor, page=page)
@@ -317,6 +323,10 @@ def _page_form(
     page: BookingPage | None,
     refusal: PlanLimitReached | None = None,
 ) -> HttpResponse:
+    # Said where it applies: an organization's policy keeps the page from opening.
+    policy_note = public_pages_refusal(request.user)
+    if policy_note is not None:
+        editor.form.fields["active"].help_text = policy_note
     return render(
         request,
         "booking/page_form.html",

@@ -30,6 +30,7 @@ from integrations.microsoft import oauth as microsoft_oauth
 from integrations.wording import error_text, translated
 from integrations.zoom import oauth as zoom_oauth
 from multical.lib.requests import client_ip
+from orgs.policies import PolicyRefused, connect_refusal
 
 FLOWS: dict[str, ModuleType] = {
     Connection.Kind.GOOGLE: google_oauth,
@@ -53,6 +54,9 @@ def _redirect_uri(provider: str) -> str:
 def oauth_connect(request: AuthenticatedHttpRequest, provider: str) -> HttpResponse:
     """Send the user to the provider's consent screen (a POST, so no prefetch starts a flow)."""
     flow = _flow_for(provider)
+    refusal = connect_refusal(user=request.user, kind=provider)
+    if refusal is not None:
+        return _error(request, provider, refusal, status=403)
     try:
         url, pending = flow.authorization_start(redirect_uri=_redirect_uri(provider))
     except oauth_state.OAuthError as error:
@@ -84,6 +88,8 @@ def oauth_callback(request: AuthenticatedHttpRequest, provider: str) -> HttpResp
         return _error(request, provider, translated(error.msgid, error.params), status=error.status)
     except ProviderError as error:
         return _error(request, provider, error_text(error), status=502)
+    except PolicyRefused as refusal:
+        return _error(request, provider, refusal.message, status=403)
     except PlanLimitReached as refusal:
         return render(
             request,
@@ -138,6 +144,9 @@ def _zoom_flow() -> ModuleType:
 def zoom_connect(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send the user to Zoom's consent screen (a POST, so no prefetch starts a flow)."""
     flow = _zoom_flow()
+    refusal = connect_refusal(user=request.user, kind=Connection.Kind.ZOOM)
+    if refusal is not None:
+        return _error(request, Connection.Kind.ZOOM, refusal, status=403)
     url, pending = flow.authorization_start(redirect_uri=_redirect_uri(Connection.Kind.ZOOM))
     oauth_state.pending_save(request, Connection.Kind.ZOOM, pending)
     return redirect(url)
@@ -169,6 +178,8 @@ def zoom_callback(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     except oauth_state.OAuthError as error:
         return _error(request, provider, translated(error.msgid, error.params), status=error.status)
+    except PolicyRefused as refusal:
+        return _error(request, provider, refusal.message, status=403)
     added = _("Connected Zoom (%(email)s): booking pages can add meetings.") % {
         "email": grant.email
     }

@@ -8,7 +8,9 @@ connecting it again updates that connection, and brings back a disconnected one.
 
 A new calendar account (or a disconnected one connected again) counts against the Free plan's
 calendar accounts (``accounts.billing.plans``): over the limit ``PlanLimitReached`` is raised before
-the provider is asked, and checked again when the connection is saved.
+the provider is asked, and checked again when the connection is saved. An organization's policy
+may refuse an account (its kind, or a personal Google or Microsoft account: ``orgs.policies``):
+``PolicyRefused`` is raised before the provider is asked.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from integrations.registry import build_provider
 from multical import metrics
 from multical.lib import vault
 from multical.lib.email import send_templated_email
+from orgs.policies import require_may_connect
 from webhooks.events import ConnectionNeedsReconnect
 from webhooks.services import event_record
 
@@ -125,6 +128,8 @@ def _connection_connect(
         "server_url": server_url,
         "username": username,
     }
+    # An organization's policy may refuse the kind, or a personal account (``orgs.policies``).
+    require_may_connect(user=user, kind=kind, address=_policy_address(kind, username))
     found = _same_account(**account, secrets=secrets)
     if found is None or found.status == Connection.Status.DISCONNECTED:
         limit_check(user=user, limit=Limit.CALENDAR_ACCOUNTS)
@@ -150,6 +155,11 @@ def _connection_connect(
             connection, secrets=secrets, remote_calendars=remote_calendars, ip_address=ip_address
         )
     return connection
+
+
+def _policy_address(kind: str, username: str) -> str:
+    """The account's address as organization policies read it: none for an iCal link."""
+    return "" if kind == Connection.Kind.ICS else username
 
 
 def _same_account(
@@ -453,6 +463,7 @@ def connection_connect_zoom(
     and secrets and makes it healthy again. It has no calendars: booking pages create meetings.
     """
     email = email[: Connection._meta.get_field("username").max_length]
+    require_may_connect(user=user, kind=Connection.Kind.ZOOM, address=email)
     with transaction.atomic():
         _lock_connections_of(user)
         connection = _same_account(

@@ -24,6 +24,7 @@ from calendars.models import Connection
 from integrations.base import ProviderError
 from integrations.wording import error_text
 from multical.lib.requests import client_ip
+from orgs.policies import PolicyRefused
 
 CREDENTIAL_FORMS: dict[str, type[django_forms.Form]] = {
     Connection.Kind.ICLOUD: forms.ICloudPasswordUpdateForm,
@@ -245,7 +246,8 @@ def _connect(
     connect: Callable[[dict], Connection],
 ) -> HttpResponse:
     """The shared shape of the connect pages: validate, ask the provider, or show why not (the
-    plan's limit is said before the form is filled in)."""
+    plan's limit is said before the form is filled in; an organization's policy, once the
+    account is known)."""
     refusal = would_exceed(user=request.user, limit=Limit.CALENDAR_ACCOUNTS)
     if request.method == "POST" and form.is_valid():
         known = known_connections(request.user)
@@ -255,6 +257,8 @@ def _connect(
             form.add_error(None, error_text(error))
         except PlanLimitReached as error:
             refusal = error
+        except PolicyRefused as error:
+            form.add_error(None, error.message)
         else:
             count = connection.calendars.count()
             added = ngettext(

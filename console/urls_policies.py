@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from console import policy_views
+
+urlpatterns: list[URLPattern] = [
+    path("<uuid:organization_id>/policies/", policy_views.policy_settings, name="policies"),
+]

@@ -53,7 +53,8 @@ from orgs.models import Domain, Membership, Organization, OrgEvent, Policy
 from orgs.services import OrgRefused, record_event, require_admin
 
 # A policy changed (or the accounts it covers did): whatever renders or offers what it governs is
-# to be done again. Sent inside the changing transaction. Argument: organization_id (str).
+# to be done again. Sent inside the changing transaction. Arguments: organization_id (str),
+# domains (names whose accounts to look at again besides the verified domains').
 policy_changed = Signal()
 
 # The visibility values of the rules (``syncrules.choices.Visibility``), most private first.
@@ -303,7 +304,9 @@ def policy_update(
     return policy
 
 
-def policy_reapply(*, organization_id: uuid.UUID | str) -> None:
+def policy_reapply(*, organization_id: uuid.UUID | str, domains: Iterable[str] = ()) -> None:
     """Apply the organization's policy again to everything it governs, in the caller's
-    transaction: after a change, and whenever its accounts change (a domain verified or removed)."""
-    policy_changed.send(sender=Policy, organization_id=str(organization_id))
+    transaction: after a change, and whenever its accounts change. ``domains``: domains whose
+    accounts are to be looked at again besides the verified ones (one just removed, whose
+    accounts the policy no longer covers)."""
+    policy_changed.send(sender=Policy, organization_id=str(organization_id), domains=tuple(domains))

@@ -488,10 +488,13 @@ def calendar_ids_touching_connection(connection_id: str) -> list[str]:
     ]
 
 
-def organization_source_calendar_ids(organization_id: uuid.UUID | str) -> list[str]:
+def organization_source_calendar_ids(
+    organization_id: uuid.UUID | str, *, also: Iterable[str] = ()
+) -> list[str]:
     """Calendars an enabled rule reads that are in one of the organization's accounts (its
-    address in one of the organization's verified domains): those its policy caps."""
-    domains = verified_domains(organization_id)
+    address in one of the organization's verified domains, or in ``also``): those its policy
+    caps."""
+    domains = {*verified_domains(organization_id), *also}
     if not domains:
         return []
     in_domains = Q()

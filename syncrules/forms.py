@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from calendars.models import Calendar
-from syncrules import selectors
+from orgs.policies import OrgPolicy, capped_visibility
+from syncrules import engine, selectors
 from syncrules.choices import ALL_DAY_CHOICES
 from syncrules.models import SyncRule
 from syncrules.services import RuleSettings
@@ -262,6 +263,15 @@ class RuleForm(forms.Form):
         calendars = selectors.calendars_for_user(user)
         limit_calendars(self.fields["sources"], calendars)
         limit_calendars(self.fields["targets"], calendars)
+        # The organizations' policies over the user's accounts (one query): what blocks out of
+        # their calendars may show, said up front and held to when the form is sent.
+        connections = {calendar.connection for calendar in calendars}
+        self.policies: dict[object, OrgPolicy] = engine.source_policies(connections)
+        self.policy_notes = [
+            policy_note(policy, connection.label)
+            for connection in sorted(connections, key=lambda c: c.created_at)
+            if (policy := self.policies.get(connection.id)) is not None and policy.caps_blocks
+        ]
         if for_preview:
             # A preview needs calendars and options, not yet a name.
             self.fields["name"].required = False
@@ -304,6 +314,8 @@ class RuleForm(forms.Form):
             )
         elif start is not None and end is not None and start >= end:
             self.add_error("working_hours_end", _("Working hours must end after they start."))
+        if not self.for_preview:
+            self._hold_to_policies(data)
         if data.get("enabled") and not self.for_preview and not data.get("overlap_ok"):
             overlaps = selectors.overlapping_rules(
                 self.user,
@@ -318,6 +330,23 @@ class RuleForm(forms.Form):
     def settings(self) -> RuleSettings:
         """The rule's own settings, once the form is valid."""
         return RuleSettings.from_values(self.cleaned_data)
+
+    def _hold_to_policies(self, data: dict[str, Any]) -> None:
+        """Refuse what an organization's policy would not let out of a chosen source: the engine
+        caps the blocks whatever the rule says, so the rule must not promise more."""
+        for calendar in data.get("sources") or ():
+            policy = self.policies.get(calendar.connection_id)
+            if policy is None:
+                continue
+            visibility = data.get("visibility")
+            if visibility and capped_visibility(visibility, policy) != visibility:
+                self.add_error("visibility", policy_note(policy, calendar.connection.label))
+            if not policy.links_may_leave:
+                for name in ("show_location", "show_video_link"):
+                    if data.get(name):
+                        self.add_error(name, policy_note(policy, calendar.connection.label))
+            if self.errors:
+                return
 
     def _has_error_on_working_hours(self) -> bool:
         return "working_hours_start" in self.errors or "working_hours_end" in self.errors
@@ -361,6 +390,34 @@ class BlockEachOtherForm(forms.Form):
             if overlaps:
                 self.add_error("overlap_ok", overlap_warning(overlaps))
         return data
+
+
+def policy_note(policy: OrgPolicy, account: str) -> str:
+    """What ``policy`` lets out of the calendars of ``account``, in one or two sentences."""
+    words = {"organization": policy.organization_name, "account": account}
+    if policy.max_visibility == SyncRule.Visibility.BUSY:
+        note = (
+            _(
+                "Your organization %(organization)s allows Busy only here: blocks from %(account)s show no more."
+            )
+            % words
+        )
+    elif policy.max_visibility == SyncRule.Visibility.TITLE:
+        note = (
+            _(
+                "Your organization %(organization)s allows titles at most here: blocks from %(account)s show no details."
+            )
+            % words
+        )
+    else:
+        note = ""
+    if not policy.links_may_leave:
+        links = (
+            _("Locations and video-call links from %(account)s never leave it (%(organization)s).")
+            % words
+        )
+        note = f"{note} {links}" if note else links
+    return note
 
 
 def overlap_warning(overlaps: list[selectors.Overlap]) -> str:

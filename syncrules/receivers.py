@@ -29,9 +29,11 @@ def release_connection(sender: Any, *, connection_id: str, **_: Any) -> None:
 
 
 @receiver(policy_changed)
-def rerender_under_policy(sender: Any, *, organization_id: str, **_: Any) -> None:
+def rerender_under_policy(
+    sender: Any, *, organization_id: str, domains: tuple[str, ...] = (), **_: Any
+) -> None:
     """Every block out of the organization's accounts is rendered again under its policy: a full
     read of each of their source calendars, asked for durably in the changing transaction (the
     same request a rule change makes)."""
-    for calendar_id in engine.organization_source_calendar_ids(organization_id):
+    for calendar_id in engine.organization_source_calendar_ids(organization_id, also=domains):
         tasks.enqueue_calendar_sync(calendar_id, full=True)

@@ -38,6 +38,7 @@ from booking.forms import (
 from booking.models import BookingPage, Profile, Question
 from booking.selectors import owner as selectors
 from booking.services import pages as services
+from orgs.policies import PolicyRefused
 
 router = Router(tags=["Booking pages"])
 _read = KeyAuth(Scope.PAGES_READ)
@@ -485,6 +486,10 @@ def _plan_limit(error: PlanLimitReached) -> ApiProblem:
     return ApiProblem(402, "plan_limit_reached", "Plan limit reached", str(error))
 
 
+def _policy(error: PolicyRefused) -> ApiProblem:
+    return ApiProblem(403, "policy_refused", "Refused by an organization's policy", error.message)
+
+
 # Operations ------------------------------------------------------------------------------------
 
 
@@ -520,6 +525,8 @@ def create_page(request: HttpRequest, body: PageIn) -> Status[PageOut]:
         made = services.page_create(owner=user, **editor.saved())
     except PlanLimitReached as error:
         raise _plan_limit(error) from error
+    except PolicyRefused as error:
+        raise _policy(error) from error
     return Status(201, _out(_pages(user).get(id=made.id), profile))
 
 
@@ -548,6 +555,8 @@ def update_page(request: HttpRequest, page_id: UUID, body: PagePatch) -> PageOut
         services.page_update(page=found, **editor.saved())
     except PlanLimitReached as error:
         raise _plan_limit(error) from error
+    except PolicyRefused as error:
+        raise _policy(error) from error
     return _out(_pages(user).get(id=found.id), selectors.profile_for_user(user))
 
 
