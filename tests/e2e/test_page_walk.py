@@ -99,6 +99,8 @@ NOT_PAGES: dict[str, str] = {
     "api_keys:revoke": "POST only: a button on api_keys:list (walked)",
     "console:invitation_revoke": "POST only: a button on console:organization (walked)",
     "console:member_remove": "POST only: a button on console:member (walked)",
+    "console:domain_check": "POST only: a button on console:domain (walked)",
+    "console:domain_capture": "POST only: a form on console:domain (walked)",
     "api_unknown": "the REST API's answer to an address it does not have: a JSON problem",
     "booking_public:picture": "the host's picture, an image shown on the public pages (walked)",
     "booking_public:calendar_file": "an .ics download linked from the confirmation (walked)",
@@ -376,6 +378,7 @@ _calendar = {"calendar_id": lambda walk: walk.tenant.calendar.id}
 _org = {"organization_id": lambda walk: walk.tenant.organization.id}
 _member = {**_org, "user_id": lambda walk: walk.owner.id}
 _invitation = {"token": lambda walk: walk.tenant.invitation_token}
+_domain = {**_org, "domain_id": lambda walk: walk.tenant.domain.id}
 _link = {"booking_id": lambda walk: walk.tenant.booking.id, "token": lambda walk: walk.tenant.token}
 
 # In order: as an anonymous visitor and attendee, then signed in as the owner (``_sign_in``).
@@ -485,6 +488,9 @@ OWNER_STOPS = [
     Stop("console:event_log", to("console:event_log", **_org)),
     Stop("console:leave", to("console:leave", **_org)),
     Stop("console:invitation_accept", to("console:invitation_accept", **_invitation)),
+    Stop("console:domain_list", to("console:domain_list", **_org)),
+    Stop("console:domain", to("console:domain", **_domain)),
+    Stop("console:domain_remove", to("console:domain_remove", **_domain)),
     Stop("console:admin_microsoft_consent", to("console:admin_microsoft_consent", **_org)),
     Stop(
         "console:admin_microsoft_consent",

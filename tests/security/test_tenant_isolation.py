@@ -93,6 +93,10 @@ def _member(t: Tenant) -> dict[str, Any]:
     return {"organization_id": t.organization.id, "user_id": t.connection.user_id}
 
 
+def _domain(t: Tenant) -> dict[str, Any]:
+    return {"organization_id": t.organization.id, "domain_id": t.domain.id}
+
+
 def _forged_link(t: Tenant) -> dict[str, Any]:
     return {"booking_id": t.booking.id, "token": FORGED_TOKEN}
 
@@ -141,6 +145,11 @@ TARGETS: dict[str, Target] = {
     "console:organization_settings": Target(_organization),
     "console:organization_delete": Target(_organization),
     "console:event_log": Target(_organization),
+    "console:domain_list": Target(_organization),
+    "console:domain": Target(_domain),
+    "console:domain_check": Target(_domain),
+    "console:domain_capture": Target(_domain),
+    "console:domain_remove": Target(_domain),
     "console:admin_microsoft_consent": Target(_organization),
     "portfolio:calendar_preference": Target(_calendar),
     "portfolio:event": Target(_calendar, needs_more=True),
@@ -203,6 +212,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
         tenant.webhook,
         tenant.organization,
         tenant.invitation,
+        tenant.domain,
     ]
     rows = {
         f"{type(obj).__name__} {obj.pk}": type(obj).objects.filter(pk=obj.pk).values().first()

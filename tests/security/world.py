@@ -12,7 +12,8 @@ from booking.models import Booking, BookingPage, Profile, Question
 from booking.tokens import manage_token
 from calendars.models import Calendar, Connection
 from multical.lib import vault
-from orgs.models import Invitation, Organization, Role
+from orgs.domains import domain_add
+from orgs.models import Domain, Invitation, Organization, Role
 from orgs.services import invitation_create, organization_create
 from portfolio.models import CalendarPreference
 from syncrules.models import SyncRule
@@ -64,6 +65,7 @@ class Tenant:
     organization: Organization
     invitation: Invitation
     invitation_token: str
+    domain: Domain
 
     @property
     def token(self) -> str:
@@ -76,7 +78,7 @@ def make_tenant(
     """``user`` with a CalDAV connection (calendars "work" and "home" on Radicale), a rule from
     work to home, a booking profile and page with a question, a booking with an answer, a
     portfolio colour for work, an API key, a webhook, and an organization ``user`` owns with an
-    invitation waiting."""
+    invitation waiting and a domain waiting for its DNS record."""
     world = make_world(radicale_server, user, ["work", "home"])
     connection = world.connection
     connection.label = names.connection
@@ -134,6 +136,11 @@ def make_tenant(
         role=Role.MEMBER,
         ip_address=None,
     )
+    domain = domain_add(
+        membership=organization.memberships.get(user=user),
+        name=f"{handle}.example.com",
+        ip_address=None,
+    )
     return Tenant(
         world=world,
         names=names,
@@ -151,4 +158,5 @@ def make_tenant(
         organization=organization,
         invitation=invitation,
         invitation_token=invitation_token,
+        domain=domain,
     )
