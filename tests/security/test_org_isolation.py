@@ -22,7 +22,7 @@ from tests.security.test_tenant_isolation import (  # noqa: F401 (tenant is a fi
 pytestmark = pytest.mark.django_db
 
 # What a plain member of the organization may open (reading only: the walk below GETs them).
-MEMBER_PAGES = {"console:organization", "console:leave"}
+MEMBER_PAGES = {"console:organization", "console:leave", "console:policies"}
 
 
 def _joined(tenant, role: Role) -> tuple[Client, Membership]:

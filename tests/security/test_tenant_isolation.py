@@ -145,6 +145,7 @@ TARGETS: dict[str, Target] = {
     "console:organization_settings": Target(_organization),
     "console:organization_delete": Target(_organization),
     "console:event_log": Target(_organization),
+    "console:policies": Target(_organization),
     "console:domain_list": Target(_organization),
     "console:domain": Target(_domain),
     "console:domain_check": Target(_domain),
