@@ -122,7 +122,7 @@ def _error(request: HttpRequest, provider: str, message: str, *, status: int) ->
     )
 
 
-def _safe_next(request: HttpRequest, url: object) -> str:
+def safe_next(request: HttpRequest, url: object) -> str:
     """``url`` if it is a path on this site, else "" (``//evil.com``, ``https://…``, ``javascript:``)."""
     if (
         isinstance(url, str)
@@ -139,7 +139,7 @@ def _safe_next(request: HttpRequest, url: object) -> str:
 def _start(
     request: HttpRequest, provider: str, url: str, pending: Mapping[str, Any]
 ) -> HttpResponse:
-    next_url = _safe_next(request, request.POST.get("next"))
+    next_url = safe_next(request, request.POST.get("next"))
     oauth_state.pending_save(request, _pending_key(provider), {**pending, "next": next_url})
     return redirect(url)
 
@@ -147,7 +147,7 @@ def _start(
 def _sign_in(request: HttpRequest, user: User, provider: str, next_url: str) -> HttpResponse:
     """Log in (under a new session id, after the code when two-factor sign-in is on), audit it,
     and go where the login page was to lead."""
-    return sign_in.sign_in(request, user, next_url=_safe_next(request, next_url), provider=provider)
+    return sign_in.sign_in(request, user, next_url=safe_next(request, next_url), provider=provider)
 
 
 def _finish(request: HttpRequest, provider: str, identity: Identity, next_url: str) -> HttpResponse:

@@ -11,9 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -25,12 +26,16 @@ from accounts.billing.plans import plan_overview
 from accounts.http import AuthenticatedHttpRequest
 from accounts.languages import reader_language
 from accounts.models import AuditLog, Consent, User
+from accounts.oauth_views import safe_next
 from integrations.kinds import AccountKind
 from multical.lib import failed_attempts
 from multical.lib.requests import client_ip
 
 # The address a visitor just signed up with, so the "check your inbox" page can name it.
 PENDING_EMAIL_SESSION_KEY = "accounts:pending_verification_email"
+# Where the visitor was going when they signed up (an invitation's link, say): the verification
+# link opened in the same browser signs them in and takes them there.
+SIGN_UP_NEXT_SESSION_KEY = "accounts:sign-up-next"
 AUDIT_ENTRIES_PER_PAGE = 25
 
 
@@ -38,6 +43,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = forms.SignupForm(request.POST or None)
+    next_url = safe_next(request, request.POST.get("next", request.GET.get("next")))
     if request.method == "POST":
         failed_attempts.check(request, failed_attempts.SIGNUP)
         if form.is_valid():
@@ -48,9 +54,14 @@ def signup(request: HttpRequest) -> HttpResponse:
                 marketing_email=form.cleaned_data["marketing_email"],
             )
             request.session[PENDING_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
+            request.session[SIGN_UP_NEXT_SESSION_KEY] = next_url
             return redirect("accounts:verify_sent")
         failed_attempts.record(request, failed_attempts.SIGNUP)
-    return render(request, "accounts/signup.html", {"form": form, **_provider_buttons()})
+    login_link = reverse("accounts:login")
+    if next_url:
+        login_link += "?" + urlencode({"next": next_url})
+    context = {"form": form, "next": next_url, "login_link": login_link}
+    return render(request, "accounts/signup.html", {**context, **_provider_buttons()})
 
 
 def _provider_buttons() -> dict[str, bool]:
@@ -106,6 +117,7 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     if request.user.is_authenticated and request.user.pk != user.pk:
         return render(request, "accounts/verify_other_account.html", status=409)
     pending = request.session.pop(PENDING_EMAIL_SESSION_KEY, "")
+    next_url = safe_next(request, request.session.pop(SIGN_UP_NEXT_SESSION_KEY, ""))
     if not services.user_verify_email(user=user):  # the same link, opened twice at once
         return render(request, "accounts/verify_used.html", status=410)
     if not user.is_active or user.deletion_requested_at is not None:
@@ -114,7 +126,7 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         messages.success(request, _("Your e-mail address is verified. Log in to start."))
         return redirect("accounts:login")
     messages.success(request, _("Your e-mail address is verified. Welcome to Multical!"))
-    return sign_in.sign_in(request, user, next_url="", method="email_link")
+    return sign_in.sign_in(request, user, next_url=next_url, method="email_link")
 
 
 class LoginView(auth_views.LoginView):
