@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console import urls_admin, urls_domains, urls_policies, urls_sso, views
+from console import urls_admin, urls_domains, urls_policies, urls_sso, urls_teams, views
 
 app_name = "console"
 
@@ -34,4 +34,5 @@ urlpatterns = [
     *urls_sso.urlpatterns,
     *urls_policies.urlpatterns,
     *urls_admin.urlpatterns,
+    *urls_teams.urlpatterns,
 ]

@@ -163,6 +163,30 @@ def team_page_delete(*, membership: Membership, page: TeamPage) -> None:
     page.delete()
 
 
+def team_member_calendars_set(
+    *,
+    member: TeamPageMember,
+    user: User,
+    busy_calendars: Sequence[Calendar],
+    write_calendar: Calendar | None,
+) -> None:
+    """The member ``user`` chooses, for one team page, the calendars that make them busy (none:
+    all of theirs) and the one its meetings are added to. Only they choose, and only their own:
+    their calendars' names are not the organization's to see."""
+    if member.user_id != user.id:
+        raise OrgRefused(_("Only the member chooses their calendars."))
+    own = [*busy_calendars, *([write_calendar] if write_calendar else [])]
+    if any(calendar.connection.user_id != user.id for calendar in own):
+        raise OrgRefused(_("Each member's calendars must be their own."))
+    if write_calendar is not None and write_calendar.read_only:
+        raise OrgRefused(_("Meetings cannot be added to a read-only calendar."))
+    with transaction.atomic():
+        member.busy_in_all_calendars = not busy_calendars
+        member.write_calendar = write_calendar
+        member.save(update_fields=["busy_in_all_calendars", "write_calendar"])
+        member.busy_calendars.set(busy_calendars)
+
+
 def team_member_left(*, organization_id: UUID, user_id: UUID) -> None:
     """Someone left the organization (or was removed): they leave its team pages with them. The
     pages go on with the other members; their bookings made so far stay theirs."""

@@ -1,0 +1,301 @@
+"""The organization's handle and team pages as its admins set them, and each member's own side of
+a team page (``booking.services.teams``)."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import TIME_ZONE_CHOICES, User
+from booking.handles import handle_in_use
+from booking.models import BookingPage, TeamPage, TeamPageMember
+from booking.selectors.owner import handle_problem
+from booking.services.teams import MemberSettings, TeamPageSettings
+from calendars.models import Calendar, Connection
+from orgs.models import Membership
+
+WEEKDAYS = [
+    ("1", _("Monday")),
+    ("2", _("Tuesday")),
+    ("3", _("Wednesday")),
+    ("4", _("Thursday")),
+    ("5", _("Friday")),
+    ("6", _("Saturday")),
+    ("7", _("Sunday")),
+]
+
+
+class OrgHandleForm(forms.Form):
+    handle = forms.SlugField(
+        label=_("The organization's handle"),
+        max_length=40,
+        help_text=_("Team pages are at /book/<handle>/. People and organizations share handles."),
+    )
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.membership = membership
+
+    def clean_handle(self) -> str:
+        handle: str = self.cleaned_data["handle"].lower()
+        problem = handle_problem(handle)
+        if problem:
+            raise forms.ValidationError(problem)
+        if handle_in_use(handle, organization_id=self.membership.organization_id):
+            raise forms.ValidationError(_("This handle is taken. Choose another one."))
+        return handle
+
+
+class TeamPageForm(forms.Form):
+    """A team page's settings and who is on it. Each member with a public profile has a row:
+    on the page or not, and (round-robin) their weight and priority."""
+
+    title = forms.CharField(label=_("Title"), max_length=120)
+    slug = forms.SlugField(
+        label=_("Address"), max_length=60, help_text=_("The last part of the page's address.")
+    )
+    kind = forms.ChoiceField(label=_("Who meets the attendee"), choices=TeamPage.Kind.choices)
+    description = forms.CharField(
+        label=_("Description"), max_length=2000, required=False, widget=forms.Textarea({"rows": 3})
+    )
+    active = forms.BooleanField(label=_("Taking bookings"), required=False, initial=True)
+    durations = forms.CharField(
+        label=_("Meeting lengths (minutes)"),
+        initial="30",
+        help_text=_("Separated by commas; the first is the default."),
+    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_CHOICES, initial="UTC")
+    weekdays = forms.MultipleChoiceField(
+        label=_("Days"),
+        choices=WEEKDAYS,
+        initial=["1", "2", "3", "4", "5"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    day_start = forms.TimeField(
+        label=_("From"), initial=time(9), widget=forms.TimeInput({"type": "time"})
+    )
+    day_end = forms.TimeField(
+        label=_("Until"), initial=time(17), widget=forms.TimeInput({"type": "time"})
+    )
+    minimum_notice = forms.IntegerField(
+        label=_("Minimum notice (minutes)"), initial=240, min_value=0, max_value=60 * 24 * 30
+    )
+    horizon_days = forms.IntegerField(
+        label=_("Bookable this many days ahead"), initial=60, min_value=1, max_value=365
+    )
+    increment = forms.IntegerField(
+        label=_("Start times every (minutes)"), initial=30, min_value=5, max_value=240
+    )
+    buffer_before = forms.IntegerField(
+        label=_("Free time before each member's meetings (minutes)"),
+        initial=0,
+        min_value=0,
+        max_value=240,
+    )
+    buffer_after = forms.IntegerField(
+        label=_("Free time after each member's meetings (minutes)"),
+        initial=0,
+        min_value=0,
+        max_value=240,
+    )
+    max_per_day = forms.IntegerField(
+        label=_("At most this many of these meetings per member and day"),
+        required=False,
+        min_value=1,
+        max_value=100,
+    )
+    location = forms.ChoiceField(label=_("Location"), choices=BookingPage.Location.choices)
+    location_detail = forms.CharField(
+        label=_("Phone number, address or link"), max_length=500, required=False
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        membership: Membership,
+        page: TeamPage | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.page = page
+        self.membership = membership
+        self.people: list[User] = [
+            m.user
+            for m in Membership.objects.filter(
+                organization_id=membership.organization_id, user__booking_profile__isnull=False
+            )
+            .select_related("user", "user__booking_profile")
+            .order_by("user__booking_profile__display_name", "user_id")
+        ]
+        current = {m.user_id: m for m in page.members.all()} if page is not None else {}
+        self.member_rows: list[dict[str, Any]] = []
+        for person in self.people:
+            row = current.get(person.id)
+            prefix = f"member_{person.id.hex}"
+            self.fields[f"{prefix}_on"] = forms.BooleanField(
+                label=person.booking_profile.display_name, required=False, initial=row is not None
+            )
+            self.fields[f"{prefix}_weight"] = forms.IntegerField(
+                label=_("Weight"),
+                initial=row.weight if row else 1,
+                validators=[MinValueValidator(1), MaxValueValidator(100)],
+            )
+            self.fields[f"{prefix}_priority"] = forms.IntegerField(
+                label=_("Priority (lowest first)"),
+                initial=row.priority if row else 0,
+                validators=[MinValueValidator(0), MaxValueValidator(100)],
+            )
+            self.member_rows.append(
+                {
+                    "person": person,
+                    "on": self[f"{prefix}_on"],
+                    "weight": self[f"{prefix}_weight"],
+                    "priority": self[f"{prefix}_priority"],
+                }
+            )
+        if page is not None and not self.is_bound:
+            self._initial_from(page)
+
+    def _initial_from(self, page: TeamPage) -> None:
+        for name in (
+            "title",
+            "slug",
+            "kind",
+            "description",
+            "active",
+            "time_zone",
+            "minimum_notice",
+            "horizon_days",
+            "increment",
+            "buffer_before",
+            "buffer_after",
+            "max_per_day",
+            "location",
+            "location_detail",
+        ):
+            self.initial[name] = getattr(page, name)
+        self.initial["durations"] = ", ".join(str(minutes) for minutes in page.durations)
+        self.initial["weekdays"] = sorted(page.weekly_hours)
+        spans = next(iter(page.weekly_hours.values()), None)
+        if spans:
+            first, last = spans[0]
+            self.initial["day_start"] = time(first // 60, first % 60)
+            self.initial["day_end"] = time(min(last, 1439) // 60, min(last, 1439) % 60)
+
+    @property
+    def settings_fields(self) -> list[forms.BoundField]:
+        return [field for field in self.visible_fields() if not field.name.startswith("member_")]
+
+    def clean_durations(self) -> list[int]:
+        try:
+            minutes = [
+                int(part) for part in self.cleaned_data["durations"].split(",") if part.strip()
+            ]
+        except ValueError:
+            raise forms.ValidationError(_("Write whole minutes, separated by commas.")) from None
+        if not minutes or any(not 5 <= length <= 24 * 60 for length in minutes):
+            raise forms.ValidationError(_("Each length is 5 to 1440 minutes."))
+        return list(dict.fromkeys(minutes))
+
+    def clean_slug(self) -> str:
+        slug: str = self.cleaned_data["slug"].lower()
+        taken = TeamPage.objects.filter(organization_id=self.membership.organization_id, slug=slug)
+        if self.page is not None:
+            taken = taken.exclude(id=self.page.id)
+        if "--" in slug or taken.exists():
+            raise forms.ValidationError(_("Another team page has this address."))
+        return slug
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean() or {}
+        start, end = data.get("day_start"), data.get("day_end")
+        if start is not None and end is not None and end <= start:
+            self.add_error("day_end", _("The day ends after it starts."))
+        if not any(data.get(f"member_{person.id.hex}_on") for person in self.people):
+            self.add_error(None, _("Choose at least one member."))
+        return data
+
+    def settings(self) -> TeamPageSettings:
+        data = self.cleaned_data
+        first = data["day_start"].hour * 60 + data["day_start"].minute
+        last = data["day_end"].hour * 60 + data["day_end"].minute
+        return TeamPageSettings(
+            kind=data["kind"],
+            title=data["title"],
+            description=data["description"],
+            slug=data["slug"],
+            active=data["active"],
+            durations=tuple(data["durations"]),
+            time_zone=data["time_zone"],
+            weekly_hours={day: [[first, last]] for day in data["weekdays"]},
+            minimum_notice=data["minimum_notice"],
+            horizon_days=data["horizon_days"],
+            increment=data["increment"],
+            buffer_before=data["buffer_before"],
+            buffer_after=data["buffer_after"],
+            max_per_day=data["max_per_day"],
+            location=data["location"],
+            location_detail=data["location_detail"],
+        )
+
+    def members(self) -> list[MemberSettings]:
+        """The members chosen; each keeps the calendars they chose for the page before."""
+        current = (
+            {m.user_id: m for m in self.page.members.prefetch_related("busy_calendars")}
+            if self.page is not None
+            else {}
+        )
+        chosen = []
+        for person in self.people:
+            prefix = f"member_{person.id.hex}"
+            if not self.cleaned_data.get(f"{prefix}_on"):
+                continue
+            row = current.get(person.id)
+            chosen.append(
+                MemberSettings(
+                    user=person,
+                    busy_calendars=tuple(row.busy_calendars.all()) if row else (),
+                    write_calendar=row.write_calendar if row else None,
+                    weight=self.cleaned_data[f"{prefix}_weight"],
+                    priority=self.cleaned_data[f"{prefix}_priority"],
+                )
+            )
+        return chosen
+
+
+class MemberCalendarsForm(forms.Form):
+    """A member's own side of a team page: their calendars, which only they see."""
+
+    busy_calendars = forms.ModelMultipleChoiceField(
+        label=_("Calendars that make you busy"),
+        queryset=Calendar.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None chosen: every calendar you have, also ones you connect later."),
+    )
+    write_calendar = forms.ModelChoiceField(
+        label=_("Calendar your meetings from this page are added to"),
+        queryset=Calendar.objects.none(),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, member: TeamPageMember, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        own = Calendar.objects.filter(connection__user_id=member.user_id).exclude(
+            connection__status__in=Connection.RELEASED
+        )
+        busy_field = self.fields["busy_calendars"]
+        write_field = self.fields["write_calendar"]
+        assert isinstance(busy_field, forms.ModelMultipleChoiceField)
+        assert isinstance(write_field, forms.ModelChoiceField)
+        busy_field.queryset = own.order_by("name")
+        write_field.queryset = own.filter(read_only=False).order_by("name")
+        if not self.is_bound:
+            self.initial["busy_calendars"] = (
+                [] if member.busy_in_all_calendars else list(member.busy_calendars.all())
+            )
+            self.initial["write_calendar"] = member.write_calendar

@@ -1,0 +1,149 @@
+"""The console's team pages: admins set the handle and the pages, members their own calendars."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from booking.models import OrgHandle, Profile, TeamPage, TeamPageMember
+from orgs.models import Membership, Organization, Role
+from tests.factories import DEFAULT_PASSWORD, CalendarFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def person(org: Organization, role: Role, name: str) -> Membership:
+    user = UserFactory(email=f"{name.lower()}@example.com")
+    Profile.objects.create(user=user, handle=f"{name.lower()}-h", display_name=name)
+    return Membership.objects.create(organization=org, user=user, role=role)
+
+
+def signed_in(membership: Membership) -> Client:
+    client = Client()
+    client.login(email=membership.user.email, password=DEFAULT_PASSWORD)
+    return client
+
+
+@pytest.fixture
+def org():
+    organization = Organization.objects.create(name="Acme")
+    return {
+        "org": organization,
+        "admin": person(organization, Role.OWNER, "Ada"),
+        "member": person(organization, Role.MEMBER, "Bob"),
+    }
+
+
+def page_form(org, **changes: str) -> dict[str, str]:
+    data = {
+        "title": "Sales demo",
+        "slug": "demo",
+        "kind": TeamPage.Kind.ROUND_ROBIN,
+        "active": "on",
+        "durations": "30, 60",
+        "time_zone": "Europe/Berlin",
+        "weekdays": ["1", "2", "3"],
+        "day_start": "09:00",
+        "day_end": "17:00",
+        "minimum_notice": "60",
+        "horizon_days": "30",
+        "increment": "30",
+        "buffer_before": "0",
+        "buffer_after": "10",
+        "max_per_day": "",
+        "location": "none",
+        "location_detail": "",
+    }
+    for membership in (org["admin"], org["member"]):
+        prefix = f"member_{membership.user.id.hex}"
+        data.update({f"{prefix}_on": "on", f"{prefix}_weight": "1", f"{prefix}_priority": "0"})
+    data.update(changes)
+    return data
+
+
+def test_an_admin_sets_the_handle_and_a_taken_one_is_refused_on_the_field(org):
+    client = signed_in(org["admin"])
+    url = f"/orgs/{org['org'].id}/teams/"
+
+    taken = client.post(url, {"handle": "bob-h"})
+    assert taken.status_code == 422 and "This handle is taken" in taken.text
+    assert client.post(url, {"handle": "acme"}).status_code == 302
+    assert OrgHandle.objects.get(organization=org["org"]).handle == "acme"
+
+
+def test_an_admin_creates_edits_and_deletes_a_team_page(org):
+    client = signed_in(org["admin"])
+    OrgHandle.objects.create(organization=org["org"], handle="acme")
+    base = f"/orgs/{org['org'].id}/teams/"
+
+    assert client.get(base + "new/").status_code == 200
+    assert client.post(base + "new/", page_form(org)).status_code == 302
+    page = TeamPage.objects.get()
+    assert (page.durations, page.weekly_hours["1"]) == ([30, 60], [[540, 1020]])
+    assert page.members.count() == 2
+    assert "Sales demo" in client.get(base).text
+
+    edited = page_form(org, title="Demo")
+    edited.pop(f"member_{org['member'].user.id.hex}_on")
+    assert client.post(base + f"{page.id}/", edited).status_code == 302
+    page.refresh_from_db()
+    assert page.title == "Demo" and page.members.get().user == org["admin"].user
+
+    assert client.post(base + f"{page.id}/delete/").status_code == 302
+    assert not TeamPage.objects.exists()
+
+
+def test_the_form_shows_what_is_wrong(org):
+    client = signed_in(org["admin"])
+    data = page_form(org, durations="soon", day_end="08:00")
+    for membership in (org["admin"], org["member"]):
+        data.pop(f"member_{membership.user.id.hex}_on")
+
+    response = client.post(f"/orgs/{org['org'].id}/teams/new/", data)
+
+    assert response.status_code == 422
+    assert "Write whole minutes" in response.text
+    assert "The day ends after it starts" in response.text
+    assert "Choose at least one member" in response.text
+
+
+def test_a_member_cannot_reach_the_admin_pages_and_chooses_only_their_own_calendars(org):
+    admin, member = org["admin"], org["member"]
+    page = TeamPage.objects.create(organization=org["org"], title="T", slug="t", durations=[30])
+    TeamPageMember.objects.create(page=page, user=member.user)
+    base = f"/orgs/{org['org'].id}/teams/"
+    client = signed_in(member)
+
+    for url in (base + "new/", base + f"{page.id}/", base + f"{page.id}/delete/"):
+        assert client.get(url).status_code == 404
+    assert client.post(base, {"handle": "mine"}).status_code == 404
+    assert signed_in(admin).get(base + f"{page.id}/mine/").status_code == 404  # not on it
+
+    own = CalendarFactory(connection__user=member.user, name="Work")
+    foreign = CalendarFactory(connection__user=admin.user, name="Secret")
+    form = client.get(base + f"{page.id}/mine/")
+    assert "Work" in form.text and "Secret" not in form.text
+    assert (
+        client.post(
+            base + f"{page.id}/mine/", {"busy_calendars": [foreign.id], "write_calendar": own.id}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            base + f"{page.id}/mine/", {"busy_calendars": [own.id], "write_calendar": own.id}
+        ).status_code
+        == 302
+    )
+    row = TeamPageMember.objects.get()
+    assert (row.busy_in_all_calendars, row.write_calendar) == (False, own)
+
+
+def test_an_outsider_gets_404_on_every_team_url(org, outsider):
+    page = TeamPage.objects.create(organization=org["org"], title="T", slug="t", durations=[30])
+    client = Client()
+    client.login(email=outsider.email, password=DEFAULT_PASSWORD)
+    base = f"/orgs/{org['org'].id}/teams/"
+    for url in (base, base + "new/", base + f"{page.id}/", f"{base}{page.id}/delete/"):
+        assert client.get(url).status_code == 404
+        assert client.post(url).status_code == 404
