@@ -486,6 +486,7 @@ OWNER_STOPS = [
     Stop("console:organization_settings", to("console:organization_settings", **_org)),
     Stop("console:organization_delete", to("console:organization_delete", **_org)),
     Stop("console:event_log", to("console:event_log", **_org)),
+    Stop("console:policies", to("console:policies", **_org)),
     Stop("console:leave", to("console:leave", **_org)),
     Stop("console:invitation_accept", to("console:invitation_accept", **_invitation)),
     Stop("console:domain_list", to("console:domain_list", **_org)),
