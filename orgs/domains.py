@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 from datetime import datetime, timedelta
 
 import idna
@@ -39,6 +40,8 @@ from accounts.signals import email_confirmed
 from orgs import dns
 from orgs.models import Domain, Membership, Organization, OrgEvent, Role
 from orgs.services import OrgRefused, record_event, require_admin
+
+logger = logging.getLogger(__name__)
 
 RECORD_PREFIX = "multical-verification="
 # 40 characters of 62: some 238 random bits, in a value any DNS host accepts.
@@ -229,7 +232,9 @@ def domain_check(*, membership: Membership, domain: Domain, ip_address: str | No
     domain.checked_at = now
     try:
         records = dns.txt_records(domain.name)
-    except dns.DnsUnavailable:
+    except dns.DnsUnavailable as error:
+        # For the operator: a resolver that never answers (dnspython missing, no name servers).
+        logger.warning("DNS lookup failed for domain %s: %s", domain.id, error)
         raise OrgRefused(
             _("DNS could not be read for %(name)s just now. Try again in a minute.")
             % {"name": domain.name}

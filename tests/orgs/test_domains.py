@@ -15,6 +15,7 @@ from accounts.services import (
     user_email_change_confirm,
     user_register,
     user_register_with_provider,
+    user_sign_in_with_provider,
     user_verify_email,
 )
 from orgs.domains import (
@@ -356,6 +357,17 @@ def test_a_provider_sign_up_with_a_verified_address_joins(org, zone):
     ada = user_register_with_provider(
         email="ada@acme.example.com", time_zone="UTC", marketing_email=False
     )
+
+    assert _member_of(org, ada) is not None
+
+
+def test_a_provider_sign_in_that_proves_an_unconfirmed_address_joins(org, zone):
+    _verified(org, zone)
+    ada = UserFactory(email="ada@acme.example.com", email_verified_at=None)
+
+    assert user_sign_in_with_provider(email="ada@acme.example.com", email_verified=False) is None
+    assert _member_of(org, ada) is None
+    user_sign_in_with_provider(email="ada@acme.example.com", email_verified=True)
 
     assert _member_of(org, ada) is not None
 
