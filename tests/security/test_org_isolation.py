@@ -22,14 +22,12 @@ from tests.security.test_tenant_isolation import (  # noqa: F401 (tenant is a fi
 pytestmark = pytest.mark.django_db
 
 # What a plain member of the organization may open (reading only: the walk below GETs them).
-MEMBER_PAGES = {"console:organization", "console:leave", "console:policies"}
+MEMBER_PAGES = {"console:organization", "console:leave", "console:policies", "console:team_pages"}
 
 
 def _joined(tenant, role: Role) -> tuple[Client, Membership]:
     person = UserFactory()
-    membership = Membership.objects.create(
-        organization=tenant.organization, user=person, role=role
-    )
+    membership = Membership.objects.create(organization=tenant.organization, user=person, role=role)
     client = Client()
     client.force_login(person)
     return client, membership

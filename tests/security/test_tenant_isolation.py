@@ -97,6 +97,10 @@ def _domain(t: Tenant) -> dict[str, Any]:
     return {"organization_id": t.organization.id, "domain_id": t.domain.id}
 
 
+def _team_page(t: Tenant) -> dict[str, Any]:
+    return {"organization_id": t.organization.id, "page_id": t.team_page.id}
+
+
 def _forged_link(t: Tenant) -> dict[str, Any]:
     return {"booking_id": t.booking.id, "token": FORGED_TOKEN}
 
@@ -152,6 +156,11 @@ TARGETS: dict[str, Target] = {
     "console:domain_capture": Target(_domain),
     "console:domain_remove": Target(_domain),
     "console:admin_microsoft_consent": Target(_organization),
+    "console:team_pages": Target(_organization),
+    "console:team_page_create": Target(_organization),
+    "console:team_page_edit": Target(_team_page),
+    "console:team_page_delete": Target(_team_page),
+    "console:team_page_mine": Target(_team_page),
     "portfolio:calendar_preference": Target(_calendar),
     "portfolio:event": Target(_calendar, needs_more=True),
     "portfolio:event_create": Target(_calendar),
@@ -214,6 +223,8 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
         tenant.organization,
         tenant.invitation,
         tenant.domain,
+        tenant.org_handle,
+        tenant.team_page,
     ]
     rows = {
         f"{type(obj).__name__} {obj.pk}": type(obj).objects.filter(pk=obj.pk).values().first()
@@ -221,6 +232,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
     }
     rows["webhook deliveries"] = tenant.webhook.deliveries.count()
     rows["memberships"] = list(tenant.organization.memberships.values("user_id", "role"))
+    rows["team members"] = list(tenant.team_page.members.values("user_id", "write_calendar_id"))
     rows["rule sources"] = sorted(str(c.pk) for c in tenant.rule.sources.all())
     rows["rule targets"] = sorted(str(c.pk) for c in tenant.rule.targets.all())
     return rows

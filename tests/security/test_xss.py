@@ -85,11 +85,17 @@ def owner_pages(tenant: Tenant) -> list[str]:
         reverse("console:organization_delete", args=[tenant.organization.id]),
         reverse("console:leave", args=[tenant.organization.id]),
         reverse("console:event_log", args=[tenant.organization.id]),
+        reverse("console:team_pages", args=[tenant.organization.id]),
+        reverse("console:team_page_create", args=[tenant.organization.id]),
+        reverse("console:team_page_edit", args=[tenant.organization.id, tenant.team_page.id]),
+        reverse("console:team_page_delete", args=[tenant.organization.id, tenant.team_page.id]),
+        reverse("console:team_page_mine", args=[tenant.organization.id, tenant.team_page.id]),
     ]
 
 
 def public_pages(tenant: Tenant) -> list[str]:
     handle, slug, booking = tenant.profile.handle, tenant.page.public_slug, tenant.booking
+    team = tenant.org_handle.handle
     start = format_start(tenant.booking.start - timedelta(days=1))
     return [
         reverse("booking_public:profile", args=[handle]),
@@ -99,6 +105,9 @@ def public_pages(tenant: Tenant) -> list[str]:
         reverse("booking_public:manage", args=[booking.id, tenant.token]),
         reverse("booking_public:cancel", args=[booking.id, tenant.token]),
         reverse("booking_public:reschedule", args=[booking.id, tenant.token]),
+        reverse("booking_public:profile", args=[team]),
+        reverse("booking_public:page", args=[team, "team"]),
+        reverse("booking_public:book", args=[team, "team"]) + f"?start={start}",
     ]
 
 

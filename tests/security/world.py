@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 from api.models import ApiKey
 from api.scopes import Scope
 from api.services import api_key_create
-from booking.models import Booking, BookingPage, Profile, Question
+from booking.models import (
+    Booking,
+    BookingPage,
+    OrgHandle,
+    Profile,
+    Question,
+    TeamPage,
+    TeamPageMember,
+)
 from booking.tokens import manage_token
 from calendars.models import Calendar, Connection
 from multical.lib import vault
@@ -66,6 +74,8 @@ class Tenant:
     invitation: Invitation
     invitation_token: str
     domain: Domain
+    org_handle: OrgHandle
+    team_page: TeamPage
 
     @property
     def token(self) -> str:
@@ -78,7 +88,8 @@ def make_tenant(
     """``user`` with a CalDAV connection (calendars "work" and "home" on Radicale), a rule from
     work to home, a booking profile and page with a question, a booking with an answer, a
     portfolio colour for work, an API key, a webhook, and an organization ``user`` owns with an
-    invitation waiting and a domain waiting for its DNS record."""
+    invitation waiting, a domain waiting for its DNS record, and a team page at
+    ``/book/<handle>-team/team/`` with ``user`` on it."""
     world = make_world(radicale_server, user, ["work", "home"])
     connection = world.connection
     connection.label = names.connection
@@ -141,6 +152,17 @@ def make_tenant(
         name=f"{handle}.example.com",
         ip_address=None,
     )
+    org_handle = OrgHandle.objects.create(organization=organization, handle=f"{handle}-team")
+    team_page = TeamPage.objects.create(
+        organization=organization,
+        title=f"{names.page} team",
+        slug="team",
+        durations=[30],
+        time_zone="UTC",
+        weekly_hours=EVERY_DAY,
+        minimum_notice=0,
+    )
+    TeamPageMember.objects.create(page=team_page, user=user, write_calendar=calendar)
     return Tenant(
         world=world,
         names=names,
@@ -159,4 +181,6 @@ def make_tenant(
         invitation=invitation,
         invitation_token=invitation_token,
         domain=domain,
+        org_handle=org_handle,
+        team_page=team_page,
     )
