@@ -20,8 +20,10 @@ from typing import Any
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import AuditLog
+from integrations.kinds import AccountKind
 from orgs.models import Membership, OrgEvent
 
 # The account's actions the organization sees, as the organization's log names them.
@@ -39,6 +41,18 @@ EXPORTED_ACCOUNT = "account"
 EXPORTED_LOG = "organization log"
 # Kinds of connection that are not calendar accounts.
 _NOT_CALENDARS = frozenset({"zoom"})
+# How the log page words a sign-in's door and what was exported (stored as these keys).
+_DOORS = {
+    "password": gettext_lazy("with a password"),
+    "email_link": gettext_lazy("with the link e-mailed to confirm the address"),
+    "google": gettext_lazy("with Google"),
+    "microsoft": gettext_lazy("with Microsoft"),
+    "sso": gettext_lazy("with the organization's single sign-on"),
+}
+_EXPORTS = {
+    EXPORTED_ACCOUNT: gettext_lazy("their own account's data"),
+    EXPORTED_LOG: gettext_lazy("this activity log"),
+}
 
 
 def subject_of(entry: AuditLog) -> str | None:
@@ -51,6 +65,23 @@ def subject_of(entry: AuditLog) -> str | None:
         return EXPORTED_ACCOUNT
     kind = str(metadata.get("provider", ""))[:32]
     return None if kind in _NOT_CALENDARS else kind
+
+
+def subject_label(event: OrgEvent) -> str:
+    """``event.subject`` as the log page shows it: the words for a door, an account's kind or an
+    export, in the reader's language; anything else (an address, a name) as it was written."""
+    subject = event.subject
+    if event.action == OrgEvent.Action.SIGNED_IN and subject in _DOORS:
+        return str(_DOORS[subject])
+    if event.action == OrgEvent.Action.EXPORTED and subject in _EXPORTS:
+        return str(_EXPORTS[subject])
+    kinds = {kind.value for kind in AccountKind}
+    if (
+        event.action in (OrgEvent.Action.CONNECTED, OrgEvent.Action.DISCONNECTED)
+        and subject in kinds
+    ):
+        return gettext(AccountKind(subject).label)
+    return subject
 
 
 def member_activity_record(entry: AuditLog) -> int:

@@ -201,3 +201,34 @@ def test_a_former_member_adds_nothing(orgs, owner):
 
     assert lines(acme, EXPORTED) == [(owner.id, EXPORTED_ACCOUNT, None)]
     assert lines(globex, EXPORTED) == []
+
+
+def test_the_log_page_words_doors_kinds_and_exports(orgs, owner):
+    acme, _globex, _other = orgs
+    audit_log_record(user=owner, action=AuditLog.Action.LOGIN, ip_address=None, provider="google")
+    audit_log_record(
+        user=owner, action=AuditLog.Action.CONNECTION_ADDED, ip_address=None, provider="icloud"
+    )
+    audit_log_record(user=owner, action=AuditLog.Action.DATA_EXPORTED, ip_address=None)
+    client = signed_in(owner)
+    client.get(reverse("console:event_log", args=[acme.id]), {"format": "csv"})
+
+    body = client.get(reverse("console:event_log", args=[acme.id])).content.decode()
+
+    for words in [
+        "with Google",
+        "Apple iCloud",
+        "their own account&#x27;s data",
+        "this activity log",
+    ]:
+        assert words in body
+
+
+def test_the_csv_keeps_the_stored_keys(orgs, owner):
+    acme, _globex, _other = orgs
+    audit_log_record(user=owner, action=AuditLog.Action.LOGIN, ip_address=None, method="password")
+
+    response = signed_in(owner).get(reverse("console:event_log", args=[acme.id]), {"format": "csv"})
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert ("signed_in", "password") in [(row["action"], row["subject"]) for row in rows]
