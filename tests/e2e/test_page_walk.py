@@ -229,6 +229,30 @@ def _booked(page: Page, walk: Walk) -> Any:
     expect(page).to_have_url(re.compile(r"/booked/"))
 
 
+def _team_handle(walk: Walk) -> str:
+    return walk.tenant.org_handle.handle
+
+
+def _team_page(page: Page, walk: Walk) -> Any:
+    page.goto(walk.reverse("booking_public:page", handle=_team_handle(walk), slug="team"))
+    # The first visit reads the browser's zone and reloads with it.
+    expect(page).to_have_url(re.compile(r"tz="))
+
+
+def _team_book_form(page: Page, walk: Walk) -> Any:
+    _team_page(page, walk)
+    page.locator(".booking-picker__times a").first.click()
+    expect(page).to_have_url(re.compile(r"/new/"))
+
+
+def _team_booked(page: Page, walk: Walk) -> Any:
+    _team_book_form(page, walk)
+    page.get_by_label("Your name").fill("Grace Guest-Hopper")
+    page.get_by_label("E-mail address").fill("grace.guest@example.com")
+    page.locator("form button[type=submit]").last.click()
+    expect(page).to_have_url(re.compile(r"/booked/"))
+
+
 def _embedded_page(page: Page, walk: Walk) -> Any:
     """The page as another site's frame shows it (booking.embed), visited on its own here."""
     page.goto(walk.public_page + "?embed=1")
@@ -379,6 +403,7 @@ _org = {"organization_id": lambda walk: walk.tenant.organization.id}
 _member = {**_org, "user_id": lambda walk: walk.owner.id}
 _invitation = {"token": lambda walk: walk.tenant.invitation_token}
 _domain = {**_org, "domain_id": lambda walk: walk.tenant.domain.id}
+_team = {**_org, "page_id": lambda walk: walk.tenant.team_page.id}
 _link = {"booking_id": lambda walk: walk.tenant.booking.id, "token": lambda walk: walk.tenant.token}
 
 # In order: as an anonymous visitor and attendee, then signed in as the owner (``_sign_in``).
@@ -421,6 +446,14 @@ ANONYMOUS_STOPS = [
     Stop("booking_public:page", _embedded_page, "embedded"),
     Stop("booking_public:book", _embedded_book_form, "embedded"),
     Stop("booking_public:booked", _embedded_booked, "embedded"),
+    Stop(
+        "booking_public:profile",
+        to("booking_public:profile", handle=_team_handle),
+        "an organization's team pages",
+    ),
+    Stop("booking_public:page", _team_page, "a team page"),
+    Stop("booking_public:book", _team_book_form, "a team page"),
+    Stop("booking_public:booked", _team_booked, "a team page"),
     Stop("booking_public:manage", to("booking_public:manage", **_link)),
     Stop("booking_public:cancel", to("booking_public:cancel", **_link)),
     Stop("booking_public:reschedule", to("booking_public:reschedule", **_link)),
@@ -492,6 +525,11 @@ OWNER_STOPS = [
     Stop("console:domain_list", to("console:domain_list", **_org)),
     Stop("console:domain", to("console:domain", **_domain)),
     Stop("console:domain_remove", to("console:domain_remove", **_domain)),
+    Stop("console:team_pages", to("console:team_pages", **_org)),
+    Stop("console:team_page_create", to("console:team_page_create", **_org)),
+    Stop("console:team_page_edit", to("console:team_page_edit", **_team)),
+    Stop("console:team_page_delete", to("console:team_page_delete", **_team)),
+    Stop("console:team_page_mine", to("console:team_page_mine", **_team)),
     Stop("console:admin_microsoft_consent", to("console:admin_microsoft_consent", **_org)),
     Stop(
         "console:admin_microsoft_consent",
