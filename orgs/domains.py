@@ -304,6 +304,14 @@ def domain_set_capture(
             Domain.objects.filter(id=domain.id).exclude(capture=capture).update(capture=capture)
         )
         domain.capture = capture
+        if changed:
+            record_event(
+                domain.organization,
+                OrgEvent.Action.CAPTURE_CHANGED,
+                actor=membership.user,
+                subject=f"{domain.name}: {'on' if capture else 'off'}",
+                ip_address=ip_address,
+            )
         if changed and capture and domain.is_verified:
             _capture_everyone(domain)
 

@@ -146,6 +146,7 @@ class OrgEvent(models.Model):
         DOMAIN_ADDED = "domain_added", _("Added a domain")
         DOMAIN_VERIFIED = "domain_verified", _("Verified a domain")
         DOMAIN_REMOVED = "domain_removed", _("Removed a domain")
+        CAPTURE_CHANGED = "capture_changed", _("Turned domain capture on or off")
         CAPTURED = "captured", _("Joined through the organization's domain")
         SSO_CHANGED = "sso_changed", _("Changed single sign-on")
         SSO_SIGN_IN = "sso_sign_in", _("Signed in with single sign-on")
