@@ -268,6 +268,8 @@ OIDC_DISCOVERY_CACHE_SECONDS = env.int("OIDC_DISCOVERY_CACHE_SECONDS", 3600)
 OIDC_JWKS_CACHE_SECONDS = env.int("OIDC_JWKS_CACHE_SECONDS", 3600)
 OIDC_JWKS_REFETCH_SECONDS = env.int("OIDC_JWKS_REFETCH_SECONDS", 60)
 OIDC_CLOCK_SKEW_SECONDS = env.int("OIDC_CLOCK_SKEW_SECONDS", 60)
+# What looks up the TXT record that proves an organization's domain (tests name a zone of their own).
+ORG_DNS_RESOLVER = env.str("ORG_DNS_RESOLVER", "orgs.dns.system_resolver")
 # Every periodic job of the project. Each is safe if two beats ever run (they only enqueue
 # coalesced, idempotent work).
 CELERY_BEAT_SCHEDULE = {
