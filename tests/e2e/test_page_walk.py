@@ -39,6 +39,9 @@ from playwright.sync_api import Page, expect
 from accounts import two_factor
 from accounts.oauth_views import SIGN_UP_SESSION_KEY
 from booking.models import Booking, BookingPage
+from console.sso_views import SIGN_UP_KEY as SSO_SIGN_UP_KEY
+from multical.lib.vault import context_for, seal
+from orgs.models import SsoProvider
 from tests.e2e.conftest import log_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.security.routes import routes
@@ -201,6 +204,36 @@ def _oauth_sign_up(page: Page, walk: Walk) -> Any:
     )
     page.goto(walk.reverse("accounts_oauth:sign_up"))
     expect(page.locator("main")).to_contain_text("new.person@example.com")
+
+
+def _sso_sign_up(page: Page, walk: Walk) -> Any:
+    """The step after the organization's issuer vouched for an address nobody has an account
+    with: the organization signs in with an issuer, and the session holds the person."""
+    organization = walk.tenant.organization
+    if not SsoProvider.objects.filter(organization=organization).exists():
+        provider = SsoProvider(
+            organization=organization,
+            issuer="https://login.example.com/tenant/v2.0",
+            client_id="walk",
+            enabled=True,
+        )
+        provider.client_secret = seal("walk", context=context_for(provider, "client_secret"))
+        provider.save()
+    store = import_string(settings.SESSION_ENGINE).SessionStore()
+    store[SSO_SIGN_UP_KEY] = {
+        "organization": str(organization.id),
+        "issuer": "https://login.example.com/tenant/v2.0",
+        "sub": "walk-subject",
+        "email": "new.colleague@example.com",
+        "next": "",
+        "started_at": datetime.now(UTC).timestamp(),
+    }
+    store.create()
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": store.session_key, "url": walk.live_url}]
+    )
+    page.goto(walk.reverse("console:sso_sign_up"))
+    expect(page.locator("main")).to_contain_text("new.colleague@example.com")
 
 
 def _public_page(page: Page, walk: Walk) -> Any:
@@ -438,6 +471,9 @@ ANONYMOUS_STOPS = [
         to("accounts_oauth:microsoft_sign_in_callback"),
     ),
     Stop("accounts_oauth:sign_up", _oauth_sign_up),
+    Stop("console:sso_sign_in", to("console:sso_sign_in")),
+    Stop("console:sso_callback", to("console:sso_callback"), "no sign-in started"),
+    Stop("console:sso_sign_up", _sso_sign_up),
     Stop("booking_public:profile", to("booking_public:profile", handle=_handle)),
     Stop("booking_public:page", _public_page),
     Stop("booking_public:page", _public_page_day_chosen, "a day chosen"),
@@ -531,6 +567,7 @@ OWNER_STOPS = [
     Stop("console:team_page_delete", to("console:team_page_delete", **_team)),
     Stop("console:team_page_mine", to("console:team_page_mine", **_team)),
     Stop("console:admin_microsoft_consent", to("console:admin_microsoft_consent", **_org)),
+    Stop("console:sso_settings", to("console:sso_settings", **_org)),
     Stop(
         "console:admin_microsoft_consent",
         to_path(

@@ -10,19 +10,29 @@ from django.test import Client
 from orgs.models import Membership, Role
 from orgs.services import membership_remove
 from tests.factories import UserFactory
-from tests.security.test_tenant_isolation import (  # noqa: F401 (tenant is a fixture)
+from tests.security.test_tenant_isolation import (
+    OWNER,
+    OWNER_ATTENDEE_EMAIL,
     POST_DATA,
     TARGETS,
     leaked,
     snapshot,
-    tenant,
     url,
 )
+from tests.security.world import Tenant, make_tenant
 
 pytestmark = pytest.mark.django_db
 
 # What a plain member of the organization may open (reading only: the walk below GETs them).
 MEMBER_PAGES = {"console:organization", "console:leave", "console:policies", "console:team_pages"}
+
+
+@pytest.fixture
+def tenant(radicale_server, owner) -> Tenant:
+    """The owner's objects, as the tenant walk makes them."""
+    return make_tenant(
+        radicale_server, owner, OWNER, handle="owner-host", attendee_email=OWNER_ATTENDEE_EMAIL
+    )
 
 
 def _joined(tenant, role: Role) -> tuple[Client, Membership]:
