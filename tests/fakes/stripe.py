@@ -9,6 +9,12 @@ Stripe's JSON shapes (API 2025-03-31 and later: the billing period is on the sub
   ``GET /v1/checkout/sessions/{id}``; ``POST /v1/billing_portal/sessions``;
 - ``GET /v1/subscriptions`` (``customer``, ``status=all``; without it canceled ones are left out, as
   Stripe does), ``GET /v1/subscriptions/{id}``, ``DELETE /v1/subscriptions/{id}`` (cancel);
+- Checkout's ``line_items[0][quantity]`` (seats: a positive whole number, 1 when left out) becomes
+  the subscription item's quantity; ``GET``/``POST /v1/subscription_items/{id}`` reads the item or
+  sets its ``quantity`` with ``proration_behavior`` (``create_prorations``, Stripe's default,
+  ``always_invoice`` or ``none``). A change is prorated unless ``none`` (``prorations`` records
+  each), sends ``customer.subscription.updated``, and is refused (400) on a subscription that has
+  ended, as Stripe refuses updating a canceled one;
 - 401 for a wrong secret key; ``break_down(n)`` answers the next ``n`` API requests 503.
 
 The customer's side, for the browser: ``/pay/{session}`` is the Checkout page, whose "Pay" button
@@ -64,12 +70,15 @@ class FakeStripe:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkout_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     portal_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checkout_quantities: dict[str, int] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Every event Stripe would have sent, oldest first; and the answers our webhook gave.
     events: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[tuple[str, int]] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each prorated quantity change: (subscription id, item id, old quantity, new, behavior).
+    prorations: list[tuple[str, str, int, int, str]] = field(default_factory=list)
     failing: int = 0
     failure_status: int = 503
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -99,7 +108,7 @@ class FakeStripe:
                             "id": _id("si"),
                             "object": "subscription_item",
                             "price": {"id": self.price_id, "object": "price"},
-                            "quantity": 1,
+                            "quantity": self.checkout_quantities.get(session_id, 1),
                             "current_period_start": now,
                             "current_period_end": now + PERIOD_SECONDS,
                         }
@@ -260,6 +269,8 @@ class FakeStripe:
                 "has_more": False,
                 "data": found,
             }
+        if parts[0] == "subscription_items" and len(parts) == 2:
+            return self._subscription_item(method, parts[1], params)
         if parts[0] == "subscriptions" and len(parts) == 2:
             subscription = self.subscriptions.get(parts[1])
             if method == "DELETE" and subscription is not None:
@@ -269,12 +280,54 @@ class FakeStripe:
             return _found(subscription, "subscription", parts[1])
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({path}).")
 
+    def _subscription_item(
+        self, method: str, item_id: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        found = [
+            (subscription, item)
+            for subscription in self.subscriptions.values()
+            for item in subscription["items"]["data"]
+            if item["id"] == item_id
+        ]
+        if not found:
+            return _found(None, "subscription_item", item_id)
+        subscription, item = found[0]
+        if method == "GET":
+            return 200, {**item, "subscription": subscription["id"]}
+        if method != "POST":
+            return 404, _error("invalid_request_error", "Unrecognized request URL.")
+        behavior = params.get("proration_behavior", "create_prorations")
+        if behavior not in {"create_prorations", "always_invoice", "none"}:
+            return 400, _error(
+                "invalid_request_error", "Invalid proration_behavior.", "proration_behavior"
+            )
+        if subscription["status"] in {"canceled", "incomplete_expired"}:
+            return 400, _error(
+                "invalid_request_error",
+                "A canceled subscription can only update its cancellation_details and metadata.",
+            )
+        if "quantity" in params:
+            quantity = _whole_number(params["quantity"], minimum=0)
+            if quantity is None:
+                return 400, _error("invalid_request_error", "Invalid integer.", "quantity")
+            if quantity != item["quantity"]:
+                if behavior != "none":
+                    self.prorations.append(
+                        (subscription["id"], item_id, item["quantity"], quantity, behavior)
+                    )
+                item["quantity"] = quantity
+                self.event("customer.subscription.updated", subscription)
+        return 200, {**item, "subscription": subscription["id"]}
+
     def _checkout_create(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if params.get("mode") != "subscription":
             return 400, _error("invalid_request_error", "Only subscription mode here.", "mode")
         line_items = params.get("line_items") or []
         if [item.get("price") for item in line_items] != [self.price_id]:
             return 400, _error("invalid_request_error", "No such price.", "line_items")
+        quantity = _whole_number(line_items[0].get("quantity", "1"), minimum=1)
+        if quantity is None:
+            return 400, _error("invalid_request_error", "Invalid quantity.", "line_items")
         if params.get("customer") not in self.customers:
             return 400, _error("invalid_request_error", "No such customer.", "customer")
         for name in ("success_url", "cancel_url"):
@@ -293,6 +346,8 @@ class FakeStripe:
             "subscription": None,
             "subscription_data": params.get("subscription_data", {}),
         }
+        # Kept aside: a session shows its line items only when asked to expand them.
+        self.checkout_quantities[session["id"]] = quantity
         session["url"] = f"{self.base_url}/pay/{session['id']}"
         self.checkout_sessions[session["id"]] = session
         return 200, session
@@ -323,6 +378,12 @@ class FakeStripe:
 
 def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def _whole_number(value: object, *, minimum: int) -> int | None:
+    """A form-encoded whole number of at least ``minimum``, or None."""
+    text = str(value)
+    return int(text) if text.isdigit() and int(text) >= minimum else None
 
 
 def _error(kind: str, message: str, param: str | None = None) -> dict[str, Any]:
