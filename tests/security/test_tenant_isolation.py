@@ -156,6 +156,7 @@ TARGETS: dict[str, Target] = {
     "console:domain_capture": Target(_domain),
     "console:domain_remove": Target(_domain),
     "console:admin_microsoft_consent": Target(_organization),
+    "console:sso_settings": Target(_organization),
     "console:team_pages": Target(_organization),
     "console:team_page_create": Target(_organization),
     "console:team_page_edit": Target(_team_page),
