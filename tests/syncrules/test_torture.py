@@ -2,10 +2,12 @@
 
 A seeded random mesh of a CalDAV calendar (Radicale behind a fault-injecting proxy), a Google
 calendar and a Microsoft 365 calendar (the fakes of their APIs), every ordered pair a rule, synced
-by worker processes that are killed mid-write, while notifications arrive mid-sync and faults hit
-the writes (see tests/syncrules/torture/driver.py). After each round an oracle written apart from
-the planner reads every calendar and finds 0 copies of copies, 0 duplicates, 0 orphans, 0 missing
-blocks, 0 wrong times, 0 content beyond the rules' privacy, and rows that match the calendars.
+by worker processes that are killed mid-write, while notifications arrive mid-sync, faults hit
+the writes, and the organization whose account the Outlook calendar is changes its policy, now
+and then mid-write (see tests/syncrules/torture/driver.py). After each round an oracle written
+apart from the planner, knowing the policy as the admin set it, reads every calendar and finds 0
+copies of copies, 0 duplicates, 0 orphans, 0 missing blocks, 0 wrong times, 0 content beyond the
+rules' privacy and the policy, and rows that match the calendars.
 """
 
 from __future__ import annotations
@@ -46,8 +48,12 @@ def test_the_mesh_keeps_every_guarantee_under_faults_and_killed_workers(
         proxies=(fault_proxy,),
         google=google_fake,
         microsoft=microsoft_fake,
+        # The Outlook account is the organization's: its policy caps the blocks out of it.
+        org_domain="contoso.example",
     )
     torture.start()
     for number in range(ROUNDS):
-        verdict = torture.round()
+        # Twice a run, the admin changes the policy while a worker's write is in flight.
+        verdict = torture.round(fault="policy_change" if number in (2, 5) else None)
         assert verdict.clean, f"round {number + 1} of seed {seed}:\n" + "\n".join(verdict.details)
+    assert torture.report.faults["policy_change"] >= 1, "no policy change came mid-write"

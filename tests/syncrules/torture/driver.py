@@ -5,10 +5,12 @@ Every ordered pair of calendars has a rule (varied privacy, filters, busy/free o
 now and then a second one over the same pair. A round makes one to four changes as the owners
 would (create, move, retitle, free/tentative/declined, all-day, daily series with moved and
 cancelled instances, deletes, most of a calendar deleted at once, hand edits of blocks, a rule's
-privacy lowered), tells the product as push and polls would, and picks at most one fault for the
-k-th write the workers send: a 5xx, a write that lands but whose answer is lost, a stall past the
-timeout, the worker killed before or after it (SIGKILL), or another worker syncing the written
-calendar before the write is answered. Stale cursors (Google's 410, Graph's lost delta link, a
+privacy lowered, the organization's policy changed), tells the product as push and polls would,
+and picks at most one fault for the k-th write the workers send: a 5xx, a write that lands but
+whose answer is lost, a stall past the timeout, the worker killed before or after it (SIGKILL),
+another worker syncing the written calendar before the write is answered, or the organization's
+admin changing its policy while the write is in flight (with ``org_domain``, the calendars of
+accounts in that domain are an organization's, capped by its policy). Stale cursors (Google's 410, Graph's lost delta link, a
 token the CalDAV server refuses) come as a fault of their own. Every write also notifies the
 calendar it lands in, at once, as Google and Microsoft push would: notifications arrive
 mid-sync. When the round has settled, every calendar is judged (``model.judge``).
@@ -25,12 +27,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db import connections
+from django.utils import timezone
 
 from calendars.models import Calendar
+from orgs.models import Domain, Membership
+from orgs.policies import PolicySettings, policy_update
+from orgs.services import organization_create
 from syncrules import engine, reconcile, services, state, tasks
 from syncrules.models import Block, SyncRule, SyncState
 from tests.fakes.faults import FORK_GUARD, Fault, process_of_peer
-from tests.syncrules.torture.model import EventSpec, Model, RuleSpec, Verdict, judge
+from tests.syncrules.torture.model import Cap, EventSpec, Model, RuleSpec, Verdict, judge
 from tests.syncrules.torture.sides import CalDAVSide, Side, random_key
 from tests.syncrules.torture.workers import Pool
 
@@ -43,7 +49,10 @@ FAULTS = (
     "kill_after_write",
     "concurrent_target_sync",
     "stale_cursor",
+    "policy_change",
 )
+# The policies an organization's admin may set: (most a block shows, links may leave).
+POLICIES = [("", True), ("", False), ("title", True), ("title", False), ("busy", True)]
 # Every client's timeout in the workers, so a stall outlasts it quickly.
 CLIENT_TIMEOUT = 1.5
 
@@ -70,6 +79,7 @@ class Torture:
         google=None,  # type: ignore[no-untyped-def]
         microsoft=None,  # type: ignore[no-untyped-def]
         workers: int = 3,
+        org_domain: str | None = None,
     ) -> None:
         self.sides = {side.name: side for side in sides}
         self.owner, self.proxies, self.google, self.microsoft = owner, proxies, google, microsoft
@@ -84,6 +94,8 @@ class Torture:
         self._writes = 0
         self._fire_at = 0
         self._lock = threading.Lock()
+        self.org_domain = org_domain
+        self.membership: Membership | None = None
 
     # Set-up ---------------------------------------------------------------------------------------
 
@@ -97,7 +109,46 @@ class Torture:
                     self._add_rule(source, target)
                     if self.rng.random() < 0.15:
                         self._add_rule(source, target)  # an overlapping second rule
+        if self.org_domain is not None:
+            self._found_organization(self.org_domain)
         self._settle()
+
+    def _found_organization(self, domain: str) -> None:
+        """The owner's organization, with ``domain`` verified: the sides whose account's address
+        is in it are the organization's accounts, under a policy chosen at random."""
+        organization = organization_create(user=self.owner, name="Torture", ip_address=None)
+        Domain.objects.create(
+            organization=organization, name=domain, token="t", verified_at=timezone.now()
+        )
+        self.membership = Membership.objects.select_related("organization", "user").get(
+            organization=organization, user=self.owner
+        )
+        for name, side in self.sides.items():
+            if side.calendar.connection.username.lower().endswith(f"@{domain}"):
+                self.model.caps[name] = Cap()
+        self._change_policy()
+
+    def _change_policy(self) -> None:
+        """The admin sets another policy, through the service the console calls; the model
+        follows once it has committed."""
+        if self.membership is None or not self.model.caps:
+            return
+        current = next(iter(self.model.caps.values()))
+        choices = [p for p in POLICIES if p != (current.max_visibility, current.links_may_leave)]
+        max_visibility, links_may_leave = self.rng.choice(choices)
+        policy_update(
+            membership=self.membership,
+            settings=PolicySettings(
+                max_visibility=max_visibility,
+                links_may_leave=links_may_leave,
+                allowed_kinds=(),
+                personal_accounts_allowed=True,
+                public_pages_allowed=True,
+            ),
+            ip_address=None,
+        )
+        cap = Cap(max_visibility=max_visibility, links_may_leave=links_may_leave)
+        self.model.caps = {name: cap for name in self.model.caps}
 
     def _add_rule(self, source: str, target: str) -> None:
         rng = self.rng
@@ -144,7 +195,9 @@ class Torture:
         self.report.failed_syncs = self.pool.failures
         return self.report
 
-    def round(self) -> Verdict:
+    def round(self, *, fault: str | None = None) -> Verdict:
+        """One round; ``fault``: the fault to arm for any calendar's writes this round, instead
+        of one picked at random (the short mode makes sure each kind it names happens)."""
         self.report.rounds += 1
         changed: set[str] = set()
         hand_edited = False
@@ -153,7 +206,10 @@ class Torture:
             self.report.operations[name] += 1
             changed.add(side)
             hand_edited |= name.startswith("hand_")
-        fault = self.rng.choice((None, *FAULTS, "concurrent_target_sync"))
+        picked = self.rng.choice((None, *FAULTS, "concurrent_target_sync"))
+        if fault is not None:
+            self._arm(fault, anywhere=True)
+        fault = None if fault is not None else picked
         if fault == "stale_cursor":
             self._stale_cursors()
             self.report.faults[fault] += 1
@@ -197,6 +253,8 @@ class Torture:
         if blocks:
             choices += ["hand_delete_block", "hand_move_block"]
         choices.append("lower_privacy")
+        if self.model.caps:
+            choices.append("change_policy")
         name = rng.choice(choices)
         getattr(self, f"_op_{name}")(side)
         return name, side
@@ -350,6 +408,9 @@ class Torture:
         rule.refresh_from_db()
         self.model.rules[self.model.rules.index(spec)] = replace(spec, visibility="busy")
 
+    def _op_change_policy(self, side: str) -> None:
+        self._change_policy()
+
     # Faults ------------------------------------------------------------------------------------
 
     def _route_writes(self, target) -> None:  # type: ignore[no-untyped-def]
@@ -397,6 +458,14 @@ class Torture:
             if written is not None:
                 self._sync_meanwhile(written)
 
+        def change_policy_then_notify(port: int) -> None:
+            with FORK_GUARD.shared():
+                try:
+                    self._change_policy()
+                finally:
+                    connections.close_all()
+            notify(port)
+
         if kind is None:
             return Fault(after=notify)
         self.report.faults[kind] += 1
@@ -407,13 +476,15 @@ class Torture:
             "kill_before_write": Fault(before=kill, apply=False),
             "kill_after_write": Fault(after=kill_then_notify, drop=True),
             "concurrent_target_sync": Fault(after=sync_meanwhile),
+            "policy_change": Fault(after=change_policy_then_notify),
         }[kind]
 
-    def _arm(self, kind: str) -> None:
+    def _arm(self, kind: str, *, anywhere: bool = False) -> None:
         """Upset the k-th write (k of 1 to 3) from now on: into one calendar chosen at random, or
-        (half the time, but never for another worker's sync of the calendar written) into any."""
+        (half the time, or when ``anywhere``, but never for another worker's sync of the calendar
+        written) into any."""
         with self._lock:
-            anywhere = kind != "concurrent_target_sync" and self.rng.random() < 0.5
+            anywhere = kind != "concurrent_target_sync" and (self.rng.random() < 0.5 or anywhere)
             self._armed = (kind, None if anywhere else self.rng.choice(sorted(self.sides)))
             self._armed_rounds = 0
             self._writes = 0

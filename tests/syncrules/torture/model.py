@@ -1,10 +1,12 @@
 """The torture test's own picture of the world, and the oracle that judges the calendars by it.
 
 Written from the product's rules as a user reads them (README, the rule form), independently of
-the planner: nothing here imports ``syncrules.planner`` or the engine. The model holds the real
-events the test made and the rules; ``expected_blocks`` says which blocks each calendar must hold
-and exactly what they show; ``judge`` compares that with what the providers really hold (read
-straight from Radicale, the Google fake and the Microsoft fake) and with our block rows.
+the planner: nothing here imports ``syncrules.planner``, the engine or ``orgs.policies``. The
+model holds the real events the test made, the rules and the organization's policy over the
+calendars of its accounts (applied from its meaning, as the console states it);
+``expected_blocks`` says which blocks each calendar must hold and exactly what they show;
+``judge`` compares that with what the providers really hold (read straight from Radicale, the
+Google fake and the Microsoft fake) and with our block rows.
 """
 
 from __future__ import annotations
@@ -105,6 +107,26 @@ class RuleSpec:
     def privacy(self) -> tuple[int, bool, int]:
         return (VISIBILITY_RANK[self.visibility], self.show_location, self.created)
 
+    def held_to(self, cap: Cap | None) -> RuleSpec:
+        """The rule as an organization's policy over its source lets it render: no more than
+        the policy's visibility, and no location unless links may leave."""
+        if cap is None:
+            return self
+        visibility = self.visibility
+        if cap.max_visibility and VISIBILITY_RANK[visibility] > VISIBILITY_RANK[cap.max_visibility]:
+            visibility = cap.max_visibility
+        return replace(
+            self, visibility=visibility, show_location=self.show_location and cap.links_may_leave
+        )
+
+
+@dataclass(frozen=True)
+class Cap:
+    """An organization's policy over the calendars of its accounts, as its admin set it."""
+
+    max_visibility: str = ""  # "" for no limit
+    links_may_leave: bool = True
+
 
 @dataclass(frozen=True)
 class Shown:
@@ -132,6 +154,8 @@ class Seen:
 class Model:
     events: dict[str, dict[str, EventSpec]] = field(default_factory=dict)  # side → key → event
     rules: list[RuleSpec] = field(default_factory=list)
+    # Sides whose account is an organization's, with the organization's policy over them.
+    caps: dict[str, Cap] = field(default_factory=dict)
 
     def expected_blocks(self, target: str) -> Counter[Shown]:
         """The blocks ``target`` must hold: one per instance of every event a rule into it
@@ -139,8 +163,13 @@ class Model:
         expected: Counter[Shown] = Counter()
         sources = {rule.source for rule in self.rules if rule.target == target and rule.enabled}
         for source in sorted(sources):
+            cap = self.caps.get(source)
             rules = sorted(
-                (r for r in self.rules if r.source == source and r.target == target and r.enabled),
+                (
+                    r.held_to(cap)
+                    for r in self.rules
+                    if r.source == source and r.target == target and r.enabled
+                ),
                 key=lambda r: r.privacy,
             )
             for event in self.events.get(source, {}).values():

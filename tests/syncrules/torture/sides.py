@@ -125,7 +125,9 @@ class GoogleSide(Side):
         self.remote_id = f"{name.lower()}@group.calendar.example"
         fake.add_calendar(self.remote_id, name)
         secrets = fake.grant()
-        connection = Connection(user=owner, kind=Connection.Kind.GOOGLE, label=email)
+        connection = Connection(
+            user=owner, kind=Connection.Kind.GOOGLE, label=email, username=email
+        )
         connection.secrets = vault.seal_json(
             secrets, context=vault.context_for(connection, "secrets")
         )
@@ -237,7 +239,9 @@ class MicrosoftSide(Side):
         self.name, self.fake = name, fake
         account = fake.connect(email)
         self.remote_id = account.default_calendar
-        connection = Connection(user=owner, kind=Connection.Kind.MICROSOFT, label=email)
+        connection = Connection(
+            user=owner, kind=Connection.Kind.MICROSOFT, label=email, username=email
+        )
         connection.secrets = vault.seal_json(
             account.secrets, context=vault.context_for(connection, "secrets")
         )
