@@ -1,5 +1,6 @@
 """The Free plan's limit on booking pages, as billing asks (``accounts.billing.plans``): open
-pages count; when Pro ends the newest beyond the limit are closed, and open again with Pro."""
+pages count; when Pro ends the newest beyond the limit are closed, and open again with Pro
+(unless an organization's policy keeps the owner from publishing pages, ``orgs.policies``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 from accounts.billing.plans import Limited
 from accounts.models import User
 from booking.models import BookingPage
+from orgs.policies import public_pages_refusal
 
 
 def count(user: User) -> int:
@@ -35,6 +37,8 @@ def paused(user: User) -> list[BookingPage]:
 
 
 def resume_paused(user: User) -> int:
+    if public_pages_refusal(user) is not None:
+        return 0  # an organization's policy keeps them closed: they stay paused
     pages = list(_paused(user))
     for page in pages:
         page.active, page.plan_paused_at = True, None

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from booking import plan_limits
 from booking.models import BookingPage, Profile
 from calendars.models import Connection
 from calendars.services import connection_connect_caldav, connection_connect_oauth
@@ -190,9 +191,7 @@ def test_without_personal_accounts_a_member_connects_only_work_google_accounts(o
     assert not Connection.objects.filter(user=member).exists()
 
 
-def test_a_refused_icloud_account_is_a_form_error_and_nothing_is_stored(
-    org, owner, member, client
-):
+def test_a_refused_icloud_account_is_a_form_error_and_nothing_is_stored(org, owner, member, client):
     set_policy(org, owner, allowed_kinds=("google",))
     client.force_login(member)
 
@@ -335,6 +334,20 @@ def test_a_member_cannot_open_a_page_but_may_save_one_closed(
     assert closed.status_code == 302
     assert reopened.status_code == 200
     assert not BookingPage.objects.filter(owner=member, active=True).exists()
+
+
+def test_pro_coming_back_does_not_reopen_pages_the_policy_keeps_closed(
+    org, owner, member, member_page
+):
+    BookingPage.objects.filter(id=member_page.id).update(
+        active=False, plan_paused_at=timezone.now()
+    )
+    set_policy(org, owner, public_pages_allowed=False)
+
+    assert plan_limits.resume_paused(member) == 0
+
+    member_page.refresh_from_db()
+    assert member_page.active is False
 
 
 # The console page -------------------------------------------------------------------------------
