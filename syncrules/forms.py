@@ -268,7 +268,7 @@ class RuleForm(forms.Form):
         connections = {calendar.connection for calendar in calendars}
         self.policies: dict[object, OrgPolicy] = engine.source_policies(connections)
         self.policy_notes = [
-            policy_note(policy, connection.label)
+            (policy_note(policy, connection.label), policy.organization_id)
             for connection in sorted(connections, key=lambda c: c.created_at)
             if (policy := self.policies.get(connection.id)) is not None and policy.caps_blocks
         ]

@@ -256,6 +256,7 @@ def test_the_rule_form_says_what_the_organization_lets_out(
 
     assert "Your organization Acme allows Busy only here: blocks from me@acme.test" in page
     assert "Locations and video-call links from me@acme.test never leave it" in page
+    assert reverse("console:policies", args=[org.id]) in page
 
 
 def test_the_rule_form_refuses_more_than_the_policy_for_an_organizations_source(
