@@ -18,8 +18,11 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
+from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -141,19 +144,35 @@ def team_list(request: HttpRequest, handle: str) -> HttpResponse:
     organization = get_object_or_404(
         OrgHandle.objects.select_related("organization"), handle=handle
     )
-    pages = [
-        (page, _team(team_members(page)))
-        for page in TeamPage.objects.filter(
-            organization_id=organization.organization_id, active=True
+    listed = TeamPage.objects.filter(
+        organization_id=organization.organization_id, active=True
+    ).exclude(durations=[])
+    # Kept a minute for visitors who bring nothing, under the pages' latest change and number.
+    key = None
+    if _brings_nothing(request):
+        latest = listed.aggregate(latest=Max("updated_at"), count=Count("id"))
+        key = "booking:team-list:" + _digest(
+            [
+                str(organization.organization_id),
+                organization.organization.name,
+                str(latest["latest"]),
+                str(latest["count"]),
+                str(int(timezone.now().timestamp() // PICKER_SECONDS)),
+                translation.get_language(),
+                request.get_full_path(),
+            ]
         )
-        .exclude(durations=[])
-        .order_by("title", "id")
-    ]
-    return _render(
+    kept = _kept(key, request)
+    if kept is not None:
+        return kept
+    pages = [(page, _team(team_members(page))) for page in listed.order_by("title", "id")]
+    response = _render(
         request,
         "booking/team_list.html",
         {"organization": organization.organization, "handle": handle, "pages": pages},
     )
+    _keep(key, request, response)
+    return response
 
 
 @browsing_limit
@@ -163,8 +182,19 @@ def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     members = team_members(page)
     viewer = _viewer(request, page, request.GET)
     bookable = bool(members and page.durations)
-    picker = _picker(request, handle, page, members, viewer) if bookable else ""
-    return _render(
+    versions = _versions(request, page, members, viewer) if bookable else []
+    # Whole pages are kept a minute for visitors who bring nothing of their own (as personal
+    # pages are, ``booking.page_cache``); the members' names and pictures may lag that minute.
+    key = None
+    if bookable and _brings_nothing(request):
+        key = "booking:team-page:" + _digest([*versions, request.get_full_path()])
+    kept = _kept(key, request)
+    if kept is not None:
+        return kept
+    picker, complete = (
+        _picker(request, handle, page, members, viewer, versions) if bookable else ("", False)
+    )
+    response = _render(
         request,
         "booking/team_page.html",
         {
@@ -176,20 +206,19 @@ def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             "organization": page.organization,
         },
     )
+    if complete:  # an unreadable calendar is asked again next time
+        _keep(key, request, response)
+    return response
 
 
-def _picker(
-    request: HttpRequest,
-    handle: str,
-    page: TeamPage,
-    members: list[TeamPageMember],
-    viewer: Viewer,
-) -> str:
-    """The month and its times, rendered; kept for a minute in the shared cache under a key that
-    changes with the page, its members' busy time and their bookings (as personal pages do)."""
+def _versions(
+    request: HttpRequest, page: TeamPage, members: list[TeamPageMember], viewer: Viewer
+) -> list[str]:
+    """What the page's open times depend on: the page, its members' busy time and bookings, the
+    minute, and what the viewer asked for."""
     calendar_ids = team_busy_calendar_ids(members)
     versions = busy_versions(calendar_ids)
-    parts = [
+    return [
         str(page.id),
         page.updated_at.isoformat(),
         *(f"{m.user_id}={bookings_version(m.user_id)}" for m in members),
@@ -200,8 +229,26 @@ def _picker(
         request.GET.get("month", ""),
         request.GET.get("day", ""),
     ]
-    key = "booking:team-picker:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _picker(
+    request: HttpRequest,
+    handle: str,
+    page: TeamPage,
+    members: list[TeamPageMember],
+    viewer: Viewer,
+    versions: list[str],
+) -> tuple[str, bool]:
+    """The month and its times, rendered, and whether they are complete (every calendar was
+    read); kept for a minute in the shared cache under a key that changes with the page, its
+    members' busy time and their bookings (as personal pages do)."""
+    key = "booking:team-picker:" + _digest(versions)
     html = cache.get(key)
+    complete = html is not None
     if html is None:
         picker = _slot_picker(request, page, members, viewer)
         html = render_to_string(
@@ -214,9 +261,34 @@ def _picker(
             },
             request=request,
         )
-        if not picker["unavailable"]:  # an unreadable calendar is asked again next time
+        complete = not picker["unavailable"]
+        if complete:  # an unreadable calendar is asked again next time
             cache.set(key, html, PICKER_SECONDS)
-    return mark_safe(html)  # noqa: S308 - rendered by our own template, escaped there
+    return mark_safe(html), complete  # noqa: S308 - rendered by our own template, escaped there
+
+
+def _brings_nothing(request: HttpRequest) -> bool:
+    """A visitor without a session or a message waiting: shown what any such visitor is."""
+    return (
+        settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and CookieStorage.cookie_name not in request.COOKIES
+    )
+
+
+def _kept(key: str | None, request: HttpRequest) -> HttpResponse | None:
+    """The page kept under ``key``, with this response's own CSP nonce."""
+    found = cache.get(key) if key else None
+    if found is None:
+        return None
+    nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+    return HttpResponse(found["html"].replace(found["nonce"], nonce))
+
+
+def _keep(key: str | None, request: HttpRequest, response: HttpResponse) -> None:
+    if key and response.status_code == 200:
+        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+        html = response.content.decode()
+        cache.set(key, {"html": html, "nonce": nonce}, PICKER_SECONDS)
 
 
 def _slot_picker(

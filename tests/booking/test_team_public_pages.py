@@ -11,6 +11,7 @@ from django.test import Client
 
 from booking.models import Booking, TeamPage
 from booking.public_display import format_start
+from booking.services.teams import team_booking_create
 from booking.tokens import manage_token
 from tests.booking.pages import at, days_ahead, make_host
 from tests.booking.team_world import make_team
@@ -153,3 +154,26 @@ def test_the_attendee_cancels_and_moves_a_team_booking_by_its_link(radicale_serv
 
     client.post(manage + "cancel/", {"reason": "Something came up"})
     assert set(Booking.objects.values_list("status", flat=True)) == {Booking.Status.CANCELLED}
+
+
+def test_a_kept_page_stops_offering_a_time_once_it_is_booked(
+    radicale_server, client, django_capture_on_commit_callbacks
+):
+    team = make_team(radicale_server, size=1)
+    day = days_ahead(10)
+    page = team.page(weekly_hours={str(day.isoweekday()): [[9 * 60, 10 * 60]]})
+    url = f"/book/acme/{page.slug}/?tz=UTC&month={day:%Y-%m}&day={day:%Y-%m-%d}"
+    assert format_start(at(day, 9)) in times_on(Client().get(url).text)  # now kept
+
+    with django_capture_on_commit_callbacks(execute=True):
+        team_booking_create(
+            page=page,
+            start=at(day, 9),
+            duration=30,
+            attendee_name="A",
+            attendee_email="a@example.com",
+            attendee_time_zone="UTC",
+            submission_key="k",
+        )
+
+    assert format_start(at(day, 9)) not in times_on(Client().get(url).text)
