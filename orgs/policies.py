@@ -29,6 +29,9 @@ former member, or someone who never joined.
 Each applies to new connections and pages; connections made before a change stay (their blocks
 are capped all the same). A person in several organizations is held to each one's policy.
 
+A domain verified or removed changes which accounts are the organization's: the policy is applied
+again to that domain's accounts then (``reapply_when_the_accounts_change``).
+
 Reads take one query for any number of addresses (``policies_for_addresses``): the sync engine
 reads the policy of a source once per sync, never per event, and caches nothing across syncs, so a
 change applies to the next sync. A change (``policy_update``) bumps ``version``, writes the audit
@@ -43,7 +46,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.dispatch import Signal
+from django.db.models.signals import post_save
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -310,3 +314,19 @@ def policy_reapply(*, organization_id: uuid.UUID | str, domains: Iterable[str] =
     accounts are to be looked at again besides the verified ones (one just removed, whose
     accounts the policy no longer covers)."""
     policy_changed.send(sender=Policy, organization_id=str(organization_id), domains=tuple(domains))
+
+
+@receiver(post_save, sender=OrgEvent)
+def reapply_when_the_accounts_change(
+    sender: object, *, instance: OrgEvent, created: bool, **_: object
+) -> None:
+    """A domain verified or removed (as the organization's log records it, in the same
+    transaction) changes which accounts are the organization's: a policy that caps blocks is
+    applied again to those of that domain."""
+    changes_accounts = (OrgEvent.Action.DOMAIN_VERIFIED, OrgEvent.Action.DOMAIN_REMOVED)
+    if not created or instance.action not in changes_accounts:
+        return
+    if _policy_of(
+        Organization.objects.select_related("policy").get(id=instance.organization_id)
+    ).caps_blocks:
+        policy_reapply(organization_id=instance.organization_id, domains=[instance.subject])

@@ -12,6 +12,7 @@ from django.utils import timezone
 from calendars.models import Connection
 from calendars.services import connection_connect_caldav
 from integrations.base import MARKER_PROPERTY
+from orgs.domains import domain_remove
 from orgs.models import Domain, Membership
 from orgs.policies import PolicySettings, policy_update
 from orgs.services import organization_create
@@ -236,3 +237,33 @@ def test_a_capped_block_is_written_once_and_carries_our_marker(radicale_server, 
     work.sync("Work")  # nothing changed: the capped block is not written twice
 
     assert MARKER_PROPERTY in only_block(personal, "Personal")
+
+
+def test_a_removed_domains_accounts_are_rendered_again_without_its_policy(
+    radicale_server, owner, enqueued, django_capture_on_commit_callbacks
+):
+    organization = organization_with_domain(owner, "acme.test")
+    set_policy(organization, owner, max_visibility="busy")
+    work = org_world(radicale_server, owner, ["Work"], domain="acme.test")
+    personal = make_world(radicale_server, owner, ["Personal"])
+    work.put("Work", "board", soon(1, 10), title="Board meeting")
+    rule = SyncRule.objects.create(user=owner, name="out", visibility="full")
+    rule.sources.set([work.calendars["Work"]])
+    rule.targets.set([personal.calendars["Personal"]])
+    source_id = str(work.calendars["Work"].id)
+    work.sync("Work")
+    assert str(only_block(personal, "Personal")["SUMMARY"]) == "Busy"
+
+    membership = Membership.objects.select_related("organization", "user").get(
+        organization=organization, user=owner
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        domain_remove(
+            membership=membership,
+            domain=Domain.objects.get(organization=organization),
+            ip_address=None,
+        )
+
+    assert SyncState.objects.get(calendar_id=source_id).pending
+    tasks.sync_calendar.run(source_id)
+    assert str(only_block(personal, "Personal")["SUMMARY"]) == "Board meeting"
