@@ -24,7 +24,7 @@ from calendars.models import Connection
 from integrations.base import ProviderError
 from integrations.wording import error_text
 from multical.lib.requests import client_ip
-from orgs.policies import PolicyRefused
+from orgs.policies import PolicyRefused, connect_refusal
 
 CREDENTIAL_FORMS: dict[str, type[django_forms.Form]] = {
     Connection.Kind.ICLOUD: forms.ICloudPasswordUpdateForm,
@@ -127,6 +127,7 @@ def connect_icloud(request: AuthenticatedHttpRequest) -> HttpResponse:
         request,
         form,
         "calendars/connect_icloud.html",
+        Connection.Kind.ICLOUD,
         lambda data: services.connection_connect_caldav(
             user=request.user,
             kind=Connection.Kind.ICLOUD,
@@ -146,6 +147,7 @@ def connect_caldav(request: AuthenticatedHttpRequest) -> HttpResponse:
         request,
         form,
         "calendars/connect_caldav.html",
+        Connection.Kind.CALDAV,
         lambda data: services.connection_connect_caldav(
             user=request.user,
             kind=Connection.Kind.CALDAV,
@@ -165,6 +167,7 @@ def connect_ics(request: AuthenticatedHttpRequest) -> HttpResponse:
         request,
         form,
         "calendars/connect_ics.html",
+        Connection.Kind.ICS,
         lambda data: services.connection_connect_ics(
             user=request.user, url=data["url"], label=data["label"], ip_address=client_ip(request)
         ),
@@ -243,12 +246,19 @@ def _connect(
     request: AuthenticatedHttpRequest,
     form: django_forms.Form,
     template: str,
+    kind: str,
     connect: Callable[[dict], Connection],
 ) -> HttpResponse:
     """The shared shape of the connect pages: validate, ask the provider, or show why not (the
     plan's limit is said before the form is filled in; an organization's policy, once the
     account is known)."""
     refusal = would_exceed(user=request.user, limit=Limit.CALENDAR_ACCOUNTS)
+    if request.method == "GET":
+        # Said up front when an organization refuses the kind itself; the account's address is
+        # weighed once it is given.
+        policy = connect_refusal(user=request.user, kind=kind)
+        if policy is not None:
+            messages.warning(request, policy)
     if request.method == "POST" and form.is_valid():
         known = known_connections(request.user)
         try:

@@ -205,6 +205,18 @@ def test_a_refused_icloud_account_is_a_form_error_and_nothing_is_stored(org, own
     assert not Connection.objects.filter(user=member).exists()
 
 
+def test_the_connect_page_says_up_front_that_the_kind_is_refused(
+    org, owner, member, outsider, client
+):
+    set_policy(org, owner, allowed_kinds=("google",))
+    said = "Acme does not allow iCal link accounts to be connected."
+
+    client.force_login(member)
+    assert said in client.get(reverse("calendars:connect_ics")).text
+    client.force_login(outsider)
+    assert said not in client.get(reverse("calendars:connect_ics")).text
+
+
 def test_a_refused_kind_never_reaches_the_providers_consent_screen(
     org, owner, member, client, google_fake
 ):
