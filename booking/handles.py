@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 
 from booking.models import OrgHandle, Profile
 
 # Keeps these locks apart from any other advisory lock the database may hold.
 _LOCK_SPACE = "booking.handle:"
+# How long whether a handle is an organization's is kept (every public page asks it).
+KIND_SECONDS = 60
 
 
 class HandleTaken(ValueError):
@@ -50,3 +53,25 @@ def handle_claim(
             )
     if handle_in_use(handle, user_id=user_id, organization_id=organization_id):
         raise HandleTaken(handle)
+
+
+def is_organization_handle(handle: str) -> bool:
+    """Whether ``/book/<handle>/`` is an organization's: asked by every public page before it
+    goes on to a person's, so the answer is kept ``KIND_SECONDS`` (``handle_changed`` retires it
+    when an organization takes or gives up a handle)."""
+    key = _kind_key(handle)
+    known = cache.get(key)
+    if known is None:
+        known = OrgHandle.objects.filter(handle=handle).exists()
+        cache.set(key, known, KIND_SECONDS)
+    return bool(known)
+
+
+def handle_changed(*handles: str) -> None:
+    """Once the current transaction commits, ``is_organization_handle`` asks again about these."""
+    keys = [_kind_key(handle) for handle in handles if handle]
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def _kind_key(handle: str) -> str:
+    return f"booking:handle-is-organization:{handle}"

@@ -35,6 +35,7 @@ from django.views.decorators.http import require_http_methods
 
 from booking import public_views
 from booking.availability import bookings_version
+from booking.handles import is_organization_handle
 from booking.models import Booking, OrgHandle, Profile, TeamPage, TeamPageMember
 from booking.public_calendar import calendar_links
 from booking.public_display import (
@@ -80,14 +81,14 @@ from multical.lib.framing import framable
 
 
 def profile_or_team(request: HttpRequest, handle: str) -> HttpResponse:
-    if _organization(handle) is not None:
+    if is_organization_handle(handle):
         return team_list(request, handle)
     return public_views.profile(request, handle)
 
 
 @framable
 def page_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
-    if _organization(handle) is not None:
+    if is_organization_handle(handle):
         return team_page(request, handle, slug)
     return public_views.page(request, handle, slug)
 
@@ -95,14 +96,14 @@ def page_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
 @framable
 @csrf_exempt
 def book_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
-    if _organization(handle) is not None:
+    if is_organization_handle(handle):
         return team_book(request, handle, slug)
     return public_views.book(request, handle, slug)
 
 
 @framable
 def booked_or_team(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
-    if _organization(handle) is not None:
+    if is_organization_handle(handle):
         return team_booked(request, handle, slug, booking_id)
     return public_views.booked(request, handle, slug, booking_id)
 
@@ -111,10 +112,6 @@ def reschedule_or_team(request: HttpRequest, booking_id: str, token: str) -> Htt
     if Booking.objects.filter(id=booking_id, team_page__isnull=False).exists():
         return team_reschedule(request, booking_id, token)
     return public_views.reschedule(request, booking_id, token)
-
-
-def _organization(handle: str) -> OrgHandle | None:
-    return OrgHandle.objects.select_related("organization").filter(handle=handle).first()
 
 
 def _get_page(handle: str, slug: str, *, switched_off: bool = False) -> TeamPage:

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from booking.availability import _own_event_ids, forget_bookings
-from booking.handles import handle_claim
+from booking.handles import handle_changed, handle_claim
 from booking.models import Booking, OrgHandle, TeamPage, TeamPageMember
 from booking.selectors.owner import handle_problem
 from booking.services.bookings import (
@@ -69,9 +69,15 @@ def org_handle_set(*, membership: Membership, handle: str) -> OrgHandle:
         raise ValueError(f"Not a usable handle: {handle!r}")
     with transaction.atomic():
         handle_claim(handle, organization_id=membership.organization_id)
+        previous = (
+            OrgHandle.objects.filter(organization_id=membership.organization_id)
+            .values_list("handle", flat=True)
+            .first()
+        )
         found, _created = OrgHandle.objects.update_or_create(
             organization_id=membership.organization_id, defaults={"handle": handle}
         )
+        handle_changed(handle, previous or "")
     return found
 
 
