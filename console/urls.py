@@ -1,6 +1,14 @@
 from django.urls import path
 
-from console import urls_admin, urls_domains, urls_policies, urls_sso, urls_teams, views
+from console import (
+    urls_admin,
+    urls_billing,
+    urls_domains,
+    urls_policies,
+    urls_sso,
+    urls_teams,
+    views,
+)
 
 app_name = "console"
 
@@ -35,4 +43,5 @@ urlpatterns = [
     *urls_policies.urlpatterns,
     *urls_admin.urlpatterns,
     *urls_teams.urlpatterns,
+    *urls_billing.urlpatterns,
 ]

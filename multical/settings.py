@@ -300,6 +300,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Webhook deliveries that are due and lost their message are queued again; failing ones paused.
     "sweep-webhooks": {"task": "webhooks.tasks.sweep_webhooks", "schedule": 30.0},
+    # Organizations' seats Stripe does not bill as wanted yet are pushed again; subscriptions of
+    # deleted organizations are cancelled.
+    "push-pending-seats": {"task": "orgs.tasks.push_pending_seats", "schedule": 5 * 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -410,6 +413,9 @@ STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET = env.pair("STRIPE_SECRET_KEY", "STRIPE
 # Billing is on when the key, the webhook secret and the Pro plan's price are set. Without them (a
 # self-hosted server) nobody is limited: every account has all of Pro's features.
 STRIPE_PRO_PRICE_ID = env.str("STRIPE_PRO_PRICE_ID", "")
+# The per-seat price organizations pay for each member (monthly, licensed quantity); blank uses the
+# Pro price, so a seat costs what a personal Pro does.
+STRIPE_SEAT_PRICE_ID = env.str("STRIPE_SEAT_PRICE_ID", "")
 if STRIPE_SECRET_KEY and not STRIPE_PRO_PRICE_ID:
     raise ImproperlyConfigured(
         "Set STRIPE_PRO_PRICE_ID (the Pro plan's price) with STRIPE_SECRET_KEY."

@@ -8,4 +8,9 @@ class OrgsConfig(AppConfig):
 
     def ready(self) -> None:
         # Receivers of the signals lower layers send.
-        from orgs import activity, domains, sso  # noqa: F401
+        from accounts.billing import plans, services
+        from orgs import activity, billing, domains, sso  # noqa: F401
+
+        # Pro through an organization's seats, and the Stripe events of its customer.
+        plans.register_plan_source(billing.has_pro_through_an_organization)
+        services.register_event_handler(billing.org_stripe_event)

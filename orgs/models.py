@@ -18,6 +18,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Subscription
 from multical.lib.vault import SealedTextField
 
 # An invitation link works for this long.
@@ -280,3 +281,54 @@ class SsoIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.issuer}"
+
+
+class OrgSubscription(models.Model):
+    """An organization's Pro subscription, one seat per member, as last read from Stripe.
+
+    The organization has a Stripe customer of its own (never the payer's personal one, whose
+    subscriptions decide the payer's own plan). ``seats_wanted`` is the durable intent: the number
+    of members, written in the transaction that changes the membership; ``seats_billed`` is the
+    quantity Stripe last confirmed. A row where they differ is pushed to Stripe until they agree.
+    Only ids, times, counts and statuses are kept here.
+    """
+
+    # The organization's row goes when it is deleted; this one stays until Stripe has been told
+    # to stop billing (a subscription left without an organization is cancelled).
+    organization = models.OneToOneField(
+        Organization,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="subscription",
+    )
+    payer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    stripe_customer_id = models.CharField(max_length=255)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    stripe_item_id = models.CharField(max_length=255, blank=True)
+    # One of Stripe's subscription statuses (accounts.models.Subscription.Status), or blank.
+    status = models.CharField(max_length=24, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    payment_failed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    seats_billed = models.PositiveIntegerField(default=0)
+    seats_wanted = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"], name="orgs_orgsubscription_unique_customer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.status or 'no subscription'}"
+
+    @property
+    def is_live(self) -> bool:
+        """Pro for the members on the same terms as a personal subscription (past due included)."""
+        return self.status in Subscription.LIVE_STATUSES

@@ -105,11 +105,25 @@ def billing_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_PRO_PRICE_ID)
 
 
+# Other ways than the user's own subscription to have Pro (an organization paying for its members'
+# seats), registered by the apps that own them (``register_plan_source``): billing imports none.
+_PLAN_SOURCES: list[Callable[[User], bool]] = []
+
+
+def register_plan_source(source: Callable[[User], bool]) -> None:
+    """``source(user)`` says whether the user has Pro through it, on the terms of a personal
+    subscription (live while Stripe keeps it going, past due included)."""
+    if source not in _PLAN_SOURCES:
+        _PLAN_SOURCES.append(source)
+
+
 def plan_for(user: User) -> Plan:
     if not billing_configured():
         return Plan.PRO
     subscription = Subscription.objects.filter(user=user).only("status").first()
-    return Plan.PRO if subscription is not None and subscription.is_live else Plan.FREE
+    if subscription is not None and subscription.is_live:
+        return Plan.PRO
+    return Plan.PRO if any(source(user) for source in _PLAN_SOURCES) else Plan.FREE
 
 
 def usage(user: User) -> dict[Limit, int]:

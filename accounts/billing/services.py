@@ -79,16 +79,16 @@ def checkout_start(*, user: User) -> str:
     subscription = _subscription_with_customer(user)
     if subscription.is_live:
         raise BillingError(_("You are on Pro already."))
-    session = _call(
+    session = stripe_call(
         lambda api: api.v1.checkout.sessions.create(
             params={
                 "mode": "subscription",
                 "customer": subscription.stripe_customer_id,
                 "client_reference_id": str(user.pk),
                 "line_items": [{"price": settings.STRIPE_PRO_PRICE_ID, "quantity": 1}],
-                "success_url": _absolute(reverse("billing:done"))
+                "success_url": absolute_url(reverse("billing:done"))
                 + "?session_id={CHECKOUT_SESSION_ID}",
-                "cancel_url": _absolute(reverse("billing:cancelled")),
+                "cancel_url": absolute_url(reverse("billing:cancelled")),
                 "subscription_data": {"metadata": {"user_id": str(user.pk)}},
             }
         )
@@ -102,11 +102,11 @@ def portal_start(*, user: User) -> str:
     subscription = Subscription.objects.filter(user=user).first()
     if not plans.billing_configured() or subscription is None:
         raise BillingError(_("There is no billing account to manage yet."))
-    session = _call(
+    session = stripe_call(
         lambda api: api.v1.billing_portal.sessions.create(
             params={
                 "customer": subscription.stripe_customer_id,
-                "return_url": _absolute(reverse("accounts:settings")),
+                "return_url": absolute_url(reverse("accounts:settings")),
             }
         )
     )
@@ -119,7 +119,7 @@ def checkout_return(*, user: User, session_id: str) -> Subscription | None:
     subscription = Subscription.objects.filter(user=user).first()
     if subscription is None or not session_id.isascii():
         return None
-    session = _call(lambda api: api.v1.checkout.sessions.retrieve(session_id))
+    session = stripe_call(lambda api: api.v1.checkout.sessions.retrieve(session_id))
     if session.client_reference_id != str(user.pk) or (
         session.customer != subscription.stripe_customer_id
     ):
@@ -138,7 +138,7 @@ def _subscription_with_customer(user: User) -> Subscription:
         subscription = Subscription.objects.filter(user=user).first()
         if subscription is not None:
             return subscription
-        customer = _call(
+        customer = stripe_call(
             lambda api: api.v1.customers.create(
                 params={"email": user.email, "metadata": {"user_id": str(user.pk)}},
                 options={"idempotency_key": f"multical-customer-{user.pk}"},
@@ -167,7 +167,8 @@ def stripe_event_process(*, event: Mapping[str, Any]) -> bool:
         payload = event["data"]["object"]
         subscription = _subscription_for_event(event["type"], payload)
         if subscription is None:
-            logger.info("Stripe event %s names no customer of ours", event["id"])
+            if not _handled_elsewhere(event["type"], payload):
+                logger.info("Stripe event %s names no customer of ours", event["id"])
             return True
         subscription_refresh(
             subscription=subscription,
@@ -176,13 +177,36 @@ def stripe_event_process(*, event: Mapping[str, Any]) -> bool:
     return True
 
 
-def _subscription_for_event(kind: str, payload: Mapping[str, Any]) -> Subscription | None:
-    """Our row for the customer the event is about, locked until the transaction ends."""
-    rows = Subscription.objects.select_for_update()
+# Handlers for events about Stripe customers that are not a user's own (an organization's), each
+# registered by the app that owns them (``register_event_handler``): billing imports none of them.
+_EVENT_HANDLERS: list[Callable[[str, Mapping[str, Any]], bool]] = []
+
+
+def register_event_handler(handler: Callable[[str, Mapping[str, Any]], bool]) -> None:
+    """``handler(kind, payload)`` acts on a handled event whose customer no user's row names, inside
+    the event's transaction, and says whether the customer was its own. It may raise
+    ``stripe_api.StripeUnavailable``: nothing is stored then, and Stripe delivers the event again."""
+    if handler not in _EVENT_HANDLERS:
+        _EVENT_HANDLERS.append(handler)
+
+
+def event_customer_id(payload: Mapping[str, Any]) -> str:
+    """The id of the Stripe customer an event's object belongs to ("" if none)."""
     customer_id = payload.get("customer")
     if isinstance(customer_id, Mapping):
         customer_id = customer_id.get("id")
-    subscription = rows.filter(stripe_customer_id=customer_id or "").first()
+    return customer_id if isinstance(customer_id, str) else ""
+
+
+def _handled_elsewhere(kind: str, payload: Mapping[str, Any]) -> bool:
+    return any(handler(kind, payload) for handler in _EVENT_HANDLERS)
+
+
+def _subscription_for_event(kind: str, payload: Mapping[str, Any]) -> Subscription | None:
+    """Our row for the customer the event is about, locked until the transaction ends."""
+    rows = Subscription.objects.select_for_update()
+    customer_id = event_customer_id(payload)
+    subscription = rows.filter(stripe_customer_id=customer_id).first()
     if subscription is not None or kind != "checkout.session.completed":
         return subscription
     # A checkout for a customer we have no row for (created at Stripe by hand): trust the session's
@@ -200,7 +224,7 @@ def subscription_refresh(*, subscription: Subscription, payment_failed: bool = F
 
     ``subscription`` must be locked (select_for_update) by the caller's transaction.
     """
-    current = _current_subscription(subscription.stripe_customer_id)
+    current = current_subscription(subscription.stripe_customer_id)
     was_live = subscription.is_live
     if current is None:
         subscription.status = ""
@@ -210,7 +234,7 @@ def subscription_refresh(*, subscription: Subscription, payment_failed: bool = F
     else:
         subscription.stripe_subscription_id = current["id"]
         subscription.status = current["status"]
-        subscription.current_period_end = _period_end(current)
+        subscription.current_period_end = period_end(current)
         subscription.cancel_at_period_end = bool(current.get("cancel_at_period_end"))
     newly_failed = False
     if not subscription.is_live:
@@ -225,16 +249,21 @@ def subscription_refresh(*, subscription: Subscription, payment_failed: bool = F
     elif subscription.is_live:
         subscription.ended_at = None
     subscription.save()
-    if was_live and not subscription.is_live:
+    # Pro kept another way (an organization's seat) pauses nothing.
+    if (
+        was_live
+        and not subscription.is_live
+        and plans.plan_for(subscription.user) != plans.Plan.PRO
+    ):
         _pro_ended(subscription.user)
     if newly_failed and subscription.user.deletion_requested_at is None:
         user = subscription.user
         transaction.on_commit(lambda: _send_payment_failed_email(user))
 
 
-def _current_subscription(customer_id: str) -> Mapping[str, Any] | None:
+def current_subscription(customer_id: str) -> Mapping[str, Any] | None:
     """The customer's subscription that decides their plan: the newest live one, else the newest."""
-    listed = _call(
+    listed = stripe_call(
         lambda api: api.v1.subscriptions.list(
             params={"customer": customer_id, "status": "all", "limit": 100}
         )
@@ -248,7 +277,7 @@ def _current_subscription(customer_id: str) -> Mapping[str, Any] | None:
     )
 
 
-def _period_end(item: Mapping[str, Any]) -> datetime | None:
+def period_end(item: Mapping[str, Any]) -> datetime | None:
     # Since Stripe's 2025-03-31 API the billing period is kept on each subscription item.
     ends = [entry.get("current_period_end") for entry in item.get("items", {}).get("data", [])]
     ends = [end for end in ends if end]
@@ -276,6 +305,13 @@ def _pro_ended(user: User) -> None:
         transaction.on_commit(lambda: _send_pro_ended_email(user, paused_rules, paused_pages))
 
 
+def pro_lost(*, user: User) -> None:
+    """The user no longer has Pro another way (an organization's seat ended, or they left the
+    organization): the same as the end of their own Pro, unless they still have Pro."""
+    if plans.plan_for(user) != plans.Plan.PRO:
+        _pro_ended(user)
+
+
 @transaction.atomic
 def plan_pauses_resume(*, user: User) -> int:
     """Switch back on every rule and page the end of Pro paused; how many. Pro only."""
@@ -293,7 +329,7 @@ def _send_pro_ended_email(user: User, rules: list[Any], pages: list[Any]) -> Non
             "rules": rules,
             "pages": pages,
             "limits": FREE_LIMITS,
-            "settings_url": _absolute(reverse("accounts:settings")),
+            "settings_url": absolute_url(reverse("accounts:settings")),
         },
         language=owner_language(user),
     )
@@ -303,7 +339,7 @@ def _send_payment_failed_email(user: User) -> None:
     send_templated_email(
         to=user.email,
         template="accounts/email/billing-payment-failed",
-        context={"settings_url": _absolute(reverse("accounts:settings"))},
+        context={"settings_url": absolute_url(reverse("accounts:settings"))},
         language=owner_language(user),
     )
 
@@ -320,7 +356,7 @@ def subscriptions_cancel_for_deletion(*, user: User) -> None:
     subscription = Subscription.objects.filter(user=user).first()
     if subscription is None or not settings.STRIPE_SECRET_KEY:
         return
-    listed = _call(
+    listed = stripe_call(
         lambda api: api.v1.subscriptions.list(
             params={"customer": subscription.stripe_customer_id, "status": "all", "limit": 100}
         )
@@ -339,7 +375,7 @@ def subscriptions_cancel_for_deletion(*, user: User) -> None:
 # Helpers ----------------------------------------------------------------------------------------
 
 
-def _call(request: Callable[[stripe.StripeClient], T]) -> T:
+def stripe_call(request: Callable[[stripe.StripeClient], T]) -> T:
     """Run ``request`` with a client; Stripe's errors become ours (see ``_translated``)."""
     try:
         return request(stripe_api.client())
@@ -356,7 +392,7 @@ def _translated(error: stripe.StripeError) -> Exception:
     return BillingError(_("Stripe could not do that just now. Please try again later."))
 
 
-def _absolute(path: str) -> str:
+def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 

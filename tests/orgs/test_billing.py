@@ -1,0 +1,316 @@
+"""Billing per seat against the fake Stripe: an organization pays one seat per member, members have
+Pro while its subscription is live (past due included), seats follow the membership at Stripe,
+and when the subscription ends members fall back exactly as when a personal Pro ends."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from accounts.billing.plans import Plan, plan_for
+from accounts.models import StripeEvent, Subscription
+from orgs import billing
+from orgs import services as org_services
+from orgs.models import Membership, OrgSubscription, Role
+from orgs.services import OrgRefused
+from orgs.tasks import push_pending_seats
+from syncrules.models import SyncRule
+from tests.accounts.test_billing_webhooks import deliver_all, post_event, subscribe
+from tests.factories import UserFactory
+from tests.syncrules.rule_page_helpers import SyncRuleFactory
+
+pytestmark = pytest.mark.django_db
+
+PRO_ENDED = "Your Multical Pro plan has ended"
+
+
+@pytest.fixture
+def organization(owner):
+    return org_services.organization_create(user=owner, name="Acme", ip_address=None)
+
+
+@pytest.fixture
+def admin(organization, owner):
+    return Membership.objects.get(organization=organization, user=owner)
+
+
+def join(organization, email: str, role: Role = Role.MEMBER) -> Membership:
+    return Membership.objects.create(
+        organization=organization, user=UserFactory(email=email), role=role
+    )
+
+
+def org_subscribe(fake, admin) -> OrgSubscription:
+    """An admin goes through Checkout and Stripe's events arrive: the organization's row."""
+    session_id = billing.org_checkout_start(membership=admin).rsplit("/", 1)[1]
+    deliver_all(fake, fake.complete_checkout(session_id))
+    return OrgSubscription.objects.get(organization=admin.organization)
+
+
+def quantity(fake, row: OrgSubscription) -> int:
+    (item,) = fake.subscriptions[row.stripe_subscription_id]["items"]["data"]
+    return item["quantity"]
+
+
+# Checkout ---------------------------------------------------------------------------------------
+
+
+def test_checkout_bills_one_seat_per_member_and_gives_each_member_pro(
+    stripe_fake, organization, admin
+):
+    members = [join(organization, f"m{n}@example.com").user for n in range(2)]
+    assert [plan_for(user) for user in [admin.user, *members]] == [Plan.FREE] * 3
+
+    row = org_subscribe(stripe_fake, admin)
+
+    assert (row.status, row.seats_wanted, row.seats_billed) == ("active", 3, 3)
+    assert quantity(stripe_fake, row) == 3
+    assert row.stripe_item_id and row.current_period_end is not None
+    assert [plan_for(user) for user in [admin.user, *members]] == [Plan.PRO] * 3
+    assert stripe_fake.customers[row.stripe_customer_id]["metadata"] == {
+        "organization_id": str(organization.id)
+    }
+
+
+def test_only_owners_and_admins_start_checkout(stripe_fake, organization):
+    member = join(organization, "member@example.com")
+
+    with pytest.raises(OrgRefused):
+        billing.org_checkout_start(membership=member)
+    assert stripe_fake.api_requests("POST", "/checkout") == []
+
+
+def test_an_organizations_checkout_is_not_taken_for_the_payers_own(
+    stripe_fake, organization, admin, outsider
+):
+    org_subscribe(stripe_fake, admin)
+
+    assert not Subscription.objects.filter(user=admin.user).exists()
+    assert plan_for(outsider) == Plan.FREE
+
+
+def test_a_replayed_organization_event_changes_nothing(stripe_fake, organization, admin):
+    row = org_subscribe(stripe_fake, admin)
+    ended = stripe_fake.cancel(row.stripe_subscription_id)
+    assert post_event(stripe_fake, ended).status_code == 200
+    events = StripeEvent.objects.count()
+
+    for event in [ended, *stripe_fake.events[:2]]:
+        assert post_event(stripe_fake, event).status_code == 200
+
+    assert StripeEvent.objects.count() == events
+    assert OrgSubscription.objects.get(pk=row.pk).status == "canceled"
+    assert plan_for(admin.user) == Plan.FREE
+
+
+# Grace and the end ------------------------------------------------------------------------------
+
+
+def test_a_failed_payment_keeps_pro_while_stripe_retries(stripe_fake, organization, admin):
+    row = org_subscribe(stripe_fake, admin)
+
+    deliver_all(stripe_fake, stripe_fake.payment_fails(row.stripe_subscription_id))
+
+    row.refresh_from_db()
+    assert (row.status, row.payment_failed_at is not None) == ("past_due", True)
+    assert plan_for(admin.user) == Plan.PRO
+
+    assert post_event(stripe_fake, stripe_fake.set_status(row.stripe_subscription_id, "unpaid"))
+    assert plan_for(admin.user) == Plan.FREE
+
+
+def test_when_the_subscription_ends_members_fall_back_as_when_pro_ends(
+    stripe_fake, organization, admin, enqueued, django_capture_on_commit_callbacks
+):
+    member = join(organization, "member@example.com").user
+    row = org_subscribe(stripe_fake, admin)
+    now = timezone.now()
+    older = SyncRuleFactory(user=member, name="Older", created_at=now - timedelta(days=2))
+    newer = SyncRuleFactory(user=member, name="Newer", created_at=now - timedelta(days=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(stripe_fake, stripe_fake.cancel(row.stripe_subscription_id))
+
+    row.refresh_from_db()
+    assert (row.status, row.ended_at is not None) == ("canceled", True)
+    assert plan_for(member) == Plan.FREE
+    assert SyncRule.objects.get(pk=older.pk).enabled
+    assert not SyncRule.objects.get(pk=newer.pk).enabled
+    assert sorted(message.to[0] for message in mail.outbox if message.subject == PRO_ENDED) == [
+        "member@example.com",
+        "owner@example.com",
+    ]
+
+
+def test_a_member_with_pro_of_their_own_keeps_everything(
+    stripe_fake, organization, admin, enqueued, django_capture_on_commit_callbacks
+):
+    member = join(organization, "member@example.com").user
+    subscribe(stripe_fake, member)
+    rules = [SyncRuleFactory(user=member, name=name) for name in ("One", "Two")]
+    row = org_subscribe(stripe_fake, admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(stripe_fake, stripe_fake.cancel(row.stripe_subscription_id))
+
+    assert plan_for(member) == Plan.PRO
+    assert all(SyncRule.objects.get(pk=rule.pk).enabled for rule in rules)
+    assert [m.to for m in mail.outbox if m.subject == PRO_ENDED] == [["owner@example.com"]]
+
+
+def test_a_personal_pro_ending_pauses_nothing_while_a_seat_is_paid(
+    stripe_fake, organization, admin, enqueued
+):
+    member = join(organization, "member@example.com").user
+    own = subscribe(stripe_fake, member)
+    rules = [SyncRuleFactory(user=member, name=name) for name in ("One", "Two")]
+    org_subscribe(stripe_fake, admin)
+
+    assert post_event(stripe_fake, stripe_fake.cancel(own))
+
+    assert plan_for(member) == Plan.PRO
+    assert all(SyncRule.objects.get(pk=rule.pk).enabled for rule in rules)
+
+
+# Seats follow the membership ---------------------------------------------------------------------
+
+
+def test_a_member_joining_adds_a_prorated_seat(stripe_fake, organization, admin, run_tasks_inline):
+    row = org_subscribe(stripe_fake, admin)
+
+    with run_tasks_inline():
+        join(organization, "new@example.com")
+
+    row.refresh_from_db()
+    assert (row.seats_wanted, row.seats_billed, quantity(stripe_fake, row)) == (2, 2, 2)
+    assert stripe_fake.prorations == [
+        (row.stripe_subscription_id, row.stripe_item_id, 1, 2, "create_prorations")
+    ]
+
+
+def test_a_removed_member_frees_a_seat_and_loses_pro_at_once(
+    stripe_fake, organization, admin, run_tasks_inline
+):
+    target = join(organization, "leaving@example.com")
+    row = org_subscribe(stripe_fake, admin)
+    assert plan_for(target.user) == Plan.PRO
+
+    with run_tasks_inline():
+        org_services.membership_remove(membership=admin, target=target, ip_address=None)
+
+    row.refresh_from_db()
+    assert (row.seats_wanted, row.seats_billed, quantity(stripe_fake, row)) == (1, 1, 1)
+    assert plan_for(target.user) == Plan.FREE
+    assert [m.to for m in mail.outbox if m.subject == PRO_ENDED] == [["leaving@example.com"]]
+
+
+def test_a_membership_change_rolled_back_changes_no_seat(
+    stripe_fake, organization, admin, run_tasks_inline
+):
+    row = org_subscribe(stripe_fake, admin)
+
+    with run_tasks_inline(), pytest.raises(RuntimeError), transaction.atomic():
+        join(organization, "never@example.com")
+        raise RuntimeError
+
+    row.refresh_from_db()
+    assert (row.seats_wanted, row.seats_billed, quantity(stripe_fake, row)) == (1, 1, 1)
+    assert stripe_fake.api_requests("POST", "/subscription_items") == []
+
+
+def test_seats_stripe_could_not_take_are_pushed_by_the_beat(
+    stripe_fake, organization, admin, run_tasks_inline
+):
+    row = org_subscribe(stripe_fake, admin)
+    # The push's message was lost: the intent is written, Stripe was never told.
+    join(organization, "a@example.com")
+    join(organization, "b@example.com")
+    row.refresh_from_db()
+    assert (row.seats_wanted, row.seats_billed) == (3, 1)
+    assert billing.seats_pending() == [row.pk]
+
+    with run_tasks_inline():
+        push_pending_seats.delay()
+        push_pending_seats.delay()  # a second beat at the same moment
+
+    row.refresh_from_db()
+    assert (row.seats_wanted, row.seats_billed, quantity(stripe_fake, row)) == (3, 3, 3)
+    assert billing.seats_pending() == []
+    assert len(stripe_fake.prorations) == 1
+
+
+def test_a_push_leaves_the_row_to_the_one_already_pushing_it(stripe_fake, organization, admin):
+    row = org_subscribe(stripe_fake, admin)
+    join(organization, "a@example.com")
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", [billing._PUSH_LOCK_CLASS, row.pk]
+                )
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        assert billing.seats_push(row_id=row.pk) is False
+    finally:
+        release.set()
+        thread.join(10)
+
+    assert billing.seats_push(row_id=row.pk) is True
+    row.refresh_from_db()
+    assert (row.seats_billed, quantity(stripe_fake, row)) == (2, 2)
+
+
+def test_no_seat_is_pushed_to_a_subscription_that_ended(
+    stripe_fake, organization, admin, run_tasks_inline
+):
+    row = org_subscribe(stripe_fake, admin)
+    assert post_event(stripe_fake, stripe_fake.cancel(row.stripe_subscription_id))
+
+    with run_tasks_inline():
+        join(organization, "late@example.com")
+
+    assert stripe_fake.api_requests("POST", "/subscription_items") == []
+    assert billing.seats_pending() == []
+
+
+def test_a_deleted_organizations_subscription_is_cancelled_by_the_beat(
+    stripe_fake, organization, admin, run_tasks_inline
+):
+    row = org_subscribe(stripe_fake, admin)
+
+    org_services.organization_delete(membership=admin)
+    with run_tasks_inline():
+        push_pending_seats.delay()
+
+    row.refresh_from_db()
+    assert (row.organization_id, row.status) == (None, "canceled")
+    assert stripe_fake.subscriptions[row.stripe_subscription_id]["status"] == "canceled"
+
+
+def test_billing_keeps_only_ids_counts_and_statuses(
+    stripe_fake, organization, admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    row = org_subscribe(stripe_fake, admin)
+    sent = []
+    monkeypatch.setattr("orgs.tasks.push_seats.delay", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        join(organization, "private.person@example.com")
+
+    stored = OrgSubscription.objects.filter(pk=row.pk).values().get()
+    assert not any("@" in str(value) or "Acme" in str(value) for value in stored.values())
+    assert sent == [(row.pk,)]
