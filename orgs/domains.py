@@ -35,9 +35,10 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
-from accounts.models import User, normalize_email
+from accounts.models import User
 from accounts.signals import email_confirmed
 from orgs import dns
+from orgs.addresses import address_domain
 from orgs.models import Domain, Membership, Organization, OrgEvent, Role
 from orgs.services import OrgRefused, record_event, require_admin
 
@@ -84,8 +85,8 @@ class CheckOutcome(enum.Enum):
 def organization_for_address(address: str) -> Organization | None:
     """The organization that verified the domain of ``address``, or None (also for a malformed
     address). Whether the address itself was confirmed is the caller's question."""
-    name = _address_domain(address)
-    if name is None:
+    name = address_domain(address)
+    if not name:
         return None
     domain = (
         Domain.objects.select_related("organization")
@@ -154,17 +155,6 @@ def normalize_domain(raw: str) -> str:
             % {"name": name}
         )
     return name
-
-
-def _address_domain(address: str) -> str | None:
-    """The ASCII form of the domain of an e-mail address, or None for a malformed one."""
-    _local, at, host = normalize_email(address).rpartition("@")
-    if not at or not host:
-        return None
-    try:
-        return idna.encode(host, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        return None
 
 
 # Writes -----------------------------------------------------------------------------------------
@@ -344,8 +334,8 @@ def capture_user(user: User) -> Membership | None:
     confirmed address; the membership made, or None (nothing to join, or a member already)."""
     if not user.email_verified or not user.is_active:
         return None
-    name = _address_domain(user.email)
-    if name is None:
+    name = address_domain(user.email)
+    if not name:
         return None
     domain = (
         Domain.objects.select_related("organization")
@@ -368,7 +358,7 @@ def _capture_everyone(domain: Domain) -> None:
         in_domain, is_active=True, email_verified_at__isnull=False
     ).exclude(org_memberships__organization_id=domain.organization_id)
     for user in people.iterator():
-        if _address_domain(user.email) == domain.name:
+        if address_domain(user.email) == domain.name:
             _capture(domain.organization, user)
 
 

@@ -53,6 +53,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from integrations.kinds import AccountKind
+from orgs.addresses import address_domain
 from orgs.models import Domain, Membership, Organization, OrgEvent, Policy
 from orgs.services import OrgRefused, record_event, require_admin
 
@@ -92,18 +93,6 @@ class OrgPolicy:
 
     def allows_kind(self, kind: str) -> bool:
         return not self.allowed_kinds or kind in self.allowed_kinds
-
-
-def address_domain(address: str) -> str:
-    """The domain of an account's address as domains are stored, or "" when it has none."""
-    _local, at, domain = address.strip().rpartition("@")
-    domain = domain.strip().rstrip(".").lower()
-    if not at or not domain:
-        return ""
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
 
 
 def _policy_of(organization: Organization, domains: Iterable[str] = ()) -> OrgPolicy:

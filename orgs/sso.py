@@ -37,6 +37,7 @@ from accounts.models import User, normalize_email
 from accounts.sign_in import Refusal, door_check
 from multical.lib import oidc
 from multical.lib.vault import context_for, seal, unseal
+from orgs.addresses import address_domain
 from orgs.models import Domain, Membership, Organization, OrgEvent, SsoIdentity, SsoProvider
 from orgs.services import OrgRefused, record_event, require_admin
 
@@ -123,7 +124,7 @@ def enabled_provider(organization_id: str | uuid.UUID) -> SsoProvider | None:
 
 def provider_for_address(address: str) -> SsoProvider | None:
     """The issuer that signs in ``address``: its domain's organization's, when it is on."""
-    domain = _domain_of(address)
+    domain = address_domain(address)
     if not domain:
         return None
     return (
@@ -221,7 +222,7 @@ def _vouched_address(organization: Organization, claims: oidc.IdentityClaims) ->
     if not claims.email or not claims.email_verified:
         raise OrgRefused(_("Your organization's sign-in did not give a verified e-mail address."))
     email = normalize_email(claims.email)
-    if _domain_of(email) not in _verified_domains(organization):
+    if address_domain(email) not in _verified_domains(organization):
         raise OrgRefused(
             _(
                 "Your organization's sign-in gave an address outside the organization's "
@@ -237,10 +238,6 @@ def _verified_domains(organization: Organization) -> set[str]:
             "name", flat=True
         )
     )
-
-
-def _domain_of(address: str) -> str:
-    return address.rpartition("@")[2].strip().lower()
 
 
 def _require_active(user: User) -> None:

@@ -13,11 +13,11 @@ from booking import plan_limits
 from booking.models import BookingPage, Profile
 from calendars.models import Connection
 from calendars.services import connection_connect_caldav, connection_connect_oauth
+from orgs.addresses import address_domain
 from orgs.models import Domain, Membership, OrgEvent, Policy, Role
 from orgs.policies import (
     PolicyRefused,
     PolicySettings,
-    address_domain,
     capped_visibility,
     connect_refusal,
     policies_for_addresses,
