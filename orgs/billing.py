@@ -26,7 +26,7 @@ import stripe
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
@@ -217,6 +217,27 @@ def _member_left(sender: type, instance: Membership, **kwargs: Any) -> None:
         return
     user = User.objects.filter(pk=instance.user_id, deletion_requested_at__isnull=True).first()
     if user is not None:
+        services.pro_lost(user=user)
+
+
+@receiver(pre_delete, sender=Organization, dispatch_uid="orgs.billing.organization_deleting")
+def _organization_deleting(sender: type, instance: Organization, **kwargs: Any) -> None:
+    # The deletion unlinks the subscription before it removes the memberships, so the members of
+    # a paid organization are noted now and fall back once it is gone (below).
+    paid = OrgSubscription.objects.filter(
+        organization=instance, status__in=Subscription.LIVE_STATUSES
+    ).exists()
+    instance._paid_member_ids = (  # type: ignore[attr-defined]
+        list(Membership.objects.filter(organization=instance).values_list("user_id", flat=True))
+        if paid
+        else []
+    )
+
+
+@receiver(post_delete, sender=Organization, dispatch_uid="orgs.billing.organization_deleted")
+def _organization_deleted(sender: type, instance: Organization, **kwargs: Any) -> None:
+    member_ids = getattr(instance, "_paid_member_ids", [])
+    for user in User.objects.filter(pk__in=member_ids, deletion_requested_at__isnull=True):
         services.pro_lost(user=user)
 
 

@@ -302,6 +302,24 @@ def test_a_deleted_organizations_subscription_is_cancelled_by_the_beat(
     assert stripe_fake.subscriptions[row.stripe_subscription_id]["status"] == "canceled"
 
 
+def test_members_of_a_deleted_paid_organization_fall_back_at_once(
+    stripe_fake, organization, admin, enqueued, django_capture_on_commit_callbacks
+):
+    member = join(organization, "member@example.com").user
+    org_subscribe(stripe_fake, admin)
+    rules = [SyncRuleFactory(user=member, name=name) for name in ("One", "Two")]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        org_services.organization_delete(membership=admin)
+
+    assert plan_for(member) == Plan.FREE
+    assert sum(SyncRule.objects.get(pk=rule.pk).enabled for rule in rules) == 1
+    assert sorted(m.to[0] for m in mail.outbox if m.subject == PRO_ENDED) == [
+        "member@example.com",
+        "owner@example.com",
+    ]
+
+
 def test_billing_keeps_only_ids_counts_and_statuses(
     stripe_fake, organization, admin, monkeypatch, django_capture_on_commit_callbacks
 ):
