@@ -55,23 +55,30 @@ def handle_claim(
         raise HandleTaken(handle)
 
 
-def is_organization_handle(handle: str) -> bool:
-    """Whether ``/book/<handle>/`` is an organization's: asked by every public page before it
-    goes on to a person's, so the answer is kept ``KIND_SECONDS`` (``handle_changed`` retires it
-    when an organization takes or gives up a handle)."""
+def organization_for_handle(handle: str) -> str:
+    """The id of the organization whose handle ``handle`` is, or "" when none's: asked by every
+    public page before it goes on to a person's, so the answer is kept ``KIND_SECONDS``
+    (``handle_changed`` retires it when an organization takes or gives up a handle)."""
     key = _kind_key(handle)
     known = cache.get(key)
     if known is None:
-        known = OrgHandle.objects.filter(handle=handle).exists()
+        found = (
+            OrgHandle.objects.filter(handle=handle)
+            .values_list("organization_id", flat=True)
+            .first()
+        )
+        known = str(found) if found else ""
         cache.set(key, known, KIND_SECONDS)
-    return bool(known)
+    return str(known)
 
 
 def handle_changed(*handles: str) -> None:
-    """Once the current transaction commits, ``is_organization_handle`` asks again about these."""
+    """``organization_for_handle`` asks again about these: at once, and once the current
+    transaction commits (a read in between may have kept what was there before)."""
     keys = [_kind_key(handle) for handle in handles if handle]
+    cache.delete_many(keys)
     transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def _kind_key(handle: str) -> str:
-    return f"booking:handle-is-organization:{handle}"
+    return f"booking:handle-organization:{handle}"

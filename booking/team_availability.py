@@ -11,12 +11,15 @@ back, a collective one could double-book them.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from booking.availability import _in_zone
@@ -47,6 +50,22 @@ class TeamSlots:
     @property
     def starts(self) -> list[datetime]:
         return sorted(self.free)
+
+
+def team_pages_version(organization_id: object) -> str:
+    """Changes whenever one of the organization's team pages, its members or their calendars
+    change: part of the key under which public team pages are kept."""
+    return cache.get(_version_key(organization_id)) or ""
+
+
+def forget_team_pages(organization_id: object) -> None:
+    """Once the current transaction commits, public team pages stop reusing what they kept."""
+    key = _version_key(organization_id)
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex[:12], None))
+
+
+def _version_key(organization_id: object) -> str:
+    return f"booking:team-pages-version:{organization_id}"
 
 
 def team_members(page: TeamPage) -> list[TeamPageMember]:

@@ -14,6 +14,7 @@ as every booking does (``public_views.manage`` and friends; moving a team bookin
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -34,8 +35,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from booking import public_views
-from booking.availability import bookings_version
-from booking.handles import is_organization_handle
+from booking.availability import bookings_version_key
+from booking.handles import organization_for_handle
 from booking.models import Booking, OrgHandle, Profile, TeamPage, TeamPageMember
 from booking.public_calendar import calendar_links
 from booking.public_display import (
@@ -68,7 +69,12 @@ from booking.selectors.public import get_booking_by_token
 from booking.services.bookings import BookingClosed, BusyUnknown, LengthNotOffered, SlotUnavailable
 from booking.services.teams import team_booking_create, team_booking_reschedule
 from booking.slots import local_day_window, slots_by_day
-from booking.team_availability import team_busy_calendar_ids, team_members, team_slots
+from booking.team_availability import (
+    team_busy_calendar_ids,
+    team_members,
+    team_pages_version,
+    team_slots,
+)
 from booking.tokens import manage_path
 from calendars.busy import busy_versions
 from integrations.base import Window
@@ -81,14 +87,14 @@ from multical.lib.framing import framable
 
 
 def profile_or_team(request: HttpRequest, handle: str) -> HttpResponse:
-    if is_organization_handle(handle):
+    if organization_for_handle(handle):
         return team_list(request, handle)
     return public_views.profile(request, handle)
 
 
 @framable
 def page_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
-    if is_organization_handle(handle):
+    if organization_for_handle(handle):
         return team_page(request, handle, slug)
     return public_views.page(request, handle, slug)
 
@@ -96,14 +102,14 @@ def page_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
 @framable
 @csrf_exempt
 def book_or_team(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
-    if is_organization_handle(handle):
+    if organization_for_handle(handle):
         return team_book(request, handle, slug)
     return public_views.book(request, handle, slug)
 
 
 @framable
 def booked_or_team(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
-    if is_organization_handle(handle):
+    if organization_for_handle(handle):
         return team_booked(request, handle, slug, booking_id)
     return public_views.booked(request, handle, slug, booking_id)
 
@@ -175,19 +181,30 @@ def team_list(request: HttpRequest, handle: str) -> HttpResponse:
 @browsing_limit
 @speaks_attendee_language
 def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
+    # Whole pages are kept a minute for visitors who bring nothing of their own, as personal pages
+    # are (``booking.page_cache``): the address's entry names what the page depends on, so a
+    # kept page is found without a query. The members' names and pictures may lag that minute.
+    entry_key = None
+    if _brings_nothing(request):
+        organization_id = organization_for_handle(handle)
+        version = team_pages_version(organization_id)
+        entry_key = f"booking:team-entry:{organization_id}:{version}:{slug}"
+        kept = _kept_by_entry(request, entry_key)
+        if kept is not None:
+            return kept
     page = _get_page(handle, slug)
     members = team_members(page)
     viewer = _viewer(request, page, request.GET)
     bookable = bool(members and page.durations)
-    versions = _versions(request, page, members, viewer) if bookable else []
-    # Whole pages are kept a minute for visitors who bring nothing of their own (as personal
-    # pages are, ``booking.page_cache``); the members' names and pictures may lag that minute.
-    key = None
-    if bookable and _brings_nothing(request):
-        key = "booking:team-page:" + _digest([*versions, request.get_full_path()])
-    kept = _kept(key, request)
-    if kept is not None:
-        return kept
+    entry = _Entry(
+        page_id=str(page.id),
+        updated=page.updated_at.isoformat(),
+        durations=list(page.durations),
+        time_zone=page.time_zone,
+        member_ids=[str(member.user_id) for member in members],
+        calendar_ids=team_busy_calendar_ids(members) if bookable else [],
+    )
+    versions = _versions(request, entry, viewer)
     picker, complete = (
         _picker(request, handle, page, members, viewer, versions) if bookable else ("", False)
     )
@@ -203,23 +220,47 @@ def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             "organization": page.organization,
         },
     )
-    if complete:  # an unreadable calendar is asked again next time
-        _keep(key, request, response)
+    if complete and entry_key:  # an unreadable calendar is asked again next time
+        cache.set(entry_key, entry, PICKER_SECONDS)
+        _keep(_page_key(request, versions), request, response)
     return response
 
 
-def _versions(
-    request: HttpRequest, page: TeamPage, members: list[TeamPageMember], viewer: Viewer
-) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What a team page's open times depend on, besides the viewer, kept by its address."""
+
+    page_id: str
+    updated: str
+    durations: list[int]
+    time_zone: str
+    member_ids: list[str]
+    calendar_ids: list[str]
+
+
+def _kept_by_entry(request: HttpRequest, entry_key: str) -> HttpResponse | None:
+    entry = cache.get(entry_key)
+    if not isinstance(entry, _Entry):
+        return None
+    # The viewer reads a page's lengths and zone only, which the entry holds.
+    viewer = _viewer(request, cast(TeamPage, entry), request.GET)
+    return _kept(_page_key(request, _versions(request, entry, viewer)), request)
+
+
+def _page_key(request: HttpRequest, versions: list[str]) -> str:
+    return "booking:team-page:" + _digest([*versions, request.get_full_path()])
+
+
+def _versions(request: HttpRequest, entry: _Entry, viewer: Viewer) -> list[str]:
     """What the page's open times depend on: the page, its members' busy time and bookings, the
     minute, and what the viewer asked for."""
-    calendar_ids = team_busy_calendar_ids(members)
-    versions = busy_versions(calendar_ids)
+    busy = busy_versions(entry.calendar_ids)
+    booked = cache.get_many([bookings_version_key(member) for member in entry.member_ids])
     return [
-        str(page.id),
-        page.updated_at.isoformat(),
-        *(f"{m.user_id}={bookings_version(m.user_id)}" for m in members),
-        *(f"{i}={versions[i]}" for i in calendar_ids),
+        entry.page_id,
+        entry.updated,
+        *(f"{m}={booked.get(bookings_version_key(m), '')}" for m in entry.member_ids),
+        *(f"{i}={busy[i]}" for i in entry.calendar_ids),
         str(int(timezone.now().timestamp() // PICKER_SECONDS)),
         viewer.query(),
         viewer.language,

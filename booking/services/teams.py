@@ -44,7 +44,12 @@ from booking.services.bookings import (
 )
 from booking.slots import Refusal, start_refusal
 from booking.tasks import enqueue_follow_up
-from booking.team_availability import page_availability, team_members, team_slots
+from booking.team_availability import (
+    forget_team_pages,
+    page_availability,
+    team_members,
+    team_slots,
+)
 from booking.team_slots import round_robin_pick
 from calendars.models import Calendar
 from integrations.base import Window
@@ -78,6 +83,7 @@ def org_handle_set(*, membership: Membership, handle: str) -> OrgHandle:
             organization_id=membership.organization_id, defaults={"handle": handle}
         )
         handle_changed(handle, previous or "")
+        forget_team_pages(membership.organization_id)
     return found
 
 
@@ -158,6 +164,7 @@ def team_page_save(
                 priority=member.priority,
             )
             row.busy_calendars.set(member.busy_calendars)
+        forget_team_pages(page.organization_id)
     return page
 
 
@@ -166,7 +173,9 @@ def team_page_delete(*, membership: Membership, page: TeamPage) -> None:
     require_admin(membership)
     if page.organization_id != membership.organization_id:
         raise OrgRefused(_("This page belongs to another organization."))
-    page.delete()
+    with transaction.atomic():
+        page.delete()
+        forget_team_pages(membership.organization_id)
 
 
 def team_member_calendars_set(
@@ -191,12 +200,17 @@ def team_member_calendars_set(
         member.write_calendar = write_calendar
         member.save(update_fields=["busy_in_all_calendars", "write_calendar"])
         member.busy_calendars.set(busy_calendars)
+        forget_team_pages(member.page.organization_id)
 
 
 def team_member_left(*, organization_id: UUID, user_id: UUID) -> None:
     """Someone left the organization (or was removed): they leave its team pages with them. The
     pages go on with the other members; their bookings made so far stay theirs."""
-    TeamPageMember.objects.filter(page__organization_id=organization_id, user_id=user_id).delete()
+    with transaction.atomic():
+        TeamPageMember.objects.filter(
+            page__organization_id=organization_id, user_id=user_id
+        ).delete()
+        forget_team_pages(organization_id)
 
 
 # Team bookings --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.test import Client
 
 from booking.models import Booking, TeamPage
 from booking.public_display import format_start
-from booking.services.teams import team_booking_create
+from booking.services.teams import team_booking_create, team_member_left
 from booking.tokens import manage_token
 from tests.booking.pages import at, days_ahead, make_host
 from tests.booking.team_world import make_team
@@ -177,3 +177,17 @@ def test_a_kept_page_stops_offering_a_time_once_it_is_booked(
         )
 
     assert format_start(at(day, 9)) not in times_on(Client().get(url).text)
+
+
+def test_a_kept_page_follows_the_admins_changes_at_once(
+    radicale_server, django_capture_on_commit_callbacks
+):
+    team = make_team(radicale_server, size=2)
+    page = team.page()
+    url = f"/book/acme/{page.slug}/?tz=UTC"
+    assert "Person 1" in Client().get(url).text  # now kept
+
+    with django_capture_on_commit_callbacks(execute=True):
+        team_member_left(organization_id=team.organization.id, user_id=team.users[1].id)
+
+    assert "Person 1" not in Client().get(url).text
