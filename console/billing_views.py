@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
@@ -28,6 +29,8 @@ UNAVAILABLE = gettext_lazy("Stripe cannot be reached just now. Please try again 
 def billing_overview(request: AuthenticatedHttpRequest, organization_id: str) -> HttpResponse:
     membership = selectors.get_admin_membership_for_user(request.user, organization_id)
     organization = membership.organization
+    if "session_id" in request.GET:
+        return _checkout_returned(request, membership)
     return render(
         request,
         "console/billing.html",
@@ -53,6 +56,24 @@ def billing_checkout(request: AuthenticatedHttpRequest, organization_id: str) ->
 def billing_portal(request: AuthenticatedHttpRequest, organization_id: str) -> HttpResponse:
     membership = selectors.get_admin_membership_for_user(request.user, organization_id)
     return _to_stripe(request, membership, billing.org_portal_start)
+
+
+def _checkout_returned(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
+    """Stripe sends the admin back here after paying: read the subscription now, then show the
+    page without the session's id."""
+    try:
+        row = billing.org_checkout_return(
+            membership=membership, session_id=request.GET.get("session_id", "")
+        )
+    except (BillingError, StripeUnavailable):
+        row = None
+    if row is not None and row.is_live:
+        messages.success(request, _("Subscribed: every member has Pro now."))
+    else:
+        messages.info(
+            request, _("Thank you! Stripe is confirming the payment; Pro starts in a moment.")
+        )
+    return redirect("console:billing", organization_id=membership.organization_id)
 
 
 def _to_stripe(

@@ -88,7 +88,8 @@ def org_checkout_start(*, membership: Membership) -> str:
                 "line_items": [{"price": seat_price_id(), "quantity": row.seats_wanted}],
                 "success_url": services.absolute_url(
                     reverse("console:billing", args=[organization.id])
-                ),
+                )
+                + "?session_id={CHECKOUT_SESSION_ID}",
                 "cancel_url": services.absolute_url(
                     reverse("console:billing", args=[organization.id])
                 ),
@@ -117,6 +118,22 @@ def org_portal_start(*, membership: Membership) -> str:
         )
     )
     return session.url
+
+
+def org_checkout_return(*, membership: Membership, session_id: str) -> OrgSubscription | None:
+    """An admin is back from Checkout: read the subscription now rather than wait for the webhook.
+    Only a session of the organization's own customer is accepted; None otherwise."""
+    require_admin(membership)
+    row = OrgSubscription.objects.filter(organization=membership.organization).first()
+    if row is None or not session_id.isascii() or not plans.billing_configured():
+        return None
+    session = services.stripe_call(lambda api: api.v1.checkout.sessions.retrieve(session_id))
+    if session.customer != row.stripe_customer_id:
+        return None
+    with transaction.atomic():
+        row = OrgSubscription.objects.select_for_update().get(pk=row.pk)
+        org_subscription_refresh(row=row)
+    return row
 
 
 def _row_with_customer(membership: Membership) -> OrgSubscription:

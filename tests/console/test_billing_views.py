@@ -129,3 +129,28 @@ def test_the_tab_is_shown_to_admins_only(org, owner):
 
     assert page(org).encode() in signed_in(owner).get(detail).content
     assert page(org).encode() not in signed_in(member.user).get(detail).content
+
+
+def test_back_from_checkout_the_subscription_is_read_at_once(stripe_fake, org, owner):
+    client = signed_in(owner)
+    session_id = client.post(checkout(org))["Location"].rsplit("/", 1)[1]
+    stripe_fake.complete_checkout(session_id)  # the webhook has not arrived yet
+
+    response = client.get(page(org), {"session_id": session_id}, follow=True)
+
+    assert response.redirect_chain == [(page(org), 302)]
+    assert b"Subscribed: every member has Pro now." in response.content
+    assert OrgSubscription.objects.get(organization=org).status == "active"
+
+
+def test_a_session_of_another_customer_is_not_taken(stripe_fake, org, owner, outsider):
+    other = organization_create(user=outsider, name="Other", ip_address=None)
+    theirs = signed_in(outsider).post(checkout(other))["Location"].rsplit("/", 1)[1]
+    stripe_fake.complete_checkout(theirs)
+    client = signed_in(owner)
+    client.post(checkout(org))
+
+    response = client.get(page(org), {"session_id": theirs}, follow=True)
+
+    assert b"Stripe is confirming the payment" in response.content
+    assert OrgSubscription.objects.get(organization=org).status == ""
