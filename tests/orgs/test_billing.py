@@ -332,3 +332,49 @@ def test_billing_keeps_only_ids_counts_and_statuses(
     stored = OrgSubscription.objects.filter(pk=row.pk).values().get()
     assert not any("@" in str(value) or "Acme" in str(value) for value in stored.values())
     assert sent == [(row.pk,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_members_joining_at_once_are_both_counted(owner, monkeypatch):
+    monkeypatch.setattr("orgs.tasks.push_seats.delay", lambda *args: None)
+    organization = org_services.organization_create(user=owner, name="Acme", ip_address=None)
+    row = OrgSubscription.objects.create(
+        organization=organization, stripe_customer_id="cus_race", seats_wanted=1
+    )
+    first_counted, first_may_commit = threading.Event(), threading.Event()
+    people = [UserFactory(email="first@example.com"), UserFactory(email="second@example.com")]
+    errors = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                Membership.objects.create(organization=organization, user=people[0])
+                first_counted.set()
+                first_may_commit.wait(10)
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def second():
+        try:
+            assert first_counted.wait(10)
+            Membership.objects.create(organization=organization, user=people[1])
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    assert first_counted.wait(10)
+    threads[1].join(0.5)  # the second is held at the row's lock until the first commits
+    assert threads[1].is_alive()
+    first_may_commit.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert errors == []
+    row.refresh_from_db()
+    assert row.seats_wanted == 3
