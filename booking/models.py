@@ -380,8 +380,9 @@ class TeamPage(models.Model):
     """
 
     class Kind(models.TextChoices):
-        COLLECTIVE = "collective", _("Collective: everyone meets the attendee")
-        ROUND_ROBIN = "round_robin", _("Round-robin: one free member meets the attendee")
+        # Worded for the organization's admins by the console's form (console.team_forms).
+        COLLECTIVE = "collective"
+        ROUND_ROBIN = "round_robin"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(

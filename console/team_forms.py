@@ -58,7 +58,13 @@ class TeamPageForm(forms.Form):
     slug = forms.SlugField(
         label=_("Address"), max_length=60, help_text=_("The last part of the page's address.")
     )
-    kind = forms.ChoiceField(label=_("Who meets the attendee"), choices=TeamPage.Kind.choices)
+    kind = forms.ChoiceField(
+        label=_("Who meets the attendee"),
+        choices=[
+            (TeamPage.Kind.COLLECTIVE, _("Collective: everyone meets the attendee")),
+            (TeamPage.Kind.ROUND_ROBIN, _("Round-robin: one free member meets the attendee")),
+        ],
+    )
     description = forms.CharField(
         label=_("Description"), max_length=2000, required=False, widget=forms.Textarea({"rows": 3})
     )

@@ -58,8 +58,8 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("collective", "Collective: everyone meets the attendee"),
-                            ("round_robin", "Round-robin: one free member meets the attendee"),
+                            ("collective", "Collective"),
+                            ("round_robin", "Round Robin"),
                         ],
                         default="round_robin",
                         max_length=12,

@@ -191,3 +191,25 @@ def test_a_kept_page_follows_the_admins_changes_at_once(
         team_member_left(organization_id=team.organization.id, user_id=team.users[1].id)
 
     assert "Person 1" not in Client().get(url).text
+
+
+def test_the_team_form_refuses_a_submission_without_the_csrf_token(radicale_server):
+    team = make_team(radicale_server, size=1)
+    page = team.page()
+    start = at(days_ahead(3), 10)
+    form_url = f"/book/acme/{page.slug}/new/?tz=UTC&duration=30&start={format_start(start)}"
+    browser = Client(enforce_csrf_checks=True)
+
+    refused = browser.post(form_url, form_data(browser.get(form_url)))
+
+    assert refused.status_code == 403
+    assert not Booking.objects.exists()
+
+
+def test_team_pages_are_never_framed(radicale_server, client):
+    team = make_team(radicale_server, size=1)
+    page = team.page()
+
+    response = client.get(f"/book/acme/{page.slug}/?embed=1")
+
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]

@@ -188,10 +188,12 @@ def test_production_settings_give_two_years_of_hsts_with_subdomains_and_preload(
 
 # The views whose responses may be framed by other sites (multical.lib.framing): the steps of a
 # booking page's flow, shown embedded (booking.embed). Nothing else may be marked framable.
+# Their addresses serve an organization's team pages too (booking.team_public_views), which are
+# never framed: no response of theirs allows it.
 FRAMABLE_VIEWS = {
-    "booking.public_views.page",
-    "booking.public_views.book",
-    "booking.public_views.booked",
+    "booking.team_public_views.page_or_team",
+    "booking.team_public_views.book_or_team",
+    "booking.team_public_views.booked_or_team",
 }
 
 
