@@ -34,8 +34,10 @@ from django.utils.translation import gettext as _
 
 from accounts.billing import plans, services, stripe_api
 from accounts.billing.services import BillingError
+from accounts.languages import owner_language
 from accounts.models import Subscription, User
-from orgs.models import Membership, Organization, OrgSubscription
+from multical.lib.email import send_templated_email
+from orgs.models import Membership, Organization, OrgSubscription, Role
 from orgs.services import require_admin
 
 logger = logging.getLogger(__name__)
@@ -193,9 +195,11 @@ def org_subscription_refresh(*, row: OrgSubscription, payment_failed: bool = Fal
         item = _seat_item(current)
         row.stripe_item_id = item.get("id", "") if item else ""
         row.seats_billed = int(item.get("quantity") or 0) if item else 0
+    newly_failed = False
     if not row.is_live:
         row.payment_failed_at = None
     elif payment_failed:
+        newly_failed = row.payment_failed_at is None
         row.payment_failed_at = row.payment_failed_at or timezone.now()
     elif row.status != Subscription.Status.PAST_DUE:
         row.payment_failed_at = None
@@ -210,6 +214,29 @@ def org_subscription_refresh(*, row: OrgSubscription, payment_failed: bool = Fal
                 services.pro_lost(user=user)
     if row.is_live and row.seats_wanted != row.seats_billed:
         _push_on_commit(row.pk)
+    if newly_failed and row.organization_id is not None:
+        organization_id = row.organization_id
+        transaction.on_commit(lambda: _send_payment_failed_emails(organization_id))
+
+
+def _send_payment_failed_emails(organization_id: uuid.UUID) -> None:
+    """Once per failed streak, to the owners and admins: they are the ones who can fix the card."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return
+    admins = Membership.objects.filter(
+        organization=organization,
+        role__in=[Role.OWNER, Role.ADMIN],
+        user__deletion_requested_at__isnull=True,
+    ).select_related("user")
+    billing_url = services.absolute_url(reverse("console:billing", args=[organization.id]))
+    for membership in admins:
+        send_templated_email(
+            to=membership.user.email,
+            template="orgs/email/seats-payment-failed",
+            context={"organization_name": organization.name, "billing_url": billing_url},
+            language=owner_language(membership.user),
+        )
 
 
 def _seat_item(subscription: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -124,6 +124,22 @@ def test_a_failed_payment_keeps_pro_while_stripe_retries(stripe_fake, organizati
     assert plan_for(admin.user) == Plan.FREE
 
 
+def test_owners_and_admins_are_told_once_per_failed_streak(
+    stripe_fake, organization, admin, django_capture_on_commit_callbacks
+):
+    join(organization, "admin2@example.com", Role.ADMIN)
+    join(organization, "member@example.com")
+    row = org_subscribe(stripe_fake, admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_all(stripe_fake, stripe_fake.payment_fails(row.stripe_subscription_id))
+        deliver_all(stripe_fake, stripe_fake.payment_fails(row.stripe_subscription_id))
+
+    told = [m for m in mail.outbox if "organization's Multical payment" in m.subject]
+    assert sorted(m.to[0] for m in told) == ["admin2@example.com", "owner@example.com"]
+    assert f"/orgs/{organization.id}/billing/" in told[0].body
+
+
 def test_when_the_subscription_ends_members_fall_back_as_when_pro_ends(
     stripe_fake, organization, admin, enqueued, django_capture_on_commit_callbacks
 ):
