@@ -7,7 +7,7 @@ organization's list of pages, under 20 concurrent clients (1,000 requests each; 
 visits of real attendees (the first visit reads the calendars). A member's personal page is
 measured the same way last, as the reference on the same machine at the same time.
 
-    DATABASE_URL=postgres://... python -m bench.team_page
+    DATABASE_URL=postgres://... .venv/bin/python bench/team_page.py
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 CLIENTS = 20
 REQUESTS = 1000
