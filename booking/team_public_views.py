@@ -171,7 +171,7 @@ def team_list(request: HttpRequest, handle: str) -> HttpResponse:
     pages = [(page, _team(team_members(page))) for page in listed.order_by("title", "id")]
     response = _render(
         request,
-        "booking/team_list.html",
+        "booking/public/team_list.html",
         {"organization": organization.organization, "handle": handle, "pages": pages},
     )
     _keep(key, request, response)
@@ -210,7 +210,7 @@ def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     )
     response = _render(
         request,
-        "booking/team_page.html",
+        "booking/public/team_page.html",
         {
             "page": page,
             "team": _team(members),
@@ -432,7 +432,7 @@ def team_book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             return redirect(f"{booked_url}?{viewer.query()}")
     return _render(
         request,
-        "booking/team_book.html",
+        "booking/public/team_book.html",
         {
             "page": page,
             "team": _team(members),
@@ -474,7 +474,7 @@ def team_booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -
         raise Http404
     return _render(
         request,
-        "booking/team_booked.html",
+        "booking/public/team_booked.html",
         {
             "page": page,
             "booking": booking,

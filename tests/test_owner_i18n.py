@@ -30,13 +30,15 @@ APPS = [
     "lifecycle",
     "webhooks",
     "api",
+    "orgs",
+    "console",
     "multical",
     # The providers word their errors, which reach owner pages (a connection's last error).
     "integrations",
 ]
 # What attendees read: checked in every language by tests/booking/test_i18n.py.
 ATTENDEE_TEMPLATES = ("booking/public/", "booking/email/attendee-", "booking/email/_attendee-")
-ATTENDEE_MODULES = ("booking/public_", "booking/ics.py")
+ATTENDEE_MODULES = ("booking/public_", "booking/team_public_", "booking/ics.py")
 OWNER_TRANSLATIONS = [code for code, _name in settings.OWNER_LANGUAGES if code != "en"]
 KEYWORDS = {
     "_": None,

@@ -53,6 +53,7 @@ ATTENDEE_CODE = [
     ROOT / "booking" / name
     for name in (
         "public_views.py",
+        "team_public_views.py",
         "public_forms.py",
         "public_display.py",
         "ics.py",
