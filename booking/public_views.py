@@ -22,7 +22,7 @@ booking's pages, the one they booked in, else their browser's Accept-Language.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import wraps
@@ -716,43 +716,53 @@ def _zone(booking: Booking) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _slot_picker(
-    request: HttpRequest,
-    booking_page: BookingPage,
-    viewer: Viewer,
-    *,
-    rescheduling: Booking | None = None,
-) -> dict[str, object]:
-    """The month the attendee looks at, its days with free times, and the chosen day's times."""
-    now = timezone.now()
+@dataclass(frozen=True, slots=True)
+class PickerMonth:
+    """The month an attendee looks at, bounded by today and the page's horizon, and its window."""
+
+    today: date
+    last_day: date
+    month: date
+    next_month: date
+    window: Window
+
+
+def picker_month(
+    request: HttpRequest, viewer: Viewer, *, now: datetime, horizon_days: int
+) -> PickerMonth:
     today = now.astimezone(viewer.zone).date()
-    last_day = today + timedelta(days=booking_page.horizon_days + 1)
+    last_day = today + timedelta(days=horizon_days + 1)
     month = parse_month(request.GET.get("month", ""), today)
     month = min(max(month, today.replace(day=1)), last_day.replace(day=1))
     next_month = (month + timedelta(days=32)).replace(day=1)
     window = Window(
         local_day_window(month, viewer.zone).start, local_day_window(next_month, viewer.zone).start
     )
-    found = page_slots(
-        booking_page,
-        now=now,
-        lead=OFFER_LEAD,
-        window=window,
-        duration=viewer.duration,
-        rescheduling=rescheduling,
-    )
-    by_day = slots_by_day(found.slots, viewer.zone)
+    return PickerMonth(today, last_day, month, next_month, window)
+
+
+def picker_context(
+    request: HttpRequest,
+    viewer: Viewer,
+    shown: PickerMonth,
+    starts: Iterable[datetime],
+    *,
+    unavailable: bool,
+) -> dict[str, object]:
+    """The picker's words: the month's days with free times, and the chosen day's times."""
+    by_day = slots_by_day(starts, viewer.zone)
     chosen = parse_day(request.GET.get("day", ""))
     if chosen not in by_day:
         chosen = min(by_day) if by_day else None
     query = viewer.query()
+    month = shown.month
     return {
-        "unavailable": bool(found.unreadable),
+        "unavailable": unavailable,
         "query": query,
         "month": month,
         "weeks": month_weeks(
             month,
-            open_days={day: len(starts) for day, starts in by_day.items()},
+            open_days={day: len(day_starts) for day, day_starts in by_day.items()},
             query=query,
             language=viewer.language,
         ),
@@ -766,10 +776,31 @@ def _slot_picker(
         ]
         if chosen
         else [],
-        "previous_month": month - timedelta(days=1) if month > today.replace(day=1) else None,
-        "next_month": next_month if next_month <= last_day else None,
+        "previous_month": month - timedelta(days=1) if month > shown.today.replace(day=1) else None,
+        "next_month": shown.next_month if shown.next_month <= shown.last_day else None,
         "zone_options": zone_options(viewer.zone.key),
     }
+
+
+def _slot_picker(
+    request: HttpRequest,
+    booking_page: BookingPage,
+    viewer: Viewer,
+    *,
+    rescheduling: Booking | None = None,
+) -> dict[str, object]:
+    """The month the attendee looks at, its days with free times, and the chosen day's times."""
+    now = timezone.now()
+    shown = picker_month(request, viewer, now=now, horizon_days=booking_page.horizon_days)
+    found = page_slots(
+        booking_page,
+        now=now,
+        lead=OFFER_LEAD,
+        window=shown.window,
+        duration=viewer.duration,
+        rescheduling=rescheduling,
+    )
+    return picker_context(request, viewer, shown, found.slots, unavailable=bool(found.unreadable))
 
 
 def _page_url(booking_page: BookingPage, viewer: Viewer, *, day: date | None = None) -> str:

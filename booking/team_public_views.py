@@ -43,16 +43,9 @@ from booking.public_display import (
     Viewer,
     default_clock,
     format_start,
-    heading_day,
     language_asked,
-    month_weeks,
-    month_words,
-    parse_day,
-    parse_month,
     parse_start,
     viewer_from,
-    weekday_names,
-    zone_options,
 )
 from booking.public_forms import BookingForm, new_submission_key
 from booking.public_views import (
@@ -62,13 +55,14 @@ from booking.public_views import (
     _booking_when,
     _render,
     browsing_limit,
+    picker_context,
+    picker_month,
     speaks_attendee_language,
     submitting_limit,
 )
 from booking.selectors.public import get_booking_by_token
 from booking.services.bookings import BookingClosed, BusyUnknown, LengthNotOffered, SlotUnavailable
 from booking.services.teams import team_booking_create, team_booking_reschedule
-from booking.slots import local_day_window, slots_by_day
 from booking.team_availability import (
     team_busy_calendar_ids,
     team_members,
@@ -77,7 +71,6 @@ from booking.team_availability import (
 )
 from booking.tokens import manage_path
 from calendars.busy import busy_versions
-from integrations.base import Window
 from multical.lib.framing import framable
 
 # ``booking_public`` URL names, each answered here for an organization's handle. The personal
@@ -340,14 +333,7 @@ def _slot_picker(
     """The month the attendee looks at, its days with free times, and the chosen day's times
     (as ``public_views._slot_picker`` has them for a personal page)."""
     now = timezone.now()
-    today = now.astimezone(viewer.zone).date()
-    last_day = today + timedelta(days=page.horizon_days + 1)
-    month = parse_month(request.GET.get("month", ""), today)
-    month = min(max(month, today.replace(day=1)), last_day.replace(day=1))
-    next_month = (month + timedelta(days=32)).replace(day=1)
-    window = Window(
-        local_day_window(month, viewer.zone).start, local_day_window(next_month, viewer.zone).start
-    )
+    shown = picker_month(request, viewer, now=now, horizon_days=page.horizon_days)
     leaving_out = []
     if rescheduling is not None:
         leaving_out = [rescheduling.id, *rescheduling.team_seats.values_list("id", flat=True)]
@@ -355,40 +341,12 @@ def _slot_picker(
         page,
         members,
         now=now,
-        window=window,
+        window=shown.window,
         duration=viewer.duration,
         lead=OFFER_LEAD,
         leaving_out=leaving_out,
     )
-    by_day = slots_by_day(found.starts, viewer.zone)
-    chosen = parse_day(request.GET.get("day", ""))
-    if chosen not in by_day:
-        chosen = min(by_day) if by_day else None
-    query = viewer.query()
-    return {
-        "unavailable": found.unreadable,
-        "query": query,
-        "month": month,
-        "weeks": month_weeks(
-            month,
-            open_days={day: len(starts) for day, starts in by_day.items()},
-            query=query,
-            language=viewer.language,
-        ),
-        "weekdays": weekday_names(viewer.language),
-        "month_heading": month_words(month, viewer.language),
-        "chosen_day": chosen,
-        "chosen_heading": heading_day(chosen, viewer.language) if chosen else "",
-        "times": [
-            {"label": viewer.time_label(start), "code": format_start(start)}
-            for start in by_day.get(chosen, [])
-        ]
-        if chosen
-        else [],
-        "previous_month": month - timedelta(days=1) if month > today.replace(day=1) else None,
-        "next_month": next_month if next_month <= last_day else None,
-        "zone_options": zone_options(viewer.zone.key),
-    }
+    return picker_context(request, viewer, shown, found.starts, unavailable=found.unreadable)
 
 
 @browsing_limit

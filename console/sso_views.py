@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -23,6 +22,7 @@ from accounts import services as account_services
 from accounts import sign_in
 from accounts.forms import LegalConsentForm
 from accounts.http import AuthenticatedHttpRequest
+from accounts.oauth_views import safe_next
 from console.sso_forms import SsoAddressForm, SsoProviderForm
 from multical.lib import oidc, rate_limits
 from multical.lib.requests import client_ip
@@ -36,7 +36,6 @@ SIGN_UP_KEY = "orgs:sso:sign-up"
 PENDING_SECONDS = 10 * 60
 # Each start fetches nothing new (discovery is cached) but sends the browser to a third party.
 START_RATE = "60/15m"
-NEXT_MAX_LENGTH = 2000
 
 
 @login_required
@@ -93,7 +92,7 @@ def sso_settings(request: AuthenticatedHttpRequest, organization_id: str) -> Htt
 def sso_sign_in(request: HttpRequest) -> HttpResponse:
     """Anyone: the work address finds the organization whose issuer signs it in (filled in
     when a closed door sends its people here)."""
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
     form = SsoAddressForm(
         request.POST if request.method == "POST" else None,
         initial={"email": request.GET.get("email", "")[:254]},
@@ -227,17 +226,3 @@ def _error(
 ) -> HttpResponse:
     context = {"organization": organization, "message": message}
     return render(request, "console/sso_error.html", context, status=status)
-
-
-def _safe_next(request: HttpRequest, url: object) -> str:
-    """``url`` if it is a path on this site, else ""."""
-    if (
-        isinstance(url, str)
-        and url.startswith("/")
-        and len(url) <= NEXT_MAX_LENGTH
-        and url_has_allowed_host_and_scheme(
-            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return url
-    return ""
