@@ -455,6 +455,10 @@ class TeamPageMember(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
     priority = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    # The member's own hours for the page (as ``TeamPage.weekly_hours``, in ``time_zone``), which
+    # they set themselves; empty: the page's hours. They meet only inside both.
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, blank=True)
+    weekly_hours = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["priority", "id"]

@@ -96,11 +96,14 @@ def page_availability(page: TeamPage) -> Availability:
     )
 
 
-def member_availability(page: TeamPage) -> Availability:
-    """Each member's side: the page's hours, with the page's buffers and daily cap for them."""
+def member_availability(page: TeamPage, member: TeamPageMember) -> Availability:
+    """Each member's side: their own hours for the page (the page's when they set none), with
+    the page's buffers and daily cap for them."""
+    own = bool(member.weekly_hours)
+    hours = member.weekly_hours if own else page.weekly_hours
     return Availability(
-        time_zone=ZoneInfo(page.time_zone),
-        weekly_hours={int(day): _spans(hours) for day, hours in page.weekly_hours.items()},
+        time_zone=ZoneInfo(member.time_zone if own and member.time_zone else page.time_zone),
+        weekly_hours={int(day): _spans(spans) for day, spans in hours.items()},
         date_overrides={},
         buffer_before=timedelta(minutes=page.buffer_before),
         buffer_after=timedelta(minutes=page.buffer_after),
@@ -167,11 +170,10 @@ def team_slots(
         ),
         leaving_out,
     )
-    availability = member_availability(page)
     team = [
         TeamMember(
             key=member.user_id,
-            availability=availability,
+            availability=member_availability(page, member),
             busy=busy.get(member.user_id, []),
             bookings=[Interval(start, end) for start, end, _page in booked.get(member.user_id, [])],
             booked_starts=[

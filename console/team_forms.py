@@ -289,8 +289,48 @@ class MemberCalendarsForm(forms.Form):
         required=False,
     )
 
+    own_hours = forms.BooleanField(
+        label=_("I meet only in hours of my own"),
+        required=False,
+        help_text=_("Off: the page's hours. On: times are offered to you only inside both."),
+    )
+    own_time_zone = forms.ChoiceField(
+        label=_("My time zone"), choices=TIME_ZONE_CHOICES, initial="UTC", required=False
+    )
+    own_weekdays = forms.MultipleChoiceField(
+        label=_("My days"),
+        choices=WEEKDAYS,
+        initial=["1", "2", "3", "4", "5"],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    own_start = forms.TimeField(
+        label=_("From"),
+        initial=time(9),
+        widget=forms.TimeInput({"type": "time"}, format="%H:%M"),
+        required=False,
+    )
+    own_end = forms.TimeField(
+        label=_("Until"),
+        initial=time(17),
+        widget=forms.TimeInput({"type": "time"}, format="%H:%M"),
+        required=False,
+    )
+
     def __init__(self, *args: Any, member: TeamPageMember, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.is_bound and member.weekly_hours:
+            spans = next(iter(member.weekly_hours.values()))
+            first, last = spans[0][0], min(spans[-1][1], 1439)
+            self.initial.update(
+                own_hours=True,
+                own_time_zone=member.time_zone or member.page.time_zone,
+                own_weekdays=sorted(member.weekly_hours),
+                own_start=time(first // 60, first % 60),
+                own_end=time(last // 60, last % 60),
+            )
+        elif not self.is_bound:
+            self.initial["own_time_zone"] = member.page.time_zone
         own = Calendar.objects.filter(connection__user_id=member.user_id).exclude(
             connection__status__in=Connection.RELEASED
         )
@@ -305,3 +345,27 @@ class MemberCalendarsForm(forms.Form):
                 [] if member.busy_in_all_calendars else list(member.busy_calendars.all())
             )
             self.initial["write_calendar"] = member.write_calendar
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean() or {}
+        if not data.get("own_hours"):
+            return data
+        if not data.get("own_weekdays"):
+            self.add_error("own_weekdays", _("Choose at least one day."))
+        start, end = data.get("own_start"), data.get("own_end")
+        if start is None:
+            self.add_error("own_start", _("This field is required."))
+        if end is None:
+            self.add_error("own_end", _("This field is required."))
+        if start is not None and end is not None and end <= start:
+            self.add_error("own_end", _("The day ends after it starts."))
+        return data
+
+    def hours(self) -> tuple[str, dict[str, list[list[int]]]]:
+        """The zone and weekly hours chosen, or ("", {}) for the page's own."""
+        data = self.cleaned_data
+        if not data.get("own_hours"):
+            return "", {}
+        first = data["own_start"].hour * 60 + data["own_start"].minute
+        last = data["own_end"].hour * 60 + data["own_end"].minute
+        return data["own_time_zone"], {day: [[first, last]] for day in data["own_weekdays"]}

@@ -144,7 +144,7 @@ def team_page_delete(
 def team_page_mine(
     request: AuthenticatedHttpRequest, organization_id: str, page_id: str
 ) -> HttpResponse:
-    """A member's own side of a team page they are on: their calendars for it."""
+    """A member's own side of a team page they are on: their calendars and hours for it."""
     membership = selectors.get_membership_for_user(request.user, organization_id)
     page = _get_page(membership, page_id)
     member = get_object_or_404(TeamPageMember, page=page, user=request.user)
@@ -156,6 +156,10 @@ def team_page_mine(
                 user=request.user,
                 busy_calendars=list(form.cleaned_data["busy_calendars"]),
                 write_calendar=form.cleaned_data["write_calendar"],
+            )
+            time_zone, weekly_hours = form.hours()
+            teams.team_member_hours_set(
+                member=member, user=request.user, time_zone=time_zone, weekly_hours=weekly_hours
             )
         except OrgRefused as refusal:
             form.add_error(None, refusal.message)

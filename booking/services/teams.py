@@ -203,6 +203,24 @@ def team_member_calendars_set(
         forget_team_pages(member.page.organization_id)
 
 
+def team_member_hours_set(
+    *,
+    member: TeamPageMember,
+    user: User,
+    time_zone: str,
+    weekly_hours: dict[str, list[list[int]]],
+) -> None:
+    """The member ``user`` sets their own hours for one team page (empty: the page's hours), in
+    their own zone. Times are offered to them only inside both their hours and the page's."""
+    if member.user_id != user.id:
+        raise OrgRefused(_("Only the member sets their own hours."))
+    with transaction.atomic():
+        member.time_zone = time_zone if weekly_hours else ""
+        member.weekly_hours = weekly_hours
+        member.save(update_fields=["time_zone", "weekly_hours"])
+        forget_team_pages(member.page.organization_id)
+
+
 def team_member_left(*, organization_id: UUID, user_id: UUID) -> None:
     """Someone left the organization (or was removed): they leave its team pages with them. The
     pages go on with the other members; their bookings made so far stay theirs."""

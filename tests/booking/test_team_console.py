@@ -137,6 +137,27 @@ def test_a_member_cannot_reach_the_admin_pages_and_chooses_only_their_own_calend
     )
     row = TeamPageMember.objects.get()
     assert (row.busy_in_all_calendars, row.write_calendar) == (False, own)
+    assert row.weekly_hours == {}
+
+    hours = {"write_calendar": own.id, "own_hours": "on", "own_time_zone": "Asia/Tokyo"}
+    backwards = client.post(
+        base + f"{page.id}/mine/",
+        {**hours, "own_weekdays": ["1", "3"], "own_start": "12:00", "own_end": "09:00"},
+    )
+    assert backwards.status_code == 422
+    assert "The day ends after it starts." in backwards.text
+    saved = client.post(
+        base + f"{page.id}/mine/",
+        {**hours, "own_weekdays": ["1", "3"], "own_start": "09:00", "own_end": "12:30"},
+    )
+    assert saved.status_code == 302
+    row.refresh_from_db()
+    assert row.time_zone == "Asia/Tokyo"
+    assert row.weekly_hours == {"1": [[540, 750]], "3": [[540, 750]]}
+    assert 'value="12:30"' in client.get(base + f"{page.id}/mine/").text
+    client.post(base + f"{page.id}/mine/", {"write_calendar": own.id})  # back to the page's
+    row.refresh_from_db()
+    assert (row.time_zone, row.weekly_hours) == ("", {})
 
 
 def test_an_outsider_gets_404_on_every_team_url(org, outsider):

@@ -23,11 +23,12 @@ from booking.services.teams import (
     org_handle_set,
     team_booking_create,
     team_booking_reschedule,
+    team_member_hours_set,
 )
 from booking.team_availability import team_members, team_slots
 from calendars.models import Connection
 from integrations.base import Window
-from orgs.services import membership_remove
+from orgs.services import OrgRefused, membership_remove
 from tests.booking.pages import at, days_ahead, make_host
 from tests.booking.team_world import make_team
 from tests.factories import UserFactory
@@ -270,3 +271,67 @@ def test_a_person_and_an_organization_claiming_one_handle_at_once_get_it_once(ra
     holders = Profile.objects.filter(handle="shared").count()
     holders += OrgHandle.objects.filter(handle="shared").count()
     assert holders == 1
+
+
+# Each member's own hours -----------------------------------------------------------------------
+
+
+def _own_hours(page, user, zone: str, first: int, last: int) -> None:
+    member = TeamPageMember.objects.get(page=page, user=user)
+    team_member_hours_set(
+        member=member,
+        user=user,
+        time_zone=zone,
+        weekly_hours={str(day): [[first * 60, last * 60]] for day in range(1, 8)},
+    )
+
+
+def _free_at(page, start):
+    members = team_members(page)
+    window = Window(start, start + timedelta(minutes=30))
+    found = team_slots(page, members, now=start - timedelta(days=3), window=window, duration=30)
+    return found.free.get(start, set())
+
+
+def test_a_members_own_hours_narrow_the_round_robin(radicale_server):
+    team = make_team(radicale_server, size=2)
+    page = team.page()
+    morning, afternoon = at(days_ahead(3), 10), at(days_ahead(3), 14)
+    _own_hours(page, team.users[0], "UTC", 13, 17)
+
+    assert _free_at(page, morning) == {team.users[1].id}
+    assert _free_at(page, afternoon) == {u.id for u in team.users}
+
+
+def test_a_collective_time_needs_it_inside_every_members_hours(radicale_server):
+    team = make_team(radicale_server, size=2)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    morning, afternoon = at(days_ahead(3), 10), at(days_ahead(3), 14)
+    _own_hours(page, team.users[1], "UTC", 13, 17)
+
+    assert _free_at(page, morning) == set()
+    assert _free_at(page, afternoon) == {u.id for u in team.users}
+
+
+def test_own_hours_are_in_the_members_own_zone(radicale_server):
+    team = make_team(radicale_server, size=2)
+    page = team.page()
+    # 9:00 to 12:00 in Tokyo is midnight to 3:00 UTC.
+    _own_hours(page, team.users[0], "Asia/Tokyo", 9, 12)
+
+    assert team.users[0].id in _free_at(page, at(days_ahead(3), 1))
+    assert team.users[0].id not in _free_at(page, at(days_ahead(3), 10))
+
+
+def test_only_the_member_sets_their_own_hours(radicale_server):
+    team = make_team(radicale_server, size=2)
+    page = team.page()
+    member = TeamPageMember.objects.get(page=page, user=team.users[0])
+
+    with pytest.raises(OrgRefused):
+        team_member_hours_set(
+            member=member, user=team.users[1], time_zone="UTC", weekly_hours={"1": [[0, 60]]}
+        )
+
+    member.refresh_from_db()
+    assert member.weekly_hours == {}
