@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress
 
+from accounts.models import User
 from booking.models import Booking, BookingPage
 from booking.tokens import manage_url
 
@@ -45,9 +46,18 @@ def ics_mimetype(booking: Booking, *, download: bool = False) -> str:
 
 
 def host_name(booking: Booking) -> str:
-    """How the owner is named to attendees: their public display name, else their address."""
-    profile = getattr(booking.owner, "booking_profile", None)
-    return profile.display_name if profile and profile.display_name else booking.owner.email
+    """How the owner is named to attendees: their public display name, else their address. A
+    collective team booking names everyone the attendee meets, the lead first."""
+    hosts = [booking.owner]
+    if booking.team_page_id is not None and booking.team_lead_id is None:
+        seats = booking.team_seats.exclude(status=Booking.Status.CANCELLED).order_by("id")
+        hosts += [seat.owner for seat in seats.select_related("owner__booking_profile")]
+    return ", ".join(_one_name(host) for host in hosts)
+
+
+def _one_name(user: User) -> str:
+    profile = getattr(user, "booking_profile", None)
+    return profile.display_name if profile and profile.display_name else user.email
 
 
 def where(booking: Booking) -> str:

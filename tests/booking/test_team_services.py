@@ -10,6 +10,7 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 
 from booking.handles import HandleTaken, handle_claim
+from booking.ics import host_name
 from booking.models import Booking, OrgHandle, Profile, TeamPage, TeamPageMember
 from booking.services.bookings import (
     BookingClosed,
@@ -335,3 +336,17 @@ def test_only_the_member_sets_their_own_hours(radicale_server):
 
     member.refresh_from_db()
     assert member.weekly_hours == {}
+
+
+def test_the_attendee_is_told_everyone_a_collective_booking_meets(radicale_server):
+    team = make_team(radicale_server, size=3)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+
+    lead = book(page, at(days_ahead(3), 10))
+
+    names = host_name(lead).split(", ")
+    assert sorted(names) == ["Person 0", "Person 1", "Person 2"]
+    assert names[0] == lead.owner.booking_profile.display_name
+    seat = lead.team_seats.first()
+    booking_cancel(booking=seat)
+    assert len(host_name(lead).split(", ")) == 2
