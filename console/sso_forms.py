@@ -21,8 +21,9 @@ class SsoProviderForm(forms.Form):
         max_length=500,
         assume_scheme="https",
         help_text=_(
-            "As your identity provider names it, e.g. https://login.microsoftonline.com/<tenant "
-            "ID>/v2.0, https://accounts.google.com or https://<your domain>.okta.com."
+            "As your identity provider names it: for Entra ID "
+            "https://login.microsoftonline.com/(tenant ID)/v2.0, for Google "
+            "https://accounts.google.com, for Okta https://(your domain).okta.com."
         ),
     )
     client_id = forms.CharField(label=_("Client ID"), max_length=255)

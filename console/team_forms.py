@@ -33,7 +33,10 @@ class OrgHandleForm(forms.Form):
     handle = forms.SlugField(
         label=_("The organization's handle"),
         max_length=40,
-        help_text=_("Team pages are at /book/<handle>/. People and organizations share handles."),
+        help_text=_(
+            "Team pages are at /book/ followed by the handle. A handle is a person's or an "
+            "organization's, never both."
+        ),
     )
 
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
