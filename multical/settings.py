@@ -303,6 +303,8 @@ CELERY_BEAT_SCHEDULE = {
     # Organizations' seats Stripe does not bill as wanted yet are pushed again; subscriptions of
     # deleted organizations are cancelled.
     "push-pending-seats": {"task": "orgs.tasks.push_pending_seats", "schedule": 5 * 60.0},
+    # Domains still waiting for their DNS record are read again (orgs.domains.RECHECK_INTERVAL).
+    "recheck-waiting-domains": {"task": "orgs.tasks.recheck_waiting_domains", "schedule": 5 * 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 

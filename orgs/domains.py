@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 import idna
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.dispatch import receiver
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -49,6 +50,11 @@ RECORD_PREFIX = "multical-verification="
 TOKEN_LENGTH = 40
 # The least time between two DNS checks of one domain.
 CHECK_INTERVAL = timedelta(seconds=20)
+# The beat reads a domain still waiting for its record again every RECHECK_INTERVAL, for
+# RECHECK_FOR after it was added (then only Check now does), at most RECHECKS_PER_RUN a run.
+RECHECK_INTERVAL = timedelta(minutes=10)
+RECHECK_FOR = timedelta(days=7)
+RECHECKS_PER_RUN = 200
 MAX_DOMAINS = 50
 
 # Addresses anyone can get: no organization proves them its own.
@@ -203,6 +209,33 @@ def domain_check(*, membership: Membership, domain: Domain, ip_address: str | No
     not read again.
     """
     require_admin(membership)
+    return _check(domain, actor=membership.user, ip_address=ip_address)
+
+
+def domains_waiting(*, now: datetime) -> list[uuid.UUID]:
+    """Domains still waiting for their record that the periodic check reads again: added less
+    than ``RECHECK_FOR`` ago and not read for ``RECHECK_INTERVAL``, the longest waiting first."""
+    return list(
+        Domain.objects.filter(verified_at__isnull=True, created_at__gt=now - RECHECK_FOR)
+        .filter(Q(checked_at__isnull=True) | Q(checked_at__lte=now - RECHECK_INTERVAL))
+        .order_by(F("checked_at").asc(nulls_first=True), "id")
+        .values_list("id", flat=True)[:RECHECKS_PER_RUN]
+    )
+
+
+def domain_recheck(domain_id: uuid.UUID) -> CheckOutcome | None:
+    """The periodic check of one waiting domain, as **Check now** does it with nobody acting;
+    None when it was not read (gone, read a moment ago, DNS down, verified elsewhere)."""
+    domain = Domain.objects.select_related("organization").filter(id=domain_id).first()
+    if domain is None:
+        return None
+    try:
+        return _check(domain, actor=None, ip_address=None)
+    except OrgRefused:
+        return None
+
+
+def _check(domain: Domain, *, actor: User | None, ip_address: str | None) -> CheckOutcome:
     if domain.is_verified:
         return CheckOutcome.VERIFIED
     now = timezone.now()
@@ -231,7 +264,7 @@ def domain_check(*, membership: Membership, domain: Domain, ip_address: str | No
         ) from None
     values = [_value(record) for record in records]
     if record_value(domain) in values:
-        _verify(domain, membership=membership, now=now, ip_address=ip_address)
+        _verify(domain, actor=actor, now=now, ip_address=ip_address)
         return CheckOutcome.VERIFIED
     if any(value.startswith(RECORD_PREFIX) for value in values):
         return CheckOutcome.MISMATCH
@@ -257,9 +290,7 @@ def _taken(name: str) -> str:
     ) % {"name": name}
 
 
-def _verify(
-    domain: Domain, *, membership: Membership, now: datetime, ip_address: str | None
-) -> None:
+def _verify(domain: Domain, *, actor: User | None, now: datetime, ip_address: str | None) -> None:
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -275,7 +306,7 @@ def _verify(
         record_event(
             domain.organization,
             OrgEvent.Action.DOMAIN_VERIFIED,
-            actor=membership.user,
+            actor=actor,
             subject=domain.name,
             ip_address=ip_address,
         )

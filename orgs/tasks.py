@@ -1,12 +1,13 @@
-"""Celery tasks of organizations' billing. They take row ids only."""
+"""Celery tasks of organizations: billing and domains. They take row ids only."""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
 from accounts.billing.stripe_api import StripeUnavailable
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
-from orgs import billing
+from orgs import billing, domains
 
 # Pushes one task makes before leaving the rest to the beat: members joining all the while.
 _PUSHES_PER_TASK = 3
@@ -35,3 +36,12 @@ def push_pending_seats() -> None:
         billing.orphans_cancel()
     except StripeUnavailable:
         return
+
+
+@shared_task
+def recheck_waiting_domains() -> None:
+    """Read again the records of domains still waiting for theirs, so an admin who published the
+    record need not come back to press Check now. Two beats at once read each domain once: a
+    check claims it by a conditional update first."""
+    for domain_id in domains.domains_waiting(now=timezone.now()):
+        domains.domain_recheck(domain_id)

@@ -20,6 +20,8 @@ from accounts.services import (
 )
 from orgs.domains import (
     CHECK_INTERVAL,
+    RECHECK_FOR,
+    RECHECK_INTERVAL,
     CheckOutcome,
     domain_add,
     domain_check,
@@ -31,6 +33,7 @@ from orgs.domains import (
 )
 from orgs.models import Domain, Membership, OrgEvent, Role
 from orgs.services import OrgRefused, membership_leave, organization_create
+from orgs.tasks import recheck_waiting_domains
 from tests.factories import UserFactory
 from tests.orgs.dns_zone import Zone, install
 
@@ -438,3 +441,56 @@ def test_a_removed_domain_captures_no_one_and_its_members_stay(org, zone):
     assert not org.domains.exists()
     assert _member_of(org, ada) is not None
     assert _member_of(org, grace) is None
+
+
+# The periodic check -----------------------------------------------------------------------------
+
+
+def test_the_beat_verifies_a_domain_whose_record_appeared(org, zone):
+    domain = _add(org)
+    zone.publish(domain.name, record_value(domain))
+
+    recheck_waiting_domains()
+
+    domain.refresh_from_db()
+    assert domain.is_verified
+    event = OrgEvent.objects.get(organization=org, action=OrgEvent.Action.DOMAIN_VERIFIED)
+    assert (event.actor, event.subject) == (None, domain.name)
+
+
+def test_the_beat_reads_each_waiting_domain_once_per_interval(org, zone):
+    domain = _add(org)
+    recheck_waiting_domains()
+    recheck_waiting_domains()  # a second beat at once, or the next run too soon
+    assert zone.asked == [domain.name]
+
+    Domain.objects.filter(id=domain.id).update(
+        checked_at=timezone.now() - RECHECK_INTERVAL - timedelta(seconds=1)
+    )
+    recheck_waiting_domains()
+    assert zone.asked == [domain.name, domain.name]
+
+
+def test_the_beat_leaves_old_and_verified_domains_alone(org, zone):
+    old = _add(org, "old.example.com")
+    Domain.objects.filter(id=old.id).update(created_at=timezone.now() - RECHECK_FOR)
+    _verified(org, zone, "done.example.com")
+    zone.asked.clear()
+
+    recheck_waiting_domains()
+
+    assert zone.asked == []
+
+
+def test_the_beat_shrugs_off_a_dns_server_down(org, zone):
+    failing = _add(org, "down.example.com")
+    zone.failing.add(failing.name)
+    mine = _add(org, "mine.example.com")
+    zone.publish(mine.name, record_value(mine))
+
+    recheck_waiting_domains()  # no exception for the one DNS could not read
+
+    failing.refresh_from_db()
+    mine.refresh_from_db()
+    assert not failing.is_verified and failing.checked_at is not None
+    assert mine.is_verified
