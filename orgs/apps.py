@@ -12,5 +12,5 @@ class OrgsConfig(AppConfig):
         from orgs import activity, billing, domains, sso  # noqa: F401
 
         # Pro through an organization's seats, and the Stripe events of its customer.
-        plans.register_plan_source(billing.has_pro_through_an_organization)
+        plans.register_plan_source(billing.pro_through_an_organization)
         services.register_event_handler(billing.org_stripe_event)

@@ -58,11 +58,17 @@ def seats_in_use(organization: Organization) -> int:
 # Whose plan it decides -------------------------------------------------------------------------
 
 
-def has_pro_through_an_organization(user: User) -> bool:
-    """Registered as a plan source: a member of an organization whose subscription is live."""
-    return OrgSubscription.objects.filter(
-        organization__memberships__user=user, status__in=Subscription.LIVE_STATUSES
-    ).exists()
+def pro_through_an_organization(user: User) -> str | None:
+    """Registered as a plan source: the name of an organization the user is a member of whose
+    subscription is live, if any."""
+    return (
+        OrgSubscription.objects.filter(
+            organization__memberships__user=user, status__in=Subscription.LIVE_STATUSES
+        )
+        .order_by("organization__name")
+        .values_list("organization__name", flat=True)
+        .first()
+    )
 
 
 # Checkout and the portal ------------------------------------------------------------------------

@@ -107,12 +107,13 @@ def billing_configured() -> bool:
 
 # Other ways than the user's own subscription to have Pro (an organization paying for its members'
 # seats), registered by the apps that own them (``register_plan_source``): billing imports none.
-_PLAN_SOURCES: list[Callable[[User], bool]] = []
+_PLAN_SOURCES: list[Callable[[User], str | None]] = []
 
 
-def register_plan_source(source: Callable[[User], bool]) -> None:
-    """``source(user)`` says whether the user has Pro through it, on the terms of a personal
-    subscription (live while Stripe keeps it going, past due included)."""
+def register_plan_source(source: Callable[[User], str | None]) -> None:
+    """``source(user)`` names what gives the user Pro through it (an organization's name), or
+    None; on the terms of a personal subscription (live while Stripe keeps it going, past due
+    included)."""
     if source not in _PLAN_SOURCES:
         _PLAN_SOURCES.append(source)
 
@@ -123,7 +124,12 @@ def plan_for(user: User) -> Plan:
     subscription = Subscription.objects.filter(user=user).only("status").first()
     if subscription is not None and subscription.is_live:
         return Plan.PRO
-    return Plan.PRO if any(source(user) for source in _PLAN_SOURCES) else Plan.FREE
+    return Plan.PRO if _pro_through(user) else Plan.FREE
+
+
+def _pro_through(user: User) -> str | None:
+    """What other than a subscription of their own gives the user Pro, named, if anything."""
+    return next((name for source in _PLAN_SOURCES if (name := source(user))), None)
 
 
 def usage(user: User) -> dict[Limit, int]:
@@ -166,6 +172,8 @@ class Overview:
     # The rules and pages Pro's end paused (syncrules' and booking's models).
     paused_rules: list[Any] = field(default_factory=list)
     paused_pages: list[Any] = field(default_factory=list)
+    # What gives the user Pro when no subscription of their own does (an organization's name).
+    pro_through: str = ""
 
     @property
     def rows(self) -> list[tuple[str, int, int]]:
@@ -189,13 +197,17 @@ def plan_overview(user: User) -> Overview:
     configured = billing_configured()
     if not configured:
         return Overview(configured=False, plan=Plan.PRO, subscription=None)
+    subscription = Subscription.objects.filter(user=user).first()
+    own = subscription is not None and subscription.is_live
+    through = "" if own else (_pro_through(user) or "")
     return Overview(
         configured=True,
-        plan=plan_for(user),
-        subscription=Subscription.objects.filter(user=user).first(),
+        plan=Plan.PRO if own or through else Plan.FREE,
+        subscription=subscription,
         usage=usage(user),
         paused_rules=_paused(user, Limit.RULES),
         paused_pages=_paused(user, Limit.BOOKING_PAGES),
+        pro_through=through,
     )
 
 

@@ -10,9 +10,11 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import connection, connections, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.billing.plans import Plan, plan_for
+from accounts.billing.plans import Plan, plan_for, plan_overview
 from accounts.models import StripeEvent, Subscription
 from orgs import billing
 from orgs import services as org_services
@@ -75,6 +77,20 @@ def test_checkout_bills_one_seat_per_member_and_gives_each_member_pro(
     assert stripe_fake.customers[row.stripe_customer_id]["metadata"] == {
         "organization_id": str(organization.id)
     }
+
+
+def test_a_members_settings_say_the_organization_pays_for_their_pro(
+    stripe_fake, organization, admin
+):
+    member = join(organization, "m@example.com").user
+    org_subscribe(stripe_fake, admin)
+    client = Client()
+    client.force_login(member)
+
+    page = client.get(reverse("accounts:settings")).content.decode()
+
+    assert plan_overview(member).pro_through == "Acme"
+    assert "Acme pays for your seat while you are a member." in page
 
 
 def test_only_owners_and_admins_start_checkout(stripe_fake, organization):
