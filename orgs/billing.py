@@ -37,7 +37,7 @@ from accounts.billing.services import BillingError
 from accounts.languages import owner_language
 from accounts.models import Subscription, User
 from multical.lib.email import send_templated_email
-from orgs.models import Membership, Organization, OrgSubscription, Role
+from orgs.models import Membership, Organization, OrgEvent, OrgSubscription, Role
 from orgs.services import require_admin
 
 logger = logging.getLogger(__name__)
@@ -214,6 +214,10 @@ def org_subscription_refresh(*, row: OrgSubscription, payment_failed: bool = Fal
     elif row.is_live:
         row.ended_at = None
     row.save()
+    if was_live != row.is_live and row.organization_id is not None:
+        # Stripe's doing, not a member's: the log names no one.
+        action = OrgEvent.Action.SUBSCRIBED if row.is_live else OrgEvent.Action.SUBSCRIPTION_ENDED
+        OrgEvent.objects.create(organization_id=row.organization_id, action=action)
     if was_live and not row.is_live and row.organization_id is not None:
         for user in User.objects.filter(org_memberships__organization_id=row.organization_id):
             if user.deletion_requested_at is None:

@@ -156,6 +156,8 @@ class OrgEvent(models.Model):
         CONNECTED = "connected", _("Connected a calendar account")
         DISCONNECTED = "disconnected", _("Disconnected a calendar account")
         EXPORTED = "exported", _("Exported data")
+        SUBSCRIBED = "subscribed", _("The organization's subscription started")
+        SUBSCRIPTION_ENDED = "subscription_ended", _("The organization's subscription ended")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

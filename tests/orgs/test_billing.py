@@ -18,7 +18,7 @@ from accounts.billing.plans import Plan, plan_for, plan_overview
 from accounts.models import StripeEvent, Subscription
 from orgs import billing
 from orgs import services as org_services
-from orgs.models import Membership, OrgSubscription, Role
+from orgs.models import Membership, OrgEvent, OrgSubscription, Role
 from orgs.services import OrgRefused
 from orgs.tasks import push_pending_seats
 from syncrules.models import SyncRule
@@ -177,6 +177,14 @@ def test_when_the_subscription_ends_members_fall_back_as_when_pro_ends(
         "member@example.com",
         "owner@example.com",
     ]
+    assert list(
+        OrgEvent.objects.filter(
+            organization=organization,
+            action__in=[OrgEvent.Action.SUBSCRIBED, OrgEvent.Action.SUBSCRIPTION_ENDED],
+        )
+        .order_by("id")
+        .values_list("action", "actor")
+    ) == [("subscribed", None), ("subscription_ended", None)]
 
 
 def test_a_member_with_pro_of_their_own_keeps_everything(
