@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import close_old_connections, connection, transaction
@@ -350,3 +351,35 @@ def test_the_attendee_is_told_everyone_a_collective_booking_meets(radicale_serve
     seat = lead.team_seats.first()
     booking_cancel(booking=seat)
     assert len(host_name(lead).split(", ")) == 2
+
+
+def test_moving_a_team_booking_is_offered_times_overlapping_its_own(radicale_server):
+    team = make_team(radicale_server, size=2)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    day = days_ahead(3)
+    lead = book(page, at(day, 10))
+    rows = [lead, *lead.team_seats.all()]
+    for row in rows:  # what the follow-up does: the meeting in each member's calendar
+        world = team.worlds[row.owner_id]
+        world.put("work", f"meeting-{row.id}", row.start, minutes=30)
+        Booking.objects.filter(id=row.id).update(
+            calendar=world.calendars["work"],
+            remote_event_id=urlsplit(world.url("work")).path + f"meeting-{row.id}.ics",
+        )
+    members = team_members(page)
+    window = Window(at(day, 9), at(day, 12))
+    now = at(day, 9) - timedelta(days=3)
+
+    as_is = team_slots(page, members, now=now, window=window, duration=30, fresh=True)
+    moving = team_slots(
+        page,
+        members,
+        now=now,
+        window=window,
+        duration=30,
+        fresh=True,
+        leaving_out=[row.id for row in rows],
+    )
+
+    assert at(day, 10) not in as_is.free
+    assert at(day, 10) in moving.free  # its own slot: its events do not make it busy
