@@ -394,7 +394,7 @@ def _capture_everyone(domain: Domain) -> None:
 
 
 def _capture(organization: Organization, user: User) -> Membership | None:
-    if organization.memberships.filter(user=user).exists() or _chose_to_go(organization, user):
+    if organization.memberships.filter(user=user).exists() or left_or_removed(organization, user):
         return None
     try:
         with transaction.atomic():
@@ -413,7 +413,7 @@ def _capture(organization: Organization, user: User) -> Membership | None:
     return membership
 
 
-def _chose_to_go(organization: Organization, user: User) -> bool:
+def left_or_removed(organization: Organization, user: User) -> bool:
     """Whether ``user`` left the organization, or was removed from it: capture respects that."""
     return organization.events.filter(
         Q(action=OrgEvent.Action.LEFT, actor=user)

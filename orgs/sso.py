@@ -10,7 +10,8 @@ Who an issuer's sign-in opens:
   an admin typed in can vouch for the organization's own domains, never for anyone else's
   address, so no organization can take over an account outside its domains.
 
-Whoever signs in this way becomes a member of the organization if they were not. With
+Whoever signs in this way becomes a member of the organization if they were not, unless they
+left it or were removed from it: they still sign in, and only an invitation brings them back. With
 ``required`` on, people whose address is in one of the organization's verified domains sign in
 only through its issuer: every other door (password, Google, Microsoft, the e-mailed link) sends
 them there (``accounts.sign_in.door_check``).
@@ -38,6 +39,7 @@ from accounts.sign_in import Refusal, door_check
 from multical.lib import oidc
 from multical.lib.vault import context_for, seal, unseal
 from orgs.addresses import address_domain
+from orgs.domains import left_or_removed
 from orgs.models import Domain, Membership, Organization, OrgEvent, SsoIdentity, SsoProvider
 from orgs.services import OrgRefused, record_event, require_admin
 
@@ -262,7 +264,9 @@ def _link(organization: Organization, user: User, issuer: str, sub: str) -> None
 
 
 def _join(organization: Organization, user: User) -> None:
-    if organization.memberships.filter(user=user).exists():
+    # Someone who left or was removed still signs in to their own account this way, but only an
+    # invitation brings them back into the organization (as capture does it).
+    if organization.memberships.filter(user=user).exists() or left_or_removed(organization, user):
         return
     try:
         with transaction.atomic():

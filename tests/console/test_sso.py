@@ -19,7 +19,7 @@ from accounts.models import AuditLog, User
 from multical.lib import oidc
 from orgs import sso
 from orgs.models import Domain, Membership, OrgEvent, SsoIdentity, SsoProvider
-from orgs.services import organization_create
+from orgs.services import membership_remove, organization_create
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.fakes.oidc import FakeOIDCProvider, running_oidc_provider
 
@@ -91,6 +91,23 @@ def test_a_member_of_the_domain_signs_in_joins_and_is_linked_by_subject(provider
     ).exists()
     login = AuditLog.objects.filter(user=ada, action=AuditLog.Action.LOGIN).latest("id")
     assert login.metadata["method"] == "sso"
+
+
+def test_a_removed_member_still_signs_in_but_is_not_brought_back(provider, idp, org, owner):
+    ada = UserFactory(email="ada@example.org")
+    client = Client()
+    through_the_issuer(client, start(client))
+    membership_remove(
+        membership=Membership.objects.get(organization=org, user=owner),
+        target=Membership.objects.get(organization=org, user=ada),
+        ip_address=None,
+    )
+
+    again = Client()
+    through_the_issuer(again, start(again))
+
+    assert signed_in_as(again) == str(ada.pk)
+    assert not Membership.objects.filter(organization=org, user=ada).exists()
 
 
 def test_the_login_hint_is_the_address_typed(provider, idp):
