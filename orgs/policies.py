@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 from django.utils import timezone
@@ -70,6 +70,10 @@ PERSONAL_KINDS = frozenset({AccountKind.GOOGLE, AccountKind.MICROSOFT})
 
 class PolicyRefused(OrgRefused):
     """What was asked is against an organization's policy; ``message`` says which and why."""
+
+
+# The advisory locks that order opening pages against policy changes (``public_pages_guard``).
+_POLICY_LOCK_SPACE = "orgs.policy:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +222,28 @@ def public_pages_refusal(user: User) -> str | None:
     return None
 
 
+def public_pages_guard(user: User) -> str | None:
+    """``public_pages_refusal`` for a page about to be opened, in the caller's transaction: the
+    policies of ``user``'s organizations are held (shared) until it commits, so a policy change
+    that closes members' pages waits for the page being opened, and sees it, rather than miss it.
+    Call it before any row lock of the transaction."""
+    ids = Membership.objects.filter(user=user).values_list("organization_id", flat=True)
+    _policy_locks(ids, shared=True)
+    return public_pages_refusal(user)
+
+
+def _policy_locks(organization_ids: Iterable[uuid.UUID | str], *, shared: bool) -> None:
+    """Transaction-level advisory locks on organizations' policies, in one order everywhere."""
+    statement = (
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))"
+        if shared
+        else "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+    )
+    with connection.cursor() as cursor:
+        for organization_id in sorted(str(value) for value in organization_ids):
+            cursor.execute(statement, [_POLICY_LOCK_SPACE + organization_id])
+
+
 def members_refused_public_pages(organization_id: uuid.UUID | str) -> list[uuid.UUID]:
     """The ids of the people ``organization_id``'s policy keeps from publishing pages (none
     when it allows them)."""
@@ -271,6 +297,8 @@ def policy_update(
         raise ValueError(f"Not account kinds: {sorted(unknown)!r}")
     organization = membership.organization
     with transaction.atomic():
+        # Waits for pages being opened under the policy as it was (``public_pages_guard``).
+        _policy_locks([organization.id], shared=False)
         Policy.objects.get_or_create(organization=organization)
         policy = Policy.objects.select_for_update().get(organization=organization)
         wanted = {

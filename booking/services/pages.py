@@ -25,7 +25,7 @@ from booking.selectors import owner as selectors
 from calendars.models import Calendar
 from multical.lib.framing import NotAnOrigin, frame_origin
 from multical.lib.model_settings import ModelSettings
-from orgs.policies import PolicyRefused, public_pages_refusal
+from orgs.policies import PolicyRefused, public_pages_guard
 
 
 @transaction.atomic
@@ -186,7 +186,7 @@ def _check_calendars(
 
 def _require_may_publish(owner: User) -> None:
     """An organization the owner is a member of may keep its members from opening pages."""
-    refusal = public_pages_refusal(owner)
+    refusal = public_pages_guard(owner)
     if refusal is not None:
         raise PolicyRefused(refusal)
 

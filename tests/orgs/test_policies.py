@@ -3,8 +3,12 @@ to where members connect accounts, write sync rules and publish booking pages.""
 
 from __future__ import annotations
 
+import threading
+
+import psycopg
 import pytest
 from django.db import connection as db_connection
+from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -418,3 +422,45 @@ def test_a_member_reads_the_policies_and_cannot_change_them(org, owner, member, 
 def test_an_outsider_gets_a_404(org, outsider, client):
     client.force_login(outsider)
     assert client.get(reverse("console:policies", args=[org.id])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closing_members_pages_waits_for_a_page_being_opened(org, owner, member):
+    """A member's page being opened holds the organization's policy (shared) until it commits:
+    a change that closes members' pages waits for it, and so sees the page it must close."""
+    opening = _other_session()
+    opening.execute("BEGIN")
+    opening.execute(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))",
+        [f"orgs.policy:{org.id}"],
+    )
+    changed = threading.Event()
+
+    def change() -> None:
+        try:
+            set_policy(org, owner, public_pages_allowed=False)
+            changed.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=change)
+    thread.start()
+    try:
+        assert not changed.wait(1.0)  # waits for the page being opened
+        opening.execute("COMMIT")
+        assert changed.wait(10)
+    finally:
+        opening.close()
+        thread.join(10)
+    assert not Policy.objects.get(organization=org).public_pages_allowed
+
+
+def _other_session() -> psycopg.Connection:
+    settings = db_connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        autocommit=True,
+    )
