@@ -7,12 +7,8 @@ double-booking storm (many attendees submitting one time at once, round after ro
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,10 +33,8 @@ BUSY_EVENTS = 200
 def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
     """A host with a Radicale calendar full of events, a page, and gunicorn serving the project
     (rate limits lifted: every client here comes from one address)."""
-    from django.conf import settings
-    from django.db import connection
 
-    from bench.harness import free_port, wait_for
+    from bench.harness import gunicorn_site
     from tests.booking.pages import make_host
     from tests.caldav_servers import RadicaleServer
     from tests.factories import UserFactory
@@ -64,33 +58,8 @@ def booking_site(folder: Path) -> Iterator[dict[str, Any]]:
                 f"busy-{number}.ics",
                 event_ics(f"busy-{number}", start, minutes=45),
             )
-        port = free_port()
-        site = f"http://127.0.0.1:{port}"
-        database = connection.settings_dict
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-            "SITE_URL": site,
-            # Every request comes from 127.0.0.1: no limit may be what the figures measure.
-            "RATE_LIMIT_DEFAULT": "1000000/m",
-            "BOOKING_BROWSE_RATE": "1000000/m",
-            "BOOKING_SUBMIT_RATE": "1000000/m",
-            "BOOKING_PAGE_RATE": "1000000/m",
-            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-        }
-        web = subprocess.Popen(
-            # As the Dockerfile runs it: three sync workers.
-            [sys.executable, "-m", "gunicorn", "multical.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "3", "--log-level", "warning"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        try:
-            wait_for(f"{site}/health/")
+        with gunicorn_site() as site:
             yield {"site": site, "host": host, "first_day": first.date()}
-        finally:
-            web.send_signal(signal.SIGTERM)
-            web.wait(timeout=30)
     finally:
         radicale.stop()
 

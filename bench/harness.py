@@ -4,7 +4,10 @@ Radicale server filled with calendars."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -61,6 +64,41 @@ def wait_for(url: str, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer")
+
+
+@contextmanager
+def gunicorn_site() -> Iterator[str]:
+    """The project on gunicorn with three sync workers (as the Dockerfile runs it), on the Django
+    database and cache set up in this process, with no rate limit (every request comes from
+    127.0.0.1, and a limit must not be what the figures measure): its address."""
+    from django.conf import settings
+    from django.db import connection
+
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "SITE_URL": site,
+        "RATE_LIMIT_DEFAULT": "1000000/m",
+        "BOOKING_BROWSE_RATE": "1000000/m",
+        "BOOKING_SUBMIT_RATE": "1000000/m",
+        "BOOKING_PAGE_RATE": "1000000/m",
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "multical.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "3", "--log-level", "warning"],
+        cwd=Path(__file__).resolve().parent.parent, env=env,
+    )  # fmt: skip
+    try:
+        wait_for(f"{site}/health/")
+        yield site
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
 
 
 @contextmanager

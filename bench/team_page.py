@@ -12,10 +12,7 @@ measured the same way last, as the reference on the same machine at the same tim
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,10 +37,7 @@ TARGET_P95_MS = 150.0
 
 @contextmanager
 def team_site(folder: Path) -> Iterator[dict[str, Any]]:
-    from django.conf import settings
-    from django.db import connection
-
-    from bench.harness import free_port, wait_for
+    from bench.harness import gunicorn_site
     from booking.models import BookingPage, TeamPage
     from tests.booking.team_world import make_team
     from tests.caldav_servers import RadicaleServer
@@ -81,32 +75,8 @@ def team_site(folder: Path) -> Iterator[dict[str, Any]]:
                     f"busy-{number}.ics",
                     event_ics(f"busy-{number}", start, minutes=45),
                 )
-        port = free_port()
-        site = f"http://127.0.0.1:{port}"
-        database = connection.settings_dict
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-            "SITE_URL": site,
-            # Every request comes from 127.0.0.1: no limit may be what the figures measure.
-            "RATE_LIMIT_DEFAULT": "1000000/m",
-            "BOOKING_BROWSE_RATE": "1000000/m",
-            "BOOKING_SUBMIT_RATE": "1000000/m",
-            "BOOKING_PAGE_RATE": "1000000/m",
-            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-        }
-        web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "multical.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "3", "--log-level", "warning"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        try:
-            wait_for(f"{site}/health/")
+        with gunicorn_site() as site:
             yield {"site": site, "pages": pages}
-        finally:
-            web.send_signal(signal.SIGTERM)
-            web.wait(timeout=30)
     finally:
         radicale.stop()
 
