@@ -421,9 +421,17 @@ def book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
         # No session in another site's frame: the confirmation's address carries a receipt.
         receipt = form_tokens.receipt(booking)
         return redirect(f"{booked_url}?{viewer.query(**{form_tokens.RECEIPT_PARAM: receipt})}")
-    made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
-    request.session[SESSION_KEY] = made
+    remember_made_here(request, booking)
     return redirect(f"{booked_url}?{viewer.query()}")
+
+
+def remember_made_here(request: HttpRequest, booking: Booking) -> None:
+    """This browser made ``booking``: its confirmation page may show it here (the last 20)."""
+    request.session[SESSION_KEY] = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
+
+
+def made_here(request: HttpRequest, booking_id: object) -> bool:
+    return str(booking_id) in request.session.get(SESSION_KEY, [])
 
 
 def _book_form(
@@ -545,9 +553,8 @@ def booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> Htt
     session) the receipt in the address does."""
     # The page may be switched off a moment after the booking: the booking stands all the same.
     booking_page = get_public_page(handle, slug, switched_off=True)
-    made_here = str(booking_id) in request.session.get(SESSION_KEY, [])
     receipt = request.GET.get(form_tokens.RECEIPT_PARAM, "")
-    if not (made_here or form_tokens.receipt_matches(receipt, booking_id)):
+    if not (made_here(request, booking_id) or form_tokens.receipt_matches(receipt, booking_id)):
         raise Http404
     booking = Booking.objects.filter(id=booking_id, page=booking_page).first()
     if booking is None:  # deleted by the host since

@@ -51,12 +51,13 @@ from booking.public_forms import BookingForm, new_submission_key
 from booking.public_views import (
     OFFER_LEAD,
     PICKER_SECONDS,
-    SESSION_KEY,
     _booking_when,
     _render,
     browsing_limit,
+    made_here,
     picker_context,
     picker_month,
+    remember_made_here,
     speaks_attendee_language,
     submitting_limit,
 )
@@ -384,8 +385,7 @@ def team_book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
         except (SlotUnavailable, BusyUnknown, BookingClosed, LengthNotOffered) as error:
             form.add_error(None, str(error))
         else:
-            made = [str(booking.id), *request.session.get(SESSION_KEY, [])][:20]
-            request.session[SESSION_KEY] = made
+            remember_made_here(request, booking)
             booked_url = reverse("booking_public:booked", args=[handle, page.slug, booking.id])
             return redirect(f"{booked_url}?{viewer.query()}")
     return _render(
@@ -421,7 +421,7 @@ class TeamBookingForm(forms.Form):
 def team_booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
     """The confirmation, for the browser that booked (its session says so): who they meet."""
     page = _get_page(handle, slug, switched_off=True)
-    if str(booking_id) not in request.session.get(SESSION_KEY, []):
+    if not made_here(request, booking_id):
         raise Http404
     booking = (
         Booking.objects.select_related("owner__booking_profile")
