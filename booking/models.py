@@ -189,39 +189,58 @@ class BookingPage(models.Model):
         return self.slug if self.listed else f"{self.slug}--{self.secret}"
 
 
-class DateOverride(models.Model):
-    """Different hours on one date, in the page's zone; no hours at all is a day off."""
+class DateOverrideFields(models.Model):
+    """Different hours on one date, in the page's zone; no hours at all is a day off.
 
-    page = models.ForeignKey(BookingPage, on_delete=models.CASCADE, related_name="date_overrides")
+    Personal pages (``DateOverride``) and team pages (``TeamDateOverride``) each have their own
+    table, reached the same way (``page.date_overrides``), so one editor and one slot
+    computation serve both.
+    """
+
     date = models.DateField()
     hours = models.JSONField(default=list, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["date"]
-        constraints = [
-            models.UniqueConstraint(fields=["page", "date"], name="booking_override_page_date"),
-        ]
 
     def __str__(self) -> str:
         return self.date.isoformat()
 
 
-class Question(models.Model):
+class DateOverride(DateOverrideFields):
+    page = models.ForeignKey(BookingPage, on_delete=models.CASCADE, related_name="date_overrides")
+
+    class Meta(DateOverrideFields.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["page", "date"], name="booking_override_page_date"),
+        ]
+
+
+class QuestionFields(models.Model):
+    """A question the booking form asks besides name and e-mail; answers are kept on the
+    booking (``Booking.answers``). As for overrides: one table per kind of page, read alike
+    (``page.questions``)."""
+
     class Kind(models.TextChoices):
         SHORT = "short", _("Short text")
         LONG = "long", _("Long text")
 
-    page = models.ForeignKey(BookingPage, on_delete=models.CASCADE, related_name="questions")
     label = models.CharField(max_length=200)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SHORT)
     required = models.BooleanField(default=False)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        abstract = True
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return self.label
+
+
+class Question(QuestionFields):
+    page = models.ForeignKey(BookingPage, on_delete=models.CASCADE, related_name="questions")
 
 
 class Booking(models.Model):
@@ -416,6 +435,19 @@ class TeamPage(models.Model):
         max_length=16, choices=BookingPage.Location.choices, default=BookingPage.Location.NONE
     )
     location_detail = models.CharField(max_length=500, blank=True)
+    # As on personal pages, for every member's calendars alike.
+    tentative_is_busy = models.BooleanField(default=True)
+    free_is_busy = models.BooleanField(default=False)
+    all_day_events = models.CharField(
+        max_length=8,
+        choices=BookingPage.AllDayEvents.choices,
+        default=BookingPage.AllDayEvents.BUSY_ONLY,
+    )
+    # Who may frame the page (booking.embed), as ``BookingPage.embed_on`` and ``embed_origins``.
+    embed_on = models.CharField(
+        max_length=8, choices=BookingPage.EmbedOn.choices, default=BookingPage.EmbedOn.ANY_SITE
+    )
+    embed_origins = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -431,6 +463,19 @@ class TeamPage(models.Model):
     @property
     def is_collective(self) -> bool:
         return self.kind == self.Kind.COLLECTIVE
+
+
+class TeamDateOverride(DateOverrideFields):
+    page = models.ForeignKey(TeamPage, on_delete=models.CASCADE, related_name="date_overrides")
+
+    class Meta(DateOverrideFields.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["page", "date"], name="booking_team_override_date"),
+        ]
+
+
+class TeamQuestion(QuestionFields):
+    page = models.ForeignKey(TeamPage, on_delete=models.CASCADE, related_name="questions")
 
 
 class TeamPageMember(models.Model):
