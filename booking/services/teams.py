@@ -245,10 +245,12 @@ def team_booking_create(
     submission_key: str,
     attendee_clock: int = Booking.Clock.TWENTY_FOUR,
     attendee_language: str = "en",
+    answers: Sequence[dict[str, str]] = (),
 ) -> Booking:
     """Book ``start`` for ``duration`` minutes with the team, or raise as ``booking_create``
     does. Returns the attendee's booking (on a collective page, the lead). The same
-    ``submission_key`` returns the booking already made."""
+    ``submission_key`` returns the booking already made. The ``answers`` are kept on every
+    member's row: each one who meets the attendee reads them with their own booking."""
     earlier = _by_submission(page, submission_key)
     if earlier is not None:
         return earlier
@@ -282,6 +284,7 @@ def team_booking_create(
                     attendee_time_zone=attendee_time_zone,
                     attendee_clock=attendee_clock,
                     language=attendee_language,
+                    answers=list(answers),
                     location=page.location,
                     location_detail=page.location_detail,
                     calendar=member.write_calendar,
