@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -151,6 +152,8 @@ class OrgEvent(models.Model):
         CAPTURED = "captured", _("Joined through the organization's domain")
         SSO_CHANGED = "sso_changed", _("Changed single sign-on")
         SSO_SIGN_IN = "sso_sign_in", _("Signed in with single sign-on")
+        SSO_SIGNED_OUT = "sso_signed_out", _("Signed out everyone single sign-on is required for")
+        SSO_UNLINKED = "sso_unlinked", _("Unlinked a single sign-on identity")
         SIGNED_IN = "signed_in", _("Signed in")
         POLICY_CHANGED = "policy_changed", _("Changed the policies")
         CONNECTED = "connected", _("Connected a calendar account")
@@ -242,7 +245,12 @@ class Policy(models.Model):
 
 
 class SsoProvider(models.Model):
-    """The organization's OpenID Connect issuer; its client secret is sealed in the vault."""
+    """The organization's OpenID Connect issuer; its client secret is sealed in the vault.
+
+    A multi-tenant issuer (Entra's ``…/organizations/v2.0`` or ``…/common/v2.0``) signs in the
+    people of every tenant there is: ``tenants`` lists the tenant IDs whose tokens count (lower
+    case), and with none listed it signs nobody in (``multical.lib.oidc``).
+    """
 
     organization = models.OneToOneField(
         Organization, on_delete=models.CASCADE, primary_key=True, related_name="sso"
@@ -250,6 +258,7 @@ class SsoProvider(models.Model):
     issuer = models.URLField(_("Issuer"), max_length=500)
     client_id = models.CharField(_("Client ID"), max_length=255)
     client_secret = SealedTextField(blank=True)
+    tenants = models.JSONField(_("Allowed tenant IDs"), default=list, blank=True)
     enabled = models.BooleanField(_("Members may sign in with it"), default=False)
     # People whose address is in one of the organization's verified domains must use it.
     required = models.BooleanField(
@@ -263,8 +272,13 @@ class SsoProvider(models.Model):
 
 
 class SsoIdentity(models.Model):
-    """A person as an issuer knows them: linked by ``(issuer, subject)``, never by address."""
+    """A person as an issuer knows them: linked by ``(issuer, subject)``, never by address.
 
+    ``issuer`` is the one the token named, which for a multi-tenant issuer is its tenant's.
+    ``public_id`` is what URLs carry.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities"
     )
