@@ -39,7 +39,7 @@ from integrations.registry import build_provider
 from multical import metrics
 from multical.lib import vault
 from multical.lib.email import send_templated_email
-from orgs.policies import require_may_connect
+from orgs.policies import PolicyRefused, connect_refusal, require_may_connect
 from webhooks.events import ConnectionNeedsReconnect
 from webhooks.services import event_record
 
@@ -279,7 +279,12 @@ def connection_update_credentials(
 
     An iCal link the user has already connected as another connection is refused (a
     ``ProviderError`` naming it): two connections of one link would be the same account twice.
+    New credentials are connecting the account again, so an organization's policy that would
+    refuse connecting it refuses them too (``PolicyRefused``, before the provider is asked).
     """
+    refusal = connection_credentials_refusal(connection)
+    if refusal is not None:
+        raise PolicyRefused(refusal)
     if connection.kind == Connection.Kind.ICS:
         link_name = _link_name(connection.user, secrets["url"])
         other = _same_account(
@@ -311,6 +316,16 @@ def connection_update_credentials(
         _connection_store(
             connection, secrets=secrets, remote_calendars=remote_calendars, ip_address=ip_address
         )
+
+
+def connection_credentials_refusal(connection: Connection) -> str | None:
+    """Why an organization's policy refuses new credentials for ``connection``, in the words the
+    connect pages use, or None: the check connecting the same account again makes."""
+    return connect_refusal(
+        user=connection.user,
+        kind=connection.kind,
+        address=_policy_address(connection.kind, connection.username),
+    )
 
 
 def connection_record_error(*, connection: Connection, error: ProviderError) -> None:

@@ -182,6 +182,11 @@ def connection_credentials(request: AuthenticatedHttpRequest, connection_id: str
         raise Http404("This account reconnects through its provider's sign-in.")
     form = CREDENTIAL_FORMS[connection.kind](request.POST or None)
     refusal = None
+    if request.method == "GET":
+        # Said up front, as the connect pages say it: an organization refuses this account.
+        policy = services.connection_credentials_refusal(connection)
+        if policy is not None:
+            messages.warning(request, policy)
     if request.method == "POST" and form.is_valid():
         try:
             services.connection_update_credentials(
@@ -191,6 +196,8 @@ def connection_credentials(request: AuthenticatedHttpRequest, connection_id: str
             form.add_error(None, error_text(error))
         except PlanLimitReached as error:
             refusal = error
+        except PolicyRefused as error:
+            form.add_error(None, error.message)
         else:
             messages.success(
                 request, _("%(name)s is connected again.") % {"name": connection.label}

@@ -16,6 +16,7 @@ from django.utils import timezone
 from booking import plan_limits
 from booking.models import BookingPage, Profile
 from calendars.models import Connection
+from calendars.selectors import connection_secrets
 from calendars.services import connection_connect_caldav, connection_connect_oauth
 from orgs.addresses import address_domain
 from orgs.models import Domain, Membership, OrgEvent, Policy, Role
@@ -248,6 +249,96 @@ def test_a_personal_google_account_is_refused_after_consent_and_nothing_is_store
     assert response.status_code == 403
     assert "allows only its own Google Calendar accounts" in response.text
     assert not Connection.objects.filter(user=member).exists()
+
+
+# Bringing accounts back -------------------------------------------------------------------------
+
+
+def _credentials(connection: Connection) -> str:
+    return reverse("calendars:connection_credentials", args=[connection.id])
+
+
+def test_a_disconnected_caldav_account_cannot_come_back_by_a_new_password(
+    org, owner, member, client
+):
+    set_policy(org, owner, allowed_kinds=("google", "microsoft"))
+    connection = ConnectionFactory(user=member, status=Connection.Status.DISCONNECTED)
+    sealed = connection.secrets
+    client.force_login(member)
+
+    said = "Acme does not allow CalDAV server accounts to be connected."
+    assert said in client.get(_credentials(connection)).text
+    response = client.post(_credentials(connection), {"password": "a-new-password"})
+
+    assert response.status_code == 200
+    assert said in response.text
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.DISCONNECTED
+    assert connection.secrets == sealed
+
+
+def test_an_organizations_icloud_account_gets_no_new_password_from_anyone(
+    org, owner, outsider, client
+):
+    set_policy(org, owner, allowed_kinds=("google",))
+    connection = ConnectionFactory(
+        user=outsider,
+        kind=Connection.Kind.ICLOUD,
+        server_url="https://caldav.icloud.com/",
+        username="ada@acme.test",
+        status=Connection.Status.NEEDS_RECONNECT,
+    )
+    client.force_login(outsider)
+
+    response = client.post(_credentials(connection), {"password": "abcd-efgh-ijkl-mnop"})
+
+    assert response.status_code == 200
+    assert "Acme does not allow Apple iCloud accounts to be connected." in response.text
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.NEEDS_RECONNECT
+
+
+def test_an_ical_link_gets_no_new_address_where_links_are_refused(org, owner, member, client, feed):
+    set_policy(org, owner, allowed_kinds=("google",))
+    connection = ConnectionFactory(
+        user=member,
+        kind=Connection.Kind.ICS,
+        server_url="",
+        username="link:old",
+        secrets={"url": "https://example.test/old.ics"},
+    )
+    feed.serve_file("google.ics")
+    client.force_login(member)
+
+    response = client.post(_credentials(connection), {"url": feed.url})
+
+    assert response.status_code == 200
+    assert "Acme does not allow iCal link accounts to be connected." in response.text
+    assert feed.requests == []
+    connection.refresh_from_db()
+    assert connection_secrets(connection) == {"url": "https://example.test/old.ics"}
+
+
+def test_a_disconnected_account_of_an_allowed_kind_comes_back_by_its_password(
+    org, owner, member, client, radicale_server
+):
+    set_policy(org, owner, allowed_kinds=("caldav",))
+    account = radicale_server.new_account()
+    radicale_server.create_calendar(account, "Clients")
+    connection = ConnectionFactory(
+        user=member,
+        server_url=account.server_url,
+        username=account.username,
+        status=Connection.Status.DISCONNECTED,
+    )
+    client.force_login(member)
+
+    response = client.post(_credentials(connection), {"password": account.password})
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.OK
+    assert connection_secrets(connection) == {"password": account.password}
 
 
 # Sync rules -------------------------------------------------------------------------------------
