@@ -1,11 +1,12 @@
 """Booking pages inside other websites: who may frame a page, the snippets its owner copies, and
 what the page tells the site around it once a time is booked.
 
-A page is embedded through its own address with ``?embed=1`` (``EMBED_PARAM``), not an address
-of its own: the same views, checks and rate limits serve it, and the flag travels through the
-flow (times, form, confirmation) in the query like the attendee's zone and clock. Only those
-responses may be framed, and only by the sites the page allows (``frame_ancestors``, enforced as
-CSP ``frame-ancestors`` by ``multical.lib.framing``); every other response stays ``DENY``.
+A page, a person's or a team's, is embedded through its own address with ``?embed=1``
+(``EMBED_PARAM``), not an address of its own: the same views, checks and rate limits serve it,
+and the flag travels through the flow (times, form, confirmation) in the query like the
+attendee's zone and clock. Only those responses may be framed, and only by the sites the page
+allows (``frame_ancestors``, enforced as CSP ``frame-ancestors`` by ``multical.lib.framing``);
+every other response stays ``DENY``.
 
 The site around the page includes our script (static/booking/embed.js); inside the frame
 static/booking/embedded.js answers it. The messages, all ``postMessage`` objects with a ``type``:
@@ -29,7 +30,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
-from booking.models import Booking, BookingPage
+from booking.models import Booking, BookingPage, TeamPage
 from multical.lib.framing import ANY_SITE, allow_framing
 
 EMBED_PARAM = "embed"
@@ -45,7 +46,7 @@ def embedded(request: HttpRequest) -> bool:
     return request.GET.get(EMBED_PARAM) == "1"
 
 
-def frame_ancestors(page: BookingPage) -> tuple[str, ...]:
+def frame_ancestors(page: BookingPage | TeamPage) -> tuple[str, ...]:
     """The sites that may frame ``page``: any, those its owner listed, or none."""
     if page.embed_on == BookingPage.EmbedOn.ANY_SITE:
         return (ANY_SITE,)
@@ -54,12 +55,12 @@ def frame_ancestors(page: BookingPage) -> tuple[str, ...]:
     return ()
 
 
-def framed_by_page(response: HttpResponseBase, page: BookingPage) -> HttpResponseBase:
+def framed_by_page(response: HttpResponseBase, page: BookingPage | TeamPage) -> HttpResponseBase:
     """``response``, framable by the sites ``page`` allows (by none when it allows none)."""
     return allow_framing(response, frame_ancestors(page))
 
 
-def booked_event(booking: Booking, page: BookingPage) -> dict[str, object]:
+def booked_event(booking: Booking, page: BookingPage | TeamPage) -> dict[str, object]:
     """What the site around the page is told of a booking (``multical:booked``): the booking's
     public id, its start and end (RFC 3339, UTC), its length in minutes and the page's slug (never
     an unlisted page's secret). Nothing else: no attendee, no answers, nothing from a calendar."""

@@ -1,4 +1,5 @@
-"""The form an attendee fills in: who they are and the page's own questions."""
+"""The form an attendee fills in: who they are and the page's own questions, on a personal page
+or a team page alike (both have ``page.questions``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from booking.models import BookingPage, Question
+from booking.models import BookingPage, QuestionFields, TeamPage
 
 
 def new_submission_key() -> str:
@@ -21,7 +22,7 @@ class BookingForm(forms.Form):
     # One key per rendered form: a double-click sends it twice and books once.
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args: Any, page: BookingPage, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, page: BookingPage | TeamPage, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs.update(autocomplete="name")
         self.fields["email"].widget.attrs.update(autocomplete="email")
@@ -30,9 +31,9 @@ class BookingForm(forms.Form):
             self.fields[_field_name(question)] = forms.CharField(
                 label=question.label,
                 required=question.required,
-                max_length=2000 if question.kind == Question.Kind.LONG else 300,
+                max_length=2000 if question.kind == QuestionFields.Kind.LONG else 300,
                 widget=forms.Textarea(attrs={"rows": 4})
-                if question.kind == Question.Kind.LONG
+                if question.kind == QuestionFields.Kind.LONG
                 else forms.TextInput,
             )
 
@@ -45,8 +46,8 @@ class BookingForm(forms.Form):
         ]
 
 
-def _field_name(question: Question) -> str:
-    return f"question_{question.id}"
+def _field_name(question: QuestionFields) -> str:
+    return f"question_{question.pk}"
 
 
 class CancelForm(forms.Form):

@@ -5,10 +5,16 @@ People and organizations share one namespace of handles (``booking.handles``), s
 else goes on to the person's pages in ``booking.public_views``. The team flow follows the
 personal one: the page with its month of open times (computed by ``booking.team_slots`` from
 each member's busy time and bookings, shown in the viewer's zone and clock), the form, and the
-confirmation that names who the attendee will meet. It is not offered inside other sites' frames,
-so the form is protected by Django's CSRF cookie. Cancelling and moving use the booking's links,
-as every booking does (``public_views.manage`` and friends; moving a team booking is
-``reschedule`` here).
+confirmation that names who the attendee will meet. The form asks the page's own questions, and
+the answers go with the booking to every member who meets the attendee.
+
+A team page is embedded in other sites as a person's is (``booking.embed``): ``?embed=1`` on the
+page, its times, its form and its confirmation, each of them framable by the sites the team page
+allows, and only those. So the form books without a cookie, as the personal one does: a signed
+form token instead of Django's CSRF cookie, and a receipt instead of the session for an embedded
+confirmation (``booking.form_tokens``). Cancelling and moving use the booking's links, as every
+booking does (``public_views.manage`` and friends; moving a team booking is ``reschedule``
+here); those are never framed.
 """
 
 from __future__ import annotations
@@ -18,23 +24,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from booking import public_views
+from booking import embed, form_tokens, public_views
 from booking.availability import bookings_version_key
 from booking.handles import organization_for_handle
 from booking.models import Booking, OrgHandle, Profile, TeamPage, TeamPageMember
@@ -72,12 +77,12 @@ from booking.team_availability import (
 )
 from booking.tokens import manage_path
 from calendars.busy import busy_versions
-from multical.lib.framing import framable
+from multical.lib.framing import RESPONSE_ATTRIBUTE, allow_framing, framable
 
 # ``booking_public`` URL names, each answered here for an organization's handle. The personal
 # views' marks stay on their dispatchers: ``page``, ``book`` and ``booked`` may be framed (each
-# response decides), and ``book`` checks its own form token instead of the CSRF cookie, so the
-# team's form, which is not, checks the cookie itself (``csrf_protect``).
+# response decides), and ``book`` is exempt from Django's CSRF check, since both forms check
+# their own form token instead (``form_tokens.form_token_protected``).
 
 
 def profile_or_team(request: HttpRequest, handle: str) -> HttpResponse:
@@ -131,8 +136,25 @@ def _team(members: list[TeamPageMember]) -> list[Profile]:
 def _viewer(request: HttpRequest, page: TeamPage, params: Any) -> Viewer:
     language = translation.get_language()
     return viewer_from(
-        params, cast(Any, page), clock=default_clock(request, language), language=language
+        params,
+        cast(Any, page),
+        clock=default_clock(request, language),
+        language=language,
+        embed=embed.embedded(request),
     )
+
+
+def _render_step(
+    request: HttpRequest, template: str, context: dict[str, Any], *, page: TeamPage
+) -> HttpResponse:
+    """A step of the booking flow (the times, the form, the confirmation): asked for embedded,
+    without the site's header and footer and framable by the sites ``page`` allows; else as any
+    public page (``public_views._render``)."""
+    if not embed.embedded(request):
+        return _render(request, template, context)
+    response = render(request, template, {**context, "languages": [], "embed": True})
+    embed.framed_by_page(response, page)
+    return response
 
 
 @browsing_limit
@@ -202,7 +224,7 @@ def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     picker, complete = (
         _picker(request, handle, page, members, viewer, versions) if bookable else ("", False)
     )
-    response = _render(
+    response = _render_step(
         request,
         "booking/public/team_page.html",
         {
@@ -213,6 +235,7 @@ def team_page(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             "bookable": bookable,
             "organization": page.organization,
         },
+        page=page,
     )
     if complete and entry_key:  # an unreadable calendar is asked again next time
         cache.set(entry_key, entry, PICKER_SECONDS)
@@ -308,19 +331,25 @@ def _brings_nothing(request: HttpRequest) -> bool:
 
 
 def _kept(key: str | None, request: HttpRequest) -> HttpResponse | None:
-    """The page kept under ``key``, with this response's own CSP nonce."""
+    """The page kept under ``key``, with this response's own CSP nonce, framable by the sites it
+    was (none unless it was rendered embedded; its key holds the address, ``?embed=1`` with it,
+    and the page's last change, so a page asked for otherwise or changed since is not this one)."""
     found = cache.get(key) if key else None
     if found is None:
         return None
     nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
-    return HttpResponse(found["html"].replace(found["nonce"], nonce))
+    response = HttpResponse(found["html"].replace(found["nonce"], nonce))
+    allow_framing(response, found.get("frame_ancestors", ()))
+    return response
 
 
 def _keep(key: str | None, request: HttpRequest, response: HttpResponse) -> None:
     if key and response.status_code == 200:
         nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
         html = response.content.decode()
-        cache.set(key, {"html": html, "nonce": nonce}, PICKER_SECONDS)
+        ancestors = list(getattr(response, RESPONSE_ATTRIBUTE, ()))
+        kept = {"html": html, "nonce": nonce, "frame_ancestors": ancestors}
+        cache.set(key, kept, PICKER_SECONDS)
 
 
 def _slot_picker(
@@ -353,21 +382,27 @@ def _slot_picker(
 @browsing_limit
 @submitting_limit
 @require_http_methods(["GET", "POST"])
-@csrf_protect
+@form_tokens.form_token_protected(form_tokens.BOOK)
 @speaks_attendee_language
 def team_book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
     page = _get_page(handle, slug)
+    posted = request.method == "POST"
+    if posted:
+        forged = form_tokens.page_refusal(form_tokens.posted_form_token(request), cast(Any, page))
+        if forged:
+            return _refused(request, page, forged)
     members = team_members(page)
     page_url = reverse("booking_public:page", args=[handle, page.slug])
-    posted = request.method == "POST"
     params = request.POST if posted else request.GET
     viewer = _viewer(request, page, params)
     start = parse_start(params.get("start", ""))
     if start is None or not members or not page.durations:
         messages.info(request, _("Pick a time first."))
         return redirect(f"{page_url}?{viewer.query()}")
-    form = TeamBookingForm(
-        request.POST if posted else None, initial={"submission": new_submission_key()}
+    form = BookingForm(
+        request.POST if posted else None,
+        page=page,
+        initial={"submission": new_submission_key()},
     )
     if posted and form.is_valid():
         try:
@@ -380,15 +415,22 @@ def team_book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
                 attendee_time_zone=viewer.zone.key,
                 attendee_clock=viewer.clock,
                 attendee_language=language_asked(request).code,
+                answers=form.answers(),
                 submission_key=form.cleaned_data["submission"],
             )
         except (SlotUnavailable, BusyUnknown, BookingClosed, LengthNotOffered) as error:
             form.add_error(None, str(error))
         else:
-            remember_made_here(request, booking)
             booked_url = reverse("booking_public:booked", args=[handle, page.slug, booking.id])
+            if viewer.embed:
+                # No session in another site's frame: the confirmation's address has a receipt.
+                receipt = form_tokens.receipt(booking)
+                return redirect(
+                    f"{booked_url}?{viewer.query(**{form_tokens.RECEIPT_PARAM: receipt})}"
+                )
+            remember_made_here(request, booking)
             return redirect(f"{booked_url}?{viewer.query()}")
-    return _render(
+    return _render_step(
         request,
         "booking/public/team_book.html",
         {
@@ -399,29 +441,29 @@ def team_book(request: HttpRequest, handle: str, slug: str) -> HttpResponse:
             "start_code": format_start(start),
             "when": viewer.when(start, start + timedelta(minutes=viewer.duration)),
             "back_url": f"{page_url}?{viewer.query()}",
+            "form_token": form_tokens.form_token(cast(Any, page), purpose=form_tokens.BOOK),
         },
+        page=page,
     )
 
 
-class TeamBookingForm(forms.Form):
-    """Who the attendee is; a team page asks no questions of its own."""
-
-    name = BookingForm.base_fields["name"]
-    email = BookingForm.base_fields["email"]
-    submission = BookingForm.base_fields["submission"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["name"].widget.attrs.update(autocomplete="name")
-        self.fields["email"].widget.attrs.update(autocomplete="email")
+def _refused(request: HttpRequest, page: TeamPage, reason: str) -> HttpResponse:
+    """A form we cannot take (``form_tokens.page_refusal``): the CSRF failure page, which says to
+    reload the form; inside a frame, as the page allows."""
+    response = form_tokens.refuse(request, reason)
+    if embed.embedded(request):
+        embed.framed_by_page(response, page)
+    return response
 
 
 @browsing_limit
 @speaks_attendee_language
 def team_booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -> HttpResponse:
-    """The confirmation, for the browser that booked (its session says so): who they meet."""
+    """The confirmation, for the browser that booked: its session says so, or (embedded, with
+    no session) the receipt in the address does. It names who the attendee meets."""
     page = _get_page(handle, slug, switched_off=True)
-    if not made_here(request, booking_id):
+    receipt = request.GET.get(form_tokens.RECEIPT_PARAM, "")
+    if not (made_here(request, booking_id) or form_tokens.receipt_matches(receipt, booking_id)):
         raise Http404
     booking = (
         Booking.objects.select_related("owner__booking_profile")
@@ -430,7 +472,7 @@ def team_booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -
     )
     if booking is None:
         raise Http404
-    return _render(
+    return _render_step(
         request,
         "booking/public/team_booked.html",
         {
@@ -440,7 +482,9 @@ def team_booked(request: HttpRequest, handle: str, slug: str, booking_id: str) -
             "when": _booking_when(booking, translation.get_language()),
             "manage_path": manage_path(booking),
             "calendar": calendar_links(booking),
+            "booked_event": embed.booked_event(booking, page),
         },
+        page=page,
     )
 
 

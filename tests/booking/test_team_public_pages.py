@@ -7,10 +7,13 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core import mail
 from django.test import Client
+from django.urls import reverse
 
 from booking.models import Booking, TeamPage
 from booking.public_display import format_start
+from booking.services.follow_up import booking_follow_up
 from booking.services.teams import team_booking_create, team_member_left
 from booking.tokens import manage_token
 from tests.booking.pages import at, days_ahead, make_host
@@ -193,23 +196,116 @@ def test_a_kept_page_follows_the_admins_changes_at_once(
     assert "Person 1" not in Client().get(url).text
 
 
-def test_the_team_form_refuses_a_submission_without_the_csrf_token(radicale_server):
+def test_the_team_form_refuses_a_submission_without_its_form_token(radicale_server):
     team = make_team(radicale_server, size=1)
     page = team.page()
+    other = team.page(slug="other")
     start = at(days_ahead(3), 10)
     form_url = f"/book/acme/{page.slug}/new/?tz=UTC&duration=30&start={format_start(start)}"
     browser = Client(enforce_csrf_checks=True)
+    data = form_data(browser.get(form_url))
+    others = form_data(browser.get(form_url.replace(page.slug, other.slug)))
 
-    refused = browser.post(form_url, form_data(browser.get(form_url)))
+    missing = browser.post(form_url, {**data, "form_token": ""})
+    for_another_page = browser.post(form_url, {**data, "form_token": others["form_token"]})
+    from_another_site = browser.post(form_url, data, headers={"Origin": "https://evil.example"})
 
-    assert refused.status_code == 403
+    assert [missing.status_code, for_another_page.status_code] == [403, 403]
+    assert from_another_site.status_code == 403
     assert not Booking.objects.exists()
 
 
-def test_team_pages_are_never_framed(radicale_server, client):
+# The page's questions ---------------------------------------------------------------------------
+
+
+def ask(page: TeamPage) -> tuple:
+    company = page.questions.create(label="<b>Company</b>", required=True, position=1)
+    topic = page.questions.create(label="Topic", kind="long", position=2)
+    return company, topic
+
+
+def test_the_team_form_asks_the_pages_questions_and_keeps_what_was_typed(radicale_server, client):
     team = make_team(radicale_server, size=1)
     page = team.page()
+    company, topic = ask(page)
+    start = at(days_ahead(3), 10)
+    form_url = f"/book/acme/{page.slug}/new/?tz=UTC&duration=30&start={format_start(start)}"
+    form = client.get(form_url)
 
-    response = client.get(f"/book/acme/{page.slug}/?embed=1")
+    refused = client.post(
+        form_url, form_data(form, **{f"question_{topic.id}": "Pricing <i>plans</i>"})
+    )
 
-    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert "&lt;b&gt;Company&lt;/b&gt;" in form.text and "<b>Company</b>" not in form.text
+    assert f'name="question_{topic.id}"' in form.text and "<textarea" in form.text
+    assert refused.status_code == 200
+    assert refused.context["form"].errors[f"question_{company.id}"] == ["This field is required."]
+    assert "Grace Guest" in refused.text and "grace@example.com" in refused.text
+    assert "Pricing &lt;i&gt;plans&lt;/i&gt;</textarea>" in refused.text
+    assert not Booking.objects.exists()
+
+
+def book_with_answers(client: Client, page: TeamPage, start) -> object:
+    company, topic = page.questions.all()
+    form_url = f"/book/acme/{page.slug}/new/?tz=UTC&duration=30&start={format_start(start)}"
+    answers = {f"question_{company.id}": "<script>x()</script>", f"question_{topic.id}": "A\nB"}
+    return client.post(form_url, form_data(client.get(form_url), **answers))
+
+
+ANSWERS = [
+    {"question": "<b>Company</b>", "answer": "<script>x()</script>"},
+    {"question": "Topic", "answer": "A\nB"},
+]
+
+
+def test_the_answers_go_to_every_member_who_meets_the_attendee_and_stay_when_moved(
+    radicale_server, client
+):
+    team = make_team(radicale_server)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    ask(page)
+    day = days_ahead(3)
+
+    done = book_with_answers(client, page, at(day, 10))
+
+    assert done.status_code == 302
+    assert [row.answers for row in Booking.objects.all()] == [ANSWERS] * 3
+    lead = Booking.objects.get(team_lead__isnull=True)
+    manage = f"/bookings/{lead.id}/{manage_token(lead)}/"
+    client.post(manage + "reschedule/?tz=UTC", {"start": format_start(at(day, 11))})
+    moved = [(row.start, row.answers) for row in Booking.objects.all()]
+    assert moved == [(at(day, 11), ANSWERS)] * 3
+
+
+def test_a_round_robin_booking_keeps_the_answers_on_the_one_members_booking(
+    radicale_server, client
+):
+    team = make_team(radicale_server)
+    page = team.page()
+    ask(page)
+
+    book_with_answers(client, page, at(days_ahead(3), 10))
+
+    assert Booking.objects.get().answers == ANSWERS
+
+
+def test_each_member_reads_the_answers_escaped_in_their_email_and_dashboard(
+    radicale_server, client
+):
+    team = make_team(radicale_server, size=2)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    ask(page)
+    book_with_answers(client, page, at(days_ahead(3), 10))
+
+    for row in Booking.objects.all():
+        booking_follow_up(booking_id=str(row.id))
+        member = Client()
+        member.force_login(row.owner)
+        detail = member.get(reverse("booking:booking_detail", args=[row.id])).text
+        (email,) = [m for m in mail.outbox if m.to == [row.owner.email]]
+        ((html, _mimetype),) = email.alternatives
+        for shown in (detail, html):
+            assert "&lt;b&gt;Company&lt;/b&gt;" in shown
+            assert "&lt;script&gt;x()&lt;/script&gt;" in shown
+            assert "<script>x()" not in shown and "<b>Company" not in shown
+        assert "<b>Company</b>: <script>x()</script>" in email.body  # the plain text part
