@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from booking.models import Booking
-from booking.services.follow_up import booking_follow_up
+from booking.services.follow_up import booking_follow_up, follow_up_waits, follow_ups_unfinished
 from integrations.base import ProviderError
 from multical import metrics
 from multical.lib.retry import RETRY_LIMIT, backoff_seconds
@@ -31,12 +31,27 @@ def follow_booking(self: Task, booking_id: str) -> None:
     except ProviderError as error:
         if error.permanent:
             raise
-        raise self.retry(
-            countdown=backoff_seconds(self.request.retries, error.retry_after)
+        raise _retry(
+            self, booking_id, backoff_seconds(self.request.retries, error.retry_after)
         ) from None
     except OSError:  # the mail server or the network (smtplib's errors are OSErrors)
-        raise self.retry(countdown=backoff_seconds(self.request.retries, None)) from None
+        raise _retry(self, booking_id, backoff_seconds(self.request.retries, None)) from None
     _count_follow_up_lag(booking_id)
+
+
+def _retry(task: Task, booking_id: str, countdown: float) -> Exception:
+    """The task's retry in ``countdown`` seconds, noted for the sweeper (``resume_follow_ups``)."""
+    follow_up_waits(booking_id, seconds=countdown)
+    return task.retry(countdown=countdown)
+
+
+@shared_task
+def resume_follow_ups() -> None:
+    """Queue again the follow-ups a dead worker or a lost message left unfinished (the beat's
+    ``resume-follow-ups``). Two beats queue one twice at most, and the second run finds nothing to
+    do or the first one running."""
+    for booking_id in follow_ups_unfinished(now=timezone.now()):
+        follow_booking.delay(booking_id)
 
 
 def _count_follow_up_lag(booking_id: str) -> None:

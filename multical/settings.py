@@ -278,6 +278,8 @@ CELERY_BEAT_SCHEDULE = {
     # Syncs asked for and not served (a worker killed mid-sync, a lost message, a retry that is
     # due) are queued again.
     "resume-syncs": {"task": "syncrules.tasks.resume_syncs", "schedule": 30.0},
+    # Booking follow-ups a dead worker or a lost message left unfinished are queued again.
+    "resume-follow-ups": {"task": "booking.tasks.resume_follow_ups", "schedule": 60.0},
     # Blocks no rule copies any more are removed (their removal is queued at once; this catches a
     # lost message), and disconnections whose clean-up stalled resume.
     "finish-clean-ups": {"task": "syncrules.tasks.finish_clean_ups", "schedule": 10 * 60.0},

@@ -20,22 +20,27 @@ owner's e-mail says what is missing; the step is not recorded as done, so a late
 again. A problem is kept as English messages with their values (``Booking.follow_up_problems``), so
 the owner reads it in their own language on the booking's page and in the e-mail.
 
-One follow-up of a booking runs at a time (a lock in the shared cache). A run that finds the lock
-taken leaves a mark and tries the lock once more; the holder, after releasing it, goes once more if
-it finds the mark. Whichever of the two comes second sees the other's step, so a change committed
-while a follow-up runs is never left for the next change to carry.
+One follow-up of a booking runs at a time, under a lock that dies with its holder (a PostgreSQL
+advisory lock, ``multical.lib.locks``): a worker killed midway frees it at once, and the task
+handed out again carries on where the dead one stopped. A run that finds the lock taken leaves a
+mark and tries the lock once more; the holder, after releasing it, goes once more if it finds the
+mark. Whichever of the two comes second sees the other's step, so a change committed while a
+follow-up runs is never left for the next change to carry. A follow-up whose task is lost with
+its whole worker is queued again by the sweeper (``follow_ups_unfinished``, beat entry
+``resume-follow-ups``): the intent is the row's ``sequence``, not the broker's message.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import F
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_noop
@@ -54,11 +59,15 @@ from calendars.zoom_tokens import client_for_connection
 from integrations.base import BlockSpec, MarkerKind, ProviderError, Transparency
 from integrations.zoom import client as zoom_client
 from multical.lib.email import Attachment, send_templated_email
+from multical.lib.locks import held, try_lock
 
 logger = logging.getLogger(__name__)
 
-# Longer than the slowest follow-up, so a lock held by a worker that died frees itself.
-LOCK_SECONDS = 10 * 60
+# How long a follow-up finding another running leaves its "go once more" flag: longer than the
+# slowest follow-up.
+AGAIN_SECONDS = 10 * 60
+# How old an unfinished change must be before the sweeper queues its follow-up again.
+SWEEP_AFTER = timedelta(minutes=2)
 # How long the mark that the attendee's e-mail went out is kept (longer than every retry).
 SENT_MARK_SECONDS = 3 * 24 * 3600
 # Connections we may use: not waiting for the user to reconnect, disconnected or being removed.
@@ -119,26 +128,75 @@ class _Run:
 def booking_follow_up(*, booking_id: str, last_try: bool = False) -> None:
     """Bring the booking's meeting, event and e-mails up to its sequence, or raise a transient
     ``ProviderError`` for the caller to retry. ``last_try``: the e-mails go out even if Zoom
-    is still failing."""
+    is still failing.
+
+    One follow-up of a booking runs at a time, under a lock that dies with its holder
+    (``multical.lib.locks``): a worker killed midway holds nothing up, and the task handed out
+    again (or queued again by ``follow_ups_unfinished``) carries on at once. A follow-up finding
+    another running leaves a flag for it to go once more, as the change it was asked for may have
+    committed after the running one read the row."""
     booking_id = str(booking_id)
-    lock_key, again_key = (
-        f"booking:follow-up:lock:{booking_id}",
-        f"booking:follow-up:again:{booking_id}",
-    )
+    again_key = f"booking:follow-up:again:{booking_id}"
     while True:
-        token = uuid.uuid4().hex
-        if not cache.add(lock_key, token, timeout=LOCK_SECONDS):
-            cache.set(again_key, True, timeout=LOCK_SECONDS)
-            if not cache.add(lock_key, token, timeout=LOCK_SECONDS):
+        if not _follow_if_free(booking_id, again_key=again_key, last_try=last_try):
+            cache.set(again_key, True, timeout=AGAIN_SECONDS)
+            # The running one may have ended before it could see the flag: try once more.
+            if not _follow_if_free(booking_id, again_key=again_key, last_try=last_try):
                 return  # the running follow-up goes once more for us
-        cache.delete(again_key)  # this run reads the row afresh: it covers earlier requests
-        try:
-            _follow(booking_id, last_try=last_try)
-        finally:
-            if cache.get(lock_key) == token:
-                cache.delete(lock_key)
         if not cache.get(again_key):
             return
+
+
+def follow_up_lock_name(booking_id: object) -> str:
+    return f"booking:follow-up:{booking_id}"
+
+
+def _follow_if_free(booking_id: str, *, again_key: str, last_try: bool) -> bool:
+    """Follow the booking up unless another follow-up of it is running; whether this one ran."""
+    with try_lock(follow_up_lock_name(booking_id)) as held:
+        if held:
+            cache.delete(again_key)  # this run reads the row afresh: it covers earlier requests
+            _follow(booking_id, last_try=last_try)
+    return held
+
+
+def follow_ups_unfinished(*, now: datetime, limit: int = 500) -> list[str]:
+    """Bookings whose follow-up has not caught up with their latest change and is neither running
+    nor waiting for its retry: a worker died with it (the whole worker, whose unacknowledged task
+    the broker hands out again only after its visibility timeout), or its message was lost.
+
+    A booking is finished once its e-mails went out for its sequence (the last step, taken on the
+    last try even when Zoom or the calendar failed); only changes older than ``SWEEP_AFTER`` and
+    meetings not long over are looked at, so a follow-up on its way is left alone."""
+    candidates = [
+        str(booking_id)
+        for booking_id in Booking.objects.filter(
+            notified_sequence__lt=F("sequence"),
+            updated_at__lt=now - SWEEP_AFTER,
+            end__gt=now - timedelta(days=1),
+        )
+        .order_by("updated_at")
+        .values_list("id", flat=True)[:limit]
+    ]
+    waiting = cache.get_many([_waiting_key(booking_id) for booking_id in candidates])
+    running = held(follow_up_lock_name(booking_id) for booking_id in candidates)
+    return [
+        booking_id
+        for booking_id in candidates
+        if _waiting_key(booking_id) not in waiting
+        and follow_up_lock_name(booking_id) not in running
+    ]
+
+
+def follow_up_waits(booking_id: object, *, seconds: float) -> None:
+    """Note that the booking's follow-up is to be tried again in ``seconds`` (a retry's
+    countdown), so ``follow_ups_unfinished`` does not hurry it. A hint only: were it lost, the
+    retry would merely come early."""
+    cache.set(_waiting_key(booking_id), True, timeout=int(seconds) + 120)
+
+
+def _waiting_key(booking_id: object) -> str:
+    return f"booking:follow-up:waiting:{booking_id}"
 
 
 def _follow(booking_id: str, *, last_try: bool) -> None:

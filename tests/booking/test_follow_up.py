@@ -7,6 +7,7 @@ the follow-up runs as the task would, through ``enqueue_follow_up`` on commit.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -16,7 +17,9 @@ import pytest
 from celery.exceptions import Retry
 from django.core import mail
 from django.core.cache import cache
+from django.db import connections
 from django.urls import reverse
+from django.utils import timezone
 
 from booking import tasks
 from booking.models import Booking, Profile
@@ -24,6 +27,8 @@ from booking.services import follow_up
 from booking.tokens import cancel_url, manage_url, reschedule_url
 from calendars.models import Connection
 from integrations.base import BOOKING_MARKER_PROPERTY, MARKER_PROPERTY
+from multical.lib import locks
+from tests.syncrules.test_tasks import other_session_holding
 from tests.syncrules.world import World, make_world, soon
 
 pytestmark = pytest.mark.django_db
@@ -538,13 +543,31 @@ def test_a_mail_server_failing_after_the_attendees_email_does_not_send_it_twice(
 
 def test_a_follow_up_finding_another_running_leaves_it_to_go_once_more(world, zoom, zoom_fake):
     booking = make_booking(world)
-    cache.add(f"booking:follow-up:lock:{booking.id}", "another worker", timeout=60)
+    other = other_session_holding(follow_up.follow_up_lock_name(booking.id))  # another worker
+    try:
+        follow_up.booking_follow_up(booking_id=booking.id)
 
-    follow_up.booking_follow_up(booking_id=booking.id)
+        assert zoom_fake.requests == [] and mail.outbox == []
+        assert cache.get(f"booking:follow-up:again:{booking.id}")
+    finally:
+        other.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
+    cache.delete(f"booking:follow-up:again:{booking.id}")
 
-    assert zoom_fake.requests == [] and mail.outbox == []
-    assert cache.get(f"booking:follow-up:again:{booking.id}")
-    cache.delete_many([f"booking:follow-up:{k}:{booking.id}" for k in ("lock", "again")])
+
+def in_another_worker(function, **kwargs: object) -> None:
+    """Run ``function`` in a thread of its own, with a database session of its own (its locks
+    are not this session's), and wait for it."""
+
+    def run() -> None:
+        try:
+            function(**kwargs)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
 
 
 def test_a_change_during_a_follow_up_is_followed_at_its_end(world, zoom, zoom_fake, monkeypatch):
@@ -557,7 +580,7 @@ def test_a_change_during_a_follow_up_is_followed_at_its_end(world, zoom, zoom_fa
         runs.append(Booking.objects.get(id=booking_id).notified_sequence)
         if len(runs) == 1:  # committed by a request while this worker was busy
             reschedule(Booking.objects.get(id=booking_id))
-            follow_up.booking_follow_up(booking_id=booking_id)
+            in_another_worker(follow_up.booking_follow_up, booking_id=booking_id)
 
     monkeypatch.setattr(follow_up, "_follow", follow_and_meanwhile_a_reschedule)
     follow_up.booking_follow_up(booking_id=booking.id)
@@ -568,7 +591,40 @@ def test_a_change_during_a_follow_up_is_followed_at_its_end(world, zoom, zoom_fa
     (event,) = booking_events(world)
     assert event.decoded("DTSTART") == booking.start
     assert len(zoom_calls(zoom_fake, "PATCH")) == 1
-    assert cache.get(f"booking:follow-up:lock:{booking.id}") is None
+    assert locks.held([follow_up.follow_up_lock_name(booking.id)]) == set()
+
+
+def test_a_follow_up_left_unfinished_is_queued_again_unless_running_or_waiting(world, monkeypatch):
+    now = timezone.now()
+    hours = iter(range(9, 18))
+
+    def booking(**fields: object) -> Booking:  # each at its own time
+        start = soon(3, next(hours))
+        return make_booking(world, start=start, end=start + timedelta(minutes=30), **fields)
+
+    left = booking()
+    booking(notified_sequence=0)  # finished
+    just_made = booking()
+    # A meeting over for more than a day.
+    make_booking(world, start=now - timedelta(days=3), end=now - timedelta(days=2))
+    waiting = booking()
+    running = booking()
+    Booking.objects.exclude(id=just_made.id).update(updated_at=now - timedelta(minutes=5))
+    follow_up.follow_up_waits(waiting.id, seconds=600)  # a retry's countdown
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.follow_booking, "delay", queued.append)
+
+    other = other_session_holding(follow_up.follow_up_lock_name(running.id))
+    try:
+        tasks.resume_follow_ups.run()
+    finally:
+        other.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
+    assert queued == [str(left.id)]
+
+    tasks.resume_follow_ups.run()  # the other worker is gone, its lock with it
+    assert sorted(queued[1:]) == sorted([str(left.id), str(running.id)])
+    cache.delete(f"booking:follow-up:waiting:{waiting.id}")
 
 
 def test_no_event_content_in_task_arguments_or_logs(
