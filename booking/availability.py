@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 
-from booking.models import Booking, BookingPage
+from booking.models import Booking, BookingPage, TeamPage
 from booking.slots import (
     Availability,
     Refusal,
@@ -75,7 +75,8 @@ def availability_of(page: BookingPage, draft: Draft | None = None) -> Availabili
     )
 
 
-def busy_policy_of(page: BookingPage) -> BusyPolicy:
+def busy_policy_of(page: BookingPage | TeamPage) -> BusyPolicy:
+    """Which events make the page's owner busy; a team page's options apply to every member."""
     return BusyPolicy(
         tentative=page.tentative_is_busy,
         free=page.free_is_busy,

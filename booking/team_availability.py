@@ -3,10 +3,11 @@ its owner's (``booking.availability``), combined by ``booking.team_slots``.
 
 Members are the page's ``TeamPageMember`` rows whose person still belongs to the organization and
 has a public profile (attendees see the team by it). Everything a member is busy with counts: the
-calendars the page watches for them, and their confirmed bookings on every page, personal and
-team alike. A calendar of any member that cannot be read offers no time at all, as on a personal
-page: a round-robin page would otherwise hand meetings to the others behind the unread member's
-back, a collective one could double-book them.
+calendars the page watches for them (which of their events count follows the page's busy options,
+as on a personal page: ``busy_policy_of``), and their confirmed bookings on every page, personal
+and team alike. A calendar of any member that cannot be read offers no time at all, as on a
+personal page: a round-robin page would otherwise hand meetings to the others behind the unread
+member's back, a collective one could double-book them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -22,19 +23,17 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from booking.availability import _in_zone, _own_event_ids
+from booking.availability import _in_zone, _own_event_ids, busy_policy_of
 from booking.models import Booking, TeamPage, TeamPageMember
 from booking.slots import Availability, local_day_window
 from booking.team_slots import TeamMember, collective_slots, round_robin_slots
 from calendars.busy import calendars_busy
 from calendars.models import Calendar, Connection
-from integrations.base import BusyPolicy, Interval, Window
+from integrations.base import Interval, Window
 from orgs.models import Membership
 
 # Busy time is read a little wider than the times asked for, so buffers at the edges see it.
 _MARGIN = timedelta(days=1)
-# Tentative events keep a member busy, events shown as free do not, all-day ones do when busy.
-BUSY_POLICY = BusyPolicy(tentative=True, free=False, all_day=True)
 
 
 @dataclass(slots=True)
@@ -85,26 +84,35 @@ def _counting(page: TeamPage) -> QuerySet[TeamPageMember]:
 
 
 def page_availability(page: TeamPage) -> Availability:
-    """When the team meets: the page's hours, zone, notice, horizon and grid."""
+    """When the team meets: the page's hours with its date overrides (a day off, or other hours
+    on a date, in the page's zone), its zone, notice, horizon and grid."""
     return Availability(
         time_zone=ZoneInfo(page.time_zone),
         weekly_hours={int(day): _spans(hours) for day, hours in page.weekly_hours.items()},
-        date_overrides={},
+        date_overrides=_overrides(page),
         minimum_notice=timedelta(minutes=page.minimum_notice),
         horizon_days=page.horizon_days,
         increment=timedelta(minutes=page.increment),
     )
 
 
-def member_availability(page: TeamPage, member: TeamPageMember) -> Availability:
-    """Each member's side: their own hours for the page (the page's when they set none), with
-    the page's buffers and daily cap for them."""
+def member_availability(
+    page: TeamPage, member: TeamPageMember, page_hours: Availability
+) -> Availability:
+    """Each member's side, with the page's buffers and daily cap for them: the page's hours
+    (``page_hours``, its date overrides included), or the member's own hours for the page in
+    their zone. Own hours take none of the page's overrides, and need none: every start offered
+    is on the page's grid, inside the page's hours of its date, so a member with hours of their
+    own meets only inside both (the page's day off is theirs too)."""
     own = bool(member.weekly_hours)
-    hours = member.weekly_hours if own else page.weekly_hours
     return Availability(
-        time_zone=ZoneInfo(member.time_zone if own and member.time_zone else page.time_zone),
-        weekly_hours={int(day): _spans(spans) for day, spans in hours.items()},
-        date_overrides={},
+        time_zone=ZoneInfo(member.time_zone or page.time_zone) if own else page_hours.time_zone,
+        weekly_hours=(
+            {int(day): _spans(spans) for day, spans in member.weekly_hours.items()}
+            if own
+            else page_hours.weekly_hours
+        ),
+        date_overrides={} if own else page_hours.date_overrides,
         buffer_before=timedelta(minutes=page.buffer_before),
         buffer_after=timedelta(minutes=page.buffer_after),
         max_per_day=page.max_per_day,
@@ -173,7 +181,7 @@ def team_slots(
     team = [
         TeamMember(
             key=member.user_id,
-            availability=member_availability(page, member),
+            availability=member_availability(page, member, page_hours),
             busy=busy.get(member.user_id, []),
             bookings=[Interval(start, end) for start, end, _page in booked.get(member.user_id, [])],
             booked_starts=[
@@ -230,12 +238,13 @@ def _read_busy(
         first = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo) - _MARGIN
         span = Window(first, first + timedelta(days=page.horizon_days + 3))
     zone = ZoneInfo(page.time_zone)
+    policy = busy_policy_of(page)
     busy: dict[UUID, list[Interval]] = {}
     for member in members:
         read = calendars_busy(
             list(member_calendars(member).select_related("connection")),
             span,
-            BUSY_POLICY,
+            policy,
             fresh=fresh,
         )
         if read.unreadable:
@@ -260,6 +269,10 @@ def _bookings(
     ):
         found.setdefault(owner_id, []).append((start, end, page_id))
     return found
+
+
+def _overrides(page: TeamPage) -> dict[date, list[tuple[int, int]]]:
+    return {override.date: _spans(override.hours) for override in page.date_overrides.all()}
 
 
 def _spans(hours: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
