@@ -45,9 +45,17 @@ class Team:
         return page
 
 
-def make_team(radicale_server, *, size: int = 3, handle: str = "acme", name: str = "Acme") -> Team:
+def make_team(
+    radicale_server,
+    *,
+    size: int = 3,
+    handle: str = "acme",
+    name: str = "Acme",
+    server_url: str | None = None,
+) -> Team:
     """An organization at ``/book/<handle>/`` whose owner administers it and ``size`` members
-    (the owner among them), each with a profile and a Radicale calendar "work"."""
+    (the owner among them), each with a profile and a Radicale calendar "work" (reached through
+    ``server_url`` when given: a fault proxy in front of the server)."""
     organization = Organization.objects.create(name=name)
     OrgHandle.objects.create(organization=organization, handle=handle)
     members = []
@@ -59,5 +67,5 @@ def make_team(radicale_server, *, size: int = 3, handle: str = "acme", name: str
         Profile.objects.create(
             user=user, handle=f"{handle}-person{number}", display_name=f"Person {number}"
         )
-        worlds[user.id] = make_world(radicale_server, user, ["work"])
+        worlds[user.id] = make_world(radicale_server, user, ["work"], server_url=server_url)
     return Team(organization=organization, admin=members[0], members=members, worlds=worlds)
