@@ -16,6 +16,14 @@ goes through ``multical.lib.safe_http``: public addresses only, pinned, bounded 
 Every URL must be https; plain http only for a loopback host while ``OUTBOUND_ALLOW_LOOPBACK`` is
 on (the test suite, local development), the setting the guarded fetcher itself honours.
 
+A multi-tenant issuer (Microsoft Entra's ``…/organizations/v2.0`` and ``…/common/v2.0``) serves
+one discovery document for every tenant: its ``issuer`` holds the literal ``{tenantid}``, and each
+ID token names its tenant in ``tid`` and carries that tenant's issuer in ``iss``. Such an issuer
+vouches for anyone in any tenant, so a client of one lists the tenants it trusts (``tenants``): a
+token counts only when its ``tid`` is one of them *and* its ``iss`` is the template with that
+``tid`` in it (and so is the ``issuer`` a signing key is published for, when the JWKS says). With
+no tenant listed it signs nobody in.
+
 Discovery documents and JWKS are kept in the shared cache. An ID token signed with a key we do
 not know makes us fetch the JWKS once more (the issuer rotated its keys), at most once per
 ``OIDC_JWKS_REFETCH_SECONDS`` per JWKS, so a flood of forged tokens costs the issuer one request.
@@ -64,6 +72,10 @@ _DISCOVERY_PATH = "/.well-known/openid-configuration"
 _AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 _JSON_HEADERS = {"Accept": "application/json"}
 _LOOPBACK_NAMES = {"localhost"}
+# What a multi-tenant issuer's discovery document has where a token has its tenant's ID, and the
+# names such an issuer is configured under in place of a tenant (Entra's).
+TENANT_PLACEHOLDER = "{tenantid}"
+_MULTI_TENANT_NAMES = ("organizations", "common")
 
 # Defaults of the settings read here (each may be set in the settings module).
 DISCOVERY_CACHE_SECONDS = 3600
@@ -108,6 +120,9 @@ REASONS = {
         "The identity token does not match the access token it came with."
     ),
     "missing_claim": gettext_noop("The identity token lacks information we need."),
+    "wrong_tenant": gettext_noop(
+        "You signed in with an account of a tenant this organization does not allow."
+    ),
 }
 
 
@@ -136,17 +151,21 @@ class OIDCError(Exception):
 class OIDCClient:
     """One relying party registration at one issuer. ``redirect_uri`` is sent exactly as given,
     in the authorization request and in the code exchange, so it must be byte for byte the one
-    registered with the issuer."""
+    registered with the issuer. ``tenants`` are the tenant IDs (lower case) whose tokens a
+    multi-tenant issuer may sign the person in with; a single-tenant issuer ignores them."""
 
     issuer: str
     client_id: str
     client_secret: str = field(repr=False)
     redirect_uri: str
+    tenants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderMetadata:
-    """What we use of an issuer's discovery document, checked (see ``discover``)."""
+    """What we use of an issuer's discovery document, checked (see ``discover``).
+    ``issuer_template`` is the document's issuer when it is a multi-tenant one's, with
+    ``TENANT_PLACEHOLDER`` in it; ``issuer`` is always the one configured."""
 
     issuer: str
     authorization_endpoint: str
@@ -154,6 +173,16 @@ class ProviderMetadata:
     jwks_uri: str
     token_endpoint_auth_methods_supported: tuple[str, ...]
     userinfo_endpoint: str | None = None
+    issuer_template: str | None = None
+
+    @property
+    def multi_tenant(self) -> bool:
+        return self.issuer_template is not None
+
+    def tenant_issuer(self, tenant: str) -> str:
+        """The issuer a token of ``tenant`` names (a multi-tenant issuer's only)."""
+        assert self.issuer_template is not None
+        return self.issuer_template.replace(TENANT_PLACEHOLDER, tenant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +226,9 @@ class AuthorizationRequest:
 
 @dataclass(frozen=True, slots=True)
 class IdentityClaims:
-    """The person the issuer signed in. ``(issuer, sub)`` identifies them for good; the address
-    is theirs only when ``email_verified`` (absent counts as not verified)."""
+    """The person the issuer signed in. ``(issuer, sub)`` identifies them for good (``issuer``
+    is the token's: a multi-tenant issuer's tenant's); the address is theirs only when
+    ``email_verified`` (absent counts as not verified)."""
 
     issuer: str
     sub: str
@@ -221,8 +251,9 @@ class TokenResponse:
 def discover(issuer: str) -> ProviderMetadata:
     """The issuer's discovery document, from the cache or fetched through the guarded fetcher.
 
-    The document's ``issuer`` must equal ``issuer`` exactly, and every endpoint must be https (see
-    the module's docstring). Raises ``OIDCError``: ``insecure_url``, ``unsafe_url``,
+    The document's ``issuer`` must equal ``issuer`` exactly, or be a multi-tenant issuer's
+    template for it (``issuer`` with ``organizations`` or ``common`` where the template has
+    ``TENANT_PLACEHOLDER``), and every endpoint must be https (see the module's docstring). Raises ``OIDCError``: ``insecure_url``, ``unsafe_url``,
     ``unreachable`` (transient), ``discovery_failed`` or ``wrong_issuer``.
     """
     _require_https(issuer)
@@ -241,7 +272,10 @@ def _metadata(issuer: str, document: Any) -> ProviderMetadata:
     if not isinstance(document, dict):
         raise OIDCError("discovery_failed")
     # OpenID Connect Discovery §4.3: exactly the issuer asked for, or an impostor may sign for it.
-    if document.get("issuer") != issuer:
+    # A multi-tenant issuer names every tenant's issuer at once, and each token its own.
+    named = document.get("issuer")
+    template = named if _is_tenant_template(named, issuer) else None
+    if named != issuer and template is None:
         _log_refusal("wrong_issuer", issuer)
         raise OIDCError("wrong_issuer")
     endpoints = {}
@@ -267,10 +301,24 @@ def _metadata(issuer: str, document: Any) -> ProviderMetadata:
         jwks_uri=endpoints["jwks_uri"],
         token_endpoint_auth_methods_supported=tuple(m for m in methods if isinstance(m, str)),
         userinfo_endpoint=userinfo,
+        issuer_template=template,
     )
 
 
-def _signing_key(metadata: ProviderMetadata, kid: str | None, alg: str) -> RSAKey | ECKey:
+def _is_tenant_template(named: object, issuer: str) -> bool:
+    return (
+        isinstance(named, str)
+        and named.count(TENANT_PLACEHOLDER) == 1
+        and any(named.replace(TENANT_PLACEHOLDER, name) == issuer for name in _MULTI_TENANT_NAMES)
+    )
+
+
+def is_multi_tenant(issuer: str) -> bool:
+    """Whether ``issuer`` signs in the people of every tenant (raises as ``discover`` does)."""
+    return discover(issuer).multi_tenant
+
+
+def _signing_key(metadata: ProviderMetadata, kid: str | None, alg: str) -> _PublishedKey:
     """The published key for a token's ``kid`` and ``alg``, refetching the JWKS once (guarded)
     when it is unknown. Raises ``OIDCError("unknown_key")`` or ``jwks_failed``."""
     key_name = _cache_key("jwks", metadata.jwks_uri)
@@ -299,7 +347,15 @@ def _fetch_jwks(metadata: ProviderMetadata, key_name: str) -> Any:
     return jwks
 
 
-def _find_key(jwks: Any, kid: str | None, alg: str) -> RSAKey | ECKey | None:
+@dataclass(frozen=True, slots=True)
+class _PublishedKey:
+    """A JWKS key, and the issuer it is published for when the JWKS names one (Entra does)."""
+
+    key: RSAKey | ECKey
+    issuer: str | None
+
+
+def _find_key(jwks: Any, kid: str | None, alg: str) -> _PublishedKey | None:
     key_class, curve = ALGORITHMS[alg]
     candidates = []
     for entry in jwks.get("keys", []) if isinstance(jwks, dict) else []:
@@ -318,9 +374,11 @@ def _find_key(jwks: Any, kid: str | None, alg: str) -> RSAKey | ECKey | None:
         return None
     public = {name: value for name, value in candidates[0].items() if name != "d"}
     try:
-        return key_class.import_key(public)
+        key = key_class.import_key(public)
     except (JoseError, ValueError, TypeError):
         return None
+    issuer = public.get("issuer")
+    return _PublishedKey(key=key, issuer=issuer if isinstance(issuer, str) else None)
 
 
 # --- the authorization request and the callback --------------------------------------------------
@@ -376,7 +434,7 @@ def complete_authorization(
         _log_refusal("state_mismatch", client.issuer)
         raise OIDCError("state_mismatch")
     # RFC 9207: an issuer that names itself in the response must name the one we asked.
-    if "iss" in params and params["iss"] != client.issuer:
+    if "iss" in params and not _names_our_issuer(client, params["iss"]):
         _log_refusal("wrong_issuer", client.issuer)
         raise OIDCError("wrong_issuer")
     if "error" in params:
@@ -450,7 +508,8 @@ def validate_id_token(
     """Validate ``id_token`` per OpenID Connect Core 1.0 §3.1.3.7 and return the person's claims.
 
     Checked: the signature (RS256 or ES256 only, with a key from the issuer's JWKS), ``iss``
-    equal to the issuer, ``aud`` naming the client (with ``azp`` the client when there are several
+    equal to the issuer (a multi-tenant one's: ``tid`` one of the client's ``tenants``, and
+    ``iss`` and the key's published issuer that tenant's), ``aud`` naming the client (with ``azp`` the client when there are several
     audiences), ``exp``, ``iat`` and ``nbf`` within ``OIDC_CLOCK_SKEW_SECONDS``, ``nonce`` equal
     to the one sent, ``at_hash`` when both it and ``access_token`` are present, and a ``sub``.
     Raises ``OIDCError`` naming the first check that failed.
@@ -467,23 +526,64 @@ def validate_id_token(
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise OIDCError("malformed_token")
-    key = _signing_key(metadata, kid, alg)
+    published = _signing_key(metadata, kid, alg)
     try:
-        claims = jwt.decode(id_token, key, algorithms=[alg]).claims
+        claims = jwt.decode(id_token, published.key, algorithms=[alg]).claims
     except BadSignatureError:
         _log_refusal("bad_signature", client.issuer)
         raise OIDCError("bad_signature") from None
     except (JoseError, ValueError):
         raise OIDCError("malformed_token") from None
+    issuer = _token_issuer(client, metadata, claims, published)
     _check_claims(client, claims, nonce=nonce, alg=alg, access_token=access_token)
     email = claims.get("email")
     name = claims.get("name")
     return IdentityClaims(
-        issuer=client.issuer,
+        issuer=issuer,
         sub=claims["sub"],
         email=email if isinstance(email, str) and email else None,
         email_verified=_email_verified(claims),
         name=name if isinstance(name, str) and name else None,
+    )
+
+
+def _token_issuer(
+    client: OIDCClient,
+    metadata: ProviderMetadata,
+    claims: Mapping[str, Any],
+    published: _PublishedKey,
+) -> str:
+    """The issuer the token names, once it is one ``client`` trusts (see the module's
+    docstring); raises ``wrong_issuer`` or ``wrong_tenant``."""
+    if not metadata.multi_tenant:
+        if claims.get("iss") != client.issuer:
+            _log_refusal("wrong_issuer", client.issuer)
+            raise OIDCError("wrong_issuer")
+        return client.issuer
+    tenant = claims.get("tid")
+    if not isinstance(tenant, str) or tenant.lower() not in client.tenants:
+        _log_refusal("wrong_tenant", client.issuer)
+        raise OIDCError("wrong_tenant")
+    # The token's tenant, its issuer and its key's must all be the one tenant, or a token of a
+    # tenant we allow could pass for another's.
+    expected = metadata.tenant_issuer(tenant)
+    key_issuer = published.issuer
+    if claims.get("iss") != expected or (
+        key_issuer is not None and key_issuer.replace(TENANT_PLACEHOLDER, tenant) != expected
+    ):
+        _log_refusal("wrong_issuer", client.issuer)
+        raise OIDCError("wrong_issuer")
+    return expected
+
+
+def _names_our_issuer(client: OIDCClient, named: str) -> bool:
+    """Whether an authorization response's ``iss`` (RFC 9207) is ``client``'s issuer, or one of
+    its allowed tenants' when it is a multi-tenant one."""
+    if named == client.issuer:
+        return True
+    metadata = discover(client.issuer)
+    return metadata.multi_tenant and any(
+        named == metadata.tenant_issuer(tenant) for tenant in client.tenants
     )
 
 
@@ -505,9 +605,6 @@ def _check_claims(
     alg: str,
     access_token: str | None,
 ) -> None:
-    if claims.get("iss") != client.issuer:
-        _log_refusal("wrong_issuer", client.issuer)
-        raise OIDCError("wrong_issuer")
     audience = claims.get("aud")
     audiences = [audience] if isinstance(audience, str) else audience
     if not isinstance(audiences, list) or client.client_id not in audiences:

@@ -4,6 +4,10 @@ never more kindly.
 
 - Discovery at ``<issuer>/.well-known/openid-configuration``; the issuer has a path, as Entra's
   (``…/<tenant>/v2.0``), with a tenant of its own for each fake. ``token_endpoint_auth_methods_supported`` is ``auth_methods``.
+- ``multi_tenant``: as Entra's ``…/organizations/v2.0``, one issuer for every tenant. The document's
+  ``issuer`` is the template ``…/{tenantid}/v2.0`` (and so is each JWKS key's ``issuer``); an ID
+  token carries its user's tenant in ``tid`` (``add_user(tenant=…)``, else ``home_tenant``) and
+  that tenant's issuer in ``iss``.
 - JWKS: the current RS256 signing key and an ES256 key, each with a ``kid``, ``use`` and ``alg``.
 - ``GET /authorize`` plays the browser's sign-in as ``signed_in`` (the first user by default). An
   unknown ``client_id`` or a ``redirect_uri`` not registered exactly gets a 400 page and no
@@ -22,7 +26,8 @@ never more kindly.
 Controls: ``add_user`` (``email_verified=False`` for an address the provider has not checked),
 ``rotate_keys`` (a new RS256 key and ``kid``; the old key leaves the JWKS), ``signing_alg``
 (``ES256`` to sign with the EC key), ``tamper`` (the next ID token issued at ``/token`` has a wrong
-audience, nonce or issuer, is expired, or is signed with a key the JWKS does not publish),
+audience, nonce or issuer, is expired, is signed with a key the JWKS does not publish, or names in
+``iss`` another tenant than its ``tid``),
 ``discovery_issuer`` (the document names another issuer), ``mint_id_token`` (a token built
 directly, with the same options), ``mint_with_key`` (signed with a retired key), and the forgeries ``forge_alg_none`` and
 ``forge_hs256_with_public_key``. Every request is recorded (``requests``; ``count(path)``).
@@ -84,6 +89,8 @@ class OIDCUser:
     email_verified: bool | None = True
     # Entra's optional "email domain owner verified" claim (JSON true, or "1"/"true"); None: absent.
     xms_edov: bool | str | None = None
+    # A multi-tenant fake's: the tenant the user belongs to; None is the fake's home tenant.
+    tenant: str | None = None
 
 
 @dataclass
@@ -104,6 +111,8 @@ class Tamper:
     # published key (so only the signature check can tell).
     unpublished_key: bool = False
     reuse_published_kid: bool = False
+    # A multi-tenant fake's token whose ``iss`` names another tenant than its ``tid``.
+    other_tenants_issuer: bool = False
 
 
 @dataclass
@@ -122,6 +131,9 @@ class FakeOIDCProvider:
     signing_alg: str = "RS256"
     # When set, the discovery document names this issuer instead of its own.
     discovery_issuer: str | None = None
+    multi_tenant: bool = False
+    # When set, a multi-tenant fake's JWKS publishes its keys for this issuer, not the template.
+    key_issuer: str | None = None
     users: list[OIDCUser] = field(default_factory=list)
     signed_in: OIDCUser | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -135,7 +147,11 @@ class FakeOIDCProvider:
     def __post_init__(self) -> None:
         # A tenant of its own per fake: the issuer URL keys our cache entries, and a later test's
         # fake may get the same port.
-        self.issuer_path = f"/{uuid.uuid4()}/v2.0"
+        self.tenant_root = f"/{uuid.uuid4()}"
+        self.issuer_path = (
+            self.tenant_root + ("/organizations" if self.multi_tenant else "") + "/v2.0"
+        )
+        self.home_tenant = str(uuid.uuid4())
         self.rsa_key = _pooled_rsa_key(0)
         self.ec_key = ECKey.generate_key("P-256", parameters={"kid": uuid.uuid4().hex})
         self.retired_keys: list[RSAKey] = []
@@ -146,6 +162,14 @@ class FakeOIDCProvider:
     def issuer(self) -> str:
         return self.base_url + self.issuer_path
 
+    @property
+    def issuer_template(self) -> str:
+        """A multi-tenant fake's issuer as its discovery document names it."""
+        return self.base_url + self.tenant_root + "/{tenantid}/v2.0"
+
+    def tenant_issuer(self, tenant: str) -> str:
+        return self.issuer_template.replace("{tenantid}", tenant)
+
     # --- controls --------------------------------------------------------------------------------
 
     def add_user(
@@ -155,6 +179,7 @@ class FakeOIDCProvider:
         *,
         email_verified: bool | None = True,
         xms_edov: bool | str | None = None,
+        tenant: str | None = None,
     ) -> OIDCUser:
         user = OIDCUser(
             sub=secrets.token_urlsafe(16),
@@ -162,6 +187,7 @@ class FakeOIDCProvider:
             name=name or email.split("@")[0],
             email_verified=email_verified,
             xms_edov=xms_edov,
+            tenant=tenant,
         )
         with self.lock:
             self.users.append(user)
@@ -194,13 +220,16 @@ class FakeOIDCProvider:
         for key, alg in zip(keys, ("RS256", "ES256"), strict=True):
             entry = key.as_dict(private=False)
             entry.update(kid=key.kid, use="sig", alg=alg)
+            if self.multi_tenant:
+                entry["issuer"] = self.key_issuer or self.issuer_template
             published.append(entry)
         return {"keys": published}
 
     def discovery(self) -> dict[str, Any]:
         base = self.base_url + self.issuer_path
         return {
-            "issuer": self.discovery_issuer or self.issuer,
+            "issuer": self.discovery_issuer
+            or (self.issuer_template if self.multi_tenant else self.issuer),
             "authorization_endpoint": base + "/oauth2/authorize",
             "token_endpoint": base + "/oauth2/token",
             "userinfo_endpoint": base + "/oidc/userinfo",
@@ -237,6 +266,12 @@ class FakeOIDCProvider:
             "email": user.email,
             "name": user.name,
         }
+        if self.multi_tenant:
+            tenant = user.tenant or self.home_tenant
+            body["tid"] = tenant
+            if not tamper.wrong_issuer:
+                named = str(uuid.uuid4()) if tamper.other_tenants_issuer else tenant
+                body["iss"] = self.tenant_issuer(named)
         if user.email_verified is not None:
             body["email_verified"] = user.email_verified
         if user.xms_edov is not None:

@@ -568,3 +568,129 @@ def test_the_fake_refuses_an_authorization_request_without_pkce(provider, client
     callback = browse(str(url.copy_with(params=params)))
 
     assert callback["error"] == "invalid_request"
+
+
+# --- a multi-tenant issuer (Entra's …/organizations/v2.0) ----------------------------------------
+
+ALLOWED, ALSO_ALLOWED, OTHER = (
+    "3f0e8f4c-5a2b-4c57-9d1e-0b6a1f2e7c11",
+    "9a7d3c21-64e0-4f6b-8c2a-5e1b7d0f4a93",
+    "c5b2e1d0-7f3a-4e8c-a6b9-2d4f1e0c8b57",
+)
+
+
+@pytest.fixture
+def entra() -> Iterator[FakeOIDCProvider]:
+    with running_oidc_provider(multi_tenant=True) as fake:
+        fake.home_tenant = ALLOWED
+        yield fake
+
+
+@pytest.fixture
+def entra_client(entra: FakeOIDCProvider) -> OIDCClient:
+    return OIDCClient(
+        issuer=entra.issuer,
+        client_id=entra.client_id,
+        client_secret=entra.client_secret,
+        redirect_uri=REDIRECT_URI,
+        tenants=(ALLOWED, ALSO_ALLOWED),
+    )
+
+
+def test_a_multi_tenant_issuers_template_is_its_discovery_issuer(entra):
+    metadata = oidc.discover(entra.issuer)
+
+    assert entra.issuer.endswith("/organizations/v2.0")
+    assert metadata.multi_tenant and metadata.issuer_template == entra.issuer_template
+    assert "{tenantid}" in entra.discovery()["issuer"]
+
+
+def test_a_template_for_another_issuer_is_refused(entra):
+    # The template must give back the issuer configured: another path's is an impostor's.
+    entra.discovery_issuer = entra.base_url + "/elsewhere/{tenantid}/v2.0"
+
+    with refused("wrong_issuer"):
+        oidc.discover(entra.issuer)
+
+
+def test_a_single_tenant_issuer_is_not_multi_tenant(provider):
+    assert not oidc.is_multi_tenant(provider.issuer)
+
+
+def test_a_person_of_an_allowed_tenant_signs_in_under_their_tenants_issuer(entra, entra_client):
+    pending, callback = sign_in(entra_client)
+
+    claims = oidc.complete_authorization(entra_client, pending, callback)
+
+    assert claims.sub == entra.users[0].sub
+    assert claims.issuer == entra.tenant_issuer(ALLOWED)
+
+
+def test_a_person_of_another_tenant_is_refused(entra, entra_client):
+    entra.signed_in = entra.add_user("eve@example.org", tenant=OTHER)
+    pending, callback = sign_in(entra_client)
+
+    with refused("wrong_tenant"):
+        oidc.complete_authorization(entra_client, pending, callback)
+
+
+def test_no_tenant_listed_signs_nobody_in(entra, entra_client):
+    pending, callback = sign_in(replace(entra_client, tenants=()))
+
+    with refused("wrong_tenant"):
+        oidc.complete_authorization(replace(entra_client, tenants=()), pending, callback)
+
+
+def test_an_issuer_naming_another_tenant_than_tid_is_refused(entra, entra_client):
+    user = entra.users[0]
+    unknown = entra.mint_id_token(user, nonce="n", tamper=Tamper(other_tenants_issuer=True))
+    # Even when both tenants are allowed: the token must be one tenant's through and through.
+    other_allowed = entra.mint_id_token(
+        user, nonce="n", claims={"iss": entra.tenant_issuer(ALSO_ALLOWED)}
+    )
+    the_template = entra.mint_id_token(user, nonce="n", claims={"iss": entra.issuer_template})
+
+    for token in (unknown, other_allowed, the_template):
+        with refused("wrong_issuer"):
+            oidc.validate_id_token(entra_client, token, nonce="n")
+
+
+def test_a_token_without_tid_is_refused(entra, entra_client):
+    token = entra.mint_id_token(entra.users[0], nonce="n", claims={"tid": None})
+
+    with refused("wrong_tenant"):
+        oidc.validate_id_token(entra_client, token, nonce="n")
+
+
+def test_a_tenant_id_in_capitals_is_the_same_tenant(entra, entra_client):
+    token = entra.mint_id_token(
+        entra.users[0],
+        nonce="n",
+        claims={"tid": ALLOWED.upper(), "iss": entra.tenant_issuer(ALLOWED.upper())},
+    )
+
+    assert oidc.validate_id_token(entra_client, token, nonce="n").issuer.endswith(
+        ALLOWED.upper() + "/v2.0"
+    )
+
+
+def test_a_key_published_for_another_tenant_does_not_sign_for_ours(entra, entra_client):
+    entra.key_issuer = entra.tenant_issuer(OTHER)
+    token = entra.mint_id_token(entra.users[0], nonce="n")
+
+    with refused("wrong_issuer"):
+        oidc.validate_id_token(entra_client, token, nonce="n")
+
+
+def test_a_response_may_name_an_allowed_tenants_issuer_only(entra, entra_client):
+    pending, callback = sign_in(entra_client)
+    with refused("wrong_issuer"):
+        oidc.complete_authorization(
+            entra_client, pending, {**callback, "iss": entra.tenant_issuer(OTHER)}
+        )
+
+    pending, callback = sign_in(entra_client)
+    claims = oidc.complete_authorization(
+        entra_client, pending, {**callback, "iss": entra.tenant_issuer(ALLOWED)}
+    )
+    assert claims.issuer == entra.tenant_issuer(ALLOWED)
