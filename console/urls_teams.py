@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from console import team_views
+from console import team_embed_views, team_views
 
 urlpatterns: list[URLPattern] = [
     path("<uuid:organization_id>/teams/", team_views.team_pages, name="team_pages"),
@@ -19,5 +19,10 @@ urlpatterns: list[URLPattern] = [
         "<uuid:organization_id>/teams/<uuid:page_id>/mine/",
         team_views.team_page_mine,
         name="team_page_mine",
+    ),
+    path(
+        "<uuid:organization_id>/teams/<uuid:page_id>/embed/",
+        team_embed_views.team_page_embed,
+        name="team_page_embed",
     ),
 ]

@@ -162,6 +162,7 @@ TARGETS: dict[str, Target] = {
     "console:team_page_edit": Target(_team_page),
     "console:team_page_delete": Target(_team_page),
     "console:team_page_mine": Target(_team_page),
+    "console:team_page_embed": Target(_team_page),
     "console:billing": Target(_organization),
     "console:billing_checkout": Target(_organization),
     "console:billing_portal": Target(_organization),
