@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, cast
@@ -21,7 +21,14 @@ from accounts.models import User
 from booking import pictures
 from booking.availability import Draft
 from booking.embed import ORIGINS_MAX
-from booking.models import BookingPage, Question
+from booking.models import (
+    BookingPage,
+    DateOverride,
+    Question,
+    TeamDateOverride,
+    TeamPage,
+    TeamQuestion,
+)
 from booking.selectors import owner as selectors
 from booking.services.pages import PageSettings, QuestionSpec
 from booking.slots import MINUTES_PER_DAY
@@ -878,6 +885,40 @@ QuestionFormSet = cast(
 )
 
 
+def override_formset(
+    data: Mapping[str, Any] | None, page: BookingPage | TeamPage | None
+) -> BaseOverrideFormSet:
+    """The rows of a page's date overrides: a personal page's or a team page's, read alike."""
+    overrides: Iterable[DateOverride | TeamDateOverride] = page.date_overrides.all() if page else []
+    return OverrideFormSet(
+        data,
+        prefix="overrides",
+        initial=[
+            {
+                "date": override.date,
+                "available": OverrideForm.HOURS if override.hours else OverrideForm.OFF,
+                "hours": override.hours,
+            }
+            for override in overrides
+        ],
+    )
+
+
+def question_formset(
+    data: Mapping[str, Any] | None, page: BookingPage | TeamPage | None
+) -> BaseQuestionFormSet:
+    """The rows of a page's questions: a personal page's or a team page's, read alike."""
+    questions: Iterable[Question | TeamQuestion] = page.questions.all() if page else []
+    return QuestionFormSet(
+        data,
+        prefix="questions",
+        initial=[
+            {"id": q.id, "label": q.label, "kind": q.kind, "required": q.required}
+            for q in questions
+        ],
+    )
+
+
 class PageForms:
     """A page's settings with its date overrides and questions: one form to the user."""
 
@@ -885,28 +926,8 @@ class PageForms:
         self, data: Mapping[str, Any] | None = None, *, user: User, page: BookingPage | None = None
     ) -> None:
         self.form = PageForm(data, user=user, page=page)
-        overrides = page.date_overrides.all() if page else []
-        questions = page.questions.all() if page else []
-        self.overrides = OverrideFormSet(
-            data,
-            prefix="overrides",
-            initial=[
-                {
-                    "date": override.date,
-                    "available": OverrideForm.HOURS if override.hours else OverrideForm.OFF,
-                    "hours": override.hours,
-                }
-                for override in overrides
-            ],
-        )
-        self.questions = QuestionFormSet(
-            data,
-            prefix="questions",
-            initial=[
-                {"id": q.id, "label": q.label, "kind": q.kind, "required": q.required}
-                for q in questions
-            ],
-        )
+        self.overrides = override_formset(data, page)
+        self.questions = question_formset(data, page)
 
     @property
     def has_errors(self) -> bool:

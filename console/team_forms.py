@@ -3,6 +3,8 @@ a team page (``booking.services.teams``)."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from datetime import time
 from typing import Any
 
@@ -11,6 +13,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TIME_ZONE_CHOICES, User
+from booking.forms import (
+    BaseOverrideFormSet,
+    BaseQuestionFormSet,
+    PageForm,
+    override_formset,
+    question_formset,
+)
 from booking.handles import handle_in_use
 from booking.models import BookingPage, TeamPage, TeamPageMember
 from booking.selectors.owner import handle_problem
@@ -53,9 +62,22 @@ class OrgHandleForm(forms.Form):
         return handle
 
 
+def _as_on_personal_pages(name: str, **changes: Any) -> forms.Field:
+    """The personal page form's field ``name`` (``booking.forms.PageForm``): its choices, checks
+    and words, translated already, with ``changes`` to its attributes."""
+    field = copy.deepcopy(PageForm.base_fields[name])
+    for attribute, value in changes.items():
+        setattr(field, attribute, value)
+    return field
+
+
 class TeamPageForm(forms.Form):
     """A team page's settings and who is on it. Each member with a public profile has a row:
     on the page or not, and (round-robin) their weight and priority."""
+
+    # Shown apart from the other settings, under their own headings.
+    BUSY_OPTIONS = ("tentative_is_busy", "free_is_busy", "all_day_events")
+    EMBEDDING = ("embed_on", "embed_origins")
 
     title = forms.CharField(label=_("Title"), max_length=120)
     slug = forms.SlugField(
@@ -121,6 +143,22 @@ class TeamPageForm(forms.Form):
     location_detail = forms.CharField(
         label=_("Phone number, address or link"), max_length=500, required=False
     )
+    tentative_is_busy = forms.BooleanField(
+        label=_("Tentative events make members busy"), required=False, initial=True
+    )
+    free_is_busy = forms.BooleanField(
+        label=_("Events marked free make members busy too"), required=False
+    )
+    all_day_events = _as_on_personal_pages("all_day_events")
+    embed_on = _as_on_personal_pages(
+        "embed_on",
+        initial=BookingPage.EmbedOn.ANY_SITE,
+        help_text=_(
+            "Which websites may show this page inside their own pages. Its own link works "
+            "whatever you choose."
+        ),
+    )
+    embed_origins = _as_on_personal_pages("embed_origins")
 
     def __init__(
         self,
@@ -185,9 +223,15 @@ class TeamPageForm(forms.Form):
             "max_per_day",
             "location",
             "location_detail",
+            "tentative_is_busy",
+            "free_is_busy",
+            "all_day_events",
+            "embed_on",
         ):
             self.initial[name] = getattr(page, name)
         self.initial["durations"] = ", ".join(str(minutes) for minutes in page.durations)
+        # As text, the way the field shows it and a form posted as shown sends it back.
+        self.initial["embed_origins"] = "\n".join(page.embed_origins)
         self.initial["weekdays"] = sorted(page.weekly_hours)
         spans = next(iter(page.weekly_hours.values()), None)
         if spans:
@@ -197,7 +241,20 @@ class TeamPageForm(forms.Form):
 
     @property
     def settings_fields(self) -> list[forms.BoundField]:
-        return [field for field in self.visible_fields() if not field.name.startswith("member_")]
+        apart = {*self.BUSY_OPTIONS, *self.EMBEDDING}
+        return [
+            field
+            for field in self.visible_fields()
+            if not field.name.startswith("member_") and field.name not in apart
+        ]
+
+    @property
+    def busy_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.BUSY_OPTIONS]
+
+    @property
+    def embedding_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.EMBEDDING]
 
     def clean_durations(self) -> list[int]:
         try:
@@ -226,6 +283,14 @@ class TeamPageForm(forms.Form):
             self.add_error("day_end", _("The day ends after it starts."))
         if not any(data.get(f"member_{person.id.hex}_on") for person in self.people):
             self.add_error(None, _("Choose at least one member."))
+        # Listed websites only: at least one, as on a personal page. The list is kept whatever
+        # the choice, for when it is made again.
+        listed = data.get("embed_on") == BookingPage.EmbedOn.LISTED_SITES
+        if listed and not data.get("embed_origins") and "embed_origins" not in self.errors:
+            self.add_error(
+                "embed_origins",
+                _("List at least one website, or choose another option for embedding."),
+            )
         return data
 
     def settings(self) -> TeamPageSettings:
@@ -249,6 +314,11 @@ class TeamPageForm(forms.Form):
             max_per_day=data["max_per_day"],
             location=data["location"],
             location_detail=data["location_detail"],
+            tentative_is_busy=data["tentative_is_busy"],
+            free_is_busy=data["free_is_busy"],
+            all_day_events=data["all_day_events"],
+            embed_on=data["embed_on"],
+            embed_origins=tuple(data["embed_origins"]),
         )
 
     def members(self) -> list[MemberSettings]:
@@ -274,6 +344,32 @@ class TeamPageForm(forms.Form):
                 )
             )
         return chosen
+
+
+class TeamPageForms:
+    """A team page's settings and members with its date overrides and questions: one form to the
+    admin, saved at once (``teams.team_page_save``). The rows are the personal page editor's
+    (``booking.forms``), so they read, check and keep what was typed alike."""
+
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        *,
+        membership: Membership,
+        page: TeamPage | None = None,
+    ) -> None:
+        self.form = TeamPageForm(data, membership=membership, page=page)
+        self.overrides: BaseOverrideFormSet = override_formset(data, page)
+        self.questions: BaseQuestionFormSet = question_formset(data, page)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.form.is_bound and not self.is_valid()
+
+    def is_valid(self) -> bool:
+        # Every part is checked, so that each shows its errors at once.
+        results = [self.form.is_valid(), self.overrides.is_valid(), self.questions.is_valid()]
+        return all(results)
 
 
 class MemberCalendarsForm(forms.Form):

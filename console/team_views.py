@@ -16,7 +16,7 @@ from accounts.http import AuthenticatedHttpRequest
 from booking.handles import HandleTaken
 from booking.models import OrgHandle, TeamPage, TeamPageMember
 from booking.services import teams
-from console.team_forms import MemberCalendarsForm, OrgHandleForm, TeamPageForm
+from console.team_forms import MemberCalendarsForm, OrgHandleForm, TeamPageForms
 from orgs import selectors
 from orgs.models import Membership
 from orgs.services import OrgRefused
@@ -90,13 +90,19 @@ def team_page_edit(
 def _page_form(
     request: AuthenticatedHttpRequest, membership: Membership, page: TeamPage | None
 ) -> HttpResponse:
-    form = TeamPageForm(
+    editor = TeamPageForms(
         request.POST if request.method == "POST" else None, membership=membership, page=page
     )
-    if request.method == "POST" and form.is_valid():
+    form = editor.form
+    if request.method == "POST" and editor.is_valid():
         try:
             teams.team_page_save(
-                membership=membership, page=page, settings=form.settings(), members=form.members()
+                membership=membership,
+                page=page,
+                settings=form.settings(),
+                members=form.members(),
+                overrides=editor.overrides.overrides(),
+                questions=editor.questions.questions(),
             )
         except OrgRefused as refusal:
             form.add_error(None, refusal.message)
@@ -111,11 +117,12 @@ def _page_form(
             "organization": membership.organization,
             "page": page,
             "form": form,
+            "editor": editor,
             "handle": OrgHandle.objects.filter(organization_id=membership.organization_id)
             .values_list("handle", flat=True)
             .first(),
         },
-        status=422 if form.errors else 200,
+        status=422 if form.errors or editor.has_errors else 200,
     )
 
 

@@ -17,9 +17,9 @@ circle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -31,7 +31,15 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from booking.availability import _own_event_ids, forget_bookings
 from booking.handles import handle_changed, handle_claim
-from booking.models import Booking, OrgHandle, TeamPage, TeamPageMember
+from booking.models import (
+    Booking,
+    BookingPage,
+    OrgHandle,
+    TeamDateOverride,
+    TeamPage,
+    TeamPageMember,
+    TeamQuestion,
+)
 from booking.selectors.owner import handle_problem
 from booking.services.bookings import (
     _CANCELLED_CANNOT_MOVE,
@@ -42,6 +50,7 @@ from booking.services.bookings import (
     SlotUnavailable,
     _refusal_message,
 )
+from booking.services.pages import QuestionSpec
 from booking.slots import Refusal, start_refusal
 from booking.tasks import enqueue_follow_up
 from booking.team_availability import (
@@ -51,12 +60,11 @@ from booking.team_availability import (
     team_slots,
 )
 from booking.team_slots import round_robin_pick
-from booking.webhook_events import booking_event_emit
 from calendars.models import Calendar
 from integrations.base import Window
+from multical.lib.framing import NotAnOrigin, frame_origin
 from orgs.models import Membership
 from orgs.services import OrgRefused, require_admin
-from webhooks.models import EventType
 
 # Round-robin counts each member's bookings on the page made this long before now.
 RECENT = timedelta(days=30)
@@ -112,6 +120,13 @@ class TeamPageSettings:
     max_per_day: int | None
     location: str
     location_detail: str
+    # Which of the members' events make them busy, and who may embed the page: as on personal
+    # pages (``BookingPage``'s fields of the same names).
+    tentative_is_busy: bool
+    free_is_busy: bool
+    all_day_events: str  # BookingPage.AllDayEvents
+    embed_on: str  # BookingPage.EmbedOn
+    embed_origins: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,13 +146,19 @@ def team_page_save(
     page: TeamPage | None,
     settings: TeamPageSettings,
     members: Sequence[MemberSettings],
+    overrides: Iterable[tuple[date, list[list[int]]]] | None = None,
+    questions: Sequence[QuestionSpec] | None = None,
 ) -> TeamPage:
     """Create (``page`` None) or change a team page of the admin's organization, with its members
-    as a whole. Members must belong to the organization and have a public profile; a member's
-    calendars must be their own."""
+    as a whole, in one transaction. Members must belong to the organization and have a public
+    profile; a member's calendars must be their own. ``overrides`` (date, hours; no hours: a day
+    off) replace the page's; ``questions`` are kept, changed, added or removed as on a personal
+    page (answers already given keep their question). Either left None stays as it is.
+    ``ValueError`` for a site to embed on that is no origin."""
     require_admin(membership)
     if page is not None and page.organization_id != membership.organization_id:
         raise OrgRefused(_("This page belongs to another organization."))
+    _check_embedding(settings)
     in_org = set(
         Membership.objects.filter(organization_id=membership.organization_id).values_list(
             "user_id", flat=True
@@ -153,8 +174,12 @@ def team_page_save(
         if page is None:
             page = TeamPage(organization_id=membership.organization_id)
         for name, value in vars(settings).items():
-            setattr(page, name, list(value) if name == "durations" else value)
+            setattr(page, name, list(value) if isinstance(value, tuple) else value)
         page.save()
+        if overrides is not None:
+            _save_overrides(page, overrides)
+        if questions is not None:
+            _save_questions(page, questions)
         page.members.all().delete()
         for member in members:
             row = TeamPageMember.objects.create(
@@ -168,6 +193,40 @@ def team_page_save(
             row.busy_calendars.set(member.busy_calendars)
         forget_team_pages(page.organization_id)
     return page
+
+
+def _check_embedding(settings: TeamPageSettings) -> None:
+    """Refuse a site to embed the page on that is not an origin as a CSP source names it."""
+    if settings.embed_on not in BookingPage.EmbedOn.values:
+        raise ValueError(f"Not a choice of where the page may be embedded: {settings.embed_on!r}")
+    for origin in settings.embed_origins:
+        try:
+            usable = frame_origin(origin) == origin
+        except NotAnOrigin:
+            usable = False
+        if not usable:
+            raise ValueError(f"Not an origin a page can be embedded on: {origin!r}")
+
+
+def _save_overrides(page: TeamPage, overrides: Iterable[tuple[date, list[list[int]]]]) -> None:
+    page.date_overrides.all().delete()
+    TeamDateOverride.objects.bulk_create(
+        TeamDateOverride(page=page, date=day, hours=hours) for day, hours in overrides
+    )
+
+
+def _save_questions(page: TeamPage, questions: Sequence[QuestionSpec]) -> None:
+    existing: dict[int | None, TeamQuestion] = {q.id: q for q in page.questions.all()}
+    kept = []
+    for position, spec in enumerate(questions):
+        question = existing.get(spec.get("id")) or TeamQuestion(page=page)
+        question.label = spec["label"]
+        question.kind = spec["kind"]
+        question.required = spec["required"]
+        question.position = position
+        question.save()
+        kept.append(question.id)
+    page.questions.exclude(id__in=kept).delete()
 
 
 def team_page_delete(*, membership: Membership, page: TeamPage) -> None:
@@ -301,8 +360,6 @@ def team_booking_create(
                 row.save(force_insert=True)
                 forget_bookings(row.owner_id)
                 enqueue_follow_up(row.id)
-                # Each member's webhooks hear of their own booking, as for a personal one.
-                booking_event_emit(row, EventType.BOOKING_CREATED)
     except IntegrityError as error:
         if _SAME_SUBMISSION in str(error):
             earlier = _by_submission(page, submission_key)
@@ -346,13 +403,11 @@ def team_booking_reschedule(*, booking: Booking, start: datetime) -> Booking:
             for row in Booking.objects.select_for_update().filter(
                 id__in=moving, status=Booking.Status.CONFIRMED
             ):
-                previous = (row.start, row.end)
                 row.start, row.end = start, start + timedelta(minutes=duration)
                 row.sequence += 1
                 row.save(update_fields=["start", "end", "sequence", "updated_at"])
                 forget_bookings(row.owner_id)
                 enqueue_follow_up(row.id)
-                booking_event_emit(row, EventType.BOOKING_RESCHEDULED, previous=previous)
     except IntegrityError as error:
         if _OVERLAP in str(error):
             raise _refused(Refusal.TAKEN, page) from error

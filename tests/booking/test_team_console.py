@@ -53,6 +53,14 @@ def page_form(org, **changes: str) -> dict[str, str]:
         "max_per_day": "",
         "location": "none",
         "location_detail": "",
+        "tentative_is_busy": "on",
+        "all_day_events": "busy",
+        "embed_on": "any",
+        "embed_origins": "",
+        "overrides-TOTAL_FORMS": "0",
+        "overrides-INITIAL_FORMS": "0",
+        "questions-TOTAL_FORMS": "0",
+        "questions-INITIAL_FORMS": "0",
     }
     for membership in (org["admin"], org["member"]):
         prefix = f"member_{membership.user.id.hex}"
