@@ -22,16 +22,28 @@ from pydantic_core import to_json
 from api import problems
 from api.auth import KeyAuth
 from api.problems import ApiProblem, FieldProblem
-from api.routes import account, bookings, calendars, events, pages, public, rules, webhooks
+from api.routes import (
+    account,
+    bookings,
+    calendars,
+    events,
+    pages,
+    public,
+    rules,
+    team_pages,
+    webhooks,
+)
 
 DESCRIPTION = """
 Multical's REST API: your calendars and connections (names and state), sync rules, booking pages,
-their open times and bookings, and your calendars' events read live from the providers.
+your organizations' team pages, their open times and bookings, and your calendars' events read
+live from the providers.
 
 **Authentication.** Create a personal API key in Settings → API keys and send it as
 `Authorization: Bearer mck_…`. A key holds scopes (read or write per family of resources); an
 operation that needs a scope the key lacks answers 403. Signed-in browser sessions do not
-authenticate the API. Open times of listed booking pages (`/public/…`) need no key.
+authenticate the API. Open times of listed booking pages and active team pages (`/public/…`)
+need no key.
 
 **Rate limits.** Each key may make `API_KEY_RATE` requests (120 a minute unless the installation
 says otherwise); past it the API answers 429 with `Retry-After` in seconds. Requests without a
@@ -150,6 +162,7 @@ api.add_router("/me", account.router)
 api.add_router("/", calendars.router)
 api.add_router("/rules", rules.router)
 api.add_router("/pages", pages.router)
+api.add_router("/team-pages", team_pages.router)
 api.add_router("/bookings", bookings.router)
 api.add_router("/events", events.router)
 api.add_router("/public", public.router)

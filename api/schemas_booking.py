@@ -1,10 +1,12 @@
 """The open times of a booking page, for the owner (``/pages/{id}/slots``) and for anyone
-(``/public/{handle}/{slug}/slots``): the same computation as the public page's picker."""
+(``/public/{handle}/{slug}/slots``): the same computation as the public page's picker. Team pages
+answer in the same shape (``api.schemas_team``)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -99,12 +101,52 @@ def open_slots(page: BookingPage, query: SlotsQuery) -> HttpResponse:
     the page, its calendars' busy time and the owner's bookings, as the public page keeps its
     rendered times (``booking.public_views``): a client asking again and again costs one cache
     read. A booking re-checks everything live anyway."""
-    zone_name = query.time_zone or page.time_zone
+
+    def version() -> list[str]:
+        calendar_ids = busy_calendar_ids(page)
+        versions = busy_versions(calendar_ids)
+        return [
+            str(page.id),
+            page.updated_at.isoformat(),
+            bookings_version(page.owner_id),
+            *(f"{i}={versions[i]}" for i in sorted(calendar_ids)),
+        ]
+
+    def starts(now: datetime, window: Window, duration: int) -> list[datetime]:
+        found = page_slots(page, now=now, lead=OFFER_LEAD, window=window, duration=duration)
+        if found.unreadable:
+            raise unreadable()
+        return list(found.slots)
+
+    return slots_answer(
+        query,
+        time_zone=page.time_zone,
+        durations=list(page.durations),
+        horizon_days=page.horizon_days,
+        version=version,
+        starts=starts,
+    )
+
+
+def slots_answer(
+    query: SlotsQuery,
+    *,
+    time_zone: str,
+    durations: list[int],
+    horizon_days: int,
+    version: Callable[[], list[str]],
+    starts: Callable[[datetime, Window, int], list[datetime]],
+) -> HttpResponse:
+    """The open times of a page of any kind (a ``SlotsOut``) for the days ``query`` asks for:
+    its fields checked, then the answer read from the shared cache or computed by ``starts`` (the
+    starts in the window, for a meeting of so many minutes) and kept a minute under a key made of
+    ``version`` (what the page's times depend on) and the question."""
+    zone_name = query.time_zone or time_zone
     if zone_name not in zone_names():
         raise invalid([FieldProblem(field="time_zone", message="Not a known IANA time zone.")])
-    duration = query.duration if query.duration is not None else _first_length(page)
-    if duration not in page.durations:
-        offered = ", ".join(str(minutes) for minutes in page.durations) or "none"
+    duration = query.duration if query.duration is not None else _first_length(durations)
+    if duration not in durations:
+        offered = ", ".join(str(minutes) for minutes in durations) or "none"
         raise invalid(
             [FieldProblem(field="duration", message=f"Lengths this page offers: {offered}.")]
         )
@@ -122,66 +164,51 @@ def open_slots(page: BookingPage, query: SlotsQuery) -> HttpResponse:
         raise invalid(
             [FieldProblem(field="end", message=f"Ask for at most {MAX_SLOT_DAYS} days at a time.")]
         )
-    key = _answer_key(page, now, zone_name, start, end, duration)
+    parts = [
+        *version(),
+        str(int(now.timestamp() // SLOTS_SECONDS)),
+        zone_name,
+        start.isoformat(),
+        end.isoformat(),
+        str(duration),
+    ]
+    key = "api:slots:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
     answer = cache.get(key)
     if answer is None:
         # Days before yesterday or past the horizon offer nothing; they are not computed (and
         # dates far from now are never turned into instants).
         first = max(start, today - timedelta(days=1))
-        last = min(end, today + timedelta(days=page.horizon_days + 1))
-        starts: list[datetime] = []
+        last = min(end, today + timedelta(days=horizon_days + 1))
+        found: list[datetime] = []
         if first <= last:
-            starts = _starts(page, now=now, first=first, last=last, zone=zone, duration=duration)
+            window = Window(local_day_window(first, zone).start, local_day_window(last, zone).end)
+            found = starts(now, window, duration)
         length = timedelta(minutes=duration)
         answer = SlotsOut(
             start=start,
             end=end,
             time_zone=zone_name,
             duration=duration,
-            durations=list(page.durations),
+            durations=durations,
             slots=[
                 SlotOut(start=moment.astimezone(zone), end=(moment + length).astimezone(zone))
-                for moment in starts
+                for moment in found
             ],
         ).model_dump_json()
         cache.set(key, answer, SLOTS_SECONDS)
     return HttpResponse(answer, content_type="application/json; charset=utf-8")
 
 
-def _answer_key(
-    page: BookingPage, now: datetime, zone: str, start: date, end: date, duration: int
-) -> str:
-    calendar_ids = busy_calendar_ids(page)
-    versions = busy_versions(calendar_ids)
-    parts = [
-        str(page.id),
-        page.updated_at.isoformat(),
-        bookings_version(page.owner_id),
-        *(f"{i}={versions[i]}" for i in sorted(calendar_ids)),
-        str(int(now.timestamp() // SLOTS_SECONDS)),
-        zone,
-        start.isoformat(),
-        end.isoformat(),
-        str(duration),
-    ]
-    return "api:slots:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+def unreadable() -> ApiProblem:
+    """A calendar that decides the open times could not be read: a 503, to be asked again."""
+    return ApiProblem(
+        503,
+        "calendar_unreadable",
+        "Service unavailable",
+        "A calendar that decides the open times could not be read just now.",
+        headers={"Retry-After": str(UNREADABLE_RETRY_SECONDS)},
+    )
 
 
-def _starts(
-    page: BookingPage, *, now: datetime, first: date, last: date, zone: ZoneInfo, duration: int
-) -> list[datetime]:
-    window = Window(local_day_window(first, zone).start, local_day_window(last, zone).end)
-    found = page_slots(page, now=now, lead=OFFER_LEAD, window=window, duration=duration)
-    if found.unreadable:
-        raise ApiProblem(
-            503,
-            "calendar_unreadable",
-            "Service unavailable",
-            "A calendar that decides the open times could not be read just now.",
-            headers={"Retry-After": str(UNREADABLE_RETRY_SECONDS)},
-        )
-    return list(found.slots)
-
-
-def _first_length(page: BookingPage) -> int:
-    return int(page.durations[0]) if page.durations else 0
+def _first_length(durations: list[int]) -> int:
+    return int(durations[0]) if durations else 0

@@ -29,6 +29,7 @@ def _ids(tenant) -> dict[str, Any]:
         "calendar_id": tenant.calendar.id,
         "rule_id": tenant.rule.id,
         "page_id": tenant.page.id,
+        "team_page_id": tenant.team_page.id,
         "booking_id": tenant.booking.id,
         "subscription_id": tenant.webhook.id,
         "handle": tenant.profile.handle,

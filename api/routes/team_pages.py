@@ -1,0 +1,459 @@
+"""Team pages of the organizations the key's person belongs to, set up as the console sets them up.
+
+Who sees what follows the console (``console.team_views``): owners and admins see every team page
+of their organizations, a member the pages they are on; any other page answers 404, whoever asks.
+Changing pages is for owners and admins: a member who may see a page (they are on it) is refused
+with a 403 ``admin_required``, as the API refuses a key without the scope, and a page they may
+not see stays a 404. A request is read as the console's form would be posted (what it leaves out
+as the form shows it), so the form and ``booking.services.teams`` decide, as for the console.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.forms import CheckboxInput, ChoiceField
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
+from ninja import Field, Query, Router, Status
+
+from accounts.models import User
+from api.auth import KeyAuth, key_of
+from api.pagination import PageQuery, page
+from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
+from api.schemas_booking import SlotsOut, SlotsQuery
+from api.schemas_team import (
+    TeamMemberOut,
+    TeamMembersIn,
+    TeamPageIn,
+    TeamPageList,
+    TeamPageOut,
+    TeamPagePatch,
+    TeamPeriodOut,
+    TeamWeekOut,
+    open_team_slots,
+)
+from api.scopes import Scope
+from booking.models import BookingPage, TeamPage, TeamPageMember
+from booking.services import teams as services
+from console.team_forms import TeamPageForm
+from orgs.models import Membership, Role
+from orgs.services import OrgRefused
+
+router = Router(tags=["Team pages"])
+_read = KeyAuth(Scope.PAGES_READ)
+_write = KeyAuth(Scope.PAGES_WRITE)
+
+# ISO weekdays 1 to 7, by name.
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_END = 24 * 60
+_RUNS = (Role.OWNER, Role.ADMIN)
+# The one check of the whole form (``TeamPageForm.clean``) is about the members.
+_FORM_WIDE = "members"
+
+
+class TeamPageQuery(PageQuery):
+    organization_id: UUID | None = Field(None, description="Only this organization's pages.")
+
+
+# Who sees which page ---------------------------------------------------------------------------
+
+
+def visible_team_pages(user: User) -> QuerySet[TeamPage]:
+    """The team pages ``user`` may read: every page of an organization they own or administer,
+    and the pages they are on of an organization they still belong to."""
+    runs = Membership.objects.filter(user=user, role__in=_RUNS).values("organization_id")
+    still_in = Membership.objects.filter(user=user, organization_id=OuterRef("organization_id"))
+    on_it = TeamPageMember.objects.filter(user=user, page=OuterRef("pk"))
+    return TeamPage.objects.filter(
+        Q(organization_id__in=runs) | (Exists(on_it) & Exists(still_in))
+    ).select_related("organization__booking_handle")
+
+
+def get_team_page_for_user(user: User, page_id: object) -> TeamPage:
+    """A team page ``user`` may read; Http404 for any other."""
+    return get_object_or_404(visible_team_pages(user), id=page_id)
+
+
+def _running(user: User, organization_id: UUID) -> Membership:
+    """The membership of an owner or admin of the organization: 404 for someone not in it, 403
+    for a member (who may see some of its pages, and change none)."""
+    membership = (
+        Membership.objects.select_related("organization", "user")
+        .filter(user=user, organization_id=organization_id)
+        .first()
+    )
+    if membership is None:
+        raise ApiProblem(
+            404, "not_found", "Not found", "No such organization, or you are not in it."
+        )
+    if not membership.is_admin:
+        raise ApiProblem(
+            403,
+            "admin_required",
+            "Forbidden",
+            "Only the organization's owners and admins change its team pages.",
+        )
+    return membership
+
+
+# Output -----------------------------------------------------------------------------------------
+
+
+def _members_of(pages: list[TeamPage]) -> dict[UUID, list[TeamPageMember]]:
+    """Each page's members who count (as ``team_members`` has them), in one query for any
+    number of pages."""
+    still_in = Membership.objects.filter(
+        organization_id=OuterRef("page__organization_id"), user=OuterRef("user")
+    )
+    rows = (
+        TeamPageMember.objects.filter(
+            page__in=[found.id for found in pages], user__booking_profile__isnull=False
+        )
+        .filter(Exists(still_in))
+        .select_related("user__booking_profile")
+        .order_by("priority", "id")
+    )
+    found: dict[UUID, list[TeamPageMember]] = {}
+    for row in rows:
+        found.setdefault(row.page_id, []).append(row)
+    return found
+
+
+def _clock(minutes: int, *, end: bool) -> str:
+    if end and minutes >= _DAY_END:
+        return "24:00"
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _week(weekly_hours: dict[str, list[list[int]]]) -> TeamWeekOut:
+    return TeamWeekOut(
+        **{
+            name: [
+                TeamPeriodOut(start=_clock(start, end=False), end=_clock(end, end=True))
+                for start, end in weekly_hours.get(str(iso), [])
+            ]
+            for iso, name in enumerate(DAYS, 1)
+        }
+    )
+
+
+def _public_url(team_page: TeamPage) -> str | None:
+    handle = getattr(team_page.organization, "booking_handle", None)
+    if handle is None:
+        return None
+    return settings.SITE_URL + reverse("booking_public:page", args=[handle.handle, team_page.slug])
+
+
+def _out(team_page: TeamPage, members: list[TeamPageMember]) -> TeamPageOut:
+    return TeamPageOut(
+        id=team_page.id,
+        organization_id=team_page.organization_id,
+        kind=TeamPage.Kind(team_page.kind),
+        title=team_page.title,
+        description=team_page.description,
+        slug=team_page.slug,
+        public_url=_public_url(team_page),
+        active=team_page.active,
+        durations=[int(minutes) for minutes in team_page.durations],
+        time_zone=team_page.time_zone,
+        weekly_hours=_week(team_page.weekly_hours),
+        minimum_notice=team_page.minimum_notice,
+        horizon_days=team_page.horizon_days,
+        increment=team_page.increment,
+        buffer_before=team_page.buffer_before,
+        buffer_after=team_page.buffer_after,
+        max_per_day=team_page.max_per_day,
+        location=BookingPage.Location(team_page.location),
+        location_detail=team_page.location_detail,
+        members=[
+            TeamMemberOut(
+                user_id=member.user_id,
+                display_name=member.user.booking_profile.display_name,
+                weight=member.weight,
+                priority=member.priority,
+            )
+            for member in members
+        ],
+        created_at=team_page.created_at,
+        updated_at=team_page.updated_at,
+    )
+
+
+def _one(user: User, page_id: object) -> TeamPageOut:
+    found = get_team_page_for_user(user, page_id)
+    return _out(found, _members_of([found]).get(found.id, []))
+
+
+# Reading a request as the console form's post ---------------------------------------------------
+
+
+def _as_shown(form: TeamPageForm) -> MultiValueDict[str, str]:
+    """What the unbound ``form`` would post unchanged: every field as it shows it."""
+    data: MultiValueDict[str, str] = MultiValueDict()
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if isinstance(field.widget, CheckboxInput):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list | tuple):
+            data.setlist(name, [str(item) for item in value])
+        elif value is not None:
+            data[name] = str(value)
+    return data
+
+
+def _post_defaults(data: MultiValueDict[str, str], form: TeamPageForm) -> None:
+    """A new page's choices the form leaves to the admin (who meets the attendee, where) as a
+    new team page has them, rather than the first of each list."""
+    blank = TeamPage()
+    for name, field in form.fields.items():
+        default = getattr(blank, name, None)
+        if name not in data and isinstance(field, ChoiceField) and isinstance(default, str):
+            data[name] = default
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _post_week(
+    data: MultiValueDict[str, str], week: dict[str, list[dict[str, str]]]
+) -> dict[str, list[list[int]]]:
+    """The week in the form's terms (its days, one "from" and one "until"), and as the page
+    keeps it. The form's "until" stops at 23:59, so the end of the day is posted as that."""
+    open_days = {str(iso): week[name][0] for iso, name in enumerate(DAYS, 1) if week.get(name)}
+    periods = {(period["start"], period["end"]) for period in open_days.values()}
+    if len(periods) > 1:
+        raise invalid(
+            [
+                FieldProblem(
+                    field="weekly_hours",
+                    message="A team page keeps the same hours on each day it is open.",
+                )
+            ]
+        )
+    data.setlist("weekdays", list(open_days))
+    for start, end in periods:
+        data["day_start"] = start
+        data["day_end"] = "23:59" if end == "24:00" else end
+    return {
+        day: [[_minutes(period["start"]), _minutes(period["end"])]]
+        for day, period in open_days.items()
+    }
+
+
+def _post_members(
+    data: MultiValueDict[str, str], form: TeamPageForm, wanted: list[dict[str, Any]]
+) -> tuple[dict[str, int], list[FieldProblem]]:
+    """Everyone ``wanted`` switched on with their weight and priority, everyone else off; the
+    place of each in ``wanted`` by their fields' prefix, and the people the form has no row for
+    (not in the organization, or without a public page)."""
+    rows = {f"member_{person.id.hex}": person.id for person in form.people}
+    for prefix in rows:
+        data.pop(f"{prefix}_on", None)
+    places: dict[str, int] = {}
+    problems: list[FieldProblem] = []
+    for position, member in enumerate(wanted):
+        prefix = f"member_{UUID(str(member['user_id'])).hex}"
+        if prefix not in rows:
+            message = "Not a member of this organization with a public booking page."
+        elif prefix in places:
+            message = "This member is listed twice."
+        else:
+            places[prefix] = position
+            data[f"{prefix}_on"] = "on"
+            data[f"{prefix}_weight"] = str(member["weight"])
+            data[f"{prefix}_priority"] = str(member["priority"])
+            continue
+        problems.append(FieldProblem(field=f"members.{position}.user_id", message=message))
+    return places, problems
+
+
+def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str, Any]) -> TeamPage:
+    """The page saved with ``values`` over what it (or a new one) holds, as the console's form
+    checks them; a 422 with the form's refusals under the API's names otherwise."""
+    shown = TeamPageForm(membership=membership, page=team_page)
+    data = _as_shown(shown)
+    if team_page is None:
+        _post_defaults(data, shown)
+    for name, value in values.items():
+        if name in {"weekly_hours", "members", "organization_id"}:
+            continue
+        data.pop(name, None)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif name == "durations":
+            data[name] = ", ".join(str(minutes) for minutes in value)
+        else:
+            data[name] = str(value)
+    week = None
+    if values.get("weekly_hours") is not None:
+        week = _post_week(data, values["weekly_hours"])
+    places: dict[str, int] = {}
+    problems: list[FieldProblem] = []
+    if values.get("members") is not None:
+        places, problems = _post_members(data, shown, values["members"])
+    form = TeamPageForm(data, membership=membership, page=team_page)
+    if not form.is_valid() or problems:
+        raise invalid(problems + _form_problems(form, places))
+    page_settings = form.settings()
+    if week is not None:
+        page_settings = replace(page_settings, weekly_hours=week)
+    elif team_page is not None:
+        # Kept as stored: the form shows one period for every day, which not every page has.
+        page_settings = replace(page_settings, weekly_hours=team_page.weekly_hours)
+    try:
+        return services.team_page_save(
+            membership=membership,
+            page=team_page,
+            settings=page_settings,
+            members=form.members(),
+        )
+    except OrgRefused as refusal:
+        raise conflict("org_refused", refusal.message) from refusal
+    except IntegrityError as error:
+        if "booking_team_page_slug" in str(error):
+            raise conflict("slug_taken", "Another team page has this address.") from error
+        raise
+
+
+def _form_problems(form: TeamPageForm, places: dict[str, int]) -> list[FieldProblem]:
+    renamed = {name: "weekly_hours" for name in ("weekdays", "day_start", "day_end")}
+    for prefix, position in places.items():
+        for part in ("on", "weight", "priority"):
+            renamed[f"{prefix}_{part}"] = f"members.{position}.{part}"
+    found = form_errors(form.errors, fields=renamed)
+    return [
+        FieldProblem(field=_FORM_WIDE, message=problem.message) if not problem.field else problem
+        for problem in found
+    ]
+
+
+def _given(body: TeamPagePatch | TeamMembersIn) -> dict[str, Any]:
+    """The fields the request names, nested ones with their defaults filled in."""
+    return body.model_dump(include=body.model_fields_set, mode="json")
+
+
+# Operations ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "",
+    response=TeamPageList,
+    auth=_read,
+    summary="List team pages",
+    description="Every team page of the organizations you own or administer, and the pages you "
+    "are on of the others you belong to.",
+)
+def list_team_pages(request: HttpRequest, query: Query[TeamPageQuery]) -> TeamPageList:
+    pages = visible_team_pages(key_of(request).user)
+    if query.organization_id is not None:
+        pages = pages.filter(organization_id=query.organization_id)
+    scope = f"team-pages:{query.organization_id or ''}"
+    rows, cursor = page(pages, query, order="created_at", descending=False, scope=scope)
+    members = _members_of(rows)
+    return TeamPageList(
+        items=[_out(row, members.get(row.id, [])) for row in rows], next_cursor=cursor
+    )
+
+
+@router.post(
+    "",
+    response={201: TeamPageOut, 403: Problem, 404: Problem, 409: Problem},
+    auth=_write,
+    summary="Create a team page",
+    description="For an organization you own or administer (a member is refused with 403 "
+    "`admin_required`, someone outside it with 404), checked as the console's form checks it. "
+    "Members must belong to the organization and have a public booking page.",
+)
+def create_team_page(request: HttpRequest, body: TeamPageIn) -> Status[TeamPageOut]:
+    user = key_of(request).user
+    membership = _running(user, body.organization_id)
+    made = _saved(membership, None, _given(body))
+    return Status(201, _one(user, made.id))
+
+
+@router.get(
+    "/{team_page_id}",
+    response={200: TeamPageOut, 404: Problem},
+    auth=_read,
+    summary="One team page",
+)
+def get_team_page(request: HttpRequest, team_page_id: UUID) -> TeamPageOut:
+    return _one(key_of(request).user, team_page_id)
+
+
+@router.patch(
+    "/{team_page_id}",
+    response={200: TeamPageOut, 403: Problem, 404: Problem, 409: Problem},
+    auth=_write,
+    summary="Change a team page",
+    description="Fields left out keep their value; `members`, when given, is everyone on the "
+    "page. Owners and admins only: a member on the page is refused with 403 `admin_required`.",
+)
+def update_team_page(request: HttpRequest, team_page_id: UUID, body: TeamPagePatch) -> TeamPageOut:
+    user = key_of(request).user
+    found = get_team_page_for_user(user, team_page_id)
+    _saved(_running(user, found.organization_id), found, _given(body))
+    return _one(user, found.id)
+
+
+@router.put(
+    "/{team_page_id}/members",
+    response={200: TeamPageOut, 403: Problem, 404: Problem, 409: Problem},
+    auth=_write,
+    summary="Set a team page's members",
+    description="Everyone on the page, with their weights and priorities; each member keeps "
+    "the calendars they chose for it. Owners and admins only.",
+)
+def set_team_page_members(
+    request: HttpRequest, team_page_id: UUID, body: TeamMembersIn
+) -> TeamPageOut:
+    user = key_of(request).user
+    found = get_team_page_for_user(user, team_page_id)
+    _saved(_running(user, found.organization_id), found, _given(body))
+    return _one(user, found.id)
+
+
+@router.delete(
+    "/{team_page_id}",
+    response={204: None, 403: Problem, 404: Problem},
+    auth=_write,
+    summary="Delete a team page",
+    description="Its links stop working; the bookings made through it stay with the members "
+    "who have them. Owners and admins only.",
+)
+def delete_team_page(request: HttpRequest, team_page_id: UUID) -> HttpResponse:
+    user = key_of(request).user
+    found = get_team_page_for_user(user, team_page_id)
+    services.team_page_delete(membership=_running(user, found.organization_id), page=found)
+    return HttpResponse(status=204)
+
+
+@router.get(
+    "/{team_page_id}/slots",
+    response={200: SlotsOut, 404: Problem, 503: Problem},
+    auth=_read,
+    summary="A team page's open times",
+    description="The times the page offers on the days asked for, computed as its public page "
+    "computes them (also for a page that is switched off): on a collective page when every "
+    "member is free, on a round-robin page when one is. 503 when a member's calendar cannot be "
+    "read just now.",
+)
+def team_page_open_slots(
+    request: HttpRequest, team_page_id: UUID, query: Query[SlotsQuery]
+) -> HttpResponse:
+    found = get_team_page_for_user(key_of(request).user, team_page_id)
+    return open_team_slots(found, query)
