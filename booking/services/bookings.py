@@ -207,34 +207,48 @@ def booking_reschedule(
 def booking_cancel(
     *, booking: Booking, actor: str = Booking.Actor.OWNER, reason: str = ""
 ) -> Booking:
-    """Cancel; cancelling twice is harmless (the second time changes nothing)."""
+    """Cancel; cancelling twice is harmless (the second time changes nothing).
+
+    A seat of a collective team booking is not cancelled alone: the meeting was offered because
+    every member could come, so a member who cannot cancels it for everyone, through the lead,
+    and the attendee is told (and may book again). The lead is locked before its seats, in every
+    path, so two cancellations of one meeting never wait for each other in a circle."""
+    lead_id = Booking.objects.filter(id=booking.id).values_list("team_lead_id", flat=True).get()
+    if lead_id is not None:
+        booking_cancel(booking=Booking.objects.get(id=lead_id), actor=actor, reason=reason)
+        booking.refresh_from_db()
+        return booking
     current = Booking.objects.select_for_update().get(id=booking.id)
     if not current.is_cancelled:
-        current.status = Booking.Status.CANCELLED
-        current.cancelled_at = timezone.now()
-        current.cancelled_by = actor
-        current.cancel_reason = reason.strip()
-        current.sequence += 1
-        current.save(
-            update_fields=[
-                "status",
-                "cancelled_at",
-                "cancelled_by",
-                "cancel_reason",
-                "sequence",
-                "updated_at",
-            ]
-        )
-        forget_bookings(current.owner_id)
-        enqueue_follow_up(current.id)
-        booking_event_emit(current, EventType.BOOKING_CANCELLED)
+        _cancel(current, actor=actor, reason=reason)
         # A collective team booking: the other members' seats go with the attendee's booking.
         for seat in Booking.objects.select_for_update().filter(
             team_lead=current, status=Booking.Status.CONFIRMED
         ):
-            booking_cancel(booking=seat, actor=actor, reason=reason)
+            _cancel(seat, actor=actor, reason=reason)
     booking.refresh_from_db()
     return booking
+
+
+def _cancel(current: Booking, *, actor: str, reason: str) -> None:
+    current.status = Booking.Status.CANCELLED
+    current.cancelled_at = timezone.now()
+    current.cancelled_by = actor
+    current.cancel_reason = reason.strip()
+    current.sequence += 1
+    current.save(
+        update_fields=[
+            "status",
+            "cancelled_at",
+            "cancelled_by",
+            "cancel_reason",
+            "sequence",
+            "updated_at",
+        ]
+    )
+    forget_bookings(current.owner_id)
+    enqueue_follow_up(current.id)
+    booking_event_emit(current, EventType.BOOKING_CANCELLED)
 
 
 def booking_delete(*, booking: Booking) -> None:
