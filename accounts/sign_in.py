@@ -35,6 +35,9 @@ from multical.lib import failed_attempts, rate_limits
 from multical.lib.requests import client_ip
 
 PENDING_KEY = "accounts:two-factor:pending"
+# How this session was opened: the sign-in's method, and the organization whose single sign-on
+# opened it ("" for any other door). See ``opened_with``.
+DOOR_KEY = "accounts:door"
 PENDING_SECONDS = 10 * 60
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Failed counters, as ``failed_attempts`` names its own.
@@ -73,7 +76,7 @@ def sign_in(request: HttpRequest, user: User, *, next_url: str, **audit: Any) ->
 
     ``audit`` is the log-in's metadata (``method="password"``, ``provider="google"``…).
     """
-    method = str(audit.get("method") or audit.get("provider") or "")
+    method = _method(audit)
     for _receiver, answer in door_check.send(sender=User, user=user, method=method):
         if isinstance(answer, Refusal):
             messages.error(request, answer.message)
@@ -136,10 +139,24 @@ def _complete(
     request: HttpRequest, user: User, next_url: str, audit: dict[str, Any]
 ) -> HttpResponse:
     login(request, user, backend=BACKEND)  # under a new session id
+    request.session[DOOR_KEY] = [_method(audit), str(audit.get("organization") or "")]
     audit_log_record(
         user=user, action=AuditLog.Action.LOGIN, ip_address=client_ip(request), **audit
     )
     return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+
+
+def opened_with(request: HttpRequest) -> tuple[str, str]:
+    """The method that opened this session and the organization whose single sign-on it was
+    ("" for any other door); ("", "") for a session opened before doors were recorded."""
+    door = request.session.get(DOOR_KEY)
+    if isinstance(door, list) and len(door) == 2 and all(isinstance(part, str) for part in door):
+        return door[0], door[1]
+    return "", ""
+
+
+def _method(audit: dict[str, Any]) -> str:
+    return str(audit.get("method") or audit.get("provider") or "")
 
 
 # Counting failures --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import time
 from typing import Any, TypeGuard
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -49,6 +50,7 @@ def sso_settings(request: AuthenticatedHttpRequest, organization_id: str) -> Htt
     if provider is not None:
         initial = {
             "issuer": provider.issuer,
+            "tenants": "\n".join(provider.tenants),
             "client_id": provider.client_id,
             "enabled": provider.enabled,
             "required": provider.required,
@@ -60,6 +62,7 @@ def sso_settings(request: AuthenticatedHttpRequest, organization_id: str) -> Htt
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        stamp = request.user.session_stamp
         try:
             sso.provider_save(
                 membership=membership,
@@ -69,10 +72,17 @@ def sso_settings(request: AuthenticatedHttpRequest, organization_id: str) -> Htt
                 enabled=data["enabled"],
                 required=data["required"],
                 ip_address=client_ip(request),
+                tenants=data["tenants"],
+                through_sso=sign_in.opened_with(request) == (sso.METHOD, str(organization.id)),
             )
         except OrgRefused as refused:
             form.add_error(None, refused.message)
         else:
+            # Requiring it may have signed everyone covered out, this admin too: not this session,
+            # opened through the issuer (``provider_save`` refuses otherwise).
+            request.user.refresh_from_db(fields=["session_stamp"])
+            if request.user.session_stamp != stamp:
+                update_session_auth_hash(request, request.user)
             messages.success(request, _("Single sign-on saved."))
             return redirect("console:sso_settings", organization_id=organization.id)
     context = {

@@ -312,6 +312,10 @@ def _verify(domain: Domain, *, actor: User | None, now: datetime, ip_address: st
         )
         if domain.capture:
             _capture_everyone(domain)
+        # Imported here: orgs.sso builds on this module.
+        from orgs import sso
+
+        sso.domain_verified(domain, actor=actor, ip_address=ip_address)
 
 
 def domain_set_capture(

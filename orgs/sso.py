@@ -14,21 +14,33 @@ Whoever signs in this way becomes a member of the organization if they were not,
 left it or were removed from it: they still sign in, and only an invitation brings them back. With
 ``required`` on, people whose address is in one of the organization's verified domains sign in
 only through its issuer: every other door (password, Google, Microsoft, the e-mailed link) sends
-them there (``accounts.sign_in.door_check``).
+them there (``accounts.sign_in.door_check``). Sessions they opened before it covered them end too:
+when ``required`` is switched on, or a domain is verified while it is on, every account with an
+address there gets a new ``session_stamp`` in the same transaction (so a door that let someone in
+a moment before the switch committed has handed out a session the stamp ends), and signs in
+again through the issuer. That ends their single sign-on sessions as well, which the admin's page
+says; it costs nothing per request. The admin switching it on must be signed in through the
+issuer if their own address is covered (their session is kept), so nobody locks themselves out
+with an issuer that does not work.
 
 The client secret is sealed in the vault; what is stored of an identity is the issuer, the
-subject and when it was last used.
+subject and when it was last used. A multi-tenant issuer (``multical.lib.oidc``) signs people in
+only from the tenants the admin listed.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Replace
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
@@ -39,12 +51,14 @@ from accounts.sign_in import Refusal, door_check
 from multical.lib import oidc
 from multical.lib.vault import context_for, seal, unseal
 from orgs.addresses import address_domain
-from orgs.domains import left_or_removed
+from orgs.domains import display_name, left_or_removed
 from orgs.models import Domain, Membership, Organization, OrgEvent, SsoIdentity, SsoProvider
 from orgs.services import OrgRefused, record_event, require_admin
 
 # The audit metadata of a sign-in through an organization's issuer.
 METHOD = "sso"
+# An organization trusts at most this many tenants of a multi-tenant issuer.
+MAX_TENANTS = 50
 
 
 def callback_url() -> str:
@@ -65,19 +79,29 @@ def provider_save(
     enabled: bool,
     required: bool,
     ip_address: str | None,
+    tenants: Sequence[str] = (),
+    through_sso: bool = False,
 ) -> SsoProvider:
     """Set the organization's issuer; ``client_secret`` None keeps the one stored.
 
     Turning it on needs a secret and a verified domain to be of use; requiring it needs it on.
-    The caller has checked the issuer answers (``oidc.discover``).
+    The caller has checked the issuer answers (``oidc.discover``) and, for a multi-tenant one,
+    that ``tenants`` (lower-case tenant IDs) lists one at least. Switching ``required`` on signs
+    out everyone it covers (see the module's docstring): ``through_sso`` says the acting admin's
+    session was opened through this issuer, which it must have been if their address is covered;
+    the caller then keeps that session (``update_session_auth_hash``).
     """
     require_admin(membership)
     organization = membership.organization
     with transaction.atomic():
+        # Also what a domain's verification waits for (``domain_verified``), so that between the
+        # two nobody covered is left signed in.
         provider = SsoProvider.objects.select_for_update().filter(organization=organization).first()
         if provider is None:
             provider = SsoProvider(organization=organization)
+        was_required = provider.enabled and provider.required
         provider.issuer, provider.client_id = issuer, client_id
+        provider.tenants = sorted(set(tenants))
         if client_secret is not None:
             provider.client_secret = seal(
                 client_secret, context=context_for(provider, "client_secret")
@@ -100,7 +124,62 @@ def provider_save(
             subject=issuer,
             ip_address=ip_address,
         )
+        if required and not was_required:
+            domains = list(_verified(organization))
+            if not through_sso and covered(domains).filter(pk=membership.user_id).exists():
+                raise OrgRefused(
+                    _(
+                        "Sign in with single sign-on before you require it: requiring it signs "
+                        "out everyone with an address of your domains, you too."
+                    )
+                )
+            _sign_out(organization, domains, actor=membership.user, ip_address=ip_address)
     return provider
+
+
+def domain_verified(domain: Domain, *, actor: User | None, ip_address: str | None) -> None:
+    """Called in the transaction that verifies ``domain``: while the organization requires its
+    single sign-on, the people of the domain are now covered, and signed out."""
+    provider = (
+        SsoProvider.objects.select_for_update()
+        .filter(organization_id=domain.organization_id, enabled=True, required=True)
+        .exclude(client_secret="")
+        .first()
+    )
+    if provider is not None:
+        _sign_out(domain.organization, [domain], actor=actor, ip_address=ip_address)
+
+
+def covered(domains: Iterable[Domain]) -> QuerySet[User]:
+    """Everyone whose address is in one of ``domains`` (in either spelling of an
+    internationalised name): whom a requirement of single sign-on covers."""
+    in_domains = Q(pk__in=[])
+    for domain in domains:
+        for spelling in {domain.name, display_name(domain)}:
+            in_domains |= Q(email__iendswith="@" + spelling)
+    return User.objects.filter(in_domains)
+
+
+def _sign_out(
+    organization: Organization,
+    domains: list[Domain],
+    *,
+    actor: User | None,
+    ip_address: str | None,
+) -> None:
+    if not domains:
+        return
+    # A fresh random stamp for each account, drawn by PostgreSQL (gen_random_uuid is a CSPRNG),
+    # in one statement whatever the number of people.
+    fresh_stamp = Replace(Cast(RandomUUID(), CharField()), Value("-"), Value(""))
+    covered(domains).update(session_stamp=fresh_stamp)
+    record_event(
+        organization,
+        OrgEvent.Action.SSO_SIGNED_OUT,
+        actor=actor,
+        subject=", ".join(domain.name for domain in domains)[:254],
+        ip_address=ip_address,
+    )
 
 
 def client_for(provider: SsoProvider) -> oidc.OIDCClient:
@@ -111,6 +190,7 @@ def client_for(provider: SsoProvider) -> oidc.OIDCClient:
             provider.client_secret, context=context_for(provider, "client_secret")
         ),
         redirect_uri=callback_url(),
+        tenants=tuple(provider.tenants),
     )
 
 
@@ -234,12 +314,12 @@ def _vouched_address(organization: Organization, claims: oidc.IdentityClaims) ->
     return email
 
 
+def _verified(organization: Organization) -> QuerySet[Domain]:
+    return Domain.objects.filter(organization=organization, verified_at__isnull=False)
+
+
 def _verified_domains(organization: Organization) -> set[str]:
-    return set(
-        Domain.objects.filter(organization=organization, verified_at__isnull=False).values_list(
-            "name", flat=True
-        )
-    )
+    return set(_verified(organization).values_list("name", flat=True))
 
 
 def _require_active(user: User) -> None:

@@ -16,12 +16,15 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import AuditLog, User
+from accounts.sign_in import door_check
 from multical.lib import oidc
 from orgs import sso
+from orgs.domains import CheckOutcome, domain_add, domain_check, record_value
 from orgs.models import Domain, Membership, OrgEvent, SsoIdentity, SsoProvider
 from orgs.services import membership_remove, organization_create
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.fakes.oidc import FakeOIDCProvider, running_oidc_provider
+from tests.orgs.dns_zone import install
 
 pytestmark = pytest.mark.django_db
 
@@ -398,3 +401,283 @@ def test_an_organization_whose_sso_is_off_signs_nobody_in(provider, idp):
 
     assert response.status_code == 200
     assert "No organization signs in this address" in response.content.decode()
+
+
+# --- requiring it ends the sessions it covers ----------------------------------------------------
+
+
+def password_client(user) -> Client:
+    """A browser signed in through the password door, as the person would be."""
+    client = Client()
+    response = client.post(
+        reverse("accounts:login"), {"username": user.email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302 and signed_in_as(client) == str(user.pk)
+    return client
+
+
+def still_signed_in(client: Client) -> bool:
+    """Whether the browser's next request is served signed in (not sent to the log-in page)."""
+    response = client.get(reverse("console:organization_list"))
+    return response.status_code == 200
+
+
+def require(org, owner, idp, **extra) -> object:
+    return admin_client(owner).post(
+        reverse("console:sso_settings", args=[org.id]),
+        {
+            "issuer": idp.issuer,
+            "client_id": idp.client_id,
+            "enabled": "on",
+            "required": "on",
+            **extra,
+        },
+    )
+
+
+def test_requiring_it_signs_out_the_domains_people_signed_in_another_way(provider, idp, org, owner):
+    ada = UserFactory(email="ada@example.org")
+    Membership.objects.create(organization=org, user=ada)
+    outsider = UserFactory(email="bob@elsewhere.example")
+    ada_browser, outsider_browser = password_client(ada), password_client(outsider)
+
+    response = require(org, owner, idp)
+
+    assert response.status_code == 302
+    assert not still_signed_in(ada_browser)
+    assert still_signed_in(outsider_browser)
+    assert still_signed_in(admin_client(owner))
+    event = OrgEvent.objects.get(organization=org, action=OrgEvent.Action.SSO_SIGNED_OUT)
+    assert (event.actor, event.subject) == (owner, "example.org")
+    # And the password door stays shut: back only through the issuer.
+    again = Client().post(
+        reverse("accounts:login"), {"username": ada.email, "password": DEFAULT_PASSWORD}
+    )
+    assert again["Location"].startswith(reverse("console:sso_sign_in"))
+
+
+def test_a_person_of_the_domain_who_is_no_member_is_signed_out_too(provider, idp, org, owner):
+    # The rule covers addresses, not memberships: the door would send them to the issuer as well.
+    grace = UserFactory(email="grace@example.org")
+    browser = password_client(grace)
+
+    require(org, owner, idp)
+
+    assert not still_signed_in(browser)
+
+
+def test_single_sign_on_sessions_end_too_and_come_back_through_the_issuer(
+    provider, idp, org, owner
+):
+    ada = UserFactory(email="ada@example.org")
+    browser = Client()
+    through_the_issuer(browser, start(browser))
+    assert still_signed_in(browser)
+
+    require(org, owner, idp)
+
+    assert not still_signed_in(browser)
+    through_the_issuer(browser, start(browser))
+    assert signed_in_as(browser) == str(ada.pk) and still_signed_in(browser)
+
+
+def test_the_settings_say_that_requiring_it_signs_people_out(org, owner):
+    page = admin_client(owner).get(reverse("console:sso_settings", args=[org.id]))
+
+    assert "Switching it on signs out everyone with such an address" in page.content.decode()
+
+
+def test_saving_again_while_required_signs_nobody_out(required, provider, idp, org, owner):
+    ada = UserFactory(email="ada@example.org")
+    browser = Client()
+    through_the_issuer(browser, start(browser))
+
+    require(org, owner, idp)
+
+    assert still_signed_in(browser)
+    assert not OrgEvent.objects.filter(action=OrgEvent.Action.SSO_SIGNED_OUT).exists()
+    assert signed_in_as(browser) == str(ada.pk)
+
+
+def test_a_sign_in_whose_door_opened_just_before_the_switch_is_ended(provider, idp, org, owner):
+    # The race: the password door checked the rule, then the admin's switch committed, then the
+    # session was opened. The session is made with the account as it was read before the switch.
+    ada = UserFactory(email="ada@example.org")
+
+    def switch_meanwhile(sender, **kwargs):
+        sso.provider_save(
+            membership=Membership.objects.get(organization=org, user=owner),
+            issuer=idp.issuer,
+            client_id=idp.client_id,
+            client_secret=None,
+            enabled=True,
+            required=True,
+            ip_address=None,
+        )
+
+    # Connected after orgs.sso's own receiver, which has answered by the time this one runs.
+    door_check.connect(switch_meanwhile, dispatch_uid="test-switch-meanwhile")
+    try:
+        browser = password_client(ada)
+    finally:
+        door_check.disconnect(dispatch_uid="test-switch-meanwhile")
+
+    assert SsoProvider.objects.get(organization=org).required
+    assert not still_signed_in(browser)
+
+
+def test_verifying_a_domain_while_required_signs_out_its_people(
+    required, provider, org, owner, settings
+):
+    zone = install(settings)
+    grace = UserFactory(email="grace@example.net")
+    ada = UserFactory(email="ada@example.org")
+    grace_browser, stranger = password_client(grace), Client()
+    stranger.force_login(ada)  # a session of the covered domain opened before this test's rule
+    admin = Membership.objects.get(organization=org, user=owner)
+    domain = domain_add(membership=admin, name="example.net", ip_address=None)
+    zone.publish(domain.name, record_value(domain))
+
+    assert domain_check(membership=admin, domain=domain, ip_address=None) == CheckOutcome.VERIFIED
+
+    assert not still_signed_in(grace_browser)
+    # Only the domain just verified: example.org's people were signed out when it was required.
+    assert still_signed_in(stranger)
+    event = OrgEvent.objects.get(organization=org, action=OrgEvent.Action.SSO_SIGNED_OUT)
+    assert event.subject == "example.net"
+
+
+def test_an_admin_of_the_domain_signed_in_another_way_cannot_require_it(provider, idp, org):
+    # Requiring it would sign them out with no way back should the issuer not work for them.
+    ada = UserFactory(email="ada@example.org")
+    Membership.objects.create(organization=org, user=ada, role="admin")
+    browser = password_client(ada)
+
+    page = browser.post(
+        reverse("console:sso_settings", args=[org.id]),
+        {"issuer": idp.issuer, "client_id": idp.client_id, "enabled": "on", "required": "on"},
+    )
+
+    assert page.status_code == 200
+    assert "Sign in with single sign-on before you require it" in page.content.decode()
+    assert not SsoProvider.objects.get(organization=org).required
+    assert still_signed_in(browser)
+
+
+def test_an_admin_signed_in_through_the_issuer_requires_it_and_stays_signed_in(provider, idp, org):
+    ada = UserFactory(email="ada@example.org")
+    Membership.objects.create(organization=org, user=ada, role="admin")
+    elsewhere = password_client(ada)
+    browser = Client()
+    through_the_issuer(browser, start(browser))
+
+    response = browser.post(
+        reverse("console:sso_settings", args=[org.id]),
+        {"issuer": idp.issuer, "client_id": idp.client_id, "enabled": "on", "required": "on"},
+    )
+
+    assert response.status_code == 302
+    assert SsoProvider.objects.get(organization=org).required
+    assert still_signed_in(browser)
+    assert not still_signed_in(elsewhere)
+
+
+# --- a multi-tenant issuer -----------------------------------------------------------------------
+
+TENANT, OTHER_TENANT = (
+    "3f0e8f4c-5a2b-4c57-9d1e-0b6a1f2e7c11",
+    "c5b2e1d0-7f3a-4e8c-a6b9-2d4f1e0c8b57",
+)
+
+
+@pytest.fixture
+def entra() -> FakeOIDCProvider:
+    with running_oidc_provider(redirect_uris={CALLBACK}, multi_tenant=True) as fake:
+        fake.home_tenant = TENANT
+        yield fake
+
+
+def save_issuer(org, owner, fake, **extra) -> object:
+    return admin_client(owner).post(
+        reverse("console:sso_settings", args=[org.id]),
+        {
+            "issuer": fake.issuer,
+            "client_id": fake.client_id,
+            "client_secret": fake.client_secret,
+            "enabled": "on",
+            **extra,
+        },
+    )
+
+
+def test_a_multi_tenant_issuer_without_tenants_is_a_field_error(org, owner, entra):
+    page = save_issuer(org, owner, entra)
+
+    assert page.status_code == 200
+    assert "list the IDs of the tenants" in page.content.decode()
+    assert not SsoProvider.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["contoso.onmicrosoft.com", "organizations", "3f0e8f4c-5a2b"])
+def test_a_tenant_id_that_is_none_is_a_field_error(org, owner, entra, typed):
+    page = save_issuer(org, owner, entra, tenants=typed)
+
+    assert page.status_code == 200
+    assert "is not a tenant ID" in page.content.decode()
+    assert not SsoProvider.objects.exists()
+
+
+def test_a_single_tenant_issuer_takes_no_tenants(org, owner, idp):
+    page = save_issuer(org, owner, idp, tenants=TENANT)
+
+    assert page.status_code == 200
+    assert "leave the tenant IDs empty" in page.content.decode()
+
+
+def test_an_admin_lists_tenants_and_their_people_sign_in(org, owner, entra):
+    response = save_issuer(
+        org, owner, entra, tenants=f"{TENANT.upper()},\n {OTHER_TENANT} {TENANT}"
+    )
+    assert response.status_code == 302
+    assert SsoProvider.objects.get(organization=org).tenants == sorted([TENANT, OTHER_TENANT])
+    ada = UserFactory(email="ada@example.org")
+    browser = Client()
+
+    through_the_issuer(browser, start(browser))
+
+    assert signed_in_as(browser) == str(ada.pk)
+    assert SsoIdentity.objects.get(user=ada).issuer == entra.tenant_issuer(TENANT)
+    page = admin_client(owner).get(reverse("console:sso_settings", args=[org.id]))
+    assert OTHER_TENANT in page.content.decode()
+
+
+@pytest.fixture
+def entra_provider(org, owner, entra):
+    save_issuer(org, owner, entra, tenants=TENANT)
+    return SsoProvider.objects.get(organization=org)
+
+
+def test_a_person_of_a_tenant_not_listed_is_refused(entra_provider, entra):
+    # Any Microsoft customer can make an account with an address of our domain in its tenant.
+    eve = UserFactory(email="ada@example.org")
+    entra.users[0].tenant = "d1b6c0a2-93f4-4b1e-8e7a-6c5d2f0a9b38"
+    browser = Client()
+
+    response = through_the_issuer(browser, start(browser))
+
+    assert response.status_code == 400
+    assert escape(oidc.REASONS["wrong_tenant"]) in response.content.decode()
+    assert signed_in_as(browser) is None
+    assert not SsoIdentity.objects.filter(user=eve).exists()
+
+
+def test_a_token_whose_issuer_is_another_tenants_than_its_tid_is_refused(entra_provider, entra):
+    UserFactory(email="ada@example.org")
+    entra.tamper(other_tenants_issuer=True)
+    browser = Client()
+
+    response = through_the_issuer(browser, start(browser))
+
+    assert response.status_code == 400
+    assert signed_in_as(browser) is None
+    assert not SsoIdentity.objects.exists()
