@@ -288,6 +288,28 @@ def _team_booked(page: Page, walk: Walk) -> Any:
     expect(page).to_have_url(re.compile(r"/booked/"))
 
 
+def _embedded_team_page(page: Page, walk: Walk) -> Any:
+    """A team page as another site's frame shows it, visited on its own here."""
+    page.goto(
+        walk.reverse("booking_public:page", handle=_team_handle(walk), slug="team") + "?embed=1"
+    )
+    expect(page).to_have_url(re.compile(r"embed=1.*tz=|tz=.*embed=1"))
+
+
+def _embedded_team_book_form(page: Page, walk: Walk) -> Any:
+    _embedded_team_page(page, walk)
+    page.locator(".booking-picker__times a").first.click()
+    expect(page).to_have_url(re.compile(r"/new/.*embed=1"))
+
+
+def _embedded_team_booked(page: Page, walk: Walk) -> Any:
+    _embedded_team_book_form(page, walk)
+    page.get_by_label("Your name").fill("Ada Byron King")
+    page.get_by_label("E-mail address").fill("ada.byron.king@example.com")
+    page.locator("form button[type=submit]").last.click()
+    expect(page).to_have_url(re.compile(r"/booked/.*receipt="))
+
+
 def _embedded_page(page: Page, walk: Walk) -> Any:
     """The page as another site's frame shows it (booking.embed), visited on its own here."""
     page.goto(walk.public_page + "?embed=1")
@@ -492,6 +514,9 @@ ANONYMOUS_STOPS = [
     Stop("booking_public:page", _team_page, "a team page"),
     Stop("booking_public:book", _team_book_form, "a team page"),
     Stop("booking_public:booked", _team_booked, "a team page"),
+    Stop("booking_public:page", _embedded_team_page, "a team page, embedded"),
+    Stop("booking_public:book", _embedded_team_book_form, "a team page, embedded"),
+    Stop("booking_public:booked", _embedded_team_booked, "a team page, embedded"),
     Stop("booking_public:manage", to("booking_public:manage", **_link)),
     Stop("booking_public:cancel", to("booking_public:cancel", **_link)),
     Stop("booking_public:reschedule", to("booking_public:reschedule", **_link)),
@@ -568,6 +593,7 @@ OWNER_STOPS = [
     Stop("console:team_page_edit", to("console:team_page_edit", **_team)),
     Stop("console:team_page_delete", to("console:team_page_delete", **_team)),
     Stop("console:team_page_mine", to("console:team_page_mine", **_team)),
+    Stop("console:team_page_embed", to("console:team_page_embed", **_team)),
     Stop("console:admin_microsoft_consent", to("console:admin_microsoft_consent", **_org)),
     Stop("console:sso_settings", to("console:sso_settings", **_org)),
     Stop("console:billing", to("console:billing", **_org)),
