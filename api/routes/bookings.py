@@ -4,6 +4,11 @@ A booking made here goes through the public page's checks: the attendee's form (
 page's questions), the live re-reading of the calendars and the database's exclusion constraint.
 The attendee's manage link is not part of the output: it lets whoever holds it cancel or move the
 meeting as the attendee, which a key that may only read bookings must not be able to do.
+
+A team page's booking is one row per member who meets the attendee, each the member's own
+(``booking.services.teams``): a member lists, cancels and moves theirs as any booking of theirs,
+and a member on a team page books on it through the same service as its public page, so the
+round-robin's choice and the collective's seats are the page's own.
 """
 
 from __future__ import annotations
@@ -21,16 +26,25 @@ from ninja import Field, Query, Router, Schema, Status
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
+from api.routes.team_pages import get_team_page_for_user
 from api.schemas import Out
 from api.schemas_booking import Instant
 from api.scopes import Scope
 from booking.forms import CancelForm
-from booking.models import Booking, BookingPage, Question
+from booking.models import (
+    Booking,
+    BookingPage,
+    Question,
+    TeamPage,
+    TeamPageMember,
+    TeamQuestion,
+)
 from booking.public_display import zone_names
 from booking.public_forms import BookingForm, new_submission_key
 from booking.selectors import owner as selectors
 from booking.services import bookings as services
 from booking.services.bookings import BookingClosed, BusyUnknown, LengthNotOffered, SlotUnavailable
+from booking.services.teams import team_booking_create, team_booking_reschedule
 
 router = Router(tags=["Bookings"])
 _read = KeyAuth(Scope.BOOKINGS_READ)
@@ -52,7 +66,23 @@ class Answer(Out):
 
 class BookingOut(Out):
     id: UUID
-    page_id: UUID | None = Field(description="Null once the page is deleted.")
+    page_id: UUID | None = Field(
+        description="The booking page it was made on; null for a team page's booking, and once "
+        "the page is deleted."
+    )
+    team_page_id: UUID | None = Field(
+        description="The team page it was made on; null for a personal page's booking, and once "
+        "the team page is deleted."
+    )
+    team_lead_id: UUID | None = Field(
+        description="On a collective team page each member meeting the attendee holds a booking "
+        "of their own: on the others', the id of the attendee's one (the lead); null on the lead "
+        "and on every other booking."
+    )
+    owner_id: UUID = Field(
+        description="The person who holds it and meets the attendee (their `/me` id): you, "
+        "except in the answer to a booking you made on a team page that went to another member."
+    )
     title: str
     start: datetime
     end: datetime
@@ -81,6 +111,7 @@ class BookingList(Out):
 class BookingFilters(PageQuery):
     status: Booking.Status | None = None
     page_id: UUID | None = None
+    team_page_id: UUID | None = None
     start_from: Instant | None = Field(None, description="Starting at or after.")
     start_to: Instant | None = Field(None, description="Starting before.")
     when: Literal["upcoming", "past"] | None = Field(
@@ -90,7 +121,12 @@ class BookingFilters(PageQuery):
 
 
 class BookingIn(Schema):
-    page_id: UUID
+    page_id: UUID | None = Field(None, description="A booking page of yours; or `team_page_id`.")
+    team_page_id: UUID | None = Field(
+        None,
+        description="A team page you are on, booked as its public page books it: on a "
+        "round-robin page the meeting may go to another member.",
+    )
     start: Instant = Field(description="One of the page's open times (see its slots).")
     duration: int | None = Field(
         None, description="Minutes, a length the page offers; its first when left out."
@@ -126,7 +162,8 @@ class RescheduleIn(Schema):
 
 # The columns ``_out`` reads: a page of 100 bookings loads nothing more.
 _LISTED = (
-    "id", "page_id", "title", "start", "end", "status", "attendee_name", "attendee_email",
+    "id", "page_id", "team_page_id", "team_lead_id", "owner_id", "title", "start", "end", "status",
+    "attendee_name", "attendee_email",
     "attendee_time_zone", "language", "answers", "location", "location_detail", "meeting_url",
     "cancelled_at", "cancelled_by", "cancel_reason", "created_at", "updated_at",
 )  # fmt: skip
@@ -136,6 +173,9 @@ def _out(booking: Booking) -> BookingOut:
     return BookingOut(
         id=booking.id,
         page_id=booking.page_id,
+        team_page_id=booking.team_page_id,
+        team_lead_id=booking.team_lead_id,
+        owner_id=booking.owner_id,
         title=booking.title,
         start=booking.start,
         end=booking.end,
@@ -191,6 +231,8 @@ def _filtered(user: Any, filters: BookingFilters) -> QuerySet[Booking]:
         bookings = bookings.filter(status=filters.status)
     if filters.page_id is not None:
         bookings = bookings.filter(page_id=filters.page_id)
+    if filters.team_page_id is not None:
+        bookings = bookings.filter(team_page_id=filters.team_page_id)
     if filters.start_from is not None:
         bookings = bookings.filter(start__gte=_instant(filters.start_from, "start_from"))
     if filters.start_to is not None:
@@ -202,10 +244,12 @@ def _filtered(user: Any, filters: BookingFilters) -> QuerySet[Booking]:
     return bookings
 
 
-def _attendee_form(booking_page: BookingPage, body: BookingIn, submission_key: str) -> BookingForm:
+def _attendee_form(
+    booking_page: BookingPage | TeamPage, body: BookingIn, submission_key: str
+) -> BookingForm:
     """The public page's form, filled in with the request (answers by question label): valid,
     or a 422 with its errors under the API's names."""
-    questions: list[Question] = list(booking_page.questions.all())
+    questions: list[Question | TeamQuestion] = list(booking_page.questions.all())
     data = {
         "name": body.attendee_name,
         "email": body.attendee_email,
@@ -240,7 +284,7 @@ def _attendee_form(booking_page: BookingPage, body: BookingIn, submission_key: s
     return form
 
 
-def _attendee_zone(booking_page: BookingPage, body: BookingIn) -> str:
+def _attendee_zone(booking_page: BookingPage | TeamPage, body: BookingIn) -> str:
     zone = body.attendee_time_zone or booking_page.time_zone
     if zone not in zone_names():
         raise invalid(
@@ -249,9 +293,11 @@ def _attendee_zone(booking_page: BookingPage, body: BookingIn) -> str:
     return zone
 
 
-def _attendee_language(booking_page: BookingPage, body: BookingIn) -> str:
-    if booking_page.language:
-        return booking_page.language
+def _attendee_language(booking_page: BookingPage | TeamPage, body: BookingIn) -> str:
+    """The page's language when it fixes one (a team page does not), else the one asked for."""
+    fixed = getattr(booking_page, "language", "")
+    if fixed:
+        return str(fixed)
     language = body.attendee_language or "en"
     if language not in dict(settings.LANGUAGES):
         codes = ", ".join(code for code, _name in settings.LANGUAGES)
@@ -281,6 +327,9 @@ def list_bookings(request: HttpRequest, filters: Query[BookingFilters]) -> Booki
     summary="Book a time",
     description="Checked as the public page checks a booking: the attendee's details and the "
     "page's questions, then the time against the calendars read afresh and the bookings stored. "
+    "With `team_page_id`, on a team page you are on (403 `not_on_team_page` on one you may only "
+    "read): the members free then are read afresh, and the meeting goes to them as the page "
+    "decides (the answer is the attendee's booking: on a collective page the lead). "
     "409 when the time is not open (`code`: `slot_notice`, `slot_horizon`, `slot_hours`, "
     "`slot_grid`, `slot_full`, `slot_taken`), the page is switched off (`booking_closed`) or the "
     "`idempotency_key` was used for another booking (`idempotency_key_reused`); 503 when a "
@@ -288,6 +337,11 @@ def list_bookings(request: HttpRequest, filters: Query[BookingFilters]) -> Booki
 )
 def create_booking(request: HttpRequest, body: BookingIn) -> Status[BookingOut]:
     user = key_of(request).user
+    if (body.page_id is None) == (body.team_page_id is None):
+        message = "Give either `page_id` or `team_page_id`."
+        raise invalid([FieldProblem(field="page_id", message=message)])
+    if body.team_page_id is not None:
+        return Status(201, _out(_book_team(user, body.team_page_id, body)))
     booking_page = selectors.get_page_for_user(user, body.page_id)
     start = _instant(body.start, "start")
     key = body.idempotency_key
@@ -325,6 +379,52 @@ def create_booking(request: HttpRequest, body: BookingIn) -> Status[BookingOut]:
     return Status(201, _out(booking))
 
 
+def _book_team(user: Any, team_page_id: UUID, body: BookingIn) -> Booking:
+    """A booking on a team page the key's person is on, made as its public page makes it."""
+    team_page = get_team_page_for_user(user, team_page_id)
+    if not TeamPageMember.objects.filter(page=team_page, user=user).exists():
+        raise ApiProblem(
+            403,
+            "not_on_team_page",
+            "Forbidden",
+            "Only the page's members book on it here; its public page takes anyone's bookings.",
+        )
+    start = _instant(body.start, "start")
+    key = body.idempotency_key
+    submission_key = _KEY_PREFIX + key if key else new_submission_key()
+    form = _attendee_form(team_page, body, submission_key)
+    zone = _attendee_zone(team_page, body)
+    language = _attendee_language(team_page, body)
+    duration = body.duration
+    if duration is None:
+        duration = int(team_page.durations[0]) if team_page.durations else 0
+    try:
+        booking = team_booking_create(
+            page=team_page,
+            start=start,
+            duration=duration,
+            attendee_name=form.cleaned_data["name"],
+            attendee_email=form.cleaned_data["email"],
+            attendee_time_zone=zone,
+            attendee_language=language,
+            answers=form.answers(),
+            submission_key=submission_key,
+        )
+    except (SlotUnavailable, LengthNotOffered, BusyUnknown, BookingClosed) as error:
+        raise _refused(error) from error
+    same = (
+        booking.team_page_id == team_page.id
+        and booking.start == start
+        and booking.end == start + timedelta(minutes=duration)
+        and booking.attendee_email == form.cleaned_data["email"]
+    )
+    if not same:
+        raise conflict(
+            "idempotency_key_reused", "This idempotency key was used for another booking."
+        )
+    return booking
+
+
 @router.get(
     "/{booking_id}", response={200: BookingOut, 404: Problem}, auth=_read, summary="One booking"
 )
@@ -337,7 +437,9 @@ def get_booking(request: HttpRequest, booking_id: UUID) -> BookingOut:
     response={200: BookingOut, 404: Problem},
     auth=_write,
     summary="Cancel a booking",
-    description="The attendee is told, with the reason. Cancelling again changes nothing.",
+    description="The attendee is told, with the reason. Cancelling again changes nothing. "
+    "A collective team page's meeting is cancelled for every member, whichever member's booking "
+    "of it is cancelled (the page offered it because everyone could come).",
 )
 def cancel_booking(request: HttpRequest, booking_id: UUID, body: CancelIn) -> BookingOut:
     booking = selectors.get_booking_for_user(key_of(request).user, booking_id)
@@ -357,15 +459,25 @@ def cancel_booking(request: HttpRequest, booking_id: UUID, body: CancelIn) -> Bo
     summary="Move a booking",
     description="To another open time of its page, keeping its length; checked as a new booking "
     "is (the same 409 and 503 answers). A cancelled booking, or one whose page is deleted, "
-    "cannot be moved (`booking_closed`).",
+    "cannot be moved (`booking_closed`). A team booking moves with its seats, at a time each of "
+    "its members is free; a seat moves only with its lead (409 `team_seat`).",
 )
 def reschedule_booking(request: HttpRequest, booking_id: UUID, body: RescheduleIn) -> BookingOut:
     booking = selectors.get_booking_for_user(key_of(request).user, booking_id)
     start = _instant(body.start, "start")
-    try:
-        booking = services.booking_reschedule(
-            booking=booking, start=start, actor=Booking.Actor.OWNER
+    if booking.team_lead_id is not None:
+        raise conflict(
+            "team_seat",
+            "This is a seat of a collective meeting: it moves with the attendee's booking, "
+            "which its holder or the attendee moves for everyone.",
         )
+    try:
+        if booking.team_page_id is not None:
+            booking = team_booking_reschedule(booking=booking, start=start)
+        else:
+            booking = services.booking_reschedule(
+                booking=booking, start=start, actor=Booking.Actor.OWNER
+            )
     except (SlotUnavailable, BusyUnknown, BookingClosed) as error:
         raise _refused(error) from error
     return _out(booking)
