@@ -171,6 +171,10 @@ class AuditLog(models.Model):
         WEBHOOK_CREATED = "webhook_created", _("Added a webhook")
         WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", _("Made a new webhook signing secret")
         WEBHOOK_DELETED = "webhook_deleted", _("Deleted a webhook")
+        DUPLICATE_SUBSCRIPTION_CANCELLED = (
+            "duplicate_subscription_cancelled",
+            _("A second Pro subscription was cancelled and refunded"),
+        )
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="audit_log")
     action = models.CharField(max_length=32, choices=Action.choices)
@@ -259,6 +263,10 @@ class Subscription(models.Model):
     payment_failed_at = models.DateTimeField(null=True, blank=True)
     # When the last Pro subscription ended.
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The Checkout session last opened for the customer and when Stripe closes it: while it is
+    # open, starting Checkout again returns it rather than open a second one that could be paid.
+    checkout_session_id = models.CharField(max_length=255, blank=True)
+    checkout_expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -13,6 +13,10 @@ integration personal Pro uses (``accounts.billing``), with the same limits and t
   and records ``seats_billed``. Setting a quantity is absolute, so pushing twice is harmless; one
   push per subscription runs at a time (a transaction-level advisory lock, so membership changes
   are never held up by a Stripe call), and the beat retries any row whose two counts differ.
+- Nobody pays twice, as with personal Pro: Checkout is refused while a subscription is live, two
+  admins starting it at once get the one open session kept on the row
+  (``accounts.billing.services.checkout_open``), and a second live subscription that still
+  arrives is cancelled and refunded when it is read, and written to the organization's log.
 """
 
 from __future__ import annotations
@@ -75,38 +79,41 @@ def pro_through_an_organization(user: User) -> str | None:
 
 
 def org_checkout_start(*, membership: Membership) -> str:
-    """The address of a Stripe Checkout page subscribing the organization, one seat per member.
-    Owners and admins only."""
+    """The address of a Stripe Checkout page subscribing the organization, one seat per member:
+    the one already open for it if any. Owners and admins only; refused while a subscription is
+    live."""
     require_admin(membership)
     if not plans.billing_configured():
         raise BillingError(
             _("Billing is not set up on this server: every feature is already yours.")
         )
     organization = membership.organization
-    row = _row_with_customer(membership)
-    if row.is_live:
+    with transaction.atomic():
+        row = _row_with_customer(membership)
+        url = None
+        if not row.is_live:
+            url = services.checkout_open(
+                row=row,
+                params={
+                    "mode": "subscription",
+                    "customer": row.stripe_customer_id,
+                    # Not a user's id: personal billing never takes this checkout for its own.
+                    "client_reference_id": f"org-{organization.id}",
+                    "line_items": [{"price": seat_price_id(), "quantity": row.seats_wanted}],
+                    "success_url": services.absolute_url(
+                        reverse("console:billing", args=[organization.id])
+                    )
+                    + "?session_id={CHECKOUT_SESSION_ID}",
+                    "cancel_url": services.absolute_url(
+                        reverse("console:billing", args=[organization.id])
+                    ),
+                    "subscription_data": {"metadata": {"organization_id": str(organization.id)}},
+                },
+                refresh=lambda: org_subscription_refresh(row=row),
+            )
+    if url is None:
         raise BillingError(_("The organization is subscribed already."))
-    session = services.stripe_call(
-        lambda api: api.v1.checkout.sessions.create(
-            params={
-                "mode": "subscription",
-                "customer": row.stripe_customer_id,
-                # Not a user's id: personal billing never takes this checkout for its own.
-                "client_reference_id": f"org-{organization.id}",
-                "line_items": [{"price": seat_price_id(), "quantity": row.seats_wanted}],
-                "success_url": services.absolute_url(
-                    reverse("console:billing", args=[organization.id])
-                )
-                + "?session_id={CHECKOUT_SESSION_ID}",
-                "cancel_url": services.absolute_url(
-                    reverse("console:billing", args=[organization.id])
-                ),
-                "subscription_data": {"metadata": {"organization_id": str(organization.id)}},
-            }
-        )
-    )
-    assert session.url is not None  # a hosted session has its address while it is open
-    return session.url
+    return url
 
 
 def org_portal_start(*, membership: Membership) -> str:
@@ -147,7 +154,8 @@ def org_checkout_return(*, membership: Membership, session_id: str) -> OrgSubscr
 def _row_with_customer(membership: Membership) -> OrgSubscription:
     """The organization's row, creating its Stripe customer on first use (one per organization,
     even when two admins race: the organization's row is locked, and an idempotency key backs it
-    up). Its ``seats_wanted`` is the number of members now."""
+    up). Its ``seats_wanted`` is the number of members now. Called in a transaction, the row
+    stays locked until that ends."""
     organization = membership.organization
     with transaction.atomic():
         Organization.objects.select_for_update().filter(pk=organization.pk).exists()
@@ -188,7 +196,16 @@ def org_subscription_refresh(*, row: OrgSubscription, payment_failed: bool = Fal
     """Store what Stripe says about the organization's subscription now, and act on a change:
     members who lose Pro fall back as a personal Pro's end has them; seats Stripe does not bill
     yet are pushed. ``row`` must be locked (select_for_update) by the caller's transaction."""
-    current = services.current_subscription(row.stripe_customer_id)
+    read = services.subscriptions_read(row.stripe_customer_id)
+    if row.organization_id is not None:
+        for duplicate_id in read.duplicates:
+            # Stripe's doing and ours, not a member's: the log names no one.
+            OrgEvent.objects.create(
+                organization_id=row.organization_id,
+                action=OrgEvent.Action.DUPLICATE_CANCELLED,
+                subject=duplicate_id,
+            )
+    current = read.current
     was_live = row.is_live
     if current is None:
         row.status, row.stripe_subscription_id, row.stripe_item_id = "", "", ""

@@ -161,6 +161,10 @@ class OrgEvent(models.Model):
         EXPORTED = "exported", _("Exported data")
         SUBSCRIBED = "subscribed", _("The organization's subscription started")
         SUBSCRIPTION_ENDED = "subscription_ended", _("The organization's subscription ended")
+        DUPLICATE_CANCELLED = (
+            "duplicate_cancelled",
+            _("A second subscription was cancelled and refunded"),
+        )
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -332,6 +336,9 @@ class OrgSubscription(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     seats_billed = models.PositiveIntegerField(default=0)
     seats_wanted = models.PositiveIntegerField(default=0)
+    # The Checkout session last opened and when Stripe closes it (as on a personal Subscription).
+    checkout_session_id = models.CharField(max_length=255, blank=True)
+    checkout_expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

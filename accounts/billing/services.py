@@ -20,6 +20,12 @@ Decisions:
 - Upgrading again switches nothing back on by itself (a rule writes into calendars, which should
   not happen unasked months later): Settings lists what was paused with one button to switch it
   all back on, and each can also be switched on by hand.
+- Nobody pays twice. Checkout is refused while a subscription is live at Stripe; a customer has
+  one open Checkout session at a time, its id and expiry kept on the customer's row under the
+  row's lock, so two starts at once (two tabs, a double click) get the same page
+  (``checkout_open``). A second live subscription that still arrives (made at Stripe by hand,
+  say) is cancelled at once and its payment refunded in full (``subscriptions_read``); the oldest
+  one stays.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 import stripe
 from django.conf import settings
@@ -36,11 +43,14 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from stripe.params import RefundCreateParams
+from stripe.params.checkout import SessionCreateParams
 
 from accounts.billing import plans, stripe_api
 from accounts.billing.plans import FREE_LIMITS, Limit
 from accounts.languages import owner_language
-from accounts.models import StripeEvent, Subscription, User
+from accounts.models import AuditLog, StripeEvent, Subscription, User
+from accounts.services import audit_log_record
 from multical.lib.email import send_templated_email
 
 logger = logging.getLogger(__name__)
@@ -57,6 +67,10 @@ HANDLED_EVENTS = frozenset(
 )
 # Subscriptions that will never bill again: nothing to cancel.
 _FINISHED = frozenset({Subscription.Status.CANCELED, Subscription.Status.INCOMPLETE_EXPIRED})
+# How long a Checkout session stays open (Stripe takes 30 minutes to 24 hours), and how long it
+# must still be open to be offered again: less, and a new one replaces it (the old one closed).
+CHECKOUT_OPEN_FOR = timedelta(hours=2)
+CHECKOUT_REUSE_MARGIN = timedelta(minutes=15)
 
 
 class BillingError(Exception):
@@ -71,30 +85,95 @@ class BillingError(Exception):
 
 
 def checkout_start(*, user: User) -> str:
-    """The address of a Stripe Checkout page that subscribes the user to Pro."""
+    """The address of a Stripe Checkout page that subscribes the user to Pro: the one already
+    open for them if any (``checkout_open``). Refused while they have a live subscription."""
     if not plans.billing_configured():
         raise BillingError(
             _("Billing is not set up on this server: every feature is already yours.")
         )
-    subscription = _subscription_with_customer(user)
-    if subscription.is_live:
+    with transaction.atomic():
+        _subscription_with_customer(user)
+        subscription = Subscription.objects.select_for_update().get(user=user)
+        url = None
+        if not subscription.is_live:
+            url = checkout_open(
+                row=subscription,
+                params={
+                    "mode": "subscription",
+                    "customer": subscription.stripe_customer_id,
+                    "client_reference_id": str(user.pk),
+                    "line_items": [{"price": settings.STRIPE_PRO_PRICE_ID, "quantity": 1}],
+                    "success_url": absolute_url(reverse("billing:done"))
+                    + "?session_id={CHECKOUT_SESSION_ID}",
+                    "cancel_url": absolute_url(reverse("billing:cancelled")),
+                    "subscription_data": {"metadata": {"user_id": str(user.pk)}},
+                },
+                refresh=lambda: subscription_refresh(subscription=subscription),
+            )
+    if url is None:
         raise BillingError(_("You are on Pro already."))
-    session = stripe_call(
-        lambda api: api.v1.checkout.sessions.create(
-            params={
-                "mode": "subscription",
-                "customer": subscription.stripe_customer_id,
-                "client_reference_id": str(user.pk),
-                "line_items": [{"price": settings.STRIPE_PRO_PRICE_ID, "quantity": 1}],
-                "success_url": absolute_url(reverse("billing:done"))
-                + "?session_id={CHECKOUT_SESSION_ID}",
-                "cancel_url": absolute_url(reverse("billing:cancelled")),
-                "subscription_data": {"metadata": {"user_id": str(user.pk)}},
-            }
+    return url
+
+
+class CheckoutHolder(Protocol):
+    """A customer's row that keeps its open Checkout session (a user's or an organization's)."""
+
+    stripe_customer_id: str
+    checkout_session_id: str
+    checkout_expires_at: datetime | None
+
+    @property
+    def is_live(self) -> bool: ...
+
+    def save(self, *, update_fields: list[str]) -> None: ...
+
+
+def checkout_open(
+    *, row: CheckoutHolder, params: SessionCreateParams, refresh: Callable[[], None]
+) -> str | None:
+    """The address of the customer's one open Checkout session, or None when a subscription is
+    live at Stripe (nothing to pay for).
+
+    ``row`` is locked (select_for_update) by the caller's transaction, so starts of one customer
+    take turns: the session stored on it is offered again while Stripe has it open with
+    ``CHECKOUT_REUSE_MARGIN`` left. Otherwise, one nearly over is expired first (so that no two
+    can be paid) and the customer's subscriptions are read (``refresh`` stores what Stripe says
+    on ``row``): the stored session may have been paid while its events are still on their way.
+    Only then is a new session made, open for ``CHECKOUT_OPEN_FOR``, with ``params``."""
+    if row.checkout_session_id:
+        session = stripe_call(
+            lambda api: api.v1.checkout.sessions.retrieve(row.checkout_session_id)
         )
-    )
+        if session.status == "open":
+            left = datetime.fromtimestamp(session.expires_at, tz=UTC) - timezone.now()
+            if left > CHECKOUT_REUSE_MARGIN and session.url:
+                return session.url
+            _checkout_expire(session.id)
+        # Paid (its events may still be on their way), expired or just closed: what the customer
+        # has now decides.
+        refresh()
+        if row.is_live:
+            return None
+    create: SessionCreateParams = {
+        **params,
+        "expires_at": int((timezone.now() + CHECKOUT_OPEN_FOR).timestamp()),
+    }
+    session = stripe_call(lambda api: api.v1.checkout.sessions.create(params=create))
+    row.checkout_session_id = session.id
+    row.checkout_expires_at = datetime.fromtimestamp(session.expires_at, tz=UTC)
+    row.save(update_fields=["checkout_session_id", "checkout_expires_at", "updated_at"])
     assert session.url is not None  # a hosted session has its address while it is open
     return session.url
+
+
+def _checkout_expire(session_id: str) -> None:
+    """Close an open session. Stripe refuses one no longer open (paid a moment ago, or expired):
+    the subscriptions read next say which."""
+    try:
+        stripe_api.client().v1.checkout.sessions.expire(session_id)
+    except stripe.StripeError as error:
+        if stripe_api.is_transient(error):
+            raise stripe_api.StripeUnavailable(str(error)) from error
 
 
 def portal_start(*, user: User) -> str:
@@ -224,7 +303,15 @@ def subscription_refresh(*, subscription: Subscription, payment_failed: bool = F
 
     ``subscription`` must be locked (select_for_update) by the caller's transaction.
     """
-    current = current_subscription(subscription.stripe_customer_id)
+    read = subscriptions_read(subscription.stripe_customer_id)
+    for duplicate_id in read.duplicates:
+        audit_log_record(
+            user=subscription.user,
+            action=AuditLog.Action.DUPLICATE_SUBSCRIPTION_CANCELLED,
+            ip_address=None,
+            subscription=duplicate_id,
+        )
+    current = read.current
     was_live = subscription.is_live
     if current is None:
         subscription.status = ""
@@ -261,19 +348,89 @@ def subscription_refresh(*, subscription: Subscription, payment_failed: bool = F
         transaction.on_commit(lambda: _send_payment_failed_email(user))
 
 
-def current_subscription(customer_id: str) -> Mapping[str, Any] | None:
-    """The customer's subscription that decides their plan: the newest live one, else the newest."""
+@dataclass(frozen=True, slots=True)
+class CustomerSubscriptions:
+    """What Stripe says of a customer's subscriptions, once live duplicates are cancelled."""
+
+    # The one that decides the plan: the live one, else the newest (None: never subscribed).
+    current: Mapping[str, Any] | None
+    # The ids of the live duplicates cancelled and refunded by this read.
+    duplicates: tuple[str, ...]
+
+
+def subscriptions_read(customer_id: str) -> CustomerSubscriptions:
+    """Read the customer's subscriptions; cancel every live one but the oldest, and refund it
+    (``duplicate_cancel``): one customer pays for one subscription, however a second one came."""
     listed = stripe_call(
         lambda api: api.v1.subscriptions.list(
             params={"customer": customer_id, "status": "all", "limit": 100}
         )
     )
     found = [item.to_dict() for item in listed.data]
-    if not found:
-        return None
-    return max(
+    live = sorted(
+        (item for item in found if item["status"] in Subscription.LIVE_STATUSES),
+        key=lambda item: (item.get("created", 0), item["id"]),
+    )
+    for duplicate in live[1:]:
+        found[found.index(duplicate)] = duplicate_cancel(duplicate)
+    current = max(
         found,
         key=lambda item: (item["status"] in Subscription.LIVE_STATUSES, item.get("created", 0)),
+        default=None,
+    )
+    return CustomerSubscriptions(current, tuple(item["id"] for item in live[1:]))
+
+
+def duplicate_cancel(subscription: Mapping[str, Any]) -> dict[str, Any]:
+    """Cancel a second live subscription now and refund what it was paid, in full; the
+    subscription as cancelled.
+
+    Stripe's cancel stops all billing; ``prorate`` would only turn the unused time into a credit
+    on the customer's balance (and ``invoice_now`` invoice it), which a refund of the whole
+    payment makes a second return of the same money: both stay off. The payment is found through
+    the subscription's latest invoice, and each refund carries an idempotency key of the payment,
+    so handling the event again refunds nothing twice."""
+    subscription_id = subscription["id"]
+    try:
+        cancelled = stripe_api.client().v1.subscriptions.cancel(
+            subscription_id, params={"prorate": False, "invoice_now": False}
+        )
+    except stripe.StripeError as error:
+        if stripe_api.is_transient(error):
+            raise stripe_api.StripeUnavailable(str(error)) from error
+        # Cancelled meanwhile (Stripe refuses to cancel twice): what it is now decides.
+        cancelled = stripe_call(lambda api: api.v1.subscriptions.retrieve(subscription_id))
+        if cancelled.status not in _FINISHED:
+            raise _translated(error) from error
+    invoice_id = subscription.get("latest_invoice")
+    if isinstance(invoice_id, Mapping):
+        invoice_id = invoice_id.get("id")
+    if isinstance(invoice_id, str) and invoice_id:
+        payments = stripe_call(
+            lambda api: api.v1.invoice_payments.list(
+                params={"invoice": invoice_id, "status": "paid", "limit": 100}
+            )
+        )
+        for payment in payments.data:
+            paid_by = payment.to_dict().get("payment") or {}
+            _refund(payment.id, paid_by.get("payment_intent"), paid_by.get("charge"))
+    logger.info("Cancelled and refunded duplicate subscription %s", subscription_id)
+    return cancelled.to_dict()
+
+
+def _refund(payment_id: str, payment_intent: object, charge: object) -> None:
+    params: RefundCreateParams = {"reason": "duplicate"}
+    if isinstance(payment_intent, str) and payment_intent:
+        params["payment_intent"] = payment_intent
+    elif isinstance(charge, str) and charge:
+        params["charge"] = charge
+    else:
+        return
+    stripe_call(
+        lambda api: api.v1.refunds.create(
+            params=params,
+            options={"idempotency_key": f"multical-duplicate-refund-{payment_id}"},
+        )
     )
 
 

@@ -5,17 +5,27 @@ The ``stripe_fake`` fixture turns billing on and points the stripe library at it
 Stripe's JSON shapes (API 2025-03-31 and later: the billing period is on the subscription items):
 
 - ``POST /v1/customers`` (honouring ``Idempotency-Key``), ``GET /v1/customers/{id}``;
-- ``POST /v1/checkout/sessions`` (subscription mode, our one price, an existing customer) and
-  ``GET /v1/checkout/sessions/{id}``; ``POST /v1/billing_portal/sessions``;
+- ``POST /v1/checkout/sessions`` (subscription mode, our one price, an existing customer;
+  ``expires_at`` between 30 minutes and 24 hours ahead, 24 hours when left out) and
+  ``GET /v1/checkout/sessions/{id}`` (``expired`` once its time is up: ``expire_later`` moves
+  Stripe's clock for one session); ``POST /v1/checkout/sessions/{id}/expire`` (an open session
+  only; ``url`` is null once a session is no longer open); ``POST /v1/billing_portal/sessions``;
 - ``GET /v1/subscriptions`` (``customer``, ``status=all``; without it canceled ones are left out, as
-  Stripe does), ``GET /v1/subscriptions/{id}``, ``DELETE /v1/subscriptions/{id}`` (cancel);
+  Stripe does), ``GET /v1/subscriptions/{id}``, ``DELETE /v1/subscriptions/{id}`` (cancel at once;
+  ``prorate`` credits the unused time to the customer's balance, ``invoice_now`` invoices it, both
+  off by default; a canceled one cannot be cancelled again);
+- each paid Checkout makes the subscription's first invoice (``latest_invoice``), paid by a
+  payment intent: ``GET /v1/invoice_payments`` (``invoice``, ``status``) lists its payment, and
+  ``POST /v1/refunds`` (``payment_intent`` or ``charge``, ``reason``) refunds it, in full unless
+  ``amount`` says less, never beyond what was paid (``charge_already_refunded``);
 - Checkout's ``line_items[0][quantity]`` (seats: a positive whole number, 1 when left out) becomes
   the subscription item's quantity; ``GET``/``POST /v1/subscription_items/{id}`` reads the item or
   sets its ``quantity`` with ``proration_behavior`` (``create_prorations``, Stripe's default,
   ``always_invoice`` or ``none``). A change is prorated unless ``none`` (``prorations`` records
   each), sends ``customer.subscription.updated``, and is refused (400) on a subscription that has
   ended, as Stripe refuses updating a canceled one;
-- 401 for a wrong secret key; ``break_down(n)`` answers the next ``n`` API requests 503.
+- 401 for a wrong secret key; ``break_down(n)`` answers the next ``n`` API requests 503;
+  ``latency`` holds every API answer back that many seconds, so requests overlap.
 
 The customer's side, for the browser: ``/pay/{session}`` is the Checkout page, whose "Pay" button
 completes the session (a subscription starts) and ``/portal/{session}`` the portal, whose "Cancel
@@ -52,6 +62,10 @@ from django.conf import settings as django_settings
 API_PREFIX = "/v1"
 WEBHOOK_PATH = "/hooks/stripe/"
 PERIOD_SECONDS = 30 * 24 * 3600
+# What one seat (or one personal Pro) costs a month, in cents.
+UNIT_AMOUNT = 1200
+# The range Stripe allows for a Checkout session's ``expires_at``, from now.
+CHECKOUT_MIN_SECONDS, CHECKOUT_MAX_SECONDS = 30 * 60, 24 * 3600
 
 
 @dataclass
@@ -79,8 +93,16 @@ class FakeStripe:
     idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Each prorated quantity change: (subscription id, item id, old quantity, new, behavior).
     prorations: list[tuple[str, str, int, int, str]] = field(default_factory=list)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoice_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+    # Each cancellation through the API: (subscription id, prorate, invoice_now).
+    cancellations: list[tuple[str, bool, bool]] = field(default_factory=list)
     failing: int = 0
     failure_status: int = 503
+    # Seconds each API request takes before it is answered (requests overlap meanwhile).
+    latency: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
     _clock: Iterator[int] = field(default_factory=lambda: itertools.count(int(time.time())))
 
@@ -89,9 +111,10 @@ class FakeStripe:
     def complete_checkout(self, session_id: str) -> list[dict[str, Any]]:
         """The customer paid: the subscription starts. The events Stripe sends, in its order."""
         with self.lock:
-            session = self.checkout_sessions[session_id]
-            assert session["status"] == "open", "a Checkout session completes once"
+            session = self._session_now(session_id)
+            assert session["status"] == "open", "only an open Checkout session can be paid"
             now = next(self._clock)
+            quantity = self.checkout_quantities.get(session_id, 1)
             subscription = {
                 "id": _id("sub"),
                 "object": "subscription",
@@ -108,20 +131,82 @@ class FakeStripe:
                             "id": _id("si"),
                             "object": "subscription_item",
                             "price": {"id": self.price_id, "object": "price"},
-                            "quantity": self.checkout_quantities.get(session_id, 1),
+                            "quantity": quantity,
                             "current_period_start": now,
                             "current_period_end": now + PERIOD_SECONDS,
                         }
                     ],
                 },
             }
+            subscription["latest_invoice"] = self._paid_invoice(subscription, quantity)
             self.subscriptions[subscription["id"]] = subscription
-            session.update(status="complete", payment_status="paid")
+            session.update(status="complete", payment_status="paid", url=None)
             session["subscription"] = subscription["id"]
             return [
                 self.event("checkout.session.completed", session),
                 self.event("customer.subscription.created", subscription),
             ]
+
+    def _paid_invoice(self, subscription: dict[str, Any], quantity: int) -> str:
+        """The subscription's first invoice, paid in full by a payment intent; its id."""
+        amount = quantity * UNIT_AMOUNT
+        intent = {
+            "id": _id("pi"),
+            "object": "payment_intent",
+            "customer": subscription["customer"],
+            "amount": amount,
+            "amount_received": amount,
+            "status": "succeeded",
+        }
+        invoice = {
+            "id": _id("in"),
+            "object": "invoice",
+            "customer": subscription["customer"],
+            "status": "paid",
+            "amount_due": amount,
+            "amount_paid": amount,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {"subscription": subscription["id"]},
+            },
+        }
+        payment = {
+            "id": _id("inpay"),
+            "object": "invoice_payment",
+            "invoice": invoice["id"],
+            "amount_paid": amount,
+            "amount_requested": amount,
+            "currency": "eur",
+            "is_default": True,
+            "status": "paid",
+            "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+        }
+        self.payment_intents[intent["id"]] = intent
+        self.invoices[invoice["id"]] = invoice
+        self.invoice_payments[payment["id"]] = payment
+        return invoice["id"]
+
+    def expire_later(self, session_id: str, seconds: int) -> None:
+        """Stripe's clock for one session: it now expires ``seconds`` from now (0: at once)."""
+        with self.lock:
+            self.checkout_sessions[session_id]["expires_at"] = int(time.time()) + seconds
+
+    def _session_now(self, session_id: str) -> dict[str, Any]:
+        """The session as Stripe has it now: an open one whose time is up has expired."""
+        session = self.checkout_sessions[session_id]
+        # A session a test made by hand has Stripe's default lifetime.
+        session.setdefault("expires_at", int(time.time()) + CHECKOUT_MAX_SECONDS)
+        if session["status"] == "open" and session["expires_at"] <= time.time():
+            self._expire(session)
+        return session
+
+    def _expire(self, session: dict[str, Any]) -> None:
+        session.update(status="expired", url=None)
+        self.event("checkout.session.expired", session)
+
+    def refunded(self, payment_intent: str) -> int:
+        """How much of the payment intent has been refunded, in cents."""
+        return sum(r["amount"] for r in self.refunds if r["payment_intent"] == payment_intent)
 
     def set_status(self, subscription_id: str, status: str) -> dict[str, Any]:
         """Stripe changes the subscription's status (a renewal failing, recovering, unpaid)."""
@@ -214,6 +299,8 @@ class FakeStripe:
         self.requests.append(RecordedRequest(method, path, params))
         if headers.get("Authorization") != f"Bearer {self.secret_key}":
             return 401, _error("invalid_request_error", "Invalid API Key provided.")
+        if self.latency:
+            time.sleep(self.latency)
         with self.lock:
             if self.failing:
                 self.failing -= 1
@@ -242,7 +329,35 @@ class FakeStripe:
         if parts == ["checkout", "sessions"] and method == "POST":
             return self._checkout_create(params)
         if parts[:2] == ["checkout", "sessions"] and len(parts) == 3 and method == "GET":
-            return _found(self.checkout_sessions.get(parts[2]), "checkout session", parts[2])
+            if parts[2] in self.checkout_sessions:
+                return 200, self._session_now(parts[2])
+            return _found(None, "checkout session", parts[2])
+        if parts[:2] == ["checkout", "sessions"] and parts[3:] == ["expire"] and method == "POST":
+            if parts[2] not in self.checkout_sessions:
+                return _found(None, "checkout session", parts[2])
+            session = self._session_now(parts[2])
+            if session["status"] != "open":
+                return 400, _error(
+                    "invalid_request_error",
+                    'Only Checkout Sessions with a status in ["open"] can be expired.',
+                )
+            self._expire(session)
+            return 200, session
+        if parts == ["invoice_payments"] and method == "GET":
+            found = [
+                payment
+                for payment in self.invoice_payments.values()
+                if payment["invoice"] == params.get("invoice", payment["invoice"])
+                and payment["status"] == params.get("status", payment["status"])
+            ]
+            return 200, {
+                "object": "list",
+                "url": "/v1/invoice_payments",
+                "has_more": False,
+                "data": found,
+            }
+        if parts == ["refunds"] and method == "POST":
+            return self._refund(params)
         if parts == ["billing_portal", "sessions"] and method == "POST":
             if params.get("customer") not in self.customers:
                 return 400, _error("invalid_request_error", "No such customer.", "customer")
@@ -276,6 +391,15 @@ class FakeStripe:
             if method == "DELETE" and subscription is not None:
                 if subscription["status"] == "canceled":
                     return 400, _error("invalid_request_error", "Already canceled.")
+                flags = {}
+                for name in ("prorate", "invoice_now"):
+                    value = params.get(name, "false")
+                    if value not in ("true", "false"):
+                        return 400, _error("invalid_request_error", "Invalid boolean.", name)
+                    flags[name] = value == "true"
+                self.cancellations.append((parts[1], flags["prorate"], flags["invoice_now"]))
+                if flags["prorate"]:
+                    self._credit_unused_time(subscription)
                 self.cancel(parts[1])
             return _found(subscription, "subscription", parts[1])
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({path}).")
@@ -319,6 +443,49 @@ class FakeStripe:
                 self.event("customer.subscription.updated", subscription)
         return 200, {**item, "subscription": subscription["id"]}
 
+    def _credit_unused_time(self, subscription: dict[str, Any]) -> None:
+        """``prorate``: the unused part of the period becomes a credit on the customer's balance
+        (money back only by a refund)."""
+        (item,) = subscription["items"]["data"]
+        period = item["current_period_end"] - item["current_period_start"]
+        unused = max(0, item["current_period_end"] - int(time.time()))
+        credit = item["quantity"] * UNIT_AMOUNT * unused // period
+        customer = self.customers[subscription["customer"]]
+        customer["balance"] = customer.get("balance", 0) - credit
+
+    def _refund(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        intent = self.payment_intents.get(params.get("payment_intent", ""))
+        if intent is None:
+            if "charge" in params or "payment_intent" in params:
+                return _found(None, "payment_intent", params.get("payment_intent", ""))
+            return 400, _error(
+                "invalid_request_error", "One of charge or payment_intent is required."
+            )
+        reason = params.get("reason")
+        if reason not in (None, "duplicate", "fraudulent", "requested_by_customer"):
+            return 400, _error("invalid_request_error", "Invalid reason.", "reason")
+        left = intent["amount_received"] - self.refunded(intent["id"])
+        amount = _whole_number(params.get("amount", left), minimum=1)
+        if left <= 0:
+            error = _error(
+                "invalid_request_error",
+                f"Charge for {intent['id']} has already been refunded.",
+            )
+            error["error"]["code"] = "charge_already_refunded"
+            return 400, error
+        if amount is None or amount > left:
+            return 400, _error("invalid_request_error", "Refund amount is too large.", "amount")
+        refund = {
+            "id": _id("re"),
+            "object": "refund",
+            "amount": amount,
+            "payment_intent": intent["id"],
+            "reason": reason,
+            "status": "succeeded",
+        }
+        self.refunds.append(refund)
+        return 200, refund
+
     def _checkout_create(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if params.get("mode") != "subscription":
             return 400, _error("invalid_request_error", "Only subscription mode here.", "mode")
@@ -333,6 +500,17 @@ class FakeStripe:
         for name in ("success_url", "cancel_url"):
             if not params.get(name):
                 return 400, _error("invalid_request_error", f"Missing {name}.", name)
+        now = int(time.time())
+        expires_at = _whole_number(params.get("expires_at", now + CHECKOUT_MAX_SECONDS), minimum=0)
+        if expires_at is None or not (
+            now + CHECKOUT_MIN_SECONDS <= expires_at <= now + CHECKOUT_MAX_SECONDS
+        ):
+            return 400, _error(
+                "invalid_request_error",
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from "
+                "Checkout Session creation.",
+                "expires_at",
+            )
         session = {
             "id": _id("cs_test"),
             "object": "checkout.session",
@@ -345,6 +523,7 @@ class FakeStripe:
             "cancel_url": params["cancel_url"],
             "subscription": None,
             "subscription_data": params.get("subscription_data", {}),
+            "expires_at": expires_at,
         }
         # Kept aside: a session shows its line items only when asked to expand them.
         self.checkout_quantities[session["id"]] = quantity
@@ -358,7 +537,10 @@ class FakeStripe:
         """Checkout and the portal as the browser sees them: (status, HTML, headers)."""
         parts = path.strip("/").split("/")
         if parts[0] == "pay" and len(parts) == 2 and parts[1] in self.checkout_sessions:
-            session = self.checkout_sessions[parts[1]]
+            with self.lock:
+                session = self._session_now(parts[1])
+            if session["status"] != "open":
+                return 200, _closed_html(), {}
             if method == "POST":
                 for event in self.complete_checkout(session["id"]):
                     self.deliver(event)
@@ -403,6 +585,11 @@ def _checkout_html(session: dict[str, Any]) -> str:
 <body><h1>Subscribe to Multical Pro</h1><p>Test card 4242 4242 4242 4242</p>
 <form method="post" action="/pay/{session["id"]}"><button type="submit">Pay</button></form>
 <a href="{html.escape(session["cancel_url"])}">Back</a></body></html>"""
+
+
+def _closed_html() -> str:
+    return """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Checkout</title></head>
+<body><h1>This Checkout Session is no longer available</h1></body></html>"""
 
 
 def _portal_html(session: dict[str, Any]) -> str:

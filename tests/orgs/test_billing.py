@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.billing.plans import Plan, plan_for, plan_overview
+from accounts.billing.services import BillingError
 from accounts.models import StripeEvent, Subscription
 from orgs import billing
 from orgs import services as org_services
@@ -122,6 +123,159 @@ def test_a_replayed_organization_event_changes_nothing(stripe_fake, organization
     assert StripeEvent.objects.count() == events
     assert OrgSubscription.objects.get(pk=row.pk).status == "canceled"
     assert plan_for(admin.user) == Plan.FREE
+
+
+# Paying once -------------------------------------------------------------------------------------
+
+
+def session_id_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def test_checkout_is_refused_while_the_subscription_is_live(stripe_fake, organization, admin):
+    org_subscribe(stripe_fake, admin)
+    sessions = len(stripe_fake.checkout_sessions)
+    client = Client()
+    client.force_login(admin.user)
+
+    with pytest.raises(BillingError):
+        billing.org_checkout_start(membership=admin)
+    response = client.post(reverse("console:billing_checkout", args=[organization.id]), follow=True)
+
+    assert "The organization is subscribed already." in response.content.decode()
+    assert len(stripe_fake.checkout_sessions) == sessions
+
+
+def test_checkout_started_again_returns_the_session_still_open(stripe_fake, organization, admin):
+    first = billing.org_checkout_start(membership=admin)
+    second = billing.org_checkout_start(membership=admin)
+
+    assert first == second
+    (created,) = stripe_fake.api_requests("POST", "/checkout/sessions")
+    expires_at = int(created.params["expires_at"])
+    assert 30 * 60 < expires_at - timezone.now().timestamp() <= 24 * 3600
+    row = OrgSubscription.objects.get(organization=organization)
+    assert row.checkout_session_id == session_id_of(first)
+    assert int(row.checkout_expires_at.timestamp()) == expires_at
+
+
+def test_a_session_nearly_over_is_closed_before_a_new_one_opens(stripe_fake, organization, admin):
+    first = session_id_of(billing.org_checkout_start(membership=admin))
+    stripe_fake.expire_later(first, 60)
+
+    second = session_id_of(billing.org_checkout_start(membership=admin))
+
+    assert second != first
+    assert stripe_fake.checkout_sessions[first]["status"] == "expired"
+    assert stripe_fake.checkout_sessions[second]["status"] == "open"
+
+
+def test_a_session_paid_before_its_events_arrive_opens_no_other(stripe_fake, organization, admin):
+    session_id = session_id_of(billing.org_checkout_start(membership=admin))
+    stripe_fake.complete_checkout(session_id)  # the events are still on their way
+
+    with pytest.raises(BillingError):
+        billing.org_checkout_start(membership=admin)
+
+    assert len(stripe_fake.checkout_sessions) == 1
+    assert OrgSubscription.objects.get(organization=organization).is_live
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_starting_checkout_at_once_get_one_session(stripe_fake, owner):
+    organization = org_services.organization_create(user=owner, name="Acme", ip_address=None)
+    admins = [
+        Membership.objects.select_related("organization", "user").get(pk=membership.pk)
+        for membership in [
+            Membership.objects.get(organization=organization, user=owner),
+            join(organization, "second.admin@example.com", Role.ADMIN),
+        ]
+    ]
+    stripe_fake.latency = 0.3  # each Stripe call is slow enough for the two starts to overlap
+    urls = race([lambda m=m: billing.org_checkout_start(membership=m) for m in admins])
+
+    assert urls[0] == urls[1]
+    assert len(stripe_fake.api_requests("POST", "/checkout/sessions")) == 1
+    assert len(stripe_fake.customers) == 1
+
+
+def race(starts: list) -> list:
+    """Run ``starts`` at the same moment, each in a thread with its own database connection; their
+    answers, in order (any error is raised here)."""
+    barrier = threading.Barrier(len(starts))
+    answers: list = [None] * len(starts)
+    errors: list = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(10)
+            answers[index] = starts[index]()
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(starts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    return answers
+
+
+def test_a_second_subscription_is_cancelled_and_refunded_at_once(stripe_fake, organization, admin):
+    member = join(organization, "m@example.com").user
+    first = session_id_of(billing.org_checkout_start(membership=admin))
+    # A second tab's session, opened before the first was stored (as two Checkouts once could).
+    second = stripe_fake.checkout_sessions[first] | {"id": "cs_test_second_tab", "status": "open"}
+    stripe_fake.checkout_sessions[second["id"]] = second
+    stripe_fake.checkout_quantities[second["id"]] = 2
+    deliver_all(stripe_fake, stripe_fake.complete_checkout(first))
+    kept = OrgSubscription.objects.get(organization=organization).stripe_subscription_id
+
+    deliver_all(stripe_fake, stripe_fake.complete_checkout(second["id"]))
+
+    duplicate = stripe_fake.checkout_sessions[second["id"]]["subscription"]
+    assert stripe_fake.subscriptions[duplicate]["status"] == "canceled"
+    assert stripe_fake.cancellations == [(duplicate, False, False)]
+    invoice = stripe_fake.invoices[stripe_fake.subscriptions[duplicate]["latest_invoice"]]
+    (payment,) = [p for p in stripe_fake.invoice_payments.values() if p["invoice"] == invoice["id"]]
+    intent = payment["payment"]["payment_intent"]
+    assert stripe_fake.refunded(intent) == invoice["amount_paid"] > 0
+    assert (
+        stripe_fake.customers[OrgSubscription.objects.get().stripe_customer_id].get("balance", 0)
+        == 0
+    )  # refunded, not credited as well
+    assert stripe_fake.subscriptions[kept]["status"] == "active"
+    row = OrgSubscription.objects.get(organization=organization)
+    assert (row.stripe_subscription_id, row.status) == (kept, "active")
+    assert list(
+        OrgEvent.objects.filter(organization=organization)
+        .exclude(action__in=[OrgEvent.Action.CREATED, OrgEvent.Action.JOINED])
+        .values_list("action", "subject")
+        .order_by("created_at", "id")
+    ) == [(OrgEvent.Action.SUBSCRIBED, ""), (OrgEvent.Action.DUPLICATE_CANCELLED, duplicate)]
+    assert plan_for(member) == Plan.PRO
+    assert not any(PRO_ENDED in message.subject for message in mail.outbox)
+
+
+def test_a_duplicates_events_delivered_again_refund_nothing_twice(stripe_fake, organization, admin):
+    first = session_id_of(billing.org_checkout_start(membership=admin))
+    second = stripe_fake.checkout_sessions[first] | {"id": "cs_test_second_tab", "status": "open"}
+    stripe_fake.checkout_sessions[second["id"]] = second
+    deliver_all(stripe_fake, stripe_fake.complete_checkout(first))
+    events = stripe_fake.complete_checkout(second["id"])
+    deliver_all(stripe_fake, events)
+    refunds = len(stripe_fake.refunds)
+
+    # Stripe delivers again (new event ids, say after a restore): nothing is live twice any more.
+    for event in events:
+        again = stripe_fake.event(event["type"], event["data"]["object"])
+        assert post_event(stripe_fake, again).status_code == 200
+
+    assert len(stripe_fake.refunds) == refunds == 1
+    assert OrgEvent.objects.filter(action=OrgEvent.Action.DUPLICATE_CANCELLED).count() == 1
 
 
 # Grace and the end ------------------------------------------------------------------------------
