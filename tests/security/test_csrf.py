@@ -48,9 +48,8 @@ CSRF_EXEMPT = {
 # Exempt from the cookie's check, but not from forgery protection: they refuse, with the same
 # CSRF failure page, a request from another site (Origin) or without a form token we signed for
 # the page (booking.form_tokens). The walk below sends them what it sends everything else. The
-# booking form's address serves a person's page (booking.public_views.book, the form token) and
-# an organization's team page (booking.team_public_views.team_book, Django's CSRF cookie, which
-# it checks itself): one view answers both.
+# booking form's address serves a person's page (booking.public_views.book) and an organization's
+# team page (booking.team_public_views.team_book), both with the form token: one view answers both.
 FORM_TOKEN_VIEWS = {"booking.team_public_views.book_or_team"}
 
 
