@@ -11,6 +11,7 @@ from uuid import UUID
 from django.http import HttpResponse
 from ninja import Field, Schema
 
+from api.routes.pages import DateOverrideIO, Origin, QuestionIO
 from api.schemas import Out
 from api.schemas_booking import SlotsQuery, slots_answer, unreadable
 from booking.availability import bookings_version
@@ -118,6 +119,23 @@ class TeamPagePatch(Schema):
     location_detail: str | None = Field(
         None, max_length=500, description="The phone number, address or link."
     )
+    date_overrides: list[DateOverrideIO] | None = Field(
+        None, max_length=200, description="When given, every date with other hours."
+    )
+    questions: list[QuestionIO] | None = Field(
+        None, max_length=20, description="Asked of attendees, in order."
+    )
+    tentative_is_busy: bool | None = Field(None, description="Tentative events make members busy.")
+    free_is_busy: bool | None = Field(None, description="Events marked free make members busy too.")
+    all_day_events: BookingPage.AllDayEvents | None = None
+    embed_on: BookingPage.EmbedOn | None = Field(
+        None, description="Which websites may show the page in a frame of theirs."
+    )
+    embed_origins: list[Origin] | None = Field(
+        None,
+        description="The websites, as https://example.com or https://*.example.com for its "
+        "subdomains. Kept whatever `embed_on` says.",
+    )
     members: list[TeamMemberIn] | None = Field(
         None,
         max_length=500,
@@ -165,6 +183,13 @@ class TeamPageOut(Out):
     max_per_day: int | None
     location: BookingPage.Location
     location_detail: str
+    date_overrides: list[DateOverrideIO]
+    questions: list[QuestionIO]
+    tentative_is_busy: bool
+    free_is_busy: bool
+    all_day_events: BookingPage.AllDayEvents
+    embed_on: BookingPage.EmbedOn
+    embed_origins: list[str]
     members: list[TeamMemberOut] = Field(
         description="In priority order; only people still in the organization. Their "
         "calendars are theirs alone and not shown."

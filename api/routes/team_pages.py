@@ -11,7 +11,8 @@ as the form shows it), so the form and ``booking.services.teams`` decide, as for
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from datetime import date
+from typing import Any, cast
 from uuid import UUID
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from accounts.models import User
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
+from api.routes.pages import DateOverrideIO, QuestionIO, _periods, _post_overrides, _post_questions
 from api.schemas_booking import SlotsOut, SlotsQuery
 from api.schemas_team import (
     TeamMemberOut,
@@ -41,9 +43,9 @@ from api.schemas_team import (
     open_team_slots,
 )
 from api.scopes import Scope
-from booking.models import BookingPage, TeamPage, TeamPageMember
+from booking.models import BookingPage, Question, TeamPage, TeamPageMember
 from booking.services import teams as services
-from console.team_forms import TeamPageForm
+from console.team_forms import TeamPageForm, TeamPageForms
 from orgs.models import Membership, Role
 from orgs.services import OrgRefused
 
@@ -57,6 +59,8 @@ _DAY_END = 24 * 60
 _RUNS = (Role.OWNER, Role.ADMIN)
 # The one check of the whole form (``TeamPageForm.clean``) is about the members.
 _FORM_WIDE = "members"
+# Fields of a request that are not the form's fields of the same name.
+_APART = {"weekly_hours", "members", "organization_id", "date_overrides", "questions"}
 
 
 class TeamPageQuery(PageQuery):
@@ -72,9 +76,11 @@ def visible_team_pages(user: User) -> QuerySet[TeamPage]:
     runs = Membership.objects.filter(user=user, role__in=_RUNS).values("organization_id")
     still_in = Membership.objects.filter(user=user, organization_id=OuterRef("organization_id"))
     on_it = TeamPageMember.objects.filter(user=user, page=OuterRef("pk"))
-    return TeamPage.objects.filter(
-        Q(organization_id__in=runs) | (Exists(on_it) & Exists(still_in))
-    ).select_related("organization__booking_handle")
+    return (
+        TeamPage.objects.filter(Q(organization_id__in=runs) | (Exists(on_it) & Exists(still_in)))
+        .select_related("organization__booking_handle")
+        .prefetch_related("date_overrides", "questions")
+    )
 
 
 def get_team_page_for_user(user: User, page_id: object) -> TeamPage:
@@ -173,6 +179,21 @@ def _out(team_page: TeamPage, members: list[TeamPageMember]) -> TeamPageOut:
         max_per_day=team_page.max_per_day,
         location=BookingPage.Location(team_page.location),
         location_detail=team_page.location_detail,
+        date_overrides=[
+            DateOverrideIO(date=override.date, hours=_periods(override.hours))
+            for override in team_page.date_overrides.all()
+        ],
+        questions=[
+            QuestionIO(
+                label=question.label, kind=Question.Kind(question.kind), required=question.required
+            )
+            for question in team_page.questions.all()
+        ],
+        tentative_is_busy=team_page.tentative_is_busy,
+        free_is_busy=team_page.free_is_busy,
+        all_day_events=BookingPage.AllDayEvents(team_page.all_day_events),
+        embed_on=BookingPage.EmbedOn(team_page.embed_on),
+        embed_origins=list(team_page.embed_origins),
         members=[
             TeamMemberOut(
                 user_id=member.user_id,
@@ -286,7 +307,7 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
     if team_page is None:
         _post_defaults(data, shown)
     for name, value in values.items():
-        if name in {"weekly_hours", "members", "organization_id"}:
+        if name in _APART:
             continue
         data.pop(name, None)
         if value is None:
@@ -296,6 +317,8 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
                 data[name] = "on"
         elif name == "durations":
             data[name] = ", ".join(str(minutes) for minutes in value)
+        elif name == "embed_origins":
+            data[name] = "\n".join(value)
         else:
             data[name] = str(value)
     week = None
@@ -305,9 +328,13 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
     problems: list[FieldProblem] = []
     if values.get("members") is not None:
         places, problems = _post_members(data, shown, values["members"])
-    form = TeamPageForm(data, membership=membership, page=team_page)
-    if not form.is_valid() or problems:
-        raise invalid(problems + _form_problems(form, places))
+    first_new, asked = _post_rows(data, team_page, values)
+    editor = TeamPageForms(data, membership=membership, page=team_page)
+    form = editor.form
+    if not editor.is_valid() or problems:
+        raise invalid(
+            problems + _form_problems(form, places) + _row_problems(editor, first_new, asked)
+        )
     page_settings = form.settings()
     if week is not None:
         page_settings = replace(page_settings, weekly_hours=week)
@@ -320,13 +347,76 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
             page=team_page,
             settings=page_settings,
             members=form.members(),
+            overrides=editor.overrides.overrides(),
+            questions=editor.questions.questions(),
         )
+    except ValueError as error:  # a site to embed on that the form let through
+        raise invalid([FieldProblem(field="embed_origins", message=str(error))]) from error
     except OrgRefused as refusal:
         raise conflict("org_refused", refusal.message) from refusal
     except IntegrityError as error:
         if "booking_team_page_slug" in str(error):
             raise conflict("slug_taken", "Another team page has this address.") from error
         raise
+
+
+def _post_rows(
+    data: MultiValueDict[str, str], team_page: TeamPage | None, values: dict[str, Any]
+) -> tuple[int, dict[int, int]]:
+    """The date overrides and questions as the personal page editor's rows, which the team
+    page's editor shares (``booking.forms``): the saved ones unless the request gives others.
+    Returns the first new override's row and each question row's place in the request."""
+    saved_overrides = (
+        [(override.date, override.hours) for override in team_page.date_overrides.all()]
+        if team_page is not None
+        else []
+    )
+    wanted_overrides = values.get("date_overrides")
+    if wanted_overrides is None:
+        wanted_overrides = [
+            {"date": day, "hours": [period.model_dump() for period in _periods(hours)]}
+            for day, hours in saved_overrides
+        ]
+    else:
+        wanted_overrides = [
+            {**override, "date": date.fromisoformat(override["date"])}
+            for override in wanted_overrides
+        ]
+    first_new = _post_overrides(data, saved_overrides, wanted_overrides)
+    saved_questions = list(team_page.questions.all()) if team_page is not None else []
+    wanted_questions = values.get("questions")
+    if wanted_questions is None:
+        wanted_questions = [
+            {"label": q.label, "kind": q.kind, "required": q.required} for q in saved_questions
+        ]
+    # The rows read a team page's questions as a personal page's: the same fields.
+    places = _post_questions(data, cast(list[Question], saved_questions), wanted_questions)
+    return first_new, places
+
+
+def _row_problems(
+    editor: TeamPageForms, first_new: int, places: dict[int, int]
+) -> list[FieldProblem]:
+    found: list[FieldProblem] = []
+    for index, row in enumerate(editor.overrides.forms):
+        for name, messages in row.errors.items():
+            where = f"date_overrides.{index - first_new}"
+            field = f"{where}.date" if name == "date" else f"{where}.hours"
+            found += [FieldProblem(field=field, message=str(message)) for message in messages]
+    found += [
+        FieldProblem(field="date_overrides", message=str(message))
+        for message in editor.overrides.non_form_errors()
+    ]
+    for index, row in enumerate(editor.questions.forms):
+        for name, messages in row.errors.items():
+            where = f"questions.{places.get(index, index)}"
+            field = f"{where}.{name}" if name in {"label", "kind", "required"} else where
+            found += [FieldProblem(field=field, message=str(message)) for message in messages]
+    found += [
+        FieldProblem(field="questions", message=str(message))
+        for message in editor.questions.non_form_errors()
+    ]
+    return found
 
 
 def _form_problems(form: TeamPageForm, places: dict[str, int]) -> list[FieldProblem]:

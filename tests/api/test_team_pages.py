@@ -437,3 +437,74 @@ def test_public_team_times_count_against_the_booking_pages_limit(radicale_server
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[-1]["Content-Type"] == "application/problem+json"
     assert re.fullmatch(r"\d+", answers[-1]["Retry-After"])
+
+
+def test_dates_questions_busy_and_embedding_options_are_the_console_editors(
+    radicale_server, make_api
+):
+    team = make_team(radicale_server, size=1)
+    admin = make_api(team.users[0])
+    day_off, short_day = days_ahead(10), days_ahead(11)
+
+    made = admin.post(
+        "/team-pages",
+        _new_page(
+            team,
+            date_overrides=[
+                {"date": day_off.isoformat(), "hours": []},
+                {"date": short_day.isoformat(), "hours": [{"start": "10:00", "end": "12:00"}]},
+            ],
+            questions=[
+                {"label": "Topic", "required": True},
+                {"label": "Notes", "kind": "long"},
+            ],
+            tentative_is_busy=False,
+            free_is_busy=True,
+            all_day_events="ignore",
+            embed_on="listed",
+            embed_origins=["https://example.com"],
+        ),
+    )
+
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert body["date_overrides"] == [
+        {"date": day_off.isoformat(), "hours": []},
+        {"date": short_day.isoformat(), "hours": [{"start": "10:00", "end": "12:00"}]},
+    ]
+    assert body["questions"] == [
+        {"label": "Topic", "kind": "short", "required": True},
+        {"label": "Notes", "kind": "long", "required": False},
+    ]
+    assert (body["tentative_is_busy"], body["free_is_busy"], body["all_day_events"]) == (
+        False,
+        True,
+        "ignore",
+    )
+    assert (body["embed_on"], body["embed_origins"]) == ("listed", ["https://example.com"])
+    page = TeamPage.objects.get(id=body["id"])
+    topic = page.questions.get(label="Topic")
+
+    kept = admin.patch(f"/team-pages/{page.id}", {"description": "Book us"})
+    assert {k: kept.json()[k] for k in ("date_overrides", "questions", "embed_origins")} == {
+        k: body[k] for k in ("date_overrides", "questions", "embed_origins")
+    }
+    reordered = admin.patch(
+        f"/team-pages/{page.id}",
+        {"questions": [{"label": "Notes", "kind": "long"}, {"label": "Topic", "required": True}]},
+    )
+    assert [q["label"] for q in reordered.json()["questions"]] == ["Notes", "Topic"]
+    assert page.questions.get(label="Topic").id == topic.id  # asked again: the same question
+
+    late = admin.patch(f"/team-pages/{page.id}", {"embed_on": "listed", "embed_origins": []})
+    assert _fields(late) == ["embed_origins"]
+    bad_day = admin.patch(
+        f"/team-pages/{page.id}",
+        {
+            "date_overrides": [
+                {"date": day_off.isoformat(), "hours": [{"start": "12:00", "end": "10:00"}]}
+            ]
+        },
+    )
+    assert _fields(bad_day) == ["date_overrides.0.hours"]
+    assert len(admin.get(f"/team-pages/{page.id}").json()["date_overrides"]) == 2
