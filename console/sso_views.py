@@ -13,6 +13,7 @@ from typing import Any, TypeGuard
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -37,6 +38,8 @@ SIGN_UP_KEY = "orgs:sso:sign-up"
 PENDING_SECONDS = 10 * 60
 # Each start fetches nothing new (discovery is cached) but sends the browser to a third party.
 START_RATE = "60/15m"
+# Linked identities listed on one page of the settings.
+IDENTITIES_PER_PAGE = 50
 
 
 @login_required
@@ -85,6 +88,9 @@ def sso_settings(request: AuthenticatedHttpRequest, organization_id: str) -> Htt
                 update_session_auth_hash(request, request.user)
             messages.success(request, _("Single sign-on saved."))
             return redirect("console:sso_settings", organization_id=organization.id)
+    identities = Paginator(sso.identities_of(organization), IDENTITIES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     context = {
         "membership": membership,
         "organization": organization,
@@ -92,8 +98,33 @@ def sso_settings(request: AuthenticatedHttpRequest, organization_id: str) -> Htt
         "provider": provider,
         "callback_url": sso.callback_url(),
         "verified_domains": organization.domains.filter(verified_at__isnull=False).count(),
+        "identities": identities,
     }
     return render(request, "console/sso_settings.html", context)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sso_identity_unlink(
+    request: AuthenticatedHttpRequest, organization_id: str, identity_id: str
+) -> HttpResponse:
+    """An admin unlinks a person's identity at the organization's issuer, after a confirmation."""
+    membership = selectors.get_admin_membership_for_user(request.user, organization_id)
+    identity = sso.get_identity(membership, identity_id)
+    if request.method == "POST":
+        sso.identity_unlink(membership=membership, identity=identity, ip_address=client_ip(request))
+        messages.success(
+            request,
+            _("%(email)s is no longer linked to single sign-on.") % {"email": identity.user.email},
+        )
+        return redirect("console:sso_settings", organization_id=membership.organization_id)
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        "identity": identity,
+    }
+    return render(request, "console/sso_identity_unlink.html", context)
 
 
 @never_cache

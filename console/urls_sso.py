@@ -7,4 +7,9 @@ urlpatterns: list[URLPattern] = [
     path("sso/callback/", sso_views.sso_callback, name="sso_callback"),
     path("sso/sign-up/", sso_views.sso_sign_up, name="sso_sign_up"),
     path("<uuid:organization_id>/sso/", sso_views.sso_settings, name="sso_settings"),
+    path(
+        "<uuid:organization_id>/sso/identities/<uuid:identity_id>/unlink/",
+        sso_views.sso_identity_unlink,
+        name="sso_identity_unlink",
+    ),
 ]

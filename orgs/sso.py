@@ -23,6 +23,9 @@ says; it costs nothing per request. The admin switching it on must be signed in 
 issuer if their own address is covered (their session is kept), so nobody locks themselves out
 with an issuer that does not work.
 
+An admin may unlink an identity of the organization's, and anyone their own: the next sign-in
+through the issuer links the account its verified address names, as the first one did.
+
 The client secret is sealed in the vault; what is stored of an identity is the issuer, the
 subject and when it was last used. A multi-tenant issuer (``multical.lib.oidc``) signs people in
 only from the tenants the admin listed.
@@ -42,6 +45,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast, Replace
 from django.dispatch import receiver
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -192,6 +196,48 @@ def client_for(provider: SsoProvider) -> oidc.OIDCClient:
         redirect_uri=callback_url(),
         tenants=tuple(provider.tenants),
     )
+
+
+# Identities -------------------------------------------------------------------------------------
+
+
+def identities_of(organization: Organization) -> QuerySet[SsoIdentity]:
+    """The identities the organization's sign-in linked, by address."""
+    return (
+        SsoIdentity.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__email", "id")
+    )
+
+
+def get_identity(membership: Membership, public_id: object) -> SsoIdentity:
+    """An identity of the reader's organization (``membership`` an admin's, from
+    ``selectors.get_admin_membership_for_user``); 404 for any other."""
+    return get_object_or_404(
+        SsoIdentity.objects.select_related("user"),
+        organization_id=membership.organization_id,
+        public_id=public_id,
+    )
+
+
+def identity_unlink(
+    *, membership: Membership, identity: SsoIdentity, ip_address: str | None
+) -> None:
+    """Forget the link between an issuer's subject and an account: the account stays, signed in
+    where it is, and the next sign-in through the issuer links the account its address names."""
+    require_admin(membership)
+    with transaction.atomic():
+        removed, _counts = SsoIdentity.objects.filter(
+            pk=identity.pk, organization_id=membership.organization_id
+        ).delete()
+        if removed:
+            record_event(
+                membership.organization,
+                OrgEvent.Action.SSO_UNLINKED,
+                actor=membership.user,
+                subject=identity.user.email,
+                ip_address=ip_address,
+            )
 
 
 def enabled_provider(organization_id: str | uuid.UUID) -> SsoProvider | None:

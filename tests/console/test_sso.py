@@ -681,3 +681,75 @@ def test_a_token_whose_issuer_is_another_tenants_than_its_tid_is_refused(entra_p
     assert response.status_code == 400
     assert signed_in_as(browser) is None
     assert not SsoIdentity.objects.exists()
+
+
+# --- unlinking an identity -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked(provider, idp):
+    """Ada, signed in once through the organization's issuer: her identity."""
+    UserFactory(email="ada@example.org")
+    browser = Client()
+    through_the_issuer(browser, start(browser))
+    return SsoIdentity.objects.get(user__email="ada@example.org")
+
+
+def unlink_url(org, identity) -> str:
+    return reverse("console:sso_identity_unlink", args=[org.id, identity.public_id])
+
+
+def test_an_admin_unlinks_a_persons_identity_after_confirming(linked, org, owner, idp):
+    client = admin_client(owner)
+    settings_page = client.get(reverse("console:sso_settings", args=[org.id])).content.decode()
+    assert "ada@example.org" in settings_page and unlink_url(org, linked) in settings_page
+    confirmation = client.get(unlink_url(org, linked))
+    assert confirmation.status_code == 200
+    assert "Unlink this person from single sign-on?" in confirmation.content.decode()
+    assert SsoIdentity.objects.filter(pk=linked.pk).exists()
+
+    response = client.post(unlink_url(org, linked))
+
+    assert response.status_code == 302
+    assert not SsoIdentity.objects.filter(pk=linked.pk).exists()
+    event = OrgEvent.objects.get(organization=org, action=OrgEvent.Action.SSO_UNLINKED)
+    assert (event.actor, event.subject) == (owner, "ada@example.org")
+    # Her next sign-in links her again, through her verified address.
+    browser = Client()
+    through_the_issuer(browser, start(browser))
+    assert SsoIdentity.objects.filter(user=linked.user, subject=linked.subject).exists()
+
+
+def test_a_member_who_is_no_admin_gets_404_and_unlinks_nothing(linked, org):
+    member = UserFactory()
+    Membership.objects.create(organization=org, user=member)
+    client = admin_client(member)
+
+    assert client.get(unlink_url(org, linked)).status_code == 404
+    assert client.post(unlink_url(org, linked)).status_code == 404
+    assert SsoIdentity.objects.filter(pk=linked.pk).exists()
+
+
+def test_another_organizations_admin_gets_404_for_the_identity(linked, org):
+    stranger = UserFactory()
+    theirs = organization_create(user=stranger, name="Theirs", ip_address=None)
+    client = admin_client(stranger)
+
+    for url in (
+        unlink_url(org, linked),
+        reverse("console:sso_identity_unlink", args=[theirs.id, linked.public_id]),
+    ):
+        assert client.get(url).status_code == 404
+        assert client.post(url).status_code == 404
+    assert SsoIdentity.objects.filter(pk=linked.pk).exists()
+    assert not OrgEvent.objects.filter(action=OrgEvent.Action.SSO_UNLINKED).exists()
+
+
+def test_unlinking_needs_a_post_with_the_csrf_token(linked, org, owner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+
+    response = client.post(unlink_url(org, linked))
+
+    assert response.status_code == 403
+    assert SsoIdentity.objects.filter(pk=linked.pk).exists()

@@ -41,7 +41,7 @@ from accounts.oauth_views import SIGN_UP_SESSION_KEY
 from booking.models import Booking, BookingPage
 from console.sso_views import SIGN_UP_KEY as SSO_SIGN_UP_KEY
 from multical.lib.vault import context_for, seal
-from orgs.models import SsoProvider
+from orgs.models import SsoIdentity, SsoProvider
 from tests.e2e.conftest import log_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.security.routes import routes
@@ -206,6 +206,25 @@ def _oauth_sign_up(page: Page, walk: Walk) -> Any:
     )
     page.goto(walk.reverse("accounts_oauth:sign_up"))
     expect(page.locator("main")).to_contain_text("new.person@example.com")
+
+
+def _sso_identity_unlink(page: Page, walk: Walk) -> Any:
+    """The confirmation of unlinking a person from the organization's single sign-on (the
+    settings page then lists them too)."""
+    identity, _made = SsoIdentity.objects.get_or_create(
+        organization=walk.tenant.organization,
+        user=walk.owner,
+        issuer="https://login.example.com/tenant/v2.0",
+        subject="walk-owner-subject",
+    )
+    page.goto(
+        walk.reverse(
+            "console:sso_identity_unlink",
+            organization_id=walk.tenant.organization.id,
+            identity_id=identity.public_id,
+        )
+    )
+    expect(page.locator("main")).to_contain_text(walk.owner.email)
 
 
 def _sso_sign_up(page: Page, walk: Walk) -> Any:
@@ -595,6 +614,7 @@ OWNER_STOPS = [
     Stop("console:team_page_mine", to("console:team_page_mine", **_team)),
     Stop("console:team_page_embed", to("console:team_page_embed", **_team)),
     Stop("console:admin_microsoft_consent", to("console:admin_microsoft_consent", **_org)),
+    Stop("console:sso_identity_unlink", _sso_identity_unlink),
     Stop("console:sso_settings", to("console:sso_settings", **_org)),
     Stop("console:billing", to("console:billing", **_org)),
     Stop(

@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from booking.public_views import SESSION_KEY as BOOKINGS_MADE_SESSION_KEY
+from orgs.models import SsoIdentity
 from tests.security.routes import routes
 from tests.security.world import Names, Tenant, make_tenant
 
@@ -97,6 +98,11 @@ def _domain(t: Tenant) -> dict[str, Any]:
     return {"organization_id": t.organization.id, "domain_id": t.domain.id}
 
 
+def _sso_identity(t: Tenant) -> dict[str, Any]:
+    identity = SsoIdentity.objects.get(organization=t.organization)
+    return {"organization_id": t.organization.id, "identity_id": identity.public_id}
+
+
 def _team_page(t: Tenant) -> dict[str, Any]:
     return {"organization_id": t.organization.id, "page_id": t.team_page.id}
 
@@ -157,6 +163,7 @@ TARGETS: dict[str, Target] = {
     "console:domain_remove": Target(_domain),
     "console:admin_microsoft_consent": Target(_organization),
     "console:sso_settings": Target(_organization),
+    "console:sso_identity_unlink": Target(_sso_identity),
     "console:team_pages": Target(_organization),
     "console:team_page_create": Target(_organization),
     "console:team_page_edit": Target(_team_page),
@@ -185,9 +192,16 @@ TARGETS: dict[str, Target] = {
 
 @pytest.fixture
 def tenant(radicale_server, owner) -> Tenant:
-    return make_tenant(
+    made = make_tenant(
         radicale_server, owner, OWNER, handle="owner-host", attendee_email=OWNER_ATTENDEE_EMAIL
     )
+    SsoIdentity.objects.create(
+        organization=made.organization,
+        user=owner,
+        issuer="https://sso.example/v2.0",
+        subject="owner-subject",
+    )
+    return made
 
 
 @pytest.fixture
@@ -237,6 +251,9 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
     }
     rows["webhook deliveries"] = tenant.webhook.deliveries.count()
     rows["memberships"] = list(tenant.organization.memberships.values("user_id", "role"))
+    rows["sso identities"] = list(
+        SsoIdentity.objects.filter(organization=tenant.organization).values_list("id", flat=True)
+    )
     rows["team members"] = list(tenant.team_page.members.values("user_id", "write_calendar_id"))
     rows["rule sources"] = sorted(str(c.pk) for c in tenant.rule.sources.all())
     rows["rule targets"] = sorted(str(c.pk) for c in tenant.rule.targets.all())
