@@ -106,7 +106,7 @@ def member_availability(
     own meets only inside both (the page's day off is theirs too)."""
     own = bool(member.weekly_hours)
     return Availability(
-        time_zone=ZoneInfo(member.time_zone or page.time_zone) if own else page_hours.time_zone,
+        time_zone=_member_zone(page, member),
         weekly_hours=(
             {int(day): _spans(spans) for day, spans in member.weekly_hours.items()}
             if own
@@ -227,7 +227,8 @@ def _read_busy(
     window: Window,
     fresh: bool,
 ) -> dict[UUID, list[Interval]] | None:
-    """Each member's busy time, placed in the page's zone; None when a calendar is unreadable."""
+    """Each member's busy time, the events the page's busy options count, all-day ones placed in
+    the zone of the member's hours; None when a calendar is unreadable."""
     if fresh:
         span = Window(
             window.start - timedelta(minutes=page.buffer_before) - _MARGIN,
@@ -237,7 +238,6 @@ def _read_busy(
         # Whole UTC days over the whole horizon: one cache entry per calendar serves every month.
         first = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo) - _MARGIN
         span = Window(first, first + timedelta(days=page.horizon_days + 3))
-    zone = ZoneInfo(page.time_zone)
     policy = busy_policy_of(page)
     busy: dict[UUID, list[Interval]] = {}
     for member in members:
@@ -249,6 +249,8 @@ def _read_busy(
         )
         if read.unreadable:
             return None
+        # An all-day event covers whole days where the member meets, as ``TeamMember`` has it.
+        zone = _member_zone(page, member)
         busy[member.user_id] = [_in_zone(spans, zone) for spans in read.spans]
     return busy
 
@@ -269,6 +271,11 @@ def _bookings(
     ):
         found.setdefault(owner_id, []).append((start, end, page_id))
     return found
+
+
+def _member_zone(page: TeamPage, member: TeamPageMember) -> ZoneInfo:
+    """The zone of the member's hours: their own with hours of their own, else the page's."""
+    return ZoneInfo((member.time_zone or page.time_zone) if member.weekly_hours else page.time_zone)
 
 
 def _overrides(page: TeamPage) -> dict[date, list[tuple[int, int]]]:

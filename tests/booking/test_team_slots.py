@@ -12,15 +12,39 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from booking.models import (
+    Booking,
+    BookingPage,
+    Profile,
+    TeamDateOverride,
+    TeamPage,
+    TeamPageMember,
+)
+from booking.public_display import format_start
+from booking.services.bookings import SlotUnavailable
+from booking.services.teams import team_booking_create, team_booking_reschedule
 from booking.slots import Availability, available_slots
+from booking.team_availability import team_members, team_slots
 from booking.team_slots import TeamMember, collective_slots, round_robin_pick, round_robin_slots
-from integrations.base import Interval, Window
+from calendars.busy import BusyRead
+from integrations.base import (
+    EventStatus,
+    Interval,
+    RemoteEvent,
+    Response,
+    Transparency,
+    Window,
+    busy_intervals,
+)
+from orgs.models import Membership, Organization, Role
+from tests.booking.pages import at, days_ahead
+from tests.booking.team_world import make_team
 from tests.booking.test_slots import (
     BERLIN,
     EVERY_DAY,
@@ -36,6 +60,8 @@ from tests.booking.test_slots import (
     span,
     utc,
 )
+from tests.booking.test_team_public_pages import times_on
+from tests.factories import CalendarFactory, UserFactory
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -589,8 +615,8 @@ def oracle(seed: int) -> tuple[Case, list[tuple[datetime, frozenset[str]]]]:
     offered = []
     # The first whole minute no earlier than now plus the lead and the notice.
     earliest = page_clock.index(case.now + case.lead + page.minimum_notice + minutes(1) - SECOND)
-    for at in range(earliest, len(page_clock.moments)):
-        start, (day, shown) = page_clock.moments[at], page_clock.shown[at]
+    for index in range(earliest, len(page_clock.moments)):
+        start, (day, shown) = page_clock.moments[index], page_clock.shown[index]
         end = start + case.duration
         if day > last_day:
             break  # the first instant of the day after the horizon, and everything after it
@@ -665,3 +691,372 @@ def test_round_robin_slots_match_a_minute_by_minute_oracle_across_changes_of_off
     # Starts where several members are free and where only some are both come up often.
     assert shared > 500
     assert partial > 500
+
+
+# Through a team page: its date overrides, members' own hours, and its busy options
+#
+# The pages, their overrides and their members are rows; each member's calendar answers with
+# events of every kind (tentative, free, all-day, declined, cancelled), through the provider
+# contract's own reading of a window (``busy_intervals``), as any calendar would. The oracle
+# reads the same rows' raw values and events, minute by minute, with none of the team's code.
+
+
+@dataclass(frozen=True)
+class MemberCase:
+    # "" with no hours of their own: the member meets in the page's hours.
+    zone: str
+    weekly: dict[str, list[list[int]]]
+    events: tuple[RemoteEvent, ...]
+
+
+@dataclass(frozen=True)
+class PageCase:
+    change: datetime
+    now: datetime
+    duration: int
+    zone: str
+    weekly: dict[str, list[list[int]]]
+    overrides: dict[date, list[list[int]]]
+    minimum_notice: int
+    horizon_days: int
+    increment: int
+    buffer_before: int
+    buffer_after: int
+    tentative_is_busy: bool
+    free_is_busy: bool
+    all_day_events: str
+    members: tuple[MemberCase, ...]
+
+
+def random_week(rng: random.Random) -> dict[str, list[list[int]]]:
+    return {
+        str(day): [list(period) for period in random_hours(rng)]
+        for day in EVERY_DAY
+        if rng.random() < 0.85
+    }
+
+
+def random_events(rng: random.Random, now: datetime, horizon: int) -> tuple[RemoteEvent, ...]:
+    """Timed events from a little before now to the horizon, and all-day ones on its UTC dates,
+    of every status, transparency and answer."""
+    events = []
+    for number in range(rng.randint(0, 14)):
+        if rng.random() < 0.2:
+            first = datetime.combine(
+                now.date() + timedelta(days=rng.randint(0, horizon)), time(), tzinfo=UTC
+            )
+            start, end, all_day = first, first + timedelta(days=rng.choice((1, 1, 2))), True
+        else:
+            start = now - timedelta(hours=6) + minutes(5 * rng.randrange((horizon + 1) * 288))
+            end, all_day = start + minutes(rng.choice((15, 30, 45, 60, 90, 180))), False
+        events.append(
+            RemoteEvent(
+                id=f"e{number}",
+                series_id=f"e{number}",
+                start=start,
+                end=end,
+                all_day=all_day,
+                status=rng.choices(list(EventStatus), weights=(6, 3, 1))[0],
+                transparency=rng.choices(list(Transparency), weights=(7, 3))[0],
+                response=rng.choices(list(Response), weights=(5, 2, 2, 1, 1))[0],
+            )
+        )
+    return tuple(events)
+
+
+def random_page_case(seed: int) -> PageCase:
+    rng = random.Random(seed)
+    change, changing = rng.choice(CHANGES)
+
+    def zone() -> ZoneInfo:
+        return changing if rng.random() < 0.5 else rng.choice((*ZONES, UTC_ZONE))
+
+    now = change - timedelta(days=rng.randint(0, 3), minutes=rng.randrange(1440))
+    page_zone = zone()
+    today = now.astimezone(page_zone).date()
+    horizon = rng.randint(1, 5)
+    members = []
+    for _ in range(rng.randint(1, 3)):
+        own = rng.random() < 0.5
+        members.append(
+            MemberCase(
+                zone=zone().key if own else "",
+                weekly=random_week(rng) if own else {},
+                events=random_events(rng, now, horizon),
+            )
+        )
+    return PageCase(
+        change=change,
+        now=now,
+        duration=rng.choice((15, 30, 45, 60, 90)),
+        zone=page_zone.key,
+        weekly=random_week(rng),
+        overrides={
+            today + timedelta(days=rng.randint(-1, 5)): (
+                [list(period) for period in random_hours(rng)] if rng.random() < 0.6 else []
+            )
+            for _ in range(rng.randint(0, 3))
+        },
+        minimum_notice=rng.choice((0, 0, 45, 180)),
+        horizon_days=horizon,
+        increment=rng.choice((15, 20, 30, 45, 60)),
+        buffer_before=rng.choice((0, 0, 10, 30)),
+        buffer_after=rng.choice((0, 0, 5, 45)),
+        tentative_is_busy=rng.random() < 0.5,
+        free_is_busy=rng.random() < 0.5,
+        all_day_events=rng.choice(("busy", "ignore")),
+        members=tuple(members),
+    )
+
+
+def keeps_busy(event: RemoteEvent, case: PageCase) -> bool:
+    """Whether the page's options make ``event`` busy time, read off the editor's words: a
+    declined or cancelled event never does; "Tentative events make members busy"; "Events marked
+    free make members busy too"; "All-day events: Count when shown as busy / Never count"."""
+    if event.status == EventStatus.CANCELLED or event.response == Response.DECLINED:
+        return False
+    tentative = EventStatus.TENTATIVE in (event.status, event.response)
+    return (
+        (case.tentative_is_busy or not tentative)
+        and (case.free_is_busy or event.transparency != Transparency.FREE)
+        and (case.all_day_events == "busy" or not event.all_day)
+    )
+
+
+def page_oracle(case: PageCase) -> list[tuple[datetime, list[int]]]:
+    """Every start the page's grid offers, with the positions of the members free then."""
+    zone = ZoneInfo(case.zone)
+    page_clock = clock_around(zone, case.change)
+
+    def page_hours(day: date) -> list[list[int]]:
+        if day in case.overrides:
+            return case.overrides[day]
+        return case.weekly.get(str(day.isoweekday()), [])
+
+    def busy_spans(member: MemberCase) -> list[tuple[datetime, datetime]]:
+        clock = clock_around(ZoneInfo(member.zone or case.zone), case.change)
+        spans = []
+        for event in member.events:
+            if not keeps_busy(event, case):
+                continue
+            if event.all_day:
+                # Whole days where the member meets, from the first minute the clock shows the
+                # first date to the end of the last minute it shows the last.
+                first_day, last_day = (
+                    event.start.date(),
+                    (event.end - timedelta(microseconds=1)).date(),
+                )
+                opening, closing = (
+                    clock.real_span(first_day, 0, 1440),
+                    clock.real_span(last_day, 0, 1440),
+                )
+                assert opening is not None and closing is not None
+                spans.append((opening[0], closing[1]))
+            else:
+                spans.append((event.start, event.end))
+        return spans
+
+    busy = [busy_spans(member) for member in case.members]
+    before, after = minutes(case.buffer_before), minutes(case.buffer_after)
+    today = case.now.astimezone(zone).date()
+    last_day = today + timedelta(days=case.horizon_days - 1)
+    earliest = page_clock.index(case.now + minutes(case.minimum_notice) + minutes(1) - SECOND)
+    offered = []
+    for index in range(earliest, len(page_clock.moments)):
+        start, (day, shown) = page_clock.moments[index], page_clock.shown[index]
+        end = start + minutes(case.duration)
+        if day > last_day:
+            break
+        if day < today:
+            continue
+        on_grid = [
+            (first, last)
+            for first, last in page_hours(day)
+            if first <= shown < last and (shown - first) % case.increment == 0
+        ]
+        if not page_clock.fits(on_grid, day, start, end):
+            continue
+        free_then = []
+        for position, member in enumerate(case.members):
+            if member.zone:
+                clock = clock_around(ZoneInfo(member.zone), case.change)
+                own_day, _ = clock.wall(start)
+                own_hours = member.weekly.get(str(own_day.isoweekday()), [])
+                if not clock.fits([tuple(h) for h in own_hours], own_day, start, end):
+                    continue
+            elif not page_clock.fits([tuple(h) for h in page_hours(day)], day, start, end):
+                continue
+            if any(a < end + after and b > start - before for a, b in busy[position] if a < b):
+                continue
+            free_then.append(position)
+        offered.append((start, free_then))
+    return offered
+
+
+@pytest.fixture
+def oracle_team(db):
+    organization = Organization.objects.create(name="Oracle")
+    people = []
+    for number in range(3):
+        user = UserFactory(email=f"oracle{number}@example.com")
+        Membership.objects.create(organization=organization, user=user, role=Role.MEMBER)
+        Profile.objects.create(user=user, handle=f"oracle-{number}", display_name=f"P{number}")
+        CalendarFactory(connection__user=user)
+        people.append(user)
+    return organization, people
+
+
+def test_team_pages_with_date_overrides_own_hours_and_busy_options_match_an_oracle(
+    oracle_team, monkeypatch
+) -> None:
+    organization, people = oracle_team
+    events: dict[object, tuple[RemoteEvent, ...]] = {}
+
+    def read(calendars, window, policy, *, fresh=False):
+        spans = []
+        for calendar in calendars:
+            spans += busy_intervals(events[calendar.connection.user_id], window, policy)
+        return BusyRead(spans=spans)
+
+    monkeypatch.setattr("booking.team_availability.calendars_busy", read)
+    offered = partial = overridden = 0
+    for seed in range(120):
+        case = random_page_case(seed)
+        page = TeamPage.objects.create(
+            organization=organization,
+            title="Oracle",
+            slug=f"oracle-{seed}",
+            durations=[case.duration],
+            time_zone=case.zone,
+            weekly_hours=case.weekly,
+            minimum_notice=case.minimum_notice,
+            horizon_days=case.horizon_days,
+            increment=case.increment,
+            buffer_before=case.buffer_before,
+            buffer_after=case.buffer_after,
+            tentative_is_busy=case.tentative_is_busy,
+            free_is_busy=case.free_is_busy,
+            all_day_events=case.all_day_events,
+        )
+        for day, periods in case.overrides.items():
+            TeamDateOverride.objects.create(page=page, date=day, hours=periods)
+        for position, member in enumerate(case.members):
+            TeamPageMember.objects.create(
+                page=page,
+                user=people[position],
+                priority=position,
+                time_zone=member.zone,
+                weekly_hours=member.weekly,
+            )
+            events[people[position].id] = member.events
+        members = team_members(page)
+        expected = page_oracle(case)
+        zone = ZoneInfo(case.zone)
+        window = Window(case.now, case.now + timedelta(days=case.horizon_days + 2))
+        for kind in TeamPage.Kind:
+            page.kind = kind
+            found = team_slots(page, members, now=case.now, window=window, duration=case.duration)
+            if kind == TeamPage.Kind.COLLECTIVE:
+                wanted = {
+                    start: frozenset(people[p].id for p in free_then)
+                    for start, free_then in expected
+                    if len(free_then) == len(case.members)
+                }
+            else:
+                wanted = {
+                    start: frozenset(people[p].id for p in free_then)
+                    for start, free_then in expected
+                    if free_then
+                }
+            assert found.free == wanted, f"seed {seed}, {kind}"
+        offered += len(expected)
+        partial += sum(0 < len(free_then) < len(case.members) for _, free_then in expected)
+        overridden += sum(start.astimezone(zone).date() in case.overrides for start, _ in expected)
+    # The cases offer times, some only to some members, and some on overridden dates.
+    assert offered > 1000 and partial > 200 and overridden > 100
+
+
+def all_day_event(uid: str, day: date) -> str:
+    return "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//tests//EN",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20260101T000000Z",
+            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
+            "SUMMARY:Holiday",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("generous_rate_limits")
+@pytest.mark.parametrize("kind", list(TeamPage.Kind))
+def test_tentative_free_and_all_day_events_keep_members_busy_as_the_page_says(
+    radicale_server, client, monkeypatch, kind
+) -> None:
+    for where in ("booking.services.teams", "booking.services.bookings"):
+        monkeypatch.setattr(f"{where}.enqueue_follow_up", lambda booking_id: None)
+    team = make_team(radicale_server, size=2)
+    day = days_ahead(5)
+    holiday = day + timedelta(days=1)
+    # Every member has them: on a round-robin page, too, nobody is left free by them.
+    for world in team.worlds.values():
+        world.put("work", "maybe", at(day, 10), minutes=60, extra="STATUS:TENTATIVE")
+        world.put("work", "free", at(day, 12), minutes=60, extra="TRANSP:TRANSPARENT")
+        world.put_raw("work", "holiday", all_day_event("holiday", holiday))
+    as_they_come = team.page(kind, slug="as-they-come")
+    other_way = team.page(
+        kind,
+        slug="other-way",
+        tentative_is_busy=False,
+        free_is_busy=True,
+        all_day_events=BookingPage.AllDayEvents.IGNORE,
+    )
+    tentative, free, all_day = at(day, 10), at(day, 12), at(holiday, 10)
+
+    def shown(page: TeamPage, start: datetime) -> bool:
+        url = f"/book/acme/{page.slug}/?tz=UTC&clock=24&month={start:%Y-%m}&day={start:%Y-%m-%d}"
+        return format_start(start) in times_on(client.get(url).text)
+
+    def book(page: TeamPage, start: datetime, key: str) -> Booking:
+        return team_booking_create(
+            page=page,
+            start=start,
+            duration=30,
+            attendee_name="Grace Guest",
+            attendee_email="grace@example.com",
+            attendee_time_zone="UTC",
+            submission_key=key,
+        )
+
+    # What the public page shows.
+    assert not shown(as_they_come, tentative) and shown(as_they_come, free)
+    assert not shown(as_they_come, all_day)
+    assert shown(other_way, tentative) and not shown(other_way, free)
+    assert shown(other_way, all_day)
+    assert shown(as_they_come, at(day, 11)) and shown(other_way, at(day, 11))
+
+    # The live check at booking, and a move, read the events alike.
+    for start in (tentative, all_day):
+        with pytest.raises(SlotUnavailable):
+            book(as_they_come, start, key=f"refused-{start:%d%H}")
+    with pytest.raises(SlotUnavailable):
+        book(other_way, free, key="refused-free")
+    first = book(as_they_come, free, key="first")
+    with pytest.raises(SlotUnavailable):
+        team_booking_reschedule(booking=first, start=tentative)
+    team_booking_reschedule(booking=first, start=at(day, 14))
+    second = book(other_way, all_day, key="second")
+    with pytest.raises(SlotUnavailable):
+        team_booking_reschedule(booking=second, start=free)
+    team_booking_reschedule(booking=second, start=tentative)
+    assert Booking.objects.filter(status=Booking.Status.CONFIRMED).count() == (
+        4 if kind == TeamPage.Kind.COLLECTIVE else 2
+    )
