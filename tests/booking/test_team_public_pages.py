@@ -11,6 +11,8 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from api.scopes import Scope
+from api.services import api_key_create
 from booking.models import Booking, TeamPage
 from booking.public_display import format_start
 from booking.services.follow_up import booking_follow_up
@@ -252,6 +254,14 @@ def book_with_answers(client: Client, page: TeamPage, start) -> object:
     return client.post(form_url, form_data(client.get(form_url), **answers))
 
 
+def api_of(user) -> Client:
+    """A client of the REST API with a key of ``user``'s own."""
+    _key, token = api_key_create(
+        user=user, name="test", scopes=list(Scope.values), expires_at=None, ip_address="127.0.0.1"
+    )
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
 ANSWERS = [
     {"question": "<b>Company</b>", "answer": "<script>x()</script>"},
     {"question": "Topic", "answer": "A\nB"},
@@ -289,7 +299,7 @@ def test_a_round_robin_booking_keeps_the_answers_on_the_one_members_booking(
     assert Booking.objects.get().answers == ANSWERS
 
 
-def test_each_member_reads_the_answers_escaped_in_their_email_and_dashboard(
+def test_each_member_reads_the_answers_escaped_in_their_email_dashboard_and_api(
     radicale_server, client
 ):
     team = make_team(radicale_server, size=2)
@@ -309,3 +319,4 @@ def test_each_member_reads_the_answers_escaped_in_their_email_and_dashboard(
             assert "&lt;script&gt;x()&lt;/script&gt;" in shown
             assert "<script>x()" not in shown and "<b>Company" not in shown
         assert "<b>Company</b>: <script>x()</script>" in email.body  # the plain text part
+        assert api_of(row.owner).get(f"/api/v1/bookings/{row.id}").json()["answers"] == ANSWERS
