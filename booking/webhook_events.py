@@ -15,8 +15,10 @@ from webhooks.services import event_record
 
 def booking_facts(booking: Booking) -> BookingFacts:
     """The booking's fields webhooks carry: what Multical stores for it, the location's kind
-    only, and the page's slug without an unlisted page's secret."""
+    only, and the page's slug without an unlisted page's secret (or, for a member's booking of a
+    team page, the team page's)."""
     page = booking.page
+    team_page = booking.team_page
     return BookingFacts(
         id=booking.id,
         page_id=page.id if page is not None else None,
@@ -37,6 +39,8 @@ def booking_facts(booking: Booking) -> BookingFacts:
         cancelled_at=booking.cancelled_at,
         cancelled_by=booking.cancelled_by,
         cancel_reason=booking.cancel_reason,
+        team_page_id=team_page.id if team_page is not None else None,
+        team_page_slug=team_page.slug if team_page is not None else None,
     )
 
 

@@ -46,6 +46,8 @@ class BookingFacts:
     """A booking as webhooks show it: the fields Multical stores for it, and no others.
 
     ``page_slug`` is the page's own slug, never the secret part of an unlisted page's address;
+    ``team_page_id`` and ``team_page_slug`` name the team page of a team booking (a member's own
+    booking of it, whose ``page_id`` is None);
     ``location`` is the kind of place (``zoom``, ``phone``, ``in_person``, ``link``, ``none``),
     not its details.
     """
@@ -66,6 +68,8 @@ class BookingFacts:
     cancelled_at: datetime | None = None
     cancelled_by: str = ""
     cancel_reason: str = ""
+    team_page_id: UUID | None = None
+    team_page_slug: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +82,11 @@ class BookingFacts:
             "page": (
                 {"id": str(self.page_id), "slug": self.page_slug}
                 if self.page_id is not None
+                else None
+            ),
+            "team_page": (
+                {"id": str(self.team_page_id), "slug": self.team_page_slug}
+                if self.team_page_id is not None
                 else None
             ),
             "attendee": {

@@ -118,3 +118,15 @@ def test_a_round_robin_booking_is_told_only_to_the_member_who_got_it(radicale_se
     heard = {user_id: told(subscription) for user_id, subscription in hooks.items()}
     assert heard.pop(booking.owner_id) == [("booking.created", str(booking.id), "confirmed")]
     assert all(events == [] for events in heard.values())
+
+
+def test_a_team_booking_names_its_team_page_in_place_of_a_page(radicale_server):
+    team = make_team(radicale_server, size=1)
+    page = team.page()
+    hook = subscribe(team.users[0])
+
+    book(page, at(days_ahead(5), 10))
+
+    sent = json.loads(WebhookDelivery.objects.get(subscription=hook).body)["data"]["booking"]
+    assert sent["page"] is None
+    assert sent["team_page"] == {"id": str(page.id), "slug": page.slug}

@@ -91,6 +91,7 @@ def test_a_booking_made_moved_and_cancelled_is_told_once_to_each_subscription_th
         "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
         "duration_minutes": 30,
         "page": {"id": str(host.page.id), "slug": "intro"},
+        "team_page": None,
         "attendee": {
             "name": "Grace Guest",
             "email": "grace@example.com",
