@@ -37,6 +37,8 @@ def team_page_embed(
             "page": page,
             "public_url": public_url,
             "embed_code": embed.snippets(public_url, label=label),
-            "edit_url": reverse("console:team_page_edit", args=[organization_id, page.id]),
+            # Where the page's editor sets who may frame it.
+            "edit_url": reverse("console:team_page_edit", args=[organization_id, page.id])
+            + "#section-websites",
         },
     )

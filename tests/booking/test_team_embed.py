@@ -311,7 +311,8 @@ def test_the_code_page_says_where_a_team_page_may_be_shown(radicale_server):
         on_listed
     )
     assert "may not be shown inside other websites" in on_none
-    assert reverse("console:team_page_edit", args=[organization, nowhere.id]) in on_none
+    edit = reverse("console:team_page_edit", args=[organization, nowhere.id])
+    assert f"{edit}#section-websites" in on_none
     assert "data-multical-embed" not in on_none
 
 
