@@ -24,7 +24,7 @@ from calendars.models import Connection
 from integrations.base import ProviderError
 from integrations.wording import error_text
 from multical.lib.requests import client_ip
-from orgs.policies import PolicyRefused, connect_refusal
+from orgs.policies import PolicyRefused, account_notes, connect_refusal
 
 CREDENTIAL_FORMS: dict[str, type[django_forms.Form]] = {
     Connection.Kind.ICLOUD: forms.ICloudPasswordUpdateForm,
@@ -52,11 +52,24 @@ def calendar_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         for account in calendar_accounts
         if account.connection.status not in Connection.RELEASED
     )
+    # What organizations' policies do to each account, read for all of them at once.
+    notes = account_notes(
+        user=request.user,
+        accounts={
+            a.connection.id: (
+                a.connection.kind,
+                a.connection.username,
+                a.connection.status in (Connection.Status.OK, Connection.Status.ERROR),
+            )
+            for a in calendar_accounts
+            if a.connection.status != Connection.Status.REMOVING
+        },
+    )
     return render(
         request,
         "calendars/calendar_list.html",
         {
-            "calendar_accounts": calendar_accounts,
+            "calendar_accounts": [(a, notes.get(a.connection.id)) for a in calendar_accounts],
             "video_accounts": [a for a in accounts if a.connection.kind == Connection.Kind.ZOOM],
             "next_steps": (
                 selectors.next_steps(request.user, calendar_count=calendar_count)

@@ -32,6 +32,12 @@ are capped all the same). A person in several organizations is held to each one'
 A domain verified or removed changes which accounts are the organization's: the policy is applied
 again to that domain's accounts then (``reapply_when_the_accounts_change``).
 
+The Calendars page says of each account what the policies do to it (``account_notes``, one query
+for all of a person's accounts): the organization whose account it is and what may leave it, and,
+for an account that could not be connected now, that it keeps working as it is but cannot be
+connected again (nothing refuses a connection made before a change; connecting, new credentials
+and OAuth sign-ins again all ask ``connect_refusal``).
+
 Reads take one query for any number of addresses (``policies_for_addresses``): the sync engine
 reads the policy of a source once per sync, never per event, and caches nothing across syncs, so a
 change applies to the next sync. A change (``policy_update``) bumps ``version``, writes the audit
@@ -42,10 +48,13 @@ calls for (the sync engine's durable full reads) with the change, or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 from django.utils import timezone
@@ -182,8 +191,15 @@ def policies_for_member(user: User) -> list[OrgPolicy]:
 def connect_refusal(*, user: User, kind: str, address: str | None = None) -> str | None:
     """Why ``user`` may not connect an account of ``kind`` with ``address`` (None when not yet
     known: only what the kind alone decides is checked), or None when they may."""
-    member_of = policies_for_member(user)
     owner = policy_for_address(address) if address else None
+    return _refusal(kind=kind, address=address, member_of=policies_for_member(user), owner=owner)
+
+
+def _refusal(
+    *, kind: str, address: str | None, member_of: list[OrgPolicy], owner: OrgPolicy | None
+) -> str | None:
+    """``connect_refusal`` from the policies already read: those of the person's organizations
+    (with their verified domains) and that of the organization whose account it is."""
     kind_label = _(AccountKind(kind).label) if kind in {k.value for k in AccountKind} else kind
     for policy in [*member_of, *([owner] if owner is not None else [])]:
         if not policy.allows_kind(kind):
@@ -203,6 +219,109 @@ def connect_refusal(*, user: User, kind: str, address: str | None = None) -> str
                 "verified domains), and %(address)s is not one of them."
             ) % {"organization": policy.organization_name, "kind": kind_label, "address": address}
     return None
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountNote:
+    """What organizations' policies do to one of a person's calendar accounts, in their words."""
+
+    # The organization whose account it is (its address in a verified domain), if any.
+    policy: OrgPolicy | None
+    # That organization's policy of blocks out of the account, in a sentence or two ("" if none).
+    shows: str
+    # Whether the person is a member of that organization, so may read its policies page.
+    readable: bool
+    # Why connecting the account again would be refused now, and what happens to it, if it would.
+    refusal: str
+    outcome: str
+
+
+def account_notes(
+    *, user: User, accounts: Mapping[K, tuple[str, str, bool]]
+) -> dict[K, AccountNote]:
+    """For each of ``user``'s accounts — (kind, address, whether it works now) by any key — what
+    the policies do to it; accounts they leave alone are left out. One query for all: the
+    organizations ``user`` is a member of and those whose accounts these are, with their policies
+    and verified domains."""
+    domains = {address_domain(address) for _kind, address, _working in accounts.values()}
+    domains.discard("")
+    rows = (
+        Organization.objects.filter(
+            Q(id__in=Membership.objects.filter(user=user).values("organization_id"))
+            | Q(
+                id__in=Domain.objects.filter(
+                    name__in=sorted(domains), verified_at__isnull=False
+                ).values("organization_id")
+            )
+        )
+        .select_related("policy")
+        .annotate(
+            is_member=Exists(Membership.objects.filter(user=user, organization=OuterRef("pk"))),
+            verified=ArraySubquery(
+                Domain.objects.filter(
+                    organization=OuterRef("pk"), verified_at__isnull=False
+                ).values("name")
+            ),
+        )
+        .order_by("name", "id")
+    )
+    member_of: list[OrgPolicy] = []
+    owners: dict[str, tuple[OrgPolicy | None, bool]] = {}
+    for row in rows:
+        read = _policy_of(row, row.verified)
+        if row.is_member:
+            member_of.append(read)
+        for name in row.verified:
+            owners[name] = (read, row.is_member)
+    notes: dict[K, AccountNote] = {}
+    for key, (kind, address, working) in accounts.items():
+        policy, readable = owners.get(address_domain(address), (None, False))
+        refusal = _refusal(kind=kind, address=address, member_of=member_of, owner=policy)
+        if policy is None and refusal is None:
+            continue
+        notes[key] = AccountNote(
+            policy=policy,
+            shows=_what_leaves(policy) if policy is not None else "",
+            readable=readable,
+            refusal=refusal or "",
+            outcome=_refused_outcome(working) if refusal else "",
+        )
+    return notes
+
+
+def _what_leaves(policy: OrgPolicy) -> str:
+    words = {"organization": policy.organization_name}
+    if policy.max_visibility == "busy":
+        shows = _("%(organization)s's policy: blocks copied out of this account show Busy only.")
+    elif policy.max_visibility == "title":
+        shows = _(
+            "%(organization)s's policy: blocks copied out of this account show their titles at "
+            "most."
+        )
+    else:
+        shows = _(
+            "%(organization)s's policy: blocks copied out of this account show what each sync "
+            "rule says."
+        )
+    if policy.links_may_leave:
+        links = _("Locations and video-call links leave it where a sync rule copies them.")
+    else:
+        links = _("Locations and video-call links never leave it.")
+    return f"{shows % words} {links}"
+
+
+def _refused_outcome(working: bool) -> str:
+    """What happens to an account connected before the policy refused it: nothing, until it has
+    to be connected again (new credentials and OAuth sign-ins are refused like connecting)."""
+    if working:
+        return _(
+            "This account keeps working as it is, but once it needs reconnecting or is "
+            "disconnected, it cannot be connected again."
+        )
+    return _("So it cannot be connected again; you may remove it.")
 
 
 def require_may_connect(*, user: User, kind: str, address: str | None = None) -> None:

@@ -3,6 +3,7 @@ to where members connect accounts, write sync rules and publish booking pages.""
 
 from __future__ import annotations
 
+import html
 import threading
 
 import psycopg
@@ -23,6 +24,7 @@ from orgs.models import Domain, Membership, OrgEvent, Policy, Role
 from orgs.policies import (
     PolicyRefused,
     PolicySettings,
+    account_notes,
     capped_visibility,
     connect_refusal,
     policies_for_addresses,
@@ -401,6 +403,145 @@ def test_the_rule_form_leaves_other_sources_as_they_were(
     )
 
     assert response.status_code == 302
+
+
+# The Calendars page -----------------------------------------------------------------------------
+
+CALENDARS = reverse("calendars:calendar_list")
+
+
+def test_an_organizations_account_says_what_its_policy_lets_out(
+    org, owner, member, client, work_calendars
+):
+    set_policy(org, owner, max_visibility="busy", links_may_leave=False)
+    client.force_login(member)
+
+    page = html.unescape(client.get(CALENDARS).text)
+
+    said = "Acme's policy: blocks copied out of this account show Busy only."
+    assert page.count(said) == 1  # me@acme.test; not me@home.test
+    assert "Locations and video-call links never leave it." in page
+    assert f'href="{reverse("console:policies", args=[org.id])}"' in page
+
+
+def test_without_limits_the_note_says_the_rules_decide(org, owner, member, client, work_calendars):
+    client.force_login(member)
+
+    page = html.unescape(client.get(CALENDARS).text)
+
+    assert "Acme's policy: blocks copied out of this account show what each sync rule says." in page
+    assert "Locations and video-call links leave it where a sync rule copies them." in page
+
+
+def test_someone_outside_the_organization_reads_the_note_without_a_link(
+    org, owner, outsider, client
+):
+    set_policy(org, owner, max_visibility="title")
+    ConnectionFactory(user=outsider, username="ada@acme.test", label="ada@acme.test")
+    ConnectionFactory(user=outsider, username="ada@elsewhere.test", label="ada@elsewhere.test")
+    client.force_login(outsider)
+
+    page = html.unescape(client.get(CALENDARS).text)
+
+    assert page.count("Acme's policy: blocks copied out of this account show their titles") == 1
+    assert reverse("console:policies", args=[org.id]) not in page
+
+
+def test_an_account_under_no_organization_has_no_note(org, owner, outsider, client):
+    set_policy(org, owner, max_visibility="busy", allowed_kinds=("google",))
+    ConnectionFactory(user=outsider, username="ada@elsewhere.test", label="ada@elsewhere.test")
+    client.force_login(outsider)
+
+    page = html.unescape(client.get(CALENDARS).text)
+
+    assert "Acme" not in page
+
+
+def test_the_organizations_name_is_escaped_in_the_note(org, owner, member, client, work_calendars):
+    org.name = '<b class="x">Acme & Co</b>'
+    org.save(update_fields=["name"])
+    set_policy(org, owner, max_visibility="busy")
+    client.force_login(member)
+
+    page = client.get(CALENDARS).text
+
+    assert "&lt;b class=&quot;x&quot;&gt;Acme &amp; Co&lt;/b&gt;&#x27;s policy" in page
+    assert '<b class="x">' not in page
+
+
+def test_an_account_of_a_kind_no_longer_allowed_says_what_becomes_of_it(org, owner, member, client):
+    ConnectionFactory(user=member, kind=Connection.Kind.ICS, username="link:1", label="Feed")
+    ConnectionFactory(
+        user=member,
+        kind=Connection.Kind.ICS,
+        username="link:2",
+        label="Old feed",
+        status=Connection.Status.DISCONNECTED,
+    )
+    set_policy(org, owner, allowed_kinds=("google",))
+    client.force_login(member)
+
+    page = html.unescape(client.get(CALENDARS).text)
+
+    refused = "Acme does not allow iCal link accounts to be connected."
+    assert page.count(refused) == 2
+    assert (
+        f"{refused} This account keeps working as it is, but once it needs reconnecting or is "
+        "disconnected, it cannot be connected again." in page
+    )
+    assert f"{refused} So it cannot be connected again; you may remove it." in page
+
+
+def test_a_personal_account_the_policy_refuses_says_so(org, owner, member, client):
+    set_policy(org, owner, personal_accounts_allowed=False)
+    ConnectionFactory(user=member, kind=Connection.Kind.GOOGLE, username="me@gmail.test")
+    client.force_login(member)
+
+    page = html.unescape(client.get(CALENDARS).text)
+
+    assert "allows only its own Google Calendar accounts" in page
+    assert "This account keeps working as it is" in page
+
+
+def test_the_notes_of_any_number_of_accounts_take_one_query(org, owner, member):
+    set_policy(org, owner, max_visibility="busy", allowed_kinds=("google", "caldav"))
+    accounts = {
+        n: (kind, f"person{n}@{domain}", True)
+        for n, (kind, domain) in enumerate(
+            [("caldav", "acme.test"), ("icloud", "acme.test"), ("google", "home.test")] * 4
+        )
+    }
+    accounts["link"] = ("ics", "link:abc", True)
+
+    with CaptureQueriesContext(db_connection) as queries:
+        notes = account_notes(user=member, accounts=accounts)
+
+    assert len(queries) == 1
+    assert {key for key, note in notes.items() if note.policy} == {
+        n for n, (_kind, address, _working) in accounts.items() if address.endswith("@acme.test")
+    }
+    assert {key for key, note in notes.items() if note.refusal} == {
+        n for n, (kind, _address, _working) in accounts.items() if kind in ("icloud", "ics")
+    }
+
+
+def test_the_calendars_page_reads_the_policies_once_however_many_accounts(
+    org, owner, member, client, work_calendars
+):
+    set_policy(org, owner, max_visibility="busy")
+    client.force_login(member)
+
+    def policy_queries() -> int:
+        with CaptureQueriesContext(db_connection) as queries:
+            assert client.get(CALENDARS).status_code == 200
+        return sum('"orgs_' in query["sql"] for query in queries.captured_queries)
+
+    before = policy_queries()
+    for n in range(4):
+        work = ConnectionFactory(user=member, username=f"me{n}@acme.test", label=f"me{n}")
+        CalendarFactory(connection=work)
+
+    assert policy_queries() == before
 
 
 # Booking pages ----------------------------------------------------------------------------------
