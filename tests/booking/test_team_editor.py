@@ -284,3 +284,27 @@ def test_a_save_without_dates_or_questions_keeps_them_and_a_bad_origin_is_refuse
         team_page_save(membership=org["admin"], page=page, settings=bad, members=form.members())
     page.refresh_from_db()
     assert page.embed_origins == [] and page.title == "Renamed"
+
+
+def test_a_question_of_another_organizations_page_is_never_changed_from_here(org):
+    other = Organization.objects.create(name="Other")
+    elsewhere = TeamPage.objects.create(organization=other, title="O", slug="o", durations=[30])
+    theirs = TeamQuestion.objects.create(page=elsewhere, label="Their question")
+    client = signed_in(org["admin"])
+
+    response = client.post(
+        base(org) + "new/",
+        editor_form(
+            org,
+            questions=[
+                {"id": str(theirs.id), "label": "Taken over?", "kind": "short", "ORDER": "1"}
+            ],
+        ),
+    )
+
+    assert response.status_code == 302
+    theirs.refresh_from_db()
+    assert (theirs.page_id, theirs.label) == (elsewhere.id, "Their question")
+    mine = TeamPage.objects.get(organization=org["org"])
+    assert [q.label for q in mine.questions.all()] == ["Taken over?"]
+    assert mine.questions.get().id != theirs.id
