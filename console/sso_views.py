@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services as account_services
 from accounts import sign_in
@@ -125,6 +125,28 @@ def sso_identity_unlink(
         "identity": identity,
     }
     return render(request, "console/sso_identity_unlink.html", context)
+
+
+@login_required
+@never_cache
+@require_GET
+def sso_identities_mine(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The identities at organizations' issuers linked to the reader's own account."""
+    identities = sso.identities_of_user(request.user)
+    return render(request, "console/sso_identities_mine.html", {"identities": identities})
+
+
+@login_required
+@require_POST
+def sso_identity_remove(request: AuthenticatedHttpRequest, identity_id: str) -> HttpResponse:
+    identity = sso.get_own_identity(request.user, identity_id)
+    sso.identity_remove_own(user=request.user, identity=identity, ip_address=client_ip(request))
+    messages.success(
+        request,
+        _("Your account is no longer linked to the single sign-on of %(organization)s.")
+        % {"organization": identity.organization.name},
+    )
+    return redirect("console:sso_identities_mine")
 
 
 @never_cache

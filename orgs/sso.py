@@ -220,6 +220,36 @@ def get_identity(membership: Membership, public_id: object) -> SsoIdentity:
     )
 
 
+def identities_of_user(user: User) -> QuerySet[SsoIdentity]:
+    """The identities linked to ``user``'s account, by organization."""
+    return (
+        SsoIdentity.objects.filter(user=user)
+        .select_related("organization")
+        .order_by("organization__name", "id")
+    )
+
+
+def get_own_identity(user: User, public_id: object) -> SsoIdentity:
+    """An identity linked to ``user``'s account; 404 for anyone else's."""
+    return get_object_or_404(
+        SsoIdentity.objects.select_related("organization"), user=user, public_id=public_id
+    )
+
+
+def identity_remove_own(*, user: User, identity: SsoIdentity, ip_address: str | None) -> None:
+    """A person unlinks an identity of theirs, as an admin may (``identity_unlink``)."""
+    with transaction.atomic():
+        removed, _counts = SsoIdentity.objects.filter(pk=identity.pk, user=user).delete()
+        if removed:
+            record_event(
+                identity.organization,
+                OrgEvent.Action.SSO_UNLINKED,
+                actor=user,
+                subject=user.email,
+                ip_address=ip_address,
+            )
+
+
 def identity_unlink(
     *, membership: Membership, identity: SsoIdentity, ip_address: str | None
 ) -> None:

@@ -753,3 +753,46 @@ def test_unlinking_needs_a_post_with_the_csrf_token(linked, org, owner):
 
     assert response.status_code == 403
     assert SsoIdentity.objects.filter(pk=linked.pk).exists()
+
+
+# --- a person's own identities -------------------------------------------------------------------
+
+
+def test_settings_lead_to_ones_own_identities(linked):
+    client = admin_client(linked.user)
+    settings_page = client.get(reverse("accounts:settings")).content.decode()
+    assert reverse("console:sso_identities_mine") in settings_page
+
+    page = client.get(reverse("console:sso_identities_mine")).content.decode()
+
+    assert "Example Org" in page
+    assert reverse("console:sso_identity_remove", args=[linked.public_id]) in page
+
+
+def test_a_person_unlinks_their_own_identity(linked, org):
+    client = admin_client(linked.user)
+
+    response = client.post(reverse("console:sso_identity_remove", args=[linked.public_id]))
+
+    assert response.status_code == 302
+    assert not SsoIdentity.objects.filter(pk=linked.pk).exists()
+    event = OrgEvent.objects.get(organization=org, action=OrgEvent.Action.SSO_UNLINKED)
+    assert (event.actor, event.subject) == (linked.user, linked.user.email)
+
+
+def test_someone_elses_identity_is_404_and_stays(linked, owner):
+    # The owner is even an admin of the identity's organization: this page is for one's own.
+    client = admin_client(owner)
+    remove = reverse("console:sso_identity_remove", args=[linked.public_id])
+
+    assert client.post(remove).status_code == 404
+    assert client.get(remove).status_code == 405
+    assert "Example Org" not in client.get(reverse("console:sso_identities_mine")).content.decode()
+    assert SsoIdentity.objects.filter(pk=linked.pk).exists()
+
+
+def test_own_identities_need_a_sign_in(linked):
+    response = Client().post(reverse("console:sso_identity_remove", args=[linked.public_id]))
+
+    assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
+    assert SsoIdentity.objects.filter(pk=linked.pk).exists()

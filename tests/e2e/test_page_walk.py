@@ -106,6 +106,7 @@ NOT_PAGES: dict[str, str] = {
     "console:domain_capture": "POST only: a form on console:domain (walked)",
     "console:billing_checkout": "POST only: redirects to Stripe Checkout from console:billing",
     "console:billing_portal": "POST only: redirects to Stripe's portal from console:billing",
+    "console:sso_identity_remove": "POST only: a button on console:sso_identities_mine (walked)",
     "api_unknown": "the REST API's answer to an address it does not have: a JSON problem",
     "booking_public:picture": "the host's picture, an image shown on the public pages (walked)",
     "booking_public:calendar_file": "an .ics download linked from the confirmation (walked)",
@@ -615,6 +616,7 @@ OWNER_STOPS = [
     Stop("console:team_page_embed", to("console:team_page_embed", **_team)),
     Stop("console:admin_microsoft_consent", to("console:admin_microsoft_consent", **_org)),
     Stop("console:sso_identity_unlink", _sso_identity_unlink),
+    Stop("console:sso_identities_mine", to("console:sso_identities_mine")),
     Stop("console:sso_settings", to("console:sso_settings", **_org)),
     Stop("console:billing", to("console:billing", **_org)),
     Stop(

@@ -103,6 +103,10 @@ def _sso_identity(t: Tenant) -> dict[str, Any]:
     return {"organization_id": t.organization.id, "identity_id": identity.public_id}
 
 
+def _own_sso_identity(t: Tenant) -> dict[str, Any]:
+    return {"identity_id": SsoIdentity.objects.get(organization=t.organization).public_id}
+
+
 def _team_page(t: Tenant) -> dict[str, Any]:
     return {"organization_id": t.organization.id, "page_id": t.team_page.id}
 
@@ -164,6 +168,7 @@ TARGETS: dict[str, Target] = {
     "console:admin_microsoft_consent": Target(_organization),
     "console:sso_settings": Target(_organization),
     "console:sso_identity_unlink": Target(_sso_identity),
+    "console:sso_identity_remove": Target(_own_sso_identity),
     "console:team_pages": Target(_organization),
     "console:team_page_create": Target(_organization),
     "console:team_page_edit": Target(_team_page),
