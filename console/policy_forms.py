@@ -38,7 +38,10 @@ class PolicyForm(forms.Form):
         choices=KIND_CHOICES,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Accounts already connected stay; new ones of an unticked kind are refused."),
+        help_text=_(
+            "Accounts already connected keep working; new ones of an unticked kind are refused, "
+            "and so is connecting one again or giving it a new password or link."
+        ),
     )
     personal_accounts_allowed = forms.BooleanField(
         label=_("Members may connect Google and Microsoft accounts outside the verified domains"),
