@@ -98,8 +98,10 @@ def provider_save(
     require_admin(membership)
     organization = membership.organization
     with transaction.atomic():
-        # Also what a domain's verification waits for (``domain_verified``), so that between the
-        # two nobody covered is left signed in.
+        # The organization's row, not the provider's (there may be none yet): what a domain's
+        # verification waits for too (``domain_verified``), so that between the two nobody
+        # covered is left signed in.
+        Organization.objects.select_for_update().filter(pk=organization.pk).exists()
         provider = SsoProvider.objects.select_for_update().filter(organization=organization).first()
         if provider is None:
             provider = SsoProvider(organization=organization)
@@ -144,13 +146,15 @@ def provider_save(
 def domain_verified(domain: Domain, *, actor: User | None, ip_address: str | None) -> None:
     """Called in the transaction that verifies ``domain``: while the organization requires its
     single sign-on, the people of the domain are now covered, and signed out."""
-    provider = (
-        SsoProvider.objects.select_for_update()
-        .filter(organization_id=domain.organization_id, enabled=True, required=True)
+    Organization.objects.select_for_update().filter(pk=domain.organization_id).exists()
+    required = (
+        SsoProvider.objects.filter(
+            organization_id=domain.organization_id, enabled=True, required=True
+        )
         .exclude(client_secret="")
-        .first()
+        .exists()
     )
-    if provider is not None:
+    if required:
         _sign_out(domain.organization, [domain], actor=actor, ip_address=ip_address)
 
 

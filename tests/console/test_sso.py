@@ -4,12 +4,13 @@ who it refuses, and the doors it closes when the organization requires it."""
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from django.contrib.auth import SESSION_KEY
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -796,3 +797,66 @@ def test_own_identities_need_a_sign_in(linked):
 
     assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
     assert SsoIdentity.objects.filter(pk=linked.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_domain_verified_while_sso_is_first_required_leaves_nobody_signed_in(owner, settings):
+    """The race: an admin requires single sign-on (the issuer set up in the same save) while a
+    domain's check verifies another domain. Whichever commits second must see the other's work:
+    here the save is held open after reading the domains, and the verification must wait for it,
+    then sign out the new domain's people."""
+    zone = install(settings)
+    org = organization_create(user=owner, name="Example Org", ip_address=None)
+    Domain.objects.create(
+        organization=org, name="example.org", token="t", verified_at=timezone.now()
+    )
+    admin = Membership.objects.select_related("organization", "user").get(user=owner)
+    domain = domain_add(membership=admin, name="example.net", ip_address=None)
+    zone.publish(domain.name, record_value(domain))
+    grace = UserFactory(email="grace@example.net")
+    stamp = grace.session_stamp
+    saved, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def require_it() -> None:
+        try:
+            with transaction.atomic():
+                sso.provider_save(
+                    membership=admin,
+                    issuer="https://login.example.com/tenant/v2.0",
+                    client_id="c",
+                    client_secret="s",
+                    enabled=True,
+                    required=True,
+                    ip_address=None,
+                )
+                saved.set()
+                release.wait(10)
+        except BaseException as error:  # reported below, on the test's thread
+            errors.append(error)
+        finally:
+            saved.set()
+            connection.close()
+
+    def verify() -> None:
+        try:
+            domain_check(membership=admin, domain=domain, ip_address=None)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    saving = threading.Thread(target=require_it)
+    saving.start()
+    assert saved.wait(10)
+    verifying = threading.Thread(target=verify)
+    verifying.start()
+    verifying.join(0.5)  # it waits for the save's lock (without it, it would be done by now)
+    release.set()
+    saving.join(10)
+    verifying.join(10)
+
+    assert errors == []
+    assert Domain.objects.get(pk=domain.pk).is_verified
+    grace.refresh_from_db()
+    assert grace.session_stamp != stamp
