@@ -28,7 +28,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
-from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -160,22 +159,15 @@ def _render_step(
 @browsing_limit
 @speaks_attendee_language
 def team_list(request: HttpRequest, handle: str) -> HttpResponse:
-    organization = get_object_or_404(
-        OrgHandle.objects.select_related("organization"), handle=handle
-    )
-    listed = TeamPage.objects.filter(
-        organization_id=organization.organization_id, active=True
-    ).exclude(durations=[])
-    # Kept a minute for visitors who bring nothing, under the pages' latest change and number.
+    # Kept a minute for visitors who bring nothing, under the organization's version of its pages
+    # (``team_pages_version``: any change to the organization, its pages or their members), so a
+    # kept list is found without a query. The members' names and pictures may lag that minute.
     key = None
-    if _brings_nothing(request):
-        latest = listed.aggregate(latest=Max("updated_at"), count=Count("id"))
+    if _brings_nothing(request) and (organization_id := organization_for_handle(handle)):
         key = "booking:team-list:" + _digest(
             [
-                str(organization.organization_id),
-                organization.organization.name,
-                str(latest["latest"]),
-                str(latest["count"]),
+                organization_id,
+                team_pages_version(organization_id),
                 str(int(timezone.now().timestamp() // PICKER_SECONDS)),
                 translation.get_language(),
                 request.get_full_path(),
@@ -184,6 +176,12 @@ def team_list(request: HttpRequest, handle: str) -> HttpResponse:
     kept = _kept(key, request)
     if kept is not None:
         return kept
+    organization = get_object_or_404(
+        OrgHandle.objects.select_related("organization"), handle=handle
+    )
+    listed = TeamPage.objects.filter(
+        organization_id=organization.organization_id, active=True
+    ).exclude(durations=[])
     pages = [(page, _team(team_members(page))) for page in listed.order_by("title", "id")]
     response = _render(
         request,
