@@ -141,10 +141,8 @@ def checkout_open(
     on ``row``): the stored session may have been paid while its events are still on their way.
     Only then is a new session made, open for ``CHECKOUT_OPEN_FOR``, with ``params``."""
     if row.checkout_session_id:
-        session = stripe_call(
-            lambda api: api.v1.checkout.sessions.retrieve(row.checkout_session_id)
-        )
-        if session.status == "open":
+        session = _checkout_session(row.checkout_session_id)
+        if session is not None and session.status == "open":
             left = datetime.fromtimestamp(session.expires_at, tz=UTC) - timezone.now()
             if left > CHECKOUT_REUSE_MARGIN and session.url:
                 return session.url
@@ -164,6 +162,17 @@ def checkout_open(
     row.save(update_fields=["checkout_session_id", "checkout_expires_at", "updated_at"])
     assert session.url is not None  # a hosted session has its address while it is open
     return session.url
+
+
+def _checkout_session(session_id: str) -> stripe.checkout.Session | None:
+    """The Checkout session as Stripe has it now, or None when Stripe has none of that id (made
+    under other keys, say): a new one replaces it."""
+    try:
+        return stripe_api.client().v1.checkout.sessions.retrieve(session_id)
+    except stripe.StripeError as error:
+        if stripe_api.is_missing(error):
+            return None
+        raise _translated(error) from error
 
 
 def _checkout_expire(session_id: str) -> None:
@@ -426,12 +435,21 @@ def _refund(payment_id: str, payment_intent: object, charge: object) -> None:
         params["charge"] = charge
     else:
         return
-    stripe_call(
-        lambda api: api.v1.refunds.create(
-            params=params,
-            options={"idempotency_key": f"multical-duplicate-refund-{payment_id}"},
+    try:
+        stripe_api.client().v1.refunds.create(
+            params=params, options={"idempotency_key": f"multical-duplicate-refund-{payment_id}"}
         )
-    )
+    except stripe.StripeError as error:
+        if stripe_api.is_transient(error):
+            raise stripe_api.StripeUnavailable(str(error)) from error
+        # Refunded by hand already, say: the subscription is cancelled all the same, and asking
+        # again would only fail again; the operator reads why here.
+        logger.error(
+            "Stripe refused to refund payment %s: %s (%s)",
+            payment_id,
+            type(error).__name__,
+            error.code,
+        )
 
 
 def period_end(item: Mapping[str, Any]) -> datetime | None:

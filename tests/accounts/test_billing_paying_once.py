@@ -51,6 +51,16 @@ def test_a_session_that_expired_is_replaced(stripe_fake, owner):
     assert stripe_fake.checkout_sessions[second]["status"] == "open"
 
 
+def test_a_session_stripe_does_not_know_is_replaced(stripe_fake, owner):
+    services.checkout_start(user=owner)
+    Subscription.objects.filter(user=owner).update(checkout_session_id="cs_test_other_keys")
+
+    url = services.checkout_start(user=owner)
+
+    assert Subscription.objects.get(user=owner).checkout_session_id == session_id_of(url)
+    assert stripe_fake.checkout_sessions[session_id_of(url)]["status"] == "open"
+
+
 def test_a_session_paid_in_another_tab_refuses_checkout_before_its_events_arrive(
     stripe_fake, owner, owner_client
 ):
@@ -128,3 +138,23 @@ def test_a_single_subscription_is_never_cancelled(stripe_fake, owner):
     assert stripe_fake.subscriptions[subscription_id]["status"] == "active"
     assert stripe_fake.api_requests("DELETE", "/subscriptions") == []
     assert stripe_fake.refunds == []
+
+
+def test_a_duplicate_refunded_by_hand_is_still_cancelled(stripe_fake, owner):
+    first = session_id_of(services.checkout_start(user=owner))
+    second = stripe_fake.checkout_sessions[first] | {"id": "cs_test_second_tab", "status": "open"}
+    stripe_fake.checkout_sessions[second["id"]] = second
+    deliver_all(stripe_fake, stripe_fake.complete_checkout(first))
+    events = stripe_fake.complete_checkout(second["id"])
+    duplicate = stripe_fake.checkout_sessions[second["id"]]["subscription"]
+    invoice = stripe_fake.subscriptions[duplicate]["latest_invoice"]
+    (payment,) = [p for p in stripe_fake.invoice_payments.values() if p["invoice"] == invoice]
+    intent = payment["payment"]["payment_intent"]
+    # Someone at the company refunded it in Stripe's dashboard before the events arrived.
+    stripe_fake.refunds.append({"id": "re_by_hand", "amount": 1200, "payment_intent": intent})
+
+    deliver_all(stripe_fake, events)
+
+    assert stripe_fake.subscriptions[duplicate]["status"] == "canceled"
+    assert stripe_fake.refunded(intent) == 1200
+    assert plan_for(owner) == Plan.PRO
