@@ -4,6 +4,7 @@ what the public page itself shows."""
 
 from __future__ import annotations
 
+from django.core.validators import slug_re
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router
 
@@ -50,7 +51,8 @@ def public_slots(
     if "\x00" in handle + slug:
         # No address holds one, and PostgreSQL cannot even be asked about it.
         raise Http404
-    organization_id = organization_for_handle(handle)
+    # Only a slug can be an organization's handle (as on ``/book/``): nothing else is asked for.
+    organization_id = organization_for_handle(handle) if slug_re.fullmatch(handle) else ""
     if organization_id:
         team_page = (
             TeamPage.objects.filter(organization_id=organization_id, slug=slug, active=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import warnings
 from datetime import datetime, timedelta
 
 import pytest
@@ -508,3 +509,17 @@ def test_dates_questions_busy_and_embedding_options_are_the_console_editors(
     )
     assert _fields(bad_day) == ["date_overrides.0.hours"]
     assert len(admin.get(f"/team-pages/{page.id}").json()["date_overrides"]) == 2
+
+
+def test_an_address_no_handle_could_have_is_not_looked_up(radicale_server):
+    team = make_team(radicale_server, size=1)
+    page = team.page()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a cache key of such text warns
+        answers = [
+            anyone().get(f"/api/v1/public/{handle}/{page.slug}/slots")
+            for handle in ("Ünï cöde", "acme.", "%F0%9F%8E%89")
+        ]
+
+    assert [a.status_code for a in answers] == [404] * 3
