@@ -60,11 +60,13 @@ from booking.team_availability import (
     team_slots,
 )
 from booking.team_slots import round_robin_pick
+from booking.webhook_events import booking_event_emit
 from calendars.models import Calendar
 from integrations.base import Window
 from multical.lib.framing import NotAnOrigin, frame_origin
 from orgs.models import Membership
 from orgs.services import OrgRefused, require_admin
+from webhooks.models import EventType
 
 # Round-robin counts each member's bookings on the page made this long before now.
 RECENT = timedelta(days=30)
@@ -360,6 +362,8 @@ def team_booking_create(
                 row.save(force_insert=True)
                 forget_bookings(row.owner_id)
                 enqueue_follow_up(row.id)
+                # Each member's webhooks hear of their own booking, as for a personal one.
+                booking_event_emit(row, EventType.BOOKING_CREATED)
     except IntegrityError as error:
         if _SAME_SUBMISSION in str(error):
             earlier = _by_submission(page, submission_key)
@@ -403,11 +407,13 @@ def team_booking_reschedule(*, booking: Booking, start: datetime) -> Booking:
             for row in Booking.objects.select_for_update().filter(
                 id__in=moving, status=Booking.Status.CONFIRMED
             ):
+                previous = (row.start, row.end)
                 row.start, row.end = start, start + timedelta(minutes=duration)
                 row.sequence += 1
                 row.save(update_fields=["start", "end", "sequence", "updated_at"])
                 forget_bookings(row.owner_id)
                 enqueue_follow_up(row.id)
+                booking_event_emit(row, EventType.BOOKING_RESCHEDULED, previous=previous)
     except IntegrityError as error:
         if _OVERLAP in str(error):
             raise _refused(Refusal.TAKEN, page) from error
