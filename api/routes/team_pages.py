@@ -5,7 +5,9 @@ of their organizations, a member the pages they are on; any other page answers 4
 Changing pages is for owners and admins: a member who may see a page (they are on it) is refused
 with a 403 ``admin_required``, as the API refuses a key without the scope, and a page they may
 not see stays a 404. A request is read as the console's form would be posted (what it leaves out
-as the form shows it), so the form and ``booking.services.teams`` decide, as for the console.
+as the form shows it), so the form and ``booking.services.teams`` decide, as for the console; its
+date overrides and questions are the personal page editor's rows, posted as ``api.routes.pages``
+posts them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ from accounts.models import User
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
 from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
-from api.routes.pages import DateOverrideIO, QuestionIO, _periods, _post_overrides, _post_questions
+from api.routes.pages import (
+    DAYS,
+    DateOverrideIO,
+    QuestionIO,
+    _clock,
+    _periods,
+    _post_overrides,
+    _post_questions,
+)
 from api.schemas_booking import SlotsOut, SlotsQuery
 from api.schemas_team import (
     TeamMemberOut,
@@ -53,9 +63,6 @@ router = Router(tags=["Team pages"])
 _read = KeyAuth(Scope.PAGES_READ)
 _write = KeyAuth(Scope.PAGES_WRITE)
 
-# ISO weekdays 1 to 7, by name.
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_END = 24 * 60
 _RUNS = (Role.OWNER, Role.ADMIN)
 # The one check of the whole form (``TeamPageForm.clean``) is about the members.
 _FORM_WIDE = "members"
@@ -131,12 +138,6 @@ def _members_of(pages: list[TeamPage]) -> dict[UUID, list[TeamPageMember]]:
     for row in rows:
         found.setdefault(row.page_id, []).append(row)
     return found
-
-
-def _clock(minutes: int, *, end: bool) -> str:
-    if end and minutes >= _DAY_END:
-        return "24:00"
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _week(weekly_hours: dict[str, list[list[int]]]) -> TeamWeekOut:
