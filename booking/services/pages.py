@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import ClassVar, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 from django.db import transaction
 
 from accounts.billing.plans import Limit, limit_check
 from accounts.models import User
 from booking.handles import handle_claim
-from booking.models import BookingPage, DateOverride, Profile, Question
+from booking.models import BookingPage, Profile, TeamPage
 from booking.selectors import owner as selectors
 from calendars.models import Calendar
 from multical.lib.framing import NotAnOrigin, frame_origin
@@ -145,29 +145,35 @@ def _save_related(
     questions: Sequence[QuestionSpec],
 ) -> None:
     page.busy_calendars.set(busy_calendars)
-    _save_overrides(page, overrides)
-    _save_questions(page, questions)
+    overrides_replace(page, overrides)
+    questions_replace(page, questions)
 
 
-def _save_overrides(page: BookingPage, overrides: Iterable[tuple[date, list]]) -> None:
-    page.date_overrides.all().delete()
-    DateOverride.objects.bulk_create(
-        DateOverride(page=page, date=day, hours=hours) for day, hours in overrides
-    )
+def overrides_replace(
+    page: BookingPage | TeamPage, overrides: Iterable[tuple[date, list[list[int]]]]
+) -> None:
+    """The page's dates with other hours become ``overrides``; a personal or a team page alike
+    (each kind has its own table, reached as ``page.date_overrides``)."""
+    rows: Any = page.date_overrides  # DateOverride or TeamDateOverride
+    rows.all().delete()
+    rows.bulk_create(rows.model(page=page, date=day, hours=hours) for day, hours in overrides)
 
 
-def _save_questions(page: BookingPage, questions: Sequence[QuestionSpec]) -> None:
-    existing: dict[int | None, Question] = {q.id: q for q in page.questions.all()}
+def questions_replace(page: BookingPage | TeamPage, questions: Sequence[QuestionSpec]) -> None:
+    """The page's questions become ``questions``, in their order: a question with the ``id`` of
+    one of the page's keeps its row (answers name it by label, so nothing else refers to it)."""
+    rows: Any = page.questions  # Question or TeamQuestion
+    existing = {question.id: question for question in rows.all()}
     kept = []
     for position, spec in enumerate(questions):
-        question = existing.get(spec.get("id")) or Question(page=page)
+        question = existing.get(spec.get("id")) or rows.model(page=page)
         question.label = spec["label"]
         question.kind = spec["kind"]
         question.required = spec["required"]
         question.position = position
         question.save()
         kept.append(question.id)
-    page.questions.exclude(id__in=kept).delete()
+    rows.exclude(id__in=kept).delete()
 
 
 def _check_calendars(

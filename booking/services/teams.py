@@ -35,10 +35,8 @@ from booking.models import (
     Booking,
     BookingPage,
     OrgHandle,
-    TeamDateOverride,
     TeamPage,
     TeamPageMember,
-    TeamQuestion,
 )
 from booking.selectors.owner import handle_problem
 from booking.services.bookings import (
@@ -50,7 +48,7 @@ from booking.services.bookings import (
     SlotUnavailable,
     _refusal_message,
 )
-from booking.services.pages import QuestionSpec
+from booking.services.pages import QuestionSpec, overrides_replace, questions_replace
 from booking.slots import Refusal, start_refusal
 from booking.tasks import enqueue_follow_up
 from booking.team_availability import (
@@ -179,9 +177,9 @@ def team_page_save(
             setattr(page, name, list(value) if isinstance(value, tuple) else value)
         page.save()
         if overrides is not None:
-            _save_overrides(page, overrides)
+            overrides_replace(page, overrides)
         if questions is not None:
-            _save_questions(page, questions)
+            questions_replace(page, questions)
         page.members.all().delete()
         for member in members:
             row = TeamPageMember.objects.create(
@@ -208,27 +206,6 @@ def _check_embedding(settings: TeamPageSettings) -> None:
             usable = False
         if not usable:
             raise ValueError(f"Not an origin a page can be embedded on: {origin!r}")
-
-
-def _save_overrides(page: TeamPage, overrides: Iterable[tuple[date, list[list[int]]]]) -> None:
-    page.date_overrides.all().delete()
-    TeamDateOverride.objects.bulk_create(
-        TeamDateOverride(page=page, date=day, hours=hours) for day, hours in overrides
-    )
-
-
-def _save_questions(page: TeamPage, questions: Sequence[QuestionSpec]) -> None:
-    existing: dict[int | None, TeamQuestion] = {q.id: q for q in page.questions.all()}
-    kept = []
-    for position, spec in enumerate(questions):
-        question = existing.get(spec.get("id")) or TeamQuestion(page=page)
-        question.label = spec["label"]
-        question.kind = spec["kind"]
-        question.required = spec["required"]
-        question.position = position
-        question.save()
-        kept.append(question.id)
-    page.questions.exclude(id__in=kept).delete()
 
 
 def team_page_delete(*, membership: Membership, page: TeamPage) -> None:
