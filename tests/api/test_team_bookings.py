@@ -281,3 +281,39 @@ def test_an_admin_who_is_not_on_the_page_sees_no_bookings_of_it(radicale_server,
     assert booking.owner == member
     assert make_api(admin).get("/bookings").json()["items"] == []
     _problem(make_api(admin).get(f"/bookings/{booking.id}"), 404, "not_found")
+
+
+def test_other_keys_find_no_team_booking_by_page_or_id(radicale_server, make_api, outsider):
+    team = make_team(radicale_server, size=2)
+    other = make_team(radicale_server, size=1, handle="globex", name="Globex")
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    lead = _book(page, at(days_ahead(5), 10))
+    seat = lead.team_seats.get()
+
+    for stranger in (make_api(outsider), make_api(other.users[0])):
+        listed = stranger.get("/bookings", team_page_id=str(page.id)).json()
+        assert listed == {"items": [], "next_cursor": None}
+        for booking in (lead, seat):
+            _problem(stranger.get(f"/bookings/{booking.id}"), 404, "not_found")
+            _problem(stranger.post(f"/bookings/{booking.id}/cancel", {}), 404, "not_found")
+            moved = stranger.post(
+                f"/bookings/{booking.id}/reschedule", {"start": at(days_ahead(6), 10).isoformat()}
+            )
+            _problem(moved, 404, "not_found")
+    assert set(Booking.objects.values_list("status", flat=True)) == {"confirmed"}
+    assert set(Booking.objects.values_list("start", flat=True)) == {at(days_ahead(5), 10)}
+
+
+def test_a_removed_member_keeps_the_bookings_they_hold(radicale_server, make_api):
+    team = make_team(radicale_server, size=2)
+    page = team.page(TeamPage.Kind.COLLECTIVE)
+    lead = _book(page, at(days_ahead(5), 10))
+    seat = lead.team_seats.get()
+    removed = make_api(seat.owner)
+
+    membership_remove(
+        membership=team.admin, target=Membership.objects.get(user=seat.owner), ip_address=None
+    )
+
+    assert [item["id"] for item in removed.get("/bookings").json()["items"]] == [str(seat.id)]
+    _problem(removed.get(f"/team-pages/{page.id}"), 404, "not_found")
