@@ -12,7 +12,6 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -282,7 +281,7 @@ class SsoIdentity(models.Model):
     ``public_id`` is what URLs carry.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, db_default=RandomUUID(), unique=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities"
     )
