@@ -41,13 +41,14 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast, Replace
 from django.dispatch import receiver
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from accounts.models import User, normalize_email
@@ -177,10 +178,15 @@ def _sign_out(
 ) -> None:
     if not domains:
         return
-    # A fresh random stamp for each account, drawn by PostgreSQL (gen_random_uuid is a CSPRNG),
-    # in one statement whatever the number of people.
-    fresh_stamp = Replace(Cast(RandomUUID(), CharField()), Value("-"), Value(""))
-    covered(domains).update(session_stamp=fresh_stamp)
+    people = covered(domains)
+    if connection.vendor == "postgresql":
+        # A fresh random stamp for each account, drawn by PostgreSQL (gen_random_uuid is a
+        # CSPRNG), in one statement whatever the number of people.
+        people.update(session_stamp=Replace(Cast(RandomUUID(), CharField()), Value("-"), Value("")))
+    else:  # the embedded SQLite of make demo has no such function
+        for person in people.only("id"):
+            person.session_stamp = get_random_string(32)
+            person.save(update_fields=["session_stamp"])
     record_event(
         organization,
         OrgEvent.Action.SSO_SIGNED_OUT,
