@@ -38,6 +38,7 @@ from booking.forms import (
 from booking.models import BookingPage, Profile, Question
 from booking.selectors import owner as selectors
 from booking.services import pages as services
+from console.team_forms import TeamPageForms
 from orgs.policies import PolicyRefused
 
 router = Router(tags=["Booking pages"])
@@ -456,6 +457,16 @@ def _editor(user: User, booking_page: BookingPage | None, values: dict[str, Any]
 def _problems(editor: PageForms, *, first_new: int, places: dict[int, int]) -> list[FieldProblem]:
     renamed = {f"day_{iso}": f"weekly_hours.{name}" for iso, name in enumerate(DAYS, 1)}
     found = form_errors(editor.form.errors, fields=renamed)
+    return found + row_problems(editor, first_new=first_new, places=places)
+
+
+def row_problems(
+    editor: PageForms | TeamPageForms, *, first_new: int, places: dict[int, int]
+) -> list[FieldProblem]:
+    """The errors of the editor's rows of dates and questions (a personal or a team page's), named
+    by where the request had them: a new date by its place among the dates sent, a question by
+    its place in the list sent (``places``: the formset's index to it)."""
+    found: list[FieldProblem] = []
     for index, row in enumerate(editor.overrides.forms):
         for name, messages in row.errors.items():
             where = f"date_overrides.{index - first_new}"

@@ -39,6 +39,7 @@ from api.routes.pages import (
     _periods,
     _post_overrides,
     _post_questions,
+    row_problems,
 )
 from api.schemas_booking import SlotsOut, SlotsQuery
 from api.schemas_team import (
@@ -334,7 +335,9 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
     form = editor.form
     if not editor.is_valid() or problems:
         raise invalid(
-            problems + _form_problems(form, places) + _row_problems(editor, first_new, asked)
+            problems
+            + _form_problems(form, places)
+            + row_problems(editor, first_new=first_new, places=asked)
         )
     page_settings = form.settings()
     if week is not None:
@@ -393,31 +396,6 @@ def _post_rows(
     # The rows read a team page's questions as a personal page's: the same fields.
     places = _post_questions(data, cast(list[Question], saved_questions), wanted_questions)
     return first_new, places
-
-
-def _row_problems(
-    editor: TeamPageForms, first_new: int, places: dict[int, int]
-) -> list[FieldProblem]:
-    found: list[FieldProblem] = []
-    for index, row in enumerate(editor.overrides.forms):
-        for name, messages in row.errors.items():
-            where = f"date_overrides.{index - first_new}"
-            field = f"{where}.date" if name == "date" else f"{where}.hours"
-            found += [FieldProblem(field=field, message=str(message)) for message in messages]
-    found += [
-        FieldProblem(field="date_overrides", message=str(message))
-        for message in editor.overrides.non_form_errors()
-    ]
-    for index, row in enumerate(editor.questions.forms):
-        for name, messages in row.errors.items():
-            where = f"questions.{places.get(index, index)}"
-            field = f"{where}.{name}" if name in {"label", "kind", "required"} else where
-            found += [FieldProblem(field=field, message=str(message)) for message in messages]
-    found += [
-        FieldProblem(field="questions", message=str(message))
-        for message in editor.questions.non_form_errors()
-    ]
-    return found
 
 
 def _form_problems(form: TeamPageForm, places: dict[str, int]) -> list[FieldProblem]:
