@@ -13,6 +13,7 @@ round-robin's choice and the collective's seats are the page's own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -341,79 +342,50 @@ def create_booking(request: HttpRequest, body: BookingIn) -> Status[BookingOut]:
         message = "Give either `page_id` or `team_page_id`."
         raise invalid([FieldProblem(field="page_id", message=message)])
     if body.team_page_id is not None:
-        return Status(201, _out(_book_team(user, body.team_page_id, body)))
+        team_page = get_team_page_for_user(user, body.team_page_id)
+        if not TeamPageMember.objects.filter(page=team_page, user=user).exists():
+            raise ApiProblem(
+                403,
+                "not_on_team_page",
+                "Forbidden",
+                "Only the page's members book on it here; its public page takes anyone's bookings.",
+            )
+        # Made as its public page makes it: the answer is the attendee's booking.
+        return Status(201, _out(_book(team_page, body, create=team_booking_create)))
     booking_page = selectors.get_page_for_user(user, body.page_id)
+    return Status(201, _out(_book(booking_page, body, create=services.booking_create)))
+
+
+def _book(
+    booking_page: BookingPage | TeamPage, body: BookingIn, *, create: Callable[..., Booking]
+) -> Booking:
+    """The booking ``create`` makes on ``booking_page`` from the request's body, through the
+    attendee's form as the public page fills it; the same ``idempotency_key`` again answers the
+    booking it made, and is refused for another."""
     start = _instant(body.start, "start")
     key = body.idempotency_key
     submission_key = _KEY_PREFIX + key if key else new_submission_key()
     form = _attendee_form(booking_page, body, submission_key)
-    zone = _attendee_zone(booking_page, body)
-    language = _attendee_language(booking_page, body)
     duration = body.duration
     if duration is None:
         duration = int(booking_page.durations[0]) if booking_page.durations else 0
     try:
-        booking = services.booking_create(
+        booking = create(
             page=booking_page,
             start=start,
             duration=duration,
             attendee_name=form.cleaned_data["name"],
             attendee_email=form.cleaned_data["email"],
-            attendee_time_zone=zone,
-            attendee_language=language,
+            attendee_time_zone=_attendee_zone(booking_page, body),
+            attendee_language=_attendee_language(booking_page, body),
             answers=form.answers(),
             submission_key=submission_key,
         )
     except (SlotUnavailable, LengthNotOffered, BusyUnknown, BookingClosed) as error:
         raise _refused(error) from error
+    made_on = booking.team_page_id if isinstance(booking_page, TeamPage) else booking.page_id
     same = (
-        booking.page_id == booking_page.id
-        and booking.start == start
-        and booking.end == start + timedelta(minutes=duration)
-        and booking.attendee_email == form.cleaned_data["email"]
-    )
-    if not same:
-        raise conflict(
-            "idempotency_key_reused", "This idempotency key was used for another booking."
-        )
-    return Status(201, _out(booking))
-
-
-def _book_team(user: Any, team_page_id: UUID, body: BookingIn) -> Booking:
-    """A booking on a team page the key's person is on, made as its public page makes it."""
-    team_page = get_team_page_for_user(user, team_page_id)
-    if not TeamPageMember.objects.filter(page=team_page, user=user).exists():
-        raise ApiProblem(
-            403,
-            "not_on_team_page",
-            "Forbidden",
-            "Only the page's members book on it here; its public page takes anyone's bookings.",
-        )
-    start = _instant(body.start, "start")
-    key = body.idempotency_key
-    submission_key = _KEY_PREFIX + key if key else new_submission_key()
-    form = _attendee_form(team_page, body, submission_key)
-    zone = _attendee_zone(team_page, body)
-    language = _attendee_language(team_page, body)
-    duration = body.duration
-    if duration is None:
-        duration = int(team_page.durations[0]) if team_page.durations else 0
-    try:
-        booking = team_booking_create(
-            page=team_page,
-            start=start,
-            duration=duration,
-            attendee_name=form.cleaned_data["name"],
-            attendee_email=form.cleaned_data["email"],
-            attendee_time_zone=zone,
-            attendee_language=language,
-            answers=form.answers(),
-            submission_key=submission_key,
-        )
-    except (SlotUnavailable, LengthNotOffered, BusyUnknown, BookingClosed) as error:
-        raise _refused(error) from error
-    same = (
-        booking.team_page_id == team_page.id
+        made_on == booking_page.id
         and booking.start == start
         and booking.end == start + timedelta(minutes=duration)
         and booking.attendee_email == form.cleaned_data["email"]
