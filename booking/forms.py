@@ -35,7 +35,6 @@ from booking.slots import MINUTES_PER_DAY
 from calendars.models import Calendar
 from multical.lib.framing import NotAnOrigin, frame_origin
 from syncrules.forms import (
-    WEEKDAYS,
     CalendarCheckboxes,
     CalendarsField,
     limit_calendars,
@@ -404,6 +403,45 @@ class WeekDay:
         return str(self.switch.label)
 
 
+def week_rows(
+    form: forms.BaseForm, weekly: Mapping[str, Sequence[Sequence[int]]], *, week_start: int
+) -> list[WeekDay]:
+    """Adds the weekly hours to ``form``: a switch a day, on for the days ``weekly`` has hours,
+    and the day's periods as posted, or as ``weekly`` holds them. A personal and a team page's
+    editors share them, so that both post, check and show the hours alike
+    (``booking/page_form/weekly_hours.html``). The days follow ``week_start``."""
+    week: list[WeekDay] = []
+    for day, name in weekdays_from(week_start):
+        switch = f"day_{day}"
+        form.fields[switch] = forms.BooleanField(
+            label=name, required=False, widget=forms.CheckboxInput(attrs={"class": "switch"})
+        )
+        form.initial.setdefault(switch, str(day) in weekly)
+        periods = (
+            Periods.posted(form.data, f"hours-{day}")
+            if form.is_bound
+            else Periods.of(f"hours-{day}", weekly.get(str(day)) or [DEFAULT_PERIOD])
+        )
+        week.append(WeekDay(iso=day, switch=form[switch], periods=periods))
+    return week
+
+
+def clean_week(form: forms.BaseForm, week: list[WeekDay]) -> dict[str, list[list[int]]]:
+    """The hours of the days switched on, by ISO weekday; what is wrong is an error of the day's
+    switch. A day switched off offers none, whatever its rows hold: they are shown again as they
+    were, for when it is back on."""
+    weekly: dict[str, list[list[int]]] = {}
+    for day in sorted(week, key=lambda day: day.iso):
+        if not form.cleaned_data.get(day.switch.name):
+            continue
+        hours = day.periods.clean(none_given=gettext("Add a period, or switch the day off."))
+        for message in day.periods.messages(day.label):
+            form.add_error(day.switch.name, message)
+        if hours:
+            weekly[str(day.iso)] = hours
+    return weekly
+
+
 class PageForm(forms.ModelForm):
     """A booking page's settings. Only the user's own calendars are choices.
 
@@ -568,19 +606,7 @@ class PageForm(forms.ModelForm):
         self.user, self.page = user, page
         limit_calendars(self.fields["busy_calendars"], selectors.calendars_for_user(user))
         limit_calendars(self.fields["write_calendar"], self.writable)
-        weekly = self.initial["weekly_hours"]
-        self.week: list[WeekDay] = []
-        for day, name in weekdays_from(user.week_start):
-            switch = f"day_{day}"
-            self.fields[switch] = forms.BooleanField(
-                label=name, required=False, widget=forms.CheckboxInput(attrs={"class": "switch"})
-            )
-            periods = (
-                Periods.posted(self.data, f"hours-{day}")
-                if self.is_bound
-                else Periods.of(f"hours-{day}", weekly.get(str(day)) or [DEFAULT_PERIOD])
-            )
-            self.week.append(WeekDay(iso=day, switch=self[switch], periods=periods))
+        self.week = week_rows(self, self.initial["weekly_hours"], week_start=user.week_start)
 
     def weekday_fields(self) -> list[WeekDay]:
         """The weekly hours, a day each, from the day the owner's weeks start on."""
@@ -589,7 +615,7 @@ class PageForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        data["weekly_hours"] = self._clean_week(data)
+        data["weekly_hours"] = clean_week(self, self.week)
         self._clean_slug(data)
         self._clean_conflicts(data)
         self._clean_location(data)
@@ -600,20 +626,6 @@ class PageForm(forms.ModelForm):
         if missing_calendar and self.writable.exists():
             self.add_error("write_calendar", gettext("Choose the calendar bookings are added to."))
         return data
-
-    def _clean_week(self, data: dict) -> dict[str, list[list[int]]]:
-        """The hours of the days switched on, by ISO weekday. A day switched off offers none,
-        whatever its rows hold: they are shown again as they were, for when it is back on."""
-        weekly: dict[str, list[list[int]]] = {}
-        for day in sorted(self.week, key=lambda day: day.iso):
-            if not data.get(day.switch.name):
-                continue
-            hours = day.periods.clean(none_given=gettext("Add a period, or switch the day off."))
-            for message in day.periods.messages(day.label):
-                self.add_error(day.switch.name, message)
-            if hours:
-                weekly[str(day.iso)] = hours
-        return weekly
 
     def _clean_slug(self, data: dict) -> None:
         if "slug" in self.errors:
@@ -1000,8 +1012,6 @@ def _initial(page: BookingPage | None, *, user: User, writable) -> dict:
     initial["listed"] = "listed" if page.listed else "unlisted"
     initial["busy_in_all_calendars"] = "all" if page.busy_in_all_calendars else "chosen"
     initial["busy_calendars"] = busy_calendars
-    for day, _name in WEEKDAYS:
-        initial[f"day_{day}"] = str(day) in page.weekly_hours
     return initial
 
 
