@@ -11,7 +11,7 @@ from uuid import UUID
 from django.http import HttpResponse
 from ninja import Field, Schema
 
-from api.routes.pages import DateOverrideIO, Origin, QuestionIO
+from api.routes.pages import DateOverrideIO, Origin, QuestionIO, WeeklyHours
 from api.schemas import Out
 from api.schemas_booking import SlotsQuery, slots_answer, unreadable
 from booking.availability import bookings_version
@@ -28,26 +28,6 @@ from integrations.base import Window
 
 # A meeting length, as the console's form allows it.
 Minutes = Annotated[int, Field(ge=5, le=24 * 60)]
-_START = r"^([01]\d|2[0-3]):[0-5]\d$"
-_END = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
-
-
-class TeamPeriod(Schema):
-    start: str = Field(pattern=_START, description="`HH:MM` in the page's zone.")
-    end: str = Field(pattern=_END, description="`HH:MM`; `24:00` is the end of the day.")
-
-
-class TeamWeek(Schema):
-    """Open periods per weekday, in the page's zone; a day without periods is closed. A team
-    page keeps the same one period on each day it is open, as its form in the console does."""
-
-    monday: list[TeamPeriod] = Field(default_factory=list, max_length=1)
-    tuesday: list[TeamPeriod] = Field(default_factory=list, max_length=1)
-    wednesday: list[TeamPeriod] = Field(default_factory=list, max_length=1)
-    thursday: list[TeamPeriod] = Field(default_factory=list, max_length=1)
-    friday: list[TeamPeriod] = Field(default_factory=list, max_length=1)
-    saturday: list[TeamPeriod] = Field(default_factory=list, max_length=1)
-    sunday: list[TeamPeriod] = Field(default_factory=list, max_length=1)
 
 
 class TeamPeriodOut(Out):
@@ -94,7 +74,7 @@ class TeamPagePatch(Schema):
         None, max_length=20, description="Minutes; the first is the default."
     )
     time_zone: str | None = None
-    weekly_hours: TeamWeek | None = Field(
+    weekly_hours: WeeklyHours | None = Field(
         None, description="When given, the whole week: a day left out is closed."
     )
     minimum_notice: int | None = Field(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import time
 from typing import Any
 
 from django import forms
@@ -14,11 +13,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TIME_ZONE_CHOICES, User
 from booking.forms import (
+    DEFAULT_WEEKLY_HOURS,
     BaseOverrideFormSet,
     BaseQuestionFormSet,
     PageForm,
+    WeekDay,
+    clean_week,
     override_formset,
     question_formset,
+    week_rows,
 )
 from booking.handles import handle_in_use
 from booking.models import BookingPage, TeamPage, TeamPageMember
@@ -26,16 +29,6 @@ from booking.selectors.owner import handle_problem
 from booking.services.teams import MemberSettings, TeamPageSettings
 from calendars.models import Calendar, Connection
 from orgs.models import Membership
-
-WEEKDAYS = [
-    ("1", _("Monday")),
-    ("2", _("Tuesday")),
-    ("3", _("Wednesday")),
-    ("4", _("Thursday")),
-    ("5", _("Friday")),
-    ("6", _("Saturday")),
-    ("7", _("Sunday")),
-]
 
 
 class OrgHandleForm(forms.Form):
@@ -100,18 +93,6 @@ class TeamPageForm(forms.Form):
         help_text=_("Separated by commas; the first is the default."),
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_CHOICES, initial="UTC")
-    weekdays = forms.MultipleChoiceField(
-        label=_("Days"),
-        choices=WEEKDAYS,
-        initial=["1", "2", "3", "4", "5"],
-        widget=forms.CheckboxSelectMultiple,
-    )
-    day_start = forms.TimeField(
-        label=_("From"), initial=time(9), widget=forms.TimeInput({"type": "time"})
-    )
-    day_end = forms.TimeField(
-        label=_("Until"), initial=time(17), widget=forms.TimeInput({"type": "time"})
-    )
     minimum_notice = forms.IntegerField(
         label=_("Minimum notice (minutes)"), initial=240, min_value=0, max_value=60 * 24 * 30
     )
@@ -204,6 +185,12 @@ class TeamPageForm(forms.Form):
                     "priority": self[f"{prefix}_priority"],
                 }
             )
+        # The personal page editor's week: a switch and any periods a day, shown as stored.
+        self.week = week_rows(
+            self,
+            page.weekly_hours if page is not None else DEFAULT_WEEKLY_HOURS,
+            week_start=membership.user.week_start,
+        )
         if page is not None and not self.is_bound:
             self._initial_from(page)
 
@@ -232,16 +219,14 @@ class TeamPageForm(forms.Form):
         self.initial["durations"] = ", ".join(str(minutes) for minutes in page.durations)
         # As text, the way the field shows it and a form posted as shown sends it back.
         self.initial["embed_origins"] = "\n".join(page.embed_origins)
-        self.initial["weekdays"] = sorted(page.weekly_hours)
-        spans = next(iter(page.weekly_hours.values()), None)
-        if spans:
-            first, last = spans[0]
-            self.initial["day_start"] = time(first // 60, first % 60)
-            self.initial["day_end"] = time(min(last, 1439) // 60, min(last, 1439) % 60)
+
+    def weekday_fields(self) -> list[WeekDay]:
+        """The weekly hours, a day each, from the day the admin's weeks start on."""
+        return self.week
 
     @property
     def settings_fields(self) -> list[forms.BoundField]:
-        apart = {*self.BUSY_OPTIONS, *self.EMBEDDING}
+        apart = {*self.BUSY_OPTIONS, *self.EMBEDDING, *(day.switch.name for day in self.week)}
         return [
             field
             for field in self.visible_fields()
@@ -278,9 +263,7 @@ class TeamPageForm(forms.Form):
 
     def clean(self) -> dict[str, Any] | None:
         data = super().clean() or {}
-        start, end = data.get("day_start"), data.get("day_end")
-        if start is not None and end is not None and end <= start:
-            self.add_error("day_end", _("The day ends after it starts."))
+        data["weekly_hours"] = clean_week(self, self.week)
         if not any(data.get(f"member_{person.id.hex}_on") for person in self.people):
             self.add_error(None, _("Choose at least one member."))
         # Listed websites only: at least one, as on a personal page. The list is kept whatever
@@ -295,8 +278,6 @@ class TeamPageForm(forms.Form):
 
     def settings(self) -> TeamPageSettings:
         data = self.cleaned_data
-        first = data["day_start"].hour * 60 + data["day_start"].minute
-        last = data["day_end"].hour * 60 + data["day_end"].minute
         return TeamPageSettings(
             kind=data["kind"],
             title=data["title"],
@@ -305,7 +286,7 @@ class TeamPageForm(forms.Form):
             active=data["active"],
             durations=tuple(data["durations"]),
             time_zone=data["time_zone"],
-            weekly_hours={day: [[first, last]] for day in data["weekdays"]},
+            weekly_hours=data["weekly_hours"],
             minimum_notice=data["minimum_notice"],
             horizon_days=data["horizon_days"],
             increment=data["increment"],
@@ -396,40 +377,21 @@ class MemberCalendarsForm(forms.Form):
     own_time_zone = forms.ChoiceField(
         label=_("My time zone"), choices=TIME_ZONE_CHOICES, initial="UTC", required=False
     )
-    own_weekdays = forms.MultipleChoiceField(
-        label=_("My days"),
-        choices=WEEKDAYS,
-        initial=["1", "2", "3", "4", "5"],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-    )
-    own_start = forms.TimeField(
-        label=_("From"),
-        initial=time(9),
-        widget=forms.TimeInput({"type": "time"}, format="%H:%M"),
-        required=False,
-    )
-    own_end = forms.TimeField(
-        label=_("Until"),
-        initial=time(17),
-        widget=forms.TimeInput({"type": "time"}, format="%H:%M"),
-        required=False,
-    )
+    # The hours themselves are the personal page editor's week (``booking.forms.week_rows``).
+    OWN_HOURS = ("own_hours", "own_time_zone")
 
     def __init__(self, *args: Any, member: TeamPageMember, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound and member.weekly_hours:
-            spans = next(iter(member.weekly_hours.values()))
-            first, last = spans[0][0], min(spans[-1][1], 1439)
             self.initial.update(
-                own_hours=True,
-                own_time_zone=member.time_zone or member.page.time_zone,
-                own_weekdays=sorted(member.weekly_hours),
-                own_start=time(first // 60, first % 60),
-                own_end=time(last // 60, last % 60),
+                own_hours=True, own_time_zone=member.time_zone or member.page.time_zone
             )
         elif not self.is_bound:
             self.initial["own_time_zone"] = member.page.time_zone
+        # Without hours of their own, the page's are where the member starts from.
+        self.week = week_rows(
+            self, member.weekly_hours or member.page.weekly_hours, week_start=member.user.week_start
+        )
         own = Calendar.objects.filter(connection__user_id=member.user_id).exclude(
             connection__status__in=Connection.RELEASED
         )
@@ -445,19 +407,26 @@ class MemberCalendarsForm(forms.Form):
             )
             self.initial["write_calendar"] = member.write_calendar
 
+    def weekday_fields(self) -> list[WeekDay]:
+        """The member's weekly hours, a day each, from the day their weeks start on."""
+        return self.week
+
+    @property
+    def calendar_fields(self) -> list[forms.BoundField]:
+        return [self["busy_calendars"], self["write_calendar"]]
+
+    @property
+    def own_hours_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.OWN_HOURS]
+
     def clean(self) -> dict[str, Any] | None:
         data = super().clean() or {}
+        # Hours of their own off: the rows are kept as shown and not checked.
         if not data.get("own_hours"):
             return data
-        if not data.get("own_weekdays"):
-            self.add_error("own_weekdays", _("Choose at least one day."))
-        start, end = data.get("own_start"), data.get("own_end")
-        if start is None:
-            self.add_error("own_start", _("This field is required."))
-        if end is None:
-            self.add_error("own_end", _("This field is required."))
-        if start is not None and end is not None and end <= start:
-            self.add_error("own_end", _("The day ends after it starts."))
+        data["weekly_hours"] = clean_week(self, self.week)
+        if not data["weekly_hours"] and not self.errors:
+            self.add_error("own_hours", _("Choose at least one day."))
         return data
 
     def hours(self) -> tuple[str, dict[str, list[list[int]]]]:
@@ -465,6 +434,4 @@ class MemberCalendarsForm(forms.Form):
         data = self.cleaned_data
         if not data.get("own_hours"):
             return "", {}
-        first = data["own_start"].hour * 60 + data["own_start"].minute
-        last = data["own_end"].hour * 60 + data["own_end"].minute
-        return data["own_time_zone"], {day: [[first, last]] for day in data["own_weekdays"]}
+        return data["own_time_zone"], data["weekly_hours"]

@@ -12,7 +12,6 @@ posts them.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from typing import Any, cast
 from uuid import UUID
@@ -39,6 +38,7 @@ from api.routes.pages import (
     _periods,
     _post_overrides,
     _post_questions,
+    _post_week,
     row_problems,
 )
 from api.schemas_booking import SlotsOut, SlotsQuery
@@ -219,7 +219,8 @@ def _one(user: User, page_id: object) -> TeamPageOut:
 
 
 def _as_shown(form: TeamPageForm) -> MultiValueDict[str, str]:
-    """What the unbound ``form`` would post unchanged: every field as it shows it."""
+    """What the unbound ``form`` would post unchanged: every field as it shows it, and each
+    weekday's switch and periods."""
     data: MultiValueDict[str, str] = MultiValueDict()
     for name, field in form.fields.items():
         value = form[name].value()
@@ -230,6 +231,9 @@ def _as_shown(form: TeamPageForm) -> MultiValueDict[str, str]:
             data.setlist(name, [str(item) for item in value])
         elif value is not None:
             data[name] = str(value)
+    for day in form.week:
+        data.setlist(f"hours-{day.iso}-start", [row.start for row in day.periods.rows])
+        data.setlist(f"hours-{day.iso}-end", [row.end for row in day.periods.rows])
     return data
 
 
@@ -241,37 +245,6 @@ def _post_defaults(data: MultiValueDict[str, str], form: TeamPageForm) -> None:
         default = getattr(blank, name, None)
         if name not in data and isinstance(field, ChoiceField) and isinstance(default, str):
             data[name] = default
-
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _post_week(
-    data: MultiValueDict[str, str], week: dict[str, list[dict[str, str]]]
-) -> dict[str, list[list[int]]]:
-    """The week in the form's terms (its days, one "from" and one "until"), and as the page
-    keeps it. The form's "until" stops at 23:59, so the end of the day is posted as that."""
-    open_days = {str(iso): week[name][0] for iso, name in enumerate(DAYS, 1) if week.get(name)}
-    periods = {(period["start"], period["end"]) for period in open_days.values()}
-    if len(periods) > 1:
-        raise invalid(
-            [
-                FieldProblem(
-                    field="weekly_hours",
-                    message="A team page keeps the same hours on each day it is open.",
-                )
-            ]
-        )
-    data.setlist("weekdays", list(open_days))
-    for start, end in periods:
-        data["day_start"] = start
-        data["day_end"] = "23:59" if end == "24:00" else end
-    return {
-        day: [[_minutes(period["start"]), _minutes(period["end"])]]
-        for day, period in open_days.items()
-    }
 
 
 def _post_members(
@@ -323,9 +296,8 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
             data[name] = "\n".join(value)
         else:
             data[name] = str(value)
-    week = None
     if values.get("weekly_hours") is not None:
-        week = _post_week(data, values["weekly_hours"])
+        _post_week(data, values["weekly_hours"])
     places: dict[str, int] = {}
     problems: list[FieldProblem] = []
     if values.get("members") is not None:
@@ -339,17 +311,11 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
             + _form_problems(form, places)
             + row_problems(editor, first_new=first_new, places=asked)
         )
-    page_settings = form.settings()
-    if week is not None:
-        page_settings = replace(page_settings, weekly_hours=week)
-    elif team_page is not None:
-        # Kept as stored: the form shows one period for every day, which not every page has.
-        page_settings = replace(page_settings, weekly_hours=team_page.weekly_hours)
     try:
         return services.team_page_save(
             membership=membership,
             page=team_page,
-            settings=page_settings,
+            settings=form.settings(),
             members=form.members(),
             overrides=editor.overrides.overrides(),
             questions=editor.questions.questions(),
@@ -399,7 +365,7 @@ def _post_rows(
 
 
 def _form_problems(form: TeamPageForm, places: dict[str, int]) -> list[FieldProblem]:
-    renamed = {name: "weekly_hours" for name in ("weekdays", "day_start", "day_end")}
+    renamed = {f"day_{iso}": f"weekly_hours.{name}" for iso, name in enumerate(DAYS, 1)}
     for prefix, position in places.items():
         for part in ("on", "weight", "priority"):
             renamed[f"{prefix}_{part}"] = f"members.{position}.{part}"

@@ -205,6 +205,32 @@ def test_a_members_calendar_choice_survives_a_change_of_the_members(radicale_ser
     assert kept.write_calendar == calendar and not kept.busy_in_all_calendars
 
 
+def test_each_day_keeps_its_own_periods_through_the_api(radicale_server, make_api):
+    team = make_team(radicale_server, size=2)
+    admin = make_api(team.users[0], ["pages:read", "pages:write"])
+    split = [{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]
+    week = {"monday": split, "tuesday": [{"start": "10:00", "end": "11:30"}]}
+
+    made = admin.post("/team-pages", _new_page(team, weekly_hours=week))
+
+    assert made.status_code == 201, made.content
+    page = TeamPage.objects.get(id=made.json()["id"])
+    assert page.weekly_hours == {"1": [[540, 720], [780, 1020]], "2": [[600, 690]]}
+    shown = admin.get(f"/team-pages/{page.id}").json()["weekly_hours"]
+    assert (shown["monday"], shown["tuesday"], shown["friday"]) == (split, week["tuesday"], [])
+
+    renamed = admin.patch(f"/team-pages/{page.id}", {"title": "Kept hours"})
+    assert renamed.status_code == 200, renamed.content
+    page.refresh_from_db()
+    assert page.weekly_hours == {"1": [[540, 720], [780, 1020]], "2": [[600, 690]]}
+
+    later = {"sunday": [{"start": "00:00", "end": "08:00"}, {"start": "20:00", "end": "24:00"}]}
+    changed = admin.patch(f"/team-pages/{page.id}", {"weekly_hours": later})
+    assert changed.json()["weekly_hours"]["sunday"] == later["sunday"]
+    page.refresh_from_db()
+    assert page.weekly_hours == {"7": [[0, 480], [1200, 1440]]}
+
+
 def test_the_forms_refusals_come_back_as_field_problems(radicale_server, make_api, outsider):
     team = make_team(radicale_server, size=2)
     team.page(slug="taken")
@@ -221,15 +247,14 @@ def test_the_forms_refusals_come_back_as_field_problems(radicale_server, make_ap
     assert _fields(admin.post("/team-pages", _new_page(team, members=twice))) == [
         "members.1.user_id"
     ]
-    uneven = {"monday": [NINE_TO_FIVE], "tuesday": [{"start": "10:00", "end": "12:00"}]}
-    assert _fields(admin.post("/team-pages", _new_page(team, weekly_hours=uneven))) == [
-        "weekly_hours"
-    ]
-    backwards = {"monday": [{"start": "12:00", "end": "10:00"}]}
+    backwards = {"friday": [NINE_TO_FIVE], "monday": [{"start": "12:00", "end": "10:00"}]}
     assert _fields(admin.post("/team-pages", _new_page(team, weekly_hours=backwards))) == [
-        "weekly_hours"
+        "weekly_hours.monday"
     ]
-    assert _fields(admin.post("/team-pages", _new_page(team, weekly_hours={}))) == ["weekly_hours"]
+    overlapping = {"tuesday": [NINE_TO_FIVE, {"start": "16:00", "end": "18:00"}]}
+    assert _fields(admin.post("/team-pages", _new_page(team, weekly_hours=overlapping))) == [
+        "weekly_hours.tuesday"
+    ]
     assert _fields(admin.post("/team-pages", _new_page(team, time_zone="Mars/Base"))) == [
         "time_zone"
     ]

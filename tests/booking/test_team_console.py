@@ -34,17 +34,34 @@ def org():
     }
 
 
-def page_form(org, **changes: str) -> dict[str, str]:
-    data = {
+def week(days: dict[str, list[tuple[str, str]]]) -> dict[str, object]:
+    """The week as the personal page editor's rows post it: the days given switched on, with
+    their periods; the others off, with no rows."""
+    data: dict[str, object] = {}
+    for day in map(str, range(1, 8)):
+        periods = days.get(day, [])
+        if day in days:
+            data[f"day_{day}"] = "on"
+        data[f"hours-{day}-start"] = [start for start, _ in periods]
+        data[f"hours-{day}-end"] = [end for _, end in periods]
+    return data
+
+
+def page_form(
+    org, *, hours: dict[str, list[tuple[str, str]]] | None = None, **changes: object
+) -> dict[str, object]:
+    """The team page form as the editor posts it; ``hours``: the periods of the days open,
+    Monday to Wednesday 09:00 to 17:00 unless given."""
+    if hours is None:
+        hours = {day: [("09:00", "17:00")] for day in ("1", "2", "3")}
+    data: dict[str, object] = {
         "title": "Sales demo",
         "slug": "demo",
         "kind": TeamPage.Kind.ROUND_ROBIN,
         "active": "on",
         "durations": "30, 60",
         "time_zone": "Europe/Berlin",
-        "weekdays": ["1", "2", "3"],
-        "day_start": "09:00",
-        "day_end": "17:00",
+        **week(hours),
         "minimum_notice": "60",
         "horizon_days": "30",
         "increment": "30",
@@ -103,7 +120,7 @@ def test_an_admin_creates_edits_and_deletes_a_team_page(org):
 
 def test_the_form_shows_what_is_wrong(org):
     client = signed_in(org["admin"])
-    data = page_form(org, durations="soon", day_end="08:00")
+    data = page_form(org, durations="soon", hours={"1": [("09:00", "08:00")]})
     for membership in (org["admin"], org["member"]):
         data.pop(f"member_{membership.user.id.hex}_on")
 
@@ -111,7 +128,7 @@ def test_the_form_shows_what_is_wrong(org):
 
     assert response.status_code == 422
     assert "Write whole minutes" in response.text
-    assert "The day ends after it starts" in response.text
+    assert "09:00\N{EN DASH}08:00 ends before it starts." in response.text
     assert "Choose at least one member" in response.text
 
 
@@ -150,19 +167,26 @@ def test_a_member_cannot_reach_the_admin_pages_and_chooses_only_their_own_calend
     hours = {"write_calendar": own.id, "own_hours": "on", "own_time_zone": "Asia/Tokyo"}
     backwards = client.post(
         base + f"{page.id}/mine/",
-        {**hours, "own_weekdays": ["1", "3"], "own_start": "12:00", "own_end": "09:00"},
+        {**hours, **week({"1": [("12:00", "09:00")], "3": [("09:00", "12:30")]})},
     )
     assert backwards.status_code == 422
-    assert "The day ends after it starts." in backwards.text
+    assert "12:00\N{EN DASH}09:00 ends before it starts." in backwards.text
+    assert 'value="12:00"' in backwards.text
+    none = client.post(base + f"{page.id}/mine/", {**hours, **week({})})
+    assert none.status_code == 422 and "Choose at least one day." in none.text
     saved = client.post(
         base + f"{page.id}/mine/",
-        {**hours, "own_weekdays": ["1", "3"], "own_start": "09:00", "own_end": "12:30"},
+        {
+            **hours,
+            **week({"1": [("08:00", "10:00"), ("13:00", "15:00")], "3": [("09:00", "12:30")]}),
+        },
     )
     assert saved.status_code == 302
     row.refresh_from_db()
     assert row.time_zone == "Asia/Tokyo"
-    assert row.weekly_hours == {"1": [[540, 750]], "3": [[540, 750]]}
-    assert 'value="12:30"' in client.get(base + f"{page.id}/mine/").text
+    assert row.weekly_hours == {"1": [[480, 600], [780, 900]], "3": [[540, 750]]}
+    shown = client.get(base + f"{page.id}/mine/").text
+    assert all(f'value="{clock}"' in shown for clock in ("08:00", "10:00", "13:00", "12:30"))
     client.post(base + f"{page.id}/mine/", {"write_calendar": own.id})  # back to the page's
     row.refresh_from_db()
     assert (row.time_zone, row.weekly_hours) == ("", {})

@@ -11,11 +11,15 @@ from datetime import date
 import pytest
 
 from booking.models import BookingPage, TeamDateOverride, TeamPage, TeamQuestion
+from booking.public_display import format_start
 from booking.services.teams import team_page_save
 from booking.team_availability import team_pages_version
 from console.team_forms import TeamPageForm
 from orgs.models import Organization, Role
+from tests.booking.pages import at, days_ahead
+from tests.booking.team_world import make_team
 from tests.booking.test_team_console import page_form, person, signed_in
+from tests.booking.test_team_public_pages import times_on
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +175,95 @@ def test_editing_changes_questions_in_place_and_replaces_the_dates(org):
     assert client.post(base(org) + f"{page.id}/", removed).status_code == 302
     assert [q.label for q in page.questions.all()] == ["Topics", "Phone"]
     assert not page.date_overrides.exists()  # no date rows posted: none kept
+
+
+def test_each_day_keeps_its_own_periods_and_shows_them_again(org):
+    client = signed_in(org["admin"])
+    hours = {"1": [("13:00", "17:00"), ("09:00", "12:00")], "2": [("10:00", "11:30")]}
+
+    assert client.post(base(org) + "new/", page_form(org, hours=hours)).status_code == 302
+
+    page = TeamPage.objects.get()
+    assert page.weekly_hours == {"1": [[540, 720], [780, 1020]], "2": [[600, 690]]}
+    shown = client.get(base(org) + f"{page.id}/").text
+    for name, clock in [("1-start", "09:00"), ("1-end", "12:00"), ("1-start", "13:00")]:
+        assert f'name="hours-{name}" value="{clock}"' in shown
+    assert 'name="hours-2-end" value="11:30"' in shown
+    assert re.search(r'name="day_1"[^>]*checked', shown)
+    assert not re.search(r'name="day_3"[^>]*checked', shown)
+
+
+def test_a_page_whose_days_differ_is_shown_and_saved_as_stored(org):
+    stored = {"1": [[0, 60], [1380, 1440]], "5": [[540, 1020]], "7": [[600, 660]]}
+    page = TeamPage.objects.create(
+        organization=org["org"], title="T", slug="t", durations=[30], weekly_hours=stored
+    )
+
+    form = TeamPageForm(membership=org["admin"], page=page)
+
+    shown = {
+        day.iso: [(row.start, row.end) for row in day.periods.rows]
+        for day in form.week
+        if day.switch.value()
+    }
+    assert shown == {
+        1: [("00:00", "01:00"), ("23:00", "00:00")],
+        5: [("09:00", "17:00")],
+        7: [("10:00", "11:00")],
+    }
+    hours = {str(iso): periods for iso, periods in shown.items()}
+    client = signed_in(org["admin"])
+    assert (
+        client.post(base(org) + f"{page.id}/", page_form(org, slug="t", hours=hours)).status_code
+        == 302
+    )
+    page.refresh_from_db()
+    assert page.weekly_hours == stored
+
+
+def test_a_bad_period_is_an_error_on_its_day_and_the_typed_rows_come_back(org):
+    client = signed_in(org["admin"])
+    hours = {"1": [("09:00", "12:00"), ("11:00", "13:00")], "2": [("10:00", "")]}
+
+    response = client.post(base(org) + "new/", page_form(org, title="Not yet", hours=hours))
+
+    assert response.status_code == 422
+    text = response.text
+    assert "Some settings need a change" in text
+    assert "11:00\N{EN DASH}13:00 overlaps 09:00\N{EN DASH}12:00." in text
+    assert "Give a start and an end time, for example 09:00 and 17:00." in text
+    assert 'name="hours-1-start" value="11:00"' in text
+    assert 'name="hours-1-end" value="13:00"' in text
+    assert 'name="hours-2-start" value="10:00"' in text
+    assert not TeamPage.objects.exists()
+
+
+def test_the_public_page_offers_times_only_inside_each_days_periods(radicale_server, client):
+    team = make_team(radicale_server, size=2)
+    day = days_ahead(10)
+    page = team.page()
+    admin, other = team.members
+    hours = {str(day.isoweekday()): [("09:00", "10:00"), ("14:00", "14:30")]}
+    data = page_form(
+        {"admin": admin, "member": other},
+        slug=page.slug,
+        time_zone="UTC",
+        minimum_notice="0",
+        durations="30",
+        hours=hours,
+    )
+
+    assert (
+        signed_in(admin).post(base({"org": team.organization}) + f"{page.id}/", data).status_code
+        == 302
+    )
+
+    shown = client.get(f"/book/acme/{page.slug}/?tz=UTC&clock=24&month={day:%Y-%m}&day={day}")
+    assert times_on(shown.text) == [
+        format_start(at(day, 9)),
+        format_start(at(day, 9, 30)),
+        format_start(at(day, 14)),
+    ]
 
 
 def test_bad_rows_are_field_errors_and_every_typed_value_comes_back(org):

@@ -1,5 +1,5 @@
-"""The console's team page editor in a real browser, at a phone's width and a laptop's: a date with
-hours of its own and a date off added in place, two questions added and reordered, the busy
+"""The console's team page editor in a real browser, at a phone's width and a laptop's: a second
+period added to a day and a day switched off, a date with hours of its own and a date off added in place, two questions added and reordered, the busy
 options and the websites that may embed the page set, then saved; then a saved date removed with
 the personal editor's undo, and saved again."""
 
@@ -46,6 +46,14 @@ def test_an_admin_sets_dates_questions_busy_options_and_embedding_in_place(
     page.get_by_label("Address", exact=True).fill("demo")
     page.get_by_role("checkbox", name="Ada Lovelace").check()
 
+    monday = page.get_by_role("group", name="Monday", exact=True)
+    monday.get_by_label("Ends at").fill("12:00")
+    monday.get_by_role("button", name="Add a period").click()
+    monday.get_by_label("Starts at").nth(1).fill("13:00")
+    monday.get_by_label("Ends at").nth(1).fill("17:00")
+    page.get_by_role("group", name="Tuesday", exact=True).get_by_label("Starts at").fill("10:00")
+    page.get_by_role("checkbox", name="Friday", exact=True).uncheck()
+
     add_date = page.get_by_role("button", name="Add a date")
     dates = page.locator('[data-formset="overrides"] [data-formset-row]')
     expect(dates).to_have_count(0)  # the blank rows for browsers without scripts are gone
@@ -78,6 +86,12 @@ def test_an_admin_sets_dates_questions_busy_options_and_embedding_in_place(
     expect(page.get_by_text("The team page is saved.")).to_be_visible()
 
     saved = TeamPage.objects.get()
+    assert saved.weekly_hours == {
+        "1": [[540, 720], [780, 1020]],
+        "2": [[600, 1020]],
+        "3": [[540, 1020]],
+        "4": [[540, 1020]],
+    }
     assert [(o.date, o.hours) for o in saved.date_overrides.all()] == [
         (HOLIDAY, []),
         (SHORT_DAY, [[600, 720]]),
