@@ -197,16 +197,9 @@ TARGETS: dict[str, Target] = {
 
 @pytest.fixture
 def tenant(radicale_server, owner) -> Tenant:
-    made = make_tenant(
+    return make_tenant(
         radicale_server, owner, OWNER, handle="owner-host", attendee_email=OWNER_ATTENDEE_EMAIL
     )
-    SsoIdentity.objects.create(
-        organization=made.organization,
-        user=owner,
-        issuer="https://sso.example/v2.0",
-        subject="owner-subject",
-    )
-    return made
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from booking.tokens import manage_token
 from calendars.models import Calendar, Connection
 from multical.lib import vault
 from orgs.domains import domain_add
-from orgs.models import Domain, Invitation, Organization, Role
+from orgs.models import Domain, Invitation, Organization, Role, SsoIdentity
 from orgs.services import invitation_create, organization_create
 from portfolio.models import CalendarPreference
 from syncrules.models import SyncRule
@@ -88,8 +88,8 @@ def make_tenant(
     """``user`` with a CalDAV connection (calendars "work" and "home" on Radicale), a rule from
     work to home, a booking profile and page with a question, a booking with an answer, a
     portfolio colour for work, an API key, a webhook, and an organization ``user`` owns with an
-    invitation waiting, a domain waiting for its DNS record, and a team page at
-    ``/book/<handle>-team/team/`` with ``user`` on it."""
+    invitation waiting, a domain waiting for its DNS record, ``user`` linked to its single sign-on,
+    and a team page at ``/book/<handle>-team/team/`` with ``user`` on it."""
     world = make_world(radicale_server, user, ["work", "home"])
     connection = world.connection
     connection.label = names.connection
@@ -163,6 +163,12 @@ def make_tenant(
         minimum_notice=0,
     )
     TeamPageMember.objects.create(page=team_page, user=user, write_calendar=calendar)
+    SsoIdentity.objects.create(
+        organization=organization,
+        user=user,
+        issuer="https://sso.example/v2.0",
+        subject=f"{handle}-subject",
+    )
     return Tenant(
         world=world,
         names=names,
