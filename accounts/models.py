@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -101,6 +102,19 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A save of the whole row leaves ``session_stamp`` as it is in the database: it is
+        written only by name (``update_fields``), so a form saved from a copy read before the
+        stamp changed (requiring single sign-on, say) cannot bring back the sessions it ended."""
+        if kwargs.get("update_fields") is None and not self._state.adding:
+            left_out = {"session_stamp", *self.get_deferred_fields()}  # deferred: as Django does
+            kwargs["update_fields"] = [
+                field.attname
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.attname not in left_out
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def email_verified(self) -> bool:

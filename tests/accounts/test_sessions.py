@@ -110,3 +110,20 @@ def test_password_reset_ends_every_session(client, owner, mailoutbox):
     )
 
     assert signed_in.get(DASHBOARD).status_code == 302
+
+
+def test_a_save_from_an_older_copy_does_not_bring_ended_sessions_back(client, owner):
+    log_in(client, owner)
+    copy = type(owner).objects.get(id=owner.id)  # a settings form's, say, read before
+    type(owner).objects.filter(id=owner.id).update(session_stamp="ended-every-session")
+    assert client.get(DASHBOARD).status_code == 302  # signed out
+
+    copy.time_zone = "Europe/Berlin"
+    copy.save()  # the form commits after the stamp changed
+
+    saved = type(owner).objects.get(id=owner.id)
+    assert (saved.time_zone, saved.session_stamp) == ("Europe/Berlin", "ended-every-session")
+    deferred = type(owner).objects.only("id", "email").get(id=owner.id)
+    deferred.email = "renamed@example.com"
+    deferred.save()  # deferred fields are left out, as Django leaves them
+    assert type(owner).objects.get(id=owner.id).time_zone == "Europe/Berlin"
