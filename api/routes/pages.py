@@ -38,7 +38,7 @@ from booking.forms import (
 from booking.models import BookingPage, Profile, Question
 from booking.selectors import owner as selectors
 from booking.services import pages as services
-from console.team_forms import TeamPageForms
+from console.team_forms import TeamPageForm, TeamPageForms
 from orgs.policies import PolicyRefused
 
 router = Router(tags=["Booking pages"])
@@ -269,9 +269,9 @@ def _pages(user: User) -> QuerySet[BookingPage]:
 # Reading a request as the page form's post ---------------------------------------------------
 
 
-def _as_shown(form: PageForm) -> MultiValueDict[str, str]:
-    """What the unbound ``form`` would post unchanged: every field as it shows it (also fields
-    this API does not name), and each weekday's switch and periods."""
+def as_shown(form: PageForm | TeamPageForm) -> MultiValueDict[str, str]:
+    """What the unbound ``form`` (a personal or a team page's) would post unchanged: every field
+    as it shows it (also fields this API does not name), and each weekday's switch and periods."""
     data: MultiValueDict[str, str] = MultiValueDict()
     for name, field in form.fields.items():
         value = form[name].value()
@@ -409,7 +409,7 @@ def _saved_overrides(booking_page: BookingPage | None) -> list[tuple[date, list[
 
 def _editor(user: User, booking_page: BookingPage | None, values: dict[str, Any]) -> PageForms:
     """The page forms bound to ``values`` over what the page (or a new one) holds, valid."""
-    data = _as_shown(PageForm(user=user, page=booking_page))
+    data = as_shown(PageForm(user=user, page=booking_page))
     for name, value in values.items():
         if name in {"weekly_hours", "date_overrides", "questions"}:
             continue

@@ -19,7 +19,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.forms import CheckboxInput, ChoiceField
+from django.forms import ChoiceField
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -39,6 +39,7 @@ from api.routes.pages import (
     _post_overrides,
     _post_questions,
     _post_week,
+    as_shown,
     row_problems,
 )
 from api.schemas_booking import SlotsOut, SlotsQuery
@@ -218,25 +219,6 @@ def _one(user: User, page_id: object) -> TeamPageOut:
 # Reading a request as the console form's post ---------------------------------------------------
 
 
-def _as_shown(form: TeamPageForm) -> MultiValueDict[str, str]:
-    """What the unbound ``form`` would post unchanged: every field as it shows it, and each
-    weekday's switch and periods."""
-    data: MultiValueDict[str, str] = MultiValueDict()
-    for name, field in form.fields.items():
-        value = form[name].value()
-        if isinstance(field.widget, CheckboxInput):
-            if value:
-                data[name] = "on"
-        elif isinstance(value, list | tuple):
-            data.setlist(name, [str(item) for item in value])
-        elif value is not None:
-            data[name] = str(value)
-    for day in form.week:
-        data.setlist(f"hours-{day.iso}-start", [row.start for row in day.periods.rows])
-        data.setlist(f"hours-{day.iso}-end", [row.end for row in day.periods.rows])
-    return data
-
-
 def _post_defaults(data: MultiValueDict[str, str], form: TeamPageForm) -> None:
     """A new page's choices the form leaves to the admin (who meets the attendee, where) as a
     new team page has them, rather than the first of each list."""
@@ -278,7 +260,7 @@ def _saved(membership: Membership, team_page: TeamPage | None, values: dict[str,
     """The page saved with ``values`` over what it (or a new one) holds, as the console's form
     checks them; a 422 with the form's refusals under the API's names otherwise."""
     shown = TeamPageForm(membership=membership, page=team_page)
-    data = _as_shown(shown)
+    data = as_shown(shown)
     if team_page is None:
         _post_defaults(data, shown)
     for name, value in values.items():
