@@ -15,7 +15,7 @@ from accounts.http import AuthenticatedHttpRequest
 from console.domain_forms import CaptureForm, DomainForm
 from multical.lib import rate_limits
 from multical.lib.requests import client_ip
-from orgs import domains, selectors
+from orgs import domains, selectors, sso
 from orgs.domains import CheckOutcome
 from orgs.models import Domain, Membership
 from orgs.services import OrgRefused
@@ -77,6 +77,8 @@ def domain_detail(
     domain = domains.get_domain(membership, domain_id)
     context = _domain_context(membership, domain)
     context["capture_form"] = CaptureForm(initial={"capture": domain.capture})
+    # Verifying it signs its people out then (orgs.sso.domain_verified): said before the check.
+    context["signs_out"] = not domain.verified_at and sso.requires_sso(domain.organization_id)
     return render(request, "console/domains_detail.html", context)
 
 

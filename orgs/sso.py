@@ -148,15 +148,17 @@ def domain_verified(domain: Domain, *, actor: User | None, ip_address: str | Non
     """Called in the transaction that verifies ``domain``: while the organization requires its
     single sign-on, the people of the domain are now covered, and signed out."""
     Organization.objects.select_for_update().filter(pk=domain.organization_id).exists()
-    required = (
-        SsoProvider.objects.filter(
-            organization_id=domain.organization_id, enabled=True, required=True
-        )
+    if requires_sso(domain.organization_id):
+        _sign_out(domain.organization, [domain], actor=actor, ip_address=ip_address)
+
+
+def requires_sso(organization_id: str | uuid.UUID) -> bool:
+    """Whether the organization requires its single sign-on of the people of its domains."""
+    return (
+        SsoProvider.objects.filter(organization_id=organization_id, enabled=True, required=True)
         .exclude(client_secret="")
         .exists()
     )
-    if required:
-        _sign_out(domain.organization, [domain], actor=actor, ip_address=ip_address)
 
 
 def covered(domains: Iterable[Domain]) -> QuerySet[User]:

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from orgs.domains import record_value
-from orgs.models import Domain, Membership, OrgEvent, Role
+from orgs.models import Domain, Membership, OrgEvent, Role, SsoProvider
 from orgs.services import organization_create
 from tests.factories import UserFactory
 from tests.orgs.dns_zone import Zone, install
@@ -193,3 +193,23 @@ def test_another_organizations_domain_is_a_404(org, owner, second_user):
         == 404
     )
     assert Domain.objects.filter(id=domain.id).exists()
+
+
+def test_the_check_says_first_who_it_signs_out_when_sso_is_required(org, owner):
+    client = signed_in(owner)
+    page_url = _add(client, org)["Location"]
+    warning = "once the domain is verified, everyone with an address there is signed out"
+    assert warning not in client.get(page_url).content.decode()
+
+    provider = SsoProvider.objects.create(
+        organization=org,
+        issuer="https://idp.example.com/v2.0",
+        client_id="client",
+        client_secret="sealed",
+        enabled=True,
+        required=True,
+    )
+    assert warning in client.get(page_url).content.decode()
+    provider.required = False
+    provider.save()
+    assert warning not in client.get(page_url).content.decode()
