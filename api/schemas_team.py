@@ -183,6 +183,41 @@ class TeamPageList(Out):
     next_cursor: str | None
 
 
+class TeamMemberSettingsPatch(Schema):
+    """Your own side of a team page you are on, which only you see and set. Left out: kept as it
+    is."""
+
+    busy_in_all_calendars: bool | None = Field(
+        None, description="Events in all your calendars make you busy; false: `busy_calendars`."
+    )
+    busy_calendars: list[UUID] | None = Field(
+        None,
+        max_length=500,
+        description="Your calendars that make you busy on this page; empty: all of them.",
+    )
+    write_calendar: UUID | None = Field(
+        None, description="A writable calendar of yours that the page's meetings are added to."
+    )
+    time_zone: str | None = Field(
+        None, description="The zone of `weekly_hours`; new hours start in the page's zone."
+    )
+    weekly_hours: WeeklyHours | None = Field(
+        None,
+        description="When given, your whole week for this page: times are offered to you only "
+        "inside both these and the page's hours. Every day closed: the page's hours.",
+    )
+
+
+class TeamMemberSettingsOut(Out):
+    busy_in_all_calendars: bool
+    busy_calendars: list[UUID] = Field(description="Empty while all your calendars count.")
+    write_calendar: UUID | None
+    time_zone: str | None = Field(description="Null while you meet in the page's hours.")
+    weekly_hours: TeamWeekOut = Field(
+        description="Your own hours, in `time_zone`; every day closed: the page's hours."
+    )
+
+
 def open_team_slots(page: TeamPage, query: SlotsQuery) -> HttpResponse:
     """The times ``page`` offers on the days asked for, as its public page offers them: on a
     collective page when every member is free, on a round-robin page when one is; a member's

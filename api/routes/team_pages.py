@@ -17,7 +17,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms import ChoiceField
 from django.http import HttpRequest, HttpResponse
@@ -29,7 +29,15 @@ from ninja import Field, Query, Router, Status
 from accounts.models import User
 from api.auth import KeyAuth, key_of
 from api.pagination import PageQuery, page
-from api.problems import ApiProblem, FieldProblem, Problem, conflict, form_errors, invalid
+from api.problems import (
+    ApiProblem,
+    FieldProblem,
+    Problem,
+    conflict,
+    form_errors,
+    invalid,
+    not_found,
+)
 from api.routes.pages import (
     DAYS,
     DateOverrideIO,
@@ -45,6 +53,8 @@ from api.routes.pages import (
 from api.schemas_booking import SlotsOut, SlotsQuery
 from api.schemas_team import (
     TeamMemberOut,
+    TeamMemberSettingsOut,
+    TeamMemberSettingsPatch,
     TeamMembersIn,
     TeamPageIn,
     TeamPageList,
@@ -57,7 +67,7 @@ from api.schemas_team import (
 from api.scopes import Scope
 from booking.models import BookingPage, Question, TeamPage, TeamPageMember
 from booking.services import teams as services
-from console.team_forms import TeamPageForm, TeamPageForms
+from console.team_forms import MemberCalendarsForm, TeamPageForm, TeamPageForms
 from orgs.models import Membership, Role
 from orgs.services import OrgRefused
 
@@ -70,6 +80,12 @@ _RUNS = (Role.OWNER, Role.ADMIN)
 _FORM_WIDE = "members"
 # Fields of a request that are not the form's fields of the same name.
 _APART = {"weekly_hours", "members", "organization_id", "date_overrides", "questions"}
+# A member's own form's fields (``MemberCalendarsForm``) by the names the API gives them.
+_MINE = {
+    "own_hours": "weekly_hours",
+    "own_time_zone": "time_zone",
+    **{f"day_{iso}": f"weekly_hours.{name}" for iso, name in enumerate(DAYS, 1)},
+}
 
 
 class TeamPageQuery(PageQuery):
@@ -358,9 +374,87 @@ def _form_problems(form: TeamPageForm, places: dict[str, int]) -> list[FieldProb
     ]
 
 
-def _given(body: TeamPagePatch | TeamMembersIn) -> dict[str, Any]:
+def _given(body: TeamPagePatch | TeamMembersIn | TeamMemberSettingsPatch) -> dict[str, Any]:
     """The fields the request names, nested ones with their defaults filled in."""
     return body.model_dump(include=body.model_fields_set, mode="json")
+
+
+# A member's own side of a page -------------------------------------------------------------------
+
+
+def _mine(user: User, page_id: object) -> TeamPageMember:
+    """``user``'s own row on a team page they may read: 404 for a page they are not on, also to
+    an admin who sees it (their key sets nobody's side of a page but its person's)."""
+    found = get_team_page_for_user(user, page_id)
+    member = TeamPageMember.objects.filter(page=found, user=user).select_related("user").first()
+    if member is None:
+        raise not_found("You are not on this team page.")
+    member.page = found
+    return member
+
+
+def _mine_out(member: TeamPageMember) -> TeamMemberSettingsOut:
+    chosen = (
+        []
+        if member.busy_in_all_calendars
+        else list(member.busy_calendars.order_by("name", "id").values_list("id", flat=True))
+    )
+    own_zone = member.time_zone or member.page.time_zone
+    return TeamMemberSettingsOut(
+        busy_in_all_calendars=member.busy_in_all_calendars,
+        busy_calendars=chosen,
+        write_calendar=member.write_calendar_id,
+        time_zone=own_zone if member.weekly_hours else None,
+        weekly_hours=_week(member.weekly_hours),
+    )
+
+
+def _mine_form(member: TeamPageMember, values: dict[str, Any]) -> MemberCalendarsForm:
+    """The member's form of the console posted with ``values`` over what the member has, valid;
+    a 422 with its refusals under the API's names otherwise. The form's choices are the member's
+    own calendars (writable ones to write into), so an id of anyone else's is refused as one that
+    does not exist is."""
+    problems: list[FieldProblem] = []
+    chosen = values.get("busy_calendars")
+    if chosen is None:
+        saved = [] if member.busy_in_all_calendars else member.busy_calendars.all()
+        chosen = [str(calendar.id) for calendar in saved]
+    everything = values.get("busy_in_all_calendars")
+    if everything is None:
+        everything = not chosen
+    elif not everything and not chosen:
+        problems.append(
+            FieldProblem(
+                field="busy_calendars",
+                message="Choose at least one calendar, or count events in all your calendars.",
+            )
+        )
+    data: MultiValueDict[str, str] = MultiValueDict()
+    # Counting all calendars, the ones chosen are not kept: the member's row holds either.
+    data.setlist("busy_calendars", [] if everything else chosen)
+    write = values.get("write_calendar", member.write_calendar_id)
+    if write is not None:
+        data["write_calendar"] = str(write)
+    week = values.get("weekly_hours")
+    if week is None:
+        week = _week(member.weekly_hours).model_dump()
+    time_zone = values.get("time_zone")
+    if any(week.values()):
+        data["own_hours"] = "on"
+        data["own_time_zone"] = time_zone or member.time_zone or member.page.time_zone
+    elif time_zone is not None:
+        # Without hours of their own the member meets in the page's zone, which is not theirs.
+        problems.append(
+            FieldProblem(
+                field="time_zone",
+                message="A time zone goes with hours of your own: give weekly_hours too.",
+            )
+        )
+    _post_week(data, week)
+    form = MemberCalendarsForm(data, member=member)
+    if not form.is_valid() or problems:
+        raise invalid(problems + form_errors(form.errors, fields=_MINE))
+    return form
 
 
 # Operations ------------------------------------------------------------------------------------
@@ -474,3 +568,49 @@ def team_page_open_slots(
 ) -> HttpResponse:
     found = get_team_page_for_user(key_of(request).user, team_page_id)
     return open_team_slots(found, query)
+
+
+@router.get(
+    "/{team_page_id}/me",
+    response={200: TeamMemberSettingsOut, 404: Problem},
+    auth=_read,
+    summary="Your settings for a team page",
+    description="The calendars that make you busy on a page you are on, the one its meetings "
+    "are added to, and your own hours for it. Yours alone: nobody else sees them. 404 for a page "
+    "you are not on.",
+)
+def get_my_team_page_settings(request: HttpRequest, team_page_id: UUID) -> TeamMemberSettingsOut:
+    return _mine_out(_mine(key_of(request).user, team_page_id))
+
+
+@router.patch(
+    "/{team_page_id}/me",
+    response={200: TeamMemberSettingsOut, 404: Problem, 409: Problem},
+    auth=_write,
+    summary="Change your settings for a team page",
+    description="Fields left out keep their value; checked as the console's form for your side "
+    "of the page checks them: only your own calendars, a writable one to add meetings to. Only "
+    "you set yours, whoever runs the page.",
+)
+def update_my_team_page_settings(
+    request: HttpRequest, team_page_id: UUID, body: TeamMemberSettingsPatch
+) -> TeamMemberSettingsOut:
+    user = key_of(request).user
+    member = _mine(user, team_page_id)
+    form = _mine_form(member, _given(body))
+    time_zone, weekly_hours = form.hours()
+    try:
+        # Both or neither, as one change of the member's side of the page.
+        with transaction.atomic():
+            services.team_member_calendars_set(
+                member=member,
+                user=user,
+                busy_calendars=list(form.cleaned_data["busy_calendars"]),
+                write_calendar=form.cleaned_data["write_calendar"],
+            )
+            services.team_member_hours_set(
+                member=member, user=user, time_zone=time_zone, weekly_hours=weekly_hours
+            )
+    except OrgRefused as refusal:
+        raise conflict("org_refused", refusal.message) from refusal
+    return _mine_out(_mine(user, team_page_id))
