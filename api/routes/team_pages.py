@@ -515,10 +515,7 @@ def get_team_page(request: HttpRequest, team_page_id: UUID) -> TeamPageOut:
     "page. Owners and admins only: a member on the page is refused with 403 `admin_required`.",
 )
 def update_team_page(request: HttpRequest, team_page_id: UUID, body: TeamPagePatch) -> TeamPageOut:
-    user = key_of(request).user
-    found = get_team_page_for_user(user, team_page_id)
-    _saved(_running(user, found.organization_id), found, _given(body))
-    return _one(user, found.id)
+    return _changed(request, team_page_id, body)
 
 
 @router.put(
@@ -532,6 +529,13 @@ def update_team_page(request: HttpRequest, team_page_id: UUID, body: TeamPagePat
 def set_team_page_members(
     request: HttpRequest, team_page_id: UUID, body: TeamMembersIn
 ) -> TeamPageOut:
+    return _changed(request, team_page_id, body)
+
+
+def _changed(
+    request: HttpRequest, team_page_id: UUID, body: TeamPagePatch | TeamMembersIn
+) -> TeamPageOut:
+    """The page after the fields ``body`` gives, saved by one of the organization's runners."""
     user = key_of(request).user
     found = get_team_page_for_user(user, team_page_id)
     _saved(_running(user, found.organization_id), found, _given(body))
